@@ -1,0 +1,1 @@
+//! Running resource agents (OCF) and fence agents as child processes.

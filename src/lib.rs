@@ -1,0 +1,13 @@
+//! Systole: a high-availability cluster resource manager, Pacemaker's
+//! successor built as a supervised actor system.
+//!
+//! The crate is split the way data flows: [`model`] (the CIB and pure state
+//! machines) and [`scheduler`] are deterministic and free of I/O; [`transport`],
+//! [`agent`] and [`actors`] own sockets, processes and time. See
+//! `docs/architecture.md` for how the parts fit.
+
+pub mod agent;
+pub mod model;
+pub mod scheduler;
+pub mod simulate;
+pub mod transport;

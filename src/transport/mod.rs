@@ -1,0 +1,2 @@
+//! The cluster bus: authenticated, encrypted datagrams, reliable ordered
+//! delivery, heartbeat membership and quorum.
