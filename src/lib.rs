@@ -6,8 +6,10 @@
 //! [`agent`] and [`actors`] own sockets, processes and time. See
 //! `docs/architecture.md` for how the parts fit.
 
+pub mod actors;
 pub mod agent;
 pub mod model;
+pub mod persist;
 pub mod scheduler;
 pub mod simulate;
 pub mod transport;

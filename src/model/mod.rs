@@ -1,3 +1,6 @@
-//! The pure model: the CIB as an XML tree and typed views of it.
+//! The pure model: the CIB as an XML tree, its versions and edits, and the
+//! operations the cluster runs.
 
+pub mod cib_store;
+pub mod operation;
 pub mod xml;

@@ -1,0 +1,308 @@
+//! An actor cell: an actix actor that hosts one of our behaviours and
+//! survives its panics.
+//!
+//! actix's own `Supervisor` restarts an actor only when it stops; a panic in
+//! a handler kills the actor's task and drops its mailbox. So the cell calls
+//! the behaviour inside `catch_unwind`: on a panic it counts the failure,
+//! answers the request in flight with an error, cancels the old behaviour's
+//! timers, builds a fresh behaviour from its factory (known-good state: the
+//! CIB on disk, a re-probe of what runs) and tells the supervision tree. The
+//! actix actor itself never stops, so its address and queued messages stay.
+
+use crate::actors::message::{ActorRef, Envelope, Message};
+use crate::actors::router::{ActorError, Mailbox, Router};
+use crate::actors::tree::{ActorStats, Tree};
+use actix::prelude::*;
+use futures::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Mailbox depth at which senders are refused: a bound on memory, and a
+/// signal that the actor is wedged.
+pub const MAILBOX_DEPTH_MAX: u64 = 100_000;
+
+/// The code of an actor: state plus a message handler.
+pub trait Behaviour: 'static {
+    /// Called once after (re)start: set up timers here.
+    fn started(&mut self, _ctx: &mut CellCtx<'_>) {}
+    fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>);
+}
+
+/// Builds a fresh behaviour: at start and after every crash.
+pub type Factory = Box<dyn Fn() -> Box<dyn Behaviour>>;
+
+/// What a behaviour may do while it handles a message.
+pub struct CellCtx<'a> {
+    me: ActorRef,
+    router: &'a Arc<Router>,
+    actix: &'a mut Context<Cell>,
+    timers: &'a mut Vec<SpawnHandle>,
+}
+
+impl CellCtx<'_> {
+    pub fn me(&self) -> &ActorRef {
+        &self.me
+    }
+
+    pub fn node(&self) -> &str {
+        &self.me.node
+    }
+
+    pub fn router(&self) -> &Arc<Router> {
+        self.router
+    }
+
+    /// Fire and forget; an unreachable target is logged, not fatal.
+    pub fn send(&self, to: ActorRef, body: Message) {
+        if let Err(error) = self.router.send(self.me.clone(), to, body) {
+            tracing::debug!(from = %self.me, %error, "send failed");
+        }
+    }
+
+    /// Sends to a local actor by name.
+    pub fn send_local(&self, name: &str, body: Message) {
+        self.send(self.router.local_ref(name), body);
+    }
+
+    pub fn reply(&self, request: &Envelope, body: Message) {
+        self.router.reply(request, body);
+    }
+
+    /// Sends a request; when the answer (or error) comes, `then` turns it
+    /// into a message delivered to this actor.
+    pub fn request_then<F>(&self, to: ActorRef, body: Message, timeout_ms: u64, then: F)
+    where
+        F: FnOnce(Result<Message, ActorError>) -> Message + Send + 'static,
+    {
+        let router = Arc::clone(self.router);
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let answer = router.request(me.clone(), to, body, timeout_ms).await;
+            let _ = router.send(me.clone(), me, then(answer));
+        });
+    }
+
+    /// Runs `work` off the actor (agents, disk, the scheduler) and delivers
+    /// what it returns to this actor. A panic in `work` counts as a crash
+    /// of this actor.
+    pub fn spawn_then<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = Message> + Send + 'static,
+    {
+        let router = Arc::clone(self.router);
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let body = match AssertUnwindSafe(work).catch_unwind().await {
+                Ok(body) => body,
+                Err(payload) => Message::Error(format!(
+                    "task panicked: {}",
+                    crate::actors::tree::panic_text(payload.as_ref())
+                )),
+            };
+            let _ = router.send(me.clone(), me, body);
+        });
+    }
+
+    /// Delivers `body` to this actor after `delay_ms`. Cancelled on restart.
+    pub fn run_later(&mut self, delay_ms: u64, body: Message) {
+        let handle = self
+            .actix
+            .run_later(Duration::from_millis(delay_ms), move |cell, _| {
+                cell.enqueue_self(body);
+            });
+        self.timers.push(handle);
+    }
+
+    /// Delivers a clone of `body` every `period_ms`. Cancelled on restart.
+    pub fn run_every(&mut self, period_ms: u64, body: Message) {
+        let handle = self
+            .actix
+            .run_interval(Duration::from_millis(period_ms), move |cell, _| {
+                cell.enqueue_self(body.clone());
+            });
+        self.timers.push(handle);
+    }
+}
+
+/// actix message carrying an envelope into a cell.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Deliver(pub Envelope);
+
+/// actix message: the supervision tree restarts this cell.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+pub struct Restart(pub String);
+
+pub struct Cell {
+    me: ActorRef,
+    behaviour: Box<dyn Behaviour>,
+    factory: Factory,
+    stats: Arc<ActorStats>,
+    router: Arc<Router>,
+    tree: Arc<Tree>,
+    timers: Vec<SpawnHandle>,
+}
+
+impl Cell {
+    /// Starts a cell on the current actix arbiter and registers it with the
+    /// router under `name`.
+    pub fn start(
+        name: &str,
+        factory: Factory,
+        router: &Arc<Router>,
+        tree: &Arc<Tree>,
+    ) -> Addr<Cell> {
+        let stats = tree.stats(name);
+        let me = router.local_ref(name);
+        let behaviour = factory();
+        let cell = Cell {
+            me,
+            behaviour,
+            factory,
+            stats: Arc::clone(&stats),
+            router: Arc::clone(router),
+            tree: Arc::clone(tree),
+            timers: Vec::new(),
+        };
+        let addr = cell.start();
+        router.register(
+            name,
+            Arc::new(CellMailbox {
+                addr: addr.clone(),
+                stats,
+            }),
+        );
+        tree.register_restarter(name, addr.clone().recipient());
+        addr
+    }
+
+    fn enqueue_self(&self, body: Message) {
+        let _ = self.router.send(self.me.clone(), self.me.clone(), body);
+    }
+
+    fn ctx<'a>(
+        &'a mut self,
+        actix: &'a mut Context<Cell>,
+    ) -> (CellCtx<'a>, &'a mut Box<dyn Behaviour>) {
+        (
+            CellCtx {
+                me: self.me.clone(),
+                router: &self.router,
+                actix,
+                timers: &mut self.timers,
+            },
+            &mut self.behaviour,
+        )
+    }
+
+    /// Replaces the behaviour with a fresh one; `report` says whether the
+    /// supervision tree must hear of it (not when it ordered the restart).
+    fn restart(&mut self, reason: String, report: bool, actix: &mut Context<Cell>) {
+        for timer in self.timers.drain(..) {
+            actix.cancel_future(timer);
+        }
+        self.stats.record_restart(&reason);
+        tracing::warn!(actor = %self.me, %reason, "actor restarted");
+        self.behaviour = (self.factory)();
+        self.run_guarded(actix, None, |behaviour, ctx| behaviour.started(ctx));
+        if report {
+            self.tree.child_restarted(&self.me.name);
+        }
+    }
+
+    /// Runs `f` on the behaviour, turning a panic into a restart. `request`
+    /// is the envelope in flight, answered with an error if `f` panics.
+    fn run_guarded<F>(&mut self, actix: &mut Context<Cell>, request: Option<&Envelope>, f: F)
+    where
+        F: FnOnce(&mut Box<dyn Behaviour>, &mut CellCtx<'_>),
+    {
+        let outcome = {
+            let (mut ctx, behaviour) = self.ctx(actix);
+            std::panic::catch_unwind(AssertUnwindSafe(|| f(behaviour, &mut ctx)))
+        };
+        if let Err(payload) = outcome {
+            let reason = crate::actors::tree::panic_text(payload.as_ref());
+            if let Some(request) = request {
+                self.router
+                    .reply(request, Message::Error(format!("actor crashed: {reason}")));
+            }
+            self.restart(reason, true, actix);
+        }
+    }
+}
+
+impl Actor for Cell {
+    type Context = Context<Cell>;
+
+    fn started(&mut self, actix: &mut Context<Cell>) {
+        actix.set_mailbox_capacity(usize::MAX >> 4);
+        self.run_guarded(actix, None, |behaviour, ctx| behaviour.started(ctx));
+    }
+}
+
+impl Handler<Deliver> for Cell {
+    type Result = ();
+
+    fn handle(&mut self, Deliver(envelope): Deliver, actix: &mut Context<Cell>) {
+        self.stats.depth.fetch_sub(1, Ordering::Relaxed);
+        self.stats.processed.fetch_add(1, Ordering::Relaxed);
+        let header = Envelope {
+            body: Message::Ok,
+            ..envelope.clone_header()
+        };
+        if let Message::Error(reason) = &envelope.body {
+            // A spawned task of ours panicked: that is our crash.
+            if envelope.from == self.me && reason.starts_with("task panicked") {
+                self.restart(reason.clone(), true, actix);
+                return;
+            }
+        }
+        self.run_guarded(actix, Some(&header), move |behaviour, ctx| {
+            if matches!(envelope.body, Message::InjectCrash) {
+                panic!("injected crash");
+            }
+            behaviour.handle(envelope, ctx)
+        });
+    }
+}
+
+impl Handler<Restart> for Cell {
+    type Result = ();
+
+    fn handle(&mut self, Restart(reason): Restart, actix: &mut Context<Cell>) {
+        self.restart(reason, false, actix);
+    }
+}
+
+impl Envelope {
+    /// The addressing part, for answering after the body was consumed.
+    fn clone_header(&self) -> Envelope {
+        Envelope {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            request_id: self.request_id,
+            reply_to: self.reply_to,
+            body: Message::Ok,
+        }
+    }
+}
+
+struct CellMailbox {
+    addr: Addr<Cell>,
+    stats: Arc<ActorStats>,
+}
+
+impl Mailbox for CellMailbox {
+    fn deliver(&self, envelope: Envelope) -> Result<(), ActorError> {
+        if self.stats.depth.load(Ordering::Relaxed) >= MAILBOX_DEPTH_MAX {
+            return Err(ActorError::MailboxFull(envelope.to.to_string()));
+        }
+        self.stats.depth.fetch_add(1, Ordering::Relaxed);
+        // `do_send` ignores capacity: our own bound above is the limit.
+        self.addr.do_send(Deliver(envelope));
+        Ok(())
+    }
+}

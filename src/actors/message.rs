@@ -1,0 +1,232 @@
+//! What actors say to each other. One serialisable vocabulary, so any
+//! message can cross the bus to another node unchanged.
+
+use crate::model::cib_store::CibVersion;
+use crate::model::operation::{OpOutcome, OpSpec};
+use crate::model::xml::Element;
+use serde::{Deserialize, Serialize};
+
+/// Names an actor anywhere in the cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ActorRef {
+    pub node: String,
+    pub name: String,
+}
+
+impl ActorRef {
+    pub fn new(node: &str, name: &str) -> Self {
+        ActorRef {
+            node: node.to_string(),
+            name: name.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ActorRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.name, self.node)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub from: ActorRef,
+    pub to: ActorRef,
+    /// Set when the sender waits for an answer.
+    pub request_id: Option<u64>,
+    /// Set on an answer: the request it answers.
+    pub reply_to: Option<u64>,
+    pub body: Message,
+}
+
+/// A membership view as the actors see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct View {
+    pub id: u64,
+    pub members: Vec<String>,
+    pub quorate: bool,
+}
+
+/// One step of a transition, as the DC carries it out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    pub id: u32,
+    /// Actions that must complete first.
+    pub after: Vec<u32>,
+    pub kind: PlannedKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PlannedKind {
+    Resource {
+        node: String,
+        op: OpSpec,
+    },
+    Fence {
+        target: String,
+        action: String,
+    },
+    /// Ordering points with nothing to run ("all stopped", "cluster down").
+    Pseudo {
+        name: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Plan {
+    pub actions: Vec<PlannedAction>,
+    pub summary: Vec<String>,
+}
+
+/// A change a client asks of the CIB, applied by the DC.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CibChange {
+    /// Replace the whole configuration section.
+    ReplaceConfiguration(Element),
+    /// Insert or replace the element with this id under the section named
+    /// by its tag's usual parent (resources, constraints, ...).
+    Upsert {
+        section: String,
+        element: Element,
+    },
+    Delete {
+        id: String,
+    },
+    SetProperty {
+        name: String,
+        value: Option<String>,
+    },
+    SetNodeAttribute {
+        node: String,
+        name: String,
+        value: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub enum Message {
+    Ok,
+    Error(String),
+    /// Makes the receiving actor panic: chaos testing and `actors kill`.
+    InjectCrash,
+    /// A timer fired.
+    Tick,
+
+    /// From the membership actor to local subscribers.
+    ViewChanged(View),
+    /// From the bus: a node's own reply path failed (it left).
+    NodeLost(String),
+
+    // Election and join, DC to DC actors.
+    /// A candidate asks every member to join it for `term`.
+    JoinRequest {
+        term: u64,
+    },
+    /// A member accepts: its highest term seen, CIB version and the history
+    /// of what its executor ran.
+    JoinAck {
+        term_seen: u64,
+        version: CibVersion,
+        lrm: Element,
+    },
+    /// The candidate won: it is DC for `term`.
+    DcAnnounce {
+        term: u64,
+    },
+    /// Refused: the sender's term is stale.
+    StaleTerm {
+        term_seen: u64,
+    },
+
+    // CIB.
+    CibQuery,
+    CibContent {
+        cib: Element,
+    },
+    /// Client change, sent to the DC's CIB actor (forwarded there if sent elsewhere).
+    CibModify {
+        change: CibChange,
+    },
+    /// DC to every CIB actor: this is the CIB now (term-checked).
+    CibReplicate {
+        term: u64,
+        cib: Element,
+    },
+    /// Acknowledges a replica write: it is on that node's disk.
+    CibStored {
+        version: CibVersion,
+    },
+    /// DC-internal: a result or membership fact to write into the status section.
+    CibStatusUpdate {
+        term: u64,
+        cib_status: StatusChange,
+    },
+
+    // Executor.
+    ExecOp {
+        term: u64,
+        transition: u64,
+        action: u32,
+        op: OpSpec,
+    },
+    ExecResult {
+        transition: u64,
+        action: u32,
+        node: String,
+        op: OpSpec,
+        outcome: OpOutcome,
+    },
+    LrmQuery,
+    LrmContent {
+        lrm: Element,
+    },
+
+    // Fencing.
+    Fence {
+        term: u64,
+        target: String,
+        action: String,
+    },
+    FenceDone {
+        target: String,
+        ok: bool,
+        detail: String,
+    },
+
+    // Policy.
+    Schedule {
+        cib: Element,
+        now_epoch_s: i64,
+    },
+    Scheduled {
+        plan: Plan,
+    },
+}
+
+/// Facts the DC writes into the CIB's status section.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum StatusChange {
+    OpResult {
+        node: String,
+        op: OpSpec,
+        outcome: OpOutcome,
+        transition_key: String,
+    },
+    NodeJoined {
+        node: String,
+    },
+    NodeLost {
+        node: String,
+    },
+    NodeFenced {
+        node: String,
+    },
+    NodeLrm {
+        node: String,
+        lrm: Element,
+    },
+    Quorum {
+        quorate: bool,
+        dc: String,
+    },
+}

@@ -1,0 +1,8 @@
+//! The actor shell: supervised cells, location-transparent addressing, and
+//! the node's actors (CIB, DC, policy, executor, fencing, bus, membership).
+
+pub mod cell;
+pub mod message;
+pub mod router;
+pub mod supervision;
+pub mod tree;

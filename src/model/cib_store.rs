@@ -1,0 +1,609 @@
+//! Pure edits of a CIB document: versions, client changes, and the facts the
+//! DC writes into the status section (operation results, node states), all
+//! in Pacemaker's own format so the scheduler reads the daemon's CIB exactly
+//! as it reads one of Pacemaker's.
+
+use crate::actors::message::{CibChange, StatusChange};
+use crate::model::operation::{OpOutcome, OpSpec};
+use crate::model::xml::Element;
+use serde::{Deserialize, Serialize};
+
+/// `(admin_epoch, epoch, num_updates)`, compared in that order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+pub struct CibVersion {
+    pub admin_epoch: u64,
+    pub epoch: u64,
+    pub num_updates: u64,
+}
+
+impl std::fmt::Display for CibVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}.{}.{}",
+            self.admin_epoch, self.epoch, self.num_updates
+        )
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum CibEditError {
+    #[error("the CIB root must be <cib>, found <{0}>")]
+    NotACib(String),
+    #[error("no element with id {0}")]
+    NoSuchId(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+pub fn version(cib: &Element) -> CibVersion {
+    let number = |key: &str| cib.attr(key).and_then(|v| v.parse().ok()).unwrap_or(0);
+    CibVersion {
+        admin_epoch: number("admin_epoch"),
+        epoch: number("epoch"),
+        num_updates: number("num_updates"),
+    }
+}
+
+fn set_version(cib: &mut Element, v: CibVersion) {
+    cib.set_attr("admin_epoch", v.admin_epoch.to_string());
+    cib.set_attr("epoch", v.epoch.to_string());
+    cib.set_attr("num_updates", v.num_updates.to_string());
+}
+
+/// A configuration change: epoch up, num_updates back to 0.
+pub fn bump_epoch(cib: &mut Element) {
+    let mut v = version(cib);
+    v.epoch += 1;
+    v.num_updates = 0;
+    set_version(cib, v);
+}
+
+/// A status change: num_updates up.
+pub fn bump_num_updates(cib: &mut Element) {
+    let mut v = version(cib);
+    v.num_updates += 1;
+    set_version(cib, v);
+}
+
+/// An empty CIB with the sections Pacemaker always has.
+pub fn empty_cib() -> Element {
+    Element::new("cib")
+        .with_attr("admin_epoch", "0")
+        .with_attr("epoch", "1")
+        .with_attr("num_updates", "0")
+        .with_attr("validate-with", "pacemaker-3.9")
+        .with_attr("crm_feature_set", "3.19.0")
+        .with_child(
+            Element::new("configuration")
+                .with_child(Element::new("crm_config"))
+                .with_child(Element::new("nodes"))
+                .with_child(Element::new("resources"))
+                .with_child(Element::new("constraints")),
+        )
+        .with_child(Element::new("status"))
+}
+
+/// Checks the shape every other function relies on.
+pub fn validate_shape(cib: &Element) -> Result<(), CibEditError> {
+    if cib.name != "cib" {
+        return Err(CibEditError::NotACib(cib.name.clone()));
+    }
+    if cib.child("configuration").is_none() {
+        return Err(CibEditError::Invalid("<cib> has no <configuration>".into()));
+    }
+    Ok(())
+}
+
+fn configuration_mut(cib: &mut Element) -> &mut Element {
+    cib.child_or_insert("configuration")
+}
+
+/// Applies a client change to the configuration; bumps epoch.
+pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEditError> {
+    validate_shape(cib)?;
+    match change {
+        CibChange::ReplaceConfiguration(configuration) => {
+            if configuration.name != "configuration" {
+                return Err(CibEditError::Invalid(format!(
+                    "expected <configuration>, found <{}>",
+                    configuration.name
+                )));
+            }
+            *configuration_mut(cib) = configuration.clone();
+        }
+        CibChange::Upsert { section, element } => {
+            let id = element
+                .id()
+                .ok_or_else(|| CibEditError::Invalid(format!("<{}> has no id", element.name)))?
+                .to_string();
+            let configuration = configuration_mut(cib);
+            if let Some(existing) = configuration.find_by_id_mut(None, &id) {
+                *existing = element.clone();
+            } else {
+                configuration
+                    .child_or_insert(section)
+                    .children
+                    .push(element.clone());
+            }
+        }
+        CibChange::Delete { id } => {
+            if configuration_mut(cib).remove_by_id(id) == 0 {
+                return Err(CibEditError::NoSuchId(id.clone()));
+            }
+        }
+        CibChange::SetProperty { name, value } => {
+            let crm_config = configuration_mut(cib).child_or_insert("crm_config");
+            let set = nvset(crm_config, "cluster_property_set", "cib-bootstrap-options");
+            set_nvpair(set, "cib-bootstrap-options", name, value.as_deref());
+        }
+        CibChange::SetNodeAttribute { node, name, value } => {
+            let nodes = configuration_mut(cib).child_or_insert("nodes");
+            let node_element = match nodes
+                .children
+                .iter()
+                .position(|n| n.name == "node" && n.attr("uname") == Some(node.as_str()))
+            {
+                Some(index) => &mut nodes.children[index],
+                None => {
+                    nodes.children.push(
+                        Element::new("node")
+                            .with_attr("id", node.clone())
+                            .with_attr("uname", node.clone()),
+                    );
+                    nodes.children.last_mut().expect("just pushed")
+                }
+            };
+            let set_id = format!("nodes-{node}");
+            let set = nvset(node_element, "instance_attributes", &set_id);
+            set_nvpair(set, &set_id, name, value.as_deref());
+        }
+    }
+    bump_epoch(cib);
+    Ok(())
+}
+
+/// The nvpair set `tag` with `id` under `parent`, created if missing.
+fn nvset<'a>(parent: &'a mut Element, tag: &str, id: &str) -> &'a mut Element {
+    let index = match parent.children.iter().position(|c| c.name == tag) {
+        Some(index) => index,
+        None => {
+            parent.children.push(Element::new(tag).with_attr("id", id));
+            parent.children.len() - 1
+        }
+    };
+    &mut parent.children[index]
+}
+
+fn set_nvpair(set: &mut Element, set_id: &str, name: &str, value: Option<&str>) {
+    let existing = set
+        .children
+        .iter()
+        .position(|c| c.name == "nvpair" && c.attr("name") == Some(name));
+    match (existing, value) {
+        (Some(index), Some(value)) => set.children[index].set_attr("value", value),
+        (Some(index), None) => {
+            set.children.remove(index);
+        }
+        (None, Some(value)) => set.children.push(
+            Element::new("nvpair")
+                .with_attr("id", format!("{set_id}-{name}"))
+                .with_attr("name", name)
+                .with_attr("value", value),
+        ),
+        (None, None) => {}
+    }
+}
+
+fn node_state_mut<'a>(cib: &'a mut Element, node: &str) -> &'a mut Element {
+    let status = cib.child_or_insert("status");
+    let index = match status
+        .children
+        .iter()
+        .position(|c| c.name == "node_state" && c.attr("uname") == Some(node))
+    {
+        Some(index) => index,
+        None => {
+            status.children.push(
+                Element::new("node_state")
+                    .with_attr("id", node)
+                    .with_attr("uname", node),
+            );
+            status.children.len() - 1
+        }
+    };
+    &mut status.children[index]
+}
+
+fn lrm_resource_mut<'a>(node_state: &'a mut Element, node: &str, op: &OpSpec) -> &'a mut Element {
+    let lrm = node_state.child_or_insert("lrm");
+    if lrm.id().is_none() {
+        lrm.set_attr("id", node);
+    }
+    let resources = lrm.child_or_insert("lrm_resources");
+    let index = match resources
+        .children
+        .iter()
+        .position(|c| c.id() == Some(op.resource.as_str()))
+    {
+        Some(index) => index,
+        None => {
+            let mut resource = Element::new("lrm_resource")
+                .with_attr("id", op.resource.clone())
+                .with_attr("class", op.agent.class.clone())
+                .with_attr("type", op.agent.kind.clone());
+            if let Some(provider) = &op.agent.provider {
+                resource.set_attr("provider", provider.clone());
+            }
+            resources.children.push(resource);
+            resources.children.len() - 1
+        }
+    };
+    &mut resources.children[index]
+}
+
+/// Whether an outcome is a failure the scheduler must count: a probe that
+/// finds the resource stopped or running is information, not failure.
+pub fn is_failure(op: &OpSpec, outcome: &OpOutcome) -> bool {
+    let probe = op.operation == "monitor" && op.interval_ms == 0;
+    if probe {
+        return !(outcome.status == crate::model::operation::OpStatus::Done
+            && matches!(outcome.rc, 0 | 7 | 8));
+    }
+    !outcome.succeeded_as(op.expected_rc())
+}
+
+fn transient_set_mut<'a>(node_state: &'a mut Element, node: &str) -> &'a mut Element {
+    let transient = node_state.child_or_insert("transient_attributes");
+    if transient.id().is_none() {
+        transient.set_attr("id", node);
+    }
+    nvset(transient, "instance_attributes", &format!("status-{node}"))
+}
+
+/// Writes one operation result into the status section, as Pacemaker's
+/// controller does: `RSC_last_0` for one-shot operations, `RSC_OP_INTERVAL`
+/// for recurring ones, `RSC_last_failure_0` plus fail-count and last-failure
+/// attributes for failures.
+pub fn record_op(
+    cib: &mut Element,
+    node: &str,
+    op: &OpSpec,
+    outcome: &OpOutcome,
+    transition_key: &str,
+) {
+    let failed = is_failure(op, outcome);
+    let node_state = node_state_mut(cib, node);
+    let operation_key = op.key();
+    let magic = format!(
+        "{}:{};{}",
+        outcome.status.code(),
+        outcome.rc,
+        transition_key
+    );
+    let make = |id: String| {
+        Element::new("lrm_rsc_op")
+            .with_attr("id", id)
+            .with_attr("operation_key", operation_key.clone())
+            .with_attr("operation", op.operation.clone())
+            .with_attr("crm-debug-origin", "systole")
+            .with_attr("crm_feature_set", "3.19.0")
+            .with_attr("transition-key", transition_key)
+            .with_attr("transition-magic", magic.clone())
+            .with_attr("on_node", node)
+            .with_attr("call-id", outcome.call_id.to_string())
+            .with_attr("rc-code", outcome.rc.to_string())
+            .with_attr("op-status", outcome.status.code().to_string())
+            .with_attr("interval", op.interval_ms.to_string())
+            .with_attr("last-rc-change", outcome.ended_epoch_s.to_string())
+            .with_attr("exec-time", outcome.exec_ms.to_string())
+            .with_attr("queue-time", "0")
+    };
+    {
+        let resource = lrm_resource_mut(node_state, node, op);
+        let mut upsert = |element: Element| {
+            let id = element.id().unwrap_or_default().to_string();
+            match resource
+                .children
+                .iter()
+                .position(|c| c.id() == Some(id.as_str()))
+            {
+                Some(index) => resource.children[index] = element,
+                None => resource.children.push(element),
+            }
+        };
+        if op.interval_ms > 0 {
+            upsert(make(format!(
+                "{}_{}_{}",
+                op.resource, op.operation, op.interval_ms
+            )));
+        } else {
+            upsert(make(format!("{}_last_0", op.resource)));
+        }
+        if failed {
+            upsert(make(format!("{}_last_failure_0", op.resource)));
+        }
+        // A resource that stopped has no recurring operations any more.
+        if op.operation == "stop" && !failed {
+            resource
+                .children
+                .retain(|c| c.attr("interval").is_none_or(|i| i == "0"));
+        }
+    }
+    if failed {
+        let attribute = format!("{}#{}_{}", op.resource, op.operation, op.interval_ms);
+        let set = transient_set_mut(node_state, node);
+        let set_id = format!("status-{node}");
+        let count_name = format!("fail-count-{attribute}");
+        // A start that fails makes the node ineligible (start-failure-is-fatal).
+        let count = if op.operation == "start" {
+            "INFINITY".to_string()
+        } else {
+            let previous: u64 = set
+                .children
+                .iter()
+                .find(|c| c.attr("name") == Some(count_name.as_str()))
+                .and_then(|c| c.attr("value"))
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            (previous + 1).to_string()
+        };
+        set_nvpair(set, &set_id, &count_name, Some(&count));
+        set_nvpair(
+            set,
+            &set_id,
+            &format!("last-failure-{attribute}"),
+            Some(&outcome.ended_epoch_s.to_string()),
+        );
+    }
+}
+
+/// Applies a status fact; bumps num_updates.
+pub fn apply_status(cib: &mut Element, change: &StatusChange) {
+    match change {
+        StatusChange::OpResult {
+            node,
+            op,
+            outcome,
+            transition_key,
+        } => record_op(cib, node, op, outcome, transition_key),
+        StatusChange::NodeJoined { node } => {
+            let state = node_state_mut(cib, node);
+            for (key, value) in [
+                ("in_ccm", "true"),
+                ("crmd", "online"),
+                ("join", "member"),
+                ("expected", "member"),
+            ] {
+                state.set_attr(key, value);
+            }
+        }
+        StatusChange::NodeLost { node } => {
+            // in_ccm false with the controller still "online": the node left
+            // without saying goodbye, so the scheduler treats it as unclean.
+            node_state_mut(cib, node).set_attr("in_ccm", "false");
+        }
+        StatusChange::NodeFenced { node } => {
+            let state = node_state_mut(cib, node);
+            for (key, value) in [
+                ("in_ccm", "false"),
+                ("crmd", "offline"),
+                ("join", "down"),
+                ("expected", "down"),
+            ] {
+                state.set_attr(key, value);
+            }
+            state
+                .children
+                .retain(|c| c.name != "lrm" && c.name != "transient_attributes");
+        }
+        StatusChange::NodeLrm { node, lrm } => {
+            let state = node_state_mut(cib, node);
+            state.children.retain(|c| c.name != "lrm");
+            let mut lrm = lrm.clone();
+            lrm.set_attr("id", node.clone());
+            state.children.push(lrm);
+        }
+        StatusChange::Quorum { quorate, dc } => {
+            cib.set_attr("have-quorum", if *quorate { "1" } else { "0" });
+            cib.set_attr("dc-uuid", dc.clone());
+        }
+    }
+    bump_num_updates(cib);
+}
+
+/// Removes a resource's operation history and fail counts (cleanup).
+pub fn clear_resource_history(cib: &mut Element, resource: &str) {
+    let Some(status) = cib.child_mut("status") else {
+        return;
+    };
+    for state in status
+        .children
+        .iter_mut()
+        .filter(|c| c.name == "node_state")
+    {
+        if let Some(resources) = state
+            .child_mut("lrm")
+            .and_then(|lrm| lrm.child_mut("lrm_resources"))
+        {
+            resources.children.retain(|r| r.id() != Some(resource));
+        }
+        if let Some(set) = state
+            .child_mut("transient_attributes")
+            .and_then(|t| t.child_mut("instance_attributes"))
+        {
+            set.children.retain(|nv| {
+                let name = nv.attr("name").unwrap_or_default();
+                !(name.starts_with(&format!("fail-count-{resource}#"))
+                    || name.starts_with(&format!("last-failure-{resource}#")))
+            });
+        }
+    }
+    bump_num_updates(cib);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::operation::{AgentName, OpStatus};
+
+    fn op(operation: &str, interval_ms: u64) -> OpSpec {
+        OpSpec {
+            resource: "vip".into(),
+            agent: AgentName {
+                class: "ocf".into(),
+                provider: Some("systole".into()),
+                kind: "Dummy".into(),
+            },
+            operation: operation.into(),
+            interval_ms,
+            timeout_ms: 20_000,
+            params: Default::default(),
+            meta: Default::default(),
+        }
+    }
+
+    fn outcome(rc: i32, call_id: u64) -> OpOutcome {
+        OpOutcome {
+            rc,
+            status: OpStatus::Done,
+            output: String::new(),
+            exec_ms: 3,
+            ended_epoch_s: 1_700_000_000,
+            call_id,
+        }
+    }
+
+    #[test]
+    fn versions_bump_as_pacemaker_does() {
+        let mut cib = empty_cib();
+        assert_eq!(
+            version(&cib),
+            CibVersion {
+                admin_epoch: 0,
+                epoch: 1,
+                num_updates: 0
+            }
+        );
+        apply_status(&mut cib, &StatusChange::NodeJoined { node: "n1".into() });
+        assert_eq!(version(&cib).num_updates, 1);
+        apply_change(
+            &mut cib,
+            &CibChange::SetProperty {
+                name: "stonith-enabled".into(),
+                value: Some("false".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(
+            version(&cib),
+            CibVersion {
+                admin_epoch: 0,
+                epoch: 2,
+                num_updates: 0
+            }
+        );
+        let nv = cib
+            .find_by_id(Some("nvpair"), "cib-bootstrap-options-stonith-enabled")
+            .unwrap();
+        assert_eq!(nv.attr("value"), Some("false"));
+        apply_change(
+            &mut cib,
+            &CibChange::SetProperty {
+                name: "stonith-enabled".into(),
+                value: None,
+            },
+        )
+        .unwrap();
+        assert!(cib
+            .find_by_id(None, "cib-bootstrap-options-stonith-enabled")
+            .is_none());
+    }
+
+    #[test]
+    fn op_results_land_in_pacemaker_format() {
+        let mut cib = empty_cib();
+        record_op(&mut cib, "n1", &op("start", 0), &outcome(0, 1), "1:1:0:x");
+        record_op(
+            &mut cib,
+            "n1",
+            &op("monitor", 10_000),
+            &outcome(0, 2),
+            "2:1:0:x",
+        );
+        let last = cib.find_by_id(Some("lrm_rsc_op"), "vip_last_0").unwrap();
+        assert_eq!(last.attr("operation_key"), Some("vip_start_0"));
+        assert_eq!(last.attr("transition-magic"), Some("0:0;1:1:0:x"));
+        assert!(cib
+            .find_by_id(Some("lrm_rsc_op"), "vip_monitor_10000")
+            .is_some());
+        // A failed monitor counts a failure.
+        record_op(
+            &mut cib,
+            "n1",
+            &op("monitor", 10_000),
+            &outcome(7, 3),
+            "2:1:0:x",
+        );
+        assert!(cib
+            .find_by_id(Some("lrm_rsc_op"), "vip_last_failure_0")
+            .is_some());
+        let count = cib
+            .find_by_id(Some("nvpair"), "status-n1-fail-count-vip#monitor_10000")
+            .unwrap();
+        assert_eq!(count.attr("value"), Some("1"));
+        // A clean stop drops the recurring entry.
+        record_op(&mut cib, "n1", &op("stop", 0), &outcome(0, 4), "3:2:0:x");
+        assert!(cib
+            .find_by_id(Some("lrm_rsc_op"), "vip_monitor_10000")
+            .is_none());
+        clear_resource_history(&mut cib, "vip");
+        assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_none());
+        assert!(cib
+            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .is_none());
+    }
+
+    #[test]
+    fn probes_that_find_stopped_or_running_are_not_failures() {
+        let probe = op("monitor", 0);
+        assert!(!is_failure(&probe, &outcome(7, 1)));
+        assert!(!is_failure(&probe, &outcome(0, 1)));
+        assert!(is_failure(&probe, &outcome(1, 1)));
+        assert!(is_failure(&op("start", 0), &outcome(1, 1)));
+    }
+
+    #[test]
+    fn lost_then_fenced_node() {
+        let mut cib = empty_cib();
+        apply_status(&mut cib, &StatusChange::NodeJoined { node: "n2".into() });
+        record_op(&mut cib, "n2", &op("start", 0), &outcome(0, 1), "k");
+        apply_status(&mut cib, &StatusChange::NodeLost { node: "n2".into() });
+        let state = cib.find_by_id(Some("node_state"), "n2").unwrap();
+        assert_eq!(state.attr("in_ccm"), Some("false"));
+        assert_eq!(state.attr("crmd"), Some("online"));
+        apply_status(&mut cib, &StatusChange::NodeFenced { node: "n2".into() });
+        let state = cib.find_by_id(Some("node_state"), "n2").unwrap();
+        assert_eq!(state.attr("join"), Some("down"));
+        assert!(state.child("lrm").is_none());
+    }
+
+    #[test]
+    fn bad_changes_are_errors() {
+        let mut cib = empty_cib();
+        assert_eq!(
+            apply_change(&mut cib, &CibChange::Delete { id: "nope".into() }),
+            Err(CibEditError::NoSuchId("nope".into()))
+        );
+        assert!(apply_change(
+            &mut cib,
+            &CibChange::Upsert {
+                section: "resources".into(),
+                element: Element::new("primitive")
+            }
+        )
+        .is_err());
+        let mut not_cib = Element::new("foo");
+        assert!(apply_change(&mut not_cib, &CibChange::Delete { id: "x".into() }).is_err());
+    }
+}

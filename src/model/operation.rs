@@ -1,0 +1,96 @@
+//! Resource operations as the cluster passes them around: what to run on a
+//! node ([`OpSpec`]) and what came of it ([`OpOutcome`]).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `class:provider:type`, as Pacemaker names an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentName {
+    pub class: String,
+    pub provider: Option<String>,
+    pub kind: String,
+}
+
+impl std::fmt::Display for AgentName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.provider {
+            Some(provider) => write!(f, "{}:{}:{}", self.class, provider, self.kind),
+            None => write!(f, "{}:{}", self.class, self.kind),
+        }
+    }
+}
+
+/// One operation for a node's executor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpSpec {
+    /// The resource id as the lrm history names it (`db:0` for anonymous
+    /// clone instances where Pacemaker uses that).
+    pub resource: String,
+    pub agent: AgentName,
+    /// start, stop, monitor, promote, demote, notify, migrate_to, ...
+    pub operation: String,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub params: BTreeMap<String, String>,
+    pub meta: BTreeMap<String, String>,
+}
+
+impl OpSpec {
+    /// Pacemaker's operation key: `RSC_OP_INTERVAL`.
+    pub fn key(&self) -> String {
+        format!("{}_{}_{}", self.resource, self.operation, self.interval_ms)
+    }
+
+    /// The rc the scheduler expects (probes expect "not running").
+    pub fn expected_rc(&self) -> i32 {
+        self.meta
+            .get("CRM_meta_op_target_rc")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+/// How an operation ended, as Pacemaker's op-status says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OpStatus {
+    /// The agent ran and returned `rc`.
+    Done,
+    Cancelled,
+    TimedOut,
+    NotSupported,
+    /// Could not run at all (agent missing, exec failed).
+    Error,
+}
+
+impl OpStatus {
+    /// Pacemaker's numeric op-status.
+    pub fn code(self) -> i32 {
+        match self {
+            OpStatus::Done => 0,
+            OpStatus::Cancelled => 1,
+            OpStatus::TimedOut => 2,
+            OpStatus::NotSupported => 3,
+            OpStatus::Error => 4,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpOutcome {
+    pub rc: i32,
+    pub status: OpStatus,
+    /// Tail of what the agent printed, for operators.
+    pub output: String,
+    pub exec_ms: u64,
+    /// When it ended, seconds since the epoch (for last-rc-change).
+    pub ended_epoch_s: i64,
+    /// The executor's call counter on that node.
+    pub call_id: u64,
+}
+
+impl OpOutcome {
+    pub fn succeeded_as(&self, expected_rc: i32) -> bool {
+        self.status == OpStatus::Done && self.rc == expected_rc
+    }
+}
