@@ -84,6 +84,46 @@ impl CellCtx<'_> {
         });
     }
 
+    /// Passes a request on to another actor and relays its answer (or the
+    /// error) back to the original sender.
+    pub fn relay(&self, request: &Envelope, to: ActorRef, body: Message, timeout_ms: u64) {
+        let header = request.header();
+        let router = Arc::clone(self.router);
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let answer = match router.request(me, to, body, timeout_ms).await {
+                Ok(body) => body,
+                Err(error) => Message::Error(error.to_string()),
+            };
+            router.reply(&header, answer);
+        });
+    }
+
+    /// Runs `work` off the actor and answers `request` with its result. A
+    /// panic in `work` answers with an error and counts as a crash.
+    pub fn spawn_reply<F>(&self, request: &Envelope, work: F)
+    where
+        F: std::future::Future<Output = Message> + Send + 'static,
+    {
+        let header = request.header();
+        let router = Arc::clone(self.router);
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            match AssertUnwindSafe(work).catch_unwind().await {
+                Ok(body) => router.reply(&header, body),
+                Err(payload) => {
+                    let reason = crate::actors::tree::panic_text(payload.as_ref());
+                    router.reply(&header, Message::Error(format!("actor crashed: {reason}")));
+                    let _ = router.send(
+                        me.clone(),
+                        me,
+                        Message::Error(format!("task panicked: {reason}")),
+                    );
+                }
+            }
+        });
+    }
+
     /// Runs `work` off the actor (agents, disk, the scheduler) and delivers
     /// what it returns to this actor. A panic in `work` counts as a crash
     /// of this actor.
@@ -249,10 +289,7 @@ impl Handler<Deliver> for Cell {
     fn handle(&mut self, Deliver(envelope): Deliver, actix: &mut Context<Cell>) {
         self.stats.depth.fetch_sub(1, Ordering::Relaxed);
         self.stats.processed.fetch_add(1, Ordering::Relaxed);
-        let header = Envelope {
-            body: Message::Ok,
-            ..envelope.clone_header()
-        };
+        let header = envelope.header();
         if let Message::Error(reason) = &envelope.body {
             // A spawned task of ours panicked: that is our crash.
             if envelope.from == self.me && reason.starts_with("task panicked") {
@@ -274,19 +311,6 @@ impl Handler<Restart> for Cell {
 
     fn handle(&mut self, Restart(reason): Restart, actix: &mut Context<Cell>) {
         self.restart(reason, false, actix);
-    }
-}
-
-impl Envelope {
-    /// The addressing part, for answering after the body was consumed.
-    fn clone_header(&self) -> Envelope {
-        Envelope {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            request_id: self.request_id,
-            reply_to: self.reply_to,
-            body: Message::Ok,
-        }
     }
 }
 

@@ -39,6 +39,19 @@ pub struct Envelope {
     pub body: Message,
 }
 
+impl Envelope {
+    /// The addressing part, for answering after the body was consumed.
+    pub fn header(&self) -> Envelope {
+        Envelope {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            request_id: self.request_id,
+            reply_to: self.reply_to,
+            body: Message::Ok,
+        }
+    }
+}
+
 /// A membership view as the actors see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct View {
@@ -156,6 +169,10 @@ pub enum Message {
     CibStored {
         version: CibVersion,
     },
+    /// Local DC to its CIB actor: take this copy (the newest in the cluster).
+    CibAdopt { cib: Element },
+    /// Local CIB actor to the DC: the configuration changed.
+    CibChanged,
     /// DC-internal: a result or membership fact to write into the status section.
     CibStatusUpdate {
         term: u64,
@@ -192,6 +209,15 @@ pub enum Message {
         ok: bool,
         detail: String,
     },
+    /// DC-internal: a fencing action of transition `transition` ended.
+    FenceResult { transition: u64, action: u32, target: String, ok: bool, detail: String },
+
+    /// DC-internal: an action could not be carried out (unreachable, timeout).
+    ActionFailed { transition: u64, action: u32, reason: String },
+    /// DC-internal: a copy of the CIB fetched from `node` at the start of a term.
+    DcFetchedCib { node: String, cib: Option<Element> },
+    /// Executor-internal: a recurring monitor's result changed.
+    RecurringResult { op: OpSpec, outcome: OpOutcome },
 
     // Policy.
     Schedule {

@@ -2,7 +2,10 @@
 //! the node's actors (CIB, DC, policy, executor, fencing, bus, membership).
 
 pub mod cell;
+pub mod cib;
+pub mod dc;
 pub mod message;
 pub mod router;
+pub mod shared;
 pub mod supervision;
 pub mod tree;

@@ -368,6 +368,21 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
             transition_key,
         } => record_op(cib, node, op, outcome, transition_key),
         StatusChange::NodeJoined { node } => {
+            // A node is configured the first time it joins, as Pacemaker's
+            // controller does; that is a configuration change.
+            let nodes = configuration_mut(cib).child_or_insert("nodes");
+            if !nodes
+                .children
+                .iter()
+                .any(|n| n.name == "node" && n.attr("uname") == Some(node.as_str()))
+            {
+                nodes.children.push(
+                    Element::new("node")
+                        .with_attr("id", node.clone())
+                        .with_attr("uname", node.clone()),
+                );
+                bump_epoch(cib);
+            }
             let state = node_state_mut(cib, node);
             for (key, value) in [
                 ("in_ccm", "true"),
@@ -486,7 +501,12 @@ mod tests {
             }
         );
         apply_status(&mut cib, &StatusChange::NodeJoined { node: "n1".into() });
+        // The first join configures the node (epoch) and records its state.
+        assert_eq!(version(&cib).epoch, 2);
         assert_eq!(version(&cib).num_updates, 1);
+        apply_status(&mut cib, &StatusChange::NodeJoined { node: "n1".into() });
+        assert_eq!(version(&cib).epoch, 2);
+        assert_eq!(version(&cib).num_updates, 2);
         apply_change(
             &mut cib,
             &CibChange::SetProperty {
@@ -499,7 +519,7 @@ mod tests {
             version(&cib),
             CibVersion {
                 admin_epoch: 0,
-                epoch: 2,
+                epoch: 3,
                 num_updates: 0
             }
         );

@@ -2,5 +2,7 @@
 //! operations the cluster runs.
 
 pub mod cib_store;
+pub mod election;
 pub mod operation;
+pub mod transition;
 pub mod xml;

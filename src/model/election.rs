@@ -1,0 +1,386 @@
+//! DC election as a pure state machine: membership views, join messages and
+//! ticks in; messages to send and decisions out.
+//!
+//! Rules, chosen so every node reaches the same answer from the same view:
+//! - While the current DC is a member, it stays DC; on every view change it
+//!   runs a new join round (a new term) so newcomers learn of it and report
+//!   what they run.
+//! - With no live DC, only the lowest-named member stands.
+//! - A candidate asks every member to join term `t`; a member joins a term
+//!   higher than any it has seen and refuses others (`StaleTerm`). A
+//!   candidate that is refused retries with a higher term only if it is
+//!   still entitled to stand; otherwise it stands down.
+//! - Once every member answered, or the join times out, the candidate is
+//!   DC for `t` and announces it. Every DC command carries its term and a
+//!   node refuses terms lower than the highest it has seen: a stale DC's
+//!   commands are fenced off.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+/// How long a candidate waits for join answers before it proceeds with
+/// those that answered (the others are presumed gone; the next view change
+/// will say).
+pub const JOIN_TIMEOUT_MS: u64 = 1_000;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Ask these nodes (self included) to join `term`.
+    SendJoinRequest { to: Vec<String>, term: u64 },
+    /// Answer a join request.
+    SendJoinAck { to: String, term: u64 },
+    SendStaleTerm { to: String, term_seen: u64 },
+    /// This node is DC for `term` now; `joined` answered the join.
+    BecameDc { term: u64, joined: Vec<String> },
+    /// Announce the win to these nodes.
+    SendAnnounce { to: Vec<String>, term: u64 },
+    /// The DC this node follows changed (None: there is none).
+    DcChanged { dc: Option<String>, term: u64 },
+}
+
+#[derive(Debug, Clone)]
+struct Candidacy {
+    term: u64,
+    waiting: BTreeSet<String>,
+    joined: BTreeSet<String>,
+    started_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Election {
+    me: String,
+    term_seen: u64,
+    dc: Option<String>,
+    dc_term: u64,
+    members: BTreeSet<String>,
+    candidacy: Option<Candidacy>,
+    now_ms: u64,
+}
+
+impl Election {
+    /// `term_seen` comes from disk, so a restarted node still refuses terms
+    /// it had already seen superseded.
+    pub fn new(me: &str, term_seen: u64) -> Self {
+        Election {
+            me: me.to_string(),
+            term_seen,
+            dc: None,
+            dc_term: 0,
+            members: BTreeSet::new(),
+            candidacy: None,
+            now_ms: 0,
+        }
+    }
+
+    /// Picks up where a crashed election actor left off: the DC it followed
+    /// and the current members, without starting a new round.
+    pub fn resume(me: &str, term_seen: u64, dc: Option<String>, dc_term: u64, members: &[String]) -> Self {
+        let mut election = Election::new(me, term_seen);
+        election.dc = dc;
+        election.dc_term = dc_term;
+        election.members = members.iter().cloned().collect();
+        election
+    }
+
+    pub fn dc(&self) -> Option<&str> {
+        self.dc.as_deref()
+    }
+
+    pub fn is_dc(&self) -> bool {
+        self.dc.as_deref() == Some(self.me.as_str())
+    }
+
+    pub fn term(&self) -> u64 {
+        self.dc_term
+    }
+
+    pub fn term_seen(&self) -> u64 {
+        self.term_seen
+    }
+
+    pub fn is_candidate(&self) -> bool {
+        self.candidacy.is_some()
+    }
+
+    /// Whether a DC command with `term` from `from` must be obeyed.
+    pub fn accepts_command(&self, from: &str, term: u64) -> bool {
+        term >= self.term_seen && self.dc.as_deref() == Some(from) && term == self.dc_term
+    }
+
+    fn entitled_to_stand(&self) -> bool {
+        if self.dc.as_deref() == Some(self.me.as_str()) {
+            return true;
+        }
+        let dc_alive = self.dc.as_ref().is_some_and(|d| self.members.contains(d));
+        !dc_alive && self.members.iter().next() == Some(&self.me)
+    }
+
+    fn stand(&mut self, effects: &mut Vec<Effect>) {
+        let term = self.term_seen + 1;
+        self.term_seen = term;
+        self.candidacy = Some(Candidacy {
+            term,
+            waiting: self.members.clone(),
+            joined: BTreeSet::new(),
+            started_ms: self.now_ms,
+        });
+        effects.push(Effect::SendJoinRequest {
+            to: self.members.iter().cloned().collect(),
+            term,
+        });
+    }
+
+    fn set_dc(&mut self, dc: Option<String>, term: u64, effects: &mut Vec<Effect>) {
+        if self.dc != dc || self.dc_term != term {
+            self.dc = dc.clone();
+            self.dc_term = term;
+            effects.push(Effect::DcChanged { dc, term });
+        }
+    }
+
+    /// A new membership view (this node is always in it).
+    pub fn on_view(&mut self, members: &[String], now_ms: u64) -> Vec<Effect> {
+        self.now_ms = now_ms;
+        self.members = members.iter().cloned().collect();
+        self.members.insert(self.me.clone());
+        let mut effects = Vec::new();
+        if let Some(dc) = self.dc.clone() {
+            if !self.members.contains(&dc) {
+                self.set_dc(None, self.dc_term, &mut effects);
+            }
+        }
+        if self.entitled_to_stand() {
+            self.stand(&mut effects);
+        } else {
+            self.candidacy = None;
+        }
+        effects
+    }
+
+    pub fn on_join_request(&mut self, from: &str, term: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let own = from == self.me && self.candidacy.as_ref().is_some_and(|c| c.term == term);
+        if term > self.term_seen || own {
+            self.term_seen = self.term_seen.max(term);
+            if !own {
+                self.candidacy = None;
+            }
+            effects.push(Effect::SendJoinAck {
+                to: from.to_string(),
+                term,
+            });
+        } else {
+            effects.push(Effect::SendStaleTerm {
+                to: from.to_string(),
+                term_seen: self.term_seen,
+            });
+        }
+        effects
+    }
+
+    pub fn on_join_ack(&mut self, from: &str, term: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        let Some(candidacy) = self.candidacy.as_mut() else {
+            return effects;
+        };
+        if candidacy.term != term {
+            return effects;
+        }
+        candidacy.waiting.remove(from);
+        candidacy.joined.insert(from.to_string());
+        if candidacy.waiting.is_empty() {
+            self.win(&mut effects);
+        }
+        effects
+    }
+
+    pub fn on_stale_term(&mut self, term_seen: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.candidacy.is_none() {
+            return effects;
+        }
+        self.term_seen = self.term_seen.max(term_seen);
+        self.candidacy = None;
+        if self.is_dc() {
+            // Someone follows a newer DC: this one is stale.
+            self.set_dc(None, self.dc_term, &mut effects);
+        }
+        if self.entitled_to_stand() {
+            self.stand(&mut effects);
+        }
+        effects
+    }
+
+    pub fn on_announce(&mut self, from: &str, term: u64) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if term < self.term_seen {
+            effects.push(Effect::SendStaleTerm {
+                to: from.to_string(),
+                term_seen: self.term_seen,
+            });
+            return effects;
+        }
+        self.term_seen = term;
+        if from != self.me {
+            self.candidacy = None;
+        }
+        self.set_dc(Some(from.to_string()), term, &mut effects);
+        effects
+    }
+
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
+        self.now_ms = now_ms;
+        let mut effects = Vec::new();
+        let timed_out = self
+            .candidacy
+            .as_ref()
+            .is_some_and(|c| now_ms.saturating_sub(c.started_ms) >= JOIN_TIMEOUT_MS);
+        if timed_out {
+            let joined_self = self
+                .candidacy
+                .as_ref()
+                .is_some_and(|c| c.joined.contains(&self.me));
+            if joined_self {
+                self.win(&mut effects);
+            } else {
+                self.candidacy = None;
+                if self.entitled_to_stand() {
+                    self.stand(&mut effects);
+                }
+            }
+        }
+        effects
+    }
+
+    fn win(&mut self, effects: &mut Vec<Effect>) {
+        let Some(candidacy) = self.candidacy.take() else {
+            return;
+        };
+        let joined: Vec<String> = candidacy.joined.into_iter().collect();
+        effects.push(Effect::BecameDc {
+            term: candidacy.term,
+            joined: joined.clone(),
+        });
+        effects.push(Effect::SendAnnounce {
+            to: self.members.iter().cloned().collect(),
+            term: candidacy.term,
+        });
+        self.set_dc(Some(self.me.clone()), candidacy.term, effects);
+    }
+}
+
+/// Runs a set of election machines to quiescence, delivering every message
+/// at once: the model check used by tests and by the simulation.
+pub fn settle(nodes: &mut BTreeMap<String, Election>, mut inbox: Vec<(String, String, Effect)>) {
+    let mut steps = 0;
+    while let Some((from, to, effect)) = inbox.pop() {
+        steps += 1;
+        assert!(steps < 100_000, "election did not settle");
+        let Some(node) = nodes.get_mut(&to) else {
+            continue;
+        };
+        let out = match effect {
+            Effect::SendJoinRequest { term, .. } => node.on_join_request(&from, term),
+            Effect::SendJoinAck { term, .. } => node.on_join_ack(&from, term),
+            Effect::SendStaleTerm { term_seen, .. } => node.on_stale_term(term_seen),
+            Effect::SendAnnounce { term, .. } => node.on_announce(&from, term),
+            _ => Vec::new(),
+        };
+        route(&to, out, &mut inbox);
+    }
+}
+
+/// Turns a node's effects into (from, to, message) deliveries.
+pub fn route(from: &str, effects: Vec<Effect>, inbox: &mut Vec<(String, String, Effect)>) {
+    for effect in effects {
+        let targets: Vec<String> = match &effect {
+            Effect::SendJoinRequest { to, .. } | Effect::SendAnnounce { to, .. } => to.clone(),
+            Effect::SendJoinAck { to, .. } | Effect::SendStaleTerm { to, .. } => vec![to.clone()],
+            _ => Vec::new(),
+        };
+        for to in targets {
+            inbox.insert(0, (from.to_string(), to, effect.clone()));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cluster(names: &[&str]) -> BTreeMap<String, Election> {
+        names.iter().map(|n| (n.to_string(), Election::new(n, 0))).collect()
+    }
+
+    fn view(nodes: &mut BTreeMap<String, Election>, members: &[&str], now_ms: u64) {
+        let members: Vec<String> = members.iter().map(|m| m.to_string()).collect();
+        let mut inbox = Vec::new();
+        for m in &members {
+            let out = nodes.get_mut(m).unwrap().on_view(&members, now_ms);
+            route(m, out, &mut inbox);
+        }
+        settle(nodes, inbox);
+    }
+
+    fn dcs(nodes: &BTreeMap<String, Election>, members: &[&str]) -> BTreeSet<Option<String>> {
+        members.iter().map(|m| nodes[*m].dc().map(str::to_string)).collect()
+    }
+
+    #[test]
+    fn lowest_name_wins_and_everyone_agrees() {
+        let mut nodes = cluster(&["n1", "n2", "n3"]);
+        view(&mut nodes, &["n1", "n2", "n3"], 0);
+        assert_eq!(dcs(&nodes, &["n1", "n2", "n3"]), [Some("n1".to_string())].into());
+        let term = nodes["n1"].term();
+        assert!(nodes["n2"].accepts_command("n1", term));
+        assert!(!nodes["n2"].accepts_command("n1", term - 1));
+        assert!(!nodes["n2"].accepts_command("n3", term));
+    }
+
+    #[test]
+    fn dc_loss_elects_next_and_old_term_is_refused() {
+        let mut nodes = cluster(&["n1", "n2", "n3"]);
+        view(&mut nodes, &["n1", "n2", "n3"], 0);
+        let old_term = nodes["n1"].term();
+        view(&mut nodes, &["n2", "n3"], 100);
+        assert_eq!(dcs(&nodes, &["n2", "n3"]), [Some("n2".to_string())].into());
+        assert!(nodes["n2"].term() > old_term);
+        assert!(!nodes["n3"].accepts_command("n1", old_term));
+        // The old DC comes back: the current DC keeps its role.
+        nodes.insert("n1".into(), Election::new("n1", old_term));
+        view(&mut nodes, &["n1", "n2", "n3"], 200);
+        assert_eq!(dcs(&nodes, &["n1", "n2", "n3"]), [Some("n2".to_string())].into());
+    }
+
+    #[test]
+    fn partitions_merge_into_one_dc() {
+        let mut nodes = cluster(&["a", "b", "c", "d"]);
+        view(&mut nodes, &["a", "b"], 0);
+        view(&mut nodes, &["c", "d"], 0);
+        assert_eq!(nodes["a"].dc(), Some("a"));
+        assert_eq!(nodes["c"].dc(), Some("c"));
+        view(&mut nodes, &["a", "b", "c", "d"], 100);
+        assert_eq!(dcs(&nodes, &["a", "b", "c", "d"]).len(), 1);
+    }
+
+    #[test]
+    fn join_timeout_proceeds_with_those_who_answered() {
+        let mut n1 = Election::new("n1", 0);
+        let out = n1.on_view(&["n1".into(), "n2".into()], 0);
+        assert!(matches!(&out[0], Effect::SendJoinRequest { term: 1, .. }));
+        let ack = n1.on_join_request("n1", 1);
+        assert_eq!(ack, vec![Effect::SendJoinAck { to: "n1".into(), term: 1 }]);
+        assert!(n1.on_join_ack("n1", 1).is_empty());
+        assert!(n1.tick(500).is_empty());
+        let out = n1.tick(JOIN_TIMEOUT_MS);
+        assert!(out.contains(&Effect::BecameDc { term: 1, joined: vec!["n1".into()] }));
+        assert!(n1.is_dc());
+    }
+
+    #[test]
+    fn stale_announce_is_refused() {
+        let mut n2 = Election::new("n2", 5);
+        let out = n2.on_announce("n1", 3);
+        assert_eq!(out, vec![Effect::SendStaleTerm { to: "n1".into(), term_seen: 5 }]);
+        assert_eq!(n2.dc(), None);
+    }
+}
