@@ -8,6 +8,8 @@
 
 pub mod actors;
 pub mod agent;
+pub mod config;
+pub mod control;
 pub mod model;
 pub mod persist;
 pub mod scheduler;

@@ -330,3 +330,115 @@ impl Mailbox for CellMailbox {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actors::supervision::{Strategy, SupervisorSpec};
+
+    /// Counts messages; panics on request; its count survives only in the
+    /// shared counter, as known-good state would.
+    struct Counter {
+        seen: Arc<std::sync::atomic::AtomicU64>,
+        local: u64,
+    }
+
+    impl Behaviour for Counter {
+        fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
+            self.local += 1;
+            self.seen.fetch_add(1, Ordering::Relaxed);
+            match envelope.body {
+                Message::Tick => ctx.reply(&envelope, Message::Ok),
+                Message::Error(_) => panic!("asked to fail"),
+                _ => ctx.reply(&envelope, Message::Error(format!("local={}", self.local))),
+            }
+        }
+    }
+
+    fn tree() -> Arc<Tree> {
+        Tree::new(
+            SupervisorSpec::new("root", Strategy::OneForAll, 100, 10_000)
+                .actor("a")
+                .actor("b"),
+            Box::new(|_| {}),
+        )
+    }
+
+    #[actix_rt::test]
+    async fn crash_restarts_in_place_and_the_request_gets_an_error() {
+        let router = Router::new("n1");
+        let tree = tree();
+        let seen = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        for name in ["a", "b"] {
+            let seen = Arc::clone(&seen);
+            Cell::start(
+                name,
+                Box::new(move || {
+                    Box::new(Counter {
+                        seen: Arc::clone(&seen),
+                        local: 0,
+                    })
+                }),
+                &router,
+                &tree,
+            );
+        }
+        let a = router.local_ref("a");
+        let me = router.local_ref("test");
+        let ok = router
+            .request(me.clone(), a.clone(), Message::Tick, 1_000)
+            .await;
+        assert!(matches!(ok, Ok(Message::Ok)));
+        let crashed = router
+            .request(me.clone(), a.clone(), Message::Error("boom".into()), 1_000)
+            .await;
+        assert!(
+            matches!(crashed, Err(ActorError::Failed(_, ref r)) if r.contains("asked to fail")),
+            "{crashed:?}"
+        );
+        let injected = router
+            .request(me.clone(), a.clone(), Message::InjectCrash, 1_000)
+            .await;
+        assert!(
+            matches!(injected, Err(ActorError::Failed(_, ref r)) if r.contains("injected crash"))
+        );
+        // Same address, fresh state: the local count restarted.
+        let after = router
+            .request(me.clone(), a.clone(), Message::Ok, 1_000)
+            .await;
+        assert!(
+            matches!(after, Err(ActorError::Failed(_, ref r)) if r == "local=1"),
+            "{after:?}"
+        );
+        let snapshot = tree.snapshot();
+        let a_node = snapshot.children.iter().find(|c| c.name == "a").unwrap();
+        assert_eq!(a_node.restarts, 2);
+        assert_eq!(a_node.last_failure.as_deref(), Some("injected crash"));
+        // one_for_all: b was restarted with a, without having crashed.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let b_node = tree
+            .snapshot()
+            .children
+            .into_iter()
+            .find(|c| c.name == "b")
+            .unwrap();
+        assert_eq!(b_node.restarts, 2);
+        assert!(b_node.last_failure.unwrap().contains("a crashed"));
+        // The injected crash never reaches the behaviour.
+        assert_eq!(seen.load(Ordering::Relaxed), 3);
+    }
+
+    #[actix_rt::test]
+    async fn unknown_actor_and_timeouts_fail_back_to_the_sender() {
+        let router = Router::new("n1");
+        let me = router.local_ref("test");
+        let missing = router
+            .request(me.clone(), router.local_ref("nope"), Message::Ok, 100)
+            .await;
+        assert!(matches!(missing, Err(ActorError::NoSuchActor(n)) if n == "nope"));
+        let remote = router
+            .request(me, ActorRef::new("n9", "cib"), Message::Ok, 100)
+            .await;
+        assert!(matches!(remote, Err(ActorError::Unreachable(n)) if n == "n9"));
+    }
+}

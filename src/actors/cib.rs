@@ -85,7 +85,12 @@ impl CibActor {
     }
 
     /// Applies a client change on the DC and answers once a majority holds it.
-    fn modify_as_dc(&mut self, envelope: &Envelope, change: &crate::actors::message::CibChange, ctx: &CellCtx<'_>) {
+    fn modify_as_dc(
+        &mut self,
+        envelope: &Envelope,
+        change: &crate::actors::message::CibChange,
+        ctx: &CellCtx<'_>,
+    ) {
         let mut next = self.cib.clone();
         if let Err(error) = cib_store::apply_change(&mut next, change) {
             ctx.reply(envelope, Message::Error(error.to_string()));
@@ -132,7 +137,12 @@ impl CibActor {
         let info = self.shared.dc_info();
         let from_dc = info.dc.as_deref() == Some(envelope.from.node.as_str());
         if term < info.term_seen || (term == info.term && !from_dc) {
-            ctx.reply(envelope, Message::StaleTerm { term_seen: info.term_seen });
+            ctx.reply(
+                envelope,
+                Message::StaleTerm {
+                    term_seen: info.term_seen,
+                },
+            );
             return;
         }
         if let Err(error) = cib_store::validate_shape(&cib) {
@@ -143,7 +153,12 @@ impl CibActor {
         // Within a term versions only grow; a new term's DC has chosen the
         // newest copy in the cluster, so its word wins.
         if term == self.written_in_term && incoming < cib_store::version(&self.cib) {
-            ctx.reply(envelope, Message::CibStored { version: cib_store::version(&self.cib) });
+            ctx.reply(
+                envelope,
+                Message::CibStored {
+                    version: cib_store::version(&self.cib),
+                },
+            );
             return;
         }
         self.cib = cib;
@@ -183,7 +198,10 @@ impl Behaviour for CibActor {
             Message::CibStatusUpdate { term, cib_status } => {
                 // Only the local DC writes status, and only in its own term.
                 if envelope.from.node != self.shared.node || !self.shared.accepts_term(*term) {
-                    ctx.reply(&envelope, Message::Error("stale or foreign status update".into()));
+                    ctx.reply(
+                        &envelope,
+                        Message::Error("stale or foreign status update".into()),
+                    );
                     return;
                 }
                 cib_store::apply_status(&mut self.cib, cib_status);

@@ -49,7 +49,13 @@ impl DcActor {
     pub fn new(shared: Arc<NodeShared>) -> Self {
         let info = shared.dc_info();
         let view = shared.view();
-        let election = Election::resume(&shared.node, info.term_seen, info.dc.clone(), info.term, &view.members);
+        let election = Election::resume(
+            &shared.node,
+            info.term_seen,
+            info.dc.clone(),
+            info.term,
+            &view.members,
+        );
         // A restarted DC actor recomputes from scratch: whatever transition
         // was in flight is abandoned and its results are still recorded.
         let is_dc = info.dc.as_deref() == Some(shared.node.as_str());
@@ -151,13 +157,18 @@ impl DcActor {
         match newest {
             Some((node, version)) if version > mine && node != self.shared.node => {
                 tracing::info!(%node, %version, %mine, "fetching the newest CIB");
-                ctx.request_then(ActorRef::new(&node, "cib"), Message::CibQuery, 5_000, move |answer| {
-                    let cib = match answer {
-                        Ok(Message::CibContent { cib }) => Some(cib),
-                        _ => None,
-                    };
-                    Message::DcFetchedCib { node, cib }
-                });
+                ctx.request_then(
+                    ActorRef::new(&node, "cib"),
+                    Message::CibQuery,
+                    5_000,
+                    move |answer| {
+                        let cib = match answer {
+                            Ok(Message::CibContent { cib }) => Some(cib),
+                            _ => None,
+                        };
+                        Message::DcFetchedCib { node, cib }
+                    },
+                );
             }
             _ => self.rebuild_status(ctx),
         }
@@ -177,7 +188,13 @@ impl DcActor {
         for node in &view.members {
             self.status(ctx, StatusChange::NodeJoined { node: node.clone() });
             if let Some((_, lrm)) = self.joins.get(node) {
-                self.status(ctx, StatusChange::NodeLrm { node: node.clone(), lrm: lrm.clone() });
+                self.status(
+                    ctx,
+                    StatusChange::NodeLrm {
+                        node: node.clone(),
+                        lrm: lrm.clone(),
+                    },
+                );
             }
         }
         for node in nodes_recorded_up(&cib) {
@@ -289,7 +306,12 @@ impl DcActor {
                         let id = action.id;
                         ctx.request_then(
                             ActorRef::new(&node, "exec"),
-                            Message::ExecOp { term, transition, action: id, op },
+                            Message::ExecOp {
+                                term,
+                                transition,
+                                action: id,
+                                op,
+                            },
                             timeout_ms,
                             move |answer| match answer {
                                 Ok(result @ Message::ExecResult { .. }) => result,
@@ -306,16 +328,29 @@ impl DcActor {
                             },
                         );
                     }
-                    PlannedKind::Fence { target, action: fence_action } => {
+                    PlannedKind::Fence {
+                        target,
+                        action: fence_action,
+                    } => {
                         let id = action.id;
                         let me = self.shared.node.clone();
                         ctx.request_then(
                             ActorRef::new(&me, "fence"),
-                            Message::Fence { term, target, action: fence_action },
+                            Message::Fence {
+                                term,
+                                target,
+                                action: fence_action,
+                            },
                             FENCE_ANSWER_TIMEOUT_MS,
                             move |answer| match answer {
                                 Ok(Message::FenceDone { target, ok, detail }) => {
-                                    Message::FenceResult { transition, action: id, target, ok, detail }
+                                    Message::FenceResult {
+                                        transition,
+                                        action: id,
+                                        target,
+                                        ok,
+                                        detail,
+                                    }
                                 }
                                 Ok(other) => Message::ActionFailed {
                                     transition,
@@ -350,7 +385,14 @@ impl DcActor {
         }
     }
 
-    fn complete(&mut self, transition: u64, action: u32, ok: bool, reason: &str, ctx: &mut CellCtx<'_>) {
+    fn complete(
+        &mut self,
+        transition: u64,
+        action: u32,
+        ok: bool,
+        reason: &str,
+        ctx: &mut CellCtx<'_>,
+    ) {
         if let Some(run) = self.run.as_mut() {
             if run.id == transition {
                 run.complete(action, ok, reason);
@@ -359,7 +401,15 @@ impl DcActor {
         self.dispatch(ctx);
     }
 
-    fn on_exec_result(&mut self, transition: u64, action: u32, node: String, op: OpSpec, outcome: OpOutcome, ctx: &mut CellCtx<'_>) {
+    fn on_exec_result(
+        &mut self,
+        transition: u64,
+        action: u32,
+        node: String,
+        op: OpSpec,
+        outcome: OpOutcome,
+        ctx: &mut CellCtx<'_>,
+    ) {
         if !self.election.is_dc() {
             return;
         }
@@ -388,7 +438,12 @@ impl DcActor {
             self.need_schedule = true;
             return;
         }
-        let reason = format!("{} returned rc {} ({:?}), expected {expected}", op.key(), outcome.rc, outcome.status);
+        let reason = format!(
+            "{} returned rc {} ({:?}), expected {expected}",
+            op.key(),
+            outcome.rc,
+            outcome.status
+        );
         self.complete(transition, action, !unexpected, &reason, ctx);
     }
 }
@@ -424,7 +479,11 @@ impl Behaviour for DcActor {
                 let effects = self.election.on_join_request(&from, term);
                 self.apply(effects, ctx);
             }
-            Message::JoinAck { term_seen, version, lrm } => {
+            Message::JoinAck {
+                term_seen,
+                version,
+                lrm,
+            } => {
                 self.joins.insert(from.clone(), (version, lrm));
                 let effects = self.election.on_join_ack(&from, term_seen);
                 self.apply(effects, ctx);
@@ -459,10 +518,20 @@ impl Behaviour for DcActor {
                 self.scheduling = false;
                 self.need_schedule = true;
             }
-            Message::ExecResult { transition, action, node, op, outcome } => {
-                self.on_exec_result(transition, action, node, op, outcome, ctx)
-            }
-            Message::FenceResult { transition, action, target, ok, detail } => {
+            Message::ExecResult {
+                transition,
+                action,
+                node,
+                op,
+                outcome,
+            } => self.on_exec_result(transition, action, node, op, outcome, ctx),
+            Message::FenceResult {
+                transition,
+                action,
+                target,
+                ok,
+                detail,
+            } => {
                 if ok && self.election.is_dc() {
                     tracing::info!(%target, "node fenced");
                     self.status(ctx, StatusChange::NodeFenced { node: target });
@@ -471,7 +540,11 @@ impl Behaviour for DcActor {
                 }
                 self.complete(transition, action, ok, &detail, ctx);
             }
-            Message::ActionFailed { transition, action, reason } => {
+            Message::ActionFailed {
+                transition,
+                action,
+                reason,
+            } => {
                 tracing::warn!(transition, action, %reason, "action failed");
                 self.complete(transition, action, false, &reason, ctx);
             }

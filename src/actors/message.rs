@@ -170,7 +170,9 @@ pub enum Message {
         version: CibVersion,
     },
     /// Local DC to its CIB actor: take this copy (the newest in the cluster).
-    CibAdopt { cib: Element },
+    CibAdopt {
+        cib: Element,
+    },
     /// Local CIB actor to the DC: the configuration changed.
     CibChanged,
     /// DC-internal: a result or membership fact to write into the status section.
@@ -210,14 +212,30 @@ pub enum Message {
         detail: String,
     },
     /// DC-internal: a fencing action of transition `transition` ended.
-    FenceResult { transition: u64, action: u32, target: String, ok: bool, detail: String },
+    FenceResult {
+        transition: u64,
+        action: u32,
+        target: String,
+        ok: bool,
+        detail: String,
+    },
 
     /// DC-internal: an action could not be carried out (unreachable, timeout).
-    ActionFailed { transition: u64, action: u32, reason: String },
+    ActionFailed {
+        transition: u64,
+        action: u32,
+        reason: String,
+    },
     /// DC-internal: a copy of the CIB fetched from `node` at the start of a term.
-    DcFetchedCib { node: String, cib: Option<Element> },
+    DcFetchedCib {
+        node: String,
+        cib: Option<Element>,
+    },
     /// Executor-internal: a recurring monitor's result changed.
-    RecurringResult { op: OpSpec, outcome: OpOutcome },
+    RecurringResult {
+        op: OpSpec,
+        outcome: OpOutcome,
+    },
 
     // Policy.
     Schedule {

@@ -122,7 +122,11 @@ impl NodeShared {
         let history = self.lrm_history.lock().expect("lrm lock");
         history
             .child("status")
-            .and_then(|s| s.children.iter().find(|n| n.attr("uname") == Some(self.node.as_str())))
+            .and_then(|s| {
+                s.children
+                    .iter()
+                    .find(|n| n.attr("uname") == Some(self.node.as_str()))
+            })
             .and_then(|n| n.child("lrm"))
             .cloned()
             .unwrap_or_else(|| Element::new("lrm").with_attr("id", self.node.clone()))

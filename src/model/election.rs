@@ -25,16 +25,34 @@ pub const JOIN_TIMEOUT_MS: u64 = 1_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Ask these nodes (self included) to join `term`.
-    SendJoinRequest { to: Vec<String>, term: u64 },
+    SendJoinRequest {
+        to: Vec<String>,
+        term: u64,
+    },
     /// Answer a join request.
-    SendJoinAck { to: String, term: u64 },
-    SendStaleTerm { to: String, term_seen: u64 },
+    SendJoinAck {
+        to: String,
+        term: u64,
+    },
+    SendStaleTerm {
+        to: String,
+        term_seen: u64,
+    },
     /// This node is DC for `term` now; `joined` answered the join.
-    BecameDc { term: u64, joined: Vec<String> },
+    BecameDc {
+        term: u64,
+        joined: Vec<String>,
+    },
     /// Announce the win to these nodes.
-    SendAnnounce { to: Vec<String>, term: u64 },
+    SendAnnounce {
+        to: Vec<String>,
+        term: u64,
+    },
     /// The DC this node follows changed (None: there is none).
-    DcChanged { dc: Option<String>, term: u64 },
+    DcChanged {
+        dc: Option<String>,
+        term: u64,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -73,7 +91,13 @@ impl Election {
 
     /// Picks up where a crashed election actor left off: the DC it followed
     /// and the current members, without starting a new round.
-    pub fn resume(me: &str, term_seen: u64, dc: Option<String>, dc_term: u64, members: &[String]) -> Self {
+    pub fn resume(
+        me: &str,
+        term_seen: u64,
+        dc: Option<String>,
+        dc_term: u64,
+        members: &[String],
+    ) -> Self {
         let mut election = Election::new(me, term_seen);
         election.dc = dc;
         election.dc_term = dc_term;
@@ -308,7 +332,10 @@ mod tests {
     use super::*;
 
     fn cluster(names: &[&str]) -> BTreeMap<String, Election> {
-        names.iter().map(|n| (n.to_string(), Election::new(n, 0))).collect()
+        names
+            .iter()
+            .map(|n| (n.to_string(), Election::new(n, 0)))
+            .collect()
     }
 
     fn view(nodes: &mut BTreeMap<String, Election>, members: &[&str], now_ms: u64) {
@@ -322,14 +349,20 @@ mod tests {
     }
 
     fn dcs(nodes: &BTreeMap<String, Election>, members: &[&str]) -> BTreeSet<Option<String>> {
-        members.iter().map(|m| nodes[*m].dc().map(str::to_string)).collect()
+        members
+            .iter()
+            .map(|m| nodes[*m].dc().map(str::to_string))
+            .collect()
     }
 
     #[test]
     fn lowest_name_wins_and_everyone_agrees() {
         let mut nodes = cluster(&["n1", "n2", "n3"]);
         view(&mut nodes, &["n1", "n2", "n3"], 0);
-        assert_eq!(dcs(&nodes, &["n1", "n2", "n3"]), [Some("n1".to_string())].into());
+        assert_eq!(
+            dcs(&nodes, &["n1", "n2", "n3"]),
+            [Some("n1".to_string())].into()
+        );
         let term = nodes["n1"].term();
         assert!(nodes["n2"].accepts_command("n1", term));
         assert!(!nodes["n2"].accepts_command("n1", term - 1));
@@ -348,7 +381,10 @@ mod tests {
         // The old DC comes back: the current DC keeps its role.
         nodes.insert("n1".into(), Election::new("n1", old_term));
         view(&mut nodes, &["n1", "n2", "n3"], 200);
-        assert_eq!(dcs(&nodes, &["n1", "n2", "n3"]), [Some("n2".to_string())].into());
+        assert_eq!(
+            dcs(&nodes, &["n1", "n2", "n3"]),
+            [Some("n2".to_string())].into()
+        );
     }
 
     #[test]
@@ -368,11 +404,20 @@ mod tests {
         let out = n1.on_view(&["n1".into(), "n2".into()], 0);
         assert!(matches!(&out[0], Effect::SendJoinRequest { term: 1, .. }));
         let ack = n1.on_join_request("n1", 1);
-        assert_eq!(ack, vec![Effect::SendJoinAck { to: "n1".into(), term: 1 }]);
+        assert_eq!(
+            ack,
+            vec![Effect::SendJoinAck {
+                to: "n1".into(),
+                term: 1
+            }]
+        );
         assert!(n1.on_join_ack("n1", 1).is_empty());
         assert!(n1.tick(500).is_empty());
         let out = n1.tick(JOIN_TIMEOUT_MS);
-        assert!(out.contains(&Effect::BecameDc { term: 1, joined: vec!["n1".into()] }));
+        assert!(out.contains(&Effect::BecameDc {
+            term: 1,
+            joined: vec!["n1".into()]
+        }));
         assert!(n1.is_dc());
     }
 
@@ -380,7 +425,13 @@ mod tests {
     fn stale_announce_is_refused() {
         let mut n2 = Election::new("n2", 5);
         let out = n2.on_announce("n1", 3);
-        assert_eq!(out, vec![Effect::SendStaleTerm { to: "n1".into(), term_seen: 5 }]);
+        assert_eq!(
+            out,
+            vec![Effect::SendStaleTerm {
+                to: "n1".into(),
+                term_seen: 5
+            }]
+        );
         assert_eq!(n2.dc(), None);
     }
 }

@@ -29,7 +29,10 @@ impl TransitionRun {
     pub fn new(id: u64, plan: &Plan) -> Self {
         let actions: BTreeMap<u32, PlannedAction> =
             plan.actions.iter().map(|a| (a.id, a.clone())).collect();
-        let states = actions.keys().map(|&id| (id, ActionState::Waiting)).collect();
+        let states = actions
+            .keys()
+            .map(|&id| (id, ActionState::Waiting))
+            .collect();
         TransitionRun {
             id,
             actions,
@@ -56,9 +59,11 @@ impl TransitionRun {
             .values()
             .filter(|a| self.states[&a.id] == ActionState::Waiting)
             .filter(|a| {
-                a.after
-                    .iter()
-                    .all(|dep| self.states.get(dep).is_none_or(|s| *s == ActionState::Succeeded))
+                a.after.iter().all(|dep| {
+                    self.states
+                        .get(dep)
+                        .is_none_or(|s| *s == ActionState::Succeeded)
+                })
             })
             .map(|a| a.id)
             .collect();
@@ -141,7 +146,9 @@ mod tests {
                 .map(|(id, after)| PlannedAction {
                     id: *id,
                     after: after.to_vec(),
-                    kind: PlannedKind::Pseudo { name: format!("a{id}") },
+                    kind: PlannedKind::Pseudo {
+                        name: format!("a{id}"),
+                    },
                 })
                 .collect(),
             summary: vec![],

@@ -1,0 +1,244 @@
+//! A node's configuration file (TOML), checked when read.
+//!
+//! ```toml
+//! cluster_name = "demo"
+//! node_name = "node1"
+//! bind = "127.0.0.1:7401"
+//! authkey = "/etc/systole/authkey"
+//! state_dir = "/var/lib/systole"
+//! socket = "/run/systole/systole.sock"
+//! [[peers]]
+//! name = "node2"
+//! addr = "127.0.0.1:7402"
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeerConfig {
+    pub name: String,
+    pub addr: SocketAddr,
+}
+
+fn default_heartbeat_interval_ms() -> u64 {
+    100
+}
+fn default_heartbeat_timeout_ms() -> u64 {
+    600
+}
+fn default_ocf_root() -> PathBuf {
+    PathBuf::from("/usr/lib/ocf")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    pub cluster_name: String,
+    pub node_name: String,
+    /// Address this node's bus listens on.
+    pub bind: SocketAddr,
+    /// Every other node, for unicast (networks without multicast).
+    #[serde(default)]
+    pub peers: Vec<PeerConfig>,
+    /// A multicast group to use instead of (or beside) the peer list.
+    #[serde(default)]
+    pub multicast: Option<SocketAddr>,
+    pub authkey: PathBuf,
+    pub state_dir: PathBuf,
+    /// The control socket the CLI talks to.
+    pub socket: PathBuf,
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
+    /// Systole's own agents; written there at start from the binary.
+    #[serde(default)]
+    pub agents_dir: Option<PathBuf>,
+    #[serde(default = "default_ocf_root")]
+    pub ocf_root: PathBuf,
+    /// Votes for quorum; defaults to the number of configured nodes.
+    #[serde(default)]
+    pub expected_votes: Option<u32>,
+    /// Two-node clusters: quorate with one node of two.
+    #[serde(default)]
+    pub two_node: bool,
+    #[serde(default = "default_heartbeat_interval_ms")]
+    pub heartbeat_interval_ms: u64,
+    #[serde(default = "default_heartbeat_timeout_ms")]
+    pub heartbeat_timeout_ms: u64,
+    /// Members of this group may change the cluster (besides root and the
+    /// daemon's own user).
+    #[serde(default)]
+    pub admin_group: Option<String>,
+    /// Members of this group may read status.
+    #[serde(default)]
+    pub readonly_group: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl NodeConfig {
+    pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let name_ok = |n: &str| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        };
+        if !name_ok(&self.node_name) {
+            return Err(format!(
+                "node_name {:?} must be 1-64 letters, digits, '-', '_' or '.'",
+                self.node_name
+            ));
+        }
+        if !name_ok(&self.cluster_name) {
+            return Err(format!(
+                "cluster_name {:?} is not a valid name",
+                self.cluster_name
+            ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for peer in &self.peers {
+            if !name_ok(&peer.name) {
+                return Err(format!("peer name {:?} is not a valid name", peer.name));
+            }
+            if peer.name == self.node_name {
+                return Err(format!("peer {} is this node itself", peer.name));
+            }
+            if !seen.insert(peer.name.clone()) {
+                return Err(format!("peer {} is listed twice", peer.name));
+            }
+        }
+        if self.peers.is_empty()
+            && self.multicast.is_none()
+            && !self.two_node
+            && self.expected_votes.unwrap_or(1) > 1
+        {
+            return Err(
+                "no peers and no multicast group: this node could never reach the others".into(),
+            );
+        }
+        if self.heartbeat_interval_ms == 0
+            || self.heartbeat_timeout_ms <= self.heartbeat_interval_ms
+        {
+            return Err(
+                "heartbeat_timeout_ms must exceed heartbeat_interval_ms, which must be > 0".into(),
+            );
+        }
+        if self.expected_votes == Some(0) {
+            return Err("expected_votes must be at least 1".into());
+        }
+        Ok(())
+    }
+
+    pub fn expected_votes(&self) -> u32 {
+        self.expected_votes.unwrap_or(self.peers.len() as u32 + 1)
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("config serialises")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> NodeConfig {
+        NodeConfig {
+            cluster_name: "demo".into(),
+            node_name: "node1".into(),
+            bind: "127.0.0.1:7401".parse().unwrap(),
+            peers: vec![PeerConfig {
+                name: "node2".into(),
+                addr: "127.0.0.1:7402".parse().unwrap(),
+            }],
+            multicast: None,
+            authkey: "/tmp/authkey".into(),
+            state_dir: "/tmp/state".into(),
+            socket: "/tmp/s.sock".into(),
+            pid_file: None,
+            agents_dir: None,
+            ocf_root: default_ocf_root(),
+            expected_votes: None,
+            two_node: false,
+            heartbeat_interval_ms: 100,
+            heartbeat_timeout_ms: 600,
+            admin_group: None,
+            readonly_group: None,
+        }
+    }
+
+    #[test]
+    fn round_trips_and_validates() {
+        let config = sample();
+        let text = config.to_toml();
+        let back: NodeConfig = toml::from_str(&text).unwrap();
+        assert_eq!(back, config);
+        assert_eq!(config.expected_votes(), 2);
+    }
+
+    #[test]
+    fn bad_configs_get_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "node_name = ").unwrap();
+        assert!(matches!(
+            NodeConfig::load(&path),
+            Err(ConfigError::Syntax { .. })
+        ));
+        std::fs::write(&path, "bogus = 1").unwrap();
+        assert!(matches!(
+            NodeConfig::load(&path),
+            Err(ConfigError::Syntax { .. })
+        ));
+        assert!(matches!(
+            NodeConfig::load(&dir.path().join("missing")),
+            Err(ConfigError::Read { .. })
+        ));
+        let mut config = sample();
+        config.peers.push(PeerConfig {
+            name: "node1".into(),
+            addr: "127.0.0.1:1".parse().unwrap(),
+        });
+        assert!(config.validate().unwrap_err().contains("itself"));
+        let mut config = sample();
+        config.node_name = "bad name!".into();
+        assert!(config.validate().is_err());
+        let mut config = sample();
+        config.heartbeat_timeout_ms = 50;
+        assert!(config.validate().is_err());
+        std::fs::write(&path, config.to_toml()).unwrap();
+        assert!(matches!(
+            NodeConfig::load(&path),
+            Err(ConfigError::Invalid { .. })
+        ));
+    }
+}
