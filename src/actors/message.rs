@@ -127,8 +127,9 @@ pub enum Message {
 
     /// From the membership actor to local subscribers.
     ViewChanged(View),
-    /// From the bus: a node's own reply path failed (it left).
-    NodeLost(String),
+    /// Asks the bus actor for its counters.
+    BusStatsQuery,
+    BusStats { text: String },
 
     // Election and join, DC to DC actors.
     /// A candidate asks every member to join it for `term`.

@@ -1,0 +1,218 @@
+//! ExecActor: runs the DC's resource operations on this node, and the
+//! recurring monitors, and keeps this node's operation history.
+//!
+//! Commands are obeyed only from the DC of the current term: a stale DC's
+//! commands are refused. Agents run as child processes off the actor
+//! (`crate::agent`); the recurring monitors live in a manager that outlives
+//! this actor's restarts, so a crash of the actor neither stops a monitor nor
+//! touches a running resource.
+
+use crate::actors::cell::{Behaviour, CellCtx};
+use crate::actors::message::{ActorRef, Envelope, Message};
+use crate::actors::shared::{now_epoch_s, NodeShared};
+use crate::agent::ocf::{run_ocf, OcfAction, OcfOutcome, OcfRc, OcfRequest};
+use crate::model::cib_store;
+use crate::model::operation::{OpOutcome, OpSpec, OpStatus};
+use std::sync::Arc;
+
+pub struct ExecActor {
+    shared: Arc<NodeShared>,
+}
+
+impl ExecActor {
+    pub fn new(shared: Arc<NodeShared>) -> Self {
+        ExecActor { shared }
+    }
+}
+
+/// Converts the agent runner's outcome into the cluster's.
+pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
+    use crate::agent::ocf::OpStatus as Ran;
+    let status = match outcome.status {
+        Ran::Done | Ran::NotInstalled => OpStatus::Done,
+        Ran::TimedOut => OpStatus::TimedOut,
+        Ran::Error => OpStatus::Error,
+    };
+    let mut output = String::new();
+    for text in [
+        outcome.note.clone(),
+        outcome.exit_reason.clone(),
+        Some(outcome.stderr.to_string_lossy()),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let text = text.trim().to_string();
+        if !text.is_empty() {
+            if !output.is_empty() {
+                output.push_str("; ");
+            }
+            output.push_str(&text);
+        }
+    }
+    OpOutcome {
+        rc: outcome.rc.code(),
+        status,
+        output,
+        exec_ms: outcome.duration_ms,
+        ended_epoch_s: now_epoch_s(),
+        call_id,
+    }
+}
+
+fn request_for(shared: &NodeShared, op: &OpSpec, action: OcfAction) -> OcfRequest {
+    let mut request = OcfRequest::new(
+        Arc::clone(&shared.agent_config),
+        op.agent.provider.as_deref().unwrap_or("heartbeat"),
+        &op.agent.kind,
+        &op.resource,
+        action,
+    )
+    .with_timeout_ms(op.timeout_ms)
+    .with_interval_ms(op.interval_ms);
+    request.params = op.params.clone();
+    request.meta = op
+        .meta
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("CRM_meta_").map(|k| (k.to_string(), v.clone())))
+        .collect();
+    request
+}
+
+/// What a monitor of this op must return when all is well.
+fn expected_monitor_rc(op: &OpSpec) -> OcfRc {
+    match op.meta.get("CRM_meta_role").map(String::as_str) {
+        Some("Promoted") | Some("Master") => OcfRc::RunningPromoted,
+        _ => OcfRc::Success,
+    }
+}
+
+/// Runs one operation to its end (the recurring part is started here too).
+async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
+    let call_id = shared.next_call_id();
+    if op.agent.class == "stonith" {
+        return fence_device_op(&shared, &op, call_id);
+    }
+    if op.agent.class != "ocf" {
+        return OpOutcome {
+            rc: OcfRc::Unimplemented.code(),
+            status: OpStatus::NotSupported,
+            output: format!("agent class {} is not supported (only ocf and stonith)", op.agent.class),
+            exec_ms: 0,
+            ended_epoch_s: now_epoch_s(),
+            call_id,
+        };
+    }
+    let Some(action) = OcfAction::parse(&op.operation) else {
+        return OpOutcome {
+            rc: OcfRc::Unimplemented.code(),
+            status: OpStatus::NotSupported,
+            output: format!("unknown operation {}", op.operation),
+            exec_ms: 0,
+            ended_epoch_s: now_epoch_s(),
+            call_id,
+        };
+    };
+    if action == OcfAction::Stop || action == OcfAction::Demote || action == OcfAction::Promote {
+        shared.recurring.lock().await.cancel_resource(&op.resource).await;
+        shared.forget_recurring(&op.resource);
+    }
+    let request = request_for(&shared, &op, action);
+    let ran = run_ocf(&request).await;
+    let outcome = outcome_from_agent(&ran, call_id);
+    if op.interval_ms > 0 && action == OcfAction::Monitor && outcome.rc == expected_monitor_rc(&op).code() {
+        shared.remember_recurring(&op);
+        let mut manager = shared.recurring.lock().await;
+        if let Err(error) = manager.start(request, expected_monitor_rc(&op)).await {
+            tracing::error!(%error, resource = %op.resource, "recurring monitor not started");
+        }
+    }
+    outcome
+}
+
+/// Fence devices are "started" by registering them on this node: the
+/// fence actor uses them from the CIB, so there is no process to run.
+fn fence_device_op(shared: &NodeShared, op: &OpSpec, call_id: u64) -> OpOutcome {
+    let mut devices = shared.fence_devices.lock().expect("devices lock");
+    let rc = match op.operation.as_str() {
+        "start" => {
+            devices.insert(op.resource.clone());
+            0
+        }
+        "stop" => {
+            devices.remove(&op.resource);
+            0
+        }
+        "monitor" if devices.contains(&op.resource) => 0,
+        "monitor" => 7,
+        _ => 3,
+    };
+    OpOutcome {
+        rc,
+        status: OpStatus::Done,
+        output: String::new(),
+        exec_ms: 0,
+        ended_epoch_s: now_epoch_s(),
+        call_id,
+    }
+}
+
+impl Behaviour for ExecActor {
+    fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
+        match &envelope.body {
+            Message::ExecOp { term, transition, action, op } => {
+                let info = self.shared.dc_info();
+                if info.dc.as_deref() != Some(envelope.from.node.as_str()) || !self.shared.accepts_term(*term) {
+                    tracing::warn!(from = %envelope.from, term, current = info.term, "refused a command from a stale or unknown DC");
+                    ctx.reply(
+                        &envelope,
+                        Message::Error(format!(
+                            "refused: term {term} from {} is not the current DC's (term {}, DC {:?})",
+                            envelope.from.node, info.term, info.dc
+                        )),
+                    );
+                    return;
+                }
+                let (transition, action, op) = (*transition, *action, op.clone());
+                let shared = Arc::clone(&self.shared);
+                let key = format!("{action}:{transition}:{}:systole", op.expected_rc());
+                ctx.spawn_reply(&envelope, async move {
+                    let outcome = execute(Arc::clone(&shared), op.clone()).await;
+                    shared.record_local(&op, &outcome, &key);
+                    Message::ExecResult {
+                        transition,
+                        action,
+                        node: shared.node.clone(),
+                        op,
+                        outcome,
+                    }
+                });
+            }
+            Message::RecurringResult { op, outcome } => {
+                self.shared.record_local(op, outcome, "0:0:0:systole");
+                if let Some(dc) = self.shared.dc_info().dc {
+                    ctx.send(
+                        ActorRef::new(&dc, "dc"),
+                        Message::ExecResult {
+                            transition: 0,
+                            action: 0,
+                            node: self.shared.node.clone(),
+                            op: op.clone(),
+                            outcome: outcome.clone(),
+                        },
+                    );
+                }
+            }
+            Message::LrmQuery => ctx.reply(&envelope, Message::LrmContent { lrm: self.shared.lrm() }),
+            _ => {}
+        }
+    }
+}
+
+impl NodeShared {
+    /// Writes a result into this node's own operation history.
+    pub fn record_local(&self, op: &OpSpec, outcome: &OpOutcome, transition_key: &str) {
+        let mut history = self.lrm_history.lock().expect("lrm lock");
+        cib_store::record_op(&mut history, &self.node, op, outcome, transition_key);
+    }
+}

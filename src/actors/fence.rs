@@ -1,0 +1,187 @@
+//! FenceActor: shuts a node out by running fence devices against it.
+//!
+//! Devices are the CIB's `stonith` primitives; `fencing-topology` levels, if
+//! any, say which devices to try for a target and in what order (a level
+//! succeeds when all its devices do; the first level that succeeds ends it).
+//! Without topology every device is tried in turn. Only the DC of the
+//! current term may ask, and every attempt goes into the fencing history.
+
+use crate::actors::cell::{Behaviour, CellCtx};
+use crate::actors::message::{Envelope, Message};
+use crate::actors::shared::{now_epoch_s, FenceRecord, NodeShared};
+use crate::agent::fence::{run_fence, FenceAction, FenceRequest};
+use crate::model::xml::Element;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Default time one fence device gets.
+pub const FENCE_DEVICE_TIMEOUT_MS: u64 = 60_000;
+
+pub struct FenceActor {
+    shared: Arc<NodeShared>,
+}
+
+impl FenceActor {
+    pub fn new(shared: Arc<NodeShared>) -> Self {
+        FenceActor { shared }
+    }
+}
+
+/// A configured fence device: its agent and parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FenceDevice {
+    pub id: String,
+    pub agent: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// The fence devices of a CIB.
+pub fn devices(cib: &Element) -> Vec<FenceDevice> {
+    let mut out = Vec::new();
+    if let Some(resources) = cib.child("configuration").and_then(|c| c.child("resources")) {
+        resources.walk(&mut |e| {
+            if e.name == "primitive" && e.attr("class") == Some("stonith") {
+                let params = e
+                    .children_named("instance_attributes")
+                    .flat_map(|set| set.children_named("nvpair"))
+                    .filter_map(|nv| Some((nv.attr("name")?.to_string(), nv.attr("value")?.to_string())))
+                    .collect();
+                out.push(FenceDevice {
+                    id: e.id().unwrap_or_default().to_string(),
+                    agent: e.attr("type").unwrap_or_default().to_string(),
+                    params,
+                });
+            }
+        });
+    }
+    out
+}
+
+/// The device lists to try for `target`, in order.
+pub fn levels_for(cib: &Element, target: &str) -> Vec<Vec<FenceDevice>> {
+    let all = devices(cib);
+    let mut levels: Vec<(u32, Vec<FenceDevice>)> = cib
+        .child("configuration")
+        .and_then(|c| c.child("fencing-topology"))
+        .map(|topology| {
+            topology
+                .children_named("fencing-level")
+                .filter(|level| level.attr("target") == Some(target))
+                .map(|level| {
+                    let index = level.attr("index").and_then(|i| i.parse().ok()).unwrap_or(0);
+                    let devices = level
+                        .attr("devices")
+                        .unwrap_or_default()
+                        .split(',')
+                        .filter_map(|id| all.iter().find(|d| d.id == id.trim()).cloned())
+                        .collect();
+                    (index, devices)
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if levels.is_empty() {
+        return all.into_iter().map(|d| vec![d]).collect();
+    }
+    levels.sort_by_key(|(index, _)| *index);
+    levels.into_iter().map(|(_, devices)| devices).collect()
+}
+
+async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool, String) {
+    let Some(fence_action) = FenceAction::parse(&action) else {
+        return (false, format!("unknown fence action {action}"));
+    };
+    let levels = levels_for(&shared.cib(), &target);
+    if levels.is_empty() {
+        return (false, format!("no fence device is configured that can fence {target}"));
+    }
+    let mut attempts = Vec::new();
+    for level in levels {
+        let mut level_ok = !level.is_empty();
+        for device in &level {
+            let mut request = FenceRequest::new(Arc::clone(&shared.agent_config), &device.agent, fence_action)
+                .with_target(&target)
+                .with_timeout_ms(FENCE_DEVICE_TIMEOUT_MS);
+            for (name, value) in &device.params {
+                request = request.with_param(name, value);
+            }
+            let outcome = run_fence(&request).await;
+            let ok = outcome.succeeded();
+            attempts.push(format!(
+                "{}: {}",
+                device.id,
+                if ok {
+                    "ok".to_string()
+                } else {
+                    format!("failed (rc {}{})", outcome.rc, outcome.note.map(|n| format!(", {n}")).unwrap_or_default())
+                }
+            ));
+            level_ok &= ok;
+            if !ok {
+                break;
+            }
+        }
+        if level_ok {
+            return (true, attempts.join("; "));
+        }
+    }
+    (false, attempts.join("; "))
+}
+
+impl Behaviour for FenceActor {
+    fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
+        if let Message::Fence { term, target, action } = &envelope.body {
+            let from_local_dc = envelope.from.node == self.shared.node && self.shared.is_dc();
+            if !from_local_dc || !self.shared.accepts_term(*term) {
+                ctx.reply(&envelope, Message::Error(format!("refused: fencing request of term {term} is not from the current DC")));
+                return;
+            }
+            let (target, action) = (target.clone(), action.clone());
+            let shared = Arc::clone(&self.shared);
+            tracing::warn!(%target, %action, "fencing");
+            ctx.spawn_reply(&envelope, async move {
+                let (ok, detail) = fence(Arc::clone(&shared), target.clone(), action.clone()).await;
+                shared.fence_history.lock().expect("history lock").push(FenceRecord {
+                    target: target.clone(),
+                    action,
+                    ok,
+                    detail: detail.clone(),
+                    at_epoch_s: now_epoch_s(),
+                });
+                Message::FenceDone { target, ok, detail }
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topology_orders_levels_and_falls_back_to_all_devices() {
+        let cib = Element::parse(
+            r#"<cib><configuration><resources>
+                 <primitive id="ipmi" class="stonith" type="fence_ipmilan">
+                   <instance_attributes id="p"><nvpair id="p1" name="ip" value="10.0.0.1"/></instance_attributes>
+                 </primitive>
+                 <primitive id="pdu" class="stonith" type="fence_apc"/>
+                 <primitive id="web" class="ocf" provider="heartbeat" type="Dummy"/>
+               </resources>
+               <fencing-topology>
+                 <fencing-level id="l2" target="n1" index="2" devices="pdu"/>
+                 <fencing-level id="l1" target="n1" index="1" devices="ipmi"/>
+               </fencing-topology></configuration></cib>"#,
+        )
+        .unwrap();
+        let all = devices(&cib);
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].params["ip"], "10.0.0.1");
+        let n1: Vec<Vec<String>> = levels_for(&cib, "n1")
+            .into_iter()
+            .map(|l| l.into_iter().map(|d| d.id).collect())
+            .collect();
+        assert_eq!(n1, vec![vec!["ipmi".to_string()], vec!["pdu".to_string()]]);
+        assert_eq!(levels_for(&cib, "n2").len(), 2);
+    }
+}

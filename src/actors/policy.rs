@@ -1,0 +1,99 @@
+//! PolicyActor: the scheduler, wrapped. Computes on a blocking thread so a
+//! large cluster's transition never stalls the other actors.
+
+use crate::actors::cell::{Behaviour, CellCtx};
+use crate::actors::message::{Envelope, Message, Plan, PlannedAction, PlannedKind};
+use crate::model::operation::{AgentName, OpSpec};
+use crate::model::xml::Element;
+use crate::scheduler::{self, Action, Task};
+use petgraph::visit::EdgeRef;
+
+pub struct PolicyActor;
+
+/// The DC's plan for a CIB: the scheduler's graph as steps to carry out.
+pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
+    let transition = scheduler::schedule(cib, now_epoch_s).map_err(|e| e.to_string())?;
+    let graph = &transition.graph;
+    let actions = graph
+        .node_indices()
+        .map(|index| {
+            let after = graph
+                .edges_directed(index, petgraph::Direction::Incoming)
+                .map(|edge| edge.source().index() as u32)
+                .collect();
+            PlannedAction {
+                id: index.index() as u32,
+                after,
+                kind: planned_kind(&graph[index]),
+            }
+        })
+        .collect();
+    Ok(Plan {
+        actions,
+        summary: transition.summary.clone(),
+    })
+}
+
+fn planned_kind(action: &Action) -> PlannedKind {
+    if let Task::Fence = action.task {
+        return PlannedKind::Fence {
+            target: action.node.clone().unwrap_or_default(),
+            action: action
+                .meta
+                .get("CRM_meta_stonith_action")
+                .cloned()
+                .unwrap_or_else(|| "reboot".into()),
+        };
+    }
+    match (&action.resource, &action.agent, &action.node, operation_name(&action.task)) {
+        (Some(resource), Some(agent), Some(node), Some(operation)) => PlannedKind::Resource {
+            node: node.clone(),
+            op: OpSpec {
+                resource: resource.clone(),
+                agent: AgentName {
+                    class: agent.class.clone(),
+                    provider: agent.provider.clone(),
+                    kind: agent.kind.clone(),
+                },
+                operation: operation.to_string(),
+                interval_ms: action.interval_ms,
+                timeout_ms: action.timeout_ms,
+                params: action.params.clone(),
+                meta: action.meta.clone(),
+            },
+        },
+        _ => PlannedKind::Pseudo {
+            name: format!("{:?} {}", action.task, action.resource.clone().unwrap_or_default()),
+        },
+    }
+}
+
+fn operation_name(task: &Task) -> Option<&'static str> {
+    Some(match task {
+        Task::Start => "start",
+        Task::Stop => "stop",
+        Task::Monitor => "monitor",
+        Task::Promote => "promote",
+        Task::Demote => "demote",
+        Task::MigrateTo => "migrate_to",
+        Task::MigrateFrom => "migrate_from",
+        Task::Notify => "notify",
+        _ => return None,
+    })
+}
+
+impl Behaviour for PolicyActor {
+    fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
+        if let Message::Schedule { cib, now_epoch_s } = &envelope.body {
+            let (cib, now) = (cib.clone(), *now_epoch_s);
+            ctx.spawn_reply(&envelope, async move {
+                match tokio::task::spawn_blocking(move || plan(&cib, now)).await {
+                    Ok(Ok(plan)) => Message::Scheduled { plan },
+                    Ok(Err(error)) => Message::Error(format!("scheduler: {error}")),
+                    Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+                    Err(join) => Message::Error(format!("scheduler task: {join}")),
+                }
+            });
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! The node daemon: starts the transport, the supervised actors and the
+//! control socket, and wires them together.
+//!
+//! [`start_node`] takes an already started bus, so the same assembly runs
+//! over real UDP sockets (the daemon) and over the in-memory network (tests
+//! of whole clusters in one process).
+
+use crate::actors::cell::Cell;
+use crate::actors::cib::CibActor;
+use crate::actors::dc::DcActor;
+use crate::actors::exec::ExecActor;
+use crate::actors::fence::FenceActor;
+use crate::actors::membership::{BusActor, MembershipActor};
+use crate::actors::message::{Message, View};
+use crate::actors::policy::PolicyActor;
+use crate::actors::router::{Link, Router};
+use crate::actors::shared::NodeShared;
+use crate::actors::supervision::{Strategy, SupervisorSpec};
+use crate::actors::tree::Tree;
+use crate::agent::AgentConfig;
+use crate::config::NodeConfig;
+use crate::control::{Caller, ControlRequest, ControlResponse, NodeReport, ResourceReport, StatusReport};
+use crate::transport::{Bus, BusEvent};
+use dashmap::DashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// How long a control request waits on an actor.
+pub const CONTROL_REQUEST_TIMEOUT_MS: u64 = 15_000;
+
+/// The node's supervision tree, declared as data.
+pub fn supervision_spec() -> SupervisorSpec {
+    SupervisorSpec::new("root", Strategy::OneForOne, 20, 10_000)
+        .supervisor(
+            // The bus and membership share the transport: a crash of one
+            // restarts both so their views agree.
+            SupervisorSpec::new("transport", Strategy::OneForAll, 5, 5_000)
+                .actor("bus")
+                .actor("membership"),
+        )
+        .actor("cib")
+        .actor("policy")
+        .actor("exec")
+        .actor("fence")
+        .actor("dc")
+}
+
+/// A running node: what the control socket and tests need to reach it.
+#[derive(Clone)]
+pub struct NodeHandle {
+    pub shared: Arc<NodeShared>,
+    pub router: Arc<Router>,
+    pub tree: Arc<Tree>,
+    pub bus: Bus,
+    /// Notified when an operator asks the node to stop.
+    pub shutdown: Arc<tokio::sync::Notify>,
+}
+
+/// Sends envelopes for other nodes through the bus, one ordered queue per
+/// destination so a slow node never holds up the others.
+struct BusLink {
+    bus: Bus,
+    shared: Arc<NodeShared>,
+    queues: DashMap<String, mpsc::UnboundedSender<Vec<u8>>>,
+}
+
+impl Link for BusLink {
+    fn send(&self, node: &str, bytes: Vec<u8>) -> Result<(), String> {
+        if !self.shared.view().members.iter().any(|m| m == node) {
+            return Err(format!("{node} is not a member"));
+        }
+        let queue = self.queues.entry(node.to_string()).or_insert_with(|| {
+            let (sender, mut receiver) = mpsc::unbounded_channel::<Vec<u8>>();
+            let bus = self.bus.clone();
+            let to = node.to_string();
+            tokio::spawn(async move {
+                while let Some(bytes) = receiver.recv().await {
+                    if let Err(error) = bus.send(&to, bytes).await {
+                        tracing::debug!(%to, %error, "bus send failed");
+                    }
+                }
+            });
+            sender
+        });
+        queue.send(bytes).map_err(|_| format!("queue to {node} closed"))
+    }
+}
+
+/// Starts the actors of one node on the current actix system.
+pub fn start_node(
+    config: &NodeConfig,
+    agent_config: AgentConfig,
+    bus: Bus,
+    mut events: mpsc::Receiver<BusEvent>,
+    give_up: Box<dyn Fn(&str) + Send + Sync>,
+) -> NodeHandle {
+    let shared = Arc::new(NodeShared::new(
+        &config.node_name,
+        &config.cluster_name,
+        config.state_dir.clone(),
+        agent_config,
+    ));
+    let router = Router::new(&config.node_name);
+    router.set_link(Arc::new(BusLink {
+        bus: bus.clone(),
+        shared: Arc::clone(&shared),
+        queues: DashMap::new(),
+    }));
+    let tree = Tree::new(supervision_spec(), give_up);
+    {
+        let bus = bus.clone();
+        Cell::start("bus", Box::new(move || Box::new(BusActor { bus: bus.clone() })), &router, &tree);
+    }
+    Cell::start("membership", Box::new(|| Box::new(MembershipActor)), &router, &tree);
+    let with_shared = |make: fn(Arc<NodeShared>) -> Box<dyn crate::actors::cell::Behaviour>| {
+        let shared = Arc::clone(&shared);
+        Box::new(move || make(Arc::clone(&shared))) as crate::actors::cell::Factory
+    };
+    Cell::start("cib", with_shared(|s| Box::new(CibActor::new(s))), &router, &tree);
+    Cell::start("policy", Box::new(|| Box::new(PolicyActor)), &router, &tree);
+    Cell::start("exec", with_shared(|s| Box::new(ExecActor::new(s))), &router, &tree);
+    Cell::start("fence", with_shared(|s| Box::new(FenceActor::new(s))), &router, &tree);
+    Cell::start("dc", with_shared(|s| Box::new(DcActor::new(s))), &router, &tree);
+
+    // Bus events into the actors.
+    {
+        let router = Arc::clone(&router);
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                match event {
+                    BusEvent::Message { from, payload } => router.receive_remote(&from, &payload),
+                    BusEvent::View(view) => {
+                        let view = View {
+                            id: view.id,
+                            members: view.members.iter().cloned().collect(),
+                            quorate: view.quorate,
+                        };
+                        let me = router.local_ref("bus");
+                        let _ = router.send(me, router.local_ref("membership"), Message::ViewChanged(view));
+                    }
+                }
+            }
+        });
+    }
+    // Recurring monitor reports into the executor.
+    {
+        let shared = Arc::clone(&shared);
+        let router = Arc::clone(&router);
+        let mut reports = shared.take_monitor_reports();
+        tokio::spawn(async move {
+            while let Some(report) = reports.recv().await {
+                let Some(op) = shared.recurring_op(&report.key.resource_id, report.key.interval_ms) else {
+                    continue;
+                };
+                let outcome = crate::actors::exec::outcome_from_agent(&report.outcome, shared.next_call_id());
+                let me = router.local_ref("exec");
+                let _ = router.send(me.clone(), me, Message::RecurringResult { op, outcome });
+            }
+        });
+    }
+    NodeHandle {
+        shared,
+        router,
+        tree,
+        bus,
+        shutdown: Arc::new(tokio::sync::Notify::new()),
+    }
+}
+
+/// The status report from this node's point of view.
+pub fn status_report(node: &NodeHandle) -> StatusReport {
+    let shared = &node.shared;
+    let cib = shared.cib();
+    let view = shared.view();
+    let dc = shared.dc_info().dc;
+    let (nodes, resources) = match crate::model::status::cluster_status(&cib) {
+        Ok(status) => (
+            status
+                .nodes
+                .into_iter()
+                .map(|n| NodeReport {
+                    online: view.members.contains(&n.name),
+                    name: n.name,
+                    standby: n.standby,
+                    maintenance: n.maintenance,
+                })
+                .collect(),
+            status
+                .resources
+                .into_iter()
+                .map(|r| ResourceReport {
+                    id: r.id,
+                    parent: r.parent,
+                    agent: r.agent,
+                    role: r.role.to_string(),
+                    nodes: r.nodes,
+                    failed: r.failed,
+                })
+                .collect(),
+        ),
+        Err(error) => {
+            tracing::warn!(%error, "status: CIB could not be read");
+            (Vec::new(), Vec::new())
+        }
+    };
+    StatusReport {
+        cluster: shared.cluster_name.clone(),
+        dc,
+        quorate: view.quorate,
+        nodes,
+        resources,
+        answered_by: shared.node.clone(),
+        fencing: shared.fence_history.lock().expect("history lock").clone(),
+    }
+}
+
+/// Answers one control request.
+pub async fn handle_control(node: NodeHandle, request: ControlRequest, _caller: Caller) -> ControlResponse {
+    let me = node.router.local_ref("control");
+    match request {
+        ControlRequest::Ping => ControlResponse::Pong {
+            node: node.shared.node.clone(),
+        },
+        ControlRequest::Status => ControlResponse::Status(status_report(&node)),
+        ControlRequest::Actors => ControlResponse::Actors {
+            node: node.shared.node.clone(),
+            tree: node.tree.snapshot(),
+        },
+        ControlRequest::ActorsKill { name } => {
+            if !node.tree.has_actor(&name) {
+                return ControlResponse::Error(format!(
+                    "no actor {name}; actors are {}",
+                    node.tree.spec().actors().join(", ")
+                ));
+            }
+            match node.router.send(me, node.router.local_ref(&name), Message::InjectCrash) {
+                Ok(()) => ControlResponse::Done(format!("crash injected into {name} on {}", node.shared.node)),
+                Err(error) => ControlResponse::Error(error.to_string()),
+            }
+        }
+        ControlRequest::CibGet => ControlResponse::Cib {
+            xml: node.shared.cib().to_xml_pretty(),
+        },
+        ControlRequest::CibModify { change } => {
+            let answer = node
+                .router
+                .request(
+                    me,
+                    node.router.local_ref("cib"),
+                    Message::CibModify { change },
+                    CONTROL_REQUEST_TIMEOUT_MS,
+                )
+                .await;
+            match answer {
+                Ok(Message::CibStored { version }) => {
+                    ControlResponse::Done(format!("CIB updated to version {version} (stored on a majority)"))
+                }
+                Ok(Message::Error(e)) => ControlResponse::Error(e),
+                Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
+                Err(error) => ControlResponse::Error(error.to_string()),
+            }
+        }
+        ControlRequest::Shutdown => {
+            node.shutdown.notify_one();
+            ControlResponse::Done(format!("{} shutting down", node.shared.node))
+        }
+    }
+}
+
+/// Whether `caller` may change the cluster: root, the daemon's own user, or
+/// a member of the configured admin group.
+pub fn may_mutate(caller: &Caller, admin_gid: Option<u32>) -> bool {
+    let own_uid = unsafe { libc::geteuid() };
+    caller.uid == 0 || caller.uid == own_uid || admin_gid.is_some_and(|gid| caller.gid == gid || in_supplementary_group(caller, gid))
+}
+
+fn in_supplementary_group(caller: &Caller, gid: u32) -> bool {
+    let Some(pid) = caller.pid else {
+        return false;
+    };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with("Groups:"))
+                .map(|l| l.split_whitespace().skip(1).any(|g| g.parse() == Ok(gid)))
+        })
+        .unwrap_or(false)
+}
+
+fn group_gid(name: &str) -> Option<u32> {
+    let c_name = std::ffi::CString::new(name).ok()?;
+    let group = unsafe { libc::getgrnam(c_name.as_ptr()) };
+    if group.is_null() {
+        None
+    } else {
+        Some(unsafe { (*group).gr_gid })
+    }
+}
+
+pub fn agent_config_for(config: &NodeConfig) -> AgentConfig {
+    let defaults = AgentConfig::default();
+    AgentConfig {
+        ocf_root: config.ocf_root.clone(),
+        agents_dir: config
+            .agents_dir
+            .clone()
+            .unwrap_or_else(|| config.state_dir.join("agents")),
+        state_dir: config.state_dir.join("run"),
+        ..defaults
+    }
+}
+
+/// `systole daemon`: runs a node in the foreground until SIGTERM/SIGINT.
+pub fn run(config: NodeConfig) -> anyhow::Result<()> {
+    use anyhow::Context;
+    crate::actors::tree::install_quiet_panic_hook();
+    std::fs::create_dir_all(&config.state_dir)
+        .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
+    let agent_config = agent_config_for(&config);
+    crate::agent::install_agents(&agent_config.agents_dir)
+        .with_context(|| format!("installing agents into {}", agent_config.agents_dir.display()))?;
+    let authkey = crate::transport::load_authkey(&config.authkey)
+        .with_context(|| format!("reading authkey {}", config.authkey.display()))?;
+    if let Some(pid_file) = &config.pid_file {
+        crate::persist::write_atomic(pid_file, std::process::id().to_string().as_bytes())?;
+    }
+    let system = actix_rt::System::with_tokio_rt(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime")
+    });
+    let admin_gid = config.admin_group.as_deref().and_then(group_gid);
+    let pid_file = config.pid_file.clone();
+    let result: anyhow::Result<()> = system.block_on(async move {
+        let transport_config = crate::transport::TransportConfig {
+            cluster_name: config.cluster_name.clone(),
+            node_name: config.node_name.clone(),
+            bind: config.bind,
+            peers: config.peers.iter().map(|p| (p.name.clone(), p.addr)).collect(),
+            multicast: config.multicast,
+            authkey,
+            heartbeat_interval_ms: config.heartbeat_interval_ms,
+            heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+            expected_votes: config.expected_votes(),
+            two_node: config.two_node,
+        };
+        let (bus, events) = crate::transport::start_udp(transport_config)
+            .await
+            .context("starting the transport")?;
+        let node = start_node(
+            &config,
+            agent_config,
+            bus,
+            events,
+            Box::new(|supervisor| {
+                tracing::error!(supervisor, "root supervisor gave up; exiting for the init system to restart us");
+                std::process::exit(70);
+            }),
+        );
+        tracing::info!(node = %config.node_name, bind = %config.bind, "node started");
+        let socket = config.socket.clone();
+        let control_node = node.clone();
+        tokio::task::spawn_local(async move {
+            let served = crate::control::serve(
+                &socket,
+                move |request, caller| {
+                    let node = control_node.clone();
+                    async move { handle_control(node, request, caller).await }
+                },
+                move |caller| may_mutate(caller, admin_gid),
+            )
+            .await;
+            if let Err(error) = served {
+                tracing::error!(%error, "control socket failed");
+            }
+        });
+        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+            _ = node.shutdown.notified() => tracing::info!("asked to shut down"),
+        }
+        node.bus.shutdown().await;
+        Ok(())
+    });
+    if let Some(pid_file) = &pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    result
+}

@@ -1,0 +1,351 @@
+//! A local cluster on loopback: N daemons of this binary, each with its own
+//! directory, sharing one authkey. What `systole cluster up/down` and the
+//! demo use, and what the process-level tests drive.
+//!
+//! Layout of DIR: `authkey`, `agents/`, and for each node `nodeK/`
+//! (`systole.toml`, `systole.pid`, `systole.sock`, `systole.log`, `state/`).
+
+use crate::actors::message::CibChange;
+use crate::config::{NodeConfig, PeerConfig};
+use crate::control::{self, ControlRequest, ControlResponse, StatusReport};
+use crate::model::xml::Element;
+use anyhow::{bail, Context};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+pub const CLUSTER_NODES_MAX: usize = 16;
+pub const START_TIMEOUT_MS: u64 = 20_000;
+
+pub fn node_name(index: usize) -> String {
+    format!("node{index}")
+}
+
+pub fn node_dir(dir: &Path, node: &str) -> PathBuf {
+    dir.join(node)
+}
+
+pub fn socket_path(dir: &Path, node: &str) -> PathBuf {
+    node_dir(dir, node).join("systole.sock")
+}
+
+pub fn pid_path(dir: &Path, node: &str) -> PathBuf {
+    node_dir(dir, node).join("systole.pid")
+}
+
+/// Node names of a cluster directory, in order.
+pub fn nodes_in(dir: &Path) -> Vec<String> {
+    let mut nodes: Vec<(usize, String)> = std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let name = e.file_name().to_string_lossy().to_string();
+                    let index = name.strip_prefix("node")?.parse().ok()?;
+                    e.path().join("systole.toml").exists().then_some((index, name))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    nodes.sort();
+    nodes.into_iter().map(|(_, name)| name).collect()
+}
+
+/// Free UDP ports on 127.0.0.1, held open together so they differ.
+fn free_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let sockets: Vec<std::net::UdpSocket> = (0..count)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .context("finding free ports on 127.0.0.1")?;
+    Ok(sockets
+        .iter()
+        .map(|s| s.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Writes DIR's authkey, agents and node configs (keeping existing configs:
+/// a cluster brought up again in the same DIR restarts the same nodes).
+pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
+    if nodes == 0 || nodes > CLUSTER_NODES_MAX {
+        bail!("--nodes must be between 1 and {CLUSTER_NODES_MAX}");
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let dir = dir.canonicalize()?;
+    let authkey = dir.join("authkey");
+    if !authkey.exists() {
+        crate::transport::keygen(&authkey).context("writing the authkey")?;
+    }
+    let agents_dir = dir.join("agents");
+    crate::agent::install_agents(&agents_dir).context("installing agents")?;
+    let existing = nodes_in(&dir);
+    if !existing.is_empty() {
+        if existing.len() != nodes {
+            bail!(
+                "{} already holds a cluster of {} nodes; bring it up with --nodes {} or use another --dir",
+                dir.display(),
+                existing.len(),
+                existing.len()
+            );
+        }
+        return Ok(existing
+            .iter()
+            .map(|n| node_dir(&dir, n).join("systole.toml"))
+            .collect());
+    }
+    let ports = free_ports(nodes)?;
+    let names: Vec<String> = (1..=nodes).map(node_name).collect();
+    let mut paths = Vec::new();
+    for (index, name) in names.iter().enumerate() {
+        let home = node_dir(&dir, name);
+        std::fs::create_dir_all(home.join("state"))?;
+        let config = NodeConfig {
+            cluster_name: "demo".into(),
+            node_name: name.clone(),
+            bind: format!("127.0.0.1:{}", ports[index]).parse()?,
+            peers: names
+                .iter()
+                .enumerate()
+                .filter(|(j, _)| *j != index)
+                .map(|(j, peer)| PeerConfig {
+                    name: peer.clone(),
+                    addr: format!("127.0.0.1:{}", ports[j]).parse().expect("loopback address"),
+                })
+                .collect(),
+            multicast: None,
+            authkey: authkey.clone(),
+            state_dir: home.join("state"),
+            socket: home.join("systole.sock"),
+            pid_file: Some(home.join("systole.pid")),
+            agents_dir: Some(agents_dir.clone()),
+            ocf_root: PathBuf::from("/usr/lib/ocf"),
+            expected_votes: None,
+            two_node: nodes == 2,
+            heartbeat_interval_ms: 100,
+            heartbeat_timeout_ms: 600,
+            admin_group: None,
+            readonly_group: None,
+        };
+        let path = home.join("systole.toml");
+        std::fs::write(&path, config.to_toml())?;
+        paths.push(path);
+    }
+    Ok(paths)
+}
+
+/// Starts one node's daemon in the background, detached from this process.
+pub fn start_daemon(config_path: &Path) -> anyhow::Result<u32> {
+    use std::os::unix::process::CommandExt;
+    let home = config_path.parent().context("config has no directory")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join("systole.log"))?;
+    let exe = std::env::current_exe().context("locating the systole binary")?;
+    let child = std::process::Command::new(exe)
+        .arg("daemon")
+        .arg("--config")
+        .arg(config_path)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting a daemon")?;
+    Ok(child.id())
+}
+
+pub fn ping(socket: &Path) -> bool {
+    matches!(
+        control::call(socket, &ControlRequest::Ping, 1_000),
+        Ok(ControlResponse::Pong { .. })
+    )
+}
+
+pub fn status(socket: &Path) -> anyhow::Result<StatusReport> {
+    match control::call(socket, &ControlRequest::Status, 5_000)? {
+        ControlResponse::Status(report) => Ok(report),
+        ControlResponse::Error(e) => bail!("{e}"),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// Waits until `check` holds, polling every 100 ms, at most `timeout_ms`.
+pub fn wait_for(timeout_ms: u64, what: &str, mut check: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+    while Instant::now() < deadline {
+        if check() {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("timed out after {timeout_ms} ms waiting for {what}")
+}
+
+/// `systole cluster up`: starts every node and waits for a quorate DC.
+pub fn up(dir: &Path, nodes: usize, empty: bool) -> anyhow::Result<()> {
+    let configs = prepare(dir, nodes)?;
+    let dir = dir.canonicalize()?;
+    for config in &configs {
+        let node = config
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        if ping(&socket_path(&dir, &node)) {
+            continue;
+        }
+        start_daemon(config)?;
+    }
+    let names = nodes_in(&dir);
+    for node in &names {
+        let socket = socket_path(&dir, node);
+        wait_for(START_TIMEOUT_MS, &format!("{node} to answer"), || ping(&socket))
+            .with_context(|| format!("see {}", node_dir(&dir, node).join("systole.log").display()))?;
+    }
+    let first = socket_path(&dir, &names[0]);
+    wait_for(START_TIMEOUT_MS, "a DC with quorum", || {
+        status(&first).is_ok_and(|s| {
+            s.dc.is_some() && s.quorate && s.nodes.iter().filter(|n| n.online).count() == names.len()
+        })
+    })?;
+    if !empty && cib_has_no_resources(&first)? {
+        for change in demo_configuration(&dir) {
+            modify(&first, change)?;
+        }
+    }
+    Ok(())
+}
+
+fn cib_has_no_resources(socket: &Path) -> anyhow::Result<bool> {
+    match control::call(socket, &ControlRequest::CibGet, 5_000)? {
+        ControlResponse::Cib { xml } => {
+            let cib = Element::parse(&xml)?;
+            Ok(cib
+                .child("configuration")
+                .and_then(|c| c.child("resources"))
+                .is_none_or(|r| r.children.is_empty()))
+        }
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+pub fn modify(socket: &Path, change: CibChange) -> anyhow::Result<String> {
+    match control::call(socket, &ControlRequest::CibModify { change }, 15_000)? {
+        ControlResponse::Done(text) => Ok(text),
+        ControlResponse::Error(e) => bail!("{e}"),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// `systole cluster down`: TERM, then KILL after 5 s, for every node.
+pub fn down(dir: &Path) -> anyhow::Result<usize> {
+    let mut stopped = 0;
+    let names = nodes_in(dir);
+    if names.is_empty() {
+        bail!("{} holds no local cluster", dir.display());
+    }
+    let mut pids = Vec::new();
+    for node in &names {
+        if let Some(pid) = read_pid(&pid_path(dir, node)) {
+            if alive(pid) {
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+                pids.push(pid);
+            }
+        }
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    for pid in pids {
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if alive(pid) {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        stopped += 1;
+    }
+    Ok(stopped)
+}
+
+pub fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+pub fn alive(pid: i32) -> bool {
+    // A zombie still answers kill(0); check /proc for state Z as well.
+    if unsafe { libc::kill(pid, 0) } != 0 {
+        return false;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| !s.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')))
+        .unwrap_or(false)
+}
+
+fn nvpairs(tag: &str, id: &str, pairs: &[(&str, &str)]) -> Element {
+    let mut set = Element::new(tag).with_attr("id", id);
+    for (name, value) in pairs {
+        set.children.push(
+            Element::new("nvpair")
+                .with_attr("id", format!("{id}-{name}"))
+                .with_attr("name", *name)
+                .with_attr("value", *value),
+        );
+    }
+    set
+}
+
+fn dummy(id: &str, monitor_interval: &str) -> Element {
+    Element::new("primitive")
+        .with_attr("id", id)
+        .with_attr("class", "ocf")
+        .with_attr("provider", "systole")
+        .with_attr("type", "Dummy")
+        .with_child(
+            Element::new("operations").with_child(
+                Element::new("op")
+                    .with_attr("id", format!("{id}-monitor-{monitor_interval}"))
+                    .with_attr("name", "monitor")
+                    .with_attr("interval", monitor_interval)
+                    .with_attr("timeout", "20s"),
+            ),
+        )
+}
+
+/// The demo's configuration: fencing through the local fence agent, a
+/// virtual-IP-like Dummy, a group of two and a clone.
+pub fn demo_configuration(dir: &Path) -> Vec<CibChange> {
+    let property = |name: &str, value: &str| CibChange::SetProperty {
+        name: name.into(),
+        value: Some(value.into()),
+    };
+    let resource = |element: Element| CibChange::Upsert {
+        section: "resources".into(),
+        element,
+    };
+    let fence = Element::new("primitive")
+        .with_attr("id", "fence-local")
+        .with_attr("class", "stonith")
+        .with_attr("type", "fence_systole_local")
+        .with_child(nvpairs(
+            "instance_attributes",
+            "fence-local-params",
+            &[("pid_dir", &dir.display().to_string())],
+        ));
+    let group = Element::new("group")
+        .with_attr("id", "web")
+        .with_child(dummy("web-fs", "5s"))
+        .with_child(dummy("web-server", "5s"));
+    let clone = Element::new("clone")
+        .with_attr("id", "ping-clone")
+        .with_child(dummy("ping", "10s"));
+    vec![
+        property("stonith-enabled", "true"),
+        property("no-quorum-policy", "stop"),
+        CibChange::Upsert {
+            section: "rsc_defaults".into(),
+            element: nvpairs("meta_attributes", "rsc-options", &[("resource-stickiness", "100")]),
+        },
+        resource(fence),
+        resource(dummy("vip", "2s")),
+        resource(group),
+        resource(clone),
+    ]
+}
