@@ -1,28 +1,219 @@
-use clap::{Parser, Subcommand};
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use systole::control::{self, ControlRequest, ControlResponse};
+use systole::localcluster;
 
 #[derive(Parser)]
 #[command(
     name = "systole",
     version,
-    about = "A high-availability cluster resource manager"
+    about = "A high-availability cluster resource manager",
+    after_help = "Client commands find their daemon by --socket, then $SYSTOLE_SOCKET, then --dir DIR [--node NAME], then /run/systole/systole.sock."
 )]
 struct Cli {
+    #[command(flatten)]
+    target: Target,
     #[command(subcommand)]
     command: Command,
 }
 
+/// Which daemon a client command talks to.
+#[derive(Args, Clone, Debug)]
+struct Target {
+    /// The daemon's control socket.
+    #[arg(long, global = true)]
+    socket: Option<PathBuf>,
+    /// A local cluster's directory (from `cluster up`).
+    #[arg(long, global = true)]
+    dir: Option<PathBuf>,
+    /// With --dir: which node to ask (default: the first that answers).
+    #[arg(long, global = true)]
+    node: Option<String>,
+}
+
 #[derive(Subcommand)]
 enum Command {
+    /// Run a node in the foreground.
+    Daemon {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Write a new random authkey (mode 0600).
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// A local cluster on loopback.
+    Cluster {
+        #[command(subcommand)]
+        action: ClusterAction,
+    },
+    /// The newcomer's tour: a 3-node cluster, a node failure, the failover.
+    Demo {
+        /// Leave the cluster running afterwards.
+        #[arg(long)]
+        keep: bool,
+    },
+    /// Cluster status, like crm_mon.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// This node's supervisor tree.
+    Actors {
+        #[arg(long)]
+        json: bool,
+        #[command(subcommand)]
+        action: Option<ActorsAction>,
+    },
+    /// The CIB.
+    Cib {
+        #[command(subcommand)]
+        action: CibAction,
+    },
     /// Run the scheduler on a CIB file and print what crm_simulate prints.
     Simulate(systole::simulate::SimulateArgs),
 }
 
+#[derive(Subcommand)]
+enum ClusterAction {
+    /// Start N nodes in DIR (the demo configuration unless --empty).
+    Up {
+        #[arg(long, default_value_t = 3)]
+        nodes: usize,
+        #[arg(long)]
+        empty: bool,
+    },
+    /// Stop the nodes of DIR.
+    Down,
+}
+
+#[derive(Subcommand)]
+enum ActorsAction {
+    /// Inject a crash into one actor (admin only).
+    Kill { name: String },
+}
+
+#[derive(Subcommand)]
+enum CibAction {
+    /// Print the CIB (Pacemaker XML).
+    Export {
+        /// Pacemaker XML (the only format so far; accepted for pcs habits).
+        #[arg(long)]
+        xml: bool,
+    },
+}
+
+/// Finds the daemon's socket as DESIGN.md's contract says.
+fn resolve_socket(target: &Target) -> anyhow::Result<PathBuf> {
+    if let Some(socket) = &target.socket {
+        return Ok(socket.clone());
+    }
+    if let Ok(socket) = std::env::var("SYSTOLE_SOCKET") {
+        return Ok(PathBuf::from(socket));
+    }
+    if let Some(dir) = &target.dir {
+        if let Some(node) = &target.node {
+            return Ok(localcluster::socket_path(dir, node));
+        }
+        let nodes = localcluster::nodes_in(dir);
+        if nodes.is_empty() {
+            bail!("{} holds no local cluster (run `systole cluster up --dir {}`)", dir.display(), dir.display());
+        }
+        for node in &nodes {
+            let socket = localcluster::socket_path(dir, node);
+            if localcluster::ping(&socket) {
+                return Ok(socket);
+            }
+        }
+        bail!("no node of {} answers; is the cluster up?", dir.display());
+    }
+    Ok(PathBuf::from("/run/systole/systole.sock"))
+}
+
+fn ask(target: &Target, request: ControlRequest) -> anyhow::Result<ControlResponse> {
+    let socket = resolve_socket(target)?;
+    match control::call(&socket, &request, 20_000)? {
+        ControlResponse::Error(error) => bail!("{error}"),
+        response => Ok(response),
+    }
+}
+
+fn need_dir(target: &Target) -> anyhow::Result<&Path> {
+    target.dir.as_deref().context("this command needs --dir DIR")
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let target = &cli.target;
+    match cli.command {
+        Command::Daemon { config } => {
+            let config = systole::config::NodeConfig::load(&config)?;
+            init_logging();
+            systole::daemon::run(config)?;
+        }
+        Command::Keygen { out } => {
+            systole::transport::keygen(&out).with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote a new authkey to {} (mode 0600)", out.display());
+        }
+        Command::Cluster { action } => {
+            let dir = need_dir(target)?;
+            match action {
+                ClusterAction::Up { nodes, empty } => {
+                    localcluster::up(dir, nodes, empty)?;
+                    println!(
+                        "cluster of {nodes} nodes up in {}; try `systole status --dir {}`",
+                        dir.display(),
+                        dir.display()
+                    );
+                }
+                ClusterAction::Down => {
+                    let stopped = localcluster::down(dir)?;
+                    println!("stopped {stopped} nodes of {}", dir.display());
+                }
+            }
+        }
+        Command::Demo { keep } => systole::demo::run(target.dir.clone(), keep)?,
+        Command::Status { json } => match ask(target, ControlRequest::Status)? {
+            ControlResponse::Status(report) if json => println!("{}", serde_json::to_string_pretty(&report)?),
+            ControlResponse::Status(report) => print!("{}", systole::status_text::render(&report)),
+            other => bail!("unexpected answer {other:?}"),
+        },
+        Command::Actors { json, action } => match action {
+            Some(ActorsAction::Kill { name }) => match ask(target, ControlRequest::ActorsKill { name })? {
+                ControlResponse::Done(text) => println!("{text}"),
+                other => bail!("unexpected answer {other:?}"),
+            },
+            None => match ask(target, ControlRequest::Actors)? {
+                ControlResponse::Actors { node, tree } if json => {
+                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"node": node, "tree": tree}))?)
+                }
+                ControlResponse::Actors { node, tree } => {
+                    print!("{}", systole::actors::tree::render_text(&node, &tree))
+                }
+                other => bail!("unexpected answer {other:?}"),
+            },
+        },
+        Command::Cib { action } => match action {
+            CibAction::Export { xml: _ } => match ask(target, ControlRequest::CibGet)? {
+                ControlResponse::Cib { xml } => print!("{xml}"),
+                other => bail!("unexpected answer {other:?}"),
+            },
+        },
+        Command::Simulate(args) => return systole::simulate::run(&args),
+    }
+    Ok(0)
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SYSTOLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+}
+
 fn main() {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Simulate(args) => systole::simulate::run(args),
-    };
-    match result {
+    match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(error) => {
             eprintln!("systole: {error:#}");
