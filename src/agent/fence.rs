@@ -7,6 +7,7 @@
 //! Like OCF agents they run in their own process group, killed whole at the
 //! timeout. Exit code 0 is success; for `status`, 2 means the target is off.
 
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -22,7 +23,8 @@ pub const FENCE_STDIN_BYTES_MAX: usize = 64 * 1024;
 pub const FENCE_AGENT_PREFIX: &str = "fence_";
 
 /// A fence agent action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum FenceAction {
     Off,
     On,
@@ -142,18 +144,23 @@ impl FenceRequest {
             text.push('\n');
             Ok(())
         };
+        // The request's own action and target win over device params of
+        // the same name; other device params pass through.
+        let mut sent: Vec<&str> = Vec::new();
         line("action", self.action.as_str())?;
+        sent.push("action");
         if let Some(target) = &self.target {
             line("nodename", target)?;
+            sent.push("nodename");
         }
         if let Some(port) = self.port.as_ref().or(self.target.as_ref()) {
             line("port", port)?;
+            sent.push("port");
         }
         for (key, value) in &self.params {
-            if matches!(key.as_str(), "action" | "nodename" | "port") {
-                continue;
+            if !sent.contains(&key.as_str()) {
+                line(key, value)?;
             }
-            line(key, value)?;
         }
         if text.len() > FENCE_STDIN_BYTES_MAX {
             return Err(format!(
@@ -166,7 +173,7 @@ impl FenceRequest {
 }
 
 /// What became of one fence action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FenceOutcome {
     pub status: OpStatus,
     /// The agent's exit code; 1 when it did not exit by itself.
@@ -310,6 +317,17 @@ mod tests {
             req.stdin_text().unwrap(),
             "action=reboot\nnodename=node2\nport=node2\npid_dir=/tmp/c\n"
         );
+    }
+
+    #[test]
+    fn device_port_param_passes_without_target() {
+        let req = FenceRequest::new(
+            Arc::new(AgentConfig::default()),
+            "fence_x",
+            FenceAction::Status,
+        )
+        .with_param("port", "vm7");
+        assert_eq!(req.stdin_text().unwrap(), "action=status\nport=vm7\n");
     }
 
     #[test]

@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -46,7 +47,8 @@ pub use process::CapturedOutput;
 
 /// Where agents are found and how they are run. Shared (in an `Arc`) by every
 /// request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct AgentConfig {
     /// `OCF_ROOT`: agents of provider P and type T are `resource.d/P/T` below it.
     pub ocf_root: PathBuf,

@@ -16,6 +16,7 @@
 //! `OcfRc::GenericError`. Exit codes outside 0-9 and deaths by signal are
 //! `OcfRc::GenericError` with a note.
 
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
@@ -35,18 +36,29 @@ pub const PARAMS_COUNT_MAX: usize = 1_024;
 pub const PARAM_VALUE_BYTES_MAX: usize = 64 * 1024;
 
 /// An OCF action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum OcfAction {
+    #[serde(rename = "start")]
     Start,
+    #[serde(rename = "stop")]
     Stop,
+    #[serde(rename = "monitor")]
     Monitor,
+    #[serde(rename = "promote")]
     Promote,
+    #[serde(rename = "demote")]
     Demote,
+    #[serde(rename = "notify")]
     Notify,
+    #[serde(rename = "reload")]
     Reload,
+    #[serde(rename = "migrate_to")]
     MigrateTo,
+    #[serde(rename = "migrate_from")]
     MigrateFrom,
+    #[serde(rename = "meta-data")]
     MetaData,
+    #[serde(rename = "validate-all")]
     ValidateAll,
 }
 
@@ -95,7 +107,7 @@ impl fmt::Display for OcfAction {
 }
 
 /// An OCF exit code (OCF 1.1, 0-9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum OcfRc {
     Success,
     GenericError,
@@ -166,7 +178,7 @@ impl fmt::Display for OcfRc {
 }
 
 /// Whether the action ran to completion (Pacemaker's op-status).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum OpStatus {
     /// The agent ran and exited; its verdict is the rc.
     Done,
@@ -289,7 +301,7 @@ pub fn parse_agent_spec(spec: &str) -> Option<(&str, &str, &str)> {
 }
 
 /// What became of one action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OcfOutcome {
     pub status: OpStatus,
     pub rc: OcfRc,

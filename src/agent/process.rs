@@ -12,6 +12,7 @@
 //!   `output_drain_ms_max` more, then abandoned;
 //! - output is kept as a bounded tail per stream; any bytes are fine.
 
+use serde::{Deserialize, Serialize};
 use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
@@ -57,7 +58,7 @@ pub(crate) enum Exit {
 }
 
 /// The end of one output stream, at most `output_tail_bytes_max` bytes.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CapturedOutput {
     /// The tail of the stream, non-UTF-8 bytes replaced (lossy).
     pub text: String,

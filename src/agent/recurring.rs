@@ -24,6 +24,7 @@
 //! # }
 //! ```
 
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::fmt;
 use std::time::Duration;
@@ -37,7 +38,7 @@ use super::ocf::{run_ocf, OcfAction, OcfOutcome, OcfRc, OcfRequest, OpStatus};
 pub const MONITORS_MAX_DEFAULT: usize = 10_000;
 
 /// Identifies a recurring monitor.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct MonitorKey {
     pub resource_id: String,
     pub interval_ms: u64,
@@ -50,7 +51,7 @@ impl fmt::Display for MonitorKey {
 }
 
 /// A change in a recurring monitor's result.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct MonitorReport {
     pub key: MonitorKey,
     /// The result before this one (the expected one before the first run).

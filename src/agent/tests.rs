@@ -767,3 +767,29 @@ async fn fence_agent_reads_stdin_params() {
         "action=off\nnodename=node3\nport=plug3\nipaddr=10.1.1.1\n"
     );
 }
+
+#[test]
+fn config_reads_from_partial_toml() {
+    let config: AgentConfig =
+        toml::from_str("agents_dir = \"/srv/agents\"\nkill_grace_ms = 500\n").unwrap();
+    assert_eq!(config.agents_dir, PathBuf::from("/srv/agents"));
+    assert_eq!(config.kill_grace_ms, 500);
+    assert_eq!(config.ocf_root, AgentConfig::default().ocf_root);
+    assert_eq!(config.effective_timeout_ms(0), config.timeout_ms_default);
+    assert_eq!(config.effective_timeout_ms(u64::MAX), config.timeout_ms_max);
+}
+
+#[tokio::test]
+async fn outcomes_cross_the_wire() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Arc::new(config_in(dir.path()));
+    let req = OcfRequest::new(config, "systole", "Dummy", "w", OcfAction::Monitor);
+    let outcome = run_ocf(&req).await;
+    let bytes = rmp_serde::to_vec(&outcome).unwrap();
+    let back: super::ocf::OcfOutcome = rmp_serde::from_slice(&bytes).unwrap();
+    assert_eq!(back, outcome);
+    assert_eq!(
+        serde_json::to_string(&OcfAction::MigrateTo).unwrap(),
+        "\"migrate_to\""
+    );
+}
