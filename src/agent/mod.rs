@@ -1,1 +1,162 @@
 //! Running resource agents (OCF) and fence agents as child processes.
+//!
+//! Every agent runs as an async child process (`tokio::process`), in its own
+//! process group, with a deadline: nothing here blocks the calling thread, and
+//! a timeout or a cancellation kills everything the agent forked.
+//!
+//! - [`ocf`]: one OCF 1.1 action ([`ocf::run_ocf`]), environment per the OCF
+//!   spec, exit codes mapped to [`ocf::OcfRc`] and [`ocf::OpStatus`];
+//! - [`recurring`]: recurring monitors that report only changes, like
+//!   Pacemaker's executor;
+//! - [`fence`]: one fence agent action, `key=value` lines on stdin.
+//!
+//! Systole ships its own agents (`agents/` in the source tree), embedded in
+//! the binary so that a local cluster can materialize them anywhere with
+//! [`install_agents`]: `ocf/Dummy`, `ocf/Stateful` (provider `systole`) and
+//! `fence/fence_systole_local`.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::sync::Arc;
+//! use systole::agent::{install_agents, AgentConfig};
+//! use systole::agent::ocf::{run_ocf, OcfAction, OcfRc, OcfRequest};
+//!
+//! let mut config = AgentConfig::default();
+//! config.agents_dir = "/tmp/systole-agents".into();
+//! config.state_dir = "/tmp/systole-state".into();
+//! install_agents(&config.agents_dir).unwrap();
+//! let request = OcfRequest::new(Arc::new(config), "systole", "Dummy", "rsc1", OcfAction::Start)
+//!     .with_param("fake", "hello")
+//!     .with_timeout_ms(20_000);
+//! let outcome = run_ocf(&request).await;
+//! assert_eq!(outcome.rc, OcfRc::Success);
+//! # }
+//! ```
+
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+pub mod fence;
+pub mod ocf;
+mod process;
+pub mod recurring;
+
+pub use process::CapturedOutput;
+
+/// Where agents are found and how they are run. Shared (in an `Arc`) by every
+/// request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentConfig {
+    /// `OCF_ROOT`: agents of provider P and type T are `resource.d/P/T` below it.
+    pub ocf_root: PathBuf,
+    /// Systole's own agents: `ocf/TYPE` (provider `systole`) and
+    /// `fence/fence_*`. See [`install_agents`].
+    pub agents_dir: PathBuf,
+    /// A writable directory for agents' state, given to them as `HA_RSCTMP`
+    /// and `HA_VARRUN` (Debian's ocf-shellfuncs need both). Created if missing.
+    pub state_dir: PathBuf,
+    /// Where fence agents are looked for after `agents_dir/fence`.
+    pub fence_system_dirs: Vec<PathBuf>,
+    /// `PATH` for agents.
+    pub path_env: String,
+    /// Bytes of the end of stdout and of stderr kept, per stream.
+    pub output_tail_bytes_max: usize,
+    /// After SIGTERM to a timed-out agent's group, how long before SIGKILL.
+    pub kill_grace_ms: u64,
+    /// After an agent exits, how long its output pipes are still read (a
+    /// daemon it started may hold them open).
+    pub output_drain_ms_max: u64,
+    /// Timeout used when a request gives 0.
+    pub timeout_ms_default: u64,
+    /// Upper bound on any request's timeout.
+    pub timeout_ms_max: u64,
+}
+
+impl Default for AgentConfig {
+    fn default() -> AgentConfig {
+        AgentConfig {
+            ocf_root: PathBuf::from("/usr/lib/ocf"),
+            agents_dir: PathBuf::from("/usr/lib/systole/agents"),
+            state_dir: PathBuf::from("/run/systole/agents"),
+            fence_system_dirs: vec![PathBuf::from("/usr/sbin")],
+            path_env: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            output_tail_bytes_max: 4 * 1024,
+            kill_grace_ms: 2_000,
+            output_drain_ms_max: 500,
+            timeout_ms_default: 20_000,
+            timeout_ms_max: 24 * 60 * 60 * 1000,
+        }
+    }
+}
+
+impl AgentConfig {
+    /// The timeout actually applied for a requested one (0 = default).
+    pub fn effective_timeout_ms(&self, requested_ms: u64) -> u64 {
+        let timeout_ms = if requested_ms == 0 {
+            self.timeout_ms_default
+        } else {
+            requested_ms
+        };
+        timeout_ms.min(self.timeout_ms_max)
+    }
+}
+
+/// A name usable as one path component: no separators, not `.`/`..`, no NUL.
+pub(crate) fn is_safe_name(name: &str) -> bool {
+    !name.is_empty()
+        && name != "."
+        && name != ".."
+        && !name.contains('/')
+        && !name.contains('\0')
+        && name.len() <= 255
+}
+
+static EMBEDDED_AGENTS: [(&str, &str); 3] = [
+    ("ocf/Dummy", include_str!("../../agents/ocf/Dummy")),
+    ("ocf/Stateful", include_str!("../../agents/ocf/Stateful")),
+    (
+        "fence/fence_systole_local",
+        include_str!("../../agents/fence/fence_systole_local"),
+    ),
+];
+
+static INSTALL_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Systole's own agents as (path relative to an agents dir, script).
+pub fn embedded_agents() -> &'static [(&'static str, &'static str)] {
+    &EMBEDDED_AGENTS
+}
+
+/// Writes every embedded agent below `dir` (creating `dir/ocf`, `dir/fence`),
+/// mode 0755. Each file is written to a temporary name and renamed into
+/// place, so an agent running meanwhile is never half-written nor busy.
+pub fn install_agents(dir: &Path) -> io::Result<()> {
+    for (relative, script) in embedded_agents() {
+        let target = dir.join(relative);
+        let parent = target.parent().expect("embedded agent paths have a parent");
+        std::fs::create_dir_all(parent)?;
+        let file_name = target
+            .file_name()
+            .expect("embedded agent paths name a file");
+        let unique = INSTALL_COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let temporary = parent.join(format!(
+            ".{}.tmp{}.{unique}",
+            file_name.to_string_lossy(),
+            std::process::id()
+        ));
+        {
+            let mut file = std::fs::File::create(&temporary)?;
+            file.write_all(script.as_bytes())?;
+            file.set_permissions(std::fs::Permissions::from_mode(0o755))?;
+            file.sync_all()?;
+        }
+        std::fs::rename(&temporary, &target)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
