@@ -37,7 +37,7 @@ pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
     for text in [
         outcome.note.clone(),
         outcome.exit_reason.clone(),
-        Some(outcome.stderr.to_string_lossy()),
+        Some(outcome.stderr.text.clone()),
     ]
     .into_iter()
     .flatten()

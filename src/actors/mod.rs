@@ -4,6 +4,8 @@
 pub mod cell;
 pub mod cib;
 pub mod dc;
+pub mod exec;
+pub mod fence;
 pub mod message;
 pub mod router;
 pub mod shared;

@@ -3,6 +3,10 @@
 //! history. Actors are restarted from these (and the CIB on disk).
 
 use crate::actors::message::View;
+use crate::agent::recurring::{MonitorReport, RecurringManager};
+use crate::agent::AgentConfig;
+use crate::model::operation::OpSpec;
+use std::collections::{HashMap, HashSet};
 use crate::model::xml::Element;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,22 +31,17 @@ pub struct FenceRecord {
     pub at_epoch_s: i64,
 }
 
-/// Where agents live and where they may keep state.
-#[derive(Debug, Clone)]
-pub struct AgentSettings {
-    /// Systole's own agents (`ocf/Dummy`, `fence/fence_systole_local`, ...).
-    pub agents_dir: PathBuf,
-    /// Root of system OCF agents (`/usr/lib/ocf`).
-    pub ocf_root: PathBuf,
-    /// Writable directory for agents' state files (HA_RSCTMP).
-    pub run_dir: PathBuf,
-}
-
 pub struct NodeShared {
     pub node: String,
     pub cluster_name: String,
     pub state_dir: PathBuf,
-    pub agents: AgentSettings,
+    pub agent_config: Arc<AgentConfig>,
+    /// Recurring monitors: they outlive the executor actor's restarts.
+    pub recurring: tokio::sync::Mutex<RecurringManager>,
+    monitor_reports: Mutex<Option<tokio::sync::mpsc::Receiver<MonitorReport>>>,
+    recurring_ops: Mutex<HashMap<(String, u64), OpSpec>>,
+    /// Fence devices "started" (registered) on this node.
+    pub fence_devices: Mutex<HashSet<String>>,
     pub view: RwLock<View>,
     pub dc: RwLock<DcInfo>,
     /// The CIB as this node's CIB actor last wrote it (read-only for others).
@@ -56,13 +55,19 @@ pub struct NodeShared {
 }
 
 impl NodeShared {
-    pub fn new(node: &str, cluster_name: &str, state_dir: PathBuf, agents: AgentSettings) -> Self {
+    /// Must be called inside a tokio runtime (the recurring manager spawns).
+    pub fn new(node: &str, cluster_name: &str, state_dir: PathBuf, agent_config: AgentConfig) -> Self {
         let term_seen = read_term(&state_dir);
+        let (report_sender, reports) = tokio::sync::mpsc::channel(1024);
         NodeShared {
             node: node.to_string(),
             cluster_name: cluster_name.to_string(),
             state_dir,
-            agents,
+            agent_config: Arc::new(agent_config),
+            recurring: tokio::sync::Mutex::new(RecurringManager::new(report_sender)),
+            monitor_reports: Mutex::new(Some(reports)),
+            recurring_ops: Mutex::new(HashMap::new()),
+            fence_devices: Mutex::new(HashSet::new()),
             view: RwLock::new(View::default()),
             dc: RwLock::new(DcInfo {
                 term_seen,
@@ -130,6 +135,38 @@ impl NodeShared {
             .and_then(|n| n.child("lrm"))
             .cloned()
             .unwrap_or_else(|| Element::new("lrm").with_attr("id", self.node.clone()))
+    }
+
+    /// The recurring monitor reports; taken once, by the task that feeds
+    /// them to the executor actor.
+    pub fn take_monitor_reports(&self) -> tokio::sync::mpsc::Receiver<MonitorReport> {
+        self.monitor_reports
+            .lock()
+            .expect("reports lock")
+            .take()
+            .expect("monitor reports taken twice")
+    }
+
+    pub fn remember_recurring(&self, op: &OpSpec) {
+        self.recurring_ops
+            .lock()
+            .expect("recurring lock")
+            .insert((op.resource.clone(), op.interval_ms), op.clone());
+    }
+
+    pub fn forget_recurring(&self, resource: &str) {
+        self.recurring_ops
+            .lock()
+            .expect("recurring lock")
+            .retain(|(r, _), _| r != resource);
+    }
+
+    pub fn recurring_op(&self, resource: &str, interval_ms: u64) -> Option<OpSpec> {
+        self.recurring_ops
+            .lock()
+            .expect("recurring lock")
+            .get(&(resource.to_string(), interval_ms))
+            .cloned()
     }
 
     pub fn next_call_id(&self) -> u64 {

@@ -1,0 +1,230 @@
+//! Real daemons on loopback: the `systole` binary, three nodes per test,
+//! each test in its own directory, stopped and removed afterwards. At every
+//! poll no primitive may be active on two nodes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
+use systole::localcluster::{nodes_in, pid_path, read_pid, socket_path};
+
+const BIN: &str = env!("CARGO_BIN_EXE_systole");
+
+struct TestCluster {
+    dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    fn up(nodes: usize) -> TestCluster {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let output = Command::new(BIN)
+            .args(["cluster", "up", "--nodes", &nodes.to_string(), "--dir"])
+            .arg(dir.path())
+            .output()
+            .expect("run systole cluster up");
+        let cluster = TestCluster { dir };
+        assert!(
+            output.status.success(),
+            "cluster up failed: {}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            cluster.logs()
+        );
+        cluster
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn socket(&self, node: &str) -> PathBuf {
+        socket_path(self.path(), node)
+    }
+
+    fn logs(&self) -> String {
+        let mut out = String::new();
+        for node in nodes_in(self.path()) {
+            let log = std::fs::read_to_string(self.path().join(&node).join("systole.log")).unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(40).collect();
+            out.push_str(&format!("--- {node} log (last lines) ---\n"));
+            for line in tail.into_iter().rev() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+
+    fn status_from(&self, node: &str) -> Option<StatusReport> {
+        match control::call(&self.socket(node), &ControlRequest::Status, 3_000) {
+            Ok(ControlResponse::Status(report)) => Some(report),
+            _ => None,
+        }
+    }
+
+    /// Polls `node`'s status until `done` holds, checking the safety
+    /// invariant at every poll.
+    fn wait(&self, node: &str, timeout_ms: u64, what: &str, mut done: impl FnMut(&StatusReport) -> bool) -> StatusReport {
+        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Some(report) = self.status_from(node) {
+                assert_single_placement(&report, self);
+                if done(&report) {
+                    return report;
+                }
+                last = Some(report);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("timed out waiting for {what}; last status: {last:#?}\n{}", self.logs());
+    }
+
+    fn kill9(&self, node: &str) {
+        let pid = read_pid(&pid_path(self.path(), node)).expect("pid file");
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+
+    fn actors(&self, node: &str) -> serde_json::Value {
+        match control::call(&self.socket(node), &ControlRequest::Actors, 3_000) {
+            Ok(ControlResponse::Actors { tree, .. }) => serde_json::to_value(tree).unwrap(),
+            other => panic!("actors: {other:?}"),
+        }
+    }
+}
+
+impl Drop for TestCluster {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN).args(["cluster", "down", "--dir"]).arg(self.path()).output();
+    }
+}
+
+fn assert_single_placement(report: &StatusReport, cluster: &TestCluster) {
+    for resource in &report.resources {
+        assert!(
+            resource.nodes.len() <= 1,
+            "SAFETY: {} active on {:?}\n{}",
+            resource.id,
+            resource.nodes,
+            cluster.logs()
+        );
+    }
+}
+
+fn all_started(report: &StatusReport) -> bool {
+    report.dc.is_some()
+        && !report.resources.is_empty()
+        && report.resources.iter().all(|r| r.nodes.len() == 1 && !r.failed)
+}
+
+/// Where each resource runs (clone instances included).
+fn placement(report: &StatusReport) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<_> = report.resources.iter().map(|r| (r.id.clone(), r.nodes.clone())).collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn three_nodes_start_the_demo_resources_and_fail_over_a_killed_node() {
+    let cluster = TestCluster::up(3);
+    let report = cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let dc = report.dc.clone().unwrap();
+    let victim = report
+        .resources
+        .iter()
+        .filter(|r| r.id == "vip" || r.parent.as_deref() == Some("web"))
+        .flat_map(|r| r.nodes.clone())
+        .find(|n| *n != dc)
+        .or_else(|| report.nodes.iter().map(|n| n.name.clone()).find(|n| *n != dc))
+        .unwrap();
+    let moved: Vec<String> = report
+        .resources
+        .iter()
+        .filter(|r| r.nodes.contains(&victim) && r.parent.as_deref() != Some("ping-clone"))
+        .map(|r| r.id.clone())
+        .collect();
+    cluster.kill9(&victim);
+    let observer = if dc != victim { dc.clone() } else { "node1".into() };
+    let after = cluster.wait(&observer, 30_000, "resources of the killed node restarted elsewhere", |r| {
+        r.fencing.iter().any(|f| f.target == victim && f.ok)
+            && moved.iter().all(|id| {
+                r.resources
+                    .iter()
+                    .find(|x| &x.id == id)
+                    .is_some_and(|x| x.nodes.len() == 1 && x.nodes[0] != victim)
+            })
+    });
+    assert!(!after.nodes.iter().any(|n| n.name == victim && n.online));
+}
+
+#[test]
+fn killing_the_dc_elects_a_new_one_and_disturbs_no_resource() {
+    let cluster = TestCluster::up(3);
+    let before = cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let old_dc = before.dc.clone().unwrap();
+    let untouched: Vec<(String, Vec<String>)> = placement(&before)
+        .into_iter()
+        .filter(|(_, nodes)| !nodes.contains(&old_dc))
+        .collect();
+    cluster.kill9(&old_dc);
+    let observer = before.nodes.iter().map(|n| n.name.clone()).find(|n| *n != old_dc).unwrap();
+    let after = cluster.wait(&observer, 30_000, "a new DC", |r| {
+        r.dc.as_ref().is_some_and(|d| *d != old_dc) && r.fencing.iter().any(|f| f.target == old_dc && f.ok)
+    });
+    let now = placement(&after);
+    for (id, nodes) in &untouched {
+        let current = now.iter().find(|(x, _)| x == id).map(|(_, n)| n.clone());
+        assert_eq!(current.as_ref(), Some(nodes), "{id} was disturbed by the DC's loss");
+    }
+}
+
+#[test]
+fn every_actor_kind_restarts_after_an_injected_crash_and_resources_keep_running() {
+    let cluster = TestCluster::up(3);
+    let before = cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let node = before.dc.clone().unwrap();
+    for actor in ["bus", "membership", "cib", "policy", "exec", "fence", "dc"] {
+        let output = Command::new(BIN)
+            .args(["actors", "kill", actor, "--dir"])
+            .arg(cluster.path())
+            .args(["--node", &node])
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "actors kill {actor}: {}", String::from_utf8_lossy(&output.stderr));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let tree = cluster.actors(&node);
+            let restarts = find_actor(&tree, actor).and_then(|a| a["restarts"].as_u64()).unwrap_or(0);
+            if restarts >= 1 {
+                let failure = find_actor(&tree, actor).unwrap()["last_failure"].as_str().unwrap_or("").to_string();
+                assert!(failure.contains("injected crash") || failure.contains("crashed"), "{actor}: {failure}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "{actor} shows no restart: {tree:#}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    // The node still works and nothing moved.
+    let after = cluster.wait(&node, 10_000, "status after the crashes", all_started);
+    assert_eq!(placement(&after), placement(&before));
+    let tree = cluster.actors(&node);
+    assert_eq!(tree["state"], "running");
+}
+
+fn find_actor<'a>(tree: &'a serde_json::Value, name: &str) -> Option<&'a serde_json::Value> {
+    if tree["name"] == name && tree["kind"] == "actor" {
+        return Some(tree);
+    }
+    tree["children"].as_array()?.iter().find_map(|c| find_actor(c, name))
+}
+
+#[test]
+fn a_malformed_config_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "cluster_name = \"x\"\nnode_name = 7\n").unwrap();
+    let output = Command::new(BIN).args(["daemon", "--config"]).arg(&path).output().unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("bad.toml") && stderr.contains("node_name"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
