@@ -287,7 +287,7 @@ pub async fn run_fence(req: &FenceRequest) -> FenceOutcome {
             Some(format!("cannot run {}: {error}", program.display())),
         ),
     };
-    FenceOutcome {
+    let outcome = FenceOutcome {
         status,
         rc,
         signal,
@@ -296,7 +296,12 @@ pub async fn run_fence(req: &FenceRequest) -> FenceOutcome {
         stderr: result.stderr,
         pid: result.pid,
         duration_ms: result.duration_ms,
-    }
+    };
+    tracing::info!(
+        agent = %req.agent, action = %req.action, target = ?req.target,
+        duration_ms = outcome.duration_ms, "fence agent {outcome}"
+    );
+    outcome
 }
 
 #[cfg(test)]

@@ -544,7 +544,7 @@ pub async fn run_ocf(req: &OcfRequest) -> OcfOutcome {
             )
         }
     };
-    OcfOutcome {
+    let outcome = OcfOutcome {
         status,
         rc,
         exit_code,
@@ -555,7 +555,19 @@ pub async fn run_ocf(req: &OcfRequest) -> OcfOutcome {
         stderr: result.stderr,
         pid: result.pid,
         duration_ms: result.duration_ms,
+    };
+    if outcome.status == OpStatus::Done && outcome.note.is_none() {
+        tracing::debug!(
+            resource = %req.resource_id, action = %req.action, agent = %req.agent_spec(),
+            rc = outcome.rc.code(), duration_ms = outcome.duration_ms, "agent finished"
+        );
+    } else {
+        tracing::warn!(
+            resource = %req.resource_id, action = %req.action, agent = %req.agent_spec(),
+            "agent {outcome}"
+        );
     }
+    outcome
 }
 
 #[cfg(test)]

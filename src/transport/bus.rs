@@ -1,0 +1,323 @@
+//! The transport's task and the [`Bus`] handle that talks to it.
+//!
+//! Why one task per node: heartbeats must go out and come in on time however
+//! busy the actors are, so the socket, the timers and the whole [`Node`]
+//! state live on a task of their own that never awaits anything but its
+//! inputs. Actors talk to it through a bounded command channel (a `send`
+//! returns once the message is queued, or with the limit it hit) and read
+//! its events from a bounded channel; events the layer above has not yet
+//! taken wait inside the node, within `event_backlog_max`.
+//!
+//! The task is generic over [`Io`], the datagram layer: UDP sockets or the
+//! simulated network. It uses `biased` selects and no randomness of its own,
+//! so over the simulated network a run depends only on the seed.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::membership::MembershipView;
+use super::node::{Node, Now, Output};
+use super::stats::Counters;
+use super::{BusEvent, TransportError, TransportStats};
+
+/// Commands queued to the task before `send` waits.
+const COMMANDS_MAX: usize = 1024;
+/// Events queued in the channel to the layer above (more wait in the node).
+const EVENTS_MAX: usize = 1024;
+/// Datagrams taken from the socket before acks and data are flushed.
+const RECV_BATCH_MAX: usize = 64;
+
+/// A datagram as received.
+pub(crate) struct Inbound {
+    pub datagram: Vec<u8>,
+    pub from: Option<SocketAddr>,
+}
+
+/// The datagram layer under a node.
+pub(crate) trait Io: Send + 'static {
+    /// The next datagram; `None` once the layer is gone (the node was killed).
+    fn recv(&mut self) -> impl Future<Output = Option<Inbound>> + Send;
+    /// A datagram already waiting, if any.
+    fn try_recv(&mut self) -> Option<Inbound>;
+    /// Sends without waiting; a datagram that cannot go now is dropped.
+    fn send(&mut self, output: Output);
+    /// `node` authenticated a datagram from `from`.
+    fn learn(&mut self, _node: &str, _from: Option<SocketAddr>) {}
+}
+
+/// Time for the node: monotonic from tokio (virtual when paused), wall clock
+/// real or derived from the monotonic one in simulations.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Clock {
+    start: Instant,
+    virtual_wall_start_ms: Option<u64>,
+}
+
+impl Clock {
+    pub(crate) fn real() -> Self {
+        Clock {
+            start: Instant::now(),
+            virtual_wall_start_ms: None,
+        }
+    }
+
+    pub(crate) fn simulated(wall_start_ms: u64, start: Instant) -> Self {
+        Clock {
+            start,
+            virtual_wall_start_ms: Some(wall_start_ms),
+        }
+    }
+
+    pub(crate) fn now(&self) -> Now {
+        let mono_ms = self.start.elapsed().as_millis() as u64;
+        let wall_ms = match self.virtual_wall_start_ms {
+            Some(start_ms) => start_ms + mono_ms,
+            None => wall_clock_ms(),
+        };
+        Now { mono_ms, wall_ms }
+    }
+}
+
+pub(crate) fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+enum Command {
+    Send {
+        to: String,
+        payload: Vec<u8>,
+        reply: oneshot::Sender<Result<(), TransportError>>,
+    },
+    Broadcast {
+        payload: Vec<u8>,
+        reply: oneshot::Sender<Result<(), TransportError>>,
+    },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
+}
+
+struct Shared {
+    local_node: String,
+    incarnation: u64,
+    local_addr: Option<SocketAddr>,
+    commands: mpsc::Sender<Command>,
+    stats: Arc<Counters>,
+    view: watch::Receiver<MembershipView>,
+}
+
+/// A handle on one node's transport; cheap to clone.
+#[derive(Clone)]
+pub struct Bus {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Bus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("local_node", &self.shared.local_node)
+            .field("incarnation", &self.shared.incarnation)
+            .finish()
+    }
+}
+
+impl Bus {
+    pub fn local_node(&self) -> &str {
+        &self.shared.local_node
+    }
+
+    /// This start's incarnation (changes at every start).
+    pub fn incarnation(&self) -> u64 {
+        self.shared.incarnation
+    }
+
+    /// The UDP address this node receives unicast on (`None` in simulations).
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.shared.local_addr
+    }
+
+    /// The latest view (the same views also arrive as events).
+    pub fn view(&self) -> MembershipView {
+        self.shared.view.borrow().clone()
+    }
+
+    pub fn stats(&self) -> TransportStats {
+        self.shared.stats.snapshot()
+    }
+
+    /// Reliable, ordered per sender. `Err(NotMember)` if `to` is not in the
+    /// current view; `to == local_node()` delivers locally.
+    pub async fn send(&self, to: &str, payload: Vec<u8>) -> Result<(), TransportError> {
+        self.request(|reply| Command::Send {
+            to: to.to_owned(),
+            payload,
+            reply,
+        })
+        .await
+    }
+
+    /// Reliable to every member of the current view, this node included.
+    pub async fn broadcast(&self, payload: Vec<u8>) -> Result<(), TransportError> {
+        self.request(|reply| Command::Broadcast { payload, reply })
+            .await
+    }
+
+    async fn request(
+        &self,
+        command: impl FnOnce(oneshot::Sender<Result<(), TransportError>>) -> Command,
+    ) -> Result<(), TransportError> {
+        let (reply, answer) = oneshot::channel();
+        self.shared
+            .commands
+            .send(command(reply))
+            .await
+            .map_err(|_| TransportError::Shutdown)?;
+        answer.await.map_err(|_| TransportError::Shutdown)?
+    }
+
+    /// Says goodbye to the peers and stops the task; idempotent.
+    pub async fn shutdown(&self) {
+        let (reply, done) = oneshot::channel();
+        if self
+            .shared
+            .commands
+            .send(Command::Shutdown { reply })
+            .await
+            .is_ok()
+        {
+            let _ = done.await;
+        }
+    }
+}
+
+/// Starts the task of `node` over `io`.
+pub(crate) fn spawn<I: Io>(
+    node: Node,
+    io: I,
+    clock: Clock,
+    tick_interval_ms: u64,
+    stats: Arc<Counters>,
+    local_addr: Option<SocketAddr>,
+) -> (Bus, mpsc::Receiver<BusEvent>) {
+    let (commands, command_rx) = mpsc::channel(COMMANDS_MAX);
+    let (events, event_rx) = mpsc::channel(EVENTS_MAX);
+    let (view_tx, view) = watch::channel(node.view().clone());
+    let bus = Bus {
+        shared: Arc::new(Shared {
+            local_node: node.local_node().to_owned(),
+            incarnation: node.incarnation(),
+            local_addr,
+            commands,
+            stats,
+            view,
+        }),
+    };
+    let task = Task {
+        node,
+        io,
+        clock,
+        view_tx,
+    };
+    tokio::spawn(task.run(command_rx, events, tick_interval_ms));
+    (bus, event_rx)
+}
+
+struct Task<I> {
+    node: Node,
+    io: I,
+    clock: Clock,
+    view_tx: watch::Sender<MembershipView>,
+}
+
+impl<I: Io> Task<I> {
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        events: mpsc::Sender<BusEvent>,
+        tick_interval_ms: u64,
+    ) {
+        let mut ticker = tokio::time::interval(Duration::from_millis(tick_interval_ms));
+        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut events_open = true;
+        loop {
+            self.emit();
+            if !events_open {
+                while self.node.pop_event().is_some() {}
+            }
+            tokio::select! {
+                biased;
+                _ = ticker.tick() => self.node.tick(self.clock.now()),
+                command = commands.recv() => match command {
+                    Some(Command::Shutdown { reply }) => {
+                        self.shutdown();
+                        let _ = reply.send(());
+                        return;
+                    }
+                    Some(command) => self.command(command),
+                    None => {
+                        self.shutdown();
+                        return;
+                    }
+                },
+                permit = events.reserve(), if events_open && self.node.has_events() => match permit {
+                    Ok(permit) => permit.send(self.node.pop_event().expect("has events")),
+                    Err(_) => events_open = false,
+                },
+                inbound = self.io.recv() => match inbound {
+                    Some(inbound) => self.receive(inbound),
+                    None => return,
+                },
+            }
+        }
+    }
+
+    /// Sends the node's datagrams and publishes a new view.
+    fn emit(&mut self) {
+        for output in self.node.take_outputs() {
+            self.io.send(output);
+        }
+        if self.node.view().id != self.view_tx.borrow().id {
+            self.view_tx.send_replace(self.node.view().clone());
+        }
+    }
+
+    fn command(&mut self, command: Command) {
+        let (result, reply) = match command {
+            Command::Send { to, payload, reply } => (self.node.send(&to, payload), reply),
+            Command::Broadcast { payload, reply } => (self.node.broadcast(payload), reply),
+            Command::Shutdown { .. } => unreachable!("handled by the loop"),
+        };
+        let _ = reply.send(result);
+        self.node.flush(self.clock.now());
+    }
+
+    fn receive(&mut self, first: Inbound) {
+        let now = self.clock.now();
+        let mut next = Some(first);
+        let mut batch = 0;
+        while let Some(mut inbound) = next {
+            if let Some(sender) = self.node.on_datagram(&mut inbound.datagram, now) {
+                self.io.learn(&sender, inbound.from);
+            }
+            batch += 1;
+            next = if batch < RECV_BATCH_MAX {
+                self.io.try_recv()
+            } else {
+                None
+            };
+        }
+        self.node.flush(now);
+    }
+
+    fn shutdown(&mut self) {
+        self.node.goodbye(self.clock.now());
+        self.emit();
+    }
+}

@@ -1,0 +1,503 @@
+//! Reliable, ordered delivery per sender: sequence numbers, acks, retransmission.
+//!
+//! Why our own rather than TCP: one UDP socket carries heartbeats, data and
+//! acks with one authentication scheme, so a slow stream never delays a
+//! heartbeat, there is no connection to set up after a partition heals, and
+//! every limit (window, queue, retries) is ours to name. The state machines
+//! here are pure: the caller passes `now_ms` and sends what they return.
+//!
+//! A [`SendLink`] numbers fragments from 1 within an *epoch*, keeps at most
+//! `window_packets` unacknowledged, retransmits each after a timeout that
+//! doubles up to `rto_max_ms`, and gives up after `retransmits_max` (the
+//! caller then drops the peer from the view). A [`RecvLink`] buffers what
+//! arrives out of order within the window, delivers in order, reassembles
+//! fragments, and answers with a cumulative ack plus a 64-bit selective map.
+//!
+//! A stream is tied to both ends' incarnations; when the sender gives up on a
+//! peer (or the peer leaves its view) it starts a new epoch, and a receiver
+//! that sees the epoch change while it had state knows messages may be lost.
+//!
+//! ```
+//! use systole::transport::reliable::{RecvLink, ReliableLimits, SendLink};
+//! let limits = ReliableLimits::default();
+//! let mut tx = SendLink::new(9, 1);
+//! let mut rx = RecvLink::new(5, 1, 1 << 20);
+//! tx.push(b"hello", 1000, &limits).unwrap();
+//! let mut wire = Vec::new();
+//! tx.poll(0, &limits, &mut wire).unwrap();
+//! let mut delivered = Vec::new();
+//! rx.on_data(wire.pop().unwrap(), &limits, &mut delivered);
+//! assert_eq!(delivered, [b"hello".to_vec()]);
+//! tx.on_ack(&rx.take_ack().unwrap());
+//! assert!(tx.is_idle());
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+
+use super::fragment::{split, FragmentError, Reassembler};
+use super::frame::{Ack, Data};
+
+/// Limits of the reliable layer, per peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReliableLimits {
+    /// Unacknowledged packets in flight to one peer; also the receive window.
+    pub window_packets: usize,
+    /// First retransmission timeout.
+    pub rto_initial_ms: u64,
+    /// Largest retransmission timeout after doubling.
+    pub rto_max_ms: u64,
+    /// Retransmissions of one packet before the link is declared failed.
+    pub retransmits_max: u32,
+    /// Bytes queued or in flight to one peer before `send` is refused.
+    pub send_queue_bytes_max: usize,
+}
+
+impl Default for ReliableLimits {
+    fn default() -> Self {
+        ReliableLimits {
+            window_packets: 256,
+            rto_initial_ms: 50,
+            rto_max_ms: 1000,
+            retransmits_max: 30,
+            send_queue_bytes_max: 64 << 20,
+        }
+    }
+}
+
+/// The send queue would exceed `send_queue_bytes_max`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueFull {
+    pub queued_bytes: usize,
+}
+
+/// A packet was retransmitted `retransmits_max` times without an ack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LinkFailed;
+
+#[derive(Debug)]
+struct Packet {
+    seq: u64,
+    first: Option<u32>,
+    last: bool,
+    bytes: Vec<u8>,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    packet: Packet,
+    sent_at_ms: u64,
+    rto_ms: u64,
+    retransmits: u32,
+}
+
+/// The sending half of a stream to one peer incarnation.
+#[derive(Debug)]
+pub struct SendLink {
+    pub to_incarnation: u64,
+    pub epoch: u64,
+    next_seq: u64,
+    queue: VecDeque<Packet>,
+    in_flight: BTreeMap<u64, InFlight>,
+    queued_bytes: usize,
+    /// No retransmission is due before this.
+    next_deadline_ms: u64,
+}
+
+impl SendLink {
+    pub fn new(to_incarnation: u64, epoch: u64) -> Self {
+        SendLink {
+            to_incarnation,
+            epoch,
+            next_seq: 1,
+            queue: VecDeque::new(),
+            in_flight: BTreeMap::new(),
+            queued_bytes: 0,
+            next_deadline_ms: u64::MAX,
+        }
+    }
+
+    /// Bytes queued or in flight.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Nothing queued, nothing unacknowledged.
+    pub fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.in_flight.is_empty()
+    }
+
+    /// Whether a message of `len` bytes fits under the queue limit.
+    pub fn fits(&self, len: usize, limits: &ReliableLimits) -> Result<(), QueueFull> {
+        if self.queued_bytes + len > limits.send_queue_bytes_max {
+            return Err(QueueFull {
+                queued_bytes: self.queued_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Queues one message, cut into fragments of `fragment_bytes`.
+    pub fn push(
+        &mut self,
+        payload: &[u8],
+        fragment_bytes: usize,
+        limits: &ReliableLimits,
+    ) -> Result<(), QueueFull> {
+        self.fits(payload.len(), limits)?;
+        for (first, last, bytes) in split(payload, fragment_bytes) {
+            self.queue.push_back(Packet {
+                seq: self.next_seq,
+                first,
+                last,
+                bytes: bytes.to_vec(),
+            });
+            self.next_seq += 1;
+        }
+        self.queued_bytes += payload.len();
+        Ok(())
+    }
+
+    /// The receiver acknowledged; the caller checked incarnation and epoch.
+    pub fn on_ack(&mut self, ack: &Ack) {
+        let mut acked: Vec<u64> = self
+            .in_flight
+            .range(..ack.cumulative)
+            .map(|(s, _)| *s)
+            .collect();
+        for bit in 0..64 {
+            if ack.selective & (1 << bit) != 0 {
+                acked.push(ack.cumulative + 1 + bit);
+            }
+        }
+        for seq in acked {
+            if let Some(done) = self.in_flight.remove(&seq) {
+                self.queued_bytes -= done.packet.bytes.len();
+            }
+        }
+    }
+
+    /// Packets to send at `now_ms`: due retransmissions, then new packets
+    /// while the window allows. Returns how many were retransmissions.
+    pub fn poll(
+        &mut self,
+        now_ms: u64,
+        limits: &ReliableLimits,
+        out: &mut Vec<Data>,
+    ) -> Result<u64, LinkFailed> {
+        let mut retransmits = 0;
+        if now_ms >= self.next_deadline_ms {
+            let mut next_deadline_ms = u64::MAX;
+            let (to_incarnation, epoch) = (self.to_incarnation, self.epoch);
+            for flight in self.in_flight.values_mut() {
+                if now_ms >= flight.sent_at_ms + flight.rto_ms {
+                    if flight.retransmits >= limits.retransmits_max {
+                        return Err(LinkFailed);
+                    }
+                    flight.retransmits += 1;
+                    flight.rto_ms = (flight.rto_ms * 2).min(limits.rto_max_ms);
+                    flight.sent_at_ms = now_ms;
+                    retransmits += 1;
+                    out.push(data(to_incarnation, epoch, &flight.packet));
+                }
+                next_deadline_ms = next_deadline_ms.min(flight.sent_at_ms + flight.rto_ms);
+            }
+            self.next_deadline_ms = next_deadline_ms;
+        }
+        while self.in_flight.len() < limits.window_packets {
+            let Some(packet) = self.queue.pop_front() else {
+                break;
+            };
+            out.push(data(self.to_incarnation, self.epoch, &packet));
+            let flight = InFlight {
+                packet,
+                sent_at_ms: now_ms,
+                rto_ms: limits.rto_initial_ms,
+                retransmits: 0,
+            };
+            self.next_deadline_ms = self.next_deadline_ms.min(now_ms + flight.rto_ms);
+            self.in_flight.insert(flight.packet.seq, flight);
+        }
+        Ok(retransmits)
+    }
+}
+
+fn data(to_incarnation: u64, epoch: u64, packet: &Packet) -> Data {
+    Data {
+        to_incarnation,
+        epoch,
+        seq: packet.seq,
+        first: packet.first,
+        last: packet.last,
+        bytes: packet.bytes.clone(),
+    }
+}
+
+/// What became of one received data packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Received {
+    /// New, buffered or delivered.
+    Accepted,
+    /// Already had it (acked again).
+    Duplicate,
+    /// Beyond the receive window: dropped, the sender will retransmit.
+    OutOfWindow,
+    /// From an older epoch of the stream: dropped.
+    StaleEpoch,
+    /// The sender started a new epoch although this stream had state: what
+    /// was in flight in the old epoch may be lost.
+    Restarted,
+    /// Fragments did not reassemble; the partial message was dropped.
+    BadFragment(FragmentError),
+}
+
+/// The receiving half of a stream from one peer incarnation.
+#[derive(Debug)]
+pub struct RecvLink {
+    pub from_incarnation: u64,
+    epoch: u64,
+    expected: u64,
+    buffer: BTreeMap<u64, Data>,
+    reassembler: Reassembler,
+    max_message_bytes: usize,
+    ack_pending: bool,
+    /// Something was received since the last time the peer left our view.
+    progressed: bool,
+}
+
+impl RecvLink {
+    pub fn new(from_incarnation: u64, epoch: u64, max_message_bytes: usize) -> Self {
+        RecvLink {
+            from_incarnation,
+            epoch,
+            expected: 1,
+            buffer: BTreeMap::new(),
+            reassembler: Reassembler::new(max_message_bytes),
+            max_message_bytes,
+            ack_pending: false,
+            progressed: false,
+        }
+    }
+
+    /// The peer left our view: the layers above already know state may be
+    /// lost, so a later epoch change need not be reported again.
+    pub fn forget_progress(&mut self) {
+        self.progressed = false;
+    }
+
+    /// Bytes held for reordering and reassembly.
+    pub fn buffered_bytes(&self) -> usize {
+        self.reassembler.buffered_bytes()
+            + self.buffer.values().map(|d| d.bytes.len()).sum::<usize>()
+    }
+
+    /// Takes one packet; complete messages are appended to `delivered`.
+    pub fn on_data(
+        &mut self,
+        data: Data,
+        limits: &ReliableLimits,
+        delivered: &mut Vec<Vec<u8>>,
+    ) -> Received {
+        let mut outcome = Received::Accepted;
+        if data.epoch < self.epoch {
+            return Received::StaleEpoch;
+        }
+        if data.epoch > self.epoch {
+            if self.progressed {
+                outcome = Received::Restarted;
+            }
+            *self = RecvLink::new(self.from_incarnation, data.epoch, self.max_message_bytes);
+        }
+        self.ack_pending = true;
+        if data.seq < self.expected || self.buffer.contains_key(&data.seq) {
+            return Received::Duplicate;
+        }
+        if data.seq - self.expected >= limits.window_packets as u64 {
+            return Received::OutOfWindow;
+        }
+        self.progressed = true;
+        self.buffer.insert(data.seq, data);
+        while let Some(next) = self.buffer.remove(&self.expected) {
+            self.expected += 1;
+            match self.reassembler.push(next.first, next.last, &next.bytes) {
+                Ok(Some(message)) => delivered.push(message),
+                Ok(None) => {}
+                Err(error) => outcome = Received::BadFragment(error),
+            }
+        }
+        outcome
+    }
+
+    /// The ack to send, if anything arrived since the last one.
+    pub fn take_ack(&mut self) -> Option<Ack> {
+        if !std::mem::take(&mut self.ack_pending) {
+            return None;
+        }
+        let mut selective = 0u64;
+        for seq in self
+            .buffer
+            .range(self.expected + 1..self.expected + 65)
+            .map(|(s, _)| *s)
+        {
+            selective |= 1 << (seq - self.expected - 1);
+        }
+        Some(Ack {
+            to_incarnation: self.from_incarnation,
+            epoch: self.epoch,
+            cumulative: self.expected,
+            selective,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits() -> ReliableLimits {
+        ReliableLimits {
+            window_packets: 4,
+            rto_initial_ms: 10,
+            rto_max_ms: 40,
+            retransmits_max: 3,
+            send_queue_bytes_max: 1000,
+        }
+    }
+
+    #[test]
+    fn in_order_delivery_through_loss_and_reordering() {
+        let limits = limits();
+        let mut tx = SendLink::new(2, 7);
+        let mut rx = RecvLink::new(1, 7, 1000);
+        for i in 0..6u8 {
+            tx.push(&[i; 3], 100, &limits).unwrap();
+        }
+        let mut wire = Vec::new();
+        assert_eq!(tx.poll(0, &limits, &mut wire), Ok(0));
+        assert_eq!(wire.len(), 4, "window of 4");
+        assert!(wire.iter().all(|d| d.to_incarnation == 2 && d.epoch == 7));
+        let mut got = Vec::new();
+        // Lose seq 1, deliver 3 then 2 then a duplicate of 3.
+        assert_eq!(
+            rx.on_data(wire[2].clone(), &limits, &mut got),
+            Received::Accepted
+        );
+        assert_eq!(
+            rx.on_data(wire[1].clone(), &limits, &mut got),
+            Received::Accepted
+        );
+        assert_eq!(
+            rx.on_data(wire[2].clone(), &limits, &mut got),
+            Received::Duplicate
+        );
+        assert!(got.is_empty(), "waits for seq 1");
+        let ack = rx.take_ack().unwrap();
+        assert_eq!((ack.cumulative, ack.selective), (1, 0b11));
+        assert!(rx.take_ack().is_none());
+        tx.on_ack(&ack);
+        wire.clear();
+        assert_eq!(tx.poll(5, &limits, &mut wire), Ok(0));
+        assert_eq!(wire.iter().map(|d| d.seq).collect::<Vec<_>>(), [5, 6]);
+        wire.clear();
+        assert_eq!(
+            tx.poll(10, &limits, &mut wire),
+            Ok(2),
+            "seq 1 and 4 time out"
+        );
+        assert_eq!(wire.iter().map(|d| d.seq).collect::<Vec<_>>(), [1, 4]);
+        for data in wire {
+            rx.on_data(data, &limits, &mut got);
+        }
+        assert_eq!(got, [[0; 3], [1; 3], [2; 3], [3; 3]]);
+        let ack = rx.take_ack().unwrap();
+        assert_eq!(ack.cumulative, 5);
+        tx.on_ack(&ack);
+        assert_eq!(tx.queued_bytes(), 6, "5 and 6 still in flight");
+    }
+
+    #[test]
+    fn window_and_queue_limits() {
+        let limits = limits();
+        let mut rx = RecvLink::new(1, 1, 1000);
+        let far = Data {
+            to_incarnation: 1,
+            epoch: 1,
+            seq: 5,
+            first: Some(0),
+            last: true,
+            bytes: vec![],
+        };
+        assert_eq!(
+            rx.on_data(far, &limits, &mut Vec::new()),
+            Received::OutOfWindow
+        );
+        let mut tx = SendLink::new(2, 1);
+        tx.push(&[0; 600], 100, &limits).unwrap();
+        assert_eq!(
+            tx.push(&[0; 401], 100, &limits),
+            Err(QueueFull { queued_bytes: 600 })
+        );
+        tx.push(&[0; 400], 100, &limits).unwrap();
+    }
+
+    #[test]
+    fn gives_up_after_retransmits_max() {
+        let limits = limits();
+        let mut tx = SendLink::new(2, 1);
+        tx.push(b"x", 100, &limits).unwrap();
+        let mut wire = Vec::new();
+        let mut now = 0;
+        tx.poll(now, &limits, &mut wire).unwrap();
+        let mut rtos = Vec::new();
+        loop {
+            now += 1;
+            let before = wire.len();
+            match tx.poll(now, &limits, &mut wire) {
+                Ok(_) if wire.len() > before => rtos.push(now),
+                Ok(_) => {}
+                Err(LinkFailed) => break,
+            }
+            assert!(now < 1000);
+        }
+        assert_eq!(rtos, [10, 30, 70], "backoff doubles to rto_max_ms");
+        assert_eq!(now, 110);
+    }
+
+    #[test]
+    fn fragments_and_epochs() {
+        let limits = ReliableLimits::default();
+        let mut tx = SendLink::new(2, 1);
+        let mut rx = RecvLink::new(1, 1, 10_000);
+        let message: Vec<u8> = (0..5000u32).map(|i| i as u8).collect();
+        tx.push(&message, 1000, &limits).unwrap();
+        let mut wire = Vec::new();
+        tx.poll(0, &limits, &mut wire).unwrap();
+        assert_eq!(wire.len(), 5);
+        let mut got = Vec::new();
+        for data in wire.iter().rev() {
+            rx.on_data(data.clone(), &limits, &mut got);
+        }
+        assert_eq!(got, [message]);
+        // The sender restarts its stream: the receiver is told.
+        let mut tx = SendLink::new(2, 2);
+        tx.push(b"again", 1000, &limits).unwrap();
+        let mut wire2 = Vec::new();
+        tx.poll(0, &limits, &mut wire2).unwrap();
+        let mut got = Vec::new();
+        assert_eq!(
+            rx.on_data(wire2[0].clone(), &limits, &mut got),
+            Received::Restarted
+        );
+        assert_eq!(got, [b"again".to_vec()]);
+        assert_eq!(
+            rx.on_data(wire[0].clone(), &limits, &mut got),
+            Received::StaleEpoch
+        );
+        // After the peer left our view, a new epoch is not a surprise.
+        rx.forget_progress();
+        let data = Data {
+            epoch: 3,
+            ..wire2[0].clone()
+        };
+        assert_eq!(rx.on_data(data, &limits, &mut got), Received::Accepted);
+    }
+}
