@@ -486,7 +486,7 @@ async fn recurring_monitor_reports_changes_and_cancels() {
         .clone()
         .with_action(OcfAction::Monitor)
         .with_interval_ms(100);
-    let key = monitors.start(monitor, OcfRc::Success).await.unwrap();
+    let key = monitors.start(monitor, OcfRc::Success).unwrap();
     assert_eq!(key.to_string(), "r1_monitor_100");
     assert!(monitors.is_active("r1", 100));
 
@@ -517,6 +517,7 @@ async fn recurring_monitor_reports_changes_and_cancels() {
 
     assert!(monitors.cancel("r1", 100).await);
     assert!(!monitors.cancel("r1", 100).await);
+    assert!(!monitors.abort("r1", 100));
     assert!(monitors.active().is_empty());
     std::fs::remove_file(config.state_dir.join("Dummy-r1.state")).unwrap();
     let quiet = tokio::time::timeout(Duration::from_millis(400), reports_rx.recv()).await;
@@ -532,7 +533,7 @@ async fn recurring_monitor_first_run_after_one_interval() {
     let monitor = OcfRequest::new(config, "systole", "Dummy", "never", OcfAction::Monitor)
         .with_interval_ms(300);
     let started = Instant::now();
-    monitors.start(monitor, OcfRc::Success).await.unwrap();
+    monitors.start(monitor, OcfRc::Success).unwrap();
     let report = tokio::time::timeout(Duration::from_secs(5), reports_rx.recv())
         .await
         .unwrap()
@@ -561,10 +562,7 @@ async fn recurring_monitor_never_overlaps_and_cancel_kills_the_run() {
     let monitor = OcfRequest::new(Arc::new(config), "systole", "Slow", "s", OcfAction::Monitor)
         .with_interval_ms(20)
         .with_timeout_ms(5_000);
-    monitors
-        .start(monitor.clone(), OcfRc::Success)
-        .await
-        .unwrap();
+    monitors.start(monitor.clone(), OcfRc::Success).unwrap();
     // Wait for a run in flight (odd number of lines: a begin without end).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -597,15 +595,57 @@ async fn recurring_monitor_never_overlaps_and_cancel_kills_the_run() {
 
     let not_monitor = monitor.clone().with_action(OcfAction::Start);
     assert_eq!(
-        monitors.start(not_monitor, OcfRc::Success).await,
+        monitors.start(not_monitor, OcfRc::Success),
         Err(RecurringError::NotAMonitor(OcfAction::Start))
     );
     assert_eq!(
-        monitors
-            .start(monitor.with_interval_ms(0), OcfRc::Success)
-            .await,
+        monitors.start(monitor.clone().with_interval_ms(0), OcfRc::Success),
         Err(RecurringError::ZeroInterval)
     );
+
+    // A limit on monitors, with an error naming it.
+    let (reports_tx, _reports_rx) = tokio::sync::mpsc::channel(16);
+    let mut limited = RecurringManager::new(reports_tx).with_monitors_max(1);
+    limited
+        .start(monitor.clone().with_interval_ms(60_000), OcfRc::Success)
+        .unwrap();
+    // Replacing the same key is not a new monitor.
+    limited
+        .start(monitor.clone().with_interval_ms(60_000), OcfRc::Success)
+        .unwrap();
+    let error = limited
+        .start(monitor.clone().with_interval_ms(30_000), OcfRc::Success)
+        .unwrap_err();
+    assert_eq!(error, RecurringError::TooMany { monitors_max: 1 });
+    assert!(error.to_string().contains("monitors_max"));
+    assert_eq!(limited.active().len(), 1);
+}
+
+#[tokio::test]
+async fn aborted_monitor_leaves_no_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    write_agent(&config.agents_dir, "ocf/Hang", HANG_AGENT);
+    let pids_dir = dir.path().join("pids");
+    std::fs::create_dir(&pids_dir).unwrap();
+    let (reports_tx, _reports_rx) = tokio::sync::mpsc::channel(16);
+    let mut monitors = RecurringManager::new(reports_tx);
+    let monitor = OcfRequest::new(Arc::new(config), "systole", "Hang", "h", OcfAction::Monitor)
+        .with_param("pids", pids_dir.to_str().unwrap())
+        .with_interval_ms(10)
+        .with_timeout_ms(60_000);
+    monitors.start(monitor, OcfRc::Success).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pids_dir.join("ready").exists() {
+        assert!(Instant::now() < deadline, "hang agent never got ready");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pids = hang_pids(&pids_dir);
+    assert!(monitors.abort("h", 10));
+    assert!(monitors.active().is_empty());
+    // Let the runtime drop the aborted task.
+    tokio::task::yield_now().await;
+    assert_eq!(survivors(&pids), Vec::<i32>::new());
 }
 
 /// A process that looks like a systole daemon: `sleep 60` named
