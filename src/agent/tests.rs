@@ -55,15 +55,16 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-/// Waits up to 3 s for every pid to die; returns the survivors.
-fn survivors(pids: &[i32]) -> Vec<i32> {
+/// Waits up to 3 s for every pid to die; returns the survivors. Async, so
+/// the runtime can meanwhile drop what it must (an aborted task).
+async fn survivors(pids: &[i32]) -> Vec<i32> {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let left: Vec<i32> = pids.iter().copied().filter(|&pid| alive(pid)).collect();
         if left.is_empty() || Instant::now() > deadline {
             return left;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -287,7 +288,7 @@ async fn hung_agent_and_its_children_are_killed_at_timeout() {
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
     let pids = hang_pids(&pids_dir);
     assert_eq!(pids[0] as u32, outcome.pid.unwrap());
-    assert_eq!(survivors(&pids), Vec::<i32>::new());
+    assert_eq!(survivors(&pids).await, Vec::<i32>::new());
 }
 
 #[tokio::test]
@@ -314,7 +315,7 @@ async fn dropping_a_run_kills_its_group() {
     let pids = hang_pids(&pids_dir);
     assert!(pids.iter().all(|&pid| alive(pid)));
     drop(run);
-    assert_eq!(survivors(&pids), Vec::<i32>::new());
+    assert_eq!(survivors(&pids).await, Vec::<i32>::new());
 }
 
 #[tokio::test]
@@ -591,7 +592,7 @@ async fn recurring_monitor_never_overlaps_and_cancel_kills_the_run() {
         .find(|l| l.starts_with("begin "))
         .unwrap();
     let last_pid: i32 = last_begin["begin ".len()..].parse().unwrap();
-    assert_eq!(survivors(&[last_pid]), Vec::<i32>::new());
+    assert_eq!(survivors(&[last_pid]).await, Vec::<i32>::new());
 
     let not_monitor = monitor.clone().with_action(OcfAction::Start);
     assert_eq!(
@@ -643,9 +644,7 @@ async fn aborted_monitor_leaves_no_process() {
     let pids = hang_pids(&pids_dir);
     assert!(monitors.abort("h", 10));
     assert!(monitors.active().is_empty());
-    // Let the runtime drop the aborted task.
-    tokio::task::yield_now().await;
-    assert_eq!(survivors(&pids), Vec::<i32>::new());
+    assert_eq!(survivors(&pids).await, Vec::<i32>::new());
 }
 
 /// A process that looks like a systole daemon: `sleep 60` named
@@ -875,5 +874,5 @@ async fn daemon_holding_stdout_does_not_block_and_is_left_alone() {
     assert!(alive(daemon));
     // SAFETY: plain kill of the process this test started.
     unsafe { libc::kill(daemon, libc::SIGKILL) };
-    assert_eq!(survivors(&[daemon]), Vec::<i32>::new());
+    assert_eq!(survivors(&[daemon]).await, Vec::<i32>::new());
 }
