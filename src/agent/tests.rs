@@ -876,3 +876,37 @@ async fn daemon_holding_stdout_does_not_block_and_is_left_alone() {
     unsafe { libc::kill(daemon, libc::SIGKILL) };
     assert_eq!(survivors(&[daemon]).await, Vec::<i32>::new());
 }
+
+#[tokio::test]
+async fn recurring_monitor_of_a_promoted_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.path_env = "/usr/bin:/bin".into();
+    let req = OcfRequest::new(
+        Arc::new(config),
+        "systole",
+        "Stateful",
+        "p:0",
+        OcfAction::Start,
+    );
+    assert_eq!(run(&req, OcfAction::Start).await, OcfRc::Success);
+    assert_eq!(run(&req, OcfAction::Promote).await, OcfRc::Success);
+    let (reports_tx, mut reports_rx) = tokio::sync::mpsc::channel(16);
+    let mut monitors = RecurringManager::new(reports_tx);
+    let monitor = req
+        .clone()
+        .with_action(OcfAction::Monitor)
+        .with_meta("role", "Promoted")
+        .with_interval_ms(100);
+    monitors.start(monitor, OcfRc::RunningPromoted).unwrap();
+    let quiet = tokio::time::timeout(Duration::from_millis(400), reports_rx.recv()).await;
+    assert!(quiet.is_err(), "promoted is what was expected: {quiet:?}");
+    assert_eq!(run(&req, OcfAction::Demote).await, OcfRc::Success);
+    let report = tokio::time::timeout(Duration::from_secs(5), reports_rx.recv())
+        .await
+        .expect("a report after demote")
+        .unwrap();
+    assert_eq!(report.previous_rc, OcfRc::RunningPromoted);
+    assert_eq!(report.outcome.rc, OcfRc::Success);
+    assert_eq!(monitors.cancel_resource("p:0").await, 1);
+}
