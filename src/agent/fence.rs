@@ -6,6 +6,22 @@
 //! first, then in each of [`AgentConfig::fence_system_dirs`] (`/usr/sbin`).
 //! Like OCF agents they run in their own process group, killed whole at the
 //! timeout. Exit code 0 is success; for `status`, 2 means the target is off.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::sync::Arc;
+//! use systole::agent::AgentConfig;
+//! use systole::agent::fence::{run_fence, FenceAction, FenceRequest};
+//!
+//! let config = Arc::new(AgentConfig::default());
+//! let off = FenceRequest::new(config, "fence_systole_local", FenceAction::Off)
+//!     .with_target("node2")
+//!     .with_param("pid_dir", "/tmp/cluster")
+//!     .with_timeout_ms(60_000);
+//! let outcome = run_fence(&off).await;
+//! assert!(outcome.succeeded(), "fencing node2 failed: {outcome}");
+//! # }
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

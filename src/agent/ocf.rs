@@ -15,6 +15,24 @@
 //! the agent said). A timed-out action is `OpStatus::TimedOut` with
 //! `OcfRc::GenericError`. Exit codes outside 0-9 and deaths by signal are
 //! `OcfRc::GenericError` with a note.
+//!
+//! ```no_run
+//! # async fn demo() {
+//! use std::sync::Arc;
+//! use systole::agent::AgentConfig;
+//! use systole::agent::ocf::{run_ocf, OcfAction, OcfRc, OcfRequest, OpStatus};
+//!
+//! let config = Arc::new(AgentConfig::default());
+//! let probe = OcfRequest::new(config, "heartbeat", "Dummy", "rsc1", OcfAction::Monitor)
+//!     .with_timeout_ms(20_000);
+//! let outcome = run_ocf(&probe).await;
+//! match (outcome.status, outcome.rc) {
+//!     (OpStatus::Done, OcfRc::NotRunning) => println!("rsc1 is stopped here"),
+//!     (OpStatus::Done, OcfRc::Success) => println!("rsc1 runs here"),
+//!     _ => println!("probe failed: {outcome}"),
+//! }
+//! # }
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

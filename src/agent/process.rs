@@ -264,8 +264,18 @@ pub(crate) async fn run(spec: &RunSpec) -> RunResult {
         };
         if let (Exit::TimedOut, Some(pgid)) = (&exit, pgid) {
             kill_group(pgid, libc::SIGTERM);
-            let grace = Duration::from_millis(spec.kill_grace_ms);
-            let _ = tokio::time::timeout(grace, child.wait()).await;
+            // Keep reading meanwhile: an agent cleaning up on SIGTERM must
+            // not block on a full pipe.
+            let grace_deadline =
+                tokio::time::Instant::now() + Duration::from_millis(spec.kill_grace_ms);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = child.wait() => break,
+                    _ = &mut io, if !io_done => io_done = true,
+                    _ = tokio::time::sleep_until(grace_deadline) => break,
+                }
+            }
             // Whatever is left of the group, leader or not, dies now.
             kill_group(pgid, libc::SIGKILL);
             let reap = Duration::from_millis(REAP_AFTER_KILL_MS_MAX);

@@ -7,8 +7,10 @@
 //! tokio mpsc channel only when the result changes: the first result that is
 //! not the expected one (a first failure), and every change after that.
 //!
-//! Cancelling aborts the task and waits for it: a run in flight is killed
-//! with its whole process group before `cancel` returns.
+//! [`RecurringManager::cancel`] aborts the task and waits for it: a run in
+//! flight is killed with its whole process group before it returns.
+//! [`RecurringManager::start`] and [`RecurringManager::abort`] are not async,
+//! for callers (actors) that cannot await.
 //!
 //! ```no_run
 //! # async fn demo(request: systole::agent::ocf::OcfRequest) {
@@ -17,7 +19,7 @@
 //!
 //! let (reports_tx, mut reports_rx) = tokio::sync::mpsc::channel(64);
 //! let mut monitors = RecurringManager::new(reports_tx);
-//! monitors.start(request.with_interval_ms(10_000), OcfRc::Success).await.unwrap();
+//! monitors.start(request.with_interval_ms(10_000), OcfRc::Success).unwrap();
 //! while let Some(report) = reports_rx.recv().await {
 //!     println!("{} changed: {}", report.key, report.outcome);
 //! }
@@ -95,10 +97,11 @@ impl RecurringManager {
     }
 
     /// Starts a recurring monitor for `req.resource_id` every
-    /// `req.interval_ms`, replacing (cancelling) one with the same key.
+    /// `req.interval_ms`, replacing (aborting) one with the same key.
     /// `expected_rc` is the result that needs no report (`Success`, or
-    /// `RunningPromoted` for a promoted instance's monitor).
-    pub async fn start(
+    /// `RunningPromoted` for a promoted instance's monitor). Not async, so
+    /// that an actor can call it from a plain handler.
+    pub fn start(
         &mut self,
         req: OcfRequest,
         expected_rc: OcfRc,
@@ -113,7 +116,7 @@ impl RecurringManager {
             resource_id: req.resource_id.clone(),
             interval_ms: req.interval_ms,
         };
-        self.cancel(&key.resource_id, key.interval_ms).await;
+        self.abort(&key.resource_id, key.interval_ms);
         self.monitors.retain(|_, task| !task.is_finished());
         if self.monitors.len() >= self.monitors_max {
             return Err(RecurringError::TooMany {
@@ -140,6 +143,24 @@ impl RecurringManager {
         match self.monitors.remove(&key) {
             Some(task) => {
                 stop(task).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Cancels one monitor without waiting; true if it existed. A run in
+    /// flight is killed (its whole group, SIGKILL) as soon as the runtime
+    /// drops the aborted task, normally within the current tick. Use
+    /// [`RecurringManager::cancel`] to wait for that.
+    pub fn abort(&mut self, resource_id: &str, interval_ms: u64) -> bool {
+        let key = MonitorKey {
+            resource_id: resource_id.to_string(),
+            interval_ms,
+        };
+        match self.monitors.remove(&key) {
+            Some(task) => {
+                task.abort();
                 true
             }
             None => false,

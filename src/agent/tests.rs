@@ -55,15 +55,16 @@ fn alive(pid: i32) -> bool {
     }
 }
 
-/// Waits up to 3 s for every pid to die; returns the survivors.
-fn survivors(pids: &[i32]) -> Vec<i32> {
+/// Waits up to 3 s for every pid to die; returns the survivors. Async, so
+/// the runtime can meanwhile drop what it must (an aborted task).
+async fn survivors(pids: &[i32]) -> Vec<i32> {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         let left: Vec<i32> = pids.iter().copied().filter(|&pid| alive(pid)).collect();
         if left.is_empty() || Instant::now() > deadline {
             return left;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -287,7 +288,7 @@ async fn hung_agent_and_its_children_are_killed_at_timeout() {
     assert!(elapsed < Duration::from_secs(6), "took {elapsed:?}");
     let pids = hang_pids(&pids_dir);
     assert_eq!(pids[0] as u32, outcome.pid.unwrap());
-    assert_eq!(survivors(&pids), Vec::<i32>::new());
+    assert_eq!(survivors(&pids).await, Vec::<i32>::new());
 }
 
 #[tokio::test]
@@ -314,7 +315,7 @@ async fn dropping_a_run_kills_its_group() {
     let pids = hang_pids(&pids_dir);
     assert!(pids.iter().all(|&pid| alive(pid)));
     drop(run);
-    assert_eq!(survivors(&pids), Vec::<i32>::new());
+    assert_eq!(survivors(&pids).await, Vec::<i32>::new());
 }
 
 #[tokio::test]
@@ -486,7 +487,7 @@ async fn recurring_monitor_reports_changes_and_cancels() {
         .clone()
         .with_action(OcfAction::Monitor)
         .with_interval_ms(100);
-    let key = monitors.start(monitor, OcfRc::Success).await.unwrap();
+    let key = monitors.start(monitor, OcfRc::Success).unwrap();
     assert_eq!(key.to_string(), "r1_monitor_100");
     assert!(monitors.is_active("r1", 100));
 
@@ -517,6 +518,7 @@ async fn recurring_monitor_reports_changes_and_cancels() {
 
     assert!(monitors.cancel("r1", 100).await);
     assert!(!monitors.cancel("r1", 100).await);
+    assert!(!monitors.abort("r1", 100));
     assert!(monitors.active().is_empty());
     std::fs::remove_file(config.state_dir.join("Dummy-r1.state")).unwrap();
     let quiet = tokio::time::timeout(Duration::from_millis(400), reports_rx.recv()).await;
@@ -532,7 +534,7 @@ async fn recurring_monitor_first_run_after_one_interval() {
     let monitor = OcfRequest::new(config, "systole", "Dummy", "never", OcfAction::Monitor)
         .with_interval_ms(300);
     let started = Instant::now();
-    monitors.start(monitor, OcfRc::Success).await.unwrap();
+    monitors.start(monitor, OcfRc::Success).unwrap();
     let report = tokio::time::timeout(Duration::from_secs(5), reports_rx.recv())
         .await
         .unwrap()
@@ -561,10 +563,7 @@ async fn recurring_monitor_never_overlaps_and_cancel_kills_the_run() {
     let monitor = OcfRequest::new(Arc::new(config), "systole", "Slow", "s", OcfAction::Monitor)
         .with_interval_ms(20)
         .with_timeout_ms(5_000);
-    monitors
-        .start(monitor.clone(), OcfRc::Success)
-        .await
-        .unwrap();
+    monitors.start(monitor.clone(), OcfRc::Success).unwrap();
     // Wait for a run in flight (odd number of lines: a begin without end).
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -593,19 +592,59 @@ async fn recurring_monitor_never_overlaps_and_cancel_kills_the_run() {
         .find(|l| l.starts_with("begin "))
         .unwrap();
     let last_pid: i32 = last_begin["begin ".len()..].parse().unwrap();
-    assert_eq!(survivors(&[last_pid]), Vec::<i32>::new());
+    assert_eq!(survivors(&[last_pid]).await, Vec::<i32>::new());
 
     let not_monitor = monitor.clone().with_action(OcfAction::Start);
     assert_eq!(
-        monitors.start(not_monitor, OcfRc::Success).await,
+        monitors.start(not_monitor, OcfRc::Success),
         Err(RecurringError::NotAMonitor(OcfAction::Start))
     );
     assert_eq!(
-        monitors
-            .start(monitor.with_interval_ms(0), OcfRc::Success)
-            .await,
+        monitors.start(monitor.clone().with_interval_ms(0), OcfRc::Success),
         Err(RecurringError::ZeroInterval)
     );
+
+    // A limit on monitors, with an error naming it.
+    let (reports_tx, _reports_rx) = tokio::sync::mpsc::channel(16);
+    let mut limited = RecurringManager::new(reports_tx).with_monitors_max(1);
+    limited
+        .start(monitor.clone().with_interval_ms(60_000), OcfRc::Success)
+        .unwrap();
+    // Replacing the same key is not a new monitor.
+    limited
+        .start(monitor.clone().with_interval_ms(60_000), OcfRc::Success)
+        .unwrap();
+    let error = limited
+        .start(monitor.clone().with_interval_ms(30_000), OcfRc::Success)
+        .unwrap_err();
+    assert_eq!(error, RecurringError::TooMany { monitors_max: 1 });
+    assert!(error.to_string().contains("monitors_max"));
+    assert_eq!(limited.active().len(), 1);
+}
+
+#[tokio::test]
+async fn aborted_monitor_leaves_no_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_in(dir.path());
+    write_agent(&config.agents_dir, "ocf/Hang", HANG_AGENT);
+    let pids_dir = dir.path().join("pids");
+    std::fs::create_dir(&pids_dir).unwrap();
+    let (reports_tx, _reports_rx) = tokio::sync::mpsc::channel(16);
+    let mut monitors = RecurringManager::new(reports_tx);
+    let monitor = OcfRequest::new(Arc::new(config), "systole", "Hang", "h", OcfAction::Monitor)
+        .with_param("pids", pids_dir.to_str().unwrap())
+        .with_interval_ms(10)
+        .with_timeout_ms(60_000);
+    monitors.start(monitor, OcfRc::Success).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !pids_dir.join("ready").exists() {
+        assert!(Instant::now() < deadline, "hang agent never got ready");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pids = hang_pids(&pids_dir);
+    assert!(monitors.abort("h", 10));
+    assert!(monitors.active().is_empty());
+    assert_eq!(survivors(&pids).await, Vec::<i32>::new());
 }
 
 /// A process that looks like a systole daemon: `sleep 60` named
@@ -835,5 +874,39 @@ async fn daemon_holding_stdout_does_not_block_and_is_left_alone() {
     assert!(alive(daemon));
     // SAFETY: plain kill of the process this test started.
     unsafe { libc::kill(daemon, libc::SIGKILL) };
-    assert_eq!(survivors(&[daemon]), Vec::<i32>::new());
+    assert_eq!(survivors(&[daemon]).await, Vec::<i32>::new());
+}
+
+#[tokio::test]
+async fn recurring_monitor_of_a_promoted_instance() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = config_in(dir.path());
+    config.path_env = "/usr/bin:/bin".into();
+    let req = OcfRequest::new(
+        Arc::new(config),
+        "systole",
+        "Stateful",
+        "p:0",
+        OcfAction::Start,
+    );
+    assert_eq!(run(&req, OcfAction::Start).await, OcfRc::Success);
+    assert_eq!(run(&req, OcfAction::Promote).await, OcfRc::Success);
+    let (reports_tx, mut reports_rx) = tokio::sync::mpsc::channel(16);
+    let mut monitors = RecurringManager::new(reports_tx);
+    let monitor = req
+        .clone()
+        .with_action(OcfAction::Monitor)
+        .with_meta("role", "Promoted")
+        .with_interval_ms(100);
+    monitors.start(monitor, OcfRc::RunningPromoted).unwrap();
+    let quiet = tokio::time::timeout(Duration::from_millis(400), reports_rx.recv()).await;
+    assert!(quiet.is_err(), "promoted is what was expected: {quiet:?}");
+    assert_eq!(run(&req, OcfAction::Demote).await, OcfRc::Success);
+    let report = tokio::time::timeout(Duration::from_secs(5), reports_rx.recv())
+        .await
+        .expect("a report after demote")
+        .unwrap();
+    assert_eq!(report.previous_rc, OcfRc::RunningPromoted);
+    assert_eq!(report.outcome.rc, OcfRc::Success);
+    assert_eq!(monitors.cancel_resource("p:0").await, 1);
 }
