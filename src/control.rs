@@ -96,7 +96,8 @@ pub enum ControlError {
 }
 
 pub fn encode_frame<T: Serialize>(value: &T) -> Result<Vec<u8>, ControlError> {
-    let body = rmp_serde::to_vec(value).map_err(|e| ControlError::Decode(e.to_string()))?;
+    // Named fields: optional fields may be skipped without shifting the rest.
+    let body = rmp_serde::to_vec_named(value).map_err(|e| ControlError::Decode(e.to_string()))?;
     if body.len() > CONTROL_FRAME_BYTES_MAX {
         return Err(ControlError::TooLarge(body.len()));
     }

@@ -19,7 +19,9 @@ use crate::actors::supervision::{Strategy, SupervisorSpec};
 use crate::actors::tree::Tree;
 use crate::agent::AgentConfig;
 use crate::config::NodeConfig;
-use crate::control::{Caller, ControlRequest, ControlResponse, NodeReport, ResourceReport, StatusReport};
+use crate::control::{
+    Caller, ControlRequest, ControlResponse, NodeReport, ResourceReport, StatusReport,
+};
 use crate::transport::{Bus, BusEvent};
 use dashmap::DashMap;
 use std::sync::Arc;
@@ -82,7 +84,9 @@ impl Link for BusLink {
             });
             sender
         });
-        queue.send(bytes).map_err(|_| format!("queue to {node} closed"))
+        queue
+            .send(bytes)
+            .map_err(|_| format!("queue to {node} closed"))
     }
 }
 
@@ -109,18 +113,48 @@ pub fn start_node(
     let tree = Tree::new(supervision_spec(), give_up);
     {
         let bus = bus.clone();
-        Cell::start("bus", Box::new(move || Box::new(BusActor { bus: bus.clone() })), &router, &tree);
+        Cell::start(
+            "bus",
+            Box::new(move || Box::new(BusActor { bus: bus.clone() })),
+            &router,
+            &tree,
+        );
     }
-    Cell::start("membership", Box::new(|| Box::new(MembershipActor)), &router, &tree);
+    Cell::start(
+        "membership",
+        Box::new(|| Box::new(MembershipActor)),
+        &router,
+        &tree,
+    );
     let with_shared = |make: fn(Arc<NodeShared>) -> Box<dyn crate::actors::cell::Behaviour>| {
         let shared = Arc::clone(&shared);
         Box::new(move || make(Arc::clone(&shared))) as crate::actors::cell::Factory
     };
-    Cell::start("cib", with_shared(|s| Box::new(CibActor::new(s))), &router, &tree);
+    Cell::start(
+        "cib",
+        with_shared(|s| Box::new(CibActor::new(s))),
+        &router,
+        &tree,
+    );
     Cell::start("policy", Box::new(|| Box::new(PolicyActor)), &router, &tree);
-    Cell::start("exec", with_shared(|s| Box::new(ExecActor::new(s))), &router, &tree);
-    Cell::start("fence", with_shared(|s| Box::new(FenceActor::new(s))), &router, &tree);
-    Cell::start("dc", with_shared(|s| Box::new(DcActor::new(s))), &router, &tree);
+    Cell::start(
+        "exec",
+        with_shared(|s| Box::new(ExecActor::new(s))),
+        &router,
+        &tree,
+    );
+    Cell::start(
+        "fence",
+        with_shared(|s| Box::new(FenceActor::new(s))),
+        &router,
+        &tree,
+    );
+    Cell::start(
+        "dc",
+        with_shared(|s| Box::new(DcActor::new(s))),
+        &router,
+        &tree,
+    );
 
     // Bus events into the actors.
     {
@@ -136,7 +170,11 @@ pub fn start_node(
                             quorate: view.quorate,
                         };
                         let me = router.local_ref("bus");
-                        let _ = router.send(me, router.local_ref("membership"), Message::ViewChanged(view));
+                        let _ = router.send(
+                            me,
+                            router.local_ref("membership"),
+                            Message::ViewChanged(view),
+                        );
                     }
                 }
             }
@@ -149,10 +187,12 @@ pub fn start_node(
         let mut reports = shared.take_monitor_reports();
         tokio::spawn(async move {
             while let Some(report) = reports.recv().await {
-                let Some(op) = shared.recurring_op(&report.key.resource_id, report.key.interval_ms) else {
+                let Some(op) = shared.recurring_op(&report.key.resource_id, report.key.interval_ms)
+                else {
                     continue;
                 };
-                let outcome = crate::actors::exec::outcome_from_agent(&report.outcome, shared.next_call_id());
+                let outcome =
+                    crate::actors::exec::outcome_from_agent(&report.outcome, shared.next_call_id());
                 let me = router.local_ref("exec");
                 let _ = router.send(me.clone(), me, Message::RecurringResult { op, outcome });
             }
@@ -215,7 +255,11 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
 }
 
 /// Answers one control request.
-pub async fn handle_control(node: NodeHandle, request: ControlRequest, _caller: Caller) -> ControlResponse {
+pub async fn handle_control(
+    node: NodeHandle,
+    request: ControlRequest,
+    _caller: Caller,
+) -> ControlResponse {
     let me = node.router.local_ref("control");
     match request {
         ControlRequest::Ping => ControlResponse::Pong {
@@ -233,8 +277,14 @@ pub async fn handle_control(node: NodeHandle, request: ControlRequest, _caller: 
                     node.tree.spec().actors().join(", ")
                 ));
             }
-            match node.router.send(me, node.router.local_ref(&name), Message::InjectCrash) {
-                Ok(()) => ControlResponse::Done(format!("crash injected into {name} on {}", node.shared.node)),
+            match node
+                .router
+                .send(me, node.router.local_ref(&name), Message::InjectCrash)
+            {
+                Ok(()) => ControlResponse::Done(format!(
+                    "crash injected into {name} on {}",
+                    node.shared.node
+                )),
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
@@ -252,9 +302,9 @@ pub async fn handle_control(node: NodeHandle, request: ControlRequest, _caller: 
                 )
                 .await;
             match answer {
-                Ok(Message::CibStored { version }) => {
-                    ControlResponse::Done(format!("CIB updated to version {version} (stored on a majority)"))
-                }
+                Ok(Message::CibStored { version }) => ControlResponse::Done(format!(
+                    "CIB updated to version {version} (stored on a majority)"
+                )),
                 Ok(Message::Error(e)) => ControlResponse::Error(e),
                 Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
                 Err(error) => ControlResponse::Error(error.to_string()),
@@ -271,7 +321,9 @@ pub async fn handle_control(node: NodeHandle, request: ControlRequest, _caller: 
 /// a member of the configured admin group.
 pub fn may_mutate(caller: &Caller, admin_gid: Option<u32>) -> bool {
     let own_uid = unsafe { libc::geteuid() };
-    caller.uid == 0 || caller.uid == own_uid || admin_gid.is_some_and(|gid| caller.gid == gid || in_supplementary_group(caller, gid))
+    caller.uid == 0
+        || caller.uid == own_uid
+        || admin_gid.is_some_and(|gid| caller.gid == gid || in_supplementary_group(caller, gid))
 }
 
 fn in_supplementary_group(caller: &Caller, gid: u32) -> bool {
@@ -319,8 +371,12 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
     let agent_config = agent_config_for(&config);
-    crate::agent::install_agents(&agent_config.agents_dir)
-        .with_context(|| format!("installing agents into {}", agent_config.agents_dir.display()))?;
+    crate::agent::install_agents(&agent_config.agents_dir).with_context(|| {
+        format!(
+            "installing agents into {}",
+            agent_config.agents_dir.display()
+        )
+    })?;
     let authkey = crate::transport::load_authkey(&config.authkey)
         .with_context(|| format!("reading authkey {}", config.authkey.display()))?;
     if let Some(pid_file) = &config.pid_file {
@@ -340,13 +396,18 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             cluster_name: config.cluster_name.clone(),
             node_name: config.node_name.clone(),
             bind: config.bind,
-            peers: config.peers.iter().map(|p| (p.name.clone(), p.addr)).collect(),
+            peers: config
+                .peers
+                .iter()
+                .map(|p| (p.name.clone(), p.addr))
+                .collect(),
             multicast: config.multicast,
             authkey,
             heartbeat_interval_ms: config.heartbeat_interval_ms,
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
             expected_votes: config.expected_votes(),
             two_node: config.two_node,
+            limits: crate::transport::TransportLimits::default(),
         };
         let (bus, events) = crate::transport::start_udp(transport_config)
             .await
@@ -357,7 +418,10 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             bus,
             events,
             Box::new(|supervisor| {
-                tracing::error!(supervisor, "root supervisor gave up; exiting for the init system to restart us");
+                tracing::error!(
+                    supervisor,
+                    "root supervisor gave up; exiting for the init system to restart us"
+                );
                 std::process::exit(70);
             }),
         );
@@ -378,7 +442,8 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 tracing::error!(%error, "control socket failed");
             }
         });
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
             _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),

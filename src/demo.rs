@@ -36,7 +36,10 @@ pub fn run(dir: Option<PathBuf>, keep: bool) -> anyhow::Result<()> {
         Some(dir) => dir,
         None => std::env::temp_dir().join(format!("systole-demo-{}", std::process::id())),
     };
-    println!("== Starting a {DEMO_NODES}-node cluster on loopback in {}", dir.display());
+    println!(
+        "== Starting a {DEMO_NODES}-node cluster on loopback in {}",
+        dir.display()
+    );
     let started = Instant::now();
     let outcome = tour(&dir);
     if keep {
@@ -46,7 +49,10 @@ pub fn run(dir: Option<PathBuf>, keep: bool) -> anyhow::Result<()> {
         );
     } else {
         let stopped = localcluster::down(&dir).unwrap_or(0);
-        println!("\n== Stopped {stopped} nodes; demo took {:.1} s", started.elapsed().as_secs_f64());
+        println!(
+            "\n== Stopped {stopped} nodes; demo took {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         if outcome.is_ok() {
             let _ = std::fs::remove_dir_all(&dir);
         } else {
@@ -62,12 +68,13 @@ fn tour(dir: &std::path::Path) -> anyhow::Result<()> {
     let first = socket_path(dir, &names[0]);
     let mut report = localcluster::status(&first)?;
     localcluster::wait_for(SETTLE_TIMEOUT_MS, "every demo resource to start", || {
-        localcluster::status(&first).map(|r| {
-            let done = all_started(&r);
-            report = r;
-            done
-        })
-        .unwrap_or(false)
+        localcluster::status(&first)
+            .map(|r| {
+                let done = all_started(&r);
+                report = r;
+                done
+            })
+            .unwrap_or(false)
     })
     .context("the demo resources did not all start")?;
     println!("\n== The cluster is up and every resource runs:\n");
@@ -81,9 +88,14 @@ fn tour(dir: &std::path::Path) -> anyhow::Result<()> {
         .or(vip_nodes.first())
         .cloned()
         .context("vip is not running anywhere")?;
-    let survivor = names.iter().find(|n| **n != victim).cloned().context("no survivor")?;
+    let survivor = names
+        .iter()
+        .find(|n| **n != victim)
+        .cloned()
+        .context("no survivor")?;
     let survivor_socket = socket_path(dir, &survivor);
-    let pid = localcluster::read_pid(&localcluster::pid_path(dir, &victim)).context("victim has no pid file")?;
+    let pid = localcluster::read_pid(&localcluster::pid_path(dir, &victim))
+        .context("victim has no pid file")?;
     println!("\n== Killing {victim} (pid {pid}, runs vip) with SIGKILL; DC is {dc}\n");
     let killed_at = Instant::now();
     unsafe { libc::kill(pid, libc::SIGKILL) };

@@ -41,7 +41,10 @@ pub fn nodes_in(dir: &Path) -> Vec<String> {
                 .filter_map(|e| {
                     let name = e.file_name().to_string_lossy().to_string();
                     let index = name.strip_prefix("node")?.parse().ok()?;
-                    e.path().join("systole.toml").exists().then_some((index, name))
+                    e.path()
+                        .join("systole.toml")
+                        .exists()
+                        .then_some((index, name))
                 })
                 .collect()
         })
@@ -107,7 +110,9 @@ pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
                 .filter(|(j, _)| *j != index)
                 .map(|(j, peer)| PeerConfig {
                     name: peer.clone(),
-                    addr: format!("127.0.0.1:{}", ports[j]).parse().expect("loopback address"),
+                    addr: format!("127.0.0.1:{}", ports[j])
+                        .parse()
+                        .expect("loopback address"),
                 })
                 .collect(),
             multicast: None,
@@ -169,7 +174,11 @@ pub fn status(socket: &Path) -> anyhow::Result<StatusReport> {
 }
 
 /// Waits until `check` holds, polling every 100 ms, at most `timeout_ms`.
-pub fn wait_for(timeout_ms: u64, what: &str, mut check: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub fn wait_for(
+    timeout_ms: u64,
+    what: &str,
+    mut check: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let deadline = Instant::now() + Duration::from_millis(timeout_ms);
     while Instant::now() < deadline {
         if check() {
@@ -198,13 +207,17 @@ pub fn up(dir: &Path, nodes: usize, empty: bool) -> anyhow::Result<()> {
     let names = nodes_in(&dir);
     for node in &names {
         let socket = socket_path(&dir, node);
-        wait_for(START_TIMEOUT_MS, &format!("{node} to answer"), || ping(&socket))
-            .with_context(|| format!("see {}", node_dir(&dir, node).join("systole.log").display()))?;
+        wait_for(START_TIMEOUT_MS, &format!("{node} to answer"), || {
+            ping(&socket)
+        })
+        .with_context(|| format!("see {}", node_dir(&dir, node).join("systole.log").display()))?;
     }
     let first = socket_path(&dir, &names[0]);
     wait_for(START_TIMEOUT_MS, "a DC with quorum", || {
         status(&first).is_ok_and(|s| {
-            s.dc.is_some() && s.quorate && s.nodes.iter().filter(|n| n.online).count() == names.len()
+            s.dc.is_some()
+                && s.quorate
+                && s.nodes.iter().filter(|n| n.online).count() == names.len()
         })
     })?;
     if !empty && cib_has_no_resources(&first)? {
@@ -275,7 +288,11 @@ pub fn alive(pid: i32) -> bool {
         return false;
     }
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split(") ").nth(1).is_some_and(|rest| rest.starts_with('Z')))
+        .map(|s| {
+            !s.split(") ")
+                .nth(1)
+                .is_some_and(|rest| rest.starts_with('Z'))
+        })
         .unwrap_or(false)
 }
 
@@ -341,7 +358,11 @@ pub fn demo_configuration(dir: &Path) -> Vec<CibChange> {
         property("no-quorum-policy", "stop"),
         CibChange::Upsert {
             section: "rsc_defaults".into(),
-            element: nvpairs("meta_attributes", "rsc-options", &[("resource-stickiness", "100")]),
+            element: nvpairs(
+                "meta_attributes",
+                "rsc-options",
+                &[("resource-stickiness", "100")],
+            ),
         },
         resource(fence),
         resource(dummy("vip", "2s")),

@@ -119,7 +119,11 @@ fn resolve_socket(target: &Target) -> anyhow::Result<PathBuf> {
         }
         let nodes = localcluster::nodes_in(dir);
         if nodes.is_empty() {
-            bail!("{} holds no local cluster (run `systole cluster up --dir {}`)", dir.display(), dir.display());
+            bail!(
+                "{} holds no local cluster (run `systole cluster up --dir {}`)",
+                dir.display(),
+                dir.display()
+            );
         }
         for node in &nodes {
             let socket = localcluster::socket_path(dir, node);
@@ -141,7 +145,10 @@ fn ask(target: &Target, request: ControlRequest) -> anyhow::Result<ControlRespon
 }
 
 fn need_dir(target: &Target) -> anyhow::Result<&Path> {
-    target.dir.as_deref().context("this command needs --dir DIR")
+    target
+        .dir
+        .as_deref()
+        .context("this command needs --dir DIR")
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
@@ -153,7 +160,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             systole::daemon::run(config)?;
         }
         Command::Keygen { out } => {
-            systole::transport::keygen(&out).with_context(|| format!("writing {}", out.display()))?;
+            systole::transport::keygen(&out)
+                .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote a new authkey to {} (mode 0600)", out.display());
         }
         Command::Cluster { action } => {
@@ -175,18 +183,27 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Demo { keep } => systole::demo::run(target.dir.clone(), keep)?,
         Command::Status { json } => match ask(target, ControlRequest::Status)? {
-            ControlResponse::Status(report) if json => println!("{}", serde_json::to_string_pretty(&report)?),
+            ControlResponse::Status(report) if json => {
+                println!("{}", serde_json::to_string_pretty(&report)?)
+            }
             ControlResponse::Status(report) => print!("{}", systole::status_text::render(&report)),
             other => bail!("unexpected answer {other:?}"),
         },
         Command::Actors { json, action } => match action {
-            Some(ActorsAction::Kill { name }) => match ask(target, ControlRequest::ActorsKill { name })? {
-                ControlResponse::Done(text) => println!("{text}"),
-                other => bail!("unexpected answer {other:?}"),
-            },
+            Some(ActorsAction::Kill { name }) => {
+                match ask(target, ControlRequest::ActorsKill { name })? {
+                    ControlResponse::Done(text) => println!("{text}"),
+                    other => bail!("unexpected answer {other:?}"),
+                }
+            }
             None => match ask(target, ControlRequest::Actors)? {
                 ControlResponse::Actors { node, tree } if json => {
-                    println!("{}", serde_json::to_string_pretty(&serde_json::json!({"node": node, "tree": tree}))?)
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &serde_json::json!({"node": node, "tree": tree})
+                        )?
+                    )
                 }
                 ControlResponse::Actors { node, tree } => {
                     print!("{}", systole::actors::tree::render_text(&node, &tree))
@@ -208,7 +225,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SYSTOLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(ansi)
+        .init();
 }
 
 fn main() {

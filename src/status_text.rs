@@ -37,7 +37,11 @@ pub fn render(report: &StatusReport) -> String {
             let _ = writeln!(
                 out,
                 "  * Current DC: {dc} (partition {})",
-                if report.quorate { "with quorum" } else { "WITHOUT quorum" }
+                if report.quorate {
+                    "with quorum"
+                } else {
+                    "WITHOUT quorum"
+                }
             );
         }
         None => {
@@ -45,7 +49,11 @@ pub fn render(report: &StatusReport) -> String {
         }
     }
     let _ = writeln!(out, "  * {} nodes configured", report.nodes.len());
-    let _ = writeln!(out, "  * {} resource instances configured", report.resources.len());
+    let _ = writeln!(
+        out,
+        "  * {} resource instances configured",
+        report.resources.len()
+    );
     let _ = writeln!(out, "\nNode List:");
     for (label, list) in [
         ("Online", &online),
@@ -61,7 +69,8 @@ pub fn render(report: &StatusReport) -> String {
     if report.resources.is_empty() {
         let _ = writeln!(out, "  * No resources");
     }
-    let mut by_parent: BTreeMap<Option<&str>, Vec<&crate::control::ResourceReport>> = BTreeMap::new();
+    let mut by_parent: BTreeMap<Option<&str>, Vec<&crate::control::ResourceReport>> =
+        BTreeMap::new();
     let mut order: Vec<Option<&str>> = Vec::new();
     for resource in &report.resources {
         let parent = resource.parent.as_deref();
@@ -121,8 +130,18 @@ mod tests {
             dc: Some("node1".into()),
             quorate: true,
             nodes: vec![
-                NodeReport { name: "node1".into(), online: true, standby: false, maintenance: false },
-                NodeReport { name: "node2".into(), online: false, standby: false, maintenance: false },
+                NodeReport {
+                    name: "node1".into(),
+                    online: true,
+                    standby: false,
+                    maintenance: false,
+                },
+                NodeReport {
+                    name: "node2".into(),
+                    online: false,
+                    standby: false,
+                    maintenance: false,
+                },
             ],
             resources: vec![
                 ResourceReport {

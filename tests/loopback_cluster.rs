@@ -43,7 +43,8 @@ impl TestCluster {
     fn logs(&self) -> String {
         let mut out = String::new();
         for node in nodes_in(self.path()) {
-            let log = std::fs::read_to_string(self.path().join(&node).join("systole.log")).unwrap_or_default();
+            let log = std::fs::read_to_string(self.path().join(&node).join("systole.log"))
+                .unwrap_or_default();
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
             out.push_str(&format!("--- {node} log (last lines) ---\n"));
             for line in tail.into_iter().rev() {
@@ -63,7 +64,13 @@ impl TestCluster {
 
     /// Polls `node`'s status until `done` holds, checking the safety
     /// invariant at every poll.
-    fn wait(&self, node: &str, timeout_ms: u64, what: &str, mut done: impl FnMut(&StatusReport) -> bool) -> StatusReport {
+    fn wait(
+        &self,
+        node: &str,
+        timeout_ms: u64,
+        what: &str,
+        mut done: impl FnMut(&StatusReport) -> bool,
+    ) -> StatusReport {
         let deadline = Instant::now() + Duration::from_millis(timeout_ms);
         let mut last = None;
         while Instant::now() < deadline {
@@ -76,7 +83,10 @@ impl TestCluster {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        panic!("timed out waiting for {what}; last status: {last:#?}\n{}", self.logs());
+        panic!(
+            "timed out waiting for {what}; last status: {last:#?}\n{}",
+            self.logs()
+        );
     }
 
     fn kill9(&self, node: &str) {
@@ -94,7 +104,10 @@ impl TestCluster {
 
 impl Drop for TestCluster {
     fn drop(&mut self) {
-        let _ = Command::new(BIN).args(["cluster", "down", "--dir"]).arg(self.path()).output();
+        let _ = Command::new(BIN)
+            .args(["cluster", "down", "--dir"])
+            .arg(self.path())
+            .output();
     }
 }
 
@@ -113,12 +126,19 @@ fn assert_single_placement(report: &StatusReport, cluster: &TestCluster) {
 fn all_started(report: &StatusReport) -> bool {
     report.dc.is_some()
         && !report.resources.is_empty()
-        && report.resources.iter().all(|r| r.nodes.len() == 1 && !r.failed)
+        && report
+            .resources
+            .iter()
+            .all(|r| r.nodes.len() == 1 && !r.failed)
 }
 
 /// Where each resource runs (clone instances included).
 fn placement(report: &StatusReport) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<_> = report.resources.iter().map(|r| (r.id.clone(), r.nodes.clone())).collect();
+    let mut out: Vec<_> = report
+        .resources
+        .iter()
+        .map(|r| (r.id.clone(), r.nodes.clone()))
+        .collect();
     out.sort();
     out
 }
@@ -134,7 +154,13 @@ fn three_nodes_start_the_demo_resources_and_fail_over_a_killed_node() {
         .filter(|r| r.id == "vip" || r.parent.as_deref() == Some("web"))
         .flat_map(|r| r.nodes.clone())
         .find(|n| *n != dc)
-        .or_else(|| report.nodes.iter().map(|n| n.name.clone()).find(|n| *n != dc))
+        .or_else(|| {
+            report
+                .nodes
+                .iter()
+                .map(|n| n.name.clone())
+                .find(|n| *n != dc)
+        })
         .unwrap();
     let moved: Vec<String> = report
         .resources
@@ -143,16 +169,25 @@ fn three_nodes_start_the_demo_resources_and_fail_over_a_killed_node() {
         .map(|r| r.id.clone())
         .collect();
     cluster.kill9(&victim);
-    let observer = if dc != victim { dc.clone() } else { "node1".into() };
-    let after = cluster.wait(&observer, 30_000, "resources of the killed node restarted elsewhere", |r| {
-        r.fencing.iter().any(|f| f.target == victim && f.ok)
-            && moved.iter().all(|id| {
-                r.resources
-                    .iter()
-                    .find(|x| &x.id == id)
-                    .is_some_and(|x| x.nodes.len() == 1 && x.nodes[0] != victim)
-            })
-    });
+    let observer = if dc != victim {
+        dc.clone()
+    } else {
+        "node1".into()
+    };
+    let after = cluster.wait(
+        &observer,
+        30_000,
+        "resources of the killed node restarted elsewhere",
+        |r| {
+            r.fencing.iter().any(|f| f.target == victim && f.ok)
+                && moved.iter().all(|id| {
+                    r.resources
+                        .iter()
+                        .find(|x| &x.id == id)
+                        .is_some_and(|x| x.nodes.len() == 1 && x.nodes[0] != victim)
+                })
+        },
+    );
     assert!(!after.nodes.iter().any(|n| n.name == victim && n.online));
 }
 
@@ -166,14 +201,24 @@ fn killing_the_dc_elects_a_new_one_and_disturbs_no_resource() {
         .filter(|(_, nodes)| !nodes.contains(&old_dc))
         .collect();
     cluster.kill9(&old_dc);
-    let observer = before.nodes.iter().map(|n| n.name.clone()).find(|n| *n != old_dc).unwrap();
+    let observer = before
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .find(|n| *n != old_dc)
+        .unwrap();
     let after = cluster.wait(&observer, 30_000, "a new DC", |r| {
-        r.dc.as_ref().is_some_and(|d| *d != old_dc) && r.fencing.iter().any(|f| f.target == old_dc && f.ok)
+        r.dc.as_ref().is_some_and(|d| *d != old_dc)
+            && r.fencing.iter().any(|f| f.target == old_dc && f.ok)
     });
     let now = placement(&after);
     for (id, nodes) in &untouched {
         let current = now.iter().find(|(x, _)| x == id).map(|(_, n)| n.clone());
-        assert_eq!(current.as_ref(), Some(nodes), "{id} was disturbed by the DC's loss");
+        assert_eq!(
+            current.as_ref(),
+            Some(nodes),
+            "{id} was disturbed by the DC's loss"
+        );
     }
 }
 
@@ -189,17 +234,32 @@ fn every_actor_kind_restarts_after_an_injected_crash_and_resources_keep_running(
             .args(["--node", &node])
             .output()
             .unwrap();
-        assert!(output.status.success(), "actors kill {actor}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "actors kill {actor}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
             let tree = cluster.actors(&node);
-            let restarts = find_actor(&tree, actor).and_then(|a| a["restarts"].as_u64()).unwrap_or(0);
+            let restarts = find_actor(&tree, actor)
+                .and_then(|a| a["restarts"].as_u64())
+                .unwrap_or(0);
             if restarts >= 1 {
-                let failure = find_actor(&tree, actor).unwrap()["last_failure"].as_str().unwrap_or("").to_string();
-                assert!(failure.contains("injected crash") || failure.contains("crashed"), "{actor}: {failure}");
+                let failure = find_actor(&tree, actor).unwrap()["last_failure"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string();
+                assert!(
+                    failure.contains("injected crash") || failure.contains("crashed"),
+                    "{actor}: {failure}"
+                );
                 break;
             }
-            assert!(Instant::now() < deadline, "{actor} shows no restart: {tree:#}");
+            assert!(
+                Instant::now() < deadline,
+                "{actor} shows no restart: {tree:#}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -214,7 +274,10 @@ fn find_actor<'a>(tree: &'a serde_json::Value, name: &str) -> Option<&'a serde_j
     if tree["name"] == name && tree["kind"] == "actor" {
         return Some(tree);
     }
-    tree["children"].as_array()?.iter().find_map(|c| find_actor(c, name))
+    tree["children"]
+        .as_array()?
+        .iter()
+        .find_map(|c| find_actor(c, name))
 }
 
 #[test]
@@ -222,9 +285,16 @@ fn a_malformed_config_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.toml");
     std::fs::write(&path, "cluster_name = \"x\"\nnode_name = 7\n").unwrap();
-    let output = Command::new(BIN).args(["daemon", "--config"]).arg(&path).output().unwrap();
+    let output = Command::new(BIN)
+        .args(["daemon", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("bad.toml") && stderr.contains("node_name"), "{stderr}");
+    assert!(
+        stderr.contains("bad.toml") && stderr.contains("node_name"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }

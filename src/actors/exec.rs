@@ -74,7 +74,10 @@ fn request_for(shared: &NodeShared, op: &OpSpec, action: OcfAction) -> OcfReques
     request.meta = op
         .meta
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("CRM_meta_").map(|k| (k.to_string(), v.clone())))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("CRM_meta_")
+                .map(|k| (k.to_string(), v.clone()))
+        })
         .collect();
     request
 }
@@ -97,7 +100,10 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         return OpOutcome {
             rc: OcfRc::Unimplemented.code(),
             status: OpStatus::NotSupported,
-            output: format!("agent class {} is not supported (only ocf and stonith)", op.agent.class),
+            output: format!(
+                "agent class {} is not supported (only ocf and stonith)",
+                op.agent.class
+            ),
             exec_ms: 0,
             ended_epoch_s: now_epoch_s(),
             call_id,
@@ -114,16 +120,24 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         };
     };
     if action == OcfAction::Stop || action == OcfAction::Demote || action == OcfAction::Promote {
-        shared.recurring.lock().await.cancel_resource(&op.resource).await;
+        shared
+            .recurring
+            .lock()
+            .await
+            .cancel_resource(&op.resource)
+            .await;
         shared.forget_recurring(&op.resource);
     }
     let request = request_for(&shared, &op, action);
     let ran = run_ocf(&request).await;
     let outcome = outcome_from_agent(&ran, call_id);
-    if op.interval_ms > 0 && action == OcfAction::Monitor && outcome.rc == expected_monitor_rc(&op).code() {
+    if op.interval_ms > 0
+        && action == OcfAction::Monitor
+        && outcome.rc == expected_monitor_rc(&op).code()
+    {
         shared.remember_recurring(&op);
         let mut manager = shared.recurring.lock().await;
-        if let Err(error) = manager.start(request, expected_monitor_rc(&op)).await {
+        if let Err(error) = manager.start(request, expected_monitor_rc(&op)) {
             tracing::error!(%error, resource = %op.resource, "recurring monitor not started");
         }
     }
@@ -160,9 +174,16 @@ fn fence_device_op(shared: &NodeShared, op: &OpSpec, call_id: u64) -> OpOutcome 
 impl Behaviour for ExecActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
         match &envelope.body {
-            Message::ExecOp { term, transition, action, op } => {
+            Message::ExecOp {
+                term,
+                transition,
+                action,
+                op,
+            } => {
                 let info = self.shared.dc_info();
-                if info.dc.as_deref() != Some(envelope.from.node.as_str()) || !self.shared.accepts_term(*term) {
+                if info.dc.as_deref() != Some(envelope.from.node.as_str())
+                    || !self.shared.accepts_term(*term)
+                {
                     tracing::warn!(from = %envelope.from, term, current = info.term, "refused a command from a stale or unknown DC");
                     ctx.reply(
                         &envelope,
@@ -203,7 +224,12 @@ impl Behaviour for ExecActor {
                     );
                 }
             }
-            Message::LrmQuery => ctx.reply(&envelope, Message::LrmContent { lrm: self.shared.lrm() }),
+            Message::LrmQuery => ctx.reply(
+                &envelope,
+                Message::LrmContent {
+                    lrm: self.shared.lrm(),
+                },
+            ),
             _ => {}
         }
     }

@@ -38,13 +38,18 @@ pub struct FenceDevice {
 /// The fence devices of a CIB.
 pub fn devices(cib: &Element) -> Vec<FenceDevice> {
     let mut out = Vec::new();
-    if let Some(resources) = cib.child("configuration").and_then(|c| c.child("resources")) {
+    if let Some(resources) = cib
+        .child("configuration")
+        .and_then(|c| c.child("resources"))
+    {
         resources.walk(&mut |e| {
             if e.name == "primitive" && e.attr("class") == Some("stonith") {
                 let params = e
                     .children_named("instance_attributes")
                     .flat_map(|set| set.children_named("nvpair"))
-                    .filter_map(|nv| Some((nv.attr("name")?.to_string(), nv.attr("value")?.to_string())))
+                    .filter_map(|nv| {
+                        Some((nv.attr("name")?.to_string(), nv.attr("value")?.to_string()))
+                    })
                     .collect();
                 out.push(FenceDevice {
                     id: e.id().unwrap_or_default().to_string(),
@@ -68,7 +73,10 @@ pub fn levels_for(cib: &Element, target: &str) -> Vec<Vec<FenceDevice>> {
                 .children_named("fencing-level")
                 .filter(|level| level.attr("target") == Some(target))
                 .map(|level| {
-                    let index = level.attr("index").and_then(|i| i.parse().ok()).unwrap_or(0);
+                    let index = level
+                        .attr("index")
+                        .and_then(|i| i.parse().ok())
+                        .unwrap_or(0);
                     let devices = level
                         .attr("devices")
                         .unwrap_or_default()
@@ -93,15 +101,22 @@ async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool
     };
     let levels = levels_for(&shared.cib(), &target);
     if levels.is_empty() {
-        return (false, format!("no fence device is configured that can fence {target}"));
+        return (
+            false,
+            format!("no fence device is configured that can fence {target}"),
+        );
     }
     let mut attempts = Vec::new();
     for level in levels {
         let mut level_ok = !level.is_empty();
         for device in &level {
-            let mut request = FenceRequest::new(Arc::clone(&shared.agent_config), &device.agent, fence_action)
-                .with_target(&target)
-                .with_timeout_ms(FENCE_DEVICE_TIMEOUT_MS);
+            let mut request = FenceRequest::new(
+                Arc::clone(&shared.agent_config),
+                &device.agent,
+                fence_action,
+            )
+            .with_target(&target)
+            .with_timeout_ms(FENCE_DEVICE_TIMEOUT_MS);
             for (name, value) in &device.params {
                 request = request.with_param(name, value);
             }
@@ -113,7 +128,11 @@ async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool
                 if ok {
                     "ok".to_string()
                 } else {
-                    format!("failed (rc {}{})", outcome.rc, outcome.note.map(|n| format!(", {n}")).unwrap_or_default())
+                    format!(
+                        "failed (rc {}{})",
+                        outcome.rc,
+                        outcome.note.map(|n| format!(", {n}")).unwrap_or_default()
+                    )
                 }
             ));
             level_ok &= ok;
@@ -130,10 +149,20 @@ async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool
 
 impl Behaviour for FenceActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
-        if let Message::Fence { term, target, action } = &envelope.body {
+        if let Message::Fence {
+            term,
+            target,
+            action,
+        } = &envelope.body
+        {
             let from_local_dc = envelope.from.node == self.shared.node && self.shared.is_dc();
             if !from_local_dc || !self.shared.accepts_term(*term) {
-                ctx.reply(&envelope, Message::Error(format!("refused: fencing request of term {term} is not from the current DC")));
+                ctx.reply(
+                    &envelope,
+                    Message::Error(format!(
+                        "refused: fencing request of term {term} is not from the current DC"
+                    )),
+                );
                 return;
             }
             let (target, action) = (target.clone(), action.clone());
@@ -141,13 +170,17 @@ impl Behaviour for FenceActor {
             tracing::warn!(%target, %action, "fencing");
             ctx.spawn_reply(&envelope, async move {
                 let (ok, detail) = fence(Arc::clone(&shared), target.clone(), action.clone()).await;
-                shared.fence_history.lock().expect("history lock").push(FenceRecord {
-                    target: target.clone(),
-                    action,
-                    ok,
-                    detail: detail.clone(),
-                    at_epoch_s: now_epoch_s(),
-                });
+                shared
+                    .fence_history
+                    .lock()
+                    .expect("history lock")
+                    .push(FenceRecord {
+                        target: target.clone(),
+                        action,
+                        ok,
+                        detail: detail.clone(),
+                        at_epoch_s: now_epoch_s(),
+                    });
                 Message::FenceDone { target, ok, detail }
             });
         }

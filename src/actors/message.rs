@@ -129,7 +129,9 @@ pub enum Message {
     ViewChanged(View),
     /// Asks the bus actor for its counters.
     BusStatsQuery,
-    BusStats { text: String },
+    BusStats {
+        text: String,
+    },
 
     // Election and join, DC to DC actors.
     /// A candidate asks every member to join it for `term`.

@@ -45,7 +45,12 @@ fn planned_kind(action: &Action) -> PlannedKind {
                 .unwrap_or_else(|| "reboot".into()),
         };
     }
-    match (&action.resource, &action.agent, &action.node, operation_name(&action.task)) {
+    match (
+        &action.resource,
+        &action.agent,
+        &action.node,
+        operation_name(&action.task),
+    ) {
         (Some(resource), Some(agent), Some(node), Some(operation)) => PlannedKind::Resource {
             node: node.clone(),
             op: OpSpec {
@@ -63,7 +68,11 @@ fn planned_kind(action: &Action) -> PlannedKind {
             },
         },
         _ => PlannedKind::Pseudo {
-            name: format!("{:?} {}", action.task, action.resource.clone().unwrap_or_default()),
+            name: format!(
+                "{:?} {}",
+                action.task,
+                action.resource.clone().unwrap_or_default()
+            ),
         },
     }
 }

@@ -6,8 +6,8 @@ use crate::actors::message::View;
 use crate::agent::recurring::{MonitorReport, RecurringManager};
 use crate::agent::AgentConfig;
 use crate::model::operation::OpSpec;
-use std::collections::{HashMap, HashSet};
 use crate::model::xml::Element;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -56,7 +56,12 @@ pub struct NodeShared {
 
 impl NodeShared {
     /// Must be called inside a tokio runtime (the recurring manager spawns).
-    pub fn new(node: &str, cluster_name: &str, state_dir: PathBuf, agent_config: AgentConfig) -> Self {
+    pub fn new(
+        node: &str,
+        cluster_name: &str,
+        state_dir: PathBuf,
+        agent_config: AgentConfig,
+    ) -> Self {
         let term_seen = read_term(&state_dir);
         let (report_sender, reports) = tokio::sync::mpsc::channel(1024);
         NodeShared {

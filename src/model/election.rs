@@ -217,9 +217,22 @@ impl Election {
         effects
     }
 
+    /// A node refused our join request or announcement: it has seen
+    /// `term_seen`. Only a refusal at or above our own term beats us; an
+    /// older one answers a round we have already left behind.
     pub fn on_stale_term(&mut self, term_seen: u64) -> Vec<Effect> {
         let mut effects = Vec::new();
-        if self.candidacy.is_none() {
+        let our_term = match &self.candidacy {
+            Some(candidacy) => candidacy.term,
+            None if self.is_dc() => self.dc_term,
+            None => return effects,
+        };
+        let beaten = if self.candidacy.is_some() {
+            term_seen >= our_term
+        } else {
+            term_seen > our_term
+        };
+        if !beaten {
             return effects;
         }
         self.term_seen = self.term_seen.max(term_seen);
@@ -294,9 +307,33 @@ impl Election {
 
 /// Runs a set of election machines to quiescence, delivering every message
 /// at once: the model check used by tests and by the simulation.
-pub fn settle(nodes: &mut BTreeMap<String, Election>, mut inbox: Vec<(String, String, Effect)>) {
+pub fn settle(nodes: &mut BTreeMap<String, Election>, inbox: Vec<(String, String, Effect)>) {
+    settle_in_order(nodes, inbox, None)
+}
+
+/// As [`settle`], but messages are delivered in an order drawn from `seed`
+/// (a tiny xorshift: no randomness crate in the core).
+pub fn settle_in_order(
+    nodes: &mut BTreeMap<String, Election>,
+    mut inbox: Vec<(String, String, Effect)>,
+    seed: Option<u64>,
+) {
+    let mut state = seed.unwrap_or(0) | 1;
     let mut steps = 0;
-    while let Some((from, to, effect)) = inbox.pop() {
+    loop {
+        if inbox.is_empty() {
+            break;
+        }
+        let index = match seed {
+            Some(_) => {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state % inbox.len() as u64) as usize
+            }
+            None => inbox.len() - 1,
+        };
+        let (from, to, effect) = inbox.remove(index);
         steps += 1;
         assert!(steps < 100_000, "election did not settle");
         let Some(node) = nodes.get_mut(&to) else {
@@ -419,6 +456,60 @@ mod tests {
             joined: vec!["n1".into()]
         }));
         assert!(n1.is_dc());
+    }
+
+    #[test]
+    fn a_late_refusal_of_an_older_round_does_not_end_the_current_one() {
+        let mut n1 = Election::new("n1", 0);
+        n1.on_view(&["n1".into(), "n2".into()], 0);
+        n1.on_stale_term(0);
+        // Our candidacy for term 1 stands: a refusal at term 0 is old news.
+        assert!(n1.is_candidate());
+        let out = n1.on_stale_term(1);
+        assert!(
+            matches!(&out[0], Effect::SendJoinRequest { term: 2, .. }),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn three_lone_dcs_merge_without_a_term_storm() {
+        let mut nodes = cluster(&["n1", "n2", "n3"]);
+        for n in ["n1", "n2", "n3"] {
+            view(&mut nodes, &[n], 0);
+            assert_eq!(nodes[n].dc(), Some(n));
+        }
+        view(&mut nodes, &["n1", "n2", "n3"], 100);
+        assert_eq!(dcs(&nodes, &["n1", "n2", "n3"]).len(), 1);
+        assert!(
+            nodes["n1"].term_seen() < 10,
+            "terms ran away: {}",
+            nodes["n1"].term_seen()
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_delivery_order_ends_with_one_dc_and_few_terms(seed in 1u64..u64::MAX) {
+            let names = ["n1", "n2", "n3", "n4"];
+            let mut nodes = cluster(&names);
+            let mut inbox = Vec::new();
+            for n in names {
+                let out = nodes.get_mut(n).unwrap().on_view(&[n.to_string()], 0);
+                route(n, out, &mut inbox);
+            }
+            settle_in_order(&mut nodes, inbox, Some(seed));
+            let all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            let mut inbox = Vec::new();
+            for n in names {
+                let out = nodes.get_mut(n).unwrap().on_view(&all, 100);
+                route(n, out, &mut inbox);
+            }
+            settle_in_order(&mut nodes, inbox, Some(seed));
+            proptest::prop_assert_eq!(dcs(&nodes, &names).len(), 1);
+            proptest::prop_assert!(dcs(&nodes, &names).iter().next().unwrap().is_some());
+            proptest::prop_assert!(nodes["n1"].term_seen() < 20);
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //!
 //! Pacemaker's CIB is an XML document, and keeping it as a generic tree means
 //! a user's `cib.xml` round-trips without loss, even parts Systole does not
-//! interpret. Typed views (see [`crate::model::cib`]) are read from this tree.
+//! interpret. Typed views of the CIB are read from this tree.
 //!
 //! ```
 //! use systole::model::xml::Element;
