@@ -1,0 +1,192 @@
+//! Cluster timings on loopback, median of N trials (default 10):
+//! failover (kill -9 of a non-DC node until its primitive is active
+//! elsewhere), DC re-election (kill -9 of the DC until another node is DC),
+//! and actor restart after `actors kill` (until the restart is visible).
+//!
+//! `cargo run --release --bin bench_cluster -- [TRIALS]`; needs the
+//! `systole` binary built beside this one (`cargo build --release`).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
+use systole::localcluster::{nodes_in, pid_path, read_pid, socket_path};
+
+fn systole_bin() -> PathBuf {
+    let me = std::env::current_exe().expect("current exe");
+    me.with_file_name("systole")
+}
+
+fn status(dir: &Path, node: &str) -> Option<StatusReport> {
+    match control::call(&socket_path(dir, node), &ControlRequest::Status, 2_000) {
+        Ok(ControlResponse::Status(report)) => Some(report),
+        _ => None,
+    }
+}
+
+fn wait(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < timeout {
+        if check() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    None
+}
+
+fn all_started(report: &StatusReport) -> bool {
+    report.dc.is_some() && !report.resources.is_empty() && report.resources.iter().all(|r| r.nodes.len() == 1)
+}
+
+/// A cluster directory of its own, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> TempDir {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("systole-bench-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+struct Cluster {
+    dir: TempDir,
+}
+
+impl Cluster {
+    fn up() -> Cluster {
+        let dir = TempDir::new();
+        let out = Command::new(systole_bin())
+            .args(["cluster", "up", "--nodes", "3", "--dir"])
+            .arg(dir.path())
+            .output()
+            .expect("cluster up");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let cluster = Cluster { dir };
+        wait(Duration::from_secs(30), || status(cluster.dir.path(), "node1").is_some_and(|r| all_started(&r)))
+            .expect("resources did not start");
+        cluster
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(systole_bin()).args(["cluster", "down", "--dir"]).arg(self.dir.path()).output();
+    }
+}
+
+fn kill9(dir: &Path, node: &str) {
+    let pid = read_pid(&pid_path(dir, node)).expect("pid");
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+}
+
+fn failover_ms() -> Option<f64> {
+    let cluster = Cluster::up();
+    let dir = cluster.dir.path();
+    let report = status(dir, "node1")?;
+    let dc = report.dc.clone()?;
+    let (resource, victim) = report
+        .resources
+        .iter()
+        .filter(|r| r.parent.as_deref() != Some("ping-clone") && r.id != "fence-local")
+        .find_map(|r| r.nodes.first().filter(|n| **n != dc).map(|n| (r.id.clone(), n.clone())))?;
+    let killed = Instant::now();
+    kill9(dir, &victim);
+    wait(Duration::from_secs(20), || {
+        status(dir, &dc).is_some_and(|r| {
+            r.resources
+                .iter()
+                .any(|x| x.id == resource && x.nodes.len() == 1 && x.nodes[0] != victim)
+        })
+    })?;
+    Some(killed.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn reelection_ms() -> Option<f64> {
+    let cluster = Cluster::up();
+    let dir = cluster.dir.path();
+    let dc = status(dir, "node1")?.dc?;
+    let observer = nodes_in(dir).into_iter().find(|n| *n != dc)?;
+    let killed = Instant::now();
+    kill9(dir, &dc);
+    wait(Duration::from_secs(20), || {
+        status(dir, &observer).is_some_and(|r| r.dc.as_ref().is_some_and(|d| *d != dc))
+    })?;
+    Some(killed.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn restarts(dir: &Path, node: &str, actor: &str) -> u64 {
+    fn find(tree: &serde_json::Value, name: &str) -> Option<u64> {
+        if tree["name"] == name && tree["kind"] == "actor" {
+            return tree["restarts"].as_u64();
+        }
+        tree["children"].as_array()?.iter().find_map(|c| find(c, name))
+    }
+    match control::call(&socket_path(dir, node), &ControlRequest::Actors, 2_000) {
+        Ok(ControlResponse::Actors { tree, .. }) => find(&serde_json::to_value(tree).unwrap(), actor).unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn restart_ms(cluster: &Cluster, actor: &str) -> Option<f64> {
+    let dir = cluster.dir.path();
+    let before = restarts(dir, "node1", actor);
+    let start = Instant::now();
+    match control::call(&socket_path(dir, "node1"), &ControlRequest::ActorsKill { name: actor.into() }, 2_000) {
+        Ok(ControlResponse::Done(_)) => {}
+        other => panic!("actors kill: {other:?}"),
+    }
+    wait(Duration::from_secs(5), || restarts(dir, "node1", actor) > before)?;
+    Some(start.elapsed().as_secs_f64() * 1000.0)
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values[values.len() / 2]
+}
+
+fn main() {
+    let trials: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let mut failover = Vec::new();
+    let mut reelection = Vec::new();
+    for trial in 0..trials {
+        match failover_ms() {
+            Some(ms) => failover.push(ms),
+            None => eprintln!("trial {trial}: failover did not complete"),
+        }
+        match reelection_ms() {
+            Some(ms) => reelection.push(ms),
+            None => eprintln!("trial {trial}: re-election did not complete"),
+        }
+    }
+    let cluster = Cluster::up();
+    let mut restart = Vec::new();
+    for trial in 0..trials {
+        for actor in ["cib", "dc", "exec", "policy", "fence", "membership", "bus"] {
+            match restart_ms(&cluster, actor) {
+                Some(ms) => restart.push(ms),
+                None => eprintln!("trial {trial}: {actor} restart not seen"),
+            }
+        }
+    }
+    println!("trials: {trials}");
+    println!("failover (kill -9 non-DC until its primitive runs elsewhere): median {:.0} ms, all {:?}", median(failover.clone()), failover.iter().map(|v| v.round()).collect::<Vec<_>>());
+    println!("DC re-election (kill -9 DC until a new DC is seen): median {:.0} ms, all {:?}", median(reelection.clone()), reelection.iter().map(|v| v.round()).collect::<Vec<_>>());
+    println!("actor restart after `actors kill` (until visible over the control socket): median {:.1} ms over {} kills", median(restart.clone()), restart.len());
+}
