@@ -19,9 +19,15 @@ pub enum ControlRequest {
     Ping,
     Status,
     Actors,
-    ActorsKill { name: String },
+    ActorsKill {
+        name: String,
+    },
     CibGet,
-    CibModify { change: CibChange },
+    CibModify {
+        change: CibChange,
+    },
+    /// The transitions this node ran as DC.
+    History,
     Shutdown,
 }
 
@@ -72,10 +78,21 @@ pub struct StatusReport {
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ControlResponse {
-    Pong { node: String },
+    Pong {
+        node: String,
+    },
     Status(StatusReport),
-    Actors { node: String, tree: TreeNode },
-    Cib { xml: String },
+    Actors {
+        node: String,
+        tree: TreeNode,
+    },
+    Cib {
+        xml: String,
+    },
+    History {
+        node: String,
+        transitions: Vec<crate::model::history::TransitionRecord>,
+    },
     Done(String),
     Error(String),
 }

@@ -310,6 +310,10 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
+        ControlRequest::History => ControlResponse::History {
+            node: node.shared.node.clone(),
+            transitions: node.shared.history.lock().expect("history lock").records(),
+        },
         ControlRequest::Shutdown => {
             node.shutdown.notify_one();
             ControlResponse::Done(format!("{} shutting down", node.shared.node))

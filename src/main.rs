@@ -74,6 +74,19 @@ enum Command {
     },
     /// Run the scheduler on a CIB file and print what crm_simulate prints.
     Simulate(systole::simulate::SimulateArgs),
+    /// The transitions the DC ran: why, from which CIB, with what results.
+    History {
+        #[command(subcommand)]
+        action: Option<HistoryAction>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HistoryAction {
+    /// One transition in full.
+    Show { id: u64 },
 }
 
 #[derive(Subcommand)]
@@ -218,8 +231,75 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             },
         },
         Command::Simulate(args) => return systole::simulate::run(&args),
+        Command::History { action, json } => history(target, action, json)?,
     }
     Ok(0)
+}
+
+/// `systole history`: asks the DC (the node that ran the transitions).
+fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow::Result<()> {
+    let mut socket = resolve_socket(target)?;
+    if target.node.is_none() {
+        if let (Some(dir), Ok(ControlResponse::Status(status))) = (
+            &target.dir,
+            control::call(&socket, &ControlRequest::Status, 5_000),
+        ) {
+            if let Some(dc) = status.dc {
+                socket = localcluster::socket_path(dir, &dc);
+            }
+        }
+    }
+    let (node, transitions) = match control::call(&socket, &ControlRequest::History, 5_000)? {
+        ControlResponse::History { node, transitions } => (node, transitions),
+        ControlResponse::Error(e) => bail!("{e}"),
+        other => bail!("unexpected answer {other:?}"),
+    };
+    match action {
+        None if json => println!("{}", serde_json::to_string_pretty(&transitions)?),
+        None => {
+            println!("Transitions run by {node} (newest last):");
+            for t in &transitions {
+                println!(
+                    "  {:>16}  input {}  {} actions  {}  cause: {}",
+                    t.id,
+                    t.input_version,
+                    t.actions.len(),
+                    t.outcome.as_deref().unwrap_or("running"),
+                    t.cause
+                );
+            }
+        }
+        Some(HistoryAction::Show { id }) => {
+            let t = transitions
+                .iter()
+                .find(|t| t.id == id)
+                .with_context(|| format!("{node} has no transition {id}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(t)?);
+                return Ok(());
+            }
+            println!(
+                "Transition {} on {} from CIB {}",
+                t.id, t.dc, t.input_version
+            );
+            println!("Cause: {}", t.cause);
+            println!("Outcome: {}", t.outcome.as_deref().unwrap_or("running"));
+            println!("Summary:");
+            for line in &t.summary {
+                println!("  {line}");
+            }
+            println!("Actions:");
+            for a in &t.actions {
+                println!(
+                    "  [{:>3}] {:<40} {}",
+                    a.id,
+                    a.description,
+                    a.result.as_deref().unwrap_or("not run")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn init_logging() {

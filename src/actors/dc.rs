@@ -40,6 +40,8 @@ pub struct DcActor {
     run: Option<TransitionRun>,
     next_transition_id: u64,
     need_schedule: bool,
+    /// Why the next transition is computed: events since the last one.
+    causes: Vec<String>,
     scheduling: bool,
     busy_transitions: u32,
     last_schedule_ms: u64,
@@ -66,6 +68,11 @@ impl DcActor {
             run: None,
             next_transition_id: now_epoch_s() as u64 * 1000,
             need_schedule: is_dc,
+            causes: if is_dc {
+                vec!["DC actor restarted".into()]
+            } else {
+                Vec::new()
+            },
             scheduling: false,
             busy_transitions: 0,
             last_schedule_ms: 0,
@@ -209,7 +216,7 @@ impl DcActor {
                 dc: self.shared.node.clone(),
             },
         );
-        self.need_schedule = true;
+        self.want_schedule("new DC took office");
     }
 
     fn on_view(&mut self, view: View, ctx: &mut CellCtx<'_>) {
@@ -218,6 +225,7 @@ impl DcActor {
             if !view.members.contains(node) {
                 ctx.router().fail_pending_to(node);
                 if self.election.is_dc() {
+                    self.want_schedule(&format!("node {node} lost"));
                     self.status(ctx, StatusChange::NodeLost { node: node.clone() });
                     if let Some(run) = self.run.as_mut() {
                         run.abort(&format!("node {node} lost"));
@@ -234,9 +242,21 @@ impl DcActor {
                 },
             );
         }
+        for node in &view.members {
+            if !previous.members.contains(node) && self.election.is_dc() {
+                self.want_schedule(&format!("node {node} joined"));
+            }
+        }
         *self.shared.view.write().expect("view lock") = view.clone();
         let effects = self.election.on_view(&view.members, self.now_ms());
         self.apply(effects, ctx);
+    }
+
+    fn want_schedule(&mut self, cause: &str) {
+        self.need_schedule = true;
+        if self.causes.len() < 16 && !self.causes.iter().any(|c| c == cause) {
+            self.causes.push(cause.to_string());
+        }
     }
 
     fn maybe_schedule(&mut self, ctx: &mut CellCtx<'_>) {
@@ -277,6 +297,17 @@ impl DcActor {
         self.busy_transitions += 1;
         self.next_transition_id += 1;
         let id = self.next_transition_id;
+        let cause = std::mem::take(&mut self.causes).join("; ");
+        self.shared.history.lock().expect("history lock").push(
+            crate::model::history::TransitionRecord::new(
+                id,
+                &self.shared.node,
+                &cause,
+                self.shared.cib_version(),
+                now_epoch_s(),
+                &plan,
+            ),
+        );
         tracing::info!(transition = id, actions = plan.actions.len(), summary = ?plan.summary, "transition started");
         self.run = Some(TransitionRun::new(id, &plan));
         self.dispatch(ctx);
@@ -379,8 +410,15 @@ impl DcActor {
             if run.is_finished() {
                 let (ok, failed, total) = run.counts();
                 tracing::info!(transition = run.id, ok, failed, total, aborted = ?run.aborted(), "transition finished");
+                self.shared.history.lock().expect("history lock").finish(
+                    run.id,
+                    &match run.aborted() {
+                        Some(why) => format!("aborted: {why}"),
+                        None => "complete".to_string(),
+                    },
+                );
                 self.run = None;
-                self.need_schedule = true;
+                self.want_schedule("previous transition finished");
             }
         }
     }
@@ -396,6 +434,16 @@ impl DcActor {
         if let Some(run) = self.run.as_mut() {
             if run.id == transition {
                 run.complete(action, ok, reason);
+                let result = if ok {
+                    "ok".to_string()
+                } else {
+                    format!("failed: {reason}")
+                };
+                self.shared
+                    .history
+                    .lock()
+                    .expect("history lock")
+                    .record_action(transition, action, &result);
             }
         }
         self.dispatch(ctx);
@@ -435,7 +483,7 @@ impl DcActor {
                     run.abort("resource failure");
                 }
             }
-            self.need_schedule = true;
+            self.want_schedule(&format!("{} on {node}: rc {}", op.key(), outcome.rc));
             return;
         }
         let reason = format!(
@@ -505,7 +553,7 @@ impl Behaviour for DcActor {
             }
             Message::CibChanged => {
                 if self.election.is_dc() {
-                    self.need_schedule = true;
+                    self.want_schedule("configuration changed");
                     if let Some(run) = self.run.as_mut() {
                         run.abort("configuration changed");
                     }
@@ -516,7 +564,7 @@ impl Behaviour for DcActor {
             Message::Error(reason) if envelope.from == *ctx.me() => {
                 tracing::error!(%reason, "DC step failed; retrying");
                 self.scheduling = false;
-                self.need_schedule = true;
+                self.want_schedule(&format!("retry after: {reason}"));
             }
             Message::ExecResult {
                 transition,

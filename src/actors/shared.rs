@@ -50,6 +50,8 @@ pub struct NodeShared {
     /// ran and the results (kept in Pacemaker's format).
     pub lrm_history: Mutex<Element>,
     pub fence_history: Mutex<Vec<FenceRecord>>,
+    /// Transitions this node ran as DC.
+    pub history: Mutex<crate::model::history::History>,
     next_call_id: AtomicU64,
     pub started: Instant,
 }
@@ -81,6 +83,7 @@ impl NodeShared {
             cib: RwLock::new(Arc::new(crate::model::cib_store::empty_cib())),
             lrm_history: Mutex::new(crate::model::cib_store::empty_cib()),
             fence_history: Mutex::new(Vec::new()),
+            history: Mutex::new(Default::default()),
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
         }
