@@ -3,6 +3,7 @@
 
 pub mod cib_store;
 pub mod election;
+pub mod history;
 pub mod operation;
 pub mod transition;
 pub mod xml;
