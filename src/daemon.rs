@@ -213,34 +213,36 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
     let cib = shared.cib();
     let view = shared.view();
     let dc = shared.dc_info().dc;
-    let (nodes, resources) = match crate::model::status::cluster_status(&cib) {
-        Ok(status) => (
-            status
-                .nodes
-                .into_iter()
-                .map(|n| NodeReport {
-                    online: view.members.contains(&n.name),
-                    name: n.name,
-                    standby: n.standby,
-                    maintenance: n.maintenance,
-                })
-                .collect(),
-            status
-                .resources
-                .into_iter()
-                .map(|r| ResourceReport {
-                    id: r.id,
-                    parent: r.parent,
-                    agent: r.agent,
-                    role: r.role.to_string(),
-                    nodes: r.nodes,
-                    failed: r.failed,
-                })
-                .collect(),
-        ),
+    let nodes = match crate::model::status::node_status(&cib) {
+        Ok(nodes) => nodes
+            .into_iter()
+            .map(|n| NodeReport {
+                online: view.members.contains(&n.name),
+                name: n.name,
+                standby: n.standby,
+                maintenance: n.maintenance,
+            })
+            .collect(),
         Err(error) => {
             tracing::warn!(%error, "status: CIB could not be read");
-            (Vec::new(), Vec::new())
+            Vec::new()
+        }
+    };
+    let resources = match crate::model::status::resource_status(&cib) {
+        Ok(resources) => resources
+            .into_iter()
+            .map(|r| ResourceReport {
+                id: r.id,
+                parent: r.parent,
+                agent: r.agent,
+                role: format!("{:?}", r.role),
+                nodes: r.nodes,
+                failed: r.failed,
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "status: CIB could not be read");
+            Vec::new()
         }
     };
     StatusReport {
