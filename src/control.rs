@@ -28,6 +28,8 @@ pub enum ControlRequest {
     },
     /// The transitions this node ran as DC.
     History,
+    /// The bus's counters (sent, received, dropped and why).
+    BusStats,
     Shutdown,
 }
 

@@ -161,6 +161,7 @@ pub fn start_node(
         let router = Arc::clone(&router);
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
+                tracing::trace!(event = ?std::mem::discriminant(&event), "bus event");
                 match event {
                     BusEvent::Message { from, payload } => router.receive_remote(&from, &payload),
                     BusEvent::View(view) => {
@@ -316,6 +317,7 @@ pub async fn handle_control(
             node: node.shared.node.clone(),
             transitions: node.shared.history.lock().expect("history lock").records(),
         },
+        ControlRequest::BusStats => ControlResponse::Done(format!("{:#?}", node.bus.stats())),
         ControlRequest::Shutdown => {
             node.shutdown.notify_one();
             ControlResponse::Done(format!("{} shutting down", node.shared.node))

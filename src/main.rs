@@ -74,6 +74,8 @@ enum Command {
     },
     /// Run the scheduler on a CIB file and print what crm_simulate prints.
     Simulate(systole::simulate::SimulateArgs),
+    /// The bus's counters on this node: messages, retransmits, drops and why.
+    Bus,
     /// The transitions the DC ran: why, from which CIB, with what results.
     History {
         #[command(subcommand)]
@@ -232,6 +234,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         },
         Command::Simulate(args) => return systole::simulate::run(&args),
         Command::History { action, json } => history(target, action, json)?,
+        Command::Bus => match ask(target, ControlRequest::BusStats)? {
+            ControlResponse::Done(text) => println!("{text}"),
+            other => bail!("unexpected answer {other:?}"),
+        },
     }
     Ok(0)
 }

@@ -259,6 +259,12 @@ impl Election {
         self.term_seen = term;
         if from != self.me {
             self.candidacy = None;
+            // Our join answer may have been lost (views are not symmetric
+            // for a moment): answer again so the DC learns our state.
+            effects.push(Effect::SendJoinAck {
+                to: from.to_string(),
+                term,
+            });
         }
         self.set_dc(Some(from.to_string()), term, &mut effects);
         effects
@@ -271,6 +277,13 @@ impl Election {
             .candidacy
             .as_ref()
             .is_some_and(|c| now_ms.saturating_sub(c.started_ms) >= JOIN_TIMEOUT_MS);
+        // Nobody leads and nobody stands (the messages that would have
+        // prompted us were lost): the entitled node stands again.
+        let leaderless = self.dc.as_ref().is_none_or(|dc| !self.members.contains(dc));
+        if self.candidacy.is_none() && leaderless && !self.members.is_empty() && self.entitled_to_stand() {
+            self.stand(&mut effects);
+            return effects;
+        }
         if timed_out {
             let joined_self = self
                 .candidacy
