@@ -58,6 +58,9 @@ pub mod replay;
 mod stats;
 pub mod udp;
 
+#[cfg(test)]
+mod sim_tests;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 

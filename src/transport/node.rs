@@ -353,10 +353,13 @@ impl Node {
             .incarnation_of(to)
             .ok_or_else(|| TransportError::NotMember(to.to_owned()))?;
         if self.send_links.get(to).map(|l| l.to_incarnation) != Some(incarnation) {
-            self.reset_links(to);
             let link = SendLink::new(incarnation, self.next_epoch);
             self.next_epoch += 1;
-            self.send_links.insert(to.to_owned(), link);
+            if let Some(stale) = self.send_links.insert(to.to_owned(), link) {
+                if !stale.is_idle() {
+                    Counters::add(&self.stats.abandoned, 1);
+                }
+            }
         }
         Ok(self.send_links.get_mut(to).expect("inserted above"))
     }
