@@ -482,3 +482,143 @@ impl Node {
         datagram
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::AuthKey;
+
+    const WALL_MS: u64 = 1_800_000_000_000;
+
+    fn at(ms: u64) -> Now {
+        Now {
+            mono_ms: ms,
+            wall_ms: WALL_MS + ms,
+        }
+    }
+
+    fn node(name: &str, incarnation: u64) -> Node {
+        let mut cfg = TransportConfig::new("c", name, AuthKey::from_bytes([9; 32]));
+        cfg.expected_votes = 2;
+        Node::new(&cfg, incarnation, at(0), Arc::default()).unwrap()
+    }
+
+    fn datagrams(node: &mut Node) -> Vec<Vec<u8>> {
+        node.take_outputs()
+            .into_iter()
+            .map(|output| match output {
+                Output::ToNode { datagram, .. } | Output::ToAll { datagram } => datagram,
+            })
+            .collect()
+    }
+
+    /// Hands every pending datagram of `from` to `to`; returns them.
+    fn carry(from: &mut Node, to: &mut Node, ms: u64) -> Vec<Vec<u8>> {
+        let sent = datagrams(from);
+        for datagram in &sent {
+            to.on_datagram(&mut datagram.clone(), at(ms));
+            to.flush(at(ms));
+        }
+        sent
+    }
+
+    fn members(node: &Node) -> Vec<&str> {
+        node.view().members.iter().map(String::as_str).collect()
+    }
+
+    fn joined() -> (Node, Node) {
+        let (mut a, mut b) = (node("a", 10), node("b", 20));
+        a.tick(at(0));
+        carry(&mut a, &mut b, 0);
+        assert_eq!(
+            members(&b),
+            ["b"],
+            "a heartbeat that does not echo b proves nothing yet"
+        );
+        carry(&mut b, &mut a, 1);
+        assert_eq!(members(&a), ["a", "b"]);
+        carry(&mut a, &mut b, 2);
+        assert_eq!(members(&b), ["a", "b"]);
+        assert!(a.view().quorate && b.view().quorate);
+        (a, b)
+    }
+
+    #[test]
+    fn join_takes_one_round_trip_of_echoed_heartbeats() {
+        joined();
+    }
+
+    #[test]
+    fn replayed_stale_and_oversized_datagrams_are_counted() {
+        let (mut a, mut b) = joined();
+        a.tick(at(200));
+        let heartbeat = datagrams(&mut a).pop().unwrap();
+        assert!(b.on_datagram(&mut heartbeat.clone(), at(200)).is_some());
+        assert!(b.on_datagram(&mut heartbeat.clone(), at(201)).is_none());
+        assert_eq!(b.stats.snapshot().dropped_replayed, 1);
+
+        a.tick(at(300));
+        let mut late = datagrams(&mut a).pop().unwrap();
+        let skewed = Now {
+            mono_ms: 300,
+            wall_ms: WALL_MS + 300 + 30_001,
+        };
+        assert!(b.on_datagram(&mut late, skewed).is_none());
+        assert_eq!(b.stats.snapshot().dropped_stale, 1);
+
+        assert!(b.on_datagram(&mut vec![0; 1401], at(300)).is_none());
+        assert_eq!(b.stats.snapshot().dropped_oversized, 1);
+    }
+
+    #[test]
+    fn a_restarted_receiver_is_not_fooled_by_old_datagrams() {
+        let (mut a, b) = joined();
+        a.send("b", b"before restart".to_vec()).unwrap();
+        a.tick(at(150));
+        let recorded = datagrams(&mut a);
+        assert_eq!(recorded.len(), 2, "data and heartbeat");
+
+        // b restarts; an attacker replays what a sent to the old b.
+        let mut b2 = node("b", 21);
+        for datagram in &recorded {
+            b2.on_datagram(&mut datagram.clone(), at(160));
+        }
+        assert_eq!(members(&b2), ["b"], "old heartbeats echo the old b only");
+        assert!(!b2.has_events() || matches!(b2.pop_event(), Some(BusEvent::View(_))));
+        assert!(b2.pop_event().is_none(), "no message delivered");
+        assert_eq!(b2.stats.snapshot().dropped_misaddressed, 1);
+        drop(b);
+    }
+
+    #[test]
+    fn data_waits_for_membership_and_is_acked() {
+        let (mut a, mut b) = joined();
+        while b.pop_event().is_some() {}
+        assert!(matches!(
+            a.send("c", vec![]),
+            Err(TransportError::NotMember(_))
+        ));
+        a.send("b", b"one".to_vec()).unwrap();
+        a.send("b", b"two".to_vec()).unwrap();
+        a.flush(at(5));
+        carry(&mut a, &mut b, 5);
+        let got: Vec<_> = std::iter::from_fn(|| b.pop_event()).collect();
+        assert_eq!(
+            got,
+            [
+                BusEvent::Message {
+                    from: "a".into(),
+                    payload: b"one".to_vec()
+                },
+                BusEvent::Message {
+                    from: "a".into(),
+                    payload: b"two".to_vec()
+                }
+            ]
+        );
+        carry(&mut b, &mut a, 6);
+        assert!(a.send_links["b"].is_idle(), "acked");
+        assert_eq!(a.stats.snapshot().sent, 2);
+        assert_eq!(b.stats.snapshot().received, 2);
+    }
+}
