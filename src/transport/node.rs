@@ -181,7 +181,11 @@ impl Node {
             }
         };
         if opened.sender == self.local {
-            // Our own multicast, looped back.
+            if opened.incarnation != self.incarnation {
+                // Another node with our name, or our previous self's datagrams.
+                Counters::add(&self.stats.dropped_misaddressed, 1);
+            }
+            // Otherwise our own multicast, looped back.
             return None;
         }
         if opened.plain.timestamp_ms.abs_diff(now.wall_ms) > self.limits.max_clock_skew_ms {
