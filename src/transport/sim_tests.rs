@@ -537,3 +537,113 @@ fn a_seed_replays_the_same_run() {
     assert_eq!(first, traced_run(1234));
     assert_ne!(first, traced_run(4321));
 }
+
+/// Random kills, restarts, partitions and one-way cuts under lossy links,
+/// with traffic throughout; then the faults stop and the cluster must
+/// converge and carry messages again. Throughout, what each node delivers
+/// from each sender incarnation is strictly increasing (no duplicate, no
+/// reordering).
+async fn chaos(seed: u64) {
+    const FIVE: [&str; 5] = ["c1", "c2", "c3", "c4", "c5"];
+    let mut cluster = Cluster::new(seed, &FIVE, lossy());
+    cluster.wait_for_view(&FIVE, &FIVE, 5_000).await;
+    let mut rng = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = move |bound: u64| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng % bound
+    };
+    let mut seqs: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for _step in 0..40 {
+        match next(6) {
+            0 => cluster.net.kill(FIVE[next(5) as usize]),
+            1 => cluster.start_node(FIVE[next(5) as usize]),
+            2 => {
+                let cut = 1 + next(4) as usize;
+                cluster.net.partition(&[&FIVE[..cut], &FIVE[cut..]]);
+            }
+            3 => cluster
+                .net
+                .block(FIVE[next(5) as usize], FIVE[next(5) as usize]),
+            4 => cluster.net.heal(),
+            _ => {}
+        }
+        for from in FIVE {
+            let bus = cluster.bus(from);
+            for to in bus.view().members {
+                let key = (format!("{from}@{}", bus.incarnation()), to.clone());
+                let seq = seqs.entry(key.clone()).or_default();
+                let body = payload(&key.0, &to, *seq, (*seq % 3) * 700);
+                match bus.send(&to, body).await {
+                    Ok(()) => *seq += 1,
+                    Err(super::TransportError::NotMember(_) | super::TransportError::Shutdown) => {}
+                    Err(error) => panic!("seed {seed}: {error}"),
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(next(400))).await;
+    }
+    cluster.net.heal();
+    cluster.net.set_faults(Faults::default());
+    for name in FIVE {
+        if cluster.bus(name).send(name, vec![]).await.is_err() {
+            cluster.start_node(name); // killed and not restarted
+        }
+    }
+    cluster.wait_for_view(&FIVE, &FIVE, 10_000).await;
+    assert!(FIVE.iter().all(|n| cluster.bus(n).view().quorate));
+    for from in FIVE {
+        for to in FIVE {
+            let body = payload(&format!("final-{from}"), to, 0, 10);
+            cluster.bus(from).send(to, body).await.unwrap();
+        }
+    }
+    cluster
+        .wait_until("final round", 10_000, |c| {
+            FIVE.iter().all(|to| {
+                FIVE.iter().all(|from| {
+                    let log = c.log.lock().unwrap();
+                    log.messages
+                        .get(&(to.to_string(), from.to_string()))
+                        .is_some_and(|m| m.iter().any(|p| p.starts_with(b"final-")))
+                })
+            })
+        })
+        .await;
+    let log = cluster.log.lock().unwrap();
+    if std::env::var("CHAOS_DEBUG").is_ok() {
+        let delivered: usize = log.messages.values().map(Vec::len).sum();
+        let views: usize = log.views.values().map(Vec::len).sum();
+        eprintln!(
+            "seed {seed}: {delivered} delivered, {views} views, sent {}",
+            seqs.values().sum::<usize>()
+        );
+    }
+    for ((to, from), payloads) in &log.messages {
+        let mut last: BTreeMap<String, usize> = BTreeMap::new();
+        for p in payloads.iter().filter(|p| !p.is_empty()) {
+            let text = String::from_utf8_lossy(&p[..p.iter().position(|b| *b == b'|').unwrap()])
+                .to_string();
+            let sender = text.split('>').next().unwrap().to_owned();
+            let seq = seq_of(p);
+            if let Some(previous) = last.insert(sender.clone(), seq) {
+                assert!(
+                    seq > previous,
+                    "seed {seed}: {sender} -> {to} (as {from}): {seq} after {previous}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn chaos_with_kills_restarts_and_partitions_converges() {
+    let seeds: u64 = std::env::var("CHAOS_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(6);
+    for seed in 100..100 + seeds {
+        chaos(seed).await;
+    }
+}
