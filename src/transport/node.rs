@@ -449,7 +449,10 @@ impl Node {
             self.outputs.push(Output::ToNode { node, datagram });
         }
         for peer in failed {
-            self.reset_links(&peer);
+            // Only our stream to it: its stream to us may be fine, and a
+            // receive link cannot rejoin a stream midway.
+            self.send_links.remove(&peer);
+            Counters::add(&self.stats.abandoned, 1);
             let views = self.membership.remove(&peer);
             self.push_views(views);
         }
@@ -502,8 +505,13 @@ mod tests {
     }
 
     fn node(name: &str, incarnation: u64) -> Node {
+        node_with(name, incarnation, TransportLimits::default())
+    }
+
+    fn node_with(name: &str, incarnation: u64, limits: TransportLimits) -> Node {
         let mut cfg = TransportConfig::new("c", name, AuthKey::from_bytes([9; 32]));
         cfg.expected_votes = 2;
+        cfg.limits = limits;
         Node::new(&cfg, incarnation, at(0), Arc::default()).unwrap()
     }
 
@@ -531,7 +539,12 @@ mod tests {
     }
 
     fn joined() -> (Node, Node) {
-        let (mut a, mut b) = (node("a", 10), node("b", 20));
+        joined_with(TransportLimits::default())
+    }
+
+    fn joined_with(limits: TransportLimits) -> (Node, Node) {
+        let mut a = node_with("a", 10, limits.clone());
+        let mut b = node_with("b", 20, limits);
         a.tick(at(0));
         carry(&mut a, &mut b, 0);
         assert_eq!(
@@ -624,5 +637,59 @@ mod tests {
         assert!(a.send_links["b"].is_idle(), "acked");
         assert_eq!(a.stats.snapshot().sent, 2);
         assert_eq!(b.stats.snapshot().received, 2);
+    }
+
+    #[test]
+    fn a_failed_send_stream_keeps_the_receive_stream() {
+        let mut limits = TransportLimits::default();
+        limits.reliable.retransmits_max = 2;
+        let (mut a, mut b) = joined_with(limits);
+        while a.pop_event().is_some() {}
+        // b -> a works throughout; a -> b data arrives but b's acks are lost.
+        let mut now = 10;
+        let mut from_b = 0;
+        let mut got = Vec::new();
+        a.send("b", b"lost ack".to_vec()).unwrap();
+        while a.send_links.contains_key("b") {
+            now += 10;
+            assert!(now < 10_000, "a never gave up");
+            b.send("a", format!("{from_b}").into_bytes()).unwrap();
+            from_b += 1;
+            a.tick(at(now));
+            b.tick(at(now));
+            carry(&mut a, &mut b, now);
+            let mut opener = Opener::new(&AuthKey::from_bytes([9; 32]), "c");
+            for datagram in datagrams(&mut b) {
+                let frame = opener.open(&mut datagram.clone()).unwrap().plain.frame;
+                if !matches!(frame, Frame::Ack(_)) {
+                    a.on_datagram(&mut datagram.clone(), at(now));
+                }
+            }
+            a.flush(at(now));
+            got.extend(std::iter::from_fn(|| a.pop_event()));
+        }
+        // a gave up on its stream to b; b's stream to a carries on, in order.
+        for _ in 0..30 {
+            now += 10;
+            b.send("a", format!("{from_b}").into_bytes()).unwrap();
+            from_b += 1;
+            a.tick(at(now));
+            b.tick(at(now));
+            carry(&mut a, &mut b, now);
+            carry(&mut b, &mut a, now);
+            got.extend(std::iter::from_fn(|| a.pop_event()));
+        }
+        assert!(a.view().members.contains("b"), "b is back in a's view");
+        let numbers: Vec<usize> = got
+            .iter()
+            .filter_map(|e| match e {
+                BusEvent::Message { payload, .. } => {
+                    Some(std::str::from_utf8(payload).unwrap().parse().unwrap())
+                }
+                BusEvent::View(_) => None,
+            })
+            .collect();
+        assert_eq!(numbers, (0..from_b).collect::<Vec<_>>());
+        assert!(a.stats.snapshot().abandoned >= 1);
     }
 }
