@@ -48,6 +48,10 @@ pub(crate) trait Io: Send + 'static {
     fn send(&mut self, output: Output);
     /// `node` authenticated a datagram from `from`.
     fn learn(&mut self, _node: &str, _from: Option<SocketAddr>) {}
+    /// The node was killed (simulations): stop at once, say nothing.
+    fn is_killed(&self) -> bool {
+        false
+    }
 }
 
 /// Time for the node: monotonic from tokio (virtual when paused), wall clock
@@ -247,6 +251,9 @@ impl<I: Io> Task<I> {
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut events_open = true;
         loop {
+            if self.io.is_killed() {
+                return;
+            }
             self.emit();
             if !events_open {
                 while self.node.pop_event().is_some() {}

@@ -58,6 +58,11 @@ pub mod replay;
 mod stats;
 pub mod udp;
 
+#[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
+mod udp_tests;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
