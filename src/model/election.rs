@@ -280,7 +280,11 @@ impl Election {
         // Nobody leads and nobody stands (the messages that would have
         // prompted us were lost): the entitled node stands again.
         let leaderless = self.dc.as_ref().is_none_or(|dc| !self.members.contains(dc));
-        if self.candidacy.is_none() && leaderless && !self.members.is_empty() && self.entitled_to_stand() {
+        if self.candidacy.is_none()
+            && leaderless
+            && !self.members.is_empty()
+            && self.entitled_to_stand()
+        {
             self.stand(&mut effects);
             return effects;
         }
