@@ -75,7 +75,7 @@ pub struct StatusReport {
     #[serde(default)]
     pub answered_by: String,
     #[serde(default)]
-    pub fencing: Vec<crate::actors::shared::FenceRecord>,
+    pub fencing: Vec<crate::model::cib_store::FenceRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -253,7 +253,7 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
         nodes,
         resources,
         answered_by: shared.node.clone(),
-        fencing: shared.fence_history.lock().expect("history lock").clone(),
+        fencing: crate::model::cib_store::fence_history(&cib),
     }
 }
 

@@ -496,6 +496,14 @@ impl DcActor {
     }
 }
 
+/// The fence action ("reboot", "off") of a transition's fencing step.
+fn fence_action_of(run: Option<&TransitionRun>, action: u32) -> String {
+    match run.and_then(|r| r.action(action)).map(|a| &a.kind) {
+        Some(PlannedKind::Fence { action, .. }) => action.clone(),
+        _ => "reboot".into(),
+    }
+}
+
 /// Nodes the CIB's status section records as up and in the membership.
 fn nodes_recorded_up(cib: &Element) -> Vec<String> {
     cib.child("status")
@@ -580,11 +588,21 @@ impl Behaviour for DcActor {
                 ok,
                 detail,
             } => {
-                if ok && self.election.is_dc() {
-                    tracing::info!(%target, "node fenced");
-                    self.status(ctx, StatusChange::NodeFenced { node: target });
-                } else {
-                    tracing::error!(%target, %detail, "fencing failed");
+                if self.election.is_dc() {
+                    let record = crate::model::cib_store::FenceRecord {
+                        target: target.clone(),
+                        action: fence_action_of(self.run.as_ref(), action),
+                        ok,
+                        detail: detail.clone(),
+                        at_epoch_s: now_epoch_s(),
+                    };
+                    self.status(ctx, StatusChange::FenceEvent { record });
+                    if ok {
+                        tracing::info!(%target, "node fenced");
+                        self.status(ctx, StatusChange::NodeFenced { node: target });
+                    } else {
+                        tracing::error!(%target, %detail, "fencing failed");
+                    }
                 }
                 self.complete(transition, action, ok, &detail, ctx);
             }
