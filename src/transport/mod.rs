@@ -160,6 +160,9 @@ pub struct TransportConfig {
     pub expected_votes: u32,
     /// Quorate with 1 of 2 votes.
     pub two_node: bool,
+    /// Not quorate until all `expected_votes` nodes were members at once
+    /// (corosync's wait_for_all; advisable with `two_node`). Default false.
+    pub wait_for_all: bool,
     pub limits: TransportLimits,
 }
 
@@ -178,6 +181,7 @@ impl TransportConfig {
             heartbeat_timeout_ms: 600,
             expected_votes: 1,
             two_node: false,
+            wait_for_all: false,
             limits: TransportLimits::default(),
         }
     }

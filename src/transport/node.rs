@@ -100,7 +100,8 @@ impl Node {
             cfg.heartbeat_timeout_ms,
             cfg.expected_votes,
             cfg.two_node,
-        );
+        )
+        .with_wait_for_all(cfg.wait_for_all);
         let mut node = Node {
             local: cfg.node_name.clone(),
             incarnation,

@@ -647,3 +647,30 @@ async fn chaos_with_kills_restarts_and_partitions_converges() {
         chaos(seed).await;
     }
 }
+
+#[tokio::test(start_paused = true)]
+async fn two_node_cluster_keeps_quorum_when_one_dies() {
+    let mut cluster = Cluster::new(31, &[], Faults::default());
+    cluster.expected_votes = 2;
+    for name in ["left", "right"] {
+        let mut cfg = cluster.config(name);
+        cfg.two_node = true;
+        cfg.wait_for_all = true;
+        cluster.start_with(cfg);
+        // Alone at boot with wait_for_all: no quorum yet.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if name == "left" {
+            assert!(!cluster.bus("left").view().quorate);
+        }
+    }
+    cluster
+        .wait_for_view(&["left", "right"], &["left", "right"], 2_000)
+        .await;
+    assert!(cluster.bus("left").view().quorate);
+    cluster.net.kill("right");
+    cluster.wait_for_view(&["left"], &["left"], 1_000).await;
+    assert!(
+        cluster.bus("left").view().quorate,
+        "two_node: 1 of 2 is quorate"
+    );
+}
