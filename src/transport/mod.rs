@@ -23,6 +23,7 @@
 //! | [`membership`] | views and quorum from heartbeats and ticks |
 //! | [`node`] | all of the above as one state machine |
 //! | `bus` | the task and the [`Bus`] handle |
+//! | `stats` | counters of what was sent, received and refused |
 //! | [`udp`] | sockets (socket2): unicast peers, IPv4/IPv6 multicast |
 //! | [`memory`] | the simulated network: drop, delay, duplicate, partition, kill |
 //!
