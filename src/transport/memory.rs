@@ -9,7 +9,7 @@
 //!
 //! Each node runs the very same task and [`Node`] state machine as over UDP,
 //! datagrams included (sealed, authenticated, replay-checked); only the
-//! [`Io`] differs. A datagram in flight is held by its receiver in a queue
+//! `Io` differs. A datagram in flight is held by its receiver in a queue
 //! ordered by (delivery time, send order), so equal delays keep their order
 //! and differing delays reorder.
 //!

@@ -100,7 +100,8 @@ impl Node {
             cfg.heartbeat_timeout_ms,
             cfg.expected_votes,
             cfg.two_node,
-        );
+        )
+        .with_wait_for_all(cfg.wait_for_all);
         let mut node = Node {
             local: cfg.node_name.clone(),
             incarnation,
@@ -691,5 +692,47 @@ mod tests {
             .collect();
         assert_eq!(numbers, (0..from_b).collect::<Vec<_>>());
         assert!(a.stats.snapshot().abandoned >= 1);
+    }
+
+    proptest::proptest! {
+        /// Any frame an authenticated peer may send (even a buggy one, with
+        /// absurd numbers) is handled without a panic.
+        #[test]
+        fn absurd_frames_from_a_member_never_panic(
+            to_incarnation in proptest::prelude::any::<u64>(),
+            epoch in proptest::prop_oneof![0u64..3, proptest::prelude::any::<u64>()],
+            seq in proptest::prelude::any::<u64>(),
+            first in proptest::prelude::any::<Option<u32>>(),
+            last in proptest::prelude::any::<bool>(),
+            cumulative in proptest::prop_oneof![0u64..300, u64::MAX - 70..=u64::MAX, proptest::prelude::any::<u64>()],
+            selective in proptest::prelude::any::<u64>(),
+            seen in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..64),
+        ) {
+            let (mut a, mut b) = joined();
+            b.send("a", vec![1; 3000]).unwrap();
+            b.flush(at(5));
+            let mut sealer = Sealer::new(&AuthKey::from_bytes([9; 32]), "c", "a", 10);
+            // Skip the counters a already used with b.
+            for _ in 0..1000 {
+                sealer.seal(&Plain { timestamp_ms: 0, frame: Frame::Goodbye });
+            }
+            for to_incarnation in [to_incarnation, 20] {
+                let frames = [
+                    Frame::Data(Data { to_incarnation, epoch, seq, first, last, bytes: vec![1, 2, 3] }),
+                    Frame::Ack(Ack { to_incarnation, epoch, cumulative, selective }),
+                    Frame::Heartbeat { seen: seen.clone() },
+                ];
+                for frame in frames {
+                    let mut datagram = sealer.seal(&Plain { timestamp_ms: WALL_MS + 10, frame });
+                    b.on_datagram(&mut datagram, at(10));
+                    b.flush(at(10));
+                }
+            }
+            a.send("b", vec![7; 5000]).unwrap();
+            a.flush(at(11));
+            carry(&mut a, &mut b, 11);
+            carry(&mut b, &mut a, 12);
+            a.tick(at(13));
+        }
     }
 }

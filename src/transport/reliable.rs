@@ -166,7 +166,7 @@ impl SendLink {
             .collect();
         for bit in 0..64 {
             if ack.selective & (1 << bit) != 0 {
-                acked.push(ack.cumulative + 1 + bit);
+                acked.push(ack.cumulative.saturating_add(1 + bit));
             }
         }
         for seq in acked {

@@ -165,6 +165,15 @@ fn assert_exactly_once_in_order(cluster: &Cluster, from: &str, to: &str, count: 
 
 const NODES: [&str; 3] = ["n1", "n2", "n3"];
 
+/// How many seeds a randomized test runs: `default`, or more from `var`
+/// (e.g. `CHAOS_SEEDS=500 cargo test --lib chaos`).
+fn extra_seeds(var: &str, default: u64) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 fn lossy() -> Faults {
     Faults {
         drop_per_mille: 100,
@@ -223,7 +232,7 @@ async fn exchange_under_faults(seed: u64) {
 
 #[tokio::test(start_paused = true)]
 async fn reliable_exactly_once_in_order_under_faults() {
-    for seed in 1..=4 {
+    for seed in 1..=extra_seeds("FAULT_SEEDS", 4) {
         exchange_under_faults(seed).await;
     }
 }
@@ -259,7 +268,10 @@ async fn several_megabytes_through_loss() {
 
 #[tokio::test(start_paused = true)]
 async fn partition_then_heal_converges_and_loses_nothing() {
-    for seed in [3, 17] {
+    for seed in [3, 17]
+        .into_iter()
+        .chain(1000..1000 + extra_seeds("PARTITION_SEEDS", 0))
+    {
         let cluster = Cluster::new(
             seed,
             &NODES,
@@ -639,11 +651,34 @@ async fn chaos(seed: u64) {
 
 #[tokio::test(start_paused = true)]
 async fn chaos_with_kills_restarts_and_partitions_converges() {
-    let seeds: u64 = std::env::var("CHAOS_SEEDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(6);
-    for seed in 100..100 + seeds {
+    for seed in 100..100 + extra_seeds("CHAOS_SEEDS", 6) {
         chaos(seed).await;
     }
+}
+
+#[tokio::test(start_paused = true)]
+async fn two_node_cluster_keeps_quorum_when_one_dies() {
+    let mut cluster = Cluster::new(31, &[], Faults::default());
+    cluster.expected_votes = 2;
+    for name in ["left", "right"] {
+        let mut cfg = cluster.config(name);
+        cfg.two_node = true;
+        cfg.wait_for_all = true;
+        cluster.start_with(cfg);
+        // Alone at boot with wait_for_all: no quorum yet.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        if name == "left" {
+            assert!(!cluster.bus("left").view().quorate);
+        }
+    }
+    cluster
+        .wait_for_view(&["left", "right"], &["left", "right"], 2_000)
+        .await;
+    assert!(cluster.bus("left").view().quorate);
+    cluster.net.kill("right");
+    cluster.wait_for_view(&["left"], &["left"], 1_000).await;
+    assert!(
+        cluster.bus("left").view().quorate,
+        "two_node: 1 of 2 is quorate"
+    );
 }

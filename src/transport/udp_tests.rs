@@ -321,3 +321,38 @@ async fn bad_configurations_are_refused_with_a_reason() {
     let cfg = config(&"x".repeat(65), &key, loopback(), &[]);
     assert!(start_udp(cfg).await.is_err());
 }
+
+#[tokio::test]
+async fn heartbeats_go_on_while_nobody_reads_the_events() {
+    timeout(TEST_TIMEOUT, async {
+        let key = AuthKey::generate().unwrap();
+        let mut cfg = config("a", &key, loopback(), &[]);
+        cfg.expected_votes = 2;
+        let (a, _a_events) = start_udp(cfg).await.unwrap();
+        let mut cfg = config("b", &key, loopback(), &[("a", a.local_addr().unwrap())]);
+        cfg.expected_votes = 2;
+        cfg.limits.event_backlog_max = 100;
+        let (b, mut b_events) = start_udp(cfg).await.unwrap();
+        wait_for_members(&[&a, &b], 2).await;
+        // More than b's event channel and backlog hold; nobody reads them.
+        const COUNT: usize = 3_000;
+        for seq in 0..COUNT {
+            a.send("b", format!("{seq}").into_bytes()).await.unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        assert_eq!(a.view().members.len(), 2, "b still alive to a");
+        assert_eq!(b.view().members.len(), 2, "a still alive to b");
+        assert!(b.stats().dropped_backpressure > 0);
+        // Once read, everything arrives, in order.
+        let got = messages(&mut b_events, COUNT).await;
+        let seqs: Vec<usize> = got
+            .iter()
+            .map(|(_, p)| std::str::from_utf8(p).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(seqs, (0..COUNT).collect::<Vec<_>>());
+        a.shutdown().await;
+        b.shutdown().await;
+    })
+    .await
+    .expect("test timed out");
+}
