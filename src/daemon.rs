@@ -415,6 +415,10 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
             expected_votes: config.expected_votes(),
             two_node: config.two_node,
+            // With two nodes, a node that starts alone must not declare
+            // itself quorate before it has seen its peer once (corosync's
+            // wait_for_all), or both halves of a split start could run.
+            wait_for_all: config.two_node,
             limits: crate::transport::TransportLimits::default(),
         };
         let (bus, events) = crate::transport::start_udp(transport_config)

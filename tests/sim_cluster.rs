@@ -173,7 +173,7 @@ impl Sim {
 
     /// The fence agent's marker: cut the fenced node off the network.
     fn apply_fencing(&self) {
-        for (name, _) in &self.nodes {
+        for name in self.nodes.keys() {
             if self.root.path().join("fenced").join(name).exists() {
                 self.net.kill(name);
             }

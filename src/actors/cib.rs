@@ -100,7 +100,8 @@ impl CibActor {
         self.persist();
         self.changed(ctx);
         let members = self.members_but_me();
-        let needed = (members.len() + 1) / 2; // others needed beyond the DC for a majority
+        // Others needed beyond the DC for a majority of all members.
+        let needed = members.len().div_ceil(2);
         let term = self.shared.dc_info().term;
         let version = cib_store::version(&self.cib);
         let cib = self.cib.clone();
