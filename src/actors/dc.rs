@@ -540,6 +540,22 @@ impl Behaviour for DcActor {
                 version,
                 lrm,
             } => {
+                let late = self.election.is_dc()
+                    && !self.election.is_candidate()
+                    && term_seen == self.election.term()
+                    && !self.joins.contains_key(&from);
+                if late {
+                    // A member whose join answer came after we took office.
+                    self.status(ctx, StatusChange::NodeJoined { node: from.clone() });
+                    self.status(
+                        ctx,
+                        StatusChange::NodeLrm {
+                            node: from.clone(),
+                            lrm: lrm.clone(),
+                        },
+                    );
+                    self.want_schedule(&format!("node {from} joined late"));
+                }
                 self.joins.insert(from.clone(), (version, lrm));
                 let effects = self.election.on_join_ack(&from, term_seen);
                 self.apply(effects, ctx);
