@@ -316,6 +316,7 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(ansi)
+        .with_writer(std::io::stderr)
         .init();
 }
 
