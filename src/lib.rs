@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod daemon;
 pub mod demo;
+pub mod explain;
 pub mod localcluster;
 pub mod model;
 pub mod persist;

@@ -76,6 +76,8 @@ enum Command {
     Simulate(systole::simulate::SimulateArgs),
     /// The bus's counters on this node: messages, retransmits, drops and why.
     Bus,
+    /// Why a resource is where it is: scores, constraints, stickiness, failures.
+    Explain { resource: String },
     /// The transitions the DC ran: why, from which CIB, with what results.
     History {
         #[command(subcommand)]
@@ -234,6 +236,17 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         },
         Command::Simulate(args) => return systole::simulate::run(&args),
         Command::History { action, json } => history(target, action, json)?,
+        Command::Explain { resource } => match ask(target, ControlRequest::CibGet)? {
+            ControlResponse::Cib { xml } => {
+                let cib = systole::model::xml::Element::parse(&xml).context("the daemon's CIB")?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                print!("{}", systole::explain::explain(&cib, &resource, now)?);
+            }
+            other => bail!("unexpected answer {other:?}"),
+        },
         Command::Bus => match ask(target, ControlRequest::BusStats)? {
             ControlResponse::Done(text) => println!("{text}"),
             other => bail!("unexpected answer {other:?}"),
