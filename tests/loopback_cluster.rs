@@ -298,3 +298,50 @@ fn a_malformed_config_is_a_clear_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn debians_unmodified_heartbeat_dummy_runs_in_the_cluster() {
+    assert!(
+        std::path::Path::new("/usr/lib/ocf/resource.d/heartbeat/Dummy").exists(),
+        "needs Debian's resource-agents: apt-get install resource-agents"
+    );
+    let cluster = TestCluster::up(3);
+    cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let element = systole::model::xml::Element::parse(
+        r#"<primitive id="debian-dummy" class="ocf" provider="heartbeat" type="Dummy">
+             <operations><op id="debian-dummy-monitor" name="monitor" interval="2s" timeout="20s"/></operations>
+           </primitive>"#,
+    )
+    .unwrap();
+    let change = systole::actors::message::CibChange::Upsert {
+        section: "resources".into(),
+        element,
+    };
+    match control::call(
+        &cluster.socket("node2"),
+        &ControlRequest::CibModify { change },
+        10_000,
+    ) {
+        Ok(ControlResponse::Done(_)) => {}
+        other => panic!("adding the resource: {other:?}"),
+    }
+    let report = cluster.wait("node1", 30_000, "debian-dummy started", |r| {
+        r.resources.iter().any(|x| {
+            x.id == "debian-dummy" && x.nodes.len() == 1 && x.agent == "ocf:heartbeat:Dummy"
+        })
+    });
+    let node = report
+        .resources
+        .iter()
+        .find(|x| x.id == "debian-dummy")
+        .unwrap()
+        .nodes[0]
+        .clone();
+    // Its own state file proves the agent really ran there.
+    let run = cluster.path().join(&node).join("state").join("run");
+    let found = std::fs::read_dir(&run)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().contains("debian-dummy"));
+    assert!(found, "no state file of debian-dummy in {}", run.display());
+}
