@@ -63,8 +63,11 @@ pub struct NodeHandle {
 struct BusLink {
     bus: Bus,
     shared: Arc<NodeShared>,
-    queues: DashMap<String, mpsc::UnboundedSender<Vec<u8>>>,
+    queues: DashMap<String, mpsc::Sender<Vec<u8>>>,
 }
+
+/// Envelopes queued for one destination before sends to it are refused.
+pub const LINK_QUEUE_DEPTH_MAX: usize = 10_000;
 
 impl Link for BusLink {
     fn send(&self, node: &str, bytes: Vec<u8>) -> Result<(), String> {
@@ -72,7 +75,7 @@ impl Link for BusLink {
             return Err(format!("{node} is not a member"));
         }
         let queue = self.queues.entry(node.to_string()).or_insert_with(|| {
-            let (sender, mut receiver) = mpsc::unbounded_channel::<Vec<u8>>();
+            let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(LINK_QUEUE_DEPTH_MAX);
             let bus = self.bus.clone();
             let to = node.to_string();
             tokio::spawn(async move {
