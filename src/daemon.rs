@@ -87,9 +87,12 @@ impl Link for BusLink {
             });
             sender
         });
-        queue
-            .send(bytes)
-            .map_err(|_| format!("queue to {node} closed"))
+        queue.try_send(bytes).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => {
+                format!("queue to {node} is full (LINK_QUEUE_DEPTH_MAX = {LINK_QUEUE_DEPTH_MAX})")
+            }
+            mpsc::error::TrySendError::Closed(_) => format!("queue to {node} closed"),
+        })
     }
 }
 
