@@ -367,13 +367,24 @@ fn group_gid(name: &str) -> Option<u32> {
 
 pub fn agent_config_for(config: &NodeConfig) -> AgentConfig {
     let defaults = AgentConfig::default();
+    let agents_dir = config
+        .agents_dir
+        .clone()
+        .unwrap_or_else(|| config.state_dir.join("agents"));
+    // Agents find our crm_attribute/crm_master first, and through them
+    // this node's daemon.
+    let mut extra_env = std::collections::BTreeMap::new();
+    extra_env.insert("SYSTOLE_SOCKET".into(), config.socket.display().to_string());
+    extra_env.insert("SYSTOLE_NODE".into(), config.node_name.clone());
+    if let Ok(exe) = std::env::current_exe() {
+        extra_env.insert("SYSTOLE_BIN".into(), exe.display().to_string());
+    }
     AgentConfig {
         ocf_root: config.ocf_root.clone(),
-        agents_dir: config
-            .agents_dir
-            .clone()
-            .unwrap_or_else(|| config.state_dir.join("agents")),
+        path_env: format!("{}:{}", agents_dir.join("bin").display(), defaults.path_env),
+        agents_dir,
         state_dir: config.state_dir.join("run"),
+        extra_env,
         ..defaults
     }
 }

@@ -10,6 +10,7 @@ pub mod actors;
 pub mod agent;
 pub mod config;
 pub mod control;
+pub mod crm_attribute;
 pub mod daemon;
 pub mod demo;
 pub mod explain;

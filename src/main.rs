@@ -78,6 +78,12 @@ enum Command {
     Bus,
     /// Why a resource is where it is: scores, constraints, stickiness, failures.
     Explain { resource: String },
+    /// Pacemaker's crm_attribute for resource agents (see agents/bin).
+    #[command(hide = true)]
+    CrmAttribute {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The transitions the DC ran: why, from which CIB, with what results.
     History {
         #[command(subcommand)]
@@ -247,6 +253,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             other => bail!("unexpected answer {other:?}"),
         },
+        Command::CrmAttribute { args } => return crm_attribute(target, &args),
         Command::Bus => match ask(target, ControlRequest::BusStats)? {
             ControlResponse::Done(text) => println!("{text}"),
             other => bail!("unexpected answer {other:?}"),
@@ -319,6 +326,46 @@ fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow
         }
     }
     Ok(())
+}
+
+/// `crm_attribute`/`crm_master` on behalf of an agent: exit codes as
+/// Pacemaker's (0 done, 6 no such attribute on query, 1 other errors).
+fn crm_attribute(target: &Target, args: &[String]) -> anyhow::Result<i32> {
+    use systole::crm_attribute::{parse, query, Action};
+    let request = parse(args, &|key| std::env::var(key).ok())
+        .map_err(|e| anyhow::anyhow!("crm_attribute: {e}"))?;
+    if request.action == Action::Query {
+        let cib = match ask(target, ControlRequest::CibGet)? {
+            ControlResponse::Cib { xml } => systole::model::xml::Element::parse(&xml)?,
+            other => bail!("unexpected answer {other:?}"),
+        };
+        return Ok(match query(&cib, &request) {
+            Some(value) if request.quiet => {
+                println!("{value}");
+                0
+            }
+            Some(value) => {
+                println!(
+                    "scope={} name={} value={value}",
+                    if request.transient { "status" } else { "nodes" },
+                    request.name
+                );
+                0
+            }
+            None => {
+                eprintln!(
+                    "crm_attribute: no attribute {} on {}",
+                    request.name, request.node
+                );
+                6
+            }
+        });
+    }
+    let change = request.change().expect("not a query");
+    match ask(target, ControlRequest::CibModify { change })? {
+        ControlResponse::Done(_) => Ok(0),
+        other => bail!("unexpected answer {other:?}"),
+    }
 }
 
 fn init_logging() {

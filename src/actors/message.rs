@@ -114,6 +114,13 @@ pub enum CibChange {
         name: String,
         value: Option<String>,
     },
+    /// A transient node attribute (status section; gone when the node
+    /// leaves): what `crm_attribute -l reboot` and `crm_master` set.
+    SetTransientAttribute {
+        node: String,
+        name: String,
+        value: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
