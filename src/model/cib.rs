@@ -848,7 +848,8 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                 Some("Optional") => OrderKind::Optional,
                 Some("Serialize") => OrderKind::Serialize,
                 Some("Mandatory") => OrderKind::Mandatory,
-                Some(other) => return Err(invalid(c, "kind", other)),
+                // Pacemaker treats an unknown kind as mandatory.
+                Some(_) => OrderKind::Mandatory,
                 None => match score {
                     Some(0) => OrderKind::Optional,
                     _ => OrderKind::Mandatory,
@@ -963,7 +964,10 @@ fn read_node_state(
     ns: &Element,
     ctx: &RuleContext,
 ) -> Result<NodeState, ModelError> {
-    let id = req(ns, "id")?.to_string();
+    let id = match (ns.attr("id"), ns.attr("uname")) {
+        (Some(id), _) | (None, Some(id)) => id.to_string(),
+        (None, None) => return Err(missing(ns, "id")),
+    };
     let uname = ns.attr("uname").unwrap_or(&id).to_string();
     let in_ccm = ns
         .attr("in_ccm")

@@ -340,7 +340,7 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
                     "Stop",
                     id,
                     &details(w, d, current, None),
-                    Some("node availability"),
+                    Some(d.stop_reason.as_deref().unwrap_or("node availability")),
                     true,
                 ));
             }

@@ -175,8 +175,16 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
                     v[n] = score::add(v[n], value);
                     continue;
                 }
+                // A group's score counts once, through its first member; a
+                // clone's reaches every instance.
                 for &a in &affected {
-                    plan.base[a][n] = score::add(plan.base[a][n], value);
+                    let in_group = a != r
+                        && w.rscs[a]
+                            .parent
+                            .is_some_and(|p| w.rscs[p].variant == Variant::Group);
+                    if !in_group {
+                        plan.base[a][n] = score::add(plan.base[a][n], value);
+                    }
                     plan.allowed[a][n] = true;
                 }
             }
@@ -371,11 +379,25 @@ fn apply_coloc_to_scores(w: &Working, plan: &Plan, c: &Coloc, scores: &mut [i64]
                 *s = -INFINITY;
             }
         }
-    } else {
+    } else if c.score <= -INFINITY {
         for (n, s) in scores.iter_mut().enumerate() {
+            if nodes.iter().any(|&p| same_attr(w, &c.node_attribute, n, p)) {
+                *s = -INFINITY;
+            }
+        }
+    } else {
+        // An optional colocation that would leave no node usable is
+        // rolled back, as Pacemaker does.
+        let mut work = scores.to_vec();
+        for (n, s) in work.iter_mut().enumerate() {
             if nodes.iter().any(|&p| same_attr(w, &c.node_attribute, n, p)) {
                 *s = score::add(*s, c.score);
             }
+        }
+        let usable = (0..work.len())
+            .any(|n| work[n] >= 0 && w.nodes[n].can_host() && plan.allowed[c.dependent][n]);
+        if usable {
+            scores.copy_from_slice(&work);
         }
     }
 }
@@ -412,7 +434,10 @@ fn add_dependent_scores(
                 work[n] = score::add(work[n], scale(v, f));
             }
         }
-        add_dependent_scores(w, plan, d, &mut work, f, visited);
+        // Only positive influence passes on to the dependents' dependents.
+        if f > 0.0 {
+            add_dependent_scores(w, plan, d, &mut work, f, visited);
+        }
         let usable =
             (0..work.len()).any(|n| work[n] >= 0 && w.nodes[n].can_host() && plan.allowed[r][n]);
         if usable {
@@ -548,6 +573,14 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
         }
     }
     let mut scores = effective_base(w, plan, r);
+    // The first member of a group carries the group's own scores.
+    if let Some(p) = rsc.parent {
+        if w.rscs[p].variant == Variant::Group && w.rscs[p].children.first() == Some(&r) {
+            for n in 0..scores.len() {
+                scores[n] = score::add(scores[n], plan.base[p][n]);
+            }
+        }
+    }
     // Inherit the parent clone's or group's own scores (clone-level bans).
     if let Some(p) = rsc.parent {
         if w.rscs[p].variant == Variant::Clone {

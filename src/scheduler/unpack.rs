@@ -603,10 +603,12 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             continue; // cancelled
         }
         let rc = op.rc;
+        // Status "error" (4) in old CIBs just means the rc was not 0; the rc
+        // decides. Other statuses (timeout, not supported...) are failures.
         let success = match op.operation.as_str() {
             "monitor" => rc == 0 || rc == 7 || rc == 8,
             _ => rc == 0,
-        } && (op.op_status == 0);
+        } && (op.op_status == 0 || op.op_status == 4);
         if success {
             match op.operation.as_str() {
                 "start" | "migrate_from" => {
@@ -712,6 +714,11 @@ fn unpack_history(w: &mut Working) {
         else {
             continue;
         };
+        // History on a node that left cleanly says nothing about now.
+        let node_info = &w.nodes[node];
+        if !node_info.online && !node_info.unclean && node_info.kind == NodeKind::Member {
+            continue;
+        }
         for lrm in &state.lrm {
             let (base, number) = match lrm.id.rsplit_once(':') {
                 Some((b, n)) if n.parse::<u32>().is_ok() => (b.to_string(), n.parse::<u32>().ok()),
@@ -731,11 +738,28 @@ fn unpack_history(w: &mut Working) {
             }
             let target = pick_instance(w, &instances, number, node);
             let Some(target) = target else { continue };
-            let role = if st.role == Role::Unknown || st.role == Role::Stopped {
+            let mut role = if st.role == Role::Unknown || st.role == Role::Stopped {
                 Role::Started
             } else {
                 st.role
             };
+            // A started instance of a promotable clone is unpromoted.
+            if role == Role::Started && w.rscs[w.top_of(target)].promotable {
+                role = Role::Unpromoted;
+            }
+            match st.on_fail.as_deref() {
+                Some("fence") if w.fencing_enabled && st.failed => {
+                    let n = &mut w.nodes[node];
+                    if !n.unclean {
+                        n.unclean = true;
+                        n.unclean_reason = format!("{} failed there", w.rscs[target].id);
+                    }
+                }
+                Some("standby") if st.failed => w.nodes[node].standby = true,
+                Some("block") if st.failed => w.rscs[target].managed = false,
+                Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
+                _ => {}
+            }
             if st.stop_failed && w.fencing_enabled {
                 let n = &mut w.nodes[node];
                 if !n.unclean {
