@@ -139,14 +139,15 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
         for r in targets {
             let mut affected = Vec::new();
             propagate(w, r, &mut affected);
-            let promoted_only = matches!(loc.role, Some(Role::Promoted));
+            let constraint_promoted = matches!(loc.role, Some(Role::Promoted));
             for n in 0..w.nodes.len() {
-                let value = match &loc.target {
+                // (score, applies to the promoted role only)
+                let mut entries: Vec<(i64, bool)> = Vec::new();
+                match &loc.target {
                     LocationTarget::Node { node, score } => {
-                        if &w.nodes[n].name != node {
-                            continue;
+                        if &w.nodes[n].name == node {
+                            entries.push((*score, constraint_promoted));
                         }
-                        Some(*score)
                     }
                     LocationTarget::Rules(rules) => {
                         let ctx = RuleContext {
@@ -155,37 +156,38 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
                             agent: None,
                             op: None,
                         };
-                        // Several rules: the first that holds gives the score
-                        // in Pacemaker's eyes each rule adds its own.
-                        let mut total: Option<i64> = None;
                         for rule in rules {
                             if let Some(s) = location_rule_score(rule, &ctx) {
-                                total = Some(score::add(total.unwrap_or(0), s));
+                                let promoted = match rule.attr("role").and_then(Role::parse) {
+                                    Some(role) => role == Role::Promoted,
+                                    None => constraint_promoted,
+                                };
+                                entries.push((s, promoted));
                             }
                         }
-                        total
                     }
-                };
-                let Some(value) = value else { continue };
-                if promoted_only {
-                    let v = &mut plan.promoted_locations[r];
-                    if v.is_empty() {
-                        v.resize(w.nodes.len(), 0);
-                    }
-                    v[n] = score::add(v[n], value);
-                    continue;
                 }
-                // A group's score counts once, through its first member; a
-                // clone's reaches every instance.
-                for &a in &affected {
-                    let in_group = a != r
-                        && w.rscs[a]
-                            .parent
-                            .is_some_and(|p| w.rscs[p].variant == Variant::Group);
-                    if !in_group {
-                        plan.base[a][n] = score::add(plan.base[a][n], value);
+                for (value, promoted_only) in entries {
+                    if promoted_only {
+                        let v = &mut plan.promoted_locations[r];
+                        if v.is_empty() {
+                            v.resize(w.nodes.len(), 0);
+                        }
+                        v[n] = score::add(v[n], value);
+                        continue;
                     }
-                    plan.allowed[a][n] = true;
+                    // A group's score counts once, through its first member; a
+                    // clone's reaches every instance.
+                    for &a in &affected {
+                        let in_group = a != r
+                            && w.rscs[a]
+                                .parent
+                                .is_some_and(|p| w.rscs[p].variant == Variant::Group);
+                        if !in_group {
+                            plan.base[a][n] = score::add(plan.base[a][n], value);
+                        }
+                        plan.allowed[a][n] = true;
+                    }
                 }
             }
         }

@@ -835,15 +835,12 @@ fn pick_instance(
     let unique = instances
         .first()
         .is_some_and(|&i| w.rscs[i].globally_unique);
-    if let Some(n) = number {
-        if let Some(&i) = instances.iter().find(|&&i| w.rscs[i].instance == Some(n)) {
-            if unique || w.rscs[i].current.is_empty() {
-                return Some(i);
-            }
-        }
-        if unique {
-            return None;
-        }
+    // Anonymous clones ignore the recorded number: any free instance will do.
+    if let Some(n) = number.filter(|_| unique) {
+        return instances
+            .iter()
+            .copied()
+            .find(|&i| w.rscs[i].instance == Some(n));
     }
     // Anonymous: a group instance with a sibling already here keeps together.
     for &i in instances {
