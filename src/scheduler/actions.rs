@@ -101,16 +101,53 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             && rsc.current.len() == 1
             && d.next.is_some_and(|n| Some(n) != d.current)
             && d.current.is_some_and(|c| w.nodes[c].online && !fence[c])
-            && rsc
-                .parent
-                .is_none_or(|p| w.rscs[p].variant != Variant::Group)
             && role == Role::Started
         {
             d.migrate = true;
         }
     }
+    block_migration(w, &mut out);
     propagate_orders(w, &mut out);
     out
+}
+
+/// A resource that must wait for another's real stop cannot migrate: group
+/// members after a moving, unmigratable member, and the "then" side of a
+/// mandatory order whose "first" moves without migrating.
+fn block_migration(w: &Working, out: &mut [Decision]) {
+    let moves_hard = |d: &Decision| !d.migrate && d.current.is_some() && !d.stop_on.is_empty();
+    for rsc in &w.rscs {
+        if rsc.variant != Variant::Group {
+            continue;
+        }
+        let mut blocker: Option<usize> = None;
+        for &c in &rsc.children {
+            if let Some(b) = blocker {
+                if out[c].migrate {
+                    out[c].migrate = false;
+                    out[c].start_reason = Some(format!("unmigrateable {} stop", w.rscs[b].id));
+                }
+            } else if moves_hard(&out[c]) {
+                blocker = Some(c);
+            }
+        }
+    }
+    for o in &w.cib.orders {
+        if o.kind != OrderKind::Mandatory {
+            continue;
+        }
+        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
+            continue;
+        };
+        if w.rscs[f].variant == Variant::Primitive
+            && w.rscs[t].variant == Variant::Primitive
+            && out[t].migrate
+            && moves_hard(&out[f])
+        {
+            out[t].migrate = false;
+            out[t].start_reason = Some(format!("unmigrateable {} stop", w.rscs[f].id));
+        }
+    }
 }
 
 /// (first primitives, first action, then primitives, then action, first's name, first needs any).
@@ -178,7 +215,7 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             let first_restarts = !is_clone
                 && firsts
                     .iter()
-                    .any(|&f| out[f].start && out[f].start_runnable);
+                    .any(|&f| out[f].start && out[f].start_runnable && !out[f].migrate);
             for &t in thens {
                 if !out[t].managed {
                     continue;
@@ -357,7 +394,8 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
         }
         if moving {
             let verb = if d.failed { "Recover" } else { "Move" };
-            return Some(line(verb, id, &details(w, d, current, next), None, true));
+            let reason = d.start_reason.as_deref().filter(|r| r.starts_with("unmigrateable"));
+            return Some(line(verb, id, &details(w, d, current, next), reason, true));
         }
         if d.failed {
             return Some(line(
