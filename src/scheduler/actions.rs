@@ -220,16 +220,27 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                 if !out[t].managed {
                     continue;
                 }
+                let first_is_collective = w
+                    .by_id
+                    .get(fname)
+                    .is_some_and(|&f| w.rscs[f].variant != Variant::Primitive);
+                let reason_text = {
+                    if *any || is_clone || first_is_collective {
+                        format!("unrunnable {fname} running")
+                    } else {
+                        let culprit = firsts
+                            .iter()
+                            .find(|&&f| out[f].next.is_none() || !out[f].start_runnable)
+                            .copied()
+                            .unwrap_or(firsts[0]);
+                        format!("unrunnable {} start", w.rscs[culprit].id)
+                    }
+                };
+                let reason = || reason_text.clone();
                 if first_unrunnable && out[t].next.is_some() && out[t].start_runnable {
                     out[t].start_runnable = false;
                     if out[t].start_reason.is_none() {
-                        let what = if *any || is_clone { "running" } else { "start" };
-                        let name = if is_clone || *any {
-                            fname.clone()
-                        } else {
-                            w.rscs[firsts[0]].id.clone()
-                        };
-                        out[t].start_reason = Some(format!("unrunnable {name} {what}"));
+                        out[t].start_reason = Some(reason());
                     }
                     // A running then must stop.
                     if let Some(c) = out[t].current {
@@ -377,7 +388,12 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
                     "Stop",
                     id,
                     &details(w, d, current, None),
-                    Some(d.stop_reason.as_deref().unwrap_or("node availability")),
+                    Some(
+                        d.stop_reason
+                            .as_deref()
+                            .or(d.start_reason.as_deref())
+                            .unwrap_or("node availability"),
+                    ),
                     true,
                 ));
             }
@@ -394,7 +410,10 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
         }
         if moving {
             let verb = if d.failed { "Recover" } else { "Move" };
-            let reason = d.start_reason.as_deref().filter(|r| r.starts_with("unmigrateable"));
+            let reason = d
+                .start_reason
+                .as_deref()
+                .filter(|r| r.starts_with("unmigrateable"));
             return Some(line(verb, id, &details(w, d, current, next), reason, true));
         }
         if d.failed {

@@ -524,8 +524,11 @@ fn choose_node(
                     free_capacity(w, plan, n) > free_capacity(w, plan, b)
                 } else if w.placement_strategy == "minimal" {
                     false
-                } else {
+                } else if plan.load[n] != plan.load[b] {
                     plan.load[n] < plan.load[b]
+                } else {
+                    // Pacemaker's last resort: node names, byte order.
+                    w.nodes[n].name.as_bytes() < w.nodes[b].name.as_bytes()
                 };
                 Some(if better { n } else { b })
             }
