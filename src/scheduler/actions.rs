@@ -27,6 +27,8 @@ pub struct Decision {
     pub managed: bool,
     pub failed: bool,
     pub blocked_stop: bool,
+    /// Stops can run (false when the node is unclean and cannot be fenced).
+    pub stop_runnable: bool,
 }
 
 pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
@@ -56,8 +58,8 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         if !d.managed {
             continue;
         }
-        let needs_quorum = rsc.agent.as_ref().is_none_or(|a| a.class != "stonith")
-            && rsc.meta.get("requires").is_none_or(|v| v != "nothing");
+        let needs_quorum = rsc.meta.get("requires").is_none_or(|v| v != "nothing");
+        d.stop_runnable = true;
         for c in &rsc.current {
             let stays = d.next == Some(c.node) && rsc.current.len() == 1;
             if !stays || c.failed {
@@ -93,6 +95,19 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         if quorum_stop && needs_quorum && !rsc.current.is_empty() {
             d.stop_on = rsc.current.iter().map(|c| c.node).collect();
             d.stop_reason = Some("no quorum".into());
+        }
+        if rsc.current.len() > 1
+            && d.stop_reason.is_none()
+            && !rsc.current.iter().any(|c| c.pending_op)
+        {
+            d.stop_reason = Some("being multiply active".into());
+        }
+        // A stop on a node that is gone but cannot be fenced never completes.
+        if d.stop_on
+            .iter()
+            .any(|&n| w.nodes[n].unclean && !w.nodes[n].online && !fence[n])
+        {
+            d.stop_runnable = false;
         }
         // Live migration: a healthy, movable primitive that allows it.
         if rsc.allow_migrate
@@ -344,47 +359,47 @@ pub fn summary(
             continue;
         }
         let d = &decisions[r];
-        if let Some(l) = summary_line(w, &rsc.id, d) {
-            lines.push(l);
-        }
+        lines.extend(summary_line(w, &rsc.id, d));
     }
     lines
 }
 
-fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
+fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
     let current = d.current;
     let next = d.next;
     if !d.managed || (current.is_none() && next.is_none()) {
-        return None;
+        return vec![];
     }
     let role = d.role.unwrap_or(Role::Stopped);
     let next_role = d.next_role.unwrap_or(Role::Stopped);
     let moving = current.is_some() && next.is_some() && current != next;
     let stop_reason = d.stop_reason.as_deref().or(d.start_reason.as_deref());
     if role == next_role {
-        next?;
+        if next.is_none() {
+            return vec![];
+        }
         if d.migrate && current.is_some() {
-            return Some(line(
+            return vec![line(
                 "Migrate",
                 id,
                 &details(w, d, current, next),
                 None,
                 true,
-            ));
+            )];
         }
         if !d.start {
             if d.demote && d.promote {
-                return Some(line(
+                return vec![line(
                     "Re-promote",
                     id,
                     &details(w, d, current, next),
                     None,
                     true,
-                ));
+                )];
             }
             if !d.stop_on.is_empty() {
                 // Stopping extra copies of a multiply-active resource.
-                return Some(line(
+                return vec![line(
                     "Stop",
                     id,
                     &details(w, d, current, None),
@@ -395,18 +410,18 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
                             .unwrap_or("node availability"),
                     ),
                     true,
-                ));
+                )];
             }
-            return None;
+            return vec![];
         }
         if !d.start_runnable {
-            return Some(line(
+            return vec![line(
                 "Stop",
                 id,
                 &details(w, d, current, None),
                 stop_reason,
                 true,
-            ));
+            )];
         }
         if moving {
             let verb = if d.failed { "Recover" } else { "Move" };
@@ -414,54 +429,58 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
                 .start_reason
                 .as_deref()
                 .filter(|r| r.starts_with("unmigrateable"));
-            return Some(line(verb, id, &details(w, d, current, next), reason, true));
+            return vec![line(verb, id, &details(w, d, current, next), reason, true)];
         }
         if d.failed {
-            return Some(line(
+            return vec![line(
                 "Recover",
                 id,
                 &details(w, d, current, None),
-                None,
+                d.stop_reason
+                    .as_deref()
+                    .filter(|r| *r == "being multiply active"),
                 true,
-            ));
+            )];
         }
-        return Some(line(
+        return vec![line(
             "Restart",
             id,
             &details(w, d, current, next),
             d.start_reason.as_deref(),
             true,
-        ));
+        )];
     }
     if !d.stop_on.is_empty() && (next_role == Role::Stopped || (d.start && !d.start_runnable)) {
-        let reason = d
-            .stop_reason
-            .as_deref()
-            .or(d.start_reason.as_deref())
-            .unwrap_or("node availability");
+        let reason = d.stop_reason.as_deref().or(d.start_reason.as_deref());
+        // A stop that can never run (unfenceable node) gives no reason.
+        let reason = if d.stop_runnable {
+            reason.or(Some("node availability"))
+        } else {
+            reason
+        };
         let mut out = Vec::new();
         for &n in &d.stop_on {
             out.push(line(
                 "Stop",
                 id,
                 &details(w, d, Some(n), None),
-                Some(reason),
-                true,
+                reason,
+                d.stop_runnable,
             ));
         }
-        return out.into_iter().next();
+        return out;
     }
     if d.failed && !d.stop_on.is_empty() {
-        return Some(line(
+        return vec![line(
             "Recover",
             id,
             &details(w, d, current, next),
             None,
             true,
-        ));
+        )];
     }
     if moving {
-        return Some(line("Move", id, &details(w, d, current, next), None, true));
+        return vec![line("Move", id, &details(w, d, current, next), None, true)];
     }
     if d.start {
         let verb = if next_role == Role::Promoted {
@@ -469,31 +488,31 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
         } else {
             "Start"
         };
-        return Some(line(
+        return vec![line(
             verb,
             id,
             &details(w, d, current, next),
             d.start_reason.as_deref(),
             d.start_runnable,
-        ));
+        )];
     }
     if d.demote {
-        return Some(line(
+        return vec![line(
             "Demote",
             id,
             &details(w, d, current, next),
             None,
             true,
-        ));
+        )];
     }
     if d.promote {
-        return Some(line(
+        return vec![line(
             "Promote",
             id,
             &details(w, d, current, next),
             None,
             true,
-        ));
+        )];
     }
-    None
+    vec![]
 }

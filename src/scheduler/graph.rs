@@ -205,6 +205,11 @@ pub fn build(
                 b.add(r, Task::Stop, n, 0, base_meta.clone());
             }
         }
+        for &n in &rsc.dangling {
+            if w.nodes[n].online {
+                b.add(r, Task::Stop, n, 0, base_meta.clone());
+            }
+        }
         if d.demote && !d.stop_on.iter().any(|n| Some(*n) == d.current) {
             if let Some(c) = d.current {
                 b.add(r, Task::Demote, c, 0, base_meta.clone());

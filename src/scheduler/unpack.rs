@@ -63,8 +63,10 @@ pub struct Current {
     pub failed: bool,
     /// The failure's on-fail handling, e.g. "block", "ignore", "fence".
     pub on_fail: Option<String>,
-    /// A migration left half done: (source, target).
+    /// An operation is still in flight.
     pub pending_op: bool,
+    /// The last successful operation was a migrate_to towards this node.
+    pub migrated_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +105,9 @@ pub struct Rsc {
     /// Last failure bans: fail count reached migration-threshold.
     pub banned_by_failures: Vec<bool>,
     pub orphan: bool,
+    /// Sources of completed live migrations: stopped without being counted
+    /// as active there.
+    pub dangling: Vec<usize>,
 }
 
 impl Rsc {
@@ -406,6 +411,7 @@ fn add_resource(
         known_on: vec![false; w.nodes.len()],
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
+        dangling: Vec::new(),
         meta: meta.clone(),
     };
     let idx = w.rscs.len();
@@ -605,18 +611,36 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         let rc = op.rc;
         // Status "error" (4) in old CIBs just means the rc was not 0; the rc
         // decides. Other statuses (timeout, not supported...) are failures.
+        // The transition key "action:transition:expected-rc:uuid" says what
+        // the controller expected; a recurring monitor is fine when it got it.
+        let expected_rc = op
+            .transition_key
+            .as_deref()
+            .and_then(|k| k.split(':').nth(2))
+            .and_then(|v| v.parse::<i32>().ok());
         let success = match op.operation.as_str() {
-            "monitor" => rc == 0 || rc == 7 || rc == 8,
+            "monitor" if is_probe => rc == 0 || rc == 7 || rc == 8,
+            "monitor" => match expected_rc {
+                Some(e) if rc == 7 => e == 7,
+                _ => rc == 0 || rc == 8 || rc == 7,
+            },
             _ => rc == 0,
         } && (op.op_status == 0 || op.op_status == 4);
+        if success && op.operation == "monitor" && !is_probe && rc == 7 && expected_rc == Some(7) {
+            // A role=Stopped monitor confirming it is stopped.
+            st.role = Role::Stopped;
+            continue;
+        }
         if success {
             match op.operation.as_str() {
                 "start" | "migrate_from" => {
                     st.role = Role::Started;
+                    st.migrated_to = None;
                     clear(&mut st);
                 }
                 "stop" => {
                     st.role = Role::Stopped;
+                    st.migrated_to = None;
                     st.stop_failed = false;
                     clear(&mut st);
                 }
@@ -773,9 +797,31 @@ fn unpack_history(w: &mut Working) {
                 failed: st.failed || st.stop_failed,
                 on_fail: st.on_fail.clone(),
                 pending_op: st.pending,
+                migrated_to: st.migrated_to.clone(),
             });
-            let _ = st.migrated_to;
         }
+    }
+    // A completed migration leaves the source behind: not active, but in
+    // need of a stop.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        let names: Vec<String> = w.rscs[r]
+            .current
+            .iter()
+            .map(|c| w.nodes[c.node].name.clone())
+            .collect();
+        let mut keep = Vec::new();
+        let mut dangling = Vec::new();
+        for c in std::mem::take(&mut w.rscs[r].current) {
+            match &c.migrated_to {
+                Some(t) if names.contains(t) && !c.failed => dangling.push(c.node),
+                _ => keep.push(c),
+            }
+        }
+        w.rscs[r].current = keep;
+        w.rscs[r].dangling = dangling;
     }
     // Fail counts: fail-count-RSC[#op_interval] transient attributes.
     for n in 0..w.nodes.len() {
