@@ -104,6 +104,7 @@ pub fn assign(w: &Working) -> Plan {
     }
     apply_locations(w, &mut plan);
     apply_stickiness_and_failures(w, &mut plan);
+    apply_tickets(w, &mut plan);
     resolve_colocations(w, &mut plan);
 
     // Assignment order: priority first, then configuration order.
@@ -224,6 +225,71 @@ fn simple_regex_match(pattern: &str, text: &str) -> bool {
         return m(&p[1..], &t);
     }
     (0..=t.len()).any(|i| m(&p, &t[i..]))
+}
+
+/// Whether a ticket is usable: granted and not in standby.
+pub fn ticket_ok(w: &Working, ticket: &str) -> (bool, bool) {
+    let state = w.cib.ticket_state.get(ticket);
+    let granted = state
+        .and_then(|s| s.get("granted"))
+        .is_some_and(|v| crate::model::cib::parse_bool(v));
+    let standby = state
+        .and_then(|s| s.get("standby"))
+        .is_some_and(|v| crate::model::cib::parse_bool(v));
+    (granted, standby)
+}
+
+/// Resources that depend on a ticket they do not hold may not run (or, with
+/// `loss-policy=freeze`, may only stay where they are; with `rsc-role`
+/// Promoted, may not be promoted).
+fn apply_tickets(w: &Working, plan: &mut Plan) {
+    for t in &w.cib.tickets {
+        let Some(&r) = w.by_id.get(&t.resource) else {
+            continue;
+        };
+        let (granted, standby) = ticket_ok(w, &t.ticket);
+        if granted && !standby {
+            continue;
+        }
+        let freeze = t.loss_policy == "freeze" && !granted;
+        let mut prims = Vec::new();
+        w.primitives_of(r, &mut prims);
+        let active_on = |n: usize, promoted: bool| {
+            prims.iter().any(|&p| {
+                w.rscs[p]
+                    .current
+                    .iter()
+                    .any(|c| c.node == n && (!promoted || c.role == Role::Promoted))
+            })
+        };
+        if t.role == Some(Role::Promoted) {
+            let mut v = std::mem::take(&mut plan.promoted_locations[r]);
+            if v.is_empty() {
+                v.resize(w.nodes.len(), 0);
+            }
+            for (n, x) in v.iter_mut().enumerate() {
+                if !(freeze && active_on(n, true)) {
+                    *x = -INFINITY;
+                }
+            }
+            plan.promoted_locations[r] = v;
+            continue;
+        }
+        let mut affected = Vec::new();
+        propagate(w, r, &mut affected);
+        for a in affected {
+            for n in 0..w.nodes.len() {
+                let here = if w.rscs[a].variant == Variant::Primitive {
+                    w.rscs[a].current.iter().any(|c| c.node == n)
+                } else {
+                    active_on(n, false)
+                };
+                if !(freeze && here) {
+                    plan.allowed[a][n] = false;
+                }
+            }
+        }
+    }
 }
 
 fn apply_stickiness_and_failures(w: &Working, plan: &mut Plan) {

@@ -225,7 +225,47 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     }
     unpack_remote_nodes(&mut w);
     unpack_history(&mut w);
+    unpack_ticket_fencing(&mut w);
     w
+}
+
+/// `loss-policy=fence`: a node running a resource whose ticket was revoked
+/// is fenced.
+fn unpack_ticket_fencing(w: &mut Working) {
+    let tickets = w.cib.tickets.clone();
+    for t in tickets {
+        if t.loss_policy != "fence" {
+            continue;
+        }
+        let granted = w
+            .cib
+            .ticket_state
+            .get(&t.ticket)
+            .and_then(|s| s.get("granted"))
+            .is_some_and(|v| parse_bool(v));
+        if granted {
+            continue;
+        }
+        let Some(&r) = w.by_id.get(&t.resource) else {
+            continue;
+        };
+        let mut prims = Vec::new();
+        w.primitives_of(r, &mut prims);
+        for p in prims {
+            let nodes: Vec<usize> = w.rscs[p]
+                .current
+                .iter()
+                .filter(|c| t.role != Some(Role::Promoted) || c.role == Role::Promoted)
+                .map(|c| c.node)
+                .collect();
+            for n in nodes {
+                if w.fencing_enabled && !w.nodes[n].unclean {
+                    w.nodes[n].unclean = true;
+                    w.nodes[n].unclean_reason = "deadman ticket was lost".into();
+                }
+            }
+        }
+    }
 }
 
 fn unpack_nodes(w: &mut Working) {
