@@ -262,7 +262,7 @@ fn apply_tickets(w: &Working, plan: &mut Plan) {
                     .any(|c| c.node == n && (!promoted || c.role == Role::Promoted))
             })
         };
-        if t.role == Some(Role::Promoted) {
+        if t.role == Some(Role::Promoted) && t.loss_policy != "stop" {
             let mut v = std::mem::take(&mut plan.promoted_locations[r]);
             if v.is_empty() {
                 v.resize(w.nodes.len(), 0);
