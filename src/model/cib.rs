@@ -114,6 +114,8 @@ fn normalise_property(name: &str) -> &str {
         "symmetric_cluster" => "symmetric-cluster",
         "no_quorum_policy" => "no-quorum-policy",
         "stop_orphan_resources" => "stop-orphan-resources",
+        "stop-removed-resources" => "stop-orphan-resources",
+        "stop-removed-actions" => "stop-orphan-actions",
         "stop_orphan_actions" => "stop-orphan-actions",
         "startup_fencing" => "startup-fencing",
         "stonith_enabled" => "fencing-enabled",

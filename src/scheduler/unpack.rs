@@ -33,6 +33,7 @@ pub struct NodeInfo {
     /// The guest node's container resource, or the remote node's connection.
     pub connection: Option<String>,
     pub has_state: bool,
+    pub connection_stopping: bool,
 }
 
 impl NodeInfo {
@@ -44,6 +45,7 @@ impl NodeInfo {
             && !self.shutdown
             && !self.maintenance
             && !self.pending
+            && !self.connection_stopping
     }
 }
 
@@ -225,6 +227,7 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     }
     unpack_remote_nodes(&mut w);
     unpack_history(&mut w);
+    decide_remote_nodes(&mut w);
     unpack_ticket_fencing(&mut w);
     w
 }
@@ -300,6 +303,7 @@ fn unpack_nodes(w: &mut Working) {
             node_score: n.score,
             connection: None,
             has_state: state.is_some(),
+            connection_stopping: false,
         };
         if n.kind == NodeKind::Remote {
             // Remote nodes are online when their connection runs; decided
@@ -566,6 +570,7 @@ fn unpack_remote_nodes(w: &mut Working) {
                     node_score: 0,
                     connection: None,
                     has_state: state.is_some(),
+                    connection_stopping: false,
                 };
                 let attrs = state.map(|s| s.transient).unwrap_or_default();
                 finish_attrs(&mut info, attrs);
@@ -771,16 +776,28 @@ fn unpack_history(w: &mut Working) {
     }
     let states = w.cib.node_states.clone();
     let now = w.now_epoch_s;
+    // Cluster nodes first: remote and guest nodes are up only while their
+    // connection (or container) runs, which the cluster nodes' history says.
+    let mut ordered: Vec<(usize, &crate::model::cib::NodeState)> = Vec::new();
     for state in &states {
-        let Some(node) = w
+        if let Some(node) = w
             .node_named(&state.uname)
             .or_else(|| w.node_named(&state.id))
-        else {
-            continue;
-        };
-        // History on a node that left cleanly says nothing about now.
+        {
+            ordered.push((node, state));
+        }
+    }
+    ordered.sort_by_key(|(n, _)| w.nodes[*n].kind != NodeKind::Member);
+    let mut remotes_decided = false;
+    for (node, state) in ordered {
+        if w.nodes[node].kind != NodeKind::Member && !remotes_decided {
+            remotes_decided = true;
+            decide_remote_nodes(w);
+        }
+        // History on a node that is down (and need not be fenced) says
+        // nothing about now.
         let node_info = &w.nodes[node];
-        if !node_info.online && !node_info.unclean && node_info.kind == NodeKind::Member {
+        if !node_info.online && !node_info.unclean {
             continue;
         }
         for lrm in &state.lrm {
@@ -788,8 +805,21 @@ fn unpack_history(w: &mut Working) {
                 Some((b, n)) if n.parse::<u32>().is_ok() => (b.to_string(), n.parse::<u32>().ok()),
                 _ => (lrm.id.clone(), None),
             };
-            let Some(instances) = by_base.get(&base).cloned() else {
-                continue; // an orphan: no longer configured
+            let instances = match by_base.get(&base) {
+                Some(i) => i.clone(),
+                None => {
+                    // An orphan: no longer configured. It must stop if active.
+                    // Bundle-generated resources are not modelled one by one.
+                    let from_bundle = w.rscs.iter().any(|r| {
+                        r.variant == Variant::Bundle && lrm.id.starts_with(&format!("{}-", r.id))
+                    });
+                    if !w.stop_orphans || from_bundle {
+                        continue;
+                    }
+                    let orphan = add_orphan(w, &lrm.id, &lrm.id, lrm.agent.clone(), None);
+                    by_base.insert(base.clone(), vec![orphan]);
+                    vec![orphan]
+                }
             };
             let first = instances[0];
             let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled);
@@ -800,8 +830,27 @@ fn unpack_history(w: &mut Working) {
             if !active {
                 continue;
             }
-            let target = pick_instance(w, &instances, number, node);
-            let Some(target) = target else { continue };
+            let target = match pick_instance(w, &instances, number, node) {
+                Some(t) => t,
+                None => {
+                    // More active copies than configured instances.
+                    let template = instances[0];
+                    let parent = w.rscs[template].parent;
+                    let used: Vec<u32> = instances
+                        .iter()
+                        .filter_map(|&i| w.rscs[i].instance)
+                        .collect();
+                    let n = (0..).find(|k| !used.contains(k)).unwrap_or(0);
+                    let id = format!("{base}:{n}");
+                    let agent = w.rscs[template].agent.clone();
+                    let orphan = add_orphan(w, &id, &base, agent, parent);
+                    w.rscs[orphan].instance = Some(n);
+                    if let Some(v) = by_base.get_mut(&base) {
+                        v.push(orphan);
+                    }
+                    orphan
+                }
+            };
             let mut role = if st.role == Role::Unknown || st.role == Role::Stopped {
                 Role::Started
             } else {
@@ -904,6 +953,83 @@ fn unpack_history(w: &mut Working) {
             }
         }
     }
+}
+
+/// Remote and guest nodes are online while their connection resource runs
+/// (and has not failed).
+fn decide_remote_nodes(w: &mut Working) {
+    for n in 0..w.nodes.len() {
+        if w.nodes[n].kind == NodeKind::Member {
+            continue;
+        }
+        let up = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&r| {
+                let rsc = &w.rscs[r];
+                !rsc.current.is_empty()
+                    && !rsc.failed()
+                    && rsc.current.iter().all(|c| w.nodes[c.node].online)
+            });
+        w.nodes[n].online = up;
+        // A connection on its way down takes the node's resources with it.
+        let stopping = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&r| w.rscs[r].target_role == Role::Stopped || w.rscs[r].failed());
+        w.nodes[n].connection_stopping = stopping;
+    }
+}
+
+/// Adds a resource found only in the history: stopped wherever it runs.
+fn add_orphan(
+    w: &mut Working,
+    id: &str,
+    base: &str,
+    agent: Option<AgentSpec>,
+    parent: Option<usize>,
+) -> usize {
+    let n = w.nodes.len();
+    let template = Rsc {
+        id: id.to_string(),
+        base: base.to_string(),
+        variant: Variant::Primitive,
+        parent,
+        children: Vec::new(),
+        agent,
+        ops: Vec::new(),
+        params: BTreeMap::new(),
+        meta: BTreeMap::new(),
+        utilization: BTreeMap::new(),
+        instance: None,
+        priority: 0,
+        stickiness: 0,
+        managed: true,
+        target_role: Role::Stopped,
+        migration_threshold: INFINITY,
+        failure_timeout_s: 0,
+        allow_migrate: false,
+        globally_unique: false,
+        promotable: false,
+        interleave: false,
+        ordered: false,
+        clone_max: 0,
+        clone_node_max: 0,
+        promoted_max: 0,
+        promoted_node_max: 0,
+        requires_fencing: true,
+        current: Vec::new(),
+        known_on: vec![false; n],
+        banned_by_failures: vec![false; n],
+        orphan: true,
+        dangling: Vec::new(),
+    };
+    w.rscs.push(template);
+    let idx = w.rscs.len() - 1;
+    w.by_id.entry(id.to_string()).or_insert(idx);
+    idx
 }
 
 /// Chooses which instance of a (possibly cloned) primitive a history entry
