@@ -324,13 +324,24 @@ pub fn build(
             }
         }
     }
-    let checkpoint = b.graph.clone();
-    for (x, y) in &extra {
-        b.edge(*x, *y);
+    // Check the extra orderings on a shadow graph of bare indices first:
+    // cloning the real graph (every action's parameters) would be costly.
+    let mut shadow: DiGraph<(), ()> = DiGraph::with_capacity(b.graph.node_count(), 0);
+    for _ in 0..b.graph.node_count() {
+        shadow.add_node(());
     }
-    if petgraph::algo::is_cyclic_directed(&b.graph) {
+    for e in b.graph.raw_edges() {
+        shadow.add_edge(e.source(), e.target(), ());
+    }
+    for (x, y) in &extra {
+        shadow.add_edge(*x, *y, ());
+    }
+    if !petgraph::algo::is_cyclic_directed(&shadow) {
+        for (x, y) in extra {
+            b.edge(x, y);
+        }
+    } else {
         // Conflicting orderings: keep only those that do not close a loop.
-        b.graph = checkpoint;
         for (x, y) in extra {
             if !petgraph::algo::has_path_connecting(&b.graph, y, x, None) {
                 b.edge(x, y);
