@@ -250,6 +250,11 @@ pub enum ResourceKind {
         child: Option<Box<ResourceConfig>>,
         replicas: u32,
         container: AgentSpec,
+        /// How many replicas may share a node.
+        replicas_per_host: u32,
+        promoted_max: u32,
+        /// First address of `<network ip-range-start>`: one IP per replica.
+        ip_range_start: Option<String>,
     },
 }
 
@@ -641,22 +646,35 @@ fn read_resource(
                     id: e.id().unwrap_or("").into(),
                     problem: "has no container runtime".into(),
                 })?;
-            let replicas = runtime
-                .attr("replicas")
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(1);
             let child = match e.child("primitive") {
                 Some(p) => read_resource(root, p, templates, ctx)?.map(Box::new),
                 None => None,
             };
+            let num = |el: &Element, names: &[&str]| {
+                names
+                    .iter()
+                    .find_map(|n| el.attr(n))
+                    .and_then(|v| v.parse::<u32>().ok())
+            };
+            let meta = nvpairs(root, e, "meta_attributes", ctx);
+            let promotable = meta.get("promotable").is_some_and(|v| parse_bool(v));
+            let promoted_max = num(runtime, &["promoted-max", "master-max"])
+                .or_else(|| meta.get("promoted-max").and_then(|v| v.parse().ok()))
+                .unwrap_or(if promotable { 1 } else { 0 });
+            let network = e.child("network");
             ResourceKind::Bundle {
                 child,
-                replicas,
+                replicas: num(runtime, &["replicas"]).unwrap_or(promoted_max.max(1)),
                 container: AgentSpec {
                     class: "ocf".into(),
                     provider: Some("heartbeat".into()),
                     kind: runtime.name.clone(),
                 },
+                replicas_per_host: num(runtime, &["replicas-per-host"]).unwrap_or(1),
+                promoted_max,
+                ip_range_start: network
+                    .and_then(|n| n.attr("ip-range-start"))
+                    .map(str::to_string),
             }
         }
         _ => return Ok(None),

@@ -102,6 +102,33 @@ pub fn assign(w: &Working) -> Plan {
             }
         }
     }
+    for parts in w.bundles.values() {
+        let Some(inner) = parts.inner else { continue };
+        let guests: Vec<Option<usize>> = parts
+            .remotes
+            .iter()
+            .map(|&c| w.node_named(&w.rscs[c].id))
+            .collect();
+        let mut members = Vec::new();
+        propagate(w, inner, &mut members);
+        for m in members {
+            for n in 0..n_nodes {
+                plan.allowed[m][n] = false;
+            }
+            let own = w.rscs[m]
+                .instance
+                .and_then(|i| guests.get(i as usize).copied().flatten());
+            match own {
+                Some(g) => plan.allowed[m][g] = true,
+                None if m == inner => {
+                    for g in guests.iter().flatten() {
+                        plan.allowed[m][*g] = true;
+                    }
+                }
+                None => {}
+            }
+        }
+    }
     apply_locations(w, &mut plan);
     apply_stickiness_and_failures(w, &mut plan);
     apply_tickets(w, &mut plan);
@@ -109,7 +136,13 @@ pub fn assign(w: &Working) -> Plan {
 
     // Assignment order: priority first, then configuration order.
     let mut order: Vec<usize> = w.top.clone();
-    order.sort_by_key(|&r| std::cmp::Reverse(w.rscs[r].priority));
+    // Remote connections first: their nodes are usable only once they are placed.
+    let is_connection = |r: usize| {
+        w.nodes
+            .iter()
+            .any(|n| n.connection.as_deref() == Some(w.rscs[r].id.as_str()))
+    };
+    order.sort_by_key(|&r| (!is_connection(r), std::cmp::Reverse(w.rscs[r].priority)));
     for r in order {
         assign_rsc(w, &mut plan, r);
     }
@@ -139,7 +172,10 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
         }
         for r in targets {
             let mut affected = Vec::new();
-            propagate(w, r, &mut affected);
+            match w.bundles.get(&r) {
+                Some(parts) => affected.extend(parts.containers.iter().copied()),
+                None => propagate(w, r, &mut affected),
+            }
             let constraint_promoted = matches!(loc.role, Some(Role::Promoted));
             for n in 0..w.nodes.len() {
                 // (score, applies to the promoted role only)
@@ -328,6 +364,25 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
             }
         }
     }
+    for parts in w.bundles.values() {
+        for (i, &c) in parts.containers.iter().enumerate() {
+            for &follower in [parts.ips.get(i), parts.remotes.get(i)]
+                .into_iter()
+                .flatten()
+            {
+                plan.colocs.push(Coloc {
+                    id: format!("{}-bundle", w.rscs[follower].id),
+                    dependent: follower,
+                    primary: c,
+                    score: INFINITY,
+                    dependent_role: None,
+                    primary_role: None,
+                    node_attribute: "#uname".into(),
+                    influence: true,
+                });
+            }
+        }
+    }
     for c in &w.cib.colocations {
         let (Some(&d), Some(&p)) = (w.by_id.get(&c.dependent), w.by_id.get(&c.primary)) else {
             continue;
@@ -390,14 +445,32 @@ fn assign_rsc(w: &Working, plan: &mut Plan, r: usize) {
             };
         }
         Variant::Clone => assign_clone(w, plan, r),
-        Variant::Bundle => {
-            plan.progress[r] = Progress::Busy;
-            for c in w.rscs[r].children.clone() {
-                assign_primitive(w, plan, c, None);
-            }
-            plan.progress[r] = Progress::Done;
+        Variant::Bundle => assign_bundle(w, plan, r),
+    }
+}
+
+/// Containers first (at most `replicas-per-host` on a node), then their IPs
+/// and guest connections (which follow them), then the resource inside.
+fn assign_bundle(w: &Working, plan: &mut Plan, r: usize) {
+    plan.progress[r] = Progress::Busy;
+    let parts = w.bundles.get(&r).cloned().unwrap_or_default();
+    let mut per_node = vec![0usize; w.nodes.len()];
+    for &c in &parts.containers {
+        let counts = per_node.clone();
+        let limit = parts.replicas_per_host;
+        let mask = move |n: usize| counts[n] < limit;
+        assign_primitive(w, plan, c, Some(&mask));
+        if let Some(n) = plan.assigned[c] {
+            per_node[n] += 1;
         }
     }
+    for &c in parts.ips.iter().chain(parts.remotes.iter()) {
+        assign_primitive(w, plan, c, None);
+    }
+    if let Some(inner) = parts.inner {
+        assign_clone(w, plan, inner);
+    }
+    plan.progress[r] = Progress::Done;
 }
 
 /// Nodes the primary occupies for a colocation (the clone's instances, or
@@ -409,6 +482,24 @@ fn primary_nodes(w: &Working, plan: &Plan, p: usize, role: Option<Role>) -> Vec<
         Some(Role::Unpromoted) => plan.next_role[r] == Role::Unpromoted,
         _ => true,
     };
+    if let Some(parts) = w.bundles.get(&p) {
+        let mut nodes = Vec::new();
+        for (i, &c) in parts.containers.iter().enumerate() {
+            let inner_ok = match (role, parts.inner) {
+                (Some(Role::Promoted), Some(inner)) => w.rscs[inner]
+                    .children
+                    .get(i)
+                    .is_some_and(|&x| plan.next_role[x] == Role::Promoted),
+                _ => true,
+            };
+            if let Some(n) = plan.assigned[c] {
+                if inner_ok && !nodes.contains(&n) {
+                    nodes.push(n);
+                }
+            }
+        }
+        return nodes;
+    }
     match rsc.variant {
         Variant::Clone | Variant::Bundle => {
             let mut nodes = Vec::new();
@@ -561,6 +652,23 @@ fn free_capacity(w: &Working, plan: &Plan, n: usize) -> i64 {
         .sum()
 }
 
+/// Whether a node can take resources in this transition: a remote or guest
+/// node only once its connection has been placed.
+fn usable(w: &Working, plan: &Plan, n: usize) -> bool {
+    let node = &w.nodes[n];
+    match node.connection.as_ref().and_then(|c| w.by_id.get(c)) {
+        Some(&conn) if node.kind != crate::model::cib::NodeKind::Member => {
+            plan.assigned[conn].is_some()
+                && !node.unclean
+                && !node.standby
+                && !node.maintenance
+                && !node.connection_stopping
+                && (node.online || plan.assigned[conn].is_some())
+        }
+        _ => node.can_host(),
+    }
+}
+
 /// Picks the best node: highest score, the current node on ties, then the
 /// least loaded, then configuration order.
 fn choose_node(
@@ -573,7 +681,7 @@ fn choose_node(
 ) -> Option<usize> {
     let mut best: Option<usize> = None;
     for n in 0..scores.len() {
-        if !mask(n) || !plan.allowed[r][n] || !w.nodes[n].can_host() || scores[n] < 0 {
+        if !mask(n) || !plan.allowed[r][n] || !usable(w, plan, n) || scores[n] < 0 {
             continue;
         }
         if !capacity_ok(w, plan, r, n) {
@@ -605,7 +713,7 @@ fn choose_node(
             && scores[p] == scores[b]
             && mask(p)
             && plan.allowed[r][p]
-            && w.nodes[p].can_host()
+            && usable(w, plan, p)
             && capacity_ok(w, plan, r, p)
         {
             return Some(p);
@@ -866,6 +974,22 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             if let Some(v) = attrs.get(&key).and_then(|v| score::parse(v)) {
                 base = Some(score::add(base.unwrap_or(0), v));
                 break;
+            }
+        }
+    }
+    // Bundles may keep promotion scores on the host running the container.
+    if base.is_none() && w.nodes[node].kind != crate::model::cib::NodeKind::Member {
+        if let Some(host) = w.nodes[node]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .and_then(|&conn| plan.assigned[conn])
+        {
+            for p in &prims {
+                let key = format!("master-{}", w.rscs[*p].base);
+                if let Some(v) = w.nodes[host].attrs.get(&key).and_then(|v| score::parse(v)) {
+                    base = Some(score::add(base.unwrap_or(0), v));
+                }
             }
         }
     }

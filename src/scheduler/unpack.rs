@@ -128,8 +128,26 @@ impl Rsc {
     }
 }
 
+/// The generated parts of a bundle, by replica number.
+#[derive(Debug, Clone, Default)]
+pub struct BundleParts {
+    pub containers: Vec<usize>,
+    pub ips: Vec<usize>,
+    pub remotes: Vec<usize>,
+    /// The clone of the resource inside, if any.
+    pub inner: Option<usize>,
+    pub replicas_per_host: usize,
+}
+
+/// The `n`th address after `start` (IPv4 only).
+fn next_ip(start: &str, n: u32) -> Option<String> {
+    let addr: std::net::Ipv4Addr = start.parse().ok()?;
+    Some(std::net::Ipv4Addr::from(u32::from(addr).checked_add(n)?).to_string())
+}
+
 #[derive(Debug, Clone)]
 pub struct Working {
+    pub bundles: HashMap<usize, BundleParts>,
     pub cib: Cib,
     pub now_epoch_s: i64,
     pub nodes: Vec<NodeInfo>,
@@ -202,6 +220,7 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         .unwrap_or_else(|| "reboot".into());
     let have_quorum = cib.have_quorum;
     let mut w = Working {
+        bundles: HashMap::new(),
         nodes: Vec::new(),
         node_index: HashMap::new(),
         rscs: Vec::new(),
@@ -503,24 +522,88 @@ fn add_resource(
             child,
             replicas,
             container,
+            replicas_per_host,
+            promoted_max,
+            ip_range_start,
         } => {
-            // A bundle is modelled as its container primitives (one per
-            // replica) and the inner resource as a clone-like set of instances.
-            for n in 0..*replicas {
-                let cfg = ResourceConfig {
-                    id: format!("{}-{}-{}", r.id, container.kind, n),
+            // A bundle is its replicas' containers (plus an IP each when a
+            // range is given), and, with a resource inside, a guest-node
+            // connection per replica and that resource as a clone whose
+            // instance N runs on guest node "<bundle>-N".
+            let mut parts = BundleParts {
+                replicas_per_host: (*replicas_per_host).max(1) as usize,
+                ..Default::default()
+            };
+            let primitive =
+                |id: String, agent: AgentSpec, params: BTreeMap<String, String>| ResourceConfig {
+                    id,
                     kind: ResourceKind::Primitive {
-                        agent: container.clone(),
+                        agent,
                         ops: Vec::new(),
                     },
                     meta: BTreeMap::new(),
+                    params,
+                    utilization: BTreeMap::new(),
+                };
+            for n in 0..*replicas {
+                let cfg = primitive(
+                    format!("{}-{}-{}", r.id, container.kind, n),
+                    container.clone(),
+                    BTreeMap::new(),
+                );
+                let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
+                w.rscs[idx].children.push(ci);
+                parts.containers.push(ci);
+            }
+            if let Some(start) = ip_range_start {
+                for n in 0..*replicas {
+                    let ip = next_ip(start, n).unwrap_or_else(|| start.clone());
+                    let mut params = BTreeMap::new();
+                    params.insert("ip".to_string(), ip.clone());
+                    let agent = AgentSpec {
+                        class: "ocf".into(),
+                        provider: Some("heartbeat".into()),
+                        kind: "IPaddr2".into(),
+                    };
+                    let cfg = primitive(format!("{}-ip-{}", r.id, ip), agent, params);
+                    let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
+                    w.rscs[idx].children.push(ci);
+                    parts.ips.push(ci);
+                }
+            }
+            if let Some(child) = child {
+                for n in 0..*replicas {
+                    let agent = AgentSpec {
+                        class: "ocf".into(),
+                        provider: Some("pacemaker".into()),
+                        kind: "remote".into(),
+                    };
+                    let cfg = primitive(format!("{}-{}", r.id, n), agent, BTreeMap::new());
+                    let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
+                    w.rscs[idx].children.push(ci);
+                    parts.remotes.push(ci);
+                }
+                let mut meta = BTreeMap::new();
+                meta.insert("clone-max".to_string(), replicas.to_string());
+                meta.insert("clone-node-max".to_string(), "1".to_string());
+                meta.insert("promoted-max".to_string(), promoted_max.to_string());
+                let promotable = *promoted_max > 0;
+                let suffix = if promotable { "master" } else { "clone" };
+                let cfg = ResourceConfig {
+                    id: format!("{}-{}", r.id, suffix),
+                    kind: ResourceKind::Clone {
+                        child: child.clone(),
+                        promotable,
+                    },
+                    meta,
                     params: BTreeMap::new(),
                     utilization: BTreeMap::new(),
                 };
                 let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
                 w.rscs[idx].children.push(ci);
+                parts.inner = Some(ci);
             }
-            let _ = child;
+            w.bundles.insert(idx, parts);
         }
     }
     idx
@@ -538,7 +621,12 @@ fn unpack_remote_nodes(w: &mut Working) {
         let is_remote = r.agent.as_ref().is_some_and(|a| {
             a.class == "ocf" && a.provider.as_deref() == Some("pacemaker") && a.kind == "remote"
         });
-        if is_remote {
+        let in_bundle = r
+            .parent
+            .is_some_and(|p| matches!(w.rscs[p].variant, Variant::Bundle));
+        if is_remote && in_bundle {
+            new_nodes.push((r.id.clone(), NodeKind::Guest, r.id.clone()));
+        } else if is_remote {
             new_nodes.push((r.id.clone(), NodeKind::Remote, r.id.clone()));
         } else if let Some(guest) = r.meta.get("remote-node") {
             new_nodes.push((guest.clone(), NodeKind::Guest, r.id.clone()));
@@ -830,7 +918,20 @@ fn unpack_history(w: &mut Working) {
             if !active {
                 continue;
             }
-            let target = match pick_instance(w, &instances, number, node) {
+            // Inside a bundle, the instance is the replica's own.
+            let replica = w.nodes[node].connection.as_ref().and_then(|c| {
+                w.bundles
+                    .values()
+                    .find_map(|b| b.remotes.iter().position(|&r| &w.rscs[r].id == c))
+            });
+            let picked = match replica {
+                Some(k) => instances
+                    .iter()
+                    .copied()
+                    .find(|&i| w.rscs[i].instance == Some(k as u32)),
+                None => pick_instance(w, &instances, number, node),
+            };
+            let target = match picked {
                 Some(t) => t,
                 None => {
                     // More active copies than configured instances.
