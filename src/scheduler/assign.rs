@@ -102,6 +102,16 @@ pub fn assign(w: &Working) -> Plan {
             }
         }
     }
+    // Bundle guest nodes host only their bundle's resource.
+    for parts in w.bundles.values() {
+        for &c in &parts.remotes {
+            if let Some(g) = w.node_named(&w.rscs[c].id) {
+                for r in 0..n_rsc {
+                    plan.allowed[r][g] = false;
+                }
+            }
+        }
+    }
     for parts in w.bundles.values() {
         let Some(inner) = parts.inner else { continue };
         let guests: Vec<Option<usize>> = parts

@@ -958,7 +958,14 @@ fn unpack_history(w: &mut Working) {
                 st.role
             };
             // A started instance of a promotable clone is unpromoted.
-            if role == Role::Started && w.rscs[w.top_of(target)].promotable {
+            let promotable = {
+                let mut a = w.rscs[target].parent;
+                while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+                    a = w.rscs[p].parent;
+                }
+                a.is_some_and(|c| w.rscs[c].promotable)
+            };
+            if role == Role::Started && promotable {
                 role = Role::Unpromoted;
             }
             match st.on_fail.as_deref() {
