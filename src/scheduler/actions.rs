@@ -165,97 +165,123 @@ fn block_migration(w: &Working, out: &mut [Decision]) {
     }
 }
 
-/// (first primitives, first action, then primitives, then action, first's name, first needs any).
-type OrderPair = (Vec<usize>, String, Vec<usize>, String, String, bool);
+/// A mandatory start-to-start ordering between primitives.
+struct OrderPair {
+    firsts: Vec<usize>,
+    thens: Vec<usize>,
+    /// One of the firsts is enough (a clone, or a set with require-all=false).
+    any: bool,
+    /// How many firsts must run (clone-min).
+    min: usize,
+    /// How the first is named in reasons (empty: the primitive itself).
+    name: String,
+    symmetrical: bool,
+}
 
 /// Mandatory orderings: an unrunnable first makes the then unrunnable; a
 /// required first start or stop forces the then to restart.
 fn propagate_orders(w: &Working, out: &mut [Decision]) {
     let mut pairs: Vec<OrderPair> = Vec::new();
     for o in &w.cib.orders {
-        if o.kind != OrderKind::Mandatory {
+        if o.kind != OrderKind::Mandatory || o.first_action != "start" || o.then_action != "start" {
             continue;
         }
         let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
             continue;
         };
-        let mut fp = Vec::new();
-        w.primitives_of(f, &mut fp);
-        let mut tp = Vec::new();
-        w.primitives_of(t, &mut tp);
-        // Into a group: its first member; out of a group: all members.
+        let mut firsts = Vec::new();
+        w.primitives_of(f, &mut firsts);
+        let mut thens = Vec::new();
+        w.primitives_of(t, &mut thens);
+        // Into a group: its first member (the rest follow it).
         if w.rscs[t].variant == Variant::Group {
-            tp.truncate(1);
+            thens.truncate(1);
         }
-        pairs.push((
-            fp,
-            o.first_action.clone(),
-            tp,
-            o.then_action.clone(),
-            o.first.clone(),
-            o.first_any,
-        ));
+        let clone_min = match w.rscs[f].variant {
+            Variant::Clone => w.rscs[f]
+                .meta
+                .get("clone-min")
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|&m| m > 0),
+            _ => None,
+        };
+        let any = o.first_any || w.rscs[f].variant == Variant::Clone;
+        let name = match (clone_min, w.rscs[f].variant) {
+            (Some(_), _) => format!("clone-one-or-more:{}", o.id),
+            (None, Variant::Primitive) => String::new(),
+            _ => o.first.clone(),
+        };
+        pairs.push(OrderPair {
+            firsts,
+            thens,
+            any,
+            min: clone_min.unwrap_or(1),
+            name,
+            symmetrical: o.symmetrical,
+        });
     }
     // Group members are ordered one after the other.
     for rsc in &w.rscs {
         if rsc.variant == Variant::Group {
             for pair in rsc.children.windows(2) {
-                pairs.push((
-                    vec![pair[0]],
-                    "start".into(),
-                    vec![pair[1]],
-                    "start".into(),
-                    w.rscs[pair[0]].id.clone(),
-                    false,
-                ));
+                pairs.push(OrderPair {
+                    firsts: vec![pair[0]],
+                    thens: vec![pair[1]],
+                    any: false,
+                    min: 1,
+                    name: String::new(),
+                    symmetrical: true,
+                });
             }
         }
     }
+    // A first that is not running and cannot start blocks the then.
+    let cannot_start =
+        |d: &Decision| (d.current.is_none() && d.next.is_none()) || (d.start && !d.start_runnable);
+    let will_run = |d: &Decision| d.next.is_some() && (d.start_runnable || !d.start);
     for _round in 0..8 {
         let mut changed = false;
-        for (firsts, fa, thens, ta, fname, any) in &pairs {
-            if fa != "start" || ta != "start" {
-                continue;
-            }
-            let is_clone = firsts.len() > 1;
-            let first_unrunnable = if *any || is_clone {
-                firsts
-                    .iter()
-                    .all(|&f| out[f].next.is_none() || !out[f].start_runnable && out[f].start)
+        for pair in &pairs {
+            let (unrunnable, culprit) = if pair.any {
+                let running = pair.firsts.iter().filter(|&&f| will_run(&out[f])).count();
+                (running < pair.min, None)
             } else {
-                firsts
-                    .iter()
-                    .any(|&f| out[f].next.is_none() || (out[f].start && !out[f].start_runnable))
+                let c = pair.firsts.iter().copied().find(|&f| cannot_start(&out[f]));
+                (c.is_some(), c)
             };
-            let first_restarts = !is_clone
-                && firsts
+            let stopping = if pair.symmetrical && !pair.any {
+                pair.firsts
                     .iter()
-                    .any(|&f| out[f].start && out[f].start_runnable && !out[f].migrate);
-            for &t in thens {
-                if !out[t].managed {
+                    .copied()
+                    .find(|&f| out[f].managed && out[f].current.is_some() && out[f].next.is_none())
+            } else {
+                None
+            };
+            let restarting = if pair.any {
+                None
+            } else {
+                pair.firsts
+                    .iter()
+                    .copied()
+                    .find(|&f| out[f].start && out[f].start_runnable && !out[f].migrate)
+            };
+            for &t in &pair.thens {
+                if !out[t].managed || out[t].next.is_none() {
                     continue;
                 }
-                let first_is_collective = w
-                    .by_id
-                    .get(fname)
-                    .is_some_and(|&f| w.rscs[f].variant != Variant::Primitive);
-                let reason_text = {
-                    if *any || is_clone || first_is_collective {
-                        format!("unrunnable {fname} running")
-                    } else {
-                        let culprit = firsts
-                            .iter()
-                            .find(|&&f| out[f].next.is_none() || !out[f].start_runnable)
-                            .copied()
-                            .unwrap_or(firsts[0]);
-                        format!("unrunnable {} start", w.rscs[culprit].id)
-                    }
-                };
-                let reason = || reason_text.clone();
-                if first_unrunnable && out[t].next.is_some() && out[t].start_runnable {
+                if unrunnable && out[t].start_runnable {
                     out[t].start_runnable = false;
                     if out[t].start_reason.is_none() {
-                        out[t].start_reason = Some(reason());
+                        let reason = match culprit {
+                            Some(f) if pair.name.is_empty() => {
+                                format!("unrunnable {} start", w.rscs[f].id)
+                            }
+                            _ if pair.name.starts_with("clone-one-or-more") => {
+                                format!("unrunnable {}", pair.name)
+                            }
+                            _ => format!("unrunnable {} running", pair.name),
+                        };
+                        out[t].start_reason = Some(reason);
                     }
                     // A running then must stop.
                     if let Some(c) = out[t].current {
@@ -264,22 +290,33 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                         }
                     }
                     changed = true;
-                } else if first_restarts
-                    && !first_unrunnable
-                    && out[t].next.is_some()
-                    && !out[t].start
-                {
-                    out[t].start = true;
-                    if let Some(c) = out[t].current {
-                        if !out[t].stop_on.contains(&c) {
-                            out[t].stop_on.push(c);
+                } else if let (Some(f), false) = (stopping, unrunnable) {
+                    if out[t].current.is_some() && out[t].start_runnable {
+                        out[t].start_runnable = false;
+                        out[t].start = true;
+                        if out[t].start_reason.is_none() {
+                            out[t].start_reason = Some(format!("required {} stop", w.rscs[f].id));
                         }
+                        if let Some(c) = out[t].current {
+                            if !out[t].stop_on.contains(&c) {
+                                out[t].stop_on.push(c);
+                            }
+                        }
+                        changed = true;
                     }
-                    if out[t].start_reason.is_none() {
-                        out[t].start_reason =
-                            Some(format!("required {} start", w.rscs[firsts[0]].id));
+                } else if let (Some(f), false) = (restarting, unrunnable) {
+                    if !out[t].start {
+                        out[t].start = true;
+                        if let Some(c) = out[t].current {
+                            if !out[t].stop_on.contains(&c) {
+                                out[t].stop_on.push(c);
+                            }
+                        }
+                        if out[t].start_reason.is_none() {
+                            out[t].start_reason = Some(format!("required {} start", w.rscs[f].id));
+                        }
+                        changed = true;
                     }
-                    changed = true;
                 }
             }
         }
