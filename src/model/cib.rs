@@ -312,8 +312,10 @@ pub struct Order {
     pub then_action: String,
     pub kind: OrderKind,
     pub symmetrical: bool,
-    /// The first is a set that needs only `require_all=false` one member.
+    /// Only one of the firsts needs to run (`require-all=false`).
     pub first_any: bool,
+    /// The resource set the first came from, if any.
+    pub first_set: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -879,6 +881,7 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                 .attr("symmetrical")
                 .map(parse_bool)
                 .unwrap_or(kind != OrderKind::Serialize);
+            let require_all = c.attr("require-all").map(parse_bool).unwrap_or(true);
             if let (Some(first), Some(then)) = (c.attr("first"), c.attr("then")) {
                 let first_action = c.attr("first-action").unwrap_or("start").to_string();
                 let then_action = c
@@ -895,7 +898,8 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                             then_action: then_action.clone(),
                             kind,
                             symmetrical,
-                            first_any: false,
+                            first_any: !require_all,
+                            first_set: None,
                         });
                     }
                 }
@@ -905,11 +909,13 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             if all.is_empty() {
                 return Err(missing(c, "first"));
             }
-            let mut previous: Option<(Vec<String>, String, bool)> = None;
+            let mut previous: Option<(Vec<String>, String, bool, Option<String>)> = None;
             for (set, members) in &all {
                 let action = set.attr("action").unwrap_or("start").to_string();
                 let sequential = set.attr("sequential").map(parse_bool).unwrap_or(true);
                 let require_all = set.attr("require-all").map(parse_bool).unwrap_or(true);
+                // A set that needs only one member lets all of them lead.
+                let exits_all = !require_all;
                 if sequential {
                     for pair in members.windows(2) {
                         cib.orders.push(Order {
@@ -921,10 +927,11 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                             kind,
                             symmetrical,
                             first_any: false,
+                            first_set: None,
                         });
                     }
                 }
-                if let Some((prev, prev_action, prev_seq_any)) = &previous {
+                if let Some((prev, prev_action, prev_seq_any, prev_set)) = &previous {
                     for f in prev {
                         for t in members
                             .iter()
@@ -939,16 +946,17 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                                 kind,
                                 symmetrical,
                                 first_any: *prev_seq_any,
+                                first_set: prev_set.clone(),
                             });
                         }
                     }
                 }
-                let exits: Vec<String> = if sequential {
+                let exits: Vec<String> = if sequential && !exits_all {
                     members.last().into_iter().cloned().collect()
                 } else {
                     members.clone()
                 };
-                previous = Some((exits, action, !require_all));
+                previous = Some((exits, action, !require_all, set.id().map(str::to_string)));
             }
         }
         "rsc_ticket" => {

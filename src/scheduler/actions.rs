@@ -206,11 +206,23 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             _ => None,
         };
         let any = o.first_any || w.rscs[f].variant == Variant::Clone;
-        let name = match (clone_min, w.rscs[f].variant) {
-            (Some(_), _) => format!("clone-one-or-more:{}", o.id),
-            (None, Variant::Primitive) => String::new(),
+        let name = match (clone_min, w.rscs[f].variant, &o.first_set) {
+            (_, _, Some(set)) if o.first_any => format!("one-or-more:{set}"),
+            (Some(_), _, _) => format!("clone-one-or-more:{}", o.id),
+            (None, Variant::Clone, _) if o.first_any => format!("clone-one-or-more:{}", o.id),
+            (None, Variant::Primitive, _) => String::new(),
             _ => o.first.clone(),
         };
+        // Members of a require-all=false set count together.
+        if o.first_any && o.first_set.is_some() {
+            if let Some(existing) = pairs
+                .iter_mut()
+                .find(|p| p.name == name && p.thens == thens)
+            {
+                existing.firsts.extend(firsts);
+                continue;
+            }
+        }
         pairs.push(OrderPair {
             firsts,
             thens,
@@ -276,7 +288,7 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                             Some(f) if pair.name.is_empty() => {
                                 format!("unrunnable {} start", w.rscs[f].id)
                             }
-                            _ if pair.name.starts_with("clone-one-or-more") => {
+                            _ if pair.name.contains("one-or-more:") => {
                                 format!("unrunnable {}", pair.name)
                             }
                             _ => format!("unrunnable {} running", pair.name),
