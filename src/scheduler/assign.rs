@@ -84,6 +84,19 @@ pub fn assign(w: &Working) -> Plan {
         load: vec![0; n_nodes],
         used_capacity: vec![HashMap::new(); n_nodes],
     };
+    // Connections (and guest containers) only run on cluster nodes.
+    let connections: Vec<usize> = w
+        .nodes
+        .iter()
+        .filter_map(|n| n.connection.as_ref().and_then(|c| w.by_id.get(c)).copied())
+        .collect();
+    for &c in &connections {
+        for (i, node) in w.nodes.iter().enumerate() {
+            if node.kind != crate::model::cib::NodeKind::Member {
+                plan.allowed[c][i] = false;
+            }
+        }
+    }
     // Guest and remote nodes can only be used while their connection runs;
     // they are never allowed to host their own connection.
     for (i, node) in w.nodes.iter().enumerate() {

@@ -439,6 +439,10 @@ fn add_resource(
         && meta
             .get("requires")
             .is_none_or(|v| v == "fencing" || v == "unfencing");
+    // Remote connections migrate unless told otherwise.
+    let is_connection = agent
+        .as_ref()
+        .is_some_and(|a| a.provider.as_deref() == Some("pacemaker") && a.kind == "remote");
     let rsc = Rsc {
         base: r.id.clone(),
         id: id.clone(),
@@ -460,7 +464,8 @@ fn add_resource(
             .and_then(|v| parse_interval_ms(v))
             .map(|ms| (ms / 1000) as i64)
             .unwrap_or(0),
-        allow_migrate: meta_bool(&meta, "allow-migrate", false),
+        // Remote connections migrate unless told otherwise.
+        allow_migrate: meta_bool(&meta, "allow-migrate", is_connection),
         globally_unique: meta_bool(&meta, "globally-unique", false),
         promotable,
         interleave: meta_bool(&meta, "interleave", false),
