@@ -180,7 +180,10 @@ fn propagate(w: &Working, r: usize, out: &mut Vec<usize>) {
 }
 
 fn apply_locations(w: &Working, plan: &mut Plan) {
+    // resource-discovery=exclusive: only nodes matched by such a constraint.
+    let mut exclusive: HashMap<usize, Vec<bool>> = HashMap::new();
     for loc in &w.cib.locations {
+        let is_exclusive = loc.discovery == "exclusive";
         let mut targets = Vec::new();
         for name in &loc.resources {
             if let Some(pattern) = name.strip_prefix('\u{1}') {
@@ -227,6 +230,21 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
                         }
                     }
                 }
+                if is_exclusive {
+                    let mut affected = Vec::new();
+                    match w.bundles.get(&r) {
+                        Some(parts) => affected.extend(parts.containers.iter().copied()),
+                        None => propagate(w, r, &mut affected),
+                    }
+                    for a in affected {
+                        let v = exclusive
+                            .entry(a)
+                            .or_insert_with(|| vec![false; w.nodes.len()]);
+                        if entries.iter().any(|(value, _)| *value > -INFINITY) {
+                            v[n] = true;
+                        }
+                    }
+                }
                 for (value, promoted_only) in entries {
                     if promoted_only {
                         let v = &mut plan.promoted_locations[r];
@@ -249,6 +267,13 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
                         plan.allowed[a][n] = true;
                     }
                 }
+            }
+        }
+    }
+    for (r, nodes) in exclusive {
+        for (n, ok) in nodes.into_iter().enumerate() {
+            if !ok {
+                plan.allowed[r][n] = false;
             }
         }
     }
