@@ -325,7 +325,11 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                             }
                         }
                         if out[t].start_reason.is_none() {
-                            out[t].start_reason = Some(format!("required {} start", w.rscs[f].id));
+                            out[t].start_reason = Some(if pair.name.is_empty() {
+                                format!("required {} start", w.rscs[f].id)
+                            } else {
+                                format!("required {} running", pair.name)
+                            });
                         }
                         changed = true;
                     }
@@ -334,6 +338,20 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         }
         if !changed {
             break;
+        }
+    }
+    // A stop that must wait for an unmanaged dependent's stop never happens.
+    for pair in pairs.iter().filter(|p| p.symmetrical) {
+        let blocked = pair
+            .thens
+            .iter()
+            .any(|&t| !out[t].managed && out[t].current.is_some());
+        if blocked {
+            for &f in &pair.firsts {
+                if !out[f].stop_on.is_empty() {
+                    out[f].stop_runnable = false;
+                }
+            }
         }
     }
 }
@@ -502,7 +520,8 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
     if !d.stop_on.is_empty() && (next_role == Role::Stopped || (d.start && !d.start_runnable)) {
         let reason = d.stop_reason.as_deref().or(d.start_reason.as_deref());
         // A stop that can never run (unfenceable node) gives no reason.
-        let reason = if d.stop_runnable {
+        let frozen = !w.have_quorum && w.no_quorum_policy == "freeze";
+        let reason = if d.stop_runnable || !frozen {
             reason.or(Some("node availability"))
         } else {
             reason
