@@ -223,6 +223,35 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                 continue;
             }
         }
+        // Interleaved clones: each instance waits only for the instance of
+        // the first clone on its own node.
+        let interleave = w.rscs[f].variant == Variant::Clone
+            && w.rscs[t].variant == Variant::Clone
+            && w.rscs[t].interleave
+            && clone_min.is_none()
+            && !o.first_any;
+        if interleave {
+            for &then in &thens {
+                let Some(node) = out[then].next else { continue };
+                let mine: Vec<usize> = firsts
+                    .iter()
+                    .copied()
+                    .filter(|&x| {
+                        out[x].next == Some(node)
+                            || (out[x].next.is_none() && out[x].current == Some(node))
+                    })
+                    .collect();
+                pairs.push(OrderPair {
+                    firsts: mine,
+                    thens: vec![then],
+                    any: false,
+                    min: 1,
+                    name: String::new(),
+                    symmetrical: o.symmetrical,
+                });
+            }
+            continue;
+        }
         pairs.push(OrderPair {
             firsts,
             thens,
