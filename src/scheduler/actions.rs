@@ -89,6 +89,11 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             if role == Role::Promoted && d.start {
                 d.demote = true;
             }
+            // on-fail=demote: demote in place, promote again if still chosen.
+            if rsc.current.iter().any(|c| c.needs_demote && c.node == n) && role == Role::Promoted {
+                d.demote = true;
+                d.promote = next_role == Role::Promoted;
+            }
         } else if role == Role::Promoted && !d.stop_on.is_empty() {
             d.demote = true;
         }

@@ -67,6 +67,8 @@ pub struct Current {
     pub on_fail: Option<String>,
     /// An operation is still in flight.
     pub pending_op: bool,
+    /// A promoted-role failure with on-fail=demote.
+    pub needs_demote: bool,
     /// The last successful operation was a migrate_to towards this node.
     pub migrated_to: Option<String>,
 }
@@ -684,6 +686,7 @@ fn unpack_remote_nodes(w: &mut Working) {
 
 /// The result of replaying one primitive's history on one node.
 struct Replay {
+    needs_demote: bool,
     role: Role,
     failed: bool,
     on_fail: Option<String>,
@@ -718,6 +721,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
     let mut ops: Vec<&LrmOp> = lrm.ops.iter().collect();
     ops.sort_by_key(|o| (o.call_id < 0, o.call_id));
     let mut st = Replay {
+        needs_demote: false,
         role: Role::Unknown,
         failed: false,
         on_fail: None,
@@ -828,12 +832,24 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         if on_fail == "ignore" {
             continue;
         }
+        if on_fail == "demote"
+            && op.operation == "monitor"
+            && (rc == 8 || rc == 9 || rc == 1)
+            && st.role == Role::Promoted
+        {
+            // Demote (and maybe promote again), no full recovery.
+            st.needs_demote = true;
+            continue;
+        }
         match op.operation.as_str() {
             "stop" => {
                 st.role = Role::Started;
                 st.stop_failed = true;
             }
-            "promote" | "demote" => st.role = Role::Promoted,
+            "promote" => st.role = Role::Promoted,
+            // A failed demote leaves it unpromoted (or stopped).
+            "demote" if rc == 7 => st.role = Role::Stopped,
+            "demote" => st.role = Role::Unpromoted,
             "monitor" if rc == 9 => st.role = Role::Promoted,
             "start" => st.role = Role::Started,
             "migrate_to" | "migrate_from" => st.role = Role::Started,
@@ -999,6 +1015,7 @@ fn unpack_history(w: &mut Working) {
                 failed: st.failed || st.stop_failed,
                 on_fail: st.on_fail.clone(),
                 pending_op: st.pending,
+                needs_demote: st.needs_demote,
                 migrated_to: st.migrated_to.clone(),
             });
         }
@@ -1155,7 +1172,13 @@ fn pick_instance(
     node: usize,
 ) -> Option<usize> {
     if instances.len() == 1 {
-        return Some(instances[0]);
+        let only = instances[0];
+        // An orphaned clone instance already active elsewhere: another copy.
+        if w.rscs[only].orphan && w.rscs[only].id.contains(':') && !w.rscs[only].current.is_empty()
+        {
+            return None;
+        }
+        return Some(only);
     }
     let unique = instances
         .first()
