@@ -442,6 +442,10 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
         // primary, through its last one.
         let d = match w.rscs[d].variant {
             Variant::Group => w.rscs[d].children.first().copied().unwrap_or(d),
+            // A bundle's promoted role belongs to the resource inside it.
+            Variant::Bundle if c.dependent_role == Some(Role::Promoted) => {
+                w.bundles.get(&d).and_then(|b| b.inner).unwrap_or(d)
+            }
             _ => d,
         };
         let p = match w.rscs[p].variant {
@@ -698,6 +702,19 @@ fn free_capacity(w: &Working, plan: &Plan, n: usize) -> i64 {
                 .map(|c| c - plan.used_capacity[n].get(k).copied().unwrap_or(0))
         })
         .sum()
+}
+
+/// The cluster node under a guest node (where its connection is placed).
+fn host_of(w: &Working, plan: &Plan, n: usize) -> usize {
+    if w.nodes[n].kind != crate::model::cib::NodeKind::Guest {
+        return n;
+    }
+    w.nodes[n]
+        .connection
+        .as_ref()
+        .and_then(|c| w.by_id.get(c))
+        .and_then(|&conn| plan.assigned[conn])
+        .unwrap_or(n)
 }
 
 /// Whether a node can take resources in this transition: a remote or guest
@@ -1054,9 +1071,10 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             continue;
         }
         let nodes = primary_nodes(w, plan, col.primary, col.primary_role);
+        let here = host_of(w, plan, node);
         let hit = nodes
             .iter()
-            .any(|&p| same_attr(w, &col.node_attribute, node, p));
+            .any(|&p| same_attr(w, &col.node_attribute, here, host_of(w, plan, p)));
         if (col.score >= INFINITY && !hit) || (col.score <= -INFINITY && hit) {
             total = Some(-INFINITY);
         } else if hit {
