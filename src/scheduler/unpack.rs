@@ -351,6 +351,8 @@ fn unpack_nodes(w: &mut Working) {
                 }
             }
         }
+        let is_dc = w.cib.dc_uuid.as_deref() == Some(info.id.as_str());
+        attrs.insert("#is_dc".into(), is_dc.to_string());
         finish_attrs(&mut info, attrs);
         w.node_index.insert(info.name.clone(), w.nodes.len());
         w.nodes.push(info);
