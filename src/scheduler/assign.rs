@@ -567,7 +567,17 @@ fn assign_bundle(w: &Working, plan: &mut Plan, r: usize) {
     plan.progress[r] = Progress::Busy;
     let parts = w.bundles.get(&r).cloned().unwrap_or_default();
     let mut per_node = vec![0usize; w.nodes.len()];
-    for &c in &parts.containers {
+    // Replicas still running where they may stay are placed first, so a
+    // lost replica does not push the others around.
+    let mut order = parts.containers.clone();
+    order.sort_by_key(|&c| {
+        let stays = w.rscs[c].current.len() == 1 && {
+            let n = w.rscs[c].current[0].node;
+            usable(w, plan, n) && plan.allowed[c][n] && plan.base[c][n] > -INFINITY
+        };
+        !stays
+    });
+    for c in order {
         let counts = per_node.clone();
         let limit = parts.replicas_per_host;
         let mask = move |n: usize| counts[n] < limit;
