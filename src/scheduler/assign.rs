@@ -578,8 +578,40 @@ fn assign_bundle(w: &Working, plan: &mut Plan, r: usize) {
         !stays
     });
     for c in order {
-        let counts = per_node.clone();
         let limit = parts.replicas_per_host;
+        // Like clone instances, a replica keeps its node when that node is
+        // as good as any other (ignoring how loaded it is).
+        if let [cur] = w.rscs[c].current.as_slice() {
+            let here = cur.node;
+            if per_node[here] < limit {
+                let mut trial = plan.clone();
+                let counts = per_node.clone();
+                let mask = move |n: usize| counts[n] < limit;
+                assign_primitive(w, &mut trial, c, Some(&mask));
+                let best = trial.final_scores[c]
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, _)| {
+                        per_node[*n] < limit && usable(w, &trial, *n) && trial.allowed[c][*n]
+                    })
+                    .map(|(_, s)| *s)
+                    .max();
+                let score_here = trial.final_scores[c][here];
+                if trial.assigned[c].is_some()
+                    && best.is_some_and(|b| score_here >= b)
+                    && usable(w, &trial, here)
+                    && trial.allowed[c][here]
+                {
+                    let only_here = move |n: usize| n == here;
+                    assign_primitive(w, plan, c, Some(&only_here));
+                    if let Some(n) = plan.assigned[c] {
+                        per_node[n] += 1;
+                    }
+                    continue;
+                }
+            }
+        }
+        let counts = per_node.clone();
         let mask = move |n: usize| counts[n] < limit;
         assign_primitive(w, plan, c, Some(&mask));
         if let Some(n) = plan.assigned[c] {
@@ -835,6 +867,9 @@ fn choose_node(
                     false
                 } else if plan.load[n] != plan.load[b] {
                     plan.load[n] < plan.load[b]
+                } else if prefer == Some(n) || prefer == Some(b) {
+                    // Equal score and load: stay where it runs.
+                    prefer == Some(n)
                 } else {
                     // Pacemaker's last resort: node names, byte order.
                     w.nodes[n].name.as_bytes() < w.nodes[b].name.as_bytes()
@@ -842,17 +877,6 @@ fn choose_node(
                 Some(if better { n } else { b })
             }
         };
-    }
-    if let (Some(b), Some(p)) = (best, prefer) {
-        if p != b
-            && scores[p] == scores[b]
-            && mask(p)
-            && plan.allowed[r][p]
-            && usable(w, plan, p)
-            && capacity_ok(w, plan, r, p)
-        {
-            return Some(p);
-        }
     }
     best
 }
