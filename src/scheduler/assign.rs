@@ -1136,7 +1136,15 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             }
         }
     }
-    // Bundles may keep promotion scores on the host running the container.
+    // Bundles may keep promotion scores on the host running the container
+    // (container-attribute-target=host).
+    let on_host = w.rscs[c]
+        .meta
+        .get("container-attribute-target")
+        .is_some_and(|v| v == "host");
+    if on_host {
+        base = None;
+    }
     if base.is_none() && w.nodes[node].kind != crate::model::cib::NodeKind::Member {
         if let Some(host) = w.nodes[node]
             .connection
