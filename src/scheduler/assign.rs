@@ -90,6 +90,10 @@ pub fn assign(w: &Working) -> Plan {
         .iter()
         .filter_map(|n| n.connection.as_ref().and_then(|c| w.by_id.get(c)).copied())
         .collect();
+    let connections: Vec<usize> = connections
+        .into_iter()
+        .chain(w.guest_containers.values().copied())
+        .collect();
     for &c in &connections {
         for (i, node) in w.nodes.iter().enumerate() {
             if node.kind != crate::model::cib::NodeKind::Member {
@@ -154,6 +158,15 @@ pub fn assign(w: &Working) -> Plan {
     }
     apply_node_health(w, &mut plan);
     apply_locations(w, &mut plan);
+    // A guest's implicit connection may go wherever its container may.
+    for (conn, &container) in &w.guest_containers {
+        if let Some(&c) = w.by_id.get(conn) {
+            for n in 0..n_nodes {
+                plan.allowed[c][n] = plan.allowed[container][n]
+                    && w.nodes[n].kind == crate::model::cib::NodeKind::Member;
+            }
+        }
+    }
     apply_stickiness_and_failures(w, &mut plan);
     apply_tickets(w, &mut plan);
     resolve_colocations(w, &mut plan);
@@ -470,6 +483,20 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
                     influence: true,
                 });
             }
+        }
+    }
+    for (conn, &container) in &w.guest_containers {
+        if let Some(&c) = w.by_id.get(conn) {
+            plan.colocs.push(Coloc {
+                id: format!("{conn}-guest"),
+                dependent: c,
+                primary: container,
+                score: INFINITY,
+                dependent_role: None,
+                primary_role: None,
+                node_attribute: "#uname".into(),
+                influence: true,
+            });
         }
     }
     for parts in w.bundles.values() {

@@ -150,6 +150,10 @@ fn next_ip(start: &str, n: u32) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Working {
     pub bundles: HashMap<usize, BundleParts>,
+    /// Implicit guest-node connection id -> its container resource.
+    pub guest_containers: HashMap<String, usize>,
+    /// Every node the cluster will know: configured, remote and guest.
+    pub default_clone_max: usize,
     pub cib: Cib,
     pub now_epoch_s: i64,
     pub nodes: Vec<NodeInfo>,
@@ -223,6 +227,8 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     let have_quorum = cib.have_quorum;
     let mut w = Working {
         bundles: HashMap::new(),
+        guest_containers: HashMap::new(),
+        default_clone_max: 0,
         nodes: Vec::new(),
         node_index: HashMap::new(),
         rscs: Vec::new(),
@@ -240,12 +246,14 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         cib,
     };
     unpack_nodes(&mut w);
+    w.default_clone_max = count_all_nodes(&w);
     let resources = w.cib.resources.clone();
     let defaults = w.cib.rsc_defaults.clone();
     for r in &resources {
         let idx = add_resource(&mut w, r, None, &defaults, None);
         w.top.push(idx);
     }
+    add_guest_connections(&mut w, &defaults);
     unpack_remote_nodes(&mut w);
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
@@ -419,12 +427,7 @@ fn add_resource(
         ResourceKind::Clone { .. } => Variant::Clone,
         ResourceKind::Bundle { .. } => Variant::Bundle,
     };
-    let node_count = w
-        .nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Member)
-        .count()
-        .max(1) as i64;
+    let node_count = w.default_clone_max.max(1) as i64;
     let (agent, ops) = match &r.kind {
         ResourceKind::Primitive { agent, ops } => (Some(agent.clone()), ops.clone()),
         _ => (None, Vec::new()),
@@ -618,6 +621,69 @@ fn add_resource(
     idx
 }
 
+/// Configured nodes plus remote and guest nodes defined by resources: the
+/// default clone-max.
+fn count_all_nodes(w: &Working) -> usize {
+    fn walk(r: &ResourceConfig, names: &mut std::collections::HashSet<String>) {
+        match &r.kind {
+            ResourceKind::Primitive { agent, .. } => {
+                if agent.provider.as_deref() == Some("pacemaker") && agent.kind == "remote" {
+                    names.insert(r.id.clone());
+                }
+                if let Some(g) = r.meta.get("remote-node") {
+                    names.insert(g.clone());
+                }
+            }
+            ResourceKind::Group { children } => children.iter().for_each(|c| walk(c, names)),
+            ResourceKind::Clone { child, .. } => walk(child, names),
+            ResourceKind::Bundle { .. } => {}
+        }
+    }
+    let mut names: std::collections::HashSet<String> =
+        w.nodes.iter().map(|n| n.name.clone()).collect();
+    for r in &w.cib.resources {
+        walk(r, &mut names);
+    }
+    names.len()
+}
+
+/// A primitive with `remote-node=NAME` hosts guest node NAME: Pacemaker
+/// adds an implicit connection resource NAME that runs with the container.
+fn add_guest_connections(w: &mut Working, defaults: &BTreeMap<String, String>) {
+    let guests: Vec<(usize, String)> = w
+        .rscs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.variant == Variant::Primitive && r.instance.is_none())
+        .filter_map(|(i, r)| r.meta.get("remote-node").map(|g| (i, g.clone())))
+        .collect();
+    for (container, name) in guests {
+        if w.by_id.contains_key(&name) {
+            continue;
+        }
+        let cfg = ResourceConfig {
+            id: name.clone(),
+            kind: ResourceKind::Primitive {
+                agent: AgentSpec {
+                    class: "ocf".into(),
+                    provider: Some("pacemaker".into()),
+                    kind: "remote".into(),
+                },
+                ops: Vec::new(),
+            },
+            meta: BTreeMap::new(),
+            params: BTreeMap::new(),
+            utilization: BTreeMap::new(),
+        };
+        let conn = add_resource(w, &cfg, None, defaults, None);
+        // Follows its container everywhere; never migrates on its own.
+        w.rscs[conn].allow_migrate = false;
+        w.rscs[conn].target_role = w.rscs[container].target_role;
+        w.top.push(conn);
+        w.guest_containers.insert(name, container);
+    }
+}
+
 /// Remote nodes (ocf:pacemaker:remote primitives) and guest nodes
 /// (`remote-node` meta) become nodes whose availability follows their
 /// connection resource.
@@ -632,13 +698,12 @@ fn unpack_remote_nodes(w: &mut Working) {
         });
         let in_bundle = r
             .parent
-            .is_some_and(|p| matches!(w.rscs[p].variant, Variant::Bundle));
+            .is_some_and(|p| matches!(w.rscs[p].variant, Variant::Bundle))
+            || w.guest_containers.contains_key(&r.id);
         if is_remote && in_bundle {
             new_nodes.push((r.id.clone(), NodeKind::Guest, r.id.clone()));
         } else if is_remote {
             new_nodes.push((r.id.clone(), NodeKind::Remote, r.id.clone()));
-        } else if let Some(guest) = r.meta.get("remote-node") {
-            new_nodes.push((guest.clone(), NodeKind::Guest, r.id.clone()));
         }
     }
     for (name, kind, connection) in new_nodes {
