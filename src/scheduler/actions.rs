@@ -266,6 +266,26 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             symmetrical: o.symmetrical,
         });
     }
+    // A guest's connection starts after its container.
+    for n in 0..w.nodes.len() {
+        let conn = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .copied();
+        if let (Some(conn), Some(container)) =
+            (conn, crate::scheduler::unpack::guest_container(w, n))
+        {
+            pairs.push(OrderPair {
+                firsts: vec![container],
+                thens: vec![conn],
+                any: false,
+                min: 1,
+                name: String::new(),
+                symmetrical: true,
+            });
+        }
+    }
     // Group members are ordered one after the other.
     for rsc in &w.rscs {
         if rsc.variant == Variant::Group {
@@ -452,6 +472,14 @@ pub fn summary(
             lines.push(format!(
                 "* Fence ({}) {} '{}'",
                 action, w.nodes[n].name, fence_reason[n]
+            ));
+        }
+    }
+    for node in &w.nodes {
+        if let Some(container) = &node.guest_lost {
+            lines.push(format!(
+                "* Fence (reboot) {} (resource: {}) 'guest is unclean'",
+                node.name, container
             ));
         }
     }

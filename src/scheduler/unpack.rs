@@ -34,6 +34,9 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
+    /// A guest node whose container (or connection) failed: its resources
+    /// are lost and it is "fenced" by restarting the container.
+    pub guest_lost: Option<String>,
 }
 
 impl NodeInfo {
@@ -257,6 +260,7 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     unpack_remote_nodes(&mut w);
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
+    decide_lost_guests(&mut w);
     unpack_ticket_fencing(&mut w);
     w
 }
@@ -333,6 +337,7 @@ fn unpack_nodes(w: &mut Working) {
             connection: None,
             has_state: state.is_some(),
             connection_stopping: false,
+            guest_lost: None,
         };
         if n.kind == NodeKind::Remote {
             // Remote nodes are online when their connection runs; decided
@@ -621,6 +626,47 @@ fn add_resource(
     idx
 }
 
+/// The container behind a guest node (implicit guest or bundle replica).
+pub fn guest_container(w: &Working, node: usize) -> Option<usize> {
+    let conn = w.nodes[node].connection.as_ref()?;
+    if let Some(&c) = w.guest_containers.get(conn) {
+        return Some(c);
+    }
+    w.bundles.values().find_map(|b| {
+        let i = b.remotes.iter().position(|&r| &w.rscs[r].id == conn)?;
+        b.containers.get(i).copied()
+    })
+}
+
+/// A guest whose container or connection failed loses its resources: they
+/// are recovered once the container is back.
+fn decide_lost_guests(w: &mut Working) {
+    for n in 0..w.nodes.len() {
+        if w.nodes[n].kind != NodeKind::Guest {
+            continue;
+        }
+        let Some(container) = guest_container(w, n) else {
+            continue;
+        };
+        let conn_failed = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&c| w.rscs[c].failed());
+        let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
+        if (w.rscs[container].failed() || conn_failed) && has_resources {
+            w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
+            for r in &mut w.rscs {
+                for c in &mut r.current {
+                    if c.node == n {
+                        c.failed = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Configured nodes plus remote and guest nodes defined by resources: the
 /// default clone-max.
 fn count_all_nodes(w: &Working) -> usize {
@@ -733,6 +779,7 @@ fn unpack_remote_nodes(w: &mut Working) {
                     connection: None,
                     has_state: state.is_some(),
                     connection_stopping: false,
+                    guest_lost: None,
                 };
                 let attrs = state.map(|s| s.transient).unwrap_or_default();
                 finish_attrs(&mut info, attrs);
