@@ -55,6 +55,25 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             next_role = Role::Stopped;
         }
         d.next_role = Some(next_role);
+        // A blocked resource stranded on a node that cannot be fenced: its
+        // stop is needed but can never run.
+        if rsc.blocked
+            && !d.managed
+            && rsc
+                .current
+                .iter()
+                .any(|c| w.nodes[c.node].unclean && !fence[c.node])
+        {
+            d.managed = true;
+            d.next = None;
+            d.next_role = Some(Role::Stopped);
+            d.stop_on = rsc.current.iter().map(|c| c.node).collect();
+            d.stop_runnable = false;
+            if quorum_stop {
+                d.stop_reason = Some("no quorum".into());
+            }
+            continue;
+        }
         if !d.managed {
             continue;
         }
@@ -76,7 +95,7 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             if needs_quorum && quorum_stop {
                 d.start_runnable = false;
                 d.start_reason = Some("no quorum".into());
-            } else if needs_quorum && quorum_freeze && d.start {
+            } else if needs_quorum && quorum_freeze && d.start && rsc.current.is_empty() {
                 d.start_runnable = false;
                 d.start_reason = Some("quorum freeze".into());
             }
@@ -544,12 +563,18 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
             return vec![];
         }
         if !d.start_runnable {
+            let frozen = !w.have_quorum && w.no_quorum_policy == "freeze";
+            let reason = if d.stop_runnable || !frozen {
+                stop_reason
+            } else {
+                None
+            };
             return vec![line(
                 "Stop",
                 id,
                 &details(w, d, current, None),
-                stop_reason,
-                true,
+                reason,
+                d.stop_runnable,
             )];
         }
         if moving {

@@ -112,6 +112,8 @@ pub struct Rsc {
     /// Last failure bans: fail count reached migration-threshold.
     pub banned_by_failures: Vec<bool>,
     pub orphan: bool,
+    /// A failure with on-fail=block: no further actions may run on it.
+    pub blocked: bool,
     /// Sources of completed live migrations: stopped without being counted
     /// as active there.
     pub dangling: Vec<usize>,
@@ -491,6 +493,7 @@ fn add_resource(
         known_on: vec![false; w.nodes.len()],
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
+        blocked: false,
         dangling: Vec::new(),
         meta: meta.clone(),
     };
@@ -1112,7 +1115,10 @@ fn unpack_history(w: &mut Working) {
                     }
                 }
                 Some("standby") if st.failed => w.nodes[node].standby = true,
-                Some("block") if st.failed => w.rscs[target].managed = false,
+                Some("block") if st.failed => {
+                    w.rscs[target].managed = false;
+                    w.rscs[target].blocked = true;
+                }
                 Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
                 _ => {}
             }
@@ -1268,6 +1274,7 @@ fn add_orphan(
         known_on: vec![false; n],
         banned_by_failures: vec![false; n],
         orphan: true,
+        blocked: false,
         dangling: Vec::new(),
     };
     w.rscs.push(template);
