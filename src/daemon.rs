@@ -263,6 +263,59 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
     }
 }
 
+/// How long a stopping node waits for the cluster to move its resources
+/// away before it leaves regardless.
+pub const SHUTDOWN_DRAIN_TIMEOUT_MS: u64 = 20_000;
+
+/// Whether the CIB shows any resource active on `node`.
+fn runs_anything(cib: &crate::model::xml::Element, node: &str) -> bool {
+    crate::model::status::resource_status(cib)
+        .map(|resources| resources.iter().any(|r| r.nodes.iter().any(|n| n == node)))
+        .unwrap_or(false)
+}
+
+/// A clean leave, as Pacemaker's: mark this node as shutting down (the
+/// transient `shutdown` attribute), let the DC stop or move its resources,
+/// then go. The DC then records the node as down, not lost, so it is not
+/// fenced. Gives up after `timeout_ms` (no DC, no quorum, a stop that hangs).
+pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
+    let me = node.shared.node.clone();
+    if node.shared.dc_info().dc.is_none() || !runs_anything(&node.shared.cib(), &me) {
+        return;
+    }
+    let change = crate::actors::message::CibChange::SetTransientAttribute {
+        node: me.clone(),
+        name: "shutdown".into(),
+        value: Some(crate::actors::shared::now_epoch_s().to_string()),
+    };
+    let answer = node
+        .router
+        .request(
+            node.router.local_ref("control"),
+            node.router.local_ref("cib"),
+            Message::CibModify { change },
+            CONTROL_REQUEST_TIMEOUT_MS.min(timeout_ms),
+        )
+        .await;
+    if let Err(error) = answer {
+        tracing::warn!(%error, "could not announce the shutdown; leaving anyway");
+        return;
+    }
+    tracing::info!("waiting for the cluster to move this node's resources away");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
+    while tokio::time::Instant::now() < deadline {
+        if !runs_anything(&node.shared.cib(), &me) {
+            tracing::info!("no resources left here; leaving the cluster");
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    tracing::warn!(
+        timeout_ms,
+        "resources still here at the shutdown timeout; leaving anyway"
+    );
+}
+
 /// Answers one control request.
 pub async fn handle_control(
     node: NodeHandle,
@@ -478,6 +531,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
             _ = node.shutdown.notified() => tracing::info!("asked to shut down"),
         }
+        leave_cleanly(&node, SHUTDOWN_DRAIN_TIMEOUT_MS).await;
         node.bus.shutdown().await;
         Ok(())
     });

@@ -249,7 +249,9 @@ pub fn modify(socket: &Path, change: CibChange) -> anyhow::Result<String> {
     }
 }
 
-/// `systole cluster down`: TERM, then KILL after 5 s, for every node.
+/// `systole cluster down`: TERM to every node (each leaves cleanly: its
+/// resources are stopped or moved first), KILL for any still there after
+/// the drain timeout.
 pub fn down(dir: &Path) -> anyhow::Result<usize> {
     let mut stopped = 0;
     let names = nodes_in(dir);
@@ -265,7 +267,9 @@ pub fn down(dir: &Path) -> anyhow::Result<usize> {
             }
         }
     }
-    let deadline = Instant::now() + Duration::from_secs(5);
+    // Each node first lets the cluster stop or move its resources.
+    let deadline =
+        Instant::now() + Duration::from_millis(crate::daemon::SHUTDOWN_DRAIN_TIMEOUT_MS + 5_000);
     for pid in pids {
         while alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));

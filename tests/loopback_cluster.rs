@@ -383,3 +383,55 @@ fn a_promotable_clone_of_our_stateful_agent_gets_one_promoted_instance() {
         },
     );
 }
+
+#[test]
+fn a_node_stopped_with_sigterm_hands_its_resources_over_without_being_fenced() {
+    let cluster = TestCluster::up(3);
+    let before = cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let dc = before.dc.clone().unwrap();
+    let leaving = before
+        .resources
+        .iter()
+        .filter(|r| r.parent.as_deref() != Some("ping-clone"))
+        .flat_map(|r| r.nodes.clone())
+        .find(|n| *n != dc)
+        .expect("a non-DC node runs something");
+    let moved: Vec<String> = before
+        .resources
+        .iter()
+        .filter(|r| r.nodes.contains(&leaving) && r.parent.as_deref() != Some("ping-clone"))
+        .map(|r| r.id.clone())
+        .collect();
+    let pid =
+        systole::localcluster::read_pid(&systole::localcluster::pid_path(cluster.path(), &leaving))
+            .unwrap();
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let after = cluster.wait(
+        &dc,
+        30_000,
+        "the leaving node's resources elsewhere and the node gone",
+        |r| {
+            !r.nodes.iter().any(|n| n.name == leaving && n.online)
+                && moved.iter().all(|id| {
+                    r.resources
+                        .iter()
+                        .any(|x| &x.id == id && x.nodes.len() == 1 && x.nodes[0] != leaving)
+                })
+        },
+    );
+    assert!(
+        !after.fencing.iter().any(|f| f.target == leaving),
+        "a cleanly stopped node must not be fenced: {:?}",
+        after.fencing
+    );
+    // Its own resources were stopped before it left: nothing runs there.
+    let run = cluster.path().join(&leaving).join("state").join("run");
+    let left_behind: Vec<_> = std::fs::read_dir(&run)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .collect();
+    assert!(
+        left_behind.is_empty(),
+        "resources left running on {leaving}: {left_behind:?}"
+    );
+}

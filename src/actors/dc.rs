@@ -226,6 +226,17 @@ impl DcActor {
             if !view.members.contains(node) {
                 ctx.router().fail_pending_to(node);
                 if self.election.is_dc() {
+                    let cib = self.shared.cib();
+                    let clean = crate::model::cib_store::announced_shutdown(&cib, node)
+                        && !crate::model::status::resource_status(&cib)
+                            .map(|rs| rs.iter().any(|r| r.nodes.contains(node)))
+                            .unwrap_or(true);
+                    if clean {
+                        tracing::info!(%node, "node left after a clean shutdown");
+                        self.want_schedule(&format!("node {node} left"));
+                        self.status(ctx, StatusChange::NodeLeft { node: node.clone() });
+                        continue;
+                    }
                     self.want_schedule(&format!("node {node} lost"));
                     self.status(ctx, StatusChange::NodeLost { node: node.clone() });
                     if let Some(run) = self.run.as_mut() {

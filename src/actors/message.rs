@@ -275,6 +275,11 @@ pub enum StatusChange {
     NodeFenced {
         node: String,
     },
+    /// It left after announcing its shutdown, with nothing running: down,
+    /// not lost, so no fencing.
+    NodeLeft {
+        node: String,
+    },
     NodeLrm {
         node: String,
         lrm: Element,

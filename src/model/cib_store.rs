@@ -438,7 +438,7 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
             // without saying goodbye, so the scheduler treats it as unclean.
             node_state_mut(cib, node).set_attr("in_ccm", "false");
         }
-        StatusChange::NodeFenced { node } => {
+        StatusChange::NodeFenced { node } | StatusChange::NodeLeft { node } => {
             let state = node_state_mut(cib, node);
             for (key, value) in [
                 ("in_ccm", "false"),
@@ -489,6 +489,23 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
         }
     }
     bump_num_updates(cib);
+}
+
+/// Whether `node` announced a clean shutdown (the transient `shutdown`
+/// attribute, as Pacemaker's controller sets it).
+pub fn announced_shutdown(cib: &Element, node: &str) -> bool {
+    cib.child("status")
+        .and_then(|s| {
+            s.children_named("node_state")
+                .find(|n| n.attr("uname") == Some(node))
+        })
+        .and_then(|n| n.child("transient_attributes"))
+        .and_then(|t| t.child("instance_attributes"))
+        .is_some_and(|set| {
+            set.children_named("nvpair").any(|nv| {
+                nv.attr("name") == Some("shutdown") && nv.attr("value").is_some_and(|v| v != "0")
+            })
+        })
 }
 
 /// Removes a resource's operation history and fail counts (cleanup).
