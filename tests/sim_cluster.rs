@@ -83,7 +83,13 @@ impl Sim {
             let mut transport = TransportConfig::new("sim", name, key.clone());
             transport.expected_votes = names.len() as u32;
             let (bus, events) = net.join(transport);
-            let handle = start_node(&config, agent_config_for(&config), bus, events, Box::new(|_| {}));
+            let handle = start_node(
+                &config,
+                agent_config_for(&config),
+                bus,
+                events,
+                Box::new(|_| {}),
+            );
             nodes.insert(name.to_string(), handle);
         }
         Sim {
@@ -124,7 +130,12 @@ impl Sim {
         for (name, node) in self.live() {
             let report = self.status(name);
             for resource in &report.resources {
-                assert!(resource.nodes.len() <= 1, "SAFETY: {name} sees {} on {:?}", resource.id, resource.nodes);
+                assert!(
+                    resource.nodes.len() <= 1,
+                    "SAFETY: {name} sees {} on {:?}",
+                    resource.id,
+                    resource.nodes
+                );
             }
             if report.quorate {
                 if let Some(dc) = report.dc {
@@ -135,7 +146,10 @@ impl Sim {
         }
         // Within one quorate membership, one DC.
         for (members, dc) in &quorate_dcs {
-            assert!(members.contains(dc), "DC {dc} outside its partition {members:?}");
+            assert!(
+                members.contains(dc),
+                "DC {dc} outside its partition {members:?}"
+            );
         }
     }
 
@@ -150,13 +164,16 @@ impl Sim {
                 return;
             }
         }
-        let status: Vec<_> = self.live().map(|(n, _)| (n.clone(), self.status(n))).collect();
+        let status: Vec<_> = self
+            .live()
+            .map(|(n, _)| (n.clone(), self.status(n)))
+            .collect();
         panic!("timed out waiting for {what}: {status:#?}");
     }
 
     /// The fence agent's marker: cut the fenced node off the network.
     fn apply_fencing(&self) {
-        for (name, _) in &self.nodes {
+        for name in self.nodes.keys() {
             if self.root.path().join("fenced").join(name).exists() {
                 self.net.kill(name);
             }
@@ -175,7 +192,10 @@ impl Sim {
             )
             .await;
         assert!(
-            matches!(answer, Ok(systole::actors::message::Message::CibStored { .. })),
+            matches!(
+                answer,
+                Ok(systole::actors::message::Message::CibStored { .. })
+            ),
             "{answer:?}"
         );
     }
@@ -183,7 +203,9 @@ impl Sim {
     fn dc_everywhere(&self) -> Option<String> {
         let dcs: Vec<Option<String>> = self.live().map(|(n, _)| self.status(n).dc).collect();
         let first = dcs.first().cloned().flatten()?;
-        dcs.iter().all(|d| d.as_deref() == Some(first.as_str())).then_some(first)
+        dcs.iter()
+            .all(|d| d.as_deref() == Some(first.as_str()))
+            .then_some(first)
     }
 }
 
@@ -205,12 +227,30 @@ async fn configure(sim: &Sim, dc: &str, root: &Path) {
     ))
     .unwrap();
     for change in [
-        CibChange::SetProperty { name: "stonith-enabled".into(), value: Some("true".into()) },
-        CibChange::SetProperty { name: "no-quorum-policy".into(), value: Some("stop".into()) },
-        CibChange::Upsert { section: "resources".into(), element: fence },
-        CibChange::Upsert { section: "resources".into(), element: dummy("a") },
-        CibChange::Upsert { section: "resources".into(), element: dummy("b") },
-        CibChange::Upsert { section: "resources".into(), element: dummy("c") },
+        CibChange::SetProperty {
+            name: "stonith-enabled".into(),
+            value: Some("true".into()),
+        },
+        CibChange::SetProperty {
+            name: "no-quorum-policy".into(),
+            value: Some("stop".into()),
+        },
+        CibChange::Upsert {
+            section: "resources".into(),
+            element: fence,
+        },
+        CibChange::Upsert {
+            section: "resources".into(),
+            element: dummy("a"),
+        },
+        CibChange::Upsert {
+            section: "resources".into(),
+            element: dummy("b"),
+        },
+        CibChange::Upsert {
+            section: "resources".into(),
+            element: dummy("c"),
+        },
     ] {
         sim.modify(dc, change).await;
     }
@@ -219,7 +259,12 @@ async fn configure(sim: &Sim, dc: &str, root: &Path) {
 fn started_everywhere(sim: &Sim, ids: &[&str]) -> bool {
     sim.live().all(|(n, _)| {
         let report = sim.status(n);
-        ids.iter().all(|id| report.resources.iter().any(|r| r.id == *id && r.nodes.len() == 1))
+        ids.iter().all(|id| {
+            report
+                .resources
+                .iter()
+                .any(|r| r.id == *id && r.nodes.len() == 1)
+        })
     })
 }
 
@@ -233,11 +278,14 @@ async fn seeded_faults_lost_node_is_fenced_before_its_resources_move() {
             delay_ms_min: 0,
             delay_ms_max: 5,
         });
-        sim.run_until(10_000, "one DC", |s| s.dc_everywhere().is_some()).await;
+        sim.run_until(10_000, "one DC", |s| s.dc_everywhere().is_some())
+            .await;
         let dc = sim.dc_everywhere().unwrap();
         configure(&sim, &dc, sim.root.path()).await;
-        sim.run_until(30_000, "a, b, c started", |s| started_everywhere(s, &["a", "b", "c"]))
-            .await;
+        sim.run_until(30_000, "a, b, c started", |s| {
+            started_everywhere(s, &["a", "b", "c"])
+        })
+        .await;
         // Kill a node that runs something and is not the DC.
         let report = sim.status(&dc);
         let victim = report
@@ -246,7 +294,14 @@ async fn seeded_faults_lost_node_is_fenced_before_its_resources_move() {
             .filter(|r| ["a", "b", "c"].contains(&r.id.as_str()))
             .flat_map(|r| r.nodes.clone())
             .find(|n| *n != dc)
-            .unwrap_or_else(|| report.nodes.iter().map(|n| n.name.clone()).find(|n| *n != dc).unwrap());
+            .unwrap_or_else(|| {
+                report
+                    .nodes
+                    .iter()
+                    .map(|n| n.name.clone())
+                    .find(|n| *n != dc)
+                    .unwrap()
+            });
         let moved: Vec<String> = report
             .resources
             .iter()
@@ -260,10 +315,16 @@ async fn seeded_faults_lost_node_is_fenced_before_its_resources_move() {
         sim.run_until(30_000, "the victim's resources restarted elsewhere", |s| {
             let report = s.status(&dc);
             let moved_now = moved.iter().all(|id| {
-                report.resources.iter().any(|r| &r.id == id && r.nodes.len() == 1 && r.nodes[0] != victim)
+                report
+                    .resources
+                    .iter()
+                    .any(|r| &r.id == id && r.nodes.len() == 1 && r.nodes[0] != victim)
             });
             if moved_now {
-                assert!(fenced_marker.exists(), "SAFETY: resources of {victim} moved before it was fenced");
+                assert!(
+                    fenced_marker.exists(),
+                    "SAFETY: resources of {victim} moved before it was fenced"
+                );
             }
             moved_now
         })
@@ -274,12 +335,17 @@ async fn seeded_faults_lost_node_is_fenced_before_its_resources_move() {
 #[actix_rt::test]
 async fn partitions_heal_into_one_dc() {
     let sim = Sim::new(3, &["n1", "n2", "n3", "n4", "n5"]);
-    sim.run_until(10_000, "one DC", |s| s.dc_everywhere().is_some()).await;
+    sim.run_until(10_000, "one DC", |s| s.dc_everywhere().is_some())
+        .await;
     sim.net.partition(&[&["n1", "n2"], &["n3", "n4", "n5"]]);
     sim.run_until(10_000, "a DC in the quorate partition", |s| {
         ["n3", "n4", "n5"].iter().all(|n| {
             let report = s.status(n);
-            report.quorate && report.dc.as_deref().is_some_and(|d| ["n3", "n4", "n5"].contains(&d))
+            report.quorate
+                && report
+                    .dc
+                    .as_deref()
+                    .is_some_and(|d| ["n3", "n4", "n5"].contains(&d))
         }) && ["n1", "n2"].iter().all(|n| !s.status(n).quorate)
     })
     .await;

@@ -100,7 +100,7 @@ impl CibActor {
         self.persist();
         self.changed(ctx);
         let members = self.members_but_me();
-        let needed = (members.len() + 1) / 2; // others needed beyond the DC for a majority
+        let needed = members.len().div_ceil(2); // others needed beyond the DC for a majority
         let term = self.shared.dc_info().term;
         let version = cib_store::version(&self.cib);
         let cib = self.cib.clone();

@@ -503,14 +503,12 @@ impl Behaviour for DcActor {
                 }
                 self.rebuild_status(ctx);
             }
-            Message::CibChanged => {
-                if self.election.is_dc() {
-                    self.need_schedule = true;
-                    if let Some(run) = self.run.as_mut() {
-                        run.abort("configuration changed");
-                    }
-                    self.finish_if_done();
+            Message::CibChanged if self.election.is_dc() => {
+                self.need_schedule = true;
+                if let Some(run) = self.run.as_mut() {
+                    run.abort("configuration changed");
                 }
+                self.finish_if_done();
             }
             Message::Scheduled { plan } => self.start_transition(plan, ctx),
             Message::Error(reason) if envelope.from == *ctx.me() => {

@@ -36,7 +36,9 @@ fn wait(timeout: Duration, mut check: impl FnMut() -> bool) -> Option<Duration> 
 }
 
 fn all_started(report: &StatusReport) -> bool {
-    report.dc.is_some() && !report.resources.is_empty() && report.resources.iter().all(|r| r.nodes.len() == 1)
+    report.dc.is_some()
+        && !report.resources.is_empty()
+        && report.resources.iter().all(|r| r.nodes.len() == 1)
 }
 
 /// A cluster directory of its own, removed on drop.
@@ -74,17 +76,26 @@ impl Cluster {
             .arg(dir.path())
             .output()
             .expect("cluster up");
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let cluster = Cluster { dir };
-        wait(Duration::from_secs(30), || status(cluster.dir.path(), "node1").is_some_and(|r| all_started(&r)))
-            .expect("resources did not start");
+        wait(Duration::from_secs(30), || {
+            status(cluster.dir.path(), "node1").is_some_and(|r| all_started(&r))
+        })
+        .expect("resources did not start");
         cluster
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new(systole_bin()).args(["cluster", "down", "--dir"]).arg(self.dir.path()).output();
+        let _ = Command::new(systole_bin())
+            .args(["cluster", "down", "--dir"])
+            .arg(self.dir.path())
+            .output();
     }
 }
 
@@ -102,7 +113,12 @@ fn failover_ms() -> Option<f64> {
         .resources
         .iter()
         .filter(|r| r.parent.as_deref() != Some("ping-clone") && r.id != "fence-local")
-        .find_map(|r| r.nodes.first().filter(|n| **n != dc).map(|n| (r.id.clone(), n.clone())))?;
+        .find_map(|r| {
+            r.nodes
+                .first()
+                .filter(|n| **n != dc)
+                .map(|n| (r.id.clone(), n.clone()))
+        })?;
     let killed = Instant::now();
     kill9(dir, &victim);
     wait(Duration::from_secs(20), || {
@@ -133,10 +149,15 @@ fn restarts(dir: &Path, node: &str, actor: &str) -> u64 {
         if tree["name"] == name && tree["kind"] == "actor" {
             return tree["restarts"].as_u64();
         }
-        tree["children"].as_array()?.iter().find_map(|c| find(c, name))
+        tree["children"]
+            .as_array()?
+            .iter()
+            .find_map(|c| find(c, name))
     }
     match control::call(&socket_path(dir, node), &ControlRequest::Actors, 2_000) {
-        Ok(ControlResponse::Actors { tree, .. }) => find(&serde_json::to_value(tree).unwrap(), actor).unwrap_or(0),
+        Ok(ControlResponse::Actors { tree, .. }) => {
+            find(&serde_json::to_value(tree).unwrap(), actor).unwrap_or(0)
+        }
         _ => 0,
     }
 }
@@ -145,11 +166,17 @@ fn restart_ms(cluster: &Cluster, actor: &str) -> Option<f64> {
     let dir = cluster.dir.path();
     let before = restarts(dir, "node1", actor);
     let start = Instant::now();
-    match control::call(&socket_path(dir, "node1"), &ControlRequest::ActorsKill { name: actor.into() }, 2_000) {
+    match control::call(
+        &socket_path(dir, "node1"),
+        &ControlRequest::ActorsKill { name: actor.into() },
+        2_000,
+    ) {
         Ok(ControlResponse::Done(_)) => {}
         other => panic!("actors kill: {other:?}"),
     }
-    wait(Duration::from_secs(5), || restarts(dir, "node1", actor) > before)?;
+    wait(Duration::from_secs(5), || {
+        restarts(dir, "node1", actor) > before
+    })?;
     Some(start.elapsed().as_secs_f64() * 1000.0)
 }
 
@@ -162,7 +189,10 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 fn main() {
-    let trials: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10);
+    let trials: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10);
     let mut failover = Vec::new();
     let mut reelection = Vec::new();
     for trial in 0..trials {
@@ -186,7 +216,15 @@ fn main() {
         }
     }
     println!("trials: {trials}");
-    println!("failover (kill -9 non-DC until its primitive runs elsewhere): median {:.0} ms, all {:?}", median(failover.clone()), failover.iter().map(|v| v.round()).collect::<Vec<_>>());
-    println!("DC re-election (kill -9 DC until a new DC is seen): median {:.0} ms, all {:?}", median(reelection.clone()), reelection.iter().map(|v| v.round()).collect::<Vec<_>>());
+    println!(
+        "failover (kill -9 non-DC until its primitive runs elsewhere): median {:.0} ms, all {:?}",
+        median(failover.clone()),
+        failover.iter().map(|v| v.round()).collect::<Vec<_>>()
+    );
+    println!(
+        "DC re-election (kill -9 DC until a new DC is seen): median {:.0} ms, all {:?}",
+        median(reelection.clone()),
+        reelection.iter().map(|v| v.round()).collect::<Vec<_>>()
+    );
     println!("actor restart after `actors kill` (until visible over the control socket): median {:.1} ms over {} kills", median(restart.clone()), restart.len());
 }
