@@ -147,14 +147,41 @@ pub struct Caller {
     pub pid: Option<i32>,
 }
 
+/// What a caller may do on the control socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Root, the daemon's user, the admin group: anything (CIB ACLs aside).
+    Admin,
+    /// The read-only group (or anyone when no group is configured): reads.
+    ReadOnly,
+    /// Nothing at all.
+    Denied,
+}
+
+/// The answer to a request `access` does not allow, or `None` to go on.
+pub fn refusal(request: &ControlRequest, caller: &Caller, access: Access) -> Option<String> {
+    match access {
+        Access::Admin => None,
+        Access::ReadOnly if !request.mutates() => None,
+        Access::ReadOnly => Some(format!(
+            "permission denied: uid {} may only read; changes need root, the daemon's user or the admin group",
+            caller.uid
+        )),
+        Access::Denied => Some(format!(
+            "permission denied: uid {} is neither root nor in the cluster's admin or read-only group",
+            caller.uid
+        )),
+    }
+}
+
 /// Serves the control socket until the listener fails. `handle` answers
-/// each request; requests are refused before `handle` when they mutate and
-/// `may_mutate(caller)` says no.
-pub async fn serve<H, F, M>(socket: &Path, handle: H, may_mutate: M) -> std::io::Result<()>
+/// each request; requests are refused before `handle` when `access(caller)`
+/// does not allow them (see [`refusal`]).
+pub async fn serve<H, F, M>(socket: &Path, handle: H, access: M) -> std::io::Result<()>
 where
     H: Fn(ControlRequest, Caller) -> F + Send + Sync + Clone + 'static,
     F: std::future::Future<Output = ControlResponse> + Send + 'static,
-    M: Fn(&Caller) -> bool + Send + Sync + Clone + 'static,
+    M: Fn(&Caller) -> Access + Send + Sync + Clone + 'static,
 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let _ = std::fs::remove_file(socket);
@@ -165,7 +192,7 @@ where
     loop {
         let (mut stream, _) = listener.accept().await?;
         let handle = handle.clone();
-        let may_mutate = may_mutate.clone();
+        let access = access.clone();
         tokio::spawn(async move {
             let caller = match stream.peer_cred() {
                 Ok(cred) => Caller {
@@ -189,11 +216,10 @@ where
                 }
                 match decode_body::<ControlRequest>(&body) {
                     Err(error) => ControlResponse::Error(format!("bad request: {error}")),
-                    Ok(request) if request.mutates() && !may_mutate(&caller) => ControlResponse::Error(format!(
-                        "permission denied: uid {} may only read; changes need root, the daemon's user or the admin group",
-                        caller.uid
-                    )),
-                    Ok(request) => handle(request, caller).await,
+                    Ok(request) => match refusal(&request, &caller, access(&caller)) {
+                        Some(error) => ControlResponse::Error(error),
+                        None => handle(request, caller).await,
+                    },
                 }
             };
             if let Ok(frame) = encode_frame(&response) {
@@ -206,6 +232,26 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_by_access() {
+        let caller = Caller {
+            uid: 1234,
+            gid: 1234,
+            pid: None,
+        };
+        let read = ControlRequest::CibGet;
+        let write = ControlRequest::Shutdown;
+        assert_eq!(refusal(&read, &caller, Access::Admin), None);
+        assert_eq!(refusal(&write, &caller, Access::Admin), None);
+        assert_eq!(refusal(&read, &caller, Access::ReadOnly), None);
+        assert!(refusal(&write, &caller, Access::ReadOnly)
+            .unwrap()
+            .contains("may only read"));
+        assert!(refusal(&read, &caller, Access::Denied)
+            .unwrap()
+            .contains("neither root nor"));
+    }
 
     #[test]
     fn frames_round_trip_and_garbage_is_an_error() {
@@ -237,7 +283,7 @@ mod tests {
                         _ => ControlResponse::Done("done".into()),
                     }
                 },
-                |_caller| false,
+                |_caller| Access::ReadOnly,
             )
             .await
         });
