@@ -19,9 +19,17 @@ pub enum ControlRequest {
     Ping,
     Status,
     Actors,
-    ActorsKill { name: String },
+    ActorsKill {
+        name: String,
+    },
     CibGet,
-    CibModify { change: CibChange },
+    CibModify {
+        change: CibChange,
+    },
+    /// The transitions this node ran as DC.
+    History,
+    /// The bus's counters (sent, received, dropped and why).
+    BusStats,
     Shutdown,
 }
 
@@ -67,15 +75,26 @@ pub struct StatusReport {
     #[serde(default)]
     pub answered_by: String,
     #[serde(default)]
-    pub fencing: Vec<crate::actors::shared::FenceRecord>,
+    pub fencing: Vec<crate::model::cib_store::FenceRecord>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum ControlResponse {
-    Pong { node: String },
+    Pong {
+        node: String,
+    },
     Status(StatusReport),
-    Actors { node: String, tree: TreeNode },
-    Cib { xml: String },
+    Actors {
+        node: String,
+        tree: TreeNode,
+    },
+    Cib {
+        xml: String,
+    },
+    History {
+        node: String,
+        transitions: Vec<crate::model::history::TransitionRecord>,
+    },
     Done(String),
     Error(String),
 }

@@ -163,6 +163,7 @@ pub fn start_node(
         let router = Arc::clone(&router);
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
+                tracing::trace!(event = ?std::mem::discriminant(&event), "bus event");
                 match event {
                     BusEvent::Message { from, payload } => router.receive_remote(&from, &payload),
                     BusEvent::View(view) => {
@@ -215,34 +216,36 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
     let cib = shared.cib();
     let view = shared.view();
     let dc = shared.dc_info().dc;
-    let (nodes, resources) = match crate::model::status::cluster_status(&cib) {
-        Ok(status) => (
-            status
-                .nodes
-                .into_iter()
-                .map(|n| NodeReport {
-                    online: view.members.contains(&n.name),
-                    name: n.name,
-                    standby: n.standby,
-                    maintenance: n.maintenance,
-                })
-                .collect(),
-            status
-                .resources
-                .into_iter()
-                .map(|r| ResourceReport {
-                    id: r.id,
-                    parent: r.parent,
-                    agent: r.agent,
-                    role: r.role.to_string(),
-                    nodes: r.nodes,
-                    failed: r.failed,
-                })
-                .collect(),
-        ),
+    let nodes = match crate::model::status::node_status(&cib) {
+        Ok(nodes) => nodes
+            .into_iter()
+            .map(|n| NodeReport {
+                online: view.members.contains(&n.name),
+                name: n.name,
+                standby: n.standby,
+                maintenance: n.maintenance,
+            })
+            .collect(),
         Err(error) => {
             tracing::warn!(%error, "status: CIB could not be read");
-            (Vec::new(), Vec::new())
+            Vec::new()
+        }
+    };
+    let resources = match crate::model::status::resource_status(&cib) {
+        Ok(resources) => resources
+            .into_iter()
+            .map(|r| ResourceReport {
+                id: r.id,
+                parent: r.parent,
+                agent: r.agent,
+                role: format!("{:?}", r.role),
+                nodes: r.nodes,
+                failed: r.failed,
+            })
+            .collect(),
+        Err(error) => {
+            tracing::warn!(%error, "status: CIB could not be read");
+            Vec::new()
         }
     };
     StatusReport {
@@ -252,7 +255,7 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
         nodes,
         resources,
         answered_by: shared.node.clone(),
-        fencing: shared.fence_history.lock().expect("history lock").clone(),
+        fencing: crate::model::cib_store::fence_history(&cib),
     }
 }
 
@@ -328,6 +331,11 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
+        ControlRequest::History => ControlResponse::History {
+            node: node.shared.node.clone(),
+            transitions: node.shared.history.lock().expect("history lock").records(),
+        },
+        ControlRequest::BusStats => ControlResponse::Done(format!("{:#?}", node.bus.stats())),
         ControlRequest::Shutdown => {
             node.shutdown.notify_one();
             ControlResponse::Done(format!("{} shutting down", node.shared.node))
@@ -566,6 +574,10 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
             expected_votes: config.expected_votes(),
             two_node: config.two_node,
+            // With two nodes, a node that starts alone must not declare
+            // itself quorate before it has seen its peer once (corosync's
+            // wait_for_all), or both halves of a split start could run.
+            wait_for_all: config.two_node,
             limits: crate::transport::TransportLimits::default(),
         };
         let (bus, events) = crate::transport::start_udp(transport_config)

@@ -1,9 +1,9 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
-use systole::control::{self, ControlRequest, ControlResponse};
 use systole::actors::message::CibChange;
 use systole::admin::{self, shadow};
+use systole::control::{self, ControlRequest, ControlResponse};
 use systole::localcluster;
 use systole::model::diff;
 use systole::model::xml::Element;
@@ -102,6 +102,21 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
+    /// The bus's counters on this node: messages, retransmits, drops and why.
+    Bus,
+    /// The transitions the DC ran: why, from which CIB, with what results.
+    History {
+        #[command(subcommand)]
+        action: Option<HistoryAction>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum HistoryAction {
+    /// One transition in full.
+    Show { id: u64 },
 }
 
 #[derive(Subcommand)]
@@ -109,12 +124,22 @@ enum ResourceAction {
     /// `create ID AGENT [name=value...] [meta name=value...] [op NAME name=value...]
     /// [clone|promotable [name=value...]] [--group G] [--disabled]`
     Create {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, value_name = "ID AGENT ARGS")]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ID AGENT ARGS"
+        )]
         args: Vec<String>,
     },
     /// `update ID [name=value...] [meta name=value...] [op NAME name=value...]`; `name=` removes.
     Update {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true, value_name = "ID ARGS")]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ID ARGS"
+        )]
         args: Vec<String>,
     },
     /// Delete a resource (and the constraints that name it).
@@ -170,15 +195,9 @@ enum ResourceAction {
         action: GroupAction,
     },
     /// Clone a primitive or group: `clone ID [name=value...]` (ID-clone).
-    Clone {
-        id: String,
-        meta: Vec<String>,
-    },
+    Clone { id: String, meta: Vec<String> },
     /// Promotable clone: `promotable ID [name=value...]`.
-    Promotable {
-        id: String,
-        meta: Vec<String>,
-    },
+    Promotable { id: String, meta: Vec<String> },
 }
 
 #[derive(Subcommand)]
@@ -278,7 +297,9 @@ enum ShadowAction {
         force: bool,
     },
     /// What the shadow changes against the live configuration.
-    Diff { name: String },
+    Diff {
+        name: String,
+    },
     /// Make the shadow's configuration live; refused if the live CIB changed
     /// since the shadow was made, unless --force.
     Commit {
@@ -287,8 +308,12 @@ enum ShadowAction {
         force: bool,
     },
     /// Print the shadow CIB.
-    Export { name: String },
-    Delete { name: String },
+    Export {
+        name: String,
+    },
+    Delete {
+        name: String,
+    },
     List,
 }
 
@@ -452,8 +477,79 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Constraint { action } => return constraint_command(target, action),
         Command::Property { action } => return property_command(target, action),
         Command::Node { action } => return node_command(target, action),
+        Command::History { action, json } => history(target, action, json)?,
+        Command::Bus => match ask(target, ControlRequest::BusStats)? {
+            ControlResponse::Done(text) => println!("{text}"),
+            other => bail!("unexpected answer {other:?}"),
+        },
     }
     Ok(0)
+}
+
+/// `systole history`: asks the DC (the node that ran the transitions).
+fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow::Result<()> {
+    let mut socket = resolve_socket(target)?;
+    if target.node.is_none() {
+        if let (Some(dir), Ok(ControlResponse::Status(status))) = (
+            &target.dir,
+            control::call(&socket, &ControlRequest::Status, 5_000),
+        ) {
+            if let Some(dc) = status.dc {
+                socket = localcluster::socket_path(dir, &dc);
+            }
+        }
+    }
+    let (node, transitions) = match control::call(&socket, &ControlRequest::History, 5_000)? {
+        ControlResponse::History { node, transitions } => (node, transitions),
+        ControlResponse::Error(e) => bail!("{e}"),
+        other => bail!("unexpected answer {other:?}"),
+    };
+    match action {
+        None if json => println!("{}", serde_json::to_string_pretty(&transitions)?),
+        None => {
+            println!("Transitions run by {node} (newest last):");
+            for t in &transitions {
+                println!(
+                    "  {:>16}  input {}  {} actions  {}  cause: {}",
+                    t.id,
+                    t.input_version,
+                    t.actions.len(),
+                    t.outcome.as_deref().unwrap_or("running"),
+                    t.cause
+                );
+            }
+        }
+        Some(HistoryAction::Show { id }) => {
+            let t = transitions
+                .iter()
+                .find(|t| t.id == id)
+                .with_context(|| format!("{node} has no transition {id}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(t)?);
+                return Ok(());
+            }
+            println!(
+                "Transition {} on {} from CIB {}",
+                t.id, t.dc, t.input_version
+            );
+            println!("Cause: {}", t.cause);
+            println!("Outcome: {}", t.outcome.as_deref().unwrap_or("running"));
+            println!("Summary:");
+            for line in &t.summary {
+                println!("  {line}");
+            }
+            println!("Actions:");
+            for a in &t.actions {
+                println!(
+                    "  [{:>3}] {:<40} {}",
+                    a.id,
+                    a.description,
+                    a.result.as_deref().unwrap_or("not run")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 // ------------------------------------------------------------ administration
@@ -491,9 +587,10 @@ fn take_globals(args: &mut Vec<String>, target: &mut Target) -> anyhow::Result<(
 /// `simulate --shadow NAME` without `--cib`: clap wants `--cib`, so give it
 /// a placeholder the shadow's path replaces after parsing.
 fn simulate_placeholder(mut argv: Vec<String>) -> Vec<String> {
-    let subcommand = argv.iter().skip(1).find(|a| !a.starts_with('-'));
-    if subcommand.map(String::as_str) == Some("simulate")
-        && argv.iter().any(|a| a == "--shadow" || a.starts_with("--shadow="))
+    if argv.iter().skip(1).any(|a| a == "simulate")
+        && argv
+            .iter()
+            .any(|a| a == "--shadow" || a.starts_with("--shadow="))
         && !argv.iter().any(|a| a == "--cib" || a.starts_with("--cib="))
     {
         argv.push("--cib".into());
@@ -629,7 +726,10 @@ fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i
         }
         ResourceAction::Cleanup { id, on } => {
             let cib = current_cib(&target)?;
-            commit_edit(&target, admin::resource_cleanup(&cib, id.as_deref(), on.as_deref())?)
+            commit_edit(
+                &target,
+                admin::resource_cleanup(&cib, id.as_deref(), on.as_deref())?,
+            )
         }
         ResourceAction::Enable { ids } => edit_each(&target, &ids, admin::resource_enable),
         ResourceAction::Disable { ids } => edit_each(&target, &ids, admin::resource_disable),
@@ -639,7 +739,9 @@ fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i
         ResourceAction::Group { action } => {
             let cib = current_cib(&target)?;
             let edit = match action {
-                GroupAction::Add { group, resources } => admin::group_add(&cib, &group, &resources)?,
+                GroupAction::Add { group, resources } => {
+                    admin::group_add(&cib, &group, &resources)?
+                }
                 GroupAction::Remove { group, resources } => {
                     admin::group_remove(&cib, &group, &resources)?
                 }
@@ -672,7 +774,9 @@ fn stopped(report: &control::StatusReport, cib: &Element, id: &str) -> bool {
         .unwrap_or_default();
     report.resources.iter().all(|r| {
         let base = r.id.split(':').next().unwrap_or(&r.id);
-        let ours = members.iter().any(|m| m == base || r.parent.as_deref() == Some(m));
+        let ours = members
+            .iter()
+            .any(|m| m == base || r.parent.as_deref() == Some(m));
         !ours || r.nodes.is_empty()
     })
 }
@@ -746,7 +850,9 @@ fn property_command(target: &Target, action: PropertyAction) -> anyhow::Result<i
         PropertyAction::Set { assignments, force } => {
             commit_edit(target, admin::property_set(&cib, &assignments, force)?)
         }
-        PropertyAction::Unset { names } => commit_edit(target, admin::property_unset(&cib, &names)?),
+        PropertyAction::Unset { names } => {
+            commit_edit(target, admin::property_unset(&cib, &names)?)
+        }
         PropertyAction::List => {
             print!("{}", admin::property_list(&cib));
             Ok(0)
@@ -900,9 +1006,14 @@ mod tests {
             node: None,
             shadow: None,
         };
-        let mut args = strings("web ocf:heartbeat:Dummy fake=1 --dir /tmp/c --shadow=s1 op monitor interval=5s");
+        let mut args = strings(
+            "web ocf:heartbeat:Dummy fake=1 --dir /tmp/c --shadow=s1 op monitor interval=5s",
+        );
         take_globals(&mut args, &mut target).unwrap();
-        assert_eq!(args, strings("web ocf:heartbeat:Dummy fake=1 op monitor interval=5s"));
+        assert_eq!(
+            args,
+            strings("web ocf:heartbeat:Dummy fake=1 op monitor interval=5s")
+        );
         assert_eq!(target.dir, Some(PathBuf::from("/tmp/c")));
         assert_eq!(target.shadow.as_deref(), Some("s1"));
         assert!(take_globals(&mut strings("x --node"), &mut target).is_err());
@@ -912,11 +1023,19 @@ mod tests {
     fn simulate_shadow_gets_a_placeholder_cib() {
         let argv = simulate_placeholder(strings("systole simulate --shadow s1"));
         assert_eq!(argv, strings("systole simulate --shadow s1 --cib (shadow)"));
+        let argv = simulate_placeholder(strings("systole --dir /tmp/c simulate --shadow s1"));
+        assert_eq!(
+            argv,
+            strings("systole --dir /tmp/c simulate --shadow s1 --cib (shadow)")
+        );
         let argv = simulate_placeholder(strings("systole simulate --cib f.xml"));
         assert_eq!(argv, strings("systole simulate --cib f.xml"));
         let argv = simulate_placeholder(strings("systole resource list --shadow s1"));
         assert_eq!(argv, strings("systole resource list --shadow s1"));
-        let cli = Cli::try_parse_from(simulate_placeholder(strings("systole simulate --shadow s1"))).unwrap();
+        let cli = Cli::try_parse_from(simulate_placeholder(strings(
+            "systole simulate --shadow s1",
+        )))
+        .unwrap();
         assert_eq!(cli.target.shadow.as_deref(), Some("s1"));
     }
 

@@ -6,6 +6,9 @@ use std::fmt::Write;
 
 pub fn render(report: &StatusReport) -> String {
     let mut out = String::new();
+    let mut report = report.clone();
+    report.nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    let report = &report;
     let online: Vec<&str> = report
         .nodes
         .iter()

@@ -355,3 +355,56 @@ async fn partitions_heal_into_one_dc() {
     })
     .await;
 }
+
+#[actix_rt::test]
+async fn crashing_every_actor_on_every_node_keeps_resources_and_invariants() {
+    let sim = Sim::new(5, &["n1", "n2", "n3"]);
+    sim.run_until(10_000, "one DC", |s| s.dc_everywhere().is_some())
+        .await;
+    let dc = sim.dc_everywhere().unwrap();
+    configure(&sim, &dc, sim.root.path()).await;
+    sim.run_until(30_000, "a, b, c started", |s| {
+        started_everywhere(s, &["a", "b", "c"])
+    })
+    .await;
+    let placement = |s: &Sim| -> Vec<(String, Vec<String>)> {
+        let mut out: Vec<_> = s
+            .status(&dc)
+            .resources
+            .into_iter()
+            .map(|r| (r.id, r.nodes))
+            .collect();
+        out.sort();
+        out
+    };
+    let before = placement(&sim);
+    for actor in ["bus", "membership", "cib", "policy", "exec", "fence", "dc"] {
+        for (name, node) in &sim.nodes {
+            let router = &node.router;
+            router
+                .send(
+                    router.local_ref("test"),
+                    router.local_ref(actor),
+                    systole::actors::message::Message::InjectCrash,
+                )
+                .unwrap_or_else(|e| panic!("{actor}@{name}: {e}"));
+        }
+        sim.run_until(5_000, "the crashed actors to be back", |s| {
+            s.nodes.values().all(|n| {
+                n.tree
+                    .snapshot()
+                    .children
+                    .iter()
+                    .flat_map(|c| std::iter::once(c.clone()).chain(c.children.clone()))
+                    .any(|c| c.name == actor && c.restarts >= 1)
+            })
+        })
+        .await;
+    }
+    // Give the DC a moment to run any transition the crashes caused.
+    sim.run_until(10_000, "a, b, c still started", |s| {
+        started_everywhere(s, &["a", "b", "c"])
+    })
+    .await;
+    assert_eq!(placement(&sim), before, "a crashed actor moved a resource");
+}

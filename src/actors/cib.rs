@@ -100,7 +100,8 @@ impl CibActor {
         self.persist();
         self.changed(ctx);
         let members = self.members_but_me();
-        let needed = members.len().div_ceil(2); // others needed beyond the DC for a majority
+        // Others needed beyond the DC for a majority of all members.
+        let needed = members.len().div_ceil(2);
         let term = self.shared.dc_info().term;
         let version = cib_store::version(&self.cib);
         let cib = self.cib.clone();
@@ -118,16 +119,25 @@ impl CibActor {
                     REPLICATION_TIMEOUT_MS,
                 )
             });
-            let stored = futures::future::join_all(requests)
-                .await
-                .into_iter()
+            let answers = futures::future::join_all(requests).await;
+            let stored = answers
+                .iter()
                 .filter(|r| matches!(r, Ok(Message::CibStored { .. })))
                 .count();
             if stored >= needed {
                 Message::CibStored { version }
             } else {
+                let refusals: Vec<String> = answers
+                    .iter()
+                    .filter(|r| !matches!(r, Ok(Message::CibStored { .. })))
+                    .map(|r| match r {
+                        Ok(other) => format!("{other:?}"),
+                        Err(error) => error.to_string(),
+                    })
+                    .collect();
                 Message::Error(format!(
-                    "change {version} applied on the DC but confirmed by only {stored} of the {needed} other nodes a majority needs"
+                    "change {version} applied on the DC but confirmed by only {stored} of the {needed} other nodes a majority needs ({})",
+                    refusals.join("; ")
                 ))
             }
         });

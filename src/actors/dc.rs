@@ -40,6 +40,8 @@ pub struct DcActor {
     run: Option<TransitionRun>,
     next_transition_id: u64,
     need_schedule: bool,
+    /// Why the next transition is computed: events since the last one.
+    causes: Vec<String>,
     scheduling: bool,
     busy_transitions: u32,
     last_schedule_ms: u64,
@@ -66,6 +68,11 @@ impl DcActor {
             run: None,
             next_transition_id: now_epoch_s() as u64 * 1000,
             need_schedule: is_dc,
+            causes: if is_dc {
+                vec!["DC actor restarted".into()]
+            } else {
+                Vec::new()
+            },
             scheduling: false,
             busy_transitions: 0,
             last_schedule_ms: 0,
@@ -209,7 +216,7 @@ impl DcActor {
                 dc: self.shared.node.clone(),
             },
         );
-        self.need_schedule = true;
+        self.want_schedule("new DC took office");
     }
 
     fn on_view(&mut self, view: View, ctx: &mut CellCtx<'_>) {
@@ -218,6 +225,7 @@ impl DcActor {
             if !view.members.contains(node) {
                 ctx.router().fail_pending_to(node);
                 if self.election.is_dc() {
+                    self.want_schedule(&format!("node {node} lost"));
                     self.status(ctx, StatusChange::NodeLost { node: node.clone() });
                     if let Some(run) = self.run.as_mut() {
                         run.abort(&format!("node {node} lost"));
@@ -234,9 +242,21 @@ impl DcActor {
                 },
             );
         }
+        for node in &view.members {
+            if !previous.members.contains(node) && self.election.is_dc() {
+                self.want_schedule(&format!("node {node} joined"));
+            }
+        }
         *self.shared.view.write().expect("view lock") = view.clone();
         let effects = self.election.on_view(&view.members, self.now_ms());
         self.apply(effects, ctx);
+    }
+
+    fn want_schedule(&mut self, cause: &str) {
+        self.need_schedule = true;
+        if self.causes.len() < 16 && !self.causes.iter().any(|c| c == cause) {
+            self.causes.push(cause.to_string());
+        }
     }
 
     fn maybe_schedule(&mut self, ctx: &mut CellCtx<'_>) {
@@ -277,6 +297,17 @@ impl DcActor {
         self.busy_transitions += 1;
         self.next_transition_id += 1;
         let id = self.next_transition_id;
+        let cause = std::mem::take(&mut self.causes).join("; ");
+        self.shared.history.lock().expect("history lock").push(
+            crate::model::history::TransitionRecord::new(
+                id,
+                &self.shared.node,
+                &cause,
+                self.shared.cib_version(),
+                now_epoch_s(),
+                &plan,
+            ),
+        );
         tracing::info!(transition = id, actions = plan.actions.len(), summary = ?plan.summary, "transition started");
         self.run = Some(TransitionRun::new(id, &plan));
         self.dispatch(ctx);
@@ -379,8 +410,15 @@ impl DcActor {
             if run.is_finished() {
                 let (ok, failed, total) = run.counts();
                 tracing::info!(transition = run.id, ok, failed, total, aborted = ?run.aborted(), "transition finished");
+                self.shared.history.lock().expect("history lock").finish(
+                    run.id,
+                    &match run.aborted() {
+                        Some(why) => format!("aborted: {why}"),
+                        None => "complete".to_string(),
+                    },
+                );
                 self.run = None;
-                self.need_schedule = true;
+                self.want_schedule("previous transition finished");
             }
         }
     }
@@ -396,6 +434,16 @@ impl DcActor {
         if let Some(run) = self.run.as_mut() {
             if run.id == transition {
                 run.complete(action, ok, reason);
+                let result = if ok {
+                    "ok".to_string()
+                } else {
+                    format!("failed: {reason}")
+                };
+                self.shared
+                    .history
+                    .lock()
+                    .expect("history lock")
+                    .record_action(transition, action, &result);
             }
         }
         self.dispatch(ctx);
@@ -435,7 +483,7 @@ impl DcActor {
                     run.abort("resource failure");
                 }
             }
-            self.need_schedule = true;
+            self.want_schedule(&format!("{} on {node}: rc {}", op.key(), outcome.rc));
             return;
         }
         let reason = format!(
@@ -445,6 +493,14 @@ impl DcActor {
             outcome.status
         );
         self.complete(transition, action, !unexpected, &reason, ctx);
+    }
+}
+
+/// The fence action ("reboot", "off") of a transition's fencing step.
+fn fence_action_of(run: Option<&TransitionRun>, action: u32) -> String {
+    match run.and_then(|r| r.action(action)).map(|a| &a.kind) {
+        Some(PlannedKind::Fence { action, .. }) => action.clone(),
+        _ => "reboot".into(),
     }
 }
 
@@ -484,6 +540,22 @@ impl Behaviour for DcActor {
                 version,
                 lrm,
             } => {
+                let late = self.election.is_dc()
+                    && !self.election.is_candidate()
+                    && term_seen == self.election.term()
+                    && !self.joins.contains_key(&from);
+                if late {
+                    // A member whose join answer came after we took office.
+                    self.status(ctx, StatusChange::NodeJoined { node: from.clone() });
+                    self.status(
+                        ctx,
+                        StatusChange::NodeLrm {
+                            node: from.clone(),
+                            lrm: lrm.clone(),
+                        },
+                    );
+                    self.want_schedule(&format!("node {from} joined late"));
+                }
                 self.joins.insert(from.clone(), (version, lrm));
                 let effects = self.election.on_join_ack(&from, term_seen);
                 self.apply(effects, ctx);
@@ -504,7 +576,7 @@ impl Behaviour for DcActor {
                 self.rebuild_status(ctx);
             }
             Message::CibChanged if self.election.is_dc() => {
-                self.need_schedule = true;
+                self.want_schedule("configuration changed");
                 if let Some(run) = self.run.as_mut() {
                     run.abort("configuration changed");
                 }
@@ -514,7 +586,7 @@ impl Behaviour for DcActor {
             Message::Error(reason) if envelope.from == *ctx.me() => {
                 tracing::error!(%reason, "DC step failed; retrying");
                 self.scheduling = false;
-                self.need_schedule = true;
+                self.want_schedule(&format!("retry after: {reason}"));
             }
             Message::ExecResult {
                 transition,
@@ -530,11 +602,21 @@ impl Behaviour for DcActor {
                 ok,
                 detail,
             } => {
-                if ok && self.election.is_dc() {
-                    tracing::info!(%target, "node fenced");
-                    self.status(ctx, StatusChange::NodeFenced { node: target });
-                } else {
-                    tracing::error!(%target, %detail, "fencing failed");
+                if self.election.is_dc() {
+                    let record = crate::model::cib_store::FenceRecord {
+                        target: target.clone(),
+                        action: fence_action_of(self.run.as_ref(), action),
+                        ok,
+                        detail: detail.clone(),
+                        at_epoch_s: now_epoch_s(),
+                    };
+                    self.status(ctx, StatusChange::FenceEvent { record });
+                    if ok {
+                        tracing::info!(%target, "node fenced");
+                        self.status(ctx, StatusChange::NodeFenced { node: target });
+                    } else {
+                        tracing::error!(%target, %detail, "fencing failed");
+                    }
                 }
                 self.complete(transition, action, ok, &detail, ctx);
             }

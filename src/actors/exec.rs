@@ -84,7 +84,7 @@ fn request_for(shared: &NodeShared, op: &OpSpec, action: OcfAction) -> OcfReques
 
 /// What a monitor of this op must return when all is well.
 fn expected_monitor_rc(op: &OpSpec) -> OcfRc {
-    match op.meta.get("CRM_meta_role").map(String::as_str) {
+    match op.meta.get("role").map(String::as_str) {
         Some("Promoted") | Some("Master") => OcfRc::RunningPromoted,
         _ => OcfRc::Success,
     }

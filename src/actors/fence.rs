@@ -8,7 +8,7 @@
 
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{Envelope, Message};
-use crate::actors::shared::{now_epoch_s, FenceRecord, NodeShared};
+use crate::actors::shared::NodeShared;
 use crate::agent::fence::{run_fence, FenceAction, FenceRequest};
 use crate::model::xml::Element;
 use std::collections::BTreeMap;
@@ -170,17 +170,6 @@ impl Behaviour for FenceActor {
             tracing::warn!(%target, %action, "fencing");
             ctx.spawn_reply(&envelope, async move {
                 let (ok, detail) = fence(Arc::clone(&shared), target.clone(), action.clone()).await;
-                shared
-                    .fence_history
-                    .lock()
-                    .expect("history lock")
-                    .push(FenceRecord {
-                        target: target.clone(),
-                        action,
-                        ok,
-                        detail: detail.clone(),
-                        at_epoch_s: now_epoch_s(),
-                    });
                 Message::FenceDone { target, ok, detail }
             });
         }

@@ -289,6 +289,10 @@ pub enum StatusChange {
         node: String,
         lrm: Element,
     },
+    /// A fencing attempt and its result, for everyone to see.
+    FenceEvent {
+        record: crate::model::cib_store::FenceRecord,
+    },
     Quorum {
         quorate: bool,
         dc: String,

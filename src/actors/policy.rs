@@ -40,7 +40,7 @@ fn planned_kind(action: &Action) -> PlannedKind {
             target: action.node.clone().unwrap_or_default(),
             action: action
                 .meta
-                .get("CRM_meta_stonith_action")
+                .get("action")
                 .cloned()
                 .unwrap_or_else(|| "reboot".into()),
         };

@@ -181,6 +181,7 @@ impl Router {
         let Some(link) = link else {
             return Err(ActorError::Unreachable(envelope.to.node.clone()));
         };
+        tracing::trace!(from = %envelope.from, to = %envelope.to, request = ?envelope.request_id, reply = ?envelope.reply_to, body = ?std::mem::discriminant(&envelope.body), "remote send");
         let bytes = rmp_serde::to_vec(&envelope)
             .map_err(|e| ActorError::Failed(envelope.to.to_string(), e.to_string()))?;
         link.send(&envelope.to.node, bytes)
@@ -223,6 +224,7 @@ impl Router {
                 return;
             }
         };
+        tracing::trace!(from = %envelope.from, to = %envelope.to, request = ?envelope.request_id, reply = ?envelope.reply_to, "remote receive");
         // The bus tells us who really sent it; an envelope claiming another
         // origin is refused, so replies cannot be steered elsewhere.
         if envelope.from.node != from_node || envelope.to.node != self.node {

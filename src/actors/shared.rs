@@ -22,15 +22,6 @@ pub struct DcInfo {
     pub term_seen: u64,
 }
 
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
-pub struct FenceRecord {
-    pub target: String,
-    pub action: String,
-    pub ok: bool,
-    pub detail: String,
-    pub at_epoch_s: i64,
-}
-
 pub struct NodeShared {
     pub node: String,
     pub cluster_name: String,
@@ -49,7 +40,8 @@ pub struct NodeShared {
     /// A status section holding only this node's executor history: what it
     /// ran and the results (kept in Pacemaker's format).
     pub lrm_history: Mutex<Element>,
-    pub fence_history: Mutex<Vec<FenceRecord>>,
+    /// Transitions this node ran as DC.
+    pub history: Mutex<crate::model::history::History>,
     next_call_id: AtomicU64,
     pub started: Instant,
 }
@@ -80,7 +72,7 @@ impl NodeShared {
             }),
             cib: RwLock::new(Arc::new(crate::model::cib_store::empty_cib())),
             lrm_history: Mutex::new(crate::model::cib_store::empty_cib()),
-            fence_history: Mutex::new(Vec::new()),
+            history: Mutex::new(Default::default()),
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
         }

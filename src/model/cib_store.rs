@@ -8,6 +8,37 @@ use crate::model::operation::{OpOutcome, OpSpec};
 use crate::model::xml::Element;
 use serde::{Deserialize, Serialize};
 
+/// Fencing events kept in the status section.
+pub const FENCE_EVENTS_KEPT: usize = 50;
+
+/// One fencing attempt, as every node sees it in the CIB.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FenceRecord {
+    pub target: String,
+    pub action: String,
+    pub ok: bool,
+    pub detail: String,
+    pub at_epoch_s: i64,
+}
+
+/// The fencing history recorded in the status section, oldest first.
+pub fn fence_history(cib: &Element) -> Vec<FenceRecord> {
+    cib.child("status")
+        .and_then(|s| s.child("fencing_history"))
+        .map(|h| {
+            h.children_named("fence_event")
+                .map(|e| FenceRecord {
+                    target: e.attr("target").unwrap_or_default().to_string(),
+                    action: e.attr("action").unwrap_or_default().to_string(),
+                    ok: e.attr("result") == Some("ok"),
+                    detail: e.attr("detail").unwrap_or_default().to_string(),
+                    at_epoch_s: e.attr("at").and_then(|v| v.parse().ok()).unwrap_or(0),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `(admin_epoch, epoch, num_updates)`, compared in that order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 pub struct CibVersion {
@@ -456,6 +487,30 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
             lrm.set_attr("id", node.clone());
             state.children.push(lrm);
         }
+        StatusChange::FenceEvent { record } => {
+            // Kept in the CIB so every node, and the next DC, sees it.
+            let history = cib
+                .child_or_insert("status")
+                .child_or_insert("fencing_history");
+            let next_id = history
+                .children
+                .last()
+                .and_then(|e| e.attr("id"))
+                .and_then(|id| id.strip_prefix("fence-event-"))
+                .and_then(|n| n.parse::<u64>().ok())
+                .map_or(1, |n| n + 1);
+            history.children.push(
+                Element::new("fence_event")
+                    .with_attr("id", format!("fence-event-{next_id}"))
+                    .with_attr("target", record.target.clone())
+                    .with_attr("action", record.action.clone())
+                    .with_attr("result", if record.ok { "ok" } else { "failed" })
+                    .with_attr("detail", record.detail.clone())
+                    .with_attr("at", record.at_epoch_s.to_string()),
+            );
+            let excess = history.children.len().saturating_sub(FENCE_EVENTS_KEPT);
+            history.children.drain(..excess);
+        }
         StatusChange::Quorum { quorate, dc } => {
             cib.set_attr("have-quorum", if *quorate { "1" } else { "0" });
             cib.set_attr("dc-uuid", dc.clone());
@@ -745,6 +800,29 @@ mod tests {
         let text = cib.to_xml_compact();
         assert!(!text.contains("fail-count-vip"));
         assert!(!text.contains("lrm_rsc_op"));
+    }
+
+    #[test]
+    fn fence_events_are_kept_bounded_in_status() {
+        let mut cib = empty_cib();
+        for i in 0..(FENCE_EVENTS_KEPT + 3) {
+            let record = FenceRecord {
+                target: format!("n{i}"),
+                action: "reboot".into(),
+                ok: i % 2 == 0,
+                detail: "fence-local: ok".into(),
+                at_epoch_s: i as i64,
+            };
+            apply_status(&mut cib, &StatusChange::FenceEvent { record });
+        }
+        let history = fence_history(&cib);
+        assert_eq!(history.len(), FENCE_EVENTS_KEPT);
+        assert_eq!(history[0].target, "n3");
+        assert!(!history[0].ok);
+        assert_eq!(
+            history.last().unwrap().at_epoch_s,
+            FENCE_EVENTS_KEPT as i64 + 2
+        );
     }
 
     #[test]

@@ -10,8 +10,10 @@
 //!   higher than any it has seen and refuses others (`StaleTerm`). A
 //!   candidate that is refused retries with a higher term only if it is
 //!   still entitled to stand; otherwise it stands down.
-//! - Once every member answered, or the join times out, the candidate is
-//!   DC for `t` and announces it. Every DC command carries its term and a
+//! - Once every member answered, or at the join timeout with a majority of
+//!   the members it asked, the candidate is DC for `t` and announces it.
+//!   Each node joins a term at most once, so two candidates never win the
+//!   same term. Every DC command carries its term and a
 //!   node refuses terms lower than the highest it has seen: a stale DC's
 //!   commands are fenced off.
 
@@ -21,6 +23,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// those that answered (the others are presumed gone; the next view change
 /// will say).
 pub const JOIN_TIMEOUT_MS: u64 = 1_000;
+
+/// How often a DC repeats its announcement: a member that missed it (a lost
+/// message, a view that lagged) learns the DC from the next one, and a stale
+/// DC hears of a newer term from the refusals.
+pub const ANNOUNCE_INTERVAL_MS: u64 = 1_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
@@ -60,7 +67,9 @@ struct Candidacy {
     term: u64,
     waiting: BTreeSet<String>,
     joined: BTreeSet<String>,
-    started_ms: u64,
+    /// When the candidacy's first tick came: the join timeout runs from
+    /// there, as message handlers do not know the time.
+    started_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,6 +81,7 @@ pub struct Election {
     members: BTreeSet<String>,
     candidacy: Option<Candidacy>,
     now_ms: u64,
+    last_announce_ms: u64,
 }
 
 impl Election {
@@ -86,6 +96,7 @@ impl Election {
             members: BTreeSet::new(),
             candidacy: None,
             now_ms: 0,
+            last_announce_ms: 0,
         }
     }
 
@@ -145,7 +156,7 @@ impl Election {
             term,
             waiting: self.members.clone(),
             joined: BTreeSet::new(),
-            started_ms: self.now_ms,
+            started_ms: None,
         });
         effects.push(Effect::SendJoinRequest {
             to: self.members.iter().cloned().collect(),
@@ -187,12 +198,17 @@ impl Election {
             self.term_seen = self.term_seen.max(term);
             if !own {
                 self.candidacy = None;
+                if self.is_dc() {
+                    // We promised to join a newer term: our own is over.
+                    self.set_dc(None, self.dc_term, &mut effects);
+                }
             }
             effects.push(Effect::SendJoinAck {
                 to: from.to_string(),
                 term,
             });
-        } else {
+        } else if from != self.me {
+            // (Our own request of a round we already left needs no answer.)
             effects.push(Effect::SendStaleTerm {
                 to: from.to_string(),
                 term_seen: self.term_seen,
@@ -259,6 +275,12 @@ impl Election {
         self.term_seen = term;
         if from != self.me {
             self.candidacy = None;
+            // Our join answer may have been lost (views are not symmetric
+            // for a moment): answer again so the DC learns our state.
+            effects.push(Effect::SendJoinAck {
+                to: from.to_string(),
+                term,
+            });
         }
         self.set_dc(Some(from.to_string()), term, &mut effects);
         effects
@@ -267,16 +289,47 @@ impl Election {
     pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
         self.now_ms = now_ms;
         let mut effects = Vec::new();
+        if let Some(candidacy) = self.candidacy.as_mut() {
+            candidacy.started_ms.get_or_insert(now_ms);
+        }
+        if self.is_dc()
+            && self.candidacy.is_none()
+            && now_ms.saturating_sub(self.last_announce_ms) >= ANNOUNCE_INTERVAL_MS
+        {
+            self.last_announce_ms = now_ms;
+            effects.push(Effect::SendAnnounce {
+                to: self
+                    .members
+                    .iter()
+                    .filter(|m| **m != self.me)
+                    .cloned()
+                    .collect(),
+                term: self.dc_term,
+            });
+        }
         let timed_out = self
             .candidacy
             .as_ref()
-            .is_some_and(|c| now_ms.saturating_sub(c.started_ms) >= JOIN_TIMEOUT_MS);
+            .and_then(|c| c.started_ms)
+            .is_some_and(|started| now_ms.saturating_sub(started) >= JOIN_TIMEOUT_MS);
+        // Nobody leads and nobody stands (the messages that would have
+        // prompted us were lost): the entitled node stands again.
+        let leaderless = self.dc.as_ref().is_none_or(|dc| !self.members.contains(dc));
+        if self.candidacy.is_none()
+            && leaderless
+            && !self.members.is_empty()
+            && self.entitled_to_stand()
+        {
+            self.stand(&mut effects);
+            return effects;
+        }
         if timed_out {
-            let joined_self = self
-                .candidacy
-                .as_ref()
-                .is_some_and(|c| c.joined.contains(&self.me));
-            if joined_self {
+            // A majority of the members it asked: each node joins a term at
+            // most once, so two candidates cannot both win one term.
+            let majority = self.candidacy.as_ref().is_some_and(|c| {
+                c.joined.contains(&self.me) && c.joined.len() * 2 > c.joined.len() + c.waiting.len()
+            });
+            if majority {
                 self.win(&mut effects);
             } else {
                 self.candidacy = None;
@@ -436,9 +489,10 @@ mod tests {
     }
 
     #[test]
-    fn join_timeout_proceeds_with_those_who_answered() {
+    fn join_timeout_proceeds_with_a_majority_of_those_asked() {
+        let members: Vec<String> = ["n1", "n2", "n3"].iter().map(|m| m.to_string()).collect();
         let mut n1 = Election::new("n1", 0);
-        let out = n1.on_view(&["n1".into(), "n2".into()], 0);
+        let out = n1.on_view(&members, 0);
         assert!(matches!(&out[0], Effect::SendJoinRequest { term: 1, .. }));
         let ack = n1.on_join_request("n1", 1);
         assert_eq!(
@@ -449,12 +503,26 @@ mod tests {
             }]
         );
         assert!(n1.on_join_ack("n1", 1).is_empty());
+        // The timeout runs from the candidacy's first tick.
         assert!(n1.tick(500).is_empty());
-        let out = n1.tick(JOIN_TIMEOUT_MS);
-        assert!(out.contains(&Effect::BecameDc {
-            term: 1,
-            joined: vec!["n1".into()]
-        }));
+        // Alone of three at the timeout: no majority, so it stands again.
+        let out = n1.tick(500 + JOIN_TIMEOUT_MS);
+        assert!(
+            matches!(&out[0], Effect::SendJoinRequest { term: 2, .. }),
+            "{out:?}"
+        );
+        n1.on_join_request("n1", 2);
+        n1.on_join_ack("n1", 2);
+        n1.on_join_ack("n2", 2);
+        n1.tick(2_000);
+        let out = n1.tick(2_000 + JOIN_TIMEOUT_MS);
+        assert!(
+            out.contains(&Effect::BecameDc {
+                term: 2,
+                joined: vec!["n1".into(), "n2".into()]
+            }),
+            "{out:?}"
+        );
         assert!(n1.is_dc());
     }
 
@@ -473,6 +541,15 @@ mod tests {
     }
 
     #[test]
+    fn our_own_request_of_an_older_round_is_not_a_refusal() {
+        let mut n1 = Election::new("n1", 0);
+        n1.on_view(&["n1".into(), "n2".into()], 0);
+        n1.on_stale_term(1);
+        assert!(n1.on_join_request("n1", 1).is_empty());
+        assert!(n1.is_candidate());
+    }
+
+    #[test]
     fn three_lone_dcs_merge_without_a_term_storm() {
         let mut nodes = cluster(&["n1", "n2", "n3"]);
         for n in ["n1", "n2", "n3"] {
@@ -486,6 +563,62 @@ mod tests {
             "terms ran away: {}",
             nodes["n1"].term_seen()
         );
+    }
+
+    #[test]
+    fn a_dc_that_joins_a_newer_term_stands_down() {
+        let members = ["n1".to_string(), "n2".to_string()];
+        let mut n1 = Election::resume("n1", 1, Some("n1".into()), 1, &members);
+        let out = n1.on_join_request("n2", 5);
+        assert!(
+            out.contains(&Effect::DcChanged { dc: None, term: 1 }),
+            "{out:?}"
+        );
+        assert!(!n1.is_dc());
+        let out = n1.on_announce("n2", 5);
+        assert!(out.contains(&Effect::DcChanged {
+            dc: Some("n2".into()),
+            term: 5
+        }));
+        assert!(n1.tick(10).is_empty());
+    }
+
+    #[test]
+    fn a_leaderless_entitled_node_stands_on_its_own_tick() {
+        let members = ["n1".to_string(), "n2".to_string()];
+        let mut n1 = Election::resume("n1", 4, None, 4, &members);
+        let out = n1.tick(10);
+        assert!(
+            matches!(&out[0], Effect::SendJoinRequest { term: 5, .. }),
+            "{out:?}"
+        );
+        let mut n2 = Election::resume("n2", 4, None, 4, &members);
+        assert!(n2.tick(10).is_empty());
+    }
+
+    #[test]
+    fn an_announce_is_answered_with_a_join_in_case_ours_was_lost() {
+        let mut n2 = Election::new("n2", 0);
+        let out = n2.on_announce("n1", 3);
+        assert!(out.contains(&Effect::SendJoinAck {
+            to: "n1".into(),
+            term: 3
+        }));
+    }
+
+    #[test]
+    fn the_dc_repeats_its_announcement() {
+        let members = ["n1".to_string(), "n2".to_string()];
+        let mut n1 = Election::resume("n1", 3, Some("n1".into()), 3, &members);
+        let out = n1.tick(ANNOUNCE_INTERVAL_MS);
+        assert_eq!(
+            out,
+            vec![Effect::SendAnnounce {
+                to: vec!["n2".into()],
+                term: 3
+            }]
+        );
+        assert!(n1.tick(ANNOUNCE_INTERVAL_MS + 10).is_empty());
     }
 
     proptest::proptest! {
@@ -508,7 +641,79 @@ mod tests {
             settle_in_order(&mut nodes, inbox, Some(seed));
             proptest::prop_assert_eq!(dcs(&nodes, &names).len(), 1);
             proptest::prop_assert!(dcs(&nodes, &names).iter().next().unwrap().is_some());
-            proptest::prop_assert!(nodes["n1"].term_seen() < 20);
+            proptest::prop_assert!(nodes["n1"].term_seen() < 20, "{:#?}", nodes);
+        }
+    }
+
+    /// Delivers with loss: each message is dropped when the seeded
+    /// generator says so; ticks (a second apart) let the machines recover.
+    fn settle_lossy(
+        nodes: &mut BTreeMap<String, Election>,
+        inbox: Vec<(String, String, Effect)>,
+        seed: u64,
+        start_ms: u64,
+        rounds: u64,
+    ) {
+        let mut state = seed | 1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut inbox: Vec<_> = inbox.into_iter().filter(|_| next() % 5 != 0).collect();
+        for round in 1..=rounds {
+            let mut delivered = Vec::new();
+            while !inbox.is_empty() {
+                let (from, to, effect) = inbox.remove((next() % inbox.len() as u64) as usize);
+                let node = nodes.get_mut(&to).unwrap();
+                let out = match effect {
+                    Effect::SendJoinRequest { term, .. } => node.on_join_request(&from, term),
+                    Effect::SendJoinAck { term, .. } => node.on_join_ack(&from, term),
+                    Effect::SendStaleTerm { term_seen, .. } => node.on_stale_term(term_seen),
+                    Effect::SendAnnounce { term, .. } => node.on_announce(&from, term),
+                    _ => Vec::new(),
+                };
+                let mut routed = Vec::new();
+                route(&to, out, &mut routed);
+                // Losses stop after a few rounds, as a network heals.
+                delivered.extend(routed.into_iter().filter(|_| round > 3 || next() % 5 != 0));
+            }
+            let names: Vec<String> = nodes.keys().cloned().collect();
+            for name in names {
+                let out = nodes.get_mut(&name).unwrap().tick(start_ms + round * 1_000);
+                route(&name, out, &mut delivered);
+            }
+            inbox = delivered;
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn lossy_delivery_still_ends_with_one_dc(seed in 1u64..u64::MAX) {
+            let names = ["n1", "n2", "n3"];
+            let mut nodes = cluster(&names);
+            let mut inbox = Vec::new();
+            for n in names {
+                let out = nodes.get_mut(n).unwrap().on_view(&[n.to_string()], 0);
+                route(n, out, &mut inbox);
+            }
+            settle_lossy(&mut nodes, inbox, seed, 0, 3);
+            let all: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+            let mut inbox = Vec::new();
+            for n in names {
+                let out = nodes.get_mut(n).unwrap().on_view(&all, 3_500);
+                route(n, out, &mut inbox);
+            }
+            settle_lossy(&mut nodes, inbox, seed.rotate_left(17), 3_500, 12);
+            let dcs = dcs(&nodes, &names);
+            proptest::prop_assert_eq!(dcs.len(), 1, "{:?} {:#?}", dcs, nodes);
+            proptest::prop_assert!(dcs.iter().next().unwrap().is_some(), "{:#?}", nodes);
+            let dc = dcs.iter().next().unwrap().clone().unwrap();
+            let term = nodes[&dc].term();
+            for n in names {
+                proptest::prop_assert!(nodes[n].accepts_command(&dc, term));
+            }
         }
     }
 

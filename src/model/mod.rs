@@ -1,10 +1,16 @@
-//! The pure model: the CIB as an XML tree, its versions and edits, and the
-//! operations the cluster runs.
+//! The pure model: the CIB as an XML tree and its typed view, versions and
+//! edits, scores and rules, and the state machines the daemon runs.
 
 pub mod acl;
+pub mod cib;
 pub mod cib_store;
 pub mod diff;
 pub mod election;
+pub mod history;
 pub mod operation;
+pub mod rules;
+pub mod score;
+pub mod status;
+pub mod time;
 pub mod transition;
 pub mod xml;

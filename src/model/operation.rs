@@ -33,6 +33,9 @@ pub struct OpSpec {
     pub interval_ms: u64,
     pub timeout_ms: u64,
     pub params: BTreeMap<String, String>,
+    /// Pacemaker's CRM_meta_* values without the prefix (`op_target_rc`,
+    /// `clone`, `clone_max`, `role`, ...); agents see them as
+    /// `OCF_RESKEY_CRM_meta_<name>`.
     pub meta: BTreeMap<String, String>,
 }
 
@@ -45,7 +48,7 @@ impl OpSpec {
     /// The rc the scheduler expects (probes expect "not running").
     pub fn expected_rc(&self) -> i32 {
         self.meta
-            .get("CRM_meta_op_target_rc")
+            .get("op_target_rc")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
     }

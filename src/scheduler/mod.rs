@@ -1,1 +1,174 @@
 //! The policy engine: a pure function from CIB and "now" to a transition graph.
+//!
+//! The stages follow Pacemaker's scheduler, one file each:
+//! [`unpack`] (CIB to working set, history replay), [`assign`] (nodes and
+//! roles), [`actions`] (what each resource must do, and the summary),
+//! [`order`] (which action waits for which), [`graph`] (the petgraph DAG).
+//!
+//! ```
+//! let cib = systole::model::xml::Element::parse(r#"<cib have-quorum="1"><configuration>
+//!   <crm_config/><nodes><node id="n1" uname="n1"/></nodes>
+//!   <resources><primitive id="ip" class="ocf" provider="heartbeat" type="IPaddr2"/></resources>
+//!   <constraints/></configuration>
+//!   <status><node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/></status></cib>"#).unwrap();
+//! let t = systole::scheduler::schedule(&cib, 0).unwrap();
+//! assert!(t.summary.iter().any(|l| l.contains("Start") && l.contains("ip")));
+//! ```
+
+// Loops over node indices read best as index loops here.
+#![allow(clippy::needless_range_loop)]
+
+pub mod actions;
+pub mod assign;
+pub mod graph;
+pub mod order;
+pub mod unpack;
+
+use std::collections::BTreeMap;
+
+pub use crate::model::cib::AgentSpec;
+use crate::model::cib::{Cib, ModelError};
+use crate::model::xml::Element;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    #[error("invalid CIB: {0}")]
+    Model(#[from] ModelError),
+}
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Task {
+    Start,
+    Stop,
+    /// A recurring monitor, or a probe when `interval_ms` is 0.
+    Monitor,
+    Promote,
+    Demote,
+    MigrateTo,
+    MigrateFrom,
+    Notify,
+    Fence,
+    /// A pseudo-action: a synchronisation point run by nobody (e.g. a stop
+    /// implied by fencing, a group's "running").
+    Pseudo,
+}
+
+impl Task {
+    pub fn name(self) -> &'static str {
+        match self {
+            Task::Start => "start",
+            Task::Stop => "stop",
+            Task::Monitor => "monitor",
+            Task::Promote => "promote",
+            Task::Demote => "demote",
+            Task::MigrateTo => "migrate_to",
+            Task::MigrateFrom => "migrate_from",
+            Task::Notify => "notify",
+            Task::Fence => "stonith",
+            Task::Pseudo => "pseudo",
+        }
+    }
+}
+
+/// One action of the transition graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Action {
+    pub task: Task,
+    /// The lrm resource id (`db:0` for anonymous clone instances).
+    pub resource: Option<String>,
+    pub agent: Option<AgentSpec>,
+    /// Node uname the action runs on (the fence target for Fence).
+    pub node: Option<String>,
+    pub interval_ms: u64,
+    pub timeout_ms: u64,
+    pub params: BTreeMap<String, String>,
+    /// CRM_meta_* style extras: `op_target_rc` for probes, fence `action`,
+    /// pseudo-action name in `name`.
+    pub meta: BTreeMap<String, String>,
+}
+
+impl Action {
+    /// Pacemaker's operation key, `RSC_TASK_INTERVAL`.
+    pub fn key(&self) -> String {
+        match (&self.resource, self.task) {
+            (_, Task::Fence) => format!(
+                "stonith-{}-{}",
+                self.node.as_deref().unwrap_or(""),
+                self.meta
+                    .get("action")
+                    .map(String::as_str)
+                    .unwrap_or("reboot")
+            ),
+            (Some(r), Task::Pseudo) => format!(
+                "{}_{}_0",
+                r,
+                self.meta
+                    .get("name")
+                    .map(String::as_str)
+                    .unwrap_or("pseudo")
+            ),
+            (Some(r), t) => format!("{}_{}_{}", r, t.name(), self.interval_ms),
+            (None, t) => self
+                .meta
+                .get("name")
+                .cloned()
+                .unwrap_or_else(|| t.name().to_string()),
+        }
+    }
+}
+
+/// The scheduler's answer.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// Edge a -> b: b may run only after a completed.
+    pub graph: petgraph::graph::DiGraph<Action, ()>,
+    /// The "Transition Summary" bullet lines.
+    pub summary: Vec<String>,
+}
+
+/// Everything the scheduler worked out, for `simulate` (scores, status).
+pub struct Outcome {
+    pub working: unpack::Working,
+    pub plan: assign::Plan,
+    pub decisions: Vec<actions::Decision>,
+    pub fence: Vec<bool>,
+    pub transition: Transition,
+}
+
+/// Schedules a CIB: the pure entry point the daemon calls.
+pub fn schedule(cib: &Element, now_epoch_s: i64) -> Result<Transition, SchedulerError> {
+    Ok(run(cib, now_epoch_s)?.transition)
+}
+
+/// Runs every stage and keeps the intermediate results.
+pub fn run(cib: &Element, now_epoch_s: i64) -> Result<Outcome, SchedulerError> {
+    let typed = Cib::from_xml(cib, now_epoch_s)?;
+    let working = unpack::unpack(typed, now_epoch_s);
+    let plan = assign::assign(&working);
+    let (fence, fence_reason) = fencing(&working);
+    let decisions = actions::decide(&working, &plan, &fence);
+    let summary = actions::summary(&working, &decisions, &fence, &fence_reason);
+    let graph = graph::build(&working, &plan, &decisions, &fence);
+    Ok(Outcome {
+        working,
+        plan,
+        decisions,
+        fence,
+        transition: Transition { graph, summary },
+    })
+}
+
+/// Which nodes get fenced, and why.
+fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
+    let mut fence = vec![false; w.nodes.len()];
+    let mut reason = vec![String::new(); w.nodes.len()];
+    let can_fence = w.fencing_enabled && (w.have_quorum || w.no_quorum_policy == "ignore");
+    for (i, n) in w.nodes.iter().enumerate() {
+        if n.unclean && can_fence && n.kind == crate::model::cib::NodeKind::Member {
+            fence[i] = true;
+            reason[i] = n.unclean_reason.clone();
+        }
+    }
+    (fence, reason)
+}

@@ -31,6 +31,8 @@ const COMMANDS_MAX: usize = 1024;
 const EVENTS_MAX: usize = 1024;
 /// Datagrams taken from the socket before acks and data are flushed.
 const RECV_BATCH_MAX: usize = 64;
+/// Shortest interval between two warnings about refused datagrams.
+const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
 /// A datagram as received.
 pub(crate) struct Inbound {
@@ -48,6 +50,10 @@ pub(crate) trait Io: Send + 'static {
     fn send(&mut self, output: Output);
     /// `node` authenticated a datagram from `from`.
     fn learn(&mut self, _node: &str, _from: Option<SocketAddr>) {}
+    /// The node was killed (simulations): stop at once, say nothing.
+    fn is_killed(&self) -> bool {
+        false
+    }
 }
 
 /// Time for the node: monotonic from tokio (virtual when paused), wall clock
@@ -224,6 +230,7 @@ pub(crate) fn spawn<I: Io>(
         io,
         clock,
         view_tx,
+        stats: bus.shared.stats.clone(),
     };
     tokio::spawn(task.run(command_rx, events, tick_interval_ms));
     (bus, event_rx)
@@ -234,6 +241,7 @@ struct Task<I> {
     io: I,
     clock: Clock,
     view_tx: watch::Sender<MembershipView>,
+    stats: Arc<Counters>,
 }
 
 impl<I: Io> Task<I> {
@@ -246,14 +254,21 @@ impl<I: Io> Task<I> {
         let mut ticker = tokio::time::interval(Duration::from_millis(tick_interval_ms));
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut events_open = true;
+        let mut last_report = (Instant::now(), self.stats.snapshot());
         loop {
+            if self.io.is_killed() {
+                return;
+            }
             self.emit();
             if !events_open {
                 while self.node.pop_event().is_some() {}
             }
             tokio::select! {
                 biased;
-                _ = ticker.tick() => self.node.tick(self.clock.now()),
+                _ = ticker.tick() => {
+                    self.node.tick(self.clock.now());
+                    self.report_drops(&mut last_report);
+                }
                 command = commands.recv() => match command {
                     Some(Command::Shutdown { reply }) => {
                         self.shutdown();
@@ -284,8 +299,44 @@ impl<I: Io> Task<I> {
             self.io.send(output);
         }
         if self.node.view().id != self.view_tx.borrow().id {
-            self.view_tx.send_replace(self.node.view().clone());
+            let view = self.node.view().clone();
+            tracing::info!(
+                node = self.node.local_node(),
+                view_id = view.id,
+                members = ?view.members,
+                quorate = view.quorate,
+                "membership view"
+            );
+            self.view_tx.send_replace(view);
         }
+    }
+
+    /// Warns, at most once per [`DROP_REPORT_INTERVAL`], when datagrams were
+    /// refused for security reasons since the last report.
+    fn report_drops(&mut self, last: &mut (Instant, TransportStats)) {
+        if last.0.elapsed() < DROP_REPORT_INTERVAL {
+            return;
+        }
+        let now = self.stats.snapshot();
+        let suspicious = |s: &TransportStats| {
+            s.dropped_forged
+                + s.dropped_wrong_key
+                + s.dropped_replayed
+                + s.dropped_stale
+                + s.dropped_malformed
+        };
+        if suspicious(&now) > suspicious(&last.1) {
+            tracing::warn!(
+                node = self.node.local_node(),
+                forged = now.dropped_forged - last.1.dropped_forged,
+                wrong_key = now.dropped_wrong_key - last.1.dropped_wrong_key,
+                replayed = now.dropped_replayed - last.1.dropped_replayed,
+                stale = now.dropped_stale - last.1.dropped_stale,
+                malformed = now.dropped_malformed - last.1.dropped_malformed,
+                "datagrams refused since the last report"
+            );
+        }
+        *last = (Instant::now(), now);
     }
 
     fn command(&mut self, command: Command) {

@@ -15,6 +15,9 @@
 //! Quorum: each node has one vote; a view is quorate when it holds a majority
 //! of `max(expected_votes, members)`. In `two_node` mode with two expected
 //! votes, one node is quorate on its own (fencing must then break ties).
+//! With `wait_for_all` (as in corosync's votequorum), no view is quorate
+//! until all `expected_votes` nodes have been members at the same time once:
+//! two nodes booting on either side of a split do not both start resources.
 //!
 //! ```
 //! use systole::transport::membership::Membership;
@@ -60,6 +63,9 @@ pub struct Membership {
     heartbeat_timeout_ms: u64,
     expected_votes: u32,
     two_node: bool,
+    wait_for_all: bool,
+    /// Every expected node has been a member at once (for `wait_for_all`).
+    all_seen: bool,
     peers: BTreeMap<String, Peer>,
     view: MembershipView,
 }
@@ -83,9 +89,23 @@ impl Membership {
             heartbeat_timeout_ms,
             expected_votes,
             two_node,
+            wait_for_all: false,
+            all_seen: expected_votes <= 1,
             peers: BTreeMap::new(),
             view,
         }
+    }
+
+    /// No quorum until every expected node has been seen at once.
+    pub fn with_wait_for_all(mut self, wait_for_all: bool) -> Self {
+        self.wait_for_all = wait_for_all;
+        self.view.quorate = self.is_quorate(self.view.members.len());
+        self
+    }
+
+    fn is_quorate(&self, members: usize) -> bool {
+        (self.all_seen || !self.wait_for_all)
+            && quorate(members, self.expected_votes, self.two_node)
     }
 
     pub fn view(&self) -> &MembershipView {
@@ -176,9 +196,12 @@ impl Membership {
     fn next_view(&mut self) -> MembershipView {
         let mut members: BTreeSet<String> = self.peers.keys().cloned().collect();
         members.insert(self.local_node.clone());
+        if members.len() as u64 >= u64::from(self.expected_votes) {
+            self.all_seen = true;
+        }
         self.view = MembershipView {
             id: self.view.id + 1,
-            quorate: quorate(members.len(), self.expected_votes, self.two_node),
+            quorate: self.is_quorate(members.len()),
             members,
             expected_votes: self.expected_votes,
         };
@@ -309,5 +332,21 @@ mod tests {
         assert!(m.view().quorate);
         m.on_heartbeat("n2", 1, 0);
         assert!(m.tick(600)[0].quorate);
+    }
+
+    #[test]
+    fn wait_for_all_holds_quorum_until_everyone_was_seen() {
+        let mut m = Membership::new("n1", 600, 2, true).with_wait_for_all(true);
+        assert!(!m.view().quorate, "alone at boot: not quorate");
+        assert!(m.on_heartbeat("n2", 1, 0)[0].quorate);
+        let views = m.tick(600);
+        assert!(views[0].quorate, "two_node: the survivor keeps quorum");
+        let mut m = Membership::new("n1", 600, 3, false).with_wait_for_all(true);
+        assert!(
+            !m.on_heartbeat("n2", 1, 0)[0].quorate,
+            "2 of 3, but n3 never seen"
+        );
+        assert!(m.on_heartbeat("n3", 1, 0)[0].quorate);
+        assert!(m.remove("n3")[0].quorate, "2 of 3 after all were seen");
     }
 }

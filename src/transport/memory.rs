@@ -9,7 +9,7 @@
 //!
 //! Each node runs the very same task and [`Node`] state machine as over UDP,
 //! datagrams included (sealed, authenticated, replay-checked); only the
-//! [`Io`] differs. A datagram in flight is held by its receiver in a queue
+//! `Io` differs. A datagram in flight is held by its receiver in a queue
 //! ordered by (delivery time, send order), so equal delays keep their order
 //! and differing delays reorder.
 //!
@@ -177,6 +177,7 @@ impl MemoryNetwork {
             rx,
             pending: BinaryHeap::new(),
             killed,
+            stats: stats.clone(),
         };
         bus::spawn(node, io, clock, cfg.limits.tick_interval_ms, stats, None)
     }
@@ -217,7 +218,8 @@ impl MemoryNetwork {
         self.state().blocked.clear();
     }
 
-    fn transmit(&self, from: &str, output: Output) {
+    /// Puts a datagram on the wire; returns how many copies left.
+    fn transmit(&self, from: &str, output: Output) -> u64 {
         let mut state = self.state();
         let State {
             rng,
@@ -230,12 +232,14 @@ impl MemoryNetwork {
         let (destinations, datagram): (Vec<&String>, Vec<u8>) = match output {
             Output::ToNode { node, datagram } => match nodes.get_key_value(&node) {
                 Some((name, _)) => (vec![name], datagram),
-                None => return,
+                None => return 0,
             },
             Output::ToAll { datagram } => (nodes.keys().filter(|n| *n != from).collect(), datagram),
         };
         let now = Instant::now();
+        let mut sent = 0;
         for to in destinations {
+            sent += 1;
             if blocked.contains(&(from.to_owned(), to.clone())) {
                 continue;
             }
@@ -258,6 +262,7 @@ impl MemoryNetwork {
                 });
             }
         }
+        sent
     }
 }
 
@@ -267,6 +272,7 @@ struct MemoryIo {
     rx: mpsc::UnboundedReceiver<Delivery>,
     pending: BinaryHeap<Reverse<(Instant, u64, Vec<u8>)>>,
     killed: Arc<AtomicBool>,
+    stats: Arc<Counters>,
 }
 
 impl MemoryIo {
@@ -327,8 +333,13 @@ impl Io for MemoryIo {
     }
 
     fn send(&mut self, output: Output) {
-        if !self.killed.load(Ordering::SeqCst) {
-            self.net.transmit(&self.name, output);
+        if !self.is_killed() {
+            let sent = self.net.transmit(&self.name, output);
+            Counters::add(&self.stats.datagrams_sent, sent);
         }
+    }
+
+    fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::SeqCst)
     }
 }

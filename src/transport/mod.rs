@@ -23,6 +23,7 @@
 //! | [`membership`] | views and quorum from heartbeats and ticks |
 //! | [`node`] | all of the above as one state machine |
 //! | `bus` | the task and the [`Bus`] handle |
+//! | `stats` | counters of what was sent, received and refused |
 //! | [`udp`] | sockets (socket2): unicast peers, IPv4/IPv6 multicast |
 //! | [`memory`] | the simulated network: drop, delay, duplicate, partition, kill |
 //!
@@ -57,6 +58,11 @@ pub mod reliable;
 pub mod replay;
 mod stats;
 pub mod udp;
+
+#[cfg(test)]
+mod sim_tests;
+#[cfg(test)]
+mod udp_tests;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -155,6 +161,9 @@ pub struct TransportConfig {
     pub expected_votes: u32,
     /// Quorate with 1 of 2 votes.
     pub two_node: bool,
+    /// Not quorate until all `expected_votes` nodes were members at once
+    /// (corosync's wait_for_all; advisable with `two_node`). Default false.
+    pub wait_for_all: bool,
     pub limits: TransportLimits,
 }
 
@@ -173,6 +182,7 @@ impl TransportConfig {
             heartbeat_timeout_ms: 600,
             expected_votes: 1,
             two_node: false,
+            wait_for_all: false,
             limits: TransportLimits::default(),
         }
     }

@@ -100,7 +100,8 @@ impl Node {
             cfg.heartbeat_timeout_ms,
             cfg.expected_votes,
             cfg.two_node,
-        );
+        )
+        .with_wait_for_all(cfg.wait_for_all);
         let mut node = Node {
             local: cfg.node_name.clone(),
             incarnation,
@@ -181,7 +182,11 @@ impl Node {
             }
         };
         if opened.sender == self.local {
-            // Our own multicast, looped back.
+            if opened.incarnation != self.incarnation {
+                // Another node with our name, or our previous self's datagrams.
+                Counters::add(&self.stats.dropped_misaddressed, 1);
+            }
+            // Otherwise our own multicast, looped back.
             return None;
         }
         if opened.plain.timestamp_ms.abs_diff(now.wall_ms) > self.limits.max_clock_skew_ms {
@@ -353,10 +358,13 @@ impl Node {
             .incarnation_of(to)
             .ok_or_else(|| TransportError::NotMember(to.to_owned()))?;
         if self.send_links.get(to).map(|l| l.to_incarnation) != Some(incarnation) {
-            self.reset_links(to);
             let link = SendLink::new(incarnation, self.next_epoch);
             self.next_epoch += 1;
-            self.send_links.insert(to.to_owned(), link);
+            if let Some(stale) = self.send_links.insert(to.to_owned(), link) {
+                if !stale.is_idle() {
+                    Counters::add(&self.stats.abandoned, 1);
+                }
+            }
         }
         Ok(self.send_links.get_mut(to).expect("inserted above"))
     }
@@ -442,7 +450,10 @@ impl Node {
             self.outputs.push(Output::ToNode { node, datagram });
         }
         for peer in failed {
-            self.reset_links(&peer);
+            // Only our stream to it: its stream to us may be fine, and a
+            // receive link cannot rejoin a stream midway.
+            self.send_links.remove(&peer);
+            Counters::add(&self.stats.abandoned, 1);
             let views = self.membership.remove(&peer);
             self.push_views(views);
         }
@@ -477,5 +488,251 @@ impl Node {
         });
         debug_assert!(datagram.len() <= self.limits.max_datagram_bytes);
         datagram
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::AuthKey;
+
+    const WALL_MS: u64 = 1_800_000_000_000;
+
+    fn at(ms: u64) -> Now {
+        Now {
+            mono_ms: ms,
+            wall_ms: WALL_MS + ms,
+        }
+    }
+
+    fn node(name: &str, incarnation: u64) -> Node {
+        node_with(name, incarnation, TransportLimits::default())
+    }
+
+    fn node_with(name: &str, incarnation: u64, limits: TransportLimits) -> Node {
+        let mut cfg = TransportConfig::new("c", name, AuthKey::from_bytes([9; 32]));
+        cfg.expected_votes = 2;
+        cfg.limits = limits;
+        Node::new(&cfg, incarnation, at(0), Arc::default()).unwrap()
+    }
+
+    fn datagrams(node: &mut Node) -> Vec<Vec<u8>> {
+        node.take_outputs()
+            .into_iter()
+            .map(|output| match output {
+                Output::ToNode { datagram, .. } | Output::ToAll { datagram } => datagram,
+            })
+            .collect()
+    }
+
+    /// Hands every pending datagram of `from` to `to`; returns them.
+    fn carry(from: &mut Node, to: &mut Node, ms: u64) -> Vec<Vec<u8>> {
+        let sent = datagrams(from);
+        for datagram in &sent {
+            to.on_datagram(&mut datagram.clone(), at(ms));
+            to.flush(at(ms));
+        }
+        sent
+    }
+
+    fn members(node: &Node) -> Vec<&str> {
+        node.view().members.iter().map(String::as_str).collect()
+    }
+
+    fn joined() -> (Node, Node) {
+        joined_with(TransportLimits::default())
+    }
+
+    fn joined_with(limits: TransportLimits) -> (Node, Node) {
+        let mut a = node_with("a", 10, limits.clone());
+        let mut b = node_with("b", 20, limits);
+        a.tick(at(0));
+        carry(&mut a, &mut b, 0);
+        assert_eq!(
+            members(&b),
+            ["b"],
+            "a heartbeat that does not echo b proves nothing yet"
+        );
+        carry(&mut b, &mut a, 1);
+        assert_eq!(members(&a), ["a", "b"]);
+        carry(&mut a, &mut b, 2);
+        assert_eq!(members(&b), ["a", "b"]);
+        assert!(a.view().quorate && b.view().quorate);
+        (a, b)
+    }
+
+    #[test]
+    fn join_takes_one_round_trip_of_echoed_heartbeats() {
+        joined();
+    }
+
+    #[test]
+    fn replayed_stale_and_oversized_datagrams_are_counted() {
+        let (mut a, mut b) = joined();
+        a.tick(at(200));
+        let heartbeat = datagrams(&mut a).pop().unwrap();
+        assert!(b.on_datagram(&mut heartbeat.clone(), at(200)).is_some());
+        assert!(b.on_datagram(&mut heartbeat.clone(), at(201)).is_none());
+        assert_eq!(b.stats.snapshot().dropped_replayed, 1);
+
+        a.tick(at(300));
+        let mut late = datagrams(&mut a).pop().unwrap();
+        let skewed = Now {
+            mono_ms: 300,
+            wall_ms: WALL_MS + 300 + 30_001,
+        };
+        assert!(b.on_datagram(&mut late, skewed).is_none());
+        assert_eq!(b.stats.snapshot().dropped_stale, 1);
+
+        assert!(b.on_datagram(&mut vec![0; 1401], at(300)).is_none());
+        assert_eq!(b.stats.snapshot().dropped_oversized, 1);
+    }
+
+    #[test]
+    fn a_restarted_receiver_is_not_fooled_by_old_datagrams() {
+        let (mut a, b) = joined();
+        a.send("b", b"before restart".to_vec()).unwrap();
+        a.tick(at(150));
+        let recorded = datagrams(&mut a);
+        assert_eq!(recorded.len(), 2, "data and heartbeat");
+
+        // b restarts; an attacker replays what a sent to the old b.
+        let mut b2 = node("b", 21);
+        for datagram in &recorded {
+            b2.on_datagram(&mut datagram.clone(), at(160));
+        }
+        assert_eq!(members(&b2), ["b"], "old heartbeats echo the old b only");
+        assert!(!b2.has_events() || matches!(b2.pop_event(), Some(BusEvent::View(_))));
+        assert!(b2.pop_event().is_none(), "no message delivered");
+        assert_eq!(b2.stats.snapshot().dropped_misaddressed, 1);
+        drop(b);
+    }
+
+    #[test]
+    fn data_waits_for_membership_and_is_acked() {
+        let (mut a, mut b) = joined();
+        while b.pop_event().is_some() {}
+        assert!(matches!(
+            a.send("c", vec![]),
+            Err(TransportError::NotMember(_))
+        ));
+        a.send("b", b"one".to_vec()).unwrap();
+        a.send("b", b"two".to_vec()).unwrap();
+        a.flush(at(5));
+        carry(&mut a, &mut b, 5);
+        let got: Vec<_> = std::iter::from_fn(|| b.pop_event()).collect();
+        assert_eq!(
+            got,
+            [
+                BusEvent::Message {
+                    from: "a".into(),
+                    payload: b"one".to_vec()
+                },
+                BusEvent::Message {
+                    from: "a".into(),
+                    payload: b"two".to_vec()
+                }
+            ]
+        );
+        carry(&mut b, &mut a, 6);
+        assert!(a.send_links["b"].is_idle(), "acked");
+        assert_eq!(a.stats.snapshot().sent, 2);
+        assert_eq!(b.stats.snapshot().received, 2);
+    }
+
+    #[test]
+    fn a_failed_send_stream_keeps_the_receive_stream() {
+        let mut limits = TransportLimits::default();
+        limits.reliable.retransmits_max = 2;
+        let (mut a, mut b) = joined_with(limits);
+        while a.pop_event().is_some() {}
+        // b -> a works throughout; a -> b data arrives but b's acks are lost.
+        let mut now = 10;
+        let mut from_b = 0;
+        let mut got = Vec::new();
+        a.send("b", b"lost ack".to_vec()).unwrap();
+        while a.send_links.contains_key("b") {
+            now += 10;
+            assert!(now < 10_000, "a never gave up");
+            b.send("a", format!("{from_b}").into_bytes()).unwrap();
+            from_b += 1;
+            a.tick(at(now));
+            b.tick(at(now));
+            carry(&mut a, &mut b, now);
+            let mut opener = Opener::new(&AuthKey::from_bytes([9; 32]), "c");
+            for datagram in datagrams(&mut b) {
+                let frame = opener.open(&mut datagram.clone()).unwrap().plain.frame;
+                if !matches!(frame, Frame::Ack(_)) {
+                    a.on_datagram(&mut datagram.clone(), at(now));
+                }
+            }
+            a.flush(at(now));
+            got.extend(std::iter::from_fn(|| a.pop_event()));
+        }
+        // a gave up on its stream to b; b's stream to a carries on, in order.
+        for _ in 0..30 {
+            now += 10;
+            b.send("a", format!("{from_b}").into_bytes()).unwrap();
+            from_b += 1;
+            a.tick(at(now));
+            b.tick(at(now));
+            carry(&mut a, &mut b, now);
+            carry(&mut b, &mut a, now);
+            got.extend(std::iter::from_fn(|| a.pop_event()));
+        }
+        assert!(a.view().members.contains("b"), "b is back in a's view");
+        let numbers: Vec<usize> = got
+            .iter()
+            .filter_map(|e| match e {
+                BusEvent::Message { payload, .. } => {
+                    Some(std::str::from_utf8(payload).unwrap().parse().unwrap())
+                }
+                BusEvent::View(_) => None,
+            })
+            .collect();
+        assert_eq!(numbers, (0..from_b).collect::<Vec<_>>());
+        assert!(a.stats.snapshot().abandoned >= 1);
+    }
+
+    proptest::proptest! {
+        /// Any frame an authenticated peer may send (even a buggy one, with
+        /// absurd numbers) is handled without a panic.
+        #[test]
+        fn absurd_frames_from_a_member_never_panic(
+            to_incarnation in proptest::prelude::any::<u64>(),
+            epoch in proptest::prop_oneof![0u64..3, proptest::prelude::any::<u64>()],
+            seq in proptest::prelude::any::<u64>(),
+            first in proptest::prelude::any::<Option<u32>>(),
+            last in proptest::prelude::any::<bool>(),
+            cumulative in proptest::prop_oneof![0u64..300, u64::MAX - 70..=u64::MAX, proptest::prelude::any::<u64>()],
+            selective in proptest::prelude::any::<u64>(),
+            seen in proptest::collection::vec(proptest::prelude::any::<u64>(), 0..64),
+        ) {
+            let (mut a, mut b) = joined();
+            b.send("a", vec![1; 3000]).unwrap();
+            b.flush(at(5));
+            let mut sealer = Sealer::new(&AuthKey::from_bytes([9; 32]), "c", "a", 10);
+            // Skip the counters a already used with b.
+            for _ in 0..1000 {
+                sealer.seal(&Plain { timestamp_ms: 0, frame: Frame::Goodbye });
+            }
+            for to_incarnation in [to_incarnation, 20] {
+                let frames = [
+                    Frame::Data(Data { to_incarnation, epoch, seq, first, last, bytes: vec![1, 2, 3] }),
+                    Frame::Ack(Ack { to_incarnation, epoch, cumulative, selective }),
+                    Frame::Heartbeat { seen: seen.clone() },
+                ];
+                for frame in frames {
+                    let mut datagram = sealer.seal(&Plain { timestamp_ms: WALL_MS + 10, frame });
+                    b.on_datagram(&mut datagram, at(10));
+                    b.flush(at(10));
+                }
+            }
+            a.send("b", vec![7; 5000]).unwrap();
+            a.flush(at(11));
+            carry(&mut a, &mut b, 11);
+            carry(&mut b, &mut a, 12);
+            a.tick(at(13));
+        }
     }
 }

@@ -166,7 +166,7 @@ impl SendLink {
             .collect();
         for bit in 0..64 {
             if ack.selective & (1 << bit) != 0 {
-                acked.push(ack.cumulative + 1 + bit);
+                acked.push(ack.cumulative.saturating_add(1 + bit));
             }
         }
         for seq in acked {
@@ -352,6 +352,7 @@ impl RecvLink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn limits() -> ReliableLimits {
         ReliableLimits {
@@ -499,5 +500,64 @@ mod tests {
             ..wire2[0].clone()
         };
         assert_eq!(rx.on_data(data, &limits, &mut got), Received::Accepted);
+    }
+
+    proptest! {
+        /// Whatever the network does to packets and acks (loss, duplication,
+        /// reordering), what is delivered is exactly the messages sent, in order.
+        #[test]
+        fn exactly_once_in_order_through_any_network(
+            sizes in proptest::collection::vec(0usize..300, 1..40),
+            fates in proptest::collection::vec(0u8..8, 0..4000),
+        ) {
+            let limits = ReliableLimits {
+                window_packets: 8,
+                rto_initial_ms: 5,
+                rto_max_ms: 20,
+                retransmits_max: u32::MAX,
+                send_queue_bytes_max: 1 << 20,
+            };
+            let messages: Vec<Vec<u8>> = sizes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (0..*n).map(|j| (i * 7 + j) as u8).collect())
+                .collect();
+            let mut tx = SendLink::new(2, 1);
+            let mut rx = RecvLink::new(1, 1, 1 << 20);
+            for message in &messages {
+                tx.push(message, 64, &limits).unwrap();
+            }
+            let mut fates = fates.into_iter().chain(std::iter::repeat(0));
+            let mut in_transit: Vec<Data> = Vec::new();
+            let mut delivered = Vec::new();
+            let mut now = 0;
+            while !tx.is_idle() {
+                now += 1;
+                assert!(now < 100_000, "no progress");
+                tx.poll(now, &limits, &mut in_transit).unwrap();
+                // Deliver, drop, duplicate or hold back each packet.
+                let mut held = Vec::new();
+                for data in in_transit.drain(..) {
+                    match fates.next().unwrap() {
+                        1 => {}
+                        2 => {
+                            rx.on_data(data.clone(), &limits, &mut delivered);
+                            rx.on_data(data, &limits, &mut delivered);
+                        }
+                        3 | 4 => held.push(data),
+                        _ => {
+                            rx.on_data(data, &limits, &mut delivered);
+                        }
+                    }
+                }
+                in_transit = held;
+                if let Some(ack) = rx.take_ack() {
+                    if fates.next().unwrap() != 1 {
+                        tx.on_ack(&ack);
+                    }
+                }
+            }
+            prop_assert_eq!(delivered, messages);
+        }
     }
 }

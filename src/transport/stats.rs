@@ -60,7 +60,8 @@ counters! {
     dropped_oversized,
     /// Not a systole datagram, or authenticated but undecodable.
     dropped_malformed,
-    /// Data or acks for another incarnation of this node or from a non-member.
+    /// Data or acks for another incarnation of this node or from a
+    /// non-member; datagrams from another node using our name.
     dropped_misaddressed,
     /// Data refused because `event_backlog_max` messages wait for the layer above.
     dropped_backpressure,

@@ -16,7 +16,8 @@
 //! - **multicast**: heartbeats go to the group (IPv4 or IPv6); each node
 //!   also joins the group on a second socket bound to the group address with
 //!   SO_REUSEADDR/SO_REUSEPORT (so several nodes on one host share it) and
-//!   multicast loop on. Peers learn each other's unicast address from the
+//!   multicast loop on. For IPv6 the group's scope id names the interface
+//!   (`[ff12::7777%2]:5405`; 0 lets the kernel choose). Peers learn each other's unicast address from the
 //!   source of those heartbeats; data always goes unicast.
 //!
 //! ```no_run
@@ -134,10 +135,11 @@ fn unicast_socket(
             };
             setup().map_err(io_error("set IPv4 multicast options"))?;
         }
-        (Some(SocketAddr::V6(_)), IpAddr::V6(_)) => {
+        (Some(SocketAddr::V6(group)), IpAddr::V6(_)) => {
             let setup = || -> io::Result<()> {
                 socket.set_multicast_loop_v6(true)?;
-                socket.set_multicast_hops_v6(1)
+                socket.set_multicast_hops_v6(1)?;
+                socket.set_multicast_if_v6(group.scope_id())
             };
             setup().map_err(io_error("set IPv6 multicast options"))?;
         }
@@ -175,7 +177,7 @@ fn multicast_socket(group: SocketAddr, bind: SocketAddr) -> Result<UdpSocket, Tr
             }
             (SocketAddr::V6(g), _) => {
                 socket.set_only_v6(true)?;
-                socket.join_multicast_v6(g.ip(), 0)?;
+                socket.join_multicast_v6(g.ip(), g.scope_id())?;
             }
         }
         socket.bind(&group.into())

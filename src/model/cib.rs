@@ -1,0 +1,1057 @@
+//! The typed view of a Pacemaker CIB, read from the XML element tree.
+//!
+//! Reading never panics: malformed or dangling input gives a [`ModelError`]
+//! naming the element and its id. Option names are normalised to their
+//! current spelling (`stonith-enabled` becomes `fencing-enabled`, roles
+//! `Master`/`Slave` become `Promoted`/`Unpromoted`).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::rules::{eval_rule, RuleContext};
+use super::score;
+use super::time::parse_interval_ms;
+use super::xml::Element;
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ModelError {
+    #[error("<{element} id=\"{id}\">: missing attribute {attribute}")]
+    MissingAttribute {
+        element: String,
+        id: String,
+        attribute: String,
+    },
+    #[error("<{element} id=\"{id}\">: invalid {attribute} \"{value}\"")]
+    InvalidValue {
+        element: String,
+        id: String,
+        attribute: String,
+        value: String,
+    },
+    #[error("<{element} id=\"{id}\">: refers to unknown {what} \"{target}\"")]
+    Dangling {
+        element: String,
+        id: String,
+        what: String,
+        target: String,
+    },
+    #[error("<{element} id=\"{id}\">: {problem}")]
+    Invalid {
+        element: String,
+        id: String,
+        problem: String,
+    },
+    #[error("the CIB has no <{0}> section")]
+    MissingSection(String),
+}
+
+fn missing(e: &Element, attribute: &str) -> ModelError {
+    ModelError::MissingAttribute {
+        element: e.name.clone(),
+        id: e.id().unwrap_or("").to_string(),
+        attribute: attribute.to_string(),
+    }
+}
+
+fn invalid(e: &Element, attribute: &str, value: &str) -> ModelError {
+    ModelError::InvalidValue {
+        element: e.name.clone(),
+        id: e.id().unwrap_or("").to_string(),
+        attribute: attribute.to_string(),
+        value: value.to_string(),
+    }
+}
+
+fn req<'a>(e: &'a Element, attribute: &str) -> Result<&'a str, ModelError> {
+    e.attr(attribute).ok_or_else(|| missing(e, attribute))
+}
+
+/// A role as the CIB and the scheduler see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Unknown,
+    Stopped,
+    Started,
+    Unpromoted,
+    Promoted,
+}
+
+impl Role {
+    /// Reads a role, accepting the old names.
+    pub fn parse(text: &str) -> Option<Role> {
+        Some(match text {
+            "Stopped" => Role::Stopped,
+            "Started" => Role::Started,
+            "Slave" | "Unpromoted" => Role::Unpromoted,
+            "Master" | "Promoted" => Role::Promoted,
+            "Unknown" => Role::Unknown,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Unknown => "Unknown",
+            Role::Stopped => "Stopped",
+            Role::Started => "Started",
+            Role::Unpromoted => "Unpromoted",
+            Role::Promoted => "Promoted",
+        }
+    }
+
+    pub fn is_active(self) -> bool {
+        matches!(self, Role::Started | Role::Unpromoted | Role::Promoted)
+    }
+}
+
+/// Maps old property names to the current ones.
+fn normalise_property(name: &str) -> &str {
+    match name {
+        "stonith-enabled" => "fencing-enabled",
+        "stonith-action" => "fencing-action",
+        "stonith-timeout" => "fencing-timeout",
+        "default-resource-stickiness" => "resource-stickiness",
+        "default_resource_stickiness" => "resource-stickiness",
+        "symmetric_cluster" => "symmetric-cluster",
+        "no_quorum_policy" => "no-quorum-policy",
+        "stop_orphan_resources" => "stop-orphan-resources",
+        "stop_orphan_actions" => "stop-orphan-actions",
+        "startup_fencing" => "startup-fencing",
+        "stonith_enabled" => "fencing-enabled",
+        "is_managed_default" => "is-managed",
+        "default-migration-threshold" => "migration-threshold",
+        _ => name,
+    }
+}
+
+fn normalise_meta(name: &str) -> String {
+    match name {
+        "target_role" => "target-role".into(),
+        "is_managed" => "is-managed".into(),
+        "resource_stickiness" => "resource-stickiness".into(),
+        "migration_threshold" => "migration-threshold".into(),
+        "allow_migrate" => "allow-migrate".into(),
+        "globally_unique" => "globally-unique".into(),
+        "clone_max" => "clone-max".into(),
+        "clone_node_max" => "clone-node-max".into(),
+        "master-max" | "master_max" => "promoted-max".into(),
+        "master-node-max" | "master_node_max" => "promoted-node-max".into(),
+        "failure_timeout" => "failure-timeout".into(),
+        "multiple_active" => "multiple-active".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads the name/value pairs of every `tag` child set (meta_attributes,
+/// instance_attributes, utilization, ...). Sets are applied in order of their
+/// `score` (highest first), the first value for a name wins; a set whose rule
+/// does not hold is skipped; `id-ref` follows to the referenced set.
+pub fn nvpairs(
+    root: &Element,
+    parent: &Element,
+    tag: &str,
+    ctx: &RuleContext,
+) -> BTreeMap<String, String> {
+    let mut sets: Vec<(i64, usize, &Element)> = Vec::new();
+    for (i, set) in parent.children_named(tag).enumerate() {
+        let set = match set.attr("id-ref") {
+            Some(r) => match root.find_by_id(None, r) {
+                Some(s) => s,
+                None => continue,
+            },
+            None => set,
+        };
+        let s = set.attr("score").and_then(score::parse).unwrap_or(0);
+        sets.push((s, i, set));
+    }
+    sets.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut out = BTreeMap::new();
+    for (_, _, set) in sets {
+        if let Some(rule) = set.child("rule") {
+            if !eval_rule(rule, ctx) {
+                continue;
+            }
+        }
+        for pair in set.children_named("nvpair") {
+            let pair = match pair.attr("id-ref") {
+                Some(r) => root.find_by_id(Some("nvpair"), r).unwrap_or(pair),
+                None => pair,
+            };
+            let (Some(name), Some(value)) = (pair.attr("name"), pair.attr("value")) else {
+                continue;
+            };
+            out.entry(name.to_string())
+                .or_insert_with(|| value.to_string());
+        }
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeKind {
+    Member,
+    Remote,
+    Guest,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: String,
+    pub uname: String,
+    pub kind: NodeKind,
+    pub attrs: BTreeMap<String, String>,
+    pub utilization: BTreeMap<String, String>,
+    pub score: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentSpec {
+    pub class: String,
+    pub provider: Option<String>,
+    pub kind: String,
+}
+
+impl AgentSpec {
+    pub fn display(&self) -> String {
+        match &self.provider {
+            Some(p) => format!("{}:{}:{}", self.class, p, self.kind),
+            None => format!("{}:{}", self.class, self.kind),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OpConfig {
+    pub id: String,
+    pub name: String,
+    pub interval_ms: u64,
+    pub timeout_ms: Option<u64>,
+    pub role: Option<Role>,
+    pub on_fail: Option<String>,
+    pub enabled: bool,
+    pub meta: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ResourceKind {
+    Primitive {
+        agent: AgentSpec,
+        ops: Vec<OpConfig>,
+    },
+    Group {
+        children: Vec<ResourceConfig>,
+    },
+    Clone {
+        child: Box<ResourceConfig>,
+        promotable: bool,
+    },
+    Bundle {
+        child: Option<Box<ResourceConfig>>,
+        replicas: u32,
+        container: AgentSpec,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct ResourceConfig {
+    pub id: String,
+    pub kind: ResourceKind,
+    /// Meta attributes of this element only (defaults are merged later).
+    pub meta: BTreeMap<String, String>,
+    pub params: BTreeMap<String, String>,
+    pub utilization: BTreeMap<String, String>,
+}
+
+/// A rule-based or fixed location preference.
+#[derive(Debug, Clone)]
+pub enum LocationTarget {
+    Node { node: String, score: i64 },
+    Rules(Vec<Element>),
+}
+
+#[derive(Debug, Clone)]
+pub struct Location {
+    pub id: String,
+    pub resources: Vec<String>,
+    pub target: LocationTarget,
+    pub role: Option<Role>,
+    pub discovery: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Colocation {
+    pub id: String,
+    pub dependent: String,
+    pub primary: String,
+    pub score: i64,
+    pub dependent_role: Option<Role>,
+    pub primary_role: Option<Role>,
+    pub node_attribute: String,
+    pub influence: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderKind {
+    Mandatory,
+    Optional,
+    Serialize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Order {
+    pub id: String,
+    pub first: String,
+    pub first_action: String,
+    pub then: String,
+    pub then_action: String,
+    pub kind: OrderKind,
+    pub symmetrical: bool,
+    /// The first is a set that needs only `require_all=false` one member.
+    pub first_any: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Ticket {
+    pub id: String,
+    pub ticket: String,
+    pub resource: String,
+    pub role: Option<Role>,
+    pub loss_policy: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct LrmOp {
+    pub id: String,
+    pub operation: String,
+    pub interval_ms: u64,
+    pub rc: i32,
+    pub op_status: i32,
+    pub call_id: i64,
+    pub last_rc_change: Option<i64>,
+    pub op_digest: Option<String>,
+    pub transition_key: Option<String>,
+    pub migrate_source: Option<String>,
+    pub migrate_target: Option<String>,
+    pub exit_reason: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct LrmResource {
+    pub id: String,
+    pub agent: Option<AgentSpec>,
+    pub container: Option<String>,
+    pub ops: Vec<LrmOp>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NodeState {
+    pub id: String,
+    pub uname: String,
+    pub in_ccm: bool,
+    pub crmd_online: bool,
+    pub join: String,
+    pub expected: String,
+    pub shutdown: bool,
+    pub has_lrm: bool,
+    pub lrm: Vec<LrmResource>,
+    pub transient: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FencingLevel {
+    pub target: String,
+    pub index: u32,
+    pub devices: Vec<String>,
+}
+
+/// The whole CIB, typed.
+#[derive(Debug, Clone, Default)]
+pub struct Cib {
+    pub properties: HashMap<String, String>,
+    pub have_quorum: bool,
+    pub dc_uuid: Option<String>,
+    pub nodes: Vec<NodeConfig>,
+    pub resources: Vec<ResourceConfig>,
+    pub rsc_defaults: BTreeMap<String, String>,
+    pub op_defaults: BTreeMap<String, String>,
+    pub locations: Vec<Location>,
+    pub colocations: Vec<Colocation>,
+    pub orders: Vec<Order>,
+    pub tickets: Vec<Ticket>,
+    pub tags: HashMap<String, Vec<String>>,
+    pub fencing_levels: Vec<FencingLevel>,
+    pub node_states: Vec<NodeState>,
+    pub ticket_state: HashMap<String, BTreeMap<String, String>>,
+}
+
+impl Cib {
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.properties.get(name).map(String::as_str)
+    }
+
+    pub fn bool_property(&self, name: &str, default: bool) -> bool {
+        self.property(name).map(parse_bool).unwrap_or(default)
+    }
+
+    /// Reads a CIB element tree.
+    pub fn from_xml(root: &Element, now_epoch_s: i64) -> Result<Cib, ModelError> {
+        let config = root
+            .child("configuration")
+            .ok_or_else(|| ModelError::MissingSection("configuration".into()))?;
+        let ctx = RuleContext {
+            node_attrs: None,
+            now_epoch_s,
+            agent: None,
+            op: None,
+        };
+        let mut cib = Cib {
+            have_quorum: root.attr("have-quorum").map(parse_bool).unwrap_or(false),
+            dc_uuid: root.attr("dc-uuid").map(str::to_string),
+            ..Default::default()
+        };
+        if let Some(crm) = config.child("crm_config") {
+            let props = nvpairs(root, crm, "cluster_property_set", &ctx);
+            for (k, v) in props {
+                cib.properties
+                    .entry(normalise_property(&k).to_string())
+                    .or_insert(v);
+            }
+        }
+        if let Some(d) = config.child("rsc_defaults") {
+            cib.rsc_defaults = nvpairs(root, d, "meta_attributes", &ctx)
+                .into_iter()
+                .map(|(k, v)| (normalise_meta(&k), v))
+                .collect();
+        }
+        if let Some(d) = config.child("op_defaults") {
+            cib.op_defaults = nvpairs(root, d, "meta_attributes", &ctx);
+        }
+        if let Some(nodes) = config.child("nodes") {
+            for n in nodes.children_named("node") {
+                cib.nodes.push(read_node(root, n, &ctx)?);
+            }
+        }
+        let templates: HashMap<&str, &Element> = config
+            .child("resources")
+            .map(|r| {
+                r.children_named("template")
+                    .filter_map(|t| t.id().map(|id| (id, t)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(resources) = config.child("resources") {
+            for r in &resources.children {
+                if let Some(rsc) = read_resource(root, r, &templates, &ctx)? {
+                    cib.resources.push(rsc);
+                }
+            }
+        }
+        if let Some(tags) = config.child("tags") {
+            for t in tags.children_named("tag") {
+                let id = req(t, "id")?.to_string();
+                let members = t
+                    .children_named("obj_ref")
+                    .filter_map(|o| o.id().map(str::to_string))
+                    .collect();
+                cib.tags.insert(id, members);
+            }
+        }
+        if let Some(constraints) = config.child("constraints") {
+            for c in &constraints.children {
+                read_constraint(&mut cib, c)?;
+            }
+        }
+        if let Some(ft) = config.child("fencing-topology") {
+            for level in ft.children_named("fencing-level") {
+                let target = level
+                    .attr("target")
+                    .or_else(|| level.attr("target-pattern"))
+                    .unwrap_or("")
+                    .to_string();
+                let index_text = req(level, "index")?;
+                let index = index_text
+                    .parse()
+                    .map_err(|_| invalid(level, "index", index_text))?;
+                let devices = req(level, "devices")?
+                    .split(',')
+                    .map(str::to_string)
+                    .collect();
+                cib.fencing_levels.push(FencingLevel {
+                    target,
+                    index,
+                    devices,
+                });
+            }
+        }
+        if let Some(status) = root.child("status") {
+            for ns in status.children_named("node_state") {
+                cib.node_states.push(read_node_state(root, ns, &ctx)?);
+            }
+            if let Some(tickets) = status.child("tickets") {
+                for ts in tickets.children_named("ticket_state") {
+                    if let Some(id) = ts.id() {
+                        cib.ticket_state
+                            .insert(id.to_string(), ts.attrs.iter().cloned().collect());
+                    }
+                }
+            }
+        }
+        Ok(cib)
+    }
+}
+
+pub fn parse_bool(text: &str) -> bool {
+    matches!(
+        text.trim().to_ascii_lowercase().as_str(),
+        "true" | "on" | "yes" | "y" | "1"
+    )
+}
+
+fn read_node(root: &Element, n: &Element, ctx: &RuleContext) -> Result<NodeConfig, ModelError> {
+    let id = req(n, "id")?.to_string();
+    let uname = n.attr("uname").unwrap_or(&id).to_string();
+    let kind = match n.attr("type") {
+        Some("remote") => NodeKind::Remote,
+        _ => NodeKind::Member,
+    };
+    let score = match n.attr("score") {
+        Some(s) => score::parse(s).ok_or_else(|| invalid(n, "score", s))?,
+        None => 0,
+    };
+    Ok(NodeConfig {
+        id,
+        uname,
+        kind,
+        attrs: nvpairs(root, n, "instance_attributes", ctx),
+        utilization: nvpairs(root, n, "utilization", ctx),
+        score,
+    })
+}
+
+fn read_agent(e: &Element) -> Result<AgentSpec, ModelError> {
+    Ok(AgentSpec {
+        class: req(e, "class")?.to_string(),
+        provider: e.attr("provider").map(str::to_string),
+        kind: req(e, "type")?.to_string(),
+    })
+}
+
+fn read_ops(root: &Element, e: &Element, ctx: &RuleContext) -> Result<Vec<OpConfig>, ModelError> {
+    let mut ops = Vec::new();
+    let Some(operations) = e.child("operations") else {
+        return Ok(ops);
+    };
+    let operations = match operations.attr("id-ref") {
+        Some(r) => root.find_by_id(Some("operations"), r).unwrap_or(operations),
+        None => operations,
+    };
+    for op in operations.children_named("op") {
+        let id = req(op, "id")?.to_string();
+        let name = req(op, "name")?.to_string();
+        let interval_text = op.attr("interval").unwrap_or("0");
+        let interval_ms = parse_interval_ms(interval_text)
+            .ok_or_else(|| invalid(op, "interval", interval_text))?;
+        let mut meta = nvpairs(root, op, "meta_attributes", ctx);
+        for (k, v) in &op.attrs {
+            meta.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        let timeout_ms = meta.get("timeout").and_then(|t| parse_interval_ms(t));
+        let role = meta.get("role").and_then(|r| Role::parse(r));
+        ops.push(OpConfig {
+            id,
+            name,
+            interval_ms,
+            timeout_ms,
+            role,
+            on_fail: meta.get("on-fail").cloned(),
+            enabled: meta.get("enabled").map(|v| parse_bool(v)).unwrap_or(true),
+            meta,
+        });
+    }
+    Ok(ops)
+}
+
+fn read_resource(
+    root: &Element,
+    e: &Element,
+    templates: &HashMap<&str, &Element>,
+    ctx: &RuleContext,
+) -> Result<Option<ResourceConfig>, ModelError> {
+    let kind = match e.name.as_str() {
+        "primitive" => {
+            let (agent, mut ops) = match e.attr("template") {
+                Some(t) => {
+                    let template = templates.get(t).ok_or_else(|| ModelError::Dangling {
+                        element: e.name.clone(),
+                        id: e.id().unwrap_or("").into(),
+                        what: "template".into(),
+                        target: t.into(),
+                    })?;
+                    (read_agent(template)?, read_ops(root, template, ctx)?)
+                }
+                None => (read_agent(e)?, Vec::new()),
+            };
+            let own = read_ops(root, e, ctx)?;
+            ops.retain(|o| {
+                !own.iter()
+                    .any(|x| x.name == o.name && x.interval_ms == o.interval_ms)
+            });
+            ops.extend(own);
+            ResourceKind::Primitive { agent, ops }
+        }
+        "group" => {
+            let mut children = Vec::new();
+            for c in &e.children {
+                if c.name == "primitive" {
+                    if let Some(r) = read_resource(root, c, templates, ctx)? {
+                        children.push(r);
+                    }
+                }
+            }
+            ResourceKind::Group { children }
+        }
+        "clone" | "master" => {
+            let child = e
+                .children
+                .iter()
+                .find(|c| matches!(c.name.as_str(), "primitive" | "group"))
+                .ok_or_else(|| ModelError::Invalid {
+                    element: e.name.clone(),
+                    id: e.id().unwrap_or("").into(),
+                    problem: "has no primitive or group inside".into(),
+                })?;
+            let child =
+                read_resource(root, child, templates, ctx)?.ok_or_else(|| missing(e, "child"))?;
+            let meta = nvpairs(root, e, "meta_attributes", ctx);
+            let promotable =
+                e.name == "master" || meta.get("promotable").is_some_and(|v| parse_bool(v));
+            ResourceKind::Clone {
+                child: Box::new(child),
+                promotable,
+            }
+        }
+        "bundle" => {
+            let runtime = e
+                .children
+                .iter()
+                .find(|c| matches!(c.name.as_str(), "docker" | "podman" | "rkt"))
+                .ok_or_else(|| ModelError::Invalid {
+                    element: e.name.clone(),
+                    id: e.id().unwrap_or("").into(),
+                    problem: "has no container runtime".into(),
+                })?;
+            let replicas = runtime
+                .attr("replicas")
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(1);
+            let child = match e.child("primitive") {
+                Some(p) => read_resource(root, p, templates, ctx)?.map(Box::new),
+                None => None,
+            };
+            ResourceKind::Bundle {
+                child,
+                replicas,
+                container: AgentSpec {
+                    class: "ocf".into(),
+                    provider: Some("heartbeat".into()),
+                    kind: runtime.name.clone(),
+                },
+            }
+        }
+        _ => return Ok(None),
+    };
+    let id = req(e, "id")?.to_string();
+    let meta = nvpairs(root, e, "meta_attributes", ctx)
+        .into_iter()
+        .map(|(k, v)| (normalise_meta(&k), v))
+        .collect();
+    let agent_ctx;
+    let ctx = if let ResourceKind::Primitive { agent, .. } = &kind {
+        agent_ctx = RuleContext {
+            agent: Some((
+                agent.class.as_str(),
+                agent.provider.as_deref().unwrap_or(""),
+                agent.kind.as_str(),
+            )),
+            ..*ctx
+        };
+        &agent_ctx
+    } else {
+        ctx
+    };
+    let mut params = nvpairs(root, e, "instance_attributes", ctx);
+    if let Some(t) = e.attr("template").and_then(|t| templates.get(t)) {
+        for (k, v) in nvpairs(root, t, "instance_attributes", ctx) {
+            params.entry(k).or_insert(v);
+        }
+    }
+    let utilization = nvpairs(root, e, "utilization", ctx);
+    Ok(Some(ResourceConfig {
+        id,
+        kind,
+        meta,
+        params,
+        utilization,
+    }))
+}
+
+fn parse_score_attr(e: &Element) -> Result<Option<i64>, ModelError> {
+    match e
+        .attr("score")
+        .or_else(|| e.attr("score-attribute").map(|_| "0"))
+    {
+        Some(s) => score::parse(s)
+            .map(Some)
+            .ok_or_else(|| invalid(e, "score", s)),
+        None => Ok(None),
+    }
+}
+
+fn role_attr(e: &Element, name: &str) -> Result<Option<Role>, ModelError> {
+    match e.attr(name) {
+        Some(r) => Role::parse(r).map(Some).ok_or_else(|| invalid(e, name, r)),
+        None => Ok(None),
+    }
+}
+
+/// Resource sets of a constraint: (set element, member ids).
+fn sets(e: &Element, tags: &HashMap<String, Vec<String>>) -> Vec<(Element, Vec<String>)> {
+    e.children_named("resource_set")
+        .map(|s| {
+            let mut members = Vec::new();
+            for r in s.children_named("resource_ref") {
+                if let Some(id) = r.id() {
+                    match tags.get(id) {
+                        Some(t) => members.extend(t.iter().cloned()),
+                        None => members.push(id.to_string()),
+                    }
+                }
+            }
+            (s.clone(), members)
+        })
+        .collect()
+}
+
+fn expand_tag(tags: &HashMap<String, Vec<String>>, id: &str) -> Vec<String> {
+    tags.get(id)
+        .cloned()
+        .unwrap_or_else(|| vec![id.to_string()])
+}
+
+fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
+    let id = c.id().unwrap_or("").to_string();
+    match c.name.as_str() {
+        "rsc_location" => {
+            let role = role_attr(c, "role")?;
+            let discovery = c.attr("resource-discovery").unwrap_or("always").to_string();
+            let mut resources: Vec<String> = match c.attr("rsc") {
+                Some(r) => expand_tag(&cib.tags, r),
+                None => Vec::new(),
+            };
+            for (_, members) in sets(c, &cib.tags) {
+                resources.extend(members);
+            }
+            if let Some(pattern) = c.attr("rsc-pattern") {
+                // Stored with a marker; the scheduler matches it to ids.
+                resources.push(format!("\u{1}{pattern}"));
+            }
+            if resources.is_empty() {
+                return Err(missing(c, "rsc"));
+            }
+            let target = if let Some(node) = c.attr("node") {
+                let score = parse_score_attr(c)?.ok_or_else(|| missing(c, "score"))?;
+                LocationTarget::Node {
+                    node: node.to_string(),
+                    score,
+                }
+            } else {
+                let rules: Vec<Element> = c.children_named("rule").cloned().collect();
+                if rules.is_empty() {
+                    return Err(missing(c, "node"));
+                }
+                LocationTarget::Rules(rules)
+            };
+            cib.locations.push(Location {
+                id,
+                resources,
+                target,
+                role,
+                discovery,
+            });
+        }
+        "rsc_colocation" => {
+            let score = parse_score_attr(c)?.unwrap_or(0);
+            let node_attribute = c.attr("node-attribute").unwrap_or("#uname").to_string();
+            let influence = c.attr("influence").map(parse_bool).unwrap_or(true);
+            if let (Some(rsc), Some(with)) = (c.attr("rsc"), c.attr("with-rsc")) {
+                cib.colocations.push(Colocation {
+                    id,
+                    dependent: rsc.to_string(),
+                    primary: with.to_string(),
+                    score,
+                    dependent_role: role_attr(c, "rsc-role")?,
+                    primary_role: role_attr(c, "with-rsc-role")?,
+                    node_attribute,
+                    influence,
+                });
+                return Ok(());
+            }
+            let all = sets(c, &cib.tags);
+            if all.is_empty() {
+                return Err(missing(c, "rsc"));
+            }
+            // Within a sequential set each member follows the one before it;
+            // between sets, every member of a set follows the previous set's
+            // last member... Pacemaker colocates set N with set N+1: the later
+            // set is placed first.
+            let mut previous: Option<(String, Option<Role>)> = None;
+            for (set, members) in all.iter().rev() {
+                let role = role_attr(set, "role")?;
+                let sequential = set.attr("sequential").map(parse_bool).unwrap_or(true);
+                let set_score = set.attr("score").and_then(score::parse).unwrap_or(score);
+                if let Some((p, prole)) = &previous {
+                    for m in members {
+                        cib.colocations.push(Colocation {
+                            id: id.clone(),
+                            dependent: m.clone(),
+                            primary: p.clone(),
+                            score,
+                            dependent_role: role,
+                            primary_role: *prole,
+                            node_attribute: node_attribute.clone(),
+                            influence,
+                        });
+                    }
+                }
+                if sequential {
+                    for pair in members.windows(2) {
+                        cib.colocations.push(Colocation {
+                            id: id.clone(),
+                            dependent: pair[0].clone(),
+                            primary: pair[1].clone(),
+                            score: set_score,
+                            dependent_role: role,
+                            primary_role: role,
+                            node_attribute: node_attribute.clone(),
+                            influence,
+                        });
+                    }
+                }
+                if let Some(first) = members.first() {
+                    previous = Some((first.clone(), role));
+                }
+            }
+        }
+        "rsc_order" => {
+            let kind_text = c.attr("kind");
+            let score = parse_score_attr(c)?;
+            let kind = match kind_text {
+                Some("Optional") => OrderKind::Optional,
+                Some("Serialize") => OrderKind::Serialize,
+                Some("Mandatory") => OrderKind::Mandatory,
+                Some(other) => return Err(invalid(c, "kind", other)),
+                None => match score {
+                    Some(0) => OrderKind::Optional,
+                    _ => OrderKind::Mandatory,
+                },
+            };
+            let symmetrical = c
+                .attr("symmetrical")
+                .map(parse_bool)
+                .unwrap_or(kind != OrderKind::Serialize);
+            if let (Some(first), Some(then)) = (c.attr("first"), c.attr("then")) {
+                let first_action = c.attr("first-action").unwrap_or("start").to_string();
+                let then_action = c
+                    .attr("then-action")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| first_action.clone());
+                for f in expand_tag(&cib.tags, first) {
+                    for t in expand_tag(&cib.tags, then) {
+                        cib.orders.push(Order {
+                            id: id.clone(),
+                            first: f.clone(),
+                            first_action: first_action.clone(),
+                            then: t,
+                            then_action: then_action.clone(),
+                            kind,
+                            symmetrical,
+                            first_any: false,
+                        });
+                    }
+                }
+                return Ok(());
+            }
+            let all = sets(c, &cib.tags);
+            if all.is_empty() {
+                return Err(missing(c, "first"));
+            }
+            let mut previous: Option<(Vec<String>, String, bool)> = None;
+            for (set, members) in &all {
+                let action = set.attr("action").unwrap_or("start").to_string();
+                let sequential = set.attr("sequential").map(parse_bool).unwrap_or(true);
+                let require_all = set.attr("require-all").map(parse_bool).unwrap_or(true);
+                if sequential {
+                    for pair in members.windows(2) {
+                        cib.orders.push(Order {
+                            id: id.clone(),
+                            first: pair[0].clone(),
+                            first_action: action.clone(),
+                            then: pair[1].clone(),
+                            then_action: action.clone(),
+                            kind,
+                            symmetrical,
+                            first_any: false,
+                        });
+                    }
+                }
+                if let Some((prev, prev_action, prev_seq_any)) = &previous {
+                    for f in prev {
+                        for t in members
+                            .iter()
+                            .take(if sequential { 1 } else { members.len() })
+                        {
+                            cib.orders.push(Order {
+                                id: id.clone(),
+                                first: f.clone(),
+                                first_action: prev_action.clone(),
+                                then: t.clone(),
+                                then_action: action.clone(),
+                                kind,
+                                symmetrical,
+                                first_any: *prev_seq_any,
+                            });
+                        }
+                    }
+                }
+                let exits: Vec<String> = if sequential {
+                    members.last().into_iter().cloned().collect()
+                } else {
+                    members.clone()
+                };
+                previous = Some((exits, action, !require_all));
+            }
+        }
+        "rsc_ticket" => {
+            let ticket = req(c, "ticket")?.to_string();
+            let loss_policy = c.attr("loss-policy").unwrap_or("stop").to_string();
+            let mut resources = Vec::new();
+            if let Some(r) = c.attr("rsc") {
+                resources.push((r.to_string(), role_attr(c, "rsc-role")?));
+            }
+            for (set, members) in sets(c, &cib.tags) {
+                let role = role_attr(&set, "role")?;
+                for m in members {
+                    resources.push((m, role));
+                }
+            }
+            for (resource, role) in resources {
+                cib.tickets.push(Ticket {
+                    id: id.clone(),
+                    ticket: ticket.clone(),
+                    resource,
+                    role,
+                    loss_policy: loss_policy.clone(),
+                });
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn read_node_state(
+    root: &Element,
+    ns: &Element,
+    ctx: &RuleContext,
+) -> Result<NodeState, ModelError> {
+    let id = req(ns, "id")?.to_string();
+    let uname = ns.attr("uname").unwrap_or(&id).to_string();
+    let in_ccm = ns
+        .attr("in_ccm")
+        .map(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 1))
+        .unwrap_or(false);
+    let crmd_online = ns
+        .attr("crmd")
+        .map(|v| v == "online" || v.parse::<i64>().is_ok_and(|n| n > 0))
+        .unwrap_or(false);
+    let mut transient = BTreeMap::new();
+    if let Some(t) = ns.child("transient_attributes") {
+        transient = nvpairs(root, t, "instance_attributes", ctx);
+    }
+    let mut lrm = Vec::new();
+    let has_lrm = ns.child("lrm").is_some();
+    if let Some(resources) = ns.child("lrm").and_then(|l| l.child("lrm_resources")) {
+        for r in resources.children_named("lrm_resource") {
+            let rid = req(r, "id")?.to_string();
+            let agent = read_agent(r).ok();
+            let mut ops = Vec::new();
+            for op in r.children_named("lrm_rsc_op") {
+                let operation = req(op, "operation")?.to_string();
+                let interval_text = op.attr("interval").unwrap_or("0");
+                let interval_ms = interval_text
+                    .parse()
+                    .map_err(|_| invalid(op, "interval", interval_text))?;
+                let magic = op.attr("transition-magic");
+                // rc-code and op-status may be missing in old CIBs; the
+                // transition magic "status:rc;key" carries both.
+                let magic_parts = magic
+                    .and_then(|m| m.split(';').next())
+                    .and_then(|s| s.split_once(':'));
+                let rc = match op.attr("rc-code") {
+                    Some(v) => v.parse().map_err(|_| invalid(op, "rc-code", v))?,
+                    None => magic_parts.and_then(|(_, rc)| rc.parse().ok()).unwrap_or(0),
+                };
+                let op_status = match op.attr("op-status") {
+                    Some(v) => v.parse().map_err(|_| invalid(op, "op-status", v))?,
+                    None => magic_parts.and_then(|(s, _)| s.parse().ok()).unwrap_or(0),
+                };
+                ops.push(LrmOp {
+                    id: op.id().unwrap_or("").to_string(),
+                    operation,
+                    interval_ms,
+                    rc,
+                    op_status,
+                    call_id: op.attr("call-id").and_then(|c| c.parse().ok()).unwrap_or(0),
+                    last_rc_change: op
+                        .attr("last-rc-change")
+                        .or_else(|| op.attr("last-run"))
+                        .and_then(|v| v.parse().ok()),
+                    op_digest: op.attr("op-digest").map(str::to_string),
+                    transition_key: op.attr("transition-key").map(str::to_string),
+                    migrate_source: op.attr("migrate_source").map(str::to_string),
+                    migrate_target: op.attr("migrate_target").map(str::to_string),
+                    exit_reason: op.attr("exit-reason").map(str::to_string),
+                });
+            }
+            lrm.push(LrmResource {
+                id: rid,
+                agent,
+                container: r.attr("container").map(str::to_string),
+                ops,
+            });
+        }
+    }
+    Ok(NodeState {
+        id,
+        uname,
+        in_ccm,
+        crmd_online,
+        join: ns.attr("join").unwrap_or("down").to_string(),
+        expected: ns.attr("expected").unwrap_or("down").to_string(),
+        shutdown: ns.attr("shutdown").is_some_and(|s| s != "0"),
+        has_lrm,
+        lrm,
+        transient,
+    })
+}
+
+/// Evaluates a location rule for one node: Some(score) if it holds.
+pub fn location_rule_score(rule: &Element, ctx: &RuleContext) -> Option<i64> {
+    if !eval_rule(rule, ctx) {
+        return None;
+    }
+    if let Some(attr) = rule.attr("score-attribute") {
+        let value = ctx.node_attrs?.get(attr)?;
+        return score::parse(value);
+    }
+    Some(rule.attr("score").and_then(score::parse).unwrap_or(0))
+}

@@ -1,0 +1,839 @@
+//! Stage 2, assign: every resource gets a node (or none) and a next role.
+//!
+//! Scores start from the cluster's symmetry, then location constraints,
+//! stickiness and failure bans are added. Resources are assigned in priority
+//! order; a resource first assigns the resources it is colocated with, takes
+//! in the preferences of resources colocated with it, then picks the best
+//! node. Clones place their instances, then choose which to promote.
+
+use std::collections::HashMap;
+
+use super::unpack::{Variant, Working};
+use crate::model::cib::{location_rule_score, LocationTarget, Role};
+use crate::model::rules::RuleContext;
+use crate::model::score::{self, INFINITY};
+
+#[derive(Debug, Clone)]
+pub struct Coloc {
+    pub id: String,
+    pub dependent: usize,
+    pub primary: usize,
+    pub score: i64,
+    pub dependent_role: Option<Role>,
+    pub primary_role: Option<Role>,
+    pub node_attribute: String,
+    pub influence: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Progress {
+    Todo,
+    Busy,
+    Done,
+}
+
+/// The outcome of assignment, indexed like `Working::rscs`.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// Location, stickiness and failure scores per node (before colocation).
+    pub base: Vec<Vec<i64>>,
+    /// Whether a node is allowed at all (opt-in clusters allow only nodes
+    /// named by a location constraint).
+    pub allowed: Vec<Vec<bool>>,
+    /// Final scores used when choosing (for --scores).
+    pub final_scores: Vec<Vec<i64>>,
+    pub assigned: Vec<Option<usize>>,
+    pub next_role: Vec<Role>,
+    pub promotion_scores: Vec<Option<i64>>,
+    /// Promoted-role location scores per clone (node -> score).
+    pub promoted_locations: Vec<Vec<i64>>,
+    pub colocs: Vec<Coloc>,
+    pub with_this: Vec<Vec<usize>>,
+    pub this_with: Vec<Vec<usize>>,
+    progress: Vec<Progress>,
+    pub load: Vec<usize>,
+    pub used_capacity: Vec<HashMap<String, i64>>,
+}
+
+fn scale(value: i64, factor: f64) -> i64 {
+    if value <= -INFINITY && factor > 0.0 {
+        return if factor >= 1.0 {
+            -INFINITY
+        } else {
+            (-(INFINITY as f64) * factor) as i64
+        };
+    }
+    ((value as f64) * factor) as i64
+}
+
+pub fn assign(w: &Working) -> Plan {
+    let n_rsc = w.rscs.len();
+    let n_nodes = w.nodes.len();
+    let mut plan = Plan {
+        base: vec![vec![0; n_nodes]; n_rsc],
+        allowed: vec![vec![w.symmetric; n_nodes]; n_rsc],
+        final_scores: vec![vec![0; n_nodes]; n_rsc],
+        assigned: vec![None; n_rsc],
+        next_role: vec![Role::Stopped; n_rsc],
+        promotion_scores: vec![None; n_rsc],
+        promoted_locations: vec![Vec::new(); n_rsc],
+        colocs: Vec::new(),
+        with_this: vec![Vec::new(); n_rsc],
+        this_with: vec![Vec::new(); n_rsc],
+        progress: vec![Progress::Todo; n_rsc],
+        load: vec![0; n_nodes],
+        used_capacity: vec![HashMap::new(); n_nodes],
+    };
+    // Guest and remote nodes can only be used while their connection runs;
+    // they are never allowed to host their own connection.
+    for (i, node) in w.nodes.iter().enumerate() {
+        if node.kind != crate::model::cib::NodeKind::Member {
+            for r in 0..n_rsc {
+                if w.rscs[r]
+                    .agent
+                    .as_ref()
+                    .is_some_and(|a| a.class == "stonith")
+                {
+                    plan.allowed[r][i] = false;
+                }
+            }
+            if let Some(conn) = node.connection.as_ref().and_then(|c| w.by_id.get(c)) {
+                plan.allowed[*conn][i] = false;
+            }
+        }
+    }
+    apply_locations(w, &mut plan);
+    apply_stickiness_and_failures(w, &mut plan);
+    resolve_colocations(w, &mut plan);
+
+    // Assignment order: priority first, then configuration order.
+    let mut order: Vec<usize> = w.top.clone();
+    order.sort_by_key(|&r| std::cmp::Reverse(w.rscs[r].priority));
+    for r in order {
+        assign_rsc(w, &mut plan, r);
+    }
+    plan
+}
+
+fn propagate(w: &Working, r: usize, out: &mut Vec<usize>) {
+    out.push(r);
+    for &c in &w.rscs[r].children {
+        propagate(w, c, out);
+    }
+}
+
+fn apply_locations(w: &Working, plan: &mut Plan) {
+    for loc in &w.cib.locations {
+        let mut targets = Vec::new();
+        for name in &loc.resources {
+            if let Some(pattern) = name.strip_prefix('\u{1}') {
+                for &t in &w.top {
+                    if simple_regex_match(pattern, &w.rscs[t].id) {
+                        targets.push(t);
+                    }
+                }
+            } else if let Some(&r) = w.by_id.get(name) {
+                targets.push(r);
+            }
+        }
+        for r in targets {
+            let mut affected = Vec::new();
+            propagate(w, r, &mut affected);
+            let promoted_only = matches!(loc.role, Some(Role::Promoted));
+            for n in 0..w.nodes.len() {
+                let value = match &loc.target {
+                    LocationTarget::Node { node, score } => {
+                        if &w.nodes[n].name != node {
+                            continue;
+                        }
+                        Some(*score)
+                    }
+                    LocationTarget::Rules(rules) => {
+                        let ctx = RuleContext {
+                            node_attrs: Some(&w.nodes[n].attrs),
+                            now_epoch_s: w.now_epoch_s,
+                            agent: None,
+                            op: None,
+                        };
+                        // Several rules: the first that holds gives the score
+                        // in Pacemaker's eyes each rule adds its own.
+                        let mut total: Option<i64> = None;
+                        for rule in rules {
+                            if let Some(s) = location_rule_score(rule, &ctx) {
+                                total = Some(score::add(total.unwrap_or(0), s));
+                            }
+                        }
+                        total
+                    }
+                };
+                let Some(value) = value else { continue };
+                if promoted_only {
+                    let v = &mut plan.promoted_locations[r];
+                    if v.is_empty() {
+                        v.resize(w.nodes.len(), 0);
+                    }
+                    v[n] = score::add(v[n], value);
+                    continue;
+                }
+                for &a in &affected {
+                    plan.base[a][n] = score::add(plan.base[a][n], value);
+                    plan.allowed[a][n] = true;
+                }
+            }
+        }
+    }
+}
+
+/// Minimal regex for rsc-pattern: `^`, `$`, `.`, `.*`, literal text.
+fn simple_regex_match(pattern: &str, text: &str) -> bool {
+    fn m(p: &[char], t: &[char]) -> bool {
+        if p.is_empty() {
+            return true;
+        }
+        if p == ['$'] {
+            return t.is_empty();
+        }
+        if p.len() >= 2 && p[1] == '*' {
+            let mut i = 0;
+            loop {
+                if m(&p[2..], &t[i..]) {
+                    return true;
+                }
+                if i < t.len() && (p[0] == '.' || p[0] == t[i]) {
+                    i += 1;
+                } else {
+                    return false;
+                }
+            }
+        }
+        !t.is_empty() && (p[0] == '.' || p[0] == t[0]) && m(&p[1..], &t[1..])
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    if p.first() == Some(&'^') {
+        return m(&p[1..], &t);
+    }
+    (0..=t.len()).any(|i| m(&p, &t[i..]))
+}
+
+fn apply_stickiness_and_failures(w: &Working, plan: &mut Plan) {
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        for n in 0..w.nodes.len() {
+            if rsc.banned_by_failures[n] {
+                plan.base[r][n] = -INFINITY;
+            }
+        }
+        if rsc.variant != Variant::Primitive || rsc.current.len() != 1 || !rsc.managed {
+            continue;
+        }
+        let node = rsc.current[0].node;
+        if !w.symmetric && !plan.allowed[r][node] {
+            continue;
+        }
+        plan.base[r][node] = score::add(plan.base[r][node], rsc.stickiness);
+    }
+}
+
+fn resolve_colocations(w: &Working, plan: &mut Plan) {
+    // Group members follow the member before them.
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        if rsc.variant == Variant::Group {
+            for pair in rsc.children.windows(2) {
+                plan.colocs.push(Coloc {
+                    id: format!("{}-group", w.rscs[r].id),
+                    dependent: pair[1],
+                    primary: pair[0],
+                    score: INFINITY,
+                    dependent_role: None,
+                    primary_role: None,
+                    node_attribute: "#uname".into(),
+                    influence: true,
+                });
+            }
+        }
+    }
+    for c in &w.cib.colocations {
+        let (Some(&d), Some(&p)) = (w.by_id.get(&c.dependent), w.by_id.get(&c.primary)) else {
+            continue;
+        };
+        if c.score == 0 || d == p {
+            continue;
+        }
+        // A group as dependent is placed through its first member; as
+        // primary, through its last one.
+        let d = match w.rscs[d].variant {
+            Variant::Group => w.rscs[d].children.first().copied().unwrap_or(d),
+            _ => d,
+        };
+        let p = match w.rscs[p].variant {
+            Variant::Group => w.rscs[p].children.last().copied().unwrap_or(p),
+            _ => p,
+        };
+        plan.colocs.push(Coloc {
+            id: c.id.clone(),
+            dependent: d,
+            primary: p,
+            score: c.score,
+            dependent_role: c.dependent_role,
+            primary_role: c.primary_role,
+            node_attribute: c.node_attribute.clone(),
+            influence: c.influence,
+        });
+    }
+    for (i, c) in plan.colocs.iter().enumerate() {
+        plan.this_with[c.dependent].push(i);
+        plan.with_this[c.primary].push(i);
+    }
+}
+
+fn assign_rsc(w: &Working, plan: &mut Plan, r: usize) {
+    if plan.progress[r] != Progress::Todo {
+        return;
+    }
+    // A member of a group or clone is assigned through its parent.
+    if let Some(p) = w.rscs[r].parent {
+        if plan.progress[p] == Progress::Todo {
+            assign_rsc(w, plan, p);
+            return;
+        }
+    }
+    match w.rscs[r].variant {
+        Variant::Primitive => assign_primitive(w, plan, r, None),
+        Variant::Group => {
+            plan.progress[r] = Progress::Busy;
+            for c in w.rscs[r].children.clone() {
+                assign_primitive(w, plan, c, None);
+            }
+            plan.progress[r] = Progress::Done;
+            let first = w.rscs[r].children.first().copied();
+            plan.assigned[r] = first.and_then(|f| plan.assigned[f]);
+            plan.next_role[r] = if plan.assigned[r].is_some() {
+                Role::Started
+            } else {
+                Role::Stopped
+            };
+        }
+        Variant::Clone => assign_clone(w, plan, r),
+        Variant::Bundle => {
+            plan.progress[r] = Progress::Busy;
+            for c in w.rscs[r].children.clone() {
+                assign_primitive(w, plan, c, None);
+            }
+            plan.progress[r] = Progress::Done;
+        }
+    }
+}
+
+/// Nodes the primary occupies for a colocation (the clone's instances, or
+/// the primitive's node), filtered by the primary role.
+fn primary_nodes(w: &Working, plan: &Plan, p: usize, role: Option<Role>) -> Vec<usize> {
+    let rsc = &w.rscs[p];
+    let role_ok = |r: usize| match role {
+        Some(Role::Promoted) => plan.next_role[r] == Role::Promoted,
+        Some(Role::Unpromoted) => plan.next_role[r] == Role::Unpromoted,
+        _ => true,
+    };
+    match rsc.variant {
+        Variant::Clone | Variant::Bundle => {
+            let mut nodes = Vec::new();
+            for &i in &rsc.children {
+                if let Some(n) = plan.assigned[i] {
+                    if role_ok(i) && !nodes.contains(&n) {
+                        nodes.push(n);
+                    }
+                }
+            }
+            nodes
+        }
+        _ => plan.assigned[p]
+            .filter(|_| role_ok(p))
+            .into_iter()
+            .collect(),
+    }
+}
+
+fn same_attr(w: &Working, attr: &str, a: usize, b: usize) -> bool {
+    if attr == "#uname" {
+        return a == b;
+    }
+    match (w.nodes[a].attrs.get(attr), w.nodes[b].attrs.get(attr)) {
+        (Some(x), Some(y)) => x == y,
+        _ => false,
+    }
+}
+
+/// Applies "dependent with primary" to the dependent's scores.
+fn apply_coloc_to_scores(w: &Working, plan: &Plan, c: &Coloc, scores: &mut [i64]) {
+    let nodes = primary_nodes(w, plan, c.primary, c.primary_role);
+    if c.score >= INFINITY {
+        for (n, s) in scores.iter_mut().enumerate() {
+            if !nodes.iter().any(|&p| same_attr(w, &c.node_attribute, n, p)) {
+                *s = -INFINITY;
+            }
+        }
+    } else {
+        for (n, s) in scores.iter_mut().enumerate() {
+            if nodes.iter().any(|&p| same_attr(w, &c.node_attribute, n, p)) {
+                *s = score::add(*s, c.score);
+            }
+        }
+    }
+}
+
+/// Adds the (scaled) preferences of resources colocated with `r` that are not
+/// yet placed, recursively; rolled back when it would leave no node usable.
+fn add_dependent_scores(
+    w: &Working,
+    plan: &Plan,
+    r: usize,
+    scores: &mut Vec<i64>,
+    factor: f64,
+    visited: &mut Vec<usize>,
+) {
+    if visited.contains(&r) {
+        return;
+    }
+    visited.push(r);
+    for &ci in &plan.with_this[r] {
+        let c = &plan.colocs[ci];
+        if !c.influence || plan.progress[c.dependent] != Progress::Todo {
+            continue;
+        }
+        if c.dependent_role == Some(Role::Promoted) || c.primary_role == Some(Role::Promoted) {
+            continue;
+        }
+        let d = c.dependent;
+        let f = factor * (c.score as f64) / (INFINITY as f64);
+        let mut work = scores.clone();
+        let dep_scores = effective_base(w, plan, d);
+        for n in 0..work.len() {
+            let v = dep_scores[n];
+            if v != 0 {
+                work[n] = score::add(work[n], scale(v, f));
+            }
+        }
+        add_dependent_scores(w, plan, d, &mut work, f, visited);
+        let usable =
+            (0..work.len()).any(|n| work[n] >= 0 && w.nodes[n].can_host() && plan.allowed[r][n]);
+        if usable {
+            *scores = work;
+        }
+    }
+}
+
+/// A resource's base scores with disallowed nodes as -INFINITY.
+fn effective_base(w: &Working, plan: &Plan, r: usize) -> Vec<i64> {
+    let mut v = plan.base[r].clone();
+    for n in 0..v.len() {
+        if !plan.allowed[r][n] {
+            v[n] = -INFINITY;
+        }
+        if w.rscs[r].variant == Variant::Clone {
+            // For a clone, banned means every instance is banned.
+            continue;
+        }
+    }
+    v
+}
+
+fn capacity_ok(w: &Working, plan: &Plan, r: usize, n: usize) -> bool {
+    if w.placement_strategy == "default" {
+        return true;
+    }
+    let need = &w.rscs[r].utilization;
+    for (k, v) in need {
+        let Ok(v) = v.parse::<i64>() else { continue };
+        let cap = w.nodes[n]
+            .utilization
+            .get(k)
+            .and_then(|c| c.parse::<i64>().ok())
+            .unwrap_or(0);
+        let used = plan.used_capacity[n].get(k).copied().unwrap_or(0);
+        if used + v > cap {
+            return false;
+        }
+    }
+    true
+}
+
+fn free_capacity(w: &Working, plan: &Plan, n: usize) -> i64 {
+    w.nodes[n]
+        .utilization
+        .iter()
+        .filter_map(|(k, v)| {
+            v.parse::<i64>()
+                .ok()
+                .map(|c| c - plan.used_capacity[n].get(k).copied().unwrap_or(0))
+        })
+        .sum()
+}
+
+/// Picks the best node: highest score, the current node on ties, then the
+/// least loaded, then configuration order.
+fn choose_node(
+    w: &Working,
+    plan: &Plan,
+    r: usize,
+    scores: &[i64],
+    prefer: Option<usize>,
+    mask: &dyn Fn(usize) -> bool,
+) -> Option<usize> {
+    let mut best: Option<usize> = None;
+    for n in 0..scores.len() {
+        if !mask(n) || !plan.allowed[r][n] || !w.nodes[n].can_host() || scores[n] < 0 {
+            continue;
+        }
+        if !capacity_ok(w, plan, r, n) {
+            continue;
+        }
+        best = match best {
+            None => Some(n),
+            Some(b) => {
+                let better = if scores[n] != scores[b] {
+                    scores[n] > scores[b]
+                } else if w.placement_strategy == "balanced"
+                    && free_capacity(w, plan, n) != free_capacity(w, plan, b)
+                {
+                    free_capacity(w, plan, n) > free_capacity(w, plan, b)
+                } else if w.placement_strategy == "minimal" {
+                    false
+                } else {
+                    plan.load[n] < plan.load[b]
+                };
+                Some(if better { n } else { b })
+            }
+        };
+    }
+    if let (Some(b), Some(p)) = (best, prefer) {
+        if p != b
+            && scores[p] == scores[b]
+            && mask(p)
+            && plan.allowed[r][p]
+            && w.nodes[p].can_host()
+            && capacity_ok(w, plan, r, p)
+        {
+            return Some(p);
+        }
+    }
+    best
+}
+
+fn record(w: &Working, plan: &mut Plan, r: usize, node: Option<usize>) {
+    plan.assigned[r] = node;
+    if let Some(n) = node {
+        plan.load[n] += 1;
+        for (k, v) in &w.rscs[r].utilization {
+            if let Ok(v) = v.parse::<i64>() {
+                *plan.used_capacity[n].entry(k.clone()).or_insert(0) += v;
+            }
+        }
+    }
+}
+
+/// Assigns one primitive. `mask` limits the nodes (clone instances).
+fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn(usize) -> bool>) {
+    if plan.progress[r] != Progress::Todo {
+        return;
+    }
+    plan.progress[r] = Progress::Busy;
+    let rsc = &w.rscs[r];
+    // Place what this one is colocated with first.
+    for ci in plan.this_with[r].clone() {
+        let p = plan.colocs[ci].primary;
+        let top = w.top_of(p);
+        if plan.progress[p] == Progress::Todo && top != w.top_of(r) {
+            assign_rsc(w, plan, top);
+        } else if plan.progress[p] == Progress::Todo {
+            assign_primitive(w, plan, p, None);
+        }
+    }
+    let mut scores = effective_base(w, plan, r);
+    // Inherit the parent clone's or group's own scores (clone-level bans).
+    if let Some(p) = rsc.parent {
+        if w.rscs[p].variant == Variant::Clone {
+            for n in 0..scores.len() {
+                if !plan.allowed[p][n] {
+                    scores[n] = -INFINITY;
+                }
+            }
+        }
+    }
+    let mut visited = Vec::new();
+    add_dependent_scores(w, plan, r, &mut scores, 1.0, &mut visited);
+    for ci in plan.this_with[r].clone() {
+        let c = plan.colocs[ci].clone();
+        if c.dependent_role == Some(Role::Promoted) {
+            continue;
+        }
+        apply_coloc_to_scores(w, plan, &c, &mut scores);
+    }
+    let unmanaged = !rsc.managed;
+    let prefer = if rsc.current.len() == 1 {
+        Some(rsc.current[0].node)
+    } else {
+        None
+    };
+    let mut node = if unmanaged {
+        prefer
+    } else if rsc.target_role == Role::Stopped {
+        None
+    } else {
+        let all = |_: usize| true;
+        choose_node(w, plan, r, &scores, prefer, mask.unwrap_or(&all))
+    };
+    if unmanaged && rsc.current.is_empty() {
+        node = None;
+    }
+    plan.final_scores[r] = scores;
+    record(w, plan, r, node);
+    plan.next_role[r] = match node {
+        None => Role::Stopped,
+        Some(_) if unmanaged => rsc.current_role(),
+        Some(_) => Role::Started,
+    };
+    plan.progress[r] = Progress::Done;
+}
+
+/// Assigns a group instance (of a cloned group) within a mask.
+fn assign_instance(w: &Working, plan: &mut Plan, i: usize, mask: &dyn Fn(usize) -> bool) {
+    match w.rscs[i].variant {
+        Variant::Primitive => assign_primitive(w, plan, i, Some(mask)),
+        _ => {
+            plan.progress[i] = Progress::Busy;
+            for c in w.rscs[i].children.clone() {
+                assign_primitive(w, plan, c, Some(mask));
+            }
+            let first = w.rscs[i].children.first().copied();
+            plan.assigned[i] = first.and_then(|f| plan.assigned[f]);
+            plan.next_role[i] = if plan.assigned[i].is_some() {
+                Role::Started
+            } else {
+                Role::Stopped
+            };
+            plan.progress[i] = Progress::Done;
+        }
+    }
+}
+
+fn instance_current_node(w: &Working, i: usize) -> Option<usize> {
+    let mut prims = Vec::new();
+    w.primitives_of(i, &mut prims);
+    prims
+        .iter()
+        .find_map(|&p| (w.rscs[p].current.len() == 1).then(|| w.rscs[p].current[0].node))
+}
+
+fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
+    plan.progress[c] = Progress::Busy;
+    let clone = &w.rscs[c];
+    // Primaries first.
+    let mut deps: Vec<usize> = plan.this_with[c].clone();
+    for &i in &clone.children {
+        let mut prims = Vec::new();
+        w.primitives_of(i, &mut prims);
+        for p in prims {
+            deps.extend(
+                plan.this_with[p]
+                    .iter()
+                    .copied()
+                    .filter(|&ci| w.top_of(plan.colocs[ci].primary) != c),
+            );
+        }
+    }
+    for &ci in &deps {
+        let p = plan.colocs[ci].primary;
+        let top = w.top_of(p);
+        if top != c {
+            assign_rsc(w, plan, top);
+        }
+    }
+    // The clone's own scores decide which nodes instances may use.
+    let mut scores = effective_base(w, plan, c);
+    let mut visited = vec![];
+    add_dependent_scores(w, plan, c, &mut scores, 1.0, &mut visited);
+    for &ci in &plan.this_with[c].clone() {
+        let col = plan.colocs[ci].clone();
+        if col.dependent_role == Some(Role::Promoted) {
+            continue;
+        }
+        if col.score >= INFINITY || col.score <= -INFINITY || !w.rscs[c].interleave {
+            apply_coloc_to_scores(w, plan, &col, &mut scores);
+        }
+    }
+    plan.final_scores[c] = scores.clone();
+    let clone_max = clone.clone_max;
+    let node_max = clone.clone_node_max.max(1);
+    let mut per_node = vec![0usize; w.nodes.len()];
+    let mut assigned_count = 0usize;
+    let instances = clone.children.clone();
+    // Active instances first, keeping their number order.
+    let mut ordered = instances.clone();
+    ordered.sort_by_key(|&i| (instance_current_node(w, i).is_none(), w.rscs[i].instance));
+    let blocked = clone.target_role == Role::Stopped;
+    let clone_ban = scores.clone();
+    let available = (0..w.nodes.len())
+        .filter(|&n| w.nodes[n].can_host() && plan.allowed[c][n] && clone_ban[n] >= 0)
+        .count()
+        .max(1);
+    let optimal = clone_max.div_ceil(available);
+    // Pass 1: keep instances where they are when that is as good as anywhere.
+    let mut pending = Vec::new();
+    for &i in &ordered {
+        let current = instance_current_node(w, i);
+        if blocked || assigned_count >= clone_max {
+            pending.push(i);
+            continue;
+        }
+        let Some(cur) = current else {
+            pending.push(i);
+            continue;
+        };
+        if per_node[cur] >= optimal.min(node_max)
+            || clone_ban[cur] < 0
+            || !w.nodes[cur].can_host()
+            || !plan.allowed[c][cur]
+        {
+            pending.push(i);
+            continue;
+        }
+        // Would the instance pick its current node?
+        let mut probe = plan.clone();
+        let pn = per_node.clone();
+        let mask = |n: usize| pn[n] < node_max && clone_ban[n] > -INFINITY && clone_ban[n] >= 0;
+        assign_instance(w, &mut probe, i, &mask);
+        if probe.assigned[i] == Some(cur) {
+            *plan = probe;
+            per_node[cur] += 1;
+            assigned_count += 1;
+        } else {
+            pending.push(i);
+        }
+    }
+    // Pass 2: the rest, each to the best node with room.
+    pending.sort_by_key(|&i| w.rscs[i].instance);
+    for i in pending {
+        if blocked || assigned_count >= clone_max {
+            mark_stopped(w, plan, i);
+            continue;
+        }
+        let pn = per_node.clone();
+        let mask = |n: usize| pn[n] < node_max && clone_ban[n] >= 0;
+        // Spread: prefer nodes with fewer instances by adding them as load.
+        assign_instance(w, plan, i, &mask);
+        if let Some(n) = plan.assigned[i] {
+            per_node[n] += 1;
+            assigned_count += 1;
+        }
+    }
+    if clone.promotable {
+        choose_promoted(w, plan, c);
+    }
+    plan.progress[c] = Progress::Done;
+    plan.assigned[c] = None;
+    plan.next_role[c] = Role::Started;
+}
+
+fn mark_stopped(w: &Working, plan: &mut Plan, i: usize) {
+    let mut prims = Vec::new();
+    w.primitives_of(i, &mut prims);
+    prims.push(i);
+    for p in prims {
+        plan.progress[p] = Progress::Done;
+        plan.assigned[p] = None;
+        plan.next_role[p] = Role::Stopped;
+    }
+}
+
+/// The promotion score of an instance on its node: the `master-<id>` node
+/// attribute plus promoted-role location and colocation scores.
+fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) -> Option<i64> {
+    let rsc = &w.rscs[i];
+    let attrs = &w.nodes[node].attrs;
+    let mut prims = Vec::new();
+    w.primitives_of(i, &mut prims);
+    let mut base: Option<i64> = None;
+    for p in &prims {
+        let r = &w.rscs[*p];
+        for key in [
+            format!("master-{}", r.id),
+            format!("master-{}", r.base),
+            format!("promotion-{}", r.base),
+        ] {
+            if let Some(v) = attrs.get(&key).and_then(|v| score::parse(v)) {
+                base = Some(score::add(base.unwrap_or(0), v));
+                break;
+            }
+        }
+    }
+    let _ = rsc;
+    let mut total = base;
+    if let Some(v) = plan.promoted_locations[c].get(node) {
+        if *v != 0 {
+            total = Some(score::add(total.unwrap_or(0), *v));
+        }
+    }
+    for &ci in &plan.this_with[c] {
+        let col = &plan.colocs[ci];
+        if col.dependent_role != Some(Role::Promoted) {
+            continue;
+        }
+        let nodes = primary_nodes(w, plan, col.primary, col.primary_role);
+        let hit = nodes
+            .iter()
+            .any(|&p| same_attr(w, &col.node_attribute, node, p));
+        if (col.score >= INFINITY && !hit) || (col.score <= -INFINITY && hit) {
+            total = Some(-INFINITY);
+        } else if hit {
+            total = Some(score::add(total.unwrap_or(0), col.score));
+        }
+    }
+    total
+}
+
+fn choose_promoted(w: &Working, plan: &mut Plan, c: usize) {
+    let clone = &w.rscs[c];
+    let limit_role = clone.target_role;
+    let mut candidates: Vec<(i64, bool, u32, usize)> = Vec::new();
+    for &i in &clone.children {
+        let Some(node) = plan.assigned[i] else {
+            continue;
+        };
+        let score = promotion_score(w, plan, c, i, node);
+        let currently = w.rscs[i].current_role() == Role::Promoted;
+        let s = match score {
+            Some(s) => s,
+            None if currently => 0,
+            None => -1,
+        };
+        plan.promotion_scores[i] = Some(s);
+        candidates.push((s, currently, w.rscs[i].instance.unwrap_or(0), i));
+    }
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let mut promoted = 0usize;
+    let mut per_node = vec![0usize; w.nodes.len()];
+    for (s, _, _, i) in candidates {
+        let node = plan.assigned[i].unwrap_or(0);
+        let can = s >= 0
+            && promoted < clone.promoted_max
+            && per_node[node] < clone.promoted_node_max.max(1)
+            && !matches!(limit_role, Role::Unpromoted | Role::Stopped)
+            && w.rscs[i].managed;
+        let role = if can {
+            promoted += 1;
+            per_node[node] += 1;
+            Role::Promoted
+        } else if !w.rscs[i].managed {
+            w.rscs[i].current_role().max(Role::Unpromoted)
+        } else {
+            Role::Unpromoted
+        };
+        let mut prims = Vec::new();
+        w.primitives_of(i, &mut prims);
+        prims.push(i);
+        for p in prims {
+            if plan.assigned[p].is_some() {
+                plan.next_role[p] = role;
+            }
+        }
+    }
+}

@@ -1,0 +1,336 @@
+//! Stage 5, graph: the actions as a petgraph DAG with their ordering edges.
+
+use std::collections::{BTreeMap, HashMap};
+
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use super::actions::Decision;
+use super::assign::Plan;
+use super::order::orderings;
+use super::unpack::{Variant, Working};
+use super::{Action, Task};
+use crate::model::cib::Role;
+use crate::model::time::parse_interval_ms;
+
+const DEFAULT_TIMEOUT_MS: u64 = 20_000;
+
+struct Builder<'a> {
+    w: &'a Working,
+    graph: DiGraph<Action, ()>,
+    /// (resource index, task) -> action nodes.
+    by_rsc: HashMap<(usize, Task), Vec<NodeIndex>>,
+}
+
+impl Builder<'_> {
+    fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
+        let rsc = &self.w.rscs[r];
+        rsc.ops
+            .iter()
+            .find(|o| o.name == task && o.interval_ms == interval_ms)
+            .and_then(|o| o.timeout_ms)
+            .or_else(|| {
+                self.w
+                    .cib
+                    .op_defaults
+                    .get("timeout")
+                    .and_then(|t| parse_interval_ms(t))
+            })
+            .unwrap_or(DEFAULT_TIMEOUT_MS)
+    }
+
+    fn add(
+        &mut self,
+        r: usize,
+        task: Task,
+        node: usize,
+        interval_ms: u64,
+        meta: BTreeMap<String, String>,
+    ) -> NodeIndex {
+        let rsc = &self.w.rscs[r];
+        let op_name = if task == Task::Pseudo {
+            meta.get("name").cloned().unwrap_or_default()
+        } else {
+            task.name().to_string()
+        };
+        let action = Action {
+            task,
+            resource: Some(rsc.id.clone()),
+            agent: rsc.agent.clone(),
+            node: Some(self.w.nodes[node].name.clone()),
+            interval_ms,
+            timeout_ms: self.timeout_ms(r, &op_name, interval_ms),
+            params: rsc.params.clone(),
+            meta,
+        };
+        let idx = self.graph.add_node(action);
+        let key_task = if task == Task::Pseudo {
+            match op_name.as_str() {
+                "stop" => Task::Stop,
+                "start" => Task::Start,
+                _ => Task::Pseudo,
+            }
+        } else {
+            task
+        };
+        self.by_rsc.entry((r, key_task)).or_default().push(idx);
+        idx
+    }
+
+    fn edge(&mut self, a: NodeIndex, b: NodeIndex) {
+        if a != b {
+            self.graph.update_edge(a, b, ());
+        }
+    }
+
+    fn edges_between(&mut self, r: usize, first: Task, then: Task) {
+        let a = self.by_rsc.get(&(r, first)).cloned().unwrap_or_default();
+        let b = self.by_rsc.get(&(r, then)).cloned().unwrap_or_default();
+        for &x in &a {
+            for &y in &b {
+                self.edge(x, y);
+            }
+        }
+    }
+}
+
+fn clone_meta(w: &Working, r: usize) -> BTreeMap<String, String> {
+    let mut meta = BTreeMap::new();
+    let rsc = &w.rscs[r];
+    let clone = rsc.parent.and_then(|p| {
+        if w.rscs[p].variant == Variant::Clone {
+            Some(p)
+        } else {
+            w.rscs[p]
+                .parent
+                .filter(|&g| w.rscs[g].variant == Variant::Clone)
+        }
+    });
+    if let Some(c) = clone {
+        let c = &w.rscs[c];
+        meta.insert("clone_max".into(), c.clone_max.to_string());
+        meta.insert("clone_node_max".into(), c.clone_node_max.to_string());
+        meta.insert("globally_unique".into(), c.globally_unique.to_string());
+        if let Some(i) = rsc.instance {
+            meta.insert("clone".into(), i.to_string());
+        }
+        if c.promotable {
+            meta.insert("promoted_max".into(), c.promoted_max.to_string());
+            meta.insert("promoted_node_max".into(), c.promoted_node_max.to_string());
+        }
+    }
+    meta
+}
+
+pub fn build(
+    w: &Working,
+    _plan: &Plan,
+    decisions: &[Decision],
+    fence: &[bool],
+) -> DiGraph<Action, ()> {
+    let mut b = Builder {
+        w,
+        graph: DiGraph::new(),
+        by_rsc: HashMap::new(),
+    };
+    let mut fence_nodes: HashMap<usize, NodeIndex> = HashMap::new();
+    for (n, &f) in fence.iter().enumerate() {
+        if f {
+            let mut meta = BTreeMap::new();
+            meta.insert("action".into(), w.fence_action.clone());
+            let idx = b.graph.add_node(Action {
+                task: Task::Fence,
+                resource: None,
+                agent: None,
+                node: Some(w.nodes[n].name.clone()),
+                interval_ms: 0,
+                timeout_ms: w
+                    .cib
+                    .property("fencing-timeout")
+                    .and_then(parse_interval_ms)
+                    .unwrap_or(60_000),
+                params: BTreeMap::new(),
+                meta,
+            });
+            fence_nodes.insert(n, idx);
+        }
+    }
+    let mut probed_base: HashMap<(String, usize), ()> = HashMap::new();
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        if rsc.variant != Variant::Primitive {
+            continue;
+        }
+        let d = &decisions[r];
+        let base_meta = clone_meta(w, r);
+        // Probes where nothing is known.
+        if d.managed {
+            for (n, node) in w.nodes.iter().enumerate() {
+                if !node.online
+                    || node.unclean
+                    || rsc.known_on[n]
+                    || rsc.current.iter().any(|c| c.node == n)
+                {
+                    continue;
+                }
+                if probed_base.insert((rsc.base.clone(), n), ()).is_some() {
+                    continue;
+                }
+                let mut meta = base_meta.clone();
+                meta.insert("op_target_rc".into(), "7".into());
+                b.add(r, Task::Monitor, n, 0, meta);
+            }
+        }
+        if !d.managed {
+            continue;
+        }
+        for &n in &d.stop_on {
+            if d.demote && d.role == Some(Role::Promoted) {
+                b.add(r, Task::Demote, n, 0, base_meta.clone());
+            }
+            if let Some(&f) = fence_nodes.get(&n) {
+                let mut meta = base_meta.clone();
+                meta.insert("name".into(), "stop".into());
+                let s = b.add(r, Task::Pseudo, n, 0, meta);
+                b.edge(f, s);
+            } else if d.migrate {
+                let to = d.next.unwrap_or(n);
+                let mut meta = base_meta.clone();
+                meta.insert("migrate_source".into(), w.nodes[n].name.clone());
+                meta.insert("migrate_target".into(), w.nodes[to].name.clone());
+                let mt = b.add(r, Task::MigrateTo, n, 0, meta.clone());
+                let mf = b.add(r, Task::MigrateFrom, to, 0, meta);
+                b.edge(mt, mf);
+                let s = b.add(r, Task::Stop, n, 0, base_meta.clone());
+                b.edge(mf, s);
+            } else {
+                b.add(r, Task::Stop, n, 0, base_meta.clone());
+            }
+        }
+        if d.demote && !d.stop_on.iter().any(|n| Some(*n) == d.current) {
+            if let Some(c) = d.current {
+                b.add(r, Task::Demote, c, 0, base_meta.clone());
+            }
+        }
+        if let Some(n) = d.next {
+            if d.start && d.start_runnable {
+                if d.migrate {
+                    let mut meta = base_meta.clone();
+                    meta.insert("name".into(), "start".into());
+                    b.add(r, Task::Pseudo, n, 0, meta);
+                } else {
+                    b.add(r, Task::Start, n, 0, base_meta.clone());
+                }
+            }
+            let runnable = d.start_runnable || !d.start;
+            if d.promote && runnable {
+                b.add(r, Task::Promote, n, 0, base_meta.clone());
+            }
+            let next_role = d.next_role.unwrap_or(Role::Started);
+            if runnable && (d.start || d.promote || d.demote) {
+                for op in &rsc.ops {
+                    if op.name != "monitor" || op.interval_ms == 0 || !op.enabled {
+                        continue;
+                    }
+                    let op_role = op.role.unwrap_or(Role::Started);
+                    let matches = match next_role {
+                        Role::Promoted => op_role == Role::Promoted,
+                        _ => op_role != Role::Promoted,
+                    };
+                    if matches {
+                        b.add(r, Task::Monitor, n, op.interval_ms, base_meta.clone());
+                    }
+                }
+            }
+        }
+        // Within the resource: probes, demote, stop, start, promote, monitor.
+        b.edges_between(r, Task::Demote, Task::Stop);
+        b.edges_between(r, Task::Stop, Task::Start);
+        b.edges_between(r, Task::Start, Task::Promote);
+        b.edges_between(r, Task::Stop, Task::Promote);
+        let probes: Vec<NodeIndex> = b
+            .by_rsc
+            .get(&(r, Task::Monitor))
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|&i| b.graph[i].interval_ms == 0)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let recurring: Vec<NodeIndex> = b
+            .by_rsc
+            .get(&(r, Task::Monitor))
+            .map(|v| {
+                v.iter()
+                    .copied()
+                    .filter(|&i| b.graph[i].interval_ms > 0)
+                    .collect()
+            })
+            .unwrap_or_default();
+        for &p in &probes {
+            for t in [Task::Start, Task::MigrateTo, Task::Promote] {
+                for &s in b.by_rsc.get(&(r, t)).cloned().unwrap_or_default().iter() {
+                    b.edge(p, s);
+                }
+            }
+        }
+        for &m in &recurring {
+            for t in [Task::Start, Task::Promote, Task::Demote] {
+                for &s in b.by_rsc.get(&(r, t)).cloned().unwrap_or_default().iter() {
+                    b.edge(s, m);
+                }
+            }
+        }
+    }
+    // Constraint and group orderings.
+    let mut extra = Vec::new();
+    for o in orderings(w) {
+        let a = b
+            .by_rsc
+            .get(&(o.first, o.first_task))
+            .cloned()
+            .unwrap_or_default();
+        let c = b
+            .by_rsc
+            .get(&(o.then, o.then_task))
+            .cloned()
+            .unwrap_or_default();
+        for &x in &a {
+            for &y in &c {
+                extra.push((x, y));
+            }
+        }
+    }
+    // Starts wait for fencing of any node (resources may come from there).
+    let fences: Vec<NodeIndex> = fence_nodes.values().copied().collect();
+    if !fences.is_empty() {
+        let starts: Vec<NodeIndex> = b
+            .graph
+            .node_indices()
+            .filter(|&i| {
+                matches!(
+                    b.graph[i].task,
+                    Task::Start | Task::Promote | Task::MigrateTo
+                )
+            })
+            .collect();
+        for &f in &fences {
+            for &s in &starts {
+                extra.push((f, s));
+            }
+        }
+    }
+    let checkpoint = b.graph.clone();
+    for (x, y) in &extra {
+        b.edge(*x, *y);
+    }
+    if petgraph::algo::is_cyclic_directed(&b.graph) {
+        // Conflicting orderings: keep only those that do not close a loop.
+        b.graph = checkpoint;
+        for (x, y) in extra {
+            if !petgraph::algo::has_path_connecting(&b.graph, y, x, None) {
+                b.edge(x, y);
+            }
+        }
+    }
+    b.graph
+}

@@ -1,0 +1,189 @@
+//! Small scheduler scenarios written from Pacemaker's documented behaviour,
+//! plus property tests of the invariants.
+
+use proptest::prelude::*;
+use systole::model::status::resource_status;
+use systole::model::xml::Element;
+use systole::scheduler::{schedule, Task};
+
+fn node_state(name: &str, up: bool, lrm: &str) -> String {
+    let (ccm, crmd, join) = if up {
+        ("true", "online", "member")
+    } else {
+        ("false", "offline", "down")
+    };
+    format!(
+        r#"<node_state id="{name}" uname="{name}" in_ccm="{ccm}" crmd="{crmd}" join="{join}" expected="{join}"><lrm id="{name}"><lrm_resources>{lrm}</lrm_resources></lrm></node_state>"#
+    )
+}
+
+fn running(rsc: &str, node: &str) -> String {
+    format!(
+        r#"<lrm_resource id="{rsc}" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="{rsc}_last_0" operation_key="{rsc}_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="{node}"/></lrm_resource>"#
+    )
+}
+
+fn cib(props: &str, resources: &str, constraints: &str, status: &str) -> Element {
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="false"/>{props}</cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/><node id="n3" uname="n3"/></nodes>
+        <resources>{resources}</resources><constraints>{constraints}</constraints></configuration>
+        <status>{status}</status></cib>"#
+    );
+    Element::parse(&text).expect("test CIB parses")
+}
+
+fn dummy(id: &str) -> String {
+    format!(
+        r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="{id}-mon" name="monitor" interval="10s"/></operations></primitive>"#
+    )
+}
+
+#[test]
+fn stopped_resource_starts_where_preferred() {
+    let c = cib(
+        "",
+        &dummy("web"),
+        r#"<rsc_location id="l1" rsc="web" node="n2" score="100"/>"#,
+        &(node_state("n1", true, "") + &node_state("n2", true, "") + &node_state("n3", true, "")),
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert_eq!(t.summary.len(), 1);
+    assert!(
+        t.summary[0].contains("Start") && t.summary[0].contains("( n2 )"),
+        "{:?}",
+        t.summary
+    );
+    let starts: Vec<_> = t
+        .graph
+        .node_weights()
+        .filter(|a| a.task == Task::Start)
+        .collect();
+    assert_eq!(starts.len(), 1);
+    assert_eq!(starts[0].node.as_deref(), Some("n2"));
+    // The start waits for the probes.
+    let start = t
+        .graph
+        .node_indices()
+        .find(|&i| t.graph[i].task == Task::Start)
+        .unwrap();
+    let probes = t
+        .graph
+        .neighbors_directed(start, petgraph::Direction::Incoming)
+        .count();
+    assert_eq!(probes, 3);
+}
+
+#[test]
+fn stickiness_keeps_a_resource_in_place() {
+    let status = node_state("n1", true, &running("web", "n1"))
+        + &node_state("n2", true, "")
+        + &node_state("n3", true, "");
+    let prefer = r#"<rsc_location id="l1" rsc="web" node="n2" score="50"/>"#;
+    let sticky = r#"<nvpair id="p2" name="placement-strategy" value="default"/>"#;
+    let sticky_rsc = dummy("web").replace("<operations>", r#"<meta_attributes id="m"><nvpair id="m1" name="resource-stickiness" value="100"/></meta_attributes><operations>"#);
+    let t = schedule(&cib(sticky, &sticky_rsc, prefer, &status), 0).unwrap();
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
+    let t = schedule(&cib("", &dummy("web"), prefer, &status), 0).unwrap();
+    assert_eq!(t.summary.len(), 1);
+    assert!(
+        t.summary[0].contains("Move") && t.summary[0].contains("n1 -> n2"),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn resources_leave_a_node_that_went_down() {
+    let status = node_state("n1", false, &running("web", "n1"))
+        + &node_state("n2", true, "")
+        + &node_state("n3", true, "");
+    let t = schedule(&cib("", &dummy("web"), "", &status), 0).unwrap();
+    assert_eq!(t.summary.len(), 1, "{:?}", t.summary);
+    assert!(t.summary[0].contains("Move"), "{:?}", t.summary);
+    let status = resource_status(&cib(
+        "",
+        &dummy("web"),
+        "",
+        &node_state("n1", true, &running("web", "n1")),
+    ))
+    .unwrap();
+    assert_eq!(status[0].nodes, vec!["n1".to_string()]);
+}
+
+#[test]
+fn a_group_moves_together() {
+    let group = format!(r#"<group id="g">{}{}</group>"#, dummy("a"), dummy("b"));
+    let status =
+        node_state("n1", true, "") + &node_state("n2", true, "") + &node_state("n3", true, "");
+    let t = schedule(
+        &cib(
+            "",
+            &group,
+            r#"<rsc_location id="l" rsc="b" node="n3" score="10"/>"#,
+            &status,
+        ),
+        0,
+    )
+    .unwrap();
+    assert_eq!(t.summary.len(), 2, "{:?}", t.summary);
+    assert!(
+        t.summary.iter().all(|l| l.contains("( n3 )")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn mandatory_colocation_with_an_unrunnable_primary_stops_the_dependent() {
+    let rscs = dummy("a") + &dummy("b");
+    let cons = r#"<rsc_colocation id="c" rsc="b" with-rsc="a" score="INFINITY"/>
+        <rsc_location id="ban1" rsc="a" node="n1" score="-INFINITY"/>
+        <rsc_location id="ban2" rsc="a" node="n2" score="-INFINITY"/>
+        <rsc_location id="ban3" rsc="a" node="n3" score="-INFINITY"/>"#;
+    let status =
+        node_state("n1", true, "") + &node_state("n2", true, "") + &node_state("n3", true, "");
+    let t = schedule(&cib("", &rscs, cons, &status), 0).unwrap();
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
+}
+
+#[test]
+fn dangling_template_is_an_error_not_a_panic() {
+    let c = cib("", r#"<primitive id="x" template="nope"/>"#, "", "");
+    let err = schedule(&c, 0).unwrap_err().to_string();
+    assert!(
+        err.contains("primitive") && err.contains("x") && err.contains("nope"),
+        "{err}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn same_input_same_output_and_no_double_assignment(
+        prefs in proptest::collection::vec((0usize..3, -20i64..20), 1..6),
+        up in proptest::collection::vec(any::<bool>(), 3),
+    ) {
+        let mut rscs = String::new();
+        let mut cons = String::new();
+        for (i, (node, score)) in prefs.iter().enumerate() {
+            rscs += &dummy(&format!("r{i}"));
+            cons += &format!(r#"<rsc_location id="l{i}" rsc="r{i}" node="n{}" score="{score}"/>"#, node + 1);
+        }
+        let status: String = (1..=3).map(|n| {
+            let lrm = if n == 1 { running("r0", "n1") } else { String::new() };
+            node_state(&format!("n{n}"), up[n - 1], &lrm)
+        }).collect();
+        let c = cib("", &rscs, &cons, &status);
+        let a = schedule(&c, 0).unwrap();
+        let b = schedule(&c, 0).unwrap();
+        prop_assert_eq!(&a.summary, &b.summary);
+        prop_assert_eq!(a.graph.node_count(), b.graph.node_count());
+        let mut started = std::collections::HashSet::new();
+        for act in a.graph.node_weights().filter(|x| x.task == Task::Start) {
+            prop_assert!(started.insert(act.resource.clone()), "started twice: {:?}", act.resource);
+        }
+        prop_assert!(!petgraph::algo::is_cyclic_directed(&a.graph));
+    }
+}
