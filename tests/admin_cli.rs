@@ -443,3 +443,141 @@ fn administration_cli_end_to_end() {
     c.ok("cib shadow delete s2");
     assert!(!c.shadow_file("s2").exists());
 }
+
+/// Runs `systole --dir DIR ARGS` as uid `uid` with primary group `gid`.
+#[cfg(unix)]
+fn run_as(dir: &Path, uid: u32, gid: u32, line: &str) -> Output {
+    use std::os::unix::process::CommandExt;
+    let out = Command::new(BIN)
+        .arg("--dir")
+        .arg(dir)
+        .args(line.split_whitespace())
+        .env_remove("SYSTOLE_SOCKET")
+        .uid(uid)
+        .gid(gid)
+        .output()
+        .expect("run systole as another user");
+    Output {
+        ok: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn group_id(name: &str) -> Option<u32> {
+    let groups = std::fs::read_to_string("/etc/group").ok()?;
+    groups.lines().find_map(|l| {
+        let mut fields = l.split(':');
+        (fields.next() == Some(name))
+            .then(|| fields.nth(1).and_then(|g| g.parse().ok()))
+            .flatten()
+    })
+}
+
+/// Groups on the control socket and CIB ACLs, with real credentials: needs
+/// root (to run the CLI as `nobody`) and the groups `users` and `nogroup`;
+/// skipped otherwise.
+#[test]
+fn access_control_with_real_credentials() {
+    let (Some(users), Some(nogroup)) = (group_id("users"), group_id("nogroup")) else {
+        eprintln!("skipped: needs the groups users and nogroup");
+        return;
+    };
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root to act as another user");
+        return;
+    }
+    let nobody = 65534;
+    let c = Cluster::up();
+    // Reconfigure: admins are group users, readers group nogroup.
+    c.ok("cluster down");
+    for node in systole::localcluster::nodes_in(c.dir()) {
+        let path = c.dir().join(&node).join("systole.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(
+            &path,
+            format!("admin_group = \"users\"\nreadonly_group = \"nogroup\"\n{text}"),
+        )
+        .unwrap();
+    }
+    c.ok("cluster up --nodes 3 --empty");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(c.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    c.ok("resource create web ocf:systole:Dummy");
+    c.ok("resource create db ocf:systole:Dummy");
+    let acls = c.dir().join("acls.xml");
+    std::fs::write(
+        &acls,
+        r#"<configuration><acls>
+  <acl_target id="nobody"><role id="web-operator"/></acl_target>
+  <acl_role id="web-operator">
+    <acl_permission id="wo-read" kind="read" xpath="/cib"/>
+    <acl_permission id="wo-web" kind="write" reference="web"/>
+    <acl_permission id="wo-no-db" kind="deny" xpath="/cib/configuration/resources/primitive[@id='db']"/>
+  </acl_role>
+</acls></configuration>"#,
+    )
+    .unwrap();
+    c.ok(&format!("cib import {} --merge", acls.display()));
+
+    // Before enable-acl: an admin-group member may change anything.
+    let admin = |line: &str| run_as(c.dir(), nobody, users, line);
+    let out = admin("property set no-quorum-policy=stop");
+    assert!(out.ok, "{}", out.stderr);
+
+    c.ok("property set enable-acl=true");
+    // Its ACL lets nobody write web, not db, not properties.
+    let out = admin("resource disable web");
+    assert!(out.ok, "{}", out.stderr);
+    // db is invisible to nobody, so the CLI cannot even name it.
+    let out = admin("resource disable db");
+    assert!(!out.ok && out.stderr.contains("\"db\""), "{}", out.stderr);
+    assert!(!c.has("db-meta_attributes-target-role"));
+    let out = admin("property set no-quorum-policy=ignore");
+    assert!(
+        !out.ok && out.stderr.contains("no write access"),
+        "{}",
+        out.stderr
+    );
+    // Refused whole: a configuration built from nobody's filtered view
+    // changes web (allowed) and drops db (denied): nothing happens.
+    let change = c.dir().join("web-started.xml");
+    std::fs::write(
+        &change,
+        r#"<configuration><resources><primitive id="web" class="ocf" provider="systole" type="Dummy"/></resources></configuration>"#,
+    )
+    .unwrap();
+    let out = admin(&format!("cib import {} --merge", change.display()));
+    assert!(
+        !out.ok && out.stderr.contains("no write access"),
+        "{}",
+        out.stderr
+    );
+    assert!(c.has("web-meta_attributes-target-role") && c.has("db"));
+    // Reads leave db out.
+    let out = admin("cib export --xml");
+    assert!(out.ok, "{}", out.stderr);
+    let seen = Element::parse(&out.stdout).unwrap();
+    let configuration = seen.child("configuration").unwrap();
+    assert!(configuration.find_by_id(Some("primitive"), "web").is_some());
+    assert!(configuration.find_by_id(Some("primitive"), "db").is_none());
+
+    // The read-only group reads, and may not write.
+    let reader = |line: &str| run_as(c.dir(), nobody, nogroup, line);
+    assert!(reader("status").ok);
+    let out = reader("resource enable web");
+    assert!(
+        !out.ok && out.stderr.contains("may only read"),
+        "{}",
+        out.stderr
+    );
+    // Anyone else: not even reads.
+    let out = run_as(c.dir(), nobody, 1, "status");
+    assert!(
+        !out.ok && out.stderr.contains("neither root nor"),
+        "{}",
+        out.stderr
+    );
+}

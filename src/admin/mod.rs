@@ -1876,7 +1876,7 @@ pub fn cib_import(cib: &Element, text: &str, merge: bool) -> Result<Edit> {
                 match target.children.iter().position(|c| c.id() == Some(id)) {
                     Some(i) => target.children[i] = element.clone(),
                     None => {
-                        if let Some(other) = merged.find_by_id(None, id) {
+                        if let Some(other) = find_definition(&merged, id) {
                             refuse!("import refused: {id:?} is already used by a <{}>; merging would make the id ambiguous", other.name);
                         }
                         merged
@@ -1916,6 +1916,17 @@ pub fn cib_import(cib: &Element, text: &str, merge: bool) -> Result<Edit> {
         );
     }
     Ok(edit)
+}
+
+/// The element that defines `id` (references like `<role id=..>` skipped).
+fn find_definition<'a>(root: &'a Element, id: &str) -> Option<&'a Element> {
+    root.children.iter().find_map(|child| {
+        if child.id() == Some(id) && !validate::is_reference(&child.name) {
+            Some(child)
+        } else {
+            find_definition(child, id)
+        }
+    })
 }
 
 /// A copy of the CIB's configuration (empty when missing).

@@ -22,7 +22,7 @@ pub fn check(configuration: &Element) -> Result<(), Vec<String>> {
     }
     let mut ids: BTreeMap<String, usize> = BTreeMap::new();
     configuration.walk(&mut |e| {
-        if let Some(id) = e.id() {
+        if let Some(id) = e.id().filter(|_| !is_reference(&e.name)) {
             *ids.entry(id.to_string()).or_default() += 1;
             // Node ids are numbers in Pacemaker (corosync node ids): only
             // the schema's xsd:ID elements are held to the id syntax.
@@ -59,6 +59,11 @@ pub fn check(configuration: &Element) -> Result<(), Vec<String>> {
     } else {
         Err(errors)
     }
+}
+
+/// Elements whose `id` refers to another element (an IDREF), not defines one.
+pub fn is_reference(tag: &str) -> bool {
+    matches!(tag, "role" | "role_ref" | "resource_ref" | "obj_ref")
 }
 
 fn needs_id(tag: &str) -> bool {
@@ -269,6 +274,17 @@ mod tests {
             <rsc_colocation id="co" rsc="g" with-rsc="a" score="-INFINITY"/>
             <rsc_order id="o" first="a" then="c-clone" kind="Optional"/>
           </constraints></configuration>"#).unwrap();
+        assert_eq!(check(&c), Ok(()));
+    }
+
+    #[test]
+    fn references_are_not_duplicates() {
+        let c = Element::parse(r#"<configuration><resources>
+            <primitive id="a" class="lsb" type="x"/><primitive id="b" class="lsb" type="y"/>
+          </resources><constraints>
+            <rsc_order id="o"><resource_set id="s1"><resource_ref id="a"/><resource_ref id="b"/></resource_set></rsc_order>
+            <rsc_colocation id="co" score="INFINITY"><resource_set id="s2"><resource_ref id="a"/></resource_set><resource_set id="s3"><resource_ref id="b"/></resource_set></rsc_colocation>
+          </constraints><acls><acl_target id="u"><role id="r"/></acl_target><acl_role id="r"/></acls></configuration>"#).unwrap();
         assert_eq!(check(&c), Ok(()));
     }
 
