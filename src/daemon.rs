@@ -276,7 +276,13 @@ pub async fn handle_control(
         ControlRequest::Ping => ControlResponse::Pong {
             node: node.shared.node.clone(),
         },
-        ControlRequest::Status => ControlResponse::Status(status_report(&node)),
+        ControlRequest::Status => {
+            let mut report = status_report(&node);
+            if let Some((_, acl)) = caller_acl() {
+                filter_status(&mut report, &acl.filter(&node.shared.cib()));
+            }
+            ControlResponse::Status(report)
+        }
         ControlRequest::Actors => ControlResponse::Actors {
             node: node.shared.node.clone(),
             tree: node.tree.snapshot(),
@@ -341,6 +347,18 @@ pub async fn handle_control(
             ControlResponse::Done(format!("{} shutting down", node.shared.node))
         }
     }
+}
+
+/// Leaves out of a status report the resources whose configuration the
+/// caller may not read (`visible` is the CIB as the caller's ACL shows it).
+pub fn filter_status(report: &mut StatusReport, visible: &Element) {
+    let configuration = visible.child("configuration");
+    report.resources.retain(|r| {
+        let base = r.id.split(':').next().unwrap_or(&r.id);
+        configuration
+            .and_then(|c| c.find_by_id(None, base))
+            .is_some_and(|e| !e.attrs.iter().all(|(k, _)| k == "id"))
+    });
 }
 
 /// Refuses a change that would touch anything the ACL does not let the
@@ -729,7 +747,30 @@ mod access_tests {
         assert!(error.contains("no write access"), "{error}");
         let both = CibChange::Batch(vec![disable, property]);
         assert!(check_acl_write(&cib, &both, &alice).is_err());
+        let mut report = StatusReport {
+            cluster: "c".into(),
+            dc: None,
+            quorate: true,
+            nodes: vec![],
+            resources: ["web", "web:1", "db"]
+                .iter()
+                .map(|id| ResourceReport {
+                    id: id.to_string(),
+                    parent: None,
+                    agent: "ocf:heartbeat:Dummy".into(),
+                    role: "Started".into(),
+                    nodes: vec![],
+                    failed: false,
+                })
+                .collect(),
+            answered_by: String::new(),
+            fencing: vec![],
+        };
+        filter_status(&mut report, &alice.filter(&cib));
+        assert_eq!(report.resources.len(), 2);
         let mallory = acl_for(&cib, 1001, 500, "mallory", &[]).unwrap();
+        filter_status(&mut report, &mallory.filter(&cib));
+        assert!(report.resources.is_empty());
         assert!(mallory.filter(&cib).find_by_id(None, "web").is_none());
     }
 }

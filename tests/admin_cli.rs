@@ -38,9 +38,28 @@ impl Cluster {
         let cluster = Cluster {
             dir: tempfile::tempdir().expect("tempdir"),
         };
-        let out = cluster.run_in(&["cluster", "up", "--nodes", "3", "--empty"]);
-        assert!(out.ok, "cluster up failed: {}", out.stderr);
+        cluster.start();
         cluster
+    }
+
+    /// `cluster up`, then waits until a write is acknowledged by a majority
+    /// (right after an election a replica may still refuse the new term).
+    fn start(&self) {
+        let out = self.run_in(&["cluster", "up", "--nodes", "3", "--empty"]);
+        assert!(out.ok, "cluster up failed: {}", out.stderr);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.run_in(&["node", "attribute", "node1", "settle="]);
+            if out.ok {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no write succeeded: {}",
+                out.stderr
+            );
+            std::thread::sleep(Duration::from_millis(300));
+        }
     }
 
     fn dir(&self) -> &Path {
@@ -500,7 +519,7 @@ fn access_control_with_real_credentials() {
         )
         .unwrap();
     }
-    c.ok("cluster up --nodes 3 --empty");
+    c.start();
     {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(c.dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -563,6 +582,17 @@ fn access_control_with_real_credentials() {
     let configuration = seen.child("configuration").unwrap();
     assert!(configuration.find_by_id(Some("primitive"), "web").is_some());
     assert!(configuration.find_by_id(Some("primitive"), "db").is_none());
+
+    let out = admin("status --json");
+    assert!(out.ok, "{}", out.stderr);
+    let status: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    let ids: Vec<&str> = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["id"].as_str())
+        .collect();
+    assert!(ids.contains(&"web") && !ids.contains(&"db"), "{ids:?}");
 
     // The read-only group reads, and may not write.
     let reader = |line: &str| run_as(c.dir(), nobody, nogroup, line);
