@@ -83,7 +83,8 @@ pub fn find<'a>(cib: &'a Element, id: &str) -> Option<&'a Element> {
     configuration(cib)?.find_by_id(None, id)
 }
 
-const RESOURCE_TAGS: [&str; 4] = ["primitive", "group", "clone", "bundle"];
+/// `master` is the old (Pacemaker 1.x) name of a promotable clone.
+const RESOURCE_TAGS: [&str; 5] = ["primitive", "group", "clone", "master", "bundle"];
 
 /// A resource (primitive, group, clone, bundle) by id; a clone instance
 /// name (`db:0`) finds its primitive.
@@ -720,7 +721,7 @@ fn container_of<'a>(cib: &'a Element, id: &str) -> Option<&'a Element> {
     let resources = configuration(cib)?.child("resources")?;
     let mut found = None;
     resources.walk(&mut |e| {
-        if (e.name == "group" || e.name == "clone" || e.name == "bundle")
+        if matches!(e.name.as_str(), "group" | "clone" | "master" | "bundle")
             && e.children
                 .iter()
                 .any(|c| c.id() == Some(id) && RESOURCE_TAGS.contains(&c.name.as_str()))
@@ -1176,7 +1177,7 @@ fn describe_resource(e: &Element, depth: usize, out: &mut String) {
     if meta("is-managed").is_some_and(|v| v == "false") {
         flags.push("unmanaged");
     }
-    if e.name == "clone" && meta("promotable").is_some_and(|v| v == "true") {
+    if e.name == "master" || e.name == "clone" && meta("promotable").is_some_and(|v| v == "true") {
         flags.push("promotable");
     }
     let flags = if flags.is_empty() {
@@ -1286,8 +1287,9 @@ pub fn constraint_location(cib: &Element, args: &[String]) -> Result<Edit> {
                 let (node, score) = spec.split_once('=').unwrap_or((spec, "INFINITY"));
                 known_node(cib, node)?;
                 check_score(score)?;
+                // `avoids N=S` is a preference of -S.
                 let score = if verb == "avoids" {
-                    format!("-{}", score.trim_start_matches('+')).replace("--", "")
+                    format!("-{}", score.trim_start_matches(['+', '-']))
                 } else {
                     score.to_string()
                 };

@@ -559,3 +559,35 @@ fn helpers() {
     }
     assert_eq!(parse_agent("stonith:fence_xvm").unwrap().provider, None);
 }
+
+#[test]
+fn avoids_scores_and_old_master_resources() {
+    let mut cib = with_web();
+    run!(
+        cib,
+        constraint_location(&cib, &words("db avoids node2=-5 node1=7"))
+    );
+    assert_eq!(
+        find(&cib, "location-db-node2--5").unwrap().attr("score"),
+        Some("-5")
+    );
+    assert_eq!(
+        find(&cib, "location-db-node1--7").unwrap().attr("score"),
+        Some("-7")
+    );
+    let master = Element::parse(r#"<master id="ms"><primitive id="m" class="ocf" provider="pacemaker" type="Stateful"/></master>"#).unwrap();
+    run!(
+        cib,
+        Ok(Edit {
+            changes: vec![CibChange::Upsert {
+                section: "resources".into(),
+                element: master
+            }],
+            summary: vec![],
+        })
+    );
+    assert!(resource_list(&cib).contains("* master ms [promotable]:"));
+    run!(cib, resource_disable(&cib, "ms"));
+    let said = run!(cib, resource_delete(&cib, "m"));
+    assert!(said[0].contains("empty master ms"), "{said:?}");
+}
