@@ -363,15 +363,16 @@ pub fn filter_status(report: &mut StatusReport, visible: &Element) {
 
 /// Refuses a change that would touch anything the ACL does not let the
 /// caller write. Checked against this node's copy of the CIB; a change that
-/// does not apply is left for the DC to refuse with its own error.
+/// does not apply to it is refused too, since what it would touch cannot be
+/// known (it cannot slip past the check that way).
 pub fn check_acl_write(
     cib: &Element,
     change: &crate::actors::message::CibChange,
     acl: &acl::UserAcl,
 ) -> Result<(), String> {
     let mut next = cib.clone();
-    if crate::model::cib_store::apply_change(&mut next, change).is_err() {
-        return Ok(());
+    if let Err(error) = crate::model::cib_store::apply_change(&mut next, change) {
+        return Err(format!("refused: {error}"));
     }
     // Version attributes on <cib> always move; they are not the caller's edit.
     for key in ["admin_epoch", "epoch", "num_updates"] {
@@ -747,6 +748,10 @@ mod access_tests {
         assert!(error.contains("no write access"), "{error}");
         let both = CibChange::Batch(vec![disable, property]);
         assert!(check_acl_write(&cib, &both, &alice).is_err());
+        let unknown = CibChange::Delete { id: "ghost".into() };
+        assert!(check_acl_write(&cib, &unknown, &alice)
+            .unwrap_err()
+            .contains("ghost"));
         let mut report = StatusReport {
             cluster: "c".into(),
             dc: None,
