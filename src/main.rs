@@ -151,10 +151,11 @@ enum ResourceAction {
     /// One resource's configuration (XML).
     #[command(alias = "config")]
     Show { id: String },
-    /// Move to NODE: adds location constraint cli-prefer-ID (until `clear`, or --lifetime).
+    /// Move to NODE: adds location constraint cli-prefer-ID (until `clear`, or
+    /// --lifetime); without NODE, away from where it runs (cli-ban-ID-on-NODE).
     Move {
         id: String,
-        node: String,
+        node: Option<String>,
         /// Let the constraint expire (10min, 2h, PT1H).
         #[arg(long)]
         lifetime: Option<String>,
@@ -707,7 +708,12 @@ fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i
         }
         ResourceAction::Move { id, node, lifetime } => {
             let cib = current_cib(&target)?;
-            let edit = admin::resource_move(&cib, &id, &node, lifetime.as_deref(), now_epoch_s())?;
+            let edit = match node {
+                Some(node) => {
+                    admin::resource_move(&cib, &id, &node, lifetime.as_deref(), now_epoch_s())?
+                }
+                None => admin::resource_move_away(&cib, &id, lifetime.as_deref(), now_epoch_s())?,
+            };
             commit_edit(&target, edit)
         }
         ResourceAction::Ban { id, node, lifetime } => {

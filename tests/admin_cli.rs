@@ -135,6 +135,11 @@ impl Cluster {
 
     /// Waits until resource `id` runs on `nodes` (empty: stopped).
     fn wait_placement(&self, id: &str, nodes: &[&str]) {
+        self.wait_until(id, &format!("{nodes:?}"), |on| on == nodes);
+    }
+
+    /// Waits until the nodes resource `id` runs on satisfy `done`.
+    fn wait_until(&self, id: &str, what: &str, done: impl Fn(&[String]) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(40);
         let mut last = serde_json::Value::Null;
         while Instant::now() < deadline {
@@ -147,12 +152,12 @@ impl Cluster {
                 .flat_map(|r| r["nodes"].as_array().cloned().unwrap_or_default())
                 .filter_map(|n| n.as_str().map(String::from))
                 .collect();
-            if on == nodes {
+            if done(&on) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(300));
         }
-        panic!("{id} never ran on {nodes:?}; last status: {last:#}");
+        panic!("{id} never ran on {what}; last status: {last:#}");
     }
 
     fn shadow_file(&self, name: &str) -> PathBuf {
@@ -221,6 +226,16 @@ fn administration_cli_end_to_end() {
         .ok("resource clear web")
         .contains("removed constraint cli-prefer-web"));
     assert!(!c.has("cli-prefer-web"));
+    // Without a node: away from where it runs now (stickiness kept it on node2).
+    let said = c.ok("resource move web");
+    assert!(
+        said.contains("moving web away from node2: added location constraint cli-ban-web-on-node2"),
+        "{said}"
+    );
+    c.wait_until("web", "a node other than node2", |on| {
+        on.len() == 1 && on[0] != "node2"
+    });
+    c.ok("resource clear web");
     assert!(c
         .ok("resource move web node3 --lifetime 1h")
         .contains("expires at"));

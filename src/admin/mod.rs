@@ -932,6 +932,57 @@ pub fn resource_move(
     Ok(edit)
 }
 
+/// Where resource `id` (or anything inside it) is active, from the CIB's
+/// status section.
+pub fn active_nodes(cib: &Element, id: &str) -> Result<Vec<String>> {
+    let resource = need_resource(cib, id)?;
+    let members = resource_ids(resource);
+    let statuses = crate::model::status::resource_status(cib)
+        .map_err(|e| AdminError(format!("cannot read where {id} runs: {e}")))?;
+    let mut nodes: Vec<String> = statuses
+        .iter()
+        .filter(|r| {
+            let base = r.id.split(':').next().unwrap_or(&r.id);
+            members.iter().any(|m| m == base)
+        })
+        .flat_map(|r| r.nodes.iter().cloned())
+        .collect();
+    nodes.sort();
+    nodes.dedup();
+    Ok(nodes)
+}
+
+/// `resource move ID` with no node: away from the one node it runs on (a
+/// `cli-ban-ID-on-NODE` constraint, as pcs does).
+pub fn resource_move_away(
+    cib: &Element,
+    id: &str,
+    lifetime: Option<&str>,
+    now_epoch_s: i64,
+) -> Result<Edit> {
+    let nodes = active_nodes(cib, id)?;
+    let node = match nodes.as_slice() {
+        [node] => node.clone(),
+        [] => {
+            refuse!("{id} is not running anywhere; say where to move it: resource move {id} NODE")
+        }
+        _ => refuse!(
+            "{id} runs on {}; say where to move it: resource move {id} NODE",
+            nodes.join(", ")
+        ),
+    };
+    let mut edit = resource_ban(cib, id, &node, lifetime, now_epoch_s)?;
+    edit.summary = edit
+        .summary
+        .iter()
+        .map(|line| {
+            line.replacen("banned", "moving", 1)
+                .replacen(" from ", " away from ", 1)
+        })
+        .collect();
+    Ok(edit)
+}
+
 /// `resource ban ID NODE [--lifetime DURATION]`: `cli-ban-ID-on-NODE`, -INFINITY.
 pub fn resource_ban(
     cib: &Element,

@@ -591,3 +591,40 @@ fn avoids_scores_and_old_master_resources() {
     let said = run!(cib, resource_delete(&cib, "m"));
     assert!(said[0].contains("empty master ms"), "{said:?}");
 }
+
+#[test]
+fn move_without_a_node_bans_the_current_one() {
+    use crate::model::operation::{AgentName, OpOutcome, OpSpec, OpStatus};
+    let mut cib = with_web();
+    let error = resource_move_away(&cib, "web", None, 0).unwrap_err();
+    assert!(error.0.contains("not running anywhere"), "{error}");
+    let start = OpSpec {
+        resource: "web".into(),
+        agent: AgentName {
+            class: "ocf".into(),
+            provider: Some("heartbeat".into()),
+            kind: "Dummy".into(),
+        },
+        operation: "start".into(),
+        interval_ms: 0,
+        timeout_ms: 20_000,
+        params: Default::default(),
+        meta: Default::default(),
+    };
+    let done = OpOutcome {
+        rc: 0,
+        status: OpStatus::Done,
+        output: String::new(),
+        exec_ms: 1,
+        ended_epoch_s: 1,
+        call_id: 1,
+    };
+    crate::model::cib_store::record_op(&mut cib, "node1", &start, &done, "0:0:0:x");
+    assert_eq!(active_nodes(&cib, "web").unwrap(), ["node1"]);
+    let said = run!(cib, resource_move_away(&cib, "web", None, 0));
+    assert!(
+        said[0].starts_with("moving web away from node1"),
+        "{said:?}"
+    );
+    assert!(find(&cib, "cli-ban-web-on-node1").is_some());
+}
