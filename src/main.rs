@@ -145,7 +145,7 @@ enum ResourceAction {
     /// Delete a resource (and the constraints that name it).
     #[command(alias = "remove")]
     Delete { id: String },
-    /// The configured resources.
+    /// The configured resources, with where they run.
     #[command(alias = "status")]
     List,
     /// One resource's configuration (XML).
@@ -298,9 +298,7 @@ enum ShadowAction {
         force: bool,
     },
     /// What the shadow changes against the live configuration.
-    Diff {
-        name: String,
-    },
+    Diff { name: String },
     /// Make the shadow's configuration live; refused if the live CIB changed
     /// since the shadow was made, unless --force.
     Commit {
@@ -309,12 +307,10 @@ enum ShadowAction {
         force: bool,
     },
     /// Print the shadow CIB.
-    Export {
-        name: String,
-    },
-    Delete {
-        name: String,
-    },
+    Export { name: String },
+    /// Remove shadow NAME.
+    Delete { name: String },
+    /// The shadows in the shadow directory.
     List,
 }
 

@@ -621,6 +621,15 @@ fn move_without_a_node_bans_the_current_one() {
     };
     crate::model::cib_store::record_op(&mut cib, "node1", &start, &done, "0:0:0:x");
     assert_eq!(active_nodes(&cib, "web").unwrap(), ["node1"]);
+    let list = resource_list(&cib);
+    assert!(
+        list.contains("* web\t(ocf:heartbeat:Dummy): Started node1\n"),
+        "{list}"
+    );
+    assert!(
+        list.contains("* db\t(ocf:heartbeat:Dummy): Stopped\n"),
+        "{list}"
+    );
     let said = run!(cib, resource_move_away(&cib, "web", None, 0));
     assert!(
         said[0].starts_with("moving web away from node1"),
