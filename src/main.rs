@@ -432,6 +432,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Demo { keep } => systole::demo::run(target.dir.clone(), keep)?,
+        Command::Status { .. } if target.shadow.is_some() => bail!(
+            "status shows the running cluster; for a shadow see `systole simulate --shadow NAME`"
+        ),
         Command::Status { json } => match ask(target, ControlRequest::Status)? {
             ControlResponse::Status(report) if json => {
                 println!("{}", serde_json::to_string_pretty(&report)?)

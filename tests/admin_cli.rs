@@ -298,6 +298,16 @@ fn administration_cli_end_to_end() {
     c.ok("resource group remove app extra");
     c.ok("resource clone extra");
     assert!(c.has("extra-clone"));
+    c.ok("resource create gauge ocf:systole:Stateful --disabled");
+    assert!(c
+        .ok("resource promotable gauge")
+        .contains("made promotable clone gauge-clone of gauge"));
+    assert_eq!(
+        nvpair_value(&c.cib(), "gauge-clone-meta_attributes-promotable").as_deref(),
+        Some("true")
+    );
+    c.ok("resource delete gauge");
+    assert!(!c.has("gauge-clone"));
     assert!(c
         .ok("resource delete extra")
         .contains("empty clone extra-clone"));
@@ -474,6 +484,8 @@ fn administration_cli_end_to_end() {
     c.ok("cib shadow commit s2 --force");
     assert!(c.has("shadowy-meta_attributes-target-role"));
     assert!(c.ok("cib shadow list").contains("s2"));
+    assert!(c.ok("cib shadow export s2").contains("<cib"));
+    assert!(c.fails("status --shadow s2").contains("simulate --shadow"));
     c.ok("cib shadow delete s2");
     assert!(!c.shadow_file("s2").exists());
 }
