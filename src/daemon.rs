@@ -65,8 +65,11 @@ pub struct NodeHandle {
 struct BusLink {
     bus: Bus,
     shared: Arc<NodeShared>,
-    queues: DashMap<String, mpsc::UnboundedSender<Vec<u8>>>,
+    queues: DashMap<String, mpsc::Sender<Vec<u8>>>,
 }
+
+/// Envelopes queued for one destination before sends to it are refused.
+pub const LINK_QUEUE_DEPTH_MAX: usize = 10_000;
 
 impl Link for BusLink {
     fn send(&self, node: &str, bytes: Vec<u8>) -> Result<(), String> {
@@ -74,7 +77,7 @@ impl Link for BusLink {
             return Err(format!("{node} is not a member"));
         }
         let queue = self.queues.entry(node.to_string()).or_insert_with(|| {
-            let (sender, mut receiver) = mpsc::unbounded_channel::<Vec<u8>>();
+            let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(LINK_QUEUE_DEPTH_MAX);
             let bus = self.bus.clone();
             let to = node.to_string();
             tokio::spawn(async move {
@@ -86,9 +89,12 @@ impl Link for BusLink {
             });
             sender
         });
-        queue
-            .send(bytes)
-            .map_err(|_| format!("queue to {node} closed"))
+        queue.try_send(bytes).map_err(|error| match error {
+            mpsc::error::TrySendError::Full(_) => {
+                format!("queue to {node} is full (LINK_QUEUE_DEPTH_MAX = {LINK_QUEUE_DEPTH_MAX})")
+            }
+            mpsc::error::TrySendError::Closed(_) => format!("queue to {node} closed"),
+        })
     }
 }
 
@@ -515,13 +521,24 @@ fn group_gid(name: &str) -> Option<u32> {
 
 pub fn agent_config_for(config: &NodeConfig) -> AgentConfig {
     let defaults = AgentConfig::default();
+    let agents_dir = config
+        .agents_dir
+        .clone()
+        .unwrap_or_else(|| config.state_dir.join("agents"));
+    // Agents find our crm_attribute/crm_master first, and through them
+    // this node's daemon.
+    let mut extra_env = std::collections::BTreeMap::new();
+    extra_env.insert("SYSTOLE_SOCKET".into(), config.socket.display().to_string());
+    extra_env.insert("SYSTOLE_NODE".into(), config.node_name.clone());
+    if let Ok(exe) = std::env::current_exe() {
+        extra_env.insert("SYSTOLE_BIN".into(), exe.display().to_string());
+    }
     AgentConfig {
         ocf_root: config.ocf_root.clone(),
-        agents_dir: config
-            .agents_dir
-            .clone()
-            .unwrap_or_else(|| config.state_dir.join("agents")),
+        path_env: format!("{}:{}", agents_dir.join("bin").display(), defaults.path_env),
+        agents_dir,
         state_dir: config.state_dir.join("run"),
+        extra_env,
         ..defaults
     }
 }

@@ -104,6 +104,14 @@ enum Command {
     },
     /// The bus's counters on this node: messages, retransmits, drops and why.
     Bus,
+    /// Why a resource is where it is: scores, constraints, stickiness, failures.
+    Explain { resource: String },
+    /// Pacemaker's crm_attribute for resource agents (see agents/bin).
+    #[command(hide = true)]
+    CrmAttribute {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The transitions the DC ran: why, from which CIB, with what results.
     History {
         #[command(subcommand)]
@@ -478,6 +486,18 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Property { action } => return property_command(target, action),
         Command::Node { action } => return node_command(target, action),
         Command::History { action, json } => history(target, action, json)?,
+        Command::Explain { resource } => match ask(target, ControlRequest::CibGet)? {
+            ControlResponse::Cib { xml } => {
+                let cib = systole::model::xml::Element::parse(&xml).context("the daemon's CIB")?;
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                print!("{}", systole::explain::explain(&cib, &resource, now)?);
+            }
+            other => bail!("unexpected answer {other:?}"),
+        },
+        Command::CrmAttribute { args } => return crm_attribute(target, &args),
         Command::Bus => match ask(target, ControlRequest::BusStats)? {
             ControlResponse::Done(text) => println!("{text}"),
             other => bail!("unexpected answer {other:?}"),
@@ -973,6 +993,46 @@ fn shadow_command(target: &Target, action: ShadowAction) -> anyhow::Result<i32> 
     Ok(0)
 }
 
+/// `crm_attribute`/`crm_master` on behalf of an agent: exit codes as
+/// Pacemaker's (0 done, 6 no such attribute on query, 1 other errors).
+fn crm_attribute(target: &Target, args: &[String]) -> anyhow::Result<i32> {
+    use systole::crm_attribute::{parse, query, Action};
+    let request = parse(args, &|key| std::env::var(key).ok())
+        .map_err(|e| anyhow::anyhow!("crm_attribute: {e}"))?;
+    if request.action == Action::Query {
+        let cib = match ask(target, ControlRequest::CibGet)? {
+            ControlResponse::Cib { xml } => systole::model::xml::Element::parse(&xml)?,
+            other => bail!("unexpected answer {other:?}"),
+        };
+        return Ok(match query(&cib, &request) {
+            Some(value) if request.quiet => {
+                println!("{value}");
+                0
+            }
+            Some(value) => {
+                println!(
+                    "scope={} name={} value={value}",
+                    if request.transient { "status" } else { "nodes" },
+                    request.name
+                );
+                0
+            }
+            None => {
+                eprintln!(
+                    "crm_attribute: no attribute {} on {}",
+                    request.name, request.node
+                );
+                6
+            }
+        });
+    }
+    let change = request.change().expect("not a query");
+    match ask(target, ControlRequest::CibModify { change })? {
+        ControlResponse::Done(_) => Ok(0),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SYSTOLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -981,6 +1041,7 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_target(false)
         .with_ansi(ansi)
+        .with_writer(std::io::stderr)
         .init();
 }
 

@@ -298,3 +298,108 @@ fn a_malformed_config_is_a_clear_error() {
     );
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn debians_unmodified_heartbeat_dummy_runs_in_the_cluster() {
+    assert!(
+        std::path::Path::new("/usr/lib/ocf/resource.d/heartbeat/Dummy").exists(),
+        "needs Debian's resource-agents: apt-get install resource-agents"
+    );
+    let cluster = TestCluster::up(3);
+    cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let element = systole::model::xml::Element::parse(
+        r#"<primitive id="debian-dummy" class="ocf" provider="heartbeat" type="Dummy">
+             <operations><op id="debian-dummy-monitor" name="monitor" interval="2s" timeout="20s"/></operations>
+           </primitive>"#,
+    )
+    .unwrap();
+    let change = systole::actors::message::CibChange::Upsert {
+        section: "resources".into(),
+        element,
+    };
+    match control::call(
+        &cluster.socket("node2"),
+        &ControlRequest::CibModify { change },
+        10_000,
+    ) {
+        Ok(ControlResponse::Done(_)) => {}
+        other => panic!("adding the resource: {other:?}"),
+    }
+    let report = cluster.wait("node1", 30_000, "debian-dummy started", |r| {
+        r.resources.iter().any(|x| {
+            x.id == "debian-dummy" && x.nodes.len() == 1 && x.agent == "ocf:heartbeat:Dummy"
+        })
+    });
+    let node = report
+        .resources
+        .iter()
+        .find(|x| x.id == "debian-dummy")
+        .unwrap()
+        .nodes[0]
+        .clone();
+    // Its own state file proves the agent really ran there.
+    let run = cluster.path().join(&node).join("state").join("run");
+    let found = std::fs::read_dir(&run)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().contains("debian-dummy"));
+    assert!(found, "no state file of debian-dummy in {}", run.display());
+}
+
+#[test]
+fn a_promotable_clone_of_our_stateful_agent_gets_one_promoted_instance() {
+    let cluster = TestCluster::up(3);
+    cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let element = systole::model::xml::Element::parse(
+        r#"<clone id="db-clone">
+             <meta_attributes id="db-clone-meta">
+               <nvpair id="db-clone-promotable" name="promotable" value="true"/>
+               <nvpair id="db-clone-promoted-max" name="promoted-max" value="1"/>
+             </meta_attributes>
+             <primitive id="db" class="ocf" provider="systole" type="Stateful">
+               <operations>
+                 <op id="db-monitor-promoted" name="monitor" interval="3s" role="Promoted" timeout="20s"/>
+                 <op id="db-monitor-unpromoted" name="monitor" interval="4s" role="Unpromoted" timeout="20s"/>
+               </operations>
+             </primitive>
+           </clone>"#,
+    )
+    .unwrap();
+    let change = systole::actors::message::CibChange::Upsert {
+        section: "resources".into(),
+        element,
+    };
+    match control::call(
+        &cluster.socket("node1"),
+        &ControlRequest::CibModify { change },
+        10_000,
+    ) {
+        Ok(ControlResponse::Done(_)) => {}
+        other => panic!("adding the clone: {other:?}"),
+    }
+    // The agent sets its promotion score with crm_master (our shim), the
+    // scheduler promotes the best instance, the rest stay unpromoted.
+    cluster.wait(
+        "node1",
+        40_000,
+        "one promoted and two unpromoted db instances",
+        |r| {
+            let db: Vec<_> = r
+                .resources
+                .iter()
+                .filter(|x| x.parent.as_deref() == Some("db-clone"))
+                .collect();
+            db.len() == 3
+                && db
+                    .iter()
+                    .filter(|x| x.role == "Promoted" && x.nodes.len() == 1)
+                    .count()
+                    == 1
+                && db
+                    .iter()
+                    .filter(|x| x.role == "Unpromoted" && x.nodes.len() == 1)
+                    .count()
+                    == 2
+        },
+    );
+}

@@ -131,6 +131,13 @@ pub enum CibChange {
         resource: Option<String>,
         node: Option<String>,
     },
+    /// A transient node attribute (status section; gone when the node
+    /// leaves): what `crm_attribute -l reboot` and `crm_master` set.
+    SetTransientAttribute {
+        node: String,
+        name: String,
+        value: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -62,6 +62,9 @@ pub struct AgentConfig {
     pub fence_system_dirs: Vec<PathBuf>,
     /// `PATH` for agents.
     pub path_env: String,
+    /// More environment for every agent (set before the OCF variables,
+    /// which win): how agents reach their node's daemon.
+    pub extra_env: std::collections::BTreeMap<String, String>,
     /// Bytes of the end of stdout and of stderr kept, per stream.
     pub output_tail_bytes_max: usize,
     /// After SIGTERM to a timed-out agent's group, how long before SIGKILL.
@@ -83,6 +86,7 @@ impl Default for AgentConfig {
             state_dir: PathBuf::from("/run/systole/agents"),
             fence_system_dirs: vec![PathBuf::from("/usr/sbin")],
             path_env: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
+            extra_env: std::collections::BTreeMap::new(),
             output_tail_bytes_max: 4 * 1024,
             kill_grace_ms: 2_000,
             output_drain_ms_max: 500,
@@ -114,12 +118,21 @@ pub(crate) fn is_safe_name(name: &str) -> bool {
         && name.len() <= 255
 }
 
-static EMBEDDED_AGENTS: [(&str, &str); 3] = [
+static EMBEDDED_AGENTS: [(&str, &str); 5] = [
     ("ocf/Dummy", include_str!("../../agents/ocf/Dummy")),
     ("ocf/Stateful", include_str!("../../agents/ocf/Stateful")),
     (
         "fence/fence_systole_local",
         include_str!("../../agents/fence/fence_systole_local"),
+    ),
+    // Pacemaker's attribute tools, for agents that set promotion scores.
+    (
+        "bin/crm_attribute",
+        include_str!("../../agents/bin/crm_attribute"),
+    ),
+    (
+        "bin/crm_master",
+        include_str!("../../agents/bin/crm_master"),
     ),
 ];
 

@@ -429,6 +429,9 @@ fn environment(req: &OcfRequest, timeout_ms: u64) -> Vec<(OsString, OsString)> {
     let mut set = |key: String, value: OsString| {
         env.insert(key, value);
     };
+    for (name, value) in &config.extra_env {
+        set(name.clone(), value.into());
+    }
     set("PATH".into(), config.path_env.clone().into());
     set("LC_ALL".into(), "C".into());
     set("OCF_ROOT".into(), config.ocf_root.clone().into());

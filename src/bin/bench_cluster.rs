@@ -205,16 +205,6 @@ fn main() {
             None => eprintln!("trial {trial}: re-election did not complete"),
         }
     }
-    let cluster = Cluster::up();
-    let mut restart = Vec::new();
-    for trial in 0..trials {
-        for actor in ["cib", "dc", "exec", "policy", "fence", "membership", "bus"] {
-            match restart_ms(&cluster, actor) {
-                Some(ms) => restart.push(ms),
-                None => eprintln!("trial {trial}: {actor} restart not seen"),
-            }
-        }
-    }
     println!("trials: {trials}");
     println!(
         "failover (kill -9 non-DC until its primitive runs elsewhere): median {:.0} ms, all {:?}",
@@ -226,5 +216,22 @@ fn main() {
         median(reelection.clone()),
         reelection.iter().map(|v| v.round()).collect::<Vec<_>>()
     );
-    println!("actor restart after `actors kill` (until visible over the control socket): median {:.1} ms over {} kills", median(restart.clone()), restart.len());
+    let cluster = Cluster::up();
+    let mut restart = Vec::new();
+    for trial in 0..trials {
+        for actor in ["cib", "dc", "exec", "policy", "fence", "membership", "bus"] {
+            match restart_ms(&cluster, actor) {
+                Some(ms) => restart.push(ms),
+                None => eprintln!("trial {trial}: {actor} restart not seen"),
+            }
+            // Stay inside the root supervisor's restart intensity (20 in
+            // 10 s): beyond it the node gives up by design.
+            std::thread::sleep(Duration::from_millis(600));
+        }
+    }
+    println!(
+        "actor restart after `actors kill` (until visible over the control socket): median {:.1} ms over {} kills",
+        median(restart.clone()),
+        restart.len()
+    );
 }

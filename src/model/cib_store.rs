@@ -140,6 +140,14 @@ fn configuration_mut(cib: &mut Element) -> &mut Element {
 /// Applies a client change to the configuration; bumps epoch.
 pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEditError> {
     validate_shape(cib)?;
+    if let CibChange::SetTransientAttribute { node, name, value } = change {
+        // Status, not configuration: num_updates moves, epoch stays.
+        let set_id = format!("status-{node}");
+        let set = transient_set_mut(node_state_mut(cib, node), node);
+        set_nvpair(set, &set_id, name, value.as_deref());
+        bump_num_updates(cib);
+        return Ok(());
+    }
     match change {
         CibChange::Batch(changes) => {
             // All or nothing, one epoch step for the whole batch.
@@ -205,6 +213,7 @@ pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEdit
             let set = nvset(crm_config, "cluster_property_set", "cib-bootstrap-options");
             set_nvpair(set, "cib-bootstrap-options", name, value.as_deref());
         }
+        CibChange::SetTransientAttribute { .. } => unreachable!("handled above"),
         CibChange::SetNodeAttribute { node, name, value } => {
             let nodes = configuration_mut(cib).child_or_insert("nodes");
             let node_element = match nodes
@@ -823,6 +832,25 @@ mod tests {
             history.last().unwrap().at_epoch_s,
             FENCE_EVENTS_KEPT as i64 + 2
         );
+    }
+
+    #[test]
+    fn transient_attributes_go_to_status_without_an_epoch_bump() {
+        let mut cib = empty_cib();
+        let before = version(&cib);
+        let set = |value: Option<&str>| CibChange::SetTransientAttribute {
+            node: "n1".into(),
+            name: "master-db".into(),
+            value: value.map(str::to_string),
+        };
+        apply_change(&mut cib, &set(Some("10"))).unwrap();
+        assert_eq!(version(&cib).epoch, before.epoch);
+        let nv = cib
+            .find_by_id(Some("nvpair"), "status-n1-master-db")
+            .unwrap();
+        assert_eq!(nv.attr("value"), Some("10"));
+        apply_change(&mut cib, &set(None)).unwrap();
+        assert!(cib.find_by_id(None, "status-n1-master-db").is_none());
     }
 
     #[test]
