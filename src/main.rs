@@ -205,8 +205,21 @@ enum ResourceAction {
     },
     /// Clone a primitive or group: `clone ID [name=value...]` (ID-clone).
     Clone { id: String, meta: Vec<String> },
+    /// Resource defaults (rsc_defaults): `defaults [NAME=VALUE...]`; `NAME=` removes.
+    Defaults { assignments: Vec<String> },
+    /// Operation defaults: `op defaults [NAME=VALUE...]`.
+    Op {
+        #[command(subcommand)]
+        action: OpAction,
+    },
     /// Promotable clone: `promotable ID [name=value...]`.
     Promotable { id: String, meta: Vec<String> },
+}
+
+#[derive(Subcommand)]
+enum OpAction {
+    /// Operation defaults (op_defaults): `[NAME=VALUE...]`; `NAME=` removes.
+    Defaults { assignments: Vec<String> },
 }
 
 #[derive(Subcommand)]
@@ -773,6 +786,10 @@ fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i
             };
             commit_edit(&target, edit)
         }
+        ResourceAction::Defaults { assignments } => defaults(&target, "rsc_defaults", &assignments),
+        ResourceAction::Op {
+            action: OpAction::Defaults { assignments },
+        } => defaults(&target, "op_defaults", &assignments),
         ResourceAction::Clone { id, meta } => {
             let cib = current_cib(&target)?;
             commit_edit(&target, admin::resource_clone(&cib, &id, false, &meta)?)
@@ -782,6 +799,15 @@ fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i
             commit_edit(&target, admin::resource_clone(&cib, &id, true, &meta)?)
         }
     }
+}
+
+fn defaults(target: &Target, section: &str, assignments: &[String]) -> anyhow::Result<i32> {
+    let cib = current_cib(target)?;
+    if assignments.is_empty() {
+        print!("{}", admin::defaults_list(&cib, section));
+        return Ok(0);
+    }
+    commit_edit(target, admin::defaults_set(&cib, section, assignments)?)
 }
 
 /// Whether no instance of `id` (or of what it contains) runs anywhere.

@@ -341,6 +341,17 @@ fn administration_cli_end_to_end() {
     assert!(!c.has("keep-db") && !c.has("location-web-node1-50"));
     assert!(c.fails("constraint remove keep-db").contains("keep-db"));
 
+    // --- defaults
+    assert!(c
+        .ok("resource defaults resource-stickiness=50")
+        .contains("resource default resource-stickiness=50"));
+    assert_eq!(
+        nvpair_value(&c.cib(), "rsc_defaults-meta_attributes-resource-stickiness").as_deref(),
+        Some("50")
+    );
+    c.ok("resource op defaults timeout=30s");
+    assert!(c.ok("resource op defaults").contains("timeout=30s"));
+
     // --- properties
     c.ok("property set no-quorum-policy=stop stonith-enabled=false");
     assert_eq!(

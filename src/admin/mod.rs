@@ -1816,6 +1816,92 @@ pub fn property_list(cib: &Element) -> String {
     out
 }
 
+// ---------------------------------------------------------------- defaults
+
+/// `resource defaults NAME=VALUE...` (`section` rsc_defaults) and
+/// `resource op defaults NAME=VALUE...` (op_defaults); `NAME=` removes.
+/// Edits the section's first meta_attributes set, made with pcs's id
+/// (`rsc_defaults-meta_attributes`) if there is none.
+pub fn defaults_set(cib: &Element, section: &str, assignments: &[String]) -> Result<Edit> {
+    let what = if section == "op_defaults" {
+        "operation default"
+    } else {
+        "resource default"
+    };
+    if assignments.is_empty() {
+        refuse!("give NAME=VALUE to set a {what}");
+    }
+    let existing = configuration(cib)
+        .and_then(|c| c.child(section))
+        .and_then(|s| s.child("meta_attributes"))
+        .cloned();
+    let mut set = existing.unwrap_or_else(|| {
+        Element::new("meta_attributes").with_attr("id", format!("{section}-meta_attributes"))
+    });
+    if set.id().is_none() {
+        refuse!("the <meta_attributes> of <{section}> has no id");
+    }
+    let set_id = set.id().unwrap_or_default().to_string();
+    if set.children.is_empty() && find(cib, &set_id).is_none() {
+        check_id_syntax(&set_id)?;
+    }
+    let mut said = Vec::new();
+    for assignment in assignments {
+        let (name, value) = split_pair(assignment)?;
+        if (name.ends_with("timeout") || name == "interval") && !value.is_empty() {
+            parse_duration_ms(&value)?;
+        }
+        let index = set
+            .children
+            .iter()
+            .position(|c| c.name == "nvpair" && c.attr("name") == Some(name.as_str()));
+        match (index, value.is_empty()) {
+            (Some(i), true) => {
+                set.children.remove(i);
+                said.push(format!("{what} {name} removed"));
+            }
+            (Some(i), false) => {
+                set.children[i].set_attr("value", value.clone());
+                said.push(format!("{what} {name}={value}"));
+            }
+            (None, false) => {
+                set.children.push(nvpair(&set_id, &name, &value));
+                said.push(format!("{what} {name}={value}"));
+            }
+            (None, true) => refuse!("{what} {name} is not set"),
+        }
+    }
+    let mut edit = Edit::new();
+    edit.push(
+        CibChange::Upsert {
+            section: section.into(),
+            element: set,
+        },
+        said.join(", "),
+    );
+    Ok(edit)
+}
+
+/// name=value lines of `rsc_defaults` or `op_defaults`.
+pub fn defaults_list(cib: &Element, section: &str) -> String {
+    let mut out = String::new();
+    if let Some(s) = configuration(cib).and_then(|c| c.child(section)) {
+        s.walk(&mut |e| {
+            if e.name == "nvpair" {
+                out.push_str(&format!(
+                    "{}={}\n",
+                    e.attr("name").unwrap_or("?"),
+                    e.attr("value").unwrap_or("")
+                ));
+            }
+        });
+    }
+    if out.is_empty() {
+        out.push_str("no defaults set\n");
+    }
+    out
+}
+
 // ---------------------------------------------------------------- nodes
 
 fn node_attr(

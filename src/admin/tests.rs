@@ -637,3 +637,63 @@ fn move_without_a_node_bans_the_current_one() {
     );
     assert!(find(&cib, "cli-ban-web-on-node1").is_some());
 }
+
+#[test]
+fn resource_and_operation_defaults() {
+    let mut cib = cluster();
+    let said = run!(
+        cib,
+        defaults_set(
+            &cib,
+            "rsc_defaults",
+            &words("resource-stickiness=100 migration-threshold=3")
+        )
+    );
+    assert_eq!(
+        said,
+        ["resource default resource-stickiness=100, resource default migration-threshold=3"]
+    );
+    assert!(find(&cib, "rsc_defaults-meta_attributes-resource-stickiness").is_some());
+    run!(
+        cib,
+        defaults_set(
+            &cib,
+            "rsc_defaults",
+            &words("resource-stickiness=200 migration-threshold=")
+        )
+    );
+    assert_eq!(
+        defaults_list(&cib, "rsc_defaults"),
+        "resource-stickiness=200\n"
+    );
+    run!(
+        cib,
+        defaults_set(&cib, "op_defaults", &words("timeout=30s"))
+    );
+    assert_eq!(defaults_list(&cib, "op_defaults"), "timeout=30s\n");
+    assert!(defaults_set(&cib, "op_defaults", &words("timeout=soon")).is_err());
+    assert!(defaults_set(&cib, "op_defaults", &words("record-pending=")).is_err());
+    // An existing set (the demo's rsc-options) is edited in place.
+    let mut demo = cluster();
+    let set = Element::parse(r#"<meta_attributes id="rsc-options"><nvpair id="rsc-options-resource-stickiness" name="resource-stickiness" value="100"/></meta_attributes>"#).unwrap();
+    run!(
+        demo,
+        Ok(Edit {
+            changes: vec![CibChange::Upsert {
+                section: "rsc_defaults".into(),
+                element: set
+            }],
+            summary: vec![]
+        })
+    );
+    run!(
+        demo,
+        defaults_set(&demo, "rsc_defaults", &words("resource-stickiness=5"))
+    );
+    assert_eq!(
+        demo.find_by_id(None, "rsc-options-resource-stickiness")
+            .unwrap()
+            .attr("value"),
+        Some("5")
+    );
+}
