@@ -318,6 +318,17 @@ fn administration_cli_end_to_end() {
         .ok("constraint location web prefers node1=50")
         .contains("location-web-node1-50"));
     c.ok("constraint location add keep-db app node2 20");
+    assert!(c
+        .ok("constraint location web rule score=10 #uname eq node3 or #uname eq node2")
+        .contains("added location constraint location-web"));
+    assert_eq!(
+        c.cib()
+            .find_by_id(Some("rule"), "location-web-rule")
+            .and_then(|r| r.attr("boolean-op").map(String::from))
+            .as_deref(),
+        Some("or")
+    );
+    c.ok("constraint remove location-web");
     c.ok("constraint colocation add app with web -10");
     c.ok("constraint order add web then app kind=Optional");
     let list = c.ok("constraint list");

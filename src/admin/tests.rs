@@ -697,3 +697,60 @@ fn resource_and_operation_defaults() {
         Some("5")
     );
 }
+
+#[test]
+fn location_rules() {
+    let mut cib = with_web();
+    let said = run!(
+        cib,
+        constraint_location(
+            &cib,
+            &words("web rule score=100 #uname eq node1 or pingd gt integer 0")
+        )
+    );
+    assert!(
+        said[0]
+            .contains("location-web: web scores 100 where #uname eq node1 or pingd gt integer 0"),
+        "{said:?}"
+    );
+    let c = find(&cib, "location-web").unwrap();
+    let rule = c.child("rule").unwrap();
+    assert_eq!(
+        (rule.attr("score"), rule.attr("boolean-op")),
+        (Some("100"), Some("or"))
+    );
+    let e1 = cib.find_by_id(None, "location-web-rule-expr-1").unwrap();
+    assert_eq!(
+        (e1.attr("attribute"), e1.attr("type"), e1.attr("value")),
+        (Some("pingd"), Some("integer"), Some("0"))
+    );
+    // A second rule constraint gets a fresh id.
+    run!(cib, constraint_location(&cib, &words("web rule role=Promoted score-attribute=pingd defined pingd and date in_range 2026-01-01 to 2027-01-01")));
+    let c = find(&cib, "location-web-1").unwrap();
+    let rule = c.child("rule").unwrap();
+    assert_eq!(
+        (rule.attr("score-attribute"), rule.attr("role")),
+        (Some("pingd"), Some("Promoted"))
+    );
+    assert_eq!(
+        cib.find_by_id(None, "location-web-1-rule-expr-1")
+            .unwrap()
+            .attr("start"),
+        Some("2026-01-01")
+    );
+    assert!(constraint_list(&cib, None)
+        .contains("location  location-web: web score 100 if #uname eq node1 or pingd gt 0"));
+    for bad in [
+        "web rule",
+        "web rule a eq b or c eq d and e eq f",
+        "web rule score=lots a eq b",
+        "web rule a is b",
+        "ghost rule a eq b",
+    ] {
+        assert!(
+            constraint_location(&cib, &words(bad)).is_err(),
+            "accepted {bad}"
+        );
+    }
+    assert_eq!(validate::check(&configuration_of(&cib)), Ok(()));
+}
