@@ -175,8 +175,14 @@ enum ResourceAction {
         #[arg(long)]
         lifetime: Option<String>,
     },
-    /// Remove the constraints move and ban added (on NODE only if given).
-    Clear { id: String, node: Option<String> },
+    /// Remove the constraints move and ban added (on NODE only if given);
+    /// `--expired`: only those whose lifetime has ended (ID optional then).
+    Clear {
+        id: Option<String>,
+        node: Option<String>,
+        #[arg(long)]
+        expired: bool,
+    },
     /// Forget operation history and fail counts (all resources / all nodes if not given).
     Cleanup {
         id: Option<String>,
@@ -753,11 +759,15 @@ fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i
             let edit = admin::resource_ban(&cib, &id, &node, lifetime.as_deref(), now_epoch_s())?;
             commit_edit(&target, edit)
         }
-        ResourceAction::Clear { id, node } => {
+        ResourceAction::Clear { id, node, expired } => {
             let cib = current_cib(&target)?;
-            let edit = admin::resource_clear(&cib, &id, node.as_deref())?;
+            let edit = match (id, expired) {
+                (id, true) => admin::resource_clear_expired(&cib, id.as_deref(), now_epoch_s())?,
+                (Some(id), false) => admin::resource_clear(&cib, &id, node.as_deref())?,
+                (None, false) => bail!("which resource? `resource clear ID [NODE]` (or --expired)"),
+            };
             if edit.is_empty() {
-                println!("no cli-prefer/cli-ban constraints for {id}; nothing to clear");
+                println!("no cli-prefer/cli-ban constraints to clear; nothing changed");
                 return Ok(0);
             }
             commit_edit(&target, edit)

@@ -250,7 +250,11 @@ fn administration_cli_end_to_end() {
         said.contains("cli-prefer-web") && said.contains("cli-ban-web-on-node1"),
         "{said}"
     );
-    assert!(c.ok("resource clear web").contains("nothing to clear"));
+    assert!(c.ok("resource clear web").contains("nothing changed"));
+    c.ok("resource ban web node3 --lifetime 1h");
+    assert!(c.ok("resource clear --expired").contains("nothing changed"));
+    c.ok("resource clear web node3");
+    assert!(!c.has("cli-ban-web-on-node3"));
 
     // --- enable, disable, restart, manage, cleanup
     c.ok("resource disable web");

@@ -1048,6 +1048,54 @@ pub fn resource_clear(cib: &Element, id: &str, node: Option<&str>) -> Result<Edi
     Ok(edit)
 }
 
+/// The end of a move/ban constraint's lifetime, if it has one.
+fn lifetime_end(constraint: &Element) -> Option<&str> {
+    let cid = constraint.id()?;
+    constraint
+        .find_by_id(Some("date_expression"), &format!("{cid}-lifetime"))
+        .and_then(|d| d.attr("end"))
+}
+
+/// ISO 8601 dates compared as text once written alike (`T`, no zone).
+fn normal_date(date: &str) -> String {
+    date.trim()
+        .replace(' ', "T")
+        .trim_end_matches('Z')
+        .to_string()
+}
+
+/// `resource clear --expired [ID]`: only the move/ban constraints (of ID,
+/// or of every resource) whose lifetime has ended.
+pub fn resource_clear_expired(cib: &Element, id: Option<&str>, now_epoch_s: i64) -> Result<Edit> {
+    let rsc = match id {
+        Some(id) => Some(need_resource(cib, id)?.id().unwrap_or(id).to_string()),
+        None => None,
+    };
+    let now = normal_date(&iso8601(now_epoch_s));
+    let mut edit = Edit::new();
+    let constraints = configuration(cib).and_then(|c| c.child("constraints"));
+    for constraint in constraints
+        .map(|c| c.children.as_slice())
+        .unwrap_or_default()
+    {
+        let Some(cid) = constraint.id() else { continue };
+        let ours = cid.starts_with("cli-prefer-") || cid.starts_with("cli-ban-");
+        let of_rsc = rsc
+            .as_deref()
+            .is_none_or(|r| constraint.attr("rsc") == Some(r));
+        match lifetime_end(constraint) {
+            Some(end) if ours && of_rsc && normal_date(end) <= now => edit.push(
+                CibChange::Delete {
+                    id: cid.to_string(),
+                },
+                format!("removed constraint {cid} (expired {end})"),
+            ),
+            _ => {}
+        }
+    }
+    Ok(edit)
+}
+
 /// `resource cleanup [ID] [--node N]`.
 pub fn resource_cleanup(cib: &Element, id: Option<&str>, node: Option<&str>) -> Result<Edit> {
     let rsc = match id {

@@ -754,3 +754,35 @@ fn location_rules() {
     }
     assert_eq!(validate::check(&configuration_of(&cib)), Ok(()));
 }
+
+#[test]
+fn clear_expired_takes_only_ended_lifetimes() {
+    let mut cib = with_web();
+    run!(
+        cib,
+        resource_move(&cib, "web", "node2", Some("1h"), 1_000_000)
+    );
+    run!(
+        cib,
+        resource_ban(&cib, "web", "node3", Some("3h"), 1_000_000)
+    );
+    run!(cib, resource_ban(&cib, "db", "node1", None, 1_000_000));
+    assert!(resource_clear_expired(&cib, None, 1_000_000 + 1800)
+        .unwrap()
+        .is_empty());
+    let said = run!(cib, resource_clear_expired(&cib, None, 1_000_000 + 7200));
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(
+        said[0].starts_with("removed constraint cli-prefer-web (expired"),
+        "{said:?}"
+    );
+    assert!(resource_clear_expired(&cib, Some("db"), 1_000_000 + 86_400)
+        .unwrap()
+        .is_empty());
+    run!(
+        cib,
+        resource_clear_expired(&cib, Some("web"), 1_000_000 + 86_400)
+    );
+    assert!(find(&cib, "cli-ban-web-on-node3").is_none());
+    assert!(find(&cib, "cli-ban-db-on-node1").is_some());
+}
