@@ -1160,6 +1160,34 @@ pub fn group_add(cib: &Element, group_id: &str, members: &[String]) -> Result<Ed
         );
         group.children.push(element.clone());
     }
+    // A group the members all left goes, with the constraints naming it.
+    let mut emptied: Vec<String> = Vec::new();
+    for member in members {
+        let Some(source) = container_of(cib, member).filter(|c| c.name == "group") else {
+            continue;
+        };
+        let source_id = source.id().unwrap_or_default().to_string();
+        let all_moved = source
+            .children
+            .iter()
+            .filter(|c| c.name == "primitive")
+            .all(|c| c.id().is_some_and(|id| members.iter().any(|m| m == id)));
+        if all_moved && source_id != group_id && !emptied.contains(&source_id) {
+            for constraint in constraints_referring_to(cib, std::slice::from_ref(&source_id)) {
+                edit.push(
+                    CibChange::Delete { id: constraint.clone() },
+                    format!("removed constraint {constraint} (it referred to the emptied group {source_id})"),
+                );
+            }
+            edit.push(
+                CibChange::Delete {
+                    id: source_id.clone(),
+                },
+                format!("deleted the now empty group {source_id}"),
+            );
+            emptied.push(source_id);
+        }
+    }
     let created = find(cib, group_id).is_none();
     edit.changes.push(CibChange::Upsert {
         section: "resources".into(),

@@ -786,3 +786,18 @@ fn clear_expired_takes_only_ended_lifetimes() {
     assert!(find(&cib, "cli-ban-web-on-node3").is_none());
     assert!(find(&cib, "cli-ban-db-on-node1").is_some());
 }
+
+#[test]
+fn moving_every_member_out_of_a_group_deletes_it() {
+    let mut cib = with_web();
+    run!(cib, group_add(&cib, "old", &words("web")));
+    run!(cib, constraint_location(&cib, &words("old prefers node1")));
+    let said = run!(cib, group_add(&cib, "new", &words("web db")));
+    assert!(
+        said.iter()
+            .any(|s| s.contains("deleted the now empty group old")),
+        "{said:?}"
+    );
+    assert!(find(&cib, "old").is_none() && find(&cib, "location-old-node1-INFINITY").is_none());
+    assert_eq!(validate::check(&configuration_of(&cib)), Ok(()));
+}
