@@ -451,7 +451,9 @@ fn op_element(resource: &str, op: &OpArgs) -> Result<Element> {
     Ok(element)
 }
 
-fn set_ops(primitive: &mut Element, ops: &[OpArgs]) -> Result<()> {
+/// Adds operations; one with the same name and interval is replaced, or,
+/// with `by_name` (pcs's `update`), the first one with the same name.
+fn set_ops(primitive: &mut Element, ops: &[OpArgs], by_name: bool) -> Result<()> {
     let id = primitive.id().unwrap_or_default().to_string();
     let mut elements = Vec::new();
     for op in ops {
@@ -462,13 +464,14 @@ fn set_ops(primitive: &mut Element, ops: &[OpArgs]) -> Result<()> {
         // An op with the same name and interval is replaced.
         let same = |o: &Element| {
             o.attr("name") == element.attr("name")
-                && o.attr("interval")
-                    .map(parse_duration_ms)
-                    .and_then(|r| r.ok())
-                    == element
-                        .attr("interval")
+                && (by_name
+                    || o.attr("interval")
                         .map(parse_duration_ms)
                         .and_then(|r| r.ok())
+                        == element
+                            .attr("interval")
+                            .map(parse_duration_ms)
+                            .and_then(|r| r.ok()))
         };
         match operations.children.iter().position(same) {
             Some(i) => operations.children[i] = element,
@@ -534,7 +537,7 @@ pub fn resource_create(cib: &Element, args: &[String]) -> Result<Edit> {
         });
         notes.push(format!(" with a default monitor every {interval}"));
     }
-    set_ops(&mut primitive, &ops)?;
+    set_ops(&mut primitive, &ops, false)?;
     let agent_text = match &agent.provider {
         Some(p) => format!("{}:{}:{}", agent.class, p, agent.kind),
         None => format!("{}:{}", agent.class, agent.kind),
@@ -657,7 +660,7 @@ pub fn resource_update(cib: &Element, args: &[String]) -> Result<Edit> {
         });
     }
     if !args.ops.is_empty() {
-        set_ops(&mut element, &args.ops)?;
+        set_ops(&mut element, &args.ops, true)?;
         for op in &args.ops {
             said.push(format!("op {}", op.name));
         }

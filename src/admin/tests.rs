@@ -176,6 +176,19 @@ fn update_sets_and_removes_and_refuses_unknown() {
         Some("40s")
     );
     assert_eq!(web.child("operations").unwrap().children.len(), 2);
+    // pcs semantics: `op NAME` in update replaces the first op of that name.
+    run!(
+        cib,
+        resource_update(&cib, &words("web op monitor interval=20s"))
+    );
+    let ops = cib
+        .find_by_id(None, "web")
+        .unwrap()
+        .child("operations")
+        .unwrap()
+        .clone();
+    let ids: Vec<&str> = ops.children.iter().filter_map(|o| o.id()).collect();
+    assert_eq!(ids, ["web-monitor-interval-20s", "web-start-interval-0s"]);
     let error = resource_update(&cib, &words("ghost fake=1")).unwrap_err();
     assert!(error.0.contains("\"ghost\""), "{error}");
     assert!(resource_update(&cib, &words("web")).is_err());
