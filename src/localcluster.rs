@@ -370,3 +370,110 @@ pub fn demo_configuration(dir: &Path) -> Vec<CibChange> {
         resource(clone),
     ]
 }
+
+/// A local cluster run by a `systole` binary from outside (tests and
+/// benchmarks): brought up in `dir`, stopped when dropped.
+pub struct LocalCluster {
+    dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl LocalCluster {
+    /// `bin cluster up --nodes N --dir DIR [--empty]`.
+    pub fn up(bin: &Path, dir: &Path, nodes: usize, empty: bool) -> anyhow::Result<LocalCluster> {
+        let cluster = LocalCluster {
+            dir: dir.to_path_buf(),
+            bin: bin.to_path_buf(),
+        };
+        cluster.start(nodes, empty)?;
+        Ok(cluster)
+    }
+
+    /// Starts the nodes (again): a cluster brought up in an existing DIR
+    /// restarts the same nodes with their state.
+    pub fn start(&self, nodes: usize, empty: bool) -> anyhow::Result<()> {
+        let mut command = std::process::Command::new(&self.bin);
+        command
+            .args(["cluster", "up", "--nodes", &nodes.to_string(), "--dir"])
+            .arg(&self.dir);
+        if empty {
+            command.arg("--empty");
+        }
+        let output = command.output().context("running systole cluster up")?;
+        if !output.status.success() {
+            bail!(
+                "cluster up failed: {}\n{}",
+                String::from_utf8_lossy(&output.stderr),
+                self.logs(40)
+            );
+        }
+        Ok(())
+    }
+
+    pub fn down(&self) {
+        let _ = std::process::Command::new(&self.bin)
+            .args(["cluster", "down", "--dir"])
+            .arg(&self.dir)
+            .output();
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn nodes(&self) -> Vec<String> {
+        nodes_in(&self.dir)
+    }
+
+    pub fn socket(&self, node: &str) -> PathBuf {
+        socket_path(&self.dir, node)
+    }
+
+    pub fn status(&self, node: &str) -> Option<StatusReport> {
+        match control::call(&self.socket(node), &ControlRequest::Status, 3_000) {
+            Ok(ControlResponse::Status(report)) => Some(report),
+            _ => None,
+        }
+    }
+
+    pub fn cib(&self, node: &str) -> Option<Element> {
+        match control::call(&self.socket(node), &ControlRequest::CibGet, 3_000) {
+            Ok(ControlResponse::Cib { xml }) => Element::parse(&xml).ok(),
+            _ => None,
+        }
+    }
+
+    /// Sends a change through `node`; Ok once a majority stored it.
+    pub fn modify(&self, node: &str, change: CibChange) -> anyhow::Result<String> {
+        modify(&self.socket(node), change)
+    }
+
+    /// SIGKILL to `node`'s daemon.
+    pub fn kill9(&self, node: &str) {
+        if let Some(pid) = read_pid(&pid_path(&self.dir, node)) {
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+
+    /// The last `lines` lines of every node's log, for failure reports.
+    pub fn logs(&self, lines: usize) -> String {
+        let mut out = String::new();
+        for node in nodes_in(&self.dir) {
+            let log = std::fs::read_to_string(node_dir(&self.dir, &node).join("systole.log"))
+                .unwrap_or_default();
+            let tail: Vec<&str> = log.lines().rev().take(lines).collect();
+            out.push_str(&format!("--- {node} log (last lines) ---\n"));
+            for line in tail.into_iter().rev() {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        self.down();
+    }
+}

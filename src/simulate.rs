@@ -46,6 +46,16 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         Element::parse(&text).with_context(|| format!("parsing {}", args.cib.display()))?;
     let now = match &args.now {
         Some(d) => parse_datetime(d).with_context(|| format!("invalid --now date {d:?}"))?,
+        // crm_simulate's default: the time recorded in the CIB, else the clock.
+        None if cib
+            .attr("execution-date")
+            .and_then(|d| d.parse::<i64>().ok())
+            .is_some() =>
+        {
+            cib.attr("execution-date")
+                .and_then(|d| d.parse::<i64>().ok())
+                .unwrap_or(0)
+        }
         None => std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)

@@ -3,76 +3,49 @@
 //! whole-cluster restart keeps the configuration, and a damaged CIB file is
 //! set aside and replaced.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use systole::actors::message::CibChange;
-use systole::control::{self, ControlRequest, ControlResponse};
-use systole::localcluster::{nodes_in, pid_path, read_pid, socket_path};
+use systole::localcluster::{nodes_in, pid_path, read_pid, LocalCluster};
 use systole::model::xml::Element;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 
+/// A cluster in its own temporary directory, stopped and removed on drop.
 struct Cluster {
-    dir: tempfile::TempDir,
+    cluster: LocalCluster,
+    _dir: tempfile::TempDir,
 }
 
 impl Cluster {
     fn up(nodes: usize) -> Cluster {
-        let cluster = Cluster {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        cluster.start(nodes);
-        cluster
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = LocalCluster::up(Path::new(BIN), dir.path(), nodes, true)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        Cluster { cluster, _dir: dir }
     }
 
     fn start(&self, nodes: usize) {
-        let out = Command::new(BIN)
-            .args([
-                "cluster",
-                "up",
-                "--empty",
-                "--nodes",
-                &nodes.to_string(),
-                "--dir",
-            ])
-            .arg(self.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "cluster up: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.cluster
+            .start(nodes, true)
+            .unwrap_or_else(|e| panic!("{e:#}"));
     }
 
     fn down(&self) {
-        let _ = Command::new(BIN)
-            .args(["cluster", "down", "--dir"])
-            .arg(self.path())
-            .output();
+        self.cluster.down();
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn socket(&self, node: &str) -> PathBuf {
-        socket_path(self.path(), node)
+        self.cluster.dir()
     }
 
     fn cib(&self, node: &str) -> Option<Element> {
-        match control::call(&self.socket(node), &ControlRequest::CibGet, 3_000) {
-            Ok(ControlResponse::Cib { xml }) => Element::parse(&xml).ok(),
-            _ => None,
-        }
+        self.cluster.cib(node)
     }
 
     fn dc(&self, node: &str) -> Option<String> {
-        match control::call(&self.socket(node), &ControlRequest::Status, 3_000) {
-            Ok(ControlResponse::Status(report)) => report.dc,
-            _ => None,
-        }
+        self.cluster.status(node).and_then(|s| s.dc)
     }
 
     fn set_property(&self, node: &str, name: &str, value: &str) -> bool {
@@ -80,20 +53,7 @@ impl Cluster {
             name: name.into(),
             value: Some(value.into()),
         };
-        matches!(
-            control::call(
-                &self.socket(node),
-                &ControlRequest::CibModify { change },
-                10_000
-            ),
-            Ok(ControlResponse::Done(_))
-        )
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        self.down();
+        self.cluster.modify(node, change).is_ok()
     }
 }
 

@@ -6,60 +6,34 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::{nodes_in, pid_path, read_pid, socket_path};
+use systole::localcluster::LocalCluster;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 
+/// A cluster in its own temporary directory, stopped and removed on drop.
 struct TestCluster {
-    dir: tempfile::TempDir,
+    cluster: LocalCluster,
+    _dir: tempfile::TempDir,
 }
 
 impl TestCluster {
     fn up(nodes: usize) -> TestCluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let output = Command::new(BIN)
-            .args(["cluster", "up", "--nodes", &nodes.to_string(), "--dir"])
-            .arg(dir.path())
-            .output()
-            .expect("run systole cluster up");
-        let cluster = TestCluster { dir };
-        assert!(
-            output.status.success(),
-            "cluster up failed: {}\n{}",
-            String::from_utf8_lossy(&output.stderr),
-            cluster.logs()
-        );
-        cluster
+        let cluster = LocalCluster::up(Path::new(BIN), dir.path(), nodes, false)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        TestCluster { cluster, _dir: dir }
     }
 
     fn path(&self) -> &Path {
-        self.dir.path()
+        self.cluster.dir()
     }
 
     fn socket(&self, node: &str) -> PathBuf {
-        socket_path(self.path(), node)
+        self.cluster.socket(node)
     }
 
     fn logs(&self) -> String {
-        let mut out = String::new();
-        for node in nodes_in(self.path()) {
-            let log = std::fs::read_to_string(self.path().join(&node).join("systole.log"))
-                .unwrap_or_default();
-            let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            out.push_str(&format!("--- {node} log (last lines) ---\n"));
-            for line in tail.into_iter().rev() {
-                out.push_str(line);
-                out.push('\n');
-            }
-        }
-        out
-    }
-
-    fn status_from(&self, node: &str) -> Option<StatusReport> {
-        match control::call(&self.socket(node), &ControlRequest::Status, 3_000) {
-            Ok(ControlResponse::Status(report)) => Some(report),
-            _ => None,
-        }
+        self.cluster.logs(40)
     }
 
     /// Polls `node`'s status until `done` holds, checking the safety
@@ -74,7 +48,7 @@ impl TestCluster {
         let deadline = Instant::now() + Duration::from_millis(timeout_ms);
         let mut last = None;
         while Instant::now() < deadline {
-            if let Some(report) = self.status_from(node) {
+            if let Some(report) = self.cluster.status(node) {
                 assert_single_placement(&report, self);
                 if done(&report) {
                     return report;
@@ -90,8 +64,7 @@ impl TestCluster {
     }
 
     fn kill9(&self, node: &str) {
-        let pid = read_pid(&pid_path(self.path(), node)).expect("pid file");
-        unsafe { libc::kill(pid, libc::SIGKILL) };
+        self.cluster.kill9(node);
     }
 
     fn actors(&self, node: &str) -> serde_json::Value {
@@ -99,15 +72,6 @@ impl TestCluster {
             Ok(ControlResponse::Actors { tree, .. }) => serde_json::to_value(tree).unwrap(),
             other => panic!("actors: {other:?}"),
         }
-    }
-}
-
-impl Drop for TestCluster {
-    fn drop(&mut self) {
-        let _ = Command::new(BIN)
-            .args(["cluster", "down", "--dir"])
-            .arg(self.path())
-            .output();
     }
 }
 

@@ -126,7 +126,9 @@ impl Sim {
             }
             assert!(nodes.len() <= 1, "SAFETY: {file} active on {nodes:?}");
         }
-        let mut quorate_dcs = BTreeMap::new();
+        // Within one quorate membership, at most one node acts as DC.
+        let mut quorate_dcs: BTreeMap<Vec<String>, std::collections::BTreeSet<String>> =
+            BTreeMap::new();
         for (name, node) in self.live() {
             let report = self.status(name);
             for resource in &report.resources {
@@ -137,19 +139,26 @@ impl Sim {
                     resource.nodes
                 );
             }
-            if report.quorate {
-                if let Some(dc) = report.dc {
-                    let members = node.shared.view().members.clone();
-                    quorate_dcs.insert(members, dc);
-                }
+            // A node that claims the role for itself (followers may still
+            // name the DC they last heard of until the new one announces).
+            if report.quorate && report.dc.as_deref() == Some(name.as_str()) {
+                quorate_dcs
+                    .entry(node.shared.view().members)
+                    .or_default()
+                    .insert(name.clone());
             }
         }
-        // Within one quorate membership, one DC.
-        for (members, dc) in &quorate_dcs {
+        for (members, dcs) in &quorate_dcs {
             assert!(
-                members.contains(dc),
-                "DC {dc} outside its partition {members:?}"
+                dcs.len() <= 1,
+                "SAFETY: two DCs {dcs:?} in one quorate partition {members:?}"
             );
+            for dc in dcs {
+                assert!(
+                    members.contains(dc),
+                    "DC {dc} outside its partition {members:?}"
+                );
+            }
         }
     }
 

@@ -12,6 +12,7 @@
 
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{ActorRef, Envelope, Message, PlannedKind, StatusChange, View};
+use crate::actors::router::ActorError;
 use crate::actors::shared::{now_epoch_s, DcInfo, NodeShared};
 use crate::model::cib_store::CibVersion;
 use crate::model::election::{Effect, Election};
@@ -346,16 +347,7 @@ impl DcActor {
                             timeout_ms,
                             move |answer| match answer {
                                 Ok(result @ Message::ExecResult { .. }) => result,
-                                Ok(other) => Message::ActionFailed {
-                                    transition,
-                                    action: id,
-                                    reason: format!("unexpected answer {other:?}"),
-                                },
-                                Err(error) => Message::ActionFailed {
-                                    transition,
-                                    action: id,
-                                    reason: error.to_string(),
-                                },
+                                other => action_failed(transition, id, other),
                             },
                         );
                     }
@@ -383,16 +375,7 @@ impl DcActor {
                                         detail,
                                     }
                                 }
-                                Ok(other) => Message::ActionFailed {
-                                    transition,
-                                    action: id,
-                                    reason: format!("unexpected answer {other:?}"),
-                                },
-                                Err(error) => Message::ActionFailed {
-                                    transition,
-                                    action: id,
-                                    reason: error.to_string(),
-                                },
+                                other => action_failed(transition, id, other),
                             },
                         );
                     }
@@ -493,6 +476,19 @@ impl DcActor {
             outcome.status
         );
         self.complete(transition, action, !unexpected, &reason, ctx);
+    }
+}
+
+/// The DC's note to itself that an action's answer was not the one wanted.
+fn action_failed(transition: u64, action: u32, answer: Result<Message, ActorError>) -> Message {
+    let reason = match answer {
+        Ok(other) => format!("unexpected answer {other:?}"),
+        Err(error) => error.to_string(),
+    };
+    Message::ActionFailed {
+        transition,
+        action,
+        reason,
     }
 }
 

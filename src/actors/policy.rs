@@ -77,18 +77,12 @@ fn planned_kind(action: &Action) -> PlannedKind {
     }
 }
 
+/// The agent action a task runs; fencing and pseudo-actions run none.
 fn operation_name(task: &Task) -> Option<&'static str> {
-    Some(match task {
-        Task::Start => "start",
-        Task::Stop => "stop",
-        Task::Monitor => "monitor",
-        Task::Promote => "promote",
-        Task::Demote => "demote",
-        Task::MigrateTo => "migrate_to",
-        Task::MigrateFrom => "migrate_from",
-        Task::Notify => "notify",
-        _ => return None,
-    })
+    match task {
+        Task::Fence | Task::Pseudo => None,
+        other => Some(other.name()),
+    }
 }
 
 impl Behaviour for PolicyActor {

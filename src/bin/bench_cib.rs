@@ -7,11 +7,10 @@
 //! binary built beside this one (`cargo build --release`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use systole::actors::message::CibChange;
 use systole::control::{self, ControlRequest, ControlResponse};
-use systole::localcluster::socket_path;
+use systole::localcluster::{socket_path, LocalCluster};
 use systole::model::xml::Element;
 
 fn systole_bin() -> PathBuf {
@@ -20,45 +19,30 @@ fn systole_bin() -> PathBuf {
         .with_file_name("systole")
 }
 
-struct Cluster(PathBuf);
+/// A cluster in a directory of its own, removed with it.
+struct Cluster {
+    cluster: LocalCluster,
+}
 
 impl Cluster {
     fn up(nodes: usize) -> Cluster {
         let dir =
             std::env::temp_dir().join(format!("systole-bench-cib-{}-{nodes}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let out = Command::new(systole_bin())
-            .args([
-                "cluster",
-                "up",
-                "--empty",
-                "--nodes",
-                &nodes.to_string(),
-                "--dir",
-            ])
-            .arg(&dir)
-            .output()
-            .expect("cluster up");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        Cluster(dir)
+        let cluster =
+            LocalCluster::up(&systole_bin(), &dir, nodes, true).unwrap_or_else(|e| panic!("{e:#}"));
+        Cluster { cluster }
     }
 
     fn path(&self) -> &Path {
-        &self.0
+        self.cluster.dir()
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new(systole_bin())
-            .args(["cluster", "down", "--dir"])
-            .arg(&self.0)
-            .output();
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.cluster.down();
+        let _ = std::fs::remove_dir_all(self.cluster.dir());
     }
 }
 

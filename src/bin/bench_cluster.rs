@@ -7,10 +7,9 @@
 //! `systole` binary built beside this one (`cargo build --release`).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::{nodes_in, pid_path, read_pid, socket_path};
+use systole::localcluster::{nodes_in, socket_path, LocalCluster};
 
 fn systole_bin() -> PathBuf {
     let me = std::env::current_exe().expect("current exe");
@@ -41,72 +40,42 @@ fn all_started(report: &StatusReport) -> bool {
         && report.resources.iter().all(|r| r.nodes.len() == 1)
 }
 
-/// A cluster directory of its own, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("systole-bench-{}-{n}", std::process::id()));
-        std::fs::create_dir_all(&path).expect("temp dir");
-        TempDir(path)
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
+/// A 3-node cluster with the demo resources in a directory of its own,
+/// stopped and removed on drop; returns once every resource runs.
 struct Cluster {
-    dir: TempDir,
+    cluster: LocalCluster,
 }
 
 impl Cluster {
     fn up() -> Cluster {
-        let dir = TempDir::new();
-        let out = Command::new(systole_bin())
-            .args(["cluster", "up", "--nodes", "3", "--dir"])
-            .arg(dir.path())
-            .output()
-            .expect("cluster up");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let cluster = Cluster { dir };
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("systole-bench-{}-{n}", std::process::id()));
+        let cluster =
+            LocalCluster::up(&systole_bin(), &dir, 3, false).unwrap_or_else(|e| panic!("{e:#}"));
+        let cluster = Cluster { cluster };
         wait(Duration::from_secs(30), || {
-            status(cluster.dir.path(), "node1").is_some_and(|r| all_started(&r))
+            status(cluster.path(), "node1").is_some_and(|r| all_started(&r))
         })
         .expect("resources did not start");
         cluster
+    }
+
+    fn path(&self) -> &Path {
+        self.cluster.dir()
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = Command::new(systole_bin())
-            .args(["cluster", "down", "--dir"])
-            .arg(self.dir.path())
-            .output();
+        self.cluster.down();
+        let _ = std::fs::remove_dir_all(self.cluster.dir());
     }
-}
-
-fn kill9(dir: &Path, node: &str) {
-    let pid = read_pid(&pid_path(dir, node)).expect("pid");
-    unsafe { libc::kill(pid, libc::SIGKILL) };
 }
 
 fn failover_ms() -> Option<f64> {
     let cluster = Cluster::up();
-    let dir = cluster.dir.path();
+    let dir = cluster.path();
     let report = status(dir, "node1")?;
     let dc = report.dc.clone()?;
     let (resource, victim) = report
@@ -120,7 +89,7 @@ fn failover_ms() -> Option<f64> {
                 .map(|n| (r.id.clone(), n.clone()))
         })?;
     let killed = Instant::now();
-    kill9(dir, &victim);
+    cluster.cluster.kill9(&victim);
     wait(Duration::from_secs(20), || {
         status(dir, &dc).is_some_and(|r| {
             r.resources
@@ -133,11 +102,11 @@ fn failover_ms() -> Option<f64> {
 
 fn reelection_ms() -> Option<f64> {
     let cluster = Cluster::up();
-    let dir = cluster.dir.path();
+    let dir = cluster.path();
     let dc = status(dir, "node1")?.dc?;
     let observer = nodes_in(dir).into_iter().find(|n| *n != dc)?;
     let killed = Instant::now();
-    kill9(dir, &dc);
+    cluster.cluster.kill9(&dc);
     wait(Duration::from_secs(20), || {
         status(dir, &observer).is_some_and(|r| r.dc.as_ref().is_some_and(|d| *d != dc))
     })?;
@@ -163,7 +132,7 @@ fn restarts(dir: &Path, node: &str, actor: &str) -> u64 {
 }
 
 fn restart_ms(cluster: &Cluster, actor: &str) -> Option<f64> {
-    let dir = cluster.dir.path();
+    let dir = cluster.path();
     let before = restarts(dir, "node1", actor);
     let start = Instant::now();
     match control::call(

@@ -114,6 +114,8 @@ fn normalise_property(name: &str) -> &str {
         "symmetric_cluster" => "symmetric-cluster",
         "no_quorum_policy" => "no-quorum-policy",
         "stop_orphan_resources" => "stop-orphan-resources",
+        "stop-removed-resources" => "stop-orphan-resources",
+        "stop-removed-actions" => "stop-orphan-actions",
         "stop_orphan_actions" => "stop-orphan-actions",
         "startup_fencing" => "startup-fencing",
         "stonith_enabled" => "fencing-enabled",
@@ -248,6 +250,11 @@ pub enum ResourceKind {
         child: Option<Box<ResourceConfig>>,
         replicas: u32,
         container: AgentSpec,
+        /// How many replicas may share a node.
+        replicas_per_host: u32,
+        promoted_max: u32,
+        /// First address of `<network ip-range-start>`: one IP per replica.
+        ip_range_start: Option<String>,
     },
 }
 
@@ -305,8 +312,10 @@ pub struct Order {
     pub then_action: String,
     pub kind: OrderKind,
     pub symmetrical: bool,
-    /// The first is a set that needs only `require_all=false` one member.
+    /// Only one of the firsts needs to run (`require-all=false`).
     pub first_any: bool,
+    /// The resource set the first came from, if any.
+    pub first_set: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -639,22 +648,35 @@ fn read_resource(
                     id: e.id().unwrap_or("").into(),
                     problem: "has no container runtime".into(),
                 })?;
-            let replicas = runtime
-                .attr("replicas")
-                .and_then(|r| r.parse().ok())
-                .unwrap_or(1);
             let child = match e.child("primitive") {
                 Some(p) => read_resource(root, p, templates, ctx)?.map(Box::new),
                 None => None,
             };
+            let num = |el: &Element, names: &[&str]| {
+                names
+                    .iter()
+                    .find_map(|n| el.attr(n))
+                    .and_then(|v| v.parse::<u32>().ok())
+            };
+            let meta = nvpairs(root, e, "meta_attributes", ctx);
+            let promotable = meta.get("promotable").is_some_and(|v| parse_bool(v));
+            let promoted_max = num(runtime, &["promoted-max", "master-max"])
+                .or_else(|| meta.get("promoted-max").and_then(|v| v.parse().ok()))
+                .unwrap_or(if promotable { 1 } else { 0 });
+            let network = e.child("network");
             ResourceKind::Bundle {
                 child,
-                replicas,
+                replicas: num(runtime, &["replicas"]).unwrap_or(promoted_max.max(1)),
                 container: AgentSpec {
                     class: "ocf".into(),
                     provider: Some("heartbeat".into()),
                     kind: runtime.name.clone(),
                 },
+                replicas_per_host: num(runtime, &["replicas-per-host"]).unwrap_or(1),
+                promoted_max,
+                ip_range_start: network
+                    .and_then(|n| n.attr("ip-range-start"))
+                    .map(str::to_string),
             }
         }
         _ => return Ok(None),
@@ -848,7 +870,8 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                 Some("Optional") => OrderKind::Optional,
                 Some("Serialize") => OrderKind::Serialize,
                 Some("Mandatory") => OrderKind::Mandatory,
-                Some(other) => return Err(invalid(c, "kind", other)),
+                // Pacemaker treats an unknown kind as mandatory.
+                Some(_) => OrderKind::Mandatory,
                 None => match score {
                     Some(0) => OrderKind::Optional,
                     _ => OrderKind::Mandatory,
@@ -858,6 +881,7 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                 .attr("symmetrical")
                 .map(parse_bool)
                 .unwrap_or(kind != OrderKind::Serialize);
+            let require_all = c.attr("require-all").map(parse_bool).unwrap_or(true);
             if let (Some(first), Some(then)) = (c.attr("first"), c.attr("then")) {
                 let first_action = c.attr("first-action").unwrap_or("start").to_string();
                 let then_action = c
@@ -874,7 +898,8 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                             then_action: then_action.clone(),
                             kind,
                             symmetrical,
-                            first_any: false,
+                            first_any: !require_all,
+                            first_set: None,
                         });
                     }
                 }
@@ -884,11 +909,13 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             if all.is_empty() {
                 return Err(missing(c, "first"));
             }
-            let mut previous: Option<(Vec<String>, String, bool)> = None;
+            let mut previous: Option<(Vec<String>, String, bool, Option<String>)> = None;
             for (set, members) in &all {
                 let action = set.attr("action").unwrap_or("start").to_string();
                 let sequential = set.attr("sequential").map(parse_bool).unwrap_or(true);
                 let require_all = set.attr("require-all").map(parse_bool).unwrap_or(true);
+                // A set that needs only one member lets all of them lead.
+                let exits_all = !require_all;
                 if sequential {
                     for pair in members.windows(2) {
                         cib.orders.push(Order {
@@ -900,10 +927,11 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                             kind,
                             symmetrical,
                             first_any: false,
+                            first_set: None,
                         });
                     }
                 }
-                if let Some((prev, prev_action, prev_seq_any)) = &previous {
+                if let Some((prev, prev_action, prev_seq_any, prev_set)) = &previous {
                     for f in prev {
                         for t in members
                             .iter()
@@ -918,16 +946,17 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                                 kind,
                                 symmetrical,
                                 first_any: *prev_seq_any,
+                                first_set: prev_set.clone(),
                             });
                         }
                     }
                 }
-                let exits: Vec<String> = if sequential {
+                let exits: Vec<String> = if sequential && !exits_all {
                     members.last().into_iter().cloned().collect()
                 } else {
                     members.clone()
                 };
-                previous = Some((exits, action, !require_all));
+                previous = Some((exits, action, !require_all, set.id().map(str::to_string)));
             }
         }
         "rsc_ticket" => {
@@ -963,7 +992,10 @@ fn read_node_state(
     ns: &Element,
     ctx: &RuleContext,
 ) -> Result<NodeState, ModelError> {
-    let id = req(ns, "id")?.to_string();
+    let id = match (ns.attr("id"), ns.attr("uname")) {
+        (Some(id), _) | (None, Some(id)) => id.to_string(),
+        (None, None) => return Err(missing(ns, "id")),
+    };
     let uname = ns.attr("uname").unwrap_or(&id).to_string();
     let in_ccm = ns
         .attr("in_ccm")

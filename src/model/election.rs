@@ -150,6 +150,11 @@ impl Election {
     }
 
     fn stand(&mut self, effects: &mut Vec<Effect>) {
+        // A DC running a new join round is not DC until it wins again: at
+        // most one node of a membership ever claims the role.
+        if self.is_dc() {
+            self.set_dc(None, self.dc_term, effects);
+        }
         let term = self.term_seen + 1;
         self.term_seen = term;
         self.candidacy = Some(Candidacy {

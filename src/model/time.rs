@@ -139,7 +139,10 @@ pub fn parse_interval_ms(text: &str) -> Option<u64> {
                     num.clear();
                     total += n * match (u.to_ascii_uppercase(), in_time) {
                         ('Y', false) => 365 * 86400,
+                        // Without a T, "M" is months, but "S"/"H" mean time.
                         ('M', false) => 30 * 86400,
+                        ('S', false) => 1,
+                        ('H', false) => 3600,
                         ('W', false) => 7 * 86400,
                         ('D', false) => 86400,
                         ('H', true) => 3600,

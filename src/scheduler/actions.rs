@@ -27,6 +27,8 @@ pub struct Decision {
     pub managed: bool,
     pub failed: bool,
     pub blocked_stop: bool,
+    /// Stops can run (false when the node is unclean and cannot be fenced).
+    pub stop_runnable: bool,
 }
 
 pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
@@ -53,11 +55,30 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             next_role = Role::Stopped;
         }
         d.next_role = Some(next_role);
+        // A blocked resource stranded on a node that cannot be fenced: its
+        // stop is needed but can never run.
+        if rsc.blocked
+            && !d.managed
+            && rsc
+                .current
+                .iter()
+                .any(|c| w.nodes[c.node].unclean && !fence[c.node])
+        {
+            d.managed = true;
+            d.next = None;
+            d.next_role = Some(Role::Stopped);
+            d.stop_on = rsc.current.iter().map(|c| c.node).collect();
+            d.stop_runnable = false;
+            if quorum_stop {
+                d.stop_reason = Some("no quorum".into());
+            }
+            continue;
+        }
         if !d.managed {
             continue;
         }
-        let needs_quorum = rsc.agent.as_ref().is_none_or(|a| a.class != "stonith")
-            && rsc.meta.get("requires").is_none_or(|v| v != "nothing");
+        let needs_quorum = rsc.meta.get("requires").is_none_or(|v| v != "nothing");
+        d.stop_runnable = true;
         for c in &rsc.current {
             let stays = d.next == Some(c.node) && rsc.current.len() == 1;
             if !stays || c.failed {
@@ -74,7 +95,7 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             if needs_quorum && quorum_stop {
                 d.start_runnable = false;
                 d.start_reason = Some("no quorum".into());
-            } else if needs_quorum && quorum_freeze && d.start {
+            } else if needs_quorum && quorum_freeze && d.start && rsc.current.is_empty() {
                 d.start_runnable = false;
                 d.start_reason = Some("quorum freeze".into());
             }
@@ -87,12 +108,30 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             if role == Role::Promoted && d.start {
                 d.demote = true;
             }
+            // on-fail=demote: demote in place, promote again if still chosen.
+            if rsc.current.iter().any(|c| c.needs_demote && c.node == n) && role == Role::Promoted {
+                d.demote = true;
+                d.promote = next_role == Role::Promoted;
+            }
         } else if role == Role::Promoted && !d.stop_on.is_empty() {
             d.demote = true;
         }
         if quorum_stop && needs_quorum && !rsc.current.is_empty() {
             d.stop_on = rsc.current.iter().map(|c| c.node).collect();
             d.stop_reason = Some("no quorum".into());
+        }
+        if rsc.current.len() > 1
+            && d.stop_reason.is_none()
+            && !rsc.current.iter().any(|c| c.pending_op)
+        {
+            d.stop_reason = Some("being multiply active".into());
+        }
+        // A stop on a node that is gone but cannot be fenced never completes.
+        if d.stop_on
+            .iter()
+            .any(|&n| w.nodes[n].unclean && !w.nodes[n].online && !fence[n])
+        {
+            d.stop_runnable = false;
         }
         // Live migration: a healthy, movable primitive that allows it.
         if rsc.allow_migrate
@@ -101,25 +140,37 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             && rsc.current.len() == 1
             && d.next.is_some_and(|n| Some(n) != d.current)
             && d.current.is_some_and(|c| w.nodes[c].online && !fence[c])
-            && rsc
-                .parent
-                .is_none_or(|p| w.rscs[p].variant != Variant::Group)
             && role == Role::Started
         {
             d.migrate = true;
         }
     }
+    block_migration(w, &mut out);
     propagate_orders(w, &mut out);
     out
 }
 
-/// (first primitives, first action, then primitives, then action, first's name, first needs any).
-type OrderPair = (Vec<usize>, String, Vec<usize>, String, String, bool);
-
-/// Mandatory orderings: an unrunnable first makes the then unrunnable; a
-/// required first start or stop forces the then to restart.
-fn propagate_orders(w: &Working, out: &mut [Decision]) {
-    let mut pairs: Vec<OrderPair> = Vec::new();
+/// A resource that must wait for another's real stop cannot migrate: group
+/// members after a moving, unmigratable member, and the "then" side of a
+/// mandatory order whose "first" moves without migrating.
+fn block_migration(w: &Working, out: &mut [Decision]) {
+    let moves_hard = |d: &Decision| !d.migrate && d.current.is_some() && !d.stop_on.is_empty();
+    for rsc in &w.rscs {
+        if rsc.variant != Variant::Group {
+            continue;
+        }
+        let mut blocker: Option<usize> = None;
+        for &c in &rsc.children {
+            if let Some(b) = blocker {
+                if out[c].migrate {
+                    out[c].migrate = false;
+                    out[c].start_reason = Some(format!("unmigrateable {} stop", w.rscs[b].id));
+                }
+            } else if moves_hard(&out[c]) {
+                blocker = Some(c);
+            }
+        }
+    }
     for o in &w.cib.orders {
         if o.kind != OrderKind::Mandatory {
             continue;
@@ -127,72 +178,195 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
             continue;
         };
-        let mut fp = Vec::new();
-        w.primitives_of(f, &mut fp);
-        let mut tp = Vec::new();
-        w.primitives_of(t, &mut tp);
-        // Into a group: its first member; out of a group: all members.
-        if w.rscs[t].variant == Variant::Group {
-            tp.truncate(1);
+        if w.rscs[f].variant == Variant::Primitive
+            && w.rscs[t].variant == Variant::Primitive
+            && out[t].migrate
+            && moves_hard(&out[f])
+        {
+            out[t].migrate = false;
+            out[t].start_reason = Some(format!("unmigrateable {} stop", w.rscs[f].id));
         }
-        pairs.push((
-            fp,
-            o.first_action.clone(),
-            tp,
-            o.then_action.clone(),
-            o.first.clone(),
-            o.first_any,
-        ));
+    }
+}
+
+/// A mandatory start-to-start ordering between primitives.
+struct OrderPair {
+    firsts: Vec<usize>,
+    thens: Vec<usize>,
+    /// One of the firsts is enough (a clone, or a set with require-all=false).
+    any: bool,
+    /// How many firsts must run (clone-min).
+    min: usize,
+    /// How the first is named in reasons (empty: the primitive itself).
+    name: String,
+    symmetrical: bool,
+}
+
+/// Mandatory orderings: an unrunnable first makes the then unrunnable; a
+/// required first start or stop forces the then to restart.
+fn propagate_orders(w: &Working, out: &mut [Decision]) {
+    let mut pairs: Vec<OrderPair> = Vec::new();
+    for o in &w.cib.orders {
+        if o.kind != OrderKind::Mandatory || o.first_action != "start" || o.then_action != "start" {
+            continue;
+        }
+        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
+            continue;
+        };
+        let mut firsts = Vec::new();
+        w.primitives_of(f, &mut firsts);
+        let mut thens = Vec::new();
+        w.primitives_of(t, &mut thens);
+        // Into a group: its first member (the rest follow it).
+        if w.rscs[t].variant == Variant::Group {
+            thens.truncate(1);
+        }
+        let clone_min = match w.rscs[f].variant {
+            Variant::Clone => w.rscs[f]
+                .meta
+                .get("clone-min")
+                .and_then(|v| v.parse::<usize>().ok())
+                .filter(|&m| m > 0),
+            _ => None,
+        };
+        let any = o.first_any || w.rscs[f].variant == Variant::Clone;
+        let name = match (clone_min, w.rscs[f].variant, &o.first_set) {
+            (_, _, Some(set)) if o.first_any => format!("one-or-more:{set}"),
+            (Some(_), _, _) => format!("clone-one-or-more:{}", o.id),
+            (None, Variant::Clone, _) if o.first_any => format!("clone-one-or-more:{}", o.id),
+            (None, Variant::Primitive, _) => String::new(),
+            _ => o.first.clone(),
+        };
+        // Members of a require-all=false set count together.
+        if o.first_any && o.first_set.is_some() {
+            if let Some(existing) = pairs
+                .iter_mut()
+                .find(|p| p.name == name && p.thens == thens)
+            {
+                existing.firsts.extend(firsts);
+                continue;
+            }
+        }
+        // Interleaved clones: each instance waits only for the instance of
+        // the first clone on its own node.
+        let interleave = w.rscs[f].variant == Variant::Clone
+            && w.rscs[t].variant == Variant::Clone
+            && w.rscs[t].interleave
+            && clone_min.is_none()
+            && !o.first_any;
+        if interleave {
+            for &then in &thens {
+                let Some(node) = out[then].next else { continue };
+                let mine: Vec<usize> = firsts
+                    .iter()
+                    .copied()
+                    .filter(|&x| {
+                        out[x].next == Some(node)
+                            || (out[x].next.is_none() && out[x].current == Some(node))
+                    })
+                    .collect();
+                pairs.push(OrderPair {
+                    firsts: mine,
+                    thens: vec![then],
+                    any: false,
+                    min: 1,
+                    name: String::new(),
+                    symmetrical: o.symmetrical,
+                });
+            }
+            continue;
+        }
+        pairs.push(OrderPair {
+            firsts,
+            thens,
+            any,
+            min: clone_min.unwrap_or(1),
+            name,
+            symmetrical: o.symmetrical,
+        });
+    }
+    // A guest's connection starts after its container.
+    for n in 0..w.nodes.len() {
+        let conn = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .copied();
+        if let (Some(conn), Some(container)) =
+            (conn, crate::scheduler::unpack::guest_container(w, n))
+        {
+            pairs.push(OrderPair {
+                firsts: vec![container],
+                thens: vec![conn],
+                any: false,
+                min: 1,
+                name: String::new(),
+                symmetrical: true,
+            });
+        }
     }
     // Group members are ordered one after the other.
     for rsc in &w.rscs {
         if rsc.variant == Variant::Group {
             for pair in rsc.children.windows(2) {
-                pairs.push((
-                    vec![pair[0]],
-                    "start".into(),
-                    vec![pair[1]],
-                    "start".into(),
-                    w.rscs[pair[0]].id.clone(),
-                    false,
-                ));
+                pairs.push(OrderPair {
+                    firsts: vec![pair[0]],
+                    thens: vec![pair[1]],
+                    any: false,
+                    min: 1,
+                    name: String::new(),
+                    symmetrical: true,
+                });
             }
         }
     }
+    // A first that is not running and cannot start blocks the then.
+    let cannot_start =
+        |d: &Decision| (d.current.is_none() && d.next.is_none()) || (d.start && !d.start_runnable);
+    let will_run = |d: &Decision| d.next.is_some() && (d.start_runnable || !d.start);
     for _round in 0..8 {
         let mut changed = false;
-        for (firsts, fa, thens, ta, fname, any) in &pairs {
-            if fa != "start" || ta != "start" {
-                continue;
-            }
-            let is_clone = firsts.len() > 1;
-            let first_unrunnable = if *any || is_clone {
-                firsts
-                    .iter()
-                    .all(|&f| out[f].next.is_none() || !out[f].start_runnable && out[f].start)
+        for pair in &pairs {
+            let (unrunnable, culprit) = if pair.any {
+                let running = pair.firsts.iter().filter(|&&f| will_run(&out[f])).count();
+                (running < pair.min, None)
             } else {
-                firsts
-                    .iter()
-                    .any(|&f| out[f].next.is_none() || (out[f].start && !out[f].start_runnable))
+                let c = pair.firsts.iter().copied().find(|&f| cannot_start(&out[f]));
+                (c.is_some(), c)
             };
-            let first_restarts = !is_clone
-                && firsts
+            let stopping = if pair.symmetrical && !pair.any {
+                pair.firsts
                     .iter()
-                    .any(|&f| out[f].start && out[f].start_runnable);
-            for &t in thens {
-                if !out[t].managed {
+                    .copied()
+                    .find(|&f| out[f].managed && out[f].current.is_some() && out[f].next.is_none())
+            } else {
+                None
+            };
+            let restarting = if pair.any {
+                None
+            } else {
+                pair.firsts
+                    .iter()
+                    .copied()
+                    .find(|&f| out[f].start && out[f].start_runnable && !out[f].migrate)
+            };
+            for &t in &pair.thens {
+                if !out[t].managed || out[t].next.is_none() {
                     continue;
                 }
-                if first_unrunnable && out[t].next.is_some() && out[t].start_runnable {
+                if unrunnable && out[t].start_runnable {
                     out[t].start_runnable = false;
                     if out[t].start_reason.is_none() {
-                        let what = if *any || is_clone { "running" } else { "start" };
-                        let name = if is_clone || *any {
-                            fname.clone()
-                        } else {
-                            w.rscs[firsts[0]].id.clone()
+                        let reason = match culprit {
+                            Some(f) if pair.name.is_empty() => {
+                                format!("unrunnable {} start", w.rscs[f].id)
+                            }
+                            _ if pair.name.contains("one-or-more:") => {
+                                format!("unrunnable {}", pair.name)
+                            }
+                            _ => format!("unrunnable {} running", pair.name),
                         };
-                        out[t].start_reason = Some(format!("unrunnable {name} {what}"));
+                        out[t].start_reason = Some(reason);
                     }
                     // A running then must stop.
                     if let Some(c) = out[t].current {
@@ -201,27 +375,56 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                         }
                     }
                     changed = true;
-                } else if first_restarts
-                    && !first_unrunnable
-                    && out[t].next.is_some()
-                    && !out[t].start
-                {
-                    out[t].start = true;
-                    if let Some(c) = out[t].current {
-                        if !out[t].stop_on.contains(&c) {
-                            out[t].stop_on.push(c);
+                } else if let (Some(f), false) = (stopping, unrunnable) {
+                    if out[t].current.is_some() && out[t].start_runnable {
+                        out[t].start_runnable = false;
+                        out[t].start = true;
+                        if out[t].start_reason.is_none() {
+                            out[t].start_reason = Some(format!("required {} stop", w.rscs[f].id));
                         }
+                        if let Some(c) = out[t].current {
+                            if !out[t].stop_on.contains(&c) {
+                                out[t].stop_on.push(c);
+                            }
+                        }
+                        changed = true;
                     }
-                    if out[t].start_reason.is_none() {
-                        out[t].start_reason =
-                            Some(format!("required {} start", w.rscs[firsts[0]].id));
+                } else if let (Some(f), false) = (restarting, unrunnable) {
+                    if !out[t].start {
+                        out[t].start = true;
+                        if let Some(c) = out[t].current {
+                            if !out[t].stop_on.contains(&c) {
+                                out[t].stop_on.push(c);
+                            }
+                        }
+                        if out[t].start_reason.is_none() {
+                            out[t].start_reason = Some(if pair.name.is_empty() {
+                                format!("required {} start", w.rscs[f].id)
+                            } else {
+                                format!("required {} running", pair.name)
+                            });
+                        }
+                        changed = true;
                     }
-                    changed = true;
                 }
             }
         }
         if !changed {
             break;
+        }
+    }
+    // A stop that must wait for an unmanaged dependent's stop never happens.
+    for pair in pairs.iter().filter(|p| p.symmetrical) {
+        let blocked = pair
+            .thens
+            .iter()
+            .any(|&t| !out[t].managed && out[t].current.is_some());
+        if blocked {
+            for &f in &pair.firsts {
+                if !out[f].stop_on.is_empty() {
+                    out[f].stop_runnable = false;
+                }
+            }
         }
     }
 }
@@ -291,120 +494,148 @@ pub fn summary(
             ));
         }
     }
+    for node in &w.nodes {
+        if let Some(container) = &node.guest_lost {
+            lines.push(format!(
+                "* Fence (reboot) {} (resource: {}) 'guest is unclean'",
+                node.name, container
+            ));
+        }
+    }
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant != Variant::Primitive {
             continue;
         }
         let d = &decisions[r];
-        if let Some(l) = summary_line(w, &rsc.id, d) {
-            lines.push(l);
-        }
+        lines.extend(summary_line(w, &rsc.id, d));
     }
     lines
 }
 
-fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
+fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
     let current = d.current;
     let next = d.next;
     if !d.managed || (current.is_none() && next.is_none()) {
-        return None;
+        return vec![];
     }
     let role = d.role.unwrap_or(Role::Stopped);
     let next_role = d.next_role.unwrap_or(Role::Stopped);
     let moving = current.is_some() && next.is_some() && current != next;
     let stop_reason = d.stop_reason.as_deref().or(d.start_reason.as_deref());
     if role == next_role {
-        next?;
+        if next.is_none() {
+            return vec![];
+        }
         if d.migrate && current.is_some() {
-            return Some(line(
+            return vec![line(
                 "Migrate",
                 id,
                 &details(w, d, current, next),
                 None,
                 true,
-            ));
+            )];
         }
         if !d.start {
             if d.demote && d.promote {
-                return Some(line(
+                return vec![line(
                     "Re-promote",
                     id,
                     &details(w, d, current, next),
                     None,
                     true,
-                ));
+                )];
             }
             if !d.stop_on.is_empty() {
                 // Stopping extra copies of a multiply-active resource.
-                return Some(line(
+                return vec![line(
                     "Stop",
                     id,
                     &details(w, d, current, None),
-                    Some("node availability"),
+                    Some(
+                        d.stop_reason
+                            .as_deref()
+                            .or(d.start_reason.as_deref())
+                            .unwrap_or("node availability"),
+                    ),
                     true,
-                ));
+                )];
             }
-            return None;
+            return vec![];
         }
         if !d.start_runnable {
-            return Some(line(
+            let frozen = !w.have_quorum && w.no_quorum_policy == "freeze";
+            let reason = if d.stop_runnable || !frozen {
+                stop_reason
+            } else {
+                None
+            };
+            return vec![line(
                 "Stop",
                 id,
                 &details(w, d, current, None),
-                stop_reason,
-                true,
-            ));
+                reason,
+                d.stop_runnable,
+            )];
         }
         if moving {
             let verb = if d.failed { "Recover" } else { "Move" };
-            return Some(line(verb, id, &details(w, d, current, next), None, true));
+            let reason = d
+                .start_reason
+                .as_deref()
+                .filter(|r| r.starts_with("unmigrateable"));
+            return vec![line(verb, id, &details(w, d, current, next), reason, true)];
         }
         if d.failed {
-            return Some(line(
+            return vec![line(
                 "Recover",
                 id,
                 &details(w, d, current, None),
-                None,
+                d.stop_reason
+                    .as_deref()
+                    .filter(|r| *r == "being multiply active"),
                 true,
-            ));
+            )];
         }
-        return Some(line(
+        return vec![line(
             "Restart",
             id,
             &details(w, d, current, next),
             d.start_reason.as_deref(),
             true,
-        ));
+        )];
     }
     if !d.stop_on.is_empty() && (next_role == Role::Stopped || (d.start && !d.start_runnable)) {
-        let reason = d
-            .stop_reason
-            .as_deref()
-            .or(d.start_reason.as_deref())
-            .unwrap_or("node availability");
+        let reason = d.stop_reason.as_deref().or(d.start_reason.as_deref());
+        // A stop that can never run (unfenceable node) gives no reason.
+        let frozen = !w.have_quorum && w.no_quorum_policy == "freeze";
+        let reason = if d.stop_runnable || !frozen {
+            reason.or(Some("node availability"))
+        } else {
+            reason
+        };
         let mut out = Vec::new();
         for &n in &d.stop_on {
             out.push(line(
                 "Stop",
                 id,
                 &details(w, d, Some(n), None),
-                Some(reason),
-                true,
+                reason,
+                d.stop_runnable,
             ));
         }
-        return out.into_iter().next();
+        return out;
     }
     if d.failed && !d.stop_on.is_empty() {
-        return Some(line(
+        return vec![line(
             "Recover",
             id,
             &details(w, d, current, next),
             None,
             true,
-        ));
+        )];
     }
     if moving {
-        return Some(line("Move", id, &details(w, d, current, next), None, true));
+        return vec![line("Move", id, &details(w, d, current, next), None, true)];
     }
     if d.start {
         let verb = if next_role == Role::Promoted {
@@ -412,31 +643,31 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Option<String> {
         } else {
             "Start"
         };
-        return Some(line(
+        return vec![line(
             verb,
             id,
             &details(w, d, current, next),
             d.start_reason.as_deref(),
             d.start_runnable,
-        ));
+        )];
     }
     if d.demote {
-        return Some(line(
+        return vec![line(
             "Demote",
             id,
             &details(w, d, current, next),
             None,
             true,
-        ));
+        )];
     }
     if d.promote {
-        return Some(line(
+        return vec![line(
             "Promote",
             id,
             &details(w, d, current, next),
             None,
             true,
-        ));
+        )];
     }
-    None
+    vec![]
 }

@@ -84,6 +84,23 @@ pub fn assign(w: &Working) -> Plan {
         load: vec![0; n_nodes],
         used_capacity: vec![HashMap::new(); n_nodes],
     };
+    // Connections (and guest containers) only run on cluster nodes.
+    let connections: Vec<usize> = w
+        .nodes
+        .iter()
+        .filter_map(|n| n.connection.as_ref().and_then(|c| w.by_id.get(c)).copied())
+        .collect();
+    let connections: Vec<usize> = connections
+        .into_iter()
+        .chain(w.guest_containers.values().copied())
+        .collect();
+    for &c in &connections {
+        for (i, node) in w.nodes.iter().enumerate() {
+            if node.kind != crate::model::cib::NodeKind::Member {
+                plan.allowed[c][i] = false;
+            }
+        }
+    }
     // Guest and remote nodes can only be used while their connection runs;
     // they are never allowed to host their own connection.
     for (i, node) in w.nodes.iter().enumerate() {
@@ -102,13 +119,67 @@ pub fn assign(w: &Working) -> Plan {
             }
         }
     }
+    // Bundle guest nodes host only their bundle's resource.
+    for parts in w.bundles.values() {
+        for &c in &parts.remotes {
+            if let Some(g) = w.node_named(&w.rscs[c].id) {
+                for r in 0..n_rsc {
+                    plan.allowed[r][g] = false;
+                }
+            }
+        }
+    }
+    for parts in w.bundles.values() {
+        let Some(inner) = parts.inner else { continue };
+        let guests: Vec<Option<usize>> = parts
+            .remotes
+            .iter()
+            .map(|&c| w.node_named(&w.rscs[c].id))
+            .collect();
+        let mut members = Vec::new();
+        propagate(w, inner, &mut members);
+        for m in members {
+            for n in 0..n_nodes {
+                plan.allowed[m][n] = false;
+            }
+            let own = w.rscs[m]
+                .instance
+                .and_then(|i| guests.get(i as usize).copied().flatten());
+            match own {
+                Some(g) => plan.allowed[m][g] = true,
+                None if m == inner => {
+                    for g in guests.iter().flatten() {
+                        plan.allowed[m][*g] = true;
+                    }
+                }
+                None => {}
+            }
+        }
+    }
+    apply_node_health(w, &mut plan);
     apply_locations(w, &mut plan);
+    // A guest's implicit connection may go wherever its container may.
+    for (conn, &container) in &w.guest_containers {
+        if let Some(&c) = w.by_id.get(conn) {
+            for n in 0..n_nodes {
+                plan.allowed[c][n] = plan.allowed[container][n]
+                    && w.nodes[n].kind == crate::model::cib::NodeKind::Member;
+            }
+        }
+    }
     apply_stickiness_and_failures(w, &mut plan);
+    apply_tickets(w, &mut plan);
     resolve_colocations(w, &mut plan);
 
     // Assignment order: priority first, then configuration order.
     let mut order: Vec<usize> = w.top.clone();
-    order.sort_by_key(|&r| std::cmp::Reverse(w.rscs[r].priority));
+    // Remote connections first: their nodes are usable only once they are placed.
+    let is_connection = |r: usize| {
+        w.nodes
+            .iter()
+            .any(|n| n.connection.as_deref() == Some(w.rscs[r].id.as_str()))
+    };
+    order.sort_by_key(|&r| (!is_connection(r), std::cmp::Reverse(w.rscs[r].priority)));
     for r in order {
         assign_rsc(w, &mut plan, r);
     }
@@ -123,7 +194,10 @@ fn propagate(w: &Working, r: usize, out: &mut Vec<usize>) {
 }
 
 fn apply_locations(w: &Working, plan: &mut Plan) {
+    // resource-discovery=exclusive: only nodes matched by such a constraint.
+    let mut exclusive: HashMap<usize, Vec<bool>> = HashMap::new();
     for loc in &w.cib.locations {
+        let is_exclusive = loc.discovery == "exclusive";
         let mut targets = Vec::new();
         for name in &loc.resources {
             if let Some(pattern) = name.strip_prefix('\u{1}') {
@@ -138,15 +212,19 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
         }
         for r in targets {
             let mut affected = Vec::new();
-            propagate(w, r, &mut affected);
-            let promoted_only = matches!(loc.role, Some(Role::Promoted));
+            match w.bundles.get(&r) {
+                Some(parts) => affected.extend(parts.containers.iter().copied()),
+                None => propagate(w, r, &mut affected),
+            }
+            let constraint_promoted = matches!(loc.role, Some(Role::Promoted));
             for n in 0..w.nodes.len() {
-                let value = match &loc.target {
+                // (score, applies to the promoted role only)
+                let mut entries: Vec<(i64, bool)> = Vec::new();
+                match &loc.target {
                     LocationTarget::Node { node, score } => {
-                        if &w.nodes[n].name != node {
-                            continue;
+                        if &w.nodes[n].name == node {
+                            entries.push((*score, constraint_promoted));
                         }
-                        Some(*score)
                     }
                     LocationTarget::Rules(rules) => {
                         let ctx = RuleContext {
@@ -155,30 +233,120 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
                             agent: None,
                             op: None,
                         };
-                        // Several rules: the first that holds gives the score
-                        // in Pacemaker's eyes each rule adds its own.
-                        let mut total: Option<i64> = None;
                         for rule in rules {
                             if let Some(s) = location_rule_score(rule, &ctx) {
-                                total = Some(score::add(total.unwrap_or(0), s));
+                                let promoted = match rule.attr("role").and_then(Role::parse) {
+                                    Some(role) => role == Role::Promoted,
+                                    None => constraint_promoted,
+                                };
+                                entries.push((s, promoted));
                             }
                         }
-                        total
                     }
-                };
-                let Some(value) = value else { continue };
-                if promoted_only {
-                    let v = &mut plan.promoted_locations[r];
-                    if v.is_empty() {
-                        v.resize(w.nodes.len(), 0);
+                }
+                if is_exclusive {
+                    let mut affected = Vec::new();
+                    match w.bundles.get(&r) {
+                        Some(parts) => affected.extend(parts.containers.iter().copied()),
+                        None => propagate(w, r, &mut affected),
                     }
-                    v[n] = score::add(v[n], value);
-                    continue;
+                    for a in affected {
+                        let v = exclusive
+                            .entry(a)
+                            .or_insert_with(|| vec![false; w.nodes.len()]);
+                        if entries.iter().any(|(value, _)| *value > -INFINITY) {
+                            v[n] = true;
+                        }
+                    }
                 }
-                for &a in &affected {
-                    plan.base[a][n] = score::add(plan.base[a][n], value);
-                    plan.allowed[a][n] = true;
+                for (value, promoted_only) in entries {
+                    if promoted_only {
+                        let v = &mut plan.promoted_locations[r];
+                        if v.is_empty() {
+                            v.resize(w.nodes.len(), 0);
+                        }
+                        v[n] = score::add(v[n], value);
+                        continue;
+                    }
+                    // A group's score counts once, through its first member; a
+                    // clone's reaches every instance.
+                    for &a in &affected {
+                        let in_group = a != r
+                            && w.rscs[a]
+                                .parent
+                                .is_some_and(|p| w.rscs[p].variant == Variant::Group);
+                        if !in_group {
+                            plan.base[a][n] = score::add(plan.base[a][n], value);
+                        }
+                        plan.allowed[a][n] = true;
+                    }
                 }
+            }
+        }
+    }
+    for (r, nodes) in exclusive {
+        for (n, ok) in nodes.into_iter().enumerate() {
+            if !ok {
+                plan.allowed[r][n] = false;
+            }
+        }
+    }
+}
+
+/// node-health-strategy: `#health-*` node attributes (red, yellow, green
+/// or a number) turned into a score for every resource on that node.
+fn apply_node_health(w: &Working, plan: &mut Plan) {
+    let strategy = w.cib.property("node-health-strategy").unwrap_or("none");
+    if strategy == "none" {
+        return;
+    }
+    let colour = |name: &str, default: i64| {
+        w.cib
+            .property(&format!("node-health-{name}"))
+            .and_then(score::parse)
+            .unwrap_or(default)
+    };
+    let (red, yellow, green) = match strategy {
+        "migrate-on-red" => (-INFINITY, 0, 0),
+        "only-green" => (-INFINITY, -INFINITY, 0),
+        _ => (
+            colour("red", -INFINITY),
+            colour("yellow", 0),
+            colour("green", 0),
+        ),
+    };
+    let base = if strategy == "progressive" || strategy == "custom" {
+        w.cib
+            .property("node-health-base")
+            .and_then(score::parse)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    for n in 0..w.nodes.len() {
+        let mut health = base;
+        for (k, v) in &w.nodes[n].attrs {
+            if !k.starts_with("#health") {
+                continue;
+            }
+            let value = match v.as_str() {
+                "red" => red,
+                "yellow" => yellow,
+                "green" => green,
+                other => score::parse(other).unwrap_or(0),
+            };
+            health = score::add(health, value);
+        }
+        if health == 0 {
+            continue;
+        }
+        for (r, rsc) in w.rscs.iter().enumerate() {
+            let exempt = rsc
+                .meta
+                .get("allow-unhealthy-nodes")
+                .is_some_and(|v| crate::model::cib::parse_bool(v));
+            if !exempt && matches!(rsc.variant, Variant::Primitive | Variant::Clone) {
+                plan.base[r][n] = score::add(plan.base[r][n], health);
             }
         }
     }
@@ -214,6 +382,71 @@ fn simple_regex_match(pattern: &str, text: &str) -> bool {
         return m(&p[1..], &t);
     }
     (0..=t.len()).any(|i| m(&p, &t[i..]))
+}
+
+/// Whether a ticket is usable: granted and not in standby.
+pub fn ticket_ok(w: &Working, ticket: &str) -> (bool, bool) {
+    let state = w.cib.ticket_state.get(ticket);
+    let granted = state
+        .and_then(|s| s.get("granted"))
+        .is_some_and(|v| crate::model::cib::parse_bool(v));
+    let standby = state
+        .and_then(|s| s.get("standby"))
+        .is_some_and(|v| crate::model::cib::parse_bool(v));
+    (granted, standby)
+}
+
+/// Resources that depend on a ticket they do not hold may not run (or, with
+/// `loss-policy=freeze`, may only stay where they are; with `rsc-role`
+/// Promoted, may not be promoted).
+fn apply_tickets(w: &Working, plan: &mut Plan) {
+    for t in &w.cib.tickets {
+        let Some(&r) = w.by_id.get(&t.resource) else {
+            continue;
+        };
+        let (granted, standby) = ticket_ok(w, &t.ticket);
+        if granted && !standby {
+            continue;
+        }
+        let freeze = t.loss_policy == "freeze" && !granted;
+        let mut prims = Vec::new();
+        w.primitives_of(r, &mut prims);
+        let active_on = |n: usize, promoted: bool| {
+            prims.iter().any(|&p| {
+                w.rscs[p]
+                    .current
+                    .iter()
+                    .any(|c| c.node == n && (!promoted || c.role == Role::Promoted))
+            })
+        };
+        if t.role == Some(Role::Promoted) && t.loss_policy != "stop" {
+            let mut v = std::mem::take(&mut plan.promoted_locations[r]);
+            if v.is_empty() {
+                v.resize(w.nodes.len(), 0);
+            }
+            for (n, x) in v.iter_mut().enumerate() {
+                if !(freeze && active_on(n, true)) {
+                    *x = -INFINITY;
+                }
+            }
+            plan.promoted_locations[r] = v;
+            continue;
+        }
+        let mut affected = Vec::new();
+        propagate(w, r, &mut affected);
+        for a in affected {
+            for n in 0..w.nodes.len() {
+                let here = if w.rscs[a].variant == Variant::Primitive {
+                    w.rscs[a].current.iter().any(|c| c.node == n)
+                } else {
+                    active_on(n, false)
+                };
+                if !(freeze && here) {
+                    plan.allowed[a][n] = false;
+                }
+            }
+        }
+    }
 }
 
 fn apply_stickiness_and_failures(w: &Working, plan: &mut Plan) {
@@ -252,6 +485,39 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
             }
         }
     }
+    for (conn, &container) in &w.guest_containers {
+        if let Some(&c) = w.by_id.get(conn) {
+            plan.colocs.push(Coloc {
+                id: format!("{conn}-guest"),
+                dependent: c,
+                primary: container,
+                score: INFINITY,
+                dependent_role: None,
+                primary_role: None,
+                node_attribute: "#uname".into(),
+                influence: true,
+            });
+        }
+    }
+    for parts in w.bundles.values() {
+        for (i, &c) in parts.containers.iter().enumerate() {
+            for &follower in [parts.ips.get(i), parts.remotes.get(i)]
+                .into_iter()
+                .flatten()
+            {
+                plan.colocs.push(Coloc {
+                    id: format!("{}-bundle", w.rscs[follower].id),
+                    dependent: follower,
+                    primary: c,
+                    score: INFINITY,
+                    dependent_role: None,
+                    primary_role: None,
+                    node_attribute: "#uname".into(),
+                    influence: true,
+                });
+            }
+        }
+    }
     for c in &w.cib.colocations {
         let (Some(&d), Some(&p)) = (w.by_id.get(&c.dependent), w.by_id.get(&c.primary)) else {
             continue;
@@ -263,6 +529,10 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
         // primary, through its last one.
         let d = match w.rscs[d].variant {
             Variant::Group => w.rscs[d].children.first().copied().unwrap_or(d),
+            // A bundle's promoted role belongs to the resource inside it.
+            Variant::Bundle if c.dependent_role == Some(Role::Promoted) => {
+                w.bundles.get(&d).and_then(|b| b.inner).unwrap_or(d)
+            }
             _ => d,
         };
         let p = match w.rscs[p].variant {
@@ -314,14 +584,74 @@ fn assign_rsc(w: &Working, plan: &mut Plan, r: usize) {
             };
         }
         Variant::Clone => assign_clone(w, plan, r),
-        Variant::Bundle => {
-            plan.progress[r] = Progress::Busy;
-            for c in w.rscs[r].children.clone() {
-                assign_primitive(w, plan, c, None);
+        Variant::Bundle => assign_bundle(w, plan, r),
+    }
+}
+
+/// Containers first (at most `replicas-per-host` on a node), then their IPs
+/// and guest connections (which follow them), then the resource inside.
+fn assign_bundle(w: &Working, plan: &mut Plan, r: usize) {
+    plan.progress[r] = Progress::Busy;
+    let parts = w.bundles.get(&r).cloned().unwrap_or_default();
+    let mut per_node = vec![0usize; w.nodes.len()];
+    // Replicas still running where they may stay are placed first, so a
+    // lost replica does not push the others around.
+    let mut order = parts.containers.clone();
+    order.sort_by_key(|&c| {
+        let stays = w.rscs[c].current.len() == 1 && {
+            let n = w.rscs[c].current[0].node;
+            usable(w, plan, n) && plan.allowed[c][n] && plan.base[c][n] > -INFINITY
+        };
+        !stays
+    });
+    for c in order {
+        let limit = parts.replicas_per_host;
+        // Like clone instances, a replica keeps its node when that node is
+        // as good as any other (ignoring how loaded it is).
+        if let [cur] = w.rscs[c].current.as_slice() {
+            let here = cur.node;
+            if per_node[here] < limit {
+                let mut trial = plan.clone();
+                let counts = per_node.clone();
+                let mask = move |n: usize| counts[n] < limit;
+                assign_primitive(w, &mut trial, c, Some(&mask));
+                let best = trial.final_scores[c]
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, _)| {
+                        per_node[*n] < limit && usable(w, &trial, *n) && trial.allowed[c][*n]
+                    })
+                    .map(|(_, s)| *s)
+                    .max();
+                let score_here = trial.final_scores[c][here];
+                if trial.assigned[c].is_some()
+                    && best.is_some_and(|b| score_here >= b)
+                    && usable(w, &trial, here)
+                    && trial.allowed[c][here]
+                {
+                    let only_here = move |n: usize| n == here;
+                    assign_primitive(w, plan, c, Some(&only_here));
+                    if let Some(n) = plan.assigned[c] {
+                        per_node[n] += 1;
+                    }
+                    continue;
+                }
             }
-            plan.progress[r] = Progress::Done;
+        }
+        let counts = per_node.clone();
+        let mask = move |n: usize| counts[n] < limit;
+        assign_primitive(w, plan, c, Some(&mask));
+        if let Some(n) = plan.assigned[c] {
+            per_node[n] += 1;
         }
     }
+    for &c in parts.ips.iter().chain(parts.remotes.iter()) {
+        assign_primitive(w, plan, c, None);
+    }
+    if let Some(inner) = parts.inner {
+        assign_clone(w, plan, inner);
+    }
+    plan.progress[r] = Progress::Done;
 }
 
 /// Nodes the primary occupies for a colocation (the clone's instances, or
@@ -333,6 +663,24 @@ fn primary_nodes(w: &Working, plan: &Plan, p: usize, role: Option<Role>) -> Vec<
         Some(Role::Unpromoted) => plan.next_role[r] == Role::Unpromoted,
         _ => true,
     };
+    if let Some(parts) = w.bundles.get(&p) {
+        let mut nodes = Vec::new();
+        for (i, &c) in parts.containers.iter().enumerate() {
+            let inner_ok = match (role, parts.inner) {
+                (Some(Role::Promoted), Some(inner)) => w.rscs[inner]
+                    .children
+                    .get(i)
+                    .is_some_and(|&x| plan.next_role[x] == Role::Promoted),
+                _ => true,
+            };
+            if let Some(n) = plan.assigned[c] {
+                if inner_ok && !nodes.contains(&n) {
+                    nodes.push(n);
+                }
+            }
+        }
+        return nodes;
+    }
     match rsc.variant {
         Variant::Clone | Variant::Bundle => {
             let mut nodes = Vec::new();
@@ -371,11 +719,25 @@ fn apply_coloc_to_scores(w: &Working, plan: &Plan, c: &Coloc, scores: &mut [i64]
                 *s = -INFINITY;
             }
         }
-    } else {
+    } else if c.score <= -INFINITY {
         for (n, s) in scores.iter_mut().enumerate() {
+            if nodes.iter().any(|&p| same_attr(w, &c.node_attribute, n, p)) {
+                *s = -INFINITY;
+            }
+        }
+    } else {
+        // An optional colocation that would leave no node usable is
+        // rolled back, as Pacemaker does.
+        let mut work = scores.to_vec();
+        for (n, s) in work.iter_mut().enumerate() {
             if nodes.iter().any(|&p| same_attr(w, &c.node_attribute, n, p)) {
                 *s = score::add(*s, c.score);
             }
+        }
+        let usable = (0..work.len())
+            .any(|n| work[n] >= 0 && w.nodes[n].can_host() && plan.allowed[c.dependent][n]);
+        if usable {
+            scores.copy_from_slice(&work);
         }
     }
 }
@@ -412,7 +774,10 @@ fn add_dependent_scores(
                 work[n] = score::add(work[n], scale(v, f));
             }
         }
-        add_dependent_scores(w, plan, d, &mut work, f, visited);
+        // Only positive influence passes on to the dependents' dependents.
+        if f > 0.0 {
+            add_dependent_scores(w, plan, d, &mut work, f, visited);
+        }
         let usable =
             (0..work.len()).any(|n| work[n] >= 0 && w.nodes[n].can_host() && plan.allowed[r][n]);
         if usable {
@@ -468,6 +833,36 @@ fn free_capacity(w: &Working, plan: &Plan, n: usize) -> i64 {
         .sum()
 }
 
+/// The cluster node under a guest node (where its connection is placed).
+fn host_of(w: &Working, plan: &Plan, n: usize) -> usize {
+    if w.nodes[n].kind != crate::model::cib::NodeKind::Guest {
+        return n;
+    }
+    w.nodes[n]
+        .connection
+        .as_ref()
+        .and_then(|c| w.by_id.get(c))
+        .and_then(|&conn| plan.assigned[conn])
+        .unwrap_or(n)
+}
+
+/// Whether a node can take resources in this transition: a remote or guest
+/// node only once its connection has been placed.
+fn usable(w: &Working, plan: &Plan, n: usize) -> bool {
+    let node = &w.nodes[n];
+    match node.connection.as_ref().and_then(|c| w.by_id.get(c)) {
+        Some(&conn) if node.kind != crate::model::cib::NodeKind::Member => {
+            plan.assigned[conn].is_some()
+                && !node.unclean
+                && !node.standby
+                && !node.maintenance
+                && !node.connection_stopping
+                && (node.online || plan.assigned[conn].is_some())
+        }
+        _ => node.can_host(),
+    }
+}
+
 /// Picks the best node: highest score, the current node on ties, then the
 /// least loaded, then configuration order.
 fn choose_node(
@@ -480,7 +875,7 @@ fn choose_node(
 ) -> Option<usize> {
     let mut best: Option<usize> = None;
     for n in 0..scores.len() {
-        if !mask(n) || !plan.allowed[r][n] || !w.nodes[n].can_host() || scores[n] < 0 {
+        if !mask(n) || !plan.allowed[r][n] || !usable(w, plan, n) || scores[n] < 0 {
             continue;
         }
         if !capacity_ok(w, plan, r, n) {
@@ -497,23 +892,18 @@ fn choose_node(
                     free_capacity(w, plan, n) > free_capacity(w, plan, b)
                 } else if w.placement_strategy == "minimal" {
                     false
-                } else {
+                } else if plan.load[n] != plan.load[b] {
                     plan.load[n] < plan.load[b]
+                } else if prefer == Some(n) || prefer == Some(b) {
+                    // Equal score and load: stay where it runs.
+                    prefer == Some(n)
+                } else {
+                    // Pacemaker's last resort: node names, byte order.
+                    w.nodes[n].name.as_bytes() < w.nodes[b].name.as_bytes()
                 };
                 Some(if better { n } else { b })
             }
         };
-    }
-    if let (Some(b), Some(p)) = (best, prefer) {
-        if p != b
-            && scores[p] == scores[b]
-            && mask(p)
-            && plan.allowed[r][p]
-            && w.nodes[p].can_host()
-            && capacity_ok(w, plan, r, p)
-        {
-            return Some(p);
-        }
     }
     best
 }
@@ -548,6 +938,14 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
         }
     }
     let mut scores = effective_base(w, plan, r);
+    // The first member of a group carries the group's own scores.
+    if let Some(p) = rsc.parent {
+        if w.rscs[p].variant == Variant::Group && w.rscs[p].children.first() == Some(&r) {
+            for n in 0..scores.len() {
+                scores[n] = score::add(scores[n], plan.base[p][n]);
+            }
+        }
+    }
     // Inherit the parent clone's or group's own scores (clone-level bans).
     if let Some(p) = rsc.parent {
         if w.rscs[p].variant == Variant::Clone {
@@ -765,6 +1163,30 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             }
         }
     }
+    // Bundles may keep promotion scores on the host running the container
+    // (container-attribute-target=host).
+    let on_host = w.rscs[c]
+        .meta
+        .get("container-attribute-target")
+        .is_some_and(|v| v == "host");
+    if on_host {
+        base = None;
+    }
+    if base.is_none() && w.nodes[node].kind != crate::model::cib::NodeKind::Member {
+        if let Some(host) = w.nodes[node]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .and_then(|&conn| plan.assigned[conn])
+        {
+            for p in &prims {
+                let key = format!("master-{}", w.rscs[*p].base);
+                if let Some(v) = w.nodes[host].attrs.get(&key).and_then(|v| score::parse(v)) {
+                    base = Some(score::add(base.unwrap_or(0), v));
+                }
+            }
+        }
+    }
     let _ = rsc;
     let mut total = base;
     if let Some(v) = plan.promoted_locations[c].get(node) {
@@ -778,9 +1200,10 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             continue;
         }
         let nodes = primary_nodes(w, plan, col.primary, col.primary_role);
+        let here = host_of(w, plan, node);
         let hit = nodes
             .iter()
-            .any(|&p| same_attr(w, &col.node_attribute, node, p));
+            .any(|&p| same_attr(w, &col.node_attribute, here, host_of(w, plan, p)));
         if (col.score >= INFINITY && !hit) || (col.score <= -INFINITY && hit) {
             total = Some(-INFINITY);
         } else if hit {

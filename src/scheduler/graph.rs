@@ -17,8 +17,8 @@ const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 struct Builder<'a> {
     w: &'a Working,
     graph: DiGraph<Action, ()>,
-    /// (resource index, task) -> action nodes.
-    by_rsc: HashMap<(usize, Task), Vec<NodeIndex>>,
+    /// Per resource index: its actions with their (ordering) task.
+    by_rsc: Vec<Vec<(Task, NodeIndex)>>,
 }
 
 impl Builder<'_> {
@@ -72,8 +72,17 @@ impl Builder<'_> {
         } else {
             task
         };
-        self.by_rsc.entry((r, key_task)).or_default().push(idx);
+        self.by_rsc[r].push((key_task, idx));
         idx
+    }
+
+    /// The actions of resource `r` for `task`.
+    fn of(&self, r: usize, task: Task) -> Vec<NodeIndex> {
+        self.by_rsc[r]
+            .iter()
+            .filter(|(t, _)| *t == task)
+            .map(|(_, i)| *i)
+            .collect()
     }
 
     fn edge(&mut self, a: NodeIndex, b: NodeIndex) {
@@ -83,8 +92,8 @@ impl Builder<'_> {
     }
 
     fn edges_between(&mut self, r: usize, first: Task, then: Task) {
-        let a = self.by_rsc.get(&(r, first)).cloned().unwrap_or_default();
-        let b = self.by_rsc.get(&(r, then)).cloned().unwrap_or_default();
+        let a = self.of(r, first);
+        let b = self.of(r, then);
         for &x in &a {
             for &y in &b {
                 self.edge(x, y);
@@ -130,7 +139,7 @@ pub fn build(
     let mut b = Builder {
         w,
         graph: DiGraph::new(),
-        by_rsc: HashMap::new(),
+        by_rsc: vec![Vec::new(); w.rscs.len()],
     };
     let mut fence_nodes: HashMap<usize, NodeIndex> = HashMap::new();
     for (n, &f) in fence.iter().enumerate() {
@@ -154,7 +163,8 @@ pub fn build(
             fence_nodes.insert(n, idx);
         }
     }
-    let mut probed_base: HashMap<(String, usize), ()> = HashMap::new();
+    // Anonymous clone instances share one probe per node: (clone, node).
+    let mut probed: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant != Variant::Primitive {
             continue;
@@ -171,7 +181,7 @@ pub fn build(
                 {
                     continue;
                 }
-                if probed_base.insert((rsc.base.clone(), n), ()).is_some() {
+                if rsc.instance.is_some() && !probed.insert((rsc.parent.unwrap_or(r), n)) {
                     continue;
                 }
                 let mut meta = base_meta.clone();
@@ -202,6 +212,11 @@ pub fn build(
                 let s = b.add(r, Task::Stop, n, 0, base_meta.clone());
                 b.edge(mf, s);
             } else {
+                b.add(r, Task::Stop, n, 0, base_meta.clone());
+            }
+        }
+        for &n in &rsc.dangling {
+            if w.nodes[n].online {
                 b.add(r, Task::Stop, n, 0, base_meta.clone());
             }
         }
@@ -246,36 +261,27 @@ pub fn build(
         b.edges_between(r, Task::Stop, Task::Start);
         b.edges_between(r, Task::Start, Task::Promote);
         b.edges_between(r, Task::Stop, Task::Promote);
-        let probes: Vec<NodeIndex> = b
-            .by_rsc
-            .get(&(r, Task::Monitor))
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|&i| b.graph[i].interval_ms == 0)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let recurring: Vec<NodeIndex> = b
-            .by_rsc
-            .get(&(r, Task::Monitor))
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|&i| b.graph[i].interval_ms > 0)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let monitors = b.of(r, Task::Monitor);
+        let probes: Vec<NodeIndex> = monitors
+            .iter()
+            .copied()
+            .filter(|&i| b.graph[i].interval_ms == 0)
+            .collect();
+        let recurring: Vec<NodeIndex> = monitors
+            .iter()
+            .copied()
+            .filter(|&i| b.graph[i].interval_ms > 0)
+            .collect();
         for &p in &probes {
             for t in [Task::Start, Task::MigrateTo, Task::Promote] {
-                for &s in b.by_rsc.get(&(r, t)).cloned().unwrap_or_default().iter() {
+                for &s in b.of(r, t).iter() {
                     b.edge(p, s);
                 }
             }
         }
         for &m in &recurring {
             for t in [Task::Start, Task::Promote, Task::Demote] {
-                for &s in b.by_rsc.get(&(r, t)).cloned().unwrap_or_default().iter() {
+                for &s in b.of(r, t).iter() {
                     b.edge(s, m);
                 }
             }
@@ -284,16 +290,8 @@ pub fn build(
     // Constraint and group orderings.
     let mut extra = Vec::new();
     for o in orderings(w) {
-        let a = b
-            .by_rsc
-            .get(&(o.first, o.first_task))
-            .cloned()
-            .unwrap_or_default();
-        let c = b
-            .by_rsc
-            .get(&(o.then, o.then_task))
-            .cloned()
-            .unwrap_or_default();
+        let a = b.of(o.first, o.first_task);
+        let c = b.of(o.then, o.then_task);
         for &x in &a {
             for &y in &c {
                 extra.push((x, y));
@@ -319,13 +317,24 @@ pub fn build(
             }
         }
     }
-    let checkpoint = b.graph.clone();
-    for (x, y) in &extra {
-        b.edge(*x, *y);
+    // Check the extra orderings on a shadow graph of bare indices first:
+    // cloning the real graph (every action's parameters) would be costly.
+    let mut shadow: DiGraph<(), ()> = DiGraph::with_capacity(b.graph.node_count(), 0);
+    for _ in 0..b.graph.node_count() {
+        shadow.add_node(());
     }
-    if petgraph::algo::is_cyclic_directed(&b.graph) {
+    for e in b.graph.raw_edges() {
+        shadow.add_edge(e.source(), e.target(), ());
+    }
+    for (x, y) in &extra {
+        shadow.add_edge(*x, *y, ());
+    }
+    if !petgraph::algo::is_cyclic_directed(&shadow) {
+        for (x, y) in extra {
+            b.edge(x, y);
+        }
+    } else {
         // Conflicting orderings: keep only those that do not close a loop.
-        b.graph = checkpoint;
         for (x, y) in extra {
             if !petgraph::algo::has_path_connecting(&b.graph, y, x, None) {
                 b.edge(x, y);

@@ -163,11 +163,21 @@ pub fn run(cib: &Element, now_epoch_s: i64) -> Result<Outcome, SchedulerError> {
 fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
     let mut fence = vec![false; w.nodes.len()];
     let mut reason = vec![String::new(); w.nodes.len()];
-    let can_fence = w.fencing_enabled && (w.have_quorum || w.no_quorum_policy == "ignore");
+    // Without quorum only nodes still in our membership may be fenced.
+    let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
     for (i, n) in w.nodes.iter().enumerate() {
+        let can_fence = w.fencing_enabled && (quorate || n.online);
         if n.unclean && can_fence && n.kind == crate::model::cib::NodeKind::Member {
             fence[i] = true;
             reason[i] = n.unclean_reason.clone();
+        }
+    }
+    if !w.have_quorum && w.no_quorum_policy == "suicide" && w.fencing_enabled {
+        for (i, n) in w.nodes.iter().enumerate() {
+            if n.online && n.kind == crate::model::cib::NodeKind::Member && !fence[i] {
+                fence[i] = true;
+                reason[i] = "cluster does not have quorum".into();
+            }
         }
     }
     (fence, reason)

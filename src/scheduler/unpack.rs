@@ -33,6 +33,10 @@ pub struct NodeInfo {
     /// The guest node's container resource, or the remote node's connection.
     pub connection: Option<String>,
     pub has_state: bool,
+    pub connection_stopping: bool,
+    /// A guest node whose container (or connection) failed: its resources
+    /// are lost and it is "fenced" by restarting the container.
+    pub guest_lost: Option<String>,
 }
 
 impl NodeInfo {
@@ -44,6 +48,7 @@ impl NodeInfo {
             && !self.shutdown
             && !self.maintenance
             && !self.pending
+            && !self.connection_stopping
     }
 }
 
@@ -63,8 +68,12 @@ pub struct Current {
     pub failed: bool,
     /// The failure's on-fail handling, e.g. "block", "ignore", "fence".
     pub on_fail: Option<String>,
-    /// A migration left half done: (source, target).
+    /// An operation is still in flight.
     pub pending_op: bool,
+    /// A promoted-role failure with on-fail=demote.
+    pub needs_demote: bool,
+    /// The last successful operation was a migrate_to towards this node.
+    pub migrated_to: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -103,6 +112,11 @@ pub struct Rsc {
     /// Last failure bans: fail count reached migration-threshold.
     pub banned_by_failures: Vec<bool>,
     pub orphan: bool,
+    /// A failure with on-fail=block: no further actions may run on it.
+    pub blocked: bool,
+    /// Sources of completed live migrations: stopped without being counted
+    /// as active there.
+    pub dangling: Vec<usize>,
 }
 
 impl Rsc {
@@ -121,8 +135,30 @@ impl Rsc {
     }
 }
 
+/// The generated parts of a bundle, by replica number.
+#[derive(Debug, Clone, Default)]
+pub struct BundleParts {
+    pub containers: Vec<usize>,
+    pub ips: Vec<usize>,
+    pub remotes: Vec<usize>,
+    /// The clone of the resource inside, if any.
+    pub inner: Option<usize>,
+    pub replicas_per_host: usize,
+}
+
+/// The `n`th address after `start` (IPv4 only).
+fn next_ip(start: &str, n: u32) -> Option<String> {
+    let addr: std::net::Ipv4Addr = start.parse().ok()?;
+    Some(std::net::Ipv4Addr::from(u32::from(addr).checked_add(n)?).to_string())
+}
+
 #[derive(Debug, Clone)]
 pub struct Working {
+    pub bundles: HashMap<usize, BundleParts>,
+    /// Implicit guest-node connection id -> its container resource.
+    pub guest_containers: HashMap<String, usize>,
+    /// Every node the cluster will know: configured, remote and guest.
+    pub default_clone_max: usize,
     pub cib: Cib,
     pub now_epoch_s: i64,
     pub nodes: Vec<NodeInfo>,
@@ -195,6 +231,9 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         .unwrap_or_else(|| "reboot".into());
     let have_quorum = cib.have_quorum;
     let mut w = Working {
+        bundles: HashMap::new(),
+        guest_containers: HashMap::new(),
+        default_clone_max: 0,
         nodes: Vec::new(),
         node_index: HashMap::new(),
         rscs: Vec::new(),
@@ -212,15 +251,61 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         cib,
     };
     unpack_nodes(&mut w);
-    let resources = w.cib.resources.clone();
+    w.default_clone_max = count_all_nodes(&w);
+    // Borrowed out of the CIB while the arena grows, then put back.
+    let resources = std::mem::take(&mut w.cib.resources);
     let defaults = w.cib.rsc_defaults.clone();
     for r in &resources {
         let idx = add_resource(&mut w, r, None, &defaults, None);
         w.top.push(idx);
     }
+    w.cib.resources = resources;
+    add_guest_connections(&mut w, &defaults);
     unpack_remote_nodes(&mut w);
     unpack_history(&mut w);
+    decide_remote_nodes(&mut w);
+    decide_lost_guests(&mut w);
+    unpack_ticket_fencing(&mut w);
     w
+}
+
+/// `loss-policy=fence`: a node running a resource whose ticket was revoked
+/// is fenced.
+fn unpack_ticket_fencing(w: &mut Working) {
+    let tickets = w.cib.tickets.clone();
+    for t in tickets {
+        if t.loss_policy != "fence" {
+            continue;
+        }
+        let granted = w
+            .cib
+            .ticket_state
+            .get(&t.ticket)
+            .and_then(|s| s.get("granted"))
+            .is_some_and(|v| parse_bool(v));
+        if granted {
+            continue;
+        }
+        let Some(&r) = w.by_id.get(&t.resource) else {
+            continue;
+        };
+        let mut prims = Vec::new();
+        w.primitives_of(r, &mut prims);
+        for p in prims {
+            let nodes: Vec<usize> = w.rscs[p]
+                .current
+                .iter()
+                .filter(|c| t.role != Some(Role::Promoted) || c.role == Role::Promoted)
+                .map(|c| c.node)
+                .collect();
+            for n in nodes {
+                if w.fencing_enabled && !w.nodes[n].unclean {
+                    w.nodes[n].unclean = true;
+                    w.nodes[n].unclean_reason = "deadman ticket was lost".into();
+                }
+            }
+        }
+    }
 }
 
 fn unpack_nodes(w: &mut Working) {
@@ -255,6 +340,8 @@ fn unpack_nodes(w: &mut Working) {
             node_score: n.score,
             connection: None,
             has_state: state.is_some(),
+            connection_stopping: false,
+            guest_lost: None,
         };
         if n.kind == NodeKind::Remote {
             // Remote nodes are online when their connection runs; decided
@@ -281,6 +368,8 @@ fn unpack_nodes(w: &mut Working) {
                 }
             }
         }
+        let is_dc = w.cib.dc_uuid.as_deref() == Some(info.id.as_str());
+        attrs.insert("#is_dc".into(), is_dc.to_string());
         finish_attrs(&mut info, attrs);
         w.node_index.insert(info.name.clone(), w.nodes.len());
         w.nodes.push(info);
@@ -347,12 +436,7 @@ fn add_resource(
         ResourceKind::Clone { .. } => Variant::Clone,
         ResourceKind::Bundle { .. } => Variant::Bundle,
     };
-    let node_count = w
-        .nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Member)
-        .count()
-        .max(1) as i64;
+    let node_count = w.default_clone_max.max(1) as i64;
     let (agent, ops) = match &r.kind {
         ResourceKind::Primitive { agent, ops } => (Some(agent.clone()), ops.clone()),
         _ => (None, Vec::new()),
@@ -371,6 +455,10 @@ fn add_resource(
         && meta
             .get("requires")
             .is_none_or(|v| v == "fencing" || v == "unfencing");
+    // Remote connections migrate unless told otherwise.
+    let is_connection = agent
+        .as_ref()
+        .is_some_and(|a| a.provider.as_deref() == Some("pacemaker") && a.kind == "remote");
     let rsc = Rsc {
         base: r.id.clone(),
         id: id.clone(),
@@ -392,7 +480,8 @@ fn add_resource(
             .and_then(|v| parse_interval_ms(v))
             .map(|ms| (ms / 1000) as i64)
             .unwrap_or(0),
-        allow_migrate: meta_bool(&meta, "allow-migrate", false),
+        // Remote connections migrate unless told otherwise.
+        allow_migrate: meta_bool(&meta, "allow-migrate", is_connection),
         globally_unique: meta_bool(&meta, "globally-unique", false),
         promotable,
         interleave: meta_bool(&meta, "interleave", false),
@@ -406,6 +495,8 @@ fn add_resource(
         known_on: vec![false; w.nodes.len()],
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
+        blocked: false,
+        dangling: Vec::new(),
         meta: meta.clone(),
     };
     let idx = w.rscs.len();
@@ -453,27 +544,195 @@ fn add_resource(
             child,
             replicas,
             container,
+            replicas_per_host,
+            promoted_max,
+            ip_range_start,
         } => {
-            // A bundle is modelled as its container primitives (one per
-            // replica) and the inner resource as a clone-like set of instances.
-            for n in 0..*replicas {
-                let cfg = ResourceConfig {
-                    id: format!("{}-{}-{}", r.id, container.kind, n),
+            // A bundle is its replicas' containers (plus an IP each when a
+            // range is given), and, with a resource inside, a guest-node
+            // connection per replica and that resource as a clone whose
+            // instance N runs on guest node "<bundle>-N".
+            let mut parts = BundleParts {
+                replicas_per_host: (*replicas_per_host).max(1) as usize,
+                ..Default::default()
+            };
+            let primitive =
+                |id: String, agent: AgentSpec, params: BTreeMap<String, String>| ResourceConfig {
+                    id,
                     kind: ResourceKind::Primitive {
-                        agent: container.clone(),
+                        agent,
                         ops: Vec::new(),
                     },
                     meta: BTreeMap::new(),
+                    params,
+                    utilization: BTreeMap::new(),
+                };
+            for n in 0..*replicas {
+                let cfg = primitive(
+                    format!("{}-{}-{}", r.id, container.kind, n),
+                    container.clone(),
+                    BTreeMap::new(),
+                );
+                let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
+                w.rscs[idx].children.push(ci);
+                parts.containers.push(ci);
+            }
+            if let Some(start) = ip_range_start {
+                for n in 0..*replicas {
+                    let ip = next_ip(start, n).unwrap_or_else(|| start.clone());
+                    let mut params = BTreeMap::new();
+                    params.insert("ip".to_string(), ip.clone());
+                    let agent = AgentSpec {
+                        class: "ocf".into(),
+                        provider: Some("heartbeat".into()),
+                        kind: "IPaddr2".into(),
+                    };
+                    let cfg = primitive(format!("{}-ip-{}", r.id, ip), agent, params);
+                    let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
+                    w.rscs[idx].children.push(ci);
+                    parts.ips.push(ci);
+                }
+            }
+            if let Some(child) = child {
+                for n in 0..*replicas {
+                    let agent = AgentSpec {
+                        class: "ocf".into(),
+                        provider: Some("pacemaker".into()),
+                        kind: "remote".into(),
+                    };
+                    let cfg = primitive(format!("{}-{}", r.id, n), agent, BTreeMap::new());
+                    let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
+                    w.rscs[idx].children.push(ci);
+                    parts.remotes.push(ci);
+                }
+                let mut meta = BTreeMap::new();
+                meta.insert("clone-max".to_string(), replicas.to_string());
+                meta.insert("clone-node-max".to_string(), "1".to_string());
+                meta.insert("promoted-max".to_string(), promoted_max.to_string());
+                let promotable = *promoted_max > 0;
+                let suffix = if promotable { "master" } else { "clone" };
+                let cfg = ResourceConfig {
+                    id: format!("{}-{}", r.id, suffix),
+                    kind: ResourceKind::Clone {
+                        child: child.clone(),
+                        promotable,
+                    },
+                    meta,
                     params: BTreeMap::new(),
                     utilization: BTreeMap::new(),
                 };
                 let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
                 w.rscs[idx].children.push(ci);
+                parts.inner = Some(ci);
             }
-            let _ = child;
+            w.bundles.insert(idx, parts);
         }
     }
     idx
+}
+
+/// The container behind a guest node (implicit guest or bundle replica).
+pub fn guest_container(w: &Working, node: usize) -> Option<usize> {
+    let conn = w.nodes[node].connection.as_ref()?;
+    if let Some(&c) = w.guest_containers.get(conn) {
+        return Some(c);
+    }
+    w.bundles.values().find_map(|b| {
+        let i = b.remotes.iter().position(|&r| &w.rscs[r].id == conn)?;
+        b.containers.get(i).copied()
+    })
+}
+
+/// A guest whose container or connection failed loses its resources: they
+/// are recovered once the container is back.
+fn decide_lost_guests(w: &mut Working) {
+    for n in 0..w.nodes.len() {
+        if w.nodes[n].kind != NodeKind::Guest {
+            continue;
+        }
+        let Some(container) = guest_container(w, n) else {
+            continue;
+        };
+        let conn_failed = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&c| w.rscs[c].failed());
+        let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
+        if (w.rscs[container].failed() || conn_failed) && has_resources {
+            w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
+            for r in &mut w.rscs {
+                for c in &mut r.current {
+                    if c.node == n {
+                        c.failed = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Configured nodes plus remote and guest nodes defined by resources: the
+/// default clone-max.
+fn count_all_nodes(w: &Working) -> usize {
+    fn walk(r: &ResourceConfig, names: &mut std::collections::HashSet<String>) {
+        match &r.kind {
+            ResourceKind::Primitive { agent, .. } => {
+                if agent.provider.as_deref() == Some("pacemaker") && agent.kind == "remote" {
+                    names.insert(r.id.clone());
+                }
+                if let Some(g) = r.meta.get("remote-node") {
+                    names.insert(g.clone());
+                }
+            }
+            ResourceKind::Group { children } => children.iter().for_each(|c| walk(c, names)),
+            ResourceKind::Clone { child, .. } => walk(child, names),
+            ResourceKind::Bundle { .. } => {}
+        }
+    }
+    let mut names: std::collections::HashSet<String> =
+        w.nodes.iter().map(|n| n.name.clone()).collect();
+    for r in &w.cib.resources {
+        walk(r, &mut names);
+    }
+    names.len()
+}
+
+/// A primitive with `remote-node=NAME` hosts guest node NAME: Pacemaker
+/// adds an implicit connection resource NAME that runs with the container.
+fn add_guest_connections(w: &mut Working, defaults: &BTreeMap<String, String>) {
+    let guests: Vec<(usize, String)> = w
+        .rscs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.variant == Variant::Primitive && r.instance.is_none())
+        .filter_map(|(i, r)| r.meta.get("remote-node").map(|g| (i, g.clone())))
+        .collect();
+    for (container, name) in guests {
+        if w.by_id.contains_key(&name) {
+            continue;
+        }
+        let cfg = ResourceConfig {
+            id: name.clone(),
+            kind: ResourceKind::Primitive {
+                agent: AgentSpec {
+                    class: "ocf".into(),
+                    provider: Some("pacemaker".into()),
+                    kind: "remote".into(),
+                },
+                ops: Vec::new(),
+            },
+            meta: BTreeMap::new(),
+            params: BTreeMap::new(),
+            utilization: BTreeMap::new(),
+        };
+        let conn = add_resource(w, &cfg, None, defaults, None);
+        // Follows its container everywhere; never migrates on its own.
+        w.rscs[conn].allow_migrate = false;
+        w.rscs[conn].target_role = w.rscs[container].target_role;
+        w.top.push(conn);
+        w.guest_containers.insert(name, container);
+    }
 }
 
 /// Remote nodes (ocf:pacemaker:remote primitives) and guest nodes
@@ -488,10 +747,14 @@ fn unpack_remote_nodes(w: &mut Working) {
         let is_remote = r.agent.as_ref().is_some_and(|a| {
             a.class == "ocf" && a.provider.as_deref() == Some("pacemaker") && a.kind == "remote"
         });
-        if is_remote {
+        let in_bundle = r
+            .parent
+            .is_some_and(|p| matches!(w.rscs[p].variant, Variant::Bundle))
+            || w.guest_containers.contains_key(&r.id);
+        if is_remote && in_bundle {
+            new_nodes.push((r.id.clone(), NodeKind::Guest, r.id.clone()));
+        } else if is_remote {
             new_nodes.push((r.id.clone(), NodeKind::Remote, r.id.clone()));
-        } else if let Some(guest) = r.meta.get("remote-node") {
-            new_nodes.push((guest.clone(), NodeKind::Guest, r.id.clone()));
         }
     }
     for (name, kind, connection) in new_nodes {
@@ -520,6 +783,8 @@ fn unpack_remote_nodes(w: &mut Working) {
                     node_score: 0,
                     connection: None,
                     has_state: state.is_some(),
+                    connection_stopping: false,
+                    guest_lost: None,
                 };
                 let attrs = state.map(|s| s.transient).unwrap_or_default();
                 finish_attrs(&mut info, attrs);
@@ -540,6 +805,7 @@ fn unpack_remote_nodes(w: &mut Working) {
 
 /// The result of replaying one primitive's history on one node.
 struct Replay {
+    needs_demote: bool,
     role: Role,
     failed: bool,
     on_fail: Option<String>,
@@ -574,6 +840,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
     let mut ops: Vec<&LrmOp> = lrm.ops.iter().collect();
     ops.sort_by_key(|o| (o.call_id < 0, o.call_id));
     let mut st = Replay {
+        needs_demote: false,
         role: Role::Unknown,
         failed: false,
         on_fail: None,
@@ -603,18 +870,38 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             continue; // cancelled
         }
         let rc = op.rc;
+        // Status "error" (4) in old CIBs just means the rc was not 0; the rc
+        // decides. Other statuses (timeout, not supported...) are failures.
+        // The transition key "action:transition:expected-rc:uuid" says what
+        // the controller expected; a recurring monitor is fine when it got it.
+        let expected_rc = op
+            .transition_key
+            .as_deref()
+            .and_then(|k| k.split(':').nth(2))
+            .and_then(|v| v.parse::<i32>().ok());
         let success = match op.operation.as_str() {
-            "monitor" => rc == 0 || rc == 7 || rc == 8,
+            "monitor" if is_probe => rc == 0 || rc == 7 || rc == 8,
+            "monitor" => match expected_rc {
+                Some(e) if rc == 7 => e == 7,
+                _ => rc == 0 || rc == 8 || rc == 7,
+            },
             _ => rc == 0,
-        } && (op.op_status == 0);
+        } && (op.op_status == 0 || op.op_status == 4);
+        if success && op.operation == "monitor" && !is_probe && rc == 7 && expected_rc == Some(7) {
+            // A role=Stopped monitor confirming it is stopped.
+            st.role = Role::Stopped;
+            continue;
+        }
         if success {
             match op.operation.as_str() {
                 "start" | "migrate_from" => {
                     st.role = Role::Started;
+                    st.migrated_to = None;
                     clear(&mut st);
                 }
                 "stop" => {
                     st.role = Role::Stopped;
+                    st.migrated_to = None;
                     st.stop_failed = false;
                     clear(&mut st);
                 }
@@ -664,12 +951,24 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         if on_fail == "ignore" {
             continue;
         }
+        if on_fail == "demote"
+            && op.operation == "monitor"
+            && (rc == 8 || rc == 9 || rc == 1)
+            && st.role == Role::Promoted
+        {
+            // Demote (and maybe promote again), no full recovery.
+            st.needs_demote = true;
+            continue;
+        }
         match op.operation.as_str() {
             "stop" => {
                 st.role = Role::Started;
                 st.stop_failed = true;
             }
-            "promote" | "demote" => st.role = Role::Promoted,
+            "promote" => st.role = Role::Promoted,
+            // A failed demote leaves it unpromoted (or stopped).
+            "demote" if rc == 7 => st.role = Role::Stopped,
+            "demote" => st.role = Role::Unpromoted,
             "monitor" if rc == 9 => st.role = Role::Promoted,
             "start" => st.role = Role::Started,
             "migrate_to" | "migrate_from" => st.role = Role::Started,
@@ -703,22 +1002,53 @@ fn unpack_history(w: &mut Working) {
             by_base.entry(r.base.clone()).or_default().push(i);
         }
     }
-    let states = w.cib.node_states.clone();
+    // Taken out of the CIB while history is replayed, put back at the end.
+    let states = std::mem::take(&mut w.cib.node_states);
     let now = w.now_epoch_s;
+    // Cluster nodes first: remote and guest nodes are up only while their
+    // connection (or container) runs, which the cluster nodes' history says.
+    let mut ordered: Vec<(usize, &crate::model::cib::NodeState)> = Vec::new();
     for state in &states {
-        let Some(node) = w
+        if let Some(node) = w
             .node_named(&state.uname)
             .or_else(|| w.node_named(&state.id))
-        else {
+        {
+            ordered.push((node, state));
+        }
+    }
+    ordered.sort_by_key(|(n, _)| w.nodes[*n].kind != NodeKind::Member);
+    let mut remotes_decided = false;
+    for (node, state) in ordered {
+        if w.nodes[node].kind != NodeKind::Member && !remotes_decided {
+            remotes_decided = true;
+            decide_remote_nodes(w);
+        }
+        // History on a node that is down (and need not be fenced) says
+        // nothing about now.
+        let node_info = &w.nodes[node];
+        if !node_info.online && !node_info.unclean {
             continue;
-        };
+        }
         for lrm in &state.lrm {
             let (base, number) = match lrm.id.rsplit_once(':') {
                 Some((b, n)) if n.parse::<u32>().is_ok() => (b.to_string(), n.parse::<u32>().ok()),
                 _ => (lrm.id.clone(), None),
             };
-            let Some(instances) = by_base.get(&base).cloned() else {
-                continue; // an orphan: no longer configured
+            let instances = match by_base.get(&base) {
+                Some(i) => i.clone(),
+                None => {
+                    // An orphan: no longer configured. It must stop if active.
+                    // Bundle-generated resources are not modelled one by one.
+                    let from_bundle = w.rscs.iter().any(|r| {
+                        r.variant == Variant::Bundle && lrm.id.starts_with(&format!("{}-", r.id))
+                    });
+                    if !w.stop_orphans || from_bundle {
+                        continue;
+                    }
+                    let orphan = add_orphan(w, &lrm.id, &lrm.id, lrm.agent.clone(), None);
+                    by_base.insert(base.clone(), vec![orphan]);
+                    vec![orphan]
+                }
             };
             let first = instances[0];
             let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled);
@@ -729,13 +1059,72 @@ fn unpack_history(w: &mut Working) {
             if !active {
                 continue;
             }
-            let target = pick_instance(w, &instances, number, node);
-            let Some(target) = target else { continue };
-            let role = if st.role == Role::Unknown || st.role == Role::Stopped {
+            // Inside a bundle, the instance is the replica's own.
+            let replica = w.nodes[node].connection.as_ref().and_then(|c| {
+                w.bundles
+                    .values()
+                    .find_map(|b| b.remotes.iter().position(|&r| &w.rscs[r].id == c))
+            });
+            let picked = match replica {
+                Some(k) => instances
+                    .iter()
+                    .copied()
+                    .find(|&i| w.rscs[i].instance == Some(k as u32)),
+                None => pick_instance(w, &instances, number, node),
+            };
+            let target = match picked {
+                Some(t) => t,
+                None => {
+                    // More active copies than configured instances.
+                    let template = instances[0];
+                    let parent = w.rscs[template].parent;
+                    let used: Vec<u32> = instances
+                        .iter()
+                        .filter_map(|&i| w.rscs[i].instance)
+                        .collect();
+                    let n = (0..).find(|k| !used.contains(k)).unwrap_or(0);
+                    let id = format!("{base}:{n}");
+                    let agent = w.rscs[template].agent.clone();
+                    let orphan = add_orphan(w, &id, &base, agent, parent);
+                    w.rscs[orphan].instance = Some(n);
+                    if let Some(v) = by_base.get_mut(&base) {
+                        v.push(orphan);
+                    }
+                    orphan
+                }
+            };
+            let mut role = if st.role == Role::Unknown || st.role == Role::Stopped {
                 Role::Started
             } else {
                 st.role
             };
+            // A started instance of a promotable clone is unpromoted.
+            let promotable = {
+                let mut a = w.rscs[target].parent;
+                while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+                    a = w.rscs[p].parent;
+                }
+                a.is_some_and(|c| w.rscs[c].promotable)
+            };
+            if role == Role::Started && promotable {
+                role = Role::Unpromoted;
+            }
+            match st.on_fail.as_deref() {
+                Some("fence") if w.fencing_enabled && st.failed => {
+                    let n = &mut w.nodes[node];
+                    if !n.unclean {
+                        n.unclean = true;
+                        n.unclean_reason = format!("{} failed there", w.rscs[target].id);
+                    }
+                }
+                Some("standby") if st.failed => w.nodes[node].standby = true,
+                Some("block") if st.failed => {
+                    w.rscs[target].managed = false;
+                    w.rscs[target].blocked = true;
+                }
+                Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
+                _ => {}
+            }
             if st.stop_failed && w.fencing_enabled {
                 let n = &mut w.nodes[node];
                 if !n.unclean {
@@ -749,9 +1138,32 @@ fn unpack_history(w: &mut Working) {
                 failed: st.failed || st.stop_failed,
                 on_fail: st.on_fail.clone(),
                 pending_op: st.pending,
+                needs_demote: st.needs_demote,
+                migrated_to: st.migrated_to.clone(),
             });
-            let _ = st.migrated_to;
         }
+    }
+    // A completed migration leaves the source behind: not active, but in
+    // need of a stop.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        let names: Vec<String> = w.rscs[r]
+            .current
+            .iter()
+            .map(|c| w.nodes[c.node].name.clone())
+            .collect();
+        let mut keep = Vec::new();
+        let mut dangling = Vec::new();
+        for c in std::mem::take(&mut w.rscs[r].current) {
+            match &c.migrated_to {
+                Some(t) if names.contains(t) && !c.failed => dangling.push(c.node),
+                _ => keep.push(c),
+            }
+        }
+        w.rscs[r].current = keep;
+        w.rscs[r].dangling = dangling;
     }
     // Fail counts: fail-count-RSC[#op_interval] transient attributes.
     for n in 0..w.nodes.len() {
@@ -794,6 +1206,85 @@ fn unpack_history(w: &mut Working) {
             }
         }
     }
+    w.cib.node_states = states;
+}
+
+/// Remote and guest nodes are online while their connection resource runs
+/// (and has not failed).
+fn decide_remote_nodes(w: &mut Working) {
+    for n in 0..w.nodes.len() {
+        if w.nodes[n].kind == NodeKind::Member {
+            continue;
+        }
+        let up = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&r| {
+                let rsc = &w.rscs[r];
+                !rsc.current.is_empty()
+                    && !rsc.failed()
+                    && rsc.current.iter().all(|c| w.nodes[c.node].online)
+            });
+        w.nodes[n].online = up;
+        // A connection on its way down takes the node's resources with it.
+        let stopping = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&r| w.rscs[r].target_role == Role::Stopped || w.rscs[r].failed());
+        w.nodes[n].connection_stopping = stopping;
+    }
+}
+
+/// Adds a resource found only in the history: stopped wherever it runs.
+fn add_orphan(
+    w: &mut Working,
+    id: &str,
+    base: &str,
+    agent: Option<AgentSpec>,
+    parent: Option<usize>,
+) -> usize {
+    let n = w.nodes.len();
+    let template = Rsc {
+        id: id.to_string(),
+        base: base.to_string(),
+        variant: Variant::Primitive,
+        parent,
+        children: Vec::new(),
+        agent,
+        ops: Vec::new(),
+        params: BTreeMap::new(),
+        meta: BTreeMap::new(),
+        utilization: BTreeMap::new(),
+        instance: None,
+        priority: 0,
+        stickiness: 0,
+        managed: true,
+        target_role: Role::Stopped,
+        migration_threshold: INFINITY,
+        failure_timeout_s: 0,
+        allow_migrate: false,
+        globally_unique: false,
+        promotable: false,
+        interleave: false,
+        ordered: false,
+        clone_max: 0,
+        clone_node_max: 0,
+        promoted_max: 0,
+        promoted_node_max: 0,
+        requires_fencing: true,
+        current: Vec::new(),
+        known_on: vec![false; n],
+        banned_by_failures: vec![false; n],
+        orphan: true,
+        blocked: false,
+        dangling: Vec::new(),
+    };
+    w.rscs.push(template);
+    let idx = w.rscs.len() - 1;
+    w.by_id.entry(id.to_string()).or_insert(idx);
+    idx
 }
 
 /// Chooses which instance of a (possibly cloned) primitive a history entry
@@ -806,20 +1297,23 @@ fn pick_instance(
     node: usize,
 ) -> Option<usize> {
     if instances.len() == 1 {
-        return Some(instances[0]);
+        let only = instances[0];
+        // An orphaned clone instance already active elsewhere: another copy.
+        if w.rscs[only].orphan && w.rscs[only].id.contains(':') && !w.rscs[only].current.is_empty()
+        {
+            return None;
+        }
+        return Some(only);
     }
     let unique = instances
         .first()
         .is_some_and(|&i| w.rscs[i].globally_unique);
-    if let Some(n) = number {
-        if let Some(&i) = instances.iter().find(|&&i| w.rscs[i].instance == Some(n)) {
-            if unique || w.rscs[i].current.is_empty() {
-                return Some(i);
-            }
-        }
-        if unique {
-            return None;
-        }
+    // Anonymous clones ignore the recorded number: any free instance will do.
+    if let Some(n) = number.filter(|_| unique) {
+        return instances
+            .iter()
+            .copied()
+            .find(|&i| w.rscs[i].instance == Some(n));
     }
     // Anonymous: a group instance with a sibling already here keeps together.
     for &i in instances {
