@@ -96,15 +96,25 @@ fn all_started(report: &StatusReport) -> bool {
             .all(|r| r.nodes.len() == 1 && !r.failed)
 }
 
-/// Where each resource runs (clone instances included).
+/// Where each resource runs. Instances of an anonymous clone are
+/// interchangeable (their numbers are the scheduler's bookkeeping, as in
+/// Pacemaker), so a clone counts as the set of nodes it runs on.
 fn placement(report: &StatusReport) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<_> = report
-        .resources
-        .iter()
-        .map(|r| (r.id.clone(), r.nodes.clone()))
-        .collect();
-    out.sort();
-    out
+    let mut out: std::collections::BTreeMap<String, Vec<String>> =
+        std::collections::BTreeMap::new();
+    for r in &report.resources {
+        let key = match (&r.parent, r.id.split_once(':')) {
+            (Some(parent), Some(_)) => parent.clone(),
+            _ => r.id.clone(),
+        };
+        out.entry(key).or_default().extend(r.nodes.iter().cloned());
+    }
+    out.into_iter()
+        .map(|(id, mut nodes)| {
+            nodes.sort();
+            (id, nodes)
+        })
+        .collect()
 }
 
 #[test]
@@ -160,9 +170,10 @@ fn killing_the_dc_elects_a_new_one_and_disturbs_no_resource() {
     let cluster = TestCluster::up(3);
     let before = cluster.wait("node1", 30_000, "all demo resources started", all_started);
     let old_dc = before.dc.clone().unwrap();
-    let untouched: Vec<(String, Vec<String>)> = placement(&before)
+    // What ran on the surviving nodes must still run there.
+    let on_survivors: Vec<(String, Vec<String>)> = placement(&before)
         .into_iter()
-        .filter(|(_, nodes)| !nodes.contains(&old_dc))
+        .map(|(id, nodes)| (id, nodes.into_iter().filter(|n| *n != old_dc).collect()))
         .collect();
     cluster.kill9(&old_dc);
     let observer = before
@@ -176,13 +187,18 @@ fn killing_the_dc_elects_a_new_one_and_disturbs_no_resource() {
             && r.fencing.iter().any(|f| f.target == old_dc && f.ok)
     });
     let now = placement(&after);
-    for (id, nodes) in &untouched {
-        let current = now.iter().find(|(x, _)| x == id).map(|(_, n)| n.clone());
-        assert_eq!(
-            current.as_ref(),
-            Some(nodes),
-            "{id} was disturbed by the DC's loss"
-        );
+    for (id, nodes) in &on_survivors {
+        let current = now
+            .iter()
+            .find(|(x, _)| x == id)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_default();
+        for node in nodes {
+            assert!(
+                current.contains(node),
+                "{id} was disturbed on {node} by the DC's loss: now {current:?}"
+            );
+        }
     }
 }
 

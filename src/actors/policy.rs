@@ -54,7 +54,7 @@ fn planned_kind(action: &Action) -> PlannedKind {
         (Some(resource), Some(agent), Some(node), Some(operation)) => PlannedKind::Resource {
             node: node.clone(),
             op: OpSpec {
-                resource: resource.clone(),
+                resource: lrm_id(resource, &action.meta),
                 agent: AgentName {
                     class: agent.class.clone(),
                     provider: agent.provider.clone(),
@@ -74,6 +74,18 @@ fn planned_kind(action: &Action) -> PlannedKind {
                 action.resource.clone().unwrap_or_default()
             ),
         },
+    }
+}
+
+/// The id a node's executor knows a resource by. Instances of an anonymous
+/// clone are interchangeable: on each node there is one, under the
+/// primitive's own id (`db`, not `db:2`), as Pacemaker's executor does; the
+/// scheduler maps it to an instance number afresh each time.
+fn lrm_id(resource: &str, meta: &std::collections::BTreeMap<String, String>) -> String {
+    let anonymous = meta.get("globally_unique").map(String::as_str) == Some("false");
+    match resource.split_once(':') {
+        Some((base, _)) if anonymous => base.to_string(),
+        _ => resource.to_string(),
     }
 }
 
@@ -98,5 +110,20 @@ impl Behaviour for PolicyActor {
                 }
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn anonymous_clone_instances_run_under_the_primitive_id() {
+        let mut meta = std::collections::BTreeMap::new();
+        meta.insert("globally_unique".to_string(), "false".to_string());
+        assert_eq!(lrm_id("db:2", &meta), "db");
+        meta.insert("globally_unique".to_string(), "true".to_string());
+        assert_eq!(lrm_id("db:2", &meta), "db:2");
+        assert_eq!(lrm_id("vip", &Default::default()), "vip");
     }
 }
