@@ -166,14 +166,43 @@ pub struct Caller {
     pub pid: Option<i32>,
 }
 
+/// What a caller may do on the control socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Root, the daemon's user, the admin group: anything (CIB ACLs aside).
+    Admin,
+    /// The read-only group (or anyone when no group is configured): reads.
+    ReadOnly,
+    /// Nothing at all.
+    Denied,
+}
+
+/// The answer to a request `access` does not allow, or `None` to go on.
+pub fn refusal(request: &ControlRequest, caller: &Caller, access: Access) -> Option<String> {
+    match access {
+        Access::Admin => None,
+        Access::ReadOnly if !request.mutates() => None,
+        Access::ReadOnly => Some(format!(
+            "permission denied: uid {} may only read; changes need root, the daemon's user or the admin group",
+            caller.uid
+        )),
+        // Liveness only: lets the CLI find a node, then say why it is refused.
+        Access::Denied if matches!(request, ControlRequest::Ping) => None,
+        Access::Denied => Some(format!(
+            "permission denied: uid {} is neither root nor in the cluster's admin or read-only group",
+            caller.uid
+        )),
+    }
+}
+
 /// Serves the control socket until the listener fails. `handle` answers
-/// each request; requests are refused before `handle` when they mutate and
-/// `may_mutate(caller)` says no.
-pub async fn serve<H, F, M>(socket: &Path, handle: H, may_mutate: M) -> std::io::Result<()>
+/// each request; requests are refused before `handle` when `access(caller)`
+/// does not allow them (see [`refusal`]).
+pub async fn serve<H, F, M>(socket: &Path, handle: H, access: M) -> std::io::Result<()>
 where
     H: Fn(ControlRequest, Caller) -> F + Send + Sync + Clone + 'static,
     F: std::future::Future<Output = ControlResponse> + Send + 'static,
-    M: Fn(&Caller) -> bool + Send + Sync + Clone + 'static,
+    M: Fn(&Caller) -> Access + Send + Sync + Clone + 'static,
 {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let _ = std::fs::remove_file(socket);
@@ -181,10 +210,16 @@ where
         std::fs::create_dir_all(dir)?;
     }
     let listener = tokio::net::UnixListener::bind(socket)?;
+    // Anyone may connect: who may do what is decided per request from the
+    // caller's kernel credentials, so group members need no file access.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666))?;
+    }
     loop {
         let (mut stream, _) = listener.accept().await?;
         let handle = handle.clone();
-        let may_mutate = may_mutate.clone();
+        let access = access.clone();
         tokio::spawn(async move {
             let caller = match stream.peer_cred() {
                 Ok(cred) => Caller {
@@ -208,11 +243,10 @@ where
                 }
                 match decode_body::<ControlRequest>(&body) {
                     Err(error) => ControlResponse::Error(format!("bad request: {error}")),
-                    Ok(request) if request.mutates() && !may_mutate(&caller) => ControlResponse::Error(format!(
-                        "permission denied: uid {} may only read; changes need root, the daemon's user or the admin group",
-                        caller.uid
-                    )),
-                    Ok(request) => handle(request, caller).await,
+                    Ok(request) => match refusal(&request, &caller, access(&caller)) {
+                        Some(error) => ControlResponse::Error(error),
+                        None => handle(request, caller).await,
+                    },
                 }
             };
             if let Ok(frame) = encode_frame(&response) {
@@ -225,6 +259,30 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refusals_by_access() {
+        let caller = Caller {
+            uid: 1234,
+            gid: 1234,
+            pid: None,
+        };
+        let read = ControlRequest::CibGet;
+        let write = ControlRequest::Shutdown;
+        assert_eq!(refusal(&read, &caller, Access::Admin), None);
+        assert_eq!(refusal(&write, &caller, Access::Admin), None);
+        assert_eq!(refusal(&read, &caller, Access::ReadOnly), None);
+        assert!(refusal(&write, &caller, Access::ReadOnly)
+            .unwrap()
+            .contains("may only read"));
+        assert!(refusal(&read, &caller, Access::Denied)
+            .unwrap()
+            .contains("neither root nor"));
+        assert_eq!(
+            refusal(&ControlRequest::Ping, &caller, Access::Denied),
+            None
+        );
+    }
 
     #[test]
     fn frames_round_trip_and_garbage_is_an_error() {
@@ -256,7 +314,7 @@ mod tests {
                         _ => ControlResponse::Done("done".into()),
                     }
                 },
-                |_caller| false,
+                |_caller| Access::ReadOnly,
             )
             .await
         });

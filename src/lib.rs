@@ -7,6 +7,7 @@
 //! `docs/architecture.md` for how the parts fit.
 
 pub mod actors;
+pub mod admin;
 pub mod agent;
 pub mod config;
 pub mod control;

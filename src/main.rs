@@ -1,8 +1,12 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
+use systole::actors::message::CibChange;
+use systole::admin::{self, shadow};
 use systole::control::{self, ControlRequest, ControlResponse};
 use systole::localcluster;
+use systole::model::diff;
+use systole::model::xml::Element;
 
 #[derive(Parser)]
 #[command(
@@ -30,6 +34,9 @@ struct Target {
     /// With --dir: which node to ask (default: the first that answers).
     #[arg(long, global = true)]
     node: Option<String>,
+    /// Work on the shadow CIB NAME instead of the live cluster (see `cib shadow`).
+    #[arg(long, global = true, value_name = "NAME")]
+    shadow: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -72,8 +79,29 @@ enum Command {
         #[command(subcommand)]
         action: CibAction,
     },
-    /// Run the scheduler on a CIB file and print what crm_simulate prints.
+    /// Run the scheduler on a CIB file and print what crm_simulate prints
+    /// (`--shadow NAME` simulates a shadow CIB).
     Simulate(systole::simulate::SimulateArgs),
+    /// Resources: create, update, delete, move, ban, enable, disable, ...
+    Resource {
+        #[command(subcommand)]
+        action: ResourceAction,
+    },
+    /// Location, colocation and order constraints.
+    Constraint {
+        #[command(subcommand)]
+        action: ConstraintAction,
+    },
+    /// Cluster properties (crm_config).
+    Property {
+        #[command(subcommand)]
+        action: PropertyAction,
+    },
+    /// Nodes: standby, online, maintenance, attributes.
+    Node {
+        #[command(subcommand)]
+        action: NodeAction,
+    },
     /// The bus's counters on this node: messages, retransmits, drops and why.
     Bus,
     /// Why a resource is where it is: scores, constraints, stickiness, failures.
@@ -97,6 +125,220 @@ enum Command {
 enum HistoryAction {
     /// One transition in full.
     Show { id: u64 },
+}
+
+#[derive(Subcommand)]
+enum ResourceAction {
+    /// `create ID AGENT [name=value...] [meta name=value...] [op NAME name=value...]
+    /// [clone|promotable [name=value...]] [--group G] [--disabled]`
+    Create {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ID AGENT ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// `update ID [name=value...] [meta name=value...] [op NAME name=value...]`; `name=` removes.
+    Update {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ID ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// Delete a resource (and the constraints that name it).
+    #[command(alias = "remove")]
+    Delete { id: String },
+    /// The configured resources, with where they run.
+    #[command(alias = "status")]
+    List,
+    /// One resource's configuration (XML).
+    #[command(alias = "config")]
+    Show { id: String },
+    /// Move to NODE: adds location constraint cli-prefer-ID (until `clear`, or
+    /// --lifetime); without NODE, away from where it runs (cli-ban-ID-on-NODE).
+    Move {
+        id: String,
+        node: Option<String>,
+        /// Let the constraint expire (10min, 2h, PT1H).
+        #[arg(long)]
+        lifetime: Option<String>,
+    },
+    /// Keep off NODE: adds location constraint cli-ban-ID-on-NODE.
+    Ban {
+        id: String,
+        node: String,
+        #[arg(long)]
+        lifetime: Option<String>,
+    },
+    /// Remove the constraints move and ban added (on NODE only if given);
+    /// `--expired`: only those whose lifetime has ended (ID optional then).
+    Clear {
+        id: Option<String>,
+        node: Option<String>,
+        #[arg(long)]
+        expired: bool,
+    },
+    /// Forget operation history and fail counts (all resources / all nodes if not given).
+    Cleanup {
+        id: Option<String>,
+        #[arg(value_name = "NODE")]
+        on: Option<String>,
+    },
+    /// Let the cluster start it (removes target-role=Stopped).
+    Enable { ids: Vec<String> },
+    /// Stop it and keep it stopped (target-role=Stopped).
+    Disable { ids: Vec<String> },
+    /// Disable, wait until stopped, enable.
+    Restart {
+        id: String,
+        /// Seconds to wait for the stop.
+        #[arg(long, default_value_t = 60)]
+        timeout: u64,
+    },
+    /// The cluster manages it again.
+    Manage { ids: Vec<String> },
+    /// The cluster leaves it alone (is-managed=false).
+    Unmanage { ids: Vec<String> },
+    /// Groups: `group add G RSC...`, `group remove G RSC...`.
+    Group {
+        #[command(subcommand)]
+        action: GroupAction,
+    },
+    /// Clone a primitive or group: `clone ID [name=value...]` (ID-clone).
+    Clone { id: String, meta: Vec<String> },
+    /// Resource defaults (rsc_defaults): `defaults [NAME=VALUE...]`; `NAME=` removes.
+    Defaults { assignments: Vec<String> },
+    /// Operation defaults: `op defaults [NAME=VALUE...]`.
+    Op {
+        #[command(subcommand)]
+        action: OpAction,
+    },
+    /// Promotable clone: `promotable ID [name=value...]`.
+    Promotable { id: String, meta: Vec<String> },
+}
+
+#[derive(Subcommand)]
+enum OpAction {
+    /// Operation defaults (op_defaults): `[NAME=VALUE...]`; `NAME=` removes.
+    Defaults { assignments: Vec<String> },
+}
+
+#[derive(Subcommand)]
+enum GroupAction {
+    /// Put resources into a group (created if new), in order.
+    Add {
+        group: String,
+        #[arg(required = true)]
+        resources: Vec<String>,
+    },
+    /// Take resources out of a group (an emptied group goes).
+    Remove {
+        group: String,
+        #[arg(required = true)]
+        resources: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConstraintAction {
+    /// `location RSC prefers|avoids NODE[=SCORE]...`, `location add ID RSC NODE SCORE`,
+    /// `location remove ID`, `location list`
+    Location {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// `colocation add [ROLE] RSC with [ROLE] WITH [SCORE] [id=ID]`, `colocation remove ID`, `colocation list`
+    Colocation {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// `order [add] [ACTION] FIRST then [ACTION] THEN [kind=..] [symmetrical=..] [id=ID]`, `order remove ID`, `order list`
+    Order {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Every constraint, one a line.
+    #[command(alias = "show", alias = "config")]
+    List,
+    /// Remove constraints by id.
+    #[command(alias = "delete")]
+    Remove {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PropertyAction {
+    /// `set NAME=VALUE...`
+    Set {
+        #[arg(required = true)]
+        assignments: Vec<String>,
+        /// Accept a property name Pacemaker does not know.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Back to the default.
+    Unset {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// name=value lines.
+    #[command(alias = "config")]
+    List,
+}
+
+#[derive(Subcommand)]
+enum NodeAction {
+    /// Move resources away and keep them away.
+    Standby { node: String },
+    /// Undo standby.
+    #[command(alias = "unstandby")]
+    Online { node: String },
+    /// Leave the node's resources alone (`--off` undoes).
+    Maintenance {
+        node: String,
+        #[arg(long)]
+        off: bool,
+    },
+    /// Undo maintenance.
+    Unmaintenance { node: String },
+    /// `attribute [NODE [NAME=VALUE...]]`: list, set (`NAME=` removes).
+    Attribute {
+        node: Option<String>,
+        assignments: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ShadowAction {
+    /// Copy the live CIB into shadow NAME.
+    Create {
+        name: String,
+        /// Overwrite an existing shadow.
+        #[arg(long)]
+        force: bool,
+    },
+    /// What the shadow changes against the live configuration.
+    Diff { name: String },
+    /// Make the shadow's configuration live; refused if the live CIB changed
+    /// since the shadow was made, unless --force.
+    Commit {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Print the shadow CIB.
+    Export { name: String },
+    /// Remove shadow NAME.
+    Delete { name: String },
+    /// The shadows in the shadow directory.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -125,6 +367,18 @@ enum CibAction {
         /// Pacemaker XML (the only format so far; accepted for pcs habits).
         #[arg(long)]
         xml: bool,
+    },
+    /// Load a Pacemaker XML configuration (validated first; refused whole if invalid).
+    Import {
+        file: PathBuf,
+        /// Add or replace elements by id instead of replacing the whole configuration.
+        #[arg(long)]
+        merge: bool,
+    },
+    /// Shadow CIBs: edit offline, diff, simulate, commit.
+    Shadow {
+        #[command(subcommand)]
+        action: ShadowAction,
     },
 }
 
@@ -205,6 +459,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Demo { keep } => systole::demo::run(target.dir.clone(), keep)?,
+        Command::Status { .. } if target.shadow.is_some() => bail!(
+            "status shows the running cluster; for a shadow see `systole simulate --shadow NAME`"
+        ),
         Command::Status { json } => match ask(target, ControlRequest::Status)? {
             ControlResponse::Status(report) if json => {
                 println!("{}", serde_json::to_string_pretty(&report)?)
@@ -234,13 +491,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 other => bail!("unexpected answer {other:?}"),
             },
         },
-        Command::Cib { action } => match action {
-            CibAction::Export { xml: _ } => match ask(target, ControlRequest::CibGet)? {
-                ControlResponse::Cib { xml } => print!("{xml}"),
-                other => bail!("unexpected answer {other:?}"),
-            },
-        },
-        Command::Simulate(args) => return systole::simulate::run(&args),
+        Command::Cib { action } => return cib_command(target, action),
+        Command::Simulate(mut args) => {
+            if let Some(name) = &target.shadow {
+                let dir = shadow_dir(target);
+                shadow::load(&dir, name)?;
+                args.cib = shadow::path(&dir, name);
+            }
+            return systole::simulate::run(&args);
+        }
+        Command::Resource { action } => return resource_command(target, action),
+        Command::Constraint { action } => return constraint_command(target, action),
+        Command::Property { action } => return property_command(target, action),
+        Command::Node { action } => return node_command(target, action),
         Command::History { action, json } => history(target, action, json)?,
         Command::Explain { resource } => match ask(target, ControlRequest::CibGet)? {
             ControlResponse::Cib { xml } => {
@@ -328,6 +591,444 @@ fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow
     Ok(())
 }
 
+// ------------------------------------------------------------ administration
+
+/// Global options typed after a free-form argument list land in it; take
+/// them back out (`resource create web ocf:heartbeat:Dummy --dir /tmp/c`).
+fn take_globals(args: &mut Vec<String>, target: &mut Target) -> anyhow::Result<()> {
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].clone();
+        let (key, inline) = match arg.split_once('=') {
+            Some((k, v)) if k.starts_with("--") => (k.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        if !matches!(key.as_str(), "--dir" | "--socket" | "--node" | "--shadow") {
+            i += 1;
+            continue;
+        }
+        args.remove(i);
+        let value = match inline {
+            Some(v) => v,
+            None if i < args.len() => args.remove(i),
+            None => bail!("{key} needs a value"),
+        };
+        match key.as_str() {
+            "--dir" => target.dir = Some(PathBuf::from(value)),
+            "--socket" => target.socket = Some(PathBuf::from(value)),
+            "--node" => target.node = Some(value),
+            _ => target.shadow = Some(value),
+        }
+    }
+    Ok(())
+}
+
+/// `simulate --shadow NAME` without `--cib`: clap wants `--cib`, so give it
+/// a placeholder the shadow's path replaces after parsing.
+fn simulate_placeholder(mut argv: Vec<String>) -> Vec<String> {
+    if argv.iter().skip(1).any(|a| a == "simulate")
+        && argv
+            .iter()
+            .any(|a| a == "--shadow" || a.starts_with("--shadow="))
+        && !argv.iter().any(|a| a == "--cib" || a.starts_with("--cib="))
+    {
+        argv.push("--cib".into());
+        argv.push("(shadow)".into());
+    }
+    argv
+}
+
+fn shadow_dir(target: &Target) -> PathBuf {
+    shadow::shadow_dir(
+        std::env::var("SYSTOLE_SHADOW_DIR").ok().as_deref(),
+        target.dir.as_deref(),
+    )
+}
+
+fn now_epoch_s() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn live_cib(target: &Target) -> anyhow::Result<Element> {
+    match ask(target, ControlRequest::CibGet)? {
+        ControlResponse::Cib { xml } => Ok(Element::parse(&xml)?),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// The CIB a command works on: the shadow if `--shadow`, else the live one.
+fn current_cib(target: &Target) -> anyhow::Result<Element> {
+    match &target.shadow {
+        Some(name) => shadow::load(&shadow_dir(target), name),
+        None => live_cib(target),
+    }
+}
+
+/// Applies an edit (to the shadow, or through the DC) and says what changed.
+fn commit_edit(target: &Target, edit: admin::Edit) -> anyhow::Result<i32> {
+    if edit.is_empty() {
+        println!("nothing to change");
+        return Ok(0);
+    }
+    let summary = edit.summary.clone();
+    match &target.shadow {
+        Some(name) => {
+            let dir = shadow_dir(target);
+            let mut cib = shadow::load(&dir, name)?;
+            edit.apply(&mut cib)?;
+            shadow::save(&dir, name, &cib)?;
+            for line in summary {
+                println!("{line}");
+            }
+            println!("(in shadow {name}; `systole cib shadow diff {name}` to review)");
+        }
+        None => {
+            let change = edit.into_change().expect("not empty");
+            match ask(target, ControlRequest::CibModify { change })? {
+                ControlResponse::Done(text) => {
+                    for line in summary {
+                        println!("{line}");
+                    }
+                    println!("({text})");
+                }
+                other => bail!("unexpected answer {other:?}"),
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn edit_each(
+    target: &Target,
+    ids: &[String],
+    make: fn(&Element, &str) -> admin::Result<admin::Edit>,
+) -> anyhow::Result<i32> {
+    if ids.is_empty() {
+        bail!("which resource? give at least one id");
+    }
+    let cib = current_cib(target)?;
+    let mut all = admin::Edit::default();
+    for id in ids {
+        let edit = make(&cib, id)?;
+        all.changes.extend(edit.changes);
+        all.summary.extend(edit.summary);
+    }
+    commit_edit(target, all)
+}
+
+fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i32> {
+    let mut target = target.clone();
+    match action {
+        ResourceAction::Create { mut args } => {
+            take_globals(&mut args, &mut target)?;
+            let cib = current_cib(&target)?;
+            commit_edit(&target, admin::resource_create(&cib, &args)?)
+        }
+        ResourceAction::Update { mut args } => {
+            take_globals(&mut args, &mut target)?;
+            let cib = current_cib(&target)?;
+            commit_edit(&target, admin::resource_update(&cib, &args)?)
+        }
+        ResourceAction::Delete { id } => {
+            let cib = current_cib(&target)?;
+            commit_edit(&target, admin::resource_delete(&cib, &id)?)
+        }
+        ResourceAction::List => {
+            print!("{}", admin::resource_list(&current_cib(&target)?));
+            Ok(0)
+        }
+        ResourceAction::Show { id } => {
+            print!("{}", admin::resource_show(&current_cib(&target)?, &id)?);
+            Ok(0)
+        }
+        ResourceAction::Move { id, node, lifetime } => {
+            let cib = current_cib(&target)?;
+            let edit = match node {
+                Some(node) => {
+                    admin::resource_move(&cib, &id, &node, lifetime.as_deref(), now_epoch_s())?
+                }
+                None => admin::resource_move_away(&cib, &id, lifetime.as_deref(), now_epoch_s())?,
+            };
+            commit_edit(&target, edit)
+        }
+        ResourceAction::Ban { id, node, lifetime } => {
+            let cib = current_cib(&target)?;
+            let edit = admin::resource_ban(&cib, &id, &node, lifetime.as_deref(), now_epoch_s())?;
+            commit_edit(&target, edit)
+        }
+        ResourceAction::Clear { id, node, expired } => {
+            let cib = current_cib(&target)?;
+            let edit = match (id, expired) {
+                (id, true) => admin::resource_clear_expired(&cib, id.as_deref(), now_epoch_s())?,
+                (Some(id), false) => admin::resource_clear(&cib, &id, node.as_deref())?,
+                (None, false) => bail!("which resource? `resource clear ID [NODE]` (or --expired)"),
+            };
+            if edit.is_empty() {
+                println!("no cli-prefer/cli-ban constraints to clear; nothing changed");
+                return Ok(0);
+            }
+            commit_edit(&target, edit)
+        }
+        ResourceAction::Cleanup { id, on } => {
+            let cib = current_cib(&target)?;
+            commit_edit(
+                &target,
+                admin::resource_cleanup(&cib, id.as_deref(), on.as_deref())?,
+            )
+        }
+        ResourceAction::Enable { ids } => edit_each(&target, &ids, admin::resource_enable),
+        ResourceAction::Disable { ids } => edit_each(&target, &ids, admin::resource_disable),
+        ResourceAction::Manage { ids } => edit_each(&target, &ids, admin::resource_manage),
+        ResourceAction::Unmanage { ids } => edit_each(&target, &ids, admin::resource_unmanage),
+        ResourceAction::Restart { id, timeout } => restart(&target, &id, timeout),
+        ResourceAction::Group { action } => {
+            let cib = current_cib(&target)?;
+            let edit = match action {
+                GroupAction::Add { group, resources } => {
+                    admin::group_add(&cib, &group, &resources)?
+                }
+                GroupAction::Remove { group, resources } => {
+                    admin::group_remove(&cib, &group, &resources)?
+                }
+            };
+            commit_edit(&target, edit)
+        }
+        ResourceAction::Defaults { assignments } => defaults(&target, "rsc_defaults", &assignments),
+        ResourceAction::Op {
+            action: OpAction::Defaults { assignments },
+        } => defaults(&target, "op_defaults", &assignments),
+        ResourceAction::Clone { id, meta } => {
+            let cib = current_cib(&target)?;
+            commit_edit(&target, admin::resource_clone(&cib, &id, false, &meta)?)
+        }
+        ResourceAction::Promotable { id, meta } => {
+            let cib = current_cib(&target)?;
+            commit_edit(&target, admin::resource_clone(&cib, &id, true, &meta)?)
+        }
+    }
+}
+
+fn defaults(target: &Target, section: &str, assignments: &[String]) -> anyhow::Result<i32> {
+    let cib = current_cib(target)?;
+    if assignments.is_empty() {
+        print!("{}", admin::defaults_list(&cib, section));
+        return Ok(0);
+    }
+    commit_edit(target, admin::defaults_set(&cib, section, assignments)?)
+}
+
+/// Whether no instance of `id` (or of what it contains) runs anywhere.
+fn stopped(report: &control::StatusReport, cib: &Element, id: &str) -> bool {
+    let members: Vec<String> = admin::find_resource(cib, id)
+        .map(|r| {
+            let mut ids = Vec::new();
+            r.walk(&mut |e| {
+                if let Some(i) = e.id() {
+                    ids.push(i.to_string());
+                }
+            });
+            ids
+        })
+        .unwrap_or_default();
+    report.resources.iter().all(|r| {
+        let base = r.id.split(':').next().unwrap_or(&r.id);
+        let ours = members
+            .iter()
+            .any(|m| m == base || r.parent.as_deref() == Some(m));
+        !ours || r.nodes.is_empty()
+    })
+}
+
+/// `resource restart`: disable, wait for the stop, enable.
+fn restart(target: &Target, id: &str, timeout_s: u64) -> anyhow::Result<i32> {
+    if target.shadow.is_some() {
+        bail!("restart acts on the running cluster; it has no meaning for a shadow");
+    }
+    let cib = live_cib(target)?;
+    commit_edit(target, admin::resource_disable(&cib, id)?)?;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(timeout_s);
+    let mut stopped_in_time = false;
+    while std::time::Instant::now() < deadline {
+        if let ControlResponse::Status(report) = ask(target, ControlRequest::Status)? {
+            if stopped(&report, &cib, id) {
+                stopped_in_time = true;
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let cib = live_cib(target)?;
+    commit_edit(target, admin::resource_enable(&cib, id)?)?;
+    if !stopped_in_time {
+        bail!("{id} did not stop within {timeout_s} s; it was enabled again anyway");
+    }
+    println!("restarted {id}");
+    Ok(0)
+}
+
+fn constraint_command(target: &Target, action: ConstraintAction) -> anyhow::Result<i32> {
+    let mut target = target.clone();
+    let (kind, mut args) = match action {
+        ConstraintAction::List => {
+            print!("{}", admin::constraint_list(&current_cib(&target)?, None));
+            return Ok(0);
+        }
+        ConstraintAction::Remove { ids } => {
+            let cib = current_cib(&target)?;
+            return commit_edit(&target, admin::constraint_remove(&cib, &ids)?);
+        }
+        ConstraintAction::Location { args } => ("location", args),
+        ConstraintAction::Colocation { args } => ("colocation", args),
+        ConstraintAction::Order { args } => ("order", args),
+    };
+    take_globals(&mut args, &mut target)?;
+    let cib = current_cib(&target)?;
+    match args.first().map(String::as_str) {
+        None | Some("list") | Some("show") | Some("config") => {
+            print!("{}", admin::constraint_list(&cib, Some(kind)));
+            Ok(0)
+        }
+        Some("remove") | Some("delete") => {
+            commit_edit(&target, admin::constraint_remove(&cib, &args[1..])?)
+        }
+        _ => {
+            let edit = match kind {
+                "location" => admin::constraint_location(&cib, &args)?,
+                "colocation" => admin::constraint_colocation(&cib, &args)?,
+                _ => admin::constraint_order(&cib, &args)?,
+            };
+            commit_edit(&target, edit)
+        }
+    }
+}
+
+fn property_command(target: &Target, action: PropertyAction) -> anyhow::Result<i32> {
+    let cib = current_cib(target)?;
+    match action {
+        PropertyAction::Set { assignments, force } => {
+            commit_edit(target, admin::property_set(&cib, &assignments, force)?)
+        }
+        PropertyAction::Unset { names } => {
+            commit_edit(target, admin::property_unset(&cib, &names)?)
+        }
+        PropertyAction::List => {
+            print!("{}", admin::property_list(&cib));
+            Ok(0)
+        }
+    }
+}
+
+fn node_command(target: &Target, action: NodeAction) -> anyhow::Result<i32> {
+    let cib = current_cib(target)?;
+    let edit = match action {
+        NodeAction::Standby { node } => admin::node_standby(&cib, &node)?,
+        NodeAction::Online { node } => admin::node_online(&cib, &node)?,
+        NodeAction::Maintenance { node, off } => admin::node_maintenance(&cib, &node, !off)?,
+        NodeAction::Unmaintenance { node } => admin::node_maintenance(&cib, &node, false)?,
+        NodeAction::Attribute { node, assignments } if assignments.is_empty() => {
+            print!("{}", admin::node_attributes_list(&cib, node.as_deref()));
+            return Ok(0);
+        }
+        NodeAction::Attribute { node, assignments } => {
+            admin::node_attribute(&cib, node.as_deref().unwrap_or_default(), &assignments)?
+        }
+    };
+    commit_edit(target, edit)
+}
+
+fn cib_command(target: &Target, action: CibAction) -> anyhow::Result<i32> {
+    match action {
+        CibAction::Export { xml: _ } => match &target.shadow {
+            Some(_) => print!("{}", current_cib(target)?.to_xml_pretty()),
+            None => match ask(target, ControlRequest::CibGet)? {
+                ControlResponse::Cib { xml } => print!("{xml}"),
+                other => bail!("unexpected answer {other:?}"),
+            },
+        },
+        CibAction::Import { file, merge } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let cib = current_cib(target)?;
+            return commit_edit(target, admin::cib_import(&cib, &text, merge)?);
+        }
+        CibAction::Shadow { action } => return shadow_command(target, action),
+    }
+    Ok(0)
+}
+
+fn shadow_command(target: &Target, action: ShadowAction) -> anyhow::Result<i32> {
+    let dir = shadow_dir(target);
+    match action {
+        ShadowAction::Create { name, force } => {
+            let live = live_cib(target)?;
+            let file = shadow::create(&dir, &name, &live, force)?;
+            let v = systole::model::cib_store::version(&live);
+            println!(
+                "created shadow {name} from the live CIB (version {v}) at {}; edit it with `--shadow {name}`",
+                file.display()
+            );
+        }
+        ShadowAction::Diff { name } => {
+            let shadow_cib = shadow::load(&dir, &name)?;
+            let live = live_cib(target)?;
+            let changes = diff::diff(
+                &admin::configuration_of(&live),
+                &admin::configuration_of(&shadow_cib),
+            );
+            if changes.is_empty() {
+                println!("shadow {name} has the live configuration");
+            } else {
+                print!("{}", diff::render(&changes));
+            }
+        }
+        ShadowAction::Commit { name, force } => {
+            let shadow_cib = shadow::load(&dir, &name)?;
+            let configuration = admin::configuration_of(&shadow_cib);
+            if let Err(errors) = admin::validate::check(&configuration) {
+                bail!(
+                    "shadow {name} is not a valid configuration; nothing committed:\n  {}",
+                    errors.join("\n  ")
+                );
+            }
+            let (admin_epoch, epoch) = shadow::origin(&dir, &name)?;
+            let change = if force {
+                CibChange::ReplaceConfiguration(configuration)
+            } else {
+                CibChange::ReplaceConfigurationIf {
+                    admin_epoch,
+                    epoch,
+                    configuration,
+                }
+            };
+            match ask(target, ControlRequest::CibModify { change }) {
+                Ok(ControlResponse::Done(text)) => {
+                    println!("committed shadow {name}: its configuration is live ({text})")
+                }
+                Ok(other) => bail!("unexpected answer {other:?}"),
+                Err(error) => bail!("commit of shadow {name} refused: {error}"),
+            }
+        }
+        ShadowAction::Export { name } => print!("{}", shadow::load(&dir, &name)?.to_xml_pretty()),
+        ShadowAction::Delete { name } => {
+            shadow::delete(&dir, &name)?;
+            println!("deleted shadow {name}");
+        }
+        ShadowAction::List => {
+            let names = shadow::list(&dir);
+            if names.is_empty() {
+                println!("no shadows in {}", dir.display());
+            }
+            for name in names {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(0)
+}
+
 /// `crm_attribute`/`crm_master` on behalf of an agent: exit codes as
 /// Pacemaker's (0 done, 6 no such attribute on query, 1 other errors).
 fn crm_attribute(target: &Target, args: &[String]) -> anyhow::Result<i32> {
@@ -381,12 +1082,81 @@ fn init_logging() {
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(simulate_placeholder(std::env::args().collect()));
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(error) => {
             eprintln!("systole: {error:#}");
             std::process::exit(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(text: &str) -> Vec<String> {
+        text.split_whitespace().map(String::from).collect()
+    }
+
+    #[test]
+    fn globals_typed_after_free_form_arguments_are_taken_back() {
+        let mut target = Target {
+            socket: None,
+            dir: None,
+            node: None,
+            shadow: None,
+        };
+        let mut args = strings(
+            "web ocf:heartbeat:Dummy fake=1 --dir /tmp/c --shadow=s1 op monitor interval=5s",
+        );
+        take_globals(&mut args, &mut target).unwrap();
+        assert_eq!(
+            args,
+            strings("web ocf:heartbeat:Dummy fake=1 op monitor interval=5s")
+        );
+        assert_eq!(target.dir, Some(PathBuf::from("/tmp/c")));
+        assert_eq!(target.shadow.as_deref(), Some("s1"));
+        assert!(take_globals(&mut strings("x --node"), &mut target).is_err());
+    }
+
+    #[test]
+    fn simulate_shadow_gets_a_placeholder_cib() {
+        let argv = simulate_placeholder(strings("systole simulate --shadow s1"));
+        assert_eq!(argv, strings("systole simulate --shadow s1 --cib (shadow)"));
+        let argv = simulate_placeholder(strings("systole --dir /tmp/c simulate --shadow s1"));
+        assert_eq!(
+            argv,
+            strings("systole --dir /tmp/c simulate --shadow s1 --cib (shadow)")
+        );
+        let argv = simulate_placeholder(strings("systole simulate --cib f.xml"));
+        assert_eq!(argv, strings("systole simulate --cib f.xml"));
+        let argv = simulate_placeholder(strings("systole resource list --shadow s1"));
+        assert_eq!(argv, strings("systole resource list --shadow s1"));
+        let cli = Cli::try_parse_from(simulate_placeholder(strings(
+            "systole simulate --shadow s1",
+        )))
+        .unwrap();
+        assert_eq!(cli.target.shadow.as_deref(), Some("s1"));
+    }
+
+    #[test]
+    fn the_cli_parses_pcs_style_commands() {
+        for line in [
+            "systole resource create web ocf:heartbeat:Dummy fake=1 meta resource-stickiness=100 op monitor interval=10s",
+            "systole resource move web node2 --lifetime 1h",
+            "systole resource cleanup web node1",
+            "systole constraint colocation add db with web INFINITY",
+            "systole constraint order start db then start web",
+            "systole property set no-quorum-policy=stop",
+            "systole node attribute node1 rack=1",
+            "systole cib export --xml",
+            "systole cib import cib.xml --merge",
+            "systole cib shadow commit s1 --force",
+            "systole --dir /tmp/c resource list",
+        ] {
+            Cli::try_parse_from(strings(line)).unwrap_or_else(|e| panic!("{line}: {e}"));
         }
     }
 }

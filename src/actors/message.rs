@@ -114,6 +114,23 @@ pub enum CibChange {
         name: String,
         value: Option<String>,
     },
+    /// Several changes applied all or none, as one configuration update
+    /// (one epoch step).
+    Batch(Vec<CibChange>),
+    /// Compare-and-swap: replace the configuration only if the live CIB's
+    /// `(admin_epoch, epoch)` still equals the expected one (shadow commit).
+    ReplaceConfigurationIf {
+        admin_epoch: u64,
+        epoch: u64,
+        configuration: Element,
+    },
+    /// `resource cleanup`: forget operation history and fail counts of one
+    /// resource (every resource when `None`), on one node or all. A status
+    /// change: num_updates steps, epoch stays.
+    CleanupResource {
+        resource: Option<String>,
+        node: Option<String>,
+    },
     /// A transient node attribute (status section; gone when the node
     /// leaves): what `crm_attribute -l reboot` and `crm_master` set.
     SetTransientAttribute {

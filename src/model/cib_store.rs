@@ -65,6 +65,13 @@ pub enum CibEditError {
     NoSuchId(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("the live CIB moved on: its configuration is at {live_admin_epoch}.{live_epoch}, the change expected {expected_admin_epoch}.{expected_epoch} (someone changed it meanwhile; diff again, or --force)")]
+    VersionMismatch {
+        expected_admin_epoch: u64,
+        expected_epoch: u64,
+        live_admin_epoch: u64,
+        live_epoch: u64,
+    },
 }
 
 pub fn version(cib: &Element) -> CibVersion {
@@ -142,6 +149,36 @@ pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEdit
         return Ok(());
     }
     match change {
+        CibChange::Batch(changes) => {
+            // All or nothing, one epoch step for the whole batch.
+            let before = version(cib);
+            let mut next = cib.clone();
+            for change in changes {
+                apply_change(&mut next, change)?;
+            }
+            set_version(&mut next, before);
+            *cib = next;
+        }
+        CibChange::ReplaceConfigurationIf {
+            admin_epoch,
+            epoch,
+            configuration,
+        } => {
+            let live = version(cib);
+            if (live.admin_epoch, live.epoch) != (*admin_epoch, *epoch) {
+                return Err(CibEditError::VersionMismatch {
+                    expected_admin_epoch: *admin_epoch,
+                    expected_epoch: *epoch,
+                    live_admin_epoch: live.admin_epoch,
+                    live_epoch: live.epoch,
+                });
+            }
+            return apply_change(cib, &CibChange::ReplaceConfiguration(configuration.clone()));
+        }
+        CibChange::CleanupResource { resource, node } => {
+            clear_history(cib, resource.as_deref(), node.as_deref());
+            return Ok(());
+        }
         CibChange::ReplaceConfiguration(configuration) => {
             if configuration.name != "configuration" {
                 return Err(CibEditError::Invalid(format!(
@@ -510,19 +547,31 @@ pub fn announced_shutdown(cib: &Element, node: &str) -> bool {
 
 /// Removes a resource's operation history and fail counts (cleanup).
 pub fn clear_resource_history(cib: &mut Element, resource: &str) {
+    clear_history(cib, Some(resource), None);
+}
+
+/// Removes operation history and fail counts of `resource` (all resources
+/// when `None`) on `node` (all nodes when `None`); bumps num_updates.
+pub fn clear_history(cib: &mut Element, resource: Option<&str>, node: Option<&str>) {
     let Some(status) = cib.child_mut("status") else {
         return;
     };
+    // Clone instances ("db:0") share their primitive's history entries.
+    let matches_resource =
+        |id: &str| resource.is_none_or(|r| id == r || id.split(':').next() == Some(r));
     for state in status
         .children
         .iter_mut()
         .filter(|c| c.name == "node_state")
+        .filter(|c| node.is_none_or(|n| c.attr("uname") == Some(n)))
     {
         if let Some(resources) = state
             .child_mut("lrm")
             .and_then(|lrm| lrm.child_mut("lrm_resources"))
         {
-            resources.children.retain(|r| r.id() != Some(resource));
+            resources
+                .children
+                .retain(|r| !matches_resource(r.id().unwrap_or_default()));
         }
         if let Some(set) = state
             .child_mut("transient_attributes")
@@ -530,8 +579,14 @@ pub fn clear_resource_history(cib: &mut Element, resource: &str) {
         {
             set.children.retain(|nv| {
                 let name = nv.attr("name").unwrap_or_default();
-                !(name.starts_with(&format!("fail-count-{resource}#"))
-                    || name.starts_with(&format!("last-failure-{resource}#")))
+                let Some(rest) = name
+                    .strip_prefix("fail-count-")
+                    .or_else(|| name.strip_prefix("last-failure-"))
+                else {
+                    return true;
+                };
+                let rsc = rest.split('#').next().unwrap_or_default();
+                !(rest.contains('#') && matches_resource(rsc))
             });
         }
     }
@@ -687,6 +742,90 @@ mod tests {
         let state = cib.find_by_id(Some("node_state"), "n2").unwrap();
         assert_eq!(state.attr("join"), Some("down"));
         assert!(state.child("lrm").is_none());
+    }
+
+    #[test]
+    fn batch_is_all_or_nothing_and_one_epoch() {
+        let mut cib = empty_cib();
+        let good = CibChange::Batch(vec![
+            CibChange::SetProperty {
+                name: "a".into(),
+                value: Some("1".into()),
+            },
+            CibChange::SetProperty {
+                name: "b".into(),
+                value: Some("2".into()),
+            },
+        ]);
+        apply_change(&mut cib, &good).unwrap();
+        assert_eq!(version(&cib).epoch, 2);
+        let bad = CibChange::Batch(vec![
+            CibChange::SetProperty {
+                name: "c".into(),
+                value: Some("3".into()),
+            },
+            CibChange::Delete { id: "nope".into() },
+        ]);
+        let before = cib.clone();
+        assert!(apply_change(&mut cib, &bad).is_err());
+        assert_eq!(cib, before);
+    }
+
+    #[test]
+    fn replace_if_checks_the_epoch() {
+        let mut cib = empty_cib();
+        let configuration = Element::new("configuration").with_child(Element::new("resources"));
+        let stale = CibChange::ReplaceConfigurationIf {
+            admin_epoch: 0,
+            epoch: 0,
+            configuration: configuration.clone(),
+        };
+        assert!(matches!(
+            apply_change(&mut cib, &stale),
+            Err(CibEditError::VersionMismatch { live_epoch: 1, .. })
+        ));
+        let current = CibChange::ReplaceConfigurationIf {
+            admin_epoch: 0,
+            epoch: 1,
+            configuration: configuration.clone(),
+        };
+        apply_change(&mut cib, &current).unwrap();
+        assert_eq!(cib.child("configuration"), Some(&configuration));
+        assert_eq!(version(&cib).epoch, 2);
+    }
+
+    #[test]
+    fn cleanup_change_clears_history_without_an_epoch_step() {
+        let mut cib = empty_cib();
+        apply_status(&mut cib, &StatusChange::NodeJoined { node: "n1".into() });
+        apply_status(&mut cib, &StatusChange::NodeJoined { node: "n2".into() });
+        record_op(&mut cib, "n1", &op("monitor", 10_000), &outcome(1, 1), "k");
+        record_op(&mut cib, "n2", &op("monitor", 10_000), &outcome(1, 2), "k");
+        let epoch = version(&cib).epoch;
+        apply_change(
+            &mut cib,
+            &CibChange::CleanupResource {
+                resource: Some("vip".into()),
+                node: Some("n1".into()),
+            },
+        )
+        .unwrap();
+        assert_eq!(version(&cib).epoch, epoch);
+        let text = cib.to_xml_compact();
+        assert!(!text.contains("on_node=\"n1\""));
+        assert!(text.contains("on_node=\"n2\""));
+        assert!(text.contains("fail-count-vip#monitor_10000"));
+        apply_change(
+            &mut cib,
+            &CibChange::CleanupResource {
+                resource: None,
+                node: None,
+            },
+        )
+        .unwrap();
+        let text = cib.to_xml_compact();
+        assert!(!text.contains("fail-count-vip"));
+        assert!(!text.contains("lrm_rsc_op"));
     }
 
     #[test]

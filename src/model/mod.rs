@@ -1,8 +1,10 @@
 //! The pure model: the CIB as an XML tree and its typed view, versions and
 //! edits, scores and rules, and the state machines the daemon runs.
 
+pub mod acl;
 pub mod cib;
 pub mod cib_store;
+pub mod diff;
 pub mod election;
 pub mod history;
 pub mod operation;
