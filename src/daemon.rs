@@ -269,20 +269,15 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
 /// away before it leaves regardless.
 pub const SHUTDOWN_DRAIN_TIMEOUT_MS: u64 = 20_000;
 
-/// Whether the CIB shows any resource active on `node`.
-fn runs_anything(cib: &crate::model::xml::Element, node: &str) -> bool {
-    crate::model::status::resource_status(cib)
-        .map(|resources| resources.iter().any(|r| r.nodes.iter().any(|n| n == node)))
-        .unwrap_or(false)
-}
-
 /// A clean leave, as Pacemaker's: mark this node as shutting down (the
 /// transient `shutdown` attribute), let the DC stop or move its resources,
 /// then go. The DC then records the node as down, not lost, so it is not
 /// fenced. Gives up after `timeout_ms` (no DC, no quorum, a stop that hangs).
 pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
     let me = node.shared.node.clone();
-    if node.shared.dc_info().dc.is_none() || !runs_anything(&node.shared.cib(), &me) {
+    if node.shared.dc_info().dc.is_none()
+        || !crate::actors::dc::runs_anything_on(&node.shared.cib(), &me)
+    {
         return;
     }
     let change = crate::actors::message::CibChange::SetTransientAttribute {
@@ -306,7 +301,7 @@ pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
     tracing::info!("waiting for the cluster to move this node's resources away");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
     while tokio::time::Instant::now() < deadline {
-        if !runs_anything(&node.shared.cib(), &me) {
+        if !crate::actors::dc::runs_anything_on(&node.shared.cib(), &me) {
             tracing::info!("no resources left here; leaving the cluster");
             return;
         }

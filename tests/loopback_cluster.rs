@@ -421,8 +421,9 @@ fn a_node_stopped_with_sigterm_hands_its_resources_over_without_being_fenced() {
     );
     assert!(
         !after.fencing.iter().any(|f| f.target == leaving),
-        "a cleanly stopped node must not be fenced: {:?}",
-        after.fencing
+        "a cleanly stopped node must not be fenced: {:?}\n{}",
+        after.fencing,
+        cluster.logs()
     );
     // Its own resources were stopped before it left: nothing runs there.
     let run = cluster.path().join(&leaving).join("state").join("run");

@@ -205,9 +205,11 @@ impl DcActor {
                 );
             }
         }
+        // Writes of the previous term may have been refused as stale, so
+        // the departures are worked out again here.
         for node in nodes_recorded_up(&cib) {
             if !view.members.contains(&node) {
-                self.status(ctx, StatusChange::NodeLost { node });
+                self.status(ctx, gone_status(&cib, &node));
             }
         }
         self.status(
@@ -226,19 +228,15 @@ impl DcActor {
             if !view.members.contains(node) {
                 ctx.router().fail_pending_to(node);
                 if self.election.is_dc() {
-                    let cib = self.shared.cib();
-                    let clean = crate::model::cib_store::announced_shutdown(&cib, node)
-                        && !crate::model::status::resource_status(&cib)
-                            .map(|rs| rs.iter().any(|r| r.nodes.contains(node)))
-                            .unwrap_or(true);
-                    if clean {
+                    let gone = gone_status(&self.shared.cib(), node);
+                    if let StatusChange::NodeLeft { .. } = gone {
                         tracing::info!(%node, "node left after a clean shutdown");
                         self.want_schedule(&format!("node {node} left"));
-                        self.status(ctx, StatusChange::NodeLeft { node: node.clone() });
+                        self.status(ctx, gone);
                         continue;
                     }
                     self.want_schedule(&format!("node {node} lost"));
-                    self.status(ctx, StatusChange::NodeLost { node: node.clone() });
+                    self.status(ctx, gone);
                     if let Some(run) = self.run.as_mut() {
                         run.abort(&format!("node {node} lost"));
                     }
@@ -508,6 +506,29 @@ fn fence_action_of(run: Option<&TransitionRun>, action: u32) -> String {
     match run.and_then(|r| r.action(action)).map(|a| &a.kind) {
         Some(PlannedKind::Fence { action, .. }) => action.clone(),
         _ => "reboot".into(),
+    }
+}
+
+/// Whether the CIB shows any resource active on `node` (an unreadable CIB
+/// counts as yes: the cautious answer).
+pub fn runs_anything_on(cib: &Element, node: &str) -> bool {
+    crate::model::status::resource_status(cib)
+        .map(|resources| resources.iter().any(|r| r.nodes.iter().any(|n| n == node)))
+        .unwrap_or(true)
+}
+
+/// How a node that left the membership is recorded: down, if it announced
+/// its shutdown and runs nothing (a clean leave, no fencing); lost (unclean)
+/// otherwise.
+fn gone_status(cib: &Element, node: &str) -> StatusChange {
+    if crate::model::cib_store::announced_shutdown(cib, node) && !runs_anything_on(cib, node) {
+        StatusChange::NodeLeft {
+            node: node.to_string(),
+        }
+    } else {
+        StatusChange::NodeLost {
+            node: node.to_string(),
+        }
     }
 }
 
