@@ -3,7 +3,7 @@
 
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{Envelope, Message, Plan, PlannedAction, PlannedKind};
-use crate::model::operation::{AgentName, OpSpec};
+use crate::model::operation::OpSpec;
 use crate::model::xml::Element;
 use crate::scheduler::{self, Action, Task};
 use petgraph::visit::EdgeRef;
@@ -55,11 +55,7 @@ fn planned_kind(action: &Action) -> PlannedKind {
             node: node.clone(),
             op: OpSpec {
                 resource: lrm_id(resource, &action.meta),
-                agent: AgentName {
-                    class: agent.class.clone(),
-                    provider: agent.provider.clone(),
-                    kind: agent.kind.clone(),
-                },
+                agent: agent.clone(),
                 operation: operation.to_string(),
                 interval_ms: action.interval_ms,
                 timeout_ms: action.timeout_ms,

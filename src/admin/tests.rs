@@ -607,13 +607,13 @@ fn avoids_scores_and_old_master_resources() {
 
 #[test]
 fn move_without_a_node_bans_the_current_one() {
-    use crate::model::operation::{AgentName, OpOutcome, OpSpec, OpStatus};
+    use crate::model::operation::{AgentSpec, OpOutcome, OpSpec, OpStatus};
     let mut cib = with_web();
     let error = resource_move_away(&cib, "web", None, 0).unwrap_err();
     assert!(error.0.contains("not running anywhere"), "{error}");
     let start = OpSpec {
         resource: "web".into(),
-        agent: AgentName {
+        agent: AgentSpec {
             class: "ocf".into(),
             provider: Some("heartbeat".into()),
             kind: "Dummy".into(),

@@ -205,7 +205,7 @@ pub struct NodeConfig {
     pub score: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentSpec {
     pub class: String,
     pub provider: Option<String>,

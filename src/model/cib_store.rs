@@ -596,12 +596,12 @@ pub fn clear_history(cib: &mut Element, resource: Option<&str>, node: Option<&st
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::operation::{AgentName, OpStatus};
+    use crate::model::operation::{AgentSpec, OpStatus};
 
     fn op(operation: &str, interval_ms: u64) -> OpSpec {
         OpSpec {
             resource: "vip".into(),
-            agent: AgentName {
+            agent: AgentSpec {
                 class: "ocf".into(),
                 provider: Some("systole".into()),
                 kind: "Dummy".into(),

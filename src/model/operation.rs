@@ -4,22 +4,8 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// `class:provider:type`, as Pacemaker names an agent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AgentName {
-    pub class: String,
-    pub provider: Option<String>,
-    pub kind: String,
-}
-
-impl std::fmt::Display for AgentName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.provider {
-            Some(provider) => write!(f, "{}:{}:{}", self.class, provider, self.kind),
-            None => write!(f, "{}:{}", self.class, self.kind),
-        }
-    }
-}
+/// `class:provider:type`, as Pacemaker names an agent: the scheduler's type.
+pub use crate::model::cib::AgentSpec;
 
 /// One operation for a node's executor.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,7 +13,7 @@ pub struct OpSpec {
     /// The resource id as the lrm history names it (`db:0` for anonymous
     /// clone instances where Pacemaker uses that).
     pub resource: String,
-    pub agent: AgentName,
+    pub agent: AgentSpec,
     /// start, stop, monitor, promote, demote, notify, migrate_to, ...
     pub operation: String,
     pub interval_ms: u64,
