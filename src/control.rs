@@ -30,6 +30,11 @@ pub enum ControlRequest {
     History,
     /// The bus's counters (sent, received, dropped and why).
     BusStats,
+    /// Fence a node now (`systole fence NODE`), through the DC.
+    Fence {
+        target: String,
+        action: String,
+    },
     Shutdown,
 }
 
@@ -38,7 +43,8 @@ impl ControlRequest {
     pub fn mutates(&self) -> bool {
         matches!(
             self,
-            ControlRequest::ActorsKill { .. }
+            ControlRequest::Fence { .. }
+                | ControlRequest::ActorsKill { .. }
                 | ControlRequest::CibModify { .. }
                 | ControlRequest::Shutdown
         )

@@ -395,6 +395,34 @@ pub async fn handle_control(
             node: node.shared.node.clone(),
             transitions: node.shared.history.lock().expect("history lock").records(),
         },
+        ControlRequest::Fence { target, action } => {
+            let Some(dc) = node.shared.dc_info().dc else {
+                return ControlResponse::Error("no DC at the moment; try again shortly".into());
+            };
+            let answer = node
+                .router
+                .request(
+                    me,
+                    crate::actors::message::ActorRef::new(&dc, "dc"),
+                    Message::AdminFence {
+                        target: target.clone(),
+                        action: action.clone(),
+                    },
+                    crate::actors::dc::FENCE_ANSWER_TIMEOUT_MS + 5_000,
+                )
+                .await;
+            match answer {
+                Ok(Message::FenceDone {
+                    ok: true, detail, ..
+                }) => ControlResponse::Done(format!("fenced {target} ({action}): {detail}")),
+                Ok(Message::FenceDone { detail, .. }) => {
+                    ControlResponse::Error(format!("fencing {target} failed: {detail}"))
+                }
+                Ok(Message::Error(e)) => ControlResponse::Error(e),
+                Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
+                Err(error) => ControlResponse::Error(error.to_string()),
+            }
+        }
         ControlRequest::BusStats => ControlResponse::Done(format!("{:#?}", node.bus.stats())),
         ControlRequest::Shutdown => {
             node.shutdown.notify_one();

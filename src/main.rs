@@ -102,6 +102,14 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
+    /// Fence a node now, through the DC and the configured fence devices.
+    Fence {
+        #[arg(value_name = "NODE")]
+        victim: String,
+        /// Power it off instead of rebooting it.
+        #[arg(long)]
+        off: bool,
+    },
     /// The bus's counters on this node: messages, retransmits, drops and why.
     Bus,
     /// Why a resource is where it is: scores, constraints, stickiness, failures.
@@ -517,6 +525,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             other => bail!("unexpected answer {other:?}"),
         },
         Command::CrmAttribute { args } => return crm_attribute(target, &args),
+        Command::Fence { victim, off } => {
+            let request = ControlRequest::Fence {
+                target: victim,
+                action: if off { "off" } else { "reboot" }.into(),
+            };
+            match ask(target, request)? {
+                ControlResponse::Done(text) => println!("{text}"),
+                other => bail!("unexpected answer {other:?}"),
+            }
+        }
         Command::Bus => match ask(target, ControlRequest::BusStats)? {
             ControlResponse::Done(text) => println!("{text}"),
             other => bail!("unexpected answer {other:?}"),

@@ -436,3 +436,50 @@ fn a_node_stopped_with_sigterm_hands_its_resources_over_without_being_fenced() {
         "resources left running on {leaving}: {left_behind:?}"
     );
 }
+
+#[test]
+fn systole_fence_shuts_a_node_out_and_its_resources_move() {
+    let cluster = TestCluster::up(3);
+    let before = cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let dc = before.dc.clone().unwrap();
+    let target = before
+        .nodes
+        .iter()
+        .map(|n| n.name.clone())
+        .find(|n| *n != dc)
+        .unwrap();
+    let output = Command::new(BIN)
+        .args(["fence", &target, "--dir"])
+        .arg(cluster.path())
+        .args(["--node", &dc])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "fence: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains(&format!("fenced {target}")));
+    let after = cluster.wait(
+        &dc,
+        30_000,
+        "the fenced node out and everything running elsewhere",
+        |r| {
+            !r.nodes.iter().any(|n| n.name == target && n.online)
+                && r.resources
+                    .iter()
+                    .filter(|x| x.parent.as_deref() != Some("ping-clone"))
+                    .all(|x| x.nodes.len() == 1 && x.nodes[0] != target)
+        },
+    );
+    assert!(after.fencing.iter().any(|f| f.target == target && f.ok));
+    // The DC refuses to fence itself, with a clear error.
+    let output = Command::new(BIN)
+        .args(["fence", &dc, "--dir"])
+        .arg(cluster.path())
+        .args(["--node", &dc])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot fence itself"));
+}

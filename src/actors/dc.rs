@@ -552,6 +552,7 @@ impl Behaviour for DcActor {
 
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
         let from = envelope.from.node.clone();
+        let header = envelope.header();
         match envelope.body {
             Message::Tick => {
                 let effects = self.election.tick(self.now_ms());
@@ -647,6 +648,57 @@ impl Behaviour for DcActor {
                     }
                 }
                 self.complete(transition, action, ok, &detail, ctx);
+            }
+            Message::AdminFence { target, action } => {
+                if !self.election.is_dc() {
+                    ctx.reply(&header, Message::Error("this node is not the DC".into()));
+                    return;
+                }
+                if target == self.shared.node {
+                    ctx.reply(
+                        &header,
+                        Message::Error(format!("{target} is the DC and cannot fence itself; stop it or fence it once another node is DC")),
+                    );
+                    return;
+                }
+                let term = self.election.term();
+                let router = Arc::clone(ctx.router());
+                let me = ctx.me().clone();
+                let fencer = ActorRef::new(&self.shared.node, "fence");
+                tracing::warn!(%target, %action, from = %from, "fencing asked by an administrator");
+                ctx.spawn_reply(&header, async move {
+                    let answer = router
+                        .request(
+                            me.clone(),
+                            fencer,
+                            Message::Fence {
+                                term,
+                                target: target.clone(),
+                                action,
+                            },
+                            FENCE_ANSWER_TIMEOUT_MS,
+                        )
+                        .await;
+                    match answer {
+                        Ok(Message::FenceDone { target, ok, detail }) => {
+                            // Recorded by the DC like any fencing result.
+                            let _ = router.send(
+                                me.clone(),
+                                me,
+                                Message::FenceResult {
+                                    transition: 0,
+                                    action: 0,
+                                    target: target.clone(),
+                                    ok,
+                                    detail: detail.clone(),
+                                },
+                            );
+                            Message::FenceDone { target, ok, detail }
+                        }
+                        Ok(other) => Message::Error(format!("unexpected answer {other:?}")),
+                        Err(error) => Message::Error(error.to_string()),
+                    }
+                });
             }
             Message::ActionFailed {
                 transition,

@@ -238,6 +238,11 @@ pub enum Message {
         ok: bool,
         detail: String,
     },
+    /// An administrator asks the DC to fence a node (`systole fence`).
+    AdminFence {
+        target: String,
+        action: String,
+    },
     /// DC-internal: a fencing action of transition `transition` ended.
     FenceResult {
         transition: u64,
