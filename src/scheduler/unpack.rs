@@ -964,7 +964,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         }
         if on_fail == "demote"
             && op.operation == "monitor"
-            && (rc == 8 || rc == 9 || rc == 1)
+            && !is_probe
             && st.role == Role::Promoted
         {
             // Demote (and maybe promote again), no full recovery.
