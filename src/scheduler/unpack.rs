@@ -888,7 +888,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         let success = match op.operation.as_str() {
             "monitor" if is_probe => rc == 0 || rc == 7 || rc == 8,
             "monitor" => match expected_rc {
-                Some(e) if rc == 7 => e == 7,
+                Some(e) if rc == 0 || rc == 7 || rc == 8 => e == rc,
                 _ => rc == 0 || rc == 8 || rc == 7,
             },
             _ => rc == 0,
@@ -980,7 +980,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             // A failed demote leaves it unpromoted (or stopped).
             "demote" if rc == 7 => st.role = Role::Stopped,
             "demote" => st.role = Role::Unpromoted,
-            "monitor" if rc == 9 => st.role = Role::Promoted,
+            "monitor" if rc == 9 || rc == 8 => st.role = Role::Promoted,
             "start" => st.role = Role::Started,
             "migrate_to" | "migrate_from" => st.role = Role::Started,
             _ => {
