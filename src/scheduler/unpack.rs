@@ -1145,7 +1145,7 @@ fn unpack_history(w: &mut Working) {
                 Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
                 _ => {}
             }
-            if st.stop_failed && w.fencing_enabled {
+            if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
                 let n = &mut w.nodes[node];
                 if !n.unclean {
                     n.unclean = true;
