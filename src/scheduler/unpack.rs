@@ -860,7 +860,10 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
                 .last_rc_change
                 .is_some_and(|t| t + rsc.failure_timeout_s <= now);
         let is_probe = op.operation == "monitor" && op.interval_ms == 0;
-        if op.op_status == 1 || op.call_id == -1 {
+        // Execution status: -1 pending, 0 done, 1 cancelled, 2 timed out,
+        // 3 not supported, 4 error (rc says more), 5 hard error, 6 fatal,
+        // 7 not installed.
+        if op.op_status == -1 || op.call_id == -1 {
             // In flight: a start or promote in progress means active.
             match op.operation.as_str() {
                 "start" | "migrate_from" => st.role = Role::Started,
@@ -872,8 +875,14 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             st.pending = true;
             continue;
         }
-        if op.op_status == 2 {
+        if op.op_status == 1 {
             continue; // cancelled
+        }
+        if op.op_status == 5 || op.op_status == 7 {
+            st.ban_here = true;
+        }
+        if op.op_status == 6 {
+            st.ban_everywhere = true;
         }
         let rc = op.rc;
         // Status "error" (4) in old CIBs just means the rc was not 0; the rc
