@@ -363,6 +363,8 @@ pub struct NodeState {
     pub has_lrm: bool,
     pub lrm: Vec<LrmResource>,
     pub transient: BTreeMap<String, String>,
+    /// Utilization published at run time (transient_attributes/utilization).
+    pub transient_utilization: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -1045,8 +1047,10 @@ fn read_node_state(
         .map(|v| v == "online" || v.parse::<i64>().is_ok_and(|n| n > 0))
         .unwrap_or(false);
     let mut transient = BTreeMap::new();
+    let mut transient_utilization = BTreeMap::new();
     if let Some(t) = ns.child("transient_attributes") {
         transient = nvpairs(root, t, "instance_attributes", ctx);
+        transient_utilization = nvpairs(root, t, "utilization", ctx);
     }
     let mut lrm = Vec::new();
     let has_lrm = ns.child("lrm").is_some();
@@ -1112,6 +1116,7 @@ fn read_node_state(
         has_lrm,
         lrm,
         transient,
+        transient_utilization,
     })
 }
 

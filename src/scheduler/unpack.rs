@@ -357,6 +357,9 @@ fn unpack_nodes(w: &mut Working) {
                     for (k, v) in &s.transient {
                         attrs.insert(k.clone(), v.clone());
                     }
+                    for (k, v) in &s.transient_utilization {
+                        info.utilization.insert(k.clone(), v.clone());
+                    }
                     decide_member_state(&mut info, s, w.fencing_enabled);
                 }
                 None => {
