@@ -805,9 +805,42 @@ fn capacity_ok(w: &Working, plan: &Plan, r: usize, n: usize) -> bool {
     if w.placement_strategy == "default" {
         return true;
     }
-    let need = &w.rscs[r].utilization;
+    // A group's first member must find room for the whole group, and a
+    // resource for everything colocated with it that is still unplaced.
+    let mut need: HashMap<&str, i64> = HashMap::new();
+    let mut members = vec![r];
+    let mut stack = vec![r];
+    while let Some(x) = stack.pop() {
+        let mut next = Vec::new();
+        if let Some(p) = w.rscs[x]
+            .parent
+            .filter(|&p| w.rscs[p].variant == Variant::Group)
+        {
+            if w.rscs[p].children.first() == Some(&x) {
+                next.extend(w.rscs[p].children[1..].iter().copied());
+            }
+        }
+        for &ci in &plan.with_this[x] {
+            let c = &plan.colocs[ci];
+            if c.score >= INFINITY && plan.progress[c.dependent] == Progress::Todo {
+                next.push(c.dependent);
+            }
+        }
+        for y in next {
+            if !members.contains(&y) && members.len() < 64 {
+                members.push(y);
+                stack.push(y);
+            }
+        }
+    }
+    for &x in &members {
+        for (k, v) in &w.rscs[x].utilization {
+            if let Ok(v) = v.parse::<i64>() {
+                *need.entry(k.as_str()).or_insert(0) += v;
+            }
+        }
+    }
     for (k, v) in need {
-        let Ok(v) = v.parse::<i64>() else { continue };
         let cap = w.nodes[n]
             .utilization
             .get(k)
