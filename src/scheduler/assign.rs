@@ -527,6 +527,14 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
         }
         // A group as dependent is placed through its first member; as
         // primary, through its last one.
+        // A mandatory colocation binds every member (an unmanaged first
+        // member must not drag the others along).
+        let group_dependent = w.rscs[d].variant == Variant::Group;
+        let all_members: Vec<usize> = if group_dependent && c.score.abs() >= INFINITY {
+            w.rscs[d].children.iter().skip(1).copied().collect()
+        } else {
+            Vec::new()
+        };
         let d = match w.rscs[d].variant {
             Variant::Group => w.rscs[d].children.first().copied().unwrap_or(d),
             // A bundle's promoted role belongs to the resource inside it.
@@ -539,16 +547,19 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
             Variant::Group => w.rscs[p].children.last().copied().unwrap_or(p),
             _ => p,
         };
-        plan.colocs.push(Coloc {
-            id: c.id.clone(),
-            dependent: d,
-            primary: p,
-            score: c.score,
-            dependent_role: c.dependent_role,
-            primary_role: c.primary_role,
-            node_attribute: c.node_attribute.clone(),
-            influence: c.influence,
-        });
+        for dependent in std::iter::once(d).chain(all_members) {
+            plan.colocs.push(Coloc {
+                id: c.id.clone(),
+                dependent,
+                primary: p,
+                score: c.score,
+                dependent_role: c.dependent_role,
+                primary_role: c.primary_role,
+                node_attribute: c.node_attribute.clone(),
+                // Only the first member speaks for the group's preferences.
+                influence: c.influence && dependent == d,
+            });
+        }
     }
     for (i, c) in plan.colocs.iter().enumerate() {
         plan.this_with[c.dependent].push(i);
