@@ -379,6 +379,8 @@ pub struct FencingLevel {
 pub struct Cib {
     pub properties: HashMap<String, String>,
     pub have_quorum: bool,
+    /// The cluster layer asked for suicide on quorum loss.
+    pub no_quorum_panic: bool,
     pub dc_uuid: Option<String>,
     pub nodes: Vec<NodeConfig>,
     pub resources: Vec<ResourceConfig>,
@@ -418,6 +420,10 @@ impl Cib {
         };
         let mut cib = Cib {
             have_quorum: root.attr("have-quorum").map(parse_bool).unwrap_or(false),
+            no_quorum_panic: root
+                .attr("no-quorum-panic")
+                .map(parse_bool)
+                .unwrap_or(false),
             dc_uuid: root.attr("dc-uuid").map(str::to_string),
             ..Default::default()
         };

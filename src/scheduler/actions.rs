@@ -131,7 +131,11 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             .iter()
             .any(|&n| w.nodes[n].unclean && !w.nodes[n].online && !fence[n])
         {
+            // ...and the resource cannot start anywhere else meanwhile.
             d.stop_runnable = false;
+            if d.start && d.next.is_some() {
+                d.start_runnable = false;
+            }
         }
         // Live migration: a healthy, movable primitive that allows it.
         if rsc.allow_migrate

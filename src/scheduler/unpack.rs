@@ -251,6 +251,20 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         cib,
     };
     unpack_nodes(&mut w);
+    // no-quorum-policy=suicide: every node of an inquorate partition fences
+    // itself (when the cluster layer asked for it).
+    if !w.have_quorum
+        && w.no_quorum_policy == "suicide"
+        && w.cib.no_quorum_panic
+        && w.fencing_enabled
+    {
+        for n in &mut w.nodes {
+            if n.online && n.kind == NodeKind::Member && !n.unclean {
+                n.unclean = true;
+                n.unclean_reason = "cluster does not have quorum".into();
+            }
+        }
+    }
     w.default_clone_max = count_all_nodes(&w);
     // Borrowed out of the CIB while the arena grows, then put back.
     let resources = std::mem::take(&mut w.cib.resources);
