@@ -118,7 +118,10 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         }
         if quorum_stop && needs_quorum && !rsc.current.is_empty() {
             d.stop_on = rsc.current.iter().map(|c| c.node).collect();
-            d.stop_reason = Some("no quorum".into());
+            // Stops implied by fencing are about the node, not quorum.
+            if !rsc.current.iter().any(|c| fence[c.node]) {
+                d.stop_reason = Some("no quorum".into());
+            }
         }
         if rsc.current.len() > 1
             && d.stop_reason.is_none()
