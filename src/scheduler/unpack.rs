@@ -1354,6 +1354,26 @@ fn pick_instance(
     let unique = instances
         .first()
         .is_some_and(|&i| w.rscs[i].globally_unique);
+    // An anonymous clone runs at most clone-node-max copies on a node; more
+    // active copies are orphans.
+    if !unique {
+        let clone = instances.first().and_then(|&i| {
+            let mut a = w.rscs[i].parent;
+            while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+                a = w.rscs[p].parent;
+            }
+            a
+        });
+        if let Some(c) = clone {
+            let here = instances
+                .iter()
+                .filter(|&&i| w.rscs[i].current.iter().any(|x| x.node == node))
+                .count();
+            if here >= w.rscs[c].clone_node_max.max(1) {
+                return None;
+            }
+        }
+    }
     // Anonymous clones ignore the recorded number: any free instance will do.
     if let Some(n) = number.filter(|_| unique) {
         return instances
