@@ -1082,7 +1082,8 @@ fn unpack_history(w: &mut Working) {
                     if !w.stop_orphans || from_bundle {
                         continue;
                     }
-                    let orphan = add_orphan(w, &lrm.id, &lrm.id, lrm.agent.clone(), None);
+                    let orphan = add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None);
+                    w.rscs[orphan].instance = number;
                     by_base.insert(base.clone(), vec![orphan]);
                     vec![orphan]
                 }
