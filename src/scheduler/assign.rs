@@ -1152,7 +1152,9 @@ fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
         }
     }
     // Pass 2: the rest, each to the best node with room.
-    pending.sort_by_key(|&i| w.rscs[i].instance);
+    // Instances that were active go first (they are being moved), then the
+    // rest in number order.
+    pending.sort_by_key(|&i| (instance_current_node(w, i).is_none(), w.rscs[i].instance));
     for i in pending {
         if blocked || assigned_count >= clone_max {
             mark_stopped(w, plan, i);
