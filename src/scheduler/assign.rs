@@ -1256,6 +1256,30 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             total = Some(score::add(total.unwrap_or(0), col.score));
         }
     }
+    // Resources that must run with the promoted instance pull promotion
+    // towards the nodes they prefer (their own location and stickiness).
+    for &ci in &plan.with_this[c] {
+        let col = &plan.colocs[ci];
+        if col.primary_role != Some(Role::Promoted) || !col.influence || col.score <= 0 {
+            continue;
+        }
+        let d = col.dependent;
+        let mut pref = effective_base(w, plan, d)[node];
+        if let Some(g) = w.rscs[d]
+            .parent
+            .filter(|&g| w.rscs[g].variant == Variant::Group)
+        {
+            for &m in &w.rscs[g].children[1..] {
+                pref = score::add(pref, plan.base[m][node]);
+            }
+            pref = score::add(pref, plan.base[g][node]);
+        }
+        if pref == 0 || pref <= -INFINITY {
+            continue;
+        }
+        let factor = col.score as f64 / INFINITY as f64;
+        total = Some(score::add(total.unwrap_or(0), scale(pref, factor)));
+    }
     total
 }
 
