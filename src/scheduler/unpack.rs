@@ -394,6 +394,16 @@ fn unpack_nodes(w: &mut Working) {
 }
 
 fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
+    // The "terminate" attribute asks for the node to be fenced.
+    if attrs
+        .get("terminate")
+        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0))
+        && !info.unclean
+        && info.kind == NodeKind::Member
+    {
+        info.unclean = true;
+        info.unclean_reason = "fencing was requested".into();
+    }
     info.standby = attrs.get("standby").is_some_and(|v| parse_bool(v));
     info.maintenance = attrs.get("maintenance").is_some_and(|v| parse_bool(v));
     if attrs.get("shutdown").is_some_and(|v| v != "0") {
