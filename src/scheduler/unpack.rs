@@ -279,6 +279,16 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
     decide_lost_guests(&mut w);
+    // Resources on a node in maintenance are left alone.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r]
+            .current
+            .iter()
+            .any(|c| w.nodes[c.node].maintenance)
+        {
+            w.rscs[r].managed = false;
+        }
+    }
     unpack_ticket_fencing(&mut w);
     w
 }
@@ -911,7 +921,12 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         if op.op_status == 6 {
             st.ban_everywhere = true;
         }
-        let rc = op.rc;
+        // OCF 1.1 "degraded" codes count as their healthy equivalents.
+        let rc = match op.rc {
+            190 => 0,
+            191 => 8,
+            other => other,
+        };
         // Status "error" (4) in old CIBs just means the rc was not 0; the rc
         // decides. Other statuses (timeout, not supported...) are failures.
         // The transition key "action:transition:expected-rc:uuid" says what
