@@ -1009,8 +1009,10 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             st.role = Role::Stopped;
             continue;
         }
+        // Hard errors cannot be ignored: the agent will not work there.
+        let hard = matches!(op.op_status, 5..=7) || matches!(rc, 2 | 4..=6);
         let on_fail = op_on_fail(rsc, op, fencing);
-        if on_fail == "ignore" {
+        if on_fail == "ignore" && !hard {
             continue;
         }
         if on_fail == "demote"
