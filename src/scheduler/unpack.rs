@@ -279,6 +279,17 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
     decide_lost_guests(&mut w);
+    // multiple-active: what to do with a primitive found on several nodes.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        match w.rscs[r].meta.get("multiple-active").map(String::as_str) {
+            Some("block") => w.rscs[r].managed = false,
+            Some("stop_only") => w.rscs[r].target_role = Role::Stopped,
+            _ => {}
+        }
+    }
     // Resources on a node in maintenance are left alone.
     for r in 0..w.rscs.len() {
         if w.rscs[r]
