@@ -1000,11 +1000,21 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
             }
         }
     }
+    // Where the primaries went first, then what the dependents would like
+    // (rolled back if it leaves nowhere to run), as Pacemaker does.
+    // Mandatory ones here; optional ones after the dependents' wishes.
+    for ci in plan.this_with[r].clone() {
+        let c = plan.colocs[ci].clone();
+        if c.dependent_role == Some(Role::Promoted) || c.score.abs() < INFINITY {
+            continue;
+        }
+        apply_coloc_to_scores(w, plan, &c, &mut scores);
+    }
     let mut visited = Vec::new();
     add_dependent_scores(w, plan, r, &mut scores, 1.0, &mut visited);
     for ci in plan.this_with[r].clone() {
         let c = plan.colocs[ci].clone();
-        if c.dependent_role == Some(Role::Promoted) {
+        if c.dependent_role == Some(Role::Promoted) || c.score.abs() >= INFINITY {
             continue;
         }
         apply_coloc_to_scores(w, plan, &c, &mut scores);
