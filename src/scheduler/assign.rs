@@ -1101,15 +1101,20 @@ fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
     }
     // The clone's own scores decide which nodes instances may use.
     let mut scores = effective_base(w, plan, c);
-    let mut visited = vec![];
-    add_dependent_scores(w, plan, c, &mut scores, 1.0, &mut visited);
-    for &ci in &plan.this_with[c].clone() {
-        let col = plan.colocs[ci].clone();
-        if col.dependent_role == Some(Role::Promoted) {
-            continue;
+    for pass_mandatory in [true, false] {
+        if !pass_mandatory {
+            let mut visited = vec![];
+            add_dependent_scores(w, plan, c, &mut scores, 1.0, &mut visited);
         }
-        if col.score >= INFINITY || col.score <= -INFINITY || !w.rscs[c].interleave {
-            apply_coloc_to_scores(w, plan, &col, &mut scores);
+        for &ci in &plan.this_with[c].clone() {
+            let col = plan.colocs[ci].clone();
+            let mandatory = col.score.abs() >= INFINITY;
+            if col.dependent_role == Some(Role::Promoted) || mandatory != pass_mandatory {
+                continue;
+            }
+            if mandatory || !w.rscs[c].interleave {
+                apply_coloc_to_scores(w, plan, &col, &mut scores);
+            }
         }
     }
     plan.final_scores[c] = scores.clone();
