@@ -153,6 +153,27 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             d.migrate = true;
         }
     }
+    // A bundle replica whose container cannot run takes its guest
+    // connection and resource down with it, and says so.
+    for parts in w.bundles.values() {
+        for (i, &container) in parts.containers.iter().enumerate() {
+            if out[container].next.is_some() {
+                continue;
+            }
+            let reason = format!("unrunnable {} start", w.rscs[container].id);
+            let mut followers: Vec<usize> = parts.remotes.get(i).copied().into_iter().collect();
+            if let Some(inner) = parts.inner {
+                if let Some(&inst) = w.rscs[inner].children.get(i) {
+                    w.primitives_of(inst, &mut followers);
+                }
+            }
+            for f in followers {
+                if out[f].current.is_some() && out[f].stop_reason.is_none() && out[f].managed {
+                    out[f].stop_reason = Some(reason.clone());
+                }
+            }
+        }
+    }
     block_migration(w, &mut out);
     propagate_orders(w, &mut out);
     out
