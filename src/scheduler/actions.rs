@@ -124,6 +124,10 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             }
         }
         if rsc.current.len() > 1
+            && rsc
+                .meta
+                .get("multiple-active")
+                .is_some_and(|v| v == "stop_unexpected")
             && d.stop_reason.is_none()
             && d.next.is_some()
             && !rsc.current.iter().any(|c| c.pending_op)
