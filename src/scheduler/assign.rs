@@ -1026,7 +1026,8 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
         None
     };
     let mut node = if unmanaged {
-        prefer
+        // Left where it is (the first copy, if there are several).
+        rsc.current.first().map(|c| c.node)
     } else if rsc.target_role == Role::Stopped {
         None
     } else {
