@@ -26,6 +26,7 @@ pub struct Decision {
     pub migrate: bool,
     pub managed: bool,
     pub failed: bool,
+    /// Failed with on-fail=block: frozen where it is, never started again.
     pub blocked_stop: bool,
     /// Stops can run (false when the node is unclean and cannot be fenced).
     pub stop_runnable: bool,
@@ -41,6 +42,8 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         }
         let d = &mut out[r];
         d.managed = rsc.managed && !w.maintenance_mode;
+        // Failed with on-fail=block: frozen, and never started again.
+        d.blocked_stop = rsc.blocked;
         d.failed = rsc.failed();
         d.current = rsc.current.first().map(|c| c.node);
         d.next = plan.assigned[r];
@@ -354,8 +357,12 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         }
     }
     // A first that is not running and cannot start blocks the then.
-    let cannot_start =
-        |d: &Decision| (d.current.is_none() && d.next.is_none()) || (d.start && !d.start_runnable);
+    let cannot_start = |d: &Decision| {
+        (d.current.is_none() && d.next.is_none())
+            || (d.start && !d.start_runnable)
+            // A failed resource that is blocked will not be started again.
+            || d.blocked_stop
+    };
     let will_run = |d: &Decision| d.next.is_some() && (d.start_runnable || !d.start);
     for _round in 0..8 {
         let mut changed = false;
