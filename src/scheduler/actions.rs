@@ -34,7 +34,9 @@ pub struct Decision {
 
 pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
     let mut out = vec![Decision::default(); w.rscs.len()];
-    let quorum_stop = !w.have_quorum && w.no_quorum_policy == "stop";
+    // Without quorum, "suicide" (when not fencing itself) acts like "stop".
+    let quorum_stop =
+        !w.have_quorum && (w.no_quorum_policy == "stop" || w.no_quorum_policy == "suicide");
     let quorum_freeze = !w.have_quorum && w.no_quorum_policy == "freeze";
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant != Variant::Primitive {
