@@ -35,8 +35,9 @@ pub struct Decision {
 pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
     let mut out = vec![Decision::default(); w.rscs.len()];
     // Without quorum, "suicide" (when not fencing itself) acts like "stop".
-    let quorum_stop =
-        !w.have_quorum && (w.no_quorum_policy == "stop" || w.no_quorum_policy == "suicide");
+    let quorum_demote = !w.have_quorum && w.no_quorum_policy == "demote";
+    let quorum_stop = !w.have_quorum
+        && (w.no_quorum_policy == "stop" || w.no_quorum_policy == "suicide" || quorum_demote);
     let quorum_freeze = !w.have_quorum && w.no_quorum_policy == "freeze";
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant != Variant::Primitive {
@@ -82,8 +83,23 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         if !d.managed {
             continue;
         }
-        let needs_quorum = rsc.meta.get("requires").is_none_or(|v| v != "nothing");
+        let mut needs_quorum = rsc.meta.get("requires").is_none_or(|v| v != "nothing");
         d.stop_runnable = true;
+        // no-quorum-policy=demote: promotable instances are only demoted.
+        let in_promotable = {
+            let mut a = rsc.parent;
+            while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+                a = w.rscs[p].parent;
+            }
+            a.is_some_and(|c| w.rscs[c].promotable)
+        };
+        if quorum_demote && in_promotable {
+            needs_quorum = false;
+            if next_role == Role::Promoted {
+                next_role = Role::Unpromoted;
+                d.next_role = Some(next_role);
+            }
+        }
         for c in &rsc.current {
             let stays = d.next == Some(c.node) && rsc.current.len() == 1;
             if !stays || c.failed {
