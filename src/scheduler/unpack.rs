@@ -290,6 +290,24 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
             _ => {}
         }
     }
+    // Fencing a node releases what was blocked there: it will be stopped.
+    let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
+    for r in 0..w.rscs.len() {
+        if !w.rscs[r].blocked {
+            continue;
+        }
+        let fenced = w.rscs[r].current.iter().all(|c| {
+            let n = &w.nodes[c.node];
+            n.unclean && w.fencing_enabled && (quorate || n.online)
+        });
+        if fenced && !w.rscs[r].current.is_empty() {
+            w.rscs[r].blocked = false;
+            w.rscs[r].managed = true;
+            for c in &mut w.rscs[r].current {
+                c.failed = false;
+            }
+        }
+    }
     // Resources on a node in maintenance are left alone.
     for r in 0..w.rscs.len() {
         if w.rscs[r]
