@@ -13,6 +13,7 @@ use crate::model::cib::{
 };
 use crate::model::score::{self, INFINITY};
 use crate::model::time::parse_interval_ms;
+use crate::model::xml::Element;
 
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -489,6 +490,33 @@ fn add_resource(
     instance: Option<u32>,
 ) -> usize {
     let mut meta = inherited.clone();
+    // Defaults whose rules name the agent (rsc_expression) apply per primitive.
+    if let (ResourceKind::Primitive { agent, .. }, Some(defaults)) =
+        (&r.kind, &w.cib.rsc_defaults_xml)
+    {
+        let has_rsc_rules = defaults.children.iter().any(|set| {
+            set.child("rule")
+                .is_some_and(|rule| rule.children_named("rsc_expression").next().is_some())
+        });
+        if has_rsc_rules {
+            let ctx = crate::model::rules::RuleContext {
+                node_attrs: None,
+                now_epoch_s: w.now_epoch_s,
+                agent: Some((
+                    agent.class.as_str(),
+                    agent.provider.as_deref().unwrap_or(""),
+                    agent.kind.as_str(),
+                )),
+                op: None,
+            };
+            let root = Element::new("cib");
+            for (k, v) in crate::model::cib::nvpairs(&root, defaults, "meta_attributes", &ctx) {
+                if !w.cib.rsc_defaults.contains_key(&k) {
+                    meta.insert(k, v);
+                }
+            }
+        }
+    }
     for (k, v) in &r.meta {
         meta.insert(k.clone(), v.clone());
     }
