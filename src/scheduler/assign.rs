@@ -1214,9 +1214,15 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
     let mut base: Option<i64> = None;
     for p in &prims {
         let r = &w.rscs[*p];
+        let recorded = r
+            .current
+            .iter()
+            .find(|c| c.node == node)
+            .map(|c| format!("master-{}", c.history_id));
         for key in [
-            format!("master-{}", r.id),
             format!("master-{}", r.base),
+            recorded.unwrap_or_else(|| format!("master-{}", r.id)),
+            format!("master-{}", r.id),
             format!("promotion-{}", r.base),
         ] {
             if let Some(v) = attrs.get(&key).and_then(|v| score::parse(v)) {

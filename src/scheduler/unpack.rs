@@ -73,6 +73,9 @@ pub struct Current {
     pub pending_op: bool,
     /// A promoted-role failure with on-fail=demote.
     pub needs_demote: bool,
+    /// The lrm_resource id the history used here (old anonymous clones
+    /// recorded "rsc:N", and their promotion attributes use that name).
+    pub history_id: String,
     /// The last successful operation was a migrate_to towards this node.
     pub migrated_to: Option<String>,
 }
@@ -1270,6 +1273,7 @@ fn unpack_history(w: &mut Working) {
                 on_fail: st.on_fail.clone(),
                 pending_op: st.pending,
                 needs_demote: st.needs_demote,
+                history_id: lrm.id.clone(),
                 migrated_to: st.migrated_to.clone(),
             });
         }
