@@ -1323,7 +1323,19 @@ fn choose_promoted(w: &Working, plan: &mut Plan, c: usize) {
         plan.promotion_scores[i] = Some(s);
         candidates.push((s, currently, w.rscs[i].instance.unwrap_or(0), i));
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    // Highest score first; on a tie, a healthy instance before one being
+    // recovered, the promoted one before the others, then by number.
+    let failed = |i: usize| {
+        let mut prims = Vec::new();
+        w.primitives_of(i, &mut prims);
+        prims.iter().any(|&p| w.rscs[p].failed())
+    };
+    candidates.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(failed(a.3).cmp(&failed(b.3)))
+            .then(b.1.cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+    });
     let mut promoted = 0usize;
     let mut per_node = vec![0usize; w.nodes.len()];
     for (s, _, _, i) in candidates {

@@ -1028,7 +1028,11 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
                 }
                 "demote" => {
                     st.role = Role::Unpromoted;
-                    clear(&mut st);
+                    // A demote settles only a failure that asked for it.
+                    st.needs_demote = false;
+                    if st.on_fail.as_deref() == Some("demote") {
+                        clear(&mut st);
+                    }
                 }
                 "migrate_to" => {
                     st.role = Role::Started;
