@@ -1274,7 +1274,7 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             .any(|&p| same_attr(w, &col.node_attribute, here, host_of(w, plan, p)));
         if (col.score >= INFINITY && !hit) || (col.score <= -INFINITY && hit) {
             total = Some(-INFINITY);
-        } else if hit {
+        } else if hit && base.is_some() {
             total = Some(score::add(total.unwrap_or(0), col.score));
         }
     }
@@ -1282,7 +1282,12 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
     // towards the nodes they prefer (their own location and stickiness).
     for &ci in &plan.with_this[c] {
         let col = &plan.colocs[ci];
-        if col.primary_role != Some(Role::Promoted) || !col.influence || col.score <= 0 {
+        // Only an instance that reported a promotion score of its own.
+        if col.primary_role != Some(Role::Promoted)
+            || !col.influence
+            || col.score <= 0
+            || base.is_none()
+        {
             continue;
         }
         let d = col.dependent;
