@@ -1222,7 +1222,6 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
         for key in [
             format!("master-{}", r.base),
             recorded.unwrap_or_else(|| format!("master-{}", r.id)),
-            format!("master-{}", r.id),
             format!("promotion-{}", r.base),
         ] {
             if let Some(v) = attrs.get(&key).and_then(|v| score::parse(v)) {
@@ -1320,9 +1319,11 @@ fn choose_promoted(w: &Working, plan: &mut Plan, c: usize) {
         };
         let score = promotion_score(w, plan, c, i, node);
         let currently = w.rscs[i].current_role() == Role::Promoted;
+        // No promotion score of its own: the promoted one keeps its
+        // stickiness, the others cannot be promoted.
         let s = match score {
             Some(s) => s,
-            None if currently => 0,
+            None if currently => w.rscs[i].stickiness.max(0),
             None => -1,
         };
         plan.promotion_scores[i] = Some(s);
