@@ -199,6 +199,24 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             }
         }
     }
+    // A failed resource inside a container restarts the container.
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) else {
+            continue;
+        };
+        if rsc.variant != Variant::Primitive || !out[r].failed || !out[c].managed {
+            continue;
+        }
+        if let (Some(cur), Some(next)) = (out[c].current, out[c].next) {
+            if cur == next && !out[c].start {
+                out[c].start = true;
+                out[c].start_runnable = true;
+                if !out[c].stop_on.contains(&cur) {
+                    out[c].stop_on.push(cur);
+                }
+            }
+        }
+    }
     block_migration(w, &mut out);
     propagate_orders(w, &mut out);
     out
@@ -338,6 +356,21 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             name,
             symmetrical: o.symmetrical,
         });
+    }
+    // Resources inside a container start after it.
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
+            if rsc.variant == Variant::Primitive && c != r {
+                pairs.push(OrderPair {
+                    firsts: vec![c],
+                    thens: vec![r],
+                    any: false,
+                    min: 1,
+                    name: String::new(),
+                    symmetrical: true,
+                });
+            }
+        }
     }
     // A guest's connection starts after its container.
     for n in 0..w.nodes.len() {

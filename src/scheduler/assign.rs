@@ -159,6 +159,23 @@ pub fn assign(w: &Working) -> Plan {
     apply_node_health(w, &mut plan);
     apply_locations(w, &mut plan);
     // A guest's implicit connection may go wherever its container may.
+    // meta container=X: the resource lives inside X.
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
+            if rsc.variant == Variant::Primitive && c != r {
+                plan.colocs.push(Coloc {
+                    id: format!("{}-container", rsc.id),
+                    dependent: r,
+                    primary: c,
+                    score: INFINITY,
+                    dependent_role: None,
+                    primary_role: None,
+                    node_attribute: "#uname".into(),
+                    influence: true,
+                });
+            }
+        }
+    }
     for (conn, &container) in &w.guest_containers {
         if let Some(&c) = w.by_id.get(conn) {
             for n in 0..n_nodes {
