@@ -1339,7 +1339,9 @@ fn unpack_history(w: &mut Working) {
                         }
                     }
                 }
-                if count >= r.migration_threshold {
+                // Failures inside a container are handled by restarting the
+                // container, not by banning the resource.
+                if count >= r.migration_threshold && !r.meta.contains_key("container") {
                     w.rscs[i].banned_by_failures[n] = true;
                 }
             }
