@@ -200,11 +200,19 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         }
     }
     // A failed resource inside a container restarts the container.
+    let mut restarts: Vec<usize> = (0..w.rscs.len())
+        .filter(|&c| w.rscs[c].restart_requested)
+        .collect();
     for (r, rsc) in w.rscs.iter().enumerate() {
         let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) else {
             continue;
         };
-        if rsc.variant != Variant::Primitive || !out[r].failed || !out[c].managed {
+        if rsc.variant == Variant::Primitive && out[r].failed {
+            restarts.push(c);
+        }
+    }
+    for c in restarts {
+        if !out[c].managed {
             continue;
         }
         if let (Some(cur), Some(next)) = (out[c].current, out[c].next) {

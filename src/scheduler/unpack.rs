@@ -118,6 +118,8 @@ pub struct Rsc {
     pub orphan: bool,
     /// A failure with on-fail=block: no further actions may run on it.
     pub blocked: bool,
+    /// A contained resource's failure asks for this container's restart.
+    pub restart_requested: bool,
     /// Sources of completed live migrations: stopped without being counted
     /// as active there.
     pub dangling: Vec<usize>,
@@ -593,6 +595,7 @@ fn add_resource(
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
         blocked: false,
+        restart_requested: false,
         dangling: Vec::new(),
         meta: meta.clone(),
     };
@@ -923,6 +926,10 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool) -> String {
         .and_then(|o| o.on_fail.clone());
     if let Some(c) = configured {
         return c;
+    }
+    // Inside a container, any failure is repaired by restarting the container.
+    if rsc.meta.contains_key("container") {
+        return "restart-container".into();
     }
     if op.operation == "stop" {
         return if fencing {
@@ -1270,6 +1277,18 @@ fn unpack_history(w: &mut Working) {
                     n.unclean_reason = format!("{} failed there", w.rscs[target].id);
                 }
             }
+            // A resource whose stop failed inside a container goes down with
+            // the container's restart.
+            if st.stop_failed && st.on_fail.as_deref() == Some("restart-container") {
+                if let Some(&c) = w.rscs[target]
+                    .meta
+                    .get("container")
+                    .and_then(|c| w.by_id.get(c))
+                {
+                    w.rscs[c].restart_requested = true;
+                }
+                continue;
+            }
             w.rscs[target].current.push(Current {
                 node,
                 role,
@@ -1420,6 +1439,7 @@ fn add_orphan(
         banned_by_failures: vec![false; n],
         orphan: true,
         blocked: false,
+        restart_requested: false,
         dangling: Vec::new(),
     };
     w.rscs.push(template);
