@@ -1342,6 +1342,20 @@ fn unpack_history(w: &mut Working) {
                 *e = (*e).max(t);
             }
         }
+        // Failures of resources inside a container count for the container.
+        let contained: Vec<(String, String, i64)> = counts
+            .iter()
+            .filter_map(|(base, &count)| {
+                let &i = by_base.get(base)?.first()?;
+                let container = w.rscs[i].meta.get("container")?.clone();
+                Some((base.clone(), container, count))
+            })
+            .collect();
+        for (base, container, count) in contained {
+            counts.remove(&base);
+            let e = counts.entry(container).or_insert(0);
+            *e = score::add(*e, count);
+        }
         for (base, count) in counts {
             let Some(instances) = by_base.get(&base) else {
                 continue;
@@ -1360,7 +1374,7 @@ fn unpack_history(w: &mut Working) {
                 }
                 // Failures inside a container are handled by restarting the
                 // container, not by banning the resource.
-                if count >= r.migration_threshold && !r.meta.contains_key("container") {
+                if count >= r.migration_threshold {
                     w.rscs[i].banned_by_failures[n] = true;
                 }
             }
