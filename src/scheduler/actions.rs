@@ -207,7 +207,7 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) else {
             continue;
         };
-        if rsc.variant == Variant::Primitive && out[r].failed {
+        if rsc.variant == Variant::Primitive && out[r].failed && c != r {
             restarts.push(c);
         }
     }

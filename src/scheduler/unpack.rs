@@ -160,9 +160,9 @@ fn next_ip(start: &str, n: u32) -> Option<String> {
 
 #[derive(Debug, Clone)]
 pub struct Working {
-    pub bundles: HashMap<usize, BundleParts>,
+    pub bundles: BTreeMap<usize, BundleParts>,
     /// Implicit guest-node connection id -> its container resource.
-    pub guest_containers: HashMap<String, usize>,
+    pub guest_containers: BTreeMap<String, usize>,
     /// Every node the cluster will know: configured, remote and guest.
     pub default_clone_max: usize,
     pub cib: Cib,
@@ -237,8 +237,8 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         .unwrap_or_else(|| "reboot".into());
     let have_quorum = cib.have_quorum;
     let mut w = Working {
-        bundles: HashMap::new(),
-        guest_containers: HashMap::new(),
+        bundles: BTreeMap::new(),
+        guest_containers: BTreeMap::new(),
         default_clone_max: 0,
         nodes: Vec::new(),
         node_index: HashMap::new(),
@@ -928,7 +928,7 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool) -> String {
         return c;
     }
     // Inside a container, any failure is repaired by restarting the container.
-    if rsc.meta.contains_key("container") {
+    if rsc.meta.get("container").is_some_and(|c| *c != rsc.base) {
         return "restart-container".into();
     }
     if op.operation == "stop" {
@@ -1347,7 +1347,12 @@ fn unpack_history(w: &mut Working) {
             .iter()
             .filter_map(|(base, &count)| {
                 let &i = by_base.get(base)?.first()?;
-                let container = w.rscs[i].meta.get("container")?.clone();
+                // (A group's meta reaches the container itself: not its own container.)
+                let container = w.rscs[i]
+                    .meta
+                    .get("container")
+                    .filter(|c| *c != base)?
+                    .clone();
                 Some((base.clone(), container, count))
             })
             .collect();
