@@ -512,6 +512,29 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             break;
         }
     }
+    // An explicit "first stop, then stop" waits for a first that is frozen.
+    for o in &w.cib.orders {
+        if o.kind != OrderKind::Mandatory || o.first_action != "stop" || o.then_action != "stop" {
+            continue;
+        }
+        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
+            continue;
+        };
+        let mut firsts = Vec::new();
+        w.primitives_of(f, &mut firsts);
+        let mut thens = Vec::new();
+        w.primitives_of(t, &mut thens);
+        if firsts
+            .iter()
+            .any(|&x| !out[x].managed && out[x].current.is_some())
+        {
+            for x in thens {
+                if !out[x].stop_on.is_empty() {
+                    out[x].stop_runnable = false;
+                }
+            }
+        }
+    }
     // A stop that must wait for an unmanaged dependent's stop never happens.
     for pair in pairs.iter().filter(|p| p.symmetrical) {
         let blocked = pair
