@@ -365,21 +365,6 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             symmetrical: o.symmetrical,
         });
     }
-    // Resources inside a container start after it.
-    for (r, rsc) in w.rscs.iter().enumerate() {
-        if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
-            if rsc.variant == Variant::Primitive && c != r {
-                pairs.push(OrderPair {
-                    firsts: vec![c],
-                    thens: vec![r],
-                    any: false,
-                    min: 1,
-                    name: String::new(),
-                    symmetrical: true,
-                });
-            }
-        }
-    }
     // A guest's connection starts after its container.
     for n in 0..w.nodes.len() {
         let conn = w.nodes[n]
@@ -407,6 +392,21 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                 pairs.push(OrderPair {
                     firsts: vec![pair[0]],
                     thens: vec![pair[1]],
+                    any: false,
+                    min: 1,
+                    name: String::new(),
+                    symmetrical: true,
+                });
+            }
+        }
+    }
+    // Resources inside a container start after it.
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
+            if rsc.variant == Variant::Primitive && c != r {
+                pairs.push(OrderPair {
+                    firsts: vec![c],
+                    thens: vec![r],
                     any: false,
                     min: 1,
                     name: String::new(),
