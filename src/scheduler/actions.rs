@@ -765,11 +765,18 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
         } else {
             "Start"
         };
+        // A blocked promotion names no reason of its own (the start's
+        // reason belongs to the start).
+        let reason = if verb == "Promote" && d.start_reason.as_deref() == Some("no quorum") {
+            None
+        } else {
+            d.start_reason.as_deref()
+        };
         return vec![line(
             verb,
             id,
             &details(w, d, current, next),
-            d.start_reason.as_deref(),
+            reason,
             d.start_runnable,
         )];
     }
