@@ -428,7 +428,14 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         for pair in &pairs {
             let (unrunnable, culprit) = if pair.any {
                 let running = pair.firsts.iter().filter(|&&f| will_run(&out[f])).count();
-                (running < pair.min, None)
+                // Firsts that are merely being stopped have no start to
+                // block anything with (as for primitives).
+                let stopping = !pair.symmetrical
+                    && pair.min == 1
+                    && pair.firsts.iter().any(|&f| {
+                        out[f].current.is_some() && out[f].next.is_none() && !out[f].start
+                    });
+                (running < pair.min && !stopping, None)
             } else {
                 let c = pair.firsts.iter().copied().find(|&f| cannot_start(&out[f]));
                 (c.is_some(), c)
