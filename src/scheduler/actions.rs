@@ -419,6 +419,8 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
     let cannot_start = |d: &Decision| {
         (d.current.is_none() && d.next.is_none())
             || (d.start && !d.start_runnable)
+            // Running, but forced down because its own start cannot happen.
+            || (!d.start_runnable && d.next.is_some() && !d.stop_on.is_empty())
             // A failed resource that is blocked will not be started again.
             || d.blocked_stop
     };
@@ -464,6 +466,15 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                     out[t].start_runnable = false;
                     if out[t].start_reason.is_none() {
                         let reason = match culprit {
+                            // A first forced down from where it runs.
+                            Some(f)
+                                if pair.name.is_empty()
+                                    && out[f].managed
+                                    && out[f].current.is_some()
+                                    && out[f].next.is_some() =>
+                            {
+                                format!("required {} start", w.rscs[f].id)
+                            }
                             Some(f) if pair.name.is_empty() => {
                                 format!("unrunnable {} start", w.rscs[f].id)
                             }
@@ -517,6 +528,36 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         }
         if !changed {
             break;
+        }
+    }
+    // Later group members share the first member's unrunnable reason.
+    for rsc in &w.rscs {
+        if rsc.variant != Variant::Group {
+            continue;
+        }
+        let Some(&lead) = rsc.children.first() else {
+            continue;
+        };
+        let Some(reason) = out[lead]
+            .start_reason
+            .clone()
+            .filter(|r| r.starts_with("unrunnable"))
+        else {
+            continue;
+        };
+        for (k, &m) in rsc.children.iter().enumerate().skip(1) {
+            let stopping =
+                !out[m].stop_on.is_empty() && (out[m].next.is_none() || !out[m].start_runnable);
+            let prev = &w.rscs[rsc.children[k - 1]].id;
+            let chained = out[m].start_reason.as_deref().is_some_and(|r| {
+                r == format!("unrunnable {prev} start") || r == format!("required {prev} start")
+            });
+            if stopping
+                && out[m].stop_reason.is_none()
+                && (out[m].start_reason.is_none() || chained)
+            {
+                out[m].start_reason = Some(reason.clone());
+            }
         }
     }
     // An explicit "first stop, then stop" waits for a first that is frozen.
