@@ -185,13 +185,28 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             if out[container].next.is_some() {
                 continue;
             }
-            let reason = format!("unrunnable {} start", w.rscs[container].id);
-            let mut followers: Vec<usize> = parts.remotes.get(i).copied().into_iter().collect();
+            // A disabled bundle stops its connection for its own sake; the
+            // resource inside then waits on the connection.
+            let remote = parts.remotes.get(i).copied();
+            // (Likewise when the connection's own node cannot host it.)
+            let remote_disabled = remote.is_some_and(|r| {
+                w.rscs[r].target_role == Role::Stopped
+                    || out[r].current.is_some_and(|n| !w.nodes[n].can_host())
+            });
+            let mut followers: Vec<usize> = Vec::new();
+            if let Some(r) = remote.filter(|_| !remote_disabled) {
+                followers.push(r);
+            }
             if let Some(inner) = parts.inner {
                 if let Some(&inst) = w.rscs[inner].children.get(i) {
                     w.primitives_of(inst, &mut followers);
                 }
             }
+            let leader = match remote {
+                Some(r) if remote_disabled => r,
+                _ => container,
+            };
+            let reason = format!("unrunnable {} start", w.rscs[leader].id);
             for f in followers {
                 if out[f].current.is_some() && out[f].stop_reason.is_none() && out[f].managed {
                     out[f].stop_reason = Some(reason.clone());
