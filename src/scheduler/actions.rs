@@ -120,6 +120,17 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
                 d.start_runnable = false;
                 d.start_reason = Some("quorum freeze".into());
             }
+            // A node that is in the membership but cannot be probed yet might
+            // already run it: no start until that is known.
+            if d.start
+                && d.start_runnable
+                && w.nodes
+                    .iter()
+                    .enumerate()
+                    .any(|(n, node)| node.unprobeable && !rsc.known_on[n])
+            {
+                d.start_runnable = false;
+            }
             if role == Role::Promoted && next_role != Role::Promoted {
                 d.demote = true;
             }

@@ -35,6 +35,9 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
+    /// In the membership but not (yet) a full member: it cannot be probed,
+    /// so nothing may start until its state is known.
+    pub unprobeable: bool,
     /// A guest node whose container (or connection) failed: its resources
     /// are lost and it is "fenced" by restarting the container.
     pub guest_lost: Option<String>,
@@ -400,6 +403,7 @@ fn unpack_nodes(w: &mut Working) {
             connection: None,
             has_state: state.is_some(),
             connection_stopping: false,
+            unprobeable: false,
             guest_lost: None,
         };
         if n.kind == NodeKind::Remote {
@@ -468,6 +472,9 @@ fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
 fn decide_member_state(info: &mut NodeInfo, s: &crate::model::cib::NodeState, fencing: bool) {
     let joined = s.join == "member";
     let expected_up = s.expected == "member";
+    if s.in_ccm && s.crmd_online && !joined && !info.unclean {
+        info.unprobeable = true;
+    }
     if s.in_ccm && s.crmd_online && joined {
         info.online = true;
     } else if s.in_ccm && s.crmd_online {
@@ -884,6 +891,7 @@ fn unpack_remote_nodes(w: &mut Working) {
                     connection: None,
                     has_state: state.is_some(),
                     connection_stopping: false,
+                    unprobeable: false,
                     guest_lost: None,
                 };
                 let attrs = state.map(|s| s.transient).unwrap_or_default();
