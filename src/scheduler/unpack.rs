@@ -472,7 +472,8 @@ fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
 fn decide_member_state(info: &mut NodeInfo, s: &crate::model::cib::NodeState, fencing: bool) {
     let joined = s.join == "member";
     let expected_up = s.expected == "member";
-    if s.in_ccm && s.crmd_online && !joined && !info.unclean {
+    let never_joined = s.join.is_empty() && s.expected == "down";
+    if s.in_ccm && (s.crmd_online || never_joined) && !joined && !info.unclean {
         info.unprobeable = true;
     }
     if s.in_ccm && s.crmd_online && joined {
