@@ -5,6 +5,7 @@
 use super::assign::Plan;
 use super::unpack::{Variant, Working};
 use crate::model::cib::{OrderKind, Role};
+use crate::model::score::INFINITY;
 
 /// What one primitive will do in this transition.
 #[derive(Debug, Clone, Default)]
@@ -191,11 +192,27 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
     }
     // A bundle replica whose container cannot run takes its guest
     // connection and resource down with it, and says so.
-    for parts in w.bundles.values() {
+    for (&bundle, parts) in &w.bundles {
+        // A bundle bound to another bundle follows that bundle's replicas.
+        let bound_to: Vec<usize> = w
+            .cib
+            .colocations
+            .iter()
+            .filter(|c| c.score >= INFINITY && c.dependent == w.rscs[bundle].id)
+            .filter_map(|c| w.by_id.get(&c.primary).copied())
+            .filter(|p| w.bundles.contains_key(p))
+            .collect();
         for (i, &container) in parts.containers.iter().enumerate() {
             if out[container].next.is_some() {
                 continue;
             }
+            let colocated_reason = bound_to.iter().find_map(|p| {
+                let other = *w.bundles[p].containers.get(i)?;
+                out[other]
+                    .next
+                    .is_none()
+                    .then(|| format!("colocation with {}", w.rscs[other].id))
+            });
             // A disabled bundle stops its connection for its own sake; the
             // resource inside then waits on the connection.
             let remote = parts.remotes.get(i).copied();
@@ -218,9 +235,22 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
                 _ => container,
             };
             let reason = format!("unrunnable {} start", w.rscs[leader].id);
+            let inner_members: Vec<usize> = parts
+                .inner
+                .and_then(|inner| w.rscs[inner].children.get(i).copied())
+                .map(|inst| {
+                    let mut v = Vec::new();
+                    w.primitives_of(inst, &mut v);
+                    v
+                })
+                .unwrap_or_default();
             for f in followers {
                 if out[f].current.is_some() && out[f].stop_reason.is_none() && out[f].managed {
-                    out[f].stop_reason = Some(reason.clone());
+                    let why = match &colocated_reason {
+                        Some(c) if inner_members.contains(&f) => c.clone(),
+                        _ => reason.clone(),
+                    };
+                    out[f].stop_reason = Some(why);
                 }
             }
         }
