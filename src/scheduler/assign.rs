@@ -1359,8 +1359,17 @@ fn choose_promoted(w: &Working, plan: &mut Plan, c: usize) {
             .then(b.1.cmp(&a.1))
             .then(a.2.cmp(&b.2))
     });
+    // Instances frozen in the promoted role (unmanaged, blocked) still use a slot.
     let mut promoted = 0usize;
     let mut per_node = vec![0usize; w.nodes.len()];
+    for &(_, _, _, i) in &candidates {
+        if !w.rscs[i].managed && w.rscs[i].current_role() == Role::Promoted {
+            promoted += 1;
+            if let Some(n) = plan.assigned[i] {
+                per_node[n] += 1;
+            }
+        }
+    }
     for (s, _, _, i) in candidates {
         let node = plan.assigned[i].unwrap_or(0);
         let can = s >= 0

@@ -1112,6 +1112,8 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             "promote" => st.role = Role::Promoted,
             // A failed demote leaves it unpromoted (or stopped).
             "demote" if rc == 7 => st.role = Role::Stopped,
+            // ...unless it is blocked, and so still promoted.
+            "demote" if on_fail == "block" => st.role = Role::Promoted,
             "demote" => st.role = Role::Unpromoted,
             "monitor" if rc == 9 || rc == 8 => st.role = Role::Promoted,
             "start" => st.role = Role::Started,
