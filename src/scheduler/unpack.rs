@@ -554,9 +554,15 @@ fn add_resource(
     };
     let is_clone = variant == Variant::Clone;
     let stickiness_default = if is_clone || instance.is_some() { 1 } else { 0 };
+    // Old CIBs wrote "stopped" in lower case; Pacemaker honours that on
+    // primitives (collectives of that era ignored it).
     let target_role = meta
         .get("target-role")
-        .and_then(|v| Role::parse(v))
+        .and_then(|v| match Role::parse(v) {
+            Some(role) => Some(role),
+            None if v.eq_ignore_ascii_case("stopped") && agent.is_some() => Some(Role::Stopped),
+            None => None,
+        })
         .unwrap_or(Role::Unknown);
     let requires_fencing = agent.as_ref().is_none_or(|a| a.class != "stonith")
         && meta
