@@ -363,6 +363,8 @@ pub struct NodeState {
     pub has_lrm: bool,
     pub lrm: Vec<LrmResource>,
     pub transient: BTreeMap<String, String>,
+    /// Utilization published at run time (transient_attributes/utilization).
+    pub transient_utilization: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -377,16 +379,22 @@ pub struct FencingLevel {
 pub struct Cib {
     pub properties: HashMap<String, String>,
     pub have_quorum: bool,
+    /// The cluster layer asked for suicide on quorum loss.
+    pub no_quorum_panic: bool,
     pub dc_uuid: Option<String>,
     pub nodes: Vec<NodeConfig>,
     pub resources: Vec<ResourceConfig>,
     pub rsc_defaults: BTreeMap<String, String>,
+    /// The rsc_defaults section, for rules that depend on the resource agent.
+    pub rsc_defaults_xml: Option<Element>,
     pub op_defaults: BTreeMap<String, String>,
     pub locations: Vec<Location>,
     pub colocations: Vec<Colocation>,
     pub orders: Vec<Order>,
     pub tickets: Vec<Ticket>,
     pub tags: HashMap<String, Vec<String>>,
+    /// Ids of resource templates (they also appear in `tags`).
+    pub templates: std::collections::HashSet<String>,
     pub fencing_levels: Vec<FencingLevel>,
     pub node_states: Vec<NodeState>,
     pub ticket_state: HashMap<String, BTreeMap<String, String>>,
@@ -414,6 +422,10 @@ impl Cib {
         };
         let mut cib = Cib {
             have_quorum: root.attr("have-quorum").map(parse_bool).unwrap_or(false),
+            no_quorum_panic: root
+                .attr("no-quorum-panic")
+                .map(parse_bool)
+                .unwrap_or(false),
             dc_uuid: root.attr("dc-uuid").map(str::to_string),
             ..Default::default()
         };
@@ -425,6 +437,7 @@ impl Cib {
                     .or_insert(v);
             }
         }
+        cib.rsc_defaults_xml = config.child("rsc_defaults").cloned();
         if let Some(d) = config.child("rsc_defaults") {
             cib.rsc_defaults = nvpairs(root, d, "meta_attributes", &ctx)
                 .into_iter()
@@ -451,6 +464,24 @@ impl Cib {
             for r in &resources.children {
                 if let Some(rsc) = read_resource(root, r, &templates, &ctx)? {
                     cib.resources.push(rsc);
+                }
+            }
+        }
+        // A template named in a constraint means every primitive made from it.
+        if let Some(resources) = config.child("resources") {
+            let mut users: HashMap<String, Vec<String>> = HashMap::new();
+            resources.walk(&mut |e| {
+                if e.name == "primitive" {
+                    if let (Some(t), Some(id)) = (e.attr("template"), e.id()) {
+                        users.entry(t.to_string()).or_default().push(id.to_string());
+                    }
+                }
+            });
+            for t in resources.children_named("template") {
+                if let Some(id) = t.id() {
+                    cib.templates.insert(id.to_string());
+                    cib.tags
+                        .insert(id.to_string(), users.remove(id).unwrap_or_default());
                 }
             }
         }
@@ -682,10 +713,16 @@ fn read_resource(
         _ => return Ok(None),
     };
     let id = req(e, "id")?.to_string();
-    let meta = nvpairs(root, e, "meta_attributes", ctx)
+    let mut meta: BTreeMap<String, String> = nvpairs(root, e, "meta_attributes", ctx)
         .into_iter()
         .map(|(k, v)| (normalise_meta(&k), v))
         .collect();
+    let template = e.attr("template").and_then(|t| templates.get(t)).copied();
+    if let Some(t) = template {
+        for (k, v) in nvpairs(root, t, "meta_attributes", ctx) {
+            meta.entry(normalise_meta(&k)).or_insert(v);
+        }
+    }
     let agent_ctx;
     let ctx = if let ResourceKind::Primitive { agent, .. } = &kind {
         agent_ctx = RuleContext {
@@ -706,7 +743,12 @@ fn read_resource(
             params.entry(k).or_insert(v);
         }
     }
-    let utilization = nvpairs(root, e, "utilization", ctx);
+    let mut utilization = nvpairs(root, e, "utilization", ctx);
+    if let Some(t) = template {
+        for (k, v) in nvpairs(root, t, "utilization", ctx) {
+            utilization.entry(k).or_insert(v);
+        }
+    }
     Ok(Some(ResourceConfig {
         id,
         kind,
@@ -805,16 +847,24 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             let node_attribute = c.attr("node-attribute").unwrap_or("#uname").to_string();
             let influence = c.attr("influence").map(parse_bool).unwrap_or(true);
             if let (Some(rsc), Some(with)) = (c.attr("rsc"), c.attr("with-rsc")) {
-                cib.colocations.push(Colocation {
-                    id,
-                    dependent: rsc.to_string(),
-                    primary: with.to_string(),
-                    score,
-                    dependent_role: role_attr(c, "rsc-role")?,
-                    primary_role: role_attr(c, "with-rsc-role")?,
-                    node_attribute,
-                    influence,
-                });
+                // Pacemaker ignores a colocation between two templates.
+                if cib.templates.contains(rsc) && cib.templates.contains(with) {
+                    return Ok(());
+                }
+                for dependent in expand_tag(&cib.tags, rsc) {
+                    for primary in expand_tag(&cib.tags, with) {
+                        cib.colocations.push(Colocation {
+                            id: id.clone(),
+                            dependent: dependent.clone(),
+                            primary,
+                            score,
+                            dependent_role: role_attr(c, "rsc-role")?,
+                            primary_role: role_attr(c, "with-rsc-role")?,
+                            node_attribute: node_attribute.clone(),
+                            influence,
+                        });
+                    }
+                }
                 return Ok(());
             }
             let all = sets(c, &cib.tags);
@@ -964,7 +1014,9 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             let loss_policy = c.attr("loss-policy").unwrap_or("stop").to_string();
             let mut resources = Vec::new();
             if let Some(r) = c.attr("rsc") {
-                resources.push((r.to_string(), role_attr(c, "rsc-role")?));
+                for r in expand_tag(&cib.tags, r) {
+                    resources.push((r, role_attr(c, "rsc-role")?));
+                }
             }
             for (set, members) in sets(c, &cib.tags) {
                 let role = role_attr(&set, "role")?;
@@ -1006,8 +1058,10 @@ fn read_node_state(
         .map(|v| v == "online" || v.parse::<i64>().is_ok_and(|n| n > 0))
         .unwrap_or(false);
     let mut transient = BTreeMap::new();
+    let mut transient_utilization = BTreeMap::new();
     if let Some(t) = ns.child("transient_attributes") {
         transient = nvpairs(root, t, "instance_attributes", ctx);
+        transient_utilization = nvpairs(root, t, "utilization", ctx);
     }
     let mut lrm = Vec::new();
     let has_lrm = ns.child("lrm").is_some();
@@ -1067,12 +1121,14 @@ fn read_node_state(
         uname,
         in_ccm,
         crmd_online,
-        join: ns.attr("join").unwrap_or("down").to_string(),
+        // Empty when never recorded (a node that has not joined yet).
+        join: ns.attr("join").unwrap_or("").to_string(),
         expected: ns.attr("expected").unwrap_or("down").to_string(),
         shutdown: ns.attr("shutdown").is_some_and(|s| s != "0"),
         has_lrm,
         lrm,
         transient,
+        transient_utilization,
     })
 }
 

@@ -159,6 +159,23 @@ pub fn assign(w: &Working) -> Plan {
     apply_node_health(w, &mut plan);
     apply_locations(w, &mut plan);
     // A guest's implicit connection may go wherever its container may.
+    // meta container=X: the resource lives inside X.
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
+            if rsc.variant == Variant::Primitive && c != r {
+                plan.colocs.push(Coloc {
+                    id: format!("{}-container", rsc.id),
+                    dependent: r,
+                    primary: c,
+                    score: INFINITY,
+                    dependent_role: None,
+                    primary_role: None,
+                    node_attribute: "#uname".into(),
+                    influence: true,
+                });
+            }
+        }
+    }
     for (conn, &container) in &w.guest_containers {
         if let Some(&c) = w.by_id.get(conn) {
             for n in 0..n_nodes {
@@ -527,6 +544,14 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
         }
         // A group as dependent is placed through its first member; as
         // primary, through its last one.
+        // A mandatory colocation binds every member (an unmanaged first
+        // member must not drag the others along).
+        let group_dependent = w.rscs[d].variant == Variant::Group;
+        let all_members: Vec<usize> = if group_dependent && c.score.abs() >= INFINITY {
+            w.rscs[d].children.iter().skip(1).copied().collect()
+        } else {
+            Vec::new()
+        };
         let d = match w.rscs[d].variant {
             Variant::Group => w.rscs[d].children.first().copied().unwrap_or(d),
             // A bundle's promoted role belongs to the resource inside it.
@@ -539,16 +564,19 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
             Variant::Group => w.rscs[p].children.last().copied().unwrap_or(p),
             _ => p,
         };
-        plan.colocs.push(Coloc {
-            id: c.id.clone(),
-            dependent: d,
-            primary: p,
-            score: c.score,
-            dependent_role: c.dependent_role,
-            primary_role: c.primary_role,
-            node_attribute: c.node_attribute.clone(),
-            influence: c.influence,
-        });
+        for dependent in std::iter::once(d).chain(all_members) {
+            plan.colocs.push(Coloc {
+                id: c.id.clone(),
+                dependent,
+                primary: p,
+                score: c.score,
+                dependent_role: c.dependent_role,
+                primary_role: c.primary_role,
+                node_attribute: c.node_attribute.clone(),
+                // Only the first member speaks for the group's preferences.
+                influence: c.influence && dependent == d,
+            });
+        }
     }
     for (i, c) in plan.colocs.iter().enumerate() {
         plan.this_with[c.dependent].push(i);
@@ -805,9 +833,42 @@ fn capacity_ok(w: &Working, plan: &Plan, r: usize, n: usize) -> bool {
     if w.placement_strategy == "default" {
         return true;
     }
-    let need = &w.rscs[r].utilization;
+    // A group's first member must find room for the whole group, and a
+    // resource for everything colocated with it that is still unplaced.
+    let mut need: HashMap<&str, i64> = HashMap::new();
+    let mut members = vec![r];
+    let mut stack = vec![r];
+    while let Some(x) = stack.pop() {
+        let mut next = Vec::new();
+        if let Some(p) = w.rscs[x]
+            .parent
+            .filter(|&p| w.rscs[p].variant == Variant::Group)
+        {
+            if w.rscs[p].children.first() == Some(&x) {
+                next.extend(w.rscs[p].children[1..].iter().copied());
+            }
+        }
+        for &ci in &plan.with_this[x] {
+            let c = &plan.colocs[ci];
+            if c.score >= INFINITY && plan.progress[c.dependent] == Progress::Todo {
+                next.push(c.dependent);
+            }
+        }
+        for y in next {
+            if !members.contains(&y) && members.len() < 64 {
+                members.push(y);
+                stack.push(y);
+            }
+        }
+    }
+    for &x in &members {
+        for (k, v) in &w.rscs[x].utilization {
+            if let Ok(v) = v.parse::<i64>() {
+                *need.entry(k.as_str()).or_insert(0) += v;
+            }
+        }
+    }
     for (k, v) in need {
-        let Ok(v) = v.parse::<i64>() else { continue };
         let cap = w.nodes[n]
             .utilization
             .get(k)
@@ -956,11 +1017,21 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
             }
         }
     }
+    // Where the primaries went first, then what the dependents would like
+    // (rolled back if it leaves nowhere to run), as Pacemaker does.
+    // Mandatory ones here; optional ones after the dependents' wishes.
+    for ci in plan.this_with[r].clone() {
+        let c = plan.colocs[ci].clone();
+        if c.dependent_role == Some(Role::Promoted) || c.score.abs() < INFINITY {
+            continue;
+        }
+        apply_coloc_to_scores(w, plan, &c, &mut scores);
+    }
     let mut visited = Vec::new();
     add_dependent_scores(w, plan, r, &mut scores, 1.0, &mut visited);
     for ci in plan.this_with[r].clone() {
         let c = plan.colocs[ci].clone();
-        if c.dependent_role == Some(Role::Promoted) {
+        if c.dependent_role == Some(Role::Promoted) || c.score.abs() >= INFINITY {
             continue;
         }
         apply_coloc_to_scores(w, plan, &c, &mut scores);
@@ -972,7 +1043,8 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
         None
     };
     let mut node = if unmanaged {
-        prefer
+        // Left where it is (the first copy, if there are several).
+        rsc.current.first().map(|c| c.node)
     } else if rsc.target_role == Role::Stopped {
         None
     } else {
@@ -1047,15 +1119,20 @@ fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
     }
     // The clone's own scores decide which nodes instances may use.
     let mut scores = effective_base(w, plan, c);
-    let mut visited = vec![];
-    add_dependent_scores(w, plan, c, &mut scores, 1.0, &mut visited);
-    for &ci in &plan.this_with[c].clone() {
-        let col = plan.colocs[ci].clone();
-        if col.dependent_role == Some(Role::Promoted) {
-            continue;
+    for pass_mandatory in [true, false] {
+        if !pass_mandatory {
+            let mut visited = vec![];
+            add_dependent_scores(w, plan, c, &mut scores, 1.0, &mut visited);
         }
-        if col.score >= INFINITY || col.score <= -INFINITY || !w.rscs[c].interleave {
-            apply_coloc_to_scores(w, plan, &col, &mut scores);
+        for &ci in &plan.this_with[c].clone() {
+            let col = plan.colocs[ci].clone();
+            let mandatory = col.score.abs() >= INFINITY;
+            if col.dependent_role == Some(Role::Promoted) || mandatory != pass_mandatory {
+                continue;
+            }
+            if mandatory || !w.rscs[c].interleave {
+                apply_coloc_to_scores(w, plan, &col, &mut scores);
+            }
         }
     }
     plan.final_scores[c] = scores.clone();
@@ -1108,7 +1185,9 @@ fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
         }
     }
     // Pass 2: the rest, each to the best node with room.
-    pending.sort_by_key(|&i| w.rscs[i].instance);
+    // Instances that were active go first (they are being moved), then the
+    // rest in number order.
+    pending.sort_by_key(|&i| (instance_current_node(w, i).is_none(), w.rscs[i].instance));
     for i in pending {
         if blocked || assigned_count >= clone_max {
             mark_stopped(w, plan, i);
@@ -1152,9 +1231,14 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
     let mut base: Option<i64> = None;
     for p in &prims {
         let r = &w.rscs[*p];
+        let recorded = r
+            .current
+            .iter()
+            .find(|c| c.node == node)
+            .map(|c| format!("master-{}", c.history_id));
         for key in [
-            format!("master-{}", r.id),
             format!("master-{}", r.base),
+            recorded.unwrap_or_else(|| format!("master-{}", r.id)),
             format!("promotion-{}", r.base),
         ] {
             if let Some(v) = attrs.get(&key).and_then(|v| score::parse(v)) {
@@ -1206,9 +1290,38 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             .any(|&p| same_attr(w, &col.node_attribute, here, host_of(w, plan, p)));
         if (col.score >= INFINITY && !hit) || (col.score <= -INFINITY && hit) {
             total = Some(-INFINITY);
-        } else if hit {
+        } else if hit && base.is_some() {
             total = Some(score::add(total.unwrap_or(0), col.score));
         }
+    }
+    // Resources that must run with the promoted instance pull promotion
+    // towards the nodes they prefer (their own location and stickiness).
+    for &ci in &plan.with_this[c] {
+        let col = &plan.colocs[ci];
+        // Only an instance that reported a promotion score of its own.
+        if col.primary_role != Some(Role::Promoted)
+            || !col.influence
+            || col.score <= 0
+            || base.is_none()
+        {
+            continue;
+        }
+        let d = col.dependent;
+        let mut pref = effective_base(w, plan, d)[node];
+        if let Some(g) = w.rscs[d]
+            .parent
+            .filter(|&g| w.rscs[g].variant == Variant::Group)
+        {
+            for &m in &w.rscs[g].children[1..] {
+                pref = score::add(pref, plan.base[m][node]);
+            }
+            pref = score::add(pref, plan.base[g][node]);
+        }
+        if pref == 0 || pref <= -INFINITY {
+            continue;
+        }
+        let factor = col.score as f64 / INFINITY as f64;
+        total = Some(score::add(total.unwrap_or(0), scale(pref, factor)));
     }
     total
 }
@@ -1223,20 +1336,50 @@ fn choose_promoted(w: &Working, plan: &mut Plan, c: usize) {
         };
         let score = promotion_score(w, plan, c, i, node);
         let currently = w.rscs[i].current_role() == Role::Promoted;
+        // No promotion score of its own: the promoted one keeps its
+        // stickiness, the others cannot be promoted.
         let s = match score {
             Some(s) => s,
-            None if currently => 0,
+            None if currently => w.rscs[i].stickiness.max(0),
             None => -1,
         };
         plan.promotion_scores[i] = Some(s);
         candidates.push((s, currently, w.rscs[i].instance.unwrap_or(0), i));
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    // Highest score first; on a tie, a healthy instance before one being
+    // recovered, the promoted one before the others, then by number.
+    let failed = |i: usize| {
+        let mut prims = Vec::new();
+        w.primitives_of(i, &mut prims);
+        prims.iter().any(|&p| w.rscs[p].failed())
+    };
+    candidates.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(failed(a.3).cmp(&failed(b.3)))
+            .then(b.1.cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+    });
+    // Instances frozen in the promoted role (unmanaged, blocked) still use a slot.
     let mut promoted = 0usize;
     let mut per_node = vec![0usize; w.nodes.len()];
+    for &(_, _, _, i) in &candidates {
+        if !w.rscs[i].managed && w.rscs[i].current_role() == Role::Promoted {
+            promoted += 1;
+            if let Some(n) = plan.assigned[i] {
+                per_node[n] += 1;
+            }
+        }
+    }
     for (s, _, _, i) in candidates {
         let node = plan.assigned[i].unwrap_or(0);
+        // A group instance is promoted only when all its members can run.
+        let complete = {
+            let mut prims = Vec::new();
+            w.primitives_of(i, &mut prims);
+            prims.iter().all(|&p| plan.assigned[p].is_some())
+        };
         let can = s >= 0
+            && complete
             && promoted < clone.promoted_max
             && per_node[node] < clone.promoted_node_max.max(1)
             && !matches!(limit_role, Role::Unpromoted | Role::Stopped)

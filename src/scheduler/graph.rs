@@ -1,6 +1,6 @@
 //! Stage 5, graph: the actions as a petgraph DAG with their ordering edges.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -141,7 +141,8 @@ pub fn build(
         graph: DiGraph::new(),
         by_rsc: vec![Vec::new(); w.rscs.len()],
     };
-    let mut fence_nodes: HashMap<usize, NodeIndex> = HashMap::new();
+    let mut fence_nodes: std::collections::BTreeMap<usize, NodeIndex> =
+        std::collections::BTreeMap::new();
     for (n, &f) in fence.iter().enumerate() {
         if f {
             let mut meta = BTreeMap::new();

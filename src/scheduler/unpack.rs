@@ -13,6 +13,7 @@ use crate::model::cib::{
 };
 use crate::model::score::{self, INFINITY};
 use crate::model::time::parse_interval_ms;
+use crate::model::xml::Element;
 
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -34,6 +35,11 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
+    /// Its status section shows resources started there.
+    pub had_active_history: bool,
+    /// In the membership but not (yet) a full member: it cannot be probed,
+    /// so nothing may start until its state is known.
+    pub unprobeable: bool,
     /// A guest node whose container (or connection) failed: its resources
     /// are lost and it is "fenced" by restarting the container.
     pub guest_lost: Option<String>,
@@ -72,6 +78,9 @@ pub struct Current {
     pub pending_op: bool,
     /// A promoted-role failure with on-fail=demote.
     pub needs_demote: bool,
+    /// The lrm_resource id the history used here (old anonymous clones
+    /// recorded "rsc:N", and their promotion attributes use that name).
+    pub history_id: String,
     /// The last successful operation was a migrate_to towards this node.
     pub migrated_to: Option<String>,
 }
@@ -114,6 +123,8 @@ pub struct Rsc {
     pub orphan: bool,
     /// A failure with on-fail=block: no further actions may run on it.
     pub blocked: bool,
+    /// A contained resource's failure asks for this container's restart.
+    pub restart_requested: bool,
     /// Sources of completed live migrations: stopped without being counted
     /// as active there.
     pub dangling: Vec<usize>,
@@ -154,9 +165,9 @@ fn next_ip(start: &str, n: u32) -> Option<String> {
 
 #[derive(Debug, Clone)]
 pub struct Working {
-    pub bundles: HashMap<usize, BundleParts>,
+    pub bundles: BTreeMap<usize, BundleParts>,
     /// Implicit guest-node connection id -> its container resource.
-    pub guest_containers: HashMap<String, usize>,
+    pub guest_containers: BTreeMap<String, usize>,
     /// Every node the cluster will know: configured, remote and guest.
     pub default_clone_max: usize,
     pub cib: Cib,
@@ -231,8 +242,8 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         .unwrap_or_else(|| "reboot".into());
     let have_quorum = cib.have_quorum;
     let mut w = Working {
-        bundles: HashMap::new(),
-        guest_containers: HashMap::new(),
+        bundles: BTreeMap::new(),
+        guest_containers: BTreeMap::new(),
         default_clone_max: 0,
         nodes: Vec::new(),
         node_index: HashMap::new(),
@@ -251,6 +262,20 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         cib,
     };
     unpack_nodes(&mut w);
+    // no-quorum-policy=suicide: every node of an inquorate partition fences
+    // itself (when the cluster layer asked for it).
+    if !w.have_quorum
+        && w.no_quorum_policy == "suicide"
+        && w.cib.no_quorum_panic
+        && w.fencing_enabled
+    {
+        for n in &mut w.nodes {
+            if n.online && n.kind == NodeKind::Member && !n.unclean {
+                n.unclean = true;
+                n.unclean_reason = "cluster does not have quorum".into();
+            }
+        }
+    }
     w.default_clone_max = count_all_nodes(&w);
     // Borrowed out of the CIB while the arena grows, then put back.
     let resources = std::mem::take(&mut w.cib.resources);
@@ -262,9 +287,81 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     w.cib.resources = resources;
     add_guest_connections(&mut w, &defaults);
     unpack_remote_nodes(&mut w);
+    for n in 0..w.nodes.len() {
+        let name = w.nodes[n].name.clone();
+        w.nodes[n].had_active_history = w.cib.node_states.iter().any(|s| {
+            (s.uname == name || s.id == name)
+                && s.lrm.iter().any(|r| {
+                    r.ops.iter().any(|o| {
+                        (o.operation == "start" || o.operation == "monitor")
+                            && (o.rc == 0 || o.rc == 8)
+                    })
+                })
+        });
+    }
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
     decide_lost_guests(&mut w);
+    // multiple-active: what to do with a primitive found on several nodes.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        match w.rscs[r].meta.get("multiple-active").map(String::as_str) {
+            Some("block") => w.rscs[r].managed = false,
+            Some("stop_only") => w.rscs[r].target_role = Role::Stopped,
+            _ => {}
+        }
+    }
+    // Fencing a node releases what was blocked there: it will be stopped.
+    let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
+    // A copy on a node about to be fenced goes away with the node; what runs
+    // elsewhere is what counts.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        let doomed = |c: &Current| {
+            let n = &w.nodes[c.node];
+            n.unclean && w.fencing_enabled && (quorate || n.online)
+        };
+        let survivors = w.rscs[r].current.iter().filter(|c| !doomed(c)).count();
+        if survivors == 1 {
+            let kept: Vec<Current> = w.rscs[r]
+                .current
+                .iter()
+                .filter(|c| !doomed(c))
+                .cloned()
+                .collect();
+            w.rscs[r].current = kept;
+        }
+    }
+    for r in 0..w.rscs.len() {
+        if !w.rscs[r].blocked {
+            continue;
+        }
+        let fenced = w.rscs[r].current.iter().all(|c| {
+            let n = &w.nodes[c.node];
+            n.unclean && w.fencing_enabled && (quorate || n.online)
+        });
+        if fenced && !w.rscs[r].current.is_empty() {
+            w.rscs[r].blocked = false;
+            w.rscs[r].managed = true;
+            for c in &mut w.rscs[r].current {
+                c.failed = false;
+            }
+        }
+    }
+    // Resources on a node in maintenance are left alone.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r]
+            .current
+            .iter()
+            .any(|c| w.nodes[c.node].maintenance)
+        {
+            w.rscs[r].managed = false;
+        }
+    }
     unpack_ticket_fencing(&mut w);
     w
 }
@@ -341,6 +438,8 @@ fn unpack_nodes(w: &mut Working) {
             connection: None,
             has_state: state.is_some(),
             connection_stopping: false,
+            unprobeable: false,
+            had_active_history: false,
             guest_lost: None,
         };
         if n.kind == NodeKind::Remote {
@@ -356,6 +455,9 @@ fn unpack_nodes(w: &mut Working) {
                 Some(s) => {
                     for (k, v) in &s.transient {
                         attrs.insert(k.clone(), v.clone());
+                    }
+                    for (k, v) in &s.transient_utilization {
+                        info.utilization.insert(k.clone(), v.clone());
                     }
                     decide_member_state(&mut info, s, w.fencing_enabled);
                 }
@@ -377,6 +479,16 @@ fn unpack_nodes(w: &mut Working) {
 }
 
 fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
+    // The "terminate" attribute asks for the node to be fenced.
+    if attrs
+        .get("terminate")
+        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0))
+        && !info.unclean
+        && info.kind == NodeKind::Member
+    {
+        info.unclean = true;
+        info.unclean_reason = "fencing was requested".into();
+    }
     info.standby = attrs.get("standby").is_some_and(|v| parse_bool(v));
     info.maintenance = attrs.get("maintenance").is_some_and(|v| parse_bool(v));
     if attrs.get("shutdown").is_some_and(|v| v != "0") {
@@ -396,6 +508,10 @@ fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
 fn decide_member_state(info: &mut NodeInfo, s: &crate::model::cib::NodeState, fencing: bool) {
     let joined = s.join == "member";
     let expected_up = s.expected == "member";
+    let never_joined = s.join.is_empty() && s.expected == "down";
+    if s.in_ccm && (s.crmd_online || never_joined) && !joined && !info.unclean {
+        info.unprobeable = true;
+    }
     if s.in_ccm && s.crmd_online && joined {
         info.online = true;
     } else if s.in_ccm && s.crmd_online {
@@ -423,6 +539,33 @@ fn add_resource(
     instance: Option<u32>,
 ) -> usize {
     let mut meta = inherited.clone();
+    // Defaults whose rules name the agent (rsc_expression) apply per primitive.
+    if let (ResourceKind::Primitive { agent, .. }, Some(defaults)) =
+        (&r.kind, &w.cib.rsc_defaults_xml)
+    {
+        let has_rsc_rules = defaults.children.iter().any(|set| {
+            set.child("rule")
+                .is_some_and(|rule| rule.children_named("rsc_expression").next().is_some())
+        });
+        if has_rsc_rules {
+            let ctx = crate::model::rules::RuleContext {
+                node_attrs: None,
+                now_epoch_s: w.now_epoch_s,
+                agent: Some((
+                    agent.class.as_str(),
+                    agent.provider.as_deref().unwrap_or(""),
+                    agent.kind.as_str(),
+                )),
+                op: None,
+            };
+            let root = Element::new("cib");
+            for (k, v) in crate::model::cib::nvpairs(&root, defaults, "meta_attributes", &ctx) {
+                if !w.cib.rsc_defaults.contains_key(&k) {
+                    meta.insert(k, v);
+                }
+            }
+        }
+    }
     for (k, v) in &r.meta {
         meta.insert(k.clone(), v.clone());
     }
@@ -447,9 +590,15 @@ fn add_resource(
     };
     let is_clone = variant == Variant::Clone;
     let stickiness_default = if is_clone || instance.is_some() { 1 } else { 0 };
+    // Old CIBs wrote "stopped" in lower case; Pacemaker honours that on
+    // primitives (collectives of that era ignored it).
     let target_role = meta
         .get("target-role")
-        .and_then(|v| Role::parse(v))
+        .and_then(|v| match Role::parse(v) {
+            Some(role) => Some(role),
+            None if v.eq_ignore_ascii_case("stopped") && agent.is_some() => Some(Role::Stopped),
+            None => None,
+        })
         .unwrap_or(Role::Unknown);
     let requires_fencing = agent.as_ref().is_none_or(|a| a.class != "stonith")
         && meta
@@ -496,6 +645,7 @@ fn add_resource(
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
         blocked: false,
+        restart_requested: false,
         dangling: Vec::new(),
         meta: meta.clone(),
     };
@@ -784,6 +934,8 @@ fn unpack_remote_nodes(w: &mut Working) {
                     connection: None,
                     has_state: state.is_some(),
                     connection_stopping: false,
+                    unprobeable: false,
+                    had_active_history: false,
                     guest_lost: None,
                 };
                 let attrs = state.map(|s| s.transient).unwrap_or_default();
@@ -805,6 +957,10 @@ fn unpack_remote_nodes(w: &mut Working) {
 
 /// The result of replaying one primitive's history on one node.
 struct Replay {
+    /// A hard error (invalid args, privileges, not installed): never here again.
+    ban_here: bool,
+    /// Not configured: nowhere at all.
+    ban_everywhere: bool,
     needs_demote: bool,
     role: Role,
     failed: bool,
@@ -823,6 +979,10 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool) -> String {
     if let Some(c) = configured {
         return c;
     }
+    // Inside a container, any failure is repaired by restarting the container.
+    if rsc.meta.get("container").is_some_and(|c| *c != rsc.base) {
+        return "restart-container".into();
+    }
     if op.operation == "stop" {
         return if fencing {
             "fence".into()
@@ -840,6 +1000,8 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
     let mut ops: Vec<&LrmOp> = lrm.ops.iter().collect();
     ops.sort_by_key(|o| (o.call_id < 0, o.call_id));
     let mut st = Replay {
+        ban_here: false,
+        ban_everywhere: false,
         needs_demote: false,
         role: Role::Unknown,
         failed: false,
@@ -854,7 +1016,10 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
                 .last_rc_change
                 .is_some_and(|t| t + rsc.failure_timeout_s <= now);
         let is_probe = op.operation == "monitor" && op.interval_ms == 0;
-        if op.op_status == 1 || op.call_id == -1 {
+        // Execution status: -1 pending, 0 done, 1 cancelled, 2 timed out,
+        // 3 not supported, 4 error (rc says more), 5 hard error, 6 fatal,
+        // 7 not installed.
+        if op.op_status == -1 || op.call_id == -1 {
             // In flight: a start or promote in progress means active.
             match op.operation.as_str() {
                 "start" | "migrate_from" => st.role = Role::Started,
@@ -866,10 +1031,21 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             st.pending = true;
             continue;
         }
-        if op.op_status == 2 {
+        if op.op_status == 1 {
             continue; // cancelled
         }
-        let rc = op.rc;
+        if op.op_status == 5 || op.op_status == 7 {
+            st.ban_here = true;
+        }
+        if op.op_status == 6 {
+            st.ban_everywhere = true;
+        }
+        // OCF 1.1 "degraded" codes count as their healthy equivalents.
+        let rc = match op.rc {
+            190 => 0,
+            191 => 8,
+            other => other,
+        };
         // Status "error" (4) in old CIBs just means the rc was not 0; the rc
         // decides. Other statuses (timeout, not supported...) are failures.
         // The transition key "action:transition:expected-rc:uuid" says what
@@ -882,7 +1058,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         let success = match op.operation.as_str() {
             "monitor" if is_probe => rc == 0 || rc == 7 || rc == 8,
             "monitor" => match expected_rc {
-                Some(e) if rc == 7 => e == 7,
+                Some(e) if rc == 0 || rc == 7 || rc == 8 => e == rc,
                 _ => rc == 0 || rc == 8 || rc == 7,
             },
             _ => rc == 0,
@@ -911,7 +1087,11 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
                 }
                 "demote" => {
                     st.role = Role::Unpromoted;
-                    clear(&mut st);
+                    // A demote settles only a failure that asked for it.
+                    st.needs_demote = false;
+                    if st.on_fail.as_deref() == Some("demote") {
+                        clear(&mut st);
+                    }
                 }
                 "migrate_to" => {
                     st.role = Role::Started;
@@ -942,18 +1122,25 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         if expired && op.operation != "stop" {
             continue;
         }
+        match rc {
+            2 | 4 | 5 => st.ban_here = true,
+            6 => st.ban_everywhere = true,
+            _ => {}
+        }
         if is_probe && rc == 5 {
             // Not installed: treat as stopped there.
             st.role = Role::Stopped;
             continue;
         }
+        // Hard errors cannot be ignored: the agent will not work there.
+        let hard = matches!(op.op_status, 5..=7) || matches!(rc, 2 | 4..=6);
         let on_fail = op_on_fail(rsc, op, fencing);
-        if on_fail == "ignore" {
+        if on_fail == "ignore" && !hard {
             continue;
         }
         if on_fail == "demote"
             && op.operation == "monitor"
-            && (rc == 8 || rc == 9 || rc == 1)
+            && !is_probe
             && st.role == Role::Promoted
         {
             // Demote (and maybe promote again), no full recovery.
@@ -968,8 +1155,10 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             "promote" => st.role = Role::Promoted,
             // A failed demote leaves it unpromoted (or stopped).
             "demote" if rc == 7 => st.role = Role::Stopped,
+            // ...unless it is blocked, and so still promoted.
+            "demote" if on_fail == "block" => st.role = Role::Promoted,
             "demote" => st.role = Role::Unpromoted,
-            "monitor" if rc == 9 => st.role = Role::Promoted,
+            "monitor" if rc == 9 || rc == 8 => st.role = Role::Promoted,
             "start" => st.role = Role::Started,
             "migrate_to" | "migrate_from" => st.role = Role::Started,
             _ => {
@@ -1026,7 +1215,7 @@ fn unpack_history(w: &mut Working) {
         // History on a node that is down (and need not be fenced) says
         // nothing about now.
         let node_info = &w.nodes[node];
-        if !node_info.online && !node_info.unclean {
+        if !node_info.online && (!node_info.unclean || node_info.kind == NodeKind::Remote) {
             continue;
         }
         for lrm in &state.lrm {
@@ -1045,7 +1234,8 @@ fn unpack_history(w: &mut Working) {
                     if !w.stop_orphans || from_bundle {
                         continue;
                     }
-                    let orphan = add_orphan(w, &lrm.id, &lrm.id, lrm.agent.clone(), None);
+                    let orphan = add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None);
+                    w.rscs[orphan].instance = number;
                     by_base.insert(base.clone(), vec![orphan]);
                     vec![orphan]
                 }
@@ -1054,6 +1244,15 @@ fn unpack_history(w: &mut Working) {
             let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled);
             for &i in &instances {
                 w.rscs[i].known_on[node] = true;
+                if st.ban_here || st.ban_everywhere {
+                    w.rscs[i].banned_by_failures[node] = true;
+                }
+                if st.ban_everywhere {
+                    w.rscs[i]
+                        .banned_by_failures
+                        .iter_mut()
+                        .for_each(|b| *b = true);
+                }
             }
             let active = st.role.is_active() || st.failed || st.stop_failed;
             if !active {
@@ -1125,12 +1324,24 @@ fn unpack_history(w: &mut Working) {
                 Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
                 _ => {}
             }
-            if st.stop_failed && w.fencing_enabled {
+            if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
                 let n = &mut w.nodes[node];
                 if !n.unclean {
                     n.unclean = true;
                     n.unclean_reason = format!("{} failed there", w.rscs[target].id);
                 }
+            }
+            // A resource whose stop failed inside a container goes down with
+            // the container's restart.
+            if st.stop_failed && st.on_fail.as_deref() == Some("restart-container") {
+                if let Some(&c) = w.rscs[target]
+                    .meta
+                    .get("container")
+                    .and_then(|c| w.by_id.get(c))
+                {
+                    w.rscs[c].restart_requested = true;
+                }
+                continue;
             }
             w.rscs[target].current.push(Current {
                 node,
@@ -1139,6 +1350,7 @@ fn unpack_history(w: &mut Working) {
                 on_fail: st.on_fail.clone(),
                 pending_op: st.pending,
                 needs_demote: st.needs_demote,
+                history_id: lrm.id.clone(),
                 migrated_to: st.migrated_to.clone(),
             });
         }
@@ -1184,6 +1396,25 @@ fn unpack_history(w: &mut Working) {
                 *e = (*e).max(t);
             }
         }
+        // Failures of resources inside a container count for the container.
+        let contained: Vec<(String, String, i64)> = counts
+            .iter()
+            .filter_map(|(base, &count)| {
+                let &i = by_base.get(base)?.first()?;
+                // (A group's meta reaches the container itself: not its own container.)
+                let container = w.rscs[i]
+                    .meta
+                    .get("container")
+                    .filter(|c| *c != base)?
+                    .clone();
+                Some((base.clone(), container, count))
+            })
+            .collect();
+        for (base, container, count) in contained {
+            counts.remove(&base);
+            let e = counts.entry(container).or_insert(0);
+            *e = score::add(*e, count);
+        }
         for (base, count) in counts {
             let Some(instances) = by_base.get(&base) else {
                 continue;
@@ -1200,6 +1431,8 @@ fn unpack_history(w: &mut Working) {
                         }
                     }
                 }
+                // Failures inside a container are handled by restarting the
+                // container, not by banning the resource.
                 if count >= r.migration_threshold {
                     w.rscs[i].banned_by_failures[n] = true;
                 }
@@ -1227,6 +1460,11 @@ fn decide_remote_nodes(w: &mut Working) {
                     && rsc.current.iter().all(|c| w.nodes[c.node].online)
             });
         w.nodes[n].online = up;
+        // A remote node that is down but whose history shows resources
+        // active there is in an unknown state: nothing goes there for now.
+        if !up && w.nodes[n].kind == NodeKind::Remote && w.nodes[n].had_active_history {
+            w.nodes[n].unclean = true;
+        }
         // A connection on its way down takes the node's resources with it.
         let stopping = w.nodes[n]
             .connection
@@ -1279,6 +1517,7 @@ fn add_orphan(
         banned_by_failures: vec![false; n],
         orphan: true,
         blocked: false,
+        restart_requested: false,
         dangling: Vec::new(),
     };
     w.rscs.push(template);
@@ -1308,6 +1547,26 @@ fn pick_instance(
     let unique = instances
         .first()
         .is_some_and(|&i| w.rscs[i].globally_unique);
+    // An anonymous clone runs at most clone-node-max copies on a node; more
+    // active copies are orphans.
+    if !unique {
+        let clone = instances.first().and_then(|&i| {
+            let mut a = w.rscs[i].parent;
+            while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+                a = w.rscs[p].parent;
+            }
+            a
+        });
+        if let Some(c) = clone {
+            let here = instances
+                .iter()
+                .filter(|&&i| w.rscs[i].current.iter().any(|x| x.node == node))
+                .count();
+            if here >= w.rscs[c].clone_node_max.max(1) {
+                return None;
+            }
+        }
+    }
     // Anonymous clones ignore the recorded number: any free instance will do.
     if let Some(n) = number.filter(|_| unique) {
         return instances
