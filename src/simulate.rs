@@ -71,12 +71,24 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         inject_failure(&mut cib, spec, now)?;
     }
     let outcome = scheduler::run(&cib, now)?;
+    let out = render(&outcome, args.scores);
+    print!("{out}");
+    if let Some(path) = &args.dot {
+        std::fs::write(path, dot(&outcome))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(0)
+}
+
+/// What `simulate` prints for an outcome: status, (scores,) summary, actions
+/// and the revised status.
+pub fn render(outcome: &Outcome, scores: bool) -> String {
     let mut out = String::new();
     out.push_str("Current cluster status:\n");
-    print_status(&mut out, &outcome, false);
+    print_status(&mut out, outcome, false);
     out.push('\n');
-    if args.scores {
-        print_scores(&mut out, &outcome);
+    if scores {
+        print_scores(&mut out, outcome);
         out.push('\n');
     }
     out.push_str("Transition Summary:\n");
@@ -85,16 +97,11 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
     }
     out.push('\n');
     out.push_str("Executing Cluster Transition:\n");
-    print_actions(&mut out, &outcome);
+    print_actions(&mut out, outcome);
     out.push('\n');
     out.push_str("Revised Cluster Status:\n");
-    print_status(&mut out, &outcome, true);
-    print!("{out}");
-    if let Some(path) = &args.dot {
-        std::fs::write(path, dot(&outcome))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(0)
+    print_status(&mut out, outcome, true);
+    out
 }
 
 fn state_for<'a>(cib: &'a mut Element, node: &str) -> &'a mut Element {

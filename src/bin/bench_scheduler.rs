@@ -1,0 +1,364 @@
+//! Scheduler benchmark: `cargo run --release --bin bench_scheduler [-- OPTIONS]`.
+//!
+//! For each size (nodes x resources) it writes a CIB with
+//! `/work/shared/tools/gen-scale-cib NODES RESOURCES --running --fail-node node2`
+//! (or uses the files given with `--cib FILE`), then runs every measurement in
+//! a child process of itself so that the peak memory (VmHWM) is that size's
+//! alone. Timings are medians over `--runs` runs:
+//!
+//! * parse: XML text to element tree (the file is read once, untimed);
+//! * schedule: `scheduler::run` (typed CIB, unpack, assign, actions, graph)
+//!   plus dropping its result;
+//! * total: parse + schedule, what the daemon pays per transition;
+//! * print: rendering what `systole simulate` prints (not part of total).
+//!
+//! With `--pacemaker` it also runs `crm_simulate -R -x FILE` on the same file,
+//! with a timeout (`--timeout`, 60 s), and prints the speed ratio.
+//!
+//! Options: `--sizes 16x1000,32x2000` `--runs N` `--cib FILE` (repeatable)
+//! `--pacemaker` `--timeout SECONDS` `--gen PATH` `--keep DIR`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const GEN: &str = "/work/shared/tools/gen-scale-cib";
+const CRM_SIMULATE: &str = "/usr/sbin/crm_simulate";
+const DEFAULT_SIZES: &[(usize, usize)] = &[(8, 500), (16, 1000), (32, 2000), (32, 5000), (32, 10000)];
+
+struct Opts {
+    sizes: Vec<(usize, usize)>,
+    cibs: Vec<PathBuf>,
+    runs: usize,
+    pacemaker: bool,
+    timeout: Duration,
+    gen: PathBuf,
+    keep: Option<PathBuf>,
+}
+
+fn usage(msg: &str) -> ! {
+    eprintln!("bench_scheduler: {msg}");
+    eprintln!(
+        "usage: bench_scheduler [--sizes NxR,...] [--runs N] [--cib FILE]... [--pacemaker] \
+         [--timeout S] [--gen PATH] [--keep DIR]"
+    );
+    std::process::exit(2)
+}
+
+fn parse_size(s: &str) -> Option<(usize, usize)> {
+    let (n, r) = s.split_once('x')?;
+    Some((n.trim().parse().ok()?, r.trim().parse().ok()?))
+}
+
+fn parse_opts(args: &[String]) -> Opts {
+    let mut o = Opts {
+        sizes: DEFAULT_SIZES.to_vec(),
+        cibs: Vec::new(),
+        runs: 5,
+        pacemaker: false,
+        timeout: Duration::from_secs(60),
+        gen: PathBuf::from(GEN),
+        keep: None,
+    };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut val = || it.next().cloned().unwrap_or_else(|| usage(&format!("{a} wants a value")));
+        match a.as_str() {
+            "--sizes" => {
+                o.sizes = val()
+                    .split(',')
+                    .map(|s| parse_size(s).unwrap_or_else(|| usage(&format!("bad size {s:?}"))))
+                    .collect()
+            }
+            "--runs" => o.runs = val().parse().unwrap_or_else(|_| usage("bad --runs")),
+            "--cib" => o.cibs.push(PathBuf::from(val())),
+            "--pacemaker" => o.pacemaker = true,
+            "--timeout" => {
+                o.timeout = Duration::from_secs_f64(val().parse().unwrap_or_else(|_| usage("bad --timeout")))
+            }
+            "--gen" => o.gen = PathBuf::from(val()),
+            "--keep" => o.keep = Some(PathBuf::from(val())),
+            "-h" | "--help" => usage("help"),
+            other => usage(&format!("unknown option {other:?}")),
+        }
+    }
+    o.runs = o.runs.max(1);
+    o
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn vm_hwm_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The child: measures one CIB and prints one `key=value` line.
+fn child(file: &Path, runs: usize) -> anyhow::Result<()> {
+    use systole::model::xml::Element;
+    let text = std::fs::read_to_string(file)?;
+    let (mut parse, mut sched, mut total, mut print) = (vec![], vec![], vec![], vec![]);
+    let (mut actions, mut bytes) = (0, 0);
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let cib = Element::parse(&text)?;
+        let t1 = Instant::now();
+        let now = cib
+            .attr("execution-date")
+            .and_then(|d| d.parse::<i64>().ok())
+            .unwrap_or(1_700_000_000);
+        let outcome = systole::scheduler::run(&cib, now)?;
+        let t2 = Instant::now();
+        let out = systole::simulate::render(&outcome, false);
+        let t3 = Instant::now();
+        actions = outcome.transition.graph.node_count();
+        bytes = out.len();
+        drop(out);
+        drop(outcome);
+        drop(cib);
+        let t4 = Instant::now();
+        let p = (t1 - t0).as_secs_f64();
+        let s = (t2 - t1).as_secs_f64() + (t4 - t3).as_secs_f64();
+        parse.push(p);
+        sched.push(s);
+        total.push(p + s);
+        print.push((t3 - t2).as_secs_f64());
+    }
+    println!(
+        "parse={} schedule={} total={} print={} hwm_kb={} actions={} out_bytes={}",
+        median(parse),
+        median(sched),
+        median(total),
+        median(print),
+        vm_hwm_kb(),
+        actions,
+        bytes
+    );
+    Ok(())
+}
+
+struct Row {
+    label: String,
+    parse: f64,
+    schedule: f64,
+    total: f64,
+    print: f64,
+    hwm_kb: u64,
+    actions: u64,
+    /// Wall time of a whole `systole simulate --cib FILE > /dev/null` process.
+    process: Option<f64>,
+    pacemaker: Option<Result<f64, String>>,
+}
+
+fn measure(label: String, file: &Path, o: &Opts) -> Result<Row, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let out = Command::new(exe)
+        .arg("--child")
+        .arg(file)
+        .arg(o.runs.to_string())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!("measuring {} failed ({})", file.display(), out.status));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let get = |k: &str| -> f64 {
+        text.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let process = simulate_process(file, o.runs);
+    let pacemaker = o.pacemaker.then(|| crm_simulate(file, o.timeout));
+    Ok(Row {
+        label,
+        parse: get("parse"),
+        schedule: get("schedule"),
+        total: get("total"),
+        print: get("print"),
+        hwm_kb: get("hwm_kb") as u64,
+        actions: get("actions") as u64,
+        process,
+        pacemaker,
+    })
+}
+
+/// Median wall time of the `systole` binary beside this one, printing to /dev/null.
+fn simulate_process(file: &Path, runs: usize) -> Option<f64> {
+    let exe = std::env::current_exe().ok()?.with_file_name("systole");
+    if !exe.exists() {
+        return None;
+    }
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let status = Command::new(&exe)
+            .args(["simulate", "--cib"])
+            .arg(file)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .status()
+            .ok()?;
+        if !status.success() {
+            return None;
+        }
+        times.push(t0.elapsed().as_secs_f64());
+    }
+    Some(median(times))
+}
+
+/// Wall time of `crm_simulate -R -x FILE`, or why there is none.
+fn crm_simulate(file: &Path, timeout: Duration) -> Result<f64, String> {
+    if !Path::new(CRM_SIMULATE).exists() {
+        return Err("crm_simulate not installed".into());
+    }
+    let t0 = Instant::now();
+    let mut child = Command::new(CRM_SIMULATE)
+        .arg("-R")
+        .arg("-x")
+        .arg(file)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                let t = t0.elapsed().as_secs_f64();
+                return if status.success() {
+                    Ok(t)
+                } else {
+                    Err(format!("failed ({status}) after {t:.1} s"))
+                };
+            }
+            Ok(None) if t0.elapsed() >= timeout => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("did not finish within {} s", timeout.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
+fn fmt_s(t: f64) -> String {
+    if t < 1.0 {
+        format!("{:.1} ms", t * 1e3)
+    } else {
+        format!("{t:.2} s")
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--child") {
+        let file = args.get(1).unwrap_or_else(|| usage("--child FILE RUNS"));
+        let runs = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(1);
+        if let Err(e) = child(Path::new(file), runs) {
+            eprintln!("bench_scheduler: {e:#}");
+            std::process::exit(1);
+        }
+        return;
+    }
+    let o = parse_opts(&args);
+    let tmp = o.keep.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("bench_scheduler.{}", std::process::id()))
+    });
+    let _ = std::fs::create_dir_all(&tmp);
+    let mut inputs: Vec<(String, PathBuf)> = o
+        .cibs
+        .iter()
+        .map(|p| (p.display().to_string(), p.clone()))
+        .collect();
+    if o.cibs.is_empty() {
+        if !o.gen.exists() {
+            usage(&format!("{} not found: give --cib FILE", o.gen.display()));
+        }
+        for &(n, r) in &o.sizes {
+            let file = tmp.join(format!("scale-{n}x{r}.xml"));
+            let out = Command::new(&o.gen)
+                .args([n.to_string(), r.to_string()])
+                .args(["--running", "--fail-node", "node2"])
+                .output();
+            match out {
+                Ok(out) if out.status.success() => {
+                    if let Err(e) = std::fs::write(&file, &out.stdout) {
+                        usage(&format!("writing {}: {e}", file.display()));
+                    }
+                }
+                _ => usage(&format!("{} {n} {r} failed", o.gen.display())),
+            }
+            inputs.push((format!("{n} x {r}"), file));
+        }
+    }
+    println!(
+        "Systole scheduler benchmark: median of {} run(s); total = parse + schedule; print is extra",
+        o.runs
+    );
+    let mut header = format!(
+        "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "nodes x resources", "parse", "schedule", "total", "print", "peak RSS", "actions"
+    );
+    header.push_str(&format!(" {:>14}", "simulate(proc)"));
+    if o.pacemaker {
+        header.push_str(&format!(" {:>14} {:>8}", "crm_simulate", "ratio"));
+    }
+    println!("{header}");
+    let mut failed = false;
+    for (label, file) in inputs {
+        match measure(label.clone(), &file, &o) {
+            Ok(row) => {
+                let mut line = format!(
+                    "{:<22} {:>10} {:>10} {:>10} {:>10} {:>7} MB {:>9}",
+                    row.label,
+                    fmt_s(row.parse),
+                    fmt_s(row.schedule),
+                    fmt_s(row.total),
+                    fmt_s(row.print),
+                    row.hwm_kb / 1024,
+                    row.actions
+                );
+                line.push_str(&format!(" {:>14}", row.process.map(fmt_s).unwrap_or("-".into())));
+                match &row.pacemaker {
+                    Some(Ok(t)) => {
+                        // Side by side with the whole `systole simulate` process
+                        // (both read, schedule and print), else total + print.
+                        let ours = row.process.unwrap_or(row.total + row.print);
+                        line.push_str(&format!(" {:>14} {:>7.0}x", fmt_s(*t), t / ours));
+                    }
+                    Some(Err(e)) => line.push_str(&format!(" {e}")),
+                    None => {}
+                }
+                println!("{line}");
+            }
+            Err(e) => {
+                println!("{label:<22} {e}");
+                failed = true;
+            }
+        }
+    }
+    if o.keep.is_none() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    if failed {
+        std::process::exit(1);
+    }
+}
