@@ -18,7 +18,41 @@ struct Builder<'a> {
     w: &'a Working,
     graph: DiGraph<Action, ()>,
     /// (resource index, task) -> action nodes.
-    by_rsc: HashMap<(usize, Task), Vec<NodeIndex>>,
+    by_rsc: ByRsc,
+}
+
+/// Action nodes by (resource index, task): a dense per-resource index, far
+/// cheaper than hashing the pair for every action.
+#[derive(Default)]
+struct ByRsc {
+    slots: Vec<Vec<(Task, Vec<NodeIndex>)>>,
+}
+
+impl ByRsc {
+    fn with_resources(n: usize) -> Self {
+        ByRsc {
+            slots: vec![Vec::new(); n],
+        }
+    }
+
+    fn get(&self, &(r, t): &(usize, Task)) -> Option<&Vec<NodeIndex>> {
+        self.slots
+            .get(r)?
+            .iter()
+            .find(|(task, _)| *task == t)
+            .map(|(_, v)| v)
+    }
+
+    fn push(&mut self, r: usize, t: Task, idx: NodeIndex) {
+        if r >= self.slots.len() {
+            self.slots.resize_with(r + 1, Vec::new);
+        }
+        let slot = &mut self.slots[r];
+        match slot.iter_mut().find(|(task, _)| *task == t) {
+            Some((_, v)) => v.push(idx),
+            None => slot.push((t, vec![idx])),
+        }
+    }
 }
 
 impl Builder<'_> {
@@ -72,7 +106,7 @@ impl Builder<'_> {
         } else {
             task
         };
-        self.by_rsc.entry((r, key_task)).or_default().push(idx);
+        self.by_rsc.push(r, key_task, idx);
         idx
     }
 
@@ -130,9 +164,10 @@ pub fn build(
     let mut b = Builder {
         w,
         graph: DiGraph::new(),
-        by_rsc: HashMap::new(),
+        by_rsc: ByRsc::with_resources(w.rscs.len()),
     };
-    let mut fence_nodes: HashMap<usize, NodeIndex> = HashMap::new();
+    // Ordered by node, so that the edges below come out in a fixed order.
+    let mut fence_nodes: BTreeMap<usize, NodeIndex> = BTreeMap::new();
     for (n, &f) in fence.iter().enumerate() {
         if f {
             let mut meta = BTreeMap::new();
@@ -154,7 +189,8 @@ pub fn build(
             fence_nodes.insert(n, idx);
         }
     }
-    let mut probed_base: HashMap<(String, usize), ()> = HashMap::new();
+    // Per clone base: the nodes already probed (one probe per base and node).
+    let mut probed_base: HashMap<&str, Vec<bool>> = HashMap::new();
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant != Variant::Primitive {
             continue;
@@ -163,6 +199,9 @@ pub fn build(
         let base_meta = clone_meta(w, r);
         // Probes where nothing is known.
         if d.managed {
+            let probed = probed_base
+                .entry(rsc.base.as_str())
+                .or_insert_with(|| vec![false; w.nodes.len()]);
             for (n, node) in w.nodes.iter().enumerate() {
                 if !node.online
                     || node.unclean
@@ -171,7 +210,7 @@ pub fn build(
                 {
                     continue;
                 }
-                if probed_base.insert((rsc.base.clone(), n), ()).is_some() {
+                if std::mem::replace(&mut probed[n], true) {
                     continue;
                 }
                 let mut meta = base_meta.clone();
