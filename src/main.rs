@@ -1,5 +1,10 @@
 use clap::{Parser, Subcommand};
 
+// The scheduler allocates many small strings and maps; mimalloc frees and
+// reuses them several times faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "systole",

@@ -19,6 +19,11 @@
 //! `--pacemaker` `--timeout SECONDS` `--gen PATH` `--keep DIR`.
 
 use std::path::{Path, PathBuf};
+
+// The scheduler allocates many small strings and maps; mimalloc frees and
+// reuses them several times faster than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
