@@ -1,6 +1,7 @@
 //! Stage 5, graph: the actions as a petgraph DAG with their ordering edges.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -8,7 +9,7 @@ use super::actions::Decision;
 use super::assign::Plan;
 use super::order::orderings;
 use super::unpack::{Variant, Working};
-use super::{Action, Task};
+use super::{Action, Meta, Task};
 use crate::model::cib::Role;
 use crate::model::time::parse_interval_ms;
 
@@ -19,6 +20,8 @@ struct Builder<'a> {
     graph: DiGraph<Action, ()>,
     /// (resource index, task) -> action nodes.
     by_rsc: ByRsc,
+    /// Each resource's parameters, copied once and shared by its actions.
+    params: Vec<Option<Arc<BTreeMap<String, String>>>>,
 }
 
 /// Action nodes by (resource index, task): a dense per-resource index, far
@@ -56,6 +59,15 @@ impl ByRsc {
 }
 
 impl Builder<'_> {
+    fn params_of(&mut self, r: usize) -> Arc<BTreeMap<String, String>> {
+        if self.params.len() <= r {
+            self.params.resize(r + 1, None);
+        }
+        self.params[r]
+            .get_or_insert_with(|| Arc::new(self.w.rscs[r].params.clone()))
+            .clone()
+    }
+
     fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
         let rsc = &self.w.rscs[r];
         rsc.ops
@@ -78,7 +90,7 @@ impl Builder<'_> {
         task: Task,
         node: usize,
         interval_ms: u64,
-        meta: BTreeMap<String, String>,
+        meta: Meta,
     ) -> NodeIndex {
         let rsc = &self.w.rscs[r];
         let op_name = if task == Task::Pseudo {
@@ -93,7 +105,7 @@ impl Builder<'_> {
             node: Some(self.w.nodes[node].name.clone()),
             interval_ms,
             timeout_ms: self.timeout_ms(r, &op_name, interval_ms),
-            params: rsc.params.clone(),
+            params: self.params_of(r),
             meta,
         };
         let idx = self.graph.add_node(action);
@@ -127,8 +139,8 @@ impl Builder<'_> {
     }
 }
 
-fn clone_meta(w: &Working, r: usize) -> BTreeMap<String, String> {
-    let mut meta = BTreeMap::new();
+fn clone_meta(w: &Working, r: usize) -> Meta {
+    let mut meta = Meta::new();
     let rsc = &w.rscs[r];
     let clone = rsc.parent.and_then(|p| {
         if w.rscs[p].variant == Variant::Clone {
@@ -161,16 +173,25 @@ pub fn build(
     decisions: &[Decision],
     fence: &[bool],
 ) -> DiGraph<Action, ()> {
+    // Room for a probe per primitive and online node plus a few actions each,
+    // so that the node vector is not regrown (and copied) as it fills.
+    let online = w.nodes.iter().filter(|n| n.online).count();
+    let primitives = w
+        .rscs
+        .iter()
+        .filter(|r| r.variant == Variant::Primitive)
+        .count();
     let mut b = Builder {
         w,
-        graph: DiGraph::new(),
+        graph: DiGraph::with_capacity(primitives * (online + 4) + fence.len(), 0),
         by_rsc: ByRsc::with_resources(w.rscs.len()),
+        params: vec![None; w.rscs.len()],
     };
     // Ordered by node, so that the edges below come out in a fixed order.
     let mut fence_nodes: BTreeMap<usize, NodeIndex> = BTreeMap::new();
     for (n, &f) in fence.iter().enumerate() {
         if f {
-            let mut meta = BTreeMap::new();
+            let mut meta = Meta::new();
             meta.insert("action".into(), w.fence_action.clone());
             let idx = b.graph.add_node(Action {
                 task: Task::Fence,
@@ -183,7 +204,7 @@ pub fn build(
                     .property("fencing-timeout")
                     .and_then(parse_interval_ms)
                     .unwrap_or(60_000),
-                params: BTreeMap::new(),
+                params: Default::default(),
                 meta,
             });
             fence_nodes.insert(n, idx);
