@@ -114,7 +114,7 @@ fn vm_hwm_kb() -> u64 {
 }
 
 /// The child: measures one CIB and prints one `key=value` line.
-fn child(file: &Path, runs: usize) -> anyhow::Result<()> {
+fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
     use systole::model::xml::Element;
     let text = std::fs::read_to_string(file)?;
     let (mut parse, mut sched, mut total, mut print) = (vec![], vec![], vec![], vec![]);
@@ -143,6 +143,47 @@ fn child(file: &Path, runs: usize) -> anyhow::Result<()> {
         sched.push(s);
         total.push(p + s);
         print.push((t3 - t2).as_secs_f64());
+    }
+    if stages {
+        // The stages of `scheduler::run`, one by one (median over the runs).
+        use systole::scheduler::{actions, assign, graph, unpack};
+        let mut t: Vec<Vec<f64>> = vec![Vec::new(); 8];
+        for _ in 0..runs {
+            let mut lap = Instant::now();
+            let mut next = |i: usize, t: &mut Vec<Vec<f64>>| {
+                let now = Instant::now();
+                t[i].push((now - lap).as_secs_f64());
+                lap = now;
+            };
+            let cib = Element::parse(&text)?;
+            next(0, &mut t);
+            let now = cib
+                .attr("execution-date")
+                .and_then(|d| d.parse::<i64>().ok())
+                .unwrap_or(1_700_000_000);
+            let typed = systole::model::cib::Cib::from_xml(&cib, now)?;
+            next(1, &mut t);
+            let working = unpack::unpack(typed, now);
+            next(2, &mut t);
+            let plan = assign::assign(&working);
+            next(3, &mut t);
+            let (fence, reason) = systole::scheduler::fencing(&working);
+            let decisions = actions::decide(&working, &plan, &fence);
+            next(4, &mut t);
+            let summary = actions::summary(&working, &decisions, &fence, &reason);
+            next(5, &mut t);
+            let g = graph::build(&working, &plan, &decisions, &fence);
+            next(6, &mut t);
+            drop((g, summary, decisions, plan, working, cib));
+            next(7, &mut t);
+        }
+        let names = ["xml", "cib", "unpack", "assign", "decide", "summary", "graph", "drop"];
+        let parts: Vec<String> = names
+            .iter()
+            .zip(t)
+            .map(|(n, v)| format!("{n}={:.1}ms", median(v) * 1e3))
+            .collect();
+        eprintln!("stages: {}", parts.join(" "));
     }
     println!(
         "parse={} schedule={} total={} print={} hwm_kb={} actions={} out_bytes={}",
@@ -277,7 +318,8 @@ fn main() {
     if args.first().map(String::as_str) == Some("--child") {
         let file = args.get(1).unwrap_or_else(|| usage("--child FILE RUNS"));
         let runs = args.get(2).and_then(|r| r.parse().ok()).unwrap_or(1);
-        if let Err(e) = child(Path::new(file), runs) {
+        let stages = args.get(3).is_some_and(|a| a == "--stages");
+        if let Err(e) = child(Path::new(file), runs, stages) {
             eprintln!("bench_scheduler: {e:#}");
             std::process::exit(1);
         }

@@ -241,7 +241,7 @@ pub fn run(cib: &Element, now_epoch_s: i64) -> Result<Outcome, SchedulerError> {
 }
 
 /// Which nodes get fenced, and why.
-fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
+pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
     let mut fence = vec![false; w.nodes.len()];
     let mut reason = vec![String::new(); w.nodes.len()];
     // Without quorum only nodes still in our membership may be fenced.
