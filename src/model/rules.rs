@@ -104,12 +104,15 @@ fn eval_expression(expr: &Element, ctx: &RuleContext) -> bool {
         }
     });
     let ordering = match kind {
-        "number" | "integer" => {
-            match (actual.trim().parse::<f64>(), expected.trim().parse::<f64>()) {
-                (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
-                _ => actual.cmp(expected),
-            }
-        }
+        "integer" => match (actual.trim().parse::<f64>(), expected.trim().parse::<f64>()) {
+            // Integers drop any fraction, as Pacemaker's parsing does.
+            (Ok(a), Ok(b)) => (a.trunc() as i64).cmp(&(b.trunc() as i64)),
+            _ => actual.cmp(expected),
+        },
+        "number" => match (actual.trim().parse::<f64>(), expected.trim().parse::<f64>()) {
+            (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(std::cmp::Ordering::Equal),
+            _ => actual.cmp(expected),
+        },
         "version" => compare_versions(actual, expected),
         _ => {
             if op == "eq" || op == "ne" {

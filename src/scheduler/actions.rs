@@ -55,6 +55,25 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             next_role = Role::Stopped;
         }
         d.next_role = Some(next_role);
+        // A blocked resource stranded on a node that cannot be fenced: its
+        // stop is needed but can never run.
+        if rsc.blocked
+            && !d.managed
+            && rsc
+                .current
+                .iter()
+                .any(|c| w.nodes[c.node].unclean && !fence[c.node])
+        {
+            d.managed = true;
+            d.next = None;
+            d.next_role = Some(Role::Stopped);
+            d.stop_on = rsc.current.iter().map(|c| c.node).collect();
+            d.stop_runnable = false;
+            if quorum_stop {
+                d.stop_reason = Some("no quorum".into());
+            }
+            continue;
+        }
         if !d.managed {
             continue;
         }
@@ -76,7 +95,7 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             if needs_quorum && quorum_stop {
                 d.start_runnable = false;
                 d.start_reason = Some("no quorum".into());
-            } else if needs_quorum && quorum_freeze && d.start {
+            } else if needs_quorum && quorum_freeze && d.start && rsc.current.is_empty() {
                 d.start_runnable = false;
                 d.start_reason = Some("quorum freeze".into());
             }
@@ -88,6 +107,11 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             }
             if role == Role::Promoted && d.start {
                 d.demote = true;
+            }
+            // on-fail=demote: demote in place, promote again if still chosen.
+            if rsc.current.iter().any(|c| c.needs_demote && c.node == n) && role == Role::Promoted {
+                d.demote = true;
+                d.promote = next_role == Role::Promoted;
             }
         } else if role == Role::Promoted && !d.stop_on.is_empty() {
             d.demote = true;
@@ -223,6 +247,35 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                 continue;
             }
         }
+        // Interleaved clones: each instance waits only for the instance of
+        // the first clone on its own node.
+        let interleave = w.rscs[f].variant == Variant::Clone
+            && w.rscs[t].variant == Variant::Clone
+            && w.rscs[t].interleave
+            && clone_min.is_none()
+            && !o.first_any;
+        if interleave {
+            for &then in &thens {
+                let Some(node) = out[then].next else { continue };
+                let mine: Vec<usize> = firsts
+                    .iter()
+                    .copied()
+                    .filter(|&x| {
+                        out[x].next == Some(node)
+                            || (out[x].next.is_none() && out[x].current == Some(node))
+                    })
+                    .collect();
+                pairs.push(OrderPair {
+                    firsts: mine,
+                    thens: vec![then],
+                    any: false,
+                    min: 1,
+                    name: String::new(),
+                    symmetrical: o.symmetrical,
+                });
+            }
+            continue;
+        }
         pairs.push(OrderPair {
             firsts,
             thens,
@@ -231,6 +284,26 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             name,
             symmetrical: o.symmetrical,
         });
+    }
+    // A guest's connection starts after its container.
+    for n in 0..w.nodes.len() {
+        let conn = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .copied();
+        if let (Some(conn), Some(container)) =
+            (conn, crate::scheduler::unpack::guest_container(w, n))
+        {
+            pairs.push(OrderPair {
+                firsts: vec![container],
+                thens: vec![conn],
+                any: false,
+                min: 1,
+                name: String::new(),
+                symmetrical: true,
+            });
+        }
     }
     // Group members are ordered one after the other.
     for rsc in &w.rscs {
@@ -325,7 +398,11 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                             }
                         }
                         if out[t].start_reason.is_none() {
-                            out[t].start_reason = Some(format!("required {} start", w.rscs[f].id));
+                            out[t].start_reason = Some(if pair.name.is_empty() {
+                                format!("required {} start", w.rscs[f].id)
+                            } else {
+                                format!("required {} running", pair.name)
+                            });
                         }
                         changed = true;
                     }
@@ -334,6 +411,20 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         }
         if !changed {
             break;
+        }
+    }
+    // A stop that must wait for an unmanaged dependent's stop never happens.
+    for pair in pairs.iter().filter(|p| p.symmetrical) {
+        let blocked = pair
+            .thens
+            .iter()
+            .any(|&t| !out[t].managed && out[t].current.is_some());
+        if blocked {
+            for &f in &pair.firsts {
+                if !out[f].stop_on.is_empty() {
+                    out[f].stop_runnable = false;
+                }
+            }
         }
     }
 }
@@ -403,6 +494,14 @@ pub fn summary(
             ));
         }
     }
+    for node in &w.nodes {
+        if let Some(container) = &node.guest_lost {
+            lines.push(format!(
+                "* Fence (reboot) {} (resource: {}) 'guest is unclean'",
+                node.name, container
+            ));
+        }
+    }
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant != Variant::Primitive {
             continue;
@@ -464,12 +563,18 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
             return vec![];
         }
         if !d.start_runnable {
+            let frozen = !w.have_quorum && w.no_quorum_policy == "freeze";
+            let reason = if d.stop_runnable || !frozen {
+                stop_reason
+            } else {
+                None
+            };
             return vec![line(
                 "Stop",
                 id,
                 &details(w, d, current, None),
-                stop_reason,
-                true,
+                reason,
+                d.stop_runnable,
             )];
         }
         if moving {
@@ -502,7 +607,8 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
     if !d.stop_on.is_empty() && (next_role == Role::Stopped || (d.start && !d.start_runnable)) {
         let reason = d.stop_reason.as_deref().or(d.start_reason.as_deref());
         // A stop that can never run (unfenceable node) gives no reason.
-        let reason = if d.stop_runnable {
+        let frozen = !w.have_quorum && w.no_quorum_policy == "freeze";
+        let reason = if d.stop_runnable || !frozen {
             reason.or(Some("node availability"))
         } else {
             reason

@@ -90,6 +90,10 @@ pub fn assign(w: &Working) -> Plan {
         .iter()
         .filter_map(|n| n.connection.as_ref().and_then(|c| w.by_id.get(c)).copied())
         .collect();
+    let connections: Vec<usize> = connections
+        .into_iter()
+        .chain(w.guest_containers.values().copied())
+        .collect();
     for &c in &connections {
         for (i, node) in w.nodes.iter().enumerate() {
             if node.kind != crate::model::cib::NodeKind::Member {
@@ -152,7 +156,17 @@ pub fn assign(w: &Working) -> Plan {
             }
         }
     }
+    apply_node_health(w, &mut plan);
     apply_locations(w, &mut plan);
+    // A guest's implicit connection may go wherever its container may.
+    for (conn, &container) in &w.guest_containers {
+        if let Some(&c) = w.by_id.get(conn) {
+            for n in 0..n_nodes {
+                plan.allowed[c][n] = plan.allowed[container][n]
+                    && w.nodes[n].kind == crate::model::cib::NodeKind::Member;
+            }
+        }
+    }
     apply_stickiness_and_failures(w, &mut plan);
     apply_tickets(w, &mut plan);
     resolve_colocations(w, &mut plan);
@@ -274,6 +288,65 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
         for (n, ok) in nodes.into_iter().enumerate() {
             if !ok {
                 plan.allowed[r][n] = false;
+            }
+        }
+    }
+}
+
+/// node-health-strategy: `#health-*` node attributes (red, yellow, green
+/// or a number) turned into a score for every resource on that node.
+fn apply_node_health(w: &Working, plan: &mut Plan) {
+    let strategy = w.cib.property("node-health-strategy").unwrap_or("none");
+    if strategy == "none" {
+        return;
+    }
+    let colour = |name: &str, default: i64| {
+        w.cib
+            .property(&format!("node-health-{name}"))
+            .and_then(score::parse)
+            .unwrap_or(default)
+    };
+    let (red, yellow, green) = match strategy {
+        "migrate-on-red" => (-INFINITY, 0, 0),
+        "only-green" => (-INFINITY, -INFINITY, 0),
+        _ => (
+            colour("red", -INFINITY),
+            colour("yellow", 0),
+            colour("green", 0),
+        ),
+    };
+    let base = if strategy == "progressive" || strategy == "custom" {
+        w.cib
+            .property("node-health-base")
+            .and_then(score::parse)
+            .unwrap_or(0)
+    } else {
+        0
+    };
+    for n in 0..w.nodes.len() {
+        let mut health = base;
+        for (k, v) in &w.nodes[n].attrs {
+            if !k.starts_with("#health") {
+                continue;
+            }
+            let value = match v.as_str() {
+                "red" => red,
+                "yellow" => yellow,
+                "green" => green,
+                other => score::parse(other).unwrap_or(0),
+            };
+            health = score::add(health, value);
+        }
+        if health == 0 {
+            continue;
+        }
+        for (r, rsc) in w.rscs.iter().enumerate() {
+            let exempt = rsc
+                .meta
+                .get("allow-unhealthy-nodes")
+                .is_some_and(|v| crate::model::cib::parse_bool(v));
+            if !exempt && matches!(rsc.variant, Variant::Primitive | Variant::Clone) {
+                plan.base[r][n] = score::add(plan.base[r][n], health);
             }
         }
     }
@@ -412,6 +485,20 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
             }
         }
     }
+    for (conn, &container) in &w.guest_containers {
+        if let Some(&c) = w.by_id.get(conn) {
+            plan.colocs.push(Coloc {
+                id: format!("{conn}-guest"),
+                dependent: c,
+                primary: container,
+                score: INFINITY,
+                dependent_role: None,
+                primary_role: None,
+                node_attribute: "#uname".into(),
+                influence: true,
+            });
+        }
+    }
     for parts in w.bundles.values() {
         for (i, &c) in parts.containers.iter().enumerate() {
             for &follower in [parts.ips.get(i), parts.remotes.get(i)]
@@ -442,6 +529,10 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
         // primary, through its last one.
         let d = match w.rscs[d].variant {
             Variant::Group => w.rscs[d].children.first().copied().unwrap_or(d),
+            // A bundle's promoted role belongs to the resource inside it.
+            Variant::Bundle if c.dependent_role == Some(Role::Promoted) => {
+                w.bundles.get(&d).and_then(|b| b.inner).unwrap_or(d)
+            }
             _ => d,
         };
         let p = match w.rscs[p].variant {
@@ -503,9 +594,51 @@ fn assign_bundle(w: &Working, plan: &mut Plan, r: usize) {
     plan.progress[r] = Progress::Busy;
     let parts = w.bundles.get(&r).cloned().unwrap_or_default();
     let mut per_node = vec![0usize; w.nodes.len()];
-    for &c in &parts.containers {
-        let counts = per_node.clone();
+    // Replicas still running where they may stay are placed first, so a
+    // lost replica does not push the others around.
+    let mut order = parts.containers.clone();
+    order.sort_by_key(|&c| {
+        let stays = w.rscs[c].current.len() == 1 && {
+            let n = w.rscs[c].current[0].node;
+            usable(w, plan, n) && plan.allowed[c][n] && plan.base[c][n] > -INFINITY
+        };
+        !stays
+    });
+    for c in order {
         let limit = parts.replicas_per_host;
+        // Like clone instances, a replica keeps its node when that node is
+        // as good as any other (ignoring how loaded it is).
+        if let [cur] = w.rscs[c].current.as_slice() {
+            let here = cur.node;
+            if per_node[here] < limit {
+                let mut trial = plan.clone();
+                let counts = per_node.clone();
+                let mask = move |n: usize| counts[n] < limit;
+                assign_primitive(w, &mut trial, c, Some(&mask));
+                let best = trial.final_scores[c]
+                    .iter()
+                    .enumerate()
+                    .filter(|(n, _)| {
+                        per_node[*n] < limit && usable(w, &trial, *n) && trial.allowed[c][*n]
+                    })
+                    .map(|(_, s)| *s)
+                    .max();
+                let score_here = trial.final_scores[c][here];
+                if trial.assigned[c].is_some()
+                    && best.is_some_and(|b| score_here >= b)
+                    && usable(w, &trial, here)
+                    && trial.allowed[c][here]
+                {
+                    let only_here = move |n: usize| n == here;
+                    assign_primitive(w, plan, c, Some(&only_here));
+                    if let Some(n) = plan.assigned[c] {
+                        per_node[n] += 1;
+                    }
+                    continue;
+                }
+            }
+        }
+        let counts = per_node.clone();
         let mask = move |n: usize| counts[n] < limit;
         assign_primitive(w, plan, c, Some(&mask));
         if let Some(n) = plan.assigned[c] {
@@ -700,6 +833,19 @@ fn free_capacity(w: &Working, plan: &Plan, n: usize) -> i64 {
         .sum()
 }
 
+/// The cluster node under a guest node (where its connection is placed).
+fn host_of(w: &Working, plan: &Plan, n: usize) -> usize {
+    if w.nodes[n].kind != crate::model::cib::NodeKind::Guest {
+        return n;
+    }
+    w.nodes[n]
+        .connection
+        .as_ref()
+        .and_then(|c| w.by_id.get(c))
+        .and_then(|&conn| plan.assigned[conn])
+        .unwrap_or(n)
+}
+
 /// Whether a node can take resources in this transition: a remote or guest
 /// node only once its connection has been placed.
 fn usable(w: &Working, plan: &Plan, n: usize) -> bool {
@@ -748,6 +894,9 @@ fn choose_node(
                     false
                 } else if plan.load[n] != plan.load[b] {
                     plan.load[n] < plan.load[b]
+                } else if prefer == Some(n) || prefer == Some(b) {
+                    // Equal score and load: stay where it runs.
+                    prefer == Some(n)
                 } else {
                     // Pacemaker's last resort: node names, byte order.
                     w.nodes[n].name.as_bytes() < w.nodes[b].name.as_bytes()
@@ -755,17 +904,6 @@ fn choose_node(
                 Some(if better { n } else { b })
             }
         };
-    }
-    if let (Some(b), Some(p)) = (best, prefer) {
-        if p != b
-            && scores[p] == scores[b]
-            && mask(p)
-            && plan.allowed[r][p]
-            && usable(w, plan, p)
-            && capacity_ok(w, plan, r, p)
-        {
-            return Some(p);
-        }
     }
     best
 }
@@ -1025,7 +1163,15 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             }
         }
     }
-    // Bundles may keep promotion scores on the host running the container.
+    // Bundles may keep promotion scores on the host running the container
+    // (container-attribute-target=host).
+    let on_host = w.rscs[c]
+        .meta
+        .get("container-attribute-target")
+        .is_some_and(|v| v == "host");
+    if on_host {
+        base = None;
+    }
     if base.is_none() && w.nodes[node].kind != crate::model::cib::NodeKind::Member {
         if let Some(host) = w.nodes[node]
             .connection
@@ -1054,9 +1200,10 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             continue;
         }
         let nodes = primary_nodes(w, plan, col.primary, col.primary_role);
+        let here = host_of(w, plan, node);
         let hit = nodes
             .iter()
-            .any(|&p| same_attr(w, &col.node_attribute, node, p));
+            .any(|&p| same_attr(w, &col.node_attribute, here, host_of(w, plan, p)));
         if (col.score >= INFINITY && !hit) || (col.score <= -INFINITY && hit) {
             total = Some(-INFINITY);
         } else if hit {

@@ -34,6 +34,9 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
+    /// A guest node whose container (or connection) failed: its resources
+    /// are lost and it is "fenced" by restarting the container.
+    pub guest_lost: Option<String>,
 }
 
 impl NodeInfo {
@@ -67,6 +70,8 @@ pub struct Current {
     pub on_fail: Option<String>,
     /// An operation is still in flight.
     pub pending_op: bool,
+    /// A promoted-role failure with on-fail=demote.
+    pub needs_demote: bool,
     /// The last successful operation was a migrate_to towards this node.
     pub migrated_to: Option<String>,
 }
@@ -107,6 +112,8 @@ pub struct Rsc {
     /// Last failure bans: fail count reached migration-threshold.
     pub banned_by_failures: Vec<bool>,
     pub orphan: bool,
+    /// A failure with on-fail=block: no further actions may run on it.
+    pub blocked: bool,
     /// Sources of completed live migrations: stopped without being counted
     /// as active there.
     pub dangling: Vec<usize>,
@@ -148,6 +155,10 @@ fn next_ip(start: &str, n: u32) -> Option<String> {
 #[derive(Debug, Clone)]
 pub struct Working {
     pub bundles: HashMap<usize, BundleParts>,
+    /// Implicit guest-node connection id -> its container resource.
+    pub guest_containers: HashMap<String, usize>,
+    /// Every node the cluster will know: configured, remote and guest.
+    pub default_clone_max: usize,
     pub cib: Cib,
     pub now_epoch_s: i64,
     pub nodes: Vec<NodeInfo>,
@@ -221,6 +232,8 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     let have_quorum = cib.have_quorum;
     let mut w = Working {
         bundles: HashMap::new(),
+        guest_containers: HashMap::new(),
+        default_clone_max: 0,
         nodes: Vec::new(),
         node_index: HashMap::new(),
         rscs: Vec::new(),
@@ -238,15 +251,18 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         cib,
     };
     unpack_nodes(&mut w);
+    w.default_clone_max = count_all_nodes(&w);
     let resources = w.cib.resources.clone();
     let defaults = w.cib.rsc_defaults.clone();
     for r in &resources {
         let idx = add_resource(&mut w, r, None, &defaults, None);
         w.top.push(idx);
     }
+    add_guest_connections(&mut w, &defaults);
     unpack_remote_nodes(&mut w);
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
+    decide_lost_guests(&mut w);
     unpack_ticket_fencing(&mut w);
     w
 }
@@ -323,6 +339,7 @@ fn unpack_nodes(w: &mut Working) {
             connection: None,
             has_state: state.is_some(),
             connection_stopping: false,
+            guest_lost: None,
         };
         if n.kind == NodeKind::Remote {
             // Remote nodes are online when their connection runs; decided
@@ -349,6 +366,8 @@ fn unpack_nodes(w: &mut Working) {
                 }
             }
         }
+        let is_dc = w.cib.dc_uuid.as_deref() == Some(info.id.as_str());
+        attrs.insert("#is_dc".into(), is_dc.to_string());
         finish_attrs(&mut info, attrs);
         w.node_index.insert(info.name.clone(), w.nodes.len());
         w.nodes.push(info);
@@ -415,12 +434,7 @@ fn add_resource(
         ResourceKind::Clone { .. } => Variant::Clone,
         ResourceKind::Bundle { .. } => Variant::Bundle,
     };
-    let node_count = w
-        .nodes
-        .iter()
-        .filter(|n| n.kind == NodeKind::Member)
-        .count()
-        .max(1) as i64;
+    let node_count = w.default_clone_max.max(1) as i64;
     let (agent, ops) = match &r.kind {
         ResourceKind::Primitive { agent, ops } => (Some(agent.clone()), ops.clone()),
         _ => (None, Vec::new()),
@@ -479,6 +493,7 @@ fn add_resource(
         known_on: vec![false; w.nodes.len()],
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
+        blocked: false,
         dangling: Vec::new(),
         meta: meta.clone(),
     };
@@ -614,6 +629,110 @@ fn add_resource(
     idx
 }
 
+/// The container behind a guest node (implicit guest or bundle replica).
+pub fn guest_container(w: &Working, node: usize) -> Option<usize> {
+    let conn = w.nodes[node].connection.as_ref()?;
+    if let Some(&c) = w.guest_containers.get(conn) {
+        return Some(c);
+    }
+    w.bundles.values().find_map(|b| {
+        let i = b.remotes.iter().position(|&r| &w.rscs[r].id == conn)?;
+        b.containers.get(i).copied()
+    })
+}
+
+/// A guest whose container or connection failed loses its resources: they
+/// are recovered once the container is back.
+fn decide_lost_guests(w: &mut Working) {
+    for n in 0..w.nodes.len() {
+        if w.nodes[n].kind != NodeKind::Guest {
+            continue;
+        }
+        let Some(container) = guest_container(w, n) else {
+            continue;
+        };
+        let conn_failed = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&c| w.rscs[c].failed());
+        let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
+        if (w.rscs[container].failed() || conn_failed) && has_resources {
+            w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
+            for r in &mut w.rscs {
+                for c in &mut r.current {
+                    if c.node == n {
+                        c.failed = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Configured nodes plus remote and guest nodes defined by resources: the
+/// default clone-max.
+fn count_all_nodes(w: &Working) -> usize {
+    fn walk(r: &ResourceConfig, names: &mut std::collections::HashSet<String>) {
+        match &r.kind {
+            ResourceKind::Primitive { agent, .. } => {
+                if agent.provider.as_deref() == Some("pacemaker") && agent.kind == "remote" {
+                    names.insert(r.id.clone());
+                }
+                if let Some(g) = r.meta.get("remote-node") {
+                    names.insert(g.clone());
+                }
+            }
+            ResourceKind::Group { children } => children.iter().for_each(|c| walk(c, names)),
+            ResourceKind::Clone { child, .. } => walk(child, names),
+            ResourceKind::Bundle { .. } => {}
+        }
+    }
+    let mut names: std::collections::HashSet<String> =
+        w.nodes.iter().map(|n| n.name.clone()).collect();
+    for r in &w.cib.resources {
+        walk(r, &mut names);
+    }
+    names.len()
+}
+
+/// A primitive with `remote-node=NAME` hosts guest node NAME: Pacemaker
+/// adds an implicit connection resource NAME that runs with the container.
+fn add_guest_connections(w: &mut Working, defaults: &BTreeMap<String, String>) {
+    let guests: Vec<(usize, String)> = w
+        .rscs
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.variant == Variant::Primitive && r.instance.is_none())
+        .filter_map(|(i, r)| r.meta.get("remote-node").map(|g| (i, g.clone())))
+        .collect();
+    for (container, name) in guests {
+        if w.by_id.contains_key(&name) {
+            continue;
+        }
+        let cfg = ResourceConfig {
+            id: name.clone(),
+            kind: ResourceKind::Primitive {
+                agent: AgentSpec {
+                    class: "ocf".into(),
+                    provider: Some("pacemaker".into()),
+                    kind: "remote".into(),
+                },
+                ops: Vec::new(),
+            },
+            meta: BTreeMap::new(),
+            params: BTreeMap::new(),
+            utilization: BTreeMap::new(),
+        };
+        let conn = add_resource(w, &cfg, None, defaults, None);
+        // Follows its container everywhere; never migrates on its own.
+        w.rscs[conn].allow_migrate = false;
+        w.rscs[conn].target_role = w.rscs[container].target_role;
+        w.top.push(conn);
+        w.guest_containers.insert(name, container);
+    }
+}
+
 /// Remote nodes (ocf:pacemaker:remote primitives) and guest nodes
 /// (`remote-node` meta) become nodes whose availability follows their
 /// connection resource.
@@ -628,13 +747,12 @@ fn unpack_remote_nodes(w: &mut Working) {
         });
         let in_bundle = r
             .parent
-            .is_some_and(|p| matches!(w.rscs[p].variant, Variant::Bundle));
+            .is_some_and(|p| matches!(w.rscs[p].variant, Variant::Bundle))
+            || w.guest_containers.contains_key(&r.id);
         if is_remote && in_bundle {
             new_nodes.push((r.id.clone(), NodeKind::Guest, r.id.clone()));
         } else if is_remote {
             new_nodes.push((r.id.clone(), NodeKind::Remote, r.id.clone()));
-        } else if let Some(guest) = r.meta.get("remote-node") {
-            new_nodes.push((guest.clone(), NodeKind::Guest, r.id.clone()));
         }
     }
     for (name, kind, connection) in new_nodes {
@@ -664,6 +782,7 @@ fn unpack_remote_nodes(w: &mut Working) {
                     connection: None,
                     has_state: state.is_some(),
                     connection_stopping: false,
+                    guest_lost: None,
                 };
                 let attrs = state.map(|s| s.transient).unwrap_or_default();
                 finish_attrs(&mut info, attrs);
@@ -684,6 +803,7 @@ fn unpack_remote_nodes(w: &mut Working) {
 
 /// The result of replaying one primitive's history on one node.
 struct Replay {
+    needs_demote: bool,
     role: Role,
     failed: bool,
     on_fail: Option<String>,
@@ -718,6 +838,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
     let mut ops: Vec<&LrmOp> = lrm.ops.iter().collect();
     ops.sort_by_key(|o| (o.call_id < 0, o.call_id));
     let mut st = Replay {
+        needs_demote: false,
         role: Role::Unknown,
         failed: false,
         on_fail: None,
@@ -828,12 +949,24 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         if on_fail == "ignore" {
             continue;
         }
+        if on_fail == "demote"
+            && op.operation == "monitor"
+            && (rc == 8 || rc == 9 || rc == 1)
+            && st.role == Role::Promoted
+        {
+            // Demote (and maybe promote again), no full recovery.
+            st.needs_demote = true;
+            continue;
+        }
         match op.operation.as_str() {
             "stop" => {
                 st.role = Role::Started;
                 st.stop_failed = true;
             }
-            "promote" | "demote" => st.role = Role::Promoted,
+            "promote" => st.role = Role::Promoted,
+            // A failed demote leaves it unpromoted (or stopped).
+            "demote" if rc == 7 => st.role = Role::Stopped,
+            "demote" => st.role = Role::Unpromoted,
             "monitor" if rc == 9 => st.role = Role::Promoted,
             "start" => st.role = Role::Started,
             "migrate_to" | "migrate_from" => st.role = Role::Started,
@@ -982,7 +1115,10 @@ fn unpack_history(w: &mut Working) {
                     }
                 }
                 Some("standby") if st.failed => w.nodes[node].standby = true,
-                Some("block") if st.failed => w.rscs[target].managed = false,
+                Some("block") if st.failed => {
+                    w.rscs[target].managed = false;
+                    w.rscs[target].blocked = true;
+                }
                 Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
                 _ => {}
             }
@@ -999,6 +1135,7 @@ fn unpack_history(w: &mut Working) {
                 failed: st.failed || st.stop_failed,
                 on_fail: st.on_fail.clone(),
                 pending_op: st.pending,
+                needs_demote: st.needs_demote,
                 migrated_to: st.migrated_to.clone(),
             });
         }
@@ -1137,6 +1274,7 @@ fn add_orphan(
         known_on: vec![false; n],
         banned_by_failures: vec![false; n],
         orphan: true,
+        blocked: false,
         dangling: Vec::new(),
     };
     w.rscs.push(template);
@@ -1155,7 +1293,13 @@ fn pick_instance(
     node: usize,
 ) -> Option<usize> {
     if instances.len() == 1 {
-        return Some(instances[0]);
+        let only = instances[0];
+        // An orphaned clone instance already active elsewhere: another copy.
+        if w.rscs[only].orphan && w.rscs[only].id.contains(':') && !w.rscs[only].current.is_empty()
+        {
+            return None;
+        }
+        return Some(only);
     }
     let unique = instances
         .first()
