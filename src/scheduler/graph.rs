@@ -410,3 +410,46 @@ pub fn build(
     }
     b.graph
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const TASKS: [Task; 10] = [
+        Task::Start,
+        Task::Stop,
+        Task::Monitor,
+        Task::Promote,
+        Task::Demote,
+        Task::MigrateTo,
+        Task::MigrateFrom,
+        Task::Notify,
+        Task::Fence,
+        Task::Pseudo,
+    ];
+
+    proptest! {
+        /// The dense index answers as the hash map keyed by (resource, task)
+        /// it replaced, lists in insertion order, resources beyond the
+        /// initial size included.
+        #[test]
+        fn by_rsc_matches_hash_map(
+            size in 0usize..6,
+            pushes in proptest::collection::vec((0usize..10, 0usize..10), 0..80),
+        ) {
+            let mut dense = ByRsc::with_resources(size);
+            let mut map: HashMap<(usize, Task), Vec<NodeIndex>> = HashMap::new();
+            for (i, &(r, t)) in pushes.iter().enumerate() {
+                let idx = NodeIndex::new(i);
+                dense.push(r, TASKS[t], idx);
+                map.entry((r, TASKS[t])).or_default().push(idx);
+            }
+            for r in 0..12 {
+                for t in TASKS {
+                    prop_assert_eq!(dense.get(&(r, t)), map.get(&(r, t)));
+                }
+            }
+        }
+    }
+}
