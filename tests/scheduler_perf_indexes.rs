@@ -173,7 +173,11 @@ fn one_probe_per_resource_and_unknown_node() {
     probes.dedup();
     assert_eq!(before, probes.len(), "a probe was scheduled twice");
     assert_eq!(probes.len(), rscs * nodes);
-    for p in t.graph.node_weights().filter(|a| a.interval_ms == 0 && a.task == Task::Monitor) {
+    for p in t
+        .graph
+        .node_weights()
+        .filter(|a| a.interval_ms == 0 && a.task == Task::Monitor)
+    {
         assert_eq!(p.meta.get("op_target_rc").map(String::as_str), Some("7"));
     }
 }

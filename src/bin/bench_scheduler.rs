@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 
 const GEN: &str = "/work/shared/tools/gen-scale-cib";
 const CRM_SIMULATE: &str = "/usr/sbin/crm_simulate";
-const DEFAULT_SIZES: &[(usize, usize)] = &[(8, 500), (16, 1000), (32, 2000), (32, 5000), (32, 10000)];
+const DEFAULT_SIZES: &[(usize, usize)] =
+    &[(8, 500), (16, 1000), (32, 2000), (32, 5000), (32, 10000)];
 
 struct Opts {
     sizes: Vec<(usize, usize)>,
@@ -67,7 +68,11 @@ fn parse_opts(args: &[String]) -> Opts {
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut val = || it.next().cloned().unwrap_or_else(|| usage(&format!("{a} wants a value")));
+        let mut val = || {
+            it.next()
+                .cloned()
+                .unwrap_or_else(|| usage(&format!("{a} wants a value")))
+        };
         match a.as_str() {
             "--sizes" => {
                 o.sizes = val()
@@ -79,7 +84,9 @@ fn parse_opts(args: &[String]) -> Opts {
             "--cib" => o.cibs.push(PathBuf::from(val())),
             "--pacemaker" => o.pacemaker = true,
             "--timeout" => {
-                o.timeout = Duration::from_secs_f64(val().parse().unwrap_or_else(|_| usage("bad --timeout")))
+                o.timeout = Duration::from_secs_f64(
+                    val().parse().unwrap_or_else(|_| usage("bad --timeout")),
+                )
             }
             "--gen" => o.gen = PathBuf::from(val()),
             "--keep" => o.keep = Some(PathBuf::from(val())),
@@ -177,7 +184,9 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
             drop((g, summary, decisions, plan, working, cib));
             next(7, &mut t);
         }
-        let names = ["xml", "cib", "unpack", "assign", "decide", "summary", "graph", "drop"];
+        let names = [
+            "xml", "cib", "unpack", "assign", "decide", "summary", "graph", "drop",
+        ];
         let parts: Vec<String> = names
             .iter()
             .zip(t)
@@ -221,7 +230,11 @@ fn measure(label: String, file: &Path, o: &Opts) -> Result<Row, String> {
         .output()
         .map_err(|e| e.to_string())?;
     if !out.status.success() {
-        return Err(format!("measuring {} failed ({})", file.display(), out.status));
+        return Err(format!(
+            "measuring {} failed ({})",
+            file.display(),
+            out.status
+        ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let get = |k: &str| -> f64 {
@@ -383,7 +396,10 @@ fn main() {
                     row.hwm_kb / 1024,
                     row.actions
                 );
-                line.push_str(&format!(" {:>14}", row.process.map(fmt_s).unwrap_or("-".into())));
+                line.push_str(&format!(
+                    " {:>14}",
+                    row.process.map(fmt_s).unwrap_or("-".into())
+                ));
                 match &row.pacemaker {
                     Some(Ok(t)) => {
                         // Side by side with the whole `systole simulate` process

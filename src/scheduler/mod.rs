@@ -114,7 +114,10 @@ impl Meta {
 
     /// Sets `key`, returning its previous value (as `BTreeMap::insert`).
     pub fn insert(&mut self, key: String, value: String) -> Option<String> {
-        match self.0.binary_search_by(|(k, _)| k.as_str().cmp(key.as_str())) {
+        match self
+            .0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key.as_str()))
+        {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
                 self.0.insert(i, (key, value));
