@@ -109,11 +109,15 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn vm_hwm_kb() -> u64 {
+    proc_status_kb("VmHWM:")
+}
+
+fn proc_status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
+                .find(|l| l.starts_with(field))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse().ok())
         })
@@ -124,43 +128,19 @@ fn vm_hwm_kb() -> u64 {
 fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
     use systole::model::xml::Element;
     let text = std::fs::read_to_string(file)?;
-    let (mut parse, mut sched, mut total, mut print) = (vec![], vec![], vec![], vec![]);
-    let (mut actions, mut bytes) = (0, 0);
-    for _ in 0..runs {
-        let t0 = Instant::now();
-        let cib = Element::parse(&text)?;
-        let t1 = Instant::now();
-        let now = cib
-            .attr("execution-date")
-            .and_then(|d| d.parse::<i64>().ok())
-            .unwrap_or(1_700_000_000);
-        let outcome = systole::scheduler::run(&cib, now)?;
-        let t2 = Instant::now();
-        let out = systole::simulate::render(&outcome, false);
-        let t3 = Instant::now();
-        actions = outcome.transition.graph.node_count();
-        bytes = out.len();
-        drop(out);
-        drop(outcome);
-        drop(cib);
-        let t4 = Instant::now();
-        let p = (t1 - t0).as_secs_f64();
-        let s = (t2 - t1).as_secs_f64() + (t4 - t3).as_secs_f64();
-        parse.push(p);
-        sched.push(s);
-        total.push(p + s);
-        print.push((t3 - t2).as_secs_f64());
-    }
     if stages {
-        // The stages of `scheduler::run`, one by one (median over the runs).
+        // The stages of `scheduler::run`, one by one (median over the runs),
+        // first, so that the resident sizes after each are this pass's own.
         use systole::scheduler::{actions, assign, graph, unpack};
         let mut t: Vec<Vec<f64>> = vec![Vec::new(); 8];
+        let mut rss = [0u64; 8];
         for _ in 0..runs {
             let mut lap = Instant::now();
             let mut next = |i: usize, t: &mut Vec<Vec<f64>>| {
                 let now = Instant::now();
                 t[i].push((now - lap).as_secs_f64());
-                lap = now;
+                rss[i] = proc_status_kb("VmRSS:");
+                lap = Instant::now();
             };
             let cib = Element::parse(&text)?;
             next(0, &mut t);
@@ -190,9 +170,37 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
         let parts: Vec<String> = names
             .iter()
             .zip(t)
-            .map(|(n, v)| format!("{n}={:.1}ms", median(v) * 1e3))
+            .zip(rss)
+            .map(|((n, v), m)| format!("{n}={:.1}ms/{}MB", median(v) * 1e3, m / 1024))
             .collect();
         eprintln!("stages: {}", parts.join(" "));
+    }
+    let (mut parse, mut sched, mut total, mut print) = (vec![], vec![], vec![], vec![]);
+    let (mut actions, mut bytes) = (0, 0);
+    for _ in 0..runs {
+        let t0 = Instant::now();
+        let cib = Element::parse(&text)?;
+        let t1 = Instant::now();
+        let now = cib
+            .attr("execution-date")
+            .and_then(|d| d.parse::<i64>().ok())
+            .unwrap_or(1_700_000_000);
+        let outcome = systole::scheduler::run(&cib, now)?;
+        let t2 = Instant::now();
+        let out = systole::simulate::render(&outcome, false);
+        let t3 = Instant::now();
+        actions = outcome.transition.graph.node_count();
+        bytes = out.len();
+        drop(out);
+        drop(outcome);
+        drop(cib);
+        let t4 = Instant::now();
+        let p = (t1 - t0).as_secs_f64();
+        let s = (t2 - t1).as_secs_f64() + (t4 - t3).as_secs_f64();
+        parse.push(p);
+        sched.push(s);
+        total.push(p + s);
+        print.push((t3 - t2).as_secs_f64());
     }
     println!(
         "parse={} schedule={} total={} print={} hwm_kb={} actions={} out_bytes={}",
