@@ -83,7 +83,9 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
 /// What `simulate` prints for an outcome: status, (scores,) summary, actions
 /// and the revised status.
 pub fn render(outcome: &Outcome, scores: bool) -> String {
-    let mut out = String::new();
+    // About a line per action and two per resource: sized once, not regrown.
+    let lines = outcome.transition.graph.node_count() + 2 * outcome.working.rscs.len();
+    let mut out = String::with_capacity(64 * lines);
     out.push_str("Current cluster status:\n");
     print_status(&mut out, outcome, false);
     out.push('\n');
@@ -382,18 +384,21 @@ fn print_actions(out: &mut String, o: &Outcome) {
                 let _ = writeln!(out, "  * Pseudo action:   {}", a.key());
             }
             _ => {
-                let op = if a.interval_ms > 0 {
-                    format!("{}={}", a.task.name(), a.interval_ms)
-                } else {
-                    a.task.name().to_string()
-                };
-                let _ = writeln!(
-                    out,
-                    "  * Resource action: {:<15} {} on {}",
-                    a.resource.as_deref().unwrap_or(""),
-                    op,
-                    a.node.as_deref().unwrap_or("")
-                );
+                let rsc = a.resource.as_deref().unwrap_or("");
+                out.push_str("  * Resource action: ");
+                out.push_str(rsc);
+                // As `{:<15}`: padded to 15 characters.
+                for _ in rsc.chars().count()..15 {
+                    out.push(' ');
+                }
+                out.push(' ');
+                out.push_str(a.task.name());
+                if a.interval_ms > 0 {
+                    let _ = write!(out, "={}", a.interval_ms);
+                }
+                out.push_str(" on ");
+                out.push_str(a.node.as_deref().unwrap_or(""));
+                out.push('\n');
             }
         }
     }
