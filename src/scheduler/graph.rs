@@ -9,7 +9,7 @@ use super::actions::Decision;
 use super::assign::Plan;
 use super::order::orderings;
 use super::unpack::{Variant, Working};
-use super::{Action, Meta, Task};
+use super::{Action, AgentSpec, Meta, Task};
 use crate::model::cib::Role;
 use crate::model::time::parse_interval_ms;
 
@@ -22,6 +22,8 @@ struct Builder<'a> {
     by_rsc: ByRsc,
     /// Each resource's parameters, copied once and shared by its actions.
     params: Vec<Option<Arc<BTreeMap<String, String>>>>,
+    /// Each resource's agent, likewise.
+    agents: Vec<Option<Arc<AgentSpec>>>,
 }
 
 /// Action nodes by (resource index, task): a dense per-resource index, far
@@ -101,7 +103,7 @@ impl Builder<'_> {
         let action = Action {
             task,
             resource: Some(rsc.id.clone()),
-            agent: rsc.agent.clone(),
+            agent: self.agents[r].clone(),
             node: Some(self.w.nodes[node].name.clone()),
             interval_ms,
             timeout_ms: self.timeout_ms(r, &op_name, interval_ms),
@@ -186,6 +188,11 @@ pub fn build(
         graph: DiGraph::with_capacity(primitives * (online + 4) + fence.len(), 0),
         by_rsc: ByRsc::with_resources(w.rscs.len()),
         params: vec![None; w.rscs.len()],
+        agents: w
+            .rscs
+            .iter()
+            .map(|r| r.agent.clone().map(Arc::new))
+            .collect(),
     };
     // Ordered by node, so that the edges below come out in a fixed order.
     let mut fence_nodes: BTreeMap<usize, NodeIndex> = BTreeMap::new();

@@ -78,7 +78,8 @@ pub struct Action {
     pub task: Task,
     /// The lrm resource id (`db:0` for anonymous clone instances).
     pub resource: Option<String>,
-    pub agent: Option<AgentSpec>,
+    /// The resource's agent, shared by all of its actions.
+    pub agent: Option<Arc<AgentSpec>>,
     /// Node uname the action runs on (the fence target for Fence).
     pub node: Option<String>,
     pub interval_ms: u64,
