@@ -228,7 +228,7 @@ struct Row {
     pacemaker: Option<Result<f64, String>>,
 }
 
-fn measure(label: String, file: &Path, o: &Opts) -> Result<Row, String> {
+fn measure(label: String, file: &Path, o: &Opts, pacemaker: bool) -> Result<Row, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let out = Command::new(exe)
         .arg("--child")
@@ -252,7 +252,7 @@ fn measure(label: String, file: &Path, o: &Opts) -> Result<Row, String> {
             .unwrap_or(f64::NAN)
     };
     let process = simulate_process(file, o.runs);
-    let pacemaker = o.pacemaker.then(|| crm_simulate(file, o.timeout));
+    let pacemaker = pacemaker.then(|| crm_simulate(file, o.timeout));
     Ok(Row {
         label,
         parse: get("parse"),
@@ -391,8 +391,11 @@ fn main() {
     }
     println!("{header}");
     let mut failed = false;
+    let mut pacemaker_timed_out = false;
     for (label, file) in inputs {
-        match measure(label.clone(), &file, &o) {
+        // Once crm_simulate has timed out, larger inputs are not tried.
+        let pacemaker = o.pacemaker && !pacemaker_timed_out;
+        match measure(label.clone(), &file, &o, pacemaker) {
             Ok(row) => {
                 let mut line = format!(
                     "{:<22} {:>10} {:>10} {:>10} {:>10} {:>7} MB {:>9}",
@@ -415,7 +418,14 @@ fn main() {
                         let ours = row.process.unwrap_or(row.total + row.print);
                         line.push_str(&format!(" {:>14} {:>7.0}x", fmt_s(*t), t / ours));
                     }
-                    Some(Err(e)) => line.push_str(&format!(" {e}")),
+                    Some(Err(e)) => {
+                        pacemaker_timed_out |= e.starts_with("did not finish");
+                        line.push_str(&format!(" {e}"));
+                    }
+                    None if o.pacemaker => line.push_str(&format!(
+                        " not run: a smaller input did not finish within {} s",
+                        o.timeout.as_secs()
+                    )),
                     None => {}
                 }
                 println!("{line}");
