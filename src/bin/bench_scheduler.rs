@@ -224,8 +224,8 @@ struct Row {
     hwm_kb: u64,
     actions: u64,
     /// Wall time of a whole `systole simulate --cib FILE > /dev/null` process.
-    process: Option<f64>,
-    pacemaker: Option<Result<f64, String>>,
+    process: Option<Timed>,
+    pacemaker: Option<Result<Timed, String>>,
 }
 
 fn measure(label: String, file: &Path, o: &Opts, pacemaker: bool) -> Result<Row, String> {
@@ -266,64 +266,87 @@ fn measure(label: String, file: &Path, o: &Opts, pacemaker: bool) -> Result<Row,
     })
 }
 
-/// Median wall time of the `systole` binary beside this one, printing to /dev/null.
-fn simulate_process(file: &Path, runs: usize) -> Option<f64> {
-    let exe = std::env::current_exe().ok()?.with_file_name("systole");
-    if !exe.exists() {
-        return None;
-    }
-    let mut times = Vec::new();
-    for _ in 0..runs {
-        let t0 = Instant::now();
-        let status = Command::new(&exe)
-            .args(["simulate", "--cib"])
-            .arg(file)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status()
-            .ok()?;
-        if !status.success() {
-            return None;
-        }
-        times.push(t0.elapsed().as_secs_f64());
-    }
-    Some(median(times))
+/// A finished child process: wall-clock and CPU (user + system) seconds.
+#[derive(Clone, Copy)]
+struct Timed {
+    wall: f64,
+    cpu: f64,
 }
 
-/// Wall time of `crm_simulate -R -x FILE`, or why there is none.
-fn crm_simulate(file: &Path, timeout: Duration) -> Result<f64, String> {
-    if !Path::new(CRM_SIMULATE).exists() {
-        return Err("crm_simulate not installed".into());
-    }
+/// Runs `cmd` to completion or `timeout`; its CPU time comes from `wait4`,
+/// so that a busy machine shows in the wall time but not in the CPU time.
+fn run_timed(cmd: &mut Command, timeout: Duration) -> Result<Timed, String> {
     let t0 = Instant::now();
-    let mut child = Command::new(CRM_SIMULATE)
-        .arg("-R")
-        .arg("-x")
-        .arg(file)
+    let child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
+    let pid = child.id() as libc::pid_t;
     loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                let t = t0.elapsed().as_secs_f64();
-                return if status.success() {
-                    Ok(t)
-                } else {
-                    Err(format!("failed ({status}) after {t:.1} s"))
-                };
-            }
-            Ok(None) if t0.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("did not finish within {} s", timeout.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
+        let mut status: libc::c_int = 0;
+        // SAFETY: plain FFI calls with valid out-pointers; `pid` is our child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let r = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut usage) };
+        if r == pid {
+            let wall = t0.elapsed().as_secs_f64();
+            let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+            let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+            let ok = libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0;
+            return if ok {
+                Ok(Timed { wall, cpu })
+            } else {
+                Err(format!("failed (wait status {status}) after {wall:.1} s"))
+            };
         }
+        if r < 0 {
+            return Err(std::io::Error::last_os_error().to_string());
+        }
+        if t0.elapsed() >= timeout {
+            // SAFETY: signals and reaps our own, not yet reaped, child.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            return Err(format!("did not finish within {} s", timeout.as_secs()));
+        }
+        std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// The `systole` binary beside this one, printing to /dev/null: median wall
+/// and CPU times over `runs`.
+fn simulate_process(file: &Path, runs: usize) -> Option<Timed> {
+    let exe = std::env::current_exe().ok()?.with_file_name("systole");
+    if !exe.exists() {
+        return None;
+    }
+    let (mut wall, mut cpu) = (Vec::new(), Vec::new());
+    for _ in 0..runs {
+        let t = run_timed(
+            Command::new(&exe).args(["simulate", "--cib"]).arg(file),
+            Duration::from_secs(600),
+        )
+        .ok()?;
+        wall.push(t.wall);
+        cpu.push(t.cpu);
+    }
+    Some(Timed {
+        wall: median(wall),
+        cpu: median(cpu),
+    })
+}
+
+/// `crm_simulate -R -x FILE` (one run), or why there is no time for it.
+fn crm_simulate(file: &Path, timeout: Duration) -> Result<Timed, String> {
+    if !Path::new(CRM_SIMULATE).exists() {
+        return Err("crm_simulate not installed".into());
+    }
+    run_timed(
+        Command::new(CRM_SIMULATE).arg("-R").arg("-x").arg(file),
+        timeout,
+    )
 }
 
 fn fmt_s(t: f64) -> String {
@@ -385,9 +408,12 @@ fn main() {
         "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
         "nodes x resources", "parse", "schedule", "total", "print", "peak RSS", "actions"
     );
-    header.push_str(&format!(" {:>14}", "simulate(proc)"));
+    header.push_str(&format!(" {:>21}", "simulate wall/cpu"));
     if o.pacemaker {
-        header.push_str(&format!(" {:>14} {:>8}", "crm_simulate", "ratio"));
+        header.push_str(&format!(
+            " {:>21} {:>15}",
+            "crm_simulate wall/cpu", "ratio wall/cpu"
+        ));
     }
     println!("{header}");
     let mut failed = false;
@@ -407,16 +433,24 @@ fn main() {
                     row.hwm_kb / 1024,
                     row.actions
                 );
+                let wc = |t: Timed| format!("{} / {}", fmt_s(t.wall), fmt_s(t.cpu));
                 line.push_str(&format!(
-                    " {:>14}",
-                    row.process.map(fmt_s).unwrap_or("-".into())
+                    " {:>21}",
+                    row.process.map(wc).unwrap_or("-".into())
                 ));
                 match &row.pacemaker {
                     Some(Ok(t)) => {
-                        // Side by side with the whole `systole simulate` process
-                        // (both read, schedule and print), else total + print.
-                        let ours = row.process.unwrap_or(row.total + row.print);
-                        line.push_str(&format!(" {:>14} {:>7.0}x", fmt_s(*t), t / ours));
+                        // Side by side with the whole `systole simulate`
+                        // process: both read, schedule and print.
+                        let ours = row.process.unwrap_or(Timed {
+                            wall: row.total + row.print,
+                            cpu: row.total + row.print,
+                        });
+                        line.push_str(&format!(
+                            " {:>21} {:>15}",
+                            wc(*t),
+                            format!("{:.0}x / {:.0}x", t.wall / ours.wall, t.cpu / ours.cpu)
+                        ));
                     }
                     Some(Err(e)) => {
                         pacemaker_timed_out |= e.starts_with("did not finish");
