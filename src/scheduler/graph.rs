@@ -1,6 +1,6 @@
 //! Stage 5, graph: the actions as a petgraph DAG with their ordering edges.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
@@ -18,46 +18,12 @@ const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 struct Builder<'a> {
     w: &'a Working,
     graph: DiGraph<Action, ()>,
-    /// (resource index, task) -> action nodes.
-    by_rsc: ByRsc,
+    /// Per resource index: its actions with their (ordering) task.
+    by_rsc: Vec<Vec<(Task, NodeIndex)>>,
     /// Each resource's parameters, copied once and shared by its actions.
     params: Vec<Option<Arc<BTreeMap<String, String>>>>,
     /// Each resource's agent, likewise.
     agents: Vec<Option<Arc<AgentSpec>>>,
-}
-
-/// Action nodes by (resource index, task): a dense per-resource index, far
-/// cheaper than hashing the pair for every action.
-#[derive(Default)]
-struct ByRsc {
-    slots: Vec<Vec<(Task, Vec<NodeIndex>)>>,
-}
-
-impl ByRsc {
-    fn with_resources(n: usize) -> Self {
-        ByRsc {
-            slots: vec![Vec::new(); n],
-        }
-    }
-
-    fn get(&self, &(r, t): &(usize, Task)) -> Option<&Vec<NodeIndex>> {
-        self.slots
-            .get(r)?
-            .iter()
-            .find(|(task, _)| *task == t)
-            .map(|(_, v)| v)
-    }
-
-    fn push(&mut self, r: usize, t: Task, idx: NodeIndex) {
-        if r >= self.slots.len() {
-            self.slots.resize_with(r + 1, Vec::new);
-        }
-        let slot = &mut self.slots[r];
-        match slot.iter_mut().find(|(task, _)| *task == t) {
-            Some((_, v)) => v.push(idx),
-            None => slot.push((t, vec![idx])),
-        }
-    }
 }
 
 impl Builder<'_> {
@@ -120,8 +86,17 @@ impl Builder<'_> {
         } else {
             task
         };
-        self.by_rsc.push(r, key_task, idx);
+        self.by_rsc[r].push((key_task, idx));
         idx
+    }
+
+    /// The actions of resource `r` for `task`.
+    fn of(&self, r: usize, task: Task) -> Vec<NodeIndex> {
+        self.by_rsc[r]
+            .iter()
+            .filter(|(t, _)| *t == task)
+            .map(|(_, i)| *i)
+            .collect()
     }
 
     fn edge(&mut self, a: NodeIndex, b: NodeIndex) {
@@ -131,8 +106,8 @@ impl Builder<'_> {
     }
 
     fn edges_between(&mut self, r: usize, first: Task, then: Task) {
-        let a = self.by_rsc.get(&(r, first)).cloned().unwrap_or_default();
-        let b = self.by_rsc.get(&(r, then)).cloned().unwrap_or_default();
+        let a = self.of(r, first);
+        let b = self.of(r, then);
         for &x in &a {
             for &y in &b {
                 self.edge(x, y);
@@ -186,7 +161,7 @@ pub fn build(
     let mut b = Builder {
         w,
         graph: DiGraph::with_capacity(primitives * (online + 4) + fence.len(), 0),
-        by_rsc: ByRsc::with_resources(w.rscs.len()),
+        by_rsc: vec![Vec::new(); w.rscs.len()],
         params: vec![None; w.rscs.len()],
         agents: w
             .rscs
@@ -217,8 +192,8 @@ pub fn build(
             fence_nodes.insert(n, idx);
         }
     }
-    // Per clone base: the nodes already probed (one probe per base and node).
-    let mut probed_base: HashMap<&str, Vec<bool>> = HashMap::new();
+    // Anonymous clone instances share one probe per node: (clone, node).
+    let mut probed: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant != Variant::Primitive {
             continue;
@@ -227,9 +202,6 @@ pub fn build(
         let base_meta = clone_meta(w, r);
         // Probes where nothing is known.
         if d.managed {
-            let probed = probed_base
-                .entry(rsc.base.as_str())
-                .or_insert_with(|| vec![false; w.nodes.len()]);
             for (n, node) in w.nodes.iter().enumerate() {
                 if !node.online
                     || node.unclean
@@ -238,7 +210,7 @@ pub fn build(
                 {
                     continue;
                 }
-                if std::mem::replace(&mut probed[n], true) {
+                if rsc.instance.is_some() && !probed.insert((rsc.parent.unwrap_or(r), n)) {
                     continue;
                 }
                 let mut meta = base_meta.clone();
@@ -318,36 +290,27 @@ pub fn build(
         b.edges_between(r, Task::Stop, Task::Start);
         b.edges_between(r, Task::Start, Task::Promote);
         b.edges_between(r, Task::Stop, Task::Promote);
-        let probes: Vec<NodeIndex> = b
-            .by_rsc
-            .get(&(r, Task::Monitor))
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|&i| b.graph[i].interval_ms == 0)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let recurring: Vec<NodeIndex> = b
-            .by_rsc
-            .get(&(r, Task::Monitor))
-            .map(|v| {
-                v.iter()
-                    .copied()
-                    .filter(|&i| b.graph[i].interval_ms > 0)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let monitors = b.of(r, Task::Monitor);
+        let probes: Vec<NodeIndex> = monitors
+            .iter()
+            .copied()
+            .filter(|&i| b.graph[i].interval_ms == 0)
+            .collect();
+        let recurring: Vec<NodeIndex> = monitors
+            .iter()
+            .copied()
+            .filter(|&i| b.graph[i].interval_ms > 0)
+            .collect();
         for &p in &probes {
             for t in [Task::Start, Task::MigrateTo, Task::Promote] {
-                for &s in b.by_rsc.get(&(r, t)).cloned().unwrap_or_default().iter() {
+                for &s in b.of(r, t).iter() {
                     b.edge(p, s);
                 }
             }
         }
         for &m in &recurring {
             for t in [Task::Start, Task::Promote, Task::Demote] {
-                for &s in b.by_rsc.get(&(r, t)).cloned().unwrap_or_default().iter() {
+                for &s in b.of(r, t).iter() {
                     b.edge(s, m);
                 }
             }
@@ -356,16 +319,8 @@ pub fn build(
     // Constraint and group orderings.
     let mut extra = Vec::new();
     for o in orderings(w) {
-        let a = b
-            .by_rsc
-            .get(&(o.first, o.first_task))
-            .cloned()
-            .unwrap_or_default();
-        let c = b
-            .by_rsc
-            .get(&(o.then, o.then_task))
-            .cloned()
-            .unwrap_or_default();
+        let a = b.of(o.first, o.first_task);
+        let c = b.of(o.then, o.then_task);
         for &x in &a {
             for &y in &c {
                 extra.push((x, y));
@@ -416,47 +371,4 @@ pub fn build(
         }
     }
     b.graph
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    const TASKS: [Task; 10] = [
-        Task::Start,
-        Task::Stop,
-        Task::Monitor,
-        Task::Promote,
-        Task::Demote,
-        Task::MigrateTo,
-        Task::MigrateFrom,
-        Task::Notify,
-        Task::Fence,
-        Task::Pseudo,
-    ];
-
-    proptest! {
-        /// The dense index answers as the hash map keyed by (resource, task)
-        /// it replaced, lists in insertion order, resources beyond the
-        /// initial size included.
-        #[test]
-        fn by_rsc_matches_hash_map(
-            size in 0usize..6,
-            pushes in proptest::collection::vec((0usize..10, 0usize..10), 0..80),
-        ) {
-            let mut dense = ByRsc::with_resources(size);
-            let mut map: HashMap<(usize, Task), Vec<NodeIndex>> = HashMap::new();
-            for (i, &(r, t)) in pushes.iter().enumerate() {
-                let idx = NodeIndex::new(i);
-                dense.push(r, TASKS[t], idx);
-                map.entry((r, TASKS[t])).or_default().push(idx);
-            }
-            for r in 0..12 {
-                for t in TASKS {
-                    prop_assert_eq!(dense.get(&(r, t)), map.get(&(r, t)));
-                }
-            }
-        }
-    }
 }

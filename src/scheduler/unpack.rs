@@ -252,12 +252,14 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     };
     unpack_nodes(&mut w);
     w.default_clone_max = count_all_nodes(&w);
-    let resources = w.cib.resources.clone();
+    // Borrowed out of the CIB while the arena grows, then put back.
+    let resources = std::mem::take(&mut w.cib.resources);
     let defaults = w.cib.rsc_defaults.clone();
     for r in &resources {
         let idx = add_resource(&mut w, r, None, &defaults, None);
         w.top.push(idx);
     }
+    w.cib.resources = resources;
     add_guest_connections(&mut w, &defaults);
     unpack_remote_nodes(&mut w);
     unpack_history(&mut w);
@@ -1000,7 +1002,8 @@ fn unpack_history(w: &mut Working) {
             by_base.entry(r.base.clone()).or_default().push(i);
         }
     }
-    let states = w.cib.node_states.clone();
+    // Taken out of the CIB while history is replayed, put back at the end.
+    let states = std::mem::take(&mut w.cib.node_states);
     let now = w.now_epoch_s;
     // Cluster nodes first: remote and guest nodes are up only while their
     // connection (or container) runs, which the cluster nodes' history says.
@@ -1203,6 +1206,7 @@ fn unpack_history(w: &mut Working) {
             }
         }
     }
+    w.cib.node_states = states;
 }
 
 /// Remote and guest nodes are online while their connection resource runs
