@@ -387,6 +387,8 @@ pub struct Cib {
     pub orders: Vec<Order>,
     pub tickets: Vec<Ticket>,
     pub tags: HashMap<String, Vec<String>>,
+    /// Ids of resource templates (they also appear in `tags`).
+    pub templates: std::collections::HashSet<String>,
     pub fencing_levels: Vec<FencingLevel>,
     /// Shared, so that the scheduler's passes over the status section can
     /// hold it without copying every resource's history.
@@ -453,6 +455,24 @@ impl Cib {
             for r in &resources.children {
                 if let Some(rsc) = read_resource(root, r, &templates, &ctx)? {
                     cib.resources.push(rsc);
+                }
+            }
+        }
+        // A template named in a constraint means every primitive made from it.
+        if let Some(resources) = config.child("resources") {
+            let mut users: HashMap<String, Vec<String>> = HashMap::new();
+            resources.walk(&mut |e| {
+                if e.name == "primitive" {
+                    if let (Some(t), Some(id)) = (e.attr("template"), e.id()) {
+                        users.entry(t.to_string()).or_default().push(id.to_string());
+                    }
+                }
+            });
+            for t in resources.children_named("template") {
+                if let Some(id) = t.id() {
+                    cib.templates.insert(id.to_string());
+                    cib.tags
+                        .insert(id.to_string(), users.remove(id).unwrap_or_default());
                 }
             }
         }
@@ -685,10 +705,16 @@ fn read_resource(
         _ => return Ok(None),
     };
     let id = req(e, "id")?.to_string();
-    let meta = nvpairs(root, e, "meta_attributes", ctx)
+    let mut meta: BTreeMap<String, String> = nvpairs(root, e, "meta_attributes", ctx)
         .into_iter()
         .map(|(k, v)| (normalise_meta(&k), v))
         .collect();
+    let template = e.attr("template").and_then(|t| templates.get(t)).copied();
+    if let Some(t) = template {
+        for (k, v) in nvpairs(root, t, "meta_attributes", ctx) {
+            meta.entry(normalise_meta(&k)).or_insert(v);
+        }
+    }
     let agent_ctx;
     let ctx = if let ResourceKind::Primitive { agent, .. } = &kind {
         agent_ctx = RuleContext {
@@ -709,7 +735,12 @@ fn read_resource(
             params.entry(k).or_insert(v);
         }
     }
-    let utilization = nvpairs(root, e, "utilization", ctx);
+    let mut utilization = nvpairs(root, e, "utilization", ctx);
+    if let Some(t) = template {
+        for (k, v) in nvpairs(root, t, "utilization", ctx) {
+            utilization.entry(k).or_insert(v);
+        }
+    }
     Ok(Some(ResourceConfig {
         id,
         kind,
@@ -808,16 +839,24 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             let node_attribute = c.attr("node-attribute").unwrap_or("#uname").to_string();
             let influence = c.attr("influence").map(parse_bool).unwrap_or(true);
             if let (Some(rsc), Some(with)) = (c.attr("rsc"), c.attr("with-rsc")) {
-                cib.colocations.push(Colocation {
-                    id,
-                    dependent: rsc.to_string(),
-                    primary: with.to_string(),
-                    score,
-                    dependent_role: role_attr(c, "rsc-role")?,
-                    primary_role: role_attr(c, "with-rsc-role")?,
-                    node_attribute,
-                    influence,
-                });
+                // Pacemaker ignores a colocation between two templates.
+                if cib.templates.contains(rsc) && cib.templates.contains(with) {
+                    return Ok(());
+                }
+                for dependent in expand_tag(&cib.tags, rsc) {
+                    for primary in expand_tag(&cib.tags, with) {
+                        cib.colocations.push(Colocation {
+                            id: id.clone(),
+                            dependent: dependent.clone(),
+                            primary,
+                            score,
+                            dependent_role: role_attr(c, "rsc-role")?,
+                            primary_role: role_attr(c, "with-rsc-role")?,
+                            node_attribute: node_attribute.clone(),
+                            influence,
+                        });
+                    }
+                }
                 return Ok(());
             }
             let all = sets(c, &cib.tags);

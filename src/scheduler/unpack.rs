@@ -805,6 +805,10 @@ fn unpack_remote_nodes(w: &mut Working) {
 
 /// The result of replaying one primitive's history on one node.
 struct Replay {
+    /// A hard error (invalid args, privileges, not installed): never here again.
+    ban_here: bool,
+    /// Not configured: nowhere at all.
+    ban_everywhere: bool,
     needs_demote: bool,
     role: Role,
     failed: bool,
@@ -840,6 +844,8 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
     let mut ops: Vec<&LrmOp> = lrm.ops.iter().collect();
     ops.sort_by_key(|o| (o.call_id < 0, o.call_id));
     let mut st = Replay {
+        ban_here: false,
+        ban_everywhere: false,
         needs_demote: false,
         role: Role::Unknown,
         failed: false,
@@ -941,6 +947,11 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         // A failure.
         if expired && op.operation != "stop" {
             continue;
+        }
+        match rc {
+            2 | 4 | 5 => st.ban_here = true,
+            6 => st.ban_everywhere = true,
+            _ => {}
         }
         if is_probe && rc == 5 {
             // Not installed: treat as stopped there.
@@ -1054,6 +1065,15 @@ fn unpack_history(w: &mut Working) {
             let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled);
             for &i in &instances {
                 w.rscs[i].known_on[node] = true;
+                if st.ban_here || st.ban_everywhere {
+                    w.rscs[i].banned_by_failures[node] = true;
+                }
+                if st.ban_everywhere {
+                    w.rscs[i]
+                        .banned_by_failures
+                        .iter_mut()
+                        .for_each(|b| *b = true);
+                }
             }
             let active = st.role.is_active() || st.failed || st.stop_failed;
             if !active {
