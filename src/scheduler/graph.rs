@@ -301,18 +301,24 @@ pub fn build(
             .copied()
             .filter(|&i| b.graph[i].interval_ms > 0)
             .collect();
+        // The lists are looked up once per resource, not once per probe
+        // (there is a probe per node); edges are added in the same order.
+        let after_probes: Vec<NodeIndex> = [Task::Start, Task::MigrateTo, Task::Promote]
+            .into_iter()
+            .flat_map(|t| b.of(r, t))
+            .collect();
         for &p in &probes {
-            for t in [Task::Start, Task::MigrateTo, Task::Promote] {
-                for &s in b.of(r, t).iter() {
-                    b.edge(p, s);
-                }
+            for &s in &after_probes {
+                b.edge(p, s);
             }
         }
+        let before_monitors: Vec<NodeIndex> = [Task::Start, Task::Promote, Task::Demote]
+            .into_iter()
+            .flat_map(|t| b.of(r, t))
+            .collect();
         for &m in &recurring {
-            for t in [Task::Start, Task::Promote, Task::Demote] {
-                for &s in b.of(r, t).iter() {
-                    b.edge(s, m);
-                }
+            for &s in &before_monitors {
+                b.edge(s, m);
             }
         }
     }
