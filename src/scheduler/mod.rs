@@ -121,6 +121,9 @@ impl Meta {
         {
             Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
             Err(i) => {
+                // Grown one entry at a time: most actions carry one or two
+                // entries, and a graph holds hundreds of thousands of them.
+                self.0.reserve_exact(1);
                 self.0.insert(i, (key, value));
                 None
             }
