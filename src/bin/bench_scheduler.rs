@@ -108,6 +108,17 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
+/// CPU time (user + system) this process has used, in seconds.
+fn cpu_seconds() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: plain FFI call with a valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9
+}
+
 fn vm_hwm_kb() -> u64 {
     proc_status_kb("VmHWM:")
 }
@@ -176,9 +187,10 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
         eprintln!("stages: {}", parts.join(" "));
     }
     let (mut parse, mut sched, mut total, mut print) = (vec![], vec![], vec![], vec![]);
+    let (mut total_cpu, mut print_cpu) = (vec![], vec![]);
     let (mut actions, mut bytes) = (0, 0);
     for _ in 0..runs {
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), cpu_seconds());
         let cib = Element::parse(&text)?;
         let t1 = Instant::now();
         let now = cib
@@ -186,28 +198,32 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
             .and_then(|d| d.parse::<i64>().ok())
             .unwrap_or(1_700_000_000);
         let outcome = systole::scheduler::run(&cib, now)?;
-        let t2 = Instant::now();
+        let (t2, c2) = (Instant::now(), cpu_seconds());
         let out = systole::simulate::render(&outcome, false);
-        let t3 = Instant::now();
+        let (t3, c3) = (Instant::now(), cpu_seconds());
         actions = outcome.transition.graph.node_count();
         bytes = out.len();
         drop(out);
         drop(outcome);
         drop(cib);
-        let t4 = Instant::now();
+        let (t4, c4) = (Instant::now(), cpu_seconds());
         let p = (t1 - t0).as_secs_f64();
         let s = (t2 - t1).as_secs_f64() + (t4 - t3).as_secs_f64();
         parse.push(p);
         sched.push(s);
         total.push(p + s);
         print.push((t3 - t2).as_secs_f64());
+        total_cpu.push((c2 - c0) + (c4 - c3));
+        print_cpu.push(c3 - c2);
     }
     println!(
-        "parse={} schedule={} total={} print={} hwm_kb={} actions={} out_bytes={}",
+        "parse={} schedule={} total={} print={} total_cpu={} print_cpu={} hwm_kb={} actions={} out_bytes={}",
         median(parse),
         median(sched),
         median(total),
         median(print),
+        median(total_cpu),
+        median(print_cpu),
         vm_hwm_kb(),
         actions,
         bytes
@@ -221,6 +237,8 @@ struct Row {
     schedule: f64,
     total: f64,
     print: f64,
+    total_cpu: f64,
+    print_cpu: f64,
     hwm_kb: u64,
     actions: u64,
     /// Wall time of a whole `systole simulate --cib FILE > /dev/null` process.
@@ -259,6 +277,8 @@ fn measure(label: String, file: &Path, o: &Opts, pacemaker: bool) -> Result<Row,
         schedule: get("schedule"),
         total: get("total"),
         print: get("print"),
+        total_cpu: get("total_cpu"),
+        print_cpu: get("print_cpu"),
         hwm_kb: get("hwm_kb") as u64,
         actions: get("actions") as u64,
         process,
@@ -401,12 +421,22 @@ fn main() {
         }
     }
     println!(
-        "Systole scheduler benchmark: median of {} run(s); total = parse + schedule; print is extra",
+        "Systole scheduler benchmark: median of {} run(s); total = parse + schedule (wall; and CPU \
+         time, which a busy machine does not inflate); print is extra; simulate = a whole \
+         `systole simulate` process",
         o.runs
     );
     let mut header = format!(
-        "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
-        "nodes x resources", "parse", "schedule", "total", "print", "peak RSS", "actions"
+        "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>9}",
+        "nodes x resources",
+        "parse",
+        "schedule",
+        "total",
+        "total cpu",
+        "print",
+        "print cpu",
+        "peak RSS",
+        "actions"
     );
     header.push_str(&format!(" {:>21}", "simulate wall/cpu"));
     if o.pacemaker {
@@ -424,12 +454,14 @@ fn main() {
         match measure(label.clone(), &file, &o, pacemaker) {
             Ok(row) => {
                 let mut line = format!(
-                    "{:<22} {:>10} {:>10} {:>10} {:>10} {:>7} MB {:>9}",
+                    "{:<22} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7} MB {:>9}",
                     row.label,
                     fmt_s(row.parse),
                     fmt_s(row.schedule),
                     fmt_s(row.total),
+                    fmt_s(row.total_cpu),
                     fmt_s(row.print),
+                    fmt_s(row.print_cpu),
                     row.hwm_kb / 1024,
                     row.actions
                 );
