@@ -188,3 +188,111 @@ proptest! {
         prop_assert!(!petgraph::algo::is_cyclic_directed(&a.graph));
     }
 }
+
+fn promotable(attr_n1: i64, attr_n2: i64) -> Element {
+    let status = format!(
+        r#"{}{}{}"#,
+        node_state("n1", true, "").replace(
+            "<lrm ",
+            &format!(r#"<transient_attributes id="t1"><instance_attributes id="t1a"><nvpair id="m1" name="master-db" value="{attr_n1}"/></instance_attributes></transient_attributes><lrm "#)
+        ),
+        node_state("n2", true, "").replace(
+            "<lrm ",
+            &format!(r#"<transient_attributes id="t2"><instance_attributes id="t2a"><nvpair id="m2" name="master-db" value="{attr_n2}"/></instance_attributes></transient_attributes><lrm "#)
+        ),
+        node_state("n3", false, ""),
+    );
+    let rsc = r#"<clone id="db-clone"><meta_attributes id="dbm"><nvpair id="dbm1" name="promotable" value="true"/><nvpair id="dbm2" name="clone-max" value="2"/></meta_attributes>
+        <primitive id="db" class="ocf" provider="pacemaker" type="Stateful"/></clone>"#;
+    cib("", rsc, "", &status)
+}
+
+#[test]
+fn a_promotable_clone_promotes_where_the_score_is_highest() {
+    let t = schedule(&promotable(5, 10), 0).unwrap();
+    assert_eq!(t.summary.len(), 2, "{:?}", t.summary);
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Promote") && l.contains("Stopped -> Promoted n2")),
+        "{:?}",
+        t.summary
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Start") && l.contains("( n1 )")),
+        "{:?}",
+        t.summary
+    );
+    // Promotion waits for the start.
+    let promote = t
+        .graph
+        .node_indices()
+        .find(|&i| t.graph[i].task == Task::Promote)
+        .unwrap();
+    let before: Vec<_> = t
+        .graph
+        .neighbors_directed(promote, petgraph::Direction::Incoming)
+        .map(|i| t.graph[i].task)
+        .collect();
+    assert!(before.contains(&Task::Start), "{before:?}");
+}
+
+#[test]
+fn a_revoked_ticket_stops_its_resource() {
+    let status = node_state("n1", true, &running("web", "n1"))
+        + &node_state("n2", true, "")
+        + &node_state("n3", true, "");
+    let cons = r#"<rsc_ticket id="t" rsc="web" ticket="T1" loss-policy="stop"/>"#;
+    let t = schedule(&cib("", &dummy("web"), cons, &status), 0).unwrap();
+    assert_eq!(t.summary.len(), 1, "{:?}", t.summary);
+    assert!(t.summary[0].contains("Stop") && t.summary[0].contains("node availability"));
+}
+
+#[test]
+fn an_unclean_node_is_fenced_before_its_resources_move() {
+    let c = cib(
+        "",
+        &dummy("web"),
+        "",
+        &(node_state("n1", true, "")
+            .replace(
+                r#"in_ccm="true" crmd="online" join="member" expected="member""#,
+                r#"in_ccm="false" crmd="offline" join="down" expected="member""#,
+            )
+            .replace(
+                "</lrm_resources>",
+                &format!("{}</lrm_resources>", running("web", "n1")),
+            )
+            + &node_state("n2", true, "")
+            + &node_state("n3", true, "")),
+    );
+    // The common test CIB disables fencing; this scenario needs it.
+    let text = c.to_xml_compact().replace(
+        r#"name="stonith-enabled" value="false""#,
+        r#"name="stonith-enabled" value="true""#,
+    );
+    let c = Element::parse(&text).unwrap();
+    let t = schedule(&c, 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.starts_with("* Fence (reboot) n1")),
+        "{:?}",
+        t.summary
+    );
+    let fence = t
+        .graph
+        .node_indices()
+        .find(|&i| t.graph[i].task == Task::Fence)
+        .unwrap();
+    let start = t
+        .graph
+        .node_indices()
+        .find(|&i| t.graph[i].task == Task::Start)
+        .unwrap();
+    assert!(petgraph::algo::has_path_connecting(
+        &t.graph, fence, start, None
+    ));
+}

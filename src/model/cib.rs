@@ -363,6 +363,8 @@ pub struct NodeState {
     pub has_lrm: bool,
     pub lrm: Vec<LrmResource>,
     pub transient: BTreeMap<String, String>,
+    /// Utilization published at run time (transient_attributes/utilization).
+    pub transient_utilization: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -377,6 +379,8 @@ pub struct FencingLevel {
 pub struct Cib {
     pub properties: HashMap<String, String>,
     pub have_quorum: bool,
+    /// The cluster layer asked for suicide on quorum loss.
+    pub no_quorum_panic: bool,
     pub dc_uuid: Option<String>,
     pub nodes: Vec<NodeConfig>,
     pub resources: Vec<ResourceConfig>,
@@ -418,6 +422,10 @@ impl Cib {
         };
         let mut cib = Cib {
             have_quorum: root.attr("have-quorum").map(parse_bool).unwrap_or(false),
+            no_quorum_panic: root
+                .attr("no-quorum-panic")
+                .map(parse_bool)
+                .unwrap_or(false),
             dc_uuid: root.attr("dc-uuid").map(str::to_string),
             ..Default::default()
         };
@@ -1048,8 +1056,10 @@ fn read_node_state(
         .map(|v| v == "online" || v.parse::<i64>().is_ok_and(|n| n > 0))
         .unwrap_or(false);
     let mut transient = BTreeMap::new();
+    let mut transient_utilization = BTreeMap::new();
     if let Some(t) = ns.child("transient_attributes") {
         transient = nvpairs(root, t, "instance_attributes", ctx);
+        transient_utilization = nvpairs(root, t, "utilization", ctx);
     }
     let mut lrm = Vec::new();
     let has_lrm = ns.child("lrm").is_some();
@@ -1115,6 +1125,7 @@ fn read_node_state(
         has_lrm,
         lrm,
         transient,
+        transient_utilization,
     })
 }
 

@@ -118,7 +118,10 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         }
         if quorum_stop && needs_quorum && !rsc.current.is_empty() {
             d.stop_on = rsc.current.iter().map(|c| c.node).collect();
-            d.stop_reason = Some("no quorum".into());
+            // Stops implied by fencing are about the node, not quorum.
+            if !rsc.current.iter().any(|c| fence[c.node]) {
+                d.stop_reason = Some("no quorum".into());
+            }
         }
         if rsc.current.len() > 1
             && d.stop_reason.is_none()
@@ -131,7 +134,11 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             .iter()
             .any(|&n| w.nodes[n].unclean && !w.nodes[n].online && !fence[n])
         {
+            // ...and the resource cannot start anywhere else meanwhile.
             d.stop_runnable = false;
+            if d.start && d.next.is_some() {
+                d.start_runnable = false;
+            }
         }
         // Live migration: a healthy, movable primitive that allows it.
         if rsc.allow_migrate

@@ -527,6 +527,14 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
         }
         // A group as dependent is placed through its first member; as
         // primary, through its last one.
+        // A mandatory colocation binds every member (an unmanaged first
+        // member must not drag the others along).
+        let group_dependent = w.rscs[d].variant == Variant::Group;
+        let all_members: Vec<usize> = if group_dependent && c.score.abs() >= INFINITY {
+            w.rscs[d].children.iter().skip(1).copied().collect()
+        } else {
+            Vec::new()
+        };
         let d = match w.rscs[d].variant {
             Variant::Group => w.rscs[d].children.first().copied().unwrap_or(d),
             // A bundle's promoted role belongs to the resource inside it.
@@ -539,16 +547,19 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
             Variant::Group => w.rscs[p].children.last().copied().unwrap_or(p),
             _ => p,
         };
-        plan.colocs.push(Coloc {
-            id: c.id.clone(),
-            dependent: d,
-            primary: p,
-            score: c.score,
-            dependent_role: c.dependent_role,
-            primary_role: c.primary_role,
-            node_attribute: c.node_attribute.clone(),
-            influence: c.influence,
-        });
+        for dependent in std::iter::once(d).chain(all_members) {
+            plan.colocs.push(Coloc {
+                id: c.id.clone(),
+                dependent,
+                primary: p,
+                score: c.score,
+                dependent_role: c.dependent_role,
+                primary_role: c.primary_role,
+                node_attribute: c.node_attribute.clone(),
+                // Only the first member speaks for the group's preferences.
+                influence: c.influence && dependent == d,
+            });
+        }
     }
     for (i, c) in plan.colocs.iter().enumerate() {
         plan.this_with[c.dependent].push(i);
@@ -805,9 +816,42 @@ fn capacity_ok(w: &Working, plan: &Plan, r: usize, n: usize) -> bool {
     if w.placement_strategy == "default" {
         return true;
     }
-    let need = &w.rscs[r].utilization;
+    // A group's first member must find room for the whole group, and a
+    // resource for everything colocated with it that is still unplaced.
+    let mut need: HashMap<&str, i64> = HashMap::new();
+    let mut members = vec![r];
+    let mut stack = vec![r];
+    while let Some(x) = stack.pop() {
+        let mut next = Vec::new();
+        if let Some(p) = w.rscs[x]
+            .parent
+            .filter(|&p| w.rscs[p].variant == Variant::Group)
+        {
+            if w.rscs[p].children.first() == Some(&x) {
+                next.extend(w.rscs[p].children[1..].iter().copied());
+            }
+        }
+        for &ci in &plan.with_this[x] {
+            let c = &plan.colocs[ci];
+            if c.score >= INFINITY && plan.progress[c.dependent] == Progress::Todo {
+                next.push(c.dependent);
+            }
+        }
+        for y in next {
+            if !members.contains(&y) && members.len() < 64 {
+                members.push(y);
+                stack.push(y);
+            }
+        }
+    }
+    for &x in &members {
+        for (k, v) in &w.rscs[x].utilization {
+            if let Ok(v) = v.parse::<i64>() {
+                *need.entry(k.as_str()).or_insert(0) += v;
+            }
+        }
+    }
     for (k, v) in need {
-        let Ok(v) = v.parse::<i64>() else { continue };
         let cap = w.nodes[n]
             .utilization
             .get(k)

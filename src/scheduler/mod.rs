@@ -260,13 +260,6 @@ pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
             reason[i] = n.unclean_reason.clone();
         }
     }
-    if !w.have_quorum && w.no_quorum_policy == "suicide" && w.fencing_enabled {
-        for (i, n) in w.nodes.iter().enumerate() {
-            if n.online && n.kind == crate::model::cib::NodeKind::Member && !fence[i] {
-                fence[i] = true;
-                reason[i] = "cluster does not have quorum".into();
-            }
-        }
-    }
+
     (fence, reason)
 }

@@ -251,6 +251,20 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         cib,
     };
     unpack_nodes(&mut w);
+    // no-quorum-policy=suicide: every node of an inquorate partition fences
+    // itself (when the cluster layer asked for it).
+    if !w.have_quorum
+        && w.no_quorum_policy == "suicide"
+        && w.cib.no_quorum_panic
+        && w.fencing_enabled
+    {
+        for n in &mut w.nodes {
+            if n.online && n.kind == NodeKind::Member && !n.unclean {
+                n.unclean = true;
+                n.unclean_reason = "cluster does not have quorum".into();
+            }
+        }
+    }
     w.default_clone_max = count_all_nodes(&w);
     // Borrowed out of the CIB while the arena grows, then put back.
     let resources = std::mem::take(&mut w.cib.resources);
@@ -356,6 +370,9 @@ fn unpack_nodes(w: &mut Working) {
                 Some(s) => {
                     for (k, v) in &s.transient {
                         attrs.insert(k.clone(), v.clone());
+                    }
+                    for (k, v) in &s.transient_utilization {
+                        info.utilization.insert(k.clone(), v.clone());
                     }
                     decide_member_state(&mut info, s, w.fencing_enabled);
                 }
@@ -860,7 +877,10 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
                 .last_rc_change
                 .is_some_and(|t| t + rsc.failure_timeout_s <= now);
         let is_probe = op.operation == "monitor" && op.interval_ms == 0;
-        if op.op_status == 1 || op.call_id == -1 {
+        // Execution status: -1 pending, 0 done, 1 cancelled, 2 timed out,
+        // 3 not supported, 4 error (rc says more), 5 hard error, 6 fatal,
+        // 7 not installed.
+        if op.op_status == -1 || op.call_id == -1 {
             // In flight: a start or promote in progress means active.
             match op.operation.as_str() {
                 "start" | "migrate_from" => st.role = Role::Started,
@@ -872,8 +892,14 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             st.pending = true;
             continue;
         }
-        if op.op_status == 2 {
+        if op.op_status == 1 {
             continue; // cancelled
+        }
+        if op.op_status == 5 || op.op_status == 7 {
+            st.ban_here = true;
+        }
+        if op.op_status == 6 {
+            st.ban_everywhere = true;
         }
         let rc = op.rc;
         // Status "error" (4) in old CIBs just means the rc was not 0; the rc
@@ -888,7 +914,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         let success = match op.operation.as_str() {
             "monitor" if is_probe => rc == 0 || rc == 7 || rc == 8,
             "monitor" => match expected_rc {
-                Some(e) if rc == 7 => e == 7,
+                Some(e) if rc == 0 || rc == 7 || rc == 8 => e == rc,
                 _ => rc == 0 || rc == 8 || rc == 7,
             },
             _ => rc == 0,
@@ -964,7 +990,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         }
         if on_fail == "demote"
             && op.operation == "monitor"
-            && (rc == 8 || rc == 9 || rc == 1)
+            && !is_probe
             && st.role == Role::Promoted
         {
             // Demote (and maybe promote again), no full recovery.
@@ -980,7 +1006,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             // A failed demote leaves it unpromoted (or stopped).
             "demote" if rc == 7 => st.role = Role::Stopped,
             "demote" => st.role = Role::Unpromoted,
-            "monitor" if rc == 9 => st.role = Role::Promoted,
+            "monitor" if rc == 9 || rc == 8 => st.role = Role::Promoted,
             "start" => st.role = Role::Started,
             "migrate_to" | "migrate_from" => st.role = Role::Started,
             _ => {
@@ -1145,7 +1171,7 @@ fn unpack_history(w: &mut Working) {
                 Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
                 _ => {}
             }
-            if st.stop_failed && w.fencing_enabled {
+            if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
                 let n = &mut w.nodes[node];
                 if !n.unclean {
                     n.unclean = true;
