@@ -16,7 +16,11 @@
 //! with a timeout (`--timeout`, 60 s), and prints the speed ratio.
 //!
 //! Options: `--sizes 16x1000,32x2000` `--runs N` `--cib FILE` (repeatable)
-//! `--pacemaker` `--timeout SECONDS` `--gen PATH` `--keep DIR`.
+//! `--pacemaker` `--timeout SECONDS` `--gen PATH` `--keep DIR`; the short
+//! form `bench_scheduler FILE [RUNS]` measures one file.
+//!
+//! `bench_scheduler --child FILE RUNS --stages` (what each size runs as)
+//! also prints each stage's time and the resident size after it.
 
 use std::path::{Path, PathBuf};
 
@@ -46,7 +50,7 @@ fn usage(msg: &str) -> ! {
     eprintln!("bench_scheduler: {msg}");
     eprintln!(
         "usage: bench_scheduler [--sizes NxR,...] [--runs N] [--cib FILE]... [--pacemaker] \
-         [--timeout S] [--gen PATH] [--keep DIR]"
+         [--timeout S] [--gen PATH] [--keep DIR] | bench_scheduler FILE [RUNS]"
     );
     std::process::exit(2)
 }
@@ -91,6 +95,11 @@ fn parse_opts(args: &[String]) -> Opts {
             "--gen" => o.gen = PathBuf::from(val()),
             "--keep" => o.keep = Some(PathBuf::from(val())),
             "-h" | "--help" => usage("help"),
+            // `bench_scheduler FILE [RUNS]`: the short form.
+            other if !other.starts_with('-') => match other.parse::<usize>() {
+                Ok(runs) if !o.cibs.is_empty() => o.runs = runs,
+                _ => o.cibs.push(PathBuf::from(other)),
+            },
             other => usage(&format!("unknown option {other:?}")),
         }
     }
@@ -397,7 +406,10 @@ fn main() {
     let mut inputs: Vec<(String, PathBuf)> = o
         .cibs
         .iter()
-        .map(|p| (p.display().to_string(), p.clone()))
+        .map(|p| {
+            let name = p.file_name().unwrap_or(p.as_os_str());
+            (name.to_string_lossy().into_owned(), p.clone())
+        })
         .collect();
     if o.cibs.is_empty() {
         if !o.gen.exists() {
