@@ -195,3 +195,56 @@ fn fencing_cib_fences_the_lost_nodes() {
         .collect();
     assert_eq!(fenced, vec!["n2".to_string(), "n3".to_string()]);
 }
+
+/// A random element tree: unique attribute names per element, values with
+/// characters that need escaping.
+fn element_tree() -> impl Strategy<Value = Element> {
+    let leaf = (
+        "[a-z]{1,6}",
+        proptest::collection::btree_map("[a-z][a-z_-]{0,5}", "[ -~]{0,8}", 0..5),
+    )
+        .prop_map(|(name, attrs)| {
+            let mut e = Element::new(name);
+            e.attrs = attrs.into_iter().collect();
+            e
+        });
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        (
+            "[a-z]{1,6}",
+            proptest::collection::btree_map("[a-z][a-z_-]{0,5}", "[ -~]{0,8}", 0..5),
+            proptest::collection::vec(inner, 0..4),
+        )
+            .prop_map(|(name, attrs, children)| {
+                let mut e = Element::new(name);
+                e.attrs = attrs.into_iter().collect();
+                e.children = children;
+                e
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+    /// The parser (attributes read without quick-xml's own duplicate
+    /// tracking) gives back exactly the tree that was written.
+    #[test]
+    fn xml_round_trips(e in element_tree()) {
+        prop_assert_eq!(Element::parse(&e.to_xml_compact()).unwrap(), e.clone());
+        prop_assert_eq!(Element::parse(&e.to_xml_pretty()).unwrap(), e);
+    }
+
+    /// A repeated attribute is still an error, wherever it sits.
+    #[test]
+    fn repeated_attribute_is_rejected(
+        names in proptest::collection::btree_set("[a-z]{1,4}", 1..6),
+        pick in any::<prop::sample::Index>(),
+    ) {
+        let names: Vec<String> = names.into_iter().collect();
+        let dup = pick.get(&names).clone();
+        let mut attrs: Vec<String> = names.iter().map(|n| format!("{n}=\"v\"")).collect();
+        attrs.insert(pick.index(attrs.len() + 1), format!("{dup}='w'"));
+        let text = format!("<cib><x {}/></cib>", attrs.join(" "));
+        let err = Element::parse(&text).unwrap_err().to_string();
+        prop_assert!(err.contains(&format!("attribute {dup} repeated on <x>")), "{}", err);
+    }
+}
