@@ -358,12 +358,16 @@ fn simulate_process(file: &Path, runs: usize) -> Option<Timed> {
         return None;
     }
     let (mut wall, mut cpu) = (Vec::new(), Vec::new());
-    for _ in 0..runs {
+    // One untimed warm-up run (page cache, binary), then the timed ones.
+    for run in 0..=runs {
         let t = run_timed(
             Command::new(&exe).args(["simulate", "--cib"]).arg(file),
             Duration::from_secs(600),
         )
         .ok()?;
+        if run == 0 {
+            continue;
+        }
         wall.push(t.wall);
         cpu.push(t.cpu);
     }
