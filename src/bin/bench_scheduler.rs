@@ -16,8 +16,9 @@
 //! with a timeout (`--timeout`, 60 s), and prints the speed ratio.
 //!
 //! Options: `--sizes 16x1000,32x2000` `--runs N` `--cib FILE` (repeatable)
-//! `--pacemaker` `--timeout SECONDS` `--gen PATH` `--keep DIR`; the short
-//! form `bench_scheduler FILE [RUNS]` measures one file.
+//! `--pacemaker` `--timeout SECONDS` `--gen PATH` `--keep DIR` `--stages`;
+//! the short form `bench_scheduler FILE [RUNS]` measures one file, stages
+//! included.
 //!
 //! `bench_scheduler --child FILE RUNS --stages` (what each size runs as)
 //! also prints each stage's time and the resident size after it.
@@ -44,13 +45,15 @@ struct Opts {
     timeout: Duration,
     gen: PathBuf,
     keep: Option<PathBuf>,
+    /// Also print each stage's time (the child's `--stages`).
+    stages: bool,
 }
 
 fn usage(msg: &str) -> ! {
     eprintln!("bench_scheduler: {msg}");
     eprintln!(
         "usage: bench_scheduler [--sizes NxR,...] [--runs N] [--cib FILE]... [--pacemaker] \
-         [--timeout S] [--gen PATH] [--keep DIR] | bench_scheduler FILE [RUNS]"
+         [--timeout S] [--gen PATH] [--keep DIR] [--stages] | bench_scheduler FILE [RUNS]"
     );
     std::process::exit(2)
 }
@@ -69,6 +72,7 @@ fn parse_opts(args: &[String]) -> Opts {
         timeout: Duration::from_secs(60),
         gen: PathBuf::from(GEN),
         keep: None,
+        stages: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -95,10 +99,14 @@ fn parse_opts(args: &[String]) -> Opts {
             "--gen" => o.gen = PathBuf::from(val()),
             "--keep" => o.keep = Some(PathBuf::from(val())),
             "-h" | "--help" => usage("help"),
-            // `bench_scheduler FILE [RUNS]`: the short form.
+            "--stages" => o.stages = true,
+            // `bench_scheduler FILE [RUNS]`: the short form, with the stages.
             other if !other.starts_with('-') => match other.parse::<usize>() {
                 Ok(runs) if !o.cibs.is_empty() => o.runs = runs,
-                _ => o.cibs.push(PathBuf::from(other)),
+                _ => {
+                    o.cibs.push(PathBuf::from(other));
+                    o.stages = true;
+                }
             },
             other => usage(&format!("unknown option {other:?}")),
         }
@@ -193,7 +201,7 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
             .zip(rss)
             .map(|((n, v), m)| format!("{n}={:.1}ms/{}MB", median(v) * 1e3, m / 1024))
             .collect();
-        eprintln!("stages: {}", parts.join(" "));
+        eprintln!("{} stages: {}", file.display(), parts.join(" "));
     }
     let (mut parse, mut sched, mut total, mut print) = (vec![], vec![], vec![], vec![]);
     let (mut total_cpu, mut print_cpu) = (vec![], vec![]);
@@ -267,6 +275,7 @@ fn measure(label: String, file: &Path, o: &Opts, pacemaker: bool) -> Result<Row,
         .arg("--child")
         .arg(file)
         .arg(o.runs.to_string())
+        .args(o.stages.then_some("--stages"))
         .stderr(Stdio::inherit())
         .output()
         .map_err(|e| e.to_string())?;

@@ -125,6 +125,7 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         }
         if rsc.current.len() > 1
             && d.stop_reason.is_none()
+            && d.next.is_some()
             && !rsc.current.iter().any(|c| c.pending_op)
         {
             d.stop_reason = Some("being multiply active".into());

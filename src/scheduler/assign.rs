@@ -1152,7 +1152,9 @@ fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
         }
     }
     // Pass 2: the rest, each to the best node with room.
-    pending.sort_by_key(|&i| w.rscs[i].instance);
+    // Instances that were active go first (they are being moved), then the
+    // rest in number order.
+    pending.sort_by_key(|&i| (instance_current_node(w, i).is_none(), w.rscs[i].instance));
     for i in pending {
         if blocked || assigned_count >= clone_max {
             mark_stopped(w, plan, i);
@@ -1253,6 +1255,30 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
         } else if hit {
             total = Some(score::add(total.unwrap_or(0), col.score));
         }
+    }
+    // Resources that must run with the promoted instance pull promotion
+    // towards the nodes they prefer (their own location and stickiness).
+    for &ci in &plan.with_this[c] {
+        let col = &plan.colocs[ci];
+        if col.primary_role != Some(Role::Promoted) || !col.influence || col.score <= 0 {
+            continue;
+        }
+        let d = col.dependent;
+        let mut pref = effective_base(w, plan, d)[node];
+        if let Some(g) = w.rscs[d]
+            .parent
+            .filter(|&g| w.rscs[g].variant == Variant::Group)
+        {
+            for &m in &w.rscs[g].children[1..] {
+                pref = score::add(pref, plan.base[m][node]);
+            }
+            pref = score::add(pref, plan.base[g][node]);
+        }
+        if pref == 0 || pref <= -INFINITY {
+            continue;
+        }
+        let factor = col.score as f64 / INFINITY as f64;
+        total = Some(score::add(total.unwrap_or(0), scale(pref, factor)));
     }
     total
 }

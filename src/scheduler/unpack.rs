@@ -279,6 +279,27 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
     decide_lost_guests(&mut w);
+    // multiple-active: what to do with a primitive found on several nodes.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        match w.rscs[r].meta.get("multiple-active").map(String::as_str) {
+            Some("block") => w.rscs[r].managed = false,
+            Some("stop_only") => w.rscs[r].target_role = Role::Stopped,
+            _ => {}
+        }
+    }
+    // Resources on a node in maintenance are left alone.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r]
+            .current
+            .iter()
+            .any(|c| w.nodes[c.node].maintenance)
+        {
+            w.rscs[r].managed = false;
+        }
+    }
     unpack_ticket_fencing(&mut w);
     w
 }
@@ -394,6 +415,16 @@ fn unpack_nodes(w: &mut Working) {
 }
 
 fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
+    // The "terminate" attribute asks for the node to be fenced.
+    if attrs
+        .get("terminate")
+        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0))
+        && !info.unclean
+        && info.kind == NodeKind::Member
+    {
+        info.unclean = true;
+        info.unclean_reason = "fencing was requested".into();
+    }
     info.standby = attrs.get("standby").is_some_and(|v| parse_bool(v));
     info.maintenance = attrs.get("maintenance").is_some_and(|v| parse_bool(v));
     if attrs.get("shutdown").is_some_and(|v| v != "0") {
@@ -901,7 +932,12 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         if op.op_status == 6 {
             st.ban_everywhere = true;
         }
-        let rc = op.rc;
+        // OCF 1.1 "degraded" codes count as their healthy equivalents.
+        let rc = match op.rc {
+            190 => 0,
+            191 => 8,
+            other => other,
+        };
         // Status "error" (4) in old CIBs just means the rc was not 0; the rc
         // decides. Other statuses (timeout, not supported...) are failures.
         // The transition key "action:transition:expected-rc:uuid" says what
@@ -984,8 +1020,10 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             st.role = Role::Stopped;
             continue;
         }
+        // Hard errors cannot be ignored: the agent will not work there.
+        let hard = matches!(op.op_status, 5..=7) || matches!(rc, 2 | 4..=6);
         let on_fail = op_on_fail(rsc, op, fencing);
-        if on_fail == "ignore" {
+        if on_fail == "ignore" && !hard {
             continue;
         }
         if on_fail == "demote"
@@ -1082,7 +1120,8 @@ fn unpack_history(w: &mut Working) {
                     if !w.stop_orphans || from_bundle {
                         continue;
                     }
-                    let orphan = add_orphan(w, &lrm.id, &lrm.id, lrm.agent.clone(), None);
+                    let orphan = add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None);
+                    w.rscs[orphan].instance = number;
                     by_base.insert(base.clone(), vec![orphan]);
                     vec![orphan]
                 }
@@ -1354,6 +1393,26 @@ fn pick_instance(
     let unique = instances
         .first()
         .is_some_and(|&i| w.rscs[i].globally_unique);
+    // An anonymous clone runs at most clone-node-max copies on a node; more
+    // active copies are orphans.
+    if !unique {
+        let clone = instances.first().and_then(|&i| {
+            let mut a = w.rscs[i].parent;
+            while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+                a = w.rscs[p].parent;
+            }
+            a
+        });
+        if let Some(c) = clone {
+            let here = instances
+                .iter()
+                .filter(|&&i| w.rscs[i].current.iter().any(|x| x.node == node))
+                .count();
+            if here >= w.rscs[c].clone_node_max.max(1) {
+                return None;
+            }
+        }
+    }
     // Anonymous clones ignore the recorded number: any free instance will do.
     if let Some(n) = number.filter(|_| unique) {
         return instances
