@@ -44,6 +44,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("reading {}", args.cib.display()))?;
     let mut cib =
         Element::parse(&text).with_context(|| format!("parsing {}", args.cib.display()))?;
+    // The tree is all that is needed from here on.
+    drop(text);
     let now = match &args.now {
         Some(d) => parse_datetime(d).with_context(|| format!("invalid --now date {d:?}"))?,
         // crm_simulate's default: the time recorded in the CIB, else the clock.
