@@ -61,10 +61,10 @@ impl Builder<'_> {
         meta: Meta,
     ) -> NodeIndex {
         let rsc = &self.w.rscs[r];
-        let op_name = if task == Task::Pseudo {
-            meta.get("name").cloned().unwrap_or_default()
+        let op_name: std::borrow::Cow<'static, str> = if task == Task::Pseudo {
+            meta.get("name").cloned().unwrap_or_default().into()
         } else {
-            task.name().to_string()
+            task.name().into()
         };
         let action = Action {
             task,
@@ -78,7 +78,7 @@ impl Builder<'_> {
         };
         let idx = self.graph.add_node(action);
         let key_task = if task == Task::Pseudo {
-            match op_name.as_str() {
+            match &*op_name {
                 "stop" => Task::Stop,
                 "start" => Task::Start,
                 _ => Task::Pseudo,
