@@ -26,6 +26,7 @@ pub struct Decision {
     pub migrate: bool,
     pub managed: bool,
     pub failed: bool,
+    /// Failed with on-fail=block: frozen where it is, never started again.
     pub blocked_stop: bool,
     /// Stops can run (false when the node is unclean and cannot be fenced).
     pub stop_runnable: bool,
@@ -33,7 +34,10 @@ pub struct Decision {
 
 pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
     let mut out = vec![Decision::default(); w.rscs.len()];
-    let quorum_stop = !w.have_quorum && w.no_quorum_policy == "stop";
+    // Without quorum, "suicide" (when not fencing itself) acts like "stop".
+    let quorum_demote = !w.have_quorum && w.no_quorum_policy == "demote";
+    let quorum_stop = !w.have_quorum
+        && (w.no_quorum_policy == "stop" || w.no_quorum_policy == "suicide" || quorum_demote);
     let quorum_freeze = !w.have_quorum && w.no_quorum_policy == "freeze";
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant != Variant::Primitive {
@@ -41,6 +45,8 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         }
         let d = &mut out[r];
         d.managed = rsc.managed && !w.maintenance_mode;
+        // Failed with on-fail=block: frozen, and never started again.
+        d.blocked_stop = rsc.blocked;
         d.failed = rsc.failed();
         d.current = rsc.current.first().map(|c| c.node);
         d.next = plan.assigned[r];
@@ -77,8 +83,23 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         if !d.managed {
             continue;
         }
-        let needs_quorum = rsc.meta.get("requires").is_none_or(|v| v != "nothing");
+        let mut needs_quorum = rsc.meta.get("requires").is_none_or(|v| v != "nothing");
         d.stop_runnable = true;
+        // no-quorum-policy=demote: promotable instances are only demoted.
+        let in_promotable = {
+            let mut a = rsc.parent;
+            while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+                a = w.rscs[p].parent;
+            }
+            a.is_some_and(|c| w.rscs[c].promotable)
+        };
+        if quorum_demote && in_promotable {
+            needs_quorum = false;
+            if next_role == Role::Promoted {
+                next_role = Role::Unpromoted;
+                d.next_role = Some(next_role);
+            }
+        }
         for c in &rsc.current {
             let stays = d.next == Some(c.node) && rsc.current.len() == 1;
             if !stays || c.failed {
@@ -124,6 +145,10 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             }
         }
         if rsc.current.len() > 1
+            && rsc
+                .meta
+                .get("multiple-active")
+                .is_some_and(|v| v == "stop_unexpected")
             && d.stop_reason.is_none()
             && d.next.is_some()
             && !rsc.current.iter().any(|c| c.pending_op)
@@ -151,6 +176,27 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             && role == Role::Started
         {
             d.migrate = true;
+        }
+    }
+    // A bundle replica whose container cannot run takes its guest
+    // connection and resource down with it, and says so.
+    for parts in w.bundles.values() {
+        for (i, &container) in parts.containers.iter().enumerate() {
+            if out[container].next.is_some() {
+                continue;
+            }
+            let reason = format!("unrunnable {} start", w.rscs[container].id);
+            let mut followers: Vec<usize> = parts.remotes.get(i).copied().into_iter().collect();
+            if let Some(inner) = parts.inner {
+                if let Some(&inst) = w.rscs[inner].children.get(i) {
+                    w.primitives_of(inst, &mut followers);
+                }
+            }
+            for f in followers {
+                if out[f].current.is_some() && out[f].stop_reason.is_none() && out[f].managed {
+                    out[f].stop_reason = Some(reason.clone());
+                }
+            }
         }
     }
     block_migration(w, &mut out);
@@ -329,8 +375,12 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         }
     }
     // A first that is not running and cannot start blocks the then.
-    let cannot_start =
-        |d: &Decision| (d.current.is_none() && d.next.is_none()) || (d.start && !d.start_runnable);
+    let cannot_start = |d: &Decision| {
+        (d.current.is_none() && d.next.is_none())
+            || (d.start && !d.start_runnable)
+            // A failed resource that is blocked will not be started again.
+            || d.blocked_stop
+    };
     let will_run = |d: &Decision| d.next.is_some() && (d.start_runnable || !d.start);
     for _round in 0..8 {
         let mut changed = false;

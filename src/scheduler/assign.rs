@@ -1000,11 +1000,21 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
             }
         }
     }
+    // Where the primaries went first, then what the dependents would like
+    // (rolled back if it leaves nowhere to run), as Pacemaker does.
+    // Mandatory ones here; optional ones after the dependents' wishes.
+    for ci in plan.this_with[r].clone() {
+        let c = plan.colocs[ci].clone();
+        if c.dependent_role == Some(Role::Promoted) || c.score.abs() < INFINITY {
+            continue;
+        }
+        apply_coloc_to_scores(w, plan, &c, &mut scores);
+    }
     let mut visited = Vec::new();
     add_dependent_scores(w, plan, r, &mut scores, 1.0, &mut visited);
     for ci in plan.this_with[r].clone() {
         let c = plan.colocs[ci].clone();
-        if c.dependent_role == Some(Role::Promoted) {
+        if c.dependent_role == Some(Role::Promoted) || c.score.abs() >= INFINITY {
             continue;
         }
         apply_coloc_to_scores(w, plan, &c, &mut scores);
@@ -1016,7 +1026,8 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
         None
     };
     let mut node = if unmanaged {
-        prefer
+        // Left where it is (the first copy, if there are several).
+        rsc.current.first().map(|c| c.node)
     } else if rsc.target_role == Role::Stopped {
         None
     } else {
@@ -1091,15 +1102,20 @@ fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
     }
     // The clone's own scores decide which nodes instances may use.
     let mut scores = effective_base(w, plan, c);
-    let mut visited = vec![];
-    add_dependent_scores(w, plan, c, &mut scores, 1.0, &mut visited);
-    for &ci in &plan.this_with[c].clone() {
-        let col = plan.colocs[ci].clone();
-        if col.dependent_role == Some(Role::Promoted) {
-            continue;
+    for pass_mandatory in [true, false] {
+        if !pass_mandatory {
+            let mut visited = vec![];
+            add_dependent_scores(w, plan, c, &mut scores, 1.0, &mut visited);
         }
-        if col.score >= INFINITY || col.score <= -INFINITY || !w.rscs[c].interleave {
-            apply_coloc_to_scores(w, plan, &col, &mut scores);
+        for &ci in &plan.this_with[c].clone() {
+            let col = plan.colocs[ci].clone();
+            let mandatory = col.score.abs() >= INFINITY;
+            if col.dependent_role == Some(Role::Promoted) || mandatory != pass_mandatory {
+                continue;
+            }
+            if mandatory || !w.rscs[c].interleave {
+                apply_coloc_to_scores(w, plan, &col, &mut scores);
+            }
         }
     }
     plan.final_scores[c] = scores.clone();
