@@ -385,6 +385,8 @@ pub struct Cib {
     pub nodes: Vec<NodeConfig>,
     pub resources: Vec<ResourceConfig>,
     pub rsc_defaults: BTreeMap<String, String>,
+    /// The rsc_defaults section, for rules that depend on the resource agent.
+    pub rsc_defaults_xml: Option<Element>,
     pub op_defaults: BTreeMap<String, String>,
     pub locations: Vec<Location>,
     pub colocations: Vec<Colocation>,
@@ -437,6 +439,7 @@ impl Cib {
                     .or_insert(v);
             }
         }
+        cib.rsc_defaults_xml = config.child("rsc_defaults").cloned();
         if let Some(d) = config.child("rsc_defaults") {
             cib.rsc_defaults = nvpairs(root, d, "meta_attributes", &ctx)
                 .into_iter()
@@ -1014,7 +1017,9 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             let loss_policy = c.attr("loss-policy").unwrap_or("stop").to_string();
             let mut resources = Vec::new();
             if let Some(r) = c.attr("rsc") {
-                resources.push((r.to_string(), role_attr(c, "rsc-role")?));
+                for r in expand_tag(&cib.tags, r) {
+                    resources.push((r, role_attr(c, "rsc-role")?));
+                }
             }
             for (set, members) in sets(c, &cib.tags) {
                 let role = role_attr(&set, "role")?;

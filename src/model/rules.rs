@@ -53,8 +53,9 @@ pub fn eval_rule(rule: &Element, ctx: &RuleContext) -> bool {
 }
 
 fn eval_rsc_expression(expr: &Element, ctx: &RuleContext) -> bool {
+    // Outside a resource (cluster-wide defaults) an rsc_expression cannot hold.
     let Some((class, provider, kind)) = ctx.agent else {
-        return true;
+        return false;
     };
     expr.attr("class").is_none_or(|c| c == class)
         && expr.attr("provider").is_none_or(|p| p == provider)

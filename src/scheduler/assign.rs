@@ -1214,9 +1214,14 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
     let mut base: Option<i64> = None;
     for p in &prims {
         let r = &w.rscs[*p];
+        let recorded = r
+            .current
+            .iter()
+            .find(|c| c.node == node)
+            .map(|c| format!("master-{}", c.history_id));
         for key in [
-            format!("master-{}", r.id),
             format!("master-{}", r.base),
+            recorded.unwrap_or_else(|| format!("master-{}", r.id)),
             format!("promotion-{}", r.base),
         ] {
             if let Some(v) = attrs.get(&key).and_then(|v| score::parse(v)) {
@@ -1268,7 +1273,7 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
             .any(|&p| same_attr(w, &col.node_attribute, here, host_of(w, plan, p)));
         if (col.score >= INFINITY && !hit) || (col.score <= -INFINITY && hit) {
             total = Some(-INFINITY);
-        } else if hit {
+        } else if hit && base.is_some() {
             total = Some(score::add(total.unwrap_or(0), col.score));
         }
     }
@@ -1276,7 +1281,12 @@ fn promotion_score(w: &Working, plan: &Plan, c: usize, i: usize, node: usize) ->
     // towards the nodes they prefer (their own location and stickiness).
     for &ci in &plan.with_this[c] {
         let col = &plan.colocs[ci];
-        if col.primary_role != Some(Role::Promoted) || !col.influence || col.score <= 0 {
+        // Only an instance that reported a promotion score of its own.
+        if col.primary_role != Some(Role::Promoted)
+            || !col.influence
+            || col.score <= 0
+            || base.is_none()
+        {
             continue;
         }
         let d = col.dependent;
@@ -1309,15 +1319,29 @@ fn choose_promoted(w: &Working, plan: &mut Plan, c: usize) {
         };
         let score = promotion_score(w, plan, c, i, node);
         let currently = w.rscs[i].current_role() == Role::Promoted;
+        // No promotion score of its own: the promoted one keeps its
+        // stickiness, the others cannot be promoted.
         let s = match score {
             Some(s) => s,
-            None if currently => 0,
+            None if currently => w.rscs[i].stickiness.max(0),
             None => -1,
         };
         plan.promotion_scores[i] = Some(s);
         candidates.push((s, currently, w.rscs[i].instance.unwrap_or(0), i));
     }
-    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    // Highest score first; on a tie, a healthy instance before one being
+    // recovered, the promoted one before the others, then by number.
+    let failed = |i: usize| {
+        let mut prims = Vec::new();
+        w.primitives_of(i, &mut prims);
+        prims.iter().any(|&p| w.rscs[p].failed())
+    };
+    candidates.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(failed(a.3).cmp(&failed(b.3)))
+            .then(b.1.cmp(&a.1))
+            .then(a.2.cmp(&b.2))
+    });
     let mut promoted = 0usize;
     let mut per_node = vec![0usize; w.nodes.len()];
     for (s, _, _, i) in candidates {

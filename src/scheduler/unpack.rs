@@ -13,6 +13,7 @@ use crate::model::cib::{
 };
 use crate::model::score::{self, INFINITY};
 use crate::model::time::parse_interval_ms;
+use crate::model::xml::Element;
 
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -72,6 +73,9 @@ pub struct Current {
     pub pending_op: bool,
     /// A promoted-role failure with on-fail=demote.
     pub needs_demote: bool,
+    /// The lrm_resource id the history used here (old anonymous clones
+    /// recorded "rsc:N", and their promotion attributes use that name).
+    pub history_id: String,
     /// The last successful operation was a migrate_to towards this node.
     pub migrated_to: Option<String>,
 }
@@ -290,6 +294,24 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
             _ => {}
         }
     }
+    // Fencing a node releases what was blocked there: it will be stopped.
+    let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
+    for r in 0..w.rscs.len() {
+        if !w.rscs[r].blocked {
+            continue;
+        }
+        let fenced = w.rscs[r].current.iter().all(|c| {
+            let n = &w.nodes[c.node];
+            n.unclean && w.fencing_enabled && (quorate || n.online)
+        });
+        if fenced && !w.rscs[r].current.is_empty() {
+            w.rscs[r].blocked = false;
+            w.rscs[r].managed = true;
+            for c in &mut w.rscs[r].current {
+                c.failed = false;
+            }
+        }
+    }
     // Resources on a node in maintenance are left alone.
     for r in 0..w.rscs.len() {
         if w.rscs[r]
@@ -471,6 +493,33 @@ fn add_resource(
     instance: Option<u32>,
 ) -> usize {
     let mut meta = inherited.clone();
+    // Defaults whose rules name the agent (rsc_expression) apply per primitive.
+    if let (ResourceKind::Primitive { agent, .. }, Some(defaults)) =
+        (&r.kind, &w.cib.rsc_defaults_xml)
+    {
+        let has_rsc_rules = defaults.children.iter().any(|set| {
+            set.child("rule")
+                .is_some_and(|rule| rule.children_named("rsc_expression").next().is_some())
+        });
+        if has_rsc_rules {
+            let ctx = crate::model::rules::RuleContext {
+                node_attrs: None,
+                now_epoch_s: w.now_epoch_s,
+                agent: Some((
+                    agent.class.as_str(),
+                    agent.provider.as_deref().unwrap_or(""),
+                    agent.kind.as_str(),
+                )),
+                op: None,
+            };
+            let root = Element::new("cib");
+            for (k, v) in crate::model::cib::nvpairs(&root, defaults, "meta_attributes", &ctx) {
+                if !w.cib.rsc_defaults.contains_key(&k) {
+                    meta.insert(k, v);
+                }
+            }
+        }
+    }
     for (k, v) in &r.meta {
         meta.insert(k.clone(), v.clone());
     }
@@ -979,7 +1028,11 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
                 }
                 "demote" => {
                     st.role = Role::Unpromoted;
-                    clear(&mut st);
+                    // A demote settles only a failure that asked for it.
+                    st.needs_demote = false;
+                    if st.on_fail.as_deref() == Some("demote") {
+                        clear(&mut st);
+                    }
                 }
                 "migrate_to" => {
                     st.role = Role::Started;
@@ -1224,6 +1277,7 @@ fn unpack_history(w: &mut Working) {
                 on_fail: st.on_fail.clone(),
                 pending_op: st.pending,
                 needs_demote: st.needs_demote,
+                history_id: lrm.id.clone(),
                 migrated_to: st.migrated_to.clone(),
             });
         }
