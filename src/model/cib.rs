@@ -1124,7 +1124,8 @@ fn read_node_state(
         uname,
         in_ccm,
         crmd_online,
-        join: ns.attr("join").unwrap_or("down").to_string(),
+        // Empty when never recorded (a node that has not joined yet).
+        join: ns.attr("join").unwrap_or("").to_string(),
         expected: ns.attr("expected").unwrap_or("down").to_string(),
         shutdown: ns.attr("shutdown").is_some_and(|s| s != "0"),
         has_lrm,

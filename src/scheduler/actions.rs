@@ -5,6 +5,7 @@
 use super::assign::Plan;
 use super::unpack::{Variant, Working};
 use crate::model::cib::{OrderKind, Role};
+use crate::model::score::INFINITY;
 
 /// What one primitive will do in this transition.
 #[derive(Debug, Clone, Default)]
@@ -120,6 +121,17 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
                 d.start_runnable = false;
                 d.start_reason = Some("quorum freeze".into());
             }
+            // A node that is in the membership but cannot be probed yet might
+            // already run it: no start until that is known.
+            if d.start
+                && d.start_runnable
+                && w.nodes
+                    .iter()
+                    .enumerate()
+                    .any(|(n, node)| node.unprobeable && !rsc.known_on[n])
+            {
+                d.start_runnable = false;
+            }
             if role == Role::Promoted && next_role != Role::Promoted {
                 d.demote = true;
             }
@@ -180,21 +192,91 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
     }
     // A bundle replica whose container cannot run takes its guest
     // connection and resource down with it, and says so.
-    for parts in w.bundles.values() {
+    for (&bundle, parts) in &w.bundles {
+        // A bundle bound to another bundle follows that bundle's replicas.
+        let bound_to: Vec<usize> = w
+            .cib
+            .colocations
+            .iter()
+            .filter(|c| c.score >= INFINITY && c.dependent == w.rscs[bundle].id)
+            .filter_map(|c| w.by_id.get(&c.primary).copied())
+            .filter(|p| w.bundles.contains_key(p))
+            .collect();
         for (i, &container) in parts.containers.iter().enumerate() {
             if out[container].next.is_some() {
                 continue;
             }
-            let reason = format!("unrunnable {} start", w.rscs[container].id);
-            let mut followers: Vec<usize> = parts.remotes.get(i).copied().into_iter().collect();
+            let colocated_reason = bound_to.iter().find_map(|p| {
+                let other = *w.bundles[p].containers.get(i)?;
+                out[other]
+                    .next
+                    .is_none()
+                    .then(|| format!("colocation with {}", w.rscs[other].id))
+            });
+            // A disabled bundle stops its connection for its own sake; the
+            // resource inside then waits on the connection.
+            let remote = parts.remotes.get(i).copied();
+            // (Likewise when the connection's own node cannot host it.)
+            let remote_disabled = remote.is_some_and(|r| {
+                w.rscs[r].target_role == Role::Stopped
+                    || out[r].current.is_some_and(|n| !w.nodes[n].can_host())
+            });
+            let mut followers: Vec<usize> = Vec::new();
+            if let Some(r) = remote.filter(|_| !remote_disabled) {
+                followers.push(r);
+            }
             if let Some(inner) = parts.inner {
                 if let Some(&inst) = w.rscs[inner].children.get(i) {
                     w.primitives_of(inst, &mut followers);
                 }
             }
+            let leader = match remote {
+                Some(r) if remote_disabled => r,
+                _ => container,
+            };
+            let reason = format!("unrunnable {} start", w.rscs[leader].id);
+            let inner_members: Vec<usize> = parts
+                .inner
+                .and_then(|inner| w.rscs[inner].children.get(i).copied())
+                .map(|inst| {
+                    let mut v = Vec::new();
+                    w.primitives_of(inst, &mut v);
+                    v
+                })
+                .unwrap_or_default();
             for f in followers {
                 if out[f].current.is_some() && out[f].stop_reason.is_none() && out[f].managed {
-                    out[f].stop_reason = Some(reason.clone());
+                    let why = match &colocated_reason {
+                        Some(c) if inner_members.contains(&f) => c.clone(),
+                        _ => reason.clone(),
+                    };
+                    out[f].stop_reason = Some(why);
+                }
+            }
+        }
+    }
+    // A failed resource inside a container restarts the container.
+    let mut restarts: Vec<usize> = (0..w.rscs.len())
+        .filter(|&c| w.rscs[c].restart_requested)
+        .collect();
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) else {
+            continue;
+        };
+        if rsc.variant == Variant::Primitive && out[r].failed && c != r {
+            restarts.push(c);
+        }
+    }
+    for c in restarts {
+        if !out[c].managed {
+            continue;
+        }
+        if let (Some(cur), Some(next)) = (out[c].current, out[c].next) {
+            if cur == next && !out[c].start {
+                out[c].start = true;
+                out[c].start_runnable = true;
+                if !out[c].stop_on.contains(&cur) {
+                    out[c].stop_on.push(cur);
                 }
             }
         }
@@ -374,10 +456,27 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             }
         }
     }
+    // Resources inside a container start after it.
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
+            if rsc.variant == Variant::Primitive && c != r {
+                pairs.push(OrderPair {
+                    firsts: vec![c],
+                    thens: vec![r],
+                    any: false,
+                    min: 1,
+                    name: String::new(),
+                    symmetrical: true,
+                });
+            }
+        }
+    }
     // A first that is not running and cannot start blocks the then.
     let cannot_start = |d: &Decision| {
         (d.current.is_none() && d.next.is_none())
             || (d.start && !d.start_runnable)
+            // Running, but forced down because its own start cannot happen.
+            || (!d.start_runnable && d.next.is_some() && !d.stop_on.is_empty())
             // A failed resource that is blocked will not be started again.
             || d.blocked_stop
     };
@@ -387,7 +486,14 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         for pair in &pairs {
             let (unrunnable, culprit) = if pair.any {
                 let running = pair.firsts.iter().filter(|&&f| will_run(&out[f])).count();
-                (running < pair.min, None)
+                // Firsts that are merely being stopped have no start to
+                // block anything with (as for primitives).
+                let stopping = !pair.symmetrical
+                    && pair.min == 1
+                    && pair.firsts.iter().any(|&f| {
+                        out[f].current.is_some() && out[f].next.is_none() && !out[f].start
+                    });
+                (running < pair.min && !stopping, None)
             } else {
                 let c = pair.firsts.iter().copied().find(|&f| cannot_start(&out[f]));
                 (c.is_some(), c)
@@ -416,6 +522,15 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                     out[t].start_runnable = false;
                     if out[t].start_reason.is_none() {
                         let reason = match culprit {
+                            // A first forced down from where it runs.
+                            Some(f)
+                                if pair.name.is_empty()
+                                    && out[f].managed
+                                    && out[f].current.is_some()
+                                    && out[f].next.is_some() =>
+                            {
+                                format!("required {} start", w.rscs[f].id)
+                            }
                             Some(f) if pair.name.is_empty() => {
                                 format!("unrunnable {} start", w.rscs[f].id)
                             }
@@ -469,6 +584,59 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         }
         if !changed {
             break;
+        }
+    }
+    // Later group members share the first member's unrunnable reason.
+    for rsc in &w.rscs {
+        if rsc.variant != Variant::Group {
+            continue;
+        }
+        let Some(&lead) = rsc.children.first() else {
+            continue;
+        };
+        let Some(reason) = out[lead]
+            .start_reason
+            .clone()
+            .filter(|r| r.starts_with("unrunnable"))
+        else {
+            continue;
+        };
+        for (k, &m) in rsc.children.iter().enumerate().skip(1) {
+            let stopping =
+                !out[m].stop_on.is_empty() && (out[m].next.is_none() || !out[m].start_runnable);
+            let prev = &w.rscs[rsc.children[k - 1]].id;
+            let chained = out[m].start_reason.as_deref().is_some_and(|r| {
+                r == format!("unrunnable {prev} start") || r == format!("required {prev} start")
+            });
+            if stopping
+                && out[m].stop_reason.is_none()
+                && (out[m].start_reason.is_none() || chained)
+            {
+                out[m].start_reason = Some(reason.clone());
+            }
+        }
+    }
+    // An explicit "first stop, then stop" waits for a first that is frozen.
+    for o in &w.cib.orders {
+        if o.kind != OrderKind::Mandatory || o.first_action != "stop" || o.then_action != "stop" {
+            continue;
+        }
+        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
+            continue;
+        };
+        let mut firsts = Vec::new();
+        w.primitives_of(f, &mut firsts);
+        let mut thens = Vec::new();
+        w.primitives_of(t, &mut thens);
+        if firsts
+            .iter()
+            .any(|&x| !out[x].managed && out[x].current.is_some())
+        {
+            for x in thens {
+                if !out[x].stop_on.is_empty() {
+                    out[x].stop_runnable = false;
+                }
+            }
         }
     }
     // A stop that must wait for an unmanaged dependent's stop never happens.
@@ -701,11 +869,18 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
         } else {
             "Start"
         };
+        // A blocked promotion names no reason of its own (the start's
+        // reason belongs to the start).
+        let reason = if verb == "Promote" && d.start_reason.as_deref() == Some("no quorum") {
+            None
+        } else {
+            d.start_reason.as_deref()
+        };
         return vec![line(
             verb,
             id,
             &details(w, d, current, next),
-            d.start_reason.as_deref(),
+            reason,
             d.start_runnable,
         )];
     }

@@ -159,6 +159,23 @@ pub fn assign(w: &Working) -> Plan {
     apply_node_health(w, &mut plan);
     apply_locations(w, &mut plan);
     // A guest's implicit connection may go wherever its container may.
+    // meta container=X: the resource lives inside X.
+    for (r, rsc) in w.rscs.iter().enumerate() {
+        if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
+            if rsc.variant == Variant::Primitive && c != r {
+                plan.colocs.push(Coloc {
+                    id: format!("{}-container", rsc.id),
+                    dependent: r,
+                    primary: c,
+                    score: INFINITY,
+                    dependent_role: None,
+                    primary_role: None,
+                    node_attribute: "#uname".into(),
+                    influence: true,
+                });
+            }
+        }
+    }
     for (conn, &container) in &w.guest_containers {
         if let Some(&c) = w.by_id.get(conn) {
             for n in 0..n_nodes {
@@ -1342,8 +1359,17 @@ fn choose_promoted(w: &Working, plan: &mut Plan, c: usize) {
             .then(b.1.cmp(&a.1))
             .then(a.2.cmp(&b.2))
     });
+    // Instances frozen in the promoted role (unmanaged, blocked) still use a slot.
     let mut promoted = 0usize;
     let mut per_node = vec![0usize; w.nodes.len()];
+    for &(_, _, _, i) in &candidates {
+        if !w.rscs[i].managed && w.rscs[i].current_role() == Role::Promoted {
+            promoted += 1;
+            if let Some(n) = plan.assigned[i] {
+                per_node[n] += 1;
+            }
+        }
+    }
     for (s, _, _, i) in candidates {
         let node = plan.assigned[i].unwrap_or(0);
         let can = s >= 0

@@ -169,8 +169,8 @@ pub fn build(
             .map(|r| r.agent.clone().map(Arc::new))
             .collect(),
     };
-    // Ordered by node, so that the edges below come out in a fixed order.
-    let mut fence_nodes: BTreeMap<usize, NodeIndex> = BTreeMap::new();
+    let mut fence_nodes: std::collections::BTreeMap<usize, NodeIndex> =
+        std::collections::BTreeMap::new();
     for (n, &f) in fence.iter().enumerate() {
         if f {
             let mut meta = Meta::new();

@@ -35,6 +35,9 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
+    /// In the membership but not (yet) a full member: it cannot be probed,
+    /// so nothing may start until its state is known.
+    pub unprobeable: bool,
     /// A guest node whose container (or connection) failed: its resources
     /// are lost and it is "fenced" by restarting the container.
     pub guest_lost: Option<String>,
@@ -118,6 +121,8 @@ pub struct Rsc {
     pub orphan: bool,
     /// A failure with on-fail=block: no further actions may run on it.
     pub blocked: bool,
+    /// A contained resource's failure asks for this container's restart.
+    pub restart_requested: bool,
     /// Sources of completed live migrations: stopped without being counted
     /// as active there.
     pub dangling: Vec<usize>,
@@ -158,9 +163,9 @@ fn next_ip(start: &str, n: u32) -> Option<String> {
 
 #[derive(Debug, Clone)]
 pub struct Working {
-    pub bundles: HashMap<usize, BundleParts>,
+    pub bundles: BTreeMap<usize, BundleParts>,
     /// Implicit guest-node connection id -> its container resource.
-    pub guest_containers: HashMap<String, usize>,
+    pub guest_containers: BTreeMap<String, usize>,
     /// Every node the cluster will know: configured, remote and guest.
     pub default_clone_max: usize,
     pub cib: Cib,
@@ -235,8 +240,8 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         .unwrap_or_else(|| "reboot".into());
     let have_quorum = cib.have_quorum;
     let mut w = Working {
-        bundles: HashMap::new(),
-        guest_containers: HashMap::new(),
+        bundles: BTreeMap::new(),
+        guest_containers: BTreeMap::new(),
         default_clone_max: 0,
         nodes: Vec::new(),
         node_index: HashMap::new(),
@@ -398,6 +403,7 @@ fn unpack_nodes(w: &mut Working) {
             connection: None,
             has_state: state.is_some(),
             connection_stopping: false,
+            unprobeable: false,
             guest_lost: None,
         };
         if n.kind == NodeKind::Remote {
@@ -466,6 +472,10 @@ fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
 fn decide_member_state(info: &mut NodeInfo, s: &crate::model::cib::NodeState, fencing: bool) {
     let joined = s.join == "member";
     let expected_up = s.expected == "member";
+    let never_joined = s.join.is_empty() && s.expected == "down";
+    if s.in_ccm && (s.crmd_online || never_joined) && !joined && !info.unclean {
+        info.unprobeable = true;
+    }
     if s.in_ccm && s.crmd_online && joined {
         info.online = true;
     } else if s.in_ccm && s.crmd_online {
@@ -593,6 +603,7 @@ fn add_resource(
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
         blocked: false,
+        restart_requested: false,
         dangling: Vec::new(),
         meta: meta.clone(),
     };
@@ -881,6 +892,7 @@ fn unpack_remote_nodes(w: &mut Working) {
                     connection: None,
                     has_state: state.is_some(),
                     connection_stopping: false,
+                    unprobeable: false,
                     guest_lost: None,
                 };
                 let attrs = state.map(|s| s.transient.clone()).unwrap_or_default();
@@ -923,6 +935,10 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool) -> String {
         .and_then(|o| o.on_fail.clone());
     if let Some(c) = configured {
         return c;
+    }
+    // Inside a container, any failure is repaired by restarting the container.
+    if rsc.meta.get("container").is_some_and(|c| *c != rsc.base) {
+        return "restart-container".into();
     }
     if op.operation == "stop" {
         return if fencing {
@@ -1096,6 +1112,8 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             "promote" => st.role = Role::Promoted,
             // A failed demote leaves it unpromoted (or stopped).
             "demote" if rc == 7 => st.role = Role::Stopped,
+            // ...unless it is blocked, and so still promoted.
+            "demote" if on_fail == "block" => st.role = Role::Promoted,
             "demote" => st.role = Role::Unpromoted,
             "monitor" if rc == 9 || rc == 8 => st.role = Role::Promoted,
             "start" => st.role = Role::Started,
@@ -1270,6 +1288,18 @@ fn unpack_history(w: &mut Working) {
                     n.unclean_reason = format!("{} failed there", w.rscs[target].id);
                 }
             }
+            // A resource whose stop failed inside a container goes down with
+            // the container's restart.
+            if st.stop_failed && st.on_fail.as_deref() == Some("restart-container") {
+                if let Some(&c) = w.rscs[target]
+                    .meta
+                    .get("container")
+                    .and_then(|c| w.by_id.get(c))
+                {
+                    w.rscs[c].restart_requested = true;
+                }
+                continue;
+            }
             w.rscs[target].current.push(Current {
                 node,
                 role,
@@ -1323,6 +1353,25 @@ fn unpack_history(w: &mut Working) {
                 *e = (*e).max(t);
             }
         }
+        // Failures of resources inside a container count for the container.
+        let contained: Vec<(String, String, i64)> = counts
+            .iter()
+            .filter_map(|(base, &count)| {
+                let &i = by_base.get(base)?.first()?;
+                // (A group's meta reaches the container itself: not its own container.)
+                let container = w.rscs[i]
+                    .meta
+                    .get("container")
+                    .filter(|c| *c != base)?
+                    .clone();
+                Some((base.clone(), container, count))
+            })
+            .collect();
+        for (base, container, count) in contained {
+            counts.remove(&base);
+            let e = counts.entry(container).or_insert(0);
+            *e = score::add(*e, count);
+        }
         for (base, count) in counts {
             let Some(instances) = by_base.get(&base) else {
                 continue;
@@ -1339,6 +1388,8 @@ fn unpack_history(w: &mut Working) {
                         }
                     }
                 }
+                // Failures inside a container are handled by restarting the
+                // container, not by banning the resource.
                 if count >= r.migration_threshold {
                     w.rscs[i].banned_by_failures[n] = true;
                 }
@@ -1418,6 +1469,7 @@ fn add_orphan(
         banned_by_failures: vec![false; n],
         orphan: true,
         blocked: false,
+        restart_requested: false,
         dangling: Vec::new(),
     };
     w.rscs.push(template);
