@@ -1372,7 +1372,14 @@ fn choose_promoted(w: &Working, plan: &mut Plan, c: usize) {
     }
     for (s, _, _, i) in candidates {
         let node = plan.assigned[i].unwrap_or(0);
+        // A group instance is promoted only when all its members can run.
+        let complete = {
+            let mut prims = Vec::new();
+            w.primitives_of(i, &mut prims);
+            prims.iter().all(|&p| plan.assigned[p].is_some())
+        };
         let can = s >= 0
+            && complete
             && promoted < clone.promoted_max
             && per_node[node] < clone.promoted_node_max.max(1)
             && !matches!(limit_role, Role::Unpromoted | Role::Stopped)

@@ -35,6 +35,8 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
+    /// Its status section shows resources started there.
+    pub had_active_history: bool,
     /// In the membership but not (yet) a full member: it cannot be probed,
     /// so nothing may start until its state is known.
     pub unprobeable: bool,
@@ -285,6 +287,18 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     w.cib.resources = resources;
     add_guest_connections(&mut w, &defaults);
     unpack_remote_nodes(&mut w);
+    for n in 0..w.nodes.len() {
+        let name = w.nodes[n].name.clone();
+        w.nodes[n].had_active_history = w.cib.node_states.iter().any(|s| {
+            (s.uname == name || s.id == name)
+                && s.lrm.iter().any(|r| {
+                    r.ops.iter().any(|o| {
+                        (o.operation == "start" || o.operation == "monitor")
+                            && (o.rc == 0 || o.rc == 8)
+                    })
+                })
+        });
+    }
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
     decide_lost_guests(&mut w);
@@ -301,6 +315,27 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
     }
     // Fencing a node releases what was blocked there: it will be stopped.
     let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
+    // A copy on a node about to be fenced goes away with the node; what runs
+    // elsewhere is what counts.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        let doomed = |c: &Current| {
+            let n = &w.nodes[c.node];
+            n.unclean && w.fencing_enabled && (quorate || n.online)
+        };
+        let survivors = w.rscs[r].current.iter().filter(|c| !doomed(c)).count();
+        if survivors == 1 {
+            let kept: Vec<Current> = w.rscs[r]
+                .current
+                .iter()
+                .filter(|c| !doomed(c))
+                .cloned()
+                .collect();
+            w.rscs[r].current = kept;
+        }
+    }
     for r in 0..w.rscs.len() {
         if !w.rscs[r].blocked {
             continue;
@@ -404,6 +439,7 @@ fn unpack_nodes(w: &mut Working) {
             has_state: state.is_some(),
             connection_stopping: false,
             unprobeable: false,
+            had_active_history: false,
             guest_lost: None,
         };
         if n.kind == NodeKind::Remote {
@@ -554,9 +590,15 @@ fn add_resource(
     };
     let is_clone = variant == Variant::Clone;
     let stickiness_default = if is_clone || instance.is_some() { 1 } else { 0 };
+    // Old CIBs wrote "stopped" in lower case; Pacemaker honours that on
+    // primitives (collectives of that era ignored it).
     let target_role = meta
         .get("target-role")
-        .and_then(|v| Role::parse(v))
+        .and_then(|v| match Role::parse(v) {
+            Some(role) => Some(role),
+            None if v.eq_ignore_ascii_case("stopped") && agent.is_some() => Some(Role::Stopped),
+            None => None,
+        })
         .unwrap_or(Role::Unknown);
     let requires_fencing = agent.as_ref().is_none_or(|a| a.class != "stonith")
         && meta
@@ -893,6 +935,7 @@ fn unpack_remote_nodes(w: &mut Working) {
                     has_state: state.is_some(),
                     connection_stopping: false,
                     unprobeable: false,
+                    had_active_history: false,
                     guest_lost: None,
                 };
                 let attrs = state.map(|s| s.transient.clone()).unwrap_or_default();
@@ -1172,7 +1215,7 @@ fn unpack_history(w: &mut Working) {
         // History on a node that is down (and need not be fenced) says
         // nothing about now.
         let node_info = &w.nodes[node];
-        if !node_info.online && !node_info.unclean {
+        if !node_info.online && (!node_info.unclean || node_info.kind == NodeKind::Remote) {
             continue;
         }
         for lrm in &state.lrm {
@@ -1417,6 +1460,11 @@ fn decide_remote_nodes(w: &mut Working) {
                     && rsc.current.iter().all(|c| w.nodes[c.node].online)
             });
         w.nodes[n].online = up;
+        // A remote node that is down but whose history shows resources
+        // active there is in an unknown state: nothing goes there for now.
+        if !up && w.nodes[n].kind == NodeKind::Remote && w.nodes[n].had_active_history {
+            w.nodes[n].unclean = true;
+        }
         // A connection on its way down takes the node's resources with it.
         let stopping = w.nodes[n]
             .connection
