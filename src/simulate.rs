@@ -44,6 +44,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         .with_context(|| format!("reading {}", args.cib.display()))?;
     let mut cib =
         Element::parse(&text).with_context(|| format!("parsing {}", args.cib.display()))?;
+    // The tree is all that is needed from here on.
+    drop(text);
     let now = match &args.now {
         Some(d) => parse_datetime(d).with_context(|| format!("invalid --now date {d:?}"))?,
         // crm_simulate's default: the time recorded in the CIB, else the clock.
@@ -71,12 +73,26 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         inject_failure(&mut cib, spec, now)?;
     }
     let outcome = scheduler::run(&cib, now)?;
-    let mut out = String::new();
+    let out = render(&outcome, args.scores);
+    print!("{out}");
+    if let Some(path) = &args.dot {
+        std::fs::write(path, dot(&outcome))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(0)
+}
+
+/// What `simulate` prints for an outcome: status, (scores,) summary, actions
+/// and the revised status.
+pub fn render(outcome: &Outcome, scores: bool) -> String {
+    // About a line per action and two per resource: sized once, not regrown.
+    let lines = outcome.transition.graph.node_count() + 2 * outcome.working.rscs.len();
+    let mut out = String::with_capacity(64 * lines);
     out.push_str("Current cluster status:\n");
-    print_status(&mut out, &outcome, false);
+    print_status(&mut out, outcome, false);
     out.push('\n');
-    if args.scores {
-        print_scores(&mut out, &outcome);
+    if scores {
+        print_scores(&mut out, outcome);
         out.push('\n');
     }
     out.push_str("Transition Summary:\n");
@@ -85,16 +101,11 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
     }
     out.push('\n');
     out.push_str("Executing Cluster Transition:\n");
-    print_actions(&mut out, &outcome);
+    print_actions(&mut out, outcome);
     out.push('\n');
     out.push_str("Revised Cluster Status:\n");
-    print_status(&mut out, &outcome, true);
-    print!("{out}");
-    if let Some(path) = &args.dot {
-        std::fs::write(path, dot(&outcome))
-            .with_context(|| format!("writing {}", path.display()))?;
-    }
-    Ok(0)
+    print_status(&mut out, outcome, true);
+    out
 }
 
 fn state_for<'a>(cib: &'a mut Element, node: &str) -> &'a mut Element {
@@ -375,18 +386,21 @@ fn print_actions(out: &mut String, o: &Outcome) {
                 let _ = writeln!(out, "  * Pseudo action:   {}", a.key());
             }
             _ => {
-                let op = if a.interval_ms > 0 {
-                    format!("{}={}", a.task.name(), a.interval_ms)
-                } else {
-                    a.task.name().to_string()
-                };
-                let _ = writeln!(
-                    out,
-                    "  * Resource action: {:<15} {} on {}",
-                    a.resource.as_deref().unwrap_or(""),
-                    op,
-                    a.node.as_deref().unwrap_or("")
-                );
+                let rsc = a.resource.as_deref().unwrap_or("");
+                out.push_str("  * Resource action: ");
+                out.push_str(rsc);
+                // As `{:<15}`: padded to 15 characters.
+                for _ in rsc.chars().count()..15 {
+                    out.push(' ');
+                }
+                out.push(' ');
+                out.push_str(a.task.name());
+                if a.interval_ms > 0 {
+                    let _ = write!(out, "={}", a.interval_ms);
+                }
+                out.push_str(" on ");
+                out.push_str(a.node.as_deref().unwrap_or(""));
+                out.push('\n');
             }
         }
     }

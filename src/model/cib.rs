@@ -396,7 +396,9 @@ pub struct Cib {
     /// Ids of resource templates (they also appear in `tags`).
     pub templates: std::collections::HashSet<String>,
     pub fencing_levels: Vec<FencingLevel>,
-    pub node_states: Vec<NodeState>,
+    /// Shared, so that the scheduler's passes over the status section can
+    /// hold it without copying every resource's history.
+    pub node_states: Vec<std::sync::Arc<NodeState>>,
     pub ticket_state: HashMap<String, BTreeMap<String, String>>,
 }
 
@@ -524,7 +526,8 @@ impl Cib {
         }
         if let Some(status) = root.child("status") {
             for ns in status.children_named("node_state") {
-                cib.node_states.push(read_node_state(root, ns, &ctx)?);
+                cib.node_states
+                    .push(std::sync::Arc::new(read_node_state(root, ns, &ctx)?));
             }
             if let Some(tickets) = status.child("tickets") {
                 for ts in tickets.children_named("ticket_state") {

@@ -296,7 +296,7 @@ fn element_from_start(start: &BytesStart<'_>, position: u64) -> Result<Element, 
     let name = String::from_utf8(start.name().as_ref().to_vec())
         .map_err(|_| malformed("element name is not UTF-8".into()))?;
     let mut element = Element::new(name);
-    for attr in start.attributes() {
+    for attr in start.attributes().with_checks(false) {
         let attr = attr.map_err(|e| malformed(e.to_string()))?;
         let key = String::from_utf8(attr.key.as_ref().to_vec())
             .map_err(|_| malformed("attribute name is not UTF-8".into()))?;

@@ -1,6 +1,7 @@
 //! Stage 5, graph: the actions as a petgraph DAG with their ordering edges.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -8,7 +9,7 @@ use super::actions::Decision;
 use super::assign::Plan;
 use super::order::orderings;
 use super::unpack::{Variant, Working};
-use super::{Action, Task};
+use super::{Action, AgentSpec, Meta, Task};
 use crate::model::cib::Role;
 use crate::model::time::parse_interval_ms;
 
@@ -19,9 +20,22 @@ struct Builder<'a> {
     graph: DiGraph<Action, ()>,
     /// Per resource index: its actions with their (ordering) task.
     by_rsc: Vec<Vec<(Task, NodeIndex)>>,
+    /// Each resource's parameters, copied once and shared by its actions.
+    params: Vec<Option<Arc<BTreeMap<String, String>>>>,
+    /// Each resource's agent, likewise.
+    agents: Vec<Option<Arc<AgentSpec>>>,
 }
 
 impl Builder<'_> {
+    fn params_of(&mut self, r: usize) -> Arc<BTreeMap<String, String>> {
+        if self.params.len() <= r {
+            self.params.resize(r + 1, None);
+        }
+        self.params[r]
+            .get_or_insert_with(|| Arc::new(self.w.rscs[r].params.clone()))
+            .clone()
+    }
+
     fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
         let rsc = &self.w.rscs[r];
         rsc.ops
@@ -44,27 +58,27 @@ impl Builder<'_> {
         task: Task,
         node: usize,
         interval_ms: u64,
-        meta: BTreeMap<String, String>,
+        meta: Meta,
     ) -> NodeIndex {
         let rsc = &self.w.rscs[r];
-        let op_name = if task == Task::Pseudo {
-            meta.get("name").cloned().unwrap_or_default()
+        let op_name: std::borrow::Cow<'static, str> = if task == Task::Pseudo {
+            meta.get("name").cloned().unwrap_or_default().into()
         } else {
-            task.name().to_string()
+            task.name().into()
         };
         let action = Action {
             task,
             resource: Some(rsc.id.clone()),
-            agent: rsc.agent.clone(),
+            agent: self.agents[r].clone(),
             node: Some(self.w.nodes[node].name.clone()),
             interval_ms,
             timeout_ms: self.timeout_ms(r, &op_name, interval_ms),
-            params: rsc.params.clone(),
+            params: self.params_of(r),
             meta,
         };
         let idx = self.graph.add_node(action);
         let key_task = if task == Task::Pseudo {
-            match op_name.as_str() {
+            match &*op_name {
                 "stop" => Task::Stop,
                 "start" => Task::Start,
                 _ => Task::Pseudo,
@@ -102,8 +116,8 @@ impl Builder<'_> {
     }
 }
 
-fn clone_meta(w: &Working, r: usize) -> BTreeMap<String, String> {
-    let mut meta = BTreeMap::new();
+fn clone_meta(w: &Working, r: usize) -> Meta {
+    let mut meta = Meta::new();
     let rsc = &w.rscs[r];
     let clone = rsc.parent.and_then(|p| {
         if w.rscs[p].variant == Variant::Clone {
@@ -136,16 +150,30 @@ pub fn build(
     decisions: &[Decision],
     fence: &[bool],
 ) -> DiGraph<Action, ()> {
+    // Room for a probe per primitive and online node plus a few actions each,
+    // so that the node vector is not regrown (and copied) as it fills.
+    let online = w.nodes.iter().filter(|n| n.online).count();
+    let primitives = w
+        .rscs
+        .iter()
+        .filter(|r| r.variant == Variant::Primitive)
+        .count();
     let mut b = Builder {
         w,
-        graph: DiGraph::new(),
+        graph: DiGraph::with_capacity(primitives * (online + 4) + fence.len(), 0),
         by_rsc: vec![Vec::new(); w.rscs.len()],
+        params: vec![None; w.rscs.len()],
+        agents: w
+            .rscs
+            .iter()
+            .map(|r| r.agent.clone().map(Arc::new))
+            .collect(),
     };
     let mut fence_nodes: std::collections::BTreeMap<usize, NodeIndex> =
         std::collections::BTreeMap::new();
     for (n, &f) in fence.iter().enumerate() {
         if f {
-            let mut meta = BTreeMap::new();
+            let mut meta = Meta::new();
             meta.insert("action".into(), w.fence_action.clone());
             let idx = b.graph.add_node(Action {
                 task: Task::Fence,
@@ -158,7 +186,7 @@ pub fn build(
                     .property("fencing-timeout")
                     .and_then(parse_interval_ms)
                     .unwrap_or(60_000),
-                params: BTreeMap::new(),
+                params: Default::default(),
                 meta,
             });
             fence_nodes.insert(n, idx);
@@ -273,18 +301,24 @@ pub fn build(
             .copied()
             .filter(|&i| b.graph[i].interval_ms > 0)
             .collect();
+        // The lists are looked up once per resource, not once per probe
+        // (there is a probe per node); edges are added in the same order.
+        let after_probes: Vec<NodeIndex> = [Task::Start, Task::MigrateTo, Task::Promote]
+            .into_iter()
+            .flat_map(|t| b.of(r, t))
+            .collect();
         for &p in &probes {
-            for t in [Task::Start, Task::MigrateTo, Task::Promote] {
-                for &s in b.of(r, t).iter() {
-                    b.edge(p, s);
-                }
+            for &s in &after_probes {
+                b.edge(p, s);
             }
         }
+        let before_monitors: Vec<NodeIndex> = [Task::Start, Task::Promote, Task::Demote]
+            .into_iter()
+            .flat_map(|t| b.of(r, t))
+            .collect();
         for &m in &recurring {
-            for t in [Task::Start, Task::Promote, Task::Demote] {
-                for &s in b.of(r, t).iter() {
-                    b.edge(s, m);
-                }
+            for &s in &before_monitors {
+                b.edge(s, m);
             }
         }
     }

@@ -25,6 +25,7 @@ pub mod order;
 pub mod unpack;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 pub use crate::model::cib::AgentSpec;
 use crate::model::cib::{Cib, ModelError};
@@ -77,15 +78,102 @@ pub struct Action {
     pub task: Task,
     /// The lrm resource id (`db:0` for anonymous clone instances).
     pub resource: Option<String>,
-    pub agent: Option<AgentSpec>,
+    /// The resource's agent, shared by all of its actions.
+    pub agent: Option<Arc<AgentSpec>>,
     /// Node uname the action runs on (the fence target for Fence).
     pub node: Option<String>,
     pub interval_ms: u64,
     pub timeout_ms: u64,
-    pub params: BTreeMap<String, String>,
+    /// The resource's parameters, shared by all of its actions.
+    pub params: Arc<BTreeMap<String, String>>,
     /// CRM_meta_* style extras: `op_target_rc` for probes, fence `action`,
     /// pseudo-action name in `name`.
-    pub meta: BTreeMap<String, String>,
+    pub meta: Meta,
+}
+
+/// An action's few meta attributes, sorted by name: a map API over a vector,
+/// since a `BTreeMap` node costs half a kilobyte and a graph has an action
+/// per resource and node.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Meta(Vec<(String, String)>);
+
+impl Meta {
+    pub fn new() -> Self {
+        Meta(Vec::new())
+    }
+
+    pub fn get(&self, key: &str) -> Option<&String> {
+        self.0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| &self.0[i].1)
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key`, returning its previous value (as `BTreeMap::insert`).
+    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
+        match self
+            .0
+            .binary_search_by(|(k, _)| k.as_str().cmp(key.as_str()))
+        {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                // Grown one entry at a time: most actions carry one or two
+                // entries, and a graph holds hundreds of thousands of them.
+                self.0.reserve_exact(1);
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    pub fn remove(&mut self, key: &str) -> Option<String> {
+        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok()?;
+        Some(self.0.remove(i).1)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The entries in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+}
+
+impl std::fmt::Debug for Meta {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl FromIterator<(String, String)> for Meta {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
+        let mut m = Meta::new();
+        for (k, v) in iter {
+            m.insert(k, v);
+        }
+        m
+    }
+}
+
+impl<'a> IntoIterator for &'a Meta {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (String, String)>,
+        fn(&'a (String, String)) -> (&'a String, &'a String),
+    >;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
 }
 
 impl Action {
@@ -160,7 +248,7 @@ pub fn run(cib: &Element, now_epoch_s: i64) -> Result<Outcome, SchedulerError> {
 }
 
 /// Which nodes get fenced, and why.
-fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
+pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
     let mut fence = vec![false; w.nodes.len()];
     let mut reason = vec![String::new(); w.nodes.len()];
     // Without quorum only nodes still in our membership may be fenced.

@@ -938,7 +938,7 @@ fn unpack_remote_nodes(w: &mut Working) {
                     had_active_history: false,
                     guest_lost: None,
                 };
-                let attrs = state.map(|s| s.transient).unwrap_or_default();
+                let attrs = state.map(|s| s.transient.clone()).unwrap_or_default();
                 finish_attrs(&mut info, attrs);
                 w.node_index.insert(name.clone(), w.nodes.len());
                 w.nodes.push(info);
