@@ -3,7 +3,7 @@
 
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{Envelope, Message, Plan, PlannedAction, PlannedKind};
-use crate::model::operation::OpSpec;
+use crate::model::operation::{AgentSpec, OpSpec};
 use crate::model::xml::Element;
 use crate::scheduler::{self, Action, Task};
 use petgraph::visit::EdgeRef;
@@ -54,13 +54,20 @@ fn planned_kind(action: &Action) -> PlannedKind {
         (Some(resource), Some(agent), Some(node), Some(operation)) => PlannedKind::Resource {
             node: node.clone(),
             op: OpSpec {
-                resource: lrm_id(resource, &action.meta),
-                agent: agent.clone(),
+                resource: lrm_id(
+                    resource,
+                    action.meta.get("globally_unique").map(String::as_str),
+                ),
+                agent: AgentSpec::clone(agent),
                 operation: operation.to_string(),
                 interval_ms: action.interval_ms,
                 timeout_ms: action.timeout_ms,
-                params: action.params.clone(),
-                meta: action.meta.clone(),
+                params: (*action.params).clone(),
+                meta: action
+                    .meta
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
             },
         },
         _ => PlannedKind::Pseudo {
@@ -77,8 +84,8 @@ fn planned_kind(action: &Action) -> PlannedKind {
 /// clone are interchangeable: on each node there is one, under the
 /// primitive's own id (`db`, not `db:2`), as Pacemaker's executor does; the
 /// scheduler maps it to an instance number afresh each time.
-fn lrm_id(resource: &str, meta: &std::collections::BTreeMap<String, String>) -> String {
-    let anonymous = meta.get("globally_unique").map(String::as_str) == Some("false");
+fn lrm_id(resource: &str, globally_unique: Option<&str>) -> String {
+    let anonymous = globally_unique == Some("false");
     match resource.split_once(':') {
         Some((base, _)) if anonymous => base.to_string(),
         _ => resource.to_string(),
@@ -115,11 +122,8 @@ mod tests {
 
     #[test]
     fn anonymous_clone_instances_run_under_the_primitive_id() {
-        let mut meta = std::collections::BTreeMap::new();
-        meta.insert("globally_unique".to_string(), "false".to_string());
-        assert_eq!(lrm_id("db:2", &meta), "db");
-        meta.insert("globally_unique".to_string(), "true".to_string());
-        assert_eq!(lrm_id("db:2", &meta), "db:2");
-        assert_eq!(lrm_id("vip", &Default::default()), "vip");
+        assert_eq!(lrm_id("db:2", Some("false")), "db");
+        assert_eq!(lrm_id("db:2", Some("true")), "db:2");
+        assert_eq!(lrm_id("vip", None), "vip");
     }
 }
