@@ -346,6 +346,18 @@ impl Election {
         effects
     }
 
+    /// Hands this machine a message another one sent (`effect` as routed
+    /// from `from`); effects that are not messages are ignored.
+    pub fn deliver(&mut self, from: &str, effect: Effect) -> Vec<Effect> {
+        match effect {
+            Effect::SendJoinRequest { term, .. } => self.on_join_request(from, term),
+            Effect::SendJoinAck { term, .. } => self.on_join_ack(from, term),
+            Effect::SendStaleTerm { term_seen, .. } => self.on_stale_term(term_seen),
+            Effect::SendAnnounce { term, .. } => self.on_announce(from, term),
+            _ => Vec::new(),
+        }
+    }
+
     fn win(&mut self, effects: &mut Vec<Effect>) {
         let Some(candidacy) = self.candidacy.take() else {
             return;
@@ -397,13 +409,7 @@ pub fn settle_in_order(
         let Some(node) = nodes.get_mut(&to) else {
             continue;
         };
-        let out = match effect {
-            Effect::SendJoinRequest { term, .. } => node.on_join_request(&from, term),
-            Effect::SendJoinAck { term, .. } => node.on_join_ack(&from, term),
-            Effect::SendStaleTerm { term_seen, .. } => node.on_stale_term(term_seen),
-            Effect::SendAnnounce { term, .. } => node.on_announce(&from, term),
-            _ => Vec::new(),
-        };
+        let out = node.deliver(&from, effect);
         route(&to, out, &mut inbox);
     }
 }
@@ -672,13 +678,7 @@ mod tests {
             while !inbox.is_empty() {
                 let (from, to, effect) = inbox.remove((next() % inbox.len() as u64) as usize);
                 let node = nodes.get_mut(&to).unwrap();
-                let out = match effect {
-                    Effect::SendJoinRequest { term, .. } => node.on_join_request(&from, term),
-                    Effect::SendJoinAck { term, .. } => node.on_join_ack(&from, term),
-                    Effect::SendStaleTerm { term_seen, .. } => node.on_stale_term(term_seen),
-                    Effect::SendAnnounce { term, .. } => node.on_announce(&from, term),
-                    _ => Vec::new(),
-                };
+                let out = node.deliver(&from, effect);
                 let mut routed = Vec::new();
                 route(&to, out, &mut routed);
                 // Losses stop after a few rounds, as a network heals.
