@@ -2013,9 +2013,19 @@ pub fn property_get(cib: &Element, name: &str) -> Option<String> {
 
 /// `property list`: name=value lines.
 pub fn property_list(cib: &Element) -> String {
+    nvpair_lines(
+        cib,
+        "crm_config",
+        "no cluster properties set (all defaults)\n",
+    )
+}
+
+/// Every nvpair below configuration's `section`, as name=value lines, or
+/// `when_empty`.
+fn nvpair_lines(cib: &Element, section: &str, when_empty: &str) -> String {
     let mut out = String::new();
-    if let Some(crm_config) = configuration(cib).and_then(|c| c.child("crm_config")) {
-        crm_config.walk(&mut |e| {
+    if let Some(section) = configuration(cib).and_then(|c| c.child(section)) {
+        section.walk(&mut |e| {
             if e.name == "nvpair" {
                 out.push_str(&format!(
                     "{}={}\n",
@@ -2026,7 +2036,7 @@ pub fn property_list(cib: &Element) -> String {
         });
     }
     if out.is_empty() {
-        out.push_str("no cluster properties set (all defaults)\n");
+        out.push_str(when_empty);
     }
     out
 }
@@ -2099,22 +2109,7 @@ pub fn defaults_set(cib: &Element, section: &str, assignments: &[String]) -> Res
 
 /// name=value lines of `rsc_defaults` or `op_defaults`.
 pub fn defaults_list(cib: &Element, section: &str) -> String {
-    let mut out = String::new();
-    if let Some(s) = configuration(cib).and_then(|c| c.child(section)) {
-        s.walk(&mut |e| {
-            if e.name == "nvpair" {
-                out.push_str(&format!(
-                    "{}={}\n",
-                    e.attr("name").unwrap_or("?"),
-                    e.attr("value").unwrap_or("")
-                ));
-            }
-        });
-    }
-    if out.is_empty() {
-        out.push_str("no defaults set\n");
-    }
-    out
+    nvpair_lines(cib, section, "no defaults set\n")
 }
 
 // ---------------------------------------------------------------- nodes
