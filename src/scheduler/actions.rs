@@ -338,21 +338,45 @@ struct OrderPair {
     symmetrical: bool,
 }
 
-/// Mandatory orderings: an unrunnable first makes the then unrunnable; a
-/// required first start or stop forces the then to restart.
-fn propagate_orders(w: &Working, out: &mut [Decision]) {
-    let mut pairs: Vec<OrderPair> = Vec::new();
-    for o in &w.cib.orders {
-        if o.kind != OrderKind::Mandatory || o.first_action != "start" || o.then_action != "start" {
-            continue;
+/// The mandatory orders from `first_action` to `then_action` between
+/// configured resources: (order, first, then, first's primitives, then's
+/// primitives).
+fn mandatory_orders<'a>(
+    w: &'a Working,
+    first_action: &'a str,
+    then_action: &'a str,
+) -> impl Iterator<
+    Item = (
+        &'a crate::model::cib::Order,
+        usize,
+        usize,
+        Vec<usize>,
+        Vec<usize>,
+    ),
+> + 'a {
+    w.cib.orders.iter().filter_map(move |o| {
+        if o.kind != OrderKind::Mandatory
+            || o.first_action != first_action
+            || o.then_action != then_action
+        {
+            return None;
         }
         let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
-            continue;
+            return None;
         };
         let mut firsts = Vec::new();
         w.primitives_of(f, &mut firsts);
         let mut thens = Vec::new();
         w.primitives_of(t, &mut thens);
+        Some((o, f, t, firsts, thens))
+    })
+}
+
+/// Mandatory orderings: an unrunnable first makes the then unrunnable; a
+/// required first start or stop forces the then to restart.
+fn propagate_orders(w: &Working, out: &mut [Decision]) {
+    let mut pairs: Vec<OrderPair> = Vec::new();
+    for (o, f, t, firsts, mut thens) in mandatory_orders(w, "start", "start") {
         // Into a group: its first member (the rest follow it).
         if w.rscs[t].variant == Variant::Group {
             thens.truncate(1);
@@ -617,17 +641,7 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
         }
     }
     // An explicit "first stop, then stop" waits for a first that is frozen.
-    for o in &w.cib.orders {
-        if o.kind != OrderKind::Mandatory || o.first_action != "stop" || o.then_action != "stop" {
-            continue;
-        }
-        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
-            continue;
-        };
-        let mut firsts = Vec::new();
-        w.primitives_of(f, &mut firsts);
-        let mut thens = Vec::new();
-        w.primitives_of(t, &mut thens);
+    for (_, _, _, firsts, thens) in mandatory_orders(w, "stop", "stop") {
         if firsts
             .iter()
             .any(|&x| !out[x].managed && out[x].current.is_some())

@@ -13,6 +13,7 @@ use crate::model::cib::{location_rule_score, LocationTarget, Role};
 use crate::model::rules::RuleContext;
 use crate::model::score::{self, INFINITY};
 
+/// A colocation the scheduler works with (resources by index).
 #[derive(Debug, Clone)]
 pub struct Coloc {
     pub id: String,
@@ -23,6 +24,23 @@ pub struct Coloc {
     pub primary_role: Option<Role>,
     pub node_attribute: String,
     pub influence: bool,
+}
+
+impl Coloc {
+    /// A mandatory same-node colocation the configuration implies (group
+    /// members, containers, guest connections), not one a user wrote.
+    fn implied(id: String, dependent: usize, primary: usize) -> Coloc {
+        Coloc {
+            id,
+            dependent,
+            primary,
+            score: INFINITY,
+            dependent_role: None,
+            primary_role: None,
+            node_attribute: "#uname".into(),
+            influence: true,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,16 +181,8 @@ pub fn assign(w: &Working) -> Plan {
     for (r, rsc) in w.rscs.iter().enumerate() {
         if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
             if rsc.variant == Variant::Primitive && c != r {
-                plan.colocs.push(Coloc {
-                    id: format!("{}-container", rsc.id),
-                    dependent: r,
-                    primary: c,
-                    score: INFINITY,
-                    dependent_role: None,
-                    primary_role: None,
-                    node_attribute: "#uname".into(),
-                    influence: true,
-                });
+                plan.colocs
+                    .push(Coloc::implied(format!("{}-container", rsc.id), r, c));
             }
         }
     }
@@ -489,31 +499,18 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
     for (r, rsc) in w.rscs.iter().enumerate() {
         if rsc.variant == Variant::Group {
             for pair in rsc.children.windows(2) {
-                plan.colocs.push(Coloc {
-                    id: format!("{}-group", w.rscs[r].id),
-                    dependent: pair[1],
-                    primary: pair[0],
-                    score: INFINITY,
-                    dependent_role: None,
-                    primary_role: None,
-                    node_attribute: "#uname".into(),
-                    influence: true,
-                });
+                plan.colocs.push(Coloc::implied(
+                    format!("{}-group", w.rscs[r].id),
+                    pair[1],
+                    pair[0],
+                ));
             }
         }
     }
     for (conn, &container) in &w.guest_containers {
         if let Some(&c) = w.by_id.get(conn) {
-            plan.colocs.push(Coloc {
-                id: format!("{conn}-guest"),
-                dependent: c,
-                primary: container,
-                score: INFINITY,
-                dependent_role: None,
-                primary_role: None,
-                node_attribute: "#uname".into(),
-                influence: true,
-            });
+            plan.colocs
+                .push(Coloc::implied(format!("{conn}-guest"), c, container));
         }
     }
     for parts in w.bundles.values() {
@@ -522,16 +519,11 @@ fn resolve_colocations(w: &Working, plan: &mut Plan) {
                 .into_iter()
                 .flatten()
             {
-                plan.colocs.push(Coloc {
-                    id: format!("{}-bundle", w.rscs[follower].id),
-                    dependent: follower,
-                    primary: c,
-                    score: INFINITY,
-                    dependent_role: None,
-                    primary_role: None,
-                    node_attribute: "#uname".into(),
-                    influence: true,
-                });
+                plan.colocs.push(Coloc::implied(
+                    format!("{}-bundle", w.rscs[follower].id),
+                    follower,
+                    c,
+                ));
             }
         }
     }

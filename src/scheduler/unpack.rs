@@ -46,6 +46,32 @@ pub struct NodeInfo {
 }
 
 impl NodeInfo {
+    /// A node known by name and kind, not (yet) seen online, with nothing
+    /// configured or recorded about it.
+    pub fn offline(name: &str, id: &str, kind: NodeKind, has_state: bool) -> NodeInfo {
+        NodeInfo {
+            name: name.to_string(),
+            id: id.to_string(),
+            kind,
+            online: false,
+            unclean: false,
+            unclean_reason: String::new(),
+            standby: false,
+            maintenance: false,
+            shutdown: false,
+            pending: false,
+            attrs: BTreeMap::new(),
+            utilization: BTreeMap::new(),
+            node_score: 0,
+            connection: None,
+            has_state,
+            connection_stopping: false,
+            unprobeable: false,
+            had_active_history: false,
+            guest_lost: None,
+        }
+    }
+
     /// Whether resources may be placed here.
     pub fn can_host(&self) -> bool {
         self.online
@@ -422,25 +448,9 @@ fn unpack_nodes(w: &mut Working) {
             .map(|&i| w.cib.node_states[i].clone());
         let mut attrs = n.attrs.clone();
         let mut info = NodeInfo {
-            name: n.uname.clone(),
-            id: n.id.clone(),
-            kind: n.kind.clone(),
-            online: false,
-            unclean: false,
-            unclean_reason: String::new(),
-            standby: false,
-            maintenance: false,
-            shutdown: false,
-            pending: false,
-            attrs: BTreeMap::new(),
             utilization: n.utilization.clone(),
             node_score: n.score,
-            connection: None,
-            has_state: state.is_some(),
-            connection_stopping: false,
-            unprobeable: false,
-            had_active_history: false,
-            guest_lost: None,
+            ..NodeInfo::offline(&n.uname, &n.id, n.kind.clone(), state.is_some())
         };
         if n.kind == NodeKind::Remote {
             // Remote nodes are online when their connection runs; decided
@@ -917,27 +927,7 @@ fn unpack_remote_nodes(w: &mut Working) {
                     .iter()
                     .find(|s| s.uname == name || s.id == name)
                     .cloned();
-                let mut info = NodeInfo {
-                    name: name.clone(),
-                    id: name.clone(),
-                    kind: kind.clone(),
-                    online: false,
-                    unclean: false,
-                    unclean_reason: String::new(),
-                    standby: false,
-                    maintenance: false,
-                    shutdown: false,
-                    pending: false,
-                    attrs: BTreeMap::new(),
-                    utilization: BTreeMap::new(),
-                    node_score: 0,
-                    connection: None,
-                    has_state: state.is_some(),
-                    connection_stopping: false,
-                    unprobeable: false,
-                    had_active_history: false,
-                    guest_lost: None,
-                };
+                let mut info = NodeInfo::offline(&name, &name, kind.clone(), state.is_some());
                 let attrs = state.map(|s| s.transient.clone()).unwrap_or_default();
                 finish_attrs(&mut info, attrs);
                 w.node_index.insert(name.clone(), w.nodes.len());
