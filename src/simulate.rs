@@ -72,7 +72,11 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
     for spec in &args.op_fail {
         inject_failure(&mut cib, spec, now)?;
     }
-    let outcome = scheduler::run(&cib, now)?;
+    // Like crm_simulate: the CIB may come from crm_report, passwords masked.
+    let options = scheduler::Options {
+        secrets_masked: true,
+    };
+    let outcome = scheduler::run_with(&cib, now, options)?;
     let out = render(&outcome, args.scores);
     print!("{out}");
     if let Some(path) = &args.dot {

@@ -178,7 +178,7 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
                 .unwrap_or(1_700_000_000);
             let typed = systole::model::cib::Cib::from_xml(&cib, now)?;
             next(1, &mut t);
-            let working = unpack::unpack(typed, now);
+            let working = unpack::unpack(typed, now, Default::default());
             next(2, &mut t);
             let plan = assign::assign(&working);
             next(3, &mut t);

@@ -181,6 +181,10 @@ pub fn nvpairs(
             let (Some(name), Some(value)) = (pair.attr("name"), pair.attr("value")) else {
                 continue;
             };
+            // "#default" asks for the default: as if the pair were absent.
+            if value == "#default" {
+                continue;
+            }
             out.entry(name.to_string())
                 .or_insert_with(|| value.to_string());
         }
@@ -231,6 +235,9 @@ pub struct OpConfig {
     pub on_fail: Option<String>,
     pub enabled: bool,
     pub meta: BTreeMap<String, String>,
+    /// The operation's own instance attributes (passed to the agent with the
+    /// resource's, and part of the operation's digest).
+    pub params: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone)]
@@ -337,6 +344,17 @@ pub struct LrmOp {
     pub call_id: i64,
     pub last_rc_change: Option<i64>,
     pub op_digest: Option<String>,
+    /// Digest of the parameters that cannot be reloaded (agents that reload).
+    pub op_restart_digest: Option<String>,
+    /// Those parameters' names, space-separated (`op-force-restart`).
+    pub op_force_restart: Option<String>,
+    /// Private parameters (passwords) left out of `op_secure_digest`, so a
+    /// CIB with them masked can still be compared.
+    pub op_secure_params: Option<String>,
+    pub op_secure_digest: Option<String>,
+    /// The feature set of the node that recorded it (digest rules changed
+    /// at 3.16.0).
+    pub feature_set: Option<String>,
     pub transition_key: Option<String>,
     pub migrate_source: Option<String>,
     pub migrate_target: Option<String>,
@@ -608,6 +626,7 @@ fn read_ops(root: &Element, e: &Element, ctx: &RuleContext) -> Result<Vec<OpConf
             on_fail: meta.get("on-fail").cloned(),
             enabled: meta.get("enabled").map(|v| parse_bool(v)).unwrap_or(true),
             meta,
+            params: nvpairs(root, op, "instance_attributes", ctx),
         });
     }
     Ok(ops)
@@ -1105,6 +1124,11 @@ fn read_node_state(
                         .or_else(|| op.attr("last-run"))
                         .and_then(|v| v.parse().ok()),
                     op_digest: op.attr("op-digest").map(str::to_string),
+                    op_restart_digest: op.attr("op-restart-digest").map(str::to_string),
+                    op_force_restart: op.attr("op-force-restart").map(str::to_string),
+                    op_secure_params: op.attr("op-secure-params").map(str::to_string),
+                    op_secure_digest: op.attr("op-secure-digest").map(str::to_string),
+                    feature_set: op.attr("crm_feature_set").map(str::to_string),
                     transition_key: op.attr("transition-key").map(str::to_string),
                     migrate_source: op.attr("migrate_source").map(str::to_string),
                     migrate_target: op.attr("migrate_target").map(str::to_string),

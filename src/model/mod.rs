@@ -5,6 +5,7 @@ pub mod acl;
 pub mod cib;
 pub mod cib_store;
 pub mod diff;
+pub mod digest;
 pub mod election;
 pub mod history;
 pub mod operation;

@@ -34,7 +34,7 @@ pub struct NodeStatus {
 /// The status of every primitive instance, in configuration order.
 /// Instances of an anonymous clone that run nowhere are listed as Stopped.
 pub fn resource_status(cib: &Element) -> Result<Vec<ResourceStatus>, ModelError> {
-    let w = unpack(Cib::from_xml(cib, 0)?, 0);
+    let w = unpack(Cib::from_xml(cib, 0)?, 0, Default::default());
     let mut out = Vec::new();
     for (i, r) in w.rscs.iter().enumerate() {
         if r.variant != Variant::Primitive {
@@ -72,7 +72,7 @@ fn is_promotable(w: &crate::scheduler::unpack::Working, i: usize) -> bool {
 
 /// Each configured node's state.
 pub fn node_status(cib: &Element) -> Result<Vec<NodeStatus>, ModelError> {
-    let w = unpack(Cib::from_xml(cib, 0)?, 0);
+    let w = unpack(Cib::from_xml(cib, 0)?, 0, Default::default());
     Ok(w.nodes
         .iter()
         .map(|n| NodeStatus {

@@ -31,6 +31,8 @@ pub struct Decision {
     pub blocked_stop: bool,
     /// Stops can run (false when the node is unclean and cannot be fenced).
     pub stop_runnable: bool,
+    /// Reloads its changed parameters in place (the agent can).
+    pub reload: bool,
 }
 
 pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
@@ -267,6 +269,7 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
             restarts.push(c);
         }
     }
+    apply_definition_changes(w, &mut out);
     for c in restarts {
         if !out[c].managed {
             continue;
@@ -284,6 +287,34 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
     block_migration(w, &mut out);
     propagate_orders(w, &mut out);
     out
+}
+
+/// Changed definitions: a resource staying where it runs restarts there, or
+/// reloads when only reloadable parameters changed.
+fn apply_definition_changes(w: &Working, out: &mut [Decision]) {
+    use super::definition::ChangeKind;
+    for change in &w.changes {
+        let d = &mut out[change.rsc];
+        let staying = d.current == Some(change.node) && d.next == Some(change.node);
+        if !staying || !d.managed || d.start {
+            continue;
+        }
+        match change.kind {
+            ChangeKind::Restart { reason } => {
+                d.reload = false;
+                d.start = true;
+                d.start_runnable = true;
+                if !d.stop_on.contains(&change.node) {
+                    d.stop_on.push(change.node);
+                }
+                if d.start_reason.is_none() {
+                    d.start_reason = reason.map(str::to_string);
+                }
+            }
+            ChangeKind::Reload if !d.failed => d.reload = true,
+            _ => {}
+        }
+    }
 }
 
 /// A resource that must wait for another's real stop cannot migrate: group
@@ -776,6 +807,15 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
             )];
         }
         if !d.start {
+            if d.reload && d.stop_on.is_empty() {
+                return vec![line(
+                    "Reload",
+                    id,
+                    &details(w, d, current, next),
+                    None,
+                    true,
+                )];
+            }
             if d.demote && d.promote {
                 return vec![line(
                     "Re-promote",

@@ -20,6 +20,7 @@
 
 pub mod actions;
 pub mod assign;
+pub mod definition;
 pub mod graph;
 pub mod order;
 pub mod unpack;
@@ -229,10 +230,29 @@ pub fn schedule(cib: &Element, now_epoch_s: i64) -> Result<Transition, Scheduler
     Ok(run(cib, now_epoch_s)?.transition)
 }
 
+/// How to read the CIB, beyond what it says itself.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Private parameters (passwords) may be masked, as in a CIB taken by
+    /// crm_report: operation histories are compared without them, so a
+    /// simulation does not restart every fence device. A running cluster
+    /// leaves this off: there, a changed password is a changed definition.
+    pub secrets_masked: bool,
+}
+
 /// Runs every stage and keeps the intermediate results.
 pub fn run(cib: &Element, now_epoch_s: i64) -> Result<Outcome, SchedulerError> {
+    run_with(cib, now_epoch_s, Options::default())
+}
+
+/// [`run`], with options.
+pub fn run_with(
+    cib: &Element,
+    now_epoch_s: i64,
+    options: Options,
+) -> Result<Outcome, SchedulerError> {
     let typed = Cib::from_xml(cib, now_epoch_s)?;
-    let working = unpack::unpack(typed, now_epoch_s);
+    let working = unpack::unpack(typed, now_epoch_s, options);
     let plan = assign::assign(&working);
     let (fence, fence_reason) = fencing(&working);
     let decisions = actions::decide(&working, &plan, &fence);

@@ -212,6 +212,12 @@ pub struct Working {
     pub stop_orphans: bool,
     pub placement_strategy: String,
     pub fence_action: String,
+    /// What changed in resources' definitions since they ran (restarts,
+    /// reloads, monitors to reissue or cancel, fail counts to clear).
+    pub changes: Vec<super::definition::Change>,
+    /// The CIB's private parameters may be masked (a simulation of a
+    /// crm_report CIB): histories are compared without them.
+    pub secrets_masked: bool,
 }
 
 fn meta_int(meta: &BTreeMap<String, String>, key: &str, default: i64) -> i64 {
@@ -248,7 +254,7 @@ impl Working {
     }
 }
 
-pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
+pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
     let props = &cib.properties;
     let fencing_enabled = cib.bool_property("fencing-enabled", true);
     let symmetric = cib.bool_property("symmetric-cluster", true);
@@ -286,6 +292,8 @@ pub fn unpack(cib: Cib, now_epoch_s: i64) -> Working {
         fence_action,
         now_epoch_s,
         cib,
+        changes: Vec::new(),
+        secrets_masked: options.secrets_masked,
     };
     unpack_nodes(&mut w);
     // no-quorum-policy=suicide: every node of an inquorate partition fences
@@ -1367,6 +1375,8 @@ fn unpack_history(w: &mut Working) {
         w.rscs[r].current = keep;
         w.rscs[r].dangling = dangling;
     }
+    w.changes = super::definition::check(w, &states);
+    let cleared = super::definition::cleared_failcounts(w, &w.changes);
     // Fail counts: fail-count-RSC[#op_interval] transient attributes.
     for n in 0..w.nodes.len() {
         let attrs = w.nodes[n].attrs.clone();
@@ -1409,6 +1419,10 @@ fn unpack_history(w: &mut Working) {
             let Some(instances) = by_base.get(&base) else {
                 continue;
             };
+            // Failures of a definition since changed are being cleared.
+            if cleared.contains(&(base.clone(), n)) {
+                continue;
+            }
             for &i in instances {
                 let r = &w.rscs[i];
                 if count <= 0 || r.migration_threshold <= 0 {
