@@ -389,6 +389,14 @@ fn print_actions(out: &mut String, o: &Outcome) {
             Task::Pseudo => {
                 let _ = writeln!(out, "  * Pseudo action:   {}", a.key());
             }
+            Task::ClearFailcount => {
+                let _ = writeln!(
+                    out,
+                    "  * Cluster action:  clear_failcount for {} on {}",
+                    a.resource.as_deref().unwrap_or(""),
+                    a.node.as_deref().unwrap_or("")
+                );
+            }
             _ => {
                 let rsc = a.resource.as_deref().unwrap_or("");
                 out.push_str("  * Resource action: ");

@@ -1,7 +1,10 @@
 //! Small scheduler scenarios written from Pacemaker's documented behaviour,
 //! plus property tests of the invariants.
 
+use std::collections::BTreeMap;
+
 use proptest::prelude::*;
+use systole::model::digest::{op_digest, params_digest};
 use systole::model::status::resource_status;
 use systole::model::xml::Element;
 use systole::scheduler::{schedule, Task};
@@ -17,9 +20,12 @@ fn node_state(name: &str, up: bool, lrm: &str) -> String {
     )
 }
 
+/// A resource without parameters, started on `node` (its history records the
+/// digest of the parameters it started with, as the executor does).
 fn running(rsc: &str, node: &str) -> String {
+    let digest = params_digest(&BTreeMap::new());
     format!(
-        r#"<lrm_resource id="{rsc}" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="{rsc}_last_0" operation_key="{rsc}_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="{node}"/></lrm_resource>"#
+        r#"<lrm_resource id="{rsc}" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="{rsc}_last_0" operation_key="{rsc}_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="{node}" op-digest="{digest}"/></lrm_resource>"#
     )
 }
 
@@ -295,4 +301,214 @@ fn an_unclean_node_is_fenced_before_its_resources_move() {
     assert!(petgraph::algo::has_path_connecting(
         &t.graph, fence, start, None
     ));
+}
+
+// Definition changes: the history's digests against the configuration.
+
+fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// `web` started on n1 with `started_with` and monitored every `interval_ms`
+/// with a 20 s timeout; `extra` goes into the start entry (restart digests).
+fn history(started_with: &BTreeMap<String, String>, interval_ms: u64, extra: &str) -> String {
+    let start = op_digest(started_with, &BTreeMap::new(), 0, 20_000);
+    let monitor = op_digest(started_with, &BTreeMap::new(), interval_ms, 20_000);
+    let lrm = format!(
+        r#"<lrm_resource id="web" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="web_last_0" operation_key="web_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="n1" op-digest="{start}" {extra}/><lrm_rsc_op id="web_monitor_{interval_ms}" operation_key="web_monitor_{interval_ms}" operation="monitor" interval="{interval_ms}" rc-code="0" op-status="0" call-id="3" on_node="n1" op-digest="{monitor}"/></lrm_resource>"#
+    );
+    node_state("n1", true, &lrm) + &node_state("n2", true, "") + &node_state("n3", true, "")
+}
+
+fn web(pairs: &[(&str, &str)], monitor: &str) -> String {
+    let nv: String = pairs
+        .iter()
+        .map(|(k, v)| format!(r#"<nvpair id="web-{k}" name="{k}" value="{v}"/>"#))
+        .collect();
+    format!(
+        r#"<primitive id="web" class="ocf" provider="heartbeat" type="Dummy"><instance_attributes id="web-ia">{nv}</instance_attributes><operations>{monitor}</operations></primitive>"#
+    )
+}
+
+const MONITOR_10S: &str = r#"<op id="web-mon" name="monitor" interval="10s" timeout="20s"/>"#;
+
+fn stickiness() -> &'static str {
+    r#"<nvpair id="p2" name="default-resource-stickiness" value="100"/>"#
+}
+
+fn actions_on(t: &systole::scheduler::Transition, task: Task, node: &str) -> Vec<u64> {
+    t.graph
+        .node_weights()
+        .filter(|a| a.task == task && a.node.as_deref() == Some(node))
+        .map(|a| a.interval_ms)
+        .collect()
+}
+
+#[test]
+fn unchanged_definition_leaves_a_running_resource_alone() {
+    let started = params(&[("state", "/run/web")]);
+    let c = cib(
+        stickiness(),
+        &web(&[("state", "/run/web")], MONITOR_10S),
+        "",
+        &history(&started, 10_000, ""),
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
+    assert!(actions_on(&t, Task::Stop, "n1").is_empty());
+    assert!(actions_on(&t, Task::Cancel, "n1").is_empty());
+    assert!(!actions_on(&t, Task::Monitor, "n1").contains(&10_000));
+}
+
+#[test]
+fn changed_parameters_restart_the_resource_in_place() {
+    let started = params(&[("state", "/run/web")]);
+    let c = cib(
+        stickiness(),
+        &web(&[("state", "/run/other")], MONITOR_10S),
+        "",
+        &history(&started, 10_000, ""),
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert_eq!(t.summary.len(), 1, "{:?}", t.summary);
+    assert!(
+        t.summary[0].contains("Restart")
+            && t.summary[0].contains("( n1 )")
+            && t.summary[0].ends_with("due to resource definition change"),
+        "{:?}",
+        t.summary
+    );
+    assert_eq!(actions_on(&t, Task::Stop, "n1"), vec![0]);
+    assert_eq!(actions_on(&t, Task::Start, "n1"), vec![0]);
+}
+
+#[test]
+fn reloadable_parameter_change_reloads_instead_of_restarting() {
+    // The agent said "state" needs a restart; "delay" may be reloaded.
+    let started = params(&[("state", "/run/web"), ("delay", "1")]);
+    let restart = params_digest(&params(&[("state", "/run/web")]));
+    let extra = format!(r#"op-force-restart=" state " op-restart-digest="{restart}""#);
+    let c = cib(
+        stickiness(),
+        &web(&[("state", "/run/web"), ("delay", "5")], MONITOR_10S),
+        "",
+        &history(&started, 10_000, &extra),
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert_eq!(t.summary.len(), 1, "{:?}", t.summary);
+    assert!(t.summary[0].contains("Reload"), "{:?}", t.summary);
+    assert_eq!(actions_on(&t, Task::Reload, "n1"), vec![0]);
+    assert!(actions_on(&t, Task::Stop, "n1").is_empty());
+    // The monitor runs with the new parameters: issued again after the reload.
+    assert_eq!(actions_on(&t, Task::Monitor, "n1"), vec![10_000]);
+
+    // Changing "state" itself needs the restart.
+    let c = cib(
+        stickiness(),
+        &web(&[("state", "/run/new"), ("delay", "1")], MONITOR_10S),
+        "",
+        &history(&started, 10_000, &extra),
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert!(
+        t.summary.iter().any(|l| l.contains("Restart")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn a_changed_monitor_interval_cancels_the_old_and_starts_the_new() {
+    let started = params(&[("state", "/run/web")]);
+    let c = cib(
+        stickiness(),
+        &web(
+            &[("state", "/run/web")],
+            r#"<op id="web-mon" name="monitor" interval="30s" timeout="20s"/>"#,
+        ),
+        "",
+        &history(&started, 10_000, ""),
+    );
+    let t = schedule(&c, 0).unwrap();
+    // Monitors are no resource change: nothing in the summary.
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
+    assert_eq!(actions_on(&t, Task::Cancel, "n1"), vec![10_000]);
+    assert_eq!(actions_on(&t, Task::Monitor, "n1"), vec![30_000]);
+    assert!(actions_on(&t, Task::Stop, "n1").is_empty());
+}
+
+#[test]
+fn a_changed_monitor_timeout_reissues_the_monitor() {
+    let started = params(&[("state", "/run/web")]);
+    let c = cib(
+        stickiness(),
+        &web(
+            &[("state", "/run/web")],
+            r#"<op id="web-mon" name="monitor" interval="10s" timeout="60s"/>"#,
+        ),
+        "",
+        &history(&started, 10_000, ""),
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
+    assert_eq!(actions_on(&t, Task::Monitor, "n1"), vec![10_000]);
+    let monitor = t
+        .graph
+        .node_weights()
+        .find(|a| a.task == Task::Monitor && a.interval_ms == 10_000)
+        .unwrap();
+    assert_eq!(monitor.timeout_ms, 60_000);
+    assert!(actions_on(&t, Task::Cancel, "n1").is_empty());
+}
+
+#[test]
+fn failures_under_an_old_definition_stop_counting() {
+    // web failed to start on n1 (fail count INFINITY) with other parameters:
+    // once the definition changed, n1 may run it again.
+    let old = op_digest(
+        &params(&[("state", "/broken")]),
+        &BTreeMap::new(),
+        0,
+        20_000,
+    );
+    let lrm = format!(
+        r#"<lrm_resource id="web" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="web_last_0" operation_key="web_stop_0" operation="stop" interval="0" rc-code="0" op-status="0" call-id="3" on_node="n1" op-digest="{old}"/><lrm_rsc_op id="web_last_failure_0" operation_key="web_start_0" operation="start" interval="0" rc-code="1" op-status="0" call-id="2" on_node="n1" op-digest="{old}"/></lrm_resource>"#
+    );
+    let failed = r#"<transient_attributes id="n1"><instance_attributes id="st-n1"><nvpair id="fc" name="fail-count-web#start_0" value="INFINITY"/></instance_attributes></transient_attributes>"#;
+    let n1 = node_state("n1", true, &lrm).replace("<lrm ", &format!("{failed}<lrm "));
+    let status =
+        |n1: &str| n1.to_string() + &node_state("n2", false, "") + &node_state("n3", false, "");
+    let preferred = r#"<rsc_location id="l1" rsc="web" node="n1" score="100"/>"#;
+
+    let same = cib(
+        "",
+        &web(&[("state", "/broken")], MONITOR_10S),
+        preferred,
+        &status(&n1),
+    );
+    let t = schedule(&same, 0).unwrap();
+    assert!(
+        !t.summary.iter().any(|l| l.contains("Start")),
+        "still banned: {:?}",
+        t.summary
+    );
+
+    let fixed = cib(
+        "",
+        &web(&[("state", "/run/web")], MONITOR_10S),
+        preferred,
+        &status(&n1),
+    );
+    let t = schedule(&fixed, 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Start") && l.contains("( n1 )")),
+        "{:?}",
+        t.summary
+    );
+    assert_eq!(actions_on(&t, Task::ClearFailcount, "n1"), vec![0]);
 }

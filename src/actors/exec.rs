@@ -93,6 +93,41 @@ fn expected_monitor_rc(op: &OpSpec) -> OcfRc {
 /// Runs one operation to its end (the recurring part is started here too).
 async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     let call_id = shared.next_call_id();
+    // Operations on the executor's bookkeeping, not the agent's.
+    let bookkeeping = match op.operation.as_str() {
+        "cancel" => {
+            shared
+                .recurring
+                .lock()
+                .await
+                .cancel(&op.resource, op.interval_ms)
+                .await;
+            shared.forget_recurring_one(&op.resource, op.interval_ms);
+            true
+        }
+        "delete" => {
+            shared
+                .recurring
+                .lock()
+                .await
+                .cancel_resource(&op.resource)
+                .await;
+            shared.forget_recurring(&op.resource);
+            true
+        }
+        "clear_failcount" => true,
+        _ => false,
+    };
+    if bookkeeping {
+        return OpOutcome {
+            rc: OcfRc::Success.code(),
+            status: OpStatus::Done,
+            output: String::new(),
+            exec_ms: 0,
+            ended_epoch_s: now_epoch_s(),
+            call_id,
+        };
+    }
     if op.agent.class == "stonith" {
         return fence_device_op(&shared, &op, call_id);
     }

@@ -158,6 +158,13 @@ impl NodeShared {
             .retain(|(r, _), _| r != resource);
     }
 
+    pub fn forget_recurring_one(&self, resource: &str, interval_ms: u64) {
+        self.recurring_ops
+            .lock()
+            .expect("recurring lock")
+            .remove(&(resource.to_string(), interval_ms));
+    }
+
     pub fn recurring_op(&self, resource: &str, interval_ms: u64) -> Option<OpSpec> {
         self.recurring_ops
             .lock()

@@ -349,6 +349,44 @@ pub fn record_op(
     outcome: &OpOutcome,
     transition_key: &str,
 ) {
+    // Operations on the record itself rather than on the resource.
+    match op.operation.as_str() {
+        "delete" => return delete_lrm_history(cib, Some(&op.resource), Some(node)),
+        "clear_failcount" => return clear_fail_counts(cib, Some(&op.resource), Some(node)),
+        "cancel" => {
+            // A cancelled recurring operation leaves the history.
+            let task = op
+                .meta
+                .get("operation")
+                .map(String::as_str)
+                .unwrap_or("monitor");
+            let id = format!("{}_{}_{}", op.resource, task, op.interval_ms);
+            for state in node_states_mut(cib, Some(node)) {
+                if let Some(resources) = state
+                    .child_mut("lrm")
+                    .and_then(|lrm| lrm.child_mut("lrm_resources"))
+                {
+                    for r in &mut resources.children {
+                        r.children.retain(|o| o.id() != Some(id.as_str()));
+                    }
+                }
+            }
+            return;
+        }
+        _ => {}
+    }
+    // A reload is the start of the new definition, as far as the history
+    // goes.
+    let reloaded;
+    let op = if op.operation == "reload" {
+        reloaded = OpSpec {
+            operation: "start".into(),
+            ..op.clone()
+        };
+        &reloaded
+    } else {
+        op
+    };
     let failed = is_failure(op, outcome);
     let node_state = node_state_mut(cib, node);
     let operation_key = op.key();
@@ -357,6 +395,13 @@ pub fn record_op(
         outcome.status.code(),
         outcome.rc,
         transition_key
+    );
+    // What it ran with, so the scheduler sees when the definition changes.
+    let digest = crate::model::digest::op_digest(
+        &op.params,
+        &std::collections::BTreeMap::new(),
+        op.interval_ms,
+        op.timeout_ms,
     );
     let make = |id: String| {
         Element::new("lrm_rsc_op")
@@ -375,6 +420,7 @@ pub fn record_op(
             .with_attr("last-rc-change", outcome.ended_epoch_s.to_string())
             .with_attr("exec-time", outcome.exec_ms.to_string())
             .with_attr("queue-time", "0")
+            .with_attr("op-digest", digest.clone())
     };
     {
         let resource = lrm_resource_mut(node_state, node, op);
@@ -553,26 +599,47 @@ pub fn clear_resource_history(cib: &mut Element, resource: &str) {
 /// Removes operation history and fail counts of `resource` (all resources
 /// when `None`) on `node` (all nodes when `None`); bumps num_updates.
 pub fn clear_history(cib: &mut Element, resource: Option<&str>, node: Option<&str>) {
-    let Some(status) = cib.child_mut("status") else {
-        return;
-    };
-    // Clone instances ("db:0") share their primitive's history entries.
-    let matches_resource =
-        |id: &str| resource.is_none_or(|r| id == r || id.split(':').next() == Some(r));
-    for state in status
-        .children
-        .iter_mut()
+    delete_lrm_history(cib, resource, node);
+    clear_fail_counts(cib, resource, node);
+    bump_num_updates(cib);
+}
+
+/// Whether a history or attribute resource id names `resource` (clone
+/// instances, "db:0", share their primitive's entries); `None` matches all.
+fn names_resource(resource: Option<&str>, id: &str) -> bool {
+    resource.is_none_or(|r| id == r || id.split(':').next() == Some(r))
+}
+
+/// The node_state elements of `node` (every node when `None`).
+fn node_states_mut<'a>(
+    cib: &'a mut Element,
+    node: Option<&'a str>,
+) -> impl Iterator<Item = &'a mut Element> + 'a {
+    cib.child_mut("status")
+        .into_iter()
+        .flat_map(|status| status.children.iter_mut())
         .filter(|c| c.name == "node_state")
-        .filter(|c| node.is_none_or(|n| c.attr("uname") == Some(n)))
-    {
+        .filter(move |c| node.is_none_or(|n| c.attr("uname") == Some(n)))
+}
+
+/// Forgets the operation history of a resource (its agent changed, or a
+/// cleanup).
+pub fn delete_lrm_history(cib: &mut Element, resource: Option<&str>, node: Option<&str>) {
+    for state in node_states_mut(cib, node) {
         if let Some(resources) = state
             .child_mut("lrm")
             .and_then(|lrm| lrm.child_mut("lrm_resources"))
         {
             resources
                 .children
-                .retain(|r| !matches_resource(r.id().unwrap_or_default()));
+                .retain(|r| !names_resource(resource, r.id().unwrap_or_default()));
         }
+    }
+}
+
+/// Removes the fail counts (and last-failure times) of a resource.
+pub fn clear_fail_counts(cib: &mut Element, resource: Option<&str>, node: Option<&str>) {
+    for state in node_states_mut(cib, node) {
         if let Some(set) = state
             .child_mut("transient_attributes")
             .and_then(|t| t.child_mut("instance_attributes"))
@@ -586,11 +653,10 @@ pub fn clear_history(cib: &mut Element, resource: Option<&str>, node: Option<&st
                     return true;
                 };
                 let rsc = rest.split('#').next().unwrap_or_default();
-                !(rest.contains('#') && matches_resource(rsc))
+                !(rest.contains('#') && names_resource(resource, rsc))
             });
         }
     }
-    bump_num_updates(cib);
 }
 
 #[cfg(test)]
@@ -718,6 +784,73 @@ mod tests {
         assert!(cib
             .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
             .is_none());
+    }
+
+    #[test]
+    fn definition_change_operations_edit_the_record() {
+        let mut cib = empty_cib();
+        let mut start = op("start", 0);
+        start.params.insert("ip".into(), "192.0.2.1".into());
+        record_op(&mut cib, "n1", &start, &outcome(0, 1), "1:1:0:x");
+        let digest = |cib: &Element, id: &str| {
+            cib.find_by_id(Some("lrm_rsc_op"), id)
+                .and_then(|o| o.attr("op-digest"))
+                .map(str::to_string)
+        };
+        // The digest is the scheduler's, for these parameters.
+        assert_eq!(
+            digest(&cib, "vip_last_0").as_deref(),
+            Some(
+                crate::model::digest::op_digest(&start.params, &Default::default(), 0, 20_000)
+                    .as_str()
+            )
+        );
+        record_op(
+            &mut cib,
+            "n1",
+            &op("monitor", 10_000),
+            &outcome(0, 2),
+            "2:1:0:x",
+        );
+        // A reload is recorded as the start of the new definition.
+        let mut reload = op("reload", 0);
+        reload.params.insert("ip".into(), "192.0.2.9".into());
+        record_op(&mut cib, "n1", &reload, &outcome(0, 3), "3:2:0:x");
+        let last = cib.find_by_id(Some("lrm_rsc_op"), "vip_last_0").unwrap();
+        assert_eq!(last.attr("operation"), Some("start"));
+        assert_ne!(digest(&cib, "vip_last_0"), None);
+        // A cancel removes the recurring entry only.
+        let mut cancel = op("cancel", 10_000);
+        cancel.meta.insert("operation".into(), "monitor".into());
+        record_op(&mut cib, "n1", &cancel, &outcome(0, 4), "4:2:0:x");
+        assert!(cib
+            .find_by_id(Some("lrm_rsc_op"), "vip_monitor_10000")
+            .is_none());
+        assert!(cib.find_by_id(Some("lrm_rsc_op"), "vip_last_0").is_some());
+        // Fail counts are cleared; delete forgets the history.
+        record_op(
+            &mut cib,
+            "n1",
+            &op("monitor", 10_000),
+            &outcome(1, 5),
+            "5:2:0:x",
+        );
+        assert!(cib
+            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .is_some());
+        record_op(
+            &mut cib,
+            "n1",
+            &op("clear_failcount", 0),
+            &outcome(0, 6),
+            "6:3:0:x",
+        );
+        assert!(cib
+            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .is_none());
+        assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_some());
+        record_op(&mut cib, "n1", &op("delete", 0), &outcome(0, 7), "7:3:0:x");
+        assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::unpack::{Rsc, Variant, Working};
-use crate::model::cib::{LrmOp, LrmResource, NodeState};
+use crate::model::cib::{LrmOp, LrmResource, NodeState, Role};
 use crate::model::digest;
 use crate::model::time::parse_interval_ms;
 
@@ -376,6 +376,37 @@ fn check_resource(
                     restart_digest_failed = true;
                 }
             }
+        }
+    }
+    // A configured monitor that never ran since the start (added to the
+    // configuration, or its interval changed) is issued now.
+    let role = rsc
+        .current
+        .iter()
+        .find(|c| c.node == node)
+        .map(|c| c.role)
+        .unwrap_or(Role::Started);
+    for op in &rsc.ops {
+        if op.name != "monitor" || op.interval_ms == 0 || !op.enabled || maintenance {
+            continue;
+        }
+        let wanted = match op.role {
+            Some(Role::Promoted) => role == Role::Promoted,
+            Some(Role::Stopped) => false,
+            _ => role != Role::Promoted,
+        };
+        let ran = ops[begin..]
+            .iter()
+            .any(|o| o.operation == "monitor" && o.interval_ms == op.interval_ms);
+        if wanted && !ran {
+            changes.push(Change {
+                rsc: r,
+                node,
+                kind: ChangeKind::Reschedule {
+                    task: "monitor".into(),
+                    interval_ms: op.interval_ms,
+                },
+            });
         }
     }
     if restart_digest_failed {

@@ -7,6 +7,7 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use super::actions::Decision;
 use super::assign::Plan;
+use super::definition::{Change, ChangeKind};
 use super::order::orderings;
 use super::unpack::{Variant, Working};
 use super::{Action, AgentSpec, Meta, Task};
@@ -34,6 +35,31 @@ impl Builder<'_> {
         self.params[r]
             .get_or_insert_with(|| Arc::new(self.w.rscs[r].params.clone()))
             .clone()
+    }
+
+    /// The parameters an operation runs with: the resource's, plus the
+    /// operation's own instance attributes when it has any.
+    fn op_params(
+        &mut self,
+        r: usize,
+        task: &str,
+        interval_ms: u64,
+    ) -> Arc<BTreeMap<String, String>> {
+        let shared = self.params_of(r);
+        let own = self.w.rscs[r]
+            .ops
+            .iter()
+            .find(|o| o.name == task && o.interval_ms == interval_ms)
+            .map(|o| &o.params)
+            .filter(|p| !p.is_empty());
+        match own {
+            None => shared,
+            Some(own) => {
+                let mut all = (*shared).clone();
+                all.extend(own.iter().map(|(k, v)| (k.clone(), v.clone())));
+                Arc::new(all)
+            }
+        }
     }
 
     fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
@@ -73,7 +99,7 @@ impl Builder<'_> {
             node: Some(self.w.nodes[node].name.clone()),
             interval_ms,
             timeout_ms: self.timeout_ms(r, &op_name, interval_ms),
-            params: self.params_of(r),
+            params: self.op_params(r, &op_name, interval_ms),
             meta,
         };
         let idx = self.graph.add_node(action);
@@ -192,6 +218,11 @@ pub fn build(
             fence_nodes.insert(n, idx);
         }
     }
+    let mut changes_of: std::collections::HashMap<usize, Vec<&Change>> =
+        std::collections::HashMap::new();
+    for change in &w.changes {
+        changes_of.entry(change.rsc).or_default().push(change);
+    }
     // Anonymous clone instances share one probe per node: (clone, node).
     let mut probed: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     for (r, rsc) in w.rscs.iter().enumerate() {
@@ -285,6 +316,9 @@ pub fn build(
                 }
             }
         }
+        if let Some(changes) = changes_of.get(&r) {
+            add_definition_actions(&mut b, r, d, &base_meta, changes);
+        }
         // Within the resource: probes, demote, stop, start, promote, monitor.
         b.edges_between(r, Task::Demote, Task::Stop);
         b.edges_between(r, Task::Stop, Task::Start);
@@ -377,4 +411,68 @@ pub fn build(
         }
     }
     b.graph
+}
+
+/// The actions a changed definition asks for: a reload, monitors issued
+/// again or cancelled, history deleted, fail counts cleared.
+fn add_definition_actions(
+    b: &mut Builder<'_>,
+    r: usize,
+    d: &Decision,
+    base_meta: &Meta,
+    changes: &[&Change],
+) {
+    for change in changes {
+        let n = change.node;
+        let staying = d.current == Some(n) && d.next == Some(n) && !d.stop_on.contains(&n);
+        let on_node = |b: &Builder<'_>, task: Task| -> Vec<NodeIndex> {
+            b.of(r, task)
+                .into_iter()
+                .filter(|&i| b.graph[i].node.as_deref() == Some(b.w.nodes[n].name.as_str()))
+                .collect()
+        };
+        match &change.kind {
+            ChangeKind::Reload if d.reload && staying => {
+                let reload = b.add(r, Task::Reload, n, 0, base_meta.clone());
+                for m in on_node(b, Task::Monitor) {
+                    b.edge(reload, m);
+                }
+            }
+            ChangeKind::Reschedule { task, interval_ms } if staying && task == "monitor" => {
+                let exists = on_node(b, Task::Monitor)
+                    .iter()
+                    .any(|&i| b.graph[i].interval_ms == *interval_ms);
+                if !exists {
+                    let m = b.add(r, Task::Monitor, n, *interval_ms, base_meta.clone());
+                    for reload in on_node(b, Task::Reload) {
+                        b.edge(reload, m);
+                    }
+                }
+            }
+            ChangeKind::Cancel {
+                task,
+                interval_ms,
+                call_id,
+                ..
+            } if !d.stop_on.contains(&n) => {
+                let mut meta = base_meta.clone();
+                meta.insert("operation".into(), task.clone());
+                meta.insert("call_id".into(), call_id.to_string());
+                b.add(r, Task::Cancel, n, *interval_ms, meta);
+            }
+            ChangeKind::Cleanup => {
+                let delete = b.add(r, Task::Delete, n, 0, base_meta.clone());
+                for s in on_node(b, Task::Stop) {
+                    b.edge(s, delete);
+                }
+                for s in on_node(b, Task::Start) {
+                    b.edge(delete, s);
+                }
+            }
+            ChangeKind::ClearFailcount { .. } => {
+                b.add(r, Task::ClearFailcount, n, 0, base_meta.clone());
+            }
+            _ => {}
+        }
+    }
 }

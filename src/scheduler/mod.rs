@@ -50,6 +50,14 @@ pub enum Task {
     MigrateTo,
     MigrateFrom,
     Notify,
+    /// Reload changed parameters in place (the agent supports it).
+    Reload,
+    /// Cancel a recurring operation (`interval_ms`; meta `operation`).
+    Cancel,
+    /// Forget the resource's history on the node (its agent changed).
+    Delete,
+    /// Clear the resource's fail count on the node.
+    ClearFailcount,
     Fence,
     /// A pseudo-action: a synchronisation point run by nobody (e.g. a stop
     /// implied by fencing, a group's "running").
@@ -67,6 +75,10 @@ impl Task {
             Task::MigrateTo => "migrate_to",
             Task::MigrateFrom => "migrate_from",
             Task::Notify => "notify",
+            Task::Reload => "reload",
+            Task::Cancel => "cancel",
+            Task::Delete => "delete",
+            Task::ClearFailcount => "clear_failcount",
             Task::Fence => "stonith",
             Task::Pseudo => "pseudo",
         }
