@@ -512,3 +512,65 @@ fn failures_under_an_old_definition_stop_counting() {
     );
     assert_eq!(actions_on(&t, Task::ClearFailcount, "n1"), vec![0]);
 }
+
+#[test]
+fn a_node_never_unfenced_is_unfenced_before_anything_runs_there() {
+    let device = r#"<primitive id="scsi" class="stonith" type="fence_scsi"><meta_attributes id="scsi-m"><nvpair id="scsi-p" name="provides" value="unfencing"/></meta_attributes></primitive>"#;
+    let unfenced = |node: &str| {
+        format!(
+            r#"<transient_attributes id="{node}"><instance_attributes id="st-{node}"><nvpair id="u-{node}" name="\#node-unfenced" value="1700000000"/></instance_attributes></transient_attributes>"#
+        )
+        .replace("\\#", "#")
+    };
+    let known = |node: &str| {
+        let lrm = format!(
+            r#"<lrm_resource id="scsi" class="stonith" type="fence_scsi"><lrm_rsc_op id="scsi_last_0" operation_key="scsi_monitor_0" operation="monitor" interval="0" rc-code="7" op-status="0" call-id="1" on_node="{node}"/></lrm_resource><lrm_resource id="web" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="web_last_0" operation_key="web_monitor_0" operation="monitor" interval="0" rc-code="7" op-status="0" call-id="2" on_node="{node}"/></lrm_resource>"#
+        );
+        node_state(node, true, &lrm).replace("<lrm ", &format!("{}<lrm ", unfenced(node)))
+    };
+    // n1 and n2 were unfenced and probed; n3 is new.
+    let status = known("n1") + &known("n2") + &node_state("n3", true, "");
+    let c = cib(
+        "",
+        &(device.to_string() + &dummy("web")),
+        r#"<rsc_location id="l1" rsc="web" node="n3" score="100"/>"#,
+        &status,
+    );
+    // With fencing on.
+    let c = Element::parse(&c.to_xml_compact().replace(
+        r#"name="stonith-enabled" value="false""#,
+        r#"name="stonith-enabled" value="true""#,
+    ))
+    .unwrap();
+    let t = schedule(&c, 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l == "* Fence (on) n3 'required by scsi monitor'"),
+        "{:?}",
+        t.summary
+    );
+    assert!(!t.summary.iter().any(|l| l.contains("Fence (on) n1")));
+    // The unfencing comes first on n3: before the probes and web's start.
+    let unfence = t
+        .graph
+        .node_indices()
+        .find(|&i| {
+            t.graph[i].task == Task::Fence
+                && t.graph[i].meta.get("action").map(String::as_str) == Some("on")
+        })
+        .expect("an unfence action");
+    let after: Vec<_> = t
+        .graph
+        .neighbors_directed(unfence, petgraph::Direction::Outgoing)
+        .map(|i| (t.graph[i].task, t.graph[i].resource.clone()))
+        .collect();
+    assert!(
+        after.contains(&(Task::Start, Some("web".into()))),
+        "{after:?}"
+    );
+    assert!(
+        after.contains(&(Task::Monitor, Some("scsi".into()))),
+        "{after:?}"
+    );
+}

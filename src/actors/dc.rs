@@ -632,15 +632,20 @@ impl Behaviour for DcActor {
                 detail,
             } => {
                 if self.election.is_dc() {
+                    let fence_action = fence_action_of(self.run.as_ref(), action);
+                    // Unfencing lets a node in; it does not take it down.
+                    let unfencing = fence_action == "on";
                     let record = crate::model::cib_store::FenceRecord {
                         target: target.clone(),
-                        action: fence_action_of(self.run.as_ref(), action),
+                        action: fence_action,
                         ok,
                         detail: detail.clone(),
                         at_epoch_s: now_epoch_s(),
                     };
                     self.status(ctx, StatusChange::FenceEvent { record });
-                    if ok {
+                    if ok && unfencing {
+                        tracing::info!(%target, "node unfenced");
+                    } else if ok {
                         tracing::info!(%target, "node fenced");
                         self.status(ctx, StatusChange::NodeFenced { node: target });
                     } else {

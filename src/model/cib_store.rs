@@ -565,6 +565,19 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
             );
             let excess = history.children.len().saturating_sub(FENCE_EVENTS_KEPT);
             history.children.drain(..excess);
+            // A node unfenced is marked so, for the scheduler (Pacemaker's
+            // "#node-unfenced" attribute).
+            if record.ok && record.action == "on" {
+                let node_state = node_state_mut(cib, &record.target);
+                let set = transient_set_mut(node_state, &record.target);
+                let set_id = format!("status-{}", record.target);
+                set_nvpair(
+                    set,
+                    &set_id,
+                    "#node-unfenced",
+                    Some(&record.at_epoch_s.to_string()),
+                );
+            }
         }
         StatusChange::Quorum { quorate, dc } => {
             cib.set_attr("have-quorum", if *quorate { "1" } else { "0" });

@@ -286,6 +286,7 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
     }
     block_migration(w, &mut out);
     propagate_orders(w, &mut out);
+    super::unfence::restart_for_unfencing(w, &mut out);
     out
 }
 
@@ -763,6 +764,11 @@ pub fn summary(
                 "* Fence ({}) {} '{}'",
                 action, w.nodes[n].name, fence_reason[n]
             ));
+        }
+    }
+    for (n, why) in super::unfence::reasons(w, decisions).iter().enumerate() {
+        if let Some(why) = why {
+            lines.push(format!("* Fence (on) {} '{}'", w.nodes[n].name, why));
         }
     }
     for node in &w.nodes {

@@ -223,6 +223,30 @@ pub fn build(
     for change in &w.changes {
         changes_of.entry(change.rsc).or_default().push(change);
     }
+    // Unfencing, before what needs it on the node (ordered further down).
+    let mut unfence_nodes: std::collections::BTreeMap<usize, NodeIndex> =
+        std::collections::BTreeMap::new();
+    for (n, why) in super::unfence::reasons(w, decisions).iter().enumerate() {
+        if why.is_some() {
+            let mut meta = Meta::new();
+            meta.insert("action".into(), "on".into());
+            let idx = b.graph.add_node(Action {
+                task: Task::Fence,
+                resource: None,
+                agent: None,
+                node: Some(w.nodes[n].name.clone()),
+                interval_ms: 0,
+                timeout_ms: w
+                    .cib
+                    .property("fencing-timeout")
+                    .and_then(parse_interval_ms)
+                    .unwrap_or(60_000),
+                params: Default::default(),
+                meta,
+            });
+            unfence_nodes.insert(n, idx);
+        }
+    }
     // Anonymous clone instances share one probe per node: (clone, node).
     let mut probed: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     for (r, rsc) in w.rscs.iter().enumerate() {
@@ -353,6 +377,27 @@ pub fn build(
         for &m in &recurring {
             for &s in &before_monitors {
                 b.edge(s, m);
+            }
+        }
+    }
+    // Probes and starts of what needs unfencing wait for it on their node.
+    if !unfence_nodes.is_empty() {
+        for (r, _) in w.rscs.iter().enumerate() {
+            if w.rscs[r].variant != Variant::Primitive || !super::unfence::waits_for_unfencing(w, r)
+            {
+                continue;
+            }
+            for task in [Task::Monitor, Task::Start] {
+                for i in b.of(r, task) {
+                    let a = &b.graph[i];
+                    if task == Task::Monitor && a.interval_ms > 0 {
+                        continue;
+                    }
+                    let n = a.node.as_deref().and_then(|name| w.node_named(name));
+                    if let Some(&u) = n.and_then(|n| unfence_nodes.get(&n)) {
+                        b.edge(u, i);
+                    }
+                }
             }
         }
     }

@@ -23,6 +23,7 @@ pub mod assign;
 pub mod definition;
 pub mod graph;
 pub mod order;
+pub mod unfence;
 pub mod unpack;
 
 use std::collections::BTreeMap;

@@ -1061,6 +1061,17 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             },
             _ => rc == 0,
         } && (op.op_status == 0 || op.op_status == 4);
+        // Any operation that found it stopped when the controller expected
+        // exactly that (the transition key says so) is no failure.
+        if op.operation != "monitor"
+            && rc == 7
+            && expected_rc == Some(7)
+            && (op.op_status == 0 || op.op_status == 4)
+        {
+            st.role = Role::Stopped;
+            clear(&mut st);
+            continue;
+        }
         if success && op.operation == "monitor" && !is_probe && rc == 7 && expected_rc == Some(7) {
             // A role=Stopped monitor confirming it is stopped.
             st.role = Role::Stopped;
