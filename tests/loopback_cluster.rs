@@ -483,3 +483,93 @@ fn systole_fence_shuts_a_node_out_and_its_resources_move() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot fence itself"));
 }
+
+/// `systole ARGS --dir DIR`, its standard output.
+fn cli(cluster: &TestCluster, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(args)
+        .arg("--dir")
+        .arg(cluster.path())
+        .output()
+        .expect("systole runs");
+    assert!(
+        out.status.success(),
+        "systole {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The ids of the transitions the DC ran, oldest first.
+fn transitions(cluster: &TestCluster) -> Vec<String> {
+    cli(cluster, &["history"])
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}
+
+/// Waits until a transition after `seen` completed and the cluster is idle
+/// (no newer one for 2 s); returns the details of the transitions since.
+fn settle_after(cluster: &TestCluster, seen: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ids = transitions(cluster);
+        let history = cli(cluster, &["history"]);
+        if ids.len() > seen
+            && history
+                .lines()
+                .last()
+                .is_some_and(|l| l.contains("complete"))
+        {
+            std::thread::sleep(Duration::from_secs(2));
+            let again = transitions(cluster);
+            if again.len() == ids.len() {
+                return ids[seen..]
+                    .iter()
+                    .map(|id| cli(cluster, &["history", "show", id]))
+                    .collect();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no settled transition after {seen}:\n{history}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn changed_definitions_restart_or_reschedule_once_and_then_settle() {
+    let cluster = TestCluster::up(3);
+    cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let seen = transitions(&cluster).len();
+    let idle = settle_after(&cluster, seen.saturating_sub(1));
+    assert!(!idle.is_empty());
+    let seen = transitions(&cluster).len();
+
+    // A changed parameter restarts vip where it runs, once.
+    cli(&cluster, &["resource", "update", "vip", "fake=1"]);
+    let details = settle_after(&cluster, seen);
+    assert!(
+        details.contains("Restart") && details.contains("due to resource definition change"),
+        "{details}"
+    );
+    assert!(
+        details.contains("stop vip") && details.contains("start vip"),
+        "{details}"
+    );
+    let seen = transitions(&cluster).len();
+
+    // A changed monitor interval cancels the old monitor and starts the new
+    // one; vip keeps running.
+    cli(
+        &cluster,
+        &["resource", "update", "vip", "op", "monitor", "interval=7s"],
+    );
+    let details = settle_after(&cluster, seen);
+    assert!(details.contains("cancel vip every"), "{details}");
+    assert!(details.contains("monitor vip every 7000 ms"), "{details}");
+    assert!(!details.contains("stop vip"), "{details}");
+}
