@@ -634,7 +634,17 @@ fn add_resource(
         children: Vec::new(),
         agent,
         ops,
-        params: r.params.clone(),
+        params: {
+            // Instance attributes set on a group or clone reach its members
+            // (the member's own win), as in Pacemaker.
+            let mut params = r.params.clone();
+            if let Some(p) = parent {
+                for (k, v) in &w.rscs[p].params {
+                    params.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            params
+        },
         utilization: r.utilization.clone(),
         instance,
         priority: meta_int(&meta, "priority", 0),
