@@ -536,7 +536,9 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             // A failed resource that is blocked will not be started again.
             || d.blocked_stop
     };
-    let will_run = |d: &Decision| d.next.is_some() && (d.start_runnable || !d.start);
+    // (A resource stopped because its own start cannot happen will not run.)
+    let will_run =
+        |d: &Decision| d.next.is_some() && (d.start_runnable || (!d.start && d.stop_on.is_empty()));
     for _round in 0..8 {
         let mut changed = false;
         for pair in &pairs {
@@ -592,6 +594,21 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                             }
                             _ if pair.name.contains("one-or-more:") => {
                                 format!("unrunnable {}", pair.name)
+                            }
+                            // A clone whose running instances are all being
+                            // taken down by orders of their own: their stops
+                            // are required, and so is this one.
+                            _ if pair.firsts.iter().any(|&f| out[f].current.is_some())
+                                && pair.firsts.iter().all(|&f| {
+                                    out[f].current.is_none()
+                                        || (out[f].stop_reason.is_none()
+                                            && out[f].start_reason.as_deref().is_some_and(|r| {
+                                                r.starts_with("unrunnable ")
+                                                    || r.starts_with("required ")
+                                            }))
+                                }) =>
+                            {
+                                format!("required {} running", pair.name)
                             }
                             _ => format!("unrunnable {} running", pair.name),
                         };
@@ -670,6 +687,33 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
             {
                 out[m].start_reason = Some(reason.clone());
             }
+        }
+    }
+    // A group taken down because what it needs is required to stop: its
+    // second member stops for the first's stop, the later ones for the
+    // previous one's start (as Pacemaker words it).
+    for rsc in &w.rscs {
+        if rsc.variant != Variant::Group || rsc.children.len() < 2 {
+            continue;
+        }
+        let lead = rsc.children[0];
+        let Some(reason) = out[lead]
+            .start_reason
+            .clone()
+            .filter(|r| r.starts_with("required ") && r.ends_with(" running"))
+        else {
+            continue;
+        };
+        for (k, &m) in rsc.children.iter().enumerate().skip(1) {
+            if out[m].start_reason.as_deref() != Some(reason.as_str()) {
+                continue;
+            }
+            let prev = &w.rscs[rsc.children[k - 1]].id;
+            out[m].start_reason = Some(if k == 1 {
+                format!("required {prev} stop")
+            } else {
+                format!("required {prev} start")
+            });
         }
     }
     // An explicit "first stop, then stop" waits for a first that is frozen.
