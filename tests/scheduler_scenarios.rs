@@ -574,3 +574,81 @@ fn a_node_never_unfenced_is_unfenced_before_anything_runs_there() {
         "{after:?}"
     );
 }
+
+#[test]
+fn stopping_a_clone_stops_the_chain_of_clones_ordered_after_it() {
+    // base-clone -> mid-clone -> top-clone (each a group), all running on
+    // n1 and n2; base-clone is disabled.
+    let clone = |id: &str, members: &[&str], extra: &str| {
+        let prims: String = members
+            .iter()
+            .map(|m| {
+                format!(r#"<primitive id="{m}" class="ocf" provider="heartbeat" type="Dummy"/>"#)
+            })
+            .collect();
+        format!(r#"<clone id="{id}-clone">{extra}<group id="{id}">{prims}</group></clone>"#)
+    };
+    let resources = clone(
+        "base",
+        &["base-a"],
+        r#"<meta_attributes id="base-m"><nvpair id="base-tr" name="target-role" value="Stopped"/></meta_attributes>"#,
+    ) + &clone("mid", &["mid-a"], "")
+        + &clone("top", &["top-a", "top-b", "top-c"], "");
+    let orders = r#"<rsc_order id="o1" first="base-clone" then="mid-clone"/><rsc_order id="o2" first="mid-clone" then="top-clone"/>"#;
+    let all = ["base-a", "mid-a", "top-a", "top-b", "top-c"];
+    let on = |node: &str| {
+        let lrm: String = all.iter().map(|r| running(r, node)).collect();
+        node_state(node, true, &lrm)
+    };
+    let status = on("n1") + &on("n2") + &node_state("n3", false, "");
+    let c = cib("", &resources, orders, &status);
+    let t = schedule(&c, 0).unwrap();
+    let stops = |id: &str| {
+        t.summary
+            .iter()
+            .filter(|l| {
+                l.starts_with("* Stop")
+                    && l.split_whitespace()
+                        .nth(2)
+                        .is_some_and(|r| r.starts_with(&format!("{id}:")))
+            })
+            .count()
+    };
+    for id in all {
+        assert_eq!(stops(id), 2, "{id} stops on both nodes: {:?}", t.summary);
+    }
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("mid-a:") && l.ends_with("due to unrunnable base-clone running")),
+        "{:?}",
+        t.summary
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("top-a:") && l.ends_with("due to required mid-clone running")),
+        "{:?}",
+        t.summary
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.ends_with("due to required top-a:0 stop")),
+        "{:?}",
+        t.summary
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.ends_with("due to required top-b:1 start")),
+        "{:?}",
+        t.summary
+    );
+    // Nothing starts.
+    assert!(
+        !t.summary.iter().any(|l| l.starts_with("* Start")),
+        "{:?}",
+        t.summary
+    );
+}

@@ -375,12 +375,13 @@ pub fn record_op(
         }
         _ => {}
     }
-    // A reload is the start of the new definition, as far as the history
-    // goes.
+    // A reload that worked is the start of the new definition, as far as
+    // the history goes; one that did not, a monitor that found it failed.
     let reloaded;
     let op = if op.operation == "reload" {
+        let done = outcome.status == crate::model::operation::OpStatus::Done && outcome.rc == 0;
         reloaded = OpSpec {
-            operation: "start".into(),
+            operation: if done { "start" } else { "monitor" }.into(),
             ..op.clone()
         };
         &reloaded
