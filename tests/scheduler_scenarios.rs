@@ -296,3 +296,252 @@ fn an_unclean_node_is_fenced_before_its_resources_move() {
         &t.graph, fence, start, None
     ));
 }
+
+// ---- Pacemaker Remote nodes: fencing when the connection cannot be had ----
+
+/// A cluster of n1 and n2 with fencing on, a remote node `r1` (connection
+/// resource `r1`) and a Dummy `web`. `n1_up` says whether n1 is still a
+/// member; `conn_ops` is r1's history on n1; `remote_lrm` the remote node's
+/// own history; `constraints` as given.
+fn remote_cib(n1_up: bool, conn_ops: &str, remote_lrm: &str, constraints: &str) -> Element {
+    let n1 = if n1_up {
+        r#"in_ccm="true" crmd="online" join="member" expected="member""#
+    } else {
+        r#"in_ccm="false" crmd="offline" join="member" expected="member""#
+    };
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources>
+          <primitive id="fence" class="stonith" type="fence_xvm"/>
+          <primitive id="r1" class="ocf" provider="pacemaker" type="remote">
+            <operations><op id="r1-mon" name="monitor" interval="20s"/></operations></primitive>
+          {web}
+        </resources><constraints>{constraints}</constraints></configuration>
+        <status>
+          <node_state id="n1" uname="n1" {n1}><lrm id="n1"><lrm_resources>
+            <lrm_resource id="r1" class="ocf" provider="pacemaker" type="remote">{conn_ops}</lrm_resource>
+          </lrm_resources></lrm></node_state>
+          <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
+          <node_state id="r1" uname="r1" remote_node="true"><lrm id="r1"><lrm_resources>{remote_lrm}</lrm_resources></lrm></node_state>
+        </status></cib>"#,
+        web = dummy("web"),
+    );
+    Element::parse(&text).expect("test CIB parses")
+}
+
+const CONN_STARTED: &str = r#"<lrm_rsc_op id="r1_last_0" operation_key="r1_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2"/>"#;
+
+fn fence_line<'a>(summary: &'a [String], node: &str) -> Option<&'a String> {
+    summary
+        .iter()
+        .find(|l| l.starts_with(&format!("* Fence (reboot) {node} ")))
+}
+
+#[test]
+fn remote_node_is_fenced_when_its_connection_has_nowhere_to_go() {
+    // The connection ran on n1, which is lost, and may not run on n2: what
+    // runs on r1 can only be stopped by fencing r1.
+    let c = remote_cib(
+        false,
+        CONN_STARTED,
+        &running("web", "r1"),
+        r#"<rsc_location id="ban-r1" rsc="r1" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&c, 0).unwrap();
+    let line = fence_line(&t.summary, "r1").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'resources are active but connection is unrecoverable'"),
+        "{line}"
+    );
+    assert!(fence_line(&t.summary, "n1").is_some(), "{:?}", t.summary);
+    // web's stop on r1 is implied by the fencing: a pseudo-action after it.
+    let fence_r1 = t
+        .graph
+        .node_indices()
+        .find(|&i| t.graph[i].task == Task::Fence && t.graph[i].node.as_deref() == Some("r1"))
+        .expect("a fence action for r1");
+    let implied_stop = t
+        .graph
+        .node_indices()
+        .find(|&i| {
+            t.graph[i].task == Task::Pseudo
+                && t.graph[i].resource.as_deref() == Some("web")
+                && t.graph[i].node.as_deref() == Some("r1")
+        })
+        .expect("web's stop on r1 is a pseudo-action");
+    assert!(t.graph.contains_edge(fence_r1, implied_stop));
+    // Nothing really runs on r1 any more.
+    assert!(!t
+        .graph
+        .node_weights()
+        .any(|a| a.node.as_deref() == Some("r1")
+            && matches!(a.task, Task::Stop | Task::Start | Task::Monitor)));
+}
+
+#[test]
+fn remote_node_is_not_fenced_when_its_connection_moves() {
+    // Same loss, but n2 may take the connection: r1 stays up, web stays put.
+    let c = remote_cib(false, CONN_STARTED, &running("web", "r1"), "");
+    let t = schedule(&c, 0).unwrap();
+    assert!(fence_line(&t.summary, "r1").is_none(), "{:?}", t.summary);
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Move") && l.contains("r1") && l.contains("n1 -> n2")),
+        "{:?}",
+        t.summary
+    );
+    assert!(
+        !t.summary.iter().any(|l| l.contains("web")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn remote_node_with_unknown_resources_and_no_connection_is_fenced() {
+    // Nothing is known about web on r1: it would need a probe there, which
+    // no connection can carry.
+    let c = remote_cib(
+        false,
+        CONN_STARTED,
+        "",
+        r#"<rsc_location id="ban-r1" rsc="r1" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&c, 0).unwrap();
+    let line = fence_line(&t.summary, "r1").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'resources are in unknown state and connection is unrecoverable'"),
+        "{line}"
+    );
+}
+
+#[test]
+fn remote_node_with_nothing_to_do_is_not_fenced() {
+    // web is known to be stopped on r1 and kept away from it: losing the
+    // connection costs nothing, so r1 is left alone.
+    let probed = r#"<lrm_resource id="web" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="web_last_0" operation_key="web_monitor_0" operation="monitor" interval="0" rc-code="7" op-status="0" call-id="1"/></lrm_resource>"#;
+    let c = remote_cib(
+        false,
+        CONN_STARTED,
+        probed,
+        r#"<rsc_location id="ban-r1" rsc="r1" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert!(fence_line(&t.summary, "r1").is_none(), "{:?}", t.summary);
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Stop") && l.contains("r1") && l.contains("node availability")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn failed_remote_connection_fences_the_remote_node_and_recovers() {
+    // A recurring monitor of the connection failed: the remote node's state
+    // is unknown, so it is reset, and the connection is recovered.
+    let failed = format!(
+        r#"{CONN_STARTED}<lrm_rsc_op id="r1_last_failure_0" operation_key="r1_monitor_20000" operation="monitor" interval="20000" rc-code="1" op-status="4" call-id="3"/>"#
+    );
+    let c = remote_cib(true, &failed, "", "");
+    let t = schedule(&c, 0).unwrap();
+    let line = fence_line(&t.summary, "r1").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'remote connection is unrecoverable'"),
+        "{line}"
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Recover") && l.contains("r1")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn recorded_fencing_of_a_remote_node_is_not_repeated() {
+    // The same failure, but the remote node was already fenced since.
+    let failed = format!(
+        r#"{CONN_STARTED}<lrm_rsc_op id="r1_last_failure_0" operation_key="r1_monitor_20000" operation="monitor" interval="20000" rc-code="1" op-status="4" call-id="3"/>"#
+    );
+    let text = remote_cib(true, &failed, "", "").to_xml_compact().replace(
+        r#"remote_node="true""#,
+        r#"remote_node="true" node_fenced="1""#,
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(fence_line(&t.summary, "r1").is_none(), "{:?}", t.summary);
+}
+
+#[test]
+fn resources_on_a_disconnected_remote_node_fence_it_unless_it_reconnects() {
+    let stopped_conn = r#"<lrm_rsc_op id="r1_last_0" operation_key="r1_stop_0" operation="stop" interval="0" rc-code="0" op-status="0" call-id="3"/>"#;
+    // The connection is down but web is recorded active on r1. If the
+    // connection can be placed again, the fencing is called off.
+    let c = remote_cib(true, stopped_conn, &running("web", "r1"), "");
+    let t = schedule(&c, 0).unwrap();
+    assert!(fence_line(&t.summary, "r1").is_none(), "{:?}", t.summary);
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Start") && l.contains("r1")),
+        "{:?}",
+        t.summary
+    );
+    assert!(
+        !t.summary.iter().any(|l| l.contains("web")),
+        "{:?}",
+        t.summary
+    );
+    // If it cannot, r1 is fenced and web's stop is implied.
+    let c = remote_cib(
+        true,
+        stopped_conn,
+        &running("web", "r1"),
+        r#"<rsc_location id="ban-r1-n1" rsc="r1" node="n1" score="-INFINITY"/>
+           <rsc_location id="ban-r1-n2" rsc="r1" node="n2" score="-INFINITY"/>
+           <rsc_location id="web-n1" rsc="web" node="n1" score="-INFINITY"/>
+           <rsc_location id="web-n2" rsc="web" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&c, 0).unwrap();
+    let line = fence_line(&t.summary, "r1").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with(
+            "'web is active there (fencing will be revoked if remote connection can be \
+             re-established elsewhere)'"
+        ),
+        "{line}"
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Stop") && l.contains("web") && l.contains("node availability")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn remote_node_without_fencing_is_never_fenced() {
+    let text = remote_cib(
+        false,
+        CONN_STARTED,
+        &running("web", "r1"),
+        r#"<rsc_location id="ban-r1" rsc="r1" node="n2" score="-INFINITY"/>"#,
+    )
+    .to_xml_compact()
+    .replace(
+        r#"name="stonith-enabled" value="true""#,
+        r#"name="stonith-enabled" value="false""#,
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(
+        !t.summary.iter().any(|l| l.starts_with("* Fence")),
+        "{:?}",
+        t.summary
+    );
+}

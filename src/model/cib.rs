@@ -365,6 +365,9 @@ pub struct NodeState {
     pub transient: BTreeMap<String, String>,
     /// Utilization published at run time (transient_attributes/utilization).
     pub transient_utilization: BTreeMap<String, String>,
+    /// `node_fenced`: a Pacemaker Remote node recorded as fenced since its
+    /// connection was lost.
+    pub fenced: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -1132,6 +1135,9 @@ fn read_node_state(
         lrm,
         transient,
         transient_utilization,
+        fenced: ns
+            .attr("node_fenced")
+            .is_some_and(|v| v.parse::<i64>().is_ok_and(|n| n != 0) || parse_bool(v)),
     })
 }
 

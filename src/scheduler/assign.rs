@@ -905,8 +905,9 @@ fn usable(w: &Working, plan: &Plan, n: usize) -> bool {
     let node = &w.nodes[n];
     match node.connection.as_ref().and_then(|c| w.by_id.get(c)) {
         Some(&conn) if node.kind != crate::model::cib::NodeKind::Member => {
+            // (A fencing that placing the connection calls off does not count.)
             plan.assigned[conn].is_some()
-                && !node.unclean
+                && (!node.unclean || node.fence_revocable)
                 && !node.standby
                 && !node.maintenance
                 && !node.connection_stopping

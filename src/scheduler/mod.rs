@@ -22,6 +22,7 @@ pub mod actions;
 pub mod assign;
 pub mod graph;
 pub mod order;
+pub mod remote;
 pub mod unpack;
 
 use std::collections::BTreeMap;
@@ -232,10 +233,18 @@ pub fn schedule(cib: &Element, now_epoch_s: i64) -> Result<Transition, Scheduler
 /// Runs every stage and keeps the intermediate results.
 pub fn run(cib: &Element, now_epoch_s: i64) -> Result<Outcome, SchedulerError> {
     let typed = Cib::from_xml(cib, now_epoch_s)?;
-    let working = unpack::unpack(typed, now_epoch_s);
+    let mut working = unpack::unpack(typed, now_epoch_s);
     let plan = assign::assign(&working);
-    let (fence, fence_reason) = fencing(&working);
+    remote::settle(&mut working, &plan);
+    let (mut fence, mut fence_reason) = fencing(&working);
     let decisions = actions::decide(&working, &plan, &fence);
+    remote::fence_unrecoverable(
+        &mut working,
+        &plan,
+        &decisions,
+        &mut fence,
+        &mut fence_reason,
+    );
     let summary = actions::summary(&working, &decisions, &fence, &fence_reason);
     let graph = graph::build(&working, &plan, &decisions, &fence);
     Ok(Outcome {
@@ -251,11 +260,10 @@ pub fn run(cib: &Element, now_epoch_s: i64) -> Result<Outcome, SchedulerError> {
 pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
     let mut fence = vec![false; w.nodes.len()];
     let mut reason = vec![String::new(); w.nodes.len()];
-    // Without quorum only nodes still in our membership may be fenced.
-    let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
+    // Without quorum only nodes still in our membership may be fenced. Guest
+    // nodes are "fenced" by recovering their container instead.
     for (i, n) in w.nodes.iter().enumerate() {
-        let can_fence = w.fencing_enabled && (quorate || n.online);
-        if n.unclean && can_fence && n.kind == crate::model::cib::NodeKind::Member {
+        if n.unclean && remote::can_fence(w, i) && n.kind != crate::model::cib::NodeKind::Guest {
             fence[i] = true;
             reason[i] = n.unclean_reason.clone();
         }
