@@ -822,7 +822,8 @@ fn decide_lost_guests(w: &mut Working) {
             .and_then(|c| w.by_id.get(c))
             .is_some_and(|&c| w.rscs[c].failed());
         let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
-        if (w.rscs[container].failed() || conn_failed) && has_resources {
+        let down = w.rscs[container].failed() || conn_failed || !w.nodes[n].online;
+        if down && has_resources && w.rscs[container].managed {
             w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
             for r in &mut w.rscs {
                 for c in &mut r.current {
@@ -1225,6 +1226,16 @@ fn unpack_history(w: &mut Working) {
             NodeKind::Remote => {
                 !node_info.online && (!w.fencing_enabled || node_info.connection.is_none())
             }
+            // A guest's history counts while its container and connection
+            // are thought to run, even failed: what ran there is lost.
+            // With fencing enabled, so does a stopped guest's: what is still
+            // recorded active there is lost.
+            NodeKind::Guest if !node_info.online => {
+                let active = |r: Option<usize>| r.is_some_and(|r| w.rscs[r].is_active());
+                let conn = node_info.connection.as_ref().and_then(|c| w.by_id.get(c));
+                let running = active(conn.copied()) && active(guest_container(w, node));
+                !(w.fencing_enabled || running)
+            }
             _ => !node_info.online && !node_info.unclean,
         };
         if skip {
@@ -1545,7 +1556,7 @@ fn decide_remote_nodes(w: &mut Working) {
             .connection
             .as_ref()
             .and_then(|c| w.by_id.get(c))
-            .is_some_and(|&r| w.rscs[r].target_role == Role::Stopped || w.rscs[r].failed());
+            .is_some_and(|&r| w.rscs[r].target_role == Role::Stopped);
         w.nodes[n].connection_stopping = stopping;
     }
 }
