@@ -1469,6 +1469,19 @@ fn unpack_history(w: &mut Working) {
             let e = counts.entry(container).or_insert(0);
             *e = score::add(*e, count);
         }
+        // A guest node's implicit connection runs inside its container: its
+        // failures count for the container too (and still for itself).
+        let guest_failures: Vec<(String, i64)> = counts
+            .iter()
+            .filter_map(|(base, &count)| {
+                let &c = w.guest_containers.get(base)?;
+                Some((w.rscs[c].id.clone(), count))
+            })
+            .collect();
+        for (container, count) in guest_failures {
+            let e = counts.entry(container).or_insert(0);
+            *e = score::add(*e, count);
+        }
         for (base, count) in counts {
             let Some(instances) = by_base.get(&base) else {
                 continue;
