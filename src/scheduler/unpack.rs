@@ -444,6 +444,14 @@ fn unpack_nodes(w: &mut Working) {
         .flat_map(|(i, s)| [(s.id.clone(), i), (s.uname.clone(), i)])
         .collect();
     let configs = w.cib.nodes.clone();
+    let pending_timeout_ms = w
+        .cib
+        .property("node-pending-timeout")
+        .and_then(parse_interval_ms)
+        .unwrap_or(0);
+    let now = w.now_epoch_s;
+    let pending_too_long =
+        |s: &crate::model::cib::NodeState| pending_timed_out(s, pending_timeout_ms, now);
     for n in configs {
         let state = states
             .get(&n.id)
@@ -472,7 +480,7 @@ fn unpack_nodes(w: &mut Working) {
                     for (k, v) in &s.transient_utilization {
                         info.utilization.insert(k.clone(), v.clone());
                     }
-                    decide_member_state(&mut info, s, w.fencing_enabled);
+                    decide_member_state(&mut info, s, w.fencing_enabled, pending_too_long(s));
                 }
                 None => {
                     // A node never seen: unclean if startup fencing applies.
@@ -518,7 +526,31 @@ fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
     info.attrs = attrs;
 }
 
-fn decide_member_state(info: &mut NodeInfo, s: &crate::model::cib::NodeState, fencing: bool) {
+/// Whether a node that joined the membership but never came up has been
+/// pending for longer than `node-pending-timeout` (0, the default, waits
+/// for ever).
+fn pending_timed_out(s: &crate::model::cib::NodeState, timeout_ms: u64, now: i64) -> bool {
+    let Some(since) = s.member_since else {
+        return false;
+    };
+    let timeout_s = i64::try_from(timeout_ms / 1000).unwrap_or(i64::MAX);
+    timeout_ms > 0 && !s.crmd_online && now >= since.saturating_add(timeout_s)
+}
+
+fn decide_member_state(
+    info: &mut NodeInfo,
+    s: &crate::model::cib::NodeState,
+    fencing: bool,
+    pending_timed_out: bool,
+) {
+    // Expected down (or never said): a node that joined the membership but
+    // whose controller never came up is fenced once it has been pending
+    // too long.
+    if fencing && s.expected != "member" && pending_timed_out {
+        info.unclean = true;
+        info.unclean_reason = "peer pending timed out on joining the process group".into();
+        return;
+    }
     let joined = s.join == "member";
     let expected_up = s.expected == "member";
     let never_joined = s.join.is_empty() && s.expected == "down";
@@ -1236,7 +1268,9 @@ fn unpack_history(w: &mut Working) {
                 let running = active(conn.copied()) && active(guest_container(w, node));
                 !(w.fencing_enabled || running)
             }
-            _ => !node_info.online && !node_info.unclean,
+            // With fencing enabled, a member that left cleanly is read too:
+            // anything still recorded active there gets it fenced.
+            _ => !node_info.online && !node_info.unclean && !w.fencing_enabled,
         };
         if skip {
             continue;
@@ -1352,6 +1386,16 @@ fn unpack_history(w: &mut Working) {
                     reset_remote(w, target);
                 }
                 _ => {}
+            }
+            // Active on a member that is down: it must be fenced.
+            if w.nodes[node].kind == NodeKind::Member
+                && !w.nodes[node].online
+                && w.rscs[target].managed
+                && !w.maintenance_mode
+                && !w.nodes[node].maintenance
+            {
+                let id = w.rscs[target].id.clone();
+                w.nodes[node].mark_unclean(format!("{id} is thought to be active there"));
             }
             // Active on a remote node whose connection is down: the node
             // must be fenced, unless the connection comes back elsewhere.
