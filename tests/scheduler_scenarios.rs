@@ -545,3 +545,173 @@ fn remote_node_without_fencing_is_never_fenced() {
         t.summary
     );
 }
+
+// ---- Guest nodes, members that left, pending members ----
+
+/// A guest node `g1` inside container `vm` (on n1), with `web` on g1.
+/// `vm_ops` is vm's history on n1.
+fn guest_cib(vm_ops: &str) -> Element {
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources>
+          <primitive id="fence" class="stonith" type="fence_xvm"/>
+          <primitive id="vm" class="ocf" provider="heartbeat" type="VirtualDomain">
+            <meta_attributes id="vm-meta"><nvpair id="vm-rn" name="remote-node" value="g1"/></meta_attributes>
+            <operations><op id="vm-mon" name="monitor" interval="10s"/></operations></primitive>
+          {web}
+        </resources><constraints>
+          <rsc_location id="web-g1" rsc="web" node="g1" score="100"/>
+          <rsc_location id="vm-n1" rsc="vm" node="n1" score="100"/>
+        </constraints></configuration>
+        <status>
+          <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n1"><lrm_resources>
+            <lrm_resource id="vm" class="ocf" provider="heartbeat" type="VirtualDomain">{vm_ops}</lrm_resource>
+            <lrm_resource id="g1" class="ocf" provider="pacemaker" type="remote"><lrm_rsc_op id="g1_last_0" operation_key="g1_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="3"/></lrm_resource>
+          </lrm_resources></lrm></node_state>
+          <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
+          <node_state id="g1" uname="g1" remote_node="true"><lrm id="g1"><lrm_resources>{running}</lrm_resources></lrm></node_state>
+        </status></cib>"#,
+        web = dummy("web"),
+        running = running("web", "g1"),
+    );
+    Element::parse(&text).expect("test CIB parses")
+}
+
+const VM_STARTED: &str = r#"<lrm_rsc_op id="vm_last_0" operation_key="vm_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2"/>"#;
+
+#[test]
+fn a_failed_guest_container_fences_the_guest_and_recovers_in_place() {
+    let failed = format!(
+        r#"{VM_STARTED}<lrm_rsc_op id="vm_last_failure_0" operation_key="vm_monitor_10000" operation="monitor" interval="10000" rc-code="1" op-status="0" call-id="4" transition-key="1:1:0:x"/>"#
+    );
+    let t = schedule(&guest_cib(&failed), 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l == "* Fence (reboot) g1 (resource: vm) 'guest is unclean'"),
+        "{:?}",
+        t.summary
+    );
+    for rsc in ["vm", "web"] {
+        assert!(
+            t.summary
+                .iter()
+                .any(|l| l.starts_with("* Recover") && l.contains(rsc)),
+            "{rsc}: {:?}",
+            t.summary
+        );
+    }
+    // web comes back on the guest, not elsewhere.
+    assert!(
+        t.graph.node_weights().any(|a| a.task == Task::Start
+            && a.resource.as_deref() == Some("web")
+            && a.node.as_deref() == Some("g1")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn a_healthy_guest_is_left_alone() {
+    let t = schedule(&guest_cib(VM_STARTED), 0).unwrap();
+    assert!(
+        !t.summary
+            .iter()
+            .any(|l| l.contains("g1") || l.contains(" vm ") || l.contains("web")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn a_guest_connection_that_cannot_start_keeps_its_container_stopped() {
+    // vm is stopped; its guest connection g1 failed to start on the only
+    // node vm may use, so vm has nowhere useful to run either.
+    let text = guest_cib(
+        r#"<lrm_rsc_op id="vm_last_0" operation_key="vm_stop_0" operation="stop" interval="0" rc-code="0" op-status="0" call-id="5"/>"#,
+    )
+    .to_xml_compact()
+    .replace(
+        r#"<lrm_rsc_op id="g1_last_0" operation_key="g1_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="3"/>"#,
+        r#"<lrm_rsc_op id="g1_last_0" operation_key="g1_stop_0" operation="stop" interval="0" rc-code="0" op-status="0" call-id="6"/>"#,
+    )
+    .replace(
+        r#"<node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>"#,
+        r#"<node_state id="n2" uname="n2" in_ccm="false" crmd="offline" join="down" expected="down"/>"#,
+    )
+    .replace(
+        r#"<node_state id="g1" uname="g1" remote_node="true">"#,
+        r#"<node_state id="g1" uname="g1" remote_node="true"><transient_attributes id="g1-t"/>"#,
+    )
+    .replace(
+        r#"<lrm id="n1">"#,
+        r#"<transient_attributes id="n1-t"><instance_attributes id="n1-ta"><nvpair id="fc" name="fail-count-g1#start_0" value="INFINITY"/></instance_attributes></transient_attributes><lrm id="n1">"#,
+    );
+    let text = text.replace(&running("web", "g1"), "");
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(
+        !t.summary
+            .iter()
+            .any(|l| l.contains("Start") && l.contains(" vm ")),
+        "{:?}",
+        t.summary
+    );
+}
+
+/// n1 up; n2 as `n2_state` attributes, with `web` recorded started on it.
+fn member_left_cib(fencing: bool, n2_state: &str) -> Element {
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="{fencing}"/>
+        <nvpair id="p2" name="node-pending-timeout" value="60s"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources><primitive id="fence" class="stonith" type="fence_xvm"/>{web}</resources><constraints/></configuration>
+        <status>
+          <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n1"><lrm_resources>
+            <lrm_resource id="fence" class="stonith" type="fence_xvm"><lrm_rsc_op id="f_last_0" operation_key="fence_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2"/></lrm_resource>
+          </lrm_resources></lrm></node_state>
+          <node_state id="n2" {n2_state}><lrm id="n2"><lrm_resources>{running}</lrm_resources></lrm></node_state>
+        </status></cib>"#,
+        web = dummy("web"),
+        running = running("web", "n2"),
+    );
+    Element::parse(&text).expect("test CIB parses")
+}
+
+#[test]
+fn a_member_that_left_with_resources_recorded_active_is_fenced() {
+    let left = r#"uname="n2" in_ccm="false" crmd="offline" join="down" expected="down""#;
+    let t = schedule(&member_left_cib(true, left), 0).unwrap();
+    let line = fence_line(&t.summary, "n2").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'web is thought to be active there'"),
+        "{line}"
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Move") && l.contains("web") && l.contains("n2 -> n1")),
+        "{:?}",
+        t.summary
+    );
+    // Without fencing, the history of a node that left says nothing.
+    let t = schedule(&member_left_cib(false, left), 0).unwrap();
+    assert!(fence_line(&t.summary, "n2").is_none(), "{:?}", t.summary);
+}
+
+#[test]
+fn a_member_pending_longer_than_node_pending_timeout_is_fenced() {
+    // n2 joined the membership at t=1000 but its controller never came up.
+    let pending = r#"in_ccm="1000" crmd="0""#;
+    let t = schedule(&member_left_cib(true, pending), 2000).unwrap();
+    let line = fence_line(&t.summary, "n2").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'peer pending timed out on joining the process group'"),
+        "{line}"
+    );
+    // Still within the timeout: it is only pending, and nothing is fenced.
+    let t = schedule(&member_left_cib(true, pending), 1030).unwrap();
+    assert!(fence_line(&t.summary, "n2").is_none(), "{:?}", t.summary);
+}

@@ -1270,7 +1270,11 @@ fn unpack_history(w: &mut Working) {
             }
             // With fencing enabled, a member that left cleanly is read too:
             // anything still recorded active there gets it fenced.
-            _ => !node_info.online && !node_info.unclean && !w.fencing_enabled,
+            // (Not one that is still joining: it is up, only not ready.)
+            _ => {
+                let joining = node_info.pending || node_info.unprobeable;
+                !node_info.online && !node_info.unclean && (!w.fencing_enabled || joining)
+            }
         };
         if skip {
             continue;
