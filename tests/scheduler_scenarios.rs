@@ -715,3 +715,35 @@ fn a_member_pending_longer_than_node_pending_timeout_is_fenced() {
     let t = schedule(&member_left_cib(true, pending), 1030).unwrap();
     assert!(fence_line(&t.summary, "n2").is_none(), "{:?}", t.summary);
 }
+
+#[test]
+fn a_clone_instance_whose_stop_failed_leaves_its_number_to_a_healthy_one() {
+    // clvm:0's stop failed on n2, which is fenced for it; the instance that
+    // starts on n1 is a fresh one, and clvm:0 is simply gone with n2.
+    let failed_stop = r#"<lrm_resource id="clvm" class="lsb" type="clvmd"><lrm_rsc_op id="clvm_last_0" operation_key="clvm_stop_0" operation="stop" interval="0" rc-code="1" op-status="0" call-id="3"/></lrm_resource>"#;
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources><clone id="clvm-clone"><primitive id="clvm" class="lsb" type="clvmd"/></clone></resources>
+        <constraints/></configuration>
+        <status>
+          <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/>
+          <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n2"><lrm_resources>{failed_stop}</lrm_resources></lrm></node_state>
+        </status></cib>"#
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    let line = fence_line(&t.summary, "n2").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(line.ends_with("'clvm:0 failed there'"), "{line}");
+    let has = |s: &str| {
+        t.summary
+            .iter()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == s)
+    };
+    assert!(
+        has("* Stop clvm:0 ( n2 ) due to node availability"),
+        "{:?}",
+        t.summary
+    );
+    assert!(has("* Start clvm:1 ( n1 )"), "{:?}", t.summary);
+}

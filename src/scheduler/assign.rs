@@ -1180,7 +1180,23 @@ fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
     // Pass 2: the rest, each to the best node with room.
     // Instances that were active go first (they are being moved), then the
     // rest in number order.
-    pending.sort_by_key(|&i| (instance_current_node(w, i).is_none(), w.rscs[i].instance));
+    // An instance active where it may no longer run (banned there, e.g.
+    // after a failed stop) counts as inactive and goes after the others,
+    // as Pacemaker orders instances.
+    let allowed_current = |plan: &Plan, i: usize| {
+        let cur = instance_current_node(w, i)?;
+        let mut prims = Vec::new();
+        w.primitives_of(i, &mut prims);
+        prims
+            .iter()
+            .all(|&p| plan.allowed[p][cur] && plan.base[p][cur] >= 0)
+            .then_some(cur)
+    };
+    pending.sort_by_key(|&i| {
+        let active = instance_current_node(w, i).is_some();
+        let allowed = allowed_current(plan, i).is_some();
+        (active && !allowed, !allowed, w.rscs[i].instance)
+    });
     for i in pending {
         if blocked || assigned_count >= clone_max {
             mark_stopped(w, plan, i);

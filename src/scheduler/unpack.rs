@@ -1189,6 +1189,9 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bo
             "stop" => {
                 st.role = Role::Started;
                 st.stop_failed = true;
+                // Where a stop failed, the resource may not run again
+                // (unless restarting its container settles the failure).
+                st.ban_here |= on_fail != "restart-container";
             }
             "promote" => st.role = Role::Promoted,
             // A failed demote leaves it unpromoted (or stopped).
