@@ -747,3 +747,25 @@ fn a_clone_instance_whose_stop_failed_leaves_its_number_to_a_healthy_one() {
     );
     assert!(has("* Start clvm:1 ( n1 )"), "{:?}", t.summary);
 }
+
+#[test]
+fn a_remote_connection_left_mid_migration_goes_on_to_its_target() {
+    // r1's connection was being live-migrated from n1 to n2: migrate_to
+    // succeeded on n1, n2 has not completed it. n1 and n2 are equally good,
+    // so the migration is carried through rather than undone.
+    let migrating = r#"<lrm_rsc_op id="r1_last_0" operation_key="r1_migrate_to_0" operation="migrate_to" interval="0" rc-code="0" op-status="0" call-id="4" migrate_source="n1" migrate_target="n2"/>"#;
+    let text = remote_cib(true, migrating, "", "")
+        .to_xml_compact()
+        .replace(
+            r#"type="remote"><operations>"#,
+            r#"type="remote"><meta_attributes id="r1-meta"><nvpair id="r1-am" name="allow-migrate" value="true"/></meta_attributes><operations>"#,
+        );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.starts_with("* Migrate") && l.contains("r1") && l.contains("n1 -> n2")),
+        "{:?}",
+        t.summary
+    );
+}

@@ -974,6 +974,23 @@ fn record(w: &Working, plan: &mut Plan, r: usize, node: Option<usize>) {
     }
 }
 
+/// The node a remote connection was left migrating to: its last operation
+/// on its only node was a successful migrate_to, not yet completed there.
+fn partial_migration_target(w: &Working, r: usize) -> Option<usize> {
+    let is_connection = w.nodes.iter().any(|n| {
+        n.kind == crate::model::cib::NodeKind::Remote
+            && n.connection.as_deref() == Some(w.rscs[r].id.as_str())
+    });
+    let [only] = w.rscs[r].current.as_slice() else {
+        return None;
+    };
+    if !is_connection {
+        return None;
+    }
+    w.node_named(only.migrated_to.as_deref()?)
+        .filter(|&t| t != only.node && w.nodes[t].can_host())
+}
+
 /// Assigns one primitive. `mask` limits the nodes (clone instances).
 fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn(usize) -> bool>) {
     if plan.progress[r] != Progress::Todo {
@@ -1042,7 +1059,18 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
         None
     } else {
         let all = |_: usize| true;
-        choose_node(w, plan, r, &scores, prefer, mask.unwrap_or(&all))
+        let mask = mask.unwrap_or(&all);
+        let best = choose_node(w, plan, r, &scores, prefer, mask);
+        // A remote connection caught in a partial live migration goes on to
+        // its migration target when that is as good as the best node.
+        let target = partial_migration_target(w, r).filter(|&t| {
+            mask(t)
+                && plan.allowed[r][t]
+                && usable(w, plan, t)
+                && scores[t] >= 0
+                && best.is_none_or(|b| scores[t] >= scores[b])
+        });
+        target.or(best)
     };
     if unmanaged && rsc.current.is_empty() {
         node = None;
