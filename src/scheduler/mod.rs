@@ -2,7 +2,9 @@
 //!
 //! The stages follow Pacemaker's scheduler, one file each:
 //! [`unpack`] (CIB to working set, history replay), [`assign`] (nodes and
-//! roles), [`actions`] (what each resource must do, and the summary),
+//! roles), [`remote`] (Pacemaker Remote nodes follow their connection, and
+//! are fenced when it is unrecoverable), [`actions`] (what each resource
+//! must do, and the summary),
 //! [`order`] (which action waits for which), [`graph`] (the petgraph DAG).
 //!
 //! ```
