@@ -747,8 +747,15 @@ pub fn summary(
             })
         };
         if let Some(container) = node.guest_lost.as_ref().filter(|c| reachable(c)) {
+            // Only a label: "reboot" when the container starts again, "off"
+            // when it stays down.
+            let restarts = w
+                .by_id
+                .get(container)
+                .is_some_and(|&c| decisions[c].next.is_some());
+            let action = if restarts { "reboot" } else { "off" };
             lines.push(format!(
-                "* Fence (reboot) {} (resource: {}) 'guest is unclean'",
+                "* Fence ({action}) {} (resource: {}) 'guest is unclean'",
                 node.name, container
             ));
         }
