@@ -769,3 +769,22 @@ fn a_remote_connection_left_mid_migration_goes_on_to_its_target() {
         t.summary
     );
 }
+
+#[test]
+fn a_lost_guest_whose_container_stays_down_is_fenced_off() {
+    let failed = format!(
+        r#"{VM_STARTED}<lrm_rsc_op id="vm_last_failure_0" operation_key="vm_monitor_10000" operation="monitor" interval="10000" rc-code="1" op-status="0" call-id="4" transition-key="1:1:0:x"/>"#
+    );
+    let text = guest_cib(&failed).to_xml_compact().replace(
+        r#"<rsc_location id="vm-n1" rsc="vm" node="n1" score="100"/>"#,
+        r#"<rsc_location id="vm-n1" rsc="vm" node="n1" score="-INFINITY"/><rsc_location id="vm-n2" rsc="vm" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l == "* Fence (off) g1 (resource: vm) 'guest is unclean'"),
+        "{:?}",
+        t.summary
+    );
+}
