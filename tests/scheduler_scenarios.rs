@@ -652,3 +652,496 @@ fn stopping_a_clone_stops_the_chain_of_clones_ordered_after_it() {
         t.summary
     );
 }
+
+// ---- Pacemaker Remote nodes: fencing when the connection cannot be had ----
+
+/// A cluster of n1 and n2 with fencing on, a remote node `r1` (connection
+/// resource `r1`) and a Dummy `web`. `n1_up` says whether n1 is still a
+/// member; `conn_ops` is r1's history on n1; `remote_lrm` the remote node's
+/// own history; `constraints` as given.
+fn remote_cib(n1_up: bool, conn_ops: &str, remote_lrm: &str, constraints: &str) -> Element {
+    let n1 = if n1_up {
+        r#"in_ccm="true" crmd="online" join="member" expected="member""#
+    } else {
+        r#"in_ccm="false" crmd="offline" join="member" expected="member""#
+    };
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources>
+          <primitive id="fence" class="stonith" type="fence_xvm"/>
+          <primitive id="r1" class="ocf" provider="pacemaker" type="remote">
+            <operations><op id="r1-mon" name="monitor" interval="20s"/></operations></primitive>
+          {web}
+        </resources><constraints>{constraints}</constraints></configuration>
+        <status>
+          <node_state id="n1" uname="n1" {n1}><lrm id="n1"><lrm_resources>
+            <lrm_resource id="r1" class="ocf" provider="pacemaker" type="remote">{conn_ops}</lrm_resource>
+          </lrm_resources></lrm></node_state>
+          <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
+          <node_state id="r1" uname="r1" remote_node="true"><lrm id="r1"><lrm_resources>{remote_lrm}</lrm_resources></lrm></node_state>
+        </status></cib>"#,
+        web = dummy("web"),
+    );
+    Element::parse(&text).expect("test CIB parses")
+}
+
+const CONN_STARTED: &str = r#"<lrm_rsc_op id="r1_last_0" operation_key="r1_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2"/>"#;
+
+fn fence_line<'a>(summary: &'a [String], node: &str) -> Option<&'a String> {
+    summary
+        .iter()
+        .find(|l| l.starts_with(&format!("* Fence (reboot) {node} ")))
+}
+
+#[test]
+fn remote_node_is_fenced_when_its_connection_has_nowhere_to_go() {
+    // The connection ran on n1, which is lost, and may not run on n2: what
+    // runs on r1 can only be stopped by fencing r1.
+    let c = remote_cib(
+        false,
+        CONN_STARTED,
+        &running("web", "r1"),
+        r#"<rsc_location id="ban-r1" rsc="r1" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&c, 0).unwrap();
+    let line = fence_line(&t.summary, "r1").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'resources are active but connection is unrecoverable'"),
+        "{line}"
+    );
+    assert!(fence_line(&t.summary, "n1").is_some(), "{:?}", t.summary);
+    // web's stop on r1 is implied by the fencing: a pseudo-action after it.
+    let fence_r1 = t
+        .graph
+        .node_indices()
+        .find(|&i| t.graph[i].task == Task::Fence && t.graph[i].node.as_deref() == Some("r1"))
+        .expect("a fence action for r1");
+    let implied_stop = t
+        .graph
+        .node_indices()
+        .find(|&i| {
+            t.graph[i].task == Task::Pseudo
+                && t.graph[i].resource.as_deref() == Some("web")
+                && t.graph[i].node.as_deref() == Some("r1")
+        })
+        .expect("web's stop on r1 is a pseudo-action");
+    assert!(t.graph.contains_edge(fence_r1, implied_stop));
+    // Nothing really runs on r1 any more.
+    assert!(!t
+        .graph
+        .node_weights()
+        .any(|a| a.node.as_deref() == Some("r1")
+            && matches!(a.task, Task::Stop | Task::Start | Task::Monitor)));
+}
+
+#[test]
+fn remote_node_is_not_fenced_when_its_connection_moves() {
+    // Same loss, but n2 may take the connection: r1 stays up, web stays put.
+    let c = remote_cib(false, CONN_STARTED, &running("web", "r1"), "");
+    let t = schedule(&c, 0).unwrap();
+    assert!(fence_line(&t.summary, "r1").is_none(), "{:?}", t.summary);
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Move") && l.contains("r1") && l.contains("n1 -> n2")),
+        "{:?}",
+        t.summary
+    );
+    assert!(
+        !t.summary.iter().any(|l| l.contains("web")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn remote_node_with_unknown_resources_and_no_connection_is_fenced() {
+    // Nothing is known about web on r1: it would need a probe there, which
+    // no connection can carry.
+    let c = remote_cib(
+        false,
+        CONN_STARTED,
+        "",
+        r#"<rsc_location id="ban-r1" rsc="r1" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&c, 0).unwrap();
+    let line = fence_line(&t.summary, "r1").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'resources are in unknown state and connection is unrecoverable'"),
+        "{line}"
+    );
+}
+
+#[test]
+fn remote_node_with_nothing_to_do_is_not_fenced() {
+    // web is known to be stopped on r1 and kept away from it: losing the
+    // connection costs nothing, so r1 is left alone.
+    let probed = r#"<lrm_resource id="web" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="web_last_0" operation_key="web_monitor_0" operation="monitor" interval="0" rc-code="7" op-status="0" call-id="1"/></lrm_resource>"#;
+    let c = remote_cib(
+        false,
+        CONN_STARTED,
+        probed,
+        r#"<rsc_location id="ban-r1" rsc="r1" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert!(fence_line(&t.summary, "r1").is_none(), "{:?}", t.summary);
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Stop") && l.contains("r1") && l.contains("node availability")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn failed_remote_connection_fences_the_remote_node_and_recovers() {
+    // A recurring monitor of the connection failed: the remote node's state
+    // is unknown, so it is reset, and the connection is recovered.
+    let failed = format!(
+        r#"{CONN_STARTED}<lrm_rsc_op id="r1_last_failure_0" operation_key="r1_monitor_20000" operation="monitor" interval="20000" rc-code="1" op-status="4" call-id="3"/>"#
+    );
+    let c = remote_cib(true, &failed, "", "");
+    let t = schedule(&c, 0).unwrap();
+    let line = fence_line(&t.summary, "r1").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'remote connection is unrecoverable'"),
+        "{line}"
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Recover") && l.contains("r1")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn recorded_fencing_of_a_remote_node_is_not_repeated() {
+    // The same failure, but the remote node was already fenced since.
+    let failed = format!(
+        r#"{CONN_STARTED}<lrm_rsc_op id="r1_last_failure_0" operation_key="r1_monitor_20000" operation="monitor" interval="20000" rc-code="1" op-status="4" call-id="3"/>"#
+    );
+    let text = remote_cib(true, &failed, "", "").to_xml_compact().replace(
+        r#"remote_node="true""#,
+        r#"remote_node="true" node_fenced="1""#,
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(fence_line(&t.summary, "r1").is_none(), "{:?}", t.summary);
+}
+
+#[test]
+fn resources_on_a_disconnected_remote_node_fence_it_unless_it_reconnects() {
+    let stopped_conn = r#"<lrm_rsc_op id="r1_last_0" operation_key="r1_stop_0" operation="stop" interval="0" rc-code="0" op-status="0" call-id="3"/>"#;
+    // The connection is down but web is recorded active on r1. If the
+    // connection can be placed again, the fencing is called off.
+    let c = remote_cib(true, stopped_conn, &running("web", "r1"), "");
+    let t = schedule(&c, 0).unwrap();
+    assert!(fence_line(&t.summary, "r1").is_none(), "{:?}", t.summary);
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Start") && l.contains("r1")),
+        "{:?}",
+        t.summary
+    );
+    assert!(
+        !t.summary.iter().any(|l| l.contains("web")),
+        "{:?}",
+        t.summary
+    );
+    // If it cannot, r1 is fenced and web's stop is implied.
+    let c = remote_cib(
+        true,
+        stopped_conn,
+        &running("web", "r1"),
+        r#"<rsc_location id="ban-r1-n1" rsc="r1" node="n1" score="-INFINITY"/>
+           <rsc_location id="ban-r1-n2" rsc="r1" node="n2" score="-INFINITY"/>
+           <rsc_location id="web-n1" rsc="web" node="n1" score="-INFINITY"/>
+           <rsc_location id="web-n2" rsc="web" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&c, 0).unwrap();
+    let line = fence_line(&t.summary, "r1").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with(
+            "'web is active there (fencing will be revoked if remote connection can be \
+             re-established elsewhere)'"
+        ),
+        "{line}"
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Stop") && l.contains("web") && l.contains("node availability")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn remote_node_without_fencing_is_never_fenced() {
+    let text = remote_cib(
+        false,
+        CONN_STARTED,
+        &running("web", "r1"),
+        r#"<rsc_location id="ban-r1" rsc="r1" node="n2" score="-INFINITY"/>"#,
+    )
+    .to_xml_compact()
+    .replace(
+        r#"name="stonith-enabled" value="true""#,
+        r#"name="stonith-enabled" value="false""#,
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(
+        !t.summary.iter().any(|l| l.starts_with("* Fence")),
+        "{:?}",
+        t.summary
+    );
+}
+
+// ---- Guest nodes, members that left, pending members ----
+
+/// A guest node `g1` inside container `vm` (on n1), with `web` on g1.
+/// `vm_ops` is vm's history on n1.
+fn guest_cib(vm_ops: &str) -> Element {
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources>
+          <primitive id="fence" class="stonith" type="fence_xvm"/>
+          <primitive id="vm" class="ocf" provider="heartbeat" type="VirtualDomain">
+            <meta_attributes id="vm-meta"><nvpair id="vm-rn" name="remote-node" value="g1"/></meta_attributes>
+            <operations><op id="vm-mon" name="monitor" interval="10s"/></operations></primitive>
+          {web}
+        </resources><constraints>
+          <rsc_location id="web-g1" rsc="web" node="g1" score="100"/>
+          <rsc_location id="vm-n1" rsc="vm" node="n1" score="100"/>
+        </constraints></configuration>
+        <status>
+          <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n1"><lrm_resources>
+            <lrm_resource id="vm" class="ocf" provider="heartbeat" type="VirtualDomain">{vm_ops}</lrm_resource>
+            <lrm_resource id="g1" class="ocf" provider="pacemaker" type="remote"><lrm_rsc_op id="g1_last_0" operation_key="g1_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="3"/></lrm_resource>
+          </lrm_resources></lrm></node_state>
+          <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
+          <node_state id="g1" uname="g1" remote_node="true"><lrm id="g1"><lrm_resources>{running}</lrm_resources></lrm></node_state>
+        </status></cib>"#,
+        web = dummy("web"),
+        running = running("web", "g1"),
+    );
+    Element::parse(&text).expect("test CIB parses")
+}
+
+// (Started with no parameters: the digest of none.)
+const VM_STARTED: &str = r#"<lrm_rsc_op id="vm_last_0" operation_key="vm_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/>"#;
+
+#[test]
+fn a_failed_guest_container_fences_the_guest_and_recovers_in_place() {
+    let failed = format!(
+        r#"{VM_STARTED}<lrm_rsc_op id="vm_last_failure_0" operation_key="vm_monitor_10000" operation="monitor" interval="10000" rc-code="1" op-status="0" call-id="4" transition-key="1:1:0:x"/>"#
+    );
+    let t = schedule(&guest_cib(&failed), 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l == "* Fence (reboot) g1 (resource: vm) 'guest is unclean'"),
+        "{:?}",
+        t.summary
+    );
+    for rsc in ["vm", "web"] {
+        assert!(
+            t.summary
+                .iter()
+                .any(|l| l.starts_with("* Recover") && l.contains(rsc)),
+            "{rsc}: {:?}",
+            t.summary
+        );
+    }
+    // web comes back on the guest, not elsewhere.
+    assert!(
+        t.graph.node_weights().any(|a| a.task == Task::Start
+            && a.resource.as_deref() == Some("web")
+            && a.node.as_deref() == Some("g1")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn a_healthy_guest_is_left_alone() {
+    let t = schedule(&guest_cib(VM_STARTED), 0).unwrap();
+    assert!(
+        !t.summary
+            .iter()
+            .any(|l| l.contains("g1") || l.contains(" vm ") || l.contains("web")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn a_guest_connection_that_cannot_start_keeps_its_container_stopped() {
+    // vm is stopped; its guest connection g1 failed to start on the only
+    // node vm may use, so vm has nowhere useful to run either.
+    let text = guest_cib(
+        r#"<lrm_rsc_op id="vm_last_0" operation_key="vm_stop_0" operation="stop" interval="0" rc-code="0" op-status="0" call-id="5"/>"#,
+    )
+    .to_xml_compact()
+    .replace(
+        r#"<lrm_rsc_op id="g1_last_0" operation_key="g1_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="3"/>"#,
+        r#"<lrm_rsc_op id="g1_last_0" operation_key="g1_stop_0" operation="stop" interval="0" rc-code="0" op-status="0" call-id="6"/>"#,
+    )
+    .replace(
+        r#"<node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>"#,
+        r#"<node_state id="n2" uname="n2" in_ccm="false" crmd="offline" join="down" expected="down"/>"#,
+    )
+    .replace(
+        r#"<node_state id="g1" uname="g1" remote_node="true">"#,
+        r#"<node_state id="g1" uname="g1" remote_node="true"><transient_attributes id="g1-t"/>"#,
+    )
+    .replace(
+        r#"<lrm id="n1">"#,
+        r#"<transient_attributes id="n1-t"><instance_attributes id="n1-ta"><nvpair id="fc" name="fail-count-g1#start_0" value="INFINITY"/></instance_attributes></transient_attributes><lrm id="n1">"#,
+    );
+    let text = text.replace(&running("web", "g1"), "");
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(
+        !t.summary
+            .iter()
+            .any(|l| l.contains("Start") && l.contains(" vm ")),
+        "{:?}",
+        t.summary
+    );
+}
+
+/// n1 up; n2 as `n2_state` attributes, with `web` recorded started on it.
+fn member_left_cib(fencing: bool, n2_state: &str) -> Element {
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="{fencing}"/>
+        <nvpair id="p2" name="node-pending-timeout" value="60s"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources><primitive id="fence" class="stonith" type="fence_xvm"/>{web}</resources><constraints/></configuration>
+        <status>
+          <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n1"><lrm_resources>
+            <lrm_resource id="fence" class="stonith" type="fence_xvm"><lrm_rsc_op id="f_last_0" operation_key="fence_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2"/></lrm_resource>
+          </lrm_resources></lrm></node_state>
+          <node_state id="n2" {n2_state}><lrm id="n2"><lrm_resources>{running}</lrm_resources></lrm></node_state>
+        </status></cib>"#,
+        web = dummy("web"),
+        running = running("web", "n2"),
+    );
+    Element::parse(&text).expect("test CIB parses")
+}
+
+#[test]
+fn a_member_that_left_with_resources_recorded_active_is_fenced() {
+    let left = r#"uname="n2" in_ccm="false" crmd="offline" join="down" expected="down""#;
+    let t = schedule(&member_left_cib(true, left), 0).unwrap();
+    let line = fence_line(&t.summary, "n2").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'web is thought to be active there'"),
+        "{line}"
+    );
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.contains("Move") && l.contains("web") && l.contains("n2 -> n1")),
+        "{:?}",
+        t.summary
+    );
+    // Without fencing, the history of a node that left says nothing.
+    let t = schedule(&member_left_cib(false, left), 0).unwrap();
+    assert!(fence_line(&t.summary, "n2").is_none(), "{:?}", t.summary);
+}
+
+#[test]
+fn a_member_pending_longer_than_node_pending_timeout_is_fenced() {
+    // n2 joined the membership at t=1000 but its controller never came up.
+    let pending = r#"in_ccm="1000" crmd="0""#;
+    let t = schedule(&member_left_cib(true, pending), 2000).unwrap();
+    let line = fence_line(&t.summary, "n2").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(
+        line.ends_with("'peer pending timed out on joining the process group'"),
+        "{line}"
+    );
+    // Still within the timeout: it is only pending, and nothing is fenced.
+    let t = schedule(&member_left_cib(true, pending), 1030).unwrap();
+    assert!(fence_line(&t.summary, "n2").is_none(), "{:?}", t.summary);
+}
+
+#[test]
+fn a_clone_instance_whose_stop_failed_leaves_its_number_to_a_healthy_one() {
+    // clvm:0's stop failed on n2, which is fenced for it; the instance that
+    // starts on n1 is a fresh one, and clvm:0 is simply gone with n2.
+    let failed_stop = r#"<lrm_resource id="clvm" class="lsb" type="clvmd"><lrm_rsc_op id="clvm_last_0" operation_key="clvm_stop_0" operation="stop" interval="0" rc-code="1" op-status="0" call-id="3"/></lrm_resource>"#;
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources><clone id="clvm-clone"><primitive id="clvm" class="lsb" type="clvmd"/></clone></resources>
+        <constraints/></configuration>
+        <status>
+          <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/>
+          <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n2"><lrm_resources>{failed_stop}</lrm_resources></lrm></node_state>
+        </status></cib>"#
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    let line = fence_line(&t.summary, "n2").unwrap_or_else(|| panic!("{:?}", t.summary));
+    assert!(line.ends_with("'clvm:0 failed there'"), "{line}");
+    let has = |s: &str| {
+        t.summary
+            .iter()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == s)
+    };
+    assert!(
+        has("* Stop clvm:0 ( n2 ) due to node availability"),
+        "{:?}",
+        t.summary
+    );
+    assert!(has("* Start clvm:1 ( n1 )"), "{:?}", t.summary);
+}
+
+#[test]
+fn a_remote_connection_left_mid_migration_goes_on_to_its_target() {
+    // r1's connection was being live-migrated from n1 to n2: migrate_to
+    // succeeded on n1, n2 has not completed it. n1 and n2 are equally good,
+    // so the migration is carried through rather than undone.
+    let migrating = r#"<lrm_rsc_op id="r1_last_0" operation_key="r1_migrate_to_0" operation="migrate_to" interval="0" rc-code="0" op-status="0" call-id="4" migrate_source="n1" migrate_target="n2"/>"#;
+    let text = remote_cib(true, migrating, "", "")
+        .to_xml_compact()
+        .replace(
+            r#"type="remote"><operations>"#,
+            r#"type="remote"><meta_attributes id="r1-meta"><nvpair id="r1-am" name="allow-migrate" value="true"/></meta_attributes><operations>"#,
+        );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l.starts_with("* Migrate") && l.contains("r1") && l.contains("n1 -> n2")),
+        "{:?}",
+        t.summary
+    );
+}
+
+#[test]
+fn a_lost_guest_whose_container_stays_down_is_fenced_off() {
+    let failed = format!(
+        r#"{VM_STARTED}<lrm_rsc_op id="vm_last_failure_0" operation_key="vm_monitor_10000" operation="monitor" interval="10000" rc-code="1" op-status="0" call-id="4" transition-key="1:1:0:x"/>"#
+    );
+    let text = guest_cib(&failed).to_xml_compact().replace(
+        r#"<rsc_location id="vm-n1" rsc="vm" node="n1" score="100"/>"#,
+        r#"<rsc_location id="vm-n1" rsc="vm" node="n1" score="-INFINITY"/><rsc_location id="vm-n2" rsc="vm" node="n2" score="-INFINITY"/>"#,
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(
+        t.summary
+            .iter()
+            .any(|l| l == "* Fence (off) g1 (resource: vm) 'guest is unclean'"),
+        "{:?}",
+        t.summary
+    );
+}

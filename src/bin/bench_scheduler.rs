@@ -178,12 +178,20 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
                 .unwrap_or(1_700_000_000);
             let typed = systole::model::cib::Cib::from_xml(&cib, now)?;
             next(1, &mut t);
-            let working = unpack::unpack(typed, now, Default::default());
+            let mut working = unpack::unpack(typed, now, Default::default());
             next(2, &mut t);
             let plan = assign::assign(&working);
+            systole::scheduler::remote::settle(&mut working, &plan);
             next(3, &mut t);
-            let (fence, reason) = systole::scheduler::fencing(&working);
+            let (mut fence, mut reason) = systole::scheduler::fencing(&working);
             let decisions = actions::decide(&working, &plan, &fence);
+            systole::scheduler::remote::fence_unrecoverable(
+                &mut working,
+                &plan,
+                &decisions,
+                &mut fence,
+                &mut reason,
+            );
             next(4, &mut t);
             let summary = actions::summary(&working, &decisions, &fence, &reason);
             next(5, &mut t);

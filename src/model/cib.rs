@@ -383,6 +383,12 @@ pub struct NodeState {
     pub transient: BTreeMap<String, String>,
     /// Utilization published at run time (transient_attributes/utilization).
     pub transient_utilization: BTreeMap<String, String>,
+    /// `node_fenced`: a Pacemaker Remote node recorded as fenced since its
+    /// connection was lost.
+    pub fenced: bool,
+    /// Since when the node has been a cluster member (epoch seconds), when
+    /// `in_ccm` records a time rather than a boolean.
+    pub member_since: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -1156,6 +1162,13 @@ fn read_node_state(
         lrm,
         transient,
         transient_utilization,
+        member_since: ns
+            .attr("in_ccm")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|&t| t > 1),
+        fenced: ns
+            .attr("node_fenced")
+            .is_some_and(|v| v.parse::<i64>().is_ok_and(|n| n != 0) || parse_bool(v)),
     })
 }
 

@@ -153,8 +153,9 @@ pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
         }
         if quorum_stop && needs_quorum && !rsc.current.is_empty() {
             d.stop_on = rsc.current.iter().map(|c| c.node).collect();
-            // Stops implied by fencing are about the node, not quorum.
-            if !rsc.current.iter().any(|c| fence[c.node]) {
+            // Stops implied by fencing are about the node, not quorum; so
+            // are those of a resource that has no node to go to anyway.
+            if !rsc.current.iter().any(|c| fence[c.node]) && d.next.is_some() {
                 d.stop_reason = Some("no quorum".into());
             }
         }
@@ -816,9 +817,26 @@ pub fn summary(
         }
     }
     for node in &w.nodes {
-        if let Some(container) = &node.guest_lost {
+        // A guest is "fenced" by stopping its container: only possible
+        // where the container runs on nodes that are up or being fenced.
+        let reachable = |c: &String| {
+            w.by_id.get(c).is_some_and(|&c| {
+                w.rscs[c]
+                    .current
+                    .iter()
+                    .all(|cur| w.nodes[cur.node].online || fence[cur.node])
+            })
+        };
+        if let Some(container) = node.guest_lost.as_ref().filter(|c| reachable(c)) {
+            // Only a label: "reboot" when the container starts again, "off"
+            // when it stays down.
+            let restarts = w
+                .by_id
+                .get(container)
+                .is_some_and(|&c| decisions[c].next.is_some());
+            let action = if restarts { "reboot" } else { "off" };
             lines.push(format!(
-                "* Fence (reboot) {} (resource: {}) 'guest is unclean'",
+                "* Fence ({action}) {} (resource: {}) 'guest is unclean'",
                 node.name, container
             ));
         }

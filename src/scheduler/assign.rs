@@ -905,8 +905,9 @@ fn usable(w: &Working, plan: &Plan, n: usize) -> bool {
     let node = &w.nodes[n];
     match node.connection.as_ref().and_then(|c| w.by_id.get(c)) {
         Some(&conn) if node.kind != crate::model::cib::NodeKind::Member => {
+            // (A fencing that placing the connection calls off does not count.)
             plan.assigned[conn].is_some()
-                && !node.unclean
+                && (!node.unclean || node.fence_revocable)
                 && !node.standby
                 && !node.maintenance
                 && !node.connection_stopping
@@ -971,6 +972,23 @@ fn record(w: &Working, plan: &mut Plan, r: usize, node: Option<usize>) {
             }
         }
     }
+}
+
+/// The node a remote connection was left migrating to: its last operation
+/// on its only node was a successful migrate_to, not yet completed there.
+fn partial_migration_target(w: &Working, r: usize) -> Option<usize> {
+    let is_connection = w.nodes.iter().any(|n| {
+        n.kind == crate::model::cib::NodeKind::Remote
+            && n.connection.as_deref() == Some(w.rscs[r].id.as_str())
+    });
+    let [only] = w.rscs[r].current.as_slice() else {
+        return None;
+    };
+    if !is_connection {
+        return None;
+    }
+    w.node_named(only.migrated_to.as_deref()?)
+        .filter(|&t| t != only.node && w.nodes[t].can_host())
 }
 
 /// Assigns one primitive. `mask` limits the nodes (clone instances).
@@ -1041,7 +1059,18 @@ fn assign_primitive(w: &Working, plan: &mut Plan, r: usize, mask: Option<&dyn Fn
         None
     } else {
         let all = |_: usize| true;
-        choose_node(w, plan, r, &scores, prefer, mask.unwrap_or(&all))
+        let mask = mask.unwrap_or(&all);
+        let best = choose_node(w, plan, r, &scores, prefer, mask);
+        // A remote connection caught in a partial live migration goes on to
+        // its migration target when that is as good as the best node.
+        let target = partial_migration_target(w, r).filter(|&t| {
+            mask(t)
+                && plan.allowed[r][t]
+                && usable(w, plan, t)
+                && scores[t] >= 0
+                && best.is_none_or(|b| scores[t] >= scores[b])
+        });
+        target.or(best)
     };
     if unmanaged && rsc.current.is_empty() {
         node = None;
@@ -1179,7 +1208,23 @@ fn assign_clone(w: &Working, plan: &mut Plan, c: usize) {
     // Pass 2: the rest, each to the best node with room.
     // Instances that were active go first (they are being moved), then the
     // rest in number order.
-    pending.sort_by_key(|&i| (instance_current_node(w, i).is_none(), w.rscs[i].instance));
+    // An instance active where it may no longer run (banned there, e.g.
+    // after a failed stop) counts as inactive and goes after the others,
+    // as Pacemaker orders instances.
+    let allowed_current = |plan: &Plan, i: usize| {
+        let cur = instance_current_node(w, i)?;
+        let mut prims = Vec::new();
+        w.primitives_of(i, &mut prims);
+        prims
+            .iter()
+            .all(|&p| plan.allowed[p][cur] && plan.base[p][cur] >= 0)
+            .then_some(cur)
+    };
+    pending.sort_by_key(|&i| {
+        let active = instance_current_node(w, i).is_some();
+        let allowed = allowed_current(plan, i).is_some();
+        (active && !allowed, !allowed, w.rscs[i].instance)
+    });
     for i in pending {
         if blocked || assigned_count >= clone_max {
             mark_stopped(w, plan, i);

@@ -2,7 +2,9 @@
 //!
 //! The stages follow Pacemaker's scheduler, one file each:
 //! [`unpack`] (CIB to working set, history replay), [`assign`] (nodes and
-//! roles), [`actions`] (what each resource must do, and the summary),
+//! roles), [`remote`] (Pacemaker Remote nodes follow their connection, and
+//! are fenced when it is unrecoverable), [`actions`] (what each resource
+//! must do, and the summary),
 //! [`order`] (which action waits for which), [`graph`] (the petgraph DAG).
 //!
 //! ```
@@ -23,6 +25,7 @@ pub mod assign;
 pub mod definition;
 pub mod graph;
 pub mod order;
+pub mod remote;
 pub mod unfence;
 pub mod unpack;
 
@@ -265,10 +268,18 @@ pub fn run_with(
     options: Options,
 ) -> Result<Outcome, SchedulerError> {
     let typed = Cib::from_xml(cib, now_epoch_s)?;
-    let working = unpack::unpack(typed, now_epoch_s, options);
+    let mut working = unpack::unpack(typed, now_epoch_s, options);
     let plan = assign::assign(&working);
-    let (fence, fence_reason) = fencing(&working);
+    remote::settle(&mut working, &plan);
+    let (mut fence, mut fence_reason) = fencing(&working);
     let decisions = actions::decide(&working, &plan, &fence);
+    remote::fence_unrecoverable(
+        &mut working,
+        &plan,
+        &decisions,
+        &mut fence,
+        &mut fence_reason,
+    );
     let summary = actions::summary(&working, &decisions, &fence, &fence_reason);
     let graph = graph::build(&working, &plan, &decisions, &fence);
     Ok(Outcome {
@@ -284,11 +295,10 @@ pub fn run_with(
 pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
     let mut fence = vec![false; w.nodes.len()];
     let mut reason = vec![String::new(); w.nodes.len()];
-    // Without quorum only nodes still in our membership may be fenced.
-    let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
+    // Without quorum only nodes still in our membership may be fenced. Guest
+    // nodes are "fenced" by recovering their container instead.
     for (i, n) in w.nodes.iter().enumerate() {
-        let can_fence = w.fencing_enabled && (quorate || n.online);
-        if n.unclean && can_fence && n.kind == crate::model::cib::NodeKind::Member {
+        if n.unclean && remote::can_fence(w, i) && n.kind != crate::model::cib::NodeKind::Guest {
             fence[i] = true;
             reason[i] = n.unclean_reason.clone();
         }

@@ -35,14 +35,19 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
-    /// Its status section shows resources started there.
-    pub had_active_history: bool,
     /// In the membership but not (yet) a full member: it cannot be probed,
     /// so nothing may start until its state is known.
     pub unprobeable: bool,
     /// A guest node whose container (or connection) failed: its resources
     /// are lost and it is "fenced" by restarting the container.
     pub guest_lost: Option<String>,
+    /// A remote node found unclean only because resources were active on it
+    /// while its connection was down: the fencing is called off if the
+    /// connection is placed again in this transition.
+    pub fence_revocable: bool,
+    /// The status section records the remote node as fenced since its
+    /// connection was lost (`node_fenced`).
+    pub was_fenced: bool,
 }
 
 impl NodeInfo {
@@ -67,8 +72,18 @@ impl NodeInfo {
             has_state,
             connection_stopping: false,
             unprobeable: false,
-            had_active_history: false,
             guest_lost: None,
+            fence_revocable: false,
+            was_fenced: false,
+        }
+    }
+
+    /// Marks the node for fencing. The first reason given is the one
+    /// reported, as Pacemaker keeps the reason of the first fencing request.
+    pub fn mark_unclean(&mut self, reason: String) {
+        self.unclean = true;
+        if self.unclean_reason.is_empty() {
+            self.unclean_reason = reason;
         }
     }
 
@@ -321,18 +336,6 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
     w.cib.resources = resources;
     add_guest_connections(&mut w, &defaults);
     unpack_remote_nodes(&mut w);
-    for n in 0..w.nodes.len() {
-        let name = w.nodes[n].name.clone();
-        w.nodes[n].had_active_history = w.cib.node_states.iter().any(|s| {
-            (s.uname == name || s.id == name)
-                && s.lrm.iter().any(|r| {
-                    r.ops.iter().any(|o| {
-                        (o.operation == "start" || o.operation == "monitor")
-                            && (o.rc == 0 || o.rc == 8)
-                    })
-                })
-        });
-    }
     unpack_history(&mut w);
     decide_remote_nodes(&mut w);
     decide_lost_guests(&mut w);
@@ -449,6 +452,14 @@ fn unpack_nodes(w: &mut Working) {
         .flat_map(|(i, s)| [(s.id.clone(), i), (s.uname.clone(), i)])
         .collect();
     let configs = w.cib.nodes.clone();
+    let pending_timeout_ms = w
+        .cib
+        .property("node-pending-timeout")
+        .and_then(parse_interval_ms)
+        .unwrap_or(0);
+    let now = w.now_epoch_s;
+    let pending_too_long =
+        |s: &crate::model::cib::NodeState| pending_timed_out(s, pending_timeout_ms, now);
     for n in configs {
         let state = states
             .get(&n.id)
@@ -477,7 +488,7 @@ fn unpack_nodes(w: &mut Working) {
                     for (k, v) in &s.transient_utilization {
                         info.utilization.insert(k.clone(), v.clone());
                     }
-                    decide_member_state(&mut info, s, w.fencing_enabled);
+                    decide_member_state(&mut info, s, w.fencing_enabled, pending_too_long(s));
                 }
                 None => {
                     // A node never seen: unclean if startup fencing applies.
@@ -523,7 +534,31 @@ fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
     info.attrs = attrs;
 }
 
-fn decide_member_state(info: &mut NodeInfo, s: &crate::model::cib::NodeState, fencing: bool) {
+/// Whether a node that joined the membership but never came up has been
+/// pending for longer than `node-pending-timeout` (0, the default, waits
+/// for ever).
+fn pending_timed_out(s: &crate::model::cib::NodeState, timeout_ms: u64, now: i64) -> bool {
+    let Some(since) = s.member_since else {
+        return false;
+    };
+    let timeout_s = i64::try_from(timeout_ms / 1000).unwrap_or(i64::MAX);
+    timeout_ms > 0 && !s.crmd_online && now >= since.saturating_add(timeout_s)
+}
+
+fn decide_member_state(
+    info: &mut NodeInfo,
+    s: &crate::model::cib::NodeState,
+    fencing: bool,
+    pending_timed_out: bool,
+) {
+    // Expected down (or never said): a node that joined the membership but
+    // whose controller never came up is fenced once it has been pending
+    // too long.
+    if fencing && s.expected != "member" && pending_timed_out {
+        info.unclean = true;
+        info.unclean_reason = "peer pending timed out on joining the process group".into();
+        return;
+    }
     let joined = s.join == "member";
     let expected_up = s.expected == "member";
     let never_joined = s.join.is_empty() && s.expected == "down";
@@ -837,7 +872,8 @@ fn decide_lost_guests(w: &mut Working) {
             .and_then(|c| w.by_id.get(c))
             .is_some_and(|&c| w.rscs[c].failed());
         let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
-        if (w.rscs[container].failed() || conn_failed) && has_resources {
+        let down = w.rscs[container].failed() || conn_failed || !w.nodes[n].online;
+        if down && has_resources && w.rscs[container].managed {
             w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
             for r in &mut w.rscs {
                 for c in &mut r.current {
@@ -936,6 +972,11 @@ fn unpack_remote_nodes(w: &mut Working) {
         }
     }
     for (name, kind, connection) in new_nodes {
+        let was_fenced = w
+            .cib
+            .node_states
+            .iter()
+            .any(|s| (s.uname == name || s.id == name) && s.fenced);
         let idx = match w.node_index.get(&name) {
             Some(&i) => i,
             None => {
@@ -955,6 +996,7 @@ fn unpack_remote_nodes(w: &mut Working) {
         };
         w.nodes[idx].kind = kind;
         w.nodes[idx].connection = Some(connection);
+        w.nodes[idx].was_fenced = was_fenced;
     }
     let n = w.nodes.len();
     for r in &mut w.rscs {
@@ -978,7 +1020,7 @@ struct Replay {
     migrated_to: Option<String>,
 }
 
-fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool) -> String {
+fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool, remote_conn: bool) -> String {
     let configured = rsc
         .ops
         .iter()
@@ -990,6 +1032,12 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool) -> String {
     // Inside a container, any failure is repaired by restarting the container.
     if rsc.meta.get("container").is_some_and(|c| *c != rsc.base) {
         return "restart-container".into();
+    }
+    // A Pacemaker Remote connection that fails once up (anything but a probe
+    // or a start) leaves the remote node in an unknown state: it is reset.
+    let is_probe = op.operation == "monitor" && op.interval_ms == 0;
+    if remote_conn && rsc.managed && !is_probe && op.operation != "start" {
+        return "reset-remote".into();
     }
     if op.operation == "stop" {
         return if fencing {
@@ -1004,7 +1052,7 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool) -> String {
     "restart".into()
 }
 
-fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
+fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bool) -> Replay {
     let mut ops: Vec<&LrmOp> = lrm.ops.iter().collect();
     ops.sort_by_key(|o| (o.call_id < 0, o.call_id));
     let mut st = Replay {
@@ -1125,7 +1173,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
                             // A recurring monitor finding it stopped is a failure.
                             st.role = Role::Stopped;
                             st.failed = true;
-                            st.on_fail = Some(op_on_fail(rsc, op, fencing));
+                            st.on_fail = Some(op_on_fail(rsc, op, fencing, remote_conn));
                         }
                     } else if rc == 8 {
                         st.role = Role::Promoted;
@@ -1153,7 +1201,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
         }
         // Hard errors cannot be ignored: the agent will not work there.
         let hard = matches!(op.op_status, 5..=7) || matches!(rc, 2 | 4..=6);
-        let on_fail = op_on_fail(rsc, op, fencing);
+        let on_fail = op_on_fail(rsc, op, fencing, remote_conn);
         if on_fail == "ignore" && !hard {
             continue;
         }
@@ -1170,6 +1218,9 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool) -> Replay {
             "stop" => {
                 st.role = Role::Started;
                 st.stop_failed = true;
+                // Where a stop failed, the resource may not run again
+                // (unless restarting its container settles the failure).
+                st.ban_here |= on_fail != "restart-container";
             }
             "promote" => st.role = Role::Promoted,
             // A failed demote leaves it unpromoted (or stopped).
@@ -1232,9 +1283,32 @@ fn unpack_history(w: &mut Working) {
             decide_remote_nodes(w);
         }
         // History on a node that is down (and need not be fenced) says
-        // nothing about now.
+        // nothing about now. A remote node whose connection is down is read
+        // when fencing is enabled: what is still active there gets it fenced.
         let node_info = &w.nodes[node];
-        if !node_info.online && (!node_info.unclean || node_info.kind == NodeKind::Remote) {
+        let skip = match node_info.kind {
+            NodeKind::Remote => {
+                !node_info.online && (!w.fencing_enabled || node_info.connection.is_none())
+            }
+            // A guest's history counts while its container and connection
+            // are thought to run, even failed: what ran there is lost.
+            // With fencing enabled, so does a stopped guest's: what is still
+            // recorded active there is lost.
+            NodeKind::Guest if !node_info.online => {
+                let active = |r: Option<usize>| r.is_some_and(|r| w.rscs[r].is_active());
+                let conn = node_info.connection.as_ref().and_then(|c| w.by_id.get(c));
+                let running = active(conn.copied()) && active(guest_container(w, node));
+                !(w.fencing_enabled || running)
+            }
+            // With fencing enabled, a member that left cleanly is read too:
+            // anything still recorded active there gets it fenced.
+            // (Not one that is still joining: it is up, only not ready.)
+            _ => {
+                let joining = node_info.pending || node_info.unprobeable;
+                !node_info.online && !node_info.unclean && (!w.fencing_enabled || joining)
+            }
+        };
+        if skip {
             continue;
         }
         for lrm in &state.lrm {
@@ -1260,7 +1334,10 @@ fn unpack_history(w: &mut Working) {
                 }
             };
             let first = instances[0];
-            let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled);
+            let remote_conn = w
+                .node_named(&w.rscs[first].id)
+                .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
+            let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled, remote_conn);
             for &i in &instances {
                 w.rscs[i].known_on[node] = true;
                 if st.ban_here || st.ban_everywhere {
@@ -1341,7 +1418,45 @@ fn unpack_history(w: &mut Working) {
                     w.rscs[target].blocked = true;
                 }
                 Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
+                Some("reset-remote") if st.failed || st.stop_failed => {
+                    reset_remote(w, target);
+                }
                 _ => {}
+            }
+            // Active on a member that is down: it must be fenced.
+            if w.nodes[node].kind == NodeKind::Member
+                && !w.nodes[node].online
+                && w.rscs[target].managed
+                && !w.maintenance_mode
+                && !w.nodes[node].maintenance
+            {
+                let id = w.rscs[target].id.clone();
+                w.nodes[node].mark_unclean(format!("{id} is thought to be active there"));
+            }
+            // Active on a remote node whose connection is down: the node
+            // must be fenced, unless the connection comes back elsewhere.
+            if w.nodes[node].kind == NodeKind::Remote
+                && !w.nodes[node].online
+                && w.rscs[target].managed
+                && !w.maintenance_mode
+                && !w.nodes[node].maintenance
+            {
+                let conn_failed = w.nodes[node]
+                    .connection
+                    .as_ref()
+                    .and_then(|c| w.by_id.get(c))
+                    .is_some_and(|&c| w.rscs[c].failed());
+                let id = w.rscs[target].id.clone();
+                let n = &mut w.nodes[node];
+                if conn_failed {
+                    n.mark_unclean(format!("{id} is thought to be active there"));
+                } else {
+                    n.fence_revocable = true;
+                    n.mark_unclean(format!(
+                        "{id} is active there (fencing will be revoked if remote \
+                         connection can be re-established elsewhere)"
+                    ));
+                }
             }
             if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
                 let n = &mut w.nodes[node];
@@ -1436,6 +1551,19 @@ fn unpack_history(w: &mut Working) {
             let e = counts.entry(container).or_insert(0);
             *e = score::add(*e, count);
         }
+        // A guest node's implicit connection runs inside its container: its
+        // failures count for the container too (and still for itself).
+        let guest_failures: Vec<(String, i64)> = counts
+            .iter()
+            .filter_map(|(base, &count)| {
+                let &c = w.guest_containers.get(base)?;
+                Some((w.rscs[c].id.clone(), count))
+            })
+            .collect();
+        for (container, count) in guest_failures {
+            let e = counts.entry(container).or_insert(0);
+            *e = score::add(*e, count);
+        }
         for (base, count) in counts {
             let Some(instances) = by_base.get(&base) else {
                 continue;
@@ -1467,6 +1595,30 @@ fn unpack_history(w: &mut Working) {
     w.cib.node_states = states;
 }
 
+/// A remote connection failed in a way that leaves its node in an unknown
+/// state (on-fail=reset-remote): the node is fenced (unless already recorded
+/// as fenced), and with a reconnect interval the connection stays down until
+/// the failure expires.
+fn reset_remote(w: &mut Working, conn: usize) {
+    let remote = w
+        .node_named(&w.rscs[conn].id)
+        .filter(|&n| w.nodes[n].kind == NodeKind::Remote);
+    if let Some(n) = remote {
+        if w.fencing_enabled && !w.nodes[n].was_fenced {
+            w.nodes[n].mark_unclean("remote connection is unrecoverable".into());
+            w.nodes[n].fence_revocable = false;
+        }
+    }
+    let reconnect_ms = w.rscs[conn]
+        .params
+        .get("reconnect_interval")
+        .and_then(|v| parse_interval_ms(v))
+        .unwrap_or(0);
+    if reconnect_ms > 0 {
+        w.rscs[conn].target_role = Role::Stopped;
+    }
+}
+
 /// Remote and guest nodes are online while their connection resource runs
 /// (and has not failed).
 fn decide_remote_nodes(w: &mut Working) {
@@ -1480,22 +1632,30 @@ fn decide_remote_nodes(w: &mut Working) {
             .and_then(|c| w.by_id.get(c))
             .is_some_and(|&r| {
                 let rsc = &w.rscs[r];
-                !rsc.current.is_empty()
-                    && !rsc.failed()
-                    && rsc.current.iter().all(|c| w.nodes[c.node].online)
+                // A remote node stays up while its connection is thought to
+                // run, even on a lost cluster node (the connection may be
+                // re-established elsewhere); a guest goes with its host.
+                let hosts_up = w.nodes[n].kind == NodeKind::Remote
+                    || rsc.current.iter().all(|c| w.nodes[c.node].online);
+                !rsc.current.is_empty() && !rsc.failed() && hosts_up
             });
         w.nodes[n].online = up;
-        // A remote node that is down but whose history shows resources
-        // active there is in an unknown state: nothing goes there for now.
-        if !up && w.nodes[n].kind == NodeKind::Remote && w.nodes[n].had_active_history {
-            w.nodes[n].unclean = true;
+        // A failed connection makes any fencing of its node final.
+        if w.nodes[n].kind == NodeKind::Remote
+            && w.nodes[n]
+                .connection
+                .as_ref()
+                .and_then(|c| w.by_id.get(c))
+                .is_some_and(|&r| w.rscs[r].failed())
+        {
+            w.nodes[n].fence_revocable = false;
         }
         // A connection on its way down takes the node's resources with it.
         let stopping = w.nodes[n]
             .connection
             .as_ref()
             .and_then(|c| w.by_id.get(c))
-            .is_some_and(|&r| w.rscs[r].target_role == Role::Stopped || w.rscs[r].failed());
+            .is_some_and(|&r| w.rscs[r].target_role == Role::Stopped);
         w.nodes[n].connection_stopping = stopping;
     }
 }
