@@ -74,9 +74,11 @@ fn request_for(shared: &NodeShared, op: &OpSpec, action: OcfAction) -> OcfReques
     request.meta = op
         .meta
         .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("CRM_meta_")
-                .map(|k| (k.to_string(), v.clone()))
+        .map(|(k, v)| {
+            // Names come without the prefix (as the scheduler gives them);
+            // a prefixed one is accepted too.
+            let k = k.strip_prefix("CRM_meta_").unwrap_or(k);
+            (k.to_string(), v.clone())
         })
         .collect();
     request

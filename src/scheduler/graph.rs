@@ -15,11 +15,13 @@ use crate::model::time::parse_interval_ms;
 
 const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 
-struct Builder<'a> {
-    w: &'a Working,
-    graph: DiGraph<Action, ()>,
+pub(super) struct Builder<'a> {
+    pub(super) w: &'a Working,
+    pub(super) graph: DiGraph<Action, ()>,
     /// Per resource index: its actions with their (ordering) task.
     by_rsc: Vec<Vec<(Task, NodeIndex)>>,
+    /// The pseudo-actions of groups, clones and bundles.
+    pub(super) coll: super::collective::Pseudos,
     /// Each resource's parameters, copied once and shared by its actions.
     params: Vec<Option<Arc<BTreeMap<String, String>>>>,
     /// Each resource's agent, likewise.
@@ -36,7 +38,7 @@ impl Builder<'_> {
             .clone()
     }
 
-    fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
+    pub(super) fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
         let rsc = &self.w.rscs[r];
         rsc.ops
             .iter()
@@ -52,7 +54,7 @@ impl Builder<'_> {
             .unwrap_or(DEFAULT_TIMEOUT_MS)
     }
 
-    fn add(
+    pub(super) fn add(
         &mut self,
         r: usize,
         task: Task,
@@ -91,7 +93,7 @@ impl Builder<'_> {
     }
 
     /// The actions of resource `r` for `task`.
-    fn of(&self, r: usize, task: Task) -> Vec<NodeIndex> {
+    pub(super) fn of(&self, r: usize, task: Task) -> Vec<NodeIndex> {
         self.by_rsc[r]
             .iter()
             .filter(|(t, _)| *t == task)
@@ -99,7 +101,7 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn edge(&mut self, a: NodeIndex, b: NodeIndex) {
+    pub(super) fn edge(&mut self, a: NodeIndex, b: NodeIndex) {
         if a != b {
             self.graph.update_edge(a, b, ());
         }
@@ -116,7 +118,7 @@ impl Builder<'_> {
     }
 }
 
-fn clone_meta(w: &Working, r: usize) -> Meta {
+pub(super) fn clone_meta(w: &Working, r: usize) -> Meta {
     let mut meta = Meta::new();
     let rsc = &w.rscs[r];
     let clone = rsc.parent.and_then(|p| {
@@ -146,7 +148,7 @@ fn clone_meta(w: &Working, r: usize) -> Meta {
 
 pub fn build(
     w: &Working,
-    _plan: &Plan,
+    plan: &Plan,
     decisions: &[Decision],
     fence: &[bool],
 ) -> DiGraph<Action, ()> {
@@ -162,6 +164,7 @@ pub fn build(
         w,
         graph: DiGraph::with_capacity(primitives * (online + 4) + fence.len(), 0),
         by_rsc: vec![Vec::new(); w.rscs.len()],
+        coll: Default::default(),
         params: vec![None; w.rscs.len()],
         agents: w
             .rscs
@@ -322,11 +325,17 @@ pub fn build(
             }
         }
     }
+    super::collective::add(&mut b, decisions, fence);
     // Constraint and group orderings.
     let mut extra = Vec::new();
-    for o in orderings(w) {
-        let a = b.of(o.first, o.first_task);
-        let c = b.of(o.then, o.then_task);
+    for o in orderings(w, plan) {
+        let (a, c) = match (
+            super::collective::Phase::of_task(o.first_task),
+            super::collective::Phase::of_task(o.then_task),
+        ) {
+            (Some(fp), Some(tp)) => (b.exit(o.first, fp), b.entry(o.then, tp)),
+            _ => (b.of(o.first, o.first_task), b.of(o.then, o.then_task)),
+        };
         for &x in &a {
             for &y in &c {
                 extra.push((x, y));
