@@ -150,6 +150,20 @@ fn restart_blocked_inside(w: &Working, d: &Decision, members: &[usize]) -> bool 
     }
 }
 
+/// The outermost clone a primitive is an instance (or part of an instance)
+/// of.
+pub fn clone_of(w: &Working, r: usize) -> Option<usize> {
+    let mut found = None;
+    let mut a = w.rscs[r].parent;
+    while let Some(p) = a {
+        if w.rscs[p].variant == Variant::Clone {
+            found = Some(p);
+        }
+        a = w.rscs[p].parent;
+    }
+    found
+}
+
 /// Whether a clone sends notifications.
 fn notifies(w: &Working, r: usize) -> bool {
     let rsc = &w.rscs[r];
@@ -314,8 +328,15 @@ pub(super) fn add(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool]) {
                     && members
                         .iter()
                         .any(|&m| restart_blocked_inside(w, &decisions[m], &members)));
-            // A group is done only when every member's action can run.
-            let completes = begins && !(group && any(|p| p.blocked));
+            // A group is done only when every member's action can run, and
+            // it is running only when every member will be.
+            let unplaced = group
+                && phase == Phase::Start
+                && members.iter().any(|&m| {
+                    let d = &decisions[m];
+                    w.rscs[m].variant == Variant::Primitive && d.managed && d.next.is_none()
+                });
+            let completes = begins && !(group && any(|p| p.blocked)) && !unplaced;
             parts[r][i] = Part {
                 runnable: begins,
                 blocked: any(|p| p.blocked) && !completes,
@@ -364,6 +385,29 @@ pub(super) fn add(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool]) {
         }
         if notifies(w, r) {
             notifications(b, decisions, fence, r);
+        }
+        // The instances' probes: before the clone starts or stops anything.
+        if rsc.variant == Variant::Clone && clone_of(w, r).is_none() {
+            let targets: Vec<NodeIndex> = [
+                b.coll.get(r, Phase::Start, Step::Begin),
+                b.coll.get(r, Phase::Stop, Step::Done),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            if !targets.is_empty() {
+                let mut prims = Vec::new();
+                w.primitives_of(r, &mut prims);
+                for p in prims {
+                    for m in b.of(p, Task::Monitor) {
+                        if b.graph[m].interval_ms == 0 {
+                            for &t in &targets {
+                                b.edge(m, t);
+                            }
+                        }
+                    }
+                }
+            }
         }
     }
 }

@@ -306,10 +306,16 @@ pub fn build(
             .collect();
         // The lists are looked up once per resource, not once per probe
         // (there is a probe per node); edges are added in the same order.
-        let after_probes: Vec<NodeIndex> = [Task::Start, Task::MigrateTo, Task::Promote]
-            .into_iter()
-            .flat_map(|t| b.of(r, t))
-            .collect();
+        // A clone instance's probes come before the clone's start instead
+        // (see `collective`).
+        let after_probes: Vec<NodeIndex> = if super::collective::clone_of(w, r).is_some() {
+            Vec::new()
+        } else {
+            [Task::Start, Task::MigrateTo, Task::Promote]
+                .into_iter()
+                .flat_map(|t| b.of(r, t))
+                .collect()
+        };
         for &p in &probes {
             for &s in &after_probes {
                 b.edge(p, s);
