@@ -83,6 +83,7 @@ impl Builder<'_> {
             match &*op_name {
                 "stop" => Task::Stop,
                 "start" => Task::Start,
+                "demote" => Task::Demote,
                 _ => Task::Pseudo,
             }
         } else {
@@ -144,6 +145,65 @@ pub(super) fn clone_meta(w: &Working, r: usize) -> Meta {
         }
     }
     meta
+}
+
+/// With a placement strategy other than "default", a pseudo-action per node
+/// says its stops are done: starts there wait for it, so that utilization
+/// is freed before it is taken.
+fn load_stopped(b: &mut Builder<'_>) {
+    let w = b.w;
+    if w.placement_strategy == "default" {
+        return;
+    }
+    let mut per_node: Vec<Option<NodeIndex>> = vec![None; w.nodes.len()];
+    for (n, node) in w.nodes.iter().enumerate() {
+        if !node.online || node.unclean {
+            continue;
+        }
+        let mut meta = Meta::new();
+        meta.insert("name".into(), format!("load_stopped_{}", node.name));
+        per_node[n] = Some(b.graph.add_node(Action {
+            task: Task::Pseudo,
+            resource: None,
+            agent: None,
+            node: None,
+            interval_ms: 0,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            params: Default::default(),
+            meta,
+        }));
+    }
+    // Only resources that use capacity take part.
+    let mut edges = Vec::new();
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].utilization.is_empty() {
+            continue;
+        }
+        for &(_, i) in &b.by_rsc[r] {
+            let a = &b.graph[i];
+            let name = a.meta.get("name").map(String::as_str);
+            let node = match a.task {
+                Task::MigrateTo => a.meta.get("migrate_target"),
+                _ => a.node.as_ref(),
+            };
+            let Some(load) = node
+                .and_then(|name| w.node_index.get(name))
+                .and_then(|&n| per_node[n])
+            else {
+                continue;
+            };
+            match (a.task, name) {
+                (Task::Stop, _) | (Task::Pseudo, Some("stop")) => edges.push((i, load)),
+                (Task::Start, _) | (Task::MigrateTo, _) | (Task::Pseudo, Some("start")) => {
+                    edges.push((load, i))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (x, y) in edges {
+        b.edge(x, y);
+    }
 }
 
 pub fn build(
@@ -226,7 +286,15 @@ pub fn build(
         }
         for &n in &d.stop_on {
             if d.demote && d.role == Some(Role::Promoted) {
-                b.add(r, Task::Demote, n, 0, base_meta.clone());
+                // On a node being fenced the demote is implied, as the stop.
+                if let Some(&f) = fence_nodes.get(&n) {
+                    let mut meta = base_meta.clone();
+                    meta.insert("name".into(), "demote".into());
+                    let s = b.add(r, Task::Pseudo, n, 0, meta);
+                    b.edge(f, s);
+                } else {
+                    b.add(r, Task::Demote, n, 0, base_meta.clone());
+                }
             }
             if let Some(&f) = fence_nodes.get(&n) {
                 let mut meta = base_meta.clone();
@@ -332,6 +400,7 @@ pub fn build(
         }
     }
     super::collective::add(&mut b, decisions, fence);
+    load_stopped(&mut b);
     // Constraint and group orderings.
     let mut extra = Vec::new();
     for o in orderings(w, plan) {
@@ -345,6 +414,50 @@ pub fn build(
         for &x in &a {
             for &y in &c {
                 extra.push((x, y));
+            }
+        }
+    }
+    // "One or more of": a pseudo-action after the firsts' starts, once
+    // enough of them will run.
+    for x in super::order::one_or_more(w) {
+        let will_run = x
+            .firsts
+            .iter()
+            .filter(|&&f| {
+                let d = &decisions[f];
+                d.next.is_some() && (d.start_runnable || !d.start)
+            })
+            .count();
+        let starts: Vec<NodeIndex> = x
+            .firsts
+            .iter()
+            .flat_map(|&f| b.of(f, Task::Start))
+            .collect();
+        if will_run < x.min || starts.is_empty() {
+            continue;
+        }
+        let mut meta = Meta::new();
+        meta.insert("name".into(), x.name.clone());
+        let p = b.graph.add_node(Action {
+            task: Task::Pseudo,
+            resource: None,
+            agent: None,
+            node: None,
+            interval_ms: 0,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            params: Default::default(),
+            meta,
+        });
+        for s in starts {
+            b.edge(s, p);
+        }
+        for (t, task) in x.thens {
+            let entries = match super::collective::Phase::of_task(task) {
+                Some(phase) => b.entry(t, phase),
+                None => b.of(t, task),
+            };
+            for e in entries {
+                extra.push((p, e));
             }
         }
     }

@@ -5,7 +5,7 @@
 use super::assign::Plan;
 use super::unpack::{Variant, Working};
 use super::Task;
-use crate::model::cib::OrderKind;
+use crate::model::cib::{Order, OrderKind};
 
 /// "`then_task` of `then` waits for `first_task` of `first`", on primitives.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +99,9 @@ pub fn orderings(w: &Working, plan: &Plan) -> Vec<Ordering> {
         };
         let ft = task_of(&o.first_action);
         let tt = task_of(&o.then_action);
+        // "One or more of the firsts" goes through its own pseudo-action
+        // (see `one_or_more`); the symmetrical stops are ordinary.
+        let forward = !(ft == Task::Start && one_or_more_name(w, o, f).is_some());
         // A group, clone or bundle is ordered through its pseudo-actions
         // (its "running" after, its "start" before); interleaved clones
         // instance by instance.
@@ -110,12 +113,14 @@ pub fn orderings(w: &Working, plan: &Plan) -> Vec<Ordering> {
                 vec![(f, t)]
             };
             for (a, b) in pairs {
-                out.push(Ordering {
-                    first: a,
-                    first_task: ft,
-                    then: b,
-                    then_task: tt,
-                });
+                if forward {
+                    out.push(Ordering {
+                        first: a,
+                        first_task: ft,
+                        then: b,
+                        then_task: tt,
+                    });
+                }
                 if o.symmetrical {
                     out.push(Ordering {
                         first: b,
@@ -136,12 +141,14 @@ pub fn orderings(w: &Working, plan: &Plan) -> Vec<Ordering> {
                 if a == b {
                     continue;
                 }
-                out.push(Ordering {
-                    first: a,
-                    first_task: ft,
-                    then: b,
-                    then_task: tt,
-                });
+                if forward {
+                    out.push(Ordering {
+                        first: a,
+                        first_task: ft,
+                        then: b,
+                        then_task: tt,
+                    });
+                }
                 if o.symmetrical {
                     out.push(Ordering {
                         first: b,
@@ -151,6 +158,75 @@ pub fn orderings(w: &Working, plan: &Plan) -> Vec<Ordering> {
                     });
                 }
             }
+        }
+    }
+    out
+}
+
+/// The pseudo-action name and minimum count of an order whose "then" needs
+/// only some of its firsts started: a set with require-all=false
+/// (`one-or-more:SET`), or a clone with clone-min or require-all=false
+/// (`clone-one-or-more:ORDER`).
+fn one_or_more_name(w: &Working, o: &Order, first: usize) -> Option<(String, usize)> {
+    let clone = w.rscs[first].variant == Variant::Clone;
+    let clone_min = w.rscs[first]
+        .meta
+        .get("clone-min")
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|&m| m > 0 && clone);
+    match (&o.first_set, clone_min) {
+        (Some(set), _) if o.first_any => Some((format!("one-or-more:{set}"), 1)),
+        (_, Some(min)) => Some((format!("clone-one-or-more:{}", o.id), min)),
+        _ if clone && o.first_any => Some((format!("clone-one-or-more:{}", o.id), 1)),
+        _ => None,
+    }
+}
+
+/// "Then" waits for at least `min` of `firsts` (primitives) to start.
+#[derive(Debug, Clone)]
+pub struct OneOrMore {
+    pub name: String,
+    pub min: usize,
+    pub firsts: Vec<usize>,
+    pub thens: Vec<(usize, Task)>,
+}
+
+/// The one-or-more orderings, one per pseudo-action name.
+pub fn one_or_more(w: &Working) -> Vec<OneOrMore> {
+    let mut out: Vec<OneOrMore> = Vec::new();
+    for o in &w.cib.orders {
+        if o.kind == OrderKind::Serialize || task_of(&o.first_action) != Task::Start {
+            continue;
+        }
+        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
+            continue;
+        };
+        let Some((name, min)) = one_or_more_name(w, o, f) else {
+            continue;
+        };
+        let i = match out.iter().position(|x| x.name == name) {
+            Some(i) => i,
+            None => {
+                out.push(OneOrMore {
+                    name,
+                    min,
+                    firsts: Vec::new(),
+                    thens: Vec::new(),
+                });
+                out.len() - 1
+            }
+        };
+        let entry = &mut out[i];
+        let mut fp = Vec::new();
+        w.primitives_of(f, &mut fp);
+        for p in fp {
+            if !entry.firsts.contains(&p) {
+                entry.firsts.push(p);
+            }
+        }
+        let then = (t, task_of(&o.then_action));
+        if !entry.thens.contains(&then) {
+            entry.thens.push(then);
         }
     }
     out
