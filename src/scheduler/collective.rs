@@ -452,11 +452,13 @@ fn notifications(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool], r:
         .filter_map(|i| i.active.map(|n| (i.rsc, n)))
         .collect();
     let mut after_start = after_stop.clone();
-    after_start.extend(
-        instances
-            .iter()
-            .filter_map(|i| i.starts_on.filter(|&n| told(n)).map(|n| (i.rsc, n))),
-    );
+    // Instances starting are told afterwards, on guest nodes too (they come
+    // up with their container).
+    after_start.extend(instances.iter().filter_map(|i| {
+        i.starts_on
+            .filter(|&n| !w.nodes[n].unclean && !fence[n])
+            .map(|n| (i.rsc, n))
+    }));
     let id = |p: usize| w.rscs[p].id.clone();
     let uname = |n: usize| w.nodes[n].name.clone();
     let list = |pick: &dyn Fn(&Instance) -> Option<usize>| -> (String, String) {

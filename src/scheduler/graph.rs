@@ -93,6 +93,18 @@ impl Builder<'_> {
         idx
     }
 
+    /// A pseudo-action implied by fencing names the resource as the node's
+    /// history did (an anonymous clone instance by its bare id).
+    fn name_as_history(&mut self, action: NodeIndex, r: usize, node: usize) {
+        if let Some(c) = self.w.rscs[r].current.iter().find(|c| c.node == node) {
+            if !c.history_id.is_empty()
+                && self.graph[action].resource.as_deref() != Some(c.history_id.as_str())
+            {
+                self.graph[action].resource = Some(c.history_id.clone());
+            }
+        }
+    }
+
     /// The actions of resource `r` for `task`.
     pub(super) fn of(&self, r: usize, task: Task) -> Vec<NodeIndex> {
         self.by_rsc[r]
@@ -285,12 +297,18 @@ pub fn build(
             continue;
         }
         for &n in &d.stop_on {
+            // A stop that cannot run (blocked behind a frozen resource, on a
+            // node that cannot be fenced) is left out, as Pacemaker does.
+            if !d.stop_runnable && !fence_nodes.contains_key(&n) {
+                continue;
+            }
             if d.demote && d.role == Some(Role::Promoted) {
                 // On a node being fenced the demote is implied, as the stop.
                 if let Some(&f) = fence_nodes.get(&n) {
                     let mut meta = base_meta.clone();
                     meta.insert("name".into(), "demote".into());
                     let s = b.add(r, Task::Pseudo, n, 0, meta);
+                    b.name_as_history(s, r, n);
                     b.edge(f, s);
                 } else {
                     b.add(r, Task::Demote, n, 0, base_meta.clone());
@@ -300,6 +318,7 @@ pub fn build(
                 let mut meta = base_meta.clone();
                 meta.insert("name".into(), "stop".into());
                 let s = b.add(r, Task::Pseudo, n, 0, meta);
+                b.name_as_history(s, r, n);
                 b.edge(f, s);
             } else if d.migrate {
                 let to = d.next.unwrap_or(n);
