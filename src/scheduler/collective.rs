@@ -386,6 +386,29 @@ pub(super) fn add(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool]) {
         if notifies(w, r) {
             notifications(b, decisions, fence, r);
         }
+        // A clone stopping instances on a node being fenced waits for it.
+        if rsc.variant == Variant::Clone && clone_of(w, r).is_none() {
+            if let Some(stop) = b.coll.get(r, Phase::Stop, Step::Begin) {
+                let mut prims = Vec::new();
+                w.primitives_of(r, &mut prims);
+                let mut fences: Vec<NodeIndex> = Vec::new();
+                for p in prims {
+                    for s in b.of(p, Task::Stop) {
+                        if b.graph[s].task != Task::Pseudo {
+                            continue;
+                        }
+                        for f in b.graph.neighbors_directed(s, petgraph::Direction::Incoming) {
+                            if b.graph[f].task == Task::Fence && !fences.contains(&f) {
+                                fences.push(f);
+                            }
+                        }
+                    }
+                }
+                for f in fences {
+                    b.edge(f, stop);
+                }
+            }
+        }
         // The instances' probes: before the clone starts or stops anything.
         if rsc.variant == Variant::Clone && clone_of(w, r).is_none() {
             let targets: Vec<NodeIndex> = [

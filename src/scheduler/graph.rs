@@ -319,7 +319,11 @@ pub fn build(
                 meta.insert("name".into(), "stop".into());
                 let s = b.add(r, Task::Pseudo, n, 0, meta);
                 b.name_as_history(s, r, n);
-                b.edge(f, s);
+                // A fencing device's own stop does not wait for the fencing.
+                let device = rsc.agent.as_ref().is_some_and(|a| a.class == "stonith");
+                if !device {
+                    b.edge(f, s);
+                }
             } else if d.migrate {
                 let to = d.next.unwrap_or(n);
                 let mut meta = base_meta.clone();
@@ -378,6 +382,8 @@ pub fn build(
         // Within the resource: probes, demote, stop, start, promote, monitor.
         b.edges_between(r, Task::Demote, Task::Stop);
         b.edges_between(r, Task::Stop, Task::Start);
+        // A migration's (pseudo) start follows its migrate_from.
+        b.edges_between(r, Task::MigrateFrom, Task::Start);
         b.edges_between(r, Task::Start, Task::Promote);
         b.edges_between(r, Task::Stop, Task::Promote);
         let monitors = b.of(r, Task::Monitor);
@@ -482,6 +488,36 @@ pub fn build(
     }
     // Starts wait for fencing of any node (resources may come from there).
     let fences: Vec<NodeIndex> = fence_nodes.values().copied().collect();
+    // Fencing the DC comes last; without concurrent-fencing the others go
+    // one at a time, in node order.
+    {
+        let is_dc = |n: usize| w.cib.dc_uuid.as_deref() == Some(w.nodes[n].id.as_str());
+        let concurrent = w.cib.bool_property("concurrent-fencing", true);
+        let others: Vec<NodeIndex> = fence_nodes
+            .iter()
+            .filter(|(&n, _)| !is_dc(n))
+            .map(|(_, &i)| i)
+            .collect();
+        let dc: Vec<NodeIndex> = fence_nodes
+            .iter()
+            .filter(|(&n, _)| is_dc(n))
+            .map(|(_, &i)| i)
+            .collect();
+        if !concurrent {
+            for pair in others.windows(2) {
+                extra.push((pair[0], pair[1]));
+            }
+            if let (Some(&last), Some(&d)) = (others.last(), dc.first()) {
+                extra.push((last, d));
+            }
+        } else {
+            for &o in &others {
+                for &d in &dc {
+                    extra.push((o, d));
+                }
+            }
+        }
+    }
     if !fences.is_empty() {
         let starts: Vec<NodeIndex> = b
             .graph
@@ -490,7 +526,10 @@ pub fn build(
                 matches!(
                     b.graph[i].task,
                     Task::Start | Task::Promote | Task::MigrateTo
-                )
+                ) && b.graph[i]
+                    .agent
+                    .as_ref()
+                    .is_none_or(|a| a.class != "stonith")
             })
             .collect();
         for &f in &fences {
