@@ -442,6 +442,37 @@ pub fn build(
             }
         }
     }
+    // A mandatory "first then" between primitives: the then's stop waits
+    // for the first's probes (a probe may find the first active).
+    for o in &w.cib.orders {
+        if o.kind != crate::model::cib::OrderKind::Mandatory
+            || o.first_action != "start"
+            || o.then_action != "start"
+        {
+            continue;
+        }
+        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
+            continue;
+        };
+        if w.rscs[f].variant != Variant::Primitive || w.rscs[t].variant != Variant::Primitive {
+            continue;
+        }
+        let stops: Vec<NodeIndex> = b
+            .of(t, Task::Stop)
+            .into_iter()
+            .filter(|&i| b.graph[i].task == Task::Stop)
+            .collect();
+        if stops.is_empty() {
+            continue;
+        }
+        for p in b.of(f, Task::Monitor) {
+            if b.graph[p].interval_ms == 0 {
+                for &s in &stops {
+                    extra.push((p, s));
+                }
+            }
+        }
+    }
     // "One or more of": a pseudo-action after the firsts' starts, once
     // enough of them will run.
     for x in super::order::one_or_more(w) {
