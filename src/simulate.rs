@@ -28,6 +28,10 @@ pub struct SimulateArgs {
     /// Write the transition graph in Graphviz dot format.
     #[arg(long)]
     pub dot: Option<PathBuf>,
+    /// Write the transition graph as JSON: `actions` (id, key, task, node,
+    /// meta) and `edges` (pairs of action ids, first then).
+    #[arg(long = "graph-json")]
+    pub graph_json: Option<PathBuf>,
     /// Take a node down before scheduling (repeatable).
     #[arg(long = "node-down")]
     pub node_down: Vec<String>,
@@ -81,6 +85,10 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
     print!("{out}");
     if let Some(path) = &args.dot {
         std::fs::write(path, dot(&outcome))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.graph_json {
+        std::fs::write(path, graph_json(&outcome))
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(0)
@@ -448,4 +456,33 @@ fn dot(o: &Outcome) -> String {
     }
     s.push_str("}\n");
     s
+}
+
+/// The graph as JSON, for tools that compare it with Pacemaker's.
+fn graph_json(o: &Outcome) -> String {
+    let g = &o.transition.graph;
+    let actions: Vec<serde_json::Value> = g
+        .node_indices()
+        .map(|i| {
+            let a = &g[i];
+            let meta: serde_json::Map<String, serde_json::Value> = a
+                .meta
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            serde_json::json!({
+                "id": i.index(),
+                "key": a.key(),
+                "task": a.task.name(),
+                "node": a.node,
+                "meta": meta,
+            })
+        })
+        .collect();
+    let edges: Vec<[usize; 2]> = g
+        .raw_edges()
+        .iter()
+        .map(|e| [e.source().index(), e.target().index()])
+        .collect();
+    serde_json::json!({ "actions": actions, "edges": edges }).to_string()
 }

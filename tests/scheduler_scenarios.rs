@@ -1145,3 +1145,280 @@ fn a_lost_guest_whose_container_stays_down_is_fenced_off() {
         t.summary
     );
 }
+
+// Pseudo-actions of collective resources and clone notifications.
+
+/// The graph as (operation key, node) names, with a lookup of edges by key.
+struct Keys {
+    t: systole::scheduler::Transition,
+}
+
+impl Keys {
+    fn new(t: systole::scheduler::Transition) -> Self {
+        Keys { t }
+    }
+
+    fn find(&self, key: &str, node: Option<&str>) -> Option<petgraph::graph::NodeIndex> {
+        self.t.graph.node_indices().find(|&i| {
+            self.t.graph[i].key() == key
+                && (node.is_none() || self.t.graph[i].node.as_deref() == node)
+        })
+    }
+
+    fn has(&self, key: &str) -> bool {
+        self.find(key, None).is_some()
+    }
+
+    fn count(&self, key: &str) -> usize {
+        self.t
+            .graph
+            .node_weights()
+            .filter(|a| a.key() == key)
+            .count()
+    }
+
+    /// `first` comes before `then`, directly.
+    fn edge(&self, first: &str, then: &str) -> bool {
+        match (self.find(first, None), self.find(then, None)) {
+            (Some(a), Some(b)) => self.t.graph.contains_edge(a, b),
+            _ => false,
+        }
+    }
+
+    fn keys(&self) -> Vec<String> {
+        let mut k: Vec<String> = self.t.graph.node_weights().map(|a| a.key()).collect();
+        k.sort();
+        k
+    }
+}
+
+#[test]
+fn a_starting_group_is_wrapped_in_start_and_running() {
+    let group = format!(r#"<group id="g">{}{}</group>"#, dummy("a"), dummy("b"));
+    let status =
+        node_state("n1", true, "") + &node_state("n2", true, "") + &node_state("n3", true, "");
+    let t = Keys::new(schedule(&cib("", &group, "", &status), 0).unwrap());
+    for key in ["g_start_0", "g_running_0"] {
+        assert_eq!(t.count(key), 1, "{key} in {:?}", t.keys());
+        let i = t.find(key, None).unwrap();
+        assert_eq!(t.t.graph[i].task, Task::Pseudo);
+        assert_eq!(t.t.graph[i].node, None);
+    }
+    assert!(
+        !t.has("g_stop_0") && !t.has("g_stopped_0"),
+        "{:?}",
+        t.keys()
+    );
+    assert!(t.edge("g_start_0", "a_start_0"));
+    assert!(t.edge("g_start_0", "b_start_0"));
+    assert!(t.edge("a_start_0", "g_running_0"));
+    assert!(t.edge("b_start_0", "g_running_0"));
+    assert!(t.edge("a_start_0", "b_start_0"));
+}
+
+#[test]
+fn a_moving_group_stops_before_it_starts() {
+    let group = format!(r#"<group id="g">{}{}</group>"#, dummy("a"), dummy("b"));
+    let status = node_state("n1", true, &(running("a", "n1") + &running("b", "n1")))
+        + &node_state("n2", true, "")
+        + &node_state("n3", true, "");
+    let t = Keys::new(
+        schedule(
+            &cib(
+                "",
+                &group,
+                r#"<rsc_location id="l" rsc="g" node="n1" score="-INFINITY"/>"#,
+                &status,
+            ),
+            0,
+        )
+        .unwrap(),
+    );
+    for key in ["g_stop_0", "g_stopped_0", "g_start_0", "g_running_0"] {
+        assert!(t.has(key), "{key} in {:?}", t.keys());
+    }
+    assert!(t.edge("g_stop_0", "b_stop_0"));
+    assert!(t.edge("a_stop_0", "g_stopped_0"));
+    assert!(t.edge("g_stopped_0", "g_start_0"));
+    assert!(t.edge("b_stop_0", "a_stop_0"));
+}
+
+#[test]
+fn an_order_against_a_clone_goes_through_its_pseudo_actions() {
+    let rsc = format!(
+        r#"{}<clone id="c"><meta_attributes id="cm"><nvpair id="cm1" name="clone-max" value="2"/></meta_attributes>{}</clone>{}"#,
+        dummy("first"),
+        dummy("inst"),
+        dummy("after")
+    );
+    let status =
+        node_state("n1", true, "") + &node_state("n2", true, "") + &node_state("n3", true, "");
+    let t = Keys::new(
+        schedule(
+            &cib(
+                "",
+                &rsc,
+                r#"<rsc_order id="o1" first="first" then="c"/><rsc_order id="o2" first="c" then="after"/>"#,
+                &status,
+            ),
+            0,
+        )
+        .unwrap(),
+    );
+    assert!(t.edge("first_start_0", "c_start_0"), "{:?}", t.keys());
+    assert!(t.edge("c_running_0", "after_start_0"));
+    assert!(t.edge("c_start_0", "inst:0_start_0"));
+    assert!(t.edge("inst:1_start_0", "c_running_0"));
+    // The instances no longer wait on "first" one by one.
+    assert!(!t.edge("first_start_0", "inst:0_start_0"));
+}
+
+fn notify_clone(status: &str, constraints: &str, quorum: bool) -> Element {
+    let rsc = r#"<clone id="db-clone"><meta_attributes id="dbm"><nvpair id="dbm1" name="notify" value="true"/><nvpair id="dbm2" name="clone-max" value="2"/></meta_attributes>
+        <primitive id="db" class="ocf" provider="heartbeat" type="Dummy"/></clone>"#;
+    let c = cib("", rsc, constraints, status);
+    if quorum {
+        return c;
+    }
+    let text = c
+        .to_xml_compact()
+        .replace(r#"have-quorum="1""#, r#"have-quorum="0""#);
+    Element::parse(&text).unwrap()
+}
+
+#[test]
+fn a_notifying_clone_tells_active_instances_before_and_everyone_after_a_start() {
+    let status = node_state("n1", true, &running("db", "n1"))
+        + &node_state("n2", true, "")
+        + &node_state("n3", false, "");
+    let t = Keys::new(schedule(&notify_clone(&status, "", true), 0).unwrap());
+    for key in [
+        "db-clone_pre_notify_start_0",
+        "db-clone_confirmed-pre_notify_start_0",
+        "db-clone_start_0",
+        "db-clone_running_0",
+        "db-clone_post_notify_running_0",
+        "db-clone_confirmed-post_notify_running_0",
+    ] {
+        assert_eq!(t.count(key), 1, "{key} in {:?}", t.keys());
+    }
+    // Nothing stops: no stop notifications.
+    assert!(!t.has("db-clone_pre_notify_stop_0"), "{:?}", t.keys());
+    // Before: only the instance already running (on n1) is told.
+    let pre: Vec<_> = t
+        .t
+        .graph
+        .node_weights()
+        .filter(|a| {
+            a.task == Task::Notify && a.meta.get("notify_type").map(String::as_str) == Some("pre")
+        })
+        .collect();
+    assert_eq!(pre.len(), 1, "{:?}", t.keys());
+    assert_eq!(pre[0].node.as_deref(), Some("n1"));
+    assert_eq!(pre[0].key(), "db:0_pre_notify_start_0");
+    assert_eq!(pre[0].meta.get("notify_operation").unwrap(), "start");
+    assert_eq!(pre[0].meta.get("notify_start_uname").unwrap(), "n2");
+    assert_eq!(pre[0].meta.get("notify_active_uname").unwrap(), "n1");
+    assert_eq!(pre[0].meta.get("notify_stop_resource").unwrap(), " ");
+    // After: both instances.
+    let post: Vec<_> = t
+        .t
+        .graph
+        .node_weights()
+        .filter(|a| {
+            a.task == Task::Notify && a.meta.get("notify_type").map(String::as_str) == Some("post")
+        })
+        .filter_map(|a| a.node.clone())
+        .collect();
+    assert_eq!(post.len(), 2, "{:?}", t.keys());
+    assert!(post.contains(&"n1".to_string()) && post.contains(&"n2".to_string()));
+    // The order: pre, confirmed-pre, start, running, post, confirmed-post.
+    assert!(t.edge("db-clone_pre_notify_start_0", "db:0_pre_notify_start_0"));
+    assert!(t.edge(
+        "db:0_pre_notify_start_0",
+        "db-clone_confirmed-pre_notify_start_0"
+    ));
+    assert!(t.edge("db-clone_confirmed-pre_notify_start_0", "db-clone_start_0"));
+    assert!(t.edge("db-clone_start_0", "db:1_start_0"));
+    assert!(t.edge("db:1_start_0", "db-clone_running_0"));
+    assert!(t.edge("db-clone_running_0", "db-clone_post_notify_running_0"));
+    assert!(t.edge("db-clone_post_notify_running_0", "db:1_post_notify_start_0"));
+    assert!(t.edge(
+        "db:1_post_notify_start_0",
+        "db-clone_confirmed-post_notify_running_0"
+    ));
+    assert!(petgraph::algo::toposort(&t.t.graph, None).is_ok());
+}
+
+#[test]
+fn a_notifying_clone_that_stops_tells_the_stopping_instance_first() {
+    let status = node_state("n1", true, &running("db", "n1"))
+        + &node_state("n2", true, &running("db", "n2"))
+        + &node_state("n3", false, "");
+    let c = notify_clone(
+        &status,
+        r#"<rsc_location id="ban" rsc="db-clone" node="n2" score="-INFINITY"/>"#,
+        true,
+    );
+    let t = Keys::new(schedule(&c, 0).unwrap());
+    for key in [
+        "db-clone_pre_notify_stop_0",
+        "db-clone_confirmed-pre_notify_stop_0",
+        "db-clone_stop_0",
+        "db-clone_stopped_0",
+        "db-clone_post_notify_stopped_0",
+        "db-clone_confirmed-post_notify_stopped_0",
+    ] {
+        assert_eq!(t.count(key), 1, "{key} in {:?}", t.keys());
+    }
+    assert!(!t.has("db-clone_start_0"), "{:?}", t.keys());
+    let notes: Vec<(String, String)> =
+        t.t.graph
+            .node_weights()
+            .filter(|a| a.task == Task::Notify)
+            .map(|a| (a.key(), a.node.clone().unwrap_or_default()))
+            .collect();
+    // Both instances hear of the stop before it; only the survivor after.
+    assert_eq!(notes.len(), 3, "{notes:?}");
+    assert_eq!(
+        notes
+            .iter()
+            .filter(|(k, _)| k.contains("_pre_notify_stop_0"))
+            .count(),
+        2,
+        "{notes:?}"
+    );
+    assert!(notes
+        .iter()
+        .any(|(k, n)| k.contains("_post_notify_stop_0") && n == "n1"));
+}
+
+#[test]
+fn an_idle_notifying_clone_sends_nothing() {
+    let status = node_state("n1", true, &running("db", "n1"))
+        + &node_state("n2", true, &running("db", "n2"))
+        + &node_state("n3", false, "");
+    let t = Keys::new(schedule(&notify_clone(&status, "", true), 0).unwrap());
+    assert!(
+        t.t.graph
+            .node_weights()
+            .all(|a| a.task != Task::Notify && a.task != Task::Pseudo),
+        "{:?}",
+        t.keys()
+    );
+}
+
+#[test]
+fn notifications_are_not_sent_for_starts_that_cannot_run() {
+    // Without quorum nothing starts: no clone start, no notifications.
+    let status =
+        node_state("n1", true, "") + &node_state("n2", true, "") + &node_state("n3", false, "");
+    let t = Keys::new(schedule(&notify_clone(&status, "", false), 0).unwrap());
+    assert!(
+        t.t.graph
+            .node_weights()
+            .all(|a| a.task != Task::Notify && a.task != Task::Pseudo),
+        "{:?}",
+        t.keys()
+    );
+}

@@ -456,6 +456,18 @@ impl DcActor {
         let expected = op.expected_rc();
         let key = format!("{action}:{transition}:{expected}:systole");
         let unexpected = !outcome.succeeded_as(expected);
+        // Notifications are not recorded in the CIB (as in Pacemaker): they
+        // change no resource's state, and a failed one is reported but does
+        // not abort the transition.
+        if op.operation == "notify" {
+            if unexpected {
+                tracing::warn!(resource = %op.resource, %node, rc = outcome.rc, "notification failed");
+            }
+            if self.run.as_ref().is_some_and(|r| r.id == transition) {
+                self.complete(transition, action, true, "", ctx);
+            }
+            return;
+        }
         self.status(
             ctx,
             StatusChange::OpResult {

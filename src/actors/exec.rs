@@ -71,15 +71,19 @@ fn request_for(shared: &NodeShared, op: &OpSpec, action: OcfAction) -> OcfReques
     .with_timeout_ms(op.timeout_ms)
     .with_interval_ms(op.interval_ms);
     request.params = op.params.clone();
-    request.meta = op
-        .meta
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("CRM_meta_")
-                .map(|k| (k.to_string(), v.clone()))
-        })
-        .collect();
+    request.meta = agent_meta(op).collect();
     request
+}
+
+/// An operation's meta attributes as the agent gets them (each becomes
+/// `OCF_RESKEY_CRM_meta_<name>`): names come without the prefix, as the
+/// scheduler gives them (`clone_max`, `notify_type`, ...); a prefixed one is
+/// accepted too.
+fn agent_meta(op: &OpSpec) -> impl Iterator<Item = (String, String)> + '_ {
+    op.meta.iter().map(|(k, v)| {
+        let k = k.strip_prefix("CRM_meta_").unwrap_or(k);
+        (k.to_string(), v.clone())
+    })
 }
 
 /// What a monitor of this op must return when all is well.
@@ -275,5 +279,36 @@ impl NodeShared {
     pub fn record_local(&self, op: &OpSpec, outcome: &OpOutcome, transition_key: &str) {
         let mut history = self.lrm_history.lock().expect("lrm lock");
         cib_store::record_op(&mut history, &self.node, op, outcome, transition_key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notify_meta_reaches_the_agent_without_or_with_prefix() {
+        let mut meta = std::collections::BTreeMap::new();
+        meta.insert("notify_type".to_string(), "pre".to_string());
+        meta.insert("notify_operation".to_string(), "start".to_string());
+        meta.insert("CRM_meta_clone_max".to_string(), "2".to_string());
+        let op = OpSpec {
+            resource: "db".into(),
+            agent: crate::model::operation::AgentSpec {
+                class: "ocf".into(),
+                provider: Some("heartbeat".into()),
+                kind: "Dummy".into(),
+            },
+            operation: "notify".into(),
+            interval_ms: 0,
+            timeout_ms: 20_000,
+            params: Default::default(),
+            meta,
+        };
+        let got: std::collections::BTreeMap<String, String> = agent_meta(&op).collect();
+        assert_eq!(got["notify_type"], "pre");
+        assert_eq!(got["notify_operation"], "start");
+        assert_eq!(got["clone_max"], "2");
+        assert_eq!(got.len(), 3);
     }
 }

@@ -121,6 +121,59 @@ mod tests {
     use super::*;
 
     #[test]
+    fn notifications_are_agent_calls_and_collective_steps_are_pseudo() {
+        let cib = Element::parse(
+            r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+            <nvpair id="p1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
+            <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+            <resources><clone id="db-clone"><meta_attributes id="m"><nvpair id="m1" name="notify" value="true"/></meta_attributes>
+            <primitive id="db" class="ocf" provider="heartbeat" type="Dummy"/></clone></resources><constraints/></configuration>
+            <status>
+            <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n1"><lrm_resources>
+            <lrm_resource id="db" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="db_last_0" operation_key="db_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="n1"/></lrm_resource>
+            </lrm_resources></lrm></node_state>
+            <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
+            </status></cib>"#,
+        )
+        .unwrap();
+        let plan = plan(&cib, 0).unwrap();
+        let notifies: Vec<&OpSpec> = plan
+            .actions
+            .iter()
+            .filter_map(|a| match &a.kind {
+                PlannedKind::Resource { op, .. } if op.operation == "notify" => Some(op),
+                _ => None,
+            })
+            .collect();
+        // Pre on n1, post on n1 and n2.
+        assert_eq!(notifies.len(), 3, "{:?}", plan.actions);
+        assert!(notifies.iter().all(|op| op.resource == "db"));
+        assert!(notifies
+            .iter()
+            .any(
+                |op| op.meta.get("notify_type").map(String::as_str) == Some("pre")
+                    && op.meta.get("notify_operation").map(String::as_str) == Some("start")
+                    && op.meta.get("notify_start_uname").map(String::as_str) == Some("n2")
+            ));
+        let pseudo = plan
+            .actions
+            .iter()
+            .filter(|a| matches!(a.kind, PlannedKind::Pseudo { .. }))
+            .count();
+        // start, running and the four notification steps.
+        assert_eq!(pseudo, 6, "{:?}", plan.actions);
+        // The transition runs to its end: pseudo-actions complete at once.
+        let mut run = crate::model::transition::TransitionRun::new(1, &plan);
+        for _ in 0..plan.actions.len() {
+            for a in run.take_ready() {
+                run.complete(a.id, true, "");
+            }
+        }
+        assert!(run.is_finished());
+        assert_eq!(run.counts().0, plan.actions.len());
+    }
+
+    #[test]
     fn anonymous_clone_instances_run_under_the_primitive_id() {
         assert_eq!(lrm_id("db:2", Some("false")), "db");
         assert_eq!(lrm_id("db:2", Some("true")), "db:2");

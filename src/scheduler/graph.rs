@@ -16,11 +16,13 @@ use crate::model::time::parse_interval_ms;
 
 const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 
-struct Builder<'a> {
-    w: &'a Working,
-    graph: DiGraph<Action, ()>,
+pub(super) struct Builder<'a> {
+    pub(super) w: &'a Working,
+    pub(super) graph: DiGraph<Action, ()>,
     /// Per resource index: its actions with their (ordering) task.
     by_rsc: Vec<Vec<(Task, NodeIndex)>>,
+    /// The pseudo-actions of groups, clones and bundles.
+    pub(super) coll: super::collective::Pseudos,
     /// Each resource's parameters, copied once and shared by its actions.
     params: Vec<Option<Arc<BTreeMap<String, String>>>>,
     /// Each resource's agent, likewise.
@@ -62,7 +64,7 @@ impl Builder<'_> {
         }
     }
 
-    fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
+    pub(super) fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
         let rsc = &self.w.rscs[r];
         rsc.ops
             .iter()
@@ -78,7 +80,7 @@ impl Builder<'_> {
             .unwrap_or(DEFAULT_TIMEOUT_MS)
     }
 
-    fn add(
+    pub(super) fn add(
         &mut self,
         r: usize,
         task: Task,
@@ -107,6 +109,7 @@ impl Builder<'_> {
             match &*op_name {
                 "stop" => Task::Stop,
                 "start" => Task::Start,
+                "demote" => Task::Demote,
                 _ => Task::Pseudo,
             }
         } else {
@@ -116,8 +119,20 @@ impl Builder<'_> {
         idx
     }
 
+    /// A pseudo-action implied by fencing names the resource as the node's
+    /// history did (an anonymous clone instance by its bare id).
+    fn name_as_history(&mut self, action: NodeIndex, r: usize, node: usize) {
+        if let Some(c) = self.w.rscs[r].current.iter().find(|c| c.node == node) {
+            if !c.history_id.is_empty()
+                && self.graph[action].resource.as_deref() != Some(c.history_id.as_str())
+            {
+                self.graph[action].resource = Some(c.history_id.clone());
+            }
+        }
+    }
+
     /// The actions of resource `r` for `task`.
-    fn of(&self, r: usize, task: Task) -> Vec<NodeIndex> {
+    pub(super) fn of(&self, r: usize, task: Task) -> Vec<NodeIndex> {
         self.by_rsc[r]
             .iter()
             .filter(|(t, _)| *t == task)
@@ -125,7 +140,7 @@ impl Builder<'_> {
             .collect()
     }
 
-    fn edge(&mut self, a: NodeIndex, b: NodeIndex) {
+    pub(super) fn edge(&mut self, a: NodeIndex, b: NodeIndex) {
         if a != b {
             self.graph.update_edge(a, b, ());
         }
@@ -142,7 +157,7 @@ impl Builder<'_> {
     }
 }
 
-fn clone_meta(w: &Working, r: usize) -> Meta {
+pub(super) fn clone_meta(w: &Working, r: usize) -> Meta {
     let mut meta = Meta::new();
     let rsc = &w.rscs[r];
     let clone = rsc.parent.and_then(|p| {
@@ -170,9 +185,68 @@ fn clone_meta(w: &Working, r: usize) -> Meta {
     meta
 }
 
+/// With a placement strategy other than "default", a pseudo-action per node
+/// says its stops are done: starts there wait for it, so that utilization
+/// is freed before it is taken.
+fn load_stopped(b: &mut Builder<'_>) {
+    let w = b.w;
+    if w.placement_strategy == "default" {
+        return;
+    }
+    let mut per_node: Vec<Option<NodeIndex>> = vec![None; w.nodes.len()];
+    for (n, node) in w.nodes.iter().enumerate() {
+        if !node.online || node.unclean {
+            continue;
+        }
+        let mut meta = Meta::new();
+        meta.insert("name".into(), format!("load_stopped_{}", node.name));
+        per_node[n] = Some(b.graph.add_node(Action {
+            task: Task::Pseudo,
+            resource: None,
+            agent: None,
+            node: None,
+            interval_ms: 0,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            params: Default::default(),
+            meta,
+        }));
+    }
+    // Only resources that use capacity take part.
+    let mut edges = Vec::new();
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].utilization.is_empty() {
+            continue;
+        }
+        for &(_, i) in &b.by_rsc[r] {
+            let a = &b.graph[i];
+            let name = a.meta.get("name").map(String::as_str);
+            let node = match a.task {
+                Task::MigrateTo => a.meta.get("migrate_target"),
+                _ => a.node.as_ref(),
+            };
+            let Some(load) = node
+                .and_then(|name| w.node_index.get(name))
+                .and_then(|&n| per_node[n])
+            else {
+                continue;
+            };
+            match (a.task, name) {
+                (Task::Stop, _) | (Task::Pseudo, Some("stop")) => edges.push((i, load)),
+                (Task::Start, _) | (Task::MigrateTo, _) | (Task::Pseudo, Some("start")) => {
+                    edges.push((load, i))
+                }
+                _ => {}
+            }
+        }
+    }
+    for (x, y) in edges {
+        b.edge(x, y);
+    }
+}
+
 pub fn build(
     w: &Working,
-    _plan: &Plan,
+    plan: &Plan,
     decisions: &[Decision],
     fence: &[bool],
 ) -> DiGraph<Action, ()> {
@@ -188,6 +262,7 @@ pub fn build(
         w,
         graph: DiGraph::with_capacity(primitives * (online + 4) + fence.len(), 0),
         by_rsc: vec![Vec::new(); w.rscs.len()],
+        coll: Default::default(),
         params: vec![None; w.rscs.len()],
         agents: w
             .rscs
@@ -277,14 +352,33 @@ pub fn build(
             continue;
         }
         for &n in &d.stop_on {
+            // A stop that cannot run (blocked behind a frozen resource, on a
+            // node that cannot be fenced) is left out, as Pacemaker does.
+            if !d.stop_runnable && !fence_nodes.contains_key(&n) {
+                continue;
+            }
             if d.demote && d.role == Some(Role::Promoted) {
-                b.add(r, Task::Demote, n, 0, base_meta.clone());
+                // On a node being fenced the demote is implied, as the stop.
+                if let Some(&f) = fence_nodes.get(&n) {
+                    let mut meta = base_meta.clone();
+                    meta.insert("name".into(), "demote".into());
+                    let s = b.add(r, Task::Pseudo, n, 0, meta);
+                    b.name_as_history(s, r, n);
+                    b.edge(f, s);
+                } else {
+                    b.add(r, Task::Demote, n, 0, base_meta.clone());
+                }
             }
             if let Some(&f) = fence_nodes.get(&n) {
                 let mut meta = base_meta.clone();
                 meta.insert("name".into(), "stop".into());
                 let s = b.add(r, Task::Pseudo, n, 0, meta);
-                b.edge(f, s);
+                b.name_as_history(s, r, n);
+                // A fencing device's own stop does not wait for the fencing.
+                let device = rsc.agent.as_ref().is_some_and(|a| a.class == "stonith");
+                if !device {
+                    b.edge(f, s);
+                }
             } else if d.migrate {
                 let to = d.next.unwrap_or(n);
                 let mut meta = base_meta.clone();
@@ -346,6 +440,8 @@ pub fn build(
         // Within the resource: probes, demote, stop, start, promote, monitor.
         b.edges_between(r, Task::Demote, Task::Stop);
         b.edges_between(r, Task::Stop, Task::Start);
+        // A migration's (pseudo) start follows its migrate_from.
+        b.edges_between(r, Task::MigrateFrom, Task::Start);
         b.edges_between(r, Task::Start, Task::Promote);
         b.edges_between(r, Task::Stop, Task::Promote);
         let monitors = b.of(r, Task::Monitor);
@@ -361,10 +457,16 @@ pub fn build(
             .collect();
         // The lists are looked up once per resource, not once per probe
         // (there is a probe per node); edges are added in the same order.
-        let after_probes: Vec<NodeIndex> = [Task::Start, Task::MigrateTo, Task::Promote]
-            .into_iter()
-            .flat_map(|t| b.of(r, t))
-            .collect();
+        // A clone instance's probes come before the clone's start instead
+        // (see `collective`).
+        let after_probes: Vec<NodeIndex> = if super::collective::clone_of(w, r).is_some() {
+            Vec::new()
+        } else {
+            [Task::Start, Task::MigrateTo, Task::Promote]
+                .into_iter()
+                .flat_map(|t| b.of(r, t))
+                .collect()
+        };
         for &p in &probes {
             for &s in &after_probes {
                 b.edge(p, s);
@@ -401,19 +503,131 @@ pub fn build(
             }
         }
     }
+    super::collective::add(&mut b, decisions, fence);
+    load_stopped(&mut b);
     // Constraint and group orderings.
     let mut extra = Vec::new();
-    for o in orderings(w) {
-        let a = b.of(o.first, o.first_task);
-        let c = b.of(o.then, o.then_task);
+    for o in orderings(w, plan) {
+        let (a, c) = match (
+            super::collective::Phase::of_task(o.first_task),
+            super::collective::Phase::of_task(o.then_task),
+        ) {
+            (Some(fp), Some(tp)) => (b.exit(o.first, fp), b.entry(o.then, tp)),
+            _ => (b.of(o.first, o.first_task), b.of(o.then, o.then_task)),
+        };
         for &x in &a {
             for &y in &c {
                 extra.push((x, y));
             }
         }
     }
+    // A mandatory "first then" between primitives: the then's stop waits
+    // for the first's probes (a probe may find the first active).
+    for o in &w.cib.orders {
+        if o.kind != crate::model::cib::OrderKind::Mandatory
+            || o.first_action != "start"
+            || o.then_action != "start"
+        {
+            continue;
+        }
+        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
+            continue;
+        };
+        if w.rscs[f].variant != Variant::Primitive || w.rscs[t].variant != Variant::Primitive {
+            continue;
+        }
+        let stops: Vec<NodeIndex> = b
+            .of(t, Task::Stop)
+            .into_iter()
+            .filter(|&i| b.graph[i].task == Task::Stop)
+            .collect();
+        if stops.is_empty() {
+            continue;
+        }
+        for p in b.of(f, Task::Monitor) {
+            if b.graph[p].interval_ms == 0 {
+                for &s in &stops {
+                    extra.push((p, s));
+                }
+            }
+        }
+    }
+    // "One or more of": a pseudo-action after the firsts' starts, once
+    // enough of them will run.
+    for x in super::order::one_or_more(w) {
+        let will_run = x
+            .firsts
+            .iter()
+            .filter(|&&f| {
+                let d = &decisions[f];
+                d.next.is_some() && (d.start_runnable || !d.start)
+            })
+            .count();
+        let starts: Vec<NodeIndex> = x
+            .firsts
+            .iter()
+            .flat_map(|&f| b.of(f, Task::Start))
+            .collect();
+        if will_run < x.min || starts.is_empty() {
+            continue;
+        }
+        let mut meta = Meta::new();
+        meta.insert("name".into(), x.name.clone());
+        let p = b.graph.add_node(Action {
+            task: Task::Pseudo,
+            resource: None,
+            agent: None,
+            node: None,
+            interval_ms: 0,
+            timeout_ms: DEFAULT_TIMEOUT_MS,
+            params: Default::default(),
+            meta,
+        });
+        for s in starts {
+            b.edge(s, p);
+        }
+        for (t, task) in x.thens {
+            let entries = match super::collective::Phase::of_task(task) {
+                Some(phase) => b.entry(t, phase),
+                None => b.of(t, task),
+            };
+            for e in entries {
+                extra.push((p, e));
+            }
+        }
+    }
     // Starts wait for fencing of any node (resources may come from there).
     let fences: Vec<NodeIndex> = fence_nodes.values().copied().collect();
+    // Fencing the DC comes last; without concurrent-fencing the others go
+    // one at a time, in node order.
+    {
+        let is_dc = |n: usize| w.cib.dc_uuid.as_deref() == Some(w.nodes[n].id.as_str());
+        let concurrent = w.cib.bool_property("concurrent-fencing", true);
+        let others: Vec<NodeIndex> = fence_nodes
+            .iter()
+            .filter(|(&n, _)| !is_dc(n))
+            .map(|(_, &i)| i)
+            .collect();
+        let dc: Vec<NodeIndex> = fence_nodes
+            .iter()
+            .filter(|(&n, _)| is_dc(n))
+            .map(|(_, &i)| i)
+            .collect();
+        if !concurrent {
+            for pair in others.windows(2) {
+                extra.push((pair[0], pair[1]));
+            }
+            if let (Some(&last), Some(&d)) = (others.last(), dc.first()) {
+                extra.push((last, d));
+            }
+        } else {
+            for &o in &others {
+                for &d in &dc {
+                    extra.push((o, d));
+                }
+            }
+        }
+    }
     if !fences.is_empty() {
         let starts: Vec<NodeIndex> = b
             .graph
@@ -422,7 +636,10 @@ pub fn build(
                 matches!(
                     b.graph[i].task,
                     Task::Start | Task::Promote | Task::MigrateTo
-                )
+                ) && b.graph[i]
+                    .agent
+                    .as_ref()
+                    .is_none_or(|a| a.class != "stonith")
             })
             .collect();
         for &f in &fences {

@@ -22,6 +22,7 @@
 
 pub mod actions;
 pub mod assign;
+pub mod collective;
 pub mod definition;
 pub mod graph;
 pub mod order;
@@ -212,6 +213,18 @@ impl Action {
                     .get("name")
                     .map(String::as_str)
                     .unwrap_or("pseudo")
+            ),
+            (Some(r), Task::Notify) => format!(
+                "{}_{}_notify_{}_0",
+                r,
+                self.meta
+                    .get("notify_type")
+                    .map(String::as_str)
+                    .unwrap_or("pre"),
+                self.meta
+                    .get("notify_operation")
+                    .map(String::as_str)
+                    .unwrap_or("start")
             ),
             (Some(r), t) => format!("{}_{}_{}", r, t.name(), self.interval_ms),
             (None, t) => self

@@ -823,7 +823,17 @@ fn add_resource(
                 meta.insert("clone-node-max".to_string(), "1".to_string());
                 meta.insert("promoted-max".to_string(), promoted_max.to_string());
                 let promotable = *promoted_max > 0;
-                let suffix = if promotable { "master" } else { "clone" };
+                // "-master" only for the legacy promoted-max on the container
+                // element; a bundle made promotable by its meta gets "-clone".
+                let by_meta = r
+                    .meta
+                    .get("promotable")
+                    .is_some_and(|v| crate::model::cib::parse_bool(v));
+                let suffix = if promotable && !by_meta {
+                    "master"
+                } else {
+                    "clone"
+                };
                 let cfg = ResourceConfig {
                     id: format!("{}-{}", r.id, suffix),
                     kind: ResourceKind::Clone {
