@@ -130,7 +130,7 @@ mod tests {
             <primitive id="db" class="ocf" provider="heartbeat" type="Dummy"/></clone></resources><constraints/></configuration>
             <status>
             <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n1"><lrm_resources>
-            <lrm_resource id="db" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="db_last_0" operation_key="db_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="n1"/></lrm_resource>
+            <lrm_resource id="db" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="db_last_0" operation_key="db_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="n1" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/></lrm_resource>
             </lrm_resources></lrm></node_state>
             <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
             </status></cib>"#,
