@@ -122,41 +122,37 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         "clear_failcount" => true,
         _ => false,
     };
+    // An answer given without running anything.
+    let at_once = |rc: OcfRc, status: OpStatus, output: String| OpOutcome {
+        rc: rc.code(),
+        status,
+        output,
+        exec_ms: 0,
+        ended_epoch_s: now_epoch_s(),
+        call_id,
+    };
     if bookkeeping {
-        return OpOutcome {
-            rc: OcfRc::Success.code(),
-            status: OpStatus::Done,
-            output: String::new(),
-            exec_ms: 0,
-            ended_epoch_s: now_epoch_s(),
-            call_id,
-        };
+        return at_once(OcfRc::Success, OpStatus::Done, String::new());
     }
     if op.agent.class == "stonith" {
         return fence_device_op(&shared, &op, call_id);
     }
     if op.agent.class != "ocf" {
-        return OpOutcome {
-            rc: OcfRc::Unimplemented.code(),
-            status: OpStatus::NotSupported,
-            output: format!(
+        return at_once(
+            OcfRc::Unimplemented,
+            OpStatus::NotSupported,
+            format!(
                 "agent class {} is not supported (only ocf and stonith)",
                 op.agent.class
             ),
-            exec_ms: 0,
-            ended_epoch_s: now_epoch_s(),
-            call_id,
-        };
+        );
     }
     let Some(action) = OcfAction::parse(&op.operation) else {
-        return OpOutcome {
-            rc: OcfRc::Unimplemented.code(),
-            status: OpStatus::NotSupported,
-            output: format!("unknown operation {}", op.operation),
-            exec_ms: 0,
-            ended_epoch_s: now_epoch_s(),
-            call_id,
-        };
+        return at_once(
+            OcfRc::Unimplemented,
+            OpStatus::NotSupported,
+            format!("unknown operation {}", op.operation),
+        );
     };
     if action == OcfAction::Stop || action == OcfAction::Demote || action == OcfAction::Promote {
         shared

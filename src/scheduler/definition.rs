@@ -18,7 +18,7 @@ use crate::model::digest;
 use crate::model::time::parse_interval_ms;
 
 /// Pacemaker's default operation timeout.
-const DEFAULT_TIMEOUT_MS: u64 = 20_000;
+pub const DEFAULT_TIMEOUT_MS: u64 = 20_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ChangeKind {
@@ -306,19 +306,20 @@ fn check_resource(
             .is_some_and(|v| crate::model::cib::parse_bool(v));
     let mut changed = false;
     let mut restart_digest_failed = false;
+    let cancel = |op: &LrmOp, reason: &'static str| Change {
+        rsc: r,
+        node,
+        kind: ChangeKind::Cancel {
+            task: op.operation.clone(),
+            interval_ms: op.interval_ms,
+            call_id: op.call_id,
+            reason,
+        },
+    };
     for op in &ops[begin..] {
         if op.interval_ms > 0 {
             if maintenance {
-                changes.push(Change {
-                    rsc: r,
-                    node,
-                    kind: ChangeKind::Cancel {
-                        task: op.operation.clone(),
-                        interval_ms: op.interval_ms,
-                        call_id: op.call_id,
-                        reason: "maintenance mode",
-                    },
-                });
+                changes.push(cancel(op, "maintenance mode"));
                 continue;
             }
             let configured = rsc
@@ -327,16 +328,7 @@ fn check_resource(
                 .any(|o| o.name == op.operation && o.interval_ms == op.interval_ms);
             if !configured {
                 if cancel_orphans {
-                    changes.push(Change {
-                        rsc: r,
-                        node,
-                        kind: ChangeKind::Cancel {
-                            task: op.operation.clone(),
-                            interval_ms: op.interval_ms,
-                            call_id: op.call_id,
-                            reason: "orphan",
-                        },
-                    });
+                    changes.push(cancel(op, "orphan"));
                 }
                 changed = true;
                 continue;

@@ -14,7 +14,7 @@ use super::{Action, AgentSpec, Meta, Task};
 use crate::model::cib::Role;
 use crate::model::time::parse_interval_ms;
 
-const DEFAULT_TIMEOUT_MS: u64 = 20_000;
+use super::definition::DEFAULT_TIMEOUT_MS;
 
 pub(super) struct Builder<'a> {
     pub(super) w: &'a Working,
@@ -64,20 +64,9 @@ impl Builder<'_> {
         }
     }
 
+    /// The same timeout the history's digests are compared with.
     pub(super) fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
-        let rsc = &self.w.rscs[r];
-        rsc.ops
-            .iter()
-            .find(|o| o.name == task && o.interval_ms == interval_ms)
-            .and_then(|o| o.timeout_ms)
-            .or_else(|| {
-                self.w
-                    .cib
-                    .op_defaults
-                    .get("timeout")
-                    .and_then(|t| parse_interval_ms(t))
-            })
-            .unwrap_or(DEFAULT_TIMEOUT_MS)
+        super::definition::op_timeout_ms(self.w, &self.w.rscs[r], task, interval_ms)
     }
 
     pub(super) fn add(
@@ -274,22 +263,7 @@ pub fn build(
         std::collections::BTreeMap::new();
     for (n, &f) in fence.iter().enumerate() {
         if f {
-            let mut meta = Meta::new();
-            meta.insert("action".into(), w.fence_action.clone());
-            let idx = b.graph.add_node(Action {
-                task: Task::Fence,
-                resource: None,
-                agent: None,
-                node: Some(w.nodes[n].name.clone()),
-                interval_ms: 0,
-                timeout_ms: w
-                    .cib
-                    .property("fencing-timeout")
-                    .and_then(parse_interval_ms)
-                    .unwrap_or(60_000),
-                params: Default::default(),
-                meta,
-            });
+            let idx = b.graph.add_node(fence_action(w, n, &w.fence_action));
             fence_nodes.insert(n, idx);
         }
     }
@@ -303,22 +277,7 @@ pub fn build(
         std::collections::BTreeMap::new();
     for (n, why) in super::unfence::reasons(w, decisions).iter().enumerate() {
         if why.is_some() {
-            let mut meta = Meta::new();
-            meta.insert("action".into(), "on".into());
-            let idx = b.graph.add_node(Action {
-                task: Task::Fence,
-                resource: None,
-                agent: None,
-                node: Some(w.nodes[n].name.clone()),
-                interval_ms: 0,
-                timeout_ms: w
-                    .cib
-                    .property("fencing-timeout")
-                    .and_then(parse_interval_ms)
-                    .unwrap_or(60_000),
-                params: Default::default(),
-                meta,
-            });
+            let idx = b.graph.add_node(fence_action(w, n, "on"));
             unfence_nodes.insert(n, idx);
         }
     }
@@ -673,6 +632,26 @@ pub fn build(
         }
     }
     b.graph
+}
+
+/// Fencing `action` (reboot, off, on) of node `n`.
+fn fence_action(w: &Working, n: usize, action: &str) -> Action {
+    let mut meta = Meta::new();
+    meta.insert("action".into(), action.to_string());
+    Action {
+        task: Task::Fence,
+        resource: None,
+        agent: None,
+        node: Some(w.nodes[n].name.clone()),
+        interval_ms: 0,
+        timeout_ms: w
+            .cib
+            .property("fencing-timeout")
+            .and_then(parse_interval_ms)
+            .unwrap_or(60_000),
+        params: Default::default(),
+        meta,
+    }
 }
 
 /// The actions a changed definition asks for: a reload, monitors issued

@@ -102,6 +102,25 @@ pub fn orderings(w: &Working, plan: &Plan) -> Vec<Ordering> {
         // "One or more of the firsts" goes through its own pseudo-action
         // (see `one_or_more`); the symmetrical stops are ordinary.
         let forward = !(ft == Task::Start && one_or_more_name(w, o, f).is_some());
+        // a before b, and (symmetrical) b's inverse before a's.
+        let push_pair = |out: &mut Vec<Ordering>, a: usize, b: usize| {
+            if forward {
+                out.push(Ordering {
+                    first: a,
+                    first_task: ft,
+                    then: b,
+                    then_task: tt,
+                });
+            }
+            if o.symmetrical {
+                out.push(Ordering {
+                    first: b,
+                    first_task: inverse(tt),
+                    then: a,
+                    then_task: inverse(ft),
+                });
+            }
+        };
         // A group, clone or bundle is ordered through its pseudo-actions
         // (its "running" after, its "start" before); interleaved clones
         // instance by instance.
@@ -113,22 +132,7 @@ pub fn orderings(w: &Working, plan: &Plan) -> Vec<Ordering> {
                 vec![(f, t)]
             };
             for (a, b) in pairs {
-                if forward {
-                    out.push(Ordering {
-                        first: a,
-                        first_task: ft,
-                        then: b,
-                        then_task: tt,
-                    });
-                }
-                if o.symmetrical {
-                    out.push(Ordering {
-                        first: b,
-                        first_task: inverse(tt),
-                        then: a,
-                        then_task: inverse(ft),
-                    });
-                }
+                push_pair(&mut out, a, b);
             }
             continue;
         }
@@ -141,22 +145,7 @@ pub fn orderings(w: &Working, plan: &Plan) -> Vec<Ordering> {
                 if a == b {
                     continue;
                 }
-                if forward {
-                    out.push(Ordering {
-                        first: a,
-                        first_task: ft,
-                        then: b,
-                        then_task: tt,
-                    });
-                }
-                if o.symmetrical {
-                    out.push(Ordering {
-                        first: b,
-                        first_task: inverse(tt),
-                        then: a,
-                        then_task: inverse(ft),
-                    });
-                }
+                push_pair(&mut out, a, b);
             }
         }
     }
