@@ -9,7 +9,7 @@ use std::process::Command;
 
 /// Exact matches (reasons included) the scheduler must keep, out of the
 /// 586 cases with a summary.
-const EXACT_FLOOR: usize = 531;
+const EXACT_FLOOR: usize = 532;
 
 #[test]
 fn conformance_does_not_fall_below_the_floor() {

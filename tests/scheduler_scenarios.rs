@@ -1422,3 +1422,43 @@ fn notifications_are_not_sent_for_starts_that_cannot_run() {
         t.keys()
     );
 }
+
+#[test]
+fn an_interleaved_instance_without_its_first_on_the_node_is_not_started_there() {
+    let clone = |id: &str| {
+        format!(
+            r#"<clone id="{id}-clone"><meta_attributes id="{id}-m"><nvpair id="{id}-i" name="interleave" value="true"/></meta_attributes><primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"/></clone>"#
+        )
+    };
+    let c = cib(
+        "",
+        &(clone("base") + &clone("app")),
+        r#"<rsc_order id="o" first="base-clone" then="app-clone"/><rsc_location id="ban" rsc="base-clone" node="n1" score="-INFINITY"/>"#,
+        &(node_state("n1", true, "") + &node_state("n2", true, "") + &node_state("n3", true, "")),
+    );
+    let t = schedule(&c, 0).unwrap();
+    let starts_on = |id: &str, node: &str| {
+        t.summary
+            .iter()
+            .filter(|l| {
+                l.starts_with("* Start")
+                    && l.contains(&format!(" {id}:"))
+                    && l.contains(&format!("( {node} )"))
+            })
+            .count()
+    };
+    for node in ["n2", "n3"] {
+        assert_eq!(starts_on("base", node), 1, "{:?}", t.summary);
+        assert_eq!(starts_on("app", node), 1, "{:?}", t.summary);
+    }
+    // Nothing of either clone on n1, not even a blocked start.
+    assert!(
+        !t.summary.iter().any(|l| l.contains("n1")),
+        "{:?}",
+        t.summary
+    );
+    assert!(!t
+        .graph
+        .node_weights()
+        .any(|a| a.task == Task::Start && a.node.as_deref() == Some("n1")));
+}

@@ -458,6 +458,22 @@ fn propagate_orders(w: &Working, out: &mut [Decision]) {
                             || (out[x].next.is_none() && out[x].current == Some(node))
                     })
                     .collect();
+                // No instance of the first will run on this node: this
+                // instance cannot start here (nor stay), and Pacemaker names
+                // no reason for it.
+                if !mine.iter().any(|&x| out[x].next == Some(node)) && out[then].managed {
+                    out[then].start_runnable = false;
+                    match out[then].current {
+                        Some(c) => {
+                            if !out[then].stop_on.contains(&c) {
+                                out[then].stop_on.push(c);
+                            }
+                        }
+                        // Not running: it simply has nowhere to go.
+                        None => out[then].next = None,
+                    }
+                    continue;
+                }
                 pairs.push(OrderPair {
                     firsts: mine,
                     thens: vec![then],
@@ -998,6 +1014,7 @@ fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
         } else {
             d.start_reason.as_deref()
         };
+
         return vec![line(
             verb,
             id,
