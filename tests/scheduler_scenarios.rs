@@ -1462,3 +1462,20 @@ fn an_interleaved_instance_without_its_first_on_the_node_is_not_started_there() 
         .node_weights()
         .any(|a| a.task == Task::Start && a.node.as_deref() == Some("n1")));
 }
+
+#[test]
+fn maintenance_cancels_monitors_and_touches_nothing_else() {
+    let started = params(&[("state", "/run/web")]);
+    let c = cib(
+        r#"<nvpair id="p-m" name="maintenance-mode" value="true"/>"#,
+        // A changed parameter too: in maintenance it is not acted on.
+        &web(&[("state", "/run/other")], MONITOR_10S),
+        "",
+        &history(&started, 10_000, ""),
+    );
+    let t = schedule(&c, 0).unwrap();
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
+    assert_eq!(actions_on(&t, Task::Cancel, "n1"), vec![10_000]);
+    assert!(actions_on(&t, Task::Stop, "n1").is_empty());
+    assert!(actions_on(&t, Task::Start, "n1").is_empty());
+}

@@ -308,6 +308,15 @@ pub fn build(
             }
         }
         if !d.managed {
+            // Left alone, but maintenance still cancels its monitors.
+            if let Some(changes) = changes_of.get(&r) {
+                let cancels: Vec<&Change> = changes
+                    .iter()
+                    .copied()
+                    .filter(|c| matches!(c.kind, ChangeKind::Cancel { .. }))
+                    .collect();
+                add_definition_actions(&mut b, r, d, &base_meta, &cancels);
+            }
             continue;
         }
         for &n in &d.stop_on {
