@@ -94,6 +94,17 @@ fn expected_monitor_rc(op: &OpSpec) -> OcfRc {
     }
 }
 
+/// Cancels every recurring monitor of a resource and forgets them.
+async fn stop_monitors(shared: &NodeShared, resource: &str) {
+    shared
+        .recurring
+        .lock()
+        .await
+        .cancel_resource(resource)
+        .await;
+    shared.forget_recurring(resource);
+}
+
 /// Runs one operation to its end (the recurring part is started here too).
 async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     let call_id = shared.next_call_id();
@@ -110,13 +121,7 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
             true
         }
         "delete" => {
-            shared
-                .recurring
-                .lock()
-                .await
-                .cancel_resource(&op.resource)
-                .await;
-            shared.forget_recurring(&op.resource);
+            stop_monitors(&shared, &op.resource).await;
             true
         }
         "clear_failcount" => true,
@@ -155,13 +160,7 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         );
     };
     if action == OcfAction::Stop || action == OcfAction::Demote || action == OcfAction::Promote {
-        shared
-            .recurring
-            .lock()
-            .await
-            .cancel_resource(&op.resource)
-            .await;
-        shared.forget_recurring(&op.resource);
+        stop_monitors(&shared, &op.resource).await;
     }
     let request = request_for(&shared, &op, action);
     let ran = run_ocf(&request).await;

@@ -24,7 +24,7 @@ use petgraph::graph::NodeIndex;
 use super::actions::Decision;
 use super::graph::{clone_meta, Builder};
 use super::unpack::{Variant, Working};
-use super::{Action, Meta, Task};
+use super::Task;
 use crate::model::cib::Role;
 
 /// The collective operations, in the order a transition runs them.
@@ -210,18 +210,11 @@ impl Builder<'_> {
             Step::ConfirmedPost => format!("confirmed-post_notify_{}", phase.done()),
         };
         let timeout_ms = self.timeout_ms(r, phase.name(), 0);
-        let mut meta = Meta::new();
-        meta.insert("name".into(), name);
-        let idx = self.graph.add_node(Action {
-            task: Task::Pseudo,
-            resource: Some(self.w.rscs[r].id.clone()),
-            agent: None,
-            node: None,
-            interval_ms: 0,
+        let idx = self.graph.add_node(super::graph::pseudo_action(
+            Some(self.w.rscs[r].id.clone()),
+            name,
             timeout_ms,
-            params: Default::default(),
-            meta,
-        });
+        ));
         self.coll.0.insert((r, phase, step), idx);
         idx
     }

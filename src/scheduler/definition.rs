@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::unpack::{Rsc, Variant, Working};
+use super::unpack::{node_failures, Rsc, Variant, Working};
 use crate::model::cib::{LrmOp, LrmResource, NodeState, Role};
 use crate::model::digest;
 use crate::model::time::parse_interval_ms;
@@ -173,28 +173,9 @@ fn active_stretch(ops: &[&LrmOp]) -> Option<usize> {
 
 /// The effective (unexpired, positive) fail count of a resource on a node.
 pub fn fail_count(w: &Working, node: usize, rsc: &Rsc) -> i64 {
-    let mut count = 0i64;
-    let mut last = 0i64;
-    for (k, v) in &w.nodes[node].attrs {
-        let Some((kind, rest)) = k
-            .strip_prefix("fail-count-")
-            .map(|r| ("count", r))
-            .or_else(|| k.strip_prefix("last-failure-").map(|r| ("last", r)))
-        else {
-            continue;
-        };
-        let id = rest.split('#').next().unwrap_or(rest);
-        let base = id.rsplit_once(':').map(|(b, _)| b).unwrap_or(id);
-        if base != rsc.base {
-            continue;
-        }
-        match kind {
-            "count" => {
-                count = crate::model::score::add(count, crate::model::score::parse(v).unwrap_or(0))
-            }
-            _ => last = last.max(v.parse().unwrap_or(0)),
-        }
-    }
+    let failures = node_failures(&w.nodes[node].attrs);
+    let count = failures.counts.get(&rsc.base).copied().unwrap_or(0);
+    let last = failures.last.get(&rsc.base).copied().unwrap_or(0);
     if rsc.failure_timeout_s > 0 && last > 0 && last + rsc.failure_timeout_s <= w.now_epoch_s {
         return 0;
     }

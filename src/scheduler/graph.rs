@@ -187,18 +187,11 @@ fn load_stopped(b: &mut Builder<'_>) {
         if !node.online || node.unclean {
             continue;
         }
-        let mut meta = Meta::new();
-        meta.insert("name".into(), format!("load_stopped_{}", node.name));
-        per_node[n] = Some(b.graph.add_node(Action {
-            task: Task::Pseudo,
-            resource: None,
-            agent: None,
-            node: None,
-            interval_ms: 0,
-            timeout_ms: DEFAULT_TIMEOUT_MS,
-            params: Default::default(),
-            meta,
-        }));
+        per_node[n] = Some(b.graph.add_node(pseudo_action(
+            None,
+            format!("load_stopped_{}", node.name),
+            DEFAULT_TIMEOUT_MS,
+        )));
     }
     // Only resources that use capacity take part.
     let mut edges = Vec::new();
@@ -539,18 +532,9 @@ pub fn build(
         if will_run < x.min || starts.is_empty() {
             continue;
         }
-        let mut meta = Meta::new();
-        meta.insert("name".into(), x.name.clone());
-        let p = b.graph.add_node(Action {
-            task: Task::Pseudo,
-            resource: None,
-            agent: None,
-            node: None,
-            interval_ms: 0,
-            timeout_ms: DEFAULT_TIMEOUT_MS,
-            params: Default::default(),
-            meta,
-        });
+        let p = b
+            .graph
+            .add_node(pseudo_action(None, x.name.clone(), DEFAULT_TIMEOUT_MS));
         for s in starts {
             b.edge(s, p);
         }
@@ -641,6 +625,23 @@ pub fn build(
         }
     }
     b.graph
+}
+
+/// A pseudo-action run on no node (a collective's step, `load_stopped_N`,
+/// a one-or-more point), named `name`.
+pub(super) fn pseudo_action(resource: Option<String>, name: String, timeout_ms: u64) -> Action {
+    let mut meta = Meta::new();
+    meta.insert("name".into(), name);
+    Action {
+        task: Task::Pseudo,
+        resource,
+        agent: None,
+        node: None,
+        interval_ms: 0,
+        timeout_ms,
+        params: Default::default(),
+        meta,
+    }
 }
 
 /// Fencing `action` (reboot, off, on) of node `n`.

@@ -1525,23 +1525,7 @@ fn unpack_history(w: &mut Working) {
     let cleared = super::definition::cleared_failcounts(w, &w.changes);
     // Fail counts: fail-count-RSC[#op_interval] transient attributes.
     for n in 0..w.nodes.len() {
-        let attrs = w.nodes[n].attrs.clone();
-        let mut counts: HashMap<String, i64> = HashMap::new();
-        let mut last: HashMap<String, i64> = HashMap::new();
-        for (k, v) in &attrs {
-            if let Some(rest) = k.strip_prefix("fail-count-") {
-                let rsc = rest.split('#').next().unwrap_or(rest);
-                let base = rsc.rsplit_once(':').map(|(b, _)| b).unwrap_or(rsc);
-                let c = counts.entry(base.to_string()).or_insert(0);
-                *c = score::add(*c, score::parse(v).unwrap_or(0));
-            } else if let Some(rest) = k.strip_prefix("last-failure-") {
-                let rsc = rest.split('#').next().unwrap_or(rest);
-                let base = rsc.rsplit_once(':').map(|(b, _)| b).unwrap_or(rsc);
-                let t = v.parse::<i64>().unwrap_or(0);
-                let e = last.entry(base.to_string()).or_insert(0);
-                *e = (*e).max(t);
-            }
-        }
+        let NodeFailures { mut counts, last } = node_failures(&w.nodes[n].attrs);
         // Failures of resources inside a container count for the container.
         let contained: Vec<(String, String, i64)> = counts
             .iter()
@@ -1627,6 +1611,41 @@ fn reset_remote(w: &mut Working, conn: usize) {
     if reconnect_ms > 0 {
         w.rscs[conn].target_role = Role::Stopped;
     }
+}
+
+/// A node's failure records by resource base id (clone instances and
+/// operations together): fail counts summed, the latest failure time.
+pub struct NodeFailures {
+    pub counts: HashMap<String, i64>,
+    pub last: HashMap<String, i64>,
+}
+
+/// Reads the `fail-count-RSC[#op_interval]` and `last-failure-...` node
+/// attributes.
+pub fn node_failures(attrs: &BTreeMap<String, String>) -> NodeFailures {
+    let mut failures = NodeFailures {
+        counts: HashMap::new(),
+        last: HashMap::new(),
+    };
+    for (k, v) in attrs {
+        let (is_count, rest) = match k.strip_prefix("fail-count-") {
+            Some(rest) => (true, rest),
+            None => match k.strip_prefix("last-failure-") {
+                Some(rest) => (false, rest),
+                None => continue,
+            },
+        };
+        let rsc = rest.split('#').next().unwrap_or(rest);
+        let base = rsc.rsplit_once(':').map(|(b, _)| b).unwrap_or(rsc);
+        if is_count {
+            let c = failures.counts.entry(base.to_string()).or_insert(0);
+            *c = score::add(*c, score::parse(v).unwrap_or(0));
+        } else {
+            let e = failures.last.entry(base.to_string()).or_insert(0);
+            *e = (*e).max(v.parse::<i64>().unwrap_or(0));
+        }
+    }
+    failures
 }
 
 /// Remote and guest nodes are online while their connection resource runs
