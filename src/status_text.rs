@@ -166,6 +166,7 @@ mod tests {
             ],
             answered_by: "node1".into(),
             fencing: vec![],
+            consensus: None,
         };
         let text = render(&report);
         assert!(text.contains("Current DC: node1 (partition with quorum)"));
