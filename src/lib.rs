@@ -19,6 +19,7 @@ pub mod localcluster;
 pub mod model;
 pub mod persist;
 pub mod scheduler;
+pub mod sim;
 pub mod simulate;
 pub mod status_text;
 pub mod transport;

@@ -159,25 +159,10 @@ impl NodeShared {
         *self.dc.write().expect("dc lock") = info;
     }
 
-    /// Whether a DC command of `term` from `from` may be carried out: its
-    /// term is not older than ours, and in our term only the leader we know
-    /// commands. (A newer term than ours means an election we have not yet
-    /// heard of; only its winner could stamp it.)
+    /// Whether a DC command of `term` from `from` may be carried out here.
     pub fn check_dc_command(&self, from: &str, term: u64) -> Result<(), String> {
         let info = self.dc_info();
-        if term < info.term {
-            return Err(format!(
-                "refused: a command of term {term} from {from}, but this node is in term {}",
-                info.term
-            ));
-        }
-        if term == info.term && info.dc.as_deref() != Some(from) {
-            return Err(format!(
-                "refused: {from} is not the DC of term {term} (the DC is {})",
-                info.dc.as_deref().unwrap_or("unknown")
-            ));
-        }
-        Ok(())
+        crate::model::control::controller::admit_command(info.term, info.dc.as_deref(), from, term)
     }
 
     pub fn consensus_info(&self) -> ConsensusInfo {
@@ -221,16 +206,7 @@ impl NodeShared {
     /// This node's `<lrm>` element, as a DC join collects it.
     pub fn lrm(&self) -> Element {
         let history = self.lrm_history.lock().expect("lrm lock");
-        history
-            .child("status")
-            .and_then(|s| {
-                s.children
-                    .iter()
-                    .find(|n| n.attr("uname") == Some(self.node.as_str()))
-            })
-            .and_then(|n| n.child("lrm"))
-            .cloned()
-            .unwrap_or_else(|| Element::new("lrm").with_attr("id", self.node.clone()))
+        crate::model::cib_store::node_lrm(&history, &self.node)
     }
 
     /// The recurring monitor reports; taken once, by the task that feeds

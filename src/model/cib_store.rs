@@ -588,6 +588,17 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
     bump_num_updates(cib);
 }
 
+/// A node's `<lrm>` from an operation history kept in CIB form (what an
+/// executor reports to a new DC).
+pub fn node_lrm(history: &Element, node: &str) -> Element {
+    history
+        .child("status")
+        .and_then(|s| s.children.iter().find(|n| n.attr("uname") == Some(node)))
+        .and_then(|n| n.child("lrm"))
+        .cloned()
+        .unwrap_or_else(|| Element::new("lrm").with_attr("id", node))
+}
+
 /// Whether `node` announced a clean shutdown (the transient `shutdown`
 /// attribute, as Pacemaker's controller sets it).
 pub fn announced_shutdown(cib: &Element, node: &str) -> bool {

@@ -26,6 +26,7 @@ pub mod collective;
 pub mod definition;
 pub mod graph;
 pub mod order;
+pub mod plan;
 pub mod remote;
 pub mod unfence;
 pub mod unpack;

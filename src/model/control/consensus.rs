@@ -713,7 +713,16 @@ impl Consensus {
 }
 
 fn bootstrap_store(voters: &[String], witnesses: &[String]) -> LogStore {
-    let state = ReplicatedState::bootstrap(voters, witnesses);
+    founding_log_with(crate::model::cib_store::empty_cib(), voters, witnesses)
+}
+
+/// A founding log whose first CIB is `cib` (simulations, tests).
+pub fn founding_log_with(
+    cib: crate::model::xml::Element,
+    voters: &[String],
+    witnesses: &[String],
+) -> LogStore {
+    let state = ReplicatedState::bootstrap_with(cib, voters, witnesses);
     let mut ids: Vec<u64> = voters.iter().chain(witnesses).map(|n| raft_id(n)).collect();
     ids.sort_unstable();
     ids.dedup();

@@ -54,7 +54,7 @@ impl ControllerConfig {
         ControllerConfig {
             node: node.to_string(),
             lost_after_ms: heartbeat_timeout_ms + heartbeat_timeout_ms / 2,
-            lrm_wait_ms: 3_000,
+            lrm_wait_ms: 1_000,
         }
     }
 }
@@ -163,9 +163,8 @@ pub enum Effect {
 #[derive(Debug)]
 struct Office {
     term: u64,
-    since_ms: u64,
-    /// Members asked what they run, not yet answered.
-    lrm_pending: BTreeSet<String>,
+    /// Members asked what they run, not yet answered, and when.
+    lrm_pending: BTreeMap<String, u64>,
     /// Recorded up in the CIB, absent from the view: declared gone once
     /// we have watched long enough.
     absent: BTreeSet<String>,
@@ -305,8 +304,7 @@ impl Controller {
         self.status.clear();
         let mut office = Office {
             term,
-            since_ms: now_ms,
-            lrm_pending: BTreeSet::new(),
+            lrm_pending: BTreeMap::new(),
             absent: BTreeSet::new(),
             run: None,
             scheduling: None,
@@ -318,9 +316,13 @@ impl Controller {
             retry_ms: SCHEDULE_RETRY_MS_MIN,
             retry_at_ms: 0,
         };
+        // Members are up as the membership says; what they run follows
+        // when they answer (until then the scheduler would probe them).
         for node in &self.view {
-            office.lrm_pending.insert(node.clone());
+            office.lrm_pending.insert(node.clone(), now_ms);
             self.out.push(Effect::AskLrm { node: node.clone() });
+            self.status
+                .push(StatusChange::NodeJoined { node: node.clone() });
         }
         office.absent = nodes_recorded_up(cib)
             .into_iter()
@@ -368,8 +370,9 @@ impl Controller {
         }
         for node in joined {
             office.absent.remove(&node);
-            office.lrm_pending.insert(node.clone());
-            self.out.push(Effect::AskLrm { node });
+            office.lrm_pending.insert(node.clone(), now_ms);
+            self.out.push(Effect::AskLrm { node: node.clone() });
+            self.status.push(StatusChange::NodeJoined { node });
         }
         self.declare_absent(cib, now_ms);
     }
@@ -378,11 +381,12 @@ impl Controller {
         let Some(office) = self.office.as_mut() else {
             return;
         };
-        if !office.lrm_pending.remove(&node) || !self.view.contains(&node) {
+        if office.lrm_pending.remove(&node).is_none() || !self.view.contains(&node) {
             return;
         }
-        self.status
-            .push(StatusChange::NodeJoined { node: node.clone() });
+        // What the running transition assumed of this node may be wrong
+        // now (it may even fence it): compute anew.
+        self.abort(&format!("node {node} joined"));
         if let Some(lrm) = lrm {
             self.status.push(StatusChange::NodeLrm {
                 node: node.clone(),
@@ -396,12 +400,11 @@ impl Controller {
         let Some(office) = self.office.as_mut() else {
             return;
         };
-        if !office.lrm_pending.is_empty()
-            && now_ms.saturating_sub(office.since_ms) >= self.config.lrm_wait_ms
-        {
-            // Members that do not answer are left for the membership to judge.
-            office.lrm_pending.clear();
-        }
+        // Members that do not answer are left for the membership to judge.
+        let wait_ms = self.config.lrm_wait_ms;
+        office
+            .lrm_pending
+            .retain(|_, asked_ms| now_ms.saturating_sub(*asked_ms) < wait_ms);
         self.declare_absent(cib, now_ms);
     }
 
@@ -455,6 +458,11 @@ impl Controller {
             return;
         }
         office.scheduling = None;
+        if office.need_schedule {
+            // Something happened since the request (a node lost, a result
+            // recorded): this plan was computed from an older CIB.
+            return;
+        }
         let plan = match result {
             Ok(plan) => plan,
             Err(error) => {
@@ -650,6 +658,31 @@ impl Controller {
             changes: std::mem::take(&mut self.status),
         });
     }
+}
+
+/// Whether a node in `local_term`, following `local_leader`, carries out a
+/// DC command stamped `term` from `from`: the term is the fencing token. An
+/// older term is refused; in our own term only the leader we know commands.
+/// (A newer term means an election we have not heard of yet; only its
+/// winner could have stamped it.)
+pub fn admit_command(
+    local_term: u64,
+    local_leader: Option<&str>,
+    from: &str,
+    term: u64,
+) -> Result<(), String> {
+    if term < local_term {
+        return Err(format!(
+            "refused: a command of term {term} from {from}, but this node is in term {local_term}"
+        ));
+    }
+    if term == local_term && local_leader != Some(from) {
+        return Err(format!(
+            "refused: {from} is not the DC of term {term} (the DC is {})",
+            local_leader.unwrap_or("unknown")
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the CIB shows any resource active on `node` (an unreadable CIB
@@ -848,6 +881,10 @@ mod tests {
             let label = format!("step {step} at {now_ms} ms: {event:?}");
             let effects = controller.handle(event, cib, now_ms);
             let got: Vec<String> = effects.iter().map(describe).collect();
+            if std::env::var_os("CONTROLLER_TABLE_PRINT").is_some() {
+                eprintln!("{label}\n    {got:?}");
+                continue;
+            }
             assert_eq!(got, expected, "{label}");
         }
     }
@@ -866,70 +903,114 @@ mod tests {
         }
     }
 
+    fn view(names: &[&str]) -> Event {
+        Event::View {
+            members: members(names),
+        }
+    }
+
+    fn dc(term: u64) -> Event {
+        Event::Leadership {
+            dc_term: Some(term),
+        }
+    }
+
+    fn lrm(node: &str, lrm: Option<Element>) -> Event {
+        Event::LrmReport {
+            node: node.into(),
+            lrm,
+        }
+    }
+
+    fn recorded() -> Event {
+        Event::StatusRecorded { ok: true }
+    }
+
+    fn scheduled(term: u64, request: u64, plan: Plan) -> Event {
+        Event::Scheduled {
+            term,
+            request,
+            result: Ok(plan),
+        }
+    }
+
+    fn fenced(transition: u64, action: u32, target: &str) -> Event {
+        Event::FenceResult {
+            transition,
+            action,
+            target: target.into(),
+            fence_action: "reboot".into(),
+            ok: true,
+            detail: "done".into(),
+            at_epoch_s: 1,
+        }
+    }
+
+    /// Office taken with `names` in view and their (empty) reports in.
+    fn in_office(term: u64, names: &[&str]) -> Vec<(u64, Event, Vec<&'static str>)> {
+        let mut steps: Vec<(u64, Event, Vec<&'static str>)> = vec![(0, view(names), vec![])];
+        steps.push((2_000, dc(term), vec![]));
+        for node in names {
+            steps.push((2_001, lrm(node, None), vec![]));
+        }
+        steps
+    }
+
     #[test]
-    fn a_new_dc_collects_what_members_run_before_it_schedules() {
+    fn a_new_dc_records_the_members_and_waits_for_what_they_run() {
+        let cib = cib(&["n1", "n2"]);
+        let mut c = controller();
+        let empty = || Some(Element::new("lrm"));
+        run(
+            &mut c,
+            &cib,
+            vec![
+                (0, view(&["n1", "n2"]), vec![]),
+                (
+                    2_000,
+                    dc(5),
+                    vec![
+                        "ask_lrm n1",
+                        "ask_lrm n2",
+                        "propose t5: joined n1, joined n2, quorum",
+                    ],
+                ),
+                (2_002, lrm("n1", empty()), vec!["propose t5: lrm n1"]),
+                // A report from a node not asked is ignored.
+                (2_004, lrm("n3", None), vec![]),
+                (2_005, lrm("n2", empty()), vec!["propose t5: lrm n2"]),
+                // The transition waits until the facts are in the CIB.
+                (2_006, Event::Tick, vec![]),
+                (2_007, recorded(), vec![]),
+                (2_008, recorded(), vec![]),
+                (2_009, recorded(), vec!["schedule t5 #1"]),
+                (2_010, scheduled(5, 1, Plan::default()), vec![]),
+                (2_100, Event::Tick, vec![]),
+            ],
+        );
+    }
+
+    #[test]
+    fn members_that_do_not_report_hold_scheduling_up_only_so_long() {
         let cib = cib(&["n1", "n2"]);
         let mut c = controller();
         run(
             &mut c,
             &cib,
             vec![
-                (
-                    0,
-                    Event::View {
-                        members: members(&["n1", "n2"]),
-                    },
-                    vec![],
-                ),
+                (0, view(&["n1", "n2"]), vec![]),
                 (
                     2_000,
-                    Event::Leadership { dc_term: Some(5) },
-                    vec!["ask_lrm n1", "ask_lrm n2", "propose t5: quorum"],
+                    dc(5),
+                    vec![
+                        "ask_lrm n1",
+                        "ask_lrm n2",
+                        "propose t5: joined n1, joined n2, quorum",
+                    ],
                 ),
-                (2_001, Event::StatusRecorded { ok: true }, vec![]),
-                (
-                    2_002,
-                    Event::LrmReport {
-                        node: "n1".into(),
-                        lrm: Some(Element::new("lrm")),
-                    },
-                    vec!["propose t5: joined n1, lrm n1"],
-                ),
-                (2_003, Event::StatusRecorded { ok: true }, vec![]),
-                // A report from a node not asked is ignored.
-                (
-                    2_004,
-                    Event::LrmReport {
-                        node: "n3".into(),
-                        lrm: None,
-                    },
-                    vec![],
-                ),
-                (
-                    2_005,
-                    Event::LrmReport {
-                        node: "n2".into(),
-                        lrm: Some(Element::new("lrm")),
-                    },
-                    vec!["propose t5: joined n2, lrm n2"],
-                ),
-                // The transition waits until the facts are in the CIB.
-                (2_006, Event::Tick, vec![]),
-                (
-                    2_007,
-                    Event::StatusRecorded { ok: true },
-                    vec!["schedule t5 #1"],
-                ),
-                (
-                    2_008,
-                    Event::Scheduled {
-                        term: 5,
-                        request: 1,
-                        result: Ok(Plan::default()),
-                    },
-                    vec![],
-                ),
-                (2_100, Event::Tick, vec![]),
+                (2_001, recorded(), vec![]),
+                (2_500, Event::Tick, vec![]),
+                (3_000, Event::Tick, vec!["schedule t5 #1"]),
             ],
         );
     }
@@ -938,233 +1019,149 @@ mod tests {
     fn a_lost_node_is_fenced_before_its_resource_starts_elsewhere() {
         let cib = cib(&["n1", "n2", "n3"]);
         let mut c = controller();
-        run(
-            &mut c,
-            &cib,
-            vec![
-                (
-                    0,
-                    Event::View {
-                        members: members(&["n1", "n2", "n3"]),
-                    },
-                    vec![],
-                ),
-                (
-                    2_000,
-                    Event::Leadership { dc_term: Some(7) },
-                    vec![
-                        "ask_lrm n1",
-                        "ask_lrm n2",
-                        "ask_lrm n3",
-                        "propose t7: quorum",
-                    ],
-                ),
-                (2_001, Event::StatusRecorded { ok: true }, vec![]),
-                (
-                    2_002,
-                    Event::LrmReport {
-                        node: "n1".into(),
-                        lrm: None,
-                    },
-                    vec!["propose t7: joined n1"],
-                ),
-                (
-                    2_003,
-                    Event::LrmReport {
-                        node: "n2".into(),
-                        lrm: None,
-                    },
-                    vec!["propose t7: joined n2"],
-                ),
-                (2_004, Event::StatusRecorded { ok: true }, vec![]),
-                (2_005, Event::StatusRecorded { ok: true }, vec![]),
-                // n3 vanishes before it answers: recorded lost at once (the view is old).
-                (
-                    2_010,
-                    Event::View {
-                        members: members(&["n1", "n2"]),
-                    },
-                    vec!["propose t7: lost n3"],
-                ),
-                (
-                    2_011,
-                    Event::StatusRecorded { ok: true },
-                    vec!["schedule t7 #1"],
-                ),
-                (
-                    2_020,
-                    Event::Scheduled {
-                        term: 7,
-                        request: 1,
-                        result: Ok(failover_plan()),
-                    },
-                    vec!["started 100", "fence reboot n3 t7"],
-                ),
-                (
-                    2_500,
-                    Event::FenceResult {
-                        transition: 100,
-                        action: 1,
-                        target: "n3".into(),
-                        fence_action: "reboot".into(),
-                        ok: true,
-                        detail: "done".into(),
-                        at_epoch_s: 1,
-                    },
-                    vec![
-                        "recorded 1 ok",
-                        "exec start r1@n2 t7",
-                        "propose t7: fence_event n3, fenced n3",
-                    ],
-                ),
-                (2_501, Event::StatusRecorded { ok: true }, vec![]),
-                (
-                    2_600,
-                    exec_ok(100, 2, "n2", "start"),
-                    vec![
-                        "recorded 2 ok",
-                        "finished 100 complete",
-                        "propose t7: op start r1@n2 rc 0",
-                    ],
-                ),
-                (
-                    2_601,
-                    Event::StatusRecorded { ok: true },
-                    vec!["schedule t7 #2"],
-                ),
-            ],
-        );
+        let mut steps = vec![
+            (0, view(&["n1", "n2", "n3"]), vec![]),
+            (
+                2_000,
+                dc(7),
+                vec![
+                    "ask_lrm n1",
+                    "ask_lrm n2",
+                    "ask_lrm n3",
+                    "propose t7: joined n1, joined n2, joined n3, quorum",
+                ],
+            ),
+            (2_001, recorded(), vec![]),
+            (2_002, lrm("n1", None), vec![]),
+            (2_003, lrm("n2", None), vec![]),
+            // n3 vanishes before it answers: lost at once (the view is old).
+            (2_010, view(&["n1", "n2"]), vec!["propose t7: lost n3"]),
+            (2_011, recorded(), vec!["schedule t7 #1"]),
+            (
+                2_020,
+                scheduled(7, 1, failover_plan()),
+                vec!["started 100", "fence reboot n3 t7"],
+            ),
+            (
+                2_500,
+                fenced(100, 1, "n3"),
+                vec![
+                    "recorded 1 ok",
+                    "exec start r1@n2 t7",
+                    "propose t7: fence_event n3, fenced n3",
+                ],
+            ),
+            (2_501, recorded(), vec![]),
+            (
+                2_600,
+                exec_ok(100, 2, "n2", "start"),
+                vec![
+                    "recorded 2 ok",
+                    "finished 100 complete",
+                    "propose t7: op start r1@n2 rc 0",
+                ],
+            ),
+        ];
+        steps.push((2_601, recorded(), vec!["schedule t7 #2"]));
+        run(&mut c, &cib, steps);
+    }
+
+    #[test]
+    fn a_node_that_returns_aborts_the_transition_that_would_fence_it() {
+        let cib = cib(&["n1", "n2", "n3"]);
+        let mut c = controller();
+        // n3 is recorded up but absent from an old view: lost at once.
+        let mut steps = in_office(7, &["n1", "n2"]);
+        steps[1].2 = vec![
+            "ask_lrm n1",
+            "ask_lrm n2",
+            "propose t7: joined n1, joined n2, quorum, lost n3",
+        ];
+        steps.extend([
+            (2_003, recorded(), vec!["schedule t7 #1"]),
+            (
+                2_004,
+                scheduled(7, 1, failover_plan()),
+                vec!["started 100", "fence reboot n3 t7"],
+            ),
+            (
+                2_005,
+                view(&["n1", "n2", "n3"]),
+                vec!["ask_lrm n3", "propose t7: joined n3"],
+            ),
+            (2_006, lrm("n3", None), vec![]),
+            (
+                2_007,
+                Event::ActionFailed {
+                    transition: 100,
+                    action: 1,
+                    reason: "fence device unreachable".into(),
+                },
+                vec![
+                    "recorded 1 failed: fence device unreachable",
+                    "finished 100 aborted: node n3 joined",
+                ],
+            ),
+        ]);
+        run(&mut c, &cib, steps);
     }
 
     #[test]
     fn stale_plans_are_dropped_and_a_lost_office_abandons_its_run() {
         let cib = cib(&["n1"]);
         let mut c = controller();
-        run(
-            &mut c,
-            &cib,
-            vec![
-                (
-                    0,
-                    Event::View {
-                        members: members(&["n1"]),
-                    },
-                    vec![],
-                ),
-                (
-                    2_000,
-                    Event::Leadership { dc_term: Some(3) },
-                    vec!["ask_lrm n1", "propose t3: quorum"],
-                ),
-                (
-                    2_001,
-                    Event::LrmReport {
-                        node: "n1".into(),
-                        lrm: None,
-                    },
-                    vec!["propose t3: joined n1"],
-                ),
-                (2_002, Event::StatusRecorded { ok: true }, vec![]),
-                (
-                    2_003,
-                    Event::StatusRecorded { ok: true },
-                    vec!["schedule t3 #1"],
-                ),
-                // A plan of another term, or of another request, is dropped.
-                (
-                    2_004,
-                    Event::Scheduled {
-                        term: 2,
-                        request: 1,
-                        result: Ok(failover_plan()),
-                    },
-                    vec![],
-                ),
-                (
-                    2_005,
-                    Event::Scheduled {
-                        term: 3,
-                        request: 9,
-                        result: Ok(failover_plan()),
-                    },
-                    vec![],
-                ),
-                (
-                    2_006,
-                    Event::Scheduled {
-                        term: 3,
-                        request: 1,
-                        result: Ok(failover_plan()),
-                    },
-                    vec!["started 100", "fence reboot n3 t3"],
-                ),
-                (
-                    2_007,
-                    Event::Leadership { dc_term: None },
-                    vec!["finished 100 abandoned: this node is no longer DC"],
-                ),
-                // Answers to the old office change nothing.
-                (
-                    2_008,
-                    Event::FenceResult {
-                        transition: 100,
-                        action: 1,
-                        target: "n3".into(),
-                        fence_action: "reboot".into(),
-                        ok: true,
-                        detail: String::new(),
-                        at_epoch_s: 1,
-                    },
-                    vec![],
-                ),
-                (
-                    2_009,
-                    Event::Scheduled {
-                        term: 3,
-                        request: 1,
-                        result: Ok(failover_plan()),
-                    },
-                    vec![],
-                ),
-                // A new term is a new office: everything is asked again.
-                (
-                    3_000,
-                    Event::Leadership { dc_term: Some(9) },
-                    vec!["ask_lrm n1", "propose t9: quorum"],
-                ),
-            ],
-        );
+        let mut steps = in_office(3, &["n1"]);
+        steps[1].2 = vec!["ask_lrm n1", "propose t3: joined n1, quorum"];
+        steps.extend([
+            (2_002, recorded(), vec!["schedule t3 #1"]),
+            // A plan of another term, or of another request, is dropped.
+            (2_004, scheduled(2, 1, failover_plan()), vec![]),
+            (2_005, scheduled(3, 9, failover_plan()), vec![]),
+            (
+                2_006,
+                scheduled(3, 1, failover_plan()),
+                vec!["started 100", "fence reboot n3 t3"],
+            ),
+            (
+                2_007,
+                Event::Leadership { dc_term: None },
+                vec!["finished 100 abandoned: this node is no longer DC"],
+            ),
+            // Answers to the old office change nothing.
+            (2_008, fenced(100, 1, "n3"), vec![]),
+            (2_009, scheduled(3, 1, failover_plan()), vec![]),
+            // A new term is a new office: everything is asked again.
+            (
+                3_000,
+                dc(9),
+                vec!["ask_lrm n1", "propose t9: joined n1, quorum"],
+            ),
+        ]);
+        run(&mut c, &cib, steps);
     }
 
     #[test]
     fn a_node_not_yet_heard_is_not_lost_until_the_view_is_old_enough() {
         // n3 is recorded up, but our view (started at 0) has not seen it.
         let cib = cib(&["n1", "n2", "n3"]);
+        let took_office = vec![
+            "ask_lrm n1",
+            "ask_lrm n2",
+            "propose t4: joined n1, joined n2, quorum",
+        ];
         let mut c = controller();
         run(
             &mut c,
             &cib,
             vec![
-                (
-                    0,
-                    Event::View {
-                        members: members(&["n1", "n2"]),
-                    },
-                    vec![],
-                ),
-                (
-                    100,
-                    Event::Leadership { dc_term: Some(4) },
-                    vec!["ask_lrm n1", "ask_lrm n2", "propose t4: quorum"],
-                ),
+                (0, view(&["n1", "n2"]), vec![]),
+                (100, dc(4), took_office.clone()),
                 (500, Event::Tick, vec![]),
                 // Heard from in time: never declared.
                 (
                     600,
-                    Event::View {
-                        members: members(&["n1", "n2", "n3"]),
-                    },
-                    vec!["ask_lrm n3"],
+                    view(&["n1", "n2", "n3"]),
+                    vec!["ask_lrm n3", "propose t4: joined n3"],
                 ),
                 (1_000, Event::Tick, vec![]),
             ],
@@ -1174,18 +1171,8 @@ mod tests {
             &mut c,
             &cib,
             vec![
-                (
-                    0,
-                    Event::View {
-                        members: members(&["n1", "n2"]),
-                    },
-                    vec![],
-                ),
-                (
-                    100,
-                    Event::Leadership { dc_term: Some(4) },
-                    vec!["ask_lrm n1", "ask_lrm n2", "propose t4: quorum"],
-                ),
+                (0, view(&["n1", "n2"]), vec![]),
+                (100, dc(4), took_office),
                 (800, Event::Tick, vec![]),
                 (900, Event::Tick, vec!["propose t4: lost n3"]),
             ],
@@ -1201,241 +1188,129 @@ mod tests {
             request,
             result: Err("bad CIB".into()),
         };
-        run(
-            &mut c,
-            &cib,
-            vec![
-                (
-                    0,
-                    Event::View {
-                        members: members(&["n1"]),
-                    },
-                    vec![],
-                ),
-                (
-                    2_000,
-                    Event::Leadership { dc_term: Some(2) },
-                    vec!["ask_lrm n1", "propose t2: quorum"],
-                ),
-                (
-                    2_001,
-                    Event::LrmReport {
-                        node: "n1".into(),
-                        lrm: None,
-                    },
-                    vec!["propose t2: joined n1"],
-                ),
-                (2_002, Event::StatusRecorded { ok: true }, vec![]),
-                (
-                    2_003,
-                    Event::StatusRecorded { ok: true },
-                    vec!["schedule t2 #1"],
-                ),
-                (2_004, fail(1), vec!["scheduler_error Some(\"bad CIB\")"]),
-                (2_500, Event::Tick, vec![]),
-                (3_004, Event::Tick, vec!["schedule t2 #2"]),
-                (3_005, fail(2), vec!["scheduler_error Some(\"bad CIB\")"]),
-                (4_005, Event::Tick, vec![]),
-                (5_005, Event::Tick, vec!["schedule t2 #3"]),
-                (
-                    5_006,
-                    Event::Scheduled {
-                        term: 2,
-                        request: 3,
-                        result: Ok(Plan::default()),
-                    },
-                    vec!["scheduler_error None"],
-                ),
-            ],
-        );
+        let mut steps = in_office(2, &["n1"]);
+        steps[1].2 = vec!["ask_lrm n1", "propose t2: joined n1, quorum"];
+        steps.extend([
+            (2_002, recorded(), vec!["schedule t2 #1"]),
+            (2_004, fail(1), vec!["scheduler_error Some(\"bad CIB\")"]),
+            (2_500, Event::Tick, vec![]),
+            (3_004, Event::Tick, vec!["schedule t2 #2"]),
+            (3_005, fail(2), vec!["scheduler_error Some(\"bad CIB\")"]),
+            (4_005, Event::Tick, vec![]),
+            (5_005, Event::Tick, vec!["schedule t2 #3"]),
+            (
+                5_006,
+                scheduled(2, 3, Plan::default()),
+                vec!["scheduler_error None"],
+            ),
+        ]);
+        run(&mut c, &cib, steps);
     }
 
     #[test]
     fn an_unexpected_result_aborts_after_what_is_in_flight() {
         let cib = cib(&["n1", "n2"]);
         let mut c = controller();
+        let action = |id, after: Vec<u32>, node: &str, operation: &str, rsc: &str| PlannedAction {
+            id,
+            after,
+            kind: PlannedKind::Resource {
+                node: node.into(),
+                op: op(operation, rsc),
+            },
+        };
         let two_starts = Plan {
             actions: vec![
-                PlannedAction {
-                    id: 1,
-                    after: vec![],
-                    kind: PlannedKind::Resource {
-                        node: "n1".into(),
-                        op: op("start", "r1"),
-                    },
-                },
-                PlannedAction {
-                    id: 2,
-                    after: vec![],
-                    kind: PlannedKind::Resource {
-                        node: "n2".into(),
-                        op: op("start", "r2"),
-                    },
-                },
-                PlannedAction {
-                    id: 3,
-                    after: vec![1],
-                    kind: PlannedKind::Resource {
-                        node: "n1".into(),
-                        op: op("monitor", "r1"),
-                    },
-                },
+                action(1, vec![], "n1", "start", "r1"),
+                action(2, vec![], "n2", "start", "r2"),
+                action(3, vec![1], "n1", "monitor", "r1"),
             ],
             summary: vec![],
         };
-        run(
-            &mut c,
-            &cib,
-            vec![
-                (
-                    0,
-                    Event::View {
-                        members: members(&["n1", "n2"]),
-                    },
-                    vec![],
-                ),
-                (
-                    2_000,
-                    Event::Leadership { dc_term: Some(2) },
-                    vec!["ask_lrm n1", "ask_lrm n2", "propose t2: quorum"],
-                ),
-                (
-                    2_001,
-                    Event::LrmReport {
-                        node: "n1".into(),
-                        lrm: None,
-                    },
-                    vec!["propose t2: joined n1"],
-                ),
-                (
-                    2_002,
-                    Event::LrmReport {
-                        node: "n2".into(),
-                        lrm: None,
-                    },
-                    vec!["propose t2: joined n2"],
-                ),
-                (2_003, Event::StatusRecorded { ok: true }, vec![]),
-                (2_004, Event::StatusRecorded { ok: true }, vec![]),
-                (
-                    2_005,
-                    Event::StatusRecorded { ok: true },
-                    vec!["schedule t2 #1"],
-                ),
-                (
-                    2_006,
-                    Event::Scheduled {
-                        term: 2,
-                        request: 1,
-                        result: Ok(two_starts),
-                    },
-                    vec!["started 100", "exec start r1@n1 t2", "exec start r2@n2 t2"],
-                ),
-                (
-                    2_007,
-                    Event::ExecResult {
-                        transition: 100,
-                        action: 1,
-                        node: "n1".into(),
-                        op: op("start", "r1"),
-                        outcome: outcome(1),
-                    },
-                    vec![
-                        "recorded 1 failed: r1_start_0 returned rc 1 (Done), expected 0",
-                        "propose t2: op start r1@n1 rc 1",
-                    ],
-                ),
-                (
-                    2_008,
-                    Event::ActionFailed {
-                        transition: 100,
-                        action: 2,
-                        reason: "timeout".into(),
-                    },
-                    vec![
-                        "recorded 2 failed: timeout",
-                        "finished 100 aborted: r1_start_0 returned rc 1 (Done), expected 0",
-                    ],
-                ),
-                (
-                    2_009,
-                    Event::StatusRecorded { ok: true },
-                    vec!["schedule t2 #2"],
-                ),
-            ],
-        );
+        let mut steps = in_office(2, &["n1", "n2"]);
+        steps[1].2 = vec![
+            "ask_lrm n1",
+            "ask_lrm n2",
+            "propose t2: joined n1, joined n2, quorum",
+        ];
+        steps.extend([
+            (2_002, recorded(), vec!["schedule t2 #1"]),
+            (
+                2_006,
+                scheduled(2, 1, two_starts),
+                vec!["started 100", "exec start r1@n1 t2", "exec start r2@n2 t2"],
+            ),
+            (
+                2_007,
+                Event::ExecResult {
+                    transition: 100,
+                    action: 1,
+                    node: "n1".into(),
+                    op: op("start", "r1"),
+                    outcome: outcome(1),
+                },
+                vec![
+                    "recorded 1 failed: r1_start_0 returned rc 1 (Done), expected 0",
+                    "propose t2: op start r1@n1 rc 1",
+                ],
+            ),
+            (
+                2_008,
+                Event::ActionFailed {
+                    transition: 100,
+                    action: 2,
+                    reason: "timeout".into(),
+                },
+                vec![
+                    "recorded 2 failed: timeout",
+                    "finished 100 aborted: r1_start_0 returned rc 1 (Done), expected 0",
+                ],
+            ),
+            (2_009, recorded(), vec!["schedule t2 #2"]),
+        ]);
+        run(&mut c, &cib, steps);
     }
 
     #[test]
     fn client_changes_abort_and_reschedule_and_recurring_failures_abort() {
         let cib = cib(&["n1"]);
         let mut c = controller();
-        run(
-            &mut c,
-            &cib,
-            vec![
-                (
-                    0,
-                    Event::View {
-                        members: members(&["n1"]),
-                    },
-                    vec![],
-                ),
-                (
-                    2_000,
-                    Event::Leadership { dc_term: Some(2) },
-                    vec!["ask_lrm n1", "propose t2: quorum"],
-                ),
-                (
-                    2_001,
-                    Event::LrmReport {
-                        node: "n1".into(),
-                        lrm: None,
-                    },
-                    vec!["propose t2: joined n1"],
-                ),
-                (2_002, Event::StatusRecorded { ok: true }, vec![]),
-                (
-                    2_003,
-                    Event::StatusRecorded { ok: true },
-                    vec!["schedule t2 #1"],
-                ),
-                (
-                    2_004,
-                    Event::Scheduled {
-                        term: 2,
-                        request: 1,
-                        result: Ok(failover_plan()),
-                    },
-                    vec!["started 100", "fence reboot n3 t2"],
-                ),
-                (2_005, Event::ClientChange, vec![]),
-                (
-                    2_006,
-                    Event::ActionFailed {
-                        transition: 100,
-                        action: 1,
-                        reason: "fence agent failed".into(),
-                    },
-                    vec![
-                        "recorded 1 failed: fence agent failed",
-                        "finished 100 aborted: configuration changed",
-                        "schedule t2 #2",
-                    ],
-                ),
-                (
-                    2_007,
-                    Event::ExecResult {
-                        transition: 0,
-                        action: 0,
-                        node: "n1".into(),
-                        op: op("monitor", "r1"),
-                        outcome: outcome(7),
-                    },
-                    vec!["propose t2: op monitor r1@n1 rc 7"],
-                ),
-            ],
-        );
+        let mut steps = in_office(2, &["n1"]);
+        steps[1].2 = vec!["ask_lrm n1", "propose t2: joined n1, quorum"];
+        steps.extend([
+            (2_002, recorded(), vec!["schedule t2 #1"]),
+            (
+                2_004,
+                scheduled(2, 1, failover_plan()),
+                vec!["started 100", "fence reboot n3 t2"],
+            ),
+            (2_005, Event::ClientChange, vec![]),
+            (
+                2_006,
+                Event::ActionFailed {
+                    transition: 100,
+                    action: 1,
+                    reason: "fence agent failed".into(),
+                },
+                vec![
+                    "recorded 1 failed: fence agent failed",
+                    "finished 100 aborted: configuration changed",
+                    "schedule t2 #2",
+                ],
+            ),
+            (
+                2_007,
+                Event::ExecResult {
+                    transition: 0,
+                    action: 0,
+                    node: "n1".into(),
+                    op: op("monitor", "r1"),
+                    outcome: outcome(7),
+                },
+                vec!["propose t2: op monitor r1@n1 rc 7"],
+            ),
+        ]);
+        run(&mut c, &cib, steps);
         let kinds = effect_kinds(&[Effect::AskLrm { node: "n1".into() }]);
         assert_eq!(kinds["ask_lrm"], 1);
     }

@@ -82,8 +82,17 @@ impl ReplicatedState {
     /// The first state of a new cluster: an empty CIB listing the voters as
     /// nodes. Every founding node computes the same one from the same names.
     pub fn bootstrap(voters: &[String], witnesses: &[String]) -> ReplicatedState {
+        Self::bootstrap_with(cib_store::empty_cib(), voters, witnesses)
+    }
+
+    /// [`Self::bootstrap`] from a given first CIB (simulations, tests).
+    pub fn bootstrap_with(
+        cib: Element,
+        voters: &[String],
+        witnesses: &[String],
+    ) -> ReplicatedState {
         let mut state = ReplicatedState {
-            cib: Arc::new(cib_store::empty_cib()),
+            cib: Arc::new(cib),
             members: Members::default(),
         };
         let mut names: Vec<(&String, MemberRole)> = voters
