@@ -595,37 +595,65 @@ fn group_gid(name: &str) -> Option<u32> {
     }
 }
 
+/// How the nodes of an in-process cluster run agents: each keeps its
+/// agents' state below its own state dir, so they do not share it.
 pub fn agent_config_for(config: &NodeConfig) -> AgentConfig {
+    let settings = crate::config::AgentSettings {
+        rsctmp_dir: config.state_dir.join("run"),
+        ..Default::default()
+    };
+    agent_config_with(config, &settings)
+}
+
+/// How this node runs agents, from its configuration and `[agents]` table.
+pub fn agent_config_with(
+    config: &NodeConfig,
+    settings: &crate::config::AgentSettings,
+) -> AgentConfig {
     let defaults = AgentConfig::default();
     let agents_dir = config
         .agents_dir
         .clone()
         .unwrap_or_else(|| config.state_dir.join("agents"));
-    // Agents find our crm_attribute/crm_master first, and through them
-    // this node's daemon.
+    // Agents find our crm_attribute, attrd_updater, crm_node, ... first
+    // (on PATH, and as HA_SBIN_DIR, where Debian's ocf-shellfuncs and
+    // agents look for Pacemaker's tools), and through them this node's
+    // daemon.
+    let tools = agents_dir.join("bin");
     let mut extra_env = std::collections::BTreeMap::new();
     extra_env.insert("SYSTOLE_SOCKET".into(), config.socket.display().to_string());
     extra_env.insert("SYSTOLE_NODE".into(), config.node_name.clone());
+    extra_env.insert("HA_SBIN_DIR".into(), tools.display().to_string());
     if let Ok(exe) = std::env::current_exe() {
         extra_env.insert("SYSTOLE_BIN".into(), exe.display().to_string());
     }
     AgentConfig {
         ocf_root: config.ocf_root.clone(),
-        path_env: format!("{}:{}", agents_dir.join("bin").display(), defaults.path_env),
+        path_env: format!("{}:{}", tools.display(), defaults.path_env),
         agents_dir,
-        state_dir: config.state_dir.join("run"),
+        state_dir: settings.rsctmp_dir.clone(),
         extra_env,
+        lsb_dir: settings.lsb_dir.clone(),
+        systemd_bus: settings.systemd_bus.clone(),
+        systemd_dropin_dir: settings.systemd_dropin_dir.clone(),
         ..defaults
     }
 }
 
 /// `systole daemon`: runs a node in the foreground until SIGTERM/SIGINT.
-pub fn run(config: NodeConfig) -> anyhow::Result<()> {
+pub fn run(config: NodeConfig, settings: crate::config::AgentSettings) -> anyhow::Result<()> {
     use anyhow::Context;
     crate::actors::tree::install_quiet_panic_hook();
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
-    let agent_config = agent_config_for(&config);
+    let agent_config = agent_config_with(&config, &settings);
+    let rsctmp = crate::rsctmp::prepare(&agent_config.state_dir).with_context(|| {
+        format!(
+            "preparing the agents' state dir {}",
+            agent_config.state_dir.display()
+        )
+    })?;
+    tracing::info!(dir = %agent_config.state_dir.display(), ?rsctmp, "agents' state dir (HA_RSCTMP)");
     crate::agent::install_agents(&agent_config.agents_dir).with_context(|| {
         format!(
             "installing agents into {}",

@@ -18,6 +18,7 @@ pub mod explain;
 pub mod localcluster;
 pub mod model;
 pub mod persist;
+pub mod rsctmp;
 pub mod scheduler;
 pub mod simulate;
 pub mod status_text;

@@ -3,7 +3,8 @@
 //! demo use, and what the process-level tests drive.
 //!
 //! Layout of DIR: `authkey`, `agents/`, and for each node `nodeK/`
-//! (`systole.toml`, `systole.pid`, `systole.sock`, `systole.log`, `state/`).
+//! (`systole.toml`, `systole.pid`, `systole.sock`, `systole.log`, `state/`,
+//! `rsctmp/`: its agents' state).
 
 use crate::actors::message::CibChange;
 use crate::config::{NodeConfig, PeerConfig};
@@ -129,8 +130,14 @@ pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
             admin_group: None,
             readonly_group: None,
         };
+        // Each node its own agents' state (HA_RSCTMP), as on separate
+        // machines; emptied when the machine has rebooted.
+        let agents = crate::config::AgentSettings {
+            rsctmp_dir: home.join("rsctmp"),
+            ..Default::default()
+        };
         let path = home.join("systole.toml");
-        std::fs::write(&path, config.to_toml())?;
+        std::fs::write(&path, config.to_toml_with_agents(&agents))?;
         paths.push(path);
     }
     Ok(paths)

@@ -445,9 +445,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let target = &cli.target;
     match cli.command {
         Command::Daemon { config } => {
-            let config = systole::config::NodeConfig::load(&config)?;
+            let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
             init_logging();
-            systole::daemon::run(config)?;
+            systole::daemon::run(config, agents)?;
         }
         Command::Keygen { out } => {
             systole::transport::keygen(&out)

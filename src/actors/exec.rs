@@ -10,7 +10,8 @@
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{ActorRef, Envelope, Message};
 use crate::actors::shared::{now_epoch_s, NodeShared};
-use crate::agent::ocf::{run_ocf, OcfAction, OcfOutcome, OcfRc, OcfRequest};
+use crate::agent::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest};
+use crate::agent::run_resource;
 use crate::model::cib_store;
 use crate::model::operation::{OpOutcome, OpSpec, OpStatus};
 use std::sync::Arc;
@@ -63,13 +64,14 @@ pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
 fn request_for(shared: &NodeShared, op: &OpSpec, action: OcfAction) -> OcfRequest {
     let mut request = OcfRequest::new(
         Arc::clone(&shared.agent_config),
-        op.agent.provider.as_deref().unwrap_or("heartbeat"),
+        op.agent.provider.as_deref().unwrap_or_default(),
         &op.agent.kind,
         &op.resource,
         action,
     )
     .with_timeout_ms(op.timeout_ms)
     .with_interval_ms(op.interval_ms);
+    request.class = op.agent.class.clone();
     request.params = op.params.clone();
     request.meta = agent_meta(op).collect();
     request
@@ -142,13 +144,14 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     if op.agent.class == "stonith" {
         return fence_device_op(&shared, &op, call_id);
     }
-    if op.agent.class != "ocf" {
+    if !crate::agent::RESOURCE_CLASSES.contains(&op.agent.class.as_str()) {
         return at_once(
             OcfRc::Unimplemented,
             OpStatus::NotSupported,
             format!(
-                "agent class {} is not supported (only ocf and stonith)",
-                op.agent.class
+                "agent class {} is not supported (supported: {}, stonith)",
+                op.agent.class,
+                crate::agent::RESOURCE_CLASSES.join(", ")
             ),
         );
     }
@@ -163,7 +166,7 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         stop_monitors(&shared, &op.resource).await;
     }
     let request = request_for(&shared, &op, action);
-    let ran = run_ocf(&request).await;
+    let ran = run_resource(&request).await;
     let outcome = outcome_from_agent(&ran, call_id);
     if op.interval_ms > 0
         && action == OcfAction::Monitor
