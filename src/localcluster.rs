@@ -289,6 +289,21 @@ pub fn down(dir: &Path) -> anyhow::Result<usize> {
     Ok(stopped)
 }
 
+/// `systole cluster stop --node N --dir DIR`: TERM to that node (it moves
+/// its resources away and leaves, as systemd's stop would make it), and
+/// waits for it to exit.
+pub fn stop_node(dir: &Path, node: &str) -> anyhow::Result<()> {
+    if !nodes_in(dir).iter().any(|n| n == node) {
+        bail!("{} has no node {node}", dir.display());
+    }
+    let Some(pid) = read_pid(&pid_path(dir, node)).filter(|&pid| alive(pid)) else {
+        bail!("{node} is not running");
+    };
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let timeout_ms = crate::daemon::SHUTDOWN_DRAIN_TIMEOUT_MS + 5_000;
+    wait_for(timeout_ms, &format!("{node} to leave"), || !alive(pid))
+}
+
 pub fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }

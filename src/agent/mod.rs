@@ -138,6 +138,9 @@ pub async fn run_resource(req: &ocf::OcfRequest) -> ocf::OcfOutcome {
         "ocf" => ocf::run_ocf(req).await,
         "lsb" => lsb::run_lsb(req).await,
         "systemd" => systemd::run_systemd(req).await,
+        // A fence device's own actions (start, monitor), as the executor
+        // runs them; fencing itself is the fencer's.
+        "stonith" => fence::run_device(req).await,
         "service" => {
             let mut resolved = req.clone();
             resolved.class = service_class(req).await.to_string();
@@ -180,7 +183,7 @@ pub(crate) fn is_safe_name(name: &str) -> bool {
         && name.len() <= 255
 }
 
-static EMBEDDED_AGENTS: [(&str, &str); 5] = [
+static EMBEDDED_AGENTS: [(&str, &str); 8] = [
     ("ocf/Dummy", include_str!("../../agents/ocf/Dummy")),
     ("ocf/Stateful", include_str!("../../agents/ocf/Stateful")),
     (
@@ -195,6 +198,16 @@ static EMBEDDED_AGENTS: [(&str, &str); 5] = [
     (
         "bin/crm_master",
         include_str!("../../agents/bin/crm_master"),
+    ),
+    // And the attribute manager, node and resource queries they call.
+    (
+        "bin/attrd_updater",
+        include_str!("../../agents/bin/attrd_updater"),
+    ),
+    ("bin/crm_node", include_str!("../../agents/bin/crm_node")),
+    (
+        "bin/crm_resource",
+        include_str!("../../agents/bin/crm_resource"),
     ),
 ];
 

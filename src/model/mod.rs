@@ -7,6 +7,7 @@ pub mod cib_store;
 pub mod diff;
 pub mod digest;
 pub mod election;
+pub mod fencing;
 pub mod history;
 pub mod operation;
 pub mod rules;
