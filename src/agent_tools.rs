@@ -188,8 +188,9 @@ pub fn answer_crm_node(
     me: &str,
     status: &StatusReport,
 ) -> Result<String, String> {
-    let members: Vec<&str> = status
-        .nodes
+    let mut nodes: Vec<&crate::control::NodeReport> = status.nodes.iter().collect();
+    nodes.sort_by(|a, b| a.name.cmp(&b.name));
+    let members: Vec<&str> = nodes
         .iter()
         .filter(|n| n.online)
         .map(|n| n.name.as_str())
@@ -200,8 +201,7 @@ pub fn answer_crm_node(
             Some(node) => format!("{}\n", node.name),
             None => return Err(format!("crm_node: no node with id {id}")),
         },
-        CrmNodeQuery::List => status
-            .nodes
+        CrmNodeQuery::List => nodes
             .iter()
             .map(|n| {
                 let state = if n.online { "member" } else { "lost" };

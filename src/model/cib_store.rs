@@ -541,11 +541,14 @@ pub fn record_op(
         if failed {
             upsert(make(format!("{}_last_failure_0", op.resource)));
         }
-        // A resource that stopped has no recurring operations any more.
+        // A resource that stopped has no recurring operations any more;
+        // its last failure stays on record (until a cleanup), as in
+        // Pacemaker, for status to show.
         if op.operation == "stop" && !failed {
-            resource
-                .children
-                .retain(|c| c.attr("interval").is_none_or(|i| i == "0"));
+            let last_failure = format!("{}_last_failure_0", op.resource);
+            resource.children.retain(|c| {
+                c.attr("interval").is_none_or(|i| i == "0") || c.id() == Some(last_failure.as_str())
+            });
         }
     }
     if failed {

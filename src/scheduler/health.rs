@@ -78,7 +78,6 @@ pub fn apply_node_health(w: &Working, base: &mut [Vec<i64>]) {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     fn cib(strategy: &str, n1_health: &str, allow_unhealthy: bool) -> crate::model::xml::Element {
