@@ -190,11 +190,8 @@ impl AgentMetadata {
                     details.push(format!("{key}={value}"));
                 }
             }
-            out.push_str(
-                &format!("  {} {}\n", a.name, details.join(" "))
-                    .trim_end()
-                    .to_string(),
-            );
+            let line = format!("  {} {}", a.name, details.join(" "));
+            out.push_str(line.trim_end());
             out.push('\n');
         }
         out

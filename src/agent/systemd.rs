@@ -163,10 +163,7 @@ impl Systemd {
             .call_method(Some(DESTINATION), path, Some(interface), method, body)
             .await
             .map_err(failed)?;
-        reply
-            .body()
-            .deserialize::<R>()
-            .map_err(|e| failed(e.into()))
+        reply.body().deserialize::<R>().map_err(failed)
     }
 
     /// The unit's object, loading its configuration if need be.
