@@ -600,6 +600,43 @@ fn cluster_stop_moves_a_nodes_resources_away_without_fencing() {
     let before = cluster.wait("node1", 30_000, "a, b, c running", |r| {
         ["a", "b", "c"].iter().all(|id| runs(r, id).is_some())
     });
+    // Which agents there are, what they take, and a create checked against it.
+    let listed = cluster.cli_ok(&["resource", "agents", "ocf:systole"]);
+    assert!(listed.lines().any(|l| l == "ocf:systole:Dummy"), "{listed}");
+    let stonith = cluster.cli_ok(&["resource", "agents", "stonith"]);
+    assert!(stonith.contains("stonith:fence_systole_local"), "{stonith}");
+    let described = cluster.cli_ok(&["resource", "describe", "stonith:fence_systole_local"]);
+    assert!(
+        described.contains("pid_dir (string, required)"),
+        "{described}"
+    );
+    assert!(described.contains("pcmk_host_list"), "{described}");
+    let (ok, _, err) = cluster.cli(&[
+        "resource",
+        "create",
+        "f2",
+        "stonith:fence_systole_local",
+        "pid_dri=/x",
+    ]);
+    assert!(!ok, "an unknown parameter must be refused");
+    assert!(err.contains("has no parameter 'pid_dri'"), "{err}");
+    assert!(
+        err.contains(
+            "requires parameter 'pid_dir': Local cluster directory holding NODE/systole.pid"
+        ),
+        "the agent's own words: {err}"
+    );
+    let (ok, _, err) = cluster.cli(&["resource", "create", "x", "ocf:nobody:Nothing"]);
+    assert!(!ok && err.contains("nothing created"), "{err}");
+    cluster.cli_ok(&[
+        "resource",
+        "create",
+        "f2",
+        "stonith:fence_systole_local",
+        "pid_dri=/x",
+        "--force",
+        "--disabled",
+    ]);
     let leaving = ["node2", "node3"]
         .into_iter()
         .find(|n| {
