@@ -692,3 +692,72 @@ fn cluster_stop_moves_a_nodes_resources_away_without_fencing() {
     let _ = control::call(&cluster.socket("node1"), &ControlRequest::Ping, 1_000)
         .map(|r| matches!(r, ControlResponse::Pong { .. }));
 }
+
+#[test]
+fn the_daemon_speaks_sd_notify_and_status_watch_redraws_on_change() {
+    use std::io::{BufRead, BufReader};
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("notify");
+    let notifications = UnixDatagram::bind(&socket).unwrap();
+    notifications
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    // As systemd starts it: NOTIFY_SOCKET and a 1 s watchdog.
+    let cluster_dir = dir.path().join("cluster");
+    let up = Command::new(BIN)
+        .args(["cluster", "up", "--nodes", "1", "--empty", "--dir"])
+        .arg(&cluster_dir)
+        .env("NOTIFY_SOCKET", &socket)
+        .env("WATCHDOG_USEC", "1000000")
+        .output()
+        .unwrap();
+    assert!(
+        up.status.success(),
+        "{}",
+        String::from_utf8_lossy(&up.stderr)
+    );
+    let cluster = LocalCluster::up(Path::new(BIN), &cluster_dir, 1, true).unwrap();
+    let mut seen = String::new();
+    let mut buffer = [0u8; 512];
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !(seen.contains("READY=1") && seen.matches("WATCHDOG=1").count() >= 2) {
+        assert!(Instant::now() < deadline, "notifications so far: {seen:?}");
+        let n = notifications.recv(&mut buffer).expect("a notification");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+        seen.push('\n');
+    }
+    // `status --watch --json`: a line now, another when something changes.
+    let mut watch = Command::new(BIN)
+        .args(["status", "--watch", "--json", "--dir"])
+        .arg(&cluster_dir)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("\"resources\":[]"), "{first}");
+    cluster
+        .modify("node1", property("stonith-enabled", "false"))
+        .unwrap();
+    cluster
+        .modify(
+            "node1",
+            resource(r#"<primitive id="w" class="ocf" provider="systole" type="Dummy"/>"#),
+        )
+        .unwrap();
+    let changed = lines
+        .find(|l| l.as_ref().is_ok_and(|l| l.contains("\"id\":\"w\"")))
+        .expect("a redraw showing the new resource");
+    assert!(changed.is_ok());
+    let _ = watch.kill();
+    let _ = watch.wait();
+    // A stop says so before the node leaves.
+    cluster.down();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.contains("STOPPING=1") {
+        assert!(Instant::now() < deadline, "notifications: {seen:?}");
+        let n = notifications.recv(&mut buffer).expect("a notification");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..n]));
+    }
+}
