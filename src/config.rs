@@ -7,10 +7,17 @@
 //! authkey = "/etc/systole/authkey"
 //! state_dir = "/var/lib/systole"
 //! socket = "/run/systole/systole.sock"
+//! # The founding members, read at this node's very first start only: the
+//! # same list on every founder. Nodes added later leave it out and are
+//! # added with `systole node add`.
+//! initial_voters = ["node1", "node2"]
 //! [[peers]]
 //! name = "node2"
 //! addr = "127.0.0.1:7402"
 //! ```
+//!
+//! `peers` only says where other nodes listen; who votes is the cluster's
+//! member table, kept in the replicated log.
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -27,6 +34,9 @@ fn default_heartbeat_interval_ms() -> u64 {
 }
 fn default_heartbeat_timeout_ms() -> u64 {
     600
+}
+fn default_election_timeout_ms() -> u64 {
+    500
 }
 fn default_ocf_root() -> PathBuf {
     PathBuf::from("/usr/lib/ocf")
@@ -99,9 +109,19 @@ pub struct NodeConfig {
     pub agents_dir: Option<PathBuf>,
     #[serde(default = "default_ocf_root")]
     pub ocf_root: PathBuf,
-    /// Votes for quorum; defaults to the number of configured nodes.
+    /// Ignored: quorum is a majority of the cluster's voters (its member
+    /// table). Accepted so older files still load.
     #[serde(default)]
     pub expected_votes: Option<u32>,
+    /// The founding voters, read only when this node has no log yet.
+    #[serde(default)]
+    pub initial_voters: Vec<String>,
+    /// Founding witnesses (vote, never lead, run nothing).
+    #[serde(default)]
+    pub initial_witnesses: Vec<String>,
+    /// Without a leader this long (randomised up to twice), an election.
+    #[serde(default = "default_election_timeout_ms")]
+    pub election_timeout_ms: u64,
     /// Two-node clusters: quorate with one node of two.
     #[serde(default)]
     pub two_node: bool,
@@ -211,14 +231,29 @@ impl NodeConfig {
                 "heartbeat_timeout_ms must exceed heartbeat_interval_ms, which must be > 0".into(),
             );
         }
-        if self.expected_votes == Some(0) {
-            return Err("expected_votes must be at least 1".into());
+        if self.election_timeout_ms < 200 {
+            return Err(format!(
+                "election_timeout_ms = {} is below the minimum of 200",
+                self.election_timeout_ms
+            ));
+        }
+        for name in self.initial_voters.iter().chain(&self.initial_witnesses) {
+            if !name_ok(name) {
+                return Err(format!("initial member {name:?} is not a valid name"));
+            }
+        }
+        let founders: std::collections::BTreeSet<&String> = self
+            .initial_voters
+            .iter()
+            .chain(&self.initial_witnesses)
+            .collect();
+        if founders.len() != self.initial_voters.len() + self.initial_witnesses.len() {
+            return Err("initial_voters and initial_witnesses list a node twice".into());
+        }
+        if !self.initial_witnesses.is_empty() && self.initial_voters.is_empty() {
+            return Err("initial_witnesses without initial_voters: a witness runs nothing".into());
         }
         Ok(())
-    }
-
-    pub fn expected_votes(&self) -> u32 {
-        self.expected_votes.unwrap_or(self.peers.len() as u32 + 1)
     }
 
     pub fn to_toml(&self) -> String {
@@ -255,6 +290,9 @@ mod tests {
             agents_dir: None,
             ocf_root: default_ocf_root(),
             expected_votes: None,
+            initial_voters: vec!["node1".into(), "node2".into()],
+            initial_witnesses: vec![],
+            election_timeout_ms: 500,
             two_node: false,
             heartbeat_interval_ms: 100,
             heartbeat_timeout_ms: 600,
@@ -269,7 +307,6 @@ mod tests {
         let text = config.to_toml();
         let back: NodeConfig = toml::from_str(&text).unwrap();
         assert_eq!(back, config);
-        assert_eq!(config.expected_votes(), 2);
     }
 
     #[test]

@@ -284,6 +284,7 @@ mod tests {
                 origin: "node1".into(),
             }),
             updated_epoch_s: 1_796_525_460,
+            consensus: None,
         };
         let text = render(&report);
         assert!(text.contains("Current DC: node1 (partition with quorum)"));
