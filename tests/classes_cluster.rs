@@ -483,6 +483,16 @@ fn debians_ping_ethmonitor_and_healthcpu_set_attributes_and_red_health_empties_a
 #[test]
 fn host_lists_choose_the_device_and_a_manual_fence_is_confirmed() {
     let cluster = TestCluster::up(5, |_| Vec::new());
+    // The DC (Raft's leader: any node) watches; two others are the victims.
+    let dc = cluster
+        .wait("node1", 30_000, "a DC", |r| r.dc.is_some())
+        .dc
+        .unwrap();
+    let others: Vec<String> = (1..=5)
+        .map(|i| format!("node{i}"))
+        .filter(|n| *n != dc)
+        .collect();
+    let (home, a, b) = (dc.as_str(), others[0].as_str(), others[1].as_str());
     let dir = cluster.path().display().to_string();
     cluster.modify(property("stonith-enabled", "true"));
     let device = |id: &str, pid_dir: &str, hosts: &str| {
@@ -497,91 +507,82 @@ fn host_lists_choose_the_device_and_a_manual_fence_is_confirmed() {
                </primitive>"#
         ))
     };
-    // fence-2 can fence node2; fence-3 is the only one for node3, and
-    // broken (its pid_dir does not exist), which its monitor shows.
-    cluster.modify(device("fence-2", &dir, "node2"));
-    cluster.modify(device("fence-3", &format!("{dir}/nonexistent"), "node3"));
+    // fence-2 can fence a; fence-3 is the only one for b, and broken (its
+    // pid_dir does not exist), which its monitor shows.
+    cluster.modify(device("fence-2", &dir, a));
+    cluster.modify(device("fence-3", &format!("{dir}/nonexistent"), b));
     cluster.modify(resource(
         r#"<primitive id="web" class="ocf" provider="systole" type="Dummy"><operations><op id="web-mon" name="monitor" interval="2s" timeout="20s"/></operations></primitive>"#,
     ));
-    cluster.modify(constraint(
-        r#"<rsc_location id="web-on-3" rsc="web" node="node3" score="100"/>"#,
-    ));
-    cluster.modify(constraint(
-        r#"<rsc_location id="web-then-1" rsc="web" node="node1" score="50"/>"#,
-    ));
-    let report = cluster.wait(
-        "node1",
-        30_000,
-        "web on node3, fence-3's monitor failed",
-        |r| {
-            runs(r, "web").as_deref() == Some("node3")
-                && r.failed_actions
-                    .iter()
-                    .any(|a| a.resource == "fence-3" && a.operation == "monitor")
-        },
-    );
+    cluster.modify(constraint(&format!(
+        r#"<rsc_location id="web-on-b" rsc="web" node="{b}" score="100"/>"#
+    )));
+    cluster.modify(constraint(&format!(
+        r#"<rsc_location id="web-then-home" rsc="web" node="{home}" score="50"/>"#
+    )));
+    let report = cluster.wait(home, 30_000, "web on b, fence-3's monitor failed", |r| {
+        runs(r, "web").as_deref() == Some(b)
+            && r.failed_actions
+                .iter()
+                .any(|a| a.resource == "fence-3" && a.operation == "monitor")
+    });
     let broken = report
         .failed_actions
         .iter()
         .find(|a| a.resource == "fence-3")
         .unwrap();
     assert!(broken.exit_reason.contains("pid_dir"), "{broken:?}");
-    // Killing node2: only fence-2 may fence it, and does.
-    let dc = report.dc.clone().unwrap();
-    assert_eq!(dc, "node1", "the lowest-named node is DC");
-    cluster.cluster.kill9("node2");
-    let after = cluster.wait("node1", 30_000, "node2 fenced", |r| {
-        r.fencing.iter().any(|f| f.target == "node2" && f.ok)
+    // Killing a: only fence-2 may fence it, and does.
+    cluster.cluster.kill9(a);
+    let after = cluster.wait(home, 30_000, "a fenced", |r| {
+        r.fencing.iter().any(|f| f.target == a && f.ok)
     });
     let record = after
         .fencing
         .iter()
-        .find(|f| f.target == "node2" && f.ok)
+        .find(|f| f.target == a && f.ok)
         .unwrap();
     assert!(record.detail.starts_with("fence-2: ok"), "{record:?}");
     assert!(!record.detail.contains("fence-3:"), "{record:?}");
-    // Killing node3: fence-3 cannot do it, so web stays put...
-    cluster.cluster.kill9("node3");
-    cluster.wait("node1", 30_000, "fencing node3 failed", |r| {
-        r.fencing.iter().any(|f| f.target == "node3" && !f.ok)
+    // Killing b: fence-3 cannot do it, so web stays put...
+    cluster.cluster.kill9(b);
+    cluster.wait(home, 30_000, "fencing b failed", |r| {
+        r.fencing.iter().any(|f| f.target == b && !f.ok)
     });
-    let stuck = cluster.cluster.status("node1").unwrap();
+    let stuck = cluster.cluster.status(home).unwrap();
     assert!(
-        runs(&stuck, "web").is_none_or(|n| n != "node1"),
+        runs(&stuck, "web").is_none_or(|n| n != home),
         "web must wait for fencing"
     );
     // ...until an operator who powered node3 off says so.
-    let (ok, _, err) = cluster.cli(&["fence", "confirm", "node1", "--node", "node1"]);
+    let (ok, _, err) = cluster.cli(&["fence", "confirm", home, "--node", home]);
     assert!(
         !ok && err.contains("member"),
         "confirming a member must be refused: {err}"
     );
-    let confirmed = cluster.cli_ok(&["fence", "confirm", "node3", "--node", "node1"]);
-    assert!(confirmed.contains("node3 recorded as off"), "{confirmed}");
-    let moved = cluster.wait(
-        "node1",
-        30_000,
-        "web on node1 after the confirmation",
-        |r| runs(r, "web").as_deref() == Some("node1"),
+    let confirmed = cluster.cli_ok(&["fence", "confirm", b, "--node", home]);
+    assert!(
+        confirmed.contains(&format!("{b} recorded as off")),
+        "{confirmed}"
     );
+    let moved = cluster.wait(home, 30_000, "web home after the confirmation", |r| {
+        runs(r, "web").as_deref() == Some(home)
+    });
     let manual = moved
         .fencing
         .iter()
         .rev()
-        .find(|f| f.target == "node3" && f.ok)
+        .find(|f| f.target == b && f.ok)
         .unwrap();
     assert!(
         manual.detail.contains("confirmed off by hand"),
         "{manual:?}"
     );
     // Fencing levels from the command line.
-    cluster.cli_ok(&[
-        "fence", "level", "add", "1", "node2", "fence-2", "--node", "node1",
-    ]);
-    let levels = cluster.cli_ok(&["fence", "level", "list", "--node", "node1"]);
-    assert_eq!(levels, "Target: node2\n  Level 1 - fence-2\n");
-    cluster.cli_ok(&["fence", "level", "remove", "1", "--node", "node1"]);
+    cluster.cli_ok(&["fence", "level", "add", "1", a, "fence-2", "--node", home]);
+    let levels = cluster.cli_ok(&["fence", "level", "list", "--node", home]);
+    assert_eq!(levels, format!("Target: {a}\n  Level 1 - fence-2\n"));
+    cluster.cli_ok(&["fence", "level", "remove", "1", "--node", home]);
 }
 
 #[test]
