@@ -42,6 +42,49 @@ fn default_ocf_root() -> PathBuf {
     PathBuf::from("/usr/lib/ocf")
 }
 
+/// How this node runs agents: the optional `[agents]` table of
+/// `systole.toml`.
+///
+/// ```toml
+/// [agents]
+/// rsctmp_dir = "/run/systole/rsctmp"        # HA_RSCTMP, cleared at boot
+/// lsb_dir = "/etc/init.d"                   # the lsb class
+/// # systemd_bus = "unix:path=/run/user/0/bus"   # where systemd is; default: the system bus
+/// systemd_dropin_dir = "/run/systemd/system"
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentSettings {
+    /// Agents' state (`HA_RSCTMP`, `HA_VARRUN`): on a tmpfs, and emptied
+    /// when the machine has booted since it was last used.
+    pub rsctmp_dir: PathBuf,
+    /// Init scripts of the `lsb` class.
+    pub lsb_dir: PathBuf,
+    /// The D-Bus message bus where systemd's manager is: the system bus
+    /// when unset, else a D-Bus address.
+    pub systemd_bus: Option<String>,
+    /// Where the drop-ins that order managed units under the cluster go.
+    pub systemd_dropin_dir: PathBuf,
+}
+
+impl Default for AgentSettings {
+    fn default() -> AgentSettings {
+        let agents = crate::agent::AgentConfig::default();
+        AgentSettings {
+            rsctmp_dir: PathBuf::from(DEFAULT_RSCTMP_DIR),
+            lsb_dir: agents.lsb_dir,
+            systemd_bus: agents.systemd_bus,
+            systemd_dropin_dir: agents.systemd_dropin_dir,
+        }
+    }
+}
+
+/// Where agents keep their state on a real node (a tmpfs, like Pacemaker's
+/// `/run/resource-agents`).
+pub const DEFAULT_RSCTMP_DIR: &str = "/run/systole/rsctmp";
+/// The table of `systole.toml` that holds [`AgentSettings`].
+pub const AGENTS_TABLE: &str = "agents";
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NodeConfig {
@@ -110,19 +153,35 @@ pub enum ConfigError {
 
 impl NodeConfig {
     pub fn load(path: &Path) -> Result<NodeConfig, ConfigError> {
+        Ok(NodeConfig::load_with_agents(path)?.0)
+    }
+
+    /// The node's configuration and its `[agents]` table.
+    pub fn load_with_agents(path: &Path) -> Result<(NodeConfig, AgentSettings), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
         })?;
-        let config: NodeConfig = toml::from_str(&text).map_err(|e| ConfigError::Syntax {
+        let syntax = |e: toml::de::Error| ConfigError::Syntax {
             path: path.to_path_buf(),
             message: e.to_string(),
-        })?;
+        };
+        let mut table: toml::Table = toml::from_str(&text).map_err(syntax)?;
+        let agents = match table.remove(AGENTS_TABLE) {
+            Some(value) => value
+                .try_into::<AgentSettings>()
+                .map_err(|e| ConfigError::Syntax {
+                    path: path.to_path_buf(),
+                    message: format!("[{AGENTS_TABLE}]: {e}"),
+                })?,
+            None => AgentSettings::default(),
+        };
+        let config: NodeConfig = toml::Value::Table(table).try_into().map_err(syntax)?;
         config.validate().map_err(|message| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
         })?;
-        Ok(config)
+        Ok((config, agents))
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -200,6 +259,14 @@ impl NodeConfig {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serialises")
     }
+
+    /// The configuration file with its `[agents]` table.
+    pub fn to_toml_with_agents(&self, agents: &AgentSettings) -> String {
+        let mut text = self.to_toml();
+        let table = toml::to_string_pretty(agents).expect("agent settings serialise");
+        text.push_str(&format!("\n[{AGENTS_TABLE}]\n{table}"));
+        text
+    }
 }
 
 #[cfg(test)]
@@ -240,6 +307,31 @@ mod tests {
         let text = config.to_toml();
         let back: NodeConfig = toml::from_str(&text).unwrap();
         assert_eq!(back, config);
+    }
+
+    #[test]
+    fn the_agents_table_is_optional_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let config = sample();
+        std::fs::write(&path, config.to_toml()).unwrap();
+        let (back, agents) = NodeConfig::load_with_agents(&path).unwrap();
+        assert_eq!(back, config);
+        assert_eq!(agents.rsctmp_dir, PathBuf::from(DEFAULT_RSCTMP_DIR));
+        let custom = AgentSettings {
+            systemd_bus: Some("unix:path=/tmp/x/private".into()),
+            lsb_dir: "/tmp/init.d".into(),
+            ..AgentSettings::default()
+        };
+        std::fs::write(&path, config.to_toml_with_agents(&custom)).unwrap();
+        assert_eq!(NodeConfig::load_with_agents(&path).unwrap().1, custom);
+        std::fs::write(
+            &path,
+            format!("{}\n[agents]\nlsb_dri = \"/x\"\n", config.to_toml()),
+        )
+        .unwrap();
+        let error = NodeConfig::load_with_agents(&path).unwrap_err().to_string();
+        assert!(error.contains("lsb_dri"), "{error}");
     }
 
     #[test]

@@ -48,7 +48,31 @@ pub enum ControlRequest {
         target: String,
         action: String,
     },
+    /// `systole fence confirm NODE`: the operator powered it off by hand.
+    FenceConfirm {
+        target: String,
+    },
     Shutdown,
+    /// `attrd_updater`: set or delete a transient node attribute, dampened.
+    AttrUpdate {
+        node: String,
+        name: String,
+        value: Option<String>,
+        dampen_ms: u64,
+    },
+    /// `attrd_updater -Q`: an attribute's newest value on one node or all.
+    AttrQuery {
+        node: Option<String>,
+        name: String,
+    },
+    /// `systole resource agents [CLASS[:PROVIDER]]`.
+    Agents {
+        filter: Option<String>,
+    },
+    /// `systole resource describe AGENT`: its meta-data.
+    DescribeAgent {
+        agent: String,
+    },
     /// Chaos testing: drop all traffic with these nodes (empty: heal).
     ChaosBlock {
         nodes: Vec<String>,
@@ -61,36 +85,47 @@ impl ControlRequest {
         matches!(
             self,
             ControlRequest::Fence { .. }
+                | ControlRequest::FenceConfirm { .. }
                 | ControlRequest::ActorsKill { .. }
                 | ControlRequest::CibModify { .. }
                 | ControlRequest::MemberAdd { .. }
                 | ControlRequest::MemberRemove { .. }
                 | ControlRequest::ChaosBlock { .. }
                 | ControlRequest::Shutdown
+                | ControlRequest::AttrUpdate { .. }
         )
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct NodeReport {
     pub name: String,
     pub online: bool,
     pub standby: bool,
     pub maintenance: bool,
+    /// Its node attributes, permanent and transient (`pingd`,
+    /// `#health-cpu`, `master-db`, ...), without fail counts.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct ResourceReport {
     pub id: String,
     pub parent: Option<String>,
     pub agent: String,
     pub role: String,
     pub nodes: Vec<String>,
+    /// It failed where it runs, or has failures recorded anywhere (until
+    /// `resource cleanup`).
     pub failed: bool,
+    /// Its fail count per node (INFINITY is 1000000), when not zero.
+    #[serde(default)]
+    pub fail_counts: std::collections::BTreeMap<String, i64>,
 }
 
 /// `systole status --json`, as DESIGN.md fixes it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct StatusReport {
     pub cluster: String,
     pub dc: Option<String>,
@@ -102,6 +137,15 @@ pub struct StatusReport {
     pub answered_by: String,
     #[serde(default)]
     pub fencing: Vec<crate::model::cib_store::FenceRecord>,
+    /// Failed operations, newest first (crm_mon's "Failed Resource Actions").
+    #[serde(default)]
+    pub failed_actions: Vec<crate::model::status::FailedAction>,
+    /// The last configuration change.
+    #[serde(default)]
+    pub last_change: Option<crate::model::status::LastChange>,
+    /// When the answering node made this report (seconds since the epoch).
+    #[serde(default)]
+    pub updated_epoch_s: i64,
     /// The consensus as the answering node sees it.
     #[serde(default)]
     pub consensus: Option<ConsensusReport>,
@@ -130,6 +174,9 @@ pub struct ConsensusReport {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+// One answer per connection, encoded at once: the size of the status
+// variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum ControlResponse {
     Pong {
         node: String,
@@ -146,6 +193,10 @@ pub enum ControlResponse {
         node: String,
         transitions: Vec<crate::model::history::TransitionRecord>,
     },
+    /// `attrd_updater -Q`: (node, value) pairs.
+    Attributes(Vec<(String, Option<String>)>),
+    Agents(Vec<String>),
+    AgentMetadata(crate::agent::metadata::AgentMetadata),
     Done(String),
     Error(String),
 }

@@ -65,6 +65,122 @@ pub struct NodeHandle {
     pub bus: Bus,
     /// Notified when an operator asks the node to stop.
     pub shutdown: Arc<tokio::sync::Notify>,
+    /// The node's attribute manager (`attrd_updater`).
+    pub attrd: mpsc::Sender<AttrdCommand>,
+}
+
+/// A request to the node's attribute manager.
+#[derive(Debug)]
+pub enum AttrdCommand {
+    Update {
+        node: String,
+        name: String,
+        value: Option<String>,
+        dampen_ms: u64,
+    },
+    Query {
+        node: Option<String>,
+        name: String,
+        reply: tokio::sync::oneshot::Sender<Vec<(String, Option<String>)>>,
+    },
+}
+
+/// How many `attrd_updater` requests may wait for the attribute manager.
+pub const ATTRD_QUEUE_DEPTH_MAX: usize = 1_024;
+
+/// Runs the node's attribute manager: applies updates and queries, and
+/// writes dampened values into the CIB (through the CIB actor, as any
+/// client change) when they fall due.
+fn spawn_attribute_manager(
+    shared: Arc<NodeShared>,
+    router: Arc<Router>,
+) -> mpsc::Sender<AttrdCommand> {
+    let (sender, mut commands) = mpsc::channel::<AttrdCommand>(ATTRD_QUEUE_DEPTH_MAX);
+    tokio::spawn(async move {
+        let mut manager = crate::attrd::AttributeManager::new();
+        loop {
+            let now_ms = shared.uptime_ms();
+            let wait_ms = manager.next_due_ms().map(|due| due.saturating_sub(now_ms));
+            let sleep =
+                tokio::time::sleep(std::time::Duration::from_millis(wait_ms.unwrap_or(60_000)));
+            let writes = tokio::select! {
+                command = commands.recv() => match command {
+                    None => return,
+                    Some(command) => attrd_command(&shared, &mut manager, command),
+                },
+                _ = sleep, if wait_ms.is_some() => manager.due(shared.uptime_ms()),
+            };
+            // In order, one at a time: a later value never lands first.
+            for write in writes {
+                write_attribute(&shared, &router, write).await;
+            }
+        }
+    });
+    sender
+}
+
+fn attrd_command(
+    shared: &NodeShared,
+    manager: &mut crate::attrd::AttributeManager,
+    command: AttrdCommand,
+) -> Vec<crate::attrd::Write> {
+    let cib = shared.cib();
+    match command {
+        AttrdCommand::Update {
+            node,
+            name,
+            value,
+            dampen_ms,
+        } => {
+            let current = crate::attrd::transient_value(&cib, &node, &name);
+            let now_ms = shared.uptime_ms();
+            manager
+                .update(&node, &name, value, dampen_ms, current.as_deref(), now_ms)
+                .into_iter()
+                .collect()
+        }
+        AttrdCommand::Query { node, name, reply } => {
+            let nodes: Vec<String> = match node {
+                Some(node) => vec![node],
+                None => crate::model::status::node_status(&cib)
+                    .map(|nodes| nodes.into_iter().map(|n| n.name).collect())
+                    .unwrap_or_default(),
+            };
+            let values = nodes
+                .into_iter()
+                .map(|node| {
+                    let current = crate::attrd::transient_value(&cib, &node, &name);
+                    let value = manager.value(&node, &name, current.as_deref());
+                    (node, value)
+                })
+                .collect();
+            let _ = reply.send(values);
+            Vec::new()
+        }
+    }
+}
+
+/// Sends one attribute write to the CIB; a failure is logged (the next
+/// update writes again).
+async fn write_attribute(shared: &NodeShared, router: &Arc<Router>, write: crate::attrd::Write) {
+    tracing::debug!(node = %write.node, name = %write.name, value = ?write.value, "attribute written");
+    let change = crate::actors::message::CibChange::SetTransientAttribute {
+        node: write.node,
+        name: write.name,
+        value: write.value,
+    };
+    let answer = router
+        .request(
+            router.local_ref("attrd"),
+            router.local_ref("cib"),
+            Message::CibModify { change },
+            CONTROL_REQUEST_TIMEOUT_MS,
+        )
+        .await;
+    match answer {
+        Ok(Message::CibStored { .. }) => {}
+        other => tracing::warn!(node = %shared.node, answer = ?other, "attribute write failed"),
+    }
 }
 
 /// Sends envelopes for other nodes through the bus, one ordered queue per
@@ -267,12 +383,14 @@ pub fn start_node_with(
             }
         });
     }
+    let attrd = spawn_attribute_manager(Arc::clone(&shared), Arc::clone(&router));
     NodeHandle {
         shared,
         router,
         tree,
         bus,
         shutdown: Arc::new(tokio::sync::Notify::new()),
+        attrd,
     }
 }
 
@@ -343,6 +461,7 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
             .into_iter()
             .map(|n| NodeReport {
                 online: view.members.contains(&n.name),
+                attributes: crate::model::status::node_attributes(&cib, &n.name),
                 name: n.name,
                 standby: n.standby,
                 maintenance: n.maintenance,
@@ -353,16 +472,22 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
             Vec::new()
         }
     };
+    let fail_counts = crate::model::status::fail_counts(&cib);
     let resources = match crate::model::status::resource_status(&cib) {
         Ok(resources) => resources
             .into_iter()
-            .map(|r| ResourceReport {
-                id: r.id,
-                parent: r.parent,
-                agent: r.agent,
-                role: format!("{:?}", r.role),
-                nodes: r.nodes,
-                failed: r.failed,
+            .map(|r| {
+                let base = r.id.split(':').next().unwrap_or(&r.id);
+                let counts = fail_counts.get(base).cloned().unwrap_or_default();
+                ResourceReport {
+                    failed: r.failed || !counts.is_empty(),
+                    fail_counts: counts,
+                    id: r.id,
+                    parent: r.parent,
+                    agent: r.agent,
+                    role: format!("{:?}", r.role),
+                    nodes: r.nodes,
+                }
             })
             .collect(),
         Err(error) => {
@@ -378,6 +503,9 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
         resources,
         answered_by: shared.node.clone(),
         fencing: crate::model::cib_store::fence_history(&cib),
+        failed_actions: crate::model::status::failed_actions(&cib),
+        last_change: crate::model::status::last_change(&cib),
+        updated_epoch_s: crate::actors::shared::now_epoch_s(),
         consensus: Some(consensus_report(shared)),
     }
 }
@@ -527,6 +655,7 @@ pub async fn handle_control(
             ControlResponse::Cib { xml }
         }
         ControlRequest::CibModify { change } => {
+            let change = stamped(change, &caller, &node.shared.node);
             if let Some((user, acl)) = caller_acl() {
                 if let Err(error) = check_acl_write(&node.shared.cib(), &change, &acl) {
                     return ControlResponse::Error(format!("{user}: {error}"));
@@ -630,6 +759,115 @@ pub async fn handle_control(
             node.shutdown.notify_one();
             ControlResponse::Done(format!("{} shutting down", node.shared.node))
         }
+        ControlRequest::FenceConfirm { target } => fence_confirm(&node, target, &caller).await,
+        ControlRequest::AttrUpdate {
+            node: target,
+            name,
+            value,
+            dampen_ms,
+        } => {
+            let command = AttrdCommand::Update {
+                node: target,
+                name,
+                value,
+                dampen_ms,
+            };
+            match node.attrd.try_send(command) {
+                Ok(()) => ControlResponse::Done("attribute update accepted".into()),
+                Err(error) => ControlResponse::Error(format!("attribute manager: {error}")),
+            }
+        }
+        ControlRequest::AttrQuery { node: target, name } => {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let command = AttrdCommand::Query {
+                node: target,
+                name,
+                reply,
+            };
+            if let Err(error) = node.attrd.try_send(command) {
+                return ControlResponse::Error(format!("attribute manager: {error}"));
+            }
+            match answer.await {
+                Ok(values) => ControlResponse::Attributes(values),
+                Err(_) => ControlResponse::Error("the attribute manager did not answer".into()),
+            }
+        }
+        ControlRequest::Agents { filter } => {
+            let config = Arc::clone(&node.shared.agent_config);
+            match crate::agent::catalog::list_agents(&config, filter.as_deref()).await {
+                Ok(agents) => ControlResponse::Agents(agents),
+                Err(error) => ControlResponse::Error(error),
+            }
+        }
+        ControlRequest::DescribeAgent { agent } => {
+            let config = Arc::clone(&node.shared.agent_config);
+            match crate::agent::catalog::describe(config, &agent).await {
+                Ok(meta) => ControlResponse::AgentMetadata(meta),
+                Err(error) => ControlResponse::Error(error),
+            }
+        }
+    }
+}
+
+/// `systole fence confirm NODE`: refused for a node this node sees as a
+/// member (it is up); else recorded as a manual fencing through the CIB.
+async fn fence_confirm(node: &NodeHandle, target: String, caller: &Caller) -> ControlResponse {
+    if node.shared.view().members.contains(&target) {
+        return ControlResponse::Error(format!(
+            "{target} is a member of the cluster: it is up, not off; fence it instead (systole fence {target})"
+        ));
+    }
+    let (user, _) = identity(caller);
+    let change = crate::actors::message::CibChange::ConfirmFenced {
+        node: target.clone(),
+        at_epoch_s: crate::actors::shared::now_epoch_s(),
+        by: format!("{user} on {}", node.shared.node),
+    };
+    let answer = node
+        .router
+        .request(
+            node.router.local_ref("control"),
+            node.router.local_ref("cib"),
+            Message::CibModify { change },
+            CONTROL_REQUEST_TIMEOUT_MS,
+        )
+        .await;
+    match answer {
+        Ok(Message::CibStored { .. }) => ControlResponse::Done(format!(
+            "{target} recorded as off (confirmed by hand): its resources may start elsewhere"
+        )),
+        Ok(Message::Error(e)) => ControlResponse::Error(e),
+        Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
+        Err(error) => ControlResponse::Error(error.to_string()),
+    }
+}
+
+/// Who made a configuration change, stamped on it as Pacemaker does; status
+/// changes (attributes, cleanups) go unstamped.
+fn stamped(
+    change: crate::actors::message::CibChange,
+    caller: &Caller,
+    origin: &str,
+) -> crate::actors::message::CibChange {
+    use crate::actors::message::{ChangeStamp, CibChange};
+    if matches!(
+        change,
+        CibChange::SetTransientAttribute { .. }
+            | CibChange::CleanupResource { .. }
+            | CibChange::ConfirmFenced { .. }
+            | CibChange::Stamped { .. }
+    ) {
+        return change;
+    }
+    let (user, _) = identity(caller);
+    CibChange::Stamped {
+        change: Box::new(change),
+        stamp: ChangeStamp {
+            at_epoch_s: crate::actors::shared::now_epoch_s(),
+            user,
+            client: "systole".into(),
+            origin: origin.to_string(),
+        },
     }
 }
 
@@ -748,10 +986,18 @@ pub fn check_acl_write(
     if let Err(error) = crate::model::cib_store::apply_change(&mut next, change) {
         return Err(format!("refused: {error}"));
     }
-    // Version attributes on <cib> always move; they are not the caller's edit.
-    for key in ["admin_epoch", "epoch", "num_updates"] {
-        if let Some(v) = cib.attr(key) {
-            next.set_attr(key, v);
+    // Version and change-stamp attributes on <cib> always move; they are
+    // not the caller's edit.
+    let stamp = crate::model::cib_store::CHANGE_STAMP_ATTRS;
+    for key in ["admin_epoch", "epoch", "num_updates"]
+        .into_iter()
+        .chain(stamp)
+    {
+        match cib.attr(key) {
+            Some(v) => next.set_attr(key, v),
+            None => {
+                next.remove_attr(key);
+            }
         }
     }
     acl.check_write(cib, &next)
@@ -887,37 +1133,114 @@ fn group_gid(name: &str) -> Option<u32> {
     }
 }
 
+/// How the nodes of an in-process cluster run agents: each keeps its
+/// agents' state below its own state dir, so they do not share it.
 pub fn agent_config_for(config: &NodeConfig) -> AgentConfig {
+    let settings = crate::config::AgentSettings {
+        rsctmp_dir: config.state_dir.join("run"),
+        ..Default::default()
+    };
+    agent_config_with(config, &settings)
+}
+
+/// How this node runs agents, from its configuration and `[agents]` table.
+pub fn agent_config_with(
+    config: &NodeConfig,
+    settings: &crate::config::AgentSettings,
+) -> AgentConfig {
     let defaults = AgentConfig::default();
     let agents_dir = config
         .agents_dir
         .clone()
         .unwrap_or_else(|| config.state_dir.join("agents"));
-    // Agents find our crm_attribute/crm_master first, and through them
-    // this node's daemon.
+    // Agents find our crm_attribute, attrd_updater, crm_node, ... first
+    // (on PATH, and as HA_SBIN_DIR, where Debian's ocf-shellfuncs and
+    // agents look for Pacemaker's tools), and through them this node's
+    // daemon.
+    let tools = agents_dir.join("bin");
     let mut extra_env = std::collections::BTreeMap::new();
     extra_env.insert("SYSTOLE_SOCKET".into(), config.socket.display().to_string());
     extra_env.insert("SYSTOLE_NODE".into(), config.node_name.clone());
+    extra_env.insert("HA_SBIN_DIR".into(), tools.display().to_string());
     if let Ok(exe) = std::env::current_exe() {
         extra_env.insert("SYSTOLE_BIN".into(), exe.display().to_string());
     }
     AgentConfig {
         ocf_root: config.ocf_root.clone(),
-        path_env: format!("{}:{}", agents_dir.join("bin").display(), defaults.path_env),
+        path_env: format!("{}:{}", tools.display(), defaults.path_env),
         agents_dir,
-        state_dir: config.state_dir.join("run"),
+        state_dir: settings.rsctmp_dir.clone(),
         extra_env,
+        lsb_dir: settings.lsb_dir.clone(),
+        systemd_bus: settings.systemd_bus.clone(),
+        systemd_dropin_dir: settings.systemd_dropin_dir.clone(),
         ..defaults
     }
 }
 
+/// How often a node looks for a `shutdown` request made for it elsewhere
+/// (`systole cluster stop --node N` from another node).
+pub const SHUTDOWN_REQUEST_POLL_MS: u64 = 500;
+
+/// Leaves the cluster when the CIB asks this node to (its transient
+/// `shutdown` attribute, set since this daemon started: one left over from
+/// before a restart is not a request).
+fn watch_for_shutdown_requests(node: &NodeHandle) {
+    let node = node.clone();
+    let started_epoch_s = crate::actors::shared::now_epoch_s();
+    tokio::task::spawn_local(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(SHUTDOWN_REQUEST_POLL_MS)).await;
+            let cib = node.shared.cib();
+            let requested = crate::attrd::transient_value(&cib, &node.shared.node, "shutdown")
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|at| at >= started_epoch_s);
+            if requested {
+                tracing::info!("the cluster asks this node to stop");
+                node.shutdown.notify_one();
+                return;
+            }
+        }
+    });
+}
+
+/// Feeds systemd's watchdog (`WatchdogSec=` in the unit) from the runtime
+/// the actors run on: if it wedges, the feeding stops and systemd restarts
+/// the daemon.
+fn feed_watchdog() {
+    let Some(interval) = crate::sd_notify::watchdog_interval() else {
+        return;
+    };
+    tracing::info!(
+        interval_ms = interval.as_millis() as u64,
+        "feeding systemd's watchdog"
+    );
+    tokio::task::spawn_local(async move {
+        loop {
+            crate::sd_notify::notify("WATCHDOG=1");
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
 /// `systole daemon`: runs a node in the foreground until SIGTERM/SIGINT.
-pub fn run(config: NodeConfig, witness: bool) -> anyhow::Result<()> {
+pub fn run(
+    config: NodeConfig,
+    settings: crate::config::AgentSettings,
+    witness: bool,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     crate::actors::tree::install_quiet_panic_hook();
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
-    let agent_config = agent_config_for(&config);
+    let agent_config = agent_config_with(&config, &settings);
+    let rsctmp = crate::rsctmp::prepare(&agent_config.state_dir).with_context(|| {
+        format!(
+            "preparing the agents' state dir {}",
+            agent_config.state_dir.display()
+        )
+    })?;
+    tracing::info!(dir = %agent_config.state_dir.display(), ?rsctmp, "agents' state dir (HA_RSCTMP)");
     crate::agent::install_agents(&agent_config.agents_dir).with_context(|| {
         format!(
             "installing agents into {}",
@@ -1029,11 +1352,18 @@ pub fn run(config: NodeConfig, witness: bool) -> anyhow::Result<()> {
         });
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        watch_for_shutdown_requests(&node);
+        feed_watchdog();
+        crate::sd_notify::notify(&format!(
+            "READY=1\nSTATUS=node {} running",
+            config.node_name
+        ));
         tokio::select! {
             _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
             _ = node.shutdown.notified() => tracing::info!("asked to shut down"),
         }
+        crate::sd_notify::notify("STOPPING=1\nSTATUS=moving resources away before leaving");
         leave_cleanly(&node, SHUTDOWN_DRAIN_TIMEOUT_MS).await;
         node.bus.shutdown().await;
         Ok(())
@@ -1162,11 +1492,10 @@ mod access_tests {
                     role: "Started".into(),
                     nodes: vec![],
                     failed: false,
+                    ..ResourceReport::default()
                 })
                 .collect(),
-            answered_by: String::new(),
-            fencing: vec![],
-            consensus: None,
+            ..StatusReport::default()
         };
         filter_status(&mut report, &alice.filter(&cib));
         assert_eq!(report.resources.len(), 2);

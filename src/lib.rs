@@ -9,6 +9,8 @@
 pub mod actors;
 pub mod admin;
 pub mod agent;
+pub mod agent_tools;
+pub mod attrd;
 pub mod config;
 pub mod control;
 pub mod crm_attribute;
@@ -18,7 +20,9 @@ pub mod explain;
 pub mod localcluster;
 pub mod model;
 pub mod persist;
+pub mod rsctmp;
 pub mod scheduler;
+pub mod sd_notify;
 pub mod sim;
 pub mod simulate;
 pub mod status_text;

@@ -3,7 +3,8 @@
 //! demo use, and what the process-level tests drive.
 //!
 //! Layout of DIR: `authkey`, `agents/`, and for each node `nodeK/`
-//! (`systole.toml`, `systole.pid`, `systole.sock`, `systole.log`, `state/`).
+//! (`systole.toml`, `systole.pid`, `systole.sock`, `systole.log`, `state/`,
+//! `rsctmp/`: its agents' state).
 
 use crate::actors::message::CibChange;
 use crate::config::{NodeConfig, PeerConfig};
@@ -132,8 +133,14 @@ pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
             admin_group: None,
             readonly_group: None,
         };
+        // Each node its own agents' state (HA_RSCTMP), as on separate
+        // machines; emptied when the machine has rebooted.
+        let agents = crate::config::AgentSettings {
+            rsctmp_dir: home.join("rsctmp"),
+            ..Default::default()
+        };
         let path = home.join("systole.toml");
-        std::fs::write(&path, config.to_toml())?;
+        std::fs::write(&path, config.to_toml_with_agents(&agents))?;
         paths.push(path);
     }
     Ok(paths)
@@ -283,6 +290,21 @@ pub fn down(dir: &Path) -> anyhow::Result<usize> {
         stopped += 1;
     }
     Ok(stopped)
+}
+
+/// `systole cluster stop --node N --dir DIR`: TERM to that node (it moves
+/// its resources away and leaves, as systemd's stop would make it), and
+/// waits for it to exit.
+pub fn stop_node(dir: &Path, node: &str) -> anyhow::Result<()> {
+    if !nodes_in(dir).iter().any(|n| n == node) {
+        bail!("{} has no node {node}", dir.display());
+    }
+    let Some(pid) = read_pid(&pid_path(dir, node)).filter(|&pid| alive(pid)) else {
+        bail!("{node} is not running");
+    };
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let timeout_ms = crate::daemon::SHUTDOWN_DRAIN_TIMEOUT_MS + 5_000;
+    wait_for(timeout_ms, &format!("{node} to leave"), || !alive(pid))
 }
 
 pub fn read_pid(path: &Path) -> Option<i32> {

@@ -73,10 +73,13 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Cluster status, like crm_mon.
+    /// Cluster status, like `crm_mon -1 --show-detail`.
     Status {
         #[arg(long)]
         json: bool,
+        /// Keep showing it, refreshed whenever it changes (Ctrl-C ends).
+        #[arg(long)]
+        watch: bool,
     },
     /// This node's supervisor tree.
     Actors {
@@ -113,14 +116,9 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
-    /// Fence a node now, through the DC and the configured fence devices.
-    Fence {
-        #[arg(value_name = "NODE")]
-        victim: String,
-        /// Power it off instead of rebooting it.
-        #[arg(long)]
-        off: bool,
-    },
+    /// Fence a node now, through the DC and the configured fence devices;
+    /// `fence confirm NODE`, `fence level add|remove|list`.
+    Fence(FenceArgs),
     /// The bus's counters on this node: messages, retransmits, drops and why.
     Bus,
     /// Fault injection for chaos tests: cut this node off from others.
@@ -136,6 +134,24 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Pacemaker's attrd_updater for resource agents (see agents/bin).
+    #[command(hide = true)]
+    AttrdUpdater {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Pacemaker's crm_node for resource agents (see agents/bin).
+    #[command(hide = true)]
+    CrmNode {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Pacemaker's crm_resource --locate for resource agents.
+    #[command(hide = true)]
+    CrmResource {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// The transitions the DC ran: why, from which CIB, with what results.
     History {
         #[command(subcommand)]
@@ -143,6 +159,55 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct FenceArgs {
+    #[command(subcommand)]
+    action: Option<FenceAction>,
+    /// The node to fence now.
+    #[arg(value_name = "NODE")]
+    victim: Option<String>,
+    /// Power it off instead of rebooting it.
+    #[arg(long)]
+    off: bool,
+}
+
+#[derive(Subcommand)]
+enum FenceAction {
+    /// NODE was powered off by hand: record it as fenced, so its resources
+    /// may start elsewhere (stonith_admin --confirm). Refused for a member.
+    Confirm {
+        #[arg(value_name = "NODE")]
+        victim: String,
+    },
+    /// Fencing topology: `level add INDEX NODE DEVICE...`, `level remove
+    /// INDEX [NODE]`, `level list`.
+    Level {
+        #[command(subcommand)]
+        action: LevelAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum LevelAction {
+    /// At level INDEX (1 first), fencing NODE takes every DEVICE.
+    Add {
+        index: u32,
+        #[arg(value_name = "NODE")]
+        victim: String,
+        #[arg(required = true)]
+        devices: Vec<String>,
+    },
+    /// Remove level INDEX (of NODE, or of every node).
+    Remove {
+        index: u32,
+        #[arg(value_name = "NODE")]
+        victim: Option<String>,
+    },
+    /// The levels, by node.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -255,6 +320,11 @@ enum ResourceAction {
     },
     /// Promotable clone: `promotable ID [name=value...]`.
     Promotable { id: String, meta: Vec<String> },
+    /// The agents this node has: `agents [CLASS[:PROVIDER]]` (ocf,
+    /// ocf:heartbeat, lsb, systemd, service, stonith).
+    Agents { filter: Option<String> },
+    /// An agent's parameters (with defaults) and actions, from its meta-data.
+    Describe { agent: String },
 }
 
 #[derive(Subcommand)]
@@ -404,6 +474,13 @@ enum ClusterAction {
     },
     /// Stop the nodes of DIR.
     Down,
+    /// Stop nodes cleanly: each moves its resources away first, nobody is
+    /// fenced. `--node N` (with --dir: that node of the local cluster; else
+    /// asked through the CIB), `--all`, or else the node the command talks to.
+    Stop {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -488,20 +565,23 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let target = &cli.target;
     match cli.command {
         Command::Daemon { config } => {
-            let config = systole::config::NodeConfig::load(&config)?;
+            let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
             init_logging();
-            systole::daemon::run(config, false)?;
+            systole::daemon::run(config, agents, false)?;
         }
         Command::Witness { config } => {
-            let config = systole::config::NodeConfig::load(&config)?;
+            let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
             init_logging();
-            systole::daemon::run(config, true)?;
+            systole::daemon::run(config, agents, true)?;
         }
         Command::Keygen { out } => {
             systole::transport::keygen(&out)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote a new authkey to {} (mode 0600)", out.display());
         }
+        Command::Cluster {
+            action: ClusterAction::Stop { all },
+        } => return cluster_stop(target, all),
         Command::Cluster { action } => {
             let dir = need_dir(target)?;
             match action {
@@ -517,13 +597,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     let stopped = localcluster::down(dir)?;
                     println!("stopped {stopped} nodes of {}", dir.display());
                 }
+                ClusterAction::Stop { .. } => unreachable!("handled above"),
             }
         }
         Command::Demo { keep } => systole::demo::run(target.dir.clone(), keep)?,
         Command::Status { .. } if target.shadow.is_some() => bail!(
             "status shows the running cluster; for a shadow see `systole simulate --shadow NAME`"
         ),
-        Command::Status { json } => match ask(target, ControlRequest::Status)? {
+        Command::Status { json, watch: true } => return watch_status(target, json),
+        Command::Status { json, .. } => match ask(target, ControlRequest::Status)? {
             ControlResponse::Status(report) if json => {
                 println!("{}", serde_json::to_string_pretty(&report)?)
             }
@@ -578,16 +660,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             other => bail!("unexpected answer {other:?}"),
         },
         Command::CrmAttribute { args } => return crm_attribute(target, &args),
-        Command::Fence { victim, off } => {
-            let request = ControlRequest::Fence {
-                target: victim,
-                action: if off { "off" } else { "reboot" }.into(),
-            };
-            match ask(target, request)? {
-                ControlResponse::Done(text) => println!("{text}"),
-                other => bail!("unexpected answer {other:?}"),
-            }
-        }
+        Command::AttrdUpdater { args } => return attrd_updater(target, &args),
+        Command::CrmNode { args } => return crm_node(target, &args),
+        Command::CrmResource { args } => return crm_resource(target, &args),
+        Command::Fence(args) => return fence_command(target, args),
         Command::Chaos { action } => {
             let nodes = match action {
                 ChaosAction::Block { nodes } => nodes,
@@ -805,8 +881,31 @@ fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i
     match action {
         ResourceAction::Create { mut args } => {
             take_globals(&mut args, &mut target)?;
+            let force = take_flag(&mut args, "--force");
             let cib = current_cib(&target)?;
-            commit_edit(&target, admin::resource_create(&cib, &args)?)
+            let edit = admin::resource_create(&cib, &args)?;
+            if !force {
+                check_agent_parameters(&target, &args)?;
+            }
+            commit_edit(&target, edit)
+        }
+        ResourceAction::Agents { filter } => {
+            match ask(&target, ControlRequest::Agents { filter })? {
+                ControlResponse::Agents(agents) => {
+                    for agent in agents {
+                        println!("{agent}");
+                    }
+                }
+                other => bail!("unexpected answer {other:?}"),
+            }
+            Ok(0)
+        }
+        ResourceAction::Describe { agent } => {
+            match ask(&target, ControlRequest::DescribeAgent { agent })? {
+                ControlResponse::AgentMetadata(meta) => print!("{}", meta.render()),
+                other => bail!("unexpected answer {other:?}"),
+            }
+            Ok(0)
         }
         ResourceAction::Update { mut args } => {
             take_globals(&mut args, &mut target)?;
@@ -1183,6 +1282,282 @@ fn crm_attribute(target: &Target, args: &[String]) -> anyhow::Result<i32> {
     match ask(target, ControlRequest::CibModify { change })? {
         ControlResponse::Done(_) => Ok(0),
         other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// Removes `flag` from free-form arguments; whether it was there.
+fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != flag);
+    args.len() != before
+}
+
+/// `resource create` checks the parameters against the agent's meta-data
+/// (asked of the daemon, which knows this node's agents): unknown ones and
+/// missing required ones are refused, in the agent's own words.
+fn check_agent_parameters(target: &Target, args: &[String]) -> anyhow::Result<()> {
+    let [_, agent, rest @ ..] = args else {
+        return Ok(());
+    };
+    let parsed = admin::parse_resource_args(rest)?;
+    let given: Vec<&str> = parsed.params.iter().map(|(k, _)| k.as_str()).collect();
+    let meta = match ask(
+        target,
+        ControlRequest::DescribeAgent {
+            agent: agent.clone(),
+        },
+    ) {
+        Ok(ControlResponse::AgentMetadata(meta)) => meta,
+        Ok(other) => bail!("unexpected answer {other:?}"),
+        Err(_) if target.shadow.is_some() => {
+            eprintln!("note: no daemon to ask about {agent}; its parameters were not checked");
+            return Ok(());
+        }
+        Err(error) => bail!("{error:#}; nothing created (--force creates it anyway)"),
+    };
+    let problems = meta.check_parameters(given);
+    if !problems.is_empty() {
+        bail!(
+            "{}\nnothing created (--force creates it anyway; `systole resource describe {agent}` lists its parameters)",
+            problems.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// `systole fence ...`.
+fn fence_command(target: &Target, args: FenceArgs) -> anyhow::Result<i32> {
+    let request = match (args.action, args.victim) {
+        (Some(FenceAction::Confirm { victim }), _) => {
+            ControlRequest::FenceConfirm { target: victim }
+        }
+        (Some(FenceAction::Level { action }), _) => return fence_level(target, action),
+        (None, Some(victim)) => ControlRequest::Fence {
+            target: victim,
+            action: if args.off { "off" } else { "reboot" }.into(),
+        },
+        (None, None) => {
+            bail!("which node? `systole fence NODE`, `fence confirm NODE` or `fence level ...`")
+        }
+    };
+    match ask(target, request)? {
+        ControlResponse::Done(text) => println!("{text}"),
+        other => bail!("unexpected answer {other:?}"),
+    }
+    Ok(0)
+}
+
+fn fence_level(target: &Target, action: LevelAction) -> anyhow::Result<i32> {
+    let cib = current_cib(target)?;
+    let edit = match action {
+        LevelAction::List => {
+            print!("{}", admin::fencing::level_list(&cib));
+            return Ok(0);
+        }
+        LevelAction::Add {
+            index,
+            victim,
+            devices,
+        } => admin::fencing::level_add(&cib, index, &victim, &devices)?,
+        LevelAction::Remove { index, victim } => {
+            admin::fencing::level_remove(&cib, index, victim.as_deref())?
+        }
+    };
+    commit_edit(target, edit)
+}
+
+/// `systole status --watch`: redrawn whenever what it shows changes.
+fn watch_status(target: &Target, json: bool) -> anyhow::Result<i32> {
+    const REFRESH_MS: u64 = 500;
+    let mut shown = String::new();
+    loop {
+        let text = match ask(target, ControlRequest::Status) {
+            Ok(ControlResponse::Status(mut report)) => {
+                // The clock alone is no change worth a redraw.
+                report.updated_epoch_s = 0;
+                if json {
+                    serde_json::to_string(&report)? + "\n"
+                } else {
+                    systole::status_text::render(&report)
+                }
+            }
+            Ok(other) => bail!("unexpected answer {other:?}"),
+            Err(error) => format!("no answer from the daemon: {error:#}\n"),
+        };
+        if text != shown {
+            if !json {
+                // Clear the screen and go home, as crm_mon does.
+                print!("\x1b[2J\x1b[H");
+            }
+            print!("{text}");
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            shown = text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(REFRESH_MS));
+    }
+}
+
+/// `systole cluster stop`: nodes leave cleanly, their resources moved away.
+fn cluster_stop(target: &Target, all: bool) -> anyhow::Result<i32> {
+    if let Some(dir) = &target.dir {
+        if all {
+            let stopped = localcluster::down(dir)?;
+            println!("stopped {stopped} nodes of {}", dir.display());
+            return Ok(0);
+        }
+        let node = target
+            .node
+            .as_deref()
+            .context("which node? --node N, or --all")?;
+        localcluster::stop_node(dir, node)?;
+        println!("{node} stopped; its resources were moved away first");
+        return Ok(0);
+    }
+    let nodes: Vec<String> = match (&target.node, all) {
+        (Some(node), _) => vec![node.clone()],
+        (None, true) => match ask(target, ControlRequest::Status)? {
+            ControlResponse::Status(report) => report
+                .nodes
+                .into_iter()
+                .filter(|n| n.online)
+                .map(|n| n.name)
+                .collect(),
+            other => bail!("unexpected answer {other:?}"),
+        },
+        (None, false) => {
+            match ask(target, ControlRequest::Shutdown)? {
+                ControlResponse::Done(text) => println!("{text}"),
+                other => bail!("unexpected answer {other:?}"),
+            }
+            return Ok(0);
+        }
+    };
+    for node in nodes {
+        let change = CibChange::SetTransientAttribute {
+            node: node.clone(),
+            name: "shutdown".into(),
+            value: Some(now_epoch_s().to_string()),
+        };
+        match ask(target, ControlRequest::CibModify { change })? {
+            ControlResponse::Done(_) => {
+                println!("asked {node} to stop: it moves its resources away, then leaves")
+            }
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+    Ok(0)
+}
+
+/// `attrd_updater` on behalf of an agent.
+fn attrd_updater(target: &Target, args: &[String]) -> anyhow::Result<i32> {
+    use systole::agent_tools::{
+        parse_attrd_updater, render_attrd_query, AttrdAction, EXIT_NO_SUCH, EXIT_USAGE,
+    };
+    let request = match parse_attrd_updater(args, &|key| std::env::var(key).ok()) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let value = match request.action {
+        AttrdAction::Nothing => return Ok(0),
+        AttrdAction::Update(value) => Some(value),
+        AttrdAction::Delete => None,
+        AttrdAction::Query { all_nodes } => {
+            let query = ControlRequest::AttrQuery {
+                node: (!all_nodes).then(|| request.node.clone()),
+                name: request.name.clone(),
+            };
+            let values = match ask(target, query)? {
+                ControlResponse::Attributes(values) => values,
+                other => bail!("unexpected answer {other:?}"),
+            };
+            if values.iter().all(|(_, v)| v.is_none()) {
+                eprintln!(
+                    "attrd_updater: could not query value of {}: attribute does not exist",
+                    request.name
+                );
+                return Ok(EXIT_NO_SUCH);
+            }
+            let known: Vec<_> = values.into_iter().filter(|(_, v)| v.is_some()).collect();
+            print!(
+                "{}",
+                render_attrd_query(&request.name, &known, request.quiet)
+            );
+            return Ok(0);
+        }
+    };
+    let update = ControlRequest::AttrUpdate {
+        node: request.node,
+        name: request.name,
+        value,
+        dampen_ms: request.dampen_ms,
+    };
+    match ask(target, update)? {
+        ControlResponse::Done(_) => Ok(0),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+fn status_for_tools(target: &Target) -> anyhow::Result<control::StatusReport> {
+    match ask(target, ControlRequest::Status)? {
+        ControlResponse::Status(report) => Ok(report),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// `crm_node` on behalf of an agent.
+fn crm_node(target: &Target, args: &[String]) -> anyhow::Result<i32> {
+    use systole::agent_tools::{answer_crm_node, parse_crm_node, CrmNodeQuery, EXIT_USAGE};
+    let query = match parse_crm_node(args) {
+        Ok(query) => query,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    // The own name needs no daemon.
+    if let (CrmNodeQuery::Name(None) | CrmNodeQuery::Id, Ok(me)) =
+        (&query, std::env::var("SYSTOLE_NODE"))
+    {
+        println!("{me}");
+        return Ok(0);
+    }
+    let status = status_for_tools(target)?;
+    let me = std::env::var("SYSTOLE_NODE").unwrap_or_else(|_| status.answered_by.clone());
+    match answer_crm_node(&query, &me, &status) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(0)
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            Ok(systole::agent_tools::EXIT_NO_SUCH)
+        }
+    }
+}
+
+/// `crm_resource --locate` on behalf of an agent.
+fn crm_resource(target: &Target, args: &[String]) -> anyhow::Result<i32> {
+    use systole::agent_tools::{answer_locate, parse_crm_resource, EXIT_NO_SUCH, EXIT_USAGE};
+    let request = match parse_crm_resource(args) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    match answer_locate(&request, &status_for_tools(target)?) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(0)
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            Ok(EXIT_NO_SUCH)
+        }
     }
 }
 

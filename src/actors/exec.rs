@@ -10,7 +10,8 @@
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{ActorRef, Envelope, Message};
 use crate::actors::shared::{now_epoch_s, NodeShared};
-use crate::agent::ocf::{run_ocf, OcfAction, OcfOutcome, OcfRc, OcfRequest};
+use crate::agent::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest};
+use crate::agent::run_resource;
 use crate::model::cib_store;
 use crate::model::operation::{OpOutcome, OpSpec, OpStatus};
 use std::sync::Arc;
@@ -50,6 +51,11 @@ pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
             output.push_str(&text);
         }
     }
+    let exit_reason = match (&outcome.exit_reason, &outcome.note) {
+        (Some(reason), _) => reason.clone(),
+        (None, Some(note)) if !outcome.is_success() => note.clone(),
+        _ => String::new(),
+    };
     OpOutcome {
         rc: outcome.rc.code(),
         status,
@@ -57,19 +63,21 @@ pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
         exec_ms: outcome.duration_ms,
         ended_epoch_s: now_epoch_s(),
         call_id,
+        exit_reason,
     }
 }
 
 fn request_for(shared: &NodeShared, op: &OpSpec, action: OcfAction) -> OcfRequest {
     let mut request = OcfRequest::new(
         Arc::clone(&shared.agent_config),
-        op.agent.provider.as_deref().unwrap_or("heartbeat"),
+        op.agent.provider.as_deref().unwrap_or_default(),
         &op.agent.kind,
         &op.resource,
         action,
     )
     .with_timeout_ms(op.timeout_ms)
     .with_interval_ms(op.interval_ms);
+    request.class = op.agent.class.clone();
     request.params = op.params.clone();
     request.meta = agent_meta(op).collect();
     request
@@ -131,6 +139,11 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     let at_once = |rc: OcfRc, status: OpStatus, output: String| OpOutcome {
         rc: rc.code(),
         status,
+        exit_reason: if rc == OcfRc::Success {
+            String::new()
+        } else {
+            output.clone()
+        },
         output,
         exec_ms: 0,
         ended_epoch_s: now_epoch_s(),
@@ -139,16 +152,20 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     if bookkeeping {
         return at_once(OcfRc::Success, OpStatus::Done, String::new());
     }
-    if op.agent.class == "stonith" {
-        return fence_device_op(&shared, &op, call_id);
+    let is_device = op.agent.class == "stonith";
+    if is_device {
+        if let Some(outcome) = fence_device_bookkeeping(&shared, &op) {
+            return at_once(outcome, OpStatus::Done, String::new());
+        }
     }
-    if op.agent.class != "ocf" {
+    if !is_device && !crate::agent::RESOURCE_CLASSES.contains(&op.agent.class.as_str()) {
         return at_once(
             OcfRc::Unimplemented,
             OpStatus::NotSupported,
             format!(
-                "agent class {} is not supported (only ocf and stonith)",
-                op.agent.class
+                "agent class {} is not supported (supported: {}, stonith)",
+                op.agent.class,
+                crate::agent::RESOURCE_CLASSES.join(", ")
             ),
         );
     }
@@ -163,8 +180,12 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         stop_monitors(&shared, &op.resource).await;
     }
     let request = request_for(&shared, &op, action);
-    let ran = run_ocf(&request).await;
+    let ran = run_resource(&request).await;
     let outcome = outcome_from_agent(&ran, call_id);
+    if is_device && action == OcfAction::Start && !ran.is_success() {
+        let mut devices = shared.fence_devices.lock().expect("devices lock");
+        devices.remove(&op.resource);
+    }
     if op.interval_ms > 0
         && action == OcfAction::Monitor
         && outcome.rc == expected_monitor_rc(&op).code()
@@ -178,30 +199,23 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     outcome
 }
 
-/// Fence devices are "started" by registering them on this node: the
-/// fence actor uses them from the CIB, so there is no process to run.
-fn fence_device_op(shared: &NodeShared, op: &OpSpec, call_id: u64) -> OpOutcome {
+/// Fence devices are "started" by registering them on this node (the
+/// fencer uses them from the CIB); their monitors run the agent's
+/// `monitor`. The answer, when no agent needs to run: a stop, or a probe
+/// of a device not registered here.
+fn fence_device_bookkeeping(shared: &NodeShared, op: &OpSpec) -> Option<OcfRc> {
     let mut devices = shared.fence_devices.lock().expect("devices lock");
-    let rc = match op.operation.as_str() {
+    match op.operation.as_str() {
         "start" => {
             devices.insert(op.resource.clone());
-            0
+            None
         }
         "stop" => {
             devices.remove(&op.resource);
-            0
+            Some(OcfRc::Success)
         }
-        "monitor" if devices.contains(&op.resource) => 0,
-        "monitor" => 7,
-        _ => 3,
-    };
-    OpOutcome {
-        rc,
-        status: OpStatus::Done,
-        output: String::new(),
-        exec_ms: 0,
-        ended_epoch_s: now_epoch_s(),
-        call_id,
+        "monitor" if !devices.contains(&op.resource) => Some(OcfRc::NotRunning),
+        _ => None,
     }
 }
 

@@ -1,7 +1,7 @@
 //! What actors say to each other. One serialisable vocabulary, so any
 //! message can cross the bus to another node unchanged.
 
-pub use crate::model::change::{CibChange, StatusChange};
+pub use crate::model::change::{ChangeStamp, CibChange, StatusChange};
 use crate::model::cib_store::CibVersion;
 use crate::model::control::members::MemberChange;
 use crate::model::operation::{OpOutcome, OpSpec};

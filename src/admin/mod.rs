@@ -74,6 +74,8 @@ macro_rules! refuse {
     ($($arg:tt)*) => { return Err(AdminError(format!($($arg)*))) };
 }
 
+pub mod fencing;
+
 fn configuration(cib: &Element) -> Option<&Element> {
     cib.child("configuration")
 }

@@ -631,6 +631,7 @@ fn move_without_a_node_bans_the_current_one() {
         exec_ms: 1,
         ended_epoch_s: 1,
         call_id: 1,
+        exit_reason: String::new(),
     };
     crate::model::cib_store::record_op(&mut cib, "node1", &start, &done, "0:0:0:x");
     assert_eq!(active_nodes(&cib, "web").unwrap(), ["node1"]);

@@ -54,6 +54,30 @@ pub enum CibChange {
         name: String,
         value: Option<String>,
     },
+    /// A change, with who made it and when (Pacemaker's `cib-last-written`,
+    /// `update-user`, `update-client`, `update-origin` on `<cib>`).
+    Stamped {
+        change: Box<CibChange>,
+        stamp: ChangeStamp,
+    },
+    /// `systole fence confirm NODE`: an operator swears the node is off
+    /// (powered off by hand). Recorded as a successful manual fencing:
+    /// the node is down, its resources may start elsewhere. Refused for a
+    /// node the cluster sees as a member.
+    ConfirmFenced {
+        node: String,
+        at_epoch_s: i64,
+        by: String,
+    },
+}
+
+/// Who made a change, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeStamp {
+    pub at_epoch_s: i64,
+    pub user: String,
+    pub client: String,
+    pub origin: String,
 }
 
 /// Facts the DC writes into the CIB's status section.

@@ -8,6 +8,7 @@ pub mod cib_store;
 pub mod control;
 pub mod diff;
 pub mod digest;
+pub mod fencing;
 pub mod history;
 pub mod operation;
 pub mod plan;

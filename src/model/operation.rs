@@ -53,6 +53,18 @@ pub enum OpStatus {
 }
 
 impl OpStatus {
+    /// How crm_mon words an op-status.
+    pub fn text_of_code(code: i32) -> &'static str {
+        match code {
+            0 => "complete",
+            1 => "Cancelled",
+            2 => "Timed Out",
+            3 => "NOT SUPPORTED",
+            4 => "Error",
+            _ => "unknown",
+        }
+    }
+
     /// Pacemaker's numeric op-status.
     pub fn code(self) -> i32 {
         match self {
@@ -76,6 +88,10 @@ pub struct OpOutcome {
     pub ended_epoch_s: i64,
     /// The executor's call counter on that node.
     pub call_id: u64,
+    /// Why it failed, in the agent's words (`ocf-exit-reason:`) or the
+    /// executor's (timed out, not installed): Pacemaker's `exit-reason`.
+    #[serde(default)]
+    pub exit_reason: String,
 }
 
 impl OpOutcome {

@@ -63,6 +63,41 @@ pub fn broken_down(epoch_s: i64) -> Broken {
     }
 }
 
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// A time as C's `ctime` writes it (and Pacemaker in `cib-last-written`
+/// and crm_mon), in UTC: `Mon Dec  7 02:50:00 2026`.
+pub fn ctime(epoch_s: i64) -> String {
+    let b = broken_down(epoch_s);
+    format!(
+        "{} {} {:>2} {:02}:{:02}:{:02} {}",
+        WEEKDAYS[(b.weekday as usize + 6) % 7],
+        MONTHS[(b.month as usize).saturating_sub(1) % 12],
+        b.monthday,
+        b.hour,
+        b.minute,
+        b.second,
+        b.year
+    )
+}
+
+/// Reads a [`ctime`] string back (UTC).
+pub fn parse_ctime(text: &str) -> Option<i64> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [_, month, day, clock, year] = parts.as_slice() else {
+        return None;
+    };
+    let month = MONTHS.iter().position(|m| m == month)? as u32 + 1;
+    let day: u32 = day.parse().ok()?;
+    let year: i64 = year.parse().ok()?;
+    let mut hms = clock.split(':').map(|p| p.parse::<i64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    Some(days_from_civil(year, month, day) * 86400 + h * 3600 + m * 60 + s)
+}
+
 /// Parses a CIB date-time into epoch seconds; None if it is not one.
 pub fn parse_datetime(text: &str) -> Option<i64> {
     let t = text.trim();
@@ -174,6 +209,16 @@ pub fn parse_interval_ms(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ctime_round_trips() {
+        assert_eq!(ctime(0), "Thu Jan  1 00:00:00 1970");
+        assert_eq!(ctime(1_796_525_400), "Sun Dec  6 02:50:00 2026");
+        for t in [0, 1_700_000_000, 1_796_525_400] {
+            assert_eq!(parse_ctime(&ctime(t)), Some(t));
+        }
+        assert_eq!(parse_ctime("yesterday"), None);
+    }
 
     #[test]
     fn dates() {

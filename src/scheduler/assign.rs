@@ -174,7 +174,7 @@ pub fn assign(w: &Working) -> Plan {
             }
         }
     }
-    apply_node_health(w, &mut plan);
+    super::health::apply_node_health(w, &mut plan.base);
     apply_locations(w, &mut plan);
     // A guest's implicit connection may go wherever its container may.
     // meta container=X: the resource lives inside X.
@@ -315,65 +315,6 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
         for (n, ok) in nodes.into_iter().enumerate() {
             if !ok {
                 plan.allowed[r][n] = false;
-            }
-        }
-    }
-}
-
-/// node-health-strategy: `#health-*` node attributes (red, yellow, green
-/// or a number) turned into a score for every resource on that node.
-fn apply_node_health(w: &Working, plan: &mut Plan) {
-    let strategy = w.cib.property("node-health-strategy").unwrap_or("none");
-    if strategy == "none" {
-        return;
-    }
-    let colour = |name: &str, default: i64| {
-        w.cib
-            .property(&format!("node-health-{name}"))
-            .and_then(score::parse)
-            .unwrap_or(default)
-    };
-    let (red, yellow, green) = match strategy {
-        "migrate-on-red" => (-INFINITY, 0, 0),
-        "only-green" => (-INFINITY, -INFINITY, 0),
-        _ => (
-            colour("red", -INFINITY),
-            colour("yellow", 0),
-            colour("green", 0),
-        ),
-    };
-    let base = if strategy == "progressive" || strategy == "custom" {
-        w.cib
-            .property("node-health-base")
-            .and_then(score::parse)
-            .unwrap_or(0)
-    } else {
-        0
-    };
-    for n in 0..w.nodes.len() {
-        let mut health = base;
-        for (k, v) in &w.nodes[n].attrs {
-            if !k.starts_with("#health") {
-                continue;
-            }
-            let value = match v.as_str() {
-                "red" => red,
-                "yellow" => yellow,
-                "green" => green,
-                other => score::parse(other).unwrap_or(0),
-            };
-            health = score::add(health, value);
-        }
-        if health == 0 {
-            continue;
-        }
-        for (r, rsc) in w.rscs.iter().enumerate() {
-            let exempt = rsc
-                .meta
-                .get("allow-unhealthy-nodes")
-                .is_some_and(|v| crate::model::cib::parse_bool(v));
-            if !exempt && matches!(rsc.variant, Variant::Primitive | Variant::Clone) {
-                plan.base[r][n] = score::add(plan.base[r][n], health);
             }
         }
     }

@@ -5,7 +5,8 @@
 //! roles), [`remote`] (Pacemaker Remote nodes follow their connection, and
 //! are fenced when it is unrecoverable), [`actions`] (what each resource
 //! must do, and the summary),
-//! [`order`] (which action waits for which), [`graph`] (the petgraph DAG).
+//! [`order`] (which action waits for which), [`graph`] (the petgraph DAG);
+//! [`health`] turns node health attributes into scores for [`assign`].
 //!
 //! ```
 //! let cib = systole::model::xml::Element::parse(r#"<cib have-quorum="1"><configuration>
@@ -25,6 +26,7 @@ pub mod assign;
 pub mod collective;
 pub mod definition;
 pub mod graph;
+pub mod health;
 pub mod order;
 pub mod plan;
 pub mod remote;

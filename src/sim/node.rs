@@ -422,6 +422,7 @@ impl SimNode {
             rc,
             status: OpStatus::Done,
             output: String::new(),
+            exit_reason: String::new(),
             exec_ms: 1,
             ended_epoch_s: EPOCH_S + (now_ms / 1000) as i64,
             call_id: self.call_id,

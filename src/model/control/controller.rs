@@ -788,6 +788,7 @@ mod tests {
             exec_ms: 1,
             ended_epoch_s: 1_700_000_000,
             call_id: 1,
+            exit_reason: String::new(),
         }
     }
 
