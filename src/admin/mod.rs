@@ -338,56 +338,12 @@ pub fn parse_resource_args(tokens: &[String]) -> Result<ResourceArgs> {
     Ok(args)
 }
 
-/// A duration in Pacemaker's forms: `10`, `10s`, `500ms`, `5min`, `2h`,
-/// `1d`, or ISO 8601 `PT1H30M`. Milliseconds.
+/// A duration in Pacemaker's forms (`10`, `10s`, `500ms`, `5min`, `2h`, ISO
+/// 8601 `PT1H30M`, `P1D`), in milliseconds: the scheduler's own reader
+/// ([`crate::model::time::read_duration_ms`]), so what is accepted here the
+/// scheduler understands.
 pub fn parse_duration_ms(text: &str) -> Result<u64> {
-    let bad = || {
-        AdminError(format!(
-            "bad duration {text:?}: use 10s, 5min, 2h, 1d or ISO 8601 like PT1H"
-        ))
-    };
-    let t = text.trim();
-    if let Some(iso) = t.strip_prefix('P') {
-        let mut total_s: u64 = 0;
-        let mut number = String::new();
-        let mut in_time = false;
-        for ch in iso.chars() {
-            match ch {
-                'T' => in_time = true,
-                c if c.is_ascii_digit() => number.push(c),
-                unit => {
-                    let n: u64 = number.parse().map_err(|_| bad())?;
-                    number.clear();
-                    total_s += n * match (in_time, unit) {
-                        (false, 'Y') => 365 * 86_400,
-                        (false, 'M') => 30 * 86_400,
-                        (false, 'W') => 7 * 86_400,
-                        (false, 'D') => 86_400,
-                        (true, 'H') => 3_600,
-                        (true, 'M') => 60,
-                        (true, 'S') => 1,
-                        _ => return Err(bad()),
-                    };
-                }
-            }
-        }
-        if !number.is_empty() || iso.is_empty() {
-            return Err(bad());
-        }
-        return Ok(total_s * 1000);
-    }
-    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(digits_end);
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let factor = match unit {
-        "" | "s" | "sec" => 1_000,
-        "ms" | "msec" => 1,
-        "m" | "min" => 60_000,
-        "h" | "hr" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(bad()),
-    };
-    Ok(n * factor)
+    crate::model::time::read_duration_ms(text).map_err(|e| AdminError(e.to_string()))
 }
 
 /// Seconds since the epoch as ISO 8601 UTC (`2026-11-24T10:00:00Z`).
