@@ -81,6 +81,10 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         secrets_masked: true,
     };
     let outcome = scheduler::run_with(&cib, now, options)?;
+    // As crm_simulate: what was left out goes to stderr, the rest is scheduled.
+    for issue in &outcome.transition.config_errors {
+        eprintln!("{issue}");
+    }
     let out = render(&outcome, args.scores);
     print!("{out}");
     if let Some(path) = &args.dot {

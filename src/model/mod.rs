@@ -14,4 +14,5 @@ pub mod score;
 pub mod status;
 pub mod time;
 pub mod transition;
+pub mod verify;
 pub mod xml;

@@ -243,6 +243,9 @@ pub struct Transition {
     pub graph: petgraph::graph::DiGraph<Action, ()>,
     /// The "Transition Summary" bullet lines.
     pub summary: Vec<String>,
+    /// What the scheduler left out of the CIB because it could not use it
+    /// (and warnings); everything else was scheduled.
+    pub config_errors: Vec<crate::model::verify::ConfigIssue>,
 }
 
 /// Everything the scheduler worked out, for `simulate` (scores, status).
@@ -295,12 +298,17 @@ pub fn run_with(
     );
     let summary = actions::summary(&working, &decisions, &fence, &fence_reason);
     let graph = graph::build(&working, &plan, &decisions, &fence);
+    let config_errors = working.cib.config_errors.clone();
     Ok(Outcome {
         working,
         plan,
         decisions,
         fence,
-        transition: Transition { graph, summary },
+        transition: Transition {
+            graph,
+            summary,
+            config_errors,
+        },
     })
 }
 
