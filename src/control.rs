@@ -82,6 +82,10 @@ pub struct StatusReport {
     pub answered_by: String,
     #[serde(default)]
     pub fencing: Vec<crate::model::cib_store::FenceRecord>,
+    /// Configuration errors and warnings of the CIB (`systole cib verify`),
+    /// one a line: what the scheduler leaves out.
+    #[serde(default)]
+    pub config_errors: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

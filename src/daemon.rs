@@ -11,6 +11,7 @@ use crate::actors::dc::DcActor;
 use crate::actors::exec::ExecActor;
 use crate::actors::fence::FenceActor;
 use crate::actors::membership::{BusActor, MembershipActor};
+use crate::actors::message::CibChange;
 use crate::actors::message::{Message, View};
 use crate::actors::policy::PolicyActor;
 use crate::actors::router::{Link, Router};
@@ -262,6 +263,10 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
         resources,
         answered_by: shared.node.clone(),
         fencing: crate::model::cib_store::fence_history(&cib),
+        config_errors: crate::model::verify::verify(&cib, crate::actors::shared::now_epoch_s())
+            .iter()
+            .map(ToString::to_string)
+            .collect(),
     }
 }
 
@@ -373,6 +378,14 @@ pub async fn handle_control(
                     return ControlResponse::Error(format!("{user}: {error}"));
                 }
             }
+            // Refused here, before the CIB actor sees it, if it adds errors.
+            if let Err(error) = check_change(
+                &node.shared.cib(),
+                &change,
+                crate::actors::shared::now_epoch_s(),
+            ) {
+                return ControlResponse::Error(error);
+            }
             let answer = node
                 .router
                 .request(
@@ -396,6 +409,9 @@ pub async fn handle_control(
             transitions: node.shared.history.lock().expect("history lock").records(),
         },
         ControlRequest::Fence { target, action } => {
+            if let Err(error) = check_fence_request(&node.shared.cib(), &target, &action) {
+                return ControlResponse::Error(error);
+            }
             let Some(dc) = node.shared.dc_info().dc else {
                 return ControlResponse::Error("no DC at the moment; try again shortly".into());
             };
@@ -429,6 +445,73 @@ pub async fn handle_control(
             ControlResponse::Done(format!("{} shutting down", node.shared.node))
         }
     }
+}
+
+/// The check every client change passes before it goes to the CIB actor:
+/// names of nodes and attributes, then the whole CIB after the change
+/// against before ([`crate::model::verify::check_write`]). Status-only
+/// changes (attributes agents set, cleanups) need only the name checks.
+pub fn check_change(cib: &Element, change: &CibChange, now_epoch_s: i64) -> Result<(), String> {
+    check_change_names(change)?;
+    if !changes_configuration(change) {
+        return Ok(());
+    }
+    // The compare-and-swap is the DC's to decide; here only the content.
+    let content = match change {
+        CibChange::ReplaceConfigurationIf { configuration, .. } => {
+            CibChange::ReplaceConfiguration(configuration.clone())
+        }
+        other => other.clone(),
+    };
+    let mut after = cib.clone();
+    crate::model::cib_store::apply_change(&mut after, &content)
+        .map_err(|e| format!("refused: {e}"))?;
+    crate::model::verify::check_write(cib, &after, now_epoch_s)
+        .map(|_warnings| ())
+        .map_err(|refused| refused.to_string())
+}
+
+fn changes_configuration(change: &CibChange) -> bool {
+    match change {
+        CibChange::SetTransientAttribute { .. } | CibChange::CleanupResource { .. } => false,
+        CibChange::Batch(changes) => changes.iter().any(changes_configuration),
+        _ => true,
+    }
+}
+
+fn check_change_names(change: &CibChange) -> Result<(), String> {
+    use crate::model::names::{check_attribute_name, check_node_name};
+    match change {
+        CibChange::SetTransientAttribute { node, name, .. }
+        | CibChange::SetNodeAttribute { node, name, .. } => {
+            check_node_name(node)?;
+            check_attribute_name(name)
+        }
+        CibChange::SetProperty { name, .. } => check_attribute_name(name),
+        CibChange::CleanupResource {
+            node: Some(node), ..
+        } => check_node_name(node),
+        CibChange::Batch(changes) => changes.iter().try_for_each(check_change_names),
+        _ => Ok(()),
+    }
+}
+
+/// `systole fence NODE`: the target must be a node the cluster knows, and
+/// the action one a fence agent takes.
+pub fn check_fence_request(cib: &Element, target: &str, action: &str) -> Result<(), String> {
+    if !["reboot", "off", "on"].contains(&action) {
+        return Err(format!(
+            "unknown fence action {action:?} (reboot, off or on)"
+        ));
+    }
+    let known = crate::model::names::known_nodes(cib);
+    if !known.iter().any(|n| n == target) {
+        return Err(format!(
+            "refused: no node named {target:?} in the cluster (nodes: {}); nothing was fenced",
+            known.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 /// Leaves out of a status report the resources whose configuration the
@@ -745,7 +828,6 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
 #[cfg(test)]
 mod access_tests {
     use super::*;
-    use crate::actors::message::CibChange;
 
     fn caller(uid: u32, gid: u32) -> Caller {
         Caller {
@@ -864,6 +946,7 @@ mod access_tests {
                 .collect(),
             answered_by: String::new(),
             fencing: vec![],
+            config_errors: vec![],
         };
         filter_status(&mut report, &alice.filter(&cib));
         assert_eq!(report.resources.len(), 2);

@@ -105,6 +105,15 @@ pub fn render(report: &StatusReport) -> String {
             );
         }
     }
+    if !report.config_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nConfiguration Errors (left out of scheduling; `systole cib verify`):"
+        );
+        for line in &report.config_errors {
+            let _ = writeln!(out, "  * {line}");
+        }
+    }
     if !report.fencing.is_empty() {
         let _ = writeln!(out, "\nFencing History:");
         for record in &report.fencing {
@@ -166,6 +175,7 @@ mod tests {
             ],
             answered_by: "node1".into(),
             fencing: vec![],
+            config_errors: vec![],
         };
         let text = render(&report);
         assert!(text.contains("Current DC: node1 (partition with quorum)"));

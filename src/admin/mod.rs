@@ -117,14 +117,7 @@ fn check_new_id(cib: &Element, id: &str) -> Result<()> {
 /// XML ids as Pacemaker accepts them: a letter or `_` first, then letters,
 /// digits, `_`, `-`, `.`.
 pub fn check_id_syntax(id: &str) -> Result<()> {
-    let mut chars = id.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
-        refuse!("invalid id {id:?}: ids start with a letter or '_' and hold letters, digits, '_', '-', '.'");
-    }
-    Ok(())
+    crate::model::names::check_id(id).map_err(AdminError)
 }
 
 /// Makes a string usable inside an id, as pcs does.
@@ -2078,6 +2071,7 @@ fn node_attr(
     what: String,
 ) -> Result<Edit> {
     known_node(cib, node)?;
+    crate::model::names::check_attribute_name(name).map_err(AdminError)?;
     let mut edit = Edit::new();
     edit.push(
         CibChange::SetNodeAttribute {

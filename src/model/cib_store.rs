@@ -264,7 +264,10 @@ fn set_nvpair(set: &mut Element, set_id: &str, name: &str, value: Option<&str>) 
         }
         (None, Some(value)) => set.children.push(
             Element::new("nvpair")
-                .with_attr("id", format!("{set_id}-{name}"))
+                .with_attr(
+                    "id",
+                    crate::model::names::sanitize_id(&format!("{set_id}-{name}")),
+                )
                 .with_attr("name", name)
                 .with_attr("value", value),
         ),
@@ -785,7 +788,7 @@ mod tests {
             .find_by_id(Some("lrm_rsc_op"), "vip_last_failure_0")
             .is_some());
         let count = cib
-            .find_by_id(Some("nvpair"), "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(Some("nvpair"), "status-n1-fail-count-vip.monitor_10000")
             .unwrap();
         assert_eq!(count.attr("value"), Some("1"));
         // A clean stop drops the recurring entry.
@@ -796,7 +799,7 @@ mod tests {
         clear_resource_history(&mut cib, "vip");
         assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_none());
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_none());
     }
 
@@ -850,7 +853,7 @@ mod tests {
             "5:2:0:x",
         );
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_some());
         record_op(
             &mut cib,
@@ -860,7 +863,7 @@ mod tests {
             "6:3:0:x",
         );
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_none());
         assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_some());
         record_op(&mut cib, "n1", &op("delete", 0), &outcome(0, 7), "7:3:0:x");

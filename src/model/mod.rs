@@ -8,6 +8,7 @@ pub mod diff;
 pub mod digest;
 pub mod election;
 pub mod history;
+pub mod names;
 pub mod operation;
 pub mod rules;
 pub mod score;
