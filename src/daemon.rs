@@ -145,7 +145,12 @@ pub fn start_node(
         &router,
         &tree,
     );
-    Cell::start("policy", Box::new(|| Box::new(PolicyActor)), &router, &tree);
+    Cell::start(
+        "policy",
+        Box::new(|| Box::new(PolicyActor::default())),
+        &router,
+        &tree,
+    );
     Cell::start(
         "exec",
         with_shared(|s| Box::new(ExecActor::new(s))),

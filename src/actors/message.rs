@@ -89,6 +89,10 @@ pub enum PlannedKind {
 pub struct Plan {
     pub actions: Vec<PlannedAction>,
     pub summary: Vec<String>,
+    /// What the scheduler left out of the CIB (configuration errors and
+    /// warnings, one a line); everything else is in `actions`.
+    #[serde(default)]
+    pub config_errors: Vec<String>,
 }
 
 /// A change a client asks of the CIB, applied by the DC.

@@ -8,11 +8,55 @@ use crate::model::xml::Element;
 use crate::scheduler::{self, Action, Task};
 use petgraph::visit::EdgeRef;
 
-pub struct PolicyActor;
+/// The scheduler's actor; `running` is set while a run is in progress on
+/// the blocking pool (a run cannot be stopped, so no second one starts).
+#[derive(Default)]
+pub struct PolicyActor {
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// Longest one scheduler run may take, in milliseconds, before the DC is
+/// told it failed (the limits on clone instances, CIB size and patterns
+/// keep a run far below this; the thread cannot be stopped, so no second
+/// run starts while it lasts).
+/// Below the DC's own request timeout, so the DC hears why.
+pub const SCHEDULER_TIME_MS_MAX: u64 = 50_000;
 
 /// The DC's plan for a CIB: the scheduler's graph as steps to carry out.
+/// Never panics: a scheduler panic (a bug, or an input nothing else caught)
+/// is an `Err` naming it, as is a CIB it cannot read at all; parts of a CIB
+/// it cannot use are left out and listed in `Plan::config_errors`. A plan
+/// of pseudo-actions only has no actions: it would run nothing.
 pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
-    let transition = scheduler::schedule(cib, now_epoch_s).map_err(|e| e.to_string())?;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scheduler::schedule(cib, now_epoch_s)
+    }));
+    let transition = match outcome {
+        Ok(Ok(transition)) => transition,
+        Ok(Err(error)) => return Err(error.to_string()),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            return Err(format!(
+                "the scheduler panicked (a bug; please report it): {what}"
+            ));
+        }
+    };
+    let config_errors = transition
+        .config_errors
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    if !transition.has_work() {
+        return Ok(Plan {
+            actions: Vec::new(),
+            summary: transition.summary.clone(),
+            config_errors,
+        });
+    }
     let graph = &transition.graph;
     let actions = graph
         .node_indices()
@@ -31,6 +75,7 @@ pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
     Ok(Plan {
         actions,
         summary: transition.summary.clone(),
+        config_errors,
     })
 }
 
@@ -100,17 +145,47 @@ fn operation_name(task: &Task) -> Option<&'static str> {
     }
 }
 
+/// Runs [`plan`] on a blocking thread, one run at a time, answering an
+/// error when it takes longer than [`SCHEDULER_TIME_MS_MAX`].
+async fn schedule_bounded(
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cib: Element,
+    now_epoch_s: i64,
+) -> Message {
+    use std::sync::atomic::Ordering;
+    if running.swap(true, Ordering::SeqCst) {
+        return Message::Error(
+            "scheduler: the previous run is still going (over SCHEDULER_TIME_MS_MAX); not starting another"
+                .into(),
+        );
+    }
+    let done = std::sync::Arc::clone(&running);
+    let task = tokio::task::spawn_blocking(move || {
+        let result = plan(&cib, now_epoch_s);
+        done.store(false, Ordering::SeqCst);
+        result
+    });
+    let limit = std::time::Duration::from_millis(SCHEDULER_TIME_MS_MAX);
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(Ok(plan))) => Message::Scheduled { plan },
+        Ok(Ok(Err(error))) => Message::Error(format!("scheduler: {error}")),
+        Ok(Err(join)) => {
+            running.store(false, Ordering::SeqCst);
+            Message::Error(format!("scheduler task: {join}"))
+        }
+        Err(_) => Message::Error(format!(
+            "scheduler: no answer within SCHEDULER_TIME_MS_MAX = {SCHEDULER_TIME_MS_MAX} ms"
+        )),
+    }
+}
+
 impl Behaviour for PolicyActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
         if let Message::Schedule { cib, now_epoch_s } = &envelope.body {
             let (cib, now) = (cib.clone(), *now_epoch_s);
+            let running = std::sync::Arc::clone(&self.running);
             ctx.spawn_reply(&envelope, async move {
-                match tokio::task::spawn_blocking(move || plan(&cib, now)).await {
-                    Ok(Ok(plan)) => Message::Scheduled { plan },
-                    Ok(Err(error)) => Message::Error(format!("scheduler: {error}")),
-                    Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                    Err(join) => Message::Error(format!("scheduler task: {join}")),
-                }
+                schedule_bounded(running, cib, now).await
             });
         }
     }

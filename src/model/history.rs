@@ -132,6 +132,7 @@ mod tests {
                 },
             }],
             summary: vec!["* Fence (reboot) n2".into()],
+            config_errors: vec![],
         };
         let mut history = History::default();
         for id in 0..(TRANSITIONS_KEPT as u64 + 5) {

@@ -48,8 +48,11 @@ pub enum OpStatus {
     Cancelled,
     TimedOut,
     NotSupported,
-    /// Could not run at all (agent missing, exec failed).
+    /// Could not run at all (exec failed).
     Error,
+    /// The agent (or its class) is not on this node: the resource cannot
+    /// run here, and so is not running here either.
+    NotInstalled,
 }
 
 impl OpStatus {
@@ -61,6 +64,7 @@ impl OpStatus {
             OpStatus::TimedOut => 2,
             OpStatus::NotSupported => 3,
             OpStatus::Error => 4,
+            OpStatus::NotInstalled => 7,
         }
     }
 }

@@ -152,6 +152,7 @@ mod tests {
                 })
                 .collect(),
             summary: vec![],
+            config_errors: vec![],
         }
     }
 

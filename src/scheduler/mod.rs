@@ -248,6 +248,19 @@ pub struct Transition {
     pub config_errors: Vec<crate::model::verify::ConfigIssue>,
 }
 
+impl Transition {
+    /// Whether carrying the transition out changes anything: a graph of
+    /// pseudo-actions only (the `load_stopped_NODE` steps every transition
+    /// has under a placement strategy) runs nothing, and must not count as
+    /// work, or a DC that schedules again after each transition would run
+    /// one every second forever.
+    pub fn has_work(&self) -> bool {
+        self.graph
+            .node_weights()
+            .any(|action| action.task != Task::Pseudo)
+    }
+}
+
 /// Everything the scheduler worked out, for `simulate` (scores, status).
 pub struct Outcome {
     pub working: unpack::Working,
