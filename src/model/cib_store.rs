@@ -511,6 +511,17 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
                 bump_epoch(cib);
             }
             let state = node_state_mut(cib, node);
+            // A node (re)joining starts with no transient attributes, as
+            // Pacemaker's attribute manager forgets a node's on its loss: a
+            // `shutdown` left from before a restart must not keep it from
+            // resources. One already recorded as a member (a new DC taking
+            // office) keeps its own (promotion scores, a shutdown underway).
+            let was_member = state.attr("in_ccm") == Some("true")
+                && state.attr("crmd") == Some("online")
+                && state.attr("join") == Some("member");
+            if !was_member {
+                state.children.retain(|c| c.name != "transient_attributes");
+            }
             for (key, value) in [
                 ("in_ccm", "true"),
                 ("crmd", "online"),
@@ -1037,5 +1048,31 @@ mod tests {
         .is_err());
         let mut not_cib = Element::new("foo");
         assert!(apply_change(&mut not_cib, &CibChange::Delete { id: "x".into() }).is_err());
+    }
+
+    #[test]
+    fn a_rejoining_node_forgets_its_transient_attributes() {
+        let mut cib = empty_cib();
+        let joined = StatusChange::NodeJoined { node: "n1".into() };
+        apply_status(&mut cib, &joined);
+        let shutdown = CibChange::SetTransientAttribute {
+            node: "n1".into(),
+            name: "shutdown".into(),
+            value: Some("1700000000".into()),
+        };
+        apply_change(&mut cib, &shutdown).unwrap();
+        // A new DC re-announcing a member keeps what is underway.
+        apply_status(&mut cib, &joined);
+        assert!(announced_shutdown(&cib, "n1"));
+        // Lost (its daemon restarted before it could leave), then back.
+        apply_status(&mut cib, &StatusChange::NodeLost { node: "n1".into() });
+        assert!(announced_shutdown(&cib, "n1"));
+        apply_status(&mut cib, &joined);
+        assert!(!announced_shutdown(&cib, "n1"));
+        // The scheduler does not see it shutting down any more.
+        let outcome = crate::scheduler::run(&cib, 0).unwrap();
+        let n1 = outcome.working.node_named("n1").unwrap();
+        assert!(!outcome.working.nodes[n1].shutdown);
+        assert!(outcome.working.nodes[n1].online);
     }
 }
