@@ -759,6 +759,16 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     }
     let pid_file = config.pid_file.clone();
     let result: anyhow::Result<()> = system.block_on(async move {
+        let ownership = crate::control::SocketOwnership {
+            group: policy
+                .admin_gid
+                .or(policy.readonly_gid)
+                .filter(|g| *g != u32::MAX),
+        };
+        // Bound before anything starts: a daemon that cannot have its
+        // control socket does not start (and deletes nothing but a stale
+        // socket of its own).
+        let listener = crate::control::bind_socket(&config.socket, ownership)?;
         let transport_config = crate::transport::TransportConfig {
             cluster_name: config.cluster_name.clone(),
             node_name: config.node_name.clone(),
@@ -797,22 +807,15 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             }),
         );
         tracing::info!(node = %config.node_name, bind = %config.bind, "node started");
-        let socket = config.socket.clone();
         let control_node = node.clone();
-        tokio::task::spawn_local(async move {
-            let served = crate::control::serve(
-                &socket,
-                move |request, caller| {
-                    let node = control_node.clone();
-                    async move { handle_control(node, request, caller).await }
-                },
-                move |caller| access(&policy, caller, &caller_groups(caller)),
-            )
-            .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "control socket failed");
-            }
-        });
+        tokio::task::spawn_local(crate::control::serve_listener(
+            listener,
+            move |request, caller| {
+                let node = control_node.clone();
+                async move { handle_control(node, request, caller).await }
+            },
+            move |caller| access(&policy, caller, &caller_groups(caller)),
+        ));
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         tokio::select! {
