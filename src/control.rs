@@ -221,10 +221,47 @@ pub const CONTROL_DENIED_FRAME_BYTES_MAX: usize = 64;
 pub const SOCKET_PATH_BYTES_MAX: usize = 107;
 
 /// Who may connect to the socket file, besides its owner: the group named
-/// here gets read-write (mode 0660); nobody else can connect at all.
+/// here owns it with read-write (mode 0660), and `also_group` (the read-only
+/// group) gets read-write through a POSIX ACL entry; nobody else can
+/// connect at all.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SocketOwnership {
     pub group: Option<u32>,
+    pub also_group: Option<u32>,
+}
+
+/// Gives `gid` read-write on `path` with a POSIX access ACL (owner and owning
+/// group read-write, others nothing), in the kernel's xattr format.
+fn grant_group(path: &std::ffi::CStr, gid: u32) -> std::io::Result<()> {
+    const UNDEFINED: u32 = u32::MAX;
+    let entries: [(u16, u16, u32); 5] = [
+        (0x01, 6, UNDEFINED), // user::rw-
+        (0x04, 6, UNDEFINED), // group::rw-
+        (0x08, 6, gid),       // group:GID:rw-
+        (0x10, 6, UNDEFINED), // mask::rw-
+        (0x20, 0, UNDEFINED), // other::---
+    ];
+    let mut value = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        value.extend_from_slice(&tag.to_le_bytes());
+        value.extend_from_slice(&perm.to_le_bytes());
+        value.extend_from_slice(&id.to_le_bytes());
+    }
+    let name = c"system.posix_acl_access";
+    let rc = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
 }
 
 /// Why the control socket could not be set up.
@@ -287,14 +324,20 @@ pub fn bind_socket(
     let listener = tokio::net::UnixListener::bind(socket);
     unsafe { libc::umask(old_mask) };
     let listener = listener.map_err(io)?;
+    let c_path = std::ffi::CString::new(socket.as_os_str().as_encoded_bytes())
+        .map_err(|_| SocketError::NotASocket { path: path.clone() })?;
     if let Some(gid) = ownership.group {
-        let c_path = std::ffi::CString::new(socket.as_os_str().as_encoded_bytes())
-            .map_err(|_| SocketError::NotASocket { path: path.clone() })?;
         if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
             return Err(io(std::io::Error::last_os_error()));
         }
     }
     std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+    if let Some(gid) = ownership.also_group.filter(|g| Some(*g) != ownership.group) {
+        if let Err(error) = grant_group(&c_path, gid) {
+            // The read-only group then cannot connect; say so, run on.
+            tracing::warn!(%error, gid, "control socket: no ACL for the read-only group (a filesystem without POSIX ACLs?); its members cannot connect");
+        }
+    }
     Ok(listener)
 }
 

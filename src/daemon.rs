@@ -759,11 +759,10 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     }
     let pid_file = config.pid_file.clone();
     let result: anyhow::Result<()> = system.block_on(async move {
+        let known = |gid: Option<u32>| gid.filter(|g| *g != u32::MAX);
         let ownership = crate::control::SocketOwnership {
-            group: policy
-                .admin_gid
-                .or(policy.readonly_gid)
-                .filter(|g| *g != u32::MAX),
+            group: known(policy.admin_gid).or(known(policy.readonly_gid)),
+            also_group: known(policy.readonly_gid),
         };
         // Bound before anything starts: a daemon that cannot have its
         // control socket does not start (and deletes nothing but a stale

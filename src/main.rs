@@ -426,6 +426,18 @@ fn resolve_socket(target: &Target) -> anyhow::Result<PathBuf> {
                 return Ok(socket);
             }
         }
+        // Distinguish a socket this caller may not open from a dead node.
+        for node in &nodes {
+            let socket = localcluster::socket_path(dir, node);
+            if let Err(error) = std::os::unix::net::UnixStream::connect(&socket) {
+                if error.kind() == std::io::ErrorKind::PermissionDenied {
+                    bail!(
+                        "permission denied on {}: only root, the daemon's user and the cluster's admin and read-only groups may connect",
+                        socket.display()
+                    );
+                }
+            }
+        }
         bail!("no node of {} answers; is the cluster up?", dir.display());
     }
     Ok(PathBuf::from("/run/systole/systole.sock"))

@@ -1504,6 +1504,16 @@ fn location_rule(cib: &Element, rsc: &str, args: &[String]) -> Result<Edit> {
             format!("{rule_id}-expr-{n}")
         };
         let words: Vec<&str> = term.iter().map(String::as_str).collect();
+        if let ["date", rest @ ..] = words.as_slice() {
+            // The scheduler's own date reader: what it cannot read is refused.
+            for date in rest
+                .iter()
+                .filter(|w| !matches!(**w, "gt" | "lt" | "in_range" | "to"))
+            {
+                crate::model::time::read_datetime(date)
+                    .map_err(|e| AdminError(format!("rule: {e}")))?;
+            }
+        }
         let expression = match words.as_slice() {
             [op @ ("defined" | "not_defined"), attribute] => Element::new("expression")
                 .with_attr("id", expr_id)
