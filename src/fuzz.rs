@@ -147,12 +147,12 @@ pub fn control_frame(data: &[u8]) {
     }
     let cib = crate::model::cib_store::empty_cib();
     match request {
-        crate::control::ControlRequest::CibModify { change } => {
-            if crate::daemon::check_change(&cib, &change, NOW_EPOCH_S).is_ok() {
-                let mut after = cib.clone();
-                let _ = crate::model::cib_store::apply_change(&mut after, &change);
-                let _ = after.to_xml_compact();
-            }
+        crate::control::ControlRequest::CibModify { change }
+            if crate::daemon::check_change(&cib, &change, NOW_EPOCH_S).is_ok() =>
+        {
+            let mut after = cib.clone();
+            let _ = crate::model::cib_store::apply_change(&mut after, &change);
+            let _ = after.to_xml_compact();
         }
         crate::control::ControlRequest::Fence { target, action } => {
             let _ = crate::daemon::check_fence_request(&cib, &target, &action);
@@ -187,8 +187,11 @@ pub fn bus_frame(data: &[u8]) {
     }
 }
 
+/// A fuzz target: takes any bytes, returns.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, for the harness and the corpus replay.
-pub const TARGETS: [(&str, fn(&[u8])); 5] = [
+pub const TARGETS: [(&str, Target); 5] = [
     ("cib_xml", cib_xml),
     ("rules_and_dates", rules_and_dates),
     ("durations", durations),

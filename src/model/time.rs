@@ -164,7 +164,7 @@ fn read_clock(clock: &str) -> Result<i64, String> {
         clock.split(':').collect()
     } else {
         let whole = clock.split('.').next().unwrap_or("");
-        if whole.len() % 2 != 0 {
+        if !whole.len().is_multiple_of(2) {
             return Err(format!("{clock:?} is not HH:MM:SS"));
         }
         (0..whole.len())
