@@ -7,10 +7,17 @@
 //! authkey = "/etc/systole/authkey"
 //! state_dir = "/var/lib/systole"
 //! socket = "/run/systole/systole.sock"
+//! # The founding members, read at this node's very first start only: the
+//! # same list on every founder. Nodes added later leave it out and are
+//! # added with `systole node add`.
+//! initial_voters = ["node1", "node2"]
 //! [[peers]]
 //! name = "node2"
 //! addr = "127.0.0.1:7402"
 //! ```
+//!
+//! `peers` only says where other nodes listen; who votes is the cluster's
+//! member table, kept in the replicated log.
 
 use crate::model::names::check_node_name;
 use serde::{Deserialize, Serialize};
@@ -55,6 +62,9 @@ fn default_heartbeat_interval_ms() -> u64 {
 fn default_heartbeat_timeout_ms() -> u64 {
     600
 }
+fn default_election_timeout_ms() -> u64 {
+    500
+}
 fn default_ocf_root() -> PathBuf {
     PathBuf::from("/usr/lib/ocf")
 }
@@ -83,9 +93,19 @@ pub struct NodeConfig {
     pub agents_dir: Option<PathBuf>,
     #[serde(default = "default_ocf_root")]
     pub ocf_root: PathBuf,
-    /// Votes for quorum; defaults to the number of configured nodes.
+    /// Ignored: quorum is a majority of the cluster's voters (its member
+    /// table). Accepted so older files still load.
     #[serde(default)]
     pub expected_votes: Option<u32>,
+    /// The founding voters, read only when this node has no log yet.
+    #[serde(default)]
+    pub initial_voters: Vec<String>,
+    /// Founding witnesses (vote, never lead, run nothing).
+    #[serde(default)]
+    pub initial_witnesses: Vec<String>,
+    /// Without a leader this long (randomised up to twice), an election.
+    #[serde(default = "default_election_timeout_ms")]
+    pub election_timeout_ms: u64,
     /// Two-node clusters: quorate with one node of two.
     #[serde(default)]
     pub two_node: bool,
@@ -169,6 +189,29 @@ impl NodeConfig {
         }
         if self.expected_votes == Some(0) {
             problems.push("expected_votes must be at least 1".into());
+        }
+        if self.election_timeout_ms < 200 {
+            problems.push(format!(
+                "election_timeout_ms = {} is below the minimum of 200",
+                self.election_timeout_ms
+            ));
+        }
+        for name in self.initial_voters.iter().chain(&self.initial_witnesses) {
+            if let Err(e) = check_node_name(name) {
+                problems.push(format!("initial member: {e}"));
+            }
+        }
+        let founders: std::collections::BTreeSet<&String> = self
+            .initial_voters
+            .iter()
+            .chain(&self.initial_witnesses)
+            .collect();
+        if founders.len() != self.initial_voters.len() + self.initial_witnesses.len() {
+            problems.push("initial_voters and initial_witnesses list a node twice".into());
+        }
+        if !self.initial_witnesses.is_empty() && self.initial_voters.is_empty() {
+            problems
+                .push("initial_witnesses without initial_voters: a witness runs nothing".into());
         }
         for (what, path) in [
             ("authkey", &self.authkey),
@@ -305,10 +348,6 @@ impl NodeConfig {
         problems
     }
 
-    pub fn expected_votes(&self) -> u32 {
-        self.expected_votes.unwrap_or(self.peers.len() as u32 + 1)
-    }
-
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).expect("config serialises")
     }
@@ -335,6 +374,9 @@ mod tests {
             agents_dir: None,
             ocf_root: default_ocf_root(),
             expected_votes: None,
+            initial_voters: vec!["node1".into(), "node2".into()],
+            initial_witnesses: vec![],
+            election_timeout_ms: 500,
             two_node: false,
             heartbeat_interval_ms: 100,
             heartbeat_timeout_ms: 600,
@@ -349,7 +391,6 @@ mod tests {
         let text = config.to_toml();
         let back: NodeConfig = toml::from_str(&text).unwrap();
         assert_eq!(back, config);
-        assert_eq!(config.expected_votes(), 2);
     }
 
     #[test]

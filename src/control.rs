@@ -23,8 +23,21 @@ pub enum ControlRequest {
         name: String,
     },
     CibGet,
+    /// The CIB as of the leader's commit index (a linearizable read).
+    CibGetConsistent,
     CibModify {
         change: CibChange,
+    },
+    /// `systole node add`: a new member, as a learner until it caught up.
+    MemberAdd {
+        name: String,
+        addr: Option<String>,
+        witness: bool,
+    },
+    /// `systole node remove`.
+    MemberRemove {
+        name: String,
+        force: bool,
     },
     /// The transitions this node ran as DC.
     History,
@@ -36,6 +49,10 @@ pub enum ControlRequest {
         action: String,
     },
     Shutdown,
+    /// Chaos testing: drop all traffic with these nodes (empty: heal).
+    ChaosBlock {
+        nodes: Vec<String>,
+    },
 }
 
 impl ControlRequest {
@@ -46,6 +63,9 @@ impl ControlRequest {
             ControlRequest::Fence { .. }
                 | ControlRequest::ActorsKill { .. }
                 | ControlRequest::CibModify { .. }
+                | ControlRequest::MemberAdd { .. }
+                | ControlRequest::MemberRemove { .. }
+                | ControlRequest::ChaosBlock { .. }
                 | ControlRequest::Shutdown
         )
     }
@@ -86,6 +106,31 @@ pub struct StatusReport {
     /// one a line: what the scheduler leaves out.
     #[serde(default)]
     pub config_errors: Vec<String>,
+    /// The consensus as the answering node sees it.
+    #[serde(default)]
+    pub consensus: Option<ConsensusReport>,
+}
+
+/// The consensus part of `status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ConsensusReport {
+    pub term: u64,
+    pub leader: Option<String>,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    /// Members that vote (witnesses included), learners catching up, and
+    /// witnesses.
+    pub voters: Vec<String>,
+    pub learners: Vec<String>,
+    pub witnesses: Vec<String>,
+    /// Voters this node reaches (itself included).
+    pub reachable_voters: usize,
+    /// Set while this node's disk fails: it neither votes nor acknowledges.
+    pub disk_error: Option<String>,
+    /// The DC's last scheduler error, until scheduling works again.
+    pub scheduler_error: Option<String>,
+    /// Messages refused because their sender is not a member.
+    pub refused_non_members: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -15,7 +15,8 @@ use crate::actors::message::CibChange;
 use crate::actors::message::{Message, View};
 use crate::actors::policy::PolicyActor;
 use crate::actors::router::{Link, Router};
-use crate::actors::shared::NodeShared;
+use crate::actors::shared::{ConsensusSettings, NodeShared};
+use crate::actors::storage::{DiskReport, DiskWriter, RaftFiles};
 use crate::actors::supervision::{Strategy, SupervisorSpec};
 use crate::actors::tree::Tree;
 use crate::agent::AgentConfig;
@@ -35,6 +36,16 @@ pub const CONTROL_REQUEST_TIMEOUT_MS: u64 = 15_000;
 
 /// The node's supervision tree, declared as data.
 pub fn supervision_spec() -> SupervisorSpec {
+    witness_supervision_spec()
+        .actor("policy")
+        .actor("exec")
+        .actor("fence")
+        .actor("dc")
+}
+
+/// A witness's tree: the transport and the consensus, nothing that runs
+/// resources or decides.
+pub fn witness_supervision_spec() -> SupervisorSpec {
     SupervisorSpec::new("root", Strategy::OneForOne, 20, 10_000)
         .supervisor(
             // The bus and membership share the transport: a crash of one
@@ -44,10 +55,6 @@ pub fn supervision_spec() -> SupervisorSpec {
                 .actor("membership"),
         )
         .actor("cib")
-        .actor("policy")
-        .actor("exec")
-        .actor("fence")
-        .actor("dc")
 }
 
 /// A running node: what the control socket and tests need to reach it.
@@ -104,22 +111,77 @@ pub fn start_node(
     config: &NodeConfig,
     agent_config: AgentConfig,
     bus: Bus,
+    events: mpsc::Receiver<BusEvent>,
+    give_up: Box<dyn Fn(&str) + Send + Sync>,
+) -> NodeHandle {
+    let settings = ConsensusSettings {
+        initial_voters: config.initial_voters.clone(),
+        initial_witnesses: config.initial_witnesses.clone(),
+        witness: false,
+        election_timeout_ms: config.election_timeout_ms,
+        heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+    };
+    start_node_with(config, agent_config, settings, bus, events, give_up)
+}
+
+/// [`start_node`] with the consensus settings given (a witness).
+pub fn start_node_with(
+    config: &NodeConfig,
+    agent_config: AgentConfig,
+    settings: ConsensusSettings,
+    bus: Bus,
     mut events: mpsc::Receiver<BusEvent>,
     give_up: Box<dyn Fn(&str) + Send + Sync>,
 ) -> NodeHandle {
+    let witness = settings.witness;
     let shared = Arc::new(NodeShared::new(
         &config.node_name,
         &config.cluster_name,
         config.state_dir.clone(),
         agent_config,
+        settings,
     ));
     let router = Router::new(&config.node_name);
+    let _ = shared.router.set(Arc::clone(&router));
+    let _ = shared.bus.set(bus.clone());
+    {
+        let router = Arc::clone(&router);
+        let writer = DiskWriter::start(
+            RaftFiles::new(&config.state_dir),
+            Box::new(move |report| {
+                let (incarnation, number, error) = match report {
+                    DiskReport::Persisted {
+                        incarnation,
+                        number,
+                    } => (incarnation, number, None),
+                    DiskReport::Failed { incarnation, error } => (incarnation, 0, Some(error)),
+                };
+                let me = router.local_ref("cib");
+                let _ = router.send(
+                    me.clone(),
+                    me,
+                    Message::CibDisk {
+                        incarnation,
+                        number,
+                        error,
+                    },
+                );
+            }),
+            disk_failure_injector(&config.state_dir),
+        );
+        let _ = shared.disk.set(writer);
+    }
     router.set_link(Arc::new(BusLink {
         bus: bus.clone(),
         shared: Arc::clone(&shared),
         queues: DashMap::new(),
     }));
-    let tree = Tree::new(supervision_spec(), give_up);
+    let spec = if witness {
+        witness_supervision_spec()
+    } else {
+        supervision_spec()
+    };
+    let tree = Tree::new(spec, give_up);
     {
         let bus = bus.clone();
         Cell::start(
@@ -129,12 +191,19 @@ pub fn start_node(
             &tree,
         );
     }
-    Cell::start(
-        "membership",
-        Box::new(|| Box::new(MembershipActor)),
-        &router,
-        &tree,
-    );
+    {
+        let shared = Arc::clone(&shared);
+        Cell::start(
+            "membership",
+            Box::new(move || {
+                Box::new(MembershipActor {
+                    shared: Arc::clone(&shared),
+                })
+            }),
+            &router,
+            &tree,
+        );
+    }
     let with_shared = |make: fn(Arc<NodeShared>) -> Box<dyn crate::actors::cell::Behaviour>| {
         let shared = Arc::clone(&shared);
         Box::new(move || make(Arc::clone(&shared))) as crate::actors::cell::Factory
@@ -145,39 +214,25 @@ pub fn start_node(
         &router,
         &tree,
     );
-    Cell::start(
-        "policy",
-        Box::new(|| Box::new(PolicyActor::default())),
-        &router,
-        &tree,
-    );
-    Cell::start(
-        "exec",
-        with_shared(|s| Box::new(ExecActor::new(s))),
-        &router,
-        &tree,
-    );
-    Cell::start(
-        "fence",
-        with_shared(|s| Box::new(FenceActor::new(s))),
-        &router,
-        &tree,
-    );
-    Cell::start(
-        "dc",
-        with_shared(|s| Box::new(DcActor::new(s))),
-        &router,
-        &tree,
-    );
+    if !witness {
+        start_deciding_actors(&shared, &router, &tree);
+    }
 
     // Bus events into the actors.
     {
         let router = Arc::clone(&router);
+        let shared_for_events = Arc::clone(&shared);
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 tracing::trace!(event = ?std::mem::discriminant(&event), "bus event");
                 match event {
-                    BusEvent::Message { from, payload } => router.receive_remote(&from, &payload),
+                    BusEvent::Message { from, payload } => {
+                        if shared_for_events.admits(&from) {
+                            router.receive_remote(&from, &payload)
+                        } else {
+                            refuse_non_member(&shared_for_events, &from);
+                        }
+                    }
                     BusEvent::View(view) => {
                         let view = View {
                             id: view.id,
@@ -222,6 +277,67 @@ pub fn start_node(
     }
 }
 
+/// The actors a witness does not run: policy, executor, fencer, DC.
+fn start_deciding_actors(shared: &Arc<NodeShared>, router: &Arc<Router>, tree: &Arc<Tree>) {
+    let with_shared =
+        |shared: &Arc<NodeShared>,
+         make: fn(Arc<NodeShared>) -> Box<dyn crate::actors::cell::Behaviour>| {
+            let shared = Arc::clone(shared);
+            Box::new(move || make(Arc::clone(&shared))) as crate::actors::cell::Factory
+        };
+    Cell::start(
+        "policy",
+        Box::new(|| Box::new(PolicyActor::default())),
+        router,
+        tree,
+    );
+    Cell::start(
+        "exec",
+        with_shared(shared, |s| Box::new(ExecActor::new(s))),
+        router,
+        tree,
+    );
+    Cell::start(
+        "fence",
+        with_shared(shared, |s| Box::new(FenceActor::new(s))),
+        router,
+        tree,
+    );
+    Cell::start(
+        "dc",
+        with_shared(shared, |s| Box::new(DcActor::new(s))),
+        router,
+        tree,
+    );
+}
+
+/// Counts and logs (rate-limited) a message from a host that holds the
+/// authkey but is not a member of the cluster.
+fn refuse_non_member(shared: &NodeShared, from: &str) {
+    let refused = shared
+        .refused_non_members
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if refused.is_power_of_two() {
+        tracing::warn!(%from, refused = refused + 1, "refused a message from a node that is not a member of this cluster (add it with `systole node add`)");
+    }
+}
+
+/// Tests make the Raft log's disk "full" by creating `state_dir/raft/FAIL`
+/// (only when SYSTOLE_TEST_DISK_FAULTS=1).
+fn disk_failure_injector(
+    state_dir: &std::path::Path,
+) -> Option<crate::actors::storage::FailureInjector> {
+    if std::env::var("SYSTOLE_TEST_DISK_FAULTS").as_deref() != Ok("1") {
+        return None;
+    }
+    let marker = state_dir.join("raft").join("FAIL");
+    Some(Box::new(move || {
+        marker
+            .exists()
+            .then(|| "No space left on device (injected by the test)".to_string())
+    }))
+}
+
 /// The status report from this node's point of view.
 pub fn status_report(node: &NodeHandle) -> StatusReport {
     let shared = &node.shared;
@@ -263,7 +379,7 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
     StatusReport {
         cluster: shared.cluster_name.clone(),
         dc,
-        quorate: view.quorate,
+        quorate: shared.quorum().quorate(),
         nodes,
         resources,
         answered_by: shared.node.clone(),
@@ -272,6 +388,49 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
             .iter()
             .map(ToString::to_string)
             .collect(),
+        consensus: Some(consensus_report(shared)),
+    }
+}
+
+fn consensus_report(shared: &NodeShared) -> crate::control::ConsensusReport {
+    use crate::model::control::members::MemberRole;
+    let info = shared.consensus_info();
+    let names = |role: MemberRole| -> Vec<String> {
+        let mut names: Vec<String> = info
+            .members
+            .iter()
+            .filter(|(_, m)| m.role == role)
+            .map(|(_, m)| m.name.clone())
+            .collect();
+        names.sort();
+        names
+    };
+    let status = info
+        .status
+        .clone()
+        .unwrap_or(crate::model::control::consensus::ConsensusStatus {
+            term: 0,
+            leader: None,
+            role: "none".into(),
+            commit_index: 0,
+            applied_index: 0,
+            last_index: 0,
+            snapshot_index: 0,
+        });
+    crate::control::ConsensusReport {
+        term: status.term,
+        leader: status.leader,
+        commit_index: status.commit_index,
+        applied_index: status.applied_index,
+        voters: info.members.voter_names(),
+        learners: names(MemberRole::Learner),
+        witnesses: names(MemberRole::Witness),
+        reachable_voters: shared.quorum().reachable,
+        disk_error: info.disk_error,
+        scheduler_error: info.scheduler_error,
+        refused_non_members: shared
+            .refused_non_members
+            .load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 
@@ -401,14 +560,42 @@ pub async fn handle_control(
                 )
                 .await;
             match answer {
-                Ok(Message::CibStored { version }) => ControlResponse::Done(format!(
-                    "CIB updated to version {version} (stored on a majority)"
+                Ok(Message::CibStored { version, index }) => ControlResponse::Done(format!(
+                    "CIB updated to version {version} (log index {index}, committed on a majority of the voters)"
                 )),
                 Ok(Message::Error(e)) => ControlResponse::Error(e),
                 Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
+        ControlRequest::CibGetConsistent => {
+            let answer = node
+                .router
+                .request(
+                    me,
+                    node.router.local_ref("cib"),
+                    Message::CibReadConsistent,
+                    CONTROL_REQUEST_TIMEOUT_MS,
+                )
+                .await;
+            match answer {
+                Ok(Message::CibContent { cib }) => {
+                    let xml = match caller_acl() {
+                        Some((_, acl)) => acl.filter(&cib).to_xml_pretty(),
+                        None => cib.to_xml_pretty(),
+                    };
+                    ControlResponse::Cib { xml }
+                }
+                Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
+                Err(error) => ControlResponse::Error(error.to_string()),
+            }
+        }
+        ControlRequest::MemberAdd {
+            name,
+            addr,
+            witness,
+        } => member_add(&node, me, name, addr, witness).await,
+        ControlRequest::MemberRemove { name, force } => member_remove(&node, me, name, force).await,
         ControlRequest::History => ControlResponse::History {
             node: node.shared.node.clone(),
             transitions: node.shared.history.lock().expect("history lock").records(),
@@ -444,7 +631,22 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
-        ControlRequest::BusStats => ControlResponse::Done(format!("{:#?}", node.bus.stats())),
+        ControlRequest::BusStats => ControlResponse::Done(format!(
+            "{:#?}\nrefused_non_members: {}",
+            node.bus.stats(),
+            node.shared
+                .refused_non_members
+                .load(std::sync::atomic::Ordering::Relaxed)
+        )),
+        ControlRequest::ChaosBlock { nodes } => {
+            let described = if nodes.is_empty() {
+                "healed: no peers blocked".to_string()
+            } else {
+                format!("blocking all traffic with {}", nodes.join(", "))
+            };
+            node.bus.block(nodes.into_iter().collect());
+            ControlResponse::Done(format!("{}: {described}", node.shared.node))
+        }
         ControlRequest::Shutdown => {
             node.shutdown.notify_one();
             ControlResponse::Done(format!("{} shutting down", node.shared.node))
@@ -517,6 +719,96 @@ pub fn check_fence_request(cib: &Element, target: &str, action: &str) -> Result<
         ));
     }
     Ok(())
+}
+
+async fn member_change(
+    node: &NodeHandle,
+    me: crate::actors::message::ActorRef,
+    change: crate::model::control::members::MemberChange,
+) -> Result<(), String> {
+    let answer = node
+        .router
+        .request(
+            me,
+            node.router.local_ref("cib"),
+            Message::CibMembers { change },
+            CONTROL_REQUEST_TIMEOUT_MS,
+        )
+        .await;
+    match answer {
+        Ok(Message::Ok) => Ok(()),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+async fn member_add(
+    node: &NodeHandle,
+    me: crate::actors::message::ActorRef,
+    name: String,
+    addr: Option<String>,
+    witness: bool,
+) -> ControlResponse {
+    use crate::model::control::members::{Member, MemberChange, MemberRole};
+    if let Err(error) = crate::admin::check_id_syntax(&name) {
+        return ControlResponse::Error(format!("node name {name:?}: {error}"));
+    }
+    if let Some(addr) = &addr {
+        if addr.parse::<std::net::SocketAddr>().is_err() {
+            return ControlResponse::Error(format!(
+                "--addr {addr:?} is not HOST:PORT (an IP address and a port)"
+            ));
+        }
+    }
+    let members = node.shared.consensus_info().members;
+    if members.contains(&name) {
+        return ControlResponse::Error(format!("{name} is already a member"));
+    }
+    let role = if witness {
+        MemberRole::Witness
+    } else {
+        MemberRole::Learner
+    };
+    let change = MemberChange::Set(Member {
+        name: name.clone(),
+        addr,
+        role,
+    });
+    match member_change(node, me, change).await {
+        Ok(()) if witness => ControlResponse::Done(format!(
+            "{name} added as a witness (it votes, never leads, runs nothing)"
+        )),
+        Ok(()) => ControlResponse::Done(format!(
+            "{name} added as a learner: start its daemon; it becomes a voter once it has caught up"
+        )),
+        Err(error) => ControlResponse::Error(error),
+    }
+}
+
+async fn member_remove(
+    node: &NodeHandle,
+    me: crate::actors::message::ActorRef,
+    name: String,
+    force: bool,
+) -> ControlResponse {
+    use crate::model::control::members::MemberChange;
+    let members = node.shared.consensus_info().members;
+    let Some(member) = members.by_name(&name) else {
+        return ControlResponse::Error(format!("{name} is not a member"));
+    };
+    let online = node.shared.view().members.contains(&name);
+    if online && member.role.runs_resources() && !force {
+        return ControlResponse::Error(format!(
+            "{name} is online: stop it first (its resources move away), or --force"
+        ));
+    }
+    if member.role.votes() && members.voter_names().len() <= 1 {
+        return ControlResponse::Error(format!("{name} is the last voter"));
+    }
+    match member_change(node, me, MemberChange::Remove { name: name.clone() }).await {
+        Ok(()) => ControlResponse::Done(format!("{name} removed from the cluster")),
+        Err(error) => ControlResponse::Error(error),
+    }
 }
 
 /// Leaves out of a status report the resources whose configuration the
@@ -708,7 +1000,7 @@ pub fn agent_config_for(config: &NodeConfig) -> AgentConfig {
 }
 
 /// `systole daemon`: runs a node in the foreground until SIGTERM/SIGINT.
-pub fn run(config: NodeConfig) -> anyhow::Result<()> {
+pub fn run(config: NodeConfig, witness: bool) -> anyhow::Result<()> {
     use anyhow::Context;
     crate::actors::tree::install_quiet_panic_hook();
     std::fs::create_dir_all(&config.state_dir)
@@ -781,7 +1073,9 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             authkey,
             heartbeat_interval_ms: config.heartbeat_interval_ms,
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
-            expected_votes: config.expected_votes(),
+            // The bus's own quorum flag is unused: quorum is a majority
+            // of the cluster's voters (the member table).
+            expected_votes: config.peers.len() as u32 + 1,
             two_node: config.two_node,
             // With two nodes, a node that starts alone must not declare
             // itself quorate before it has seen its peer once (corosync's
@@ -792,9 +1086,17 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         let (bus, events) = crate::transport::start_udp(transport_config)
             .await
             .context("starting the transport")?;
-        let node = start_node(
+        let settings = ConsensusSettings {
+            initial_voters: config.initial_voters.clone(),
+            initial_witnesses: config.initial_witnesses.clone(),
+            witness,
+            election_timeout_ms: config.election_timeout_ms,
+            heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+        };
+        let node = start_node_with(
             &config,
             agent_config,
+            settings,
             bus,
             events,
             Box::new(|supervisor| {
@@ -805,7 +1107,7 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 std::process::exit(70);
             }),
         );
-        tracing::info!(node = %config.node_name, bind = %config.bind, "node started");
+        tracing::info!(node = %config.node_name, bind = %config.bind, witness, "node started");
         let control_node = node.clone();
         tokio::task::spawn_local(crate::control::serve_listener(
             listener,
@@ -954,6 +1256,7 @@ mod access_tests {
             answered_by: String::new(),
             fencing: vec![],
             config_errors: vec![],
+            consensus: None,
         };
         filter_status(&mut report, &alice.filter(&cib));
         assert_eq!(report.resources.len(), 2);

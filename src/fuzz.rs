@@ -180,7 +180,7 @@ pub fn bus_frame(data: &[u8]) {
     }
     if let Ok(envelope) = rmp_serde::from_slice::<crate::actors::message::Envelope>(data) {
         let _ = rmp_serde::to_vec_named(&envelope);
-        if let crate::actors::message::Message::CibReplicate { cib, .. } = &envelope.body {
+        if let crate::actors::message::Message::CibContent { cib } = &envelope.body {
             let _ = crate::model::cib_store::validate_shape(cib);
             let _ = crate::model::verify::verify(cib, NOW_EPOCH_S);
         }

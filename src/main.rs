@@ -52,6 +52,12 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run a witness: a voter that runs no resources and never leads (a
+    /// third vote for two machines).
+    Witness {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Write a new random authkey (mode 0600).
     Keygen {
         #[arg(long)]
@@ -118,6 +124,11 @@ enum Command {
     },
     /// The bus's counters on this node: messages, retransmits, drops and why.
     Bus,
+    /// Fault injection for chaos tests: cut this node off from others.
+    Chaos {
+        #[command(subcommand)]
+        action: ChaosAction,
+    },
     /// Why a resource is where it is: scores, constraints, stickiness, failures.
     Explain { resource: String },
     /// Pacemaker's crm_attribute for resource agents (see agents/bin).
@@ -133,6 +144,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Subcommand)]
+enum ChaosAction {
+    /// Drop every datagram between this node and NODE... (a partition).
+    Block {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Stop blocking.
+    Heal,
 }
 
 #[derive(Subcommand)]
@@ -322,6 +344,23 @@ enum NodeAction {
     },
     /// Undo maintenance.
     Unmaintenance { node: String },
+    /// Add a member: it catches up as a learner, then votes. Start its
+    /// daemon (with no initial_voters) before or after.
+    Add {
+        name: String,
+        /// Where its bus listens.
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+        /// A witness: votes, never leads, runs no resources.
+        #[arg(long)]
+        witness: bool,
+    },
+    /// Remove a member (stop it first; --force for an online one).
+    Remove {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
     /// `attribute [NODE [NAME=VALUE...]]`: list, set (`NAME=` removes).
     Attribute {
         node: Option<String>,
@@ -381,6 +420,10 @@ enum CibAction {
         /// Pacemaker XML (the only format so far; accepted for pcs habits).
         #[arg(long)]
         xml: bool,
+        /// Read through the DC: everything committed before the call is in
+        /// it (plain reads answer from this node's copy).
+        #[arg(long)]
+        consistent: bool,
     },
     /// Check a CIB as the scheduler reads it (crm_verify): errors and
     /// warnings one a line; exit 1 on errors. Without FILE, the live CIB
@@ -464,7 +507,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Daemon { config } => {
             let config = systole::config::NodeConfig::load(&config)?;
             init_logging();
-            systole::daemon::run(config)?;
+            systole::daemon::run(config, false)?;
+        }
+        Command::Witness { config } => {
+            let config = systole::config::NodeConfig::load(&config)?;
+            init_logging();
+            systole::daemon::run(config, true)?;
         }
         Command::Keygen { out } => {
             systole::transport::keygen(&out)
@@ -553,6 +601,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 action: if off { "off" } else { "reboot" }.into(),
             };
             match ask(target, request)? {
+                ControlResponse::Done(text) => println!("{text}"),
+                other => bail!("unexpected answer {other:?}"),
+            }
+        }
+        Command::Chaos { action } => {
+            let nodes = match action {
+                ChaosAction::Block { nodes } => nodes,
+                ChaosAction::Heal => Vec::new(),
+            };
+            match ask(target, ControlRequest::ChaosBlock { nodes })? {
                 ControlResponse::Done(text) => println!("{text}"),
                 other => bail!("unexpected answer {other:?}"),
             }
@@ -965,6 +1023,34 @@ fn property_command(target: &Target, action: PropertyAction) -> anyhow::Result<i
 }
 
 fn node_command(target: &Target, action: NodeAction) -> anyhow::Result<i32> {
+    let request = match &action {
+        NodeAction::Add {
+            name,
+            addr,
+            witness,
+        } => Some(ControlRequest::MemberAdd {
+            name: name.clone(),
+            addr: addr.clone(),
+            witness: *witness,
+        }),
+        NodeAction::Remove { name, force } => Some(ControlRequest::MemberRemove {
+            name: name.clone(),
+            force: *force,
+        }),
+        _ => None,
+    };
+    if let Some(request) = request {
+        if target.shadow.is_some() {
+            bail!("membership is not part of a shadow CIB; drop --shadow");
+        }
+        return match ask(target, request)? {
+            ControlResponse::Done(text) => {
+                println!("{text}");
+                Ok(0)
+            }
+            other => bail!("unexpected answer {other:?}"),
+        };
+    }
     let cib = current_cib(target)?;
     let edit = match action {
         NodeAction::Standby { node } => admin::node_standby(&cib, &node)?,
@@ -978,15 +1064,23 @@ fn node_command(target: &Target, action: NodeAction) -> anyhow::Result<i32> {
         NodeAction::Attribute { node, assignments } => {
             admin::node_attribute(&cib, node.as_deref().unwrap_or_default(), &assignments)?
         }
+        NodeAction::Add { .. } | NodeAction::Remove { .. } => unreachable!("handled above"),
     };
     commit_edit(target, edit)
 }
 
 fn cib_command(target: &Target, action: CibAction) -> anyhow::Result<i32> {
     match action {
-        CibAction::Export { xml: _ } => match &target.shadow {
+        CibAction::Export { xml: _, consistent } => match &target.shadow {
             Some(_) => print!("{}", current_cib(target)?.to_xml_pretty()),
-            None => match ask(target, ControlRequest::CibGet)? {
+            None => match ask(
+                target,
+                if consistent {
+                    ControlRequest::CibGetConsistent
+                } else {
+                    ControlRequest::CibGet
+                },
+            )? {
                 ControlResponse::Cib { xml } => print!("{xml}"),
                 other => bail!("unexpected answer {other:?}"),
             },

@@ -176,6 +176,7 @@ mod tests {
             answered_by: "node1".into(),
             fencing: vec![],
             config_errors: vec![],
+            consensus: None,
         };
         let text = render(&report);
         assert!(text.contains("Current DC: node1 (partition with quorum)"));

@@ -248,15 +248,20 @@ fn a_placement_strategy_does_not_make_an_idle_cluster_busy() {
 }
 
 #[test]
-fn the_dc_plan_carries_the_configuration_errors() {
+fn what_the_scheduler_leaves_out_is_listed_and_the_rest_planned() {
     let c = cib(
         r#"<nvpair id="p1" name="stonith-enabled" value="false"/>"#,
         r#"<primitive id="web" class="ocf" provider="heartbeat" type="Dummy"><operations>
              <op id="web-m" name="monitor" interval="garbage"/></operations></primitive>
            <primitive id="odd" class="bogus" type="x"/>"#,
     );
-    let plan = plan(&c, 0).unwrap();
-    let errors = plan.config_errors.join("\n");
+    let errors: Vec<String> = schedule(&c, 0)
+        .unwrap()
+        .config_errors
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let errors = errors.join("\n");
     assert!(
         errors.contains(r#"<op id="web-m">: invalid interval "garbage""#),
         "{errors}"
@@ -265,6 +270,7 @@ fn the_dc_plan_carries_the_configuration_errors() {
         errors.contains(r#"<primitive id="odd">: unknown resource class"#),
         "{errors}"
     );
+    let plan = plan(&c, 0).unwrap();
     assert!(
         plan.summary.iter().any(|l| l.contains("web")),
         "{:?}",

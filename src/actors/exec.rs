@@ -246,18 +246,9 @@ impl Behaviour for ExecActor {
                 action,
                 op,
             } => {
-                let info = self.shared.dc_info();
-                if info.dc.as_deref() != Some(envelope.from.node.as_str())
-                    || !self.shared.accepts_term(*term)
-                {
-                    tracing::warn!(from = %envelope.from, term, current = info.term, "refused a command from a stale or unknown DC");
-                    ctx.reply(
-                        &envelope,
-                        Message::Error(format!(
-                            "refused: term {term} from {} is not the current DC's (term {}, DC {:?})",
-                            envelope.from.node, info.term, info.dc
-                        )),
-                    );
+                if let Err(refusal) = self.shared.check_dc_command(&envelope.from.node, *term) {
+                    tracing::warn!(from = %envelope.from, term, "{refusal}");
+                    ctx.reply(&envelope, Message::Error(refusal));
                     return;
                 }
                 let (transition, action, op) = (*transition, *action, op.clone());

@@ -156,7 +156,7 @@ impl Behaviour for FenceActor {
         } = &envelope.body
         {
             let from_local_dc = envelope.from.node == self.shared.node && self.shared.is_dc();
-            if !from_local_dc || !self.shared.accepts_term(*term) {
+            if !from_local_dc || self.shared.dc_info().term != *term {
                 ctx.reply(
                     &envelope,
                     Message::Error(format!(

@@ -25,8 +25,9 @@ pub const SCHEDULER_TIME_MS_MAX: u64 = 50_000;
 /// The DC's plan for a CIB: the scheduler's graph as steps to carry out.
 /// Never panics: a scheduler panic (a bug, or an input nothing else caught)
 /// is an `Err` naming it, as is a CIB it cannot read at all; parts of a CIB
-/// it cannot use are left out and listed in `Plan::config_errors`. A plan
-/// of pseudo-actions only has no actions: it would run nothing.
+/// it cannot use are left out (`model::verify::verify` lists them, and
+/// `status` shows them). A plan of pseudo-actions only has no actions: it
+/// would run nothing.
 pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         scheduler::schedule(cib, now_epoch_s)
@@ -45,16 +46,10 @@ pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
             ));
         }
     };
-    let config_errors = transition
-        .config_errors
-        .iter()
-        .map(ToString::to_string)
-        .collect();
     if !transition.has_work() {
         return Ok(Plan {
             actions: Vec::new(),
             summary: transition.summary.clone(),
-            config_errors,
         });
     }
     let graph = &transition.graph;
@@ -75,7 +70,6 @@ pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
     Ok(Plan {
         actions,
         summary: transition.summary.clone(),
-        config_errors,
     })
 }
 

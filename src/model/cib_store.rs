@@ -3,7 +3,7 @@
 //! in Pacemaker's own format so the scheduler reads the daemon's CIB exactly
 //! as it reads one of Pacemaker's.
 
-use crate::actors::message::{CibChange, StatusChange};
+use crate::model::change::{CibChange, StatusChange};
 use crate::model::operation::{OpOutcome, OpSpec};
 use crate::model::xml::Element;
 use serde::{Deserialize, Serialize};
