@@ -19,9 +19,36 @@
 //! `peers` only says where other nodes listen; who votes is the cluster's
 //! member table, kept in the replicated log.
 
+use crate::model::names::check_node_name;
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+/// Shortest heartbeat interval accepted, in milliseconds.
+pub const HEARTBEAT_INTERVAL_MS_MIN: u64 = 20;
+/// Longest heartbeat interval accepted, in milliseconds.
+pub const HEARTBEAT_INTERVAL_MS_MAX: u64 = 10_000;
+/// The heartbeat timeout spans at least this many intervals.
+pub const HEARTBEAT_TIMEOUTS_MIN: u64 = 3;
+
+/// What kind of file this is, in words.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let kind = meta.file_type();
+    if kind.is_fifo() {
+        "FIFO"
+    } else if kind.is_dir() {
+        "directory"
+    } else if kind.is_socket() {
+        "socket"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "device"
+    } else if kind.is_symlink() {
+        "symbolic link"
+    } else {
+        "regular file"
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PeerConfig {
@@ -177,69 +204,60 @@ impl NodeConfig {
             None => AgentSettings::default(),
         };
         let config: NodeConfig = toml::Value::Table(table).try_into().map_err(syntax)?;
-        config.validate().map_err(|message| ConfigError::Invalid {
-            path: path.to_path_buf(),
-            message,
-        })?;
+        let mut problems = config.problems();
+        problems.extend(config.file_problems());
+        if !problems.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                message: problems.join("\n"),
+            });
+        }
         Ok((config, agents))
     }
 
+    /// Every problem of the configuration as written, one line each.
     pub fn validate(&self) -> Result<(), String> {
-        let name_ok = |n: &str| {
-            !n.is_empty()
-                && n.len() <= 64
-                && n.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        };
-        if !name_ok(&self.node_name) {
-            return Err(format!(
-                "node_name {:?} must be 1-64 letters, digits, '-', '_' or '.'",
-                self.node_name
-            ));
+        let problems = self.problems();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("\n"))
         }
-        if !name_ok(&self.cluster_name) {
-            return Err(format!(
-                "cluster_name {:?} is not a valid name",
-                self.cluster_name
-            ));
+    }
+
+    /// The checks that need no file: names, addresses, ports, duplicates,
+    /// timings and votes.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Err(e) = check_node_name(&self.node_name) {
+            problems.push(format!("node_name: {e}"));
         }
-        let mut seen = std::collections::BTreeSet::new();
-        for peer in &self.peers {
-            if !name_ok(&peer.name) {
-                return Err(format!("peer name {:?} is not a valid name", peer.name));
-            }
-            if peer.name == self.node_name {
-                return Err(format!("peer {} is this node itself", peer.name));
-            }
-            if !seen.insert(peer.name.clone()) {
-                return Err(format!("peer {} is listed twice", peer.name));
-            }
+        if let Err(e) = check_node_name(&self.cluster_name) {
+            problems.push(format!("cluster_name: {e}"));
         }
+        problems.extend(self.address_problems());
+        problems.extend(self.timing_problems());
         if self.peers.is_empty()
             && self.multicast.is_none()
             && !self.two_node
             && self.expected_votes.unwrap_or(1) > 1
         {
-            return Err(
+            problems.push(
                 "no peers and no multicast group: this node could never reach the others".into(),
             );
         }
-        if self.heartbeat_interval_ms == 0
-            || self.heartbeat_timeout_ms <= self.heartbeat_interval_ms
-        {
-            return Err(
-                "heartbeat_timeout_ms must exceed heartbeat_interval_ms, which must be > 0".into(),
-            );
+        if self.expected_votes == Some(0) {
+            problems.push("expected_votes must be at least 1".into());
         }
         if self.election_timeout_ms < 200 {
-            return Err(format!(
+            problems.push(format!(
                 "election_timeout_ms = {} is below the minimum of 200",
                 self.election_timeout_ms
             ));
         }
         for name in self.initial_voters.iter().chain(&self.initial_witnesses) {
-            if !name_ok(name) {
-                return Err(format!("initial member {name:?} is not a valid name"));
+            if let Err(e) = check_node_name(name) {
+                problems.push(format!("initial member: {e}"));
             }
         }
         let founders: std::collections::BTreeSet<&String> = self
@@ -248,12 +266,145 @@ impl NodeConfig {
             .chain(&self.initial_witnesses)
             .collect();
         if founders.len() != self.initial_voters.len() + self.initial_witnesses.len() {
-            return Err("initial_voters and initial_witnesses list a node twice".into());
+            problems.push("initial_voters and initial_witnesses list a node twice".into());
         }
         if !self.initial_witnesses.is_empty() && self.initial_voters.is_empty() {
-            return Err("initial_witnesses without initial_voters: a witness runs nothing".into());
+            problems
+                .push("initial_witnesses without initial_voters: a witness runs nothing".into());
         }
-        Ok(())
+        for (what, path) in [
+            ("authkey", &self.authkey),
+            ("state_dir", &self.state_dir),
+            ("socket", &self.socket),
+        ] {
+            if path.as_os_str().is_empty() {
+                problems.push(format!("{what} is empty"));
+            }
+        }
+        if let Err(e) = crate::control::check_socket_path(&self.socket) {
+            problems.push(format!("socket: {e}"));
+        }
+        for (what, group) in [
+            ("admin_group", &self.admin_group),
+            ("readonly_group", &self.readonly_group),
+        ] {
+            if let Some(group) = group {
+                if check_node_name(group).is_err() {
+                    problems.push(format!("{what} {group:?} is not a valid group name"));
+                }
+            }
+        }
+        problems
+    }
+
+    fn address_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.bind.port() == 0 {
+            problems.push(format!(
+                "bind {}: port 0 is not a port to listen on",
+                self.bind
+            ));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        let mut addrs = std::collections::BTreeMap::new();
+        addrs.insert(self.bind, self.node_name.clone());
+        for peer in &self.peers {
+            if let Err(e) = check_node_name(&peer.name) {
+                problems.push(format!("peer name: {e}"));
+            }
+            if peer.name == self.node_name {
+                problems.push(format!("peer {} is this node itself", peer.name));
+            }
+            if !names.insert(peer.name.clone()) {
+                problems.push(format!("peer {} is listed twice", peer.name));
+            }
+            if peer.addr.port() == 0 {
+                problems.push(format!("peer {} addr {}: port 0", peer.name, peer.addr));
+            }
+            if peer.addr.ip().is_unspecified() || peer.addr.ip().is_multicast() {
+                problems.push(format!(
+                    "peer {} addr {}: not an address a node can have",
+                    peer.name, peer.addr
+                ));
+            }
+            if let Some(other) = addrs.insert(peer.addr, peer.name.clone()) {
+                problems.push(format!(
+                    "peer {} addr {} is also {other}'s",
+                    peer.name, peer.addr
+                ));
+            }
+        }
+        if let Some(group) = self.multicast {
+            if !group.ip().is_multicast() || group.port() == 0 {
+                problems.push(format!(
+                    "multicast {group}: needs a multicast address and a port other than 0"
+                ));
+            }
+        }
+        problems
+    }
+
+    fn timing_problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.heartbeat_interval_ms < HEARTBEAT_INTERVAL_MS_MIN {
+            problems.push(format!(
+                "heartbeat_interval_ms = {} is below HEARTBEAT_INTERVAL_MS_MIN = {HEARTBEAT_INTERVAL_MS_MIN} ms",
+                self.heartbeat_interval_ms
+            ));
+        }
+        if self.heartbeat_interval_ms > HEARTBEAT_INTERVAL_MS_MAX {
+            problems.push(format!(
+                "heartbeat_interval_ms = {} is above HEARTBEAT_INTERVAL_MS_MAX = {HEARTBEAT_INTERVAL_MS_MAX} ms",
+                self.heartbeat_interval_ms
+            ));
+        }
+        if self.heartbeat_timeout_ms < HEARTBEAT_TIMEOUTS_MIN * self.heartbeat_interval_ms {
+            problems.push(format!(
+                "heartbeat_timeout_ms = {} must be at least {HEARTBEAT_TIMEOUTS_MIN} heartbeat intervals ({} ms): fewer lose nodes to one late datagram",
+                self.heartbeat_timeout_ms,
+                HEARTBEAT_TIMEOUTS_MIN * self.heartbeat_interval_ms
+            ));
+        }
+        problems
+    }
+
+    /// The checks on files named by the configuration: the authkey is a
+    /// regular file only its owner can read (a FIFO would hang the start).
+    pub fn file_problems(&self) -> Vec<String> {
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+        let mut problems = Vec::new();
+        match std::fs::metadata(&self.authkey) {
+            Err(e) => problems.push(format!("authkey {}: {e}", self.authkey.display())),
+            Ok(meta) if !meta.is_file() => problems.push(format!(
+                "authkey {} is a {}, not a regular file (make one with `systole keygen`)",
+                self.authkey.display(),
+                file_kind(&meta)
+            )),
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => problems.push(format!(
+                "authkey {} has mode {:04o}: group and others must have no access (chmod 600)",
+                self.authkey.display(),
+                meta.permissions().mode() & 0o777
+            )),
+            Ok(_) => {}
+        }
+        if let Ok(meta) = std::fs::symlink_metadata(&self.socket) {
+            if !meta.file_type().is_socket() {
+                problems.push(format!(
+                    "socket {} exists and is a {}: refusing to replace it",
+                    self.socket.display(),
+                    file_kind(&meta)
+                ));
+            }
+        }
+        if let Ok(meta) = std::fs::metadata(&self.state_dir) {
+            if !meta.is_dir() {
+                problems.push(format!(
+                    "state_dir {} is not a directory",
+                    self.state_dir.display()
+                ));
+            }
+        }
+        problems
     }
 
     pub fn to_toml(&self) -> String {
@@ -313,7 +464,14 @@ mod tests {
     fn the_agents_table_is_optional_and_checked() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        let config = sample();
+        let mut config = sample();
+        // Loading checks the files the config names, so they must exist.
+        config.authkey = dir.path().join("authkey");
+        std::fs::write(&config.authkey, [7u8; 32]).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config.authkey, std::fs::Permissions::from_mode(0o600)).unwrap();
+        config.state_dir = dir.path().join("state");
+        config.socket = dir.path().join("s.sock");
         std::fs::write(&path, config.to_toml()).unwrap();
         let (back, agents) = NodeConfig::load_with_agents(&path).unwrap();
         assert_eq!(back, config);
@@ -369,5 +527,87 @@ mod tests {
             NodeConfig::load(&path),
             Err(ConfigError::Invalid { .. })
         ));
+    }
+
+    #[test]
+    fn every_problem_is_named_one_line_each() {
+        let mut config = sample();
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        config.peers.push(PeerConfig {
+            name: "node3".into(),
+            addr: "127.0.0.1:7402".parse().unwrap(),
+        });
+        config.peers.push(PeerConfig {
+            name: "node2".into(),
+            addr: "0.0.0.0:0".parse().unwrap(),
+        });
+        config.heartbeat_interval_ms = 1;
+        config.heartbeat_timeout_ms = 2;
+        config.socket = PathBuf::from(format!("/tmp/{}", "s".repeat(120)));
+        config.multicast = Some("127.0.0.1:5405".parse().unwrap());
+        let problems = config.problems();
+        let text = problems.join("\n");
+        for expected in [
+            "bind 127.0.0.1:0: port 0",
+            "peer node3 addr 127.0.0.1:7402 is also node2's",
+            "peer node2 is listed twice",
+            "peer node2 addr 0.0.0.0:0: port 0",
+            "not an address a node can have",
+            "below HEARTBEAT_INTERVAL_MS_MIN = 20 ms",
+            "at least 3 heartbeat intervals",
+            "SOCKET_PATH_BYTES_MAX = 107",
+            "multicast 127.0.0.1:5405",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing in\n{text}");
+        }
+        assert_eq!(
+            config.validate().unwrap_err().lines().count(),
+            problems.len()
+        );
+    }
+
+    #[test]
+    fn files_are_checked_before_they_are_read() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = sample();
+        config.state_dir = dir.path().to_path_buf();
+        // A FIFO authkey is refused with a message, not read (which hangs).
+        let fifo = dir.path().join("authkey");
+        let c_path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        config.authkey = fifo.clone();
+        // An existing regular file as the socket is refused, not deleted.
+        let precious = dir.path().join("precious");
+        std::fs::write(&precious, "keep").unwrap();
+        config.socket = precious.clone();
+        let text = config.file_problems().join("\n");
+        assert!(text.contains("is a FIFO, not a regular file"), "{text}");
+        assert!(
+            text.contains("exists and is a regular file: refusing"),
+            "{text}"
+        );
+        assert!(crate::transport::load_authkey(&fifo)
+            .unwrap_err()
+            .to_string()
+            .contains("FIFO"));
+        assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep");
+        // A key others can read is refused too.
+        let key = dir.path().join("key");
+        std::fs::write(&key, [0u8; 32]).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        config.authkey = key;
+        config.socket = dir.path().join("s.sock");
+        let text = config.file_problems().join("\n");
+        assert!(text.contains("mode 0644"), "{text}");
+        // And load() reports all of it at once.
+        let file = dir.path().join("c.toml");
+        config.bind = "127.0.0.1:0".parse().unwrap();
+        std::fs::write(&file, config.to_toml()).unwrap();
+        let error = NodeConfig::load(&file).unwrap_err().to_string();
+        assert!(
+            error.contains("port 0") && error.contains("mode 0644"),
+            "{error}"
+        );
     }
 }

@@ -402,7 +402,12 @@ fn start_deciding_actors(shared: &Arc<NodeShared>, router: &Arc<Router>, tree: &
             let shared = Arc::clone(shared);
             Box::new(move || make(Arc::clone(&shared))) as crate::actors::cell::Factory
         };
-    Cell::start("policy", Box::new(|| Box::new(PolicyActor)), router, tree);
+    Cell::start(
+        "policy",
+        Box::new(|| Box::new(PolicyActor::default())),
+        router,
+        tree,
+    );
     Cell::start(
         "exec",
         with_shared(shared, |s| Box::new(ExecActor::new(s))),
@@ -506,6 +511,7 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
         failed_actions: crate::model::status::failed_actions(&cib),
         last_change: crate::model::status::last_change(&cib),
         updated_epoch_s: crate::actors::shared::now_epoch_s(),
+        config_errors: shared.config_errors(&cib),
         consensus: Some(consensus_report(shared)),
     }
 }
@@ -661,6 +667,14 @@ pub async fn handle_control(
                     return ControlResponse::Error(format!("{user}: {error}"));
                 }
             }
+            // Refused here, before the CIB actor sees it, if it adds errors.
+            if let Err(error) = check_change(
+                &node.shared.cib(),
+                &change,
+                crate::actors::shared::now_epoch_s(),
+            ) {
+                return ControlResponse::Error(error);
+            }
             let answer = node
                 .router
                 .request(
@@ -712,6 +726,9 @@ pub async fn handle_control(
             transitions: node.shared.history.lock().expect("history lock").records(),
         },
         ControlRequest::Fence { target, action } => {
+            if let Err(error) = check_fence_request(&node.shared.cib(), &target, &action) {
+                return ControlResponse::Error(error);
+            }
             let Some(dc) = node.shared.dc_info().dc else {
                 return ControlResponse::Error("no DC at the moment; try again shortly".into());
             };
@@ -869,6 +886,26 @@ fn stamped(
             origin: origin.to_string(),
         },
     }
+}
+
+pub use crate::model::verify::check_change;
+
+/// `systole fence NODE`: the target must be a node the cluster knows, and
+/// the action one a fence agent takes.
+pub fn check_fence_request(cib: &Element, target: &str, action: &str) -> Result<(), String> {
+    if !["reboot", "off", "on"].contains(&action) {
+        return Err(format!(
+            "unknown fence action {action:?} (reboot, off or on)"
+        ));
+    }
+    let known = crate::model::names::known_nodes(cib);
+    if !known.iter().any(|n| n == target) {
+        return Err(format!(
+            "refused: no node named {target:?} in the cluster (nodes: {}); nothing was fenced",
+            known.join(", ")
+        ));
+    }
+    Ok(())
 }
 
 async fn member_change(
@@ -1286,6 +1323,15 @@ pub fn run(
     }
     let pid_file = config.pid_file.clone();
     let result: anyhow::Result<()> = system.block_on(async move {
+        let known = |gid: Option<u32>| gid.filter(|g| *g != u32::MAX);
+        let ownership = crate::control::SocketOwnership {
+            group: known(policy.admin_gid).or(known(policy.readonly_gid)),
+            also_group: known(policy.readonly_gid),
+        };
+        // Bound before anything starts: a daemon that cannot have its
+        // control socket does not start (and deletes nothing but a stale
+        // socket of its own).
+        let listener = crate::control::bind_socket(&config.socket, ownership)?;
         let transport_config = crate::transport::TransportConfig {
             cluster_name: config.cluster_name.clone(),
             node_name: config.node_name.clone(),
@@ -1334,22 +1380,15 @@ pub fn run(
             }),
         );
         tracing::info!(node = %config.node_name, bind = %config.bind, witness, "node started");
-        let socket = config.socket.clone();
         let control_node = node.clone();
-        tokio::task::spawn_local(async move {
-            let served = crate::control::serve(
-                &socket,
-                move |request, caller| {
-                    let node = control_node.clone();
-                    async move { handle_control(node, request, caller).await }
-                },
-                move |caller| access(&policy, caller, &caller_groups(caller)),
-            )
-            .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "control socket failed");
-            }
-        });
+        tokio::task::spawn_local(crate::control::serve_listener(
+            listener,
+            move |request, caller| {
+                let node = control_node.clone();
+                async move { handle_control(node, request, caller).await }
+            },
+            move |caller| access(&policy, caller, &caller_groups(caller)),
+        ));
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         watch_for_shutdown_requests(&node);

@@ -17,6 +17,7 @@ pub mod crm_attribute;
 pub mod daemon;
 pub mod demo;
 pub mod explain;
+pub mod fuzz;
 pub mod localcluster;
 pub mod model;
 pub mod persist;

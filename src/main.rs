@@ -37,7 +37,8 @@ struct Target {
     #[arg(long, global = true)]
     dir: Option<PathBuf>,
     /// With --dir: which node to ask (default: the first that answers).
-    #[arg(long, global = true)]
+    /// Its own id, so a command's NODE argument is never taken for it.
+    #[arg(long = "node", id = "target_node", global = true, value_name = "NODE")]
     node: Option<String>,
     /// Work on the shadow CIB NAME instead of the live cluster (see `cib shadow`).
     #[arg(long, global = true, value_name = "NAME")]
@@ -501,6 +502,10 @@ enum CibAction {
         #[arg(long)]
         consistent: bool,
     },
+    /// Check a CIB as the scheduler reads it (crm_verify): errors and
+    /// warnings one a line; exit 1 on errors. Without FILE, the live CIB
+    /// (or the shadow given with --shadow).
+    Verify { file: Option<PathBuf> },
     /// Load a Pacemaker XML configuration (validated first; refused whole if invalid).
     Import {
         file: PathBuf,
@@ -539,6 +544,18 @@ fn resolve_socket(target: &Target) -> anyhow::Result<PathBuf> {
             let socket = localcluster::socket_path(dir, node);
             if localcluster::ping(&socket) {
                 return Ok(socket);
+            }
+        }
+        // Distinguish a socket this caller may not open from a dead node.
+        for node in &nodes {
+            let socket = localcluster::socket_path(dir, node);
+            if let Err(error) = std::os::unix::net::UnixStream::connect(&socket) {
+                if error.kind() == std::io::ErrorKind::PermissionDenied {
+                    bail!(
+                        "permission denied on {}: only root, the daemon's user and the cluster's admin and read-only groups may connect",
+                        socket.display()
+                    );
+                }
             }
         }
         bail!("no node of {} answers; is the cluster up?", dir.display());
@@ -834,8 +851,11 @@ fn commit_edit(target: &Target, edit: admin::Edit) -> anyhow::Result<i32> {
     match &target.shadow {
         Some(name) => {
             let dir = shadow_dir(target);
-            let mut cib = shadow::load(&dir, name)?;
+            let before = shadow::load(&dir, name)?;
+            let mut cib = before.clone();
             edit.apply(&mut cib)?;
+            // The same check as a live write: a shadow never takes an error.
+            systole::model::verify::check_write(&before, &cib, now_epoch_s())?;
             shadow::save(&dir, name, &cib)?;
             for line in summary {
                 println!("{line}");
@@ -1164,15 +1184,55 @@ fn cib_command(target: &Target, action: CibAction) -> anyhow::Result<i32> {
                 other => bail!("unexpected answer {other:?}"),
             },
         },
+        CibAction::Verify { file } => {
+            let cib = match file {
+                Some(file) => Element::parse(&read_cib_file(&file)?)
+                    .with_context(|| format!("parsing {}", file.display()))?,
+                None => current_cib(target)?,
+            };
+            let issues = systole::model::verify::verify(&cib, now_epoch_s());
+            for issue in &issues {
+                println!("{issue}");
+            }
+            return Ok(i32::from(issues.iter().any(|i| i.is_error())));
+        }
         CibAction::Import { file, merge } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let text = read_cib_file(&file)?;
             let cib = current_cib(target)?;
             return commit_edit(target, admin::cib_import(&cib, &text, merge)?);
         }
         CibAction::Shadow { action } => return shadow_command(target, action),
     }
     Ok(0)
+}
+
+/// A CIB file's text, refused before it is read when over the size limit
+/// (a 200 MB file must not cost gigabytes) or when it is not a regular file.
+fn read_cib_file(file: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let limit = systole::model::verify::CIB_BYTES_MAX;
+    let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a regular file", file.display());
+    }
+    if meta.len() > limit as u64 {
+        bail!(
+            "{} is {} bytes, over CIB_BYTES_MAX = {limit} bytes; refused",
+            file.display(),
+            meta.len()
+        );
+    }
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_string(&mut text))
+        .with_context(|| format!("reading {}", file.display()))?;
+    if text.len() > limit {
+        bail!(
+            "{} grew over CIB_BYTES_MAX = {limit} bytes while read; refused",
+            file.display()
+        );
+    }
+    Ok(text)
 }
 
 fn shadow_command(target: &Target, action: ShadowAction) -> anyhow::Result<i32> {
@@ -1634,6 +1694,25 @@ mod tests {
     }
 
     #[test]
+    fn a_node_argument_is_not_the_node_to_ask() {
+        let cli = Cli::try_parse_from(strings("systole --dir /tmp/c node standby node3")).unwrap();
+        assert_eq!(cli.target.node, None);
+        assert!(
+            matches!(cli.command, Command::Node { action: NodeAction::Standby { node } } if node == "node3")
+        );
+        let cli = Cli::try_parse_from(strings(
+            "systole --dir /tmp/c --node node1 node attribute node3 rack=2",
+        ))
+        .unwrap();
+        assert_eq!(cli.target.node.as_deref(), Some("node1"));
+        assert!(
+            matches!(cli.command, Command::Node { action: NodeAction::Attribute { node: Some(n), .. } } if n == "node3")
+        );
+        let cli = Cli::try_parse_from(strings("systole node online node2 --node node1")).unwrap();
+        assert_eq!(cli.target.node.as_deref(), Some("node1"));
+    }
+
+    #[test]
     fn the_cli_parses_pcs_style_commands() {
         for line in [
             "systole resource create web ocf:heartbeat:Dummy fake=1 meta resource-stickiness=100 op monitor interval=10s",
@@ -1645,6 +1724,8 @@ mod tests {
             "systole node attribute node1 rack=1",
             "systole cib export --xml",
             "systole cib import cib.xml --merge",
+            "systole cib verify",
+            "systole cib verify cib.xml",
             "systole cib shadow commit s1 --force",
             "systole --dir /tmp/c resource list",
         ] {

@@ -129,6 +129,15 @@ pub fn render(report: &StatusReport) -> String {
     render_node_attributes(&mut out, report);
     render_fail_counts(&mut out, report);
     render_failed_actions(&mut out, report);
+    if !report.config_errors.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nConfiguration Errors (left out of scheduling; `systole cib verify`):"
+        );
+        for line in &report.config_errors {
+            let _ = writeln!(out, "  * {line}");
+        }
+    }
     if !report.fencing.is_empty() {
         let _ = writeln!(out, "\nFencing History:");
         // Newest first, as crm_mon shows it.
@@ -284,9 +293,12 @@ mod tests {
                 origin: "node1".into(),
             }),
             updated_epoch_s: 1_796_525_460,
+            config_errors: vec!["primitive p: op interval \"1d\" is not a duration".into()],
             consensus: None,
         };
         let text = render(&report);
+        assert!(text.contains("Configuration Errors"), "{text}");
+        assert!(text.contains("op interval \"1d\""), "{text}");
         assert!(text.contains("Current DC: node1 (partition with quorum)"));
         assert!(text.contains("* Online: [ node1 ]"));
         assert!(text.contains("* OFFLINE: [ node2 ]"));

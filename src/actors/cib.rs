@@ -464,7 +464,7 @@ impl CibActor {
             return;
         };
         let seq = self.next_seq;
-        match consensus.propose_client(seq, change.clone()) {
+        match consensus.propose_client(seq, change.clone(), crate::actors::shared::now_epoch_s()) {
             Ok((index, _)) => {
                 self.next_seq += 1;
                 let since_ms = self.shared.uptime_ms();

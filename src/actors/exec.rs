@@ -30,7 +30,8 @@ impl ExecActor {
 pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
     use crate::agent::ocf::OpStatus as Ran;
     let status = match outcome.status {
-        Ran::Done | Ran::NotInstalled => OpStatus::Done,
+        Ran::Done => OpStatus::Done,
+        Ran::NotInstalled => OpStatus::NotInstalled,
         Ran::TimedOut => OpStatus::TimedOut,
         Ran::Error => OpStatus::Error,
     };
@@ -159,11 +160,14 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         }
     }
     if !is_device && !crate::agent::RESOURCE_CLASSES.contains(&op.agent.class.as_str()) {
-        return at_once(
-            OcfRc::Unimplemented,
-            OpStatus::NotSupported,
+        // Not "unsupported": a probe of a class this node cannot run must
+        // say "not installed" (kept off this node), never a failure that
+        // calls for a stop and then fencing.
+        return not_installed(
+            &op,
+            call_id,
             format!(
-                "agent class {} is not supported (supported: {}, stonith)",
+                "agent class {} cannot run on this node (classes here: {}, stonith)",
                 op.agent.class,
                 crate::agent::RESOURCE_CLASSES.join(", ")
             ),
@@ -181,6 +185,9 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     }
     let request = request_for(&shared, &op, action);
     let ran = run_resource(&request).await;
+    if ran.status == crate::agent::ocf::OpStatus::NotInstalled {
+        return not_installed(&op, call_id, ran.note.clone().unwrap_or_default());
+    }
     let outcome = outcome_from_agent(&ran, call_id);
     if is_device && action == OcfAction::Start && !ran.is_success() {
         let mut devices = shared.fence_devices.lock().expect("devices lock");
@@ -197,6 +204,37 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         }
     }
     outcome
+}
+
+/// The answer for an agent this node cannot run, as Pacemaker's executor
+/// gives it: "not installed" (rc 5, op-status 7), which the scheduler reads
+/// as "cannot run here, is not running here". A stop (or demote) of it
+/// succeeds: what cannot run here is not running here, and a failed stop
+/// would call for fencing a healthy node.
+pub fn not_installed(op: &OpSpec, call_id: u64, note: String) -> OpOutcome {
+    let harmless = matches!(op.operation.as_str(), "stop" | "demote" | "cancel");
+    let output = format!("not installed: {note}");
+    OpOutcome {
+        rc: if harmless {
+            0
+        } else {
+            OcfRc::NotInstalled.code()
+        },
+        status: if harmless {
+            OpStatus::Done
+        } else {
+            OpStatus::NotInstalled
+        },
+        exit_reason: if harmless {
+            String::new()
+        } else {
+            output.clone()
+        },
+        output,
+        exec_ms: 0,
+        ended_epoch_s: now_epoch_s(),
+        call_id,
+    }
 }
 
 /// Fence devices are "started" by registering them on this node (the
@@ -310,5 +348,32 @@ mod tests {
         assert_eq!(got["notify_operation"], "start");
         assert_eq!(got["clone_max"], "2");
         assert_eq!(got.len(), 3);
+    }
+
+    #[test]
+    fn an_agent_that_cannot_run_is_not_installed_and_its_stop_harmless() {
+        let mut op = OpSpec {
+            resource: "s1".into(),
+            agent: crate::model::operation::AgentSpec {
+                class: "systemd".into(),
+                provider: None,
+                kind: "nginx".into(),
+            },
+            operation: "monitor".into(),
+            interval_ms: 0,
+            timeout_ms: 20_000,
+            params: Default::default(),
+            meta: Default::default(),
+        };
+        let probe = not_installed(&op, 1, "no systemd here".into());
+        assert_eq!((probe.rc, probe.status.code()), (5, 7));
+        assert!(probe.output.contains("not installed"));
+        // The scheduler reads it as "stopped, kept off this node".
+        assert!(crate::model::cib_store::is_failure(&op, &probe));
+        op.operation = "stop".into();
+        let stop = not_installed(&op, 2, String::new());
+        assert!(stop.succeeded_as(0), "{stop:?}");
+        op.operation = "start".into();
+        assert_eq!(not_installed(&op, 3, String::new()).rc, 5);
     }
 }

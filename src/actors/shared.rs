@@ -85,6 +85,8 @@ pub struct NodeShared {
     pub dc: RwLock<DcInfo>,
     pub consensus: RwLock<ConsensusInfo>,
     pub consensus_settings: ConsensusSettings,
+    /// `verify`'s findings for a CIB version, and when they were made.
+    config_errors: Mutex<Option<(crate::model::cib_store::CibVersion, Instant, Vec<String>)>>,
     /// The node's bus; set once at start.
     pub bus: std::sync::OnceLock<crate::transport::Bus>,
     /// The node's router; set once at start.
@@ -131,6 +133,7 @@ impl NodeShared {
             consensus_settings,
             disk: std::sync::OnceLock::new(),
             router: std::sync::OnceLock::new(),
+            config_errors: Mutex::new(None),
             bus: std::sync::OnceLock::new(),
             refused_non_members: AtomicU64::new(0),
             view_since_ms: AtomicU64::new(0),
@@ -163,6 +166,30 @@ impl NodeShared {
     pub fn check_dc_command(&self, from: &str, term: u64) -> Result<(), String> {
         let info = self.dc_info();
         crate::model::control::controller::admit_command(info.term, info.dc.as_deref(), from, term)
+    }
+
+    /// The CIB's configuration errors and warnings, one a line. Checking a
+    /// large CIB takes a while, so the answer is kept while the
+    /// configuration is unchanged, for a few seconds of status changes.
+    pub fn config_errors(&self, cib: &Element) -> Vec<String> {
+        const STATUS_CHANGES_CACHED_MS: u128 = 5_000;
+        let version = crate::model::cib_store::version(cib);
+        let mut cached = self.config_errors.lock().expect("config errors lock");
+        if let Some((seen, at, errors)) = cached.as_ref() {
+            let same_configuration =
+                (seen.admin_epoch, seen.epoch) == (version.admin_epoch, version.epoch);
+            if *seen == version
+                || (same_configuration && at.elapsed().as_millis() < STATUS_CHANGES_CACHED_MS)
+            {
+                return errors.clone();
+            }
+        }
+        let errors: Vec<String> = crate::model::verify::verify(cib, now_epoch_s())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        *cached = Some((version, Instant::now(), errors.clone()));
+        errors
     }
 
     pub fn consensus_info(&self) -> ConsensusInfo {

@@ -526,9 +526,10 @@ pub(crate) fn outcome_of_run(
         ),
         Exit::SpawnFailed(error) => {
             let (status, rc) = match error.kind() {
-                std::io::ErrorKind::NotFound => (OpStatus::NotInstalled, OcfRc::NotInstalled),
-                std::io::ErrorKind::PermissionDenied => {
-                    (OpStatus::Error, OcfRc::InsufficientPrivileges)
+                // An agent that cannot be executed is as good as absent
+                // (as Pacemaker's executor says): not installed here.
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+                    (OpStatus::NotInstalled, OcfRc::NotInstalled)
                 }
                 _ => (OpStatus::Error, OcfRc::GenericError),
             };

@@ -58,6 +58,22 @@ pub enum SystemdError {
     Call { method: String, source: zbus::Error },
 }
 
+impl SystemdError {
+    /// True when this host has no systemd bus at all (its socket does not
+    /// exist): no unit can be running here, so the class is "not
+    /// installed". Any other failure (a timeout, a refused call) may be
+    /// passing, and says nothing about whether the unit runs.
+    pub fn means_no_systemd(&self) -> bool {
+        match self {
+            SystemdError::Connect {
+                source: zbus::Error::InputOutput(io) | zbus::Error::Connection(io, _),
+                ..
+            } => io.kind() == std::io::ErrorKind::NotFound,
+            _ => false,
+        }
+    }
+}
+
 /// `nginx` is `nginx.service`; a name with a unit suffix stays as it is.
 pub fn unit_name(name: &str) -> String {
     const SUFFIXES: [&str; 11] = [
@@ -310,6 +326,14 @@ async fn run_unit_action(req: &OcfRequest, unit: &str, started: std::time::Insta
     };
     let systemd = match Systemd::connect(&req.config).await {
         Ok(systemd) => systemd,
+        Err(error) if error.means_no_systemd() => {
+            return answer(
+                OpStatus::NotInstalled,
+                OcfRc::NotInstalled,
+                Some(format!("no systemd on this node: {error}")),
+                started,
+            );
+        }
         Err(error) => return failed(error),
     };
     let path = match systemd.load_unit(unit).await {

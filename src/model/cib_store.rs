@@ -347,7 +347,10 @@ fn set_nvpair(set: &mut Element, set_id: &str, name: &str, value: Option<&str>) 
         }
         (None, Some(value)) => set.children.push(
             Element::new("nvpair")
-                .with_attr("id", format!("{set_id}-{name}"))
+                .with_attr(
+                    "id",
+                    crate::model::names::sanitize_id(&format!("{set_id}-{name}")),
+                )
                 .with_attr("name", name)
                 .with_attr("value", value),
         ),
@@ -605,6 +608,17 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
                 bump_epoch(cib);
             }
             let state = node_state_mut(cib, node);
+            // A node (re)joining starts with no transient attributes, as
+            // Pacemaker's attribute manager forgets a node's on its loss: a
+            // `shutdown` left from before a restart must not keep it from
+            // resources. One already recorded as a member (a new DC taking
+            // office) keeps its own (promotion scores, a shutdown underway).
+            let was_member = state.attr("in_ccm") == Some("true")
+                && state.attr("crmd") == Some("online")
+                && state.attr("join") == Some("member");
+            if !was_member {
+                state.children.retain(|c| c.name != "transient_attributes");
+            }
             for (key, value) in [
                 ("in_ccm", "true"),
                 ("crmd", "online"),
@@ -894,7 +908,7 @@ mod tests {
             .find_by_id(Some("lrm_rsc_op"), "vip_last_failure_0")
             .is_some());
         let count = cib
-            .find_by_id(Some("nvpair"), "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(Some("nvpair"), "status-n1-fail-count-vip.monitor_10000")
             .unwrap();
         assert_eq!(count.attr("value"), Some("1"));
         // A clean stop drops the recurring entry.
@@ -905,7 +919,7 @@ mod tests {
         clear_resource_history(&mut cib, "vip");
         assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_none());
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_none());
     }
 
@@ -959,7 +973,7 @@ mod tests {
             "5:2:0:x",
         );
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_some());
         record_op(
             &mut cib,
@@ -969,7 +983,7 @@ mod tests {
             "6:3:0:x",
         );
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_none());
         assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_some());
         record_op(&mut cib, "n1", &op("delete", 0), &outcome(0, 7), "7:3:0:x");
@@ -1143,5 +1157,31 @@ mod tests {
         .is_err());
         let mut not_cib = Element::new("foo");
         assert!(apply_change(&mut not_cib, &CibChange::Delete { id: "x".into() }).is_err());
+    }
+
+    #[test]
+    fn a_rejoining_node_forgets_its_transient_attributes() {
+        let mut cib = empty_cib();
+        let joined = StatusChange::NodeJoined { node: "n1".into() };
+        apply_status(&mut cib, &joined);
+        let shutdown = CibChange::SetTransientAttribute {
+            node: "n1".into(),
+            name: "shutdown".into(),
+            value: Some("1700000000".into()),
+        };
+        apply_change(&mut cib, &shutdown).unwrap();
+        // A new DC re-announcing a member keeps what is underway.
+        apply_status(&mut cib, &joined);
+        assert!(announced_shutdown(&cib, "n1"));
+        // Lost (its daemon restarted before it could leave), then back.
+        apply_status(&mut cib, &StatusChange::NodeLost { node: "n1".into() });
+        assert!(announced_shutdown(&cib, "n1"));
+        apply_status(&mut cib, &joined);
+        assert!(!announced_shutdown(&cib, "n1"));
+        // The scheduler does not see it shutting down any more.
+        let outcome = crate::scheduler::run(&cib, 0).unwrap();
+        let n1 = outcome.working.node_named("n1").unwrap();
+        assert!(!outcome.working.nodes[n1].shutdown);
+        assert!(outcome.working.nodes[n1].online);
     }
 }

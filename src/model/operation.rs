@@ -48,8 +48,11 @@ pub enum OpStatus {
     Cancelled,
     TimedOut,
     NotSupported,
-    /// Could not run at all (agent missing, exec failed).
+    /// Could not run at all (exec failed).
     Error,
+    /// The agent (or its class) is not on this node: the resource cannot
+    /// run here, and so is not running here either.
+    NotInstalled,
 }
 
 impl OpStatus {
@@ -61,6 +64,14 @@ impl OpStatus {
             2 => "Timed Out",
             3 => "NOT SUPPORTED",
             4 => "Error",
+            5 => "Hard error",
+            6 => "Fatal error",
+            7 => "Not installed",
+            8 => "Internal communication failure",
+            9 => "Cannot execute now",
+            10 => "No fence device",
+            11 => "CIB secrets unavailable",
+            -1 => "pending",
             _ => "unknown",
         }
     }
@@ -73,6 +84,7 @@ impl OpStatus {
             OpStatus::TimedOut => 2,
             OpStatus::NotSupported => 3,
             OpStatus::Error => 4,
+            OpStatus::NotInstalled => 7,
         }
     }
 }

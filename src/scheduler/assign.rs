@@ -228,8 +228,12 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
         let mut targets = Vec::new();
         for name in &loc.resources {
             if let Some(pattern) = name.strip_prefix('\u{1}') {
+                // Checked when the CIB was read; linear-time matching.
+                let Ok(pattern) = crate::model::cib::rsc_pattern(pattern) else {
+                    continue;
+                };
                 for &t in &w.top {
-                    if simple_regex_match(pattern, &w.rscs[t].id) {
+                    if pattern.is_match(&w.rscs[t].id) {
                         targets.push(t);
                     }
                 }
@@ -318,38 +322,6 @@ fn apply_locations(w: &Working, plan: &mut Plan) {
             }
         }
     }
-}
-
-/// Minimal regex for rsc-pattern: `^`, `$`, `.`, `.*`, literal text.
-fn simple_regex_match(pattern: &str, text: &str) -> bool {
-    fn m(p: &[char], t: &[char]) -> bool {
-        if p.is_empty() {
-            return true;
-        }
-        if p == ['$'] {
-            return t.is_empty();
-        }
-        if p.len() >= 2 && p[1] == '*' {
-            let mut i = 0;
-            loop {
-                if m(&p[2..], &t[i..]) {
-                    return true;
-                }
-                if i < t.len() && (p[0] == '.' || p[0] == t[i]) {
-                    i += 1;
-                } else {
-                    return false;
-                }
-            }
-        }
-        !t.is_empty() && (p[0] == '.' || p[0] == t[0]) && m(&p[1..], &t[1..])
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    if p.first() == Some(&'^') {
-        return m(&p[1..], &t);
-    }
-    (0..=t.len()).any(|i| m(&p, &t[i..]))
 }
 
 /// Whether a ticket is usable: granted and not in standby.

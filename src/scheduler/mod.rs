@@ -246,6 +246,22 @@ pub struct Transition {
     pub graph: petgraph::graph::DiGraph<Action, ()>,
     /// The "Transition Summary" bullet lines.
     pub summary: Vec<String>,
+    /// What the scheduler left out of the CIB because it could not use it
+    /// (and warnings); everything else was scheduled.
+    pub config_errors: Vec<crate::model::verify::ConfigIssue>,
+}
+
+impl Transition {
+    /// Whether carrying the transition out changes anything: a graph of
+    /// pseudo-actions only (the `load_stopped_NODE` steps every transition
+    /// has under a placement strategy) runs nothing, and must not count as
+    /// work, or a DC that schedules again after each transition would run
+    /// one every second forever.
+    pub fn has_work(&self) -> bool {
+        self.graph
+            .node_weights()
+            .any(|action| action.task != Task::Pseudo)
+    }
 }
 
 /// Everything the scheduler worked out, for `simulate` (scores, status).
@@ -298,12 +314,17 @@ pub fn run_with(
     );
     let summary = actions::summary(&working, &decisions, &fence, &fence_reason);
     let graph = graph::build(&working, &plan, &decisions, &fence);
+    let config_errors = working.cib.config_errors.clone();
     Ok(Outcome {
         working,
         plan,
         decisions,
         fence,
-        transition: Transition { graph, summary },
+        transition: Transition {
+            graph,
+            summary,
+            config_errors,
+        },
     })
 }
 

@@ -8,8 +8,35 @@ use crate::scheduler::{self, Action, Task};
 use petgraph::visit::EdgeRef;
 
 /// The DC's plan for a CIB: the scheduler's graph as steps to carry out.
+/// Never panics: a scheduler panic (a bug, or an input nothing else caught)
+/// is an `Err` naming it, as is a CIB it cannot read at all; parts of a CIB
+/// it cannot use are left out (`model::verify::verify` lists them, and
+/// `status` shows them). A plan of pseudo-actions only has no actions: it
+/// would run nothing.
 pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
-    let transition = scheduler::schedule(cib, now_epoch_s).map_err(|e| e.to_string())?;
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        scheduler::schedule(cib, now_epoch_s)
+    }));
+    let transition = match outcome {
+        Ok(Ok(transition)) => transition,
+        Ok(Err(error)) => return Err(error.to_string()),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            return Err(format!(
+                "the scheduler panicked (a bug; please report it): {what}"
+            ));
+        }
+    };
+    if !transition.has_work() {
+        return Ok(Plan {
+            actions: Vec::new(),
+            summary: transition.summary.clone(),
+        });
+    }
     let graph = &transition.graph;
     let actions = graph
         .node_indices()

@@ -1414,6 +1414,14 @@ fn unpack_history(w: &mut Working) {
             if role == Role::Started && promotable {
                 role = Role::Unpromoted;
             }
+            // A monitor of something that cannot be promoted failing with
+            // "running promoted" (rc 8): it runs, in no role it can have; it
+            // is recovered by a stop and a start, never by a demote that its
+            // agent cannot do (which would fail and loop). A probe finding
+            // it promoted is still demoted first, as Pacemaker does.
+            if role == Role::Promoted && !promotable && st.failed && !w.rscs[target].orphan {
+                role = Role::Started;
+            }
             match st.on_fail.as_deref() {
                 Some("fence") if w.fencing_enabled && st.failed => {
                     let n = &mut w.nodes[node];

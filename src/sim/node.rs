@@ -486,7 +486,8 @@ impl SimNode {
             return;
         };
         let seq = self.next_seq;
-        match consensus.propose_client(seq, change.clone()) {
+        let now_epoch_s = EPOCH_S + (now_ms / 1000) as i64;
+        match consensus.propose_client(seq, change.clone(), now_epoch_s) {
             Ok((index, term)) => {
                 self.next_seq += 1;
                 self.clients.insert(

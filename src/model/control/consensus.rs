@@ -386,11 +386,13 @@ impl Consensus {
         &mut self,
         seq: u64,
         change: CibChange,
+        now_epoch_s: i64,
     ) -> Result<(u64, u64), ProposeError> {
         let command = Command::Client {
             origin: self.node.clone(),
             seq,
             change,
+            now_epoch_s,
         };
         self.propose_command(&command)
     }
@@ -850,7 +852,7 @@ mod tests {
             .nodes
             .get_mut(&follower)
             .unwrap()
-            .propose_client(1, property("a"));
+            .propose_client(1, property("a"), 0);
         assert_eq!(
             refused,
             Err(ProposeError::NotLeader {
@@ -861,7 +863,7 @@ mod tests {
             .nodes
             .get_mut(&leader)
             .unwrap()
-            .propose_client(1, property("a"))
+            .propose_client(1, property("a"), 0)
             .unwrap();
         net.settle();
         for (name, node) in &net.nodes {
@@ -883,7 +885,7 @@ mod tests {
             net.nodes
                 .get_mut(&leader)
                 .unwrap()
-                .propose_client(seq, property(&format!("p{seq}")))
+                .propose_client(seq, property(&format!("p{seq}")), 0)
                 .unwrap();
         }
         net.settle();
@@ -913,7 +915,7 @@ mod tests {
             net.nodes
                 .get_mut(&leader)
                 .unwrap()
-                .propose_client(seq, property(&format!("p{seq}")))
+                .propose_client(seq, property(&format!("p{seq}")), 0)
                 .unwrap();
             net.settle();
         }

@@ -19,11 +19,14 @@ use std::sync::Arc;
 /// What a normal log entry carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
-    /// A client's change, proposed by `origin` as its `seq`-th proposal.
+    /// A client's change, proposed by `origin` as its `seq`-th proposal at
+    /// `now_epoch_s` by its clock (the time rules in the check are read
+    /// at, so every node checks alike).
     Client {
         origin: String,
         seq: u64,
         change: CibChange,
+        now_epoch_s: i64,
     },
     /// Facts the DC of `term` records in the status section.
     Status {
@@ -144,8 +147,9 @@ impl ReplicatedState {
                 origin,
                 seq,
                 change,
+                now_epoch_s,
             }) => {
-                let result = self.apply_client(&change);
+                let result = self.apply_client(&change, now_epoch_s);
                 Applied::Client {
                     origin,
                     seq,
@@ -165,10 +169,12 @@ impl ReplicatedState {
         }
     }
 
-    fn apply_client(&mut self, change: &CibChange) -> Result<CibVersion, String> {
+    /// Applies a client's change after the check every write passes
+    /// ([`crate::model::verify::check_applied`]): the same on every node.
+    fn apply_client(&mut self, change: &CibChange, now_epoch_s: i64) -> Result<CibVersion, String> {
         let mut next = (*self.cib).clone();
         cib_store::apply_change(&mut next, change).map_err(|e| e.to_string())?;
-        check_write(&self.cib, &next)?;
+        crate::model::verify::check_applied(&self.cib, change, &next, now_epoch_s)?;
         self.cib = Arc::new(next);
         Ok(self.version())
     }
@@ -185,30 +191,6 @@ impl ReplicatedState {
             MemberChange::Set(member) => remove_cib_node(cib, &member.name),
             MemberChange::Remove { name } => remove_cib_node(cib, name),
         }
-    }
-}
-
-/// Refuses a configuration change that adds configuration errors; errors
-/// the configuration already had do not block unrelated changes.
-pub fn check_write(before: &Element, after: &Element) -> Result<(), String> {
-    let (Some(old), Some(new)) = (before.child("configuration"), after.child("configuration"))
-    else {
-        return Err("the CIB has no <configuration>".into());
-    };
-    if old == new {
-        return Ok(());
-    }
-    let known = crate::admin::validate::check(old).err().unwrap_or_default();
-    let added: Vec<String> = crate::admin::validate::check(new)
-        .err()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|e| !known.contains(e))
-        .collect();
-    if added.is_empty() {
-        Ok(())
-    } else {
-        Err(format!("refused: {}", added.join("; ")))
     }
 }
 
@@ -288,6 +270,7 @@ mod tests {
                 name: "stonith-enabled".into(),
                 value: Some("false".into()),
             },
+            now_epoch_s: 0,
         };
         let applied = state.apply_entry(5, &set.encode());
         let Applied::Client { result, index, .. } = applied else {
@@ -300,6 +283,7 @@ mod tests {
             origin: "n1".into(),
             seq: 2,
             change: CibChange::Delete { id: "ghost".into() },
+            now_epoch_s: 0,
         };
         let Applied::Client { result, .. } = state.apply_entry(6, &missing.encode()) else {
             panic!()
@@ -355,6 +339,7 @@ mod tests {
                 section: "resources".into(),
                 element: Element::new("primitive").with_attr("id", "p"),
             },
+            now_epoch_s: 0,
         };
         let Applied::Client { result, .. } = state.apply_entry(2, &bad.encode()) else {
             panic!()
