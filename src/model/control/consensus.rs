@@ -455,6 +455,14 @@ impl Consensus {
         self.raw.read_index(token.to_be_bytes().to_vec());
     }
 
+    /// Stands for election now (a node that has just become the only
+    /// voter wins at once).
+    pub fn campaign(&mut self) {
+        if let Err(error) = self.raw.campaign() {
+            tracing::debug!(%error, "campaign refused");
+        }
+    }
+
     /// Asks the leadership to move to `to` (removing the leader, a witness
     /// that won by accident).
     pub fn transfer_leadership(&mut self, to: &str) {
