@@ -235,6 +235,7 @@ pub fn start_node(
         witness: false,
         election_timeout_ms: config.election_timeout_ms,
         heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+        two_node: config.two_node,
     };
     start_node_with(config, agent_config, settings, bus, events, give_up)
 }
@@ -1364,6 +1365,7 @@ pub fn run(
             witness,
             election_timeout_ms: config.election_timeout_ms,
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+            two_node: config.two_node,
         };
         let node = start_node_with(
             &config,

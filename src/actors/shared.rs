@@ -68,6 +68,9 @@ pub struct ConsensusSettings {
     pub witness: bool,
     pub election_timeout_ms: u64,
     pub heartbeat_timeout_ms: u64,
+    /// Pacemaker's `two_node`: the survivor of a two-voter cluster fences
+    /// its lost peer and goes on alone ([`crate::model::control::two_node`]).
+    pub two_node: bool,
 }
 
 pub struct NodeShared {
