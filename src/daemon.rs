@@ -553,6 +553,7 @@ fn consensus_report(shared: &NodeShared) -> crate::control::ConsensusReport {
         reachable_voters: shared.quorum().reachable,
         disk_error: info.disk_error,
         scheduler_error: info.scheduler_error,
+        two_node_warning: info.two_node_warning,
         refused_non_members: shared
             .refused_non_members
             .load(std::sync::atomic::Ordering::Relaxed),

@@ -122,7 +122,7 @@ fn survivor_takes_over_and_the_peer_rejoins(kill_the_dc: bool) {
     // DC of the one-voter configuration (a DC that outlives its peer
     // steps down first: it has lost its majority).
     let (_, dc_at) = cluster.wait(&survivor, 30_000, "the survivor as DC alone", |r| {
-        r.dc.as_deref() == Some(survivor.as_str()) && voters(r) == [survivor.clone()]
+        r.dc.as_deref() == Some(survivor.as_str()) && voters(r) == [survivor.as_str()]
     });
     let (after, started_at) =
         cluster.wait(&survivor, 30_000, "every resource on the survivor", |r| {
@@ -139,7 +139,7 @@ fn survivor_takes_over_and_the_peer_rejoins(kill_the_dc: bool) {
         "the survivor fenced its peer first: {:?}",
         after.fencing
     );
-    assert_eq!(voters(&after), [survivor.clone()]);
+    assert_eq!(voters(&after), [survivor.as_str()]);
     assert!(after.quorate, "one voter of one");
     assert!(
         after.nodes.iter().any(|n| n.name == victim && !n.online),
@@ -175,7 +175,7 @@ fn survivor_takes_over_and_the_peer_rejoins(kill_the_dc: bool) {
         &dc,
         30_000,
         "every resource on the DC after a second loss",
-        |r| all_started_on(r, &dc) && voters(r) == [dc.clone()],
+        |r| all_started_on(r, &dc) && voters(r) == [dc.as_str()],
     );
 }
 

@@ -792,8 +792,12 @@ impl CibActor {
         let leader_in_view =
             consensus.is_leader() || leader.as_ref().is_some_and(|l| view.members.contains(l));
         // Read only when it may matter: parsing the CIB is not free.
-        let fencing_enabled =
-            peer_in_view || leader_in_view || fencing_enabled(&consensus.state().cib);
+        let fencing_enabled = peer_in_view
+            || leader_in_view
+            || crate::model::control::two_node::fencing_enabled(
+                &consensus.state().cib,
+                crate::actors::shared::now_epoch_s(),
+            );
         let seen = Observation {
             now_ms: self.shared.uptime_ms(),
             members,
@@ -801,48 +805,79 @@ impl CibActor {
             leader: leader.as_deref(),
             leader_in_view,
             fencing_enabled,
+            in_sync: consensus.in_sync(),
+            member_change_pending: consensus.member_change_pending(),
         };
+        if peer_in_view || leader_in_view {
+            self.set_two_node_warning(None);
+        }
         match self.arbiter.observe(&seen) {
             Decision::Wait => {}
-            Decision::NoFencing { peer } => tracing::warn!(
-                %peer,
-                "two-node cluster: the peer is lost, but fencing is disabled (stonith-enabled=false): \
-                 this node stays without quorum, since going on alone without fencing could let \
-                 both nodes run the resources (split brain)"
-            ),
-            Decision::Fence { peer } => {
-                let target = peer.clone();
-                ctx.request_then(
-                    ActorRef::new(&self.shared.node, "fence"),
-                    Message::TwoNodeFence {
-                        target: peer,
-                        action: "reboot".into(),
-                    },
-                    TWO_NODE_FENCE_TIMEOUT_MS,
-                    move |answer| match answer {
-                        Ok(Message::FenceDone { target, ok, detail }) => {
-                            Message::TwoNodeFenced { target, ok, detail }
-                        }
-                        other => Message::TwoNodeFenced {
-                            target,
-                            ok: false,
-                            detail: format!("{other:?}"),
-                        },
-                    },
+            Decision::NoFencing { peer } => {
+                tracing::warn!(
+                    %peer,
+                    "two-node cluster: the peer is lost, but fencing is disabled (stonith-enabled=false): \
+                     this node stays without quorum, since going on alone without fencing could let \
+                     both nodes run the resources (split brain)"
                 );
+                self.set_two_node_warning(Some(format!(
+                    "two-node peer {peer} lost and fencing disabled (stonith-enabled=false): \
+                     not going on alone without quorum"
+                )));
             }
+            Decision::Fence { peer } => self.fence_peer(peer, ctx),
         }
+    }
+
+    /// Asks this node's own fence actor (there is no DC) to fence `peer`.
+    fn fence_peer(&self, peer: String, ctx: &mut CellCtx<'_>) {
+        let target = peer.clone();
+        ctx.request_then(
+            ActorRef::new(&self.shared.node, "fence"),
+            Message::TwoNodeFence {
+                target: peer,
+                action: "reboot".into(),
+            },
+            TWO_NODE_FENCE_TIMEOUT_MS,
+            move |answer| match answer {
+                Ok(Message::FenceDone { target, ok, detail }) => {
+                    Message::TwoNodeFenced { target, ok, detail }
+                }
+                other => Message::TwoNodeFenced {
+                    target,
+                    ok: false,
+                    detail: format!("{other:?}"),
+                },
+            },
+        );
     }
 
     fn on_two_node_fenced(&mut self, peer: &str, ok: bool, detail: String, ctx: &mut CellCtx<'_>) {
         match self.arbiter.fenced(peer, ok, self.shared.uptime_ms()) {
-            AfterFencing::Retry { retry_at_ms } => tracing::error!(
-                %peer,
-                %detail,
-                retry_in_ms = retry_at_ms.saturating_sub(self.shared.uptime_ms()),
-                "two-node cluster: fencing the lost peer failed; this node stays without quorum"
-            ),
-            AfterFencing::GoSolo { peer } => self.go_solo(&peer, detail, ctx),
+            AfterFencing::Retry { retry_at_ms } => {
+                tracing::error!(
+                    %peer,
+                    %detail,
+                    retry_in_ms = retry_at_ms.saturating_sub(self.shared.uptime_ms()),
+                    "two-node cluster: fencing the lost peer failed; this node stays without quorum"
+                );
+                self.set_two_node_warning(Some(format!(
+                    "two-node peer {peer} lost and fencing it failed ({detail}): \
+                     without quorum, retrying"
+                )));
+            }
+            AfterFencing::GoSolo { peer } => {
+                self.set_two_node_warning(None);
+                self.go_solo(&peer, detail, ctx);
+            }
+        }
+    }
+
+    /// Shown in `status` while the survivor cannot go on alone.
+    fn set_two_node_warning(&self, warning: Option<String>) {
+        let consensus = &self.shared.consensus;
+        if consensus.read().expect("consensus lock").two_node_warning != warning {
+            consensus.write().expect("consensus lock").two_node_warning = warning;
         }
     }
 
@@ -882,14 +917,6 @@ impl CibActor {
         }
         self.queue_flush(ctx);
     }
-}
-
-/// Whether the CIB enables fencing (`stonith-enabled`, default true); an
-/// unreadable CIB counts as enabled, the cautious answer.
-fn fencing_enabled(cib: &crate::model::xml::Element) -> bool {
-    crate::model::cib::Cib::from_xml(cib, crate::actors::shared::now_epoch_s())
-        .map(|c| c.bool_property("fencing-enabled", true))
-        .unwrap_or(true)
 }
 
 fn applied_index(applied: &Applied) -> u64 {

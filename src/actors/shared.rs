@@ -37,6 +37,9 @@ pub struct ConsensusInfo {
     pub disk_error: Option<String>,
     /// The last scheduler error the DC met, until it works again.
     pub scheduler_error: Option<String>,
+    /// Why a two-node survivor does not go on alone (fencing disabled or
+    /// failing), while its peer is lost.
+    pub two_node_warning: Option<String>,
 }
 
 /// Reachable voters against all voters.

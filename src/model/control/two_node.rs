@@ -6,7 +6,9 @@
 //!
 //! 1. The [`Arbiter`] watches. With `two_node` set, the configuration exactly
 //!    {me, peer} (no witness: a witness gives a real majority), the peer seen
-//!    since this daemon started (`wait_for_all`), the peer's heartbeat lost
+//!    since this daemon started while this node was in step with the
+//!    current leader (`wait_for_all`; see [`Observation::in_sync`]), the
+//!    peer's heartbeat lost
 //!    and no working leader for longer than the election timeout, it asks
 //!    for the peer to be fenced. The node that led last asks at once; the
 //!    other waits [`ArbiterConfig::race_delay_ms`] longer, so after a broken
@@ -60,6 +62,17 @@ pub struct Observation<'a> {
     pub leader: Option<&'a str>,
     pub leader_in_view: bool,
     pub fencing_enabled: bool,
+    /// This node knows the current term's leader and has applied an entry
+    /// of that term, so its log is the leader's. A node that restarts
+    /// after its peer went on alone holds a stale log, in which it is still
+    /// a voter; until it has caught up it must never go on alone, or the
+    /// changes its peer acknowledged alone would be lost (and two logs
+    /// would carry the same term).
+    pub in_sync: bool,
+    /// The stored log holds a configuration change not yet applied (a
+    /// witness or third voter being added gives the peer a majority
+    /// without us): the configuration acted on may be stale.
+    pub member_change_pending: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +102,8 @@ pub enum AfterFencing {
 #[derive(Debug, Clone)]
 pub struct Arbiter {
     config: ArbiterConfig,
-    /// The peer seen in the view since start (`wait_for_all`).
+    /// The peer seen in the view since start while this node was in sync
+    /// (`wait_for_all`).
     peer_seen: Option<String>,
     leaderless_since_ms: Option<u64>,
     last_leader: Option<String>,
@@ -143,7 +157,9 @@ impl Arbiter {
         };
         if seen.peer_in_view || seen.leader_in_view {
             if seen.peer_in_view {
-                self.peer_seen = Some(peer.clone());
+                if seen.in_sync {
+                    self.peer_seen = Some(peer.clone());
+                }
                 self.failures = 0;
                 self.retry_at_ms = 0;
             }
@@ -168,6 +184,7 @@ impl Arbiter {
         if seen.now_ms.saturating_sub(since_ms) < wait_ms
             || self.fencing
             || seen.now_ms < self.retry_at_ms
+            || seen.member_change_pending
         {
             return Decision::Wait;
         }
@@ -288,6 +305,14 @@ pub fn force_solo(
     Ok(LogStore::from_snapshot(snapshot, hard_state))
 }
 
+/// Whether `cib` enables fencing (`stonith-enabled`, default true); an
+/// unreadable CIB counts as enabled, the cautious answer.
+pub fn fencing_enabled(cib: &crate::model::xml::Element, now_epoch_s: i64) -> bool {
+    crate::model::cib::Cib::from_xml(cib, now_epoch_s)
+        .map(|c| c.bool_property("fencing-enabled", true))
+        .unwrap_or(true)
+}
+
 fn sorted_pair(a: &str, b: &str) -> Vec<String> {
     let mut pair = vec![a.to_string(), b.to_string()];
     pair.sort();
@@ -343,6 +368,10 @@ mod tests {
     type Step = (u64, bool, Option<&'static str>, bool, bool, Decision);
 
     fn run(arbiter: &mut Arbiter, members: &Members, steps: &[Step]) {
+        run_in_sync(arbiter, members, true, steps);
+    }
+
+    fn run_in_sync(arbiter: &mut Arbiter, members: &Members, in_sync: bool, steps: &[Step]) {
         for (i, (now_ms, peer_in_view, leader, leader_in_view, fencing, want)) in
             steps.iter().enumerate()
         {
@@ -353,6 +382,8 @@ mod tests {
                 leader: *leader,
                 leader_in_view: *leader_in_view,
                 fencing_enabled: *fencing,
+                in_sync,
+                member_change_pending: false,
             };
             assert_eq!(&arbiter.observe(&seen), want, "step {i} at {now_ms} ms");
         }
@@ -383,6 +414,31 @@ mod tests {
             arbiter.fenced("n2", true, 1_500),
             AfterFencing::GoSolo { peer: "n2".into() }
         );
+    }
+
+    #[test]
+    fn an_unapplied_member_change_holds_the_fencing_back() {
+        let mut arbiter = Arbiter::new(config());
+        let members = pair();
+        let mut seen = Observation {
+            now_ms: 0,
+            members: &members,
+            peer_in_view: true,
+            leader: Some("n1"),
+            leader_in_view: true,
+            fencing_enabled: true,
+            in_sync: true,
+            member_change_pending: false,
+        };
+        assert_eq!(arbiter.observe(&seen), Decision::Wait);
+        (seen.peer_in_view, seen.leader, seen.leader_in_view) = (false, None, false);
+        seen.member_change_pending = true;
+        for now_ms in [100, 700, 5_000] {
+            seen.now_ms = now_ms;
+            assert_eq!(arbiter.observe(&seen), Decision::Wait, "at {now_ms} ms");
+        }
+        seen.member_change_pending = false;
+        assert_eq!(arbiter.observe(&seen), fence());
     }
 
     #[test]
@@ -430,6 +486,19 @@ mod tests {
             &pair(),
             &[
                 (0, false, None, false, true, Decision::Wait),
+                (10_000, false, None, false, true, Decision::Wait),
+            ],
+        );
+        // The peer seen, but this node restarted with a stale log and has
+        // not caught up with the leader (the peer may have gone on alone).
+        let mut arbiter = Arbiter::new(config());
+        run_in_sync(
+            &mut arbiter,
+            &pair(),
+            false,
+            &[
+                (0, true, Some("n2"), true, true, Decision::Wait),
+                (100, false, Some("n2"), false, true, Decision::Wait),
                 (10_000, false, None, false, true, Decision::Wait),
             ],
         );
