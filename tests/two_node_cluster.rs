@@ -188,3 +188,53 @@ fn killing_the_node_that_is_not_dc_leaves_the_dc_alone_with_every_resource() {
 fn killing_the_dc_makes_the_survivor_fence_it_and_take_over() {
     survivor_takes_over_and_the_peer_rejoins(true);
 }
+
+/// With fencing disabled the survivor cannot tell a dead peer from a broken
+/// link: it stays without quorum, keeps both voters, fences no one, and
+/// says why in `status`; the warning goes once the peer is back.
+#[test]
+fn without_fencing_the_survivor_waits_and_says_why() {
+    let cluster = TestCluster::up();
+    let (before, _) = cluster.wait("node1", 30_000, "all demo resources started", |r| {
+        r.dc.is_some() && r.resources.iter().all(|x| x.nodes.len() == 1 && !x.failed)
+    });
+    let dc = before.dc.clone().unwrap();
+    let victim = if dc == "node1" { "node2" } else { "node1" };
+    let change = systole::actors::message::CibChange::SetProperty {
+        name: "stonith-enabled".into(),
+        value: Some("false".into()),
+    };
+    cluster
+        .cluster
+        .modify(&dc, change)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    cluster.cluster.kill9(victim);
+    let warning = |r: &StatusReport| {
+        r.consensus
+            .as_ref()
+            .and_then(|c| c.two_node_warning.clone())
+    };
+    let (waiting, _) = cluster.wait(&dc, 30_000, "the warning in status", |r| {
+        warning(r).is_some_and(|w| w.contains("fencing disabled"))
+    });
+    assert_eq!(waiting.dc, None, "no DC without quorum");
+    assert!(!waiting.quorate);
+    // Well past the election timeout and the race delay: nothing changes.
+    std::thread::sleep(Duration::from_millis(3_000));
+    let still = cluster.cluster.status(&dc).expect("the survivor answers");
+    assert_eq!(voters(&still), ["node1", "node2"]);
+    assert_eq!(still.dc, None);
+    assert!(
+        still.fencing.iter().all(|f| f.target != victim),
+        "no one fenced: {:?}",
+        still.fencing
+    );
+    assert!(systole::status_text::render(&still).contains("WARNING: two-node peer"));
+    cluster
+        .cluster
+        .start(2, false)
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    cluster.wait(&dc, 30_000, "a DC again and no warning", |r| {
+        r.dc.is_some() && r.quorate && warning(r).is_none()
+    });
+}
