@@ -173,6 +173,10 @@ pub struct ConsensusReport {
     pub disk_error: Option<String>,
     /// The DC's last scheduler error, until scheduling works again.
     pub scheduler_error: Option<String>,
+    /// Why this two-node survivor does not go on alone (fencing disabled
+    /// or failing), while its peer is lost.
+    #[serde(default)]
+    pub two_node_warning: Option<String>,
     /// Messages refused because their sender is not a member.
     pub refused_non_members: u64,
 }

@@ -235,6 +235,7 @@ pub fn start_node(
         witness: false,
         election_timeout_ms: config.election_timeout_ms,
         heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+        two_node: config.two_node,
     };
     start_node_with(config, agent_config, settings, bus, events, give_up)
 }
@@ -552,6 +553,7 @@ fn consensus_report(shared: &NodeShared) -> crate::control::ConsensusReport {
         reachable_voters: shared.quorum().reachable,
         disk_error: info.disk_error,
         scheduler_error: info.scheduler_error,
+        two_node_warning: info.two_node_warning,
         refused_non_members: shared
             .refused_non_members
             .load(std::sync::atomic::Ordering::Relaxed),
@@ -1423,6 +1425,7 @@ pub fn run(
             witness,
             election_timeout_ms: config.election_timeout_ms,
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+            two_node: config.two_node,
         };
         let node = start_node_with(
             &config,
