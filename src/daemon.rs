@@ -576,6 +576,13 @@ pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
         return;
     }
     let announced = crate::actors::shared::now_epoch_s().to_string();
+    // Noted before it is sent, for the next incarnation: the change may be
+    // committed even when its answer does not reach us (the DC left first),
+    // and a goodbye of this second must not read as a request to it.
+    let file = node.shared.state_dir.join(SHUTDOWN_ANNOUNCED_FILE);
+    if let Err(error) = std::fs::write(&file, &announced) {
+        tracing::warn!(%error, file = %file.display(), "could not remember the announced shutdown");
+    }
     let change = crate::actors::message::CibChange::SetTransientAttribute {
         node: me.clone(),
         name: "shutdown".into(),
@@ -593,11 +600,6 @@ pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
     if let Err(error) = answer {
         tracing::warn!(%error, "could not announce the shutdown; leaving anyway");
         return;
-    }
-    // For the next incarnation: this goodbye is not a request to it.
-    let file = node.shared.state_dir.join(SHUTDOWN_ANNOUNCED_FILE);
-    if let Err(error) = std::fs::write(&file, &announced) {
-        tracing::warn!(%error, file = %file.display(), "could not remember the announced shutdown");
     }
     tracing::info!("waiting for the cluster to move this node's resources away");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
