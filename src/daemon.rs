@@ -169,17 +169,9 @@ async fn write_attribute(shared: &NodeShared, router: &Arc<Router>, write: crate
         name: write.name,
         value: write.value,
     };
-    let answer = router
-        .request(
-            router.local_ref("attrd"),
-            router.local_ref("cib"),
-            Message::CibModify { change },
-            CONTROL_REQUEST_TIMEOUT_MS,
-        )
-        .await;
-    match answer {
-        Ok(Message::CibStored { .. }) => {}
-        other => tracing::warn!(node = %shared.node, answer = ?other, "attribute write failed"),
+    match modify_local_cib(router, "attrd", change, CONTROL_REQUEST_TIMEOUT_MS).await {
+        Ok(_) => {}
+        Err(error) => tracing::warn!(node = %shared.node, %error, "attribute write failed"),
     }
 }
 
@@ -588,15 +580,13 @@ pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
         name: "shutdown".into(),
         value: Some(announced.clone()),
     };
-    let answer = node
-        .router
-        .request(
-            node.router.local_ref("control"),
-            node.router.local_ref("cib"),
-            Message::CibModify { change },
-            CONTROL_REQUEST_TIMEOUT_MS.min(timeout_ms),
-        )
-        .await;
+    let answer = modify_local_cib(
+        &node.router,
+        "control",
+        change,
+        CONTROL_REQUEST_TIMEOUT_MS.min(timeout_ms),
+    )
+    .await;
     if let Err(error) = answer {
         tracing::warn!(%error, "could not announce the shutdown; leaving anyway");
         return;
@@ -685,22 +675,13 @@ pub async fn handle_control(
             ) {
                 return ControlResponse::Error(error);
             }
-            let answer = node
-                .router
-                .request(
-                    me,
-                    node.router.local_ref("cib"),
-                    Message::CibModify { change },
-                    CONTROL_REQUEST_TIMEOUT_MS,
-                )
-                .await;
-            match answer {
-                Ok(Message::CibStored { version, index }) => ControlResponse::Done(format!(
+            match modify_local_cib(&node.router, "control", change, CONTROL_REQUEST_TIMEOUT_MS)
+                .await
+            {
+                Ok((version, index)) => ControlResponse::Done(format!(
                     "CIB updated to version {version} (log index {index}, committed on a majority of the voters)"
                 )),
-                Ok(Message::Error(e)) => ControlResponse::Error(e),
-                Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
-                Err(error) => ControlResponse::Error(error.to_string()),
+                Err(e) => ControlResponse::Error(e),
             }
         }
         ControlRequest::CibGetConsistent => {
@@ -850,22 +831,36 @@ async fn fence_confirm(node: &NodeHandle, target: String, caller: &Caller) -> Co
         at_epoch_s: crate::actors::shared::now_epoch_s(),
         by: format!("{user} on {}", node.shared.node),
     };
-    let answer = node
-        .router
+    match modify_local_cib(&node.router, "control", change, CONTROL_REQUEST_TIMEOUT_MS).await {
+        Ok(_) => ControlResponse::Done(format!(
+            "{target} recorded as off (confirmed by hand): its resources may start elsewhere"
+        )),
+        Err(e) => ControlResponse::Error(e),
+    }
+}
+
+/// Sends `change` to this node's CIB actor on behalf of the local actor
+/// `from`; `Ok((version, log index))` once it is committed and applied,
+/// `Err` with the reason otherwise (no quorum, refused, timed out).
+async fn modify_local_cib(
+    router: &Router,
+    from: &str,
+    change: crate::actors::message::CibChange,
+    timeout_ms: u64,
+) -> Result<(crate::model::cib_store::CibVersion, u64), String> {
+    let answer = router
         .request(
-            node.router.local_ref("control"),
-            node.router.local_ref("cib"),
+            router.local_ref(from),
+            router.local_ref("cib"),
             Message::CibModify { change },
-            CONTROL_REQUEST_TIMEOUT_MS,
+            timeout_ms,
         )
         .await;
     match answer {
-        Ok(Message::CibStored { .. }) => ControlResponse::Done(format!(
-            "{target} recorded as off (confirmed by hand): its resources may start elsewhere"
-        )),
-        Ok(Message::Error(e)) => ControlResponse::Error(e),
-        Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
-        Err(error) => ControlResponse::Error(error.to_string()),
+        Ok(Message::CibStored { version, index }) => Ok((version, index)),
+        Ok(Message::Error(e)) => Err(e),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -1279,20 +1274,7 @@ async fn withdraw_left_over_shutdown(node: &NodeHandle) -> bool {
         name: "shutdown".into(),
         value: None,
     };
-    let answer = node
-        .router
-        .request(
-            node.router.local_ref("control"),
-            node.router.local_ref("cib"),
-            Message::CibModify { change },
-            CONTROL_REQUEST_TIMEOUT_MS,
-        )
-        .await;
-    match answer {
-        Ok(Message::Error(error)) => {
-            tracing::debug!(%error, "the last incarnation's shutdown stays for now");
-            false
-        }
+    match modify_local_cib(&node.router, "control", change, CONTROL_REQUEST_TIMEOUT_MS).await {
         Err(error) => {
             tracing::debug!(%error, "the last incarnation's shutdown stays for now");
             false
