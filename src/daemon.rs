@@ -1334,6 +1334,10 @@ pub fn run(
     if let Some(pid_file) = &config.pid_file {
         crate::persist::write_atomic(pid_file, std::process::id().to_string().as_bytes())?;
     }
+    if config.realtime {
+        // Before the runtime's threads exist: their stacks too stay in RAM.
+        crate::transport::realtime::lock_memory();
+    }
     let system = actix_rt::System::with_tokio_rt(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -1398,6 +1402,7 @@ pub fn run(
             // itself quorate before it has seen its peer once (corosync's
             // wait_for_all), or both halves of a split start could run.
             wait_for_all: config.two_node,
+            realtime_priority: config.realtime,
             limits: crate::transport::TransportLimits::default(),
         };
         let (bus, events) = crate::transport::start_udp(transport_config)

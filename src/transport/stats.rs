@@ -71,6 +71,9 @@ counters! {
     abandoned,
     /// Dropped by a chaos test's partition (`systole chaos block`).
     dropped_blocked,
+    /// Membership views installed since start (each join, leave, restart
+    /// or bounce is one; a steady cluster adds none).
+    view_changes,
 }
 
 impl Counters {
