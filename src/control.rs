@@ -205,6 +205,13 @@ pub enum ControlResponse {
     Attributes(Vec<(String, Option<String>)>),
     Agents(Vec<String>),
     AgentMetadata(crate::agent::metadata::AgentMetadata),
+    /// `systole bus`: the transport's counters on `node`.
+    Bus {
+        node: String,
+        stats: crate::transport::TransportStats,
+        /// Datagrams from hosts that hold the key but are not members.
+        refused_non_members: u64,
+    },
     Done(String),
     Error(String),
 }

@@ -747,13 +747,14 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
-        ControlRequest::BusStats => ControlResponse::Done(format!(
-            "{:#?}\nrefused_non_members: {}",
-            node.bus.stats(),
-            node.shared
+        ControlRequest::BusStats => ControlResponse::Bus {
+            node: node.shared.node.clone(),
+            stats: node.bus.stats(),
+            refused_non_members: node
+                .shared
                 .refused_non_members
-                .load(std::sync::atomic::Ordering::Relaxed)
-        )),
+                .load(std::sync::atomic::Ordering::Relaxed),
+        },
         ControlRequest::ChaosBlock { nodes } => {
             let described = if nodes.is_empty() {
                 "healed: no peers blocked".to_string()

@@ -16,7 +16,8 @@ macro_rules! counters {
         }
 
         /// A snapshot of the transport's counters.
-        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
         pub struct TransportStats {
             $($(#[doc = $doc])* pub $name: u64,)*
         }
