@@ -14,8 +14,12 @@ use std::sync::Once;
 /// process, below the kernel's own real-time threads (watchdog, migration).
 const TRANSPORT_RR_PRIORITY: libc::c_int = 50;
 
-/// Puts the calling thread in SCHED_RR at [`TRANSPORT_RR_PRIORITY`].
-/// Returns whether the kernel agreed.
+/// Nice value of the transport thread when SCHED_RR is refused (containers
+/// often have no real-time budget but may still raise a thread's weight).
+const TRANSPORT_FALLBACK_NICE: libc::c_int = -10;
+
+/// Puts the calling thread in SCHED_RR at [`TRANSPORT_RR_PRIORITY`], else
+/// at nice [`TRANSPORT_FALLBACK_NICE`]. Returns whether SCHED_RR was granted.
 pub fn raise_thread_priority(node: &str) -> bool {
     let max = unsafe { libc::sched_get_priority_max(libc::SCHED_RR) };
     let param = libc::sched_param {
@@ -32,7 +36,15 @@ pub fn raise_thread_priority(node: &str) -> bool {
         true
     } else {
         let error = std::io::Error::last_os_error();
-        tracing::warn!(node, %error, "transport thread stays at normal priority: SCHED_RR refused");
+        // Linux: nice applies per thread, named by its thread id.
+        let tid = unsafe { libc::gettid() } as libc::id_t;
+        let niced =
+            unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, TRANSPORT_FALLBACK_NICE) } == 0;
+        if niced {
+            tracing::warn!(node, %error, nice = TRANSPORT_FALLBACK_NICE, "SCHED_RR refused; transport thread runs at raised nice priority");
+        } else {
+            tracing::warn!(node, %error, "transport thread stays at normal priority: SCHED_RR refused");
+        }
         false
     }
 }
