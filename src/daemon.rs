@@ -1433,14 +1433,17 @@ pub fn run(
         );
         tracing::info!(node = %config.node_name, bind = %config.bind, witness, "node started");
         let control_node = node.clone();
-        tokio::task::spawn_local(crate::control::serve_listener(
+        // Its own thread: status and reads never wait behind the actors.
+        crate::control::serve_on_thread(
             listener,
+            &config.node_name,
             move |request, caller| {
                 let node = control_node.clone();
                 async move { handle_control(node, request, caller).await }
             },
             move |caller| access(&policy, caller, &caller_groups(caller)),
-        ));
+        )
+        .context("starting the control socket's thread")?;
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         watch_for_shutdown_requests(&node);
