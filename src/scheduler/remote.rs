@@ -153,9 +153,10 @@ pub fn fence_unrecoverable(
     }
 }
 
-/// Whether a node may be fenced now: fencing is enabled, and the partition
-/// has quorum (or ignores its loss) or the node is still in the membership.
+/// Whether a node may be fenced now: fencing is enabled, something can
+/// fence, and the partition has quorum (or ignores its loss) or the node is
+/// still in the membership.
 pub fn can_fence(w: &Working, n: usize) -> bool {
     let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
-    w.fencing_enabled && (quorate || w.nodes[n].online)
+    w.fencing_enabled && w.have_fencing && (quorate || w.nodes[n].online)
 }

@@ -220,6 +220,9 @@ pub struct Working {
     pub top: Vec<usize>,
     pub by_id: HashMap<String, usize>,
     pub fencing_enabled: bool,
+    /// Something can fence: a fence device is configured, or the nodes
+    /// fence themselves by watchdog (`have-watchdog`).
+    pub have_fencing: bool,
     pub symmetric: bool,
     pub have_quorum: bool,
     pub no_quorum_policy: String,
@@ -298,6 +301,7 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
         top: Vec::new(),
         by_id: HashMap::new(),
         fencing_enabled,
+        have_fencing: false,
         symmetric,
         have_quorum,
         no_quorum_policy,
@@ -400,7 +404,28 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
         }
     }
     unpack_ticket_fencing(&mut w);
+    unmanage_without_fencing(&mut w);
     w
+}
+
+/// With fencing enabled but nothing to fence with (no fence device, no
+/// watchdog), Pacemaker manages no resource: it could not recover a node
+/// that failed while running one. Nodes are not fenced either
+/// (`remote::can_fence`).
+fn unmanage_without_fencing(w: &mut Working) {
+    let device = w.rscs.iter().any(|r| {
+        r.variant == Variant::Primitive
+            && !r.orphan
+            && r.agent.as_ref().is_some_and(|a| a.class == "stonith")
+    });
+    w.have_fencing = device || w.cib.bool_property("have-watchdog", false);
+    if w.fencing_enabled && !w.have_fencing {
+        for r in &mut w.rscs {
+            if r.variant == Variant::Primitive {
+                r.managed = false;
+            }
+        }
+    }
 }
 
 /// `loss-policy=fence`: a node running a resource whose ticket was revoked
