@@ -354,10 +354,10 @@ fn print_scores(out: &mut String, o: &Outcome) {
             Variant::Bundle => "pcmk__bundle_assign",
         };
         for (n, node) in w.nodes.iter().enumerate() {
-            let mut s = o.plan.final_scores[r].get(n).copied().unwrap_or(0);
-            if !o.plan.allowed[r][n] || !node.can_host() {
-                s = -crate::model::score::INFINITY;
-            }
+            let s = o.plan.final_scores[r]
+                .get(n)
+                .copied()
+                .unwrap_or(-crate::model::score::INFINITY);
             let _ = writeln!(
                 out,
                 "{fname}: {} allocation score on {}: {}",

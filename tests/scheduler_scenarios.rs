@@ -258,9 +258,12 @@ fn a_revoked_ticket_stops_its_resource() {
 
 #[test]
 fn an_unclean_node_is_fenced_before_its_resources_move() {
+    // A fence device: with fencing enabled and nothing to fence with,
+    // Pacemaker manages nothing.
     let c = cib(
         "",
-        &dummy("web"),
+        &(r#"<primitive id="fence" class="stonith" type="fence_xvm"/>"#.to_string()
+            + &dummy("web")),
         "",
         &(node_state("n1", true, "")
             .replace(
@@ -296,7 +299,7 @@ fn an_unclean_node_is_fenced_before_its_resources_move() {
     let start = t
         .graph
         .node_indices()
-        .find(|&i| t.graph[i].task == Task::Start)
+        .find(|&i| t.graph[i].task == Task::Start && t.graph[i].resource.as_deref() == Some("web"))
         .unwrap();
     assert!(petgraph::algo::has_path_connecting(
         &t.graph, fence, start, None
@@ -1082,7 +1085,8 @@ fn a_clone_instance_whose_stop_failed_leaves_its_number_to_a_healthy_one() {
         r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
         <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
         <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
-        <resources><clone id="clvm-clone"><primitive id="clvm" class="lsb" type="clvmd"/></clone></resources>
+        <resources><primitive id="fence" class="stonith" type="fence_xvm"/>
+        <clone id="clvm-clone"><primitive id="clvm" class="lsb" type="clvmd"/></clone></resources>
         <constraints/></configuration>
         <status>
           <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/>

@@ -300,7 +300,9 @@ pub struct Colocation {
     pub dependent_role: Option<Role>,
     pub primary_role: Option<Role>,
     pub node_attribute: String,
-    pub influence: bool,
+    /// `influence` as configured; when absent the dependent's `critical`
+    /// meta-attribute decides.
+    pub influence: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -873,7 +875,7 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
         "rsc_colocation" => {
             let score = parse_score_attr(c)?.unwrap_or(0);
             let node_attribute = c.attr("node-attribute").unwrap_or("#uname").to_string();
-            let influence = c.attr("influence").map(parse_bool).unwrap_or(true);
+            let influence = c.attr("influence").map(parse_bool);
             if let (Some(rsc), Some(with)) = (c.attr("rsc"), c.attr("with-rsc")) {
                 // Pacemaker ignores a colocation between two templates.
                 if cib.templates.contains(rsc) && cib.templates.contains(with) {
@@ -899,45 +901,68 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             if all.is_empty() {
                 return Err(missing(c, "rsc"));
             }
-            // Within a sequential set each member follows the one before it;
-            // between sets, every member of a set follows the previous set's
-            // last member... Pacemaker colocates set N with set N+1: the later
-            // set is placed first.
-            let mut previous: Option<(String, Option<Role>)> = None;
-            for (set, members) in all.iter().rev() {
+            // As Pacemaker reads sets: within a sequential set each member is
+            // colocated with the one before it (a negative score
+            // anti-colocates each member with every earlier one); between
+            // consecutive sets, the first member of the earlier set (each
+            // member, if not sequential) with the last member of the later
+            // set (each member, if not sequential), at the constraint's
+            // score. Sets ignore node-attribute.
+            let pair = |dependent: &str, primary: &str, score: i64, dr, pr| Colocation {
+                id: id.clone(),
+                dependent: dependent.to_string(),
+                primary: primary.to_string(),
+                score,
+                dependent_role: dr,
+                primary_role: pr,
+                node_attribute: "#uname".to_string(),
+                influence,
+            };
+            let mut parsed = Vec::new();
+            for (set, members) in &all {
                 let role = role_attr(set, "role")?;
                 let sequential = set.attr("sequential").map(parse_bool).unwrap_or(true);
                 let set_score = set.attr("score").and_then(score::parse).unwrap_or(score);
-                if let Some((p, prole)) = &previous {
-                    for m in members {
-                        cib.colocations.push(Colocation {
-                            id: id.clone(),
-                            dependent: m.clone(),
-                            primary: p.clone(),
-                            score,
-                            dependent_role: role,
-                            primary_role: *prole,
-                            node_attribute: node_attribute.clone(),
-                            influence,
-                        });
+                parsed.push((members, role, sequential, set_score));
+            }
+            for &(members, role, sequential, set_score) in &parsed {
+                if !sequential || set_score == 0 {
+                    continue;
+                }
+                if set_score > 0 {
+                    for w in members.windows(2) {
+                        cib.colocations
+                            .push(pair(&w[1], &w[0], set_score, role, role));
+                    }
+                } else {
+                    for (i, later) in members.iter().enumerate() {
+                        for earlier in &members[..i] {
+                            cib.colocations
+                                .push(pair(later, earlier, set_score, role, role));
+                        }
                     }
                 }
-                if sequential {
-                    for pair in members.windows(2) {
-                        cib.colocations.push(Colocation {
-                            id: id.clone(),
-                            dependent: pair[0].clone(),
-                            primary: pair[1].clone(),
-                            score: set_score,
-                            dependent_role: role,
-                            primary_role: role,
-                            node_attribute: node_attribute.clone(),
-                            influence,
-                        });
-                    }
+            }
+            for w in parsed.windows(2) {
+                let (set1, role1, seq1, _) = w[0];
+                let (set2, role2, seq2, _) = w[1];
+                if score == 0 {
+                    continue;
                 }
-                if let Some(first) = members.first() {
-                    previous = Some((first.clone(), role));
+                let dependents: Vec<&String> = if seq1 {
+                    set1.first().into_iter().collect()
+                } else {
+                    set1.iter().collect()
+                };
+                let primaries: Vec<&String> = if seq2 {
+                    set2.last().into_iter().collect()
+                } else {
+                    set2.iter().collect()
+                };
+                for d in &dependents {
+                    for p in &primaries {
+                        cib.colocations.push(pair(d, p, score, role1, role2));
+                    }
                 }
             }
         }

@@ -23,12 +23,15 @@
 pub mod actions;
 pub mod assign;
 pub mod collective;
+pub mod colocation;
 pub mod definition;
 pub mod graph;
+pub mod instances;
 pub mod order;
 pub mod remote;
 pub mod unfence;
 pub mod unpack;
+pub mod utilization;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -879,6 +879,43 @@ fn add_resource(
     idx
 }
 
+/// The node a resource is active on, as Pacemaker picks it among several:
+/// the first one it was found on, unless the resource does not need
+/// fencing, in which case the first node that is online and clean.
+pub fn current_node(w: &Working, r: usize) -> Option<usize> {
+    let rsc = &w.rscs[r];
+    if rsc.variant != Variant::Primitive {
+        let mut prims = Vec::new();
+        w.primitives_of(r, &mut prims);
+        return prims.iter().find_map(|&p| current_node(w, p));
+    }
+    let first = rsc.current.first().map(|c| c.node)?;
+    if rsc.requires_fencing {
+        return Some(first);
+    }
+    rsc.current
+        .iter()
+        .map(|c| c.node)
+        .find(|&n| w.nodes[n].online && !w.nodes[n].unclean)
+        .or(Some(first))
+}
+
+/// The node a remote connection was left migrating to: its last operation
+/// on its only node was a successful migrate_to, not yet completed there.
+pub fn partial_migration_target(w: &Working, r: usize) -> Option<usize> {
+    let is_connection = w.nodes.iter().any(|n| {
+        n.kind == NodeKind::Remote && n.connection.as_deref() == Some(w.rscs[r].id.as_str())
+    });
+    let [only] = w.rscs[r].current.as_slice() else {
+        return None;
+    };
+    if !is_connection {
+        return None;
+    }
+    w.node_named(only.migrated_to.as_deref()?)
+        .filter(|&t| t != only.node && w.nodes[t].can_host())
+}
+
 /// The container behind a guest node (implicit guest or bundle replica).
 pub fn guest_container(w: &Working, node: usize) -> Option<usize> {
     let conn = w.nodes[node].connection.as_ref()?;
@@ -1029,6 +1066,11 @@ fn unpack_remote_nodes(w: &mut Working) {
                 w.nodes.len() - 1
             }
         };
+        // A bundle replica's node runs only the bundle's resource: every
+        // other resource starts from -INFINITY there.
+        if kind == NodeKind::Guest && !w.guest_containers.contains_key(&name) {
+            w.nodes[idx].node_score = -INFINITY;
+        }
         w.nodes[idx].kind = kind;
         w.nodes[idx].connection = Some(connection);
         w.nodes[idx].was_fenced = was_fenced;
