@@ -731,10 +731,10 @@ fn promotion_score_applies(a: &Assigner, i: usize, n: usize) -> bool {
             return allowed;
         }
     }
-    if rsc.current.is_empty() && !rsc.known_on.iter().any(|&k| k) {
+    if rsc.current.is_empty() && !rsc.instance_known_on.iter().any(|&k| k) {
         return allowed;
     }
-    if rsc.known_on[n] || rsc.current.iter().any(|c| c.node == n) {
+    if rsc.instance_known_on[n] || rsc.current.iter().any(|c| c.node == n) {
         return allowed;
     }
     false

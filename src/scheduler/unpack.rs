@@ -159,6 +159,10 @@ pub struct Rsc {
     pub current: Vec<Current>,
     /// Nodes whose history says anything about this primitive (no probe needed).
     pub known_on: Vec<bool>,
+    /// Nodes whose history was attributed to this very instance (for an
+    /// anonymous clone, Pacemaker gives each node's history to one
+    /// instance): what its promotion scores may count.
+    pub instance_known_on: Vec<bool>,
     /// Last failure bans: fail count reached migration-threshold.
     pub banned_by_failures: Vec<bool>,
     pub orphan: bool,
@@ -730,6 +734,7 @@ fn add_resource(
         requires_fencing,
         current: Vec::new(),
         known_on: vec![false; w.nodes.len()],
+        instance_known_on: vec![false; w.nodes.len()],
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
         blocked: false,
@@ -1078,6 +1083,7 @@ fn unpack_remote_nodes(w: &mut Working) {
     let n = w.nodes.len();
     for r in &mut w.rscs {
         r.known_on.resize(n, false);
+        r.instance_known_on.resize(n, false);
         r.banned_by_failures.resize(n, false);
     }
 }
@@ -1352,220 +1358,43 @@ fn unpack_history(w: &mut Working) {
             ordered.push((node, state));
         }
     }
-    ordered.sort_by_key(|(n, _)| w.nodes[*n].kind != NodeKind::Member);
-    let mut remotes_decided = false;
-    for (node, state) in ordered {
-        if w.nodes[node].kind != NodeKind::Member && !remotes_decided {
-            remotes_decided = true;
-            decide_remote_nodes(w);
-        }
-        // History on a node that is down (and need not be fenced) says
-        // nothing about now. A remote node whose connection is down is read
-        // when fencing is enabled: what is still active there gets it fenced.
-        let node_info = &w.nodes[node];
-        let skip = match node_info.kind {
-            NodeKind::Remote => {
-                !node_info.online && (!w.fencing_enabled || node_info.connection.is_none())
-            }
-            // A guest's history counts while its container and connection
-            // are thought to run, even failed: what ran there is lost.
-            // With fencing enabled, so does a stopped guest's: what is still
-            // recorded active there is lost.
-            NodeKind::Guest if !node_info.online => {
-                let active = |r: Option<usize>| r.is_some_and(|r| w.rscs[r].is_active());
-                let conn = node_info.connection.as_ref().and_then(|c| w.by_id.get(c));
-                let running = active(conn.copied()) && active(guest_container(w, node));
-                !(w.fencing_enabled || running)
-            }
-            // With fencing enabled, a member that left cleanly is read too:
-            // anything still recorded active there gets it fenced.
-            // (Not one that is still joining: it is up, only not ready.)
-            _ => {
-                let joining = node_info.pending || node_info.unprobeable;
-                !node_info.online && !node_info.unclean && (!w.fencing_enabled || joining)
-            }
-        };
-        if skip {
-            continue;
-        }
-        for lrm in &state.lrm {
-            let (base, number) = match lrm.id.rsplit_once(':') {
-                Some((b, n)) if n.parse::<u32>().is_ok() => (b.to_string(), n.parse::<u32>().ok()),
-                _ => (lrm.id.clone(), None),
-            };
-            let instances = match by_base.get(&base) {
-                Some(i) => i.clone(),
-                None => {
-                    // An orphan: no longer configured. It must stop if active.
-                    // Bundle-generated resources are not modelled one by one.
-                    let from_bundle = w.rscs.iter().any(|r| {
-                        r.variant == Variant::Bundle && lrm.id.starts_with(&format!("{}-", r.id))
-                    });
-                    if !w.stop_orphans || from_bundle {
-                        continue;
-                    }
-                    let orphan = add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None);
-                    w.rscs[orphan].instance = number;
-                    by_base.insert(base.clone(), vec![orphan]);
-                    vec![orphan]
-                }
-            };
-            let first = instances[0];
-            let remote_conn = w
-                .node_named(&w.rscs[first].id)
-                .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
-            let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled, remote_conn);
-            for &i in &instances {
-                w.rscs[i].known_on[node] = true;
-                if st.ban_here || st.ban_everywhere {
-                    w.rscs[i].banned_by_failures[node] = true;
-                }
-                if st.ban_everywhere {
-                    w.rscs[i]
-                        .banned_by_failures
-                        .iter_mut()
-                        .for_each(|b| *b = true);
-                }
-            }
-            let active = st.role.is_active() || st.failed || st.stop_failed;
-            if !active {
+    // Pacemaker reads node histories in status order, in passes: cluster
+    // nodes (offline ones only with fencing enabled), then remote nodes
+    // once their connection is known to run and guest nodes once their
+    // container and connection are; a last pass, with fencing enabled,
+    // reads the rest. Clone instance numbers follow this order.
+    let mut done = vec![false; ordered.len()];
+    let mut last_pass = false;
+    loop {
+        let mut progress = false;
+        for k in 0..ordered.len() {
+            if done[k] {
                 continue;
             }
-            // Inside a bundle, the instance is the replica's own.
-            let replica = w.nodes[node].connection.as_ref().and_then(|c| {
-                w.bundles
-                    .values()
-                    .find_map(|b| b.remotes.iter().position(|&r| &w.rscs[r].id == c))
-            });
-            let picked = match replica {
-                Some(k) => instances
-                    .iter()
-                    .copied()
-                    .find(|&i| w.rscs[i].instance == Some(k as u32)),
-                None => pick_instance(w, &instances, number, node),
-            };
-            let target = match picked {
-                Some(t) => t,
-                None => {
-                    // More active copies than configured instances.
-                    let template = instances[0];
-                    let parent = w.rscs[template].parent;
-                    let used: Vec<u32> = instances
-                        .iter()
-                        .filter_map(|&i| w.rscs[i].instance)
-                        .collect();
-                    let n = (0..).find(|k| !used.contains(k)).unwrap_or(0);
-                    let id = format!("{base}:{n}");
-                    let agent = w.rscs[template].agent.clone();
-                    let orphan = add_orphan(w, &id, &base, agent, parent);
-                    w.rscs[orphan].instance = Some(n);
-                    if let Some(v) = by_base.get_mut(&base) {
-                        v.push(orphan);
-                    }
-                    orphan
-                }
-            };
-            let mut role = if st.role == Role::Unknown || st.role == Role::Stopped {
-                Role::Started
-            } else {
-                st.role
-            };
-            // A started instance of a promotable clone is unpromoted.
-            let promotable = {
-                let mut a = w.rscs[target].parent;
-                while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
-                    a = w.rscs[p].parent;
-                }
-                a.is_some_and(|c| w.rscs[c].promotable)
-            };
-            if role == Role::Started && promotable {
-                role = Role::Unpromoted;
-            }
-            match st.on_fail.as_deref() {
-                Some("fence") if w.fencing_enabled && st.failed => {
-                    let n = &mut w.nodes[node];
-                    if !n.unclean {
-                        n.unclean = true;
-                        n.unclean_reason = format!("{} failed there", w.rscs[target].id);
-                    }
-                }
-                Some("standby") if st.failed => w.nodes[node].standby = true,
-                Some("block") if st.failed => {
-                    w.rscs[target].managed = false;
-                    w.rscs[target].blocked = true;
-                }
-                Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
-                Some("reset-remote") if st.failed || st.stop_failed => {
-                    reset_remote(w, target);
-                }
-                _ => {}
-            }
-            // Active on a member that is down: it must be fenced.
-            if w.nodes[node].kind == NodeKind::Member
-                && !w.nodes[node].online
-                && w.rscs[target].managed
-                && !w.maintenance_mode
-                && !w.nodes[node].maintenance
-            {
-                let id = w.rscs[target].id.clone();
-                w.nodes[node].mark_unclean(format!("{id} is thought to be active there"));
-            }
-            // Active on a remote node whose connection is down: the node
-            // must be fenced, unless the connection comes back elsewhere.
-            if w.nodes[node].kind == NodeKind::Remote
-                && !w.nodes[node].online
-                && w.rscs[target].managed
-                && !w.maintenance_mode
-                && !w.nodes[node].maintenance
-            {
-                let conn_failed = w.nodes[node]
-                    .connection
-                    .as_ref()
-                    .and_then(|c| w.by_id.get(c))
-                    .is_some_and(|&c| w.rscs[c].failed());
-                let id = w.rscs[target].id.clone();
-                let n = &mut w.nodes[node];
-                if conn_failed {
-                    n.mark_unclean(format!("{id} is thought to be active there"));
-                } else {
-                    n.fence_revocable = true;
-                    n.mark_unclean(format!(
-                        "{id} is active there (fencing will be revoked if remote \
-                         connection can be re-established elsewhere)"
-                    ));
-                }
-            }
-            if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
-                let n = &mut w.nodes[node];
-                if !n.unclean {
-                    n.unclean = true;
-                    n.unclean_reason = format!("{} failed there", w.rscs[target].id);
-                }
-            }
-            // A resource whose stop failed inside a container goes down with
-            // the container's restart.
-            if st.stop_failed && st.on_fail.as_deref() == Some("restart-container") {
-                if let Some(&c) = w.rscs[target]
-                    .meta
-                    .get("container")
-                    .and_then(|c| w.by_id.get(c))
-                {
-                    w.rscs[c].restart_requested = true;
-                }
+            let (node, state) = ordered[k];
+            if !last_pass && !history_readable(w, node) {
                 continue;
             }
-            w.rscs[target].current.push(Current {
-                node,
-                role,
-                failed: st.failed || st.stop_failed,
-                on_fail: st.on_fail.clone(),
-                pending_op: st.pending,
-                needs_demote: st.needs_demote,
-                history_id: lrm.id.clone(),
-                migrated_to: st.migrated_to.clone(),
-            });
+            done[k] = true;
+            progress = true;
+            if w.nodes[node].kind != NodeKind::Member {
+                decide_remote_nodes(w);
+            }
+            if skip_history(w, node) {
+                continue;
+            }
+            for lrm in &state.lrm {
+                unpack_lrm_entry(w, &mut by_base, node, lrm, now);
+            }
+        }
+        if !progress {
+            if last_pass || !w.fencing_enabled {
+                break;
+            }
+            last_pass = true;
         }
     }
+    decide_remote_nodes(w);
     // A completed migration leaves the source behind: not active, but in
     // need of a stop.
     for r in 0..w.rscs.len() {
@@ -1654,6 +1483,245 @@ fn unpack_history(w: &mut Working) {
         }
     }
     w.cib.node_states = states;
+}
+
+/// Whether a node's history can be read in an ordinary pass: a cluster
+/// node that is online (any, with fencing enabled); a remote node whose
+/// connection runs; a guest node whose container and connection run.
+fn history_readable(w: &Working, node: usize) -> bool {
+    let info = &w.nodes[node];
+    let active = |r: Option<usize>| r.is_some_and(|r| w.rscs[r].is_active());
+    let conn = info
+        .connection
+        .as_ref()
+        .and_then(|c| w.by_id.get(c))
+        .copied();
+    match info.kind {
+        NodeKind::Member => w.fencing_enabled || info.online,
+        NodeKind::Remote => active(conn),
+        NodeKind::Guest => active(conn) && active(guest_container(w, node)),
+    }
+}
+
+/// Whether a node's history says nothing about now and is left unread.
+fn skip_history(w: &Working, node: usize) -> bool {
+    // History on a node that is down (and need not be fenced) says
+    // nothing about now. A remote node whose connection is down is read
+    // when fencing is enabled: what is still active there gets it fenced.
+    let node_info = &w.nodes[node];
+    match node_info.kind {
+        NodeKind::Remote => {
+            !node_info.online && (!w.fencing_enabled || node_info.connection.is_none())
+        }
+        // A guest's history counts while its container and connection
+        // are thought to run, even failed: what ran there is lost.
+        // With fencing enabled, so does a stopped guest's: what is still
+        // recorded active there is lost.
+        NodeKind::Guest if !node_info.online => {
+            let active = |r: Option<usize>| r.is_some_and(|r| w.rscs[r].is_active());
+            let conn = node_info.connection.as_ref().and_then(|c| w.by_id.get(c));
+            let running = active(conn.copied()) && active(guest_container(w, node));
+            !(w.fencing_enabled || running)
+        }
+        // With fencing enabled, a member that left cleanly is read too:
+        // anything still recorded active there gets it fenced.
+        // (Not one that is still joining: it is up, only not ready.)
+        _ => {
+            let joining = node_info.pending || node_info.unprobeable;
+            !node_info.online && !node_info.unclean && (!w.fencing_enabled || joining)
+        }
+    }
+}
+
+/// Replays one resource's history on one node and records what it says.
+fn unpack_lrm_entry(
+    w: &mut Working,
+    by_base: &mut HashMap<String, Vec<usize>>,
+    node: usize,
+    lrm: &LrmResource,
+    now: i64,
+) {
+    let (base, number) = match lrm.id.rsplit_once(':') {
+        Some((b, n)) if n.parse::<u32>().is_ok() => (b.to_string(), n.parse::<u32>().ok()),
+        _ => (lrm.id.clone(), None),
+    };
+    let instances = match by_base.get(&base) {
+        Some(i) => i.clone(),
+        None => {
+            // An orphan: no longer configured. It must stop if active.
+            // Bundle-generated resources are not modelled one by one.
+            let from_bundle = w
+                .rscs
+                .iter()
+                .any(|r| r.variant == Variant::Bundle && lrm.id.starts_with(&format!("{}-", r.id)));
+            if !w.stop_orphans || from_bundle {
+                return;
+            }
+            let orphan = add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None);
+            w.rscs[orphan].instance = number;
+            by_base.insert(base.clone(), vec![orphan]);
+            vec![orphan]
+        }
+    };
+    let first = instances[0];
+    let remote_conn = w
+        .node_named(&w.rscs[first].id)
+        .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
+    let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled, remote_conn);
+    for &i in &instances {
+        w.rscs[i].known_on[node] = true;
+        if st.ban_here || st.ban_everywhere {
+            w.rscs[i].banned_by_failures[node] = true;
+        }
+        if st.ban_everywhere {
+            w.rscs[i]
+                .banned_by_failures
+                .iter_mut()
+                .for_each(|b| *b = true);
+        }
+    }
+    let active = st.role.is_active() || st.failed || st.stop_failed;
+    // Inside a bundle, the instance is the replica's own.
+    let replica = w.nodes[node].connection.as_ref().and_then(|c| {
+        w.bundles
+            .values()
+            .find_map(|b| b.remotes.iter().position(|&r| &w.rscs[r].id == c))
+    });
+    let anonymous = replica.is_none() && anonymous_clone_of(w, first).is_some();
+    let picked = match replica {
+        Some(k) => instances
+            .iter()
+            .copied()
+            .find(|&i| w.rscs[i].instance == Some(k as u32)),
+        None if anonymous => anonymous_instance(w, &instances, node),
+        None => pick_instance(w, &instances, number, node),
+    };
+    if let Some(t) = picked {
+        mark_instance_known(w, t, node);
+    }
+    if !active {
+        return;
+    }
+    let target = match picked {
+        Some(t) => t,
+        None => {
+            // More active copies than configured instances.
+            let template = instances[0];
+            let parent = w.rscs[template].parent;
+            let used: Vec<u32> = instances
+                .iter()
+                .filter_map(|&i| w.rscs[i].instance)
+                .collect();
+            let n = (0..).find(|k| !used.contains(k)).unwrap_or(0);
+            let id = format!("{base}:{n}");
+            let agent = w.rscs[template].agent.clone();
+            let orphan = add_orphan(w, &id, &base, agent, parent);
+            w.rscs[orphan].instance = Some(n);
+            if let Some(v) = by_base.get_mut(&base) {
+                v.push(orphan);
+            }
+            orphan
+        }
+    };
+    let mut role = if st.role == Role::Unknown || st.role == Role::Stopped {
+        Role::Started
+    } else {
+        st.role
+    };
+    // A started instance of a promotable clone is unpromoted.
+    let promotable = {
+        let mut a = w.rscs[target].parent;
+        while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+            a = w.rscs[p].parent;
+        }
+        a.is_some_and(|c| w.rscs[c].promotable)
+    };
+    if role == Role::Started && promotable {
+        role = Role::Unpromoted;
+    }
+    match st.on_fail.as_deref() {
+        Some("fence") if w.fencing_enabled && st.failed => {
+            let n = &mut w.nodes[node];
+            if !n.unclean {
+                n.unclean = true;
+                n.unclean_reason = format!("{} failed there", w.rscs[target].id);
+            }
+        }
+        Some("standby") if st.failed => w.nodes[node].standby = true,
+        Some("block") if st.failed => {
+            w.rscs[target].managed = false;
+            w.rscs[target].blocked = true;
+        }
+        Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
+        Some("reset-remote") if st.failed || st.stop_failed => {
+            reset_remote(w, target);
+        }
+        _ => {}
+    }
+    // Active on a member that is down: it must be fenced.
+    if w.nodes[node].kind == NodeKind::Member
+        && !w.nodes[node].online
+        && w.rscs[target].managed
+        && !w.maintenance_mode
+        && !w.nodes[node].maintenance
+    {
+        let id = w.rscs[target].id.clone();
+        w.nodes[node].mark_unclean(format!("{id} is thought to be active there"));
+    }
+    // Active on a remote node whose connection is down: the node
+    // must be fenced, unless the connection comes back elsewhere.
+    if w.nodes[node].kind == NodeKind::Remote
+        && !w.nodes[node].online
+        && w.rscs[target].managed
+        && !w.maintenance_mode
+        && !w.nodes[node].maintenance
+    {
+        let conn_failed = w.nodes[node]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&c| w.rscs[c].failed());
+        let id = w.rscs[target].id.clone();
+        let n = &mut w.nodes[node];
+        if conn_failed {
+            n.mark_unclean(format!("{id} is thought to be active there"));
+        } else {
+            n.fence_revocable = true;
+            n.mark_unclean(format!(
+                "{id} is active there (fencing will be revoked if remote \
+                         connection can be re-established elsewhere)"
+            ));
+        }
+    }
+    if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
+        let n = &mut w.nodes[node];
+        if !n.unclean {
+            n.unclean = true;
+            n.unclean_reason = format!("{} failed there", w.rscs[target].id);
+        }
+    }
+    // A resource whose stop failed inside a container goes down with
+    // the container's restart.
+    if st.stop_failed && st.on_fail.as_deref() == Some("restart-container") {
+        if let Some(&c) = w.rscs[target]
+            .meta
+            .get("container")
+            .and_then(|c| w.by_id.get(c))
+        {
+            w.rscs[c].restart_requested = true;
+        }
+        return;
+    }
+    w.rscs[target].current.push(Current {
+        node,
+        role,
+        failed: st.failed || st.stop_failed,
+        on_fail: st.on_fail.clone(),
+        pending_op: st.pending,
+        needs_demote: st.needs_demote,
+        history_id: lrm.id.clone(),
+        migrated_to: st.migrated_to.clone(),
+    });
 }
 
 /// A remote connection failed in a way that leaves its node in an unknown
@@ -1795,6 +1863,7 @@ fn add_orphan(
         requires_fencing: true,
         current: Vec::new(),
         known_on: vec![false; n],
+        instance_known_on: vec![false; n],
         banned_by_failures: vec![false; n],
         orphan: true,
         blocked: false,
@@ -1805,6 +1874,88 @@ fn add_orphan(
     let idx = w.rscs.len() - 1;
     w.by_id.entry(id.to_string()).or_insert(idx);
     idx
+}
+
+/// The anonymous (not globally unique) clone a primitive is an instance of.
+fn anonymous_clone_of(w: &Working, r: usize) -> Option<usize> {
+    let mut a = w.rscs[r].parent;
+    while let Some(p) = a {
+        if w.rscs[p].variant == Variant::Clone {
+            return (!w.rscs[p].globally_unique).then_some(p);
+        }
+        a = w.rscs[p].parent;
+    }
+    None
+}
+
+/// Records that an instance's (and its group's and clone's) state on a
+/// node is known from its history.
+fn mark_instance_known(w: &mut Working, r: usize, node: usize) {
+    let mut at = Some(r);
+    while let Some(x) = at {
+        w.rscs[x].instance_known_on[node] = true;
+        if x != r && w.rscs[x].variant == Variant::Clone {
+            break;
+        }
+        at = w.rscs[x].parent;
+    }
+}
+
+/// Pacemaker's choice of anonymous clone instance for a node's history of
+/// it: the instance already active on that node (a cloned group's member
+/// through its group), else the first instance not active anywhere yet; a
+/// member already active there makes this history an orphan. An instance
+/// that does not need fencing is not given to a node that is down (unless
+/// the clone runs everywhere), so that it can start elsewhere.
+fn anonymous_instance(w: &Working, instances: &[usize], node: usize) -> Option<usize> {
+    let mut found = None;
+    let mut inactive = None;
+    let mut skip_inactive = false;
+    for &i in instances {
+        if found.is_some() {
+            break;
+        }
+        let holder = w.rscs[i]
+            .parent
+            .filter(|&p| w.rscs[p].variant == Variant::Group)
+            .unwrap_or(i);
+        let mut prims = Vec::new();
+        w.primitives_of(holder, &mut prims);
+        let mut nodes: Vec<usize> = Vec::new();
+        for p in prims {
+            for c in &w.rscs[p].current {
+                if !nodes.contains(&c.node) {
+                    nodes.push(c.node);
+                }
+            }
+        }
+        match nodes.first() {
+            Some(&n) if n == node => {
+                if w.rscs[i].current.is_empty() {
+                    found = Some(i);
+                } else {
+                    skip_inactive = true;
+                }
+            }
+            Some(_) => {}
+            None => {
+                if !skip_inactive && inactive.is_none() && !w.rscs[i].blocked {
+                    inactive = Some(i);
+                }
+            }
+        }
+    }
+    if found.is_none() && !skip_inactive {
+        found = inactive;
+    }
+    let down = !w.nodes[node].online || w.nodes[node].unclean;
+    if let Some(t) = found {
+        let universal = anonymous_clone_of(w, t).is_some_and(|c| w.rscs[c].clone_max == w.nodes.len());
+        if !w.rscs[t].requires_fencing && down && w.nodes[node].kind != NodeKind::Guest && !universal {
+            return None;
+        }
+    }
+    found
 }
 
 /// Chooses which instance of a (possibly cloned) primitive a history entry
