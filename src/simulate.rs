@@ -80,6 +80,9 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
     let options = scheduler::Options {
         secrets_masked: true,
     };
+    if std::env::var_os("SYSTOLE_DEBUG_ACTIONS").is_some() {
+        eprint!("{}", scheduler::debug_actions(&cib, now, options)?);
+    }
     let outcome = scheduler::run_with(&cib, now, options)?;
     let out = render(&outcome, args.scores);
     print!("{out}");

@@ -184,16 +184,22 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
             systole::scheduler::remote::settle(&mut working, &plan);
             next(3, &mut t);
             let (mut fence, mut reason) = systole::scheduler::fencing(&working);
-            let decisions = actions::decide(&working, &plan, &fence);
-            systole::scheduler::remote::fence_unrecoverable(
-                &mut working,
-                &plan,
-                &decisions,
-                &mut fence,
-                &mut reason,
-            );
+            if working.nodes.iter().any(|n| n.connection.is_some()) {
+                let prelim = actions::Model::build(&working, &plan, &fence).decisions();
+                systole::scheduler::remote::fence_unrecoverable(
+                    &mut working,
+                    &plan,
+                    &prelim,
+                    &mut fence,
+                    &mut reason,
+                );
+            }
+            let mut model = actions::Model::build(&working, &plan, &fence);
+            model.finish(&fence);
+            let decisions = model.decisions();
             next(4, &mut t);
-            let summary = actions::summary(&working, &decisions, &fence, &reason);
+            let summary = systole::scheduler::summary::summary(&model, &decisions, &fence, &reason);
+            drop(model);
             next(5, &mut t);
             let g = graph::build(&working, &plan, &decisions, &fence);
             next(6, &mut t);

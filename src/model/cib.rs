@@ -417,6 +417,9 @@ pub struct Cib {
     pub locations: Vec<Location>,
     pub colocations: Vec<Colocation>,
     pub orders: Vec<Order>,
+    /// The `rsc_order` elements as written: the scheduler reads resource
+    /// sets from them the way Pacemaker does.
+    pub order_xml: Vec<Element>,
     pub tickets: Vec<Ticket>,
     pub tags: HashMap<String, Vec<String>>,
     /// Ids of resource templates (they also appear in `tags`).
@@ -967,6 +970,7 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             }
         }
         "rsc_order" => {
+            cib.order_xml.push(c.clone());
             let kind_text = c.attr("kind");
             let score = parse_score_attr(c)?;
             let kind = match kind_text {

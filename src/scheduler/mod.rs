@@ -24,11 +24,14 @@ pub mod actions;
 pub mod assign;
 pub mod collective;
 pub mod colocation;
+pub mod constraints;
+pub mod create;
 pub mod definition;
 pub mod graph;
 pub mod instances;
 pub mod order;
 pub mod remote;
+pub mod summary;
 pub mod unfence;
 pub mod unpack;
 pub mod utilization;
@@ -288,15 +291,18 @@ pub fn run_with(
     let plan = assign::assign(&working);
     remote::settle(&mut working, &plan);
     let (mut fence, mut fence_reason) = fencing(&working);
-    let decisions = actions::decide(&working, &plan, &fence);
-    remote::fence_unrecoverable(
-        &mut working,
-        &plan,
-        &decisions,
-        &mut fence,
-        &mut fence_reason,
-    );
-    let summary = actions::summary(&working, &decisions, &fence, &fence_reason);
+    // Remote nodes whose connection cannot be recovered are fenced when
+    // they still have something to stop or probe: decided from the actions
+    // before fencing is applied to them.
+    if working.nodes.iter().any(|n| n.connection.is_some()) {
+        let prelim = actions::Model::build(&working, &plan, &fence).decisions();
+        remote::fence_unrecoverable(&mut working, &plan, &prelim, &mut fence, &mut fence_reason);
+    }
+    let mut model = actions::Model::build(&working, &plan, &fence);
+    model.finish(&fence);
+    let decisions = model.decisions();
+    let summary = summary::summary(&model, &decisions, &fence, &fence_reason);
+    drop(model);
     let graph = graph::build(&working, &plan, &decisions, &fence);
     Ok(Outcome {
         working,
@@ -305,6 +311,23 @@ pub fn run_with(
         fence,
         transition: Transition { graph, summary },
     })
+}
+
+/// The action model of a CIB, dumped for debugging (`systole simulate`
+/// prints it with SYSTOLE_DEBUG_ACTIONS set).
+pub fn debug_actions(
+    cib: &Element,
+    now_epoch_s: i64,
+    options: Options,
+) -> Result<String, SchedulerError> {
+    let typed = Cib::from_xml(cib, now_epoch_s)?;
+    let mut working = unpack::unpack(typed, now_epoch_s, options);
+    let plan = assign::assign(&working);
+    remote::settle(&mut working, &plan);
+    let (fence, _) = fencing(&working);
+    let mut model = actions::Model::build(&working, &plan, &fence);
+    model.finish(&fence);
+    Ok(model.dump())
 }
 
 /// Which nodes get fenced, and why.

@@ -51,6 +51,23 @@ fn connection_runs(w: &Working, plan: &Plan, c: usize) -> bool {
 /// (a fencing that was only needed should it not run is called off), shut
 /// down otherwise, so that nothing stays there.
 pub fn settle(w: &mut Working, plan: &Plan) {
+    // A guest node too comes up once its connection is placed (its
+    // container will run): actions there can be scheduled.
+    for n in 0..w.nodes.len() {
+        if w.nodes[n].kind != NodeKind::Guest {
+            continue;
+        }
+        let conn = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .copied();
+        if let Some(c) = conn {
+            if plan.assigned[c].is_some() && plan.next_role[c] != Role::Stopped {
+                w.nodes[n].online = true;
+            }
+        }
+    }
     for n in 0..w.nodes.len() {
         let Some(c) = connection_of(w, n) else {
             continue;

@@ -353,7 +353,20 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
             continue;
         }
         match w.rscs[r].meta.get("multiple-active").map(String::as_str) {
-            Some("block") => w.rscs[r].managed = false,
+            Some("block") => {
+                // Frozen; in a group configured so, the whole group.
+                let mut frozen = vec![r];
+                if let Some(g) = w.rscs[r]
+                    .parent
+                    .filter(|&g| matches!(w.rscs[g].variant, Variant::Group | Variant::Bundle))
+                {
+                    frozen.extend(w.rscs[g].children.iter().copied());
+                }
+                for x in frozen {
+                    w.rscs[x].managed = false;
+                    w.rscs[x].blocked = true;
+                }
+            }
             Some("stop_only") => w.rscs[r].target_role = Role::Stopped,
             _ => {}
         }
@@ -1103,24 +1116,41 @@ struct Replay {
     migrated_to: Option<String>,
 }
 
+/// What a failed operation asks for (Pacemaker's on-fail): the configured
+/// value where valid, else the default: restarting the container for a
+/// resource inside one, resetting the remote node for a connection that
+/// was up (anything but a probe or a start), fencing (or blocking, without
+/// fencing) for a stop, restarting for anything else.
 fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool, remote_conn: bool) -> String {
     let configured = rsc
         .ops
         .iter()
         .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
         .and_then(|o| o.on_fail.clone());
-    if let Some(c) = configured {
+    let in_container = rsc.meta.get("container").is_some_and(|c| *c != rsc.base);
+    let explicit = configured.and_then(|c| match c.to_ascii_lowercase().as_str() {
+        "block" | "standby" | "stop" | "restart" | "demote" => Some(c.to_ascii_lowercase()),
+        "ignore" | "nothing" => Some("ignore".to_string()),
+        "migrate" => Some("ban".to_string()),
+        "fence" if fencing => Some("fence".to_string()),
+        "restart-container" if in_container => Some("restart-container".to_string()),
+        _ => None,
+    });
+    let is_probe = op.operation == "monitor" && op.interval_ms == 0;
+    let needs_remote_reset = remote_conn && !is_probe && op.operation != "start";
+    let explicit = explicit.filter(|_| !needs_remote_reset || rsc.managed);
+    if let Some(c) = explicit {
         return c;
     }
-    // Inside a container, any failure is repaired by restarting the container.
-    if rsc.meta.get("container").is_some_and(|c| *c != rsc.base) {
+    if in_container {
         return "restart-container".into();
     }
-    // A Pacemaker Remote connection that fails once up (anything but a probe
-    // or a start) leaves the remote node in an unknown state: it is reset.
-    let is_probe = op.operation == "monitor" && op.interval_ms == 0;
-    if remote_conn && rsc.managed && !is_probe && op.operation != "start" {
-        return "reset-remote".into();
+    if needs_remote_reset {
+        return if rsc.managed {
+            "reset-remote".into()
+        } else {
+            "stop".into()
+        };
     }
     if op.operation == "stop" {
         return if fencing {
@@ -1128,9 +1158,6 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool, remote_conn: bool) -> String
         } else {
             "block".into()
         };
-    }
-    if op.operation == "demote" {
-        return "demote".into();
     }
     "restart".into()
 }
@@ -1284,9 +1311,13 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bo
         }
         // Hard errors cannot be ignored: the agent will not work there.
         let hard = matches!(op.op_status, 5..=7) || matches!(rc, 2 | 4..=6);
-        let on_fail = op_on_fail(rsc, op, fencing, remote_conn);
+        let mut on_fail = op_on_fail(rsc, op, fencing, remote_conn);
         if on_fail == "ignore" && !hard {
             continue;
+        }
+        if on_fail == "ignore" {
+            // A hard error cannot be ignored: the resource is banned there.
+            on_fail = "ban".to_string();
         }
         if on_fail == "demote"
             && op.operation == "monitor"
@@ -1639,25 +1670,6 @@ fn unpack_lrm_entry(
     if role == Role::Started && promotable {
         role = Role::Unpromoted;
     }
-    match st.on_fail.as_deref() {
-        Some("fence") if w.fencing_enabled && st.failed => {
-            let n = &mut w.nodes[node];
-            if !n.unclean {
-                n.unclean = true;
-                n.unclean_reason = format!("{} failed there", w.rscs[target].id);
-            }
-        }
-        Some("standby") if st.failed => w.nodes[node].standby = true,
-        Some("block") if st.failed => {
-            w.rscs[target].managed = false;
-            w.rscs[target].blocked = true;
-        }
-        Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
-        Some("reset-remote") if st.failed || st.stop_failed => {
-            reset_remote(w, target);
-        }
-        _ => {}
-    }
     // Active on a member that is down: it must be fenced.
     if w.nodes[node].kind == NodeKind::Member
         && !w.nodes[node].online
@@ -1693,6 +1705,32 @@ fn unpack_lrm_entry(
             ));
         }
     }
+    // On a node that is unclean (it will be fenced, or cannot be and is
+    // lost) a failure asks for nothing more.
+    let on_fail = if w.nodes[node].unclean {
+        None
+    } else {
+        st.on_fail.as_deref()
+    };
+    match on_fail {
+        Some("fence") if w.fencing_enabled && st.failed => {
+            let n = &mut w.nodes[node];
+            if !n.unclean {
+                n.unclean = true;
+                n.unclean_reason = format!("{} failed there", w.rscs[target].id);
+            }
+        }
+        Some("standby") if st.failed => w.nodes[node].standby = true,
+        Some("block") if st.failed => {
+            w.rscs[target].managed = false;
+            w.rscs[target].blocked = true;
+        }
+        Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
+        Some("reset-remote") if st.failed || st.stop_failed => {
+            reset_remote(w, target);
+        }
+        _ => {}
+    }
     if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
         let n = &mut w.nodes[node];
         if !n.unclean {
@@ -1712,10 +1750,13 @@ fn unpack_lrm_entry(
         }
         return;
     }
+    // A failure on a node that is unclean asks for nothing (the node will
+    // be fenced, or is lost); any other marks the resource failed.
+    let failed = (st.failed || st.stop_failed) && on_fail.is_some_and(|f| f != "ignore");
     w.rscs[target].current.push(Current {
         node,
         role,
-        failed: st.failed || st.stop_failed,
+        failed,
         on_fail: st.on_fail.clone(),
         pending_op: st.pending,
         needs_demote: st.needs_demote,
@@ -1873,6 +1914,11 @@ fn add_orphan(
     w.rscs.push(template);
     let idx = w.rscs.len() - 1;
     w.by_id.entry(id.to_string()).or_insert(idx);
+    // An orphan instance of a clone is one of its instances (Pacemaker
+    // numbers it after the configured ones), never to run again.
+    if let Some(p) = parent.filter(|&p| w.rscs[p].variant == Variant::Clone) {
+        w.rscs[p].children.push(idx);
+    }
     idx
 }
 
@@ -1950,8 +1996,13 @@ fn anonymous_instance(w: &Working, instances: &[usize], node: usize) -> Option<u
     }
     let down = !w.nodes[node].online || w.nodes[node].unclean;
     if let Some(t) = found {
-        let universal = anonymous_clone_of(w, t).is_some_and(|c| w.rscs[c].clone_max == w.nodes.len());
-        if !w.rscs[t].requires_fencing && down && w.nodes[node].kind != NodeKind::Guest && !universal {
+        let universal =
+            anonymous_clone_of(w, t).is_some_and(|c| w.rscs[c].clone_max == w.nodes.len());
+        if !w.rscs[t].requires_fencing
+            && down
+            && w.nodes[node].kind != NodeKind::Guest
+            && !universal
+        {
             return None;
         }
     }
