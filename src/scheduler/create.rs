@@ -240,6 +240,14 @@ fn probe_on(m: &mut Model, r: usize, n: usize) {
             }
         }
     }
+    // A probe that can run only orders the start after it, which changes
+    // nothing the summary or the graph's decisions read: only probes that
+    // cannot run are made (they keep what is not running from starting).
+    let node = &w.nodes[n];
+    let runnable = node.online && !node.pending;
+    if runnable {
+        return;
+    }
     let probe = m.custom(r, Tk::Monitor, Some(n), false);
     let top = super::collective::clone_of(w, r).unwrap_or(r);
     let mut prims = Vec::new();
@@ -727,15 +735,19 @@ fn definition_restarts(m: &mut Model) {
         }
     }
     // A failed resource inside a container restarts the container.
-    for (r, rsc) in w.rscs.iter().enumerate() {
-        let restart = rsc.restart_requested
-            || w.rscs.iter().enumerate().any(|(x, other)| {
-                other.variant == Variant::Primitive
-                    && other.failed()
-                    && x != r
-                    && other.meta.get("container").and_then(|c| w.by_id.get(c)) == Some(&r)
-            });
-        if restart && m.state[r].managed {
+    let mut restart: Vec<bool> = w.rscs.iter().map(|r| r.restart_requested).collect();
+    for (x, other) in w.rscs.iter().enumerate() {
+        if other.variant != Variant::Primitive || !other.failed() {
+            continue;
+        }
+        if let Some(&c) = other.meta.get("container").and_then(|c| w.by_id.get(c)) {
+            if c != x {
+                restart[c] = true;
+            }
+        }
+    }
+    for (r, &wanted) in restart.iter().enumerate() {
+        if wanted && m.state[r].managed {
             for n in m.state[r].running_on.clone() {
                 m.custom(r, Tk::Stop, Some(n), false);
             }
