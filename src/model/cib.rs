@@ -376,6 +376,9 @@ pub struct NodeState {
     pub id: String,
     pub uname: String,
     pub in_ccm: bool,
+    /// `in_ccm` was recorded (as a boolean or a time): a node the cluster
+    /// layer has seen at least once.
+    pub in_ccm_recorded: bool,
     pub crmd_online: bool,
     pub join: String,
     pub expected: String,
@@ -1110,6 +1113,13 @@ fn read_node_state(
         .attr("in_ccm")
         .map(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 1))
         .unwrap_or(false);
+    let in_ccm_recorded = ns.attr("in_ccm").is_some_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        matches!(
+            v.as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+        ) || v.parse::<i64>().is_ok_and(|n| n >= 0)
+    });
     let crmd_online = ns
         .attr("crmd")
         .map(|v| v == "online" || v.parse::<i64>().is_ok_and(|n| n > 0))
@@ -1182,6 +1192,7 @@ fn read_node_state(
         id,
         uname,
         in_ccm,
+        in_ccm_recorded,
         crmd_online,
         // Empty when never recorded (a node that has not joined yet).
         join: ns.attr("join").unwrap_or("").to_string(),

@@ -159,7 +159,7 @@ fn schedule_probes(m: &mut Model, tops: &[usize]) {
     let w = m.w;
     for n in 0..w.nodes.len() {
         let node = &w.nodes[n];
-        let probeable = node.online || node.pending || node.unprobeable;
+        let probeable = node.online;
         if !probeable || node.unclean {
             continue;
         }

@@ -35,9 +35,6 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
-    /// In the membership but not (yet) a full member: it cannot be probed,
-    /// so nothing may start until its state is known.
-    pub unprobeable: bool,
     /// A guest node whose container (or connection) failed: its resources
     /// are lost and it is "fenced" by restarting the container.
     pub guest_lost: Option<String>,
@@ -71,7 +68,6 @@ impl NodeInfo {
             connection: None,
             has_state,
             connection_stopping: false,
-            unprobeable: false,
             guest_lost: None,
             fence_revocable: false,
             was_fenced: false,
@@ -530,7 +526,18 @@ fn unpack_nodes(w: &mut Working) {
                     for (k, v) in &s.transient_utilization {
                         info.utilization.insert(k.clone(), v.clone());
                     }
-                    decide_member_state(&mut info, s, w.fencing_enabled, pending_too_long(s));
+                    // The "terminate" attribute asks for the node to be fenced.
+                    let terminate = attrs
+                        .get("terminate")
+                        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0));
+                    info.shutdown = s.shutdown || attrs.get("shutdown").is_some_and(|v| v != "0");
+                    decide_member_state(
+                        &mut info,
+                        s,
+                        w.fencing_enabled,
+                        pending_too_long(s),
+                        terminate,
+                    );
                 }
                 None => {
                     // A node never seen: unclean if startup fencing applies.
@@ -550,17 +557,7 @@ fn unpack_nodes(w: &mut Working) {
 }
 
 fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
-    // The "terminate" attribute asks for the node to be fenced.
-    if attrs
-        .get("terminate")
-        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0))
-        && !info.unclean
-        && info.kind == NodeKind::Member
-    {
-        info.unclean = true;
-        info.unclean_reason = "fencing was requested".into();
-    }
-    info.standby = attrs.get("standby").is_some_and(|v| parse_bool(v));
+    info.standby |= attrs.get("standby").is_some_and(|v| parse_bool(v));
     info.maintenance = attrs.get("maintenance").is_some_and(|v| parse_bool(v));
     if attrs.get("shutdown").is_some_and(|v| v != "0") {
         info.shutdown = true;
@@ -587,43 +584,64 @@ fn pending_timed_out(s: &crate::model::cib::NodeState, timeout_ms: u64, now: i64
     timeout_ms > 0 && !s.crmd_online && now >= since.saturating_add(timeout_s)
 }
 
+/// How a cluster node's membership, controller and join states decide
+/// whether it is online, pending (up but not ready: treated as in standby
+/// and unable to run actions) or to be fenced. With fencing enabled, a node
+/// the cluster layer reports as a member counts as online even while it is
+/// still joining; without fencing, only a full member is online.
 fn decide_member_state(
     info: &mut NodeInfo,
     s: &crate::model::cib::NodeState,
     fencing: bool,
     pending_timed_out: bool,
+    terminate: bool,
 ) {
-    // Expected down (or never said): a node that joined the membership but
-    // whose controller never came up is fenced once it has been pending
-    // too long.
-    if fencing && s.expected != "member" && pending_timed_out {
-        info.unclean = true;
-        info.unclean_reason = "peer pending timed out on joining the process group".into();
+    let member = s.in_ccm;
+    let controller = s.crmd_online;
+    if !fencing {
+        if member && controller && s.join == "member" {
+            info.online = true;
+        } else if member && !controller && s.expected == "member" {
+            info.mark_unclean("peer is unexpectedly down".into());
+        }
         return;
     }
-    let joined = s.join == "member";
-    let expected_up = s.expected == "member";
-    let never_joined = s.join.is_empty() && s.expected == "down";
-    if s.in_ccm && (s.crmd_online || never_joined) && !joined && !info.unclean {
-        info.unprobeable = true;
+    if info.shutdown {
+        // A node shutting down cannot be fenced for being down.
+        info.online = controller;
+        return;
     }
-    if s.in_ccm && s.crmd_online && joined {
-        info.online = true;
-    } else if s.in_ccm && s.crmd_online {
-        // Joining: seen but not yet a member.
-        info.pending = s.join == "pending";
-    } else if fencing {
-        if !s.in_ccm && expected_up {
-            info.unclean = true;
-            info.unclean_reason = "peer is no longer part of the cluster".into();
-        } else if s.in_ccm && !s.crmd_online && expected_up {
-            info.unclean = true;
-            info.unclean_reason = "peer process is no longer available".into();
+    if !s.in_ccm_recorded {
+        info.mark_unclean("peer has not been seen by the cluster".into());
+        return;
+    }
+    if s.join == "banned" {
+        info.mark_unclean("peer failed Pacemaker membership criteria".into());
+    } else if terminate {
+        if !member && !controller && s.join == "down" {
+            // Fenced as requested.
+            return;
         }
+        info.mark_unclean("fencing was requested".into());
+    } else if s.expected != "member" {
+        if pending_timed_out {
+            info.mark_unclean("peer pending timed out on joining the process group".into());
+        } else if member || controller {
+            info.pending = true;
+            info.standby = true;
+        }
+    } else if !member {
+        info.mark_unclean("peer is no longer part of the cluster".into());
+    } else if !controller {
+        info.mark_unclean("peer process is no longer available".into());
+    } else if s.join == "member" {
+    } else if s.join == "pending" || s.join == "down" {
+        info.pending = true;
+        info.standby = true;
+    } else {
+        info.mark_unclean("peer was in an unknown state".into());
     }
-    if s.shutdown {
-        info.shutdown = true;
-    }
+    info.online = member;
 }
 
 fn add_resource(
@@ -1554,13 +1572,9 @@ fn skip_history(w: &Working, node: usize) -> bool {
             let running = active(conn.copied()) && active(guest_container(w, node));
             !(w.fencing_enabled || running)
         }
-        // With fencing enabled, a member that left cleanly is read too:
-        // anything still recorded active there gets it fenced.
-        // (Not one that is still joining: it is up, only not ready.)
-        _ => {
-            let joining = node_info.pending || node_info.unprobeable;
-            !node_info.online && !node_info.unclean && (!w.fencing_enabled || joining)
-        }
+        // With fencing enabled, an offline member is read too: anything
+        // still recorded active there gets it fenced.
+        _ => !node_info.online && !w.fencing_enabled,
     }
 }
 
