@@ -23,8 +23,21 @@ pub enum ControlRequest {
         name: String,
     },
     CibGet,
+    /// The CIB as of the leader's commit index (a linearizable read).
+    CibGetConsistent,
     CibModify {
         change: CibChange,
+    },
+    /// `systole node add`: a new member, as a learner until it caught up.
+    MemberAdd {
+        name: String,
+        addr: Option<String>,
+        witness: bool,
+    },
+    /// `systole node remove`.
+    MemberRemove {
+        name: String,
+        force: bool,
     },
     /// The transitions this node ran as DC.
     History,
@@ -35,7 +48,35 @@ pub enum ControlRequest {
         target: String,
         action: String,
     },
+    /// `systole fence confirm NODE`: the operator powered it off by hand.
+    FenceConfirm {
+        target: String,
+    },
     Shutdown,
+    /// `attrd_updater`: set or delete a transient node attribute, dampened.
+    AttrUpdate {
+        node: String,
+        name: String,
+        value: Option<String>,
+        dampen_ms: u64,
+    },
+    /// `attrd_updater -Q`: an attribute's newest value on one node or all.
+    AttrQuery {
+        node: Option<String>,
+        name: String,
+    },
+    /// `systole resource agents [CLASS[:PROVIDER]]`.
+    Agents {
+        filter: Option<String>,
+    },
+    /// `systole resource describe AGENT`: its meta-data.
+    DescribeAgent {
+        agent: String,
+    },
+    /// Chaos testing: drop all traffic with these nodes (empty: heal).
+    ChaosBlock {
+        nodes: Vec<String>,
+    },
 }
 
 impl ControlRequest {
@@ -44,33 +85,47 @@ impl ControlRequest {
         matches!(
             self,
             ControlRequest::Fence { .. }
+                | ControlRequest::FenceConfirm { .. }
                 | ControlRequest::ActorsKill { .. }
                 | ControlRequest::CibModify { .. }
+                | ControlRequest::MemberAdd { .. }
+                | ControlRequest::MemberRemove { .. }
+                | ControlRequest::ChaosBlock { .. }
                 | ControlRequest::Shutdown
+                | ControlRequest::AttrUpdate { .. }
         )
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct NodeReport {
     pub name: String,
     pub online: bool,
     pub standby: bool,
     pub maintenance: bool,
+    /// Its node attributes, permanent and transient (`pingd`,
+    /// `#health-cpu`, `master-db`, ...), without fail counts.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct ResourceReport {
     pub id: String,
     pub parent: Option<String>,
     pub agent: String,
     pub role: String,
     pub nodes: Vec<String>,
+    /// It failed where it runs, or has failures recorded anywhere (until
+    /// `resource cleanup`).
     pub failed: bool,
+    /// Its fail count per node (INFINITY is 1000000), when not zero.
+    #[serde(default)]
+    pub fail_counts: std::collections::BTreeMap<String, i64>,
 }
 
 /// `systole status --json`, as DESIGN.md fixes it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct StatusReport {
     pub cluster: String,
     pub dc: Option<String>,
@@ -82,9 +137,50 @@ pub struct StatusReport {
     pub answered_by: String,
     #[serde(default)]
     pub fencing: Vec<crate::model::cib_store::FenceRecord>,
+    /// Failed operations, newest first (crm_mon's "Failed Resource Actions").
+    #[serde(default)]
+    pub failed_actions: Vec<crate::model::status::FailedAction>,
+    /// The last configuration change.
+    #[serde(default)]
+    pub last_change: Option<crate::model::status::LastChange>,
+    /// When the answering node made this report (seconds since the epoch).
+    #[serde(default)]
+    pub updated_epoch_s: i64,
+    /// Configuration errors and warnings of the CIB (`systole cib verify`),
+    /// one a line: what the scheduler leaves out.
+    #[serde(default)]
+    pub config_errors: Vec<String>,
+    /// The consensus as the answering node sees it.
+    #[serde(default)]
+    pub consensus: Option<ConsensusReport>,
+}
+
+/// The consensus part of `status`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct ConsensusReport {
+    pub term: u64,
+    pub leader: Option<String>,
+    pub commit_index: u64,
+    pub applied_index: u64,
+    /// Members that vote (witnesses included), learners catching up, and
+    /// witnesses.
+    pub voters: Vec<String>,
+    pub learners: Vec<String>,
+    pub witnesses: Vec<String>,
+    /// Voters this node reaches (itself included).
+    pub reachable_voters: usize,
+    /// Set while this node's disk fails: it neither votes nor acknowledges.
+    pub disk_error: Option<String>,
+    /// The DC's last scheduler error, until scheduling works again.
+    pub scheduler_error: Option<String>,
+    /// Messages refused because their sender is not a member.
+    pub refused_non_members: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
+// One answer per connection, encoded at once: the size of the status
+// variant costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 pub enum ControlResponse {
     Pong {
         node: String,
@@ -101,6 +197,10 @@ pub enum ControlResponse {
         node: String,
         transitions: Vec<crate::model::history::TransitionRecord>,
     },
+    /// `attrd_updater -Q`: (node, value) pairs.
+    Attributes(Vec<(String, Option<String>)>),
+    Agents(Vec<String>),
+    AgentMetadata(crate::agent::metadata::AgentMetadata),
     Done(String),
     Error(String),
 }
@@ -201,65 +301,311 @@ pub fn refusal(request: &ControlRequest, caller: &Caller, access: Access) -> Opt
     }
 }
 
-/// Serves the control socket until the listener fails. `handle` answers
-/// each request; requests are refused before `handle` when `access(caller)`
-/// does not allow them (see [`refusal`]).
-pub async fn serve<H, F, M>(socket: &Path, handle: H, access: M) -> std::io::Result<()>
+/// Control connections served at once (each holds a file descriptor).
+pub const CONTROL_CONNECTIONS_MAX: usize = 256;
+/// Control connections one uid may hold at once.
+pub const CONTROL_CONNECTIONS_PER_UID_MAX: usize = 16;
+/// How long a caller may take to send its whole request, in milliseconds.
+pub const CONTROL_IDLE_MS_MAX: u64 = 10_000;
+/// Largest request a caller who may only read can send, in bytes (reads
+/// are a few bytes; a CIB write is an admin's).
+pub const CONTROL_READ_FRAME_BYTES_MAX: usize = 64 * 1024;
+/// Largest request a caller with no access can send (a ping), in bytes.
+pub const CONTROL_DENIED_FRAME_BYTES_MAX: usize = 64;
+/// Longest socket path, in bytes: the kernel's `sun_path` holds 108 with
+/// the terminating NUL.
+pub const SOCKET_PATH_BYTES_MAX: usize = 107;
+
+/// Who may connect to the socket file, besides its owner: the group named
+/// here owns it with read-write (mode 0660), and `also_group` (the read-only
+/// group) gets read-write through a POSIX ACL entry; nobody else can
+/// connect at all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SocketOwnership {
+    pub group: Option<u32>,
+    pub also_group: Option<u32>,
+}
+
+/// Gives `gid` read-write on `path` with a POSIX access ACL (owner and owning
+/// group read-write, others nothing), in the kernel's xattr format.
+fn grant_group(path: &std::ffi::CStr, gid: u32) -> std::io::Result<()> {
+    const UNDEFINED: u32 = u32::MAX;
+    let entries: [(u16, u16, u32); 5] = [
+        (0x01, 6, UNDEFINED), // user::rw-
+        (0x04, 6, UNDEFINED), // group::rw-
+        (0x08, 6, gid),       // group:GID:rw-
+        (0x10, 6, UNDEFINED), // mask::rw-
+        (0x20, 0, UNDEFINED), // other::---
+    ];
+    let mut value = 2u32.to_le_bytes().to_vec();
+    for (tag, perm, id) in entries {
+        value.extend_from_slice(&tag.to_le_bytes());
+        value.extend_from_slice(&perm.to_le_bytes());
+        value.extend_from_slice(&id.to_le_bytes());
+    }
+    let name = c"system.posix_acl_access";
+    let rc = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Why the control socket could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SocketError {
+    #[error("socket path {path} is {bytes} bytes, over SOCKET_PATH_BYTES_MAX = {SOCKET_PATH_BYTES_MAX} bytes (the kernel's limit)")]
+    PathTooLong { path: String, bytes: usize },
+    #[error("refusing to use {path} as the control socket: it exists and is not a socket (nothing was deleted)")]
+    NotASocket { path: String },
+    #[error("{path} is the live control socket of another daemon")]
+    InUse { path: String },
+    #[error("control socket {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Checks a control socket path's length (the config check uses it too).
+pub fn check_socket_path(socket: &Path) -> Result<(), SocketError> {
+    let bytes = socket.as_os_str().len();
+    if bytes > SOCKET_PATH_BYTES_MAX {
+        return Err(SocketError::PathTooLong {
+            path: socket.display().to_string(),
+            bytes,
+        });
+    }
+    Ok(())
+}
+
+/// Binds the socket: only a stale socket of ours is removed first; any
+/// other file, or a socket a live daemon answers on, is left alone.
+pub fn bind_socket(
+    socket: &Path,
+    ownership: SocketOwnership,
+) -> Result<tokio::net::UnixListener, SocketError> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    let path = socket.display().to_string();
+    let io = |source| SocketError::Io {
+        path: path.clone(),
+        source,
+    };
+    check_socket_path(socket)?;
+    match std::fs::symlink_metadata(socket) {
+        Ok(meta) if meta.file_type().is_socket() => {
+            if UnixStream::connect(socket).is_ok() {
+                return Err(SocketError::InUse { path });
+            }
+            std::fs::remove_file(socket).map_err(io)?;
+        }
+        Ok(_) => return Err(SocketError::NotASocket { path }),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(io(error)),
+    }
+    if let Some(dir) = socket.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(io)?;
+    }
+    // Created owner-only, then opened to the group: never world-connectable.
+    let old_mask = unsafe { libc::umask(0o177) };
+    let listener = tokio::net::UnixListener::bind(socket);
+    unsafe { libc::umask(old_mask) };
+    let listener = listener.map_err(io)?;
+    let c_path = std::ffi::CString::new(socket.as_os_str().as_encoded_bytes())
+        .map_err(|_| SocketError::NotASocket { path: path.clone() })?;
+    if let Some(gid) = ownership.group {
+        if unsafe { libc::chown(c_path.as_ptr(), u32::MAX, gid) } != 0 {
+            return Err(io(std::io::Error::last_os_error()));
+        }
+    }
+    std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o660)).map_err(io)?;
+    if let Some(gid) = ownership.also_group.filter(|g| Some(*g) != ownership.group) {
+        if let Err(error) = grant_group(&c_path, gid) {
+            // The read-only group then cannot connect; say so, run on.
+            tracing::warn!(%error, gid, "control socket: no ACL for the read-only group (a filesystem without POSIX ACLs?); its members cannot connect");
+        }
+    }
+    Ok(listener)
+}
+
+/// The largest request body a caller with `access` may send.
+pub fn frame_bytes_max(access: Access) -> usize {
+    match access {
+        Access::Admin => CONTROL_FRAME_BYTES_MAX,
+        Access::ReadOnly => CONTROL_READ_FRAME_BYTES_MAX,
+        Access::Denied => CONTROL_DENIED_FRAME_BYTES_MAX,
+    }
+}
+
+/// Open connections per uid, bounded.
+#[derive(Default)]
+struct ConnectionCounts {
+    per_uid: std::sync::Mutex<std::collections::HashMap<u32, usize>>,
+}
+
+impl ConnectionCounts {
+    fn enter(self: &std::sync::Arc<Self>, uid: u32) -> Option<UidSlot> {
+        let mut counts = self.per_uid.lock().expect("connection counts");
+        let count = counts.entry(uid).or_default();
+        if *count >= CONTROL_CONNECTIONS_PER_UID_MAX {
+            return None;
+        }
+        *count += 1;
+        Some(UidSlot {
+            counts: std::sync::Arc::clone(self),
+            uid,
+        })
+    }
+}
+
+/// One connection's place in its uid's count, given back when dropped.
+struct UidSlot {
+    counts: std::sync::Arc<ConnectionCounts>,
+    uid: u32,
+}
+
+impl Drop for UidSlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.per_uid.lock().expect("connection counts");
+        if let Some(count) = counts.get_mut(&self.uid) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                counts.remove(&self.uid);
+            }
+        }
+    }
+}
+
+/// Serves the control socket for good. Each caller's access is decided from
+/// its kernel credentials (SO_PEERCRED) before any of its request is read,
+/// and bounds what it may send ([`frame_bytes_max`]); requests are refused
+/// before `handle` when `access(caller)` does not allow them (see
+/// [`refusal`]). Connections are bounded in number (per uid and in all) and
+/// in time; a failing `accept` (out of file descriptors) is waited out,
+/// never the end of the listener.
+pub async fn serve<H, F, M>(
+    socket: &Path,
+    ownership: SocketOwnership,
+    handle: H,
+    access: M,
+) -> Result<(), SocketError>
 where
     H: Fn(ControlRequest, Caller) -> F + Send + Sync + Clone + 'static,
     F: std::future::Future<Output = ControlResponse> + Send + 'static,
     M: Fn(&Caller) -> Access + Send + Sync + Clone + 'static,
 {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let _ = std::fs::remove_file(socket);
-    if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let listener = tokio::net::UnixListener::bind(socket)?;
-    // Anyone may connect: who may do what is decided per request from the
-    // caller's kernel credentials, so group members need no file access.
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(socket, std::fs::Permissions::from_mode(0o666))?;
-    }
+    let listener = bind_socket(socket, ownership)?;
+    serve_listener(listener, handle, access).await;
+    Ok(())
+}
+
+/// [`serve`] on a socket already bound with [`bind_socket`]; never returns.
+pub async fn serve_listener<H, F, M>(listener: tokio::net::UnixListener, handle: H, access: M)
+where
+    H: Fn(ControlRequest, Caller) -> F + Send + Sync + Clone + 'static,
+    F: std::future::Future<Output = ControlResponse> + Send + 'static,
+    M: Fn(&Caller) -> Access + Send + Sync + Clone + 'static,
+{
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(CONTROL_CONNECTIONS_MAX));
+    let counts = std::sync::Arc::new(ConnectionCounts::default());
     loop {
-        let (mut stream, _) = listener.accept().await?;
-        let handle = handle.clone();
-        let access = access.clone();
+        // Wait for a free slot before accepting: excess callers wait in the
+        // kernel's backlog instead of costing descriptors here.
+        let Ok(slot) = std::sync::Arc::clone(&slots).acquire_owned().await else {
+            continue;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(%error, "control socket: accept failed; retrying shortly");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let (handle, access, counts) = (handle.clone(), access.clone(), counts.clone());
         tokio::spawn(async move {
-            let caller = match stream.peer_cred() {
-                Ok(cred) => Caller {
-                    uid: cred.uid(),
-                    gid: cred.gid(),
-                    pid: cred.pid(),
-                },
-                Err(_) => return,
-            };
-            let mut length = [0u8; 4];
-            if stream.read_exact(&mut length).await.is_err() {
-                return;
-            }
-            let length = u32::from_be_bytes(length) as usize;
-            let response = if length > CONTROL_FRAME_BYTES_MAX {
-                ControlResponse::Error(format!("request of {length} bytes is too large"))
-            } else {
-                let mut body = vec![0u8; length];
-                if stream.read_exact(&mut body).await.is_err() {
-                    return;
-                }
-                match decode_body::<ControlRequest>(&body) {
-                    Err(error) => ControlResponse::Error(format!("bad request: {error}")),
-                    Ok(request) => match refusal(&request, &caller, access(&caller)) {
-                        Some(error) => ControlResponse::Error(error),
-                        None => handle(request, caller).await,
-                    },
-                }
-            };
-            if let Ok(frame) = encode_frame(&response) {
-                let _ = stream.write_all(&frame).await;
-            }
+            let _slot = slot;
+            serve_connection(stream, &counts, handle, access).await;
         });
     }
+}
+
+async fn serve_connection<H, F, M>(
+    mut stream: tokio::net::UnixStream,
+    counts: &std::sync::Arc<ConnectionCounts>,
+    handle: H,
+    access: M,
+) where
+    H: Fn(ControlRequest, Caller) -> F,
+    F: std::future::Future<Output = ControlResponse>,
+    M: Fn(&Caller) -> Access,
+{
+    use tokio::io::AsyncWriteExt;
+    let Ok(cred) = stream.peer_cred() else {
+        return;
+    };
+    let caller = Caller {
+        uid: cred.uid(),
+        gid: cred.gid(),
+        pid: cred.pid(),
+    };
+    let idle = Duration::from_millis(CONTROL_IDLE_MS_MAX);
+    let Some(_uid_slot) = counts.enter(caller.uid) else {
+        let refused = ControlResponse::Error(format!(
+            "refused: uid {} already holds CONTROL_CONNECTIONS_PER_UID_MAX = {CONTROL_CONNECTIONS_PER_UID_MAX} connections",
+            caller.uid
+        ));
+        if let Ok(frame) = encode_frame(&refused) {
+            let _ = tokio::time::timeout(idle, stream.write_all(&frame)).await;
+        }
+        return;
+    };
+    let allowed = access(&caller);
+    let response = match tokio::time::timeout(idle, read_request(&mut stream, allowed)).await {
+        Err(_) => ControlResponse::Error(format!(
+            "no complete request within CONTROL_IDLE_MS_MAX = {CONTROL_IDLE_MS_MAX} ms"
+        )),
+        Ok(Err(None)) => return,
+        Ok(Err(Some(error))) => ControlResponse::Error(error),
+        Ok(Ok(request)) => match refusal(&request, &caller, allowed) {
+            Some(error) => ControlResponse::Error(error),
+            None => handle(request, caller).await,
+        },
+    };
+    if let Ok(frame) = encode_frame(&response) {
+        let _ = tokio::time::timeout(idle, stream.write_all(&frame)).await;
+    }
+}
+
+/// Reads one request, its size bounded by what the caller's access allows
+/// (decided before the body is read). `Err(None)`: the caller went away.
+async fn read_request(
+    stream: &mut tokio::net::UnixStream,
+    access: Access,
+) -> Result<ControlRequest, Option<String>> {
+    use tokio::io::AsyncReadExt;
+    let mut length = [0u8; 4];
+    stream.read_exact(&mut length).await.map_err(|_| None)?;
+    let length = u32::from_be_bytes(length) as usize;
+    let limit = frame_bytes_max(access);
+    if length > limit {
+        return Err(Some(format!(
+            "request of {length} bytes refused: this caller may send at most {limit} bytes \
+             (CONTROL_FRAME_BYTES_MAX = {CONTROL_FRAME_BYTES_MAX} bytes for admins)"
+        )));
+    }
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await.map_err(|_| None)?;
+    decode_body::<ControlRequest>(&body).map_err(|error| Some(format!("bad request: {error}")))
 }
 
 #[cfg(test)]
@@ -314,6 +660,7 @@ mod tests {
         tokio::spawn(async move {
             serve(
                 &path,
+                SocketOwnership::default(),
                 |request, _caller| async move {
                     match request {
                         ControlRequest::Ping => ControlResponse::Pong { node: "n1".into() },
@@ -361,5 +708,133 @@ mod tests {
             .await
             .unwrap();
         assert!(pong.is_ok());
+    }
+
+    #[test]
+    fn the_socket_never_replaces_what_is_not_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        // A regular file is refused and kept.
+        let file = dir.path().join("precious");
+        std::fs::write(&file, "keep me").unwrap();
+        let error = bind_socket(&file, SocketOwnership::default()).unwrap_err();
+        assert!(matches!(error, SocketError::NotASocket { .. }), "{error}");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "keep me");
+        // Too long a path is named with the limit.
+        let long = dir.path().join("x".repeat(120));
+        let error = bind_socket(&long, SocketOwnership::default()).unwrap_err();
+        assert!(
+            error.to_string().contains("SOCKET_PATH_BYTES_MAX = 107"),
+            "{error}"
+        );
+        // A fresh socket is 0660; a live one is not taken over; a stale one is.
+        let socket = dir.path().join("s.sock");
+        let listener = bind_socket(&socket, SocketOwnership::default()).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&socket).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        assert!(matches!(
+            bind_socket(&socket, SocketOwnership::default()),
+            Err(SocketError::InUse { .. })
+        ));
+        drop(listener);
+        assert!(bind_socket(&socket, SocketOwnership::default()).is_ok());
+    }
+
+    async fn start_server(socket: &Path, access: Access) {
+        let path = socket.to_path_buf();
+        tokio::spawn(async move {
+            serve(
+                &path,
+                SocketOwnership::default(),
+                |_request, _caller| async move { ControlResponse::Pong { node: "n1".into() } },
+                move |_caller| access,
+            )
+            .await
+        });
+        for _ in 0..200 {
+            if UnixStream::connect(socket).is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("server did not start");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_without_access_cannot_make_the_daemon_read_a_large_body() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        start_server(&socket, Access::Denied).await;
+        let s = socket.clone();
+        let answer = tokio::task::spawn_blocking(move || {
+            let mut stream = UnixStream::connect(&s).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(5)))
+                .unwrap();
+            // Announce 60 MB and send none of it: the answer comes at once.
+            stream.write_all(&(60_000_000u32).to_be_bytes()).unwrap();
+            let body = read_frame(&mut stream).unwrap();
+            decode_body::<ControlResponse>(&body).unwrap()
+        })
+        .await
+        .unwrap();
+        assert!(
+            matches!(&answer, ControlResponse::Error(e) if e.contains("at most 64 bytes")),
+            "{answer:?}"
+        );
+        // A ping (to find a node) still works for it.
+        let s = socket.clone();
+        let pong = tokio::task::spawn_blocking(move || call(&s, &ControlRequest::Ping, 2_000))
+            .await
+            .unwrap();
+        assert!(matches!(pong, Ok(ControlResponse::Pong { .. })), "{pong:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_are_bounded_and_the_listener_lives_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        start_server(&socket, Access::Admin).await;
+        let s = socket.clone();
+        tokio::task::spawn_blocking(move || {
+            // Many idle connections from one uid: past the per-uid bound
+            // each is refused at once, and the listener keeps going.
+            let mut idle = Vec::new();
+            let mut refused = 0;
+            for _ in 0..300 {
+                let mut stream = UnixStream::connect(&s).unwrap();
+                stream.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+                if let Ok(body) = read_frame(&mut stream) {
+                    let answer: ControlResponse = decode_body(&body).unwrap();
+                    assert!(
+                        matches!(&answer, ControlResponse::Error(e) if e.contains("CONTROL_CONNECTIONS_PER_UID_MAX")),
+                        "{answer:?}"
+                    );
+                    refused += 1;
+                } else {
+                    idle.push(stream);
+                }
+            }
+            assert_eq!(idle.len(), CONTROL_CONNECTIONS_PER_UID_MAX);
+            assert_eq!(refused, 300 - CONTROL_CONNECTIONS_PER_UID_MAX);
+            drop(idle);
+            // Slots come back when the idle callers go.
+            let mut answered = false;
+            for _ in 0..50 {
+                if let Ok(ControlResponse::Pong { .. }) = call(&s, &ControlRequest::Ping, 2_000) {
+                    answered = true;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(answered);
+        })
+        .await
+        .unwrap();
     }
 }

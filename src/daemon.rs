@@ -14,7 +14,8 @@ use crate::actors::membership::{BusActor, MembershipActor};
 use crate::actors::message::{Message, View};
 use crate::actors::policy::PolicyActor;
 use crate::actors::router::{Link, Router};
-use crate::actors::shared::NodeShared;
+use crate::actors::shared::{ConsensusSettings, NodeShared};
+use crate::actors::storage::{DiskReport, DiskWriter, RaftFiles};
 use crate::actors::supervision::{Strategy, SupervisorSpec};
 use crate::actors::tree::Tree;
 use crate::agent::AgentConfig;
@@ -34,6 +35,16 @@ pub const CONTROL_REQUEST_TIMEOUT_MS: u64 = 15_000;
 
 /// The node's supervision tree, declared as data.
 pub fn supervision_spec() -> SupervisorSpec {
+    witness_supervision_spec()
+        .actor("policy")
+        .actor("exec")
+        .actor("fence")
+        .actor("dc")
+}
+
+/// A witness's tree: the transport and the consensus, nothing that runs
+/// resources or decides.
+pub fn witness_supervision_spec() -> SupervisorSpec {
     SupervisorSpec::new("root", Strategy::OneForOne, 20, 10_000)
         .supervisor(
             // The bus and membership share the transport: a crash of one
@@ -43,10 +54,6 @@ pub fn supervision_spec() -> SupervisorSpec {
                 .actor("membership"),
         )
         .actor("cib")
-        .actor("policy")
-        .actor("exec")
-        .actor("fence")
-        .actor("dc")
 }
 
 /// A running node: what the control socket and tests need to reach it.
@@ -58,6 +65,122 @@ pub struct NodeHandle {
     pub bus: Bus,
     /// Notified when an operator asks the node to stop.
     pub shutdown: Arc<tokio::sync::Notify>,
+    /// The node's attribute manager (`attrd_updater`).
+    pub attrd: mpsc::Sender<AttrdCommand>,
+}
+
+/// A request to the node's attribute manager.
+#[derive(Debug)]
+pub enum AttrdCommand {
+    Update {
+        node: String,
+        name: String,
+        value: Option<String>,
+        dampen_ms: u64,
+    },
+    Query {
+        node: Option<String>,
+        name: String,
+        reply: tokio::sync::oneshot::Sender<Vec<(String, Option<String>)>>,
+    },
+}
+
+/// How many `attrd_updater` requests may wait for the attribute manager.
+pub const ATTRD_QUEUE_DEPTH_MAX: usize = 1_024;
+
+/// Runs the node's attribute manager: applies updates and queries, and
+/// writes dampened values into the CIB (through the CIB actor, as any
+/// client change) when they fall due.
+fn spawn_attribute_manager(
+    shared: Arc<NodeShared>,
+    router: Arc<Router>,
+) -> mpsc::Sender<AttrdCommand> {
+    let (sender, mut commands) = mpsc::channel::<AttrdCommand>(ATTRD_QUEUE_DEPTH_MAX);
+    tokio::spawn(async move {
+        let mut manager = crate::attrd::AttributeManager::new();
+        loop {
+            let now_ms = shared.uptime_ms();
+            let wait_ms = manager.next_due_ms().map(|due| due.saturating_sub(now_ms));
+            let sleep =
+                tokio::time::sleep(std::time::Duration::from_millis(wait_ms.unwrap_or(60_000)));
+            let writes = tokio::select! {
+                command = commands.recv() => match command {
+                    None => return,
+                    Some(command) => attrd_command(&shared, &mut manager, command),
+                },
+                _ = sleep, if wait_ms.is_some() => manager.due(shared.uptime_ms()),
+            };
+            // In order, one at a time: a later value never lands first.
+            for write in writes {
+                write_attribute(&shared, &router, write).await;
+            }
+        }
+    });
+    sender
+}
+
+fn attrd_command(
+    shared: &NodeShared,
+    manager: &mut crate::attrd::AttributeManager,
+    command: AttrdCommand,
+) -> Vec<crate::attrd::Write> {
+    let cib = shared.cib();
+    match command {
+        AttrdCommand::Update {
+            node,
+            name,
+            value,
+            dampen_ms,
+        } => {
+            let current = crate::attrd::transient_value(&cib, &node, &name);
+            let now_ms = shared.uptime_ms();
+            manager
+                .update(&node, &name, value, dampen_ms, current.as_deref(), now_ms)
+                .into_iter()
+                .collect()
+        }
+        AttrdCommand::Query { node, name, reply } => {
+            let nodes: Vec<String> = match node {
+                Some(node) => vec![node],
+                None => crate::model::status::node_status(&cib)
+                    .map(|nodes| nodes.into_iter().map(|n| n.name).collect())
+                    .unwrap_or_default(),
+            };
+            let values = nodes
+                .into_iter()
+                .map(|node| {
+                    let current = crate::attrd::transient_value(&cib, &node, &name);
+                    let value = manager.value(&node, &name, current.as_deref());
+                    (node, value)
+                })
+                .collect();
+            let _ = reply.send(values);
+            Vec::new()
+        }
+    }
+}
+
+/// Sends one attribute write to the CIB; a failure is logged (the next
+/// update writes again).
+async fn write_attribute(shared: &NodeShared, router: &Arc<Router>, write: crate::attrd::Write) {
+    tracing::debug!(node = %write.node, name = %write.name, value = ?write.value, "attribute written");
+    let change = crate::actors::message::CibChange::SetTransientAttribute {
+        node: write.node,
+        name: write.name,
+        value: write.value,
+    };
+    let answer = router
+        .request(
+            router.local_ref("attrd"),
+            router.local_ref("cib"),
+            Message::CibModify { change },
+            CONTROL_REQUEST_TIMEOUT_MS,
+        )
+        .await;
+    match answer {
+        Ok(Message::CibStored { .. }) => {}
+        other => tracing::warn!(node = %shared.node, answer = ?other, "attribute write failed"),
+    }
 }
 
 /// Sends envelopes for other nodes through the bus, one ordered queue per
@@ -103,22 +226,77 @@ pub fn start_node(
     config: &NodeConfig,
     agent_config: AgentConfig,
     bus: Bus,
+    events: mpsc::Receiver<BusEvent>,
+    give_up: Box<dyn Fn(&str) + Send + Sync>,
+) -> NodeHandle {
+    let settings = ConsensusSettings {
+        initial_voters: config.initial_voters.clone(),
+        initial_witnesses: config.initial_witnesses.clone(),
+        witness: false,
+        election_timeout_ms: config.election_timeout_ms,
+        heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+    };
+    start_node_with(config, agent_config, settings, bus, events, give_up)
+}
+
+/// [`start_node`] with the consensus settings given (a witness).
+pub fn start_node_with(
+    config: &NodeConfig,
+    agent_config: AgentConfig,
+    settings: ConsensusSettings,
+    bus: Bus,
     mut events: mpsc::Receiver<BusEvent>,
     give_up: Box<dyn Fn(&str) + Send + Sync>,
 ) -> NodeHandle {
+    let witness = settings.witness;
     let shared = Arc::new(NodeShared::new(
         &config.node_name,
         &config.cluster_name,
         config.state_dir.clone(),
         agent_config,
+        settings,
     ));
     let router = Router::new(&config.node_name);
+    let _ = shared.router.set(Arc::clone(&router));
+    let _ = shared.bus.set(bus.clone());
+    {
+        let router = Arc::clone(&router);
+        let writer = DiskWriter::start(
+            RaftFiles::new(&config.state_dir),
+            Box::new(move |report| {
+                let (incarnation, number, error) = match report {
+                    DiskReport::Persisted {
+                        incarnation,
+                        number,
+                    } => (incarnation, number, None),
+                    DiskReport::Failed { incarnation, error } => (incarnation, 0, Some(error)),
+                };
+                let me = router.local_ref("cib");
+                let _ = router.send(
+                    me.clone(),
+                    me,
+                    Message::CibDisk {
+                        incarnation,
+                        number,
+                        error,
+                    },
+                );
+            }),
+            disk_failure_injector(&config.state_dir),
+        );
+        let _ = shared.disk.set(writer);
+    }
     router.set_link(Arc::new(BusLink {
         bus: bus.clone(),
         shared: Arc::clone(&shared),
         queues: DashMap::new(),
     }));
-    let tree = Tree::new(supervision_spec(), give_up);
+    let spec = if witness {
+        witness_supervision_spec()
+    } else {
+        supervision_spec()
+    };
+    let tree = Tree::new(spec, give_up);
     {
         let bus = bus.clone();
         Cell::start(
@@ -128,12 +306,19 @@ pub fn start_node(
             &tree,
         );
     }
-    Cell::start(
-        "membership",
-        Box::new(|| Box::new(MembershipActor)),
-        &router,
-        &tree,
-    );
+    {
+        let shared = Arc::clone(&shared);
+        Cell::start(
+            "membership",
+            Box::new(move || {
+                Box::new(MembershipActor {
+                    shared: Arc::clone(&shared),
+                })
+            }),
+            &router,
+            &tree,
+        );
+    }
     let with_shared = |make: fn(Arc<NodeShared>) -> Box<dyn crate::actors::cell::Behaviour>| {
         let shared = Arc::clone(&shared);
         Box::new(move || make(Arc::clone(&shared))) as crate::actors::cell::Factory
@@ -144,34 +329,25 @@ pub fn start_node(
         &router,
         &tree,
     );
-    Cell::start("policy", Box::new(|| Box::new(PolicyActor)), &router, &tree);
-    Cell::start(
-        "exec",
-        with_shared(|s| Box::new(ExecActor::new(s))),
-        &router,
-        &tree,
-    );
-    Cell::start(
-        "fence",
-        with_shared(|s| Box::new(FenceActor::new(s))),
-        &router,
-        &tree,
-    );
-    Cell::start(
-        "dc",
-        with_shared(|s| Box::new(DcActor::new(s))),
-        &router,
-        &tree,
-    );
+    if !witness {
+        start_deciding_actors(&shared, &router, &tree);
+    }
 
     // Bus events into the actors.
     {
         let router = Arc::clone(&router);
+        let shared_for_events = Arc::clone(&shared);
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
                 tracing::trace!(event = ?std::mem::discriminant(&event), "bus event");
                 match event {
-                    BusEvent::Message { from, payload } => router.receive_remote(&from, &payload),
+                    BusEvent::Message { from, payload } => {
+                        if shared_for_events.admits(&from) {
+                            router.receive_remote(&from, &payload)
+                        } else {
+                            refuse_non_member(&shared_for_events, &from);
+                        }
+                    }
                     BusEvent::View(view) => {
                         let view = View {
                             id: view.id,
@@ -207,13 +383,76 @@ pub fn start_node(
             }
         });
     }
+    let attrd = spawn_attribute_manager(Arc::clone(&shared), Arc::clone(&router));
     NodeHandle {
         shared,
         router,
         tree,
         bus,
         shutdown: Arc::new(tokio::sync::Notify::new()),
+        attrd,
     }
+}
+
+/// The actors a witness does not run: policy, executor, fencer, DC.
+fn start_deciding_actors(shared: &Arc<NodeShared>, router: &Arc<Router>, tree: &Arc<Tree>) {
+    let with_shared =
+        |shared: &Arc<NodeShared>,
+         make: fn(Arc<NodeShared>) -> Box<dyn crate::actors::cell::Behaviour>| {
+            let shared = Arc::clone(shared);
+            Box::new(move || make(Arc::clone(&shared))) as crate::actors::cell::Factory
+        };
+    Cell::start(
+        "policy",
+        Box::new(|| Box::new(PolicyActor::default())),
+        router,
+        tree,
+    );
+    Cell::start(
+        "exec",
+        with_shared(shared, |s| Box::new(ExecActor::new(s))),
+        router,
+        tree,
+    );
+    Cell::start(
+        "fence",
+        with_shared(shared, |s| Box::new(FenceActor::new(s))),
+        router,
+        tree,
+    );
+    Cell::start(
+        "dc",
+        with_shared(shared, |s| Box::new(DcActor::new(s))),
+        router,
+        tree,
+    );
+}
+
+/// Counts and logs (rate-limited) a message from a host that holds the
+/// authkey but is not a member of the cluster.
+fn refuse_non_member(shared: &NodeShared, from: &str) {
+    let refused = shared
+        .refused_non_members
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if refused.is_power_of_two() {
+        tracing::warn!(%from, refused = refused + 1, "refused a message from a node that is not a member of this cluster (add it with `systole node add`)");
+    }
+}
+
+/// Tests make the Raft log's disk "full" by creating `state_dir/raft/FAIL`
+/// (only when SYSTOLE_TEST_DISK_FAULTS=1).
+fn disk_failure_injector(
+    state_dir: &std::path::Path,
+) -> Option<crate::actors::storage::FailureInjector> {
+    if std::env::var("SYSTOLE_TEST_DISK_FAULTS").as_deref() != Ok("1") {
+        return None;
+    }
+    let marker = state_dir.join("raft").join("FAIL");
+    Some(Box::new(move || {
+        marker
+            .exists()
+            .then(|| "No space left on device (injected by the test)".to_string())
+    }))
 }
 
 /// The status report from this node's point of view.
@@ -227,6 +466,7 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
             .into_iter()
             .map(|n| NodeReport {
                 online: view.members.contains(&n.name),
+                attributes: crate::model::status::node_attributes(&cib, &n.name),
                 name: n.name,
                 standby: n.standby,
                 maintenance: n.maintenance,
@@ -237,16 +477,22 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
             Vec::new()
         }
     };
+    let fail_counts = crate::model::status::fail_counts(&cib);
     let resources = match crate::model::status::resource_status(&cib) {
         Ok(resources) => resources
             .into_iter()
-            .map(|r| ResourceReport {
-                id: r.id,
-                parent: r.parent,
-                agent: r.agent,
-                role: format!("{:?}", r.role),
-                nodes: r.nodes,
-                failed: r.failed,
+            .map(|r| {
+                let base = r.id.split(':').next().unwrap_or(&r.id);
+                let counts = fail_counts.get(base).cloned().unwrap_or_default();
+                ResourceReport {
+                    failed: r.failed || !counts.is_empty(),
+                    fail_counts: counts,
+                    id: r.id,
+                    parent: r.parent,
+                    agent: r.agent,
+                    role: format!("{:?}", r.role),
+                    nodes: r.nodes,
+                }
             })
             .collect(),
         Err(error) => {
@@ -257,11 +503,58 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
     StatusReport {
         cluster: shared.cluster_name.clone(),
         dc,
-        quorate: view.quorate,
+        quorate: shared.quorum().quorate(),
         nodes,
         resources,
         answered_by: shared.node.clone(),
         fencing: crate::model::cib_store::fence_history(&cib),
+        failed_actions: crate::model::status::failed_actions(&cib),
+        last_change: crate::model::status::last_change(&cib),
+        updated_epoch_s: crate::actors::shared::now_epoch_s(),
+        config_errors: shared.config_errors(&cib),
+        consensus: Some(consensus_report(shared)),
+    }
+}
+
+fn consensus_report(shared: &NodeShared) -> crate::control::ConsensusReport {
+    use crate::model::control::members::MemberRole;
+    let info = shared.consensus_info();
+    let names = |role: MemberRole| -> Vec<String> {
+        let mut names: Vec<String> = info
+            .members
+            .iter()
+            .filter(|(_, m)| m.role == role)
+            .map(|(_, m)| m.name.clone())
+            .collect();
+        names.sort();
+        names
+    };
+    let status = info
+        .status
+        .clone()
+        .unwrap_or(crate::model::control::consensus::ConsensusStatus {
+            term: 0,
+            leader: None,
+            role: "none".into(),
+            commit_index: 0,
+            applied_index: 0,
+            last_index: 0,
+            snapshot_index: 0,
+        });
+    crate::control::ConsensusReport {
+        term: status.term,
+        leader: status.leader,
+        commit_index: status.commit_index,
+        applied_index: status.applied_index,
+        voters: info.members.voter_names(),
+        learners: names(MemberRole::Learner),
+        witnesses: names(MemberRole::Witness),
+        reachable_voters: shared.quorum().reachable,
+        disk_error: info.disk_error,
+        scheduler_error: info.scheduler_error,
+        refused_non_members: shared
+            .refused_non_members
+            .load(std::sync::atomic::Ordering::Relaxed),
     }
 }
 
@@ -368,10 +661,19 @@ pub async fn handle_control(
             ControlResponse::Cib { xml }
         }
         ControlRequest::CibModify { change } => {
+            let change = stamped(change, &caller, &node.shared.node);
             if let Some((user, acl)) = caller_acl() {
                 if let Err(error) = check_acl_write(&node.shared.cib(), &change, &acl) {
                     return ControlResponse::Error(format!("{user}: {error}"));
                 }
+            }
+            // Refused here, before the CIB actor sees it, if it adds errors.
+            if let Err(error) = check_change(
+                &node.shared.cib(),
+                &change,
+                crate::actors::shared::now_epoch_s(),
+            ) {
+                return ControlResponse::Error(error);
             }
             let answer = node
                 .router
@@ -383,19 +685,50 @@ pub async fn handle_control(
                 )
                 .await;
             match answer {
-                Ok(Message::CibStored { version }) => ControlResponse::Done(format!(
-                    "CIB updated to version {version} (stored on a majority)"
+                Ok(Message::CibStored { version, index }) => ControlResponse::Done(format!(
+                    "CIB updated to version {version} (log index {index}, committed on a majority of the voters)"
                 )),
                 Ok(Message::Error(e)) => ControlResponse::Error(e),
                 Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
+        ControlRequest::CibGetConsistent => {
+            let answer = node
+                .router
+                .request(
+                    me,
+                    node.router.local_ref("cib"),
+                    Message::CibReadConsistent,
+                    CONTROL_REQUEST_TIMEOUT_MS,
+                )
+                .await;
+            match answer {
+                Ok(Message::CibContent { cib }) => {
+                    let xml = match caller_acl() {
+                        Some((_, acl)) => acl.filter(&cib).to_xml_pretty(),
+                        None => cib.to_xml_pretty(),
+                    };
+                    ControlResponse::Cib { xml }
+                }
+                Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
+                Err(error) => ControlResponse::Error(error.to_string()),
+            }
+        }
+        ControlRequest::MemberAdd {
+            name,
+            addr,
+            witness,
+        } => member_add(&node, me, name, addr, witness).await,
+        ControlRequest::MemberRemove { name, force } => member_remove(&node, me, name, force).await,
         ControlRequest::History => ControlResponse::History {
             node: node.shared.node.clone(),
             transitions: node.shared.history.lock().expect("history lock").records(),
         },
         ControlRequest::Fence { target, action } => {
+            if let Err(error) = check_fence_request(&node.shared.cib(), &target, &action) {
+                return ControlResponse::Error(error);
+            }
             let Some(dc) = node.shared.dc_info().dc else {
                 return ControlResponse::Error("no DC at the moment; try again shortly".into());
             };
@@ -423,11 +756,245 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
-        ControlRequest::BusStats => ControlResponse::Done(format!("{:#?}", node.bus.stats())),
+        ControlRequest::BusStats => ControlResponse::Done(format!(
+            "{:#?}\nrefused_non_members: {}",
+            node.bus.stats(),
+            node.shared
+                .refused_non_members
+                .load(std::sync::atomic::Ordering::Relaxed)
+        )),
+        ControlRequest::ChaosBlock { nodes } => {
+            let described = if nodes.is_empty() {
+                "healed: no peers blocked".to_string()
+            } else {
+                format!("blocking all traffic with {}", nodes.join(", "))
+            };
+            node.bus.block(nodes.into_iter().collect());
+            ControlResponse::Done(format!("{}: {described}", node.shared.node))
+        }
         ControlRequest::Shutdown => {
             node.shutdown.notify_one();
             ControlResponse::Done(format!("{} shutting down", node.shared.node))
         }
+        ControlRequest::FenceConfirm { target } => fence_confirm(&node, target, &caller).await,
+        ControlRequest::AttrUpdate {
+            node: target,
+            name,
+            value,
+            dampen_ms,
+        } => {
+            let command = AttrdCommand::Update {
+                node: target,
+                name,
+                value,
+                dampen_ms,
+            };
+            match node.attrd.try_send(command) {
+                Ok(()) => ControlResponse::Done("attribute update accepted".into()),
+                Err(error) => ControlResponse::Error(format!("attribute manager: {error}")),
+            }
+        }
+        ControlRequest::AttrQuery { node: target, name } => {
+            let (reply, answer) = tokio::sync::oneshot::channel();
+            let command = AttrdCommand::Query {
+                node: target,
+                name,
+                reply,
+            };
+            if let Err(error) = node.attrd.try_send(command) {
+                return ControlResponse::Error(format!("attribute manager: {error}"));
+            }
+            match answer.await {
+                Ok(values) => ControlResponse::Attributes(values),
+                Err(_) => ControlResponse::Error("the attribute manager did not answer".into()),
+            }
+        }
+        ControlRequest::Agents { filter } => {
+            let config = Arc::clone(&node.shared.agent_config);
+            match crate::agent::catalog::list_agents(&config, filter.as_deref()).await {
+                Ok(agents) => ControlResponse::Agents(agents),
+                Err(error) => ControlResponse::Error(error),
+            }
+        }
+        ControlRequest::DescribeAgent { agent } => {
+            let config = Arc::clone(&node.shared.agent_config);
+            match crate::agent::catalog::describe(config, &agent).await {
+                Ok(meta) => ControlResponse::AgentMetadata(meta),
+                Err(error) => ControlResponse::Error(error),
+            }
+        }
+    }
+}
+
+/// `systole fence confirm NODE`: refused for a node this node sees as a
+/// member (it is up); else recorded as a manual fencing through the CIB.
+async fn fence_confirm(node: &NodeHandle, target: String, caller: &Caller) -> ControlResponse {
+    if node.shared.view().members.contains(&target) {
+        return ControlResponse::Error(format!(
+            "{target} is a member of the cluster: it is up, not off; fence it instead (systole fence {target})"
+        ));
+    }
+    let (user, _) = identity(caller);
+    let change = crate::actors::message::CibChange::ConfirmFenced {
+        node: target.clone(),
+        at_epoch_s: crate::actors::shared::now_epoch_s(),
+        by: format!("{user} on {}", node.shared.node),
+    };
+    let answer = node
+        .router
+        .request(
+            node.router.local_ref("control"),
+            node.router.local_ref("cib"),
+            Message::CibModify { change },
+            CONTROL_REQUEST_TIMEOUT_MS,
+        )
+        .await;
+    match answer {
+        Ok(Message::CibStored { .. }) => ControlResponse::Done(format!(
+            "{target} recorded as off (confirmed by hand): its resources may start elsewhere"
+        )),
+        Ok(Message::Error(e)) => ControlResponse::Error(e),
+        Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
+        Err(error) => ControlResponse::Error(error.to_string()),
+    }
+}
+
+/// Who made a configuration change, stamped on it as Pacemaker does; status
+/// changes (attributes, cleanups) go unstamped.
+fn stamped(
+    change: crate::actors::message::CibChange,
+    caller: &Caller,
+    origin: &str,
+) -> crate::actors::message::CibChange {
+    use crate::actors::message::{ChangeStamp, CibChange};
+    if matches!(
+        change,
+        CibChange::SetTransientAttribute { .. }
+            | CibChange::CleanupResource { .. }
+            | CibChange::ConfirmFenced { .. }
+            | CibChange::Stamped { .. }
+    ) {
+        return change;
+    }
+    let (user, _) = identity(caller);
+    CibChange::Stamped {
+        change: Box::new(change),
+        stamp: ChangeStamp {
+            at_epoch_s: crate::actors::shared::now_epoch_s(),
+            user,
+            client: "systole".into(),
+            origin: origin.to_string(),
+        },
+    }
+}
+
+pub use crate::model::verify::check_change;
+
+/// `systole fence NODE`: the target must be a node the cluster knows, and
+/// the action one a fence agent takes.
+pub fn check_fence_request(cib: &Element, target: &str, action: &str) -> Result<(), String> {
+    if !["reboot", "off", "on"].contains(&action) {
+        return Err(format!(
+            "unknown fence action {action:?} (reboot, off or on)"
+        ));
+    }
+    let known = crate::model::names::known_nodes(cib);
+    if !known.iter().any(|n| n == target) {
+        return Err(format!(
+            "refused: no node named {target:?} in the cluster (nodes: {}); nothing was fenced",
+            known.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+async fn member_change(
+    node: &NodeHandle,
+    me: crate::actors::message::ActorRef,
+    change: crate::model::control::members::MemberChange,
+) -> Result<(), String> {
+    let answer = node
+        .router
+        .request(
+            me,
+            node.router.local_ref("cib"),
+            Message::CibMembers { change },
+            CONTROL_REQUEST_TIMEOUT_MS,
+        )
+        .await;
+    match answer {
+        Ok(Message::Ok) => Ok(()),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+async fn member_add(
+    node: &NodeHandle,
+    me: crate::actors::message::ActorRef,
+    name: String,
+    addr: Option<String>,
+    witness: bool,
+) -> ControlResponse {
+    use crate::model::control::members::{Member, MemberChange, MemberRole};
+    if let Err(error) = crate::admin::check_id_syntax(&name) {
+        return ControlResponse::Error(format!("node name {name:?}: {error}"));
+    }
+    if let Some(addr) = &addr {
+        if addr.parse::<std::net::SocketAddr>().is_err() {
+            return ControlResponse::Error(format!(
+                "--addr {addr:?} is not HOST:PORT (an IP address and a port)"
+            ));
+        }
+    }
+    let members = node.shared.consensus_info().members;
+    if members.contains(&name) {
+        return ControlResponse::Error(format!("{name} is already a member"));
+    }
+    let role = if witness {
+        MemberRole::Witness
+    } else {
+        MemberRole::Learner
+    };
+    let change = MemberChange::Set(Member {
+        name: name.clone(),
+        addr,
+        role,
+    });
+    match member_change(node, me, change).await {
+        Ok(()) if witness => ControlResponse::Done(format!(
+            "{name} added as a witness (it votes, never leads, runs nothing)"
+        )),
+        Ok(()) => ControlResponse::Done(format!(
+            "{name} added as a learner: start its daemon; it becomes a voter once it has caught up"
+        )),
+        Err(error) => ControlResponse::Error(error),
+    }
+}
+
+async fn member_remove(
+    node: &NodeHandle,
+    me: crate::actors::message::ActorRef,
+    name: String,
+    force: bool,
+) -> ControlResponse {
+    use crate::model::control::members::MemberChange;
+    let members = node.shared.consensus_info().members;
+    let Some(member) = members.by_name(&name) else {
+        return ControlResponse::Error(format!("{name} is not a member"));
+    };
+    let online = node.shared.view().members.contains(&name);
+    if online && member.role.runs_resources() && !force {
+        return ControlResponse::Error(format!(
+            "{name} is online: stop it first (its resources move away), or --force"
+        ));
+    }
+    if member.role.votes() && members.voter_names().len() <= 1 {
+        return ControlResponse::Error(format!("{name} is the last voter"));
+    }
+    match member_change(node, me, MemberChange::Remove { name: name.clone() }).await {
+        Ok(()) => ControlResponse::Done(format!("{name} removed from the cluster")),
+        Err(error) => ControlResponse::Error(error),
     }
 }
 
@@ -456,10 +1023,18 @@ pub fn check_acl_write(
     if let Err(error) = crate::model::cib_store::apply_change(&mut next, change) {
         return Err(format!("refused: {error}"));
     }
-    // Version attributes on <cib> always move; they are not the caller's edit.
-    for key in ["admin_epoch", "epoch", "num_updates"] {
-        if let Some(v) = cib.attr(key) {
-            next.set_attr(key, v);
+    // Version and change-stamp attributes on <cib> always move; they are
+    // not the caller's edit.
+    let stamp = crate::model::cib_store::CHANGE_STAMP_ATTRS;
+    for key in ["admin_epoch", "epoch", "num_updates"]
+        .into_iter()
+        .chain(stamp)
+    {
+        match cib.attr(key) {
+            Some(v) => next.set_attr(key, v),
+            None => {
+                next.remove_attr(key);
+            }
         }
     }
     acl.check_write(cib, &next)
@@ -595,37 +1170,114 @@ fn group_gid(name: &str) -> Option<u32> {
     }
 }
 
+/// How the nodes of an in-process cluster run agents: each keeps its
+/// agents' state below its own state dir, so they do not share it.
 pub fn agent_config_for(config: &NodeConfig) -> AgentConfig {
+    let settings = crate::config::AgentSettings {
+        rsctmp_dir: config.state_dir.join("run"),
+        ..Default::default()
+    };
+    agent_config_with(config, &settings)
+}
+
+/// How this node runs agents, from its configuration and `[agents]` table.
+pub fn agent_config_with(
+    config: &NodeConfig,
+    settings: &crate::config::AgentSettings,
+) -> AgentConfig {
     let defaults = AgentConfig::default();
     let agents_dir = config
         .agents_dir
         .clone()
         .unwrap_or_else(|| config.state_dir.join("agents"));
-    // Agents find our crm_attribute/crm_master first, and through them
-    // this node's daemon.
+    // Agents find our crm_attribute, attrd_updater, crm_node, ... first
+    // (on PATH, and as HA_SBIN_DIR, where Debian's ocf-shellfuncs and
+    // agents look for Pacemaker's tools), and through them this node's
+    // daemon.
+    let tools = agents_dir.join("bin");
     let mut extra_env = std::collections::BTreeMap::new();
     extra_env.insert("SYSTOLE_SOCKET".into(), config.socket.display().to_string());
     extra_env.insert("SYSTOLE_NODE".into(), config.node_name.clone());
+    extra_env.insert("HA_SBIN_DIR".into(), tools.display().to_string());
     if let Ok(exe) = std::env::current_exe() {
         extra_env.insert("SYSTOLE_BIN".into(), exe.display().to_string());
     }
     AgentConfig {
         ocf_root: config.ocf_root.clone(),
-        path_env: format!("{}:{}", agents_dir.join("bin").display(), defaults.path_env),
+        path_env: format!("{}:{}", tools.display(), defaults.path_env),
         agents_dir,
-        state_dir: config.state_dir.join("run"),
+        state_dir: settings.rsctmp_dir.clone(),
         extra_env,
+        lsb_dir: settings.lsb_dir.clone(),
+        systemd_bus: settings.systemd_bus.clone(),
+        systemd_dropin_dir: settings.systemd_dropin_dir.clone(),
         ..defaults
     }
 }
 
+/// How often a node looks for a `shutdown` request made for it elsewhere
+/// (`systole cluster stop --node N` from another node).
+pub const SHUTDOWN_REQUEST_POLL_MS: u64 = 500;
+
+/// Leaves the cluster when the CIB asks this node to (its transient
+/// `shutdown` attribute, set since this daemon started: one left over from
+/// before a restart is not a request).
+fn watch_for_shutdown_requests(node: &NodeHandle) {
+    let node = node.clone();
+    let started_epoch_s = crate::actors::shared::now_epoch_s();
+    tokio::task::spawn_local(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_millis(SHUTDOWN_REQUEST_POLL_MS)).await;
+            let cib = node.shared.cib();
+            let requested = crate::attrd::transient_value(&cib, &node.shared.node, "shutdown")
+                .and_then(|v| v.parse::<i64>().ok())
+                .is_some_and(|at| at >= started_epoch_s);
+            if requested {
+                tracing::info!("the cluster asks this node to stop");
+                node.shutdown.notify_one();
+                return;
+            }
+        }
+    });
+}
+
+/// Feeds systemd's watchdog (`WatchdogSec=` in the unit) from the runtime
+/// the actors run on: if it wedges, the feeding stops and systemd restarts
+/// the daemon.
+fn feed_watchdog() {
+    let Some(interval) = crate::sd_notify::watchdog_interval() else {
+        return;
+    };
+    tracing::info!(
+        interval_ms = interval.as_millis() as u64,
+        "feeding systemd's watchdog"
+    );
+    tokio::task::spawn_local(async move {
+        loop {
+            crate::sd_notify::notify("WATCHDOG=1");
+            tokio::time::sleep(interval).await;
+        }
+    });
+}
+
 /// `systole daemon`: runs a node in the foreground until SIGTERM/SIGINT.
-pub fn run(config: NodeConfig) -> anyhow::Result<()> {
+pub fn run(
+    config: NodeConfig,
+    settings: crate::config::AgentSettings,
+    witness: bool,
+) -> anyhow::Result<()> {
     use anyhow::Context;
     crate::actors::tree::install_quiet_panic_hook();
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
-    let agent_config = agent_config_for(&config);
+    let agent_config = agent_config_with(&config, &settings);
+    let rsctmp = crate::rsctmp::prepare(&agent_config.state_dir).with_context(|| {
+        format!(
+            "preparing the agents' state dir {}",
+            agent_config.state_dir.display()
+        )
+    })?;
+    tracing::info!(dir = %agent_config.state_dir.display(), ?rsctmp, "agents' state dir (HA_RSCTMP)");
     crate::agent::install_agents(&agent_config.agents_dir).with_context(|| {
         format!(
             "installing agents into {}",
@@ -671,6 +1323,15 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
     }
     let pid_file = config.pid_file.clone();
     let result: anyhow::Result<()> = system.block_on(async move {
+        let known = |gid: Option<u32>| gid.filter(|g| *g != u32::MAX);
+        let ownership = crate::control::SocketOwnership {
+            group: known(policy.admin_gid).or(known(policy.readonly_gid)),
+            also_group: known(policy.readonly_gid),
+        };
+        // Bound before anything starts: a daemon that cannot have its
+        // control socket does not start (and deletes nothing but a stale
+        // socket of its own).
+        let listener = crate::control::bind_socket(&config.socket, ownership)?;
         let transport_config = crate::transport::TransportConfig {
             cluster_name: config.cluster_name.clone(),
             node_name: config.node_name.clone(),
@@ -684,7 +1345,9 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
             authkey,
             heartbeat_interval_ms: config.heartbeat_interval_ms,
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
-            expected_votes: config.expected_votes(),
+            // The bus's own quorum flag is unused: quorum is a majority
+            // of the cluster's voters (the member table).
+            expected_votes: config.peers.len() as u32 + 1,
             two_node: config.two_node,
             // With two nodes, a node that starts alone must not declare
             // itself quorate before it has seen its peer once (corosync's
@@ -695,9 +1358,17 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
         let (bus, events) = crate::transport::start_udp(transport_config)
             .await
             .context("starting the transport")?;
-        let node = start_node(
+        let settings = ConsensusSettings {
+            initial_voters: config.initial_voters.clone(),
+            initial_witnesses: config.initial_witnesses.clone(),
+            witness,
+            election_timeout_ms: config.election_timeout_ms,
+            heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+        };
+        let node = start_node_with(
             &config,
             agent_config,
+            settings,
             bus,
             events,
             Box::new(|supervisor| {
@@ -708,30 +1379,30 @@ pub fn run(config: NodeConfig) -> anyhow::Result<()> {
                 std::process::exit(70);
             }),
         );
-        tracing::info!(node = %config.node_name, bind = %config.bind, "node started");
-        let socket = config.socket.clone();
+        tracing::info!(node = %config.node_name, bind = %config.bind, witness, "node started");
         let control_node = node.clone();
-        tokio::task::spawn_local(async move {
-            let served = crate::control::serve(
-                &socket,
-                move |request, caller| {
-                    let node = control_node.clone();
-                    async move { handle_control(node, request, caller).await }
-                },
-                move |caller| access(&policy, caller, &caller_groups(caller)),
-            )
-            .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "control socket failed");
-            }
-        });
+        tokio::task::spawn_local(crate::control::serve_listener(
+            listener,
+            move |request, caller| {
+                let node = control_node.clone();
+                async move { handle_control(node, request, caller).await }
+            },
+            move |caller| access(&policy, caller, &caller_groups(caller)),
+        ));
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        watch_for_shutdown_requests(&node);
+        feed_watchdog();
+        crate::sd_notify::notify(&format!(
+            "READY=1\nSTATUS=node {} running",
+            config.node_name
+        ));
         tokio::select! {
             _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
             _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
             _ = node.shutdown.notified() => tracing::info!("asked to shut down"),
         }
+        crate::sd_notify::notify("STOPPING=1\nSTATUS=moving resources away before leaving");
         leave_cleanly(&node, SHUTDOWN_DRAIN_TIMEOUT_MS).await;
         node.bus.shutdown().await;
         Ok(())
@@ -860,10 +1531,10 @@ mod access_tests {
                     role: "Started".into(),
                     nodes: vec![],
                     failed: false,
+                    ..ResourceReport::default()
                 })
                 .collect(),
-            answered_by: String::new(),
-            fencing: vec![],
+            ..StatusReport::default()
         };
         filter_status(&mut report, &alice.filter(&cib));
         assert_eq!(report.resources.len(), 2);

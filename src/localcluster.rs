@@ -3,7 +3,8 @@
 //! demo use, and what the process-level tests drive.
 //!
 //! Layout of DIR: `authkey`, `agents/`, and for each node `nodeK/`
-//! (`systole.toml`, `systole.pid`, `systole.sock`, `systole.log`, `state/`).
+//! (`systole.toml`, `systole.pid`, `systole.sock`, `systole.log`, `state/`,
+//! `rsctmp/`: its agents' state).
 
 use crate::actors::message::CibChange;
 use crate::config::{NodeConfig, PeerConfig};
@@ -123,14 +124,23 @@ pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
             agents_dir: Some(agents_dir.clone()),
             ocf_root: PathBuf::from("/usr/lib/ocf"),
             expected_votes: None,
+            initial_voters: names.clone(),
+            initial_witnesses: Vec::new(),
+            election_timeout_ms: 500,
             two_node: nodes == 2,
             heartbeat_interval_ms: 100,
             heartbeat_timeout_ms: 600,
             admin_group: None,
             readonly_group: None,
         };
+        // Each node its own agents' state (HA_RSCTMP), as on separate
+        // machines; emptied when the machine has rebooted.
+        let agents = crate::config::AgentSettings {
+            rsctmp_dir: home.join("rsctmp"),
+            ..Default::default()
+        };
         let path = home.join("systole.toml");
-        std::fs::write(&path, config.to_toml())?;
+        std::fs::write(&path, config.to_toml_with_agents(&agents))?;
         paths.push(path);
     }
     Ok(paths)
@@ -280,6 +290,21 @@ pub fn down(dir: &Path) -> anyhow::Result<usize> {
         stopped += 1;
     }
     Ok(stopped)
+}
+
+/// `systole cluster stop --node N --dir DIR`: TERM to that node (it moves
+/// its resources away and leaves, as systemd's stop would make it), and
+/// waits for it to exit.
+pub fn stop_node(dir: &Path, node: &str) -> anyhow::Result<()> {
+    if !nodes_in(dir).iter().any(|n| n == node) {
+        bail!("{} has no node {node}", dir.display());
+    }
+    let Some(pid) = read_pid(&pid_path(dir, node)).filter(|&pid| alive(pid)) else {
+        bail!("{node} is not running");
+    };
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let timeout_ms = crate::daemon::SHUTDOWN_DRAIN_TIMEOUT_MS + 5_000;
+    wait_for(timeout_ms, &format!("{node} to leave"), || !alive(pid))
 }
 
 pub fn read_pid(path: &Path) -> Option<i32> {

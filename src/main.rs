@@ -37,7 +37,8 @@ struct Target {
     #[arg(long, global = true)]
     dir: Option<PathBuf>,
     /// With --dir: which node to ask (default: the first that answers).
-    #[arg(long, global = true)]
+    /// Its own id, so a command's NODE argument is never taken for it.
+    #[arg(long = "node", id = "target_node", global = true, value_name = "NODE")]
     node: Option<String>,
     /// Work on the shadow CIB NAME instead of the live cluster (see `cib shadow`).
     #[arg(long, global = true, value_name = "NAME")]
@@ -48,6 +49,12 @@ struct Target {
 enum Command {
     /// Run a node in the foreground.
     Daemon {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Run a witness: a voter that runs no resources and never leads (a
+    /// third vote for two machines).
+    Witness {
         #[arg(long)]
         config: PathBuf,
     },
@@ -67,10 +74,13 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
-    /// Cluster status, like crm_mon.
+    /// Cluster status, like `crm_mon -1 --show-detail`.
     Status {
         #[arg(long)]
         json: bool,
+        /// Keep showing it, refreshed whenever it changes (Ctrl-C ends).
+        #[arg(long)]
+        watch: bool,
     },
     /// This node's supervisor tree.
     Actors {
@@ -107,21 +117,39 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
-    /// Fence a node now, through the DC and the configured fence devices.
-    Fence {
-        #[arg(value_name = "NODE")]
-        victim: String,
-        /// Power it off instead of rebooting it.
-        #[arg(long)]
-        off: bool,
-    },
+    /// Fence a node now, through the DC and the configured fence devices;
+    /// `fence confirm NODE`, `fence level add|remove|list`.
+    Fence(FenceArgs),
     /// The bus's counters on this node: messages, retransmits, drops and why.
     Bus,
+    /// Fault injection for chaos tests: cut this node off from others.
+    Chaos {
+        #[command(subcommand)]
+        action: ChaosAction,
+    },
     /// Why a resource is where it is: scores, constraints, stickiness, failures.
     Explain { resource: String },
     /// Pacemaker's crm_attribute for resource agents (see agents/bin).
     #[command(hide = true)]
     CrmAttribute {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Pacemaker's attrd_updater for resource agents (see agents/bin).
+    #[command(hide = true)]
+    AttrdUpdater {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Pacemaker's crm_node for resource agents (see agents/bin).
+    #[command(hide = true)]
+    CrmNode {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Pacemaker's crm_resource --locate for resource agents.
+    #[command(hide = true)]
+    CrmResource {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
@@ -132,6 +160,66 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct FenceArgs {
+    #[command(subcommand)]
+    action: Option<FenceAction>,
+    /// The node to fence now.
+    #[arg(value_name = "NODE")]
+    victim: Option<String>,
+    /// Power it off instead of rebooting it.
+    #[arg(long)]
+    off: bool,
+}
+
+#[derive(Subcommand)]
+enum FenceAction {
+    /// NODE was powered off by hand: record it as fenced, so its resources
+    /// may start elsewhere (stonith_admin --confirm). Refused for a member.
+    Confirm {
+        #[arg(value_name = "NODE")]
+        victim: String,
+    },
+    /// Fencing topology: `level add INDEX NODE DEVICE...`, `level remove
+    /// INDEX [NODE]`, `level list`.
+    Level {
+        #[command(subcommand)]
+        action: LevelAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum LevelAction {
+    /// At level INDEX (1 first), fencing NODE takes every DEVICE.
+    Add {
+        index: u32,
+        #[arg(value_name = "NODE")]
+        victim: String,
+        #[arg(required = true)]
+        devices: Vec<String>,
+    },
+    /// Remove level INDEX (of NODE, or of every node).
+    Remove {
+        index: u32,
+        #[arg(value_name = "NODE")]
+        victim: Option<String>,
+    },
+    /// The levels, by node.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ChaosAction {
+    /// Drop every datagram between this node and NODE... (a partition).
+    Block {
+        #[arg(required = true)]
+        nodes: Vec<String>,
+    },
+    /// Stop blocking.
+    Heal,
 }
 
 #[derive(Subcommand)]
@@ -233,6 +321,11 @@ enum ResourceAction {
     },
     /// Promotable clone: `promotable ID [name=value...]`.
     Promotable { id: String, meta: Vec<String> },
+    /// The agents this node has: `agents [CLASS[:PROVIDER]]` (ocf,
+    /// ocf:heartbeat, lsb, systemd, service, stonith).
+    Agents { filter: Option<String> },
+    /// An agent's parameters (with defaults) and actions, from its meta-data.
+    Describe { agent: String },
 }
 
 #[derive(Subcommand)]
@@ -321,6 +414,23 @@ enum NodeAction {
     },
     /// Undo maintenance.
     Unmaintenance { node: String },
+    /// Add a member: it catches up as a learner, then votes. Start its
+    /// daemon (with no initial_voters) before or after.
+    Add {
+        name: String,
+        /// Where its bus listens.
+        #[arg(long, value_name = "HOST:PORT")]
+        addr: Option<String>,
+        /// A witness: votes, never leads, runs no resources.
+        #[arg(long)]
+        witness: bool,
+    },
+    /// Remove a member (stop it first; --force for an online one).
+    Remove {
+        name: String,
+        #[arg(long)]
+        force: bool,
+    },
     /// `attribute [NODE [NAME=VALUE...]]`: list, set (`NAME=` removes).
     Attribute {
         node: Option<String>,
@@ -365,6 +475,13 @@ enum ClusterAction {
     },
     /// Stop the nodes of DIR.
     Down,
+    /// Stop nodes cleanly: each moves its resources away first, nobody is
+    /// fenced. `--node N` (with --dir: that node of the local cluster; else
+    /// asked through the CIB), `--all`, or else the node the command talks to.
+    Stop {
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -380,7 +497,15 @@ enum CibAction {
         /// Pacemaker XML (the only format so far; accepted for pcs habits).
         #[arg(long)]
         xml: bool,
+        /// Read through the DC: everything committed before the call is in
+        /// it (plain reads answer from this node's copy).
+        #[arg(long)]
+        consistent: bool,
     },
+    /// Check a CIB as the scheduler reads it (crm_verify): errors and
+    /// warnings one a line; exit 1 on errors. Without FILE, the live CIB
+    /// (or the shadow given with --shadow).
+    Verify { file: Option<PathBuf> },
     /// Load a Pacemaker XML configuration (validated first; refused whole if invalid).
     Import {
         file: PathBuf,
@@ -421,6 +546,18 @@ fn resolve_socket(target: &Target) -> anyhow::Result<PathBuf> {
                 return Ok(socket);
             }
         }
+        // Distinguish a socket this caller may not open from a dead node.
+        for node in &nodes {
+            let socket = localcluster::socket_path(dir, node);
+            if let Err(error) = std::os::unix::net::UnixStream::connect(&socket) {
+                if error.kind() == std::io::ErrorKind::PermissionDenied {
+                    bail!(
+                        "permission denied on {}: only root, the daemon's user and the cluster's admin and read-only groups may connect",
+                        socket.display()
+                    );
+                }
+            }
+        }
         bail!("no node of {} answers; is the cluster up?", dir.display());
     }
     Ok(PathBuf::from("/run/systole/systole.sock"))
@@ -445,15 +582,23 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let target = &cli.target;
     match cli.command {
         Command::Daemon { config } => {
-            let config = systole::config::NodeConfig::load(&config)?;
+            let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
             init_logging();
-            systole::daemon::run(config)?;
+            systole::daemon::run(config, agents, false)?;
+        }
+        Command::Witness { config } => {
+            let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
+            init_logging();
+            systole::daemon::run(config, agents, true)?;
         }
         Command::Keygen { out } => {
             systole::transport::keygen(&out)
                 .with_context(|| format!("writing {}", out.display()))?;
             println!("wrote a new authkey to {} (mode 0600)", out.display());
         }
+        Command::Cluster {
+            action: ClusterAction::Stop { all },
+        } => return cluster_stop(target, all),
         Command::Cluster { action } => {
             let dir = need_dir(target)?;
             match action {
@@ -469,13 +614,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     let stopped = localcluster::down(dir)?;
                     println!("stopped {stopped} nodes of {}", dir.display());
                 }
+                ClusterAction::Stop { .. } => unreachable!("handled above"),
             }
         }
         Command::Demo { keep } => systole::demo::run(target.dir.clone(), keep)?,
         Command::Status { .. } if target.shadow.is_some() => bail!(
             "status shows the running cluster; for a shadow see `systole simulate --shadow NAME`"
         ),
-        Command::Status { json } => match ask(target, ControlRequest::Status)? {
+        Command::Status { json, watch: true } => return watch_status(target, json),
+        Command::Status { json, .. } => match ask(target, ControlRequest::Status)? {
             ControlResponse::Status(report) if json => {
                 println!("{}", serde_json::to_string_pretty(&report)?)
             }
@@ -530,12 +677,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             other => bail!("unexpected answer {other:?}"),
         },
         Command::CrmAttribute { args } => return crm_attribute(target, &args),
-        Command::Fence { victim, off } => {
-            let request = ControlRequest::Fence {
-                target: victim,
-                action: if off { "off" } else { "reboot" }.into(),
+        Command::AttrdUpdater { args } => return attrd_updater(target, &args),
+        Command::CrmNode { args } => return crm_node(target, &args),
+        Command::CrmResource { args } => return crm_resource(target, &args),
+        Command::Fence(args) => return fence_command(target, args),
+        Command::Chaos { action } => {
+            let nodes = match action {
+                ChaosAction::Block { nodes } => nodes,
+                ChaosAction::Heal => Vec::new(),
             };
-            match ask(target, request)? {
+            match ask(target, ControlRequest::ChaosBlock { nodes })? {
                 ControlResponse::Done(text) => println!("{text}"),
                 other => bail!("unexpected answer {other:?}"),
             }
@@ -700,8 +851,11 @@ fn commit_edit(target: &Target, edit: admin::Edit) -> anyhow::Result<i32> {
     match &target.shadow {
         Some(name) => {
             let dir = shadow_dir(target);
-            let mut cib = shadow::load(&dir, name)?;
+            let before = shadow::load(&dir, name)?;
+            let mut cib = before.clone();
             edit.apply(&mut cib)?;
+            // The same check as a live write: a shadow never takes an error.
+            systole::model::verify::check_write(&before, &cib, now_epoch_s())?;
             shadow::save(&dir, name, &cib)?;
             for line in summary {
                 println!("{line}");
@@ -747,8 +901,31 @@ fn resource_command(target: &Target, action: ResourceAction) -> anyhow::Result<i
     match action {
         ResourceAction::Create { mut args } => {
             take_globals(&mut args, &mut target)?;
+            let force = take_flag(&mut args, "--force");
             let cib = current_cib(&target)?;
-            commit_edit(&target, admin::resource_create(&cib, &args)?)
+            let edit = admin::resource_create(&cib, &args)?;
+            if !force {
+                check_agent_parameters(&target, &args)?;
+            }
+            commit_edit(&target, edit)
+        }
+        ResourceAction::Agents { filter } => {
+            match ask(&target, ControlRequest::Agents { filter })? {
+                ControlResponse::Agents(agents) => {
+                    for agent in agents {
+                        println!("{agent}");
+                    }
+                }
+                other => bail!("unexpected answer {other:?}"),
+            }
+            Ok(0)
+        }
+        ResourceAction::Describe { agent } => {
+            match ask(&target, ControlRequest::DescribeAgent { agent })? {
+                ControlResponse::AgentMetadata(meta) => print!("{}", meta.render()),
+                other => bail!("unexpected answer {other:?}"),
+            }
+            Ok(0)
         }
         ResourceAction::Update { mut args } => {
             take_globals(&mut args, &mut target)?;
@@ -945,6 +1122,34 @@ fn property_command(target: &Target, action: PropertyAction) -> anyhow::Result<i
 }
 
 fn node_command(target: &Target, action: NodeAction) -> anyhow::Result<i32> {
+    let request = match &action {
+        NodeAction::Add {
+            name,
+            addr,
+            witness,
+        } => Some(ControlRequest::MemberAdd {
+            name: name.clone(),
+            addr: addr.clone(),
+            witness: *witness,
+        }),
+        NodeAction::Remove { name, force } => Some(ControlRequest::MemberRemove {
+            name: name.clone(),
+            force: *force,
+        }),
+        _ => None,
+    };
+    if let Some(request) = request {
+        if target.shadow.is_some() {
+            bail!("membership is not part of a shadow CIB; drop --shadow");
+        }
+        return match ask(target, request)? {
+            ControlResponse::Done(text) => {
+                println!("{text}");
+                Ok(0)
+            }
+            other => bail!("unexpected answer {other:?}"),
+        };
+    }
     let cib = current_cib(target)?;
     let edit = match action {
         NodeAction::Standby { node } => admin::node_standby(&cib, &node)?,
@@ -958,28 +1163,76 @@ fn node_command(target: &Target, action: NodeAction) -> anyhow::Result<i32> {
         NodeAction::Attribute { node, assignments } => {
             admin::node_attribute(&cib, node.as_deref().unwrap_or_default(), &assignments)?
         }
+        NodeAction::Add { .. } | NodeAction::Remove { .. } => unreachable!("handled above"),
     };
     commit_edit(target, edit)
 }
 
 fn cib_command(target: &Target, action: CibAction) -> anyhow::Result<i32> {
     match action {
-        CibAction::Export { xml: _ } => match &target.shadow {
+        CibAction::Export { xml: _, consistent } => match &target.shadow {
             Some(_) => print!("{}", current_cib(target)?.to_xml_pretty()),
-            None => match ask(target, ControlRequest::CibGet)? {
+            None => match ask(
+                target,
+                if consistent {
+                    ControlRequest::CibGetConsistent
+                } else {
+                    ControlRequest::CibGet
+                },
+            )? {
                 ControlResponse::Cib { xml } => print!("{xml}"),
                 other => bail!("unexpected answer {other:?}"),
             },
         },
+        CibAction::Verify { file } => {
+            let cib = match file {
+                Some(file) => Element::parse(&read_cib_file(&file)?)
+                    .with_context(|| format!("parsing {}", file.display()))?,
+                None => current_cib(target)?,
+            };
+            let issues = systole::model::verify::verify(&cib, now_epoch_s());
+            for issue in &issues {
+                println!("{issue}");
+            }
+            return Ok(i32::from(issues.iter().any(|i| i.is_error())));
+        }
         CibAction::Import { file, merge } => {
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("reading {}", file.display()))?;
+            let text = read_cib_file(&file)?;
             let cib = current_cib(target)?;
             return commit_edit(target, admin::cib_import(&cib, &text, merge)?);
         }
         CibAction::Shadow { action } => return shadow_command(target, action),
     }
     Ok(0)
+}
+
+/// A CIB file's text, refused before it is read when over the size limit
+/// (a 200 MB file must not cost gigabytes) or when it is not a regular file.
+fn read_cib_file(file: &Path) -> anyhow::Result<String> {
+    use std::io::Read;
+    let limit = systole::model::verify::CIB_BYTES_MAX;
+    let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a regular file", file.display());
+    }
+    if meta.len() > limit as u64 {
+        bail!(
+            "{} is {} bytes, over CIB_BYTES_MAX = {limit} bytes; refused",
+            file.display(),
+            meta.len()
+        );
+    }
+    let mut text = String::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_string(&mut text))
+        .with_context(|| format!("reading {}", file.display()))?;
+    if text.len() > limit {
+        bail!(
+            "{} grew over CIB_BYTES_MAX = {limit} bytes while read; refused",
+            file.display()
+        );
+    }
+    Ok(text)
 }
 
 fn shadow_command(target: &Target, action: ShadowAction) -> anyhow::Result<i32> {
@@ -1092,6 +1345,282 @@ fn crm_attribute(target: &Target, args: &[String]) -> anyhow::Result<i32> {
     }
 }
 
+/// Removes `flag` from free-form arguments; whether it was there.
+fn take_flag(args: &mut Vec<String>, flag: &str) -> bool {
+    let before = args.len();
+    args.retain(|a| a != flag);
+    args.len() != before
+}
+
+/// `resource create` checks the parameters against the agent's meta-data
+/// (asked of the daemon, which knows this node's agents): unknown ones and
+/// missing required ones are refused, in the agent's own words.
+fn check_agent_parameters(target: &Target, args: &[String]) -> anyhow::Result<()> {
+    let [_, agent, rest @ ..] = args else {
+        return Ok(());
+    };
+    let parsed = admin::parse_resource_args(rest)?;
+    let given: Vec<&str> = parsed.params.iter().map(|(k, _)| k.as_str()).collect();
+    let meta = match ask(
+        target,
+        ControlRequest::DescribeAgent {
+            agent: agent.clone(),
+        },
+    ) {
+        Ok(ControlResponse::AgentMetadata(meta)) => meta,
+        Ok(other) => bail!("unexpected answer {other:?}"),
+        Err(_) if target.shadow.is_some() => {
+            eprintln!("note: no daemon to ask about {agent}; its parameters were not checked");
+            return Ok(());
+        }
+        Err(error) => bail!("{error:#}; nothing created (--force creates it anyway)"),
+    };
+    let problems = meta.check_parameters(given);
+    if !problems.is_empty() {
+        bail!(
+            "{}\nnothing created (--force creates it anyway; `systole resource describe {agent}` lists its parameters)",
+            problems.join("\n")
+        );
+    }
+    Ok(())
+}
+
+/// `systole fence ...`.
+fn fence_command(target: &Target, args: FenceArgs) -> anyhow::Result<i32> {
+    let request = match (args.action, args.victim) {
+        (Some(FenceAction::Confirm { victim }), _) => {
+            ControlRequest::FenceConfirm { target: victim }
+        }
+        (Some(FenceAction::Level { action }), _) => return fence_level(target, action),
+        (None, Some(victim)) => ControlRequest::Fence {
+            target: victim,
+            action: if args.off { "off" } else { "reboot" }.into(),
+        },
+        (None, None) => {
+            bail!("which node? `systole fence NODE`, `fence confirm NODE` or `fence level ...`")
+        }
+    };
+    match ask(target, request)? {
+        ControlResponse::Done(text) => println!("{text}"),
+        other => bail!("unexpected answer {other:?}"),
+    }
+    Ok(0)
+}
+
+fn fence_level(target: &Target, action: LevelAction) -> anyhow::Result<i32> {
+    let cib = current_cib(target)?;
+    let edit = match action {
+        LevelAction::List => {
+            print!("{}", admin::fencing::level_list(&cib));
+            return Ok(0);
+        }
+        LevelAction::Add {
+            index,
+            victim,
+            devices,
+        } => admin::fencing::level_add(&cib, index, &victim, &devices)?,
+        LevelAction::Remove { index, victim } => {
+            admin::fencing::level_remove(&cib, index, victim.as_deref())?
+        }
+    };
+    commit_edit(target, edit)
+}
+
+/// `systole status --watch`: redrawn whenever what it shows changes.
+fn watch_status(target: &Target, json: bool) -> anyhow::Result<i32> {
+    const REFRESH_MS: u64 = 500;
+    let mut shown = String::new();
+    loop {
+        let text = match ask(target, ControlRequest::Status) {
+            Ok(ControlResponse::Status(mut report)) => {
+                // The clock alone is no change worth a redraw.
+                report.updated_epoch_s = 0;
+                if json {
+                    serde_json::to_string(&report)? + "\n"
+                } else {
+                    systole::status_text::render(&report)
+                }
+            }
+            Ok(other) => bail!("unexpected answer {other:?}"),
+            Err(error) => format!("no answer from the daemon: {error:#}\n"),
+        };
+        if text != shown {
+            if !json {
+                // Clear the screen and go home, as crm_mon does.
+                print!("\x1b[2J\x1b[H");
+            }
+            print!("{text}");
+            use std::io::Write;
+            std::io::stdout().flush()?;
+            shown = text;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(REFRESH_MS));
+    }
+}
+
+/// `systole cluster stop`: nodes leave cleanly, their resources moved away.
+fn cluster_stop(target: &Target, all: bool) -> anyhow::Result<i32> {
+    if let Some(dir) = &target.dir {
+        if all {
+            let stopped = localcluster::down(dir)?;
+            println!("stopped {stopped} nodes of {}", dir.display());
+            return Ok(0);
+        }
+        let node = target
+            .node
+            .as_deref()
+            .context("which node? --node N, or --all")?;
+        localcluster::stop_node(dir, node)?;
+        println!("{node} stopped; its resources were moved away first");
+        return Ok(0);
+    }
+    let nodes: Vec<String> = match (&target.node, all) {
+        (Some(node), _) => vec![node.clone()],
+        (None, true) => match ask(target, ControlRequest::Status)? {
+            ControlResponse::Status(report) => report
+                .nodes
+                .into_iter()
+                .filter(|n| n.online)
+                .map(|n| n.name)
+                .collect(),
+            other => bail!("unexpected answer {other:?}"),
+        },
+        (None, false) => {
+            match ask(target, ControlRequest::Shutdown)? {
+                ControlResponse::Done(text) => println!("{text}"),
+                other => bail!("unexpected answer {other:?}"),
+            }
+            return Ok(0);
+        }
+    };
+    for node in nodes {
+        let change = CibChange::SetTransientAttribute {
+            node: node.clone(),
+            name: "shutdown".into(),
+            value: Some(now_epoch_s().to_string()),
+        };
+        match ask(target, ControlRequest::CibModify { change })? {
+            ControlResponse::Done(_) => {
+                println!("asked {node} to stop: it moves its resources away, then leaves")
+            }
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+    Ok(0)
+}
+
+/// `attrd_updater` on behalf of an agent.
+fn attrd_updater(target: &Target, args: &[String]) -> anyhow::Result<i32> {
+    use systole::agent_tools::{
+        parse_attrd_updater, render_attrd_query, AttrdAction, EXIT_NO_SUCH, EXIT_USAGE,
+    };
+    let request = match parse_attrd_updater(args, &|key| std::env::var(key).ok()) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    let value = match request.action {
+        AttrdAction::Nothing => return Ok(0),
+        AttrdAction::Update(value) => Some(value),
+        AttrdAction::Delete => None,
+        AttrdAction::Query { all_nodes } => {
+            let query = ControlRequest::AttrQuery {
+                node: (!all_nodes).then(|| request.node.clone()),
+                name: request.name.clone(),
+            };
+            let values = match ask(target, query)? {
+                ControlResponse::Attributes(values) => values,
+                other => bail!("unexpected answer {other:?}"),
+            };
+            if values.iter().all(|(_, v)| v.is_none()) {
+                eprintln!(
+                    "attrd_updater: could not query value of {}: attribute does not exist",
+                    request.name
+                );
+                return Ok(EXIT_NO_SUCH);
+            }
+            let known: Vec<_> = values.into_iter().filter(|(_, v)| v.is_some()).collect();
+            print!(
+                "{}",
+                render_attrd_query(&request.name, &known, request.quiet)
+            );
+            return Ok(0);
+        }
+    };
+    let update = ControlRequest::AttrUpdate {
+        node: request.node,
+        name: request.name,
+        value,
+        dampen_ms: request.dampen_ms,
+    };
+    match ask(target, update)? {
+        ControlResponse::Done(_) => Ok(0),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+fn status_for_tools(target: &Target) -> anyhow::Result<control::StatusReport> {
+    match ask(target, ControlRequest::Status)? {
+        ControlResponse::Status(report) => Ok(report),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// `crm_node` on behalf of an agent.
+fn crm_node(target: &Target, args: &[String]) -> anyhow::Result<i32> {
+    use systole::agent_tools::{answer_crm_node, parse_crm_node, CrmNodeQuery, EXIT_USAGE};
+    let query = match parse_crm_node(args) {
+        Ok(query) => query,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    // The own name needs no daemon.
+    if let (CrmNodeQuery::Name(None) | CrmNodeQuery::Id, Ok(me)) =
+        (&query, std::env::var("SYSTOLE_NODE"))
+    {
+        println!("{me}");
+        return Ok(0);
+    }
+    let status = status_for_tools(target)?;
+    let me = std::env::var("SYSTOLE_NODE").unwrap_or_else(|_| status.answered_by.clone());
+    match answer_crm_node(&query, &me, &status) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(0)
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            Ok(systole::agent_tools::EXIT_NO_SUCH)
+        }
+    }
+}
+
+/// `crm_resource --locate` on behalf of an agent.
+fn crm_resource(target: &Target, args: &[String]) -> anyhow::Result<i32> {
+    use systole::agent_tools::{answer_locate, parse_crm_resource, EXIT_NO_SUCH, EXIT_USAGE};
+    let request = match parse_crm_resource(args) {
+        Ok(request) => request,
+        Err(error) => {
+            eprintln!("{error}");
+            return Ok(EXIT_USAGE);
+        }
+    };
+    match answer_locate(&request, &status_for_tools(target)?) {
+        Ok(text) => {
+            print!("{text}");
+            Ok(0)
+        }
+        Err(error) => {
+            eprintln!("{error}");
+            Ok(EXIT_NO_SUCH)
+        }
+    }
+}
+
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SYSTOLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -1165,6 +1694,25 @@ mod tests {
     }
 
     #[test]
+    fn a_node_argument_is_not_the_node_to_ask() {
+        let cli = Cli::try_parse_from(strings("systole --dir /tmp/c node standby node3")).unwrap();
+        assert_eq!(cli.target.node, None);
+        assert!(
+            matches!(cli.command, Command::Node { action: NodeAction::Standby { node } } if node == "node3")
+        );
+        let cli = Cli::try_parse_from(strings(
+            "systole --dir /tmp/c --node node1 node attribute node3 rack=2",
+        ))
+        .unwrap();
+        assert_eq!(cli.target.node.as_deref(), Some("node1"));
+        assert!(
+            matches!(cli.command, Command::Node { action: NodeAction::Attribute { node: Some(n), .. } } if n == "node3")
+        );
+        let cli = Cli::try_parse_from(strings("systole node online node2 --node node1")).unwrap();
+        assert_eq!(cli.target.node.as_deref(), Some("node1"));
+    }
+
+    #[test]
     fn the_cli_parses_pcs_style_commands() {
         for line in [
             "systole resource create web ocf:heartbeat:Dummy fake=1 meta resource-stickiness=100 op monitor interval=10s",
@@ -1176,6 +1724,8 @@ mod tests {
             "systole node attribute node1 rack=1",
             "systole cib export --xml",
             "systole cib import cib.xml --merge",
+            "systole cib verify",
+            "systole cib verify cib.xml",
             "systole cib shadow commit s1 --force",
             "systole --dir /tmp/c resource list",
         ] {

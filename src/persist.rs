@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 /// How many earlier versions are kept beside the current one.
 pub const CIB_HISTORY_KEPT: usize = 10;
-/// Largest CIB file read: beyond this it is not a CIB.
-pub const CIB_FILE_BYTES_MAX: u64 = 256 * 1024 * 1024;
+/// Largest CIB file read: beyond this it is not a CIB (the XML parser's own
+/// limit; the checks of every write keep a CIB to half of it).
+pub const CIB_FILE_BYTES_MAX: u64 = crate::model::xml::XML_DOCUMENT_BYTES_MAX as u64;
 
 const DIGEST_PREFIX: &str = "<!-- systole-sha256: ";
 const DIGEST_SUFFIX: &str = " -->";

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 
 use crate::model::cib::Role;
-use crate::model::time::parse_datetime;
+use crate::model::time::read_datetime;
 use crate::model::xml::Element;
 use crate::scheduler::{self, unpack::Variant, Outcome, Task};
 
@@ -51,7 +51,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
     // The tree is all that is needed from here on.
     drop(text);
     let now = match &args.now {
-        Some(d) => parse_datetime(d).with_context(|| format!("invalid --now date {d:?}"))?,
+        Some(d) => read_datetime(d).map_err(|e| anyhow::anyhow!("--now: {e}"))?,
         // crm_simulate's default: the time recorded in the CIB, else the clock.
         None if cib
             .attr("execution-date")
@@ -84,6 +84,10 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
         eprint!("{}", scheduler::debug_actions(&cib, now, options)?);
     }
     let outcome = scheduler::run_with(&cib, now, options)?;
+    // As crm_simulate: what was left out goes to stderr, the rest is scheduled.
+    for issue in &outcome.transition.config_errors {
+        eprintln!("{issue}");
+    }
     let out = render(&outcome, args.scores);
     print!("{out}");
     if let Some(path) = &args.dot {

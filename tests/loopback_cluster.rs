@@ -318,7 +318,7 @@ fn debians_unmodified_heartbeat_dummy_runs_in_the_cluster() {
         .nodes[0]
         .clone();
     // Its own state file proves the agent really ran there.
-    let run = cluster.path().join(&node).join("state").join("run");
+    let run = cluster.path().join(&node).join("rsctmp");
     let found = std::fs::read_dir(&run)
         .unwrap()
         .filter_map(|e| e.ok())
@@ -426,10 +426,11 @@ fn a_node_stopped_with_sigterm_hands_its_resources_over_without_being_fenced() {
         cluster.logs()
     );
     // Its own resources were stopped before it left: nothing runs there.
-    let run = cluster.path().join(&leaving).join("state").join("run");
+    let run = cluster.path().join(&leaving).join("rsctmp");
     let left_behind: Vec<_> = std::fs::read_dir(&run)
         .unwrap()
         .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != systole::rsctmp::BOOT_STAMP)
         .collect();
     assert!(
         left_behind.is_empty(),

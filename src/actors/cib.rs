@@ -1,239 +1,856 @@
-//! CibActor: this node's copy of the CIB, kept on disk and in step with the
-//! DC's.
+//! CibActor: this node's share of the replicated CIB.
 //!
-//! The DC's copy is authoritative. Client changes sent to any node are
-//! forwarded to the DC, applied there, written to its disk and replicated;
-//! the client hears "done" only once a majority of members (the DC
-//! included) have the change on disk, so the loss of any single node, the DC
-//! included, cannot lose it. Status facts from the DC are replicated without
-//! waiting. A replica takes a copy only from the DC of the current term, and
-//! never goes back to an older version within a term.
+//! It hosts the consensus core ([`Consensus`]): feeds it ticks, the Raft
+//! messages other CIB actors send, and proposals; hands durable batches to
+//! the disk writer thread; sends what the core says to send; and answers
+//! whoever waits on an entry once it is applied. The DC is the Raft leader:
+//! this actor tells the local DC actor when that role starts or ends.
+//!
+//! A client's change reaching any node is refused at once without quorum
+//! (`no quorum: 1 of 5 voters reachable`), proposed here if this node leads,
+//! or passed to the leader; the client hears "done" only once the change is
+//! committed on a majority of the configured voters and applied on this
+//! node, so what it reads next includes it.
+//!
+//! When the disk fails, the node drops out of the consensus (no votes, no
+//! acknowledgements, no leadership), says so in `status`, and rejoins from
+//! what is really on disk once a test write succeeds.
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{ActorRef, Envelope, Message};
-use crate::actors::shared::NodeShared;
-use crate::model::cib_store;
-use crate::model::xml::Element;
-use crate::persist::CibFiles;
+use crate::actors::message::{ActorRef, CibChange, Envelope, Message, StatusChange};
+use crate::actors::shared::{DcInfo, NodeShared};
+use crate::actors::storage::RaftFiles;
+use crate::model::control::consensus::{
+    decode_message, founding_log, Consensus, ConsensusConfig, Progress, ProposeError,
+};
+use crate::model::control::members::MemberChange;
+use crate::model::control::replicated::Applied;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// How long the DC waits for replicas to confirm a write.
-pub const REPLICATION_TIMEOUT_MS: u64 = 3_000;
-/// How long a non-DC node waits for the DC to answer a forwarded change.
-pub const FORWARD_TIMEOUT_MS: u64 = 5_000;
+/// The consensus clock.
+pub const CIB_TICK_MS: u64 = 50;
+/// How long a node waits for the leader to answer a passed-on change.
+pub const FORWARD_TIMEOUT_MS: u64 = 10_000;
+/// How long a change waits for a leader to be elected.
+pub const LEADER_WAIT_MS: u64 = 3_000;
+/// How often a node whose disk failed tries it again.
+pub const DISK_RETRY_MS: u64 = 1_000;
+/// Clients waiting on entries, at most.
+pub const WAITERS_MAX: usize = 10_000;
+
+/// Someone waiting for an entry to be applied.
+struct Waiter {
+    request: Envelope,
+    index: u64,
+    since_ms: u64,
+}
+
+/// A change waiting for a leader to be known.
+struct Parked {
+    request: Envelope,
+    since_ms: u64,
+}
 
 pub struct CibActor {
     shared: Arc<NodeShared>,
-    files: CibFiles,
-    cib: Element,
-    /// The term whose DC last wrote our copy.
-    written_in_term: u64,
+    consensus: Option<Consensus>,
+    incarnation: u64,
+    next_seq: u64,
+    next_token: u64,
+    /// Client changes proposed here, by seq.
+    clients: BTreeMap<u64, Waiter>,
+    /// Status facts proposed here, by log index.
+    statuses: BTreeMap<u64, Waiter>,
+    members: Vec<(MemberChange, Envelope)>,
+    reads: BTreeMap<u64, Envelope>,
+    /// Changes passed to the leader: the answer waits until applied here.
+    forwarded: BTreeMap<u64, Waiter>,
+    forwarded_answers: BTreeMap<u64, Message>,
+    parked: Vec<Parked>,
+    flush_queued: bool,
+    published: Option<(u64, Option<String>, bool)>,
+    last_disk_try_ms: u64,
 }
 
 impl CibActor {
-    /// Loads the CIB from disk (falling back to the last good copy), or
-    /// starts empty; `initial` seeds a brand-new node.
     pub fn new(shared: Arc<NodeShared>) -> Self {
-        let files = CibFiles::new(&shared.state_dir);
-        let (loaded, error) = files.load();
-        if let Some(error) = error {
-            tracing::error!(%error, "CIB on disk failed its check; using the last good copy and asking peers");
-        }
-        let cib = loaded.unwrap_or_else(cib_store::empty_cib);
-        *shared.cib.write().expect("cib lock") = Arc::new(cib.clone());
-        CibActor {
+        let incarnation = shared.next_call_id();
+        let mut actor = CibActor {
             shared,
-            files,
-            cib,
-            written_in_term: 0,
-        }
+            consensus: None,
+            incarnation,
+            next_seq: 1,
+            next_token: 1,
+            clients: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+            members: Vec::new(),
+            reads: BTreeMap::new(),
+            forwarded: BTreeMap::new(),
+            forwarded_answers: BTreeMap::new(),
+            parked: Vec::new(),
+            flush_queued: false,
+            published: None,
+            last_disk_try_ms: 0,
+        };
+        actor.start_consensus();
+        actor
     }
 
-    fn persist(&self) {
-        if let Err(error) = self.files.save(&self.cib) {
-            // Without a disk the node cannot promise durability: crash and
-            // let supervision decide.
-            panic!("cannot persist the CIB: {error}");
-        }
-        *self.shared.cib.write().expect("cib lock") = Arc::new(self.cib.clone());
+    fn now_ms(&self) -> u64 {
+        self.shared.uptime_ms()
     }
 
-    fn members_but_me(&self) -> Vec<String> {
-        self.shared
-            .view()
-            .members
-            .into_iter()
-            .filter(|m| *m != self.shared.node)
-            .collect()
-    }
-
-    fn replicate(&self, ctx: &CellCtx<'_>) {
-        let term = self.shared.dc_info().term;
-        for member in self.members_but_me() {
-            ctx.send(
-                ActorRef::new(&member, "cib"),
-                Message::CibReplicate {
-                    term,
-                    cib: self.cib.clone(),
-                },
-            );
-        }
-    }
-
-    fn changed(&self, ctx: &CellCtx<'_>) {
-        ctx.send_local("dc", Message::CibChanged);
-    }
-
-    /// Applies a client change on the DC and answers once a majority holds it.
-    fn modify_as_dc(
-        &mut self,
-        envelope: &Envelope,
-        change: &crate::actors::message::CibChange,
-        ctx: &CellCtx<'_>,
-    ) {
-        let mut next = self.cib.clone();
-        if let Err(error) = cib_store::apply_change(&mut next, change) {
-            ctx.reply(envelope, Message::Error(error.to_string()));
+    /// (Re)starts the consensus from what is on disk; a node with no log
+    /// founds one when it is a founding member.
+    fn start_consensus(&mut self) {
+        let Some(disk) = self.shared.disk.get() else {
+            self.disk_failed("no disk writer".into());
             return;
-        }
-        self.cib = next;
-        self.persist();
-        self.changed(ctx);
-        let members = self.members_but_me();
-        // Others needed beyond the DC for a majority of all members.
-        let needed = members.len().div_ceil(2);
-        let term = self.shared.dc_info().term;
-        let version = cib_store::version(&self.cib);
-        let cib = self.cib.clone();
-        let router = Arc::clone(ctx.router());
-        let me = ctx.me().clone();
-        ctx.spawn_reply(envelope, async move {
-            let requests = members.iter().map(|m| {
-                router.request(
-                    me.clone(),
-                    ActorRef::new(m, "cib"),
-                    Message::CibReplicate {
-                        term,
-                        cib: cib.clone(),
-                    },
-                    REPLICATION_TIMEOUT_MS,
-                )
-            });
-            let answers = futures::future::join_all(requests).await;
-            let stored = answers
-                .iter()
-                .filter(|r| matches!(r, Ok(Message::CibStored { .. })))
-                .count();
-            if stored >= needed {
-                Message::CibStored { version }
-            } else {
-                let refusals: Vec<String> = answers
-                    .iter()
-                    .filter(|r| !matches!(r, Ok(Message::CibStored { .. })))
-                    .map(|r| match r {
-                        Ok(other) => format!("{other:?}"),
-                        Err(error) => error.to_string(),
-                    })
-                    .collect();
-                Message::Error(format!(
-                    "change {version} applied on the DC but confirmed by only {stored} of the {needed} other nodes a majority needs ({})",
-                    refusals.join("; ")
-                ))
+        };
+        let settings = &self.shared.consensus_settings;
+        let files = RaftFiles::new(&self.shared.state_dir);
+        let founder = settings.initial_voters.contains(&self.shared.node)
+            || settings.initial_witnesses.contains(&self.shared.node);
+        let founding = founder && !files.exists();
+        if founding {
+            let store = founding_log(&settings.initial_voters, &settings.initial_witnesses);
+            if let Err(error) = disk.found(store) {
+                self.disk_failed(error.to_string());
+                return;
             }
-        });
+            tracing::info!(voters = ?settings.initial_voters, witnesses = ?settings.initial_witnesses, "founded a new cluster log");
+        }
+        let store = match disk.reset() {
+            Ok(store) => store,
+            Err(error) => {
+                self.disk_failed(error.to_string());
+                return;
+            }
+        };
+        let mut config = ConsensusConfig::new(&self.shared.node, self.incarnation);
+        config.election_ticks = (settings.election_timeout_ms / CIB_TICK_MS).max(2) as usize;
+        config.heartbeat_ticks = (config.election_ticks / 5).max(1);
+        config.witness = settings.witness;
+        match Consensus::restore(config, store) {
+            Ok(consensus) => {
+                if !consensus.is_initialized() {
+                    tracing::info!(
+                        "no cluster log yet: waiting to be added (systole node add) by a member"
+                    );
+                }
+                self.consensus = Some(consensus);
+                self.shared
+                    .consensus
+                    .write()
+                    .expect("consensus lock")
+                    .disk_error = None;
+                self.publish(true);
+            }
+            Err(error) => self.disk_failed(error.to_string()),
+        }
     }
 
-    fn accept_replica(&mut self, term: u64, cib: Element, envelope: &Envelope, ctx: &CellCtx<'_>) {
-        let info = self.shared.dc_info();
-        let from_dc = info.dc.as_deref() == Some(envelope.from.node.as_str());
-        if term < info.term_seen || (term == info.term && !from_dc) {
-            ctx.reply(
-                envelope,
-                Message::StaleTerm {
-                    term_seen: info.term_seen,
+    fn disk_failed(&mut self, error: String) {
+        tracing::error!(%error, "this node leaves the consensus until its disk works");
+        self.consensus = None;
+        self.incarnation = self.shared.next_call_id();
+        self.last_disk_try_ms = self.now_ms();
+        self.shared
+            .consensus
+            .write()
+            .expect("consensus lock")
+            .disk_error = Some(error.clone());
+        let why = format!("this node's disk failed ({error}); ask another node");
+        self.fail_all(&why);
+        self.publish(true);
+    }
+
+    fn fail_all(&mut self, why: &str) {
+        let router = Arc::clone(&self.shared_router());
+        let error = || Message::Error(why.to_string());
+        for (_, w) in std::mem::take(&mut self.clients) {
+            router.reply(&w.request, error());
+        }
+        for (_, w) in std::mem::take(&mut self.statuses) {
+            router.reply(&w.request, error());
+        }
+        for (_, request) in std::mem::take(&mut self.members) {
+            router.reply(&request, error());
+        }
+        for (_, request) in std::mem::take(&mut self.reads) {
+            router.reply(&request, error());
+        }
+        for parked in std::mem::take(&mut self.parked) {
+            router.reply(&parked.request, error());
+        }
+    }
+
+    fn shared_router(&self) -> Arc<crate::actors::router::Router> {
+        self.shared
+            .router
+            .get()
+            .cloned()
+            .expect("the router is set before actors start")
+    }
+
+    /// Queues one flush after the messages already in the mailbox, so a
+    /// burst of them shares one poll and one fsync.
+    fn queue_flush(&mut self, ctx: &CellCtx<'_>) {
+        if !self.flush_queued {
+            self.flush_queued = true;
+            ctx.send(ctx.me().clone(), Message::CibFlush);
+        }
+    }
+
+    fn flush(&mut self, ctx: &mut CellCtx<'_>) {
+        self.flush_queued = false;
+        let Some(consensus) = self.consensus.as_mut() else {
+            return;
+        };
+        let progress = consensus.poll();
+        self.carry_out(progress, ctx);
+        self.publish(false);
+        self.unpark(ctx);
+    }
+
+    fn carry_out(&mut self, progress: Progress, ctx: &mut CellCtx<'_>) {
+        for out in &progress.send {
+            ctx.send(
+                ActorRef::new(&out.to, "cib"),
+                Message::Raft {
+                    bytes: out.encode(),
                 },
             );
-            return;
         }
-        if let Err(error) = cib_store::validate_shape(&cib) {
-            ctx.reply(envelope, Message::Error(error.to_string()));
-            return;
+        if !progress.persist.is_empty() {
+            if let Some(disk) = self.shared.disk.get() {
+                disk.write(self.incarnation, progress.persist);
+            }
         }
-        let incoming = cib_store::version(&cib);
-        // Within a term versions only grow; a new term's DC has chosen the
-        // newest copy in the cluster, so its word wins.
-        if term == self.written_in_term && incoming < cib_store::version(&self.cib) {
+        let mut client_change = false;
+        for applied in &progress.applied {
+            client_change |= self.answer_applied(applied, ctx);
+        }
+        if !progress.applied.is_empty() || progress.snapshot_installed {
+            if let Some(consensus) = &self.consensus {
+                *self.shared.cib.write().expect("cib lock") = Arc::clone(&consensus.state().cib);
+            }
+            self.answer_forwarded(ctx);
+        }
+        if client_change {
+            ctx.send_local("dc", Message::CibClientChange);
+        }
+        for token in progress.reads {
+            if let Some(request) = self.reads.remove(&token) {
+                let cib = (*self.shared.cib()).clone();
+                ctx.reply(&request, Message::CibContent { cib });
+            }
+        }
+    }
+
+    /// Answers whoever waits on this entry; returns whether it was a
+    /// client's change (the DC must think again).
+    fn answer_applied(&mut self, applied: &Applied, ctx: &CellCtx<'_>) -> bool {
+        let me = self.shared.node.clone();
+        let index = applied_index(applied);
+        // An entry of someone else at the index we were given: ours was
+        // overwritten in a change of leader and will never apply.
+        let lost = |w: &Waiter| w.index == index;
+        match applied {
+            Applied::Client {
+                origin,
+                seq,
+                index,
+                result,
+            } => {
+                if *origin == me {
+                    if let Some(waiter) = self.clients.remove(seq) {
+                        let answer = match result {
+                            Ok(version) => Message::CibStored {
+                                version: *version,
+                                index: *index,
+                            },
+                            Err(error) => Message::Error(error.clone()),
+                        };
+                        ctx.reply(&waiter.request, answer);
+                    }
+                } else {
+                    self.drop_lost_clients(lost, ctx);
+                }
+                self.drop_lost_statuses(*index, ctx);
+                result.is_ok()
+            }
+            Applied::Status { index } => {
+                if let Some(waiter) = self.statuses.remove(index) {
+                    ctx.reply(&waiter.request, Message::CibProposed { index: *index });
+                }
+                self.drop_lost_clients(lost, ctx);
+                false
+            }
+            Applied::Members { change, .. } => {
+                self.drop_lost_clients(lost, ctx);
+                self.drop_lost_statuses(index, ctx);
+                let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.members)
+                    .into_iter()
+                    .partition(|(c, _)| c == change);
+                self.members = waiting;
+                for (_, request) in done {
+                    ctx.reply(&request, Message::Ok);
+                }
+                true
+            }
+            Applied::Empty { index } => {
+                self.drop_lost_clients(lost, ctx);
+                self.drop_lost_statuses(*index, ctx);
+                false
+            }
+        }
+    }
+
+    fn drop_lost_clients(&mut self, lost: impl Fn(&Waiter) -> bool, ctx: &CellCtx<'_>) {
+        let gone: Vec<u64> = self
+            .clients
+            .iter()
+            .filter(|(_, w)| lost(w))
+            .map(|(seq, _)| *seq)
+            .collect();
+        for seq in gone {
+            if let Some(waiter) = self.clients.remove(&seq) {
+                ctx.reply(
+                    &waiter.request,
+                    Message::Error(
+                        "the change was lost in a change of DC and not applied; try again".into(),
+                    ),
+                );
+            }
+        }
+    }
+
+    fn drop_lost_statuses(&mut self, index: u64, ctx: &CellCtx<'_>) {
+        if let Some(waiter) = self.statuses.remove(&index) {
             ctx.reply(
-                envelope,
-                Message::CibStored {
-                    version: cib_store::version(&self.cib),
+                &waiter.request,
+                Message::Error("lost in a change of DC".into()),
+            );
+        }
+    }
+
+    /// Answers changes passed to the leader once they apply here too.
+    fn answer_forwarded(&mut self, ctx: &CellCtx<'_>) {
+        let applied = self.consensus.as_ref().map_or(0, |c| c.applied_index());
+        let ready: Vec<u64> = self
+            .forwarded
+            .iter()
+            .filter(|(_, w)| w.index <= applied)
+            .map(|(token, _)| *token)
+            .collect();
+        for token in ready {
+            if let (Some(waiter), Some(answer)) = (
+                self.forwarded.remove(&token),
+                self.forwarded_answers.remove(&token),
+            ) {
+                ctx.reply(&waiter.request, answer);
+            }
+        }
+    }
+
+    /// Shares the role, term and member table; tells the DC actor when
+    /// this node starts or stops acting as DC.
+    fn publish(&mut self, force: bool) {
+        let (info, status, members) = match &self.consensus {
+            Some(c) => (
+                DcInfo {
+                    dc: c.leader(),
+                    term: c.term(),
+                    ready: c.leader_ready(),
                 },
+                Some(c.status()),
+                Some(c.state().members.clone()),
+            ),
+            None => (DcInfo::default(), None, None),
+        };
+        {
+            let mut consensus = self.shared.consensus.write().expect("consensus lock");
+            consensus.status = status;
+            if let Some(members) = members {
+                if members != consensus.members {
+                    self.tell_bus_addresses(&members);
+                }
+                consensus.members = members;
+            }
+        }
+        let key = (info.term, info.dc.clone(), info.ready);
+        if !force && self.published.as_ref() == Some(&key) {
+            return;
+        }
+        if self.published.as_ref().map(|p| (&p.1, p.2)) != Some((&key.1, key.2)) {
+            tracing::info!(term = info.term, leader = ?info.dc, dc = info.ready, "consensus role");
+        }
+        let dc_term = info.ready.then_some(info.term);
+        let was_dc = self.published.as_ref().is_some_and(|p| p.2);
+        self.published = Some(key);
+        self.shared.set_dc(info);
+        if dc_term.is_some() || was_dc || force {
+            let router = self.shared_router();
+            let me = router.local_ref("cib");
+            let _ = router.send(me, router.local_ref("dc"), Message::Leadership { dc_term });
+        }
+    }
+
+    /// The bus learns members' addresses from the member table, so a node
+    /// added with `--addr` is reached even where no config lists it.
+    fn tell_bus_addresses(&self, members: &crate::model::control::members::Members) {
+        let Some(bus) = self.shared.bus.get() else {
+            return;
+        };
+        for (_, member) in members.iter() {
+            let addr = member.addr.as_deref().and_then(|a| a.parse().ok());
+            if let (Some(addr), true) = (addr, member.name != self.shared.node) {
+                bus.add_peer(&member.name, addr);
+            }
+        }
+    }
+
+    fn on_client_change(&mut self, request: Envelope, change: CibChange, ctx: &mut CellCtx<'_>) {
+        if let Some(error) = self.refusal() {
+            ctx.reply(&request, Message::Error(error));
+            return;
+        }
+        self.propose_or_pass_on(request, change, ctx);
+    }
+
+    /// Why a change cannot be taken here at all, if so.
+    fn refusal(&self) -> Option<String> {
+        if let Some(error) = &self.shared.consensus_info().disk_error {
+            return Some(format!(
+                "this node's disk failed ({error}); ask another node"
+            ));
+        }
+        if self.consensus.as_ref().is_some_and(|c| !c.is_initialized()) {
+            return Some(
+                "this node is not in a cluster yet (systole node add it from a member)".into(),
+            );
+        }
+        let quorum = self.shared.quorum();
+        if !quorum.quorate() {
+            return Some(format!("no quorum: {quorum}"));
+        }
+        if self.clients.len() + self.forwarded.len() + self.parked.len() >= WAITERS_MAX {
+            return Some(format!(
+                "busy: {WAITERS_MAX} changes already waiting (WAITERS_MAX); retry"
+            ));
+        }
+        None
+    }
+
+    fn propose_or_pass_on(&mut self, request: Envelope, change: CibChange, ctx: &mut CellCtx<'_>) {
+        let since_ms = self.now_ms();
+        self.propose_or_pass_on_since(request, change, since_ms, ctx)
+    }
+
+    fn propose_or_pass_on_since(
+        &mut self,
+        request: Envelope,
+        change: CibChange,
+        since_ms: u64,
+        ctx: &mut CellCtx<'_>,
+    ) {
+        let Some(consensus) = self.consensus.as_mut() else {
+            ctx.reply(
+                &request,
+                Message::Error("the consensus is not running here".into()),
             );
             return;
+        };
+        let seq = self.next_seq;
+        match consensus.propose_client(seq, change.clone(), crate::actors::shared::now_epoch_s()) {
+            Ok((index, _)) => {
+                self.next_seq += 1;
+                let since_ms = self.shared.uptime_ms();
+                self.clients.insert(
+                    seq,
+                    Waiter {
+                        request,
+                        index,
+                        since_ms,
+                    },
+                );
+                self.queue_flush(ctx);
+            }
+            Err(ProposeError::NotLeader {
+                leader: Some(leader),
+            }) if self.reachable(&leader) => {
+                self.pass_on(request, leader, Message::CibModifyForwarded { change }, ctx)
+            }
+            Err(ProposeError::NotLeader { .. }) => self.parked.push(Parked { request, since_ms }),
+            Err(error) => ctx.reply(&request, Message::Error(error.to_string())),
         }
-        self.cib = cib;
-        self.written_in_term = term;
-        self.persist();
-        ctx.reply(envelope, Message::CibStored { version: incoming });
+    }
+
+    /// A leader we cannot reach is as good as none: wait for the election.
+    fn reachable(&self, node: &str) -> bool {
+        self.shared.view().members.iter().any(|m| m == node)
+    }
+
+    fn park(&mut self, request: Envelope) {
+        let since_ms = self.now_ms();
+        self.parked.push(Parked { request, since_ms });
+    }
+
+    /// Sends a request to the leader's CIB actor; its answer is given to
+    /// the client once this node has applied the entry too.
+    fn pass_on(&mut self, request: Envelope, leader: String, body: Message, ctx: &mut CellCtx<'_>) {
+        let token = self.next_token;
+        self.next_token += 1;
+        let since_ms = self.now_ms();
+        self.forwarded.insert(
+            token,
+            Waiter {
+                request,
+                index: u64::MAX,
+                since_ms,
+            },
+        );
+        ctx.request_then(
+            ActorRef::new(&leader, "cib"),
+            body,
+            FORWARD_TIMEOUT_MS,
+            move |answer| Message::CibForwarded {
+                token,
+                answer: Box::new(answer.unwrap_or_else(|e| Message::Error(e.to_string()))),
+            },
+        );
+    }
+
+    fn on_forwarded(&mut self, token: u64, answer: Message, ctx: &mut CellCtx<'_>) {
+        let index = match &answer {
+            Message::CibStored { index, .. } => *index,
+            _ => 0,
+        };
+        match self.forwarded.get_mut(&token) {
+            Some(_) if matches!(answer, Message::CibNotLeader) => {
+                // Nothing was proposed: try again once a leader is known.
+                let waiter = self.forwarded.remove(&token).expect("present");
+                self.parked.push(Parked {
+                    request: waiter.request,
+                    since_ms: waiter.since_ms,
+                });
+            }
+            Some(waiter) if index > 0 => {
+                waiter.index = index;
+                self.forwarded_answers.insert(token, answer);
+                self.answer_forwarded(ctx);
+            }
+            Some(_) => {
+                let waiter = self.forwarded.remove(&token).expect("present");
+                ctx.reply(&waiter.request, answer);
+            }
+            None => {}
+        }
+    }
+
+    /// Changes parked for want of a leader go on once one is known; they
+    /// give up after `LEADER_WAIT_MS`.
+    fn unpark(&mut self, ctx: &mut CellCtx<'_>) {
+        if self.parked.is_empty() {
+            return;
+        }
+        let leader_known = self
+            .consensus
+            .as_ref()
+            .and_then(|c| c.leader())
+            .is_some_and(|l| l == self.shared.node || self.reachable(&l));
+        let now_ms = self.now_ms();
+        for parked in std::mem::take(&mut self.parked) {
+            let body = parked.request.body.clone();
+            if leader_known {
+                match body {
+                    Message::CibModify { change } => {
+                        self.propose_or_pass_on_since(parked.request, change, parked.since_ms, ctx)
+                    }
+                    Message::CibMembers { change } => {
+                        self.members_or_pass_on(parked.request, change, ctx)
+                    }
+                    _ => {}
+                }
+            } else if now_ms.saturating_sub(parked.since_ms) > LEADER_WAIT_MS {
+                ctx.reply(
+                    &parked.request,
+                    Message::Error(
+                        "no DC elected yet (an election is under way); try again".into(),
+                    ),
+                );
+            } else {
+                self.parked.push(parked);
+            }
+        }
+    }
+
+    fn members_or_pass_on(
+        &mut self,
+        request: Envelope,
+        change: MemberChange,
+        ctx: &mut CellCtx<'_>,
+    ) {
+        let Some(consensus) = self.consensus.as_mut() else {
+            ctx.reply(
+                &request,
+                Message::Error("the consensus is not running here".into()),
+            );
+            return;
+        };
+        // A leader does not remove itself: it hands the leadership over
+        // first, and the new leader removes it.
+        let removes_me =
+            matches!(&change, MemberChange::Remove { name } if *name == self.shared.node);
+        if removes_me && consensus.is_leader() {
+            let successor = consensus
+                .state()
+                .members
+                .node_names()
+                .into_iter()
+                .find(|n| *n != self.shared.node && self.shared.view().members.contains(n));
+            match successor {
+                Some(successor) => {
+                    tracing::info!(%successor, "handing over leadership before leaving the cluster");
+                    consensus.transfer_leadership(&successor);
+                    self.park(request);
+                    self.queue_flush(ctx);
+                }
+                None => ctx.reply(
+                    &request,
+                    Message::Error("no other reachable voter to hand the leadership to".into()),
+                ),
+            }
+            return;
+        }
+        match consensus.propose_member(change.clone()) {
+            Ok(()) => {
+                self.members.push((change, request));
+                self.queue_flush(ctx);
+            }
+            Err(ProposeError::NotLeader {
+                leader: Some(leader),
+            }) if self.reachable(&leader) => {
+                let body = Message::CibMembersForwarded { change };
+                self.pass_on_members(request, leader, body, ctx)
+            }
+            Err(ProposeError::NotLeader { .. }) => self.park(request),
+            Err(error) => ctx.reply(&request, Message::Error(error.to_string())),
+        }
+    }
+
+    fn pass_on_members(&self, request: Envelope, leader: String, body: Message, ctx: &CellCtx<'_>) {
+        ctx.relay(
+            &request,
+            ActorRef::new(&leader, "cib"),
+            body,
+            FORWARD_TIMEOUT_MS,
+        );
+    }
+
+    fn on_status(
+        &mut self,
+        request: Envelope,
+        term: u64,
+        changes: Vec<StatusChange>,
+        ctx: &mut CellCtx<'_>,
+    ) {
+        // Only the local DC records status, in its own term.
+        let Some(consensus) = self
+            .consensus
+            .as_mut()
+            .filter(|_| request.from.node == self.shared.node)
+        else {
+            ctx.reply(
+                &request,
+                Message::Error("status is recorded by the local DC only".into()),
+            );
+            return;
+        };
+        match consensus.propose_status(term, changes) {
+            Ok((index, _)) => {
+                let since_ms = self.shared.uptime_ms();
+                self.statuses.insert(
+                    index,
+                    Waiter {
+                        request,
+                        index,
+                        since_ms,
+                    },
+                );
+                self.queue_flush(ctx);
+            }
+            Err(error) => ctx.reply(&request, Message::Error(error.to_string())),
+        }
+    }
+
+    fn on_raft(&mut self, from: &str, bytes: &[u8], ctx: &mut CellCtx<'_>) {
+        let Some(consensus) = self.consensus.as_mut() else {
+            return;
+        };
+        if !self.shared.admits(from) {
+            self.shared
+                .refused_non_members
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return;
+        }
+        let stepped = decode_message(bytes).and_then(|message| consensus.step(from, message));
+        if let Err(error) = stepped {
+            tracing::debug!(%from, %error, "raft message refused");
+        }
+        self.queue_flush(ctx);
+    }
+
+    fn on_disk(
+        &mut self,
+        incarnation: u64,
+        number: u64,
+        error: Option<String>,
+        ctx: &mut CellCtx<'_>,
+    ) {
+        if incarnation != self.incarnation {
+            return;
+        }
+        match error {
+            Some(error) => self.disk_failed(error),
+            None => {
+                if let Some(consensus) = self.consensus.as_mut() {
+                    consensus.persisted(number);
+                }
+                self.flush(ctx);
+            }
+        }
+    }
+
+    fn on_tick(&mut self, ctx: &mut CellCtx<'_>) {
+        match self.consensus.as_mut() {
+            Some(consensus) => {
+                consensus.tick();
+                self.flush(ctx);
+            }
+            None => {
+                let now_ms = self.now_ms();
+                if now_ms.saturating_sub(self.last_disk_try_ms) >= DISK_RETRY_MS {
+                    self.last_disk_try_ms = now_ms;
+                    if disk_writes(&RaftFiles::new(&self.shared.state_dir)) {
+                        tracing::info!("the disk works again; rejoining the consensus");
+                        self.start_consensus();
+                    }
+                }
+            }
+        }
+        self.expire_waiters(ctx);
+    }
+
+    /// Waiters whose entries will not apply in time are told so; the
+    /// request's own timeout answers the client, this bounds our memory.
+    fn expire_waiters(&mut self, _ctx: &mut CellCtx<'_>) {
+        let now_ms = self.now_ms();
+        let horizon_ms = FORWARD_TIMEOUT_MS * 3;
+        let old = |w: &Waiter| now_ms.saturating_sub(w.since_ms) > horizon_ms;
+        self.clients.retain(|_, w| !old(w));
+        self.statuses.retain(|_, w| !old(w));
+        self.forwarded.retain(|_, w| !old(w));
+        let forwarded = &self.forwarded;
+        self.forwarded_answers
+            .retain(|token, _| forwarded.contains_key(token));
     }
 }
 
+fn applied_index(applied: &Applied) -> u64 {
+    match applied {
+        Applied::Client { index, .. }
+        | Applied::Status { index }
+        | Applied::Members { index, .. }
+        | Applied::Empty { index } => *index,
+    }
+}
+
+/// Whether a small file can be written and synced in the raft directory.
+fn disk_writes(files: &RaftFiles) -> bool {
+    let probe = files.dir().join("probe");
+    let ok = crate::persist::write_atomic(&probe, b"probe").is_ok();
+    let _ = std::fs::remove_file(&probe);
+    ok
+}
+
 impl Behaviour for CibActor {
+    fn started(&mut self, ctx: &mut CellCtx<'_>) {
+        ctx.run_every(CIB_TICK_MS, Message::Tick);
+    }
+
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
+        let from = envelope.from.node.clone();
         match &envelope.body {
-            Message::CibQuery => ctx.reply(
-                &envelope,
-                Message::CibContent {
-                    cib: self.cib.clone(),
-                },
-            ),
+            Message::Tick => self.on_tick(ctx),
+            Message::CibFlush => self.flush(ctx),
+            Message::Raft { bytes } => {
+                let bytes = bytes.clone();
+                self.on_raft(&from, &bytes, ctx)
+            }
+            Message::CibDisk {
+                incarnation,
+                number,
+                error,
+            } => {
+                let (incarnation, number, error) = (*incarnation, *number, error.clone());
+                self.on_disk(incarnation, number, error, ctx)
+            }
+            Message::CibQuery => {
+                let cib = (*self.shared.cib()).clone();
+                ctx.reply(&envelope, Message::CibContent { cib });
+            }
+            Message::CibReadConsistent => match self.consensus.as_mut() {
+                Some(consensus) => {
+                    let token = self.next_token;
+                    self.next_token += 1;
+                    consensus.read_index(token);
+                    self.reads.insert(token, envelope);
+                    self.queue_flush(ctx);
+                }
+                None => ctx.reply(
+                    &envelope,
+                    Message::Error("the consensus is not running here".into()),
+                ),
+            },
             Message::CibModify { change } => {
-                if self.shared.is_dc() {
-                    let change = change.clone();
-                    self.modify_as_dc(&envelope, &change, ctx);
-                } else if let Some(dc) = self.shared.dc_info().dc {
-                    ctx.relay(
-                        &envelope,
-                        ActorRef::new(&dc, "cib"),
-                        envelope.body.clone(),
-                        FORWARD_TIMEOUT_MS,
-                    );
-                } else {
-                    ctx.reply(
-                        &envelope,
-                        Message::Error("no DC at the moment; try again shortly".into()),
-                    );
+                let change = change.clone();
+                self.on_client_change(envelope, change, ctx)
+            }
+            Message::CibModifyForwarded { change } => {
+                // Proposed here or refused: passed on once at most.
+                let change = change.clone();
+                match self.consensus.as_ref().map(|c| c.is_leader()) {
+                    Some(true) => self.propose_or_pass_on(envelope, change, ctx),
+                    _ => ctx.reply(&envelope, Message::CibNotLeader),
                 }
             }
-            Message::CibStatusUpdate { term, cib_status } => {
-                // Only the local DC writes status, and only in its own term.
-                if envelope.from.node != self.shared.node || !self.shared.accepts_term(*term) {
-                    ctx.reply(
+            Message::CibMembers { change } => {
+                let change = change.clone();
+                match self.refusal() {
+                    Some(error) => ctx.reply(&envelope, Message::Error(error)),
+                    None => self.members_or_pass_on(envelope, change, ctx),
+                }
+            }
+            Message::CibMembersForwarded { change } => {
+                let change = change.clone();
+                match self.consensus.as_ref().map(|c| c.is_leader()) {
+                    Some(true) => self.members_or_pass_on(envelope, change, ctx),
+                    _ => ctx.reply(
                         &envelope,
-                        Message::Error("stale or foreign status update".into()),
-                    );
-                    return;
+                        Message::Error("not the DC any more; try again".into()),
+                    ),
                 }
-                cib_store::apply_status(&mut self.cib, cib_status);
-                self.persist();
-                self.replicate(ctx);
-                ctx.reply(&envelope, Message::Ok);
             }
-            Message::CibAdopt { cib } => {
-                // The local DC chose this copy (the newest in the cluster) at
-                // the start of its term.
-                if envelope.from.node != self.shared.node {
-                    return;
-                }
-                self.cib = cib.clone();
-                self.written_in_term = self.shared.dc_info().term;
-                self.persist();
-                self.replicate(ctx);
-                ctx.reply(&envelope, Message::Ok);
+            Message::CibForwarded { token, answer } => {
+                let (token, answer) = (*token, (**answer).clone());
+                self.on_forwarded(token, answer, ctx)
             }
-            Message::CibReplicate { term, cib } => {
-                let (term, cib) = (*term, cib.clone());
-                self.accept_replica(term, cib, &envelope, ctx);
+            Message::CibPropose { term, changes } => {
+                let (term, changes) = (*term, changes.clone());
+                self.on_status(envelope, term, changes, ctx)
             }
             other => tracing::debug!(message = ?std::mem::discriminant(other), "cib: ignored"),
         }

@@ -10,7 +10,8 @@
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{ActorRef, Envelope, Message};
 use crate::actors::shared::{now_epoch_s, NodeShared};
-use crate::agent::ocf::{run_ocf, OcfAction, OcfOutcome, OcfRc, OcfRequest};
+use crate::agent::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest};
+use crate::agent::run_resource;
 use crate::model::cib_store;
 use crate::model::operation::{OpOutcome, OpSpec, OpStatus};
 use std::sync::Arc;
@@ -29,7 +30,8 @@ impl ExecActor {
 pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
     use crate::agent::ocf::OpStatus as Ran;
     let status = match outcome.status {
-        Ran::Done | Ran::NotInstalled => OpStatus::Done,
+        Ran::Done => OpStatus::Done,
+        Ran::NotInstalled => OpStatus::NotInstalled,
         Ran::TimedOut => OpStatus::TimedOut,
         Ran::Error => OpStatus::Error,
     };
@@ -50,6 +52,11 @@ pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
             output.push_str(&text);
         }
     }
+    let exit_reason = match (&outcome.exit_reason, &outcome.note) {
+        (Some(reason), _) => reason.clone(),
+        (None, Some(note)) if !outcome.is_success() => note.clone(),
+        _ => String::new(),
+    };
     OpOutcome {
         rc: outcome.rc.code(),
         status,
@@ -57,19 +64,21 @@ pub fn outcome_from_agent(outcome: &OcfOutcome, call_id: u64) -> OpOutcome {
         exec_ms: outcome.duration_ms,
         ended_epoch_s: now_epoch_s(),
         call_id,
+        exit_reason,
     }
 }
 
 fn request_for(shared: &NodeShared, op: &OpSpec, action: OcfAction) -> OcfRequest {
     let mut request = OcfRequest::new(
         Arc::clone(&shared.agent_config),
-        op.agent.provider.as_deref().unwrap_or("heartbeat"),
+        op.agent.provider.as_deref().unwrap_or_default(),
         &op.agent.kind,
         &op.resource,
         action,
     )
     .with_timeout_ms(op.timeout_ms)
     .with_interval_ms(op.interval_ms);
+    request.class = op.agent.class.clone();
     request.params = op.params.clone();
     request.meta = agent_meta(op).collect();
     request
@@ -131,6 +140,11 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     let at_once = |rc: OcfRc, status: OpStatus, output: String| OpOutcome {
         rc: rc.code(),
         status,
+        exit_reason: if rc == OcfRc::Success {
+            String::new()
+        } else {
+            output.clone()
+        },
         output,
         exec_ms: 0,
         ended_epoch_s: now_epoch_s(),
@@ -139,16 +153,23 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     if bookkeeping {
         return at_once(OcfRc::Success, OpStatus::Done, String::new());
     }
-    if op.agent.class == "stonith" {
-        return fence_device_op(&shared, &op, call_id);
+    let is_device = op.agent.class == "stonith";
+    if is_device {
+        if let Some(outcome) = fence_device_bookkeeping(&shared, &op) {
+            return at_once(outcome, OpStatus::Done, String::new());
+        }
     }
-    if op.agent.class != "ocf" {
-        return at_once(
-            OcfRc::Unimplemented,
-            OpStatus::NotSupported,
+    if !is_device && !crate::agent::RESOURCE_CLASSES.contains(&op.agent.class.as_str()) {
+        // Not "unsupported": a probe of a class this node cannot run must
+        // say "not installed" (kept off this node), never a failure that
+        // calls for a stop and then fencing.
+        return not_installed(
+            &op,
+            call_id,
             format!(
-                "agent class {} is not supported (only ocf and stonith)",
-                op.agent.class
+                "agent class {} cannot run on this node (classes here: {}, stonith)",
+                op.agent.class,
+                crate::agent::RESOURCE_CLASSES.join(", ")
             ),
         );
     }
@@ -163,8 +184,15 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         stop_monitors(&shared, &op.resource).await;
     }
     let request = request_for(&shared, &op, action);
-    let ran = run_ocf(&request).await;
+    let ran = run_resource(&request).await;
+    if ran.status == crate::agent::ocf::OpStatus::NotInstalled {
+        return not_installed(&op, call_id, ran.note.clone().unwrap_or_default());
+    }
     let outcome = outcome_from_agent(&ran, call_id);
+    if is_device && action == OcfAction::Start && !ran.is_success() {
+        let mut devices = shared.fence_devices.lock().expect("devices lock");
+        devices.remove(&op.resource);
+    }
     if op.interval_ms > 0
         && action == OcfAction::Monitor
         && outcome.rc == expected_monitor_rc(&op).code()
@@ -178,30 +206,54 @@ async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     outcome
 }
 
-/// Fence devices are "started" by registering them on this node: the
-/// fence actor uses them from the CIB, so there is no process to run.
-fn fence_device_op(shared: &NodeShared, op: &OpSpec, call_id: u64) -> OpOutcome {
-    let mut devices = shared.fence_devices.lock().expect("devices lock");
-    let rc = match op.operation.as_str() {
-        "start" => {
-            devices.insert(op.resource.clone());
-            0
-        }
-        "stop" => {
-            devices.remove(&op.resource);
-            0
-        }
-        "monitor" if devices.contains(&op.resource) => 0,
-        "monitor" => 7,
-        _ => 3,
-    };
+/// The answer for an agent this node cannot run, as Pacemaker's executor
+/// gives it: "not installed" (rc 5, op-status 7), which the scheduler reads
+/// as "cannot run here, is not running here". A stop (or demote) of it
+/// succeeds: what cannot run here is not running here, and a failed stop
+/// would call for fencing a healthy node.
+pub fn not_installed(op: &OpSpec, call_id: u64, note: String) -> OpOutcome {
+    let harmless = matches!(op.operation.as_str(), "stop" | "demote" | "cancel");
+    let output = format!("not installed: {note}");
     OpOutcome {
-        rc,
-        status: OpStatus::Done,
-        output: String::new(),
+        rc: if harmless {
+            0
+        } else {
+            OcfRc::NotInstalled.code()
+        },
+        status: if harmless {
+            OpStatus::Done
+        } else {
+            OpStatus::NotInstalled
+        },
+        exit_reason: if harmless {
+            String::new()
+        } else {
+            output.clone()
+        },
+        output,
         exec_ms: 0,
         ended_epoch_s: now_epoch_s(),
         call_id,
+    }
+}
+
+/// Fence devices are "started" by registering them on this node (the
+/// fencer uses them from the CIB); their monitors run the agent's
+/// `monitor`. The answer, when no agent needs to run: a stop, or a probe
+/// of a device not registered here.
+fn fence_device_bookkeeping(shared: &NodeShared, op: &OpSpec) -> Option<OcfRc> {
+    let mut devices = shared.fence_devices.lock().expect("devices lock");
+    match op.operation.as_str() {
+        "start" => {
+            devices.insert(op.resource.clone());
+            None
+        }
+        "stop" => {
+            devices.remove(&op.resource);
+            Some(OcfRc::Success)
+        }
+        "monitor" if !devices.contains(&op.resource) => Some(OcfRc::NotRunning),
+        _ => None,
     }
 }
 
@@ -214,18 +266,9 @@ impl Behaviour for ExecActor {
                 action,
                 op,
             } => {
-                let info = self.shared.dc_info();
-                if info.dc.as_deref() != Some(envelope.from.node.as_str())
-                    || !self.shared.accepts_term(*term)
-                {
-                    tracing::warn!(from = %envelope.from, term, current = info.term, "refused a command from a stale or unknown DC");
-                    ctx.reply(
-                        &envelope,
-                        Message::Error(format!(
-                            "refused: term {term} from {} is not the current DC's (term {}, DC {:?})",
-                            envelope.from.node, info.term, info.dc
-                        )),
-                    );
+                if let Err(refusal) = self.shared.check_dc_command(&envelope.from.node, *term) {
+                    tracing::warn!(from = %envelope.from, term, "{refusal}");
+                    ctx.reply(&envelope, Message::Error(refusal));
                     return;
                 }
                 let (transition, action, op) = (*transition, *action, op.clone());
@@ -305,5 +348,32 @@ mod tests {
         assert_eq!(got["notify_operation"], "start");
         assert_eq!(got["clone_max"], "2");
         assert_eq!(got.len(), 3);
+    }
+
+    #[test]
+    fn an_agent_that_cannot_run_is_not_installed_and_its_stop_harmless() {
+        let mut op = OpSpec {
+            resource: "s1".into(),
+            agent: crate::model::operation::AgentSpec {
+                class: "systemd".into(),
+                provider: None,
+                kind: "nginx".into(),
+            },
+            operation: "monitor".into(),
+            interval_ms: 0,
+            timeout_ms: 20_000,
+            params: Default::default(),
+            meta: Default::default(),
+        };
+        let probe = not_installed(&op, 1, "no systemd here".into());
+        assert_eq!((probe.rc, probe.status.code()), (5, 7));
+        assert!(probe.output.contains("not installed"));
+        // The scheduler reads it as "stopped, kept off this node".
+        assert!(crate::model::cib_store::is_failure(&op, &probe));
+        op.operation = "stop".into();
+        let stop = not_installed(&op, 2, String::new());
+        assert!(stop.succeeded_as(0), "{stop:?}");
+        op.operation = "start".into();
+        assert_eq!(not_installed(&op, 3, String::new()).rc, 5);
     }
 }

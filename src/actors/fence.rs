@@ -3,13 +3,21 @@
 //! Devices are the CIB's `stonith` primitives; `fencing-topology` levels, if
 //! any, say which devices to try for a target and in what order (a level
 //! succeeds when all its devices do; the first level that succeeds ends it).
-//! Without topology every device is tried in turn. Only the DC of the
-//! current term may ask, and every attempt goes into the fencing history.
+//! Without topology every device that can fence the target is tried in
+//! turn, in configuration order: which can is decided by its
+//! `pcmk_host_list`, `pcmk_host_map` and `pcmk_host_check`
+//! ([`crate::model::fencing`]), running the agent's `list` or `status` when
+//! the check is dynamic. The agent gets the target's port from
+//! `pcmk_host_map` and never the fencer's own `pcmk_*` parameters. Only the
+//! DC of the current term may ask, and every attempt goes into the fencing
+//! history.
 
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{Envelope, Message};
 use crate::actors::shared::NodeShared;
-use crate::agent::fence::{run_fence, FenceAction, FenceRequest};
+use crate::agent::fence::{is_fencer_parameter, run_fence, FenceAction, FenceRequest};
+use crate::agent::AgentConfig;
+use crate::model::fencing::{DeviceTargets, HostCheck};
 use crate::model::xml::Element;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -62,6 +70,16 @@ pub fn devices(cib: &Element) -> Vec<FenceDevice> {
     out
 }
 
+/// Whether `fencing-topology` has levels for `target`.
+pub fn has_topology_for(cib: &Element, target: &str) -> bool {
+    cib.child("configuration")
+        .and_then(|c| c.child("fencing-topology"))
+        .is_some_and(|t| {
+            t.children_named("fencing-level")
+                .any(|l| l.attr("target") == Some(target))
+        })
+}
+
 /// The device lists to try for `target`, in order.
 pub fn levels_for(cib: &Element, target: &str) -> Vec<Vec<FenceDevice>> {
     let all = devices(cib);
@@ -95,31 +113,141 @@ pub fn levels_for(cib: &Element, target: &str) -> Vec<Vec<FenceDevice>> {
     levels.into_iter().map(|(_, devices)| devices).collect()
 }
 
+/// A request to run `action` of `device` against `target`.
+fn device_request(
+    config: &Arc<AgentConfig>,
+    device: &FenceDevice,
+    targets: &DeviceTargets,
+    action: FenceAction,
+    target: &str,
+) -> FenceRequest {
+    let mut request = FenceRequest::new(Arc::clone(config), &device.agent, action)
+        .with_target(target)
+        .with_port(&targets.port_for(target))
+        .with_port_argument(targets.host_argument.as_deref())
+        .with_timeout_ms(FENCE_DEVICE_TIMEOUT_MS);
+    for (name, value) in device
+        .params
+        .iter()
+        .filter(|(n, _)| !is_fencer_parameter(n))
+    {
+        request = request.with_param(name, value);
+    }
+    request
+}
+
+/// Whether `device` can fence `target`, and if not, why.
+async fn can_fence(
+    config: &Arc<AgentConfig>,
+    device: &FenceDevice,
+    target: &str,
+) -> Result<(), String> {
+    let targets = DeviceTargets::from_params(&device.params)?;
+    let check =
+        if targets.check.is_some() || !targets.host_list.is_empty() || !targets.host_map.is_empty()
+        {
+            targets.effective_check(false, false)
+        } else {
+            let meta = run_fence(&device_request(
+                config,
+                device,
+                &targets,
+                FenceAction::Metadata,
+                target,
+            ))
+            .await;
+            let parsed = crate::agent::metadata::parse(&device.agent, &meta.stdout.text).ok();
+            let supports = |a: &str| parsed.as_ref().is_some_and(|m| m.supports(a));
+            targets.effective_check(supports("list"), supports("status"))
+        };
+    match check {
+        HostCheck::None => Ok(()),
+        HostCheck::StaticList if targets.statically_lists(target) => Ok(()),
+        HostCheck::StaticList => Err("not in its pcmk_host_list or pcmk_host_map".into()),
+        HostCheck::DynamicList => {
+            let list = run_fence(&device_request(
+                config,
+                device,
+                &targets,
+                FenceAction::List,
+                target,
+            ))
+            .await;
+            if !list.succeeded() {
+                return Err(format!("its list action failed ({list})"));
+            }
+            if targets.listed_in(target, &list.stdout.text) {
+                Ok(())
+            } else {
+                Err("not in the list its agent printed".into())
+            }
+        }
+        HostCheck::Status => {
+            let status = run_fence(&device_request(
+                config,
+                device,
+                &targets,
+                FenceAction::Status,
+                target,
+            ))
+            .await;
+            match (status.status, status.rc) {
+                (crate::agent::ocf::OpStatus::Done, 0 | 2) => Ok(()),
+                _ => Err(format!("its status action does not know it ({status})")),
+            }
+        }
+    }
+}
+
+/// The levels to try for `target`: its topology, or else each device that
+/// can fence it; plus a note on the devices that cannot.
+async fn plan_for(shared: &NodeShared, target: &str) -> (Vec<Vec<FenceDevice>>, Vec<String>) {
+    let cib = shared.cib();
+    if has_topology_for(&cib, target) {
+        return (levels_for(&cib, target), Vec::new());
+    }
+    let mut levels = Vec::new();
+    let mut skipped = Vec::new();
+    for device in devices(&cib) {
+        match can_fence(&shared.agent_config, &device, target).await {
+            Ok(()) => levels.push(vec![device]),
+            Err(why) => skipped.push(format!("{} cannot fence {target}: {why}", device.id)),
+        }
+    }
+    (levels, skipped)
+}
+
 async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool, String) {
     let Some(fence_action) = FenceAction::parse(&action) else {
         return (false, format!("unknown fence action {action}"));
     };
-    let levels = levels_for(&shared.cib(), &target);
+    let (levels, skipped) = plan_for(&shared, &target).await;
     if levels.is_empty() {
-        return (
-            false,
-            format!("no fence device is configured that can fence {target}"),
-        );
+        let mut detail = format!("no fence device is configured that can fence {target}");
+        if !skipped.is_empty() {
+            detail.push_str(&format!(" ({})", skipped.join("; ")));
+        }
+        return (false, detail);
     }
     let mut attempts = Vec::new();
     for level in levels {
         let mut level_ok = !level.is_empty();
         for device in &level {
-            let mut request = FenceRequest::new(
-                Arc::clone(&shared.agent_config),
-                &device.agent,
+            let targets = match DeviceTargets::from_params(&device.params) {
+                Ok(targets) => targets,
+                Err(error) => {
+                    attempts.push(format!("{}: failed ({error})", device.id));
+                    level_ok = false;
+                    break;
+                }
+            };
+            let request = device_request(
+                &shared.agent_config,
+                device,
+                &targets,
                 fence_action,
-            )
-            .with_target(&target)
-            .with_timeout_ms(FENCE_DEVICE_TIMEOUT_MS);
-            for (name, value) in &device.params {
-                request = request.with_param(name, value);
-            }
+                &target,
+            );
             let outcome = run_fence(&request).await;
             let ok = outcome.succeeded();
             attempts.push(format!(
@@ -156,7 +284,7 @@ impl Behaviour for FenceActor {
         } = &envelope.body
         {
             let from_local_dc = envelope.from.node == self.shared.node && self.shared.is_dc();
-            if !from_local_dc || !self.shared.accepts_term(*term) {
+            if !from_local_dc || self.shared.dc_info().term != *term {
                 ctx.reply(
                     &envelope,
                     Message::Error(format!(

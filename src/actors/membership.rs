@@ -9,12 +9,15 @@ use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{Envelope, Message};
 use crate::transport::Bus;
 
-pub struct MembershipActor;
+pub struct MembershipActor {
+    pub shared: std::sync::Arc<crate::actors::shared::NodeShared>,
+}
 
 impl Behaviour for MembershipActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
         if let Message::ViewChanged(view) = envelope.body {
-            tracing::info!(view = view.id, members = ?view.members, quorate = view.quorate, "membership view");
+            tracing::info!(view = view.id, members = ?view.members, "membership view");
+            *self.shared.view.write().expect("view lock") = view.clone();
             ctx.send_local("dc", Message::ViewChanged(view));
         }
     }

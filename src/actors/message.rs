@@ -1,8 +1,11 @@
 //! What actors say to each other. One serialisable vocabulary, so any
 //! message can cross the bus to another node unchanged.
 
+pub use crate::model::change::{ChangeStamp, CibChange, StatusChange};
 use crate::model::cib_store::CibVersion;
+use crate::model::control::members::MemberChange;
 use crate::model::operation::{OpOutcome, OpSpec};
+pub use crate::model::plan::{Plan, PlannedAction, PlannedKind};
 use crate::model::xml::Element;
 use serde::{Deserialize, Serialize};
 
@@ -60,86 +63,6 @@ pub struct View {
     pub quorate: bool,
 }
 
-/// One step of a transition, as the DC carries it out.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlannedAction {
-    pub id: u32,
-    /// Actions that must complete first.
-    pub after: Vec<u32>,
-    pub kind: PlannedKind,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PlannedKind {
-    Resource {
-        node: String,
-        op: OpSpec,
-    },
-    Fence {
-        target: String,
-        action: String,
-    },
-    /// Ordering points with nothing to run ("all stopped", "cluster down").
-    Pseudo {
-        name: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
-pub struct Plan {
-    pub actions: Vec<PlannedAction>,
-    pub summary: Vec<String>,
-}
-
-/// A change a client asks of the CIB, applied by the DC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum CibChange {
-    /// Replace the whole configuration section.
-    ReplaceConfiguration(Element),
-    /// Insert or replace the element with this id under the section named
-    /// by its tag's usual parent (resources, constraints, ...).
-    Upsert {
-        section: String,
-        element: Element,
-    },
-    Delete {
-        id: String,
-    },
-    SetProperty {
-        name: String,
-        value: Option<String>,
-    },
-    SetNodeAttribute {
-        node: String,
-        name: String,
-        value: Option<String>,
-    },
-    /// Several changes applied all or none, as one configuration update
-    /// (one epoch step).
-    Batch(Vec<CibChange>),
-    /// Compare-and-swap: replace the configuration only if the live CIB's
-    /// `(admin_epoch, epoch)` still equals the expected one (shadow commit).
-    ReplaceConfigurationIf {
-        admin_epoch: u64,
-        epoch: u64,
-        configuration: Element,
-    },
-    /// `resource cleanup`: forget operation history and fail counts of one
-    /// resource (every resource when `None`), on one node or all. A status
-    /// change: num_updates steps, epoch stays.
-    CleanupResource {
-        resource: Option<String>,
-        node: Option<String>,
-    },
-    /// A transient node attribute (status section; gone when the node
-    /// leaves): what `crm_attribute -l reboot` and `crm_master` set.
-    SetTransientAttribute {
-        node: String,
-        name: String,
-        value: Option<String>,
-    },
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum Message {
     Ok,
@@ -157,56 +80,73 @@ pub enum Message {
         text: String,
     },
 
-    // Election and join, DC to DC actors.
-    /// A candidate asks every member to join it for `term`.
-    JoinRequest {
-        term: u64,
+    // Consensus (CIB actors).
+    /// A Raft message between CIB actors (protobuf bytes).
+    Raft {
+        bytes: Vec<u8>,
     },
-    /// A member accepts: its highest term seen, CIB version and the history
-    /// of what its executor ran.
-    JoinAck {
-        term_seen: u64,
-        version: CibVersion,
-        lrm: Element,
+    /// The disk writer: batches up to `number` are durable, or the write
+    /// failed (`error`).
+    CibDisk {
+        incarnation: u64,
+        number: u64,
+        error: Option<String>,
     },
-    /// The candidate won: it is DC for `term`.
-    DcAnnounce {
-        term: u64,
-    },
-    /// Refused: the sender's term is stale.
-    StaleTerm {
-        term_seen: u64,
+    /// CIB-internal: process what the consensus has ready.
+    CibFlush,
+    /// CIB-internal: the leader's answer to a forwarded change.
+    CibForwarded {
+        token: u64,
+        answer: Box<Message>,
     },
 
     // CIB.
     CibQuery,
+    /// A linearizable read through the leader (`cib export --consistent`).
+    CibReadConsistent,
     CibContent {
         cib: Element,
     },
-    /// Client change, sent to the DC's CIB actor (forwarded there if sent elsewhere).
+    /// Client change, to any node's CIB actor: it is proposed to the log
+    /// (through the leader) and answered once committed and applied here.
     CibModify {
         change: CibChange,
     },
-    /// DC to every CIB actor: this is the CIB now (term-checked).
-    CibReplicate {
-        term: u64,
-        cib: Element,
+    /// A client change another node passes on to the leader.
+    CibModifyForwarded {
+        change: CibChange,
     },
-    /// Acknowledges a replica write: it is on that node's disk.
+    /// A passed-on change reached a node that no longer leads: nothing was
+    /// proposed, so it may be passed on again.
+    CibNotLeader,
+    /// Answer to a change: committed on a majority and applied.
     CibStored {
         version: CibVersion,
+        index: u64,
     },
-    /// Local DC to its CIB actor: take this copy (the newest in the cluster).
-    CibAdopt {
-        cib: Element,
-    },
-    /// Local CIB actor to the DC: the configuration changed.
-    CibChanged,
-    /// DC-internal: a result or membership fact to write into the status section.
-    CibStatusUpdate {
+    /// DC to its CIB actor: record these facts (term-checked).
+    CibPropose {
         term: u64,
-        cib_status: StatusChange,
+        changes: Vec<StatusChange>,
     },
+    CibProposed {
+        index: u64,
+    },
+    /// Change the members (node add/remove), to any node's CIB actor.
+    CibMembers {
+        change: MemberChange,
+    },
+    /// The same, passed on to the leader.
+    CibMembersForwarded {
+        change: MemberChange,
+    },
+    /// CIB actor to the local DC actor: this node's role in the consensus
+    /// changed; `dc_term` is set while it acts as DC.
+    Leadership {
+        dc_term: Option<u64>,
+    },
+    /// CIB actor to the local DC actor: a client change was applied.
+    CibClientChange,
 
     // Executor.
     ExecOp {
@@ -248,6 +188,7 @@ pub enum Message {
         transition: u64,
         action: u32,
         target: String,
+        fence_action: String,
         ok: bool,
         detail: String,
     },
@@ -258,10 +199,22 @@ pub enum Message {
         action: u32,
         reason: String,
     },
-    /// DC-internal: a copy of the CIB fetched from `node` at the start of a term.
-    DcFetchedCib {
+    /// DC-internal: a member's operation history, asked at the start of a
+    /// term or when it joins (None: it did not answer).
+    DcLrm {
         node: String,
-        cib: Option<Element>,
+        lrm: Option<Element>,
+    },
+    /// DC-internal: the policy actor's answer to a schedule request.
+    DcScheduled {
+        term: u64,
+        request: u64,
+        plan: Option<Plan>,
+        error: Option<String>,
+    },
+    /// DC-internal: status facts were recorded (or refused).
+    DcRecorded {
+        ok: bool,
     },
     /// Executor-internal: a recurring monitor's result changed.
     RecurringResult {
@@ -276,42 +229,5 @@ pub enum Message {
     },
     Scheduled {
         plan: Plan,
-    },
-}
-
-/// Facts the DC writes into the CIB's status section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum StatusChange {
-    OpResult {
-        node: String,
-        op: OpSpec,
-        outcome: OpOutcome,
-        transition_key: String,
-    },
-    NodeJoined {
-        node: String,
-    },
-    NodeLost {
-        node: String,
-    },
-    NodeFenced {
-        node: String,
-    },
-    /// It left after announcing its shutdown, with nothing running: down,
-    /// not lost, so no fencing.
-    NodeLeft {
-        node: String,
-    },
-    NodeLrm {
-        node: String,
-        lrm: Element,
-    },
-    /// A fencing attempt and its result, for everyone to see.
-    FenceEvent {
-        record: crate::model::cib_store::FenceRecord,
-    },
-    Quorum {
-        quorate: bool,
-        dc: String,
     },
 }

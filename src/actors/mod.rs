@@ -11,5 +11,6 @@ pub mod message;
 pub mod policy;
 pub mod router;
 pub mod shared;
+pub mod storage;
 pub mod supervision;
 pub mod tree;

@@ -2,101 +2,55 @@
 //! large cluster's transition never stalls the other actors.
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{Envelope, Message, Plan, PlannedAction, PlannedKind};
-use crate::model::operation::{AgentSpec, OpSpec};
+use crate::actors::message::{Envelope, Message};
 use crate::model::xml::Element;
-use crate::scheduler::{self, Action, Task};
-use petgraph::visit::EdgeRef;
+pub use crate::scheduler::plan::plan;
 
-pub struct PolicyActor;
-
-/// The DC's plan for a CIB: the scheduler's graph as steps to carry out.
-pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
-    let transition = scheduler::schedule(cib, now_epoch_s).map_err(|e| e.to_string())?;
-    let graph = &transition.graph;
-    let actions = graph
-        .node_indices()
-        .map(|index| {
-            let after = graph
-                .edges_directed(index, petgraph::Direction::Incoming)
-                .map(|edge| edge.source().index() as u32)
-                .collect();
-            PlannedAction {
-                id: index.index() as u32,
-                after,
-                kind: planned_kind(&graph[index]),
-            }
-        })
-        .collect();
-    Ok(Plan {
-        actions,
-        summary: transition.summary.clone(),
-    })
+/// The scheduler's actor; `running` is set while a run is in progress on
+/// the blocking pool (a run cannot be stopped, so no second one starts).
+#[derive(Default)]
+pub struct PolicyActor {
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-fn planned_kind(action: &Action) -> PlannedKind {
-    if let Task::Fence = action.task {
-        return PlannedKind::Fence {
-            target: action.node.clone().unwrap_or_default(),
-            action: action
-                .meta
-                .get("action")
-                .cloned()
-                .unwrap_or_else(|| "reboot".into()),
-        };
-    }
-    match (
-        &action.resource,
-        &action.agent,
-        &action.node,
-        operation_name(&action.task),
-    ) {
-        (Some(resource), Some(agent), Some(node), Some(operation)) => PlannedKind::Resource {
-            node: node.clone(),
-            op: OpSpec {
-                resource: lrm_id(
-                    resource,
-                    action.meta.get("globally_unique").map(String::as_str),
-                ),
-                agent: AgentSpec::clone(agent),
-                operation: operation.to_string(),
-                interval_ms: action.interval_ms,
-                timeout_ms: action.timeout_ms,
-                params: (*action.params).clone(),
-                meta: action
-                    .meta
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            },
-        },
-        _ => PlannedKind::Pseudo {
-            name: format!(
-                "{:?} {}",
-                action.task,
-                action.resource.clone().unwrap_or_default()
-            ),
-        },
-    }
-}
+/// Longest one scheduler run may take, in milliseconds, before the DC is
+/// told it failed (the limits on clone instances, CIB size and patterns
+/// keep a run far below this; the thread cannot be stopped, so no second
+/// run starts while it lasts).
+/// Below the DC's own request timeout, so the DC hears why.
+pub const SCHEDULER_TIME_MS_MAX: u64 = 50_000;
 
-/// The id a node's executor knows a resource by. Instances of an anonymous
-/// clone are interchangeable: on each node there is one, under the
-/// primitive's own id (`db`, not `db:2`), as Pacemaker's executor does; the
-/// scheduler maps it to an instance number afresh each time.
-fn lrm_id(resource: &str, globally_unique: Option<&str>) -> String {
-    let anonymous = globally_unique == Some("false");
-    match resource.split_once(':') {
-        Some((base, _)) if anonymous => base.to_string(),
-        _ => resource.to_string(),
+/// Runs [`plan`] on a blocking thread, one run at a time, answering an
+/// error when it takes longer than [`SCHEDULER_TIME_MS_MAX`].
+async fn schedule_bounded(
+    running: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cib: Element,
+    now_epoch_s: i64,
+) -> Message {
+    use std::sync::atomic::Ordering;
+    if running.swap(true, Ordering::SeqCst) {
+        return Message::Error(
+            "scheduler: the previous run is still going (over SCHEDULER_TIME_MS_MAX); not starting another"
+                .into(),
+        );
     }
-}
-
-/// The agent action a task runs; fencing and pseudo-actions run none.
-fn operation_name(task: &Task) -> Option<&'static str> {
-    match task {
-        Task::Fence | Task::Pseudo => None,
-        other => Some(other.name()),
+    let done = std::sync::Arc::clone(&running);
+    let task = tokio::task::spawn_blocking(move || {
+        let result = plan(&cib, now_epoch_s);
+        done.store(false, Ordering::SeqCst);
+        result
+    });
+    let limit = std::time::Duration::from_millis(SCHEDULER_TIME_MS_MAX);
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(Ok(plan))) => Message::Scheduled { plan },
+        Ok(Ok(Err(error))) => Message::Error(format!("scheduler: {error}")),
+        Ok(Err(join)) => {
+            running.store(false, Ordering::SeqCst);
+            Message::Error(format!("scheduler task: {join}"))
+        }
+        Err(_) => Message::Error(format!(
+            "scheduler: no answer within SCHEDULER_TIME_MS_MAX = {SCHEDULER_TIME_MS_MAX} ms"
+        )),
     }
 }
 
@@ -104,79 +58,10 @@ impl Behaviour for PolicyActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
         if let Message::Schedule { cib, now_epoch_s } = &envelope.body {
             let (cib, now) = (cib.clone(), *now_epoch_s);
+            let running = std::sync::Arc::clone(&self.running);
             ctx.spawn_reply(&envelope, async move {
-                match tokio::task::spawn_blocking(move || plan(&cib, now)).await {
-                    Ok(Ok(plan)) => Message::Scheduled { plan },
-                    Ok(Err(error)) => Message::Error(format!("scheduler: {error}")),
-                    Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
-                    Err(join) => Message::Error(format!("scheduler task: {join}")),
-                }
+                schedule_bounded(running, cib, now).await
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn notifications_are_agent_calls_and_collective_steps_are_pseudo() {
-        let cib = Element::parse(
-            r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
-            <nvpair id="p1" name="stonith-enabled" value="false"/></cluster_property_set></crm_config>
-            <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
-            <resources><clone id="db-clone"><meta_attributes id="m"><nvpair id="m1" name="notify" value="true"/></meta_attributes>
-            <primitive id="db" class="ocf" provider="heartbeat" type="Dummy"/></clone></resources><constraints/></configuration>
-            <status>
-            <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"><lrm id="n1"><lrm_resources>
-            <lrm_resource id="db" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="db_last_0" operation_key="db_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="n1" op-digest="f2317cad3d54cec5d7d7aa7d0bf35cf8"/></lrm_resource>
-            </lrm_resources></lrm></node_state>
-            <node_state id="n2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
-            </status></cib>"#,
-        )
-        .unwrap();
-        let plan = plan(&cib, 0).unwrap();
-        let notifies: Vec<&OpSpec> = plan
-            .actions
-            .iter()
-            .filter_map(|a| match &a.kind {
-                PlannedKind::Resource { op, .. } if op.operation == "notify" => Some(op),
-                _ => None,
-            })
-            .collect();
-        // Pre on n1, post on n1 and n2.
-        assert_eq!(notifies.len(), 3, "{:?}", plan.actions);
-        assert!(notifies.iter().all(|op| op.resource == "db"));
-        assert!(notifies
-            .iter()
-            .any(
-                |op| op.meta.get("notify_type").map(String::as_str) == Some("pre")
-                    && op.meta.get("notify_operation").map(String::as_str) == Some("start")
-                    && op.meta.get("notify_start_uname").map(String::as_str) == Some("n2")
-            ));
-        let pseudo = plan
-            .actions
-            .iter()
-            .filter(|a| matches!(a.kind, PlannedKind::Pseudo { .. }))
-            .count();
-        // start, running and the four notification steps.
-        assert_eq!(pseudo, 6, "{:?}", plan.actions);
-        // The transition runs to its end: pseudo-actions complete at once.
-        let mut run = crate::model::transition::TransitionRun::new(1, &plan);
-        for _ in 0..plan.actions.len() {
-            for a in run.take_ready() {
-                run.complete(a.id, true, "");
-            }
-        }
-        assert!(run.is_finished());
-        assert_eq!(run.counts().0, plan.actions.len());
-    }
-
-    #[test]
-    fn anonymous_clone_instances_run_under_the_primitive_id() {
-        assert_eq!(lrm_id("db:2", Some("false")), "db");
-        assert_eq!(lrm_id("db:2", Some("true")), "db:2");
-        assert_eq!(lrm_id("vip", None), "vip");
     }
 }

@@ -3,8 +3,11 @@
 //! history. Actors are restarted from these (and the CIB on disk).
 
 use crate::actors::message::View;
+use crate::actors::storage::DiskWriter;
 use crate::agent::recurring::{MonitorReport, RecurringManager};
 use crate::agent::AgentConfig;
+use crate::model::control::consensus::ConsensusStatus;
+use crate::model::control::members::Members;
 use crate::model::operation::OpSpec;
 use crate::model::xml::Element;
 use std::collections::{HashMap, HashSet};
@@ -13,13 +16,58 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
+/// The DC as this node's consensus sees it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DcInfo {
+    /// The Raft leader, when known: the DC (or about to be).
     pub dc: Option<String>,
-    /// The term of the DC this node follows.
+    /// This node's current Raft term: commands of older terms are refused.
     pub term: u64,
-    /// The highest term this node has seen (persisted).
-    pub term_seen: u64,
+    /// This node is the leader and has applied an entry of its own term:
+    /// it acts as DC.
+    pub ready: bool,
+}
+
+/// What this node knows of the consensus, for status and access checks.
+#[derive(Debug, Clone, Default)]
+pub struct ConsensusInfo {
+    pub status: Option<ConsensusStatus>,
+    pub members: Members,
+    /// Why this node cannot take part (its disk failed), when so.
+    pub disk_error: Option<String>,
+    /// The last scheduler error the DC met, until it works again.
+    pub scheduler_error: Option<String>,
+}
+
+/// Reachable voters against all voters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    pub reachable: usize,
+    pub voters: usize,
+}
+
+impl Quorum {
+    pub fn quorate(self) -> bool {
+        self.voters > 0 && self.reachable * 2 > self.voters
+    }
+}
+
+impl std::fmt::Display for Quorum {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} of {} voters reachable", self.reachable, self.voters)
+    }
+}
+
+/// How the consensus runs on this node (from the configuration).
+#[derive(Debug, Clone, Default)]
+pub struct ConsensusSettings {
+    /// Founding voters and witnesses, used at the very first start only.
+    pub initial_voters: Vec<String>,
+    pub initial_witnesses: Vec<String>,
+    /// This node is a witness: it votes and never leads.
+    pub witness: bool,
+    pub election_timeout_ms: u64,
+    pub heartbeat_timeout_ms: u64,
 }
 
 pub struct NodeShared {
@@ -35,6 +83,20 @@ pub struct NodeShared {
     pub fence_devices: Mutex<HashSet<String>>,
     pub view: RwLock<View>,
     pub dc: RwLock<DcInfo>,
+    pub consensus: RwLock<ConsensusInfo>,
+    pub consensus_settings: ConsensusSettings,
+    /// `verify`'s findings for a CIB version, and when they were made.
+    config_errors: Mutex<Option<(crate::model::cib_store::CibVersion, Instant, Vec<String>)>>,
+    /// The node's bus; set once at start.
+    pub bus: std::sync::OnceLock<crate::transport::Bus>,
+    /// The node's router; set once at start.
+    pub router: std::sync::OnceLock<Arc<crate::actors::router::Router>>,
+    /// The thread that writes the Raft log; set once at start.
+    pub disk: std::sync::OnceLock<DiskWriter>,
+    /// Messages refused because their sender is not a member.
+    pub refused_non_members: AtomicU64,
+    /// When this node's membership view began (ms of uptime).
+    pub view_since_ms: AtomicU64,
     /// The CIB as this node's CIB actor last wrote it (read-only for others).
     pub cib: RwLock<Arc<Element>>,
     /// A status section holding only this node's executor history: what it
@@ -53,8 +115,8 @@ impl NodeShared {
         cluster_name: &str,
         state_dir: PathBuf,
         agent_config: AgentConfig,
+        consensus_settings: ConsensusSettings,
     ) -> Self {
-        let term_seen = read_term(&state_dir);
         let (report_sender, reports) = tokio::sync::mpsc::channel(1024);
         NodeShared {
             node: node.to_string(),
@@ -66,10 +128,15 @@ impl NodeShared {
             recurring_ops: Mutex::new(HashMap::new()),
             fence_devices: Mutex::new(HashSet::new()),
             view: RwLock::new(View::default()),
-            dc: RwLock::new(DcInfo {
-                term_seen,
-                ..DcInfo::default()
-            }),
+            dc: RwLock::new(DcInfo::default()),
+            consensus: RwLock::new(ConsensusInfo::default()),
+            consensus_settings,
+            disk: std::sync::OnceLock::new(),
+            router: std::sync::OnceLock::new(),
+            config_errors: Mutex::new(None),
+            bus: std::sync::OnceLock::new(),
+            refused_non_members: AtomicU64::new(0),
+            view_since_ms: AtomicU64::new(0),
             cib: RwLock::new(Arc::new(crate::model::cib_store::empty_cib())),
             lrm_history: Mutex::new(crate::model::cib_store::empty_cib()),
             history: Mutex::new(Default::default()),
@@ -86,29 +153,73 @@ impl NodeShared {
         self.dc.read().expect("dc lock").clone()
     }
 
+    /// Whether this node acts as DC now.
     pub fn is_dc(&self) -> bool {
-        self.dc_info().dc.as_deref() == Some(self.node.as_str())
+        self.dc_info().ready
     }
 
-    /// Records the DC and terms; the highest term seen goes to disk first, so
-    /// a restarted node never accepts a term it had seen superseded.
     pub fn set_dc(&self, info: DcInfo) {
-        let previous = self.dc_info().term_seen;
-        if info.term_seen > previous {
-            let path = self.state_dir.join("term");
-            if let Err(error) =
-                crate::persist::write_atomic(&path, info.term_seen.to_string().as_bytes())
-            {
-                tracing::error!(%error, "could not persist the election term");
-            }
-        }
         *self.dc.write().expect("dc lock") = info;
     }
 
-    /// Whether a DC command stamped with `term` is current.
-    pub fn accepts_term(&self, term: u64) -> bool {
+    /// Whether a DC command of `term` from `from` may be carried out here.
+    pub fn check_dc_command(&self, from: &str, term: u64) -> Result<(), String> {
         let info = self.dc_info();
-        term >= info.term_seen && term == info.term
+        crate::model::control::controller::admit_command(info.term, info.dc.as_deref(), from, term)
+    }
+
+    /// The CIB's configuration errors and warnings, one a line. Checking a
+    /// large CIB takes a while, so the answer is kept while the
+    /// configuration is unchanged, for a few seconds of status changes.
+    pub fn config_errors(&self, cib: &Element) -> Vec<String> {
+        const STATUS_CHANGES_CACHED_MS: u128 = 5_000;
+        let version = crate::model::cib_store::version(cib);
+        let mut cached = self.config_errors.lock().expect("config errors lock");
+        if let Some((seen, at, errors)) = cached.as_ref() {
+            let same_configuration =
+                (seen.admin_epoch, seen.epoch) == (version.admin_epoch, version.epoch);
+            if *seen == version
+                || (same_configuration && at.elapsed().as_millis() < STATUS_CHANGES_CACHED_MS)
+            {
+                return errors.clone();
+            }
+        }
+        let errors: Vec<String> = crate::model::verify::verify(cib, now_epoch_s())
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        *cached = Some((version, Instant::now(), errors.clone()));
+        errors
+    }
+
+    pub fn consensus_info(&self) -> ConsensusInfo {
+        self.consensus.read().expect("consensus lock").clone()
+    }
+
+    /// How many voters this node reaches (itself included, if it votes).
+    pub fn quorum(&self) -> Quorum {
+        let voters = self
+            .consensus
+            .read()
+            .expect("consensus lock")
+            .members
+            .voter_names();
+        let view = self.view();
+        let reachable = voters
+            .iter()
+            .filter(|v| **v == self.node || view.members.contains(v))
+            .count();
+        Quorum {
+            reachable,
+            voters: voters.len(),
+        }
+    }
+
+    /// Whether `node` may talk to this one: a member, or anyone while this
+    /// node has no member table yet (it is joining).
+    pub fn admits(&self, node: &str) -> bool {
+        let consensus = self.consensus.read().expect("consensus lock");
+        consensus.members.is_empty() || consensus.members.contains(node)
     }
 
     pub fn cib(&self) -> Arc<Element> {
@@ -122,16 +233,7 @@ impl NodeShared {
     /// This node's `<lrm>` element, as a DC join collects it.
     pub fn lrm(&self) -> Element {
         let history = self.lrm_history.lock().expect("lrm lock");
-        history
-            .child("status")
-            .and_then(|s| {
-                s.children
-                    .iter()
-                    .find(|n| n.attr("uname") == Some(self.node.as_str()))
-            })
-            .and_then(|n| n.child("lrm"))
-            .cloned()
-            .unwrap_or_else(|| Element::new("lrm").with_attr("id", self.node.clone()))
+        crate::model::cib_store::node_lrm(&history, &self.node)
     }
 
     /// The recurring monitor reports; taken once, by the task that feeds
@@ -180,13 +282,6 @@ impl NodeShared {
     pub fn uptime_ms(&self) -> u64 {
         self.started.elapsed().as_millis() as u64
     }
-}
-
-fn read_term(state_dir: &std::path::Path) -> u64 {
-    std::fs::read_to_string(state_dir.join("term"))
-        .ok()
-        .and_then(|t| t.trim().parse().ok())
-        .unwrap_or(0)
 }
 
 /// Seconds since the epoch: for timestamps written into the CIB.

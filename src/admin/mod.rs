@@ -74,6 +74,8 @@ macro_rules! refuse {
     ($($arg:tt)*) => { return Err(AdminError(format!($($arg)*))) };
 }
 
+pub mod fencing;
+
 fn configuration(cib: &Element) -> Option<&Element> {
     cib.child("configuration")
 }
@@ -117,14 +119,7 @@ fn check_new_id(cib: &Element, id: &str) -> Result<()> {
 /// XML ids as Pacemaker accepts them: a letter or `_` first, then letters,
 /// digits, `_`, `-`, `.`.
 pub fn check_id_syntax(id: &str) -> Result<()> {
-    let mut chars = id.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)) {
-        refuse!("invalid id {id:?}: ids start with a letter or '_' and hold letters, digits, '_', '-', '.'");
-    }
-    Ok(())
+    crate::model::names::check_id(id).map_err(AdminError)
 }
 
 /// Makes a string usable inside an id, as pcs does.
@@ -338,56 +333,12 @@ pub fn parse_resource_args(tokens: &[String]) -> Result<ResourceArgs> {
     Ok(args)
 }
 
-/// A duration in Pacemaker's forms: `10`, `10s`, `500ms`, `5min`, `2h`,
-/// `1d`, or ISO 8601 `PT1H30M`. Milliseconds.
+/// A duration in Pacemaker's forms (`10`, `10s`, `500ms`, `5min`, `2h`, ISO
+/// 8601 `PT1H30M`, `P1D`), in milliseconds: the scheduler's own reader
+/// ([`crate::model::time::read_duration_ms`]), so what is accepted here the
+/// scheduler understands.
 pub fn parse_duration_ms(text: &str) -> Result<u64> {
-    let bad = || {
-        AdminError(format!(
-            "bad duration {text:?}: use 10s, 5min, 2h, 1d or ISO 8601 like PT1H"
-        ))
-    };
-    let t = text.trim();
-    if let Some(iso) = t.strip_prefix('P') {
-        let mut total_s: u64 = 0;
-        let mut number = String::new();
-        let mut in_time = false;
-        for ch in iso.chars() {
-            match ch {
-                'T' => in_time = true,
-                c if c.is_ascii_digit() => number.push(c),
-                unit => {
-                    let n: u64 = number.parse().map_err(|_| bad())?;
-                    number.clear();
-                    total_s += n * match (in_time, unit) {
-                        (false, 'Y') => 365 * 86_400,
-                        (false, 'M') => 30 * 86_400,
-                        (false, 'W') => 7 * 86_400,
-                        (false, 'D') => 86_400,
-                        (true, 'H') => 3_600,
-                        (true, 'M') => 60,
-                        (true, 'S') => 1,
-                        _ => return Err(bad()),
-                    };
-                }
-            }
-        }
-        if !number.is_empty() || iso.is_empty() {
-            return Err(bad());
-        }
-        return Ok(total_s * 1000);
-    }
-    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (number, unit) = t.split_at(digits_end);
-    let n: u64 = number.parse().map_err(|_| bad())?;
-    let factor = match unit {
-        "" | "s" | "sec" => 1_000,
-        "ms" | "msec" => 1,
-        "m" | "min" => 60_000,
-        "h" | "hr" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(bad()),
-    };
-    Ok(n * factor)
+    crate::model::time::read_duration_ms(text).map_err(|e| AdminError(e.to_string()))
 }
 
 /// Seconds since the epoch as ISO 8601 UTC (`2026-11-24T10:00:00Z`).
@@ -1555,6 +1506,16 @@ fn location_rule(cib: &Element, rsc: &str, args: &[String]) -> Result<Edit> {
             format!("{rule_id}-expr-{n}")
         };
         let words: Vec<&str> = term.iter().map(String::as_str).collect();
+        if let ["date", rest @ ..] = words.as_slice() {
+            // The scheduler's own date reader: what it cannot read is refused.
+            for date in rest
+                .iter()
+                .filter(|w| !matches!(**w, "gt" | "lt" | "in_range" | "to"))
+            {
+                crate::model::time::read_datetime(date)
+                    .map_err(|e| AdminError(format!("rule: {e}")))?;
+            }
+        }
         let expression = match words.as_slice() {
             [op @ ("defined" | "not_defined"), attribute] => Element::new("expression")
                 .with_attr("id", expr_id)
@@ -2122,6 +2083,7 @@ fn node_attr(
     what: String,
 ) -> Result<Edit> {
     known_node(cib, node)?;
+    crate::model::names::check_attribute_name(name).map_err(AdminError)?;
     let mut edit = Edit::new();
     edit.push(
         CibChange::SetNodeAttribute {

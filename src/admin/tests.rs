@@ -559,7 +559,7 @@ fn helpers() {
     assert_eq!(parse_duration_ms("5min").unwrap(), 300_000);
     assert_eq!(parse_duration_ms("PT1H30M").unwrap(), 5_400_000);
     assert_eq!(parse_duration_ms("P1D").unwrap(), 86_400_000);
-    for bad in ["", "ten", "10x", "P", "PT5"] {
+    for bad in ["", "ten", "10x", "P", "PT5", "1d", "NaN"] {
         assert!(parse_duration_ms(bad).is_err(), "{bad}");
     }
     assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
@@ -631,6 +631,7 @@ fn move_without_a_node_bans_the_current_one() {
         exec_ms: 1,
         ended_epoch_s: 1,
         call_id: 1,
+        exit_reason: String::new(),
     };
     crate::model::cib_store::record_op(&mut cib, "node1", &start, &done, "0:0:0:x");
     assert_eq!(active_nodes(&cib, "web").unwrap(), ["node1"]);

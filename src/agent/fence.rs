@@ -96,6 +96,9 @@ pub struct FenceRequest {
     pub target: Option<String>,
     /// The device's name for the target (`port=`), when it differs.
     pub port: Option<String>,
+    /// The parameter that carries the port (`port`; `pcmk_host_argument`
+    /// may name another, or none).
+    pub port_argument: Option<String>,
     /// The device's parameters, sent after the fixed keys.
     pub params: BTreeMap<String, String>,
     /// 0 means [`AgentConfig::timeout_ms_default`].
@@ -110,6 +113,7 @@ impl FenceRequest {
             action,
             target: None,
             port: None,
+            port_argument: Some("port".to_string()),
             params: BTreeMap::new(),
             timeout_ms: 0,
         }
@@ -127,6 +131,12 @@ impl FenceRequest {
 
     pub fn with_param(mut self, name: &str, value: &str) -> FenceRequest {
         self.params.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// The parameter that carries the port (`None`: the agent takes none).
+    pub fn with_port_argument(mut self, argument: Option<&str>) -> FenceRequest {
+        self.port_argument = argument.map(str::to_string);
         self
     }
 
@@ -169,9 +179,12 @@ impl FenceRequest {
             line("nodename", target)?;
             sent.push("nodename");
         }
-        if let Some(port) = self.port.as_ref().or(self.target.as_ref()) {
-            line("port", port)?;
-            sent.push("port");
+        if let (Some(port), Some(argument)) = (
+            self.port.as_ref().or(self.target.as_ref()),
+            self.port_argument.as_deref(),
+        ) {
+            line(argument, port)?;
+            sent.push(argument);
         }
         for (key, value) in &self.params {
             if !sent.contains(&key.as_str()) {
@@ -317,6 +330,82 @@ pub async fn run_fence(req: &FenceRequest) -> FenceOutcome {
         agent = %req.agent, action = %req.action, target = ?req.target,
         duration_ms = outcome.duration_ms, "fence agent {outcome}"
     );
+    outcome
+}
+
+/// Whether a fence device parameter is the fencer's own (`pcmk_*`), not
+/// the agent's: those are never passed to the agent.
+pub fn is_fencer_parameter(name: &str) -> bool {
+    name.starts_with("pcmk_")
+}
+
+/// A fence device's own action, as the executor runs it: `start` checks
+/// that the agent is there, `monitor` runs the agent's `monitor` (with the
+/// device's parameters), `meta-data` its `metadata`; `stop` has nothing to
+/// run.
+pub async fn run_device(req: &super::ocf::OcfRequest) -> super::ocf::OcfOutcome {
+    use super::ocf::{OcfAction, OcfOutcome, OcfRc};
+    let action = match req.action {
+        OcfAction::Monitor => FenceAction::Monitor,
+        OcfAction::MetaData => FenceAction::Metadata,
+        OcfAction::Start => {
+            let request = FenceRequest::new(
+                Arc::clone(&req.config),
+                &req.agent_type,
+                FenceAction::Monitor,
+            );
+            let found = request.agent_candidates().iter().any(|p| p.is_file());
+            return if found
+                && is_safe_name(&req.agent_type)
+                && req.agent_type.starts_with(FENCE_AGENT_PREFIX)
+            {
+                OcfOutcome::without_run(OpStatus::Done, OcfRc::Success, String::new())
+            } else {
+                let note = format!("fence agent {} is not installed", req.agent_type);
+                OcfOutcome::without_run(OpStatus::NotInstalled, OcfRc::NotInstalled, note)
+            };
+        }
+        OcfAction::Stop => {
+            return OcfOutcome::without_run(OpStatus::Done, OcfRc::Success, String::new())
+        }
+        other => {
+            let note = format!("fence devices have no {other} action");
+            return OcfOutcome::without_run(OpStatus::Error, OcfRc::Unimplemented, note);
+        }
+    };
+    let mut request = FenceRequest::new(Arc::clone(&req.config), &req.agent_type, action)
+        .with_timeout_ms(req.timeout_ms);
+    for (name, value) in req.params.iter().filter(|(n, _)| !is_fencer_parameter(n)) {
+        request = request.with_param(name, value);
+    }
+    let ran = run_fence(&request).await;
+    let rc = match (ran.status, ran.rc) {
+        (OpStatus::Done, 0) => OcfRc::Success,
+        (OpStatus::NotInstalled, _) => OcfRc::NotInstalled,
+        _ => OcfRc::GenericError,
+    };
+    let mut outcome = OcfOutcome::without_run(ran.status, rc, String::new());
+    outcome.note = ran.note.clone();
+    if rc != OcfRc::Success {
+        let said = ran
+            .stderr
+            .text
+            .trim()
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string();
+        outcome.exit_reason = Some(match (&ran.note, said.is_empty()) {
+            (Some(note), _) => note.clone(),
+            (None, false) => format!("{} {action} exited {}: {said}", req.agent_type, ran.rc),
+            (None, true) => format!("{} {action} exited {}", req.agent_type, ran.rc),
+        });
+    }
+    outcome.exit_code = Some(ran.rc);
+    outcome.stdout = ran.stdout;
+    outcome.stderr = ran.stderr;
+    outcome.pid = ran.pid;
+    outcome.duration_ms = ran.duration_ms;
     outcome
 }
 

@@ -38,10 +38,14 @@ use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+pub mod catalog;
 pub mod fence;
+pub mod lsb;
+pub mod metadata;
 pub mod ocf;
 mod process;
 pub mod recurring;
+pub mod systemd;
 
 pub use process::CapturedOutput;
 
@@ -76,6 +80,17 @@ pub struct AgentConfig {
     pub timeout_ms_default: u64,
     /// Upper bound on any request's timeout.
     pub timeout_ms_max: u64,
+    /// Init scripts of the `lsb` class.
+    pub lsb_dir: PathBuf,
+    /// The D-Bus message bus where the `systemd` class finds systemd's
+    /// manager: `None` is the system bus; else a D-Bus address
+    /// (`unix:path=...`).
+    pub systemd_bus: Option<String>,
+    /// Where the drop-ins that put units under the cluster are written
+    /// (`UNIT.d/50-systole.conf`).
+    pub systemd_dropin_dir: PathBuf,
+    /// The unit the cluster runs as: managed units are ordered `Before=` it.
+    pub systemd_cluster_unit: String,
 }
 
 impl Default for AgentConfig {
@@ -92,6 +107,10 @@ impl Default for AgentConfig {
             output_drain_ms_max: 500,
             timeout_ms_default: 20_000,
             timeout_ms_max: 24 * 60 * 60 * 1000,
+            lsb_dir: PathBuf::from("/etc/init.d"),
+            systemd_bus: None,
+            systemd_dropin_dir: PathBuf::from("/run/systemd/system"),
+            systemd_cluster_unit: "systole.service".to_string(),
         }
     }
 }
@@ -108,6 +127,52 @@ impl AgentConfig {
     }
 }
 
+/// The resource classes the executor runs (`stonith` devices are the
+/// fencer's).
+pub const RESOURCE_CLASSES: [&str; 4] = ["ocf", "lsb", "systemd", "service"];
+
+/// Runs one action of a resource of any class: `ocf`, `lsb`, `systemd`, or
+/// `service` (systemd when it runs here and knows the unit, else lsb).
+pub async fn run_resource(req: &ocf::OcfRequest) -> ocf::OcfOutcome {
+    match req.class.as_str() {
+        "ocf" => ocf::run_ocf(req).await,
+        "lsb" => lsb::run_lsb(req).await,
+        "systemd" => systemd::run_systemd(req).await,
+        // A fence device's own actions (start, monitor), as the executor
+        // runs them; fencing itself is the fencer's.
+        "stonith" => fence::run_device(req).await,
+        "service" => {
+            let mut resolved = req.clone();
+            resolved.class = service_class(req).await.to_string();
+            let mut outcome = Box::pin(run_resource(&resolved)).await;
+            if outcome.rc != ocf::OcfRc::Success && outcome.note.is_some() {
+                outcome.note = outcome
+                    .note
+                    .map(|n| format!("service:{} ran as {}: {n}", req.agent_type, resolved.class));
+            }
+            outcome
+        }
+        other => ocf::OcfOutcome::without_run(
+            ocf::OpStatus::NotInstalled,
+            ocf::OcfRc::NotInstalled,
+            format!(
+                "resource class '{other}' is not supported (supported: {})",
+                RESOURCE_CLASSES.join(", ")
+            ),
+        ),
+    }
+}
+
+/// What a `service` resource is here: `systemd` where systemd runs and
+/// knows the unit, else `lsb`.
+pub async fn service_class(req: &ocf::OcfRequest) -> &'static str {
+    if systemd::knows_unit(&req.config, &req.agent_type).await {
+        "systemd"
+    } else {
+        "lsb"
+    }
+}
+
 /// A name usable as one path component: no separators, not `.`/`..`, no NUL.
 pub(crate) fn is_safe_name(name: &str) -> bool {
     !name.is_empty()
@@ -118,7 +183,7 @@ pub(crate) fn is_safe_name(name: &str) -> bool {
         && name.len() <= 255
 }
 
-static EMBEDDED_AGENTS: [(&str, &str); 5] = [
+static EMBEDDED_AGENTS: [(&str, &str); 8] = [
     ("ocf/Dummy", include_str!("../../agents/ocf/Dummy")),
     ("ocf/Stateful", include_str!("../../agents/ocf/Stateful")),
     (
@@ -133,6 +198,16 @@ static EMBEDDED_AGENTS: [(&str, &str); 5] = [
     (
         "bin/crm_master",
         include_str!("../../agents/bin/crm_master"),
+    ),
+    // And the attribute manager, node and resource queries they call.
+    (
+        "bin/attrd_updater",
+        include_str!("../../agents/bin/attrd_updater"),
+    ),
+    ("bin/crm_node", include_str!("../../agents/bin/crm_node")),
+    (
+        "bin/crm_resource",
+        include_str!("../../agents/bin/crm_resource"),
     ),
 ];
 

@@ -290,9 +290,14 @@ impl OcfRequest {
         self
     }
 
-    /// `class:provider:type`, as the CIB and crm_mon spell it.
+    /// `class:provider:type` (`class:type` for classes without providers),
+    /// as the CIB and crm_mon spell it.
     pub fn agent_spec(&self) -> String {
-        format!("{}:{}:{}", self.class, self.provider, self.agent_type)
+        if self.class == "ocf" {
+            format!("{}:{}:{}", self.class, self.provider, self.agent_type)
+        } else {
+            format!("{}:{}", self.class, self.agent_type)
+        }
     }
 
     /// Where the agent's executable is expected.
@@ -339,7 +344,7 @@ pub struct OcfOutcome {
 }
 
 impl OcfOutcome {
-    fn without_run(status: OpStatus, rc: OcfRc, note: String) -> OcfOutcome {
+    pub(crate) fn without_run(status: OpStatus, rc: OcfRc, note: String) -> OcfOutcome {
         OcfOutcome {
             status,
             rc,
@@ -482,6 +487,90 @@ fn exit_reason(stderr: &str) -> Option<String> {
         .filter(|reason| !reason.is_empty())
 }
 
+/// The outcome of an agent that ran: `rc_of` maps its exit code (an error
+/// note for a code it does not know, which counts as a generic error);
+/// signals, timeouts and spawn failures are the same for every class.
+pub(crate) fn outcome_of_run(
+    result: process::RunResult,
+    program: &std::path::Path,
+    what: &str,
+    timeout_ms: u64,
+    rc_of: &dyn Fn(i32) -> Result<OcfRc, String>,
+) -> OcfOutcome {
+    let (status, rc, exit_code, signal, note) = match result.exit {
+        Exit::Code(code) => match rc_of(code) {
+            Ok(rc) => (OpStatus::Done, rc, Some(code), None, None),
+            Err(note) => (
+                OpStatus::Done,
+                OcfRc::GenericError,
+                Some(code),
+                None,
+                Some(note),
+            ),
+        },
+        Exit::Signal(signal) => (
+            OpStatus::Done,
+            OcfRc::GenericError,
+            None,
+            Some(signal),
+            Some(format!("agent was killed by signal {signal}")),
+        ),
+        Exit::TimedOut => (
+            OpStatus::TimedOut,
+            OcfRc::GenericError,
+            None,
+            None,
+            Some(format!(
+                "{what} did not finish within timeout_ms {timeout_ms}; its process group was killed"
+            )),
+        ),
+        Exit::SpawnFailed(error) => {
+            let (status, rc) = match error.kind() {
+                // An agent that cannot be executed is as good as absent
+                // (as Pacemaker's executor says): not installed here.
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
+                    (OpStatus::NotInstalled, OcfRc::NotInstalled)
+                }
+                _ => (OpStatus::Error, OcfRc::GenericError),
+            };
+            (
+                status,
+                rc,
+                None,
+                None,
+                Some(format!("cannot run {}: {error}", program.display())),
+            )
+        }
+    };
+    OcfOutcome {
+        status,
+        rc,
+        exit_code,
+        signal,
+        note,
+        exit_reason: exit_reason(&result.stderr.text),
+        stdout: result.stdout,
+        stderr: result.stderr,
+        pid: result.pid,
+        duration_ms: result.duration_ms,
+    }
+}
+
+/// Logs an action's end: quietly when it ran and said something OCF knows.
+pub(crate) fn log_outcome(req: &OcfRequest, outcome: &OcfOutcome) {
+    if outcome.status == OpStatus::Done && outcome.note.is_none() {
+        tracing::debug!(
+            resource = %req.resource_id, action = %req.action, agent = %req.agent_spec(),
+            rc = outcome.rc.code(), duration_ms = outcome.duration_ms, "agent finished"
+        );
+    } else {
+        tracing::warn!(
+            resource = %req.resource_id, action = %req.action, agent = %req.agent_spec(),
+            "agent {outcome}"
+        );
+    }
+}
+
 /// Runs one action. Never panics on anything the agent does; a missing agent
 /// is `NotInstalled`, a hung one is killed (with its whole process group) at
 /// its timeout.
@@ -517,77 +606,12 @@ pub async fn run_ocf(req: &OcfRequest) -> OcfOutcome {
         output_drain_ms_max: req.config.output_drain_ms_max,
     };
     let result = process::run(&spec).await;
-    let (status, rc, exit_code, signal, note) = match result.exit {
-        Exit::Code(code) => match OcfRc::from_code(code) {
-            Some(rc) => (OpStatus::Done, rc, Some(code), None, None),
-            None => (
-                OpStatus::Done,
-                OcfRc::GenericError,
-                Some(code),
-                None,
-                Some(format!(
-                    "agent exited with code {code}, outside the OCF range 0-9"
-                )),
-            ),
-        },
-        Exit::Signal(signal) => (
-            OpStatus::Done,
-            OcfRc::GenericError,
-            None,
-            Some(signal),
-            Some(format!("agent was killed by signal {signal}")),
-        ),
-        Exit::TimedOut => (
-            OpStatus::TimedOut,
-            OcfRc::GenericError,
-            None,
-            None,
-            Some(format!(
-                "{} {} did not finish within timeout_ms {timeout_ms}; its process group was killed",
-                req.agent_spec(),
-                req.action
-            )),
-        ),
-        Exit::SpawnFailed(error) => {
-            let (status, rc) = match error.kind() {
-                std::io::ErrorKind::NotFound => (OpStatus::NotInstalled, OcfRc::NotInstalled),
-                std::io::ErrorKind::PermissionDenied => {
-                    (OpStatus::Error, OcfRc::InsufficientPrivileges)
-                }
-                _ => (OpStatus::Error, OcfRc::GenericError),
-            };
-            (
-                status,
-                rc,
-                None,
-                None,
-                Some(format!("cannot run {}: {error}", program.display())),
-            )
-        }
-    };
-    let outcome = OcfOutcome {
-        status,
-        rc,
-        exit_code,
-        signal,
-        note,
-        exit_reason: exit_reason(&result.stderr.text),
-        stdout: result.stdout,
-        stderr: result.stderr,
-        pid: result.pid,
-        duration_ms: result.duration_ms,
-    };
-    if outcome.status == OpStatus::Done && outcome.note.is_none() {
-        tracing::debug!(
-            resource = %req.resource_id, action = %req.action, agent = %req.agent_spec(),
-            rc = outcome.rc.code(), duration_ms = outcome.duration_ms, "agent finished"
-        );
-    } else {
-        tracing::warn!(
-            resource = %req.resource_id, action = %req.action, agent = %req.agent_spec(),
-            "agent {outcome}"
-        );
-    }
+    let what = format!("{} {}", req.agent_spec(), req.action);
+    let outcome = outcome_of_run(result, &program, &what, timeout_ms, &|code| {
+        OcfRc::from_code(code)
+            .ok_or_else(|| format!("agent exited with code {code}, outside the OCF range 0-9"))
+    });
+    log_outcome(req, &outcome);
     outcome
 }
 

@@ -34,7 +34,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use super::ocf::{run_ocf, OcfAction, OcfOutcome, OcfRc, OcfRequest, OpStatus};
+use super::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest, OpStatus};
 
 /// Default limit on the number of recurring monitors of one manager.
 pub const MONITORS_MAX_DEFAULT: usize = 10_000;
@@ -240,7 +240,7 @@ async fn monitor_loop(
     loop {
         // Measured from the end of the previous run, as Pacemaker does.
         tokio::time::sleep(period).await;
-        let outcome = run_ocf(&req).await;
+        let outcome = super::run_resource(&req).await;
         run_count += 1;
         let current = (outcome.status, outcome.rc);
         if current == last {

@@ -9,8 +9,36 @@ use std::collections::{BTreeMap, HashMap};
 
 use super::rules::{eval_rule, RuleContext};
 use super::score;
-use super::time::parse_interval_ms;
+use super::time::{parse_interval_ms, read_duration_ms};
+use super::verify::ConfigIssue;
 use super::xml::Element;
+
+/// Most instances one clone (or replicas one bundle) may have: a clone
+/// needs a copy of its scores per instance and node, so `clone-max=INFINITY`
+/// must not mean a million of them.
+pub const CLONE_INSTANCES_MAX: i64 = 10_000;
+/// Largest compiled `rsc-pattern` regular expression, in bytes of the
+/// `regex` crate's program (linear-time matching, so size bounds the time).
+pub const RSC_PATTERN_BYTES_MAX: usize = 64 * 1024;
+/// Resource classes the scheduler knows; `nagios`, `upstart` and
+/// `heartbeat` are left out with a warning, as Pacemaker 3 does.
+pub const RESOURCE_CLASSES: [&str; 5] = ["ocf", "lsb", "service", "systemd", "stonith"];
+const RESOURCE_CLASSES_DROPPED: [&str; 3] = ["nagios", "upstart", "heartbeat"];
+
+/// Compiles an `rsc-pattern` with the linear-time `regex` engine, bounded in
+/// size: the one compiler the checks and the scheduler both use.
+pub fn rsc_pattern(pattern: &str) -> Result<regex::Regex, String> {
+    regex::RegexBuilder::new(pattern)
+        .size_limit(RSC_PATTERN_BYTES_MAX)
+        .dfa_size_limit(RSC_PATTERN_BYTES_MAX)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => {
+                format!("the pattern compiles to more than RSC_PATTERN_BYTES_MAX = {limit} bytes")
+            }
+            other => other.to_string(),
+        })
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ModelError {
@@ -42,6 +70,88 @@ pub enum ModelError {
     },
     #[error("the CIB has no <{0}> section")]
     MissingSection(String),
+    /// Something Pacemaker itself drops with a warning (old classes).
+    #[error("<{element} id=\"{id}\">: {problem}")]
+    Unsupported {
+        element: String,
+        id: String,
+        problem: String,
+    },
+}
+
+impl ModelError {
+    /// (element, id, what is wrong) for a configuration error report.
+    pub fn parts(&self) -> (String, String, String) {
+        match self {
+            ModelError::MissingAttribute {
+                element,
+                id,
+                attribute,
+            } => (
+                element.clone(),
+                id.clone(),
+                format!("missing attribute {attribute}"),
+            ),
+            ModelError::InvalidValue {
+                element,
+                id,
+                attribute,
+                value,
+            } => (
+                element.clone(),
+                id.clone(),
+                format!("invalid {attribute} {value:?}"),
+            ),
+            ModelError::Dangling {
+                element,
+                id,
+                what,
+                target,
+            } => (
+                element.clone(),
+                id.clone(),
+                format!("refers to unknown {what} {target:?}"),
+            ),
+            ModelError::Invalid {
+                element,
+                id,
+                problem,
+            } => (element.clone(), id.clone(), problem.clone()),
+            ModelError::Unsupported {
+                element,
+                id,
+                problem,
+            } => (element.clone(), id.clone(), problem.clone()),
+            ModelError::MissingSection(section) => (
+                "cib".into(),
+                String::new(),
+                format!("no <{section}> section"),
+            ),
+        }
+    }
+}
+
+impl From<ModelError> for ConfigIssue {
+    fn from(error: ModelError) -> ConfigIssue {
+        let (element, id, message) = error.parts();
+        match error {
+            ModelError::Unsupported { .. } => ConfigIssue::warning(&element, &id, message),
+            _ => ConfigIssue::error(&element, &id, message),
+        }
+    }
+}
+
+fn invalid_because(
+    e: &Element,
+    attribute: &str,
+    value: &str,
+    why: impl std::fmt::Display,
+) -> ModelError {
+    ModelError::Invalid {
+        element: e.name.clone(),
+        id: e.id().unwrap_or("").to_string(),
+        problem: format!("invalid {attribute} {value:?}: {why}"),
+    }
 }
 
 fn missing(e: &Element, attribute: &str) -> ModelError {
@@ -432,6 +542,9 @@ pub struct Cib {
     /// hold it without copying every resource's history.
     pub node_states: Vec<std::sync::Arc<NodeState>>,
     pub ticket_state: HashMap<String, BTreeMap<String, String>>,
+    /// What was left out because it could not be used, and warnings: the
+    /// scheduler schedules everything else, as Pacemaker does.
+    pub config_errors: Vec<ConfigIssue>,
 }
 
 impl Cib {
@@ -483,7 +596,10 @@ impl Cib {
         }
         if let Some(nodes) = config.child("nodes") {
             for n in nodes.children_named("node") {
-                cib.nodes.push(read_node(root, n, &ctx)?);
+                match read_node(root, n, &ctx) {
+                    Ok(node) => cib.nodes.push(node),
+                    Err(error) => cib.config_errors.push(error.into()),
+                }
             }
         }
         let templates: HashMap<&str, &Element> = config
@@ -495,11 +611,18 @@ impl Cib {
             })
             .unwrap_or_default();
         if let Some(resources) = config.child("resources") {
+            let mut issues = Vec::new();
             for r in &resources.children {
-                if let Some(rsc) = read_resource(root, r, &templates, &ctx)? {
-                    cib.resources.push(rsc);
+                match read_resource(root, r, &templates, &ctx, &mut issues) {
+                    Ok(Some(rsc)) => match check_instances(&rsc, &cib.rsc_defaults) {
+                        Ok(()) => cib.resources.push(rsc),
+                        Err(error) => issues.push(error.into()),
+                    },
+                    Ok(None) => {}
+                    Err(error) => issues.push(error.into()),
                 }
             }
+            cib.config_errors.append(&mut issues);
         }
         // A template named in a constraint means every primitive made from it.
         if let Some(resources) = config.child("resources") {
@@ -521,7 +644,10 @@ impl Cib {
         }
         if let Some(tags) = config.child("tags") {
             for t in tags.children_named("tag") {
-                let id = req(t, "id")?.to_string();
+                let Some(id) = t.id().map(str::to_string) else {
+                    cib.config_errors.push(missing(t, "id").into());
+                    continue;
+                };
                 let members = t
                     .children_named("obj_ref")
                     .filter_map(|o| o.id().map(str::to_string))
@@ -531,35 +657,36 @@ impl Cib {
         }
         if let Some(constraints) = config.child("constraints") {
             for c in &constraints.children {
-                read_constraint(&mut cib, c)?;
+                // All of a constraint or none of it.
+                let counts = (
+                    cib.locations.len(),
+                    cib.colocations.len(),
+                    cib.orders.len(),
+                    cib.tickets.len(),
+                );
+                if let Err(error) = read_constraint(&mut cib, c) {
+                    cib.locations.truncate(counts.0);
+                    cib.colocations.truncate(counts.1);
+                    cib.orders.truncate(counts.2);
+                    cib.tickets.truncate(counts.3);
+                    cib.config_errors.push(error.into());
+                }
             }
         }
         if let Some(ft) = config.child("fencing-topology") {
             for level in ft.children_named("fencing-level") {
-                let target = level
-                    .attr("target")
-                    .or_else(|| level.attr("target-pattern"))
-                    .unwrap_or("")
-                    .to_string();
-                let index_text = req(level, "index")?;
-                let index = index_text
-                    .parse()
-                    .map_err(|_| invalid(level, "index", index_text))?;
-                let devices = req(level, "devices")?
-                    .split(',')
-                    .map(str::to_string)
-                    .collect();
-                cib.fencing_levels.push(FencingLevel {
-                    target,
-                    index,
-                    devices,
-                });
+                match read_fencing_level(level) {
+                    Ok(level) => cib.fencing_levels.push(level),
+                    Err(error) => cib.config_errors.push(error.into()),
+                }
             }
         }
         if let Some(status) = root.child("status") {
             for ns in status.children_named("node_state") {
-                cib.node_states
-                    .push(std::sync::Arc::new(read_node_state(root, ns, &ctx)?));
+                match read_node_state(root, ns, &ctx, &mut cib.config_errors) {
+                    Ok(state) => cib.node_states.push(std::sync::Arc::new(state)),
+                    Err(error) => cib.config_errors.push(error.into()),
+                }
             }
             if let Some(tickets) = status.child("tickets") {
                 for ts in tickets.children_named("ticket_state") {
@@ -572,6 +699,77 @@ impl Cib {
         }
         Ok(cib)
     }
+}
+
+fn read_fencing_level(level: &Element) -> Result<FencingLevel, ModelError> {
+    let target = level
+        .attr("target")
+        .or_else(|| level.attr("target-pattern"))
+        .unwrap_or("")
+        .to_string();
+    let index_text = req(level, "index")?;
+    let index = index_text
+        .parse()
+        .map_err(|_| invalid(level, "index", index_text))?;
+    let devices = req(level, "devices")?
+        .split(',')
+        .map(str::to_string)
+        .collect();
+    Ok(FencingLevel {
+        target,
+        index,
+        devices,
+    })
+}
+
+/// A clone's instance counts (its own meta, else the resource defaults)
+/// within [`CLONE_INSTANCES_MAX`].
+fn check_instances(
+    rsc: &ResourceConfig,
+    defaults: &BTreeMap<String, String>,
+) -> Result<(), ModelError> {
+    let bad = |name: &str, value: &str, why: String| ModelError::Invalid {
+        element: match rsc.kind {
+            ResourceKind::Bundle { .. } => "bundle".into(),
+            _ => "clone".into(),
+        },
+        id: rsc.id.clone(),
+        problem: format!("{name}={value:?}: {why}"),
+    };
+    if let ResourceKind::Bundle { replicas, .. } = &rsc.kind {
+        if *replicas as i64 > CLONE_INSTANCES_MAX {
+            return Err(bad(
+                "replicas",
+                &replicas.to_string(),
+                format!("more than CLONE_INSTANCES_MAX = {CLONE_INSTANCES_MAX} instances"),
+            ));
+        }
+        return Ok(());
+    }
+    if !matches!(rsc.kind, ResourceKind::Clone { .. }) {
+        return Ok(());
+    }
+    for name in [
+        "clone-max",
+        "clone-node-max",
+        "promoted-max",
+        "promoted-node-max",
+    ] {
+        let Some(value) = rsc.meta.get(name).or_else(|| defaults.get(name)) else {
+            continue;
+        };
+        match score::parse(value) {
+            Some(n) if n > CLONE_INSTANCES_MAX => {
+                return Err(bad(
+                    name,
+                    value,
+                    format!("more than CLONE_INSTANCES_MAX = {CLONE_INSTANCES_MAX} instances"),
+                ))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 pub fn parse_bool(text: &str) -> bool {
@@ -610,7 +808,12 @@ fn read_agent(e: &Element) -> Result<AgentSpec, ModelError> {
     })
 }
 
-fn read_ops(root: &Element, e: &Element, ctx: &RuleContext) -> Result<Vec<OpConfig>, ModelError> {
+fn read_ops(
+    root: &Element,
+    e: &Element,
+    ctx: &RuleContext,
+    issues: &mut Vec<ConfigIssue>,
+) -> Result<Vec<OpConfig>, ModelError> {
     let mut ops = Vec::new();
     let Some(operations) = e.child("operations") else {
         return Ok(ops);
@@ -620,18 +823,30 @@ fn read_ops(root: &Element, e: &Element, ctx: &RuleContext) -> Result<Vec<OpConf
         None => operations,
     };
     for op in operations.children_named("op") {
+        // An operation that cannot be read is left out (the resource keeps
+        // the others), as Pacemaker does.
+        match read_op(root, op, ctx) {
+            Ok(config) => ops.push(config),
+            Err(error) => issues.push(error.into()),
+        }
+    }
+    Ok(ops)
+}
+
+fn read_op(root: &Element, op: &Element, ctx: &RuleContext) -> Result<OpConfig, ModelError> {
+    {
         let id = req(op, "id")?.to_string();
         let name = req(op, "name")?.to_string();
         let interval_text = op.attr("interval").unwrap_or("0");
-        let interval_ms = parse_interval_ms(interval_text)
-            .ok_or_else(|| invalid(op, "interval", interval_text))?;
+        let interval_ms = read_duration_ms(interval_text)
+            .map_err(|e| invalid_because(op, "interval", interval_text, e))?;
         let mut meta = nvpairs(root, op, "meta_attributes", ctx);
         for (k, v) in &op.attrs {
             meta.entry(k.clone()).or_insert_with(|| v.clone());
         }
         let timeout_ms = meta.get("timeout").and_then(|t| parse_interval_ms(t));
         let role = meta.get("role").and_then(|r| Role::parse(r));
-        ops.push(OpConfig {
+        Ok(OpConfig {
             id,
             name,
             interval_ms,
@@ -641,9 +856,37 @@ fn read_ops(root: &Element, e: &Element, ctx: &RuleContext) -> Result<Vec<OpConf
             enabled: meta.get("enabled").map(|v| parse_bool(v)).unwrap_or(true),
             meta,
             params: nvpairs(root, op, "instance_attributes", ctx),
+        })
+    }
+}
+
+/// A primitive's agent, if the scheduler knows its class: an unknown class
+/// is an error, a class Pacemaker dropped a warning; either way the
+/// primitive is left out.
+fn read_known_agent(e: &Element, agent_element: &Element) -> Result<AgentSpec, ModelError> {
+    let agent = read_agent(agent_element)?;
+    let class = agent.class.as_str();
+    if RESOURCE_CLASSES.contains(&class) {
+        return Ok(agent);
+    }
+    if RESOURCE_CLASSES_DROPPED.contains(&class) {
+        return Err(ModelError::Unsupported {
+            element: e.name.clone(),
+            id: e.id().unwrap_or("").into(),
+            problem: format!("{class} resources are no longer supported; left out"),
         });
     }
-    Ok(ops)
+    let why = {
+        format!(
+            "unknown resource class {class:?} (one of {}); left out",
+            RESOURCE_CLASSES.join(", ")
+        )
+    };
+    Err(ModelError::Invalid {
+        element: e.name.clone(),
+        id: e.id().unwrap_or("").into(),
+        problem: why,
+    })
 }
 
 fn read_resource(
@@ -651,6 +894,7 @@ fn read_resource(
     e: &Element,
     templates: &HashMap<&str, &Element>,
     ctx: &RuleContext,
+    issues: &mut Vec<ConfigIssue>,
 ) -> Result<Option<ResourceConfig>, ModelError> {
     let kind = match e.name.as_str() {
         "primitive" => {
@@ -662,11 +906,14 @@ fn read_resource(
                         what: "template".into(),
                         target: t.into(),
                     })?;
-                    (read_agent(template)?, read_ops(root, template, ctx)?)
+                    (
+                        read_known_agent(e, template)?,
+                        read_ops(root, template, ctx, issues)?,
+                    )
                 }
-                None => (read_agent(e)?, Vec::new()),
+                None => (read_known_agent(e, e)?, Vec::new()),
             };
-            let own = read_ops(root, e, ctx)?;
+            let own = read_ops(root, e, ctx, issues)?;
             ops.retain(|o| {
                 !own.iter()
                     .any(|x| x.name == o.name && x.interval_ms == o.interval_ms)
@@ -678,8 +925,12 @@ fn read_resource(
             let mut children = Vec::new();
             for c in &e.children {
                 if c.name == "primitive" {
-                    if let Some(r) = read_resource(root, c, templates, ctx)? {
-                        children.push(r);
+                    // A member that cannot be used is left out; the rest
+                    // of the group still runs.
+                    match read_resource(root, c, templates, ctx, issues) {
+                        Ok(Some(r)) => children.push(r),
+                        Ok(None) => {}
+                        Err(error) => issues.push(error.into()),
                     }
                 }
             }
@@ -695,8 +946,8 @@ fn read_resource(
                     id: e.id().unwrap_or("").into(),
                     problem: "has no primitive or group inside".into(),
                 })?;
-            let child =
-                read_resource(root, child, templates, ctx)?.ok_or_else(|| missing(e, "child"))?;
+            let child = read_resource(root, child, templates, ctx, issues)?
+                .ok_or_else(|| missing(e, "child"))?;
             let meta = nvpairs(root, e, "meta_attributes", ctx);
             let promotable =
                 e.name == "master" || meta.get("promotable").is_some_and(|v| parse_bool(v));
@@ -716,7 +967,7 @@ fn read_resource(
                     problem: "has no container runtime".into(),
                 })?;
             let child = match e.child("primitive") {
-                Some(p) => read_resource(root, p, templates, ctx)?.map(Box::new),
+                Some(p) => read_resource(root, p, templates, ctx, issues)?.map(Box::new),
                 None => None,
             };
             let num = |el: &Element, names: &[&str]| {
@@ -851,6 +1102,7 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
                 resources.extend(members);
             }
             if let Some(pattern) = c.attr("rsc-pattern") {
+                rsc_pattern(pattern).map_err(|e| invalid_because(c, "rsc-pattern", pattern, e))?;
                 // Stored with a marker; the scheduler matches it to ids.
                 resources.push(format!("\u{1}{pattern}"));
             }
@@ -1103,27 +1355,13 @@ fn read_node_state(
     root: &Element,
     ns: &Element,
     ctx: &RuleContext,
+    issues: &mut Vec<ConfigIssue>,
 ) -> Result<NodeState, ModelError> {
     let id = match (ns.attr("id"), ns.attr("uname")) {
         (Some(id), _) | (None, Some(id)) => id.to_string(),
         (None, None) => return Err(missing(ns, "id")),
     };
     let uname = ns.attr("uname").unwrap_or(&id).to_string();
-    let in_ccm = ns
-        .attr("in_ccm")
-        .map(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 1))
-        .unwrap_or(false);
-    let in_ccm_recorded = ns.attr("in_ccm").is_some_and(|v| {
-        let v = v.trim().to_ascii_lowercase();
-        matches!(
-            v.as_str(),
-            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
-        ) || v.parse::<i64>().is_ok_and(|n| n >= 0)
-    });
-    let crmd_online = ns
-        .attr("crmd")
-        .map(|v| v == "online" || v.parse::<i64>().is_ok_and(|n| n > 0))
-        .unwrap_or(false);
     let mut transient = BTreeMap::new();
     let mut transient_utilization = BTreeMap::new();
     if let Some(t) = ns.child("transient_attributes") {
@@ -1138,47 +1376,11 @@ fn read_node_state(
             let agent = read_agent(r).ok();
             let mut ops = Vec::new();
             for op in r.children_named("lrm_rsc_op") {
-                let operation = req(op, "operation")?.to_string();
-                let interval_text = op.attr("interval").unwrap_or("0");
-                let interval_ms = interval_text
-                    .parse()
-                    .map_err(|_| invalid(op, "interval", interval_text))?;
-                let magic = op.attr("transition-magic");
-                // rc-code and op-status may be missing in old CIBs; the
-                // transition magic "status:rc;key" carries both.
-                let magic_parts = magic
-                    .and_then(|m| m.split(';').next())
-                    .and_then(|s| s.split_once(':'));
-                let rc = match op.attr("rc-code") {
-                    Some(v) => v.parse().map_err(|_| invalid(op, "rc-code", v))?,
-                    None => magic_parts.and_then(|(_, rc)| rc.parse().ok()).unwrap_or(0),
-                };
-                let op_status = match op.attr("op-status") {
-                    Some(v) => v.parse().map_err(|_| invalid(op, "op-status", v))?,
-                    None => magic_parts.and_then(|(s, _)| s.parse().ok()).unwrap_or(0),
-                };
-                ops.push(LrmOp {
-                    id: op.id().unwrap_or("").to_string(),
-                    operation,
-                    interval_ms,
-                    rc,
-                    op_status,
-                    call_id: op.attr("call-id").and_then(|c| c.parse().ok()).unwrap_or(0),
-                    last_rc_change: op
-                        .attr("last-rc-change")
-                        .or_else(|| op.attr("last-run"))
-                        .and_then(|v| v.parse().ok()),
-                    op_digest: op.attr("op-digest").map(str::to_string),
-                    op_restart_digest: op.attr("op-restart-digest").map(str::to_string),
-                    op_force_restart: op.attr("op-force-restart").map(str::to_string),
-                    op_secure_params: op.attr("op-secure-params").map(str::to_string),
-                    op_secure_digest: op.attr("op-secure-digest").map(str::to_string),
-                    feature_set: op.attr("crm_feature_set").map(str::to_string),
-                    transition_key: op.attr("transition-key").map(str::to_string),
-                    migrate_source: op.attr("migrate_source").map(str::to_string),
-                    migrate_target: op.attr("migrate_target").map(str::to_string),
-                    exit_reason: op.attr("exit-reason").map(str::to_string),
-                });
+                // A history entry that cannot be read is left out.
+                match read_lrm_op(op) {
+                    Ok(entry) => ops.push(entry),
+                    Err(error) => issues.push(error.into()),
+                }
             }
             lrm.push(LrmResource {
                 id: rid,
@@ -1188,6 +1390,88 @@ fn read_node_state(
             });
         }
     }
+    read_node_state_attrs(
+        ns,
+        id,
+        uname,
+        has_lrm,
+        lrm,
+        transient,
+        transient_utilization,
+    )
+}
+
+fn read_lrm_op(op: &Element) -> Result<LrmOp, ModelError> {
+    {
+        let operation = req(op, "operation")?.to_string();
+        let interval_text = op.attr("interval").unwrap_or("0");
+        let interval_ms = interval_text
+            .parse()
+            .map_err(|_| invalid(op, "interval", interval_text))?;
+        let magic = op.attr("transition-magic");
+        // rc-code and op-status may be missing in old CIBs; the
+        // transition magic "status:rc;key" carries both.
+        let magic_parts = magic
+            .and_then(|m| m.split(';').next())
+            .and_then(|s| s.split_once(':'));
+        let rc = match op.attr("rc-code") {
+            Some(v) => v.parse().map_err(|_| invalid(op, "rc-code", v))?,
+            None => magic_parts.and_then(|(_, rc)| rc.parse().ok()).unwrap_or(0),
+        };
+        let op_status = match op.attr("op-status") {
+            Some(v) => v.parse().map_err(|_| invalid(op, "op-status", v))?,
+            None => magic_parts.and_then(|(s, _)| s.parse().ok()).unwrap_or(0),
+        };
+        Ok(LrmOp {
+            id: op.id().unwrap_or("").to_string(),
+            operation,
+            interval_ms,
+            rc,
+            op_status,
+            call_id: op.attr("call-id").and_then(|c| c.parse().ok()).unwrap_or(0),
+            last_rc_change: op
+                .attr("last-rc-change")
+                .or_else(|| op.attr("last-run"))
+                .and_then(|v| v.parse().ok()),
+            op_digest: op.attr("op-digest").map(str::to_string),
+            op_restart_digest: op.attr("op-restart-digest").map(str::to_string),
+            op_force_restart: op.attr("op-force-restart").map(str::to_string),
+            op_secure_params: op.attr("op-secure-params").map(str::to_string),
+            op_secure_digest: op.attr("op-secure-digest").map(str::to_string),
+            feature_set: op.attr("crm_feature_set").map(str::to_string),
+            transition_key: op.attr("transition-key").map(str::to_string),
+            migrate_source: op.attr("migrate_source").map(str::to_string),
+            migrate_target: op.attr("migrate_target").map(str::to_string),
+            exit_reason: op.attr("exit-reason").map(str::to_string),
+        })
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn read_node_state_attrs(
+    ns: &Element,
+    id: String,
+    uname: String,
+    has_lrm: bool,
+    lrm: Vec<LrmResource>,
+    transient: BTreeMap<String, String>,
+    transient_utilization: BTreeMap<String, String>,
+) -> Result<NodeState, ModelError> {
+    let in_ccm = ns
+        .attr("in_ccm")
+        .map(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 1))
+        .unwrap_or(false);
+    let crmd_online = ns
+        .attr("crmd")
+        .map(|v| v == "online" || v.parse::<i64>().is_ok_and(|n| n > 0))
+        .unwrap_or(false);
+    let in_ccm_recorded = ns.attr("in_ccm").is_some_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        matches!(
+            v.as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+        ) || v.parse::<i64>().is_ok_and(|n| n >= 0)
+    });
     Ok(NodeState {
         id,
         uname,

@@ -3,13 +3,25 @@
 //! in Pacemaker's own format so the scheduler reads the daemon's CIB exactly
 //! as it reads one of Pacemaker's.
 
-use crate::actors::message::{CibChange, StatusChange};
+use crate::model::change::{CibChange, StatusChange};
 use crate::model::operation::{OpOutcome, OpSpec};
 use crate::model::xml::Element;
 use serde::{Deserialize, Serialize};
 
+/// Characters of an operation's exit reason kept in its record.
+pub const EXIT_REASON_CHARS_MAX: usize = 512;
 /// Fencing events kept in the status section.
 pub const FENCE_EVENTS_KEPT: usize = 50;
+/// When the configuration last changed, as Pacemaker writes it on `<cib>`
+/// (`Mon Dec  7 02:50:00 2026`, UTC).
+pub const LAST_WRITTEN_ATTR: &str = "cib-last-written";
+/// The attributes on `<cib>` that say who changed it last.
+pub const CHANGE_STAMP_ATTRS: [&str; 4] = [
+    LAST_WRITTEN_ATTR,
+    "update-user",
+    "update-client",
+    "update-origin",
+];
 
 /// One fencing attempt, as every node sees it in the CIB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,6 +152,25 @@ fn configuration_mut(cib: &mut Element) -> &mut Element {
 /// Applies a client change to the configuration; bumps epoch.
 pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEditError> {
     validate_shape(cib)?;
+    if let CibChange::Stamped { change, stamp } = change {
+        apply_change(cib, change)?;
+        cib.set_attr(
+            LAST_WRITTEN_ATTR,
+            crate::model::time::ctime(stamp.at_epoch_s),
+        );
+        cib.set_attr("update-user", stamp.user.clone());
+        cib.set_attr("update-client", stamp.client.clone());
+        cib.set_attr("update-origin", stamp.origin.clone());
+        return Ok(());
+    }
+    if let CibChange::ConfirmFenced {
+        node,
+        at_epoch_s,
+        by,
+    } = change
+    {
+        return confirm_fenced(cib, node, *at_epoch_s, by);
+    }
     if let CibChange::SetTransientAttribute { node, name, value } = change {
         // Status, not configuration: num_updates moves, epoch stays.
         let set_id = format!("status-{node}");
@@ -213,7 +244,9 @@ pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEdit
             let set = nvset(crm_config, "cluster_property_set", "cib-bootstrap-options");
             set_nvpair(set, "cib-bootstrap-options", name, value.as_deref());
         }
-        CibChange::SetTransientAttribute { .. } => unreachable!("handled above"),
+        CibChange::SetTransientAttribute { .. }
+        | CibChange::Stamped { .. }
+        | CibChange::ConfirmFenced { .. } => unreachable!("handled above"),
         CibChange::SetNodeAttribute { node, name, value } => {
             let nodes = configuration_mut(cib).child_or_insert("nodes");
             let node_element = match nodes
@@ -237,6 +270,56 @@ pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEdit
         }
     }
     bump_epoch(cib);
+    Ok(())
+}
+
+/// Records an operator's word that `node` is off: a successful manual
+/// fencing in the history, and the node down (its resources may start
+/// elsewhere). Refused while the node is a member of the cluster.
+fn confirm_fenced(
+    cib: &mut Element,
+    node: &str,
+    at_epoch_s: i64,
+    by: &str,
+) -> Result<(), CibEditError> {
+    let configured = cib
+        .child("configuration")
+        .and_then(|c| c.child("nodes"))
+        .is_some_and(|n| {
+            n.children_named("node")
+                .any(|n| n.attr("uname") == Some(node))
+        });
+    if !configured {
+        return Err(CibEditError::Invalid(format!(
+            "no node {node} is configured"
+        )));
+    }
+    let member = cib
+        .child("status")
+        .and_then(|s| {
+            s.children_named("node_state")
+                .find(|n| n.attr("uname") == Some(node))
+        })
+        .is_some_and(|n| n.attr("in_ccm") == Some("true"));
+    if member {
+        return Err(CibEditError::Invalid(format!(
+            "{node} is a member of the cluster: it is up, not off; fence it instead (systole fence {node})"
+        )));
+    }
+    let record = FenceRecord {
+        target: node.to_string(),
+        action: "off".into(),
+        ok: true,
+        detail: format!("confirmed off by hand ({by})"),
+        at_epoch_s,
+    };
+    apply_status(cib, &StatusChange::FenceEvent { record });
+    apply_status(
+        cib,
+        &StatusChange::NodeFenced {
+            node: node.to_string(),
+        },
+    );
     Ok(())
 }
 
@@ -264,7 +347,10 @@ fn set_nvpair(set: &mut Element, set_id: &str, name: &str, value: Option<&str>) 
         }
         (None, Some(value)) => set.children.push(
             Element::new("nvpair")
-                .with_attr("id", format!("{set_id}-{name}"))
+                .with_attr(
+                    "id",
+                    crate::model::names::sanitize_id(&format!("{set_id}-{name}")),
+                )
                 .with_attr("name", name)
                 .with_attr("value", value),
         ),
@@ -404,8 +490,14 @@ pub fn record_op(
         op.interval_ms,
         op.timeout_ms,
     );
+    // Pacemaker keeps the exit reason of the last result; bounded here.
+    let exit_reason: String = outcome
+        .exit_reason
+        .chars()
+        .take(EXIT_REASON_CHARS_MAX)
+        .collect();
     let make = |id: String| {
-        Element::new("lrm_rsc_op")
+        let element = Element::new("lrm_rsc_op")
             .with_attr("id", id)
             .with_attr("operation_key", operation_key.clone())
             .with_attr("operation", op.operation.clone())
@@ -421,7 +513,12 @@ pub fn record_op(
             .with_attr("last-rc-change", outcome.ended_epoch_s.to_string())
             .with_attr("exec-time", outcome.exec_ms.to_string())
             .with_attr("queue-time", "0")
-            .with_attr("op-digest", digest.clone())
+            .with_attr("op-digest", digest.clone());
+        if exit_reason.is_empty() {
+            element
+        } else {
+            element.with_attr("exit-reason", exit_reason.clone())
+        }
     };
     {
         let resource = lrm_resource_mut(node_state, node, op);
@@ -447,11 +544,14 @@ pub fn record_op(
         if failed {
             upsert(make(format!("{}_last_failure_0", op.resource)));
         }
-        // A resource that stopped has no recurring operations any more.
+        // A resource that stopped has no recurring operations any more;
+        // its last failure stays on record (until a cleanup), as in
+        // Pacemaker, for status to show.
         if op.operation == "stop" && !failed {
-            resource
-                .children
-                .retain(|c| c.attr("interval").is_none_or(|i| i == "0"));
+            let last_failure = format!("{}_last_failure_0", op.resource);
+            resource.children.retain(|c| {
+                c.attr("interval").is_none_or(|i| i == "0") || c.id() == Some(last_failure.as_str())
+            });
         }
     }
     if failed {
@@ -508,6 +608,17 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
                 bump_epoch(cib);
             }
             let state = node_state_mut(cib, node);
+            // A node (re)joining starts with no transient attributes, as
+            // Pacemaker's attribute manager forgets a node's on its loss: a
+            // `shutdown` left from before a restart must not keep it from
+            // resources. One already recorded as a member (a new DC taking
+            // office) keeps its own (promotion scores, a shutdown underway).
+            let was_member = state.attr("in_ccm") == Some("true")
+                && state.attr("crmd") == Some("online")
+                && state.attr("join") == Some("member");
+            if !was_member {
+                state.children.retain(|c| c.name != "transient_attributes");
+            }
             for (key, value) in [
                 ("in_ccm", "true"),
                 ("crmd", "online"),
@@ -586,6 +697,17 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
         }
     }
     bump_num_updates(cib);
+}
+
+/// A node's `<lrm>` from an operation history kept in CIB form (what an
+/// executor reports to a new DC).
+pub fn node_lrm(history: &Element, node: &str) -> Element {
+    history
+        .child("status")
+        .and_then(|s| s.children.iter().find(|n| n.attr("uname") == Some(node)))
+        .and_then(|n| n.child("lrm"))
+        .cloned()
+        .unwrap_or_else(|| Element::new("lrm").with_attr("id", node))
 }
 
 /// Whether `node` announced a clean shutdown (the transient `shutdown`
@@ -702,6 +824,7 @@ mod tests {
             exec_ms: 3,
             ended_epoch_s: 1_700_000_000,
             call_id,
+            exit_reason: String::new(),
         }
     }
 
@@ -785,7 +908,7 @@ mod tests {
             .find_by_id(Some("lrm_rsc_op"), "vip_last_failure_0")
             .is_some());
         let count = cib
-            .find_by_id(Some("nvpair"), "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(Some("nvpair"), "status-n1-fail-count-vip.monitor_10000")
             .unwrap();
         assert_eq!(count.attr("value"), Some("1"));
         // A clean stop drops the recurring entry.
@@ -796,7 +919,7 @@ mod tests {
         clear_resource_history(&mut cib, "vip");
         assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_none());
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_none());
     }
 
@@ -850,7 +973,7 @@ mod tests {
             "5:2:0:x",
         );
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_some());
         record_op(
             &mut cib,
@@ -860,7 +983,7 @@ mod tests {
             "6:3:0:x",
         );
         assert!(cib
-            .find_by_id(None, "status-n1-fail-count-vip#monitor_10000")
+            .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_none());
         assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_some());
         record_op(&mut cib, "n1", &op("delete", 0), &outcome(0, 7), "7:3:0:x");
@@ -1034,5 +1157,31 @@ mod tests {
         .is_err());
         let mut not_cib = Element::new("foo");
         assert!(apply_change(&mut not_cib, &CibChange::Delete { id: "x".into() }).is_err());
+    }
+
+    #[test]
+    fn a_rejoining_node_forgets_its_transient_attributes() {
+        let mut cib = empty_cib();
+        let joined = StatusChange::NodeJoined { node: "n1".into() };
+        apply_status(&mut cib, &joined);
+        let shutdown = CibChange::SetTransientAttribute {
+            node: "n1".into(),
+            name: "shutdown".into(),
+            value: Some("1700000000".into()),
+        };
+        apply_change(&mut cib, &shutdown).unwrap();
+        // A new DC re-announcing a member keeps what is underway.
+        apply_status(&mut cib, &joined);
+        assert!(announced_shutdown(&cib, "n1"));
+        // Lost (its daemon restarted before it could leave), then back.
+        apply_status(&mut cib, &StatusChange::NodeLost { node: "n1".into() });
+        assert!(announced_shutdown(&cib, "n1"));
+        apply_status(&mut cib, &joined);
+        assert!(!announced_shutdown(&cib, "n1"));
+        // The scheduler does not see it shutting down any more.
+        let outcome = crate::scheduler::run(&cib, 0).unwrap();
+        let n1 = outcome.working.node_named("n1").unwrap();
+        assert!(!outcome.working.nodes[n1].shutdown);
+        assert!(outcome.working.nodes[n1].online);
     }
 }

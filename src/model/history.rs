@@ -2,8 +2,8 @@
 //! caused it, the CIB version it was computed from, and every action with
 //! its result. `systole history` reads these.
 
-use crate::actors::message::{Plan, PlannedKind};
 use crate::model::cib_store::CibVersion;
+use crate::model::plan::{Plan, PlannedKind};
 use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 
@@ -118,7 +118,7 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actors::message::PlannedAction;
+    use crate::model::plan::PlannedAction;
 
     #[test]
     fn bounded_and_updated_in_place() {

@@ -2,16 +2,21 @@
 //! edits, scores and rules, and the state machines the daemon runs.
 
 pub mod acl;
+pub mod change;
 pub mod cib;
 pub mod cib_store;
+pub mod control;
 pub mod diff;
 pub mod digest;
-pub mod election;
+pub mod fencing;
 pub mod history;
+pub mod names;
 pub mod operation;
+pub mod plan;
 pub mod rules;
 pub mod score;
 pub mod status;
 pub mod time;
 pub mod transition;
+pub mod verify;
 pub mod xml;

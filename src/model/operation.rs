@@ -48,11 +48,34 @@ pub enum OpStatus {
     Cancelled,
     TimedOut,
     NotSupported,
-    /// Could not run at all (agent missing, exec failed).
+    /// Could not run at all (exec failed).
     Error,
+    /// The agent (or its class) is not on this node: the resource cannot
+    /// run here, and so is not running here either.
+    NotInstalled,
 }
 
 impl OpStatus {
+    /// How crm_mon words an op-status.
+    pub fn text_of_code(code: i32) -> &'static str {
+        match code {
+            0 => "complete",
+            1 => "Cancelled",
+            2 => "Timed Out",
+            3 => "NOT SUPPORTED",
+            4 => "Error",
+            5 => "Hard error",
+            6 => "Fatal error",
+            7 => "Not installed",
+            8 => "Internal communication failure",
+            9 => "Cannot execute now",
+            10 => "No fence device",
+            11 => "CIB secrets unavailable",
+            -1 => "pending",
+            _ => "unknown",
+        }
+    }
+
     /// Pacemaker's numeric op-status.
     pub fn code(self) -> i32 {
         match self {
@@ -61,6 +84,7 @@ impl OpStatus {
             OpStatus::TimedOut => 2,
             OpStatus::NotSupported => 3,
             OpStatus::Error => 4,
+            OpStatus::NotInstalled => 7,
         }
     }
 }
@@ -76,6 +100,10 @@ pub struct OpOutcome {
     pub ended_epoch_s: i64,
     /// The executor's call counter on that node.
     pub call_id: u64,
+    /// Why it failed, in the agent's words (`ocf-exit-reason:`) or the
+    /// executor's (timed out, not installed): Pacemaker's `exit-reason`.
+    #[serde(default)]
+    pub exit_reason: String,
 }
 
 impl OpOutcome {

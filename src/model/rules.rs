@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::time::{broken_down, parse_datetime};
+use super::time::{broken_down, read_datetime, TimeError};
 use super::xml::Element;
 
 /// What a rule is evaluated against.
@@ -153,8 +153,11 @@ fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
 
 fn eval_date_expression(expr: &Element, now: i64) -> bool {
     let op = expr.attr("operation").unwrap_or("in_range");
-    let start = expr.attr("start").and_then(parse_datetime);
-    let end = expr.attr("end").and_then(parse_datetime);
+    // As Pacemaker: an expression with an invalid date does not pass (and
+    // `model::verify` reports it as a configuration error).
+    let (Ok(start), Ok(end)) = (date_attr(expr, "start"), date_attr(expr, "end")) else {
+        return false;
+    };
     match op {
         "gt" => start.is_some_and(|s| now > s),
         "lt" => end.is_some_and(|e| now < e),
@@ -175,24 +178,37 @@ fn eval_date_expression(expr: &Element, now: i64) -> bool {
     }
 }
 
+/// A date attribute: absent, or read by the one checked reader.
+pub fn date_attr(expr: &Element, name: &str) -> Result<Option<i64>, TimeError> {
+    expr.attr(name).map(read_datetime).transpose()
+}
+
+/// Largest value of one `<duration>` field: ten thousand years of seconds.
+pub const DURATION_FIELD_MAX: i64 = 10_000 * 366 * 86_400;
+
 fn add_duration(start: i64, duration: &Element) -> i64 {
+    // Bounded, so a hostile value can neither overflow nor reach dates the
+    // calendar functions cannot hold.
     let get = |k: &str| {
         duration
             .attr(k)
-            .and_then(|v| v.parse::<i64>().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok())
             .unwrap_or(0)
+            .clamp(-DURATION_FIELD_MAX, DURATION_FIELD_MAX)
     };
     let mut t = start
-        + get("weeks") * 7 * 86400
-        + get("days") * 86400
-        + get("hours") * 3600
-        + get("minutes") * 60
-        + get("seconds");
-    let months = get("months") + 12 * get("years");
+        .saturating_add(get("weeks").saturating_mul(7 * 86400))
+        .saturating_add(get("days").saturating_mul(86400))
+        .saturating_add(get("hours").saturating_mul(3600))
+        .saturating_add(get("minutes").saturating_mul(60))
+        .saturating_add(get("seconds"))
+        .clamp(-DURATION_FIELD_MAX, DURATION_FIELD_MAX);
+    let months = get("months").saturating_add(get("years").saturating_mul(12));
     if months != 0 {
         let b = broken_down(t);
-        let total = b.year * 12 + (b.month as i64 - 1) + months;
+        let total = (b.year * 12 + (b.month as i64 - 1)).saturating_add(months);
         let (y, m) = (total.div_euclid(12), (total.rem_euclid(12) + 1) as u32);
+        let y = y.clamp(-10_000, 20_000);
         let days = super::time::days_from_civil(y, m, b.monthday);
         t = days * 86400 + t.rem_euclid(86400);
     }

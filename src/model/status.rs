@@ -37,7 +37,8 @@ pub fn resource_status(cib: &Element) -> Result<Vec<ResourceStatus>, ModelError>
     let w = unpack(Cib::from_xml(cib, 0)?, 0, Default::default());
     let mut out = Vec::new();
     for (i, r) in w.rscs.iter().enumerate() {
-        if r.variant != Variant::Primitive {
+        // A deleted resource is shown while it still runs somewhere.
+        if r.variant != Variant::Primitive || (r.orphan && r.current.is_empty()) {
             continue;
         }
         let parent = r
@@ -82,4 +83,184 @@ pub fn node_status(cib: &Element) -> Result<Vec<NodeStatus>, ModelError> {
             maintenance: n.maintenance,
         })
         .collect())
+}
+
+/// One failed operation, from a node's `RSC_last_failure_0` record (what
+/// crm_mon lists as "Failed Resource Actions").
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FailedAction {
+    pub resource: String,
+    pub node: String,
+    pub operation: String,
+    pub interval_ms: u64,
+    pub rc: i32,
+    /// The rc as crm_mon words it (`not running`, `error`, ...).
+    pub rc_text: String,
+    /// Pacemaker's op-status: `complete`, `Timed Out`, ...
+    pub status: String,
+    pub exit_reason: String,
+    /// When the result last changed, seconds since the epoch.
+    pub last_rc_change: i64,
+    pub call_id: u64,
+    pub exec_ms: u64,
+}
+
+/// The words for an OCF rc.
+pub fn rc_text(rc: i32) -> String {
+    crate::agent::ocf::OcfRc::from_code(rc)
+        .map(|rc| rc.description().to_string())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+fn node_states(cib: &Element) -> impl Iterator<Item = &Element> {
+    cib.child("status")
+        .into_iter()
+        .flat_map(|s| s.children_named("node_state"))
+}
+
+/// The base id of a history or attribute resource id (`db:1` is `db`).
+fn base_id(id: &str) -> &str {
+    id.split(':').next().unwrap_or(id)
+}
+
+fn configured(cib: &Element, id: &str) -> bool {
+    cib.child("configuration")
+        .and_then(|c| c.child("resources"))
+        .is_some_and(|r| r.find_by_id(None, base_id(id)).is_some())
+}
+
+/// Every recorded failure of a configured resource, newest first.
+pub fn failed_actions(cib: &Element) -> Vec<FailedAction> {
+    let mut out = Vec::new();
+    for state in node_states(cib) {
+        let node = state.attr("uname").unwrap_or_default();
+        let resources = state
+            .child("lrm")
+            .and_then(|l| l.child("lrm_resources"))
+            .into_iter()
+            .flat_map(|r| r.children_named("lrm_resource"));
+        for resource in resources {
+            let id = resource.id().unwrap_or_default();
+            if !configured(cib, id) {
+                continue;
+            }
+            let failure = format!("{id}_last_failure_0");
+            for op in resource
+                .children_named("lrm_rsc_op")
+                .filter(|o| o.id() == Some(failure.as_str()))
+            {
+                let number = |k: &str| op.attr(k).and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+                let rc = number("rc-code") as i32;
+                out.push(FailedAction {
+                    resource: id.to_string(),
+                    node: node.to_string(),
+                    operation: op.attr("operation").unwrap_or_default().to_string(),
+                    interval_ms: number("interval").max(0) as u64,
+                    rc,
+                    rc_text: rc_text(rc),
+                    status: crate::model::operation::OpStatus::text_of_code(
+                        number("op-status") as i32
+                    )
+                    .to_string(),
+                    exit_reason: op.attr("exit-reason").unwrap_or_default().to_string(),
+                    last_rc_change: number("last-rc-change"),
+                    call_id: number("call-id").max(0) as u64,
+                    exec_ms: number("exec-time").max(0) as u64,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        b.last_rc_change
+            .cmp(&a.last_rc_change)
+            .then(a.resource.cmp(&b.resource))
+    });
+    out
+}
+
+/// Fail counts by resource (base id) and node, summed over operations;
+/// INFINITY counts as 1000000, as crm_mon shows it.
+pub fn fail_counts(
+    cib: &Element,
+) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>> {
+    let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>> =
+        Default::default();
+    for state in node_states(cib) {
+        let node = state.attr("uname").unwrap_or_default();
+        for (name, value) in transient_pairs(state) {
+            let Some(rest) = name.strip_prefix("fail-count-") else {
+                continue;
+            };
+            let resource = base_id(rest.split('#').next().unwrap_or(rest));
+            let count = crate::model::score::parse(value)
+                .unwrap_or(0)
+                .clamp(0, crate::model::score::INFINITY);
+            if count > 0 {
+                let entry = out
+                    .entry(resource.to_string())
+                    .or_default()
+                    .entry(node.to_string())
+                    .or_default();
+                *entry = crate::model::score::add(*entry, count);
+            }
+        }
+    }
+    out
+}
+
+fn transient_pairs(state: &Element) -> impl Iterator<Item = (&str, &str)> {
+    state
+        .child("transient_attributes")
+        .into_iter()
+        .flat_map(|t| t.children_named("instance_attributes"))
+        .flat_map(|set| set.children_named("nvpair"))
+        .filter_map(|nv| Some((nv.attr("name")?, nv.attr("value")?)))
+}
+
+/// A node's attributes as crm_mon's "Node Attributes" shows them: its
+/// permanent ones and its transient ones (the newer wins), without fail
+/// counts and last-failure times (shown with the failures).
+pub fn node_attributes(cib: &Element, node: &str) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    let permanent = cib
+        .child("configuration")
+        .and_then(|c| c.child("nodes"))
+        .into_iter()
+        .flat_map(|n| n.children_named("node"))
+        .filter(|n| n.attr("uname") == Some(node))
+        .flat_map(|n| n.children_named("instance_attributes"))
+        .flat_map(|set| set.children_named("nvpair"))
+        .filter_map(|nv| Some((nv.attr("name")?, nv.attr("value")?)));
+    let transient = node_states(cib)
+        .filter(|s| s.attr("uname") == Some(node))
+        .flat_map(transient_pairs);
+    for (name, value) in permanent.chain(transient) {
+        if name.starts_with("fail-count-") || name.starts_with("last-failure-") {
+            continue;
+        }
+        out.insert(name.to_string(), value.to_string());
+    }
+    out
+}
+
+/// The last configuration change: when, by whom, through what, where.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct LastChange {
+    pub at_epoch_s: i64,
+    pub user: String,
+    pub client: String,
+    pub origin: String,
+}
+
+/// The CIB's `cib-last-written` stamp and the change's origin attributes.
+pub fn last_change(cib: &Element) -> Option<LastChange> {
+    let at_epoch_s =
+        crate::model::time::parse_ctime(cib.attr(crate::model::cib_store::LAST_WRITTEN_ATTR)?)?;
+    let attr = |k: &str| cib.attr(k).unwrap_or_default().to_string();
+    Some(LastChange {
+        at_epoch_s,
+        user: attr("update-user"),
+        client: attr("update-client"),
+        origin: attr("update-origin"),
+    })
 }

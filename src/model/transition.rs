@@ -6,7 +6,7 @@
 //! sent, the actions in flight are waited for, and the DC computes a new
 //! transition from the CIB that now records what happened.
 
-use crate::actors::message::{Plan, PlannedAction};
+use crate::model::plan::{Plan, PlannedAction};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +137,7 @@ impl TransitionRun {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::actors::message::PlannedKind;
+    use crate::model::plan::PlannedKind;
 
     fn plan(edges: &[(u32, &[u32])]) -> Plan {
         Plan {

@@ -384,61 +384,20 @@ impl<'a> Assigner<'a> {
         Some(self.w.top_of(r))
     }
 
-    /// node-health-strategy: `#health-*` node attributes (red, yellow, green
-    /// or a number) turned into a score for every resource on that node.
+    /// node-health-strategy: each node's health is added to every
+    /// resource's score there, like a location constraint (see `health`).
     fn apply_node_health(&mut self) {
         let w = self.w;
-        let strategy = w.cib.property("node-health-strategy").unwrap_or("none");
-        if strategy == "none" {
+        let Some(health) = super::health::node_health(w) else {
             return;
-        }
-        let colour = |name: &str, default: i64| {
-            w.cib
-                .property(&format!("node-health-{name}"))
-                .and_then(score::parse)
-                .unwrap_or(default)
         };
-        let (red, yellow, green) = match strategy {
-            "migrate-on-red" => (-INFINITY, 0, 0),
-            "only-green" => (-INFINITY, -INFINITY, 0),
-            _ => (
-                colour("red", -INFINITY),
-                colour("yellow", 0),
-                colour("green", 0),
-            ),
-        };
-        let base = if strategy == "progressive" || strategy == "custom" {
-            w.cib
-                .property("node-health-base")
-                .and_then(score::parse)
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        for n in 0..w.nodes.len() {
-            let mut health = base;
-            for (k, v) in &w.nodes[n].attrs {
-                if !k.starts_with("#health") {
-                    continue;
-                }
-                let value = match v.as_str() {
-                    "red" => red,
-                    "yellow" => yellow,
-                    "green" => green,
-                    other => score::parse(other).unwrap_or(0),
-                };
-                health = score::add(health, value);
-            }
-            if health == 0 {
+        for (n, &h) in health.iter().enumerate() {
+            if h == 0 {
                 continue;
             }
             for r in w.top.clone() {
-                let exempt = w.rscs[r]
-                    .meta
-                    .get("allow-unhealthy-nodes")
-                    .is_some_and(|v| crate::model::cib::parse_bool(v));
-                if !exempt {
-                    self.resource_location(r, Some(n), health);
+                if !super::health::exempt(&w.rscs[r]) {
+                    self.resource_location(r, Some(n), h);
                 }
             }
         }
@@ -452,8 +411,12 @@ impl<'a> Assigner<'a> {
             let mut targets = Vec::new();
             for name in &loc.resources {
                 if let Some(pattern) = name.strip_prefix('\u{1}') {
+                    // Checked when the CIB was read; linear-time matching.
+                    let Ok(pattern) = crate::model::cib::rsc_pattern(pattern) else {
+                        continue;
+                    };
                     for &t in &w.top {
-                        if simple_regex_match(pattern, &w.rscs[t].id) {
+                        if pattern.is_match(&w.rscs[t].id) {
                             targets.push(t);
                         }
                     }
@@ -1064,36 +1027,4 @@ pub fn ticket_ok(w: &Working, ticket: &str) -> (bool, bool) {
         .and_then(|s| s.get("standby"))
         .is_some_and(|v| crate::model::cib::parse_bool(v));
     (granted, standby)
-}
-
-/// Minimal regex for rsc-pattern: `^`, `$`, `.`, `.*`, literal text.
-fn simple_regex_match(pattern: &str, text: &str) -> bool {
-    fn m(p: &[char], t: &[char]) -> bool {
-        if p.is_empty() {
-            return true;
-        }
-        if p == ['$'] {
-            return t.is_empty();
-        }
-        if p.len() >= 2 && p[1] == '*' {
-            let mut i = 0;
-            loop {
-                if m(&p[2..], &t[i..]) {
-                    return true;
-                }
-                if i < t.len() && (p[0] == '.' || p[0] == t[i]) {
-                    i += 1;
-                } else {
-                    return false;
-                }
-            }
-        }
-        !t.is_empty() && (p[0] == '.' || p[0] == t[0]) && m(&p[1..], &t[1..])
-    }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    if p.first() == Some(&'^') {
-        return m(&p[1..], &t);
-    }
-    (0..=t.len()).any(|i| m(&p, &t[i..]))
 }

@@ -5,7 +5,8 @@
 //! roles), [`remote`] (Pacemaker Remote nodes follow their connection, and
 //! are fenced when it is unrecoverable), [`actions`] (what each resource
 //! must do, and the summary),
-//! [`order`] (which action waits for which), [`graph`] (the petgraph DAG).
+//! [`order`] (which action waits for which), [`graph`] (the petgraph DAG);
+//! [`health`] turns node health attributes into scores for [`assign`].
 //!
 //! ```
 //! let cib = systole::model::xml::Element::parse(r#"<cib have-quorum="1"><configuration>
@@ -28,8 +29,10 @@ pub mod constraints;
 pub mod create;
 pub mod definition;
 pub mod graph;
+pub mod health;
 pub mod instances;
 pub mod order;
+pub mod plan;
 pub mod remote;
 pub mod summary;
 pub mod unfence;
@@ -249,6 +252,22 @@ pub struct Transition {
     pub graph: petgraph::graph::DiGraph<Action, ()>,
     /// The "Transition Summary" bullet lines.
     pub summary: Vec<String>,
+    /// What the scheduler left out of the CIB because it could not use it
+    /// (and warnings); everything else was scheduled.
+    pub config_errors: Vec<crate::model::verify::ConfigIssue>,
+}
+
+impl Transition {
+    /// Whether carrying the transition out changes anything: a graph of
+    /// pseudo-actions only (the `load_stopped_NODE` steps every transition
+    /// has under a placement strategy) runs nothing, and must not count as
+    /// work, or a DC that schedules again after each transition would run
+    /// one every second forever.
+    pub fn has_work(&self) -> bool {
+        self.graph
+            .node_weights()
+            .any(|action| action.task != Task::Pseudo)
+    }
 }
 
 /// Everything the scheduler worked out, for `simulate` (scores, status).
@@ -304,12 +323,17 @@ pub fn run_with(
     let summary = summary::summary(&model, &decisions, &fence, &fence_reason);
     drop(model);
     let graph = graph::build(&working, &plan, &decisions, &fence);
+    let config_errors = working.cib.config_errors.clone();
     Ok(Outcome {
         working,
         plan,
         decisions,
         fence,
-        transition: Transition { graph, summary },
+        transition: Transition {
+            graph,
+            summary,
+            config_errors,
+        },
     })
 }
 

@@ -1684,6 +1684,14 @@ fn unpack_lrm_entry(
     if role == Role::Started && promotable {
         role = Role::Unpromoted;
     }
+    // A monitor of something that cannot be promoted failing with
+    // "running promoted" (rc 8): it runs, in no role it can have; it
+    // is recovered by a stop and a start, never by a demote that its
+    // agent cannot do (which would fail and loop). A probe finding
+    // it promoted is still demoted first, as Pacemaker does.
+    if role == Role::Promoted && !promotable && st.failed && !w.rscs[target].orphan {
+        role = Role::Started;
+    }
     // Active on a member that is down: it must be fenced.
     if w.nodes[node].kind == NodeKind::Member
         && !w.nodes[node].online

@@ -144,6 +144,13 @@ pub fn load_authkey(path: impl AsRef<Path>) -> Result<AuthKey, TransportError> {
         reason,
     };
     let metadata = std::fs::metadata(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    // Checked before reading: a FIFO or a device would hang or never end.
+    if !metadata.is_file() {
+        return Err(error(format!(
+            "is a {}, not a regular file (make one with `systole keygen`)",
+            crate::config::file_kind(&metadata)
+        )));
+    }
     let mode = metadata.permissions().mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(error(format!(

@@ -12,6 +12,7 @@
 //! simulated network. It uses `biased` selects and no randomness of its own,
 //! so over the simulated network a run depends only on the seed.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -50,6 +51,10 @@ pub(crate) trait Io: Send + 'static {
     fn send(&mut self, output: Output);
     /// `node` authenticated a datagram from `from`.
     fn learn(&mut self, _node: &str, _from: Option<SocketAddr>) {}
+    /// A peer's address, from the cluster's member table.
+    fn add_peer(&mut self, _node: &str, _addr: SocketAddr) {}
+    /// Chaos testing: send nothing to these nodes.
+    fn block(&mut self, _nodes: &BTreeSet<String>) {}
     /// The node was killed (simulations): stop at once, say nothing.
     fn is_killed(&self) -> bool {
         false
@@ -107,6 +112,13 @@ enum Command {
     },
     Shutdown {
         reply: oneshot::Sender<()>,
+    },
+    AddPeer {
+        node: String,
+        addr: SocketAddr,
+    },
+    Block {
+        nodes: BTreeSet<String>,
     },
 }
 
@@ -186,6 +198,19 @@ impl Bus {
             .await
             .map_err(|_| TransportError::Shutdown)?;
         answer.await.map_err(|_| TransportError::Shutdown)?
+    }
+
+    /// Tells the transport where `node` listens (from the member table).
+    pub fn add_peer(&self, node: &str, addr: SocketAddr) {
+        let _ = self.shared.commands.try_send(Command::AddPeer {
+            node: node.to_owned(),
+            addr,
+        });
+    }
+
+    /// Chaos testing: drops every datagram to and from `nodes` (empty heals).
+    pub fn block(&self, nodes: BTreeSet<String>) {
+        let _ = self.shared.commands.try_send(Command::Block { nodes });
     }
 
     /// Says goodbye to the peers and stops the task; idempotent.
@@ -344,6 +369,16 @@ impl<I: Io> Task<I> {
             Command::Send { to, payload, reply } => (self.node.send(&to, payload), reply),
             Command::Broadcast { payload, reply } => (self.node.broadcast(payload), reply),
             Command::Shutdown { .. } => unreachable!("handled by the loop"),
+            Command::AddPeer { node, addr } => {
+                self.io.add_peer(&node, addr);
+                return;
+            }
+            Command::Block { nodes } => {
+                tracing::warn!(node = self.node.local_node(), blocked = ?nodes, "chaos: blocking peers");
+                self.io.block(&nodes);
+                self.node.set_blocked(nodes);
+                return;
+            }
         };
         let _ = reply.send(result);
         self.node.flush(self.clock.now());

@@ -78,6 +78,8 @@ pub struct Node {
     /// Messages (not views) among `events`.
     queued_messages: usize,
     stats: Arc<Counters>,
+    /// Peers cut off by a chaos test.
+    blocked: std::collections::BTreeSet<String>,
 }
 
 impl Node {
@@ -124,6 +126,7 @@ impl Node {
             events: VecDeque::new(),
             queued_messages: 0,
             stats,
+            blocked: Default::default(),
         };
         let view = node.membership.view().clone();
         node.events.push_back(BusEvent::View(view));
@@ -143,6 +146,11 @@ impl Node {
     }
 
     /// Datagrams to send, in order.
+    /// Chaos testing: datagrams from these nodes are dropped.
+    pub fn set_blocked(&mut self, nodes: std::collections::BTreeSet<String>) {
+        self.blocked = nodes;
+    }
+
     pub fn take_outputs(&mut self) -> Vec<Output> {
         std::mem::take(&mut self.outputs)
     }
@@ -181,6 +189,10 @@ impl Node {
                 return None;
             }
         };
+        if self.blocked.contains(opened.sender) {
+            Counters::add(&self.stats.dropped_blocked, 1);
+            return None;
+        }
         if opened.sender == self.local {
             if opened.incarnation != self.incarnation {
                 // Another node with our name, or our previous self's datagrams.

@@ -69,6 +69,8 @@ counters! {
     dropped_bad_fragment,
     /// Queued messages abandoned because their destination left the view.
     abandoned,
+    /// Dropped by a chaos test's partition (`systole chaos block`).
+    dropped_blocked,
 }
 
 impl Counters {

@@ -80,6 +80,7 @@ pub async fn start_udp(
         group_addr: cfg.multicast,
         peers,
         learned: BTreeMap::new(),
+        blocked: BTreeSet::new(),
         buf: vec![0; RECV_BUFFER_BYTES],
         group_buf: vec![0; RECV_BUFFER_BYTES],
         stats: stats.clone(),
@@ -195,6 +196,8 @@ struct UdpIo {
     group_addr: Option<SocketAddr>,
     peers: BTreeMap<String, SocketAddr>,
     learned: BTreeMap<String, SocketAddr>,
+    /// Peers cut off by a chaos test: nothing is sent to them.
+    blocked: BTreeSet<String>,
     buf: Vec<u8>,
     group_buf: Vec<u8>,
     stats: Arc<Counters>,
@@ -265,6 +268,7 @@ impl Io for UdpIo {
 
     fn send(&mut self, output: Output) {
         match output {
+            Output::ToNode { node, .. } if self.blocked.contains(&node) => {}
             Output::ToNode { node, datagram } => match self.address_of(&node) {
                 Some(addr) => self.send_to(&datagram, addr),
                 None => Counters::add(&self.stats.send_failures, 1),
@@ -276,12 +280,27 @@ impl Io for UdpIo {
                 }
                 let mut addresses = self.peers.clone();
                 addresses.extend(self.learned.iter().map(|(n, a)| (n.clone(), *a)));
-                let unique: BTreeSet<SocketAddr> = addresses.into_values().collect();
+                let unique: BTreeSet<SocketAddr> = addresses
+                    .into_iter()
+                    .filter(|(n, _)| !self.blocked.contains(n))
+                    .map(|(_, a)| a)
+                    .collect();
                 for addr in unique {
                     self.send_to(&datagram, addr);
                 }
             }
         }
+    }
+
+    fn add_peer(&mut self, node: &str, addr: SocketAddr) {
+        if self.peers.get(node) != Some(&addr) {
+            tracing::info!(node, %addr, "peer address from the member table");
+            self.peers.insert(node.to_owned(), addr);
+        }
+    }
+
+    fn block(&mut self, nodes: &BTreeSet<String>) {
+        self.blocked = nodes.clone();
     }
 
     fn learn(&mut self, node: &str, from: Option<SocketAddr>) {

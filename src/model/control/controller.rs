@@ -1,0 +1,1318 @@
+//! The DC's control loop as a pure state machine: events in, effects out.
+//!
+//! The node whose consensus is the ready Raft leader is the DC ("takes
+//! office") for that Raft term, and only while it stays so. In office it:
+//! 1. asks every member's executor what it runs (the CIB may miss results
+//!    of the previous DC's last actions) and records the answers;
+//! 2. records the members that are gone (lost, or left cleanly), but only
+//!    once it has watched the membership long enough to know: a node not yet
+//!    heard from is not a dead node;
+//! 3. asks for a transition computed from the CIB, under its term, and
+//!    carries it out in graph order, each command stamped with the term;
+//! 4. records every result in the CIB (through the log) and starts over when
+//!    the transition ends, is aborted (an unexpected result, a configuration
+//!    change, a node lost) or a result arrives outside it; the loop rests
+//!    when the scheduler has nothing left to do.
+//!
+//! A plan computed under another term, or answered after the office was
+//! lost, is dropped: a stale DC's plan is never carried out. A scheduler
+//! error keeps the last state, is shown in `status`, and is retried with a
+//! growing delay.
+//!
+//! The shell (`actors::dc`) turns effects into messages and feeds back the
+//! answers; a simulation does the same without actors.
+
+use crate::model::change::StatusChange;
+use crate::model::cib_store::{self, FenceRecord};
+use crate::model::operation::{OpOutcome, OpSpec};
+use crate::model::plan::{Plan, PlannedKind};
+use crate::model::transition::TransitionRun;
+use crate::model::xml::Element;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// After this many transitions in a row that changed something, the loop
+/// slows to one a second: a guard against a scheduler/executor disagreement
+/// spinning the DC.
+pub const BUSY_TRANSITIONS_MAX: u32 = 20;
+pub const BUSY_PAUSE_MS: u64 = 1_000;
+/// Scheduler failures are retried after this, doubling up to the maximum.
+pub const SCHEDULE_RETRY_MS_MIN: u64 = 1_000;
+pub const SCHEDULE_RETRY_MS_MAX: u64 = 30_000;
+
+#[derive(Debug, Clone)]
+pub struct ControllerConfig {
+    pub node: String,
+    /// A node absent from the membership this long after our view began is
+    /// absent, not merely not yet heard from.
+    pub lost_after_ms: u64,
+    /// How long a new DC waits for members to report what they run.
+    pub lrm_wait_ms: u64,
+}
+
+impl ControllerConfig {
+    pub fn new(node: &str, heartbeat_timeout_ms: u64) -> Self {
+        ControllerConfig {
+            node: node.to_string(),
+            lost_after_ms: heartbeat_timeout_ms + heartbeat_timeout_ms / 2,
+            lrm_wait_ms: 1_000,
+        }
+    }
+}
+
+/// What happens to the controller.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// This node's consensus role after a change: DC (the ready leader) of
+    /// `term`, or not.
+    Leadership {
+        dc_term: Option<u64>,
+    },
+    /// Members of the node membership (those that may run resources).
+    View {
+        members: BTreeSet<String>,
+    },
+    /// A client's change (configuration, attributes, cleanup, members)
+    /// was applied: what the scheduler decides may change.
+    ClientChange,
+    /// Status facts this DC proposed were applied (or refused).
+    StatusRecorded {
+        ok: bool,
+    },
+    LrmReport {
+        node: String,
+        lrm: Option<Element>,
+    },
+    Scheduled {
+        term: u64,
+        request: u64,
+        result: Result<Plan, String>,
+    },
+    ExecResult {
+        transition: u64,
+        action: u32,
+        node: String,
+        op: OpSpec,
+        outcome: OpOutcome,
+    },
+    FenceResult {
+        transition: u64,
+        action: u32,
+        target: String,
+        fence_action: String,
+        ok: bool,
+        detail: String,
+        at_epoch_s: i64,
+    },
+    ActionFailed {
+        transition: u64,
+        action: u32,
+        reason: String,
+    },
+    Tick,
+}
+
+/// What the shell must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    AskLrm {
+        node: String,
+    },
+    /// Compute a transition from the current CIB; answer with `Scheduled`.
+    Schedule {
+        term: u64,
+        request: u64,
+    },
+    Exec {
+        term: u64,
+        transition: u64,
+        action: u32,
+        node: String,
+        op: OpSpec,
+    },
+    Fence {
+        term: u64,
+        transition: u64,
+        action: u32,
+        target: String,
+        fence_action: String,
+    },
+    /// Record these facts through the log; answer with `StatusRecorded`.
+    Propose {
+        term: u64,
+        changes: Vec<StatusChange>,
+    },
+    TransitionStarted {
+        id: u64,
+        cause: String,
+        plan: Plan,
+    },
+    ActionRecorded {
+        transition: u64,
+        action: u32,
+        result: String,
+    },
+    TransitionFinished {
+        id: u64,
+        outcome: String,
+    },
+    /// The scheduler's error to show in status (None: it works again).
+    SchedulerError(Option<String>),
+}
+
+/// The DC's state for one term.
+#[derive(Debug)]
+struct Office {
+    term: u64,
+    /// Members asked what they run, not yet answered, and when.
+    lrm_pending: BTreeMap<String, u64>,
+    /// Recorded up in the CIB, absent from the view: declared gone once
+    /// we have watched long enough.
+    absent: BTreeSet<String>,
+    run: Option<TransitionRun>,
+    scheduling: Option<u64>,
+    need_schedule: bool,
+    causes: Vec<String>,
+    /// Status proposals not yet applied: the next transition waits for
+    /// them, or it would be computed from a CIB missing their facts.
+    unrecorded: usize,
+    busy_transitions: u32,
+    last_schedule_ms: u64,
+    retry_ms: u64,
+    retry_at_ms: u64,
+}
+
+pub struct Controller {
+    config: ControllerConfig,
+    view: BTreeSet<String>,
+    view_since_ms: u64,
+    office: Option<Office>,
+    next_request: u64,
+    next_transition: u64,
+    out: Vec<Effect>,
+    status: Vec<StatusChange>,
+}
+
+impl Controller {
+    /// `now_ms` is when this node's membership view began.
+    pub fn new(config: ControllerConfig, now_ms: u64, first_transition_id: u64) -> Self {
+        Controller {
+            config,
+            view: BTreeSet::new(),
+            view_since_ms: now_ms,
+            office: None,
+            next_request: 1,
+            next_transition: first_transition_id,
+            out: Vec::new(),
+            status: Vec::new(),
+        }
+    }
+
+    pub fn is_dc(&self) -> bool {
+        self.office.is_some()
+    }
+
+    pub fn term(&self) -> Option<u64> {
+        self.office.as_ref().map(|o| o.term)
+    }
+
+    /// Whether a transition is running.
+    pub fn running(&self) -> Option<u64> {
+        self.office
+            .as_ref()
+            .and_then(|o| o.run.as_ref())
+            .map(|r| r.id)
+    }
+
+    /// Handles one event with the current CIB; returns the effects.
+    pub fn handle(&mut self, event: Event, cib: &Element, now_ms: u64) -> Vec<Effect> {
+        match event {
+            Event::Leadership { dc_term } => self.on_leadership(dc_term, cib, now_ms),
+            Event::View { members } => self.on_view(members, cib, now_ms),
+            Event::ClientChange => {
+                self.abort("configuration changed");
+                self.want_schedule("configuration changed");
+            }
+            Event::StatusRecorded { .. } => {
+                if let Some(office) = self.office.as_mut() {
+                    office.unrecorded = office.unrecorded.saturating_sub(1);
+                }
+            }
+            Event::LrmReport { node, lrm } => self.on_lrm(node, lrm),
+            Event::Scheduled {
+                term,
+                request,
+                result,
+            } => self.on_scheduled(term, request, result, now_ms),
+            Event::ExecResult {
+                transition,
+                action,
+                node,
+                op,
+                outcome,
+            } => self.on_exec_result(transition, action, node, op, outcome),
+            Event::FenceResult {
+                transition,
+                action,
+                target,
+                fence_action,
+                ok,
+                detail,
+                at_epoch_s,
+            } => {
+                let record = FenceRecord {
+                    target,
+                    action: fence_action,
+                    ok,
+                    detail,
+                    at_epoch_s,
+                };
+                self.on_fence_result(transition, action, record);
+            }
+            Event::ActionFailed {
+                transition,
+                action,
+                reason,
+            } => self.complete(transition, action, false, &reason),
+            Event::Tick => self.on_tick(cib, now_ms),
+        }
+        self.dispatch();
+        self.finish_if_done();
+        self.maybe_schedule(now_ms);
+        self.flush_status();
+        std::mem::take(&mut self.out)
+    }
+
+    fn on_leadership(&mut self, dc_term: Option<u64>, cib: &Element, now_ms: u64) {
+        match (dc_term, &self.office) {
+            (Some(term), Some(office)) if office.term == term => {}
+            (Some(term), _) => self.take_office(term, cib, now_ms),
+            (None, Some(office)) => {
+                if let Some(run) = &office.run {
+                    self.out.push(Effect::TransitionFinished {
+                        id: run.id,
+                        outcome: "abandoned: this node is no longer DC".into(),
+                    });
+                }
+                self.office = None;
+                self.status.clear();
+            }
+            (None, None) => {}
+        }
+    }
+
+    fn take_office(&mut self, term: u64, cib: &Element, now_ms: u64) {
+        self.status.clear();
+        let mut office = Office {
+            term,
+            lrm_pending: BTreeMap::new(),
+            absent: BTreeSet::new(),
+            run: None,
+            scheduling: None,
+            need_schedule: true,
+            causes: vec!["new DC took office".into()],
+            unrecorded: 0,
+            busy_transitions: 0,
+            last_schedule_ms: 0,
+            retry_ms: SCHEDULE_RETRY_MS_MIN,
+            retry_at_ms: 0,
+        };
+        // Members are up as the membership says; what they run follows
+        // when they answer (until then the scheduler would probe them).
+        for node in &self.view {
+            office.lrm_pending.insert(node.clone(), now_ms);
+            self.out.push(Effect::AskLrm { node: node.clone() });
+            self.status
+                .push(StatusChange::NodeJoined { node: node.clone() });
+        }
+        office.absent = nodes_recorded_up(cib)
+            .into_iter()
+            .filter(|n| !self.view.contains(n))
+            .collect();
+        self.office = Some(office);
+        self.status.push(StatusChange::Quorum {
+            quorate: true,
+            dc: self.config.node.clone(),
+        });
+        self.declare_absent(cib, now_ms);
+    }
+
+    /// Records the absent nodes as gone once the view is old enough to be
+    /// trusted about them.
+    fn declare_absent(&mut self, cib: &Element, now_ms: u64) {
+        if now_ms.saturating_sub(self.view_since_ms) < self.config.lost_after_ms {
+            return;
+        }
+        let Some(office) = self.office.as_mut() else {
+            return;
+        };
+        for node in std::mem::take(&mut office.absent) {
+            let change = gone_status(cib, &node);
+            let cause = match change {
+                StatusChange::NodeLeft { .. } => format!("node {node} left"),
+                _ => format!("node {node} lost"),
+            };
+            self.status.push(change);
+            self.abort(&cause);
+            self.want_schedule(&cause);
+        }
+    }
+
+    fn on_view(&mut self, members: BTreeSet<String>, cib: &Element, now_ms: u64) {
+        let gone: Vec<String> = self.view.difference(&members).cloned().collect();
+        let joined: Vec<String> = members.difference(&self.view).cloned().collect();
+        self.view = members;
+        let Some(office) = self.office.as_mut() else {
+            return;
+        };
+        for node in gone {
+            office.lrm_pending.remove(&node);
+            office.absent.insert(node);
+        }
+        for node in joined {
+            office.absent.remove(&node);
+            office.lrm_pending.insert(node.clone(), now_ms);
+            self.out.push(Effect::AskLrm { node: node.clone() });
+            self.status.push(StatusChange::NodeJoined { node });
+        }
+        self.declare_absent(cib, now_ms);
+    }
+
+    fn on_lrm(&mut self, node: String, lrm: Option<Element>) {
+        let Some(office) = self.office.as_mut() else {
+            return;
+        };
+        if office.lrm_pending.remove(&node).is_none() || !self.view.contains(&node) {
+            return;
+        }
+        // What the running transition assumed of this node may be wrong
+        // now (it may even fence it): compute anew.
+        self.abort(&format!("node {node} joined"));
+        if let Some(lrm) = lrm {
+            self.status.push(StatusChange::NodeLrm {
+                node: node.clone(),
+                lrm,
+            });
+        }
+        self.want_schedule(&format!("node {node} joined"));
+    }
+
+    fn on_tick(&mut self, cib: &Element, now_ms: u64) {
+        let Some(office) = self.office.as_mut() else {
+            return;
+        };
+        // Members that do not answer are left for the membership to judge.
+        let wait_ms = self.config.lrm_wait_ms;
+        office
+            .lrm_pending
+            .retain(|_, asked_ms| now_ms.saturating_sub(*asked_ms) < wait_ms);
+        self.declare_absent(cib, now_ms);
+    }
+
+    fn want_schedule(&mut self, cause: &str) {
+        if let Some(office) = self.office.as_mut() {
+            office.need_schedule = true;
+            if office.causes.len() < 16 && !office.causes.iter().any(|c| c == cause) {
+                office.causes.push(cause.to_string());
+            }
+        }
+    }
+
+    fn abort(&mut self, reason: &str) {
+        if let Some(run) = self.office.as_mut().and_then(|o| o.run.as_mut()) {
+            run.abort(reason);
+        }
+    }
+
+    fn maybe_schedule(&mut self, now_ms: u64) {
+        let Some(office) = self.office.as_mut() else {
+            return;
+        };
+        let waiting = !office.need_schedule
+            || office.scheduling.is_some()
+            || office.run.is_some()
+            || office.unrecorded > 0
+            || !self.status.is_empty()
+            || !office.lrm_pending.is_empty()
+            || now_ms < office.retry_at_ms;
+        let busy = office.busy_transitions >= BUSY_TRANSITIONS_MAX
+            && now_ms.saturating_sub(office.last_schedule_ms) < BUSY_PAUSE_MS;
+        if waiting || busy {
+            return;
+        }
+        office.need_schedule = false;
+        office.last_schedule_ms = now_ms;
+        let request = self.next_request;
+        self.next_request += 1;
+        office.scheduling = Some(request);
+        self.out.push(Effect::Schedule {
+            term: office.term,
+            request,
+        });
+    }
+
+    fn on_scheduled(&mut self, term: u64, request: u64, result: Result<Plan, String>, now_ms: u64) {
+        let Some(office) = self.office.as_mut() else {
+            return;
+        };
+        if office.term != term || office.scheduling != Some(request) {
+            return;
+        }
+        office.scheduling = None;
+        if office.need_schedule {
+            // Something happened since the request (a node lost, a result
+            // recorded): this plan was computed from an older CIB.
+            return;
+        }
+        let plan = match result {
+            Ok(plan) => plan,
+            Err(error) => {
+                office.need_schedule = true;
+                office.retry_at_ms = now_ms + office.retry_ms;
+                office.retry_ms = (office.retry_ms * 2).min(SCHEDULE_RETRY_MS_MAX);
+                self.out.push(Effect::SchedulerError(Some(error)));
+                return;
+            }
+        };
+        if office.retry_ms != SCHEDULE_RETRY_MS_MIN {
+            office.retry_ms = SCHEDULE_RETRY_MS_MIN;
+            self.out.push(Effect::SchedulerError(None));
+        }
+        if plan.actions.is_empty() {
+            office.busy_transitions = 0;
+            office.causes.clear();
+            return;
+        }
+        office.busy_transitions += 1;
+        let id = self.next_transition;
+        self.next_transition += 1;
+        let cause = std::mem::take(&mut office.causes).join("; ");
+        office.run = Some(TransitionRun::new(id, &plan));
+        self.out.push(Effect::TransitionStarted { id, cause, plan });
+    }
+
+    /// Sends every ready action; pseudo-actions complete at once.
+    fn dispatch(&mut self) {
+        let Some(office) = self.office.as_mut() else {
+            return;
+        };
+        let term = office.term;
+        let Some(run) = office.run.as_mut() else {
+            return;
+        };
+        loop {
+            let ready = run.take_ready();
+            if ready.is_empty() {
+                return;
+            }
+            let mut pseudo_done = false;
+            for action in ready {
+                match action.kind {
+                    PlannedKind::Pseudo { .. } => {
+                        run.complete(action.id, true, "");
+                        pseudo_done = true;
+                    }
+                    PlannedKind::Resource { node, op } => self.out.push(Effect::Exec {
+                        term,
+                        transition: run.id,
+                        action: action.id,
+                        node,
+                        op,
+                    }),
+                    PlannedKind::Fence { target, action: a } => self.out.push(Effect::Fence {
+                        term,
+                        transition: run.id,
+                        action: action.id,
+                        target,
+                        fence_action: a,
+                    }),
+                }
+            }
+            if !pseudo_done {
+                return;
+            }
+        }
+    }
+
+    fn finish_if_done(&mut self) {
+        let Some(office) = self.office.as_mut() else {
+            return;
+        };
+        let Some(run) = office.run.as_ref().filter(|r| r.is_finished()) else {
+            return;
+        };
+        let outcome = match run.aborted() {
+            Some(why) => format!("aborted: {why}"),
+            None => "complete".to_string(),
+        };
+        self.out.push(Effect::TransitionFinished {
+            id: run.id,
+            outcome,
+        });
+        office.run = None;
+        office.need_schedule = true;
+        if office.causes.is_empty() {
+            office.causes.push("previous transition finished".into());
+        }
+    }
+
+    fn complete(&mut self, transition: u64, action: u32, ok: bool, reason: &str) {
+        let Some(run) = self
+            .office
+            .as_mut()
+            .and_then(|o| o.run.as_mut())
+            .filter(|r| r.id == transition)
+        else {
+            return;
+        };
+        run.complete(action, ok, reason);
+        let result = if ok {
+            "ok".to_string()
+        } else {
+            format!("failed: {reason}")
+        };
+        self.out.push(Effect::ActionRecorded {
+            transition,
+            action,
+            result,
+        });
+    }
+
+    fn on_exec_result(
+        &mut self,
+        transition: u64,
+        action: u32,
+        node: String,
+        op: OpSpec,
+        outcome: OpOutcome,
+    ) {
+        if self.office.is_none() {
+            return;
+        }
+        let expected = op.expected_rc();
+        let unexpected = !outcome.succeeded_as(expected);
+        let in_graph = self.running() == Some(transition);
+        // Notifications are not recorded (as in Pacemaker): they change no
+        // resource's state, and a failed one does not abort.
+        if op.operation == "notify" {
+            if in_graph {
+                self.complete(transition, action, true, "");
+            }
+            return;
+        }
+        let key = format!("{action}:{transition}:{expected}:systole");
+        let cause = format!("{} on {node}: rc {}", op.key(), outcome.rc);
+        let reason = format!(
+            "{} returned rc {} ({:?}), expected {expected}",
+            op.key(),
+            outcome.rc,
+            outcome.status
+        );
+        self.status.push(StatusChange::OpResult {
+            node,
+            op,
+            outcome,
+            transition_key: key,
+        });
+        if in_graph {
+            self.complete(transition, action, !unexpected, &reason);
+        } else {
+            // A recurring monitor's report, or a late answer.
+            if unexpected {
+                self.abort("resource failure");
+            }
+            self.want_schedule(&cause);
+        }
+    }
+
+    fn on_fence_result(&mut self, transition: u64, action: u32, record: FenceRecord) {
+        if self.office.is_none() {
+            return;
+        }
+        let (ok, target, detail) = (record.ok, record.target.clone(), record.detail.clone());
+        // Unfencing lets a node in; it does not take it down.
+        let down = ok && record.action != "on";
+        self.status.push(StatusChange::FenceEvent { record });
+        if down {
+            self.status.push(StatusChange::NodeFenced {
+                node: target.clone(),
+            });
+            self.want_schedule(&format!("node {target} fenced"));
+        }
+        if transition == 0 {
+            self.want_schedule(&format!("fencing of {target}"));
+        }
+        self.complete(transition, action, ok, &detail);
+    }
+
+    fn flush_status(&mut self) {
+        if self.status.is_empty() {
+            return;
+        }
+        let Some(office) = self.office.as_mut() else {
+            self.status.clear();
+            return;
+        };
+        office.unrecorded += 1;
+        self.out.push(Effect::Propose {
+            term: office.term,
+            changes: std::mem::take(&mut self.status),
+        });
+    }
+}
+
+/// Whether a node in `local_term`, following `local_leader`, carries out a
+/// DC command stamped `term` from `from`: the term is the fencing token. An
+/// older term is refused; in our own term only the leader we know commands.
+/// (A newer term means an election we have not heard of yet; only its
+/// winner could have stamped it.)
+pub fn admit_command(
+    local_term: u64,
+    local_leader: Option<&str>,
+    from: &str,
+    term: u64,
+) -> Result<(), String> {
+    if term < local_term {
+        return Err(format!(
+            "refused: a command of term {term} from {from}, but this node is in term {local_term}"
+        ));
+    }
+    if term == local_term && local_leader != Some(from) {
+        return Err(format!(
+            "refused: {from} is not the DC of term {term} (the DC is {})",
+            local_leader.unwrap_or("unknown")
+        ));
+    }
+    Ok(())
+}
+
+/// Whether the CIB shows any resource active on `node` (an unreadable CIB
+/// counts as yes: the cautious answer).
+pub fn runs_anything_on(cib: &Element, node: &str) -> bool {
+    crate::model::status::resource_status(cib)
+        .map(|resources| resources.iter().any(|r| r.nodes.iter().any(|n| n == node)))
+        .unwrap_or(true)
+}
+
+/// How a node that left the membership is recorded: down, if it announced
+/// its shutdown and runs nothing (a clean leave, no fencing); lost (unclean)
+/// otherwise.
+pub fn gone_status(cib: &Element, node: &str) -> StatusChange {
+    if cib_store::announced_shutdown(cib, node) && !runs_anything_on(cib, node) {
+        StatusChange::NodeLeft {
+            node: node.to_string(),
+        }
+    } else {
+        StatusChange::NodeLost {
+            node: node.to_string(),
+        }
+    }
+}
+
+/// Nodes the CIB's status section records as up and in the membership.
+pub fn nodes_recorded_up(cib: &Element) -> BTreeSet<String> {
+    cib.child("status")
+        .map(|status| {
+            status
+                .children_named("node_state")
+                .filter(|n| n.attr("in_ccm") == Some("true") && n.attr("crmd") == Some("online"))
+                .filter_map(|n| n.attr("uname").map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Counts effects by kind, for tests and logs.
+pub fn effect_kinds(effects: &[Effect]) -> BTreeMap<&'static str, usize> {
+    let mut kinds = BTreeMap::new();
+    for effect in effects {
+        let kind = match effect {
+            Effect::AskLrm { .. } => "ask_lrm",
+            Effect::Schedule { .. } => "schedule",
+            Effect::Exec { .. } => "exec",
+            Effect::Fence { .. } => "fence",
+            Effect::Propose { .. } => "propose",
+            Effect::TransitionStarted { .. } => "transition_started",
+            Effect::ActionRecorded { .. } => "action_recorded",
+            Effect::TransitionFinished { .. } => "transition_finished",
+            Effect::SchedulerError(_) => "scheduler_error",
+        };
+        *kinds.entry(kind).or_default() += 1;
+    }
+    kinds
+}
+
+#[cfg(test)]
+mod tests {
+    //! Table-driven: each step is a time, an event and the effects it must
+    //! give, written as short lines.
+    use super::*;
+    use crate::model::operation::{AgentSpec, OpStatus};
+    use crate::model::plan::PlannedAction;
+
+    fn cib(up: &[&str]) -> Element {
+        let states: String = up
+            .iter()
+            .map(|n| {
+                format!(r#"<node_state id="{n}" uname="{n}" in_ccm="true" crmd="online" join="member" expected="member"/>"#)
+            })
+            .collect();
+        Element::parse(&format!(
+            r#"<cib admin_epoch="0" epoch="3" num_updates="0"><configuration><crm_config/><nodes>
+<node id="n1" uname="n1"/><node id="n2" uname="n2"/><node id="n3" uname="n3"/></nodes>
+<resources/><constraints/></configuration><status>{states}</status></cib>"#
+        ))
+        .unwrap()
+    }
+
+    fn op(operation: &str, resource: &str) -> OpSpec {
+        OpSpec {
+            resource: resource.into(),
+            agent: AgentSpec {
+                class: "ocf".into(),
+                provider: Some("heartbeat".into()),
+                kind: "Dummy".into(),
+            },
+            operation: operation.into(),
+            interval_ms: 0,
+            timeout_ms: 20_000,
+            params: Default::default(),
+            meta: Default::default(),
+        }
+    }
+
+    fn outcome(rc: i32) -> OpOutcome {
+        OpOutcome {
+            rc,
+            status: OpStatus::Done,
+            output: String::new(),
+            exec_ms: 1,
+            ended_epoch_s: 1_700_000_000,
+            call_id: 1,
+            exit_reason: String::new(),
+        }
+    }
+
+    /// Fence n3, then start r1 on n2 and stop nothing.
+    fn failover_plan() -> Plan {
+        Plan {
+            actions: vec![
+                PlannedAction {
+                    id: 1,
+                    after: vec![],
+                    kind: PlannedKind::Fence {
+                        target: "n3".into(),
+                        action: "reboot".into(),
+                    },
+                },
+                PlannedAction {
+                    id: 2,
+                    after: vec![1],
+                    kind: PlannedKind::Resource {
+                        node: "n2".into(),
+                        op: op("start", "r1"),
+                    },
+                },
+                PlannedAction {
+                    id: 3,
+                    after: vec![2],
+                    kind: PlannedKind::Pseudo {
+                        name: "r1_running".into(),
+                    },
+                },
+            ],
+            summary: vec![
+                "* Fence (reboot) n3".into(),
+                "* Move r1 ( n3 -> n2 )".into(),
+            ],
+        }
+    }
+
+    fn describe(effect: &Effect) -> String {
+        match effect {
+            Effect::AskLrm { node } => format!("ask_lrm {node}"),
+            Effect::Schedule { term, request } => format!("schedule t{term} #{request}"),
+            Effect::Exec { term, node, op, .. } => {
+                format!("exec {} {}@{node} t{term}", op.operation, op.resource)
+            }
+            Effect::Fence {
+                term,
+                target,
+                fence_action,
+                ..
+            } => format!("fence {fence_action} {target} t{term}"),
+            Effect::Propose { term, changes } => {
+                let facts: Vec<String> = changes
+                    .iter()
+                    .map(|c| match c {
+                        StatusChange::Quorum { .. } => "quorum".to_string(),
+                        StatusChange::NodeJoined { node } => format!("joined {node}"),
+                        StatusChange::NodeLrm { node, .. } => format!("lrm {node}"),
+                        StatusChange::NodeLost { node } => format!("lost {node}"),
+                        StatusChange::NodeLeft { node } => format!("left {node}"),
+                        StatusChange::NodeFenced { node } => format!("fenced {node}"),
+                        StatusChange::FenceEvent { record } => {
+                            format!("fence_event {}", record.target)
+                        }
+                        StatusChange::OpResult {
+                            node, op, outcome, ..
+                        } => {
+                            format!(
+                                "op {} {}@{node} rc {}",
+                                op.operation, op.resource, outcome.rc
+                            )
+                        }
+                    })
+                    .collect();
+                format!("propose t{term}: {}", facts.join(", "))
+            }
+            Effect::TransitionStarted { id, .. } => format!("started {id}"),
+            Effect::ActionRecorded { action, result, .. } => format!("recorded {action} {result}"),
+            Effect::TransitionFinished { id, outcome } => format!("finished {id} {outcome}"),
+            Effect::SchedulerError(error) => format!("scheduler_error {error:?}"),
+        }
+    }
+
+    fn members(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    /// Runs the steps; each is `(now_ms, event, expected effects)`.
+    fn run(controller: &mut Controller, cib: &Element, steps: Vec<(u64, Event, Vec<&str>)>) {
+        for (step, (now_ms, event, expected)) in steps.into_iter().enumerate() {
+            let label = format!("step {step} at {now_ms} ms: {event:?}");
+            let effects = controller.handle(event, cib, now_ms);
+            let got: Vec<String> = effects.iter().map(describe).collect();
+            if std::env::var_os("CONTROLLER_TABLE_PRINT").is_some() {
+                eprintln!("{label}\n    {got:?}");
+                continue;
+            }
+            assert_eq!(got, expected, "{label}");
+        }
+    }
+
+    fn controller() -> Controller {
+        Controller::new(ControllerConfig::new("n1", 600), 0, 100)
+    }
+
+    fn exec_ok(transition: u64, action: u32, node: &str, operation: &str) -> Event {
+        Event::ExecResult {
+            transition,
+            action,
+            node: node.into(),
+            op: op(operation, "r1"),
+            outcome: outcome(0),
+        }
+    }
+
+    fn view(names: &[&str]) -> Event {
+        Event::View {
+            members: members(names),
+        }
+    }
+
+    fn dc(term: u64) -> Event {
+        Event::Leadership {
+            dc_term: Some(term),
+        }
+    }
+
+    fn lrm(node: &str, lrm: Option<Element>) -> Event {
+        Event::LrmReport {
+            node: node.into(),
+            lrm,
+        }
+    }
+
+    fn recorded() -> Event {
+        Event::StatusRecorded { ok: true }
+    }
+
+    fn scheduled(term: u64, request: u64, plan: Plan) -> Event {
+        Event::Scheduled {
+            term,
+            request,
+            result: Ok(plan),
+        }
+    }
+
+    fn fenced(transition: u64, action: u32, target: &str) -> Event {
+        Event::FenceResult {
+            transition,
+            action,
+            target: target.into(),
+            fence_action: "reboot".into(),
+            ok: true,
+            detail: "done".into(),
+            at_epoch_s: 1,
+        }
+    }
+
+    /// Office taken with `names` in view and their (empty) reports in.
+    fn in_office(term: u64, names: &[&str]) -> Vec<(u64, Event, Vec<&'static str>)> {
+        let mut steps: Vec<(u64, Event, Vec<&'static str>)> = vec![(0, view(names), vec![])];
+        steps.push((2_000, dc(term), vec![]));
+        for node in names {
+            steps.push((2_001, lrm(node, None), vec![]));
+        }
+        steps
+    }
+
+    #[test]
+    fn a_new_dc_records_the_members_and_waits_for_what_they_run() {
+        let cib = cib(&["n1", "n2"]);
+        let mut c = controller();
+        let empty = || Some(Element::new("lrm"));
+        run(
+            &mut c,
+            &cib,
+            vec![
+                (0, view(&["n1", "n2"]), vec![]),
+                (
+                    2_000,
+                    dc(5),
+                    vec![
+                        "ask_lrm n1",
+                        "ask_lrm n2",
+                        "propose t5: joined n1, joined n2, quorum",
+                    ],
+                ),
+                (2_002, lrm("n1", empty()), vec!["propose t5: lrm n1"]),
+                // A report from a node not asked is ignored.
+                (2_004, lrm("n3", None), vec![]),
+                (2_005, lrm("n2", empty()), vec!["propose t5: lrm n2"]),
+                // The transition waits until the facts are in the CIB.
+                (2_006, Event::Tick, vec![]),
+                (2_007, recorded(), vec![]),
+                (2_008, recorded(), vec![]),
+                (2_009, recorded(), vec!["schedule t5 #1"]),
+                (2_010, scheduled(5, 1, Plan::default()), vec![]),
+                (2_100, Event::Tick, vec![]),
+            ],
+        );
+    }
+
+    #[test]
+    fn members_that_do_not_report_hold_scheduling_up_only_so_long() {
+        let cib = cib(&["n1", "n2"]);
+        let mut c = controller();
+        run(
+            &mut c,
+            &cib,
+            vec![
+                (0, view(&["n1", "n2"]), vec![]),
+                (
+                    2_000,
+                    dc(5),
+                    vec![
+                        "ask_lrm n1",
+                        "ask_lrm n2",
+                        "propose t5: joined n1, joined n2, quorum",
+                    ],
+                ),
+                (2_001, recorded(), vec![]),
+                (2_500, Event::Tick, vec![]),
+                (3_000, Event::Tick, vec!["schedule t5 #1"]),
+            ],
+        );
+    }
+
+    #[test]
+    fn a_lost_node_is_fenced_before_its_resource_starts_elsewhere() {
+        let cib = cib(&["n1", "n2", "n3"]);
+        let mut c = controller();
+        let mut steps = vec![
+            (0, view(&["n1", "n2", "n3"]), vec![]),
+            (
+                2_000,
+                dc(7),
+                vec![
+                    "ask_lrm n1",
+                    "ask_lrm n2",
+                    "ask_lrm n3",
+                    "propose t7: joined n1, joined n2, joined n3, quorum",
+                ],
+            ),
+            (2_001, recorded(), vec![]),
+            (2_002, lrm("n1", None), vec![]),
+            (2_003, lrm("n2", None), vec![]),
+            // n3 vanishes before it answers: lost at once (the view is old).
+            (2_010, view(&["n1", "n2"]), vec!["propose t7: lost n3"]),
+            (2_011, recorded(), vec!["schedule t7 #1"]),
+            (
+                2_020,
+                scheduled(7, 1, failover_plan()),
+                vec!["started 100", "fence reboot n3 t7"],
+            ),
+            (
+                2_500,
+                fenced(100, 1, "n3"),
+                vec![
+                    "recorded 1 ok",
+                    "exec start r1@n2 t7",
+                    "propose t7: fence_event n3, fenced n3",
+                ],
+            ),
+            (2_501, recorded(), vec![]),
+            (
+                2_600,
+                exec_ok(100, 2, "n2", "start"),
+                vec![
+                    "recorded 2 ok",
+                    "finished 100 complete",
+                    "propose t7: op start r1@n2 rc 0",
+                ],
+            ),
+        ];
+        steps.push((2_601, recorded(), vec!["schedule t7 #2"]));
+        run(&mut c, &cib, steps);
+    }
+
+    #[test]
+    fn a_node_that_returns_aborts_the_transition_that_would_fence_it() {
+        let cib = cib(&["n1", "n2", "n3"]);
+        let mut c = controller();
+        // n3 is recorded up but absent from an old view: lost at once.
+        let mut steps = in_office(7, &["n1", "n2"]);
+        steps[1].2 = vec![
+            "ask_lrm n1",
+            "ask_lrm n2",
+            "propose t7: joined n1, joined n2, quorum, lost n3",
+        ];
+        steps.extend([
+            (2_003, recorded(), vec!["schedule t7 #1"]),
+            (
+                2_004,
+                scheduled(7, 1, failover_plan()),
+                vec!["started 100", "fence reboot n3 t7"],
+            ),
+            (
+                2_005,
+                view(&["n1", "n2", "n3"]),
+                vec!["ask_lrm n3", "propose t7: joined n3"],
+            ),
+            (2_006, lrm("n3", None), vec![]),
+            (
+                2_007,
+                Event::ActionFailed {
+                    transition: 100,
+                    action: 1,
+                    reason: "fence device unreachable".into(),
+                },
+                vec![
+                    "recorded 1 failed: fence device unreachable",
+                    "finished 100 aborted: node n3 joined",
+                ],
+            ),
+        ]);
+        run(&mut c, &cib, steps);
+    }
+
+    #[test]
+    fn stale_plans_are_dropped_and_a_lost_office_abandons_its_run() {
+        let cib = cib(&["n1"]);
+        let mut c = controller();
+        let mut steps = in_office(3, &["n1"]);
+        steps[1].2 = vec!["ask_lrm n1", "propose t3: joined n1, quorum"];
+        steps.extend([
+            (2_002, recorded(), vec!["schedule t3 #1"]),
+            // A plan of another term, or of another request, is dropped.
+            (2_004, scheduled(2, 1, failover_plan()), vec![]),
+            (2_005, scheduled(3, 9, failover_plan()), vec![]),
+            (
+                2_006,
+                scheduled(3, 1, failover_plan()),
+                vec!["started 100", "fence reboot n3 t3"],
+            ),
+            (
+                2_007,
+                Event::Leadership { dc_term: None },
+                vec!["finished 100 abandoned: this node is no longer DC"],
+            ),
+            // Answers to the old office change nothing.
+            (2_008, fenced(100, 1, "n3"), vec![]),
+            (2_009, scheduled(3, 1, failover_plan()), vec![]),
+            // A new term is a new office: everything is asked again.
+            (
+                3_000,
+                dc(9),
+                vec!["ask_lrm n1", "propose t9: joined n1, quorum"],
+            ),
+        ]);
+        run(&mut c, &cib, steps);
+    }
+
+    #[test]
+    fn a_node_not_yet_heard_is_not_lost_until_the_view_is_old_enough() {
+        // n3 is recorded up, but our view (started at 0) has not seen it.
+        let cib = cib(&["n1", "n2", "n3"]);
+        let took_office = vec![
+            "ask_lrm n1",
+            "ask_lrm n2",
+            "propose t4: joined n1, joined n2, quorum",
+        ];
+        let mut c = controller();
+        run(
+            &mut c,
+            &cib,
+            vec![
+                (0, view(&["n1", "n2"]), vec![]),
+                (100, dc(4), took_office.clone()),
+                (500, Event::Tick, vec![]),
+                // Heard from in time: never declared.
+                (
+                    600,
+                    view(&["n1", "n2", "n3"]),
+                    vec!["ask_lrm n3", "propose t4: joined n3"],
+                ),
+                (1_000, Event::Tick, vec![]),
+            ],
+        );
+        let mut c = controller();
+        run(
+            &mut c,
+            &cib,
+            vec![
+                (0, view(&["n1", "n2"]), vec![]),
+                (100, dc(4), took_office),
+                (800, Event::Tick, vec![]),
+                (900, Event::Tick, vec!["propose t4: lost n3"]),
+            ],
+        );
+    }
+
+    #[test]
+    fn scheduler_errors_are_shown_and_retried_with_a_growing_delay() {
+        let cib = cib(&["n1"]);
+        let mut c = controller();
+        let fail = |request| Event::Scheduled {
+            term: 2,
+            request,
+            result: Err("bad CIB".into()),
+        };
+        let mut steps = in_office(2, &["n1"]);
+        steps[1].2 = vec!["ask_lrm n1", "propose t2: joined n1, quorum"];
+        steps.extend([
+            (2_002, recorded(), vec!["schedule t2 #1"]),
+            (2_004, fail(1), vec!["scheduler_error Some(\"bad CIB\")"]),
+            (2_500, Event::Tick, vec![]),
+            (3_004, Event::Tick, vec!["schedule t2 #2"]),
+            (3_005, fail(2), vec!["scheduler_error Some(\"bad CIB\")"]),
+            (4_005, Event::Tick, vec![]),
+            (5_005, Event::Tick, vec!["schedule t2 #3"]),
+            (
+                5_006,
+                scheduled(2, 3, Plan::default()),
+                vec!["scheduler_error None"],
+            ),
+        ]);
+        run(&mut c, &cib, steps);
+    }
+
+    #[test]
+    fn an_unexpected_result_aborts_after_what_is_in_flight() {
+        let cib = cib(&["n1", "n2"]);
+        let mut c = controller();
+        let action = |id, after: Vec<u32>, node: &str, operation: &str, rsc: &str| PlannedAction {
+            id,
+            after,
+            kind: PlannedKind::Resource {
+                node: node.into(),
+                op: op(operation, rsc),
+            },
+        };
+        let two_starts = Plan {
+            actions: vec![
+                action(1, vec![], "n1", "start", "r1"),
+                action(2, vec![], "n2", "start", "r2"),
+                action(3, vec![1], "n1", "monitor", "r1"),
+            ],
+            summary: vec![],
+        };
+        let mut steps = in_office(2, &["n1", "n2"]);
+        steps[1].2 = vec![
+            "ask_lrm n1",
+            "ask_lrm n2",
+            "propose t2: joined n1, joined n2, quorum",
+        ];
+        steps.extend([
+            (2_002, recorded(), vec!["schedule t2 #1"]),
+            (
+                2_006,
+                scheduled(2, 1, two_starts),
+                vec!["started 100", "exec start r1@n1 t2", "exec start r2@n2 t2"],
+            ),
+            (
+                2_007,
+                Event::ExecResult {
+                    transition: 100,
+                    action: 1,
+                    node: "n1".into(),
+                    op: op("start", "r1"),
+                    outcome: outcome(1),
+                },
+                vec![
+                    "recorded 1 failed: r1_start_0 returned rc 1 (Done), expected 0",
+                    "propose t2: op start r1@n1 rc 1",
+                ],
+            ),
+            (
+                2_008,
+                Event::ActionFailed {
+                    transition: 100,
+                    action: 2,
+                    reason: "timeout".into(),
+                },
+                vec![
+                    "recorded 2 failed: timeout",
+                    "finished 100 aborted: r1_start_0 returned rc 1 (Done), expected 0",
+                ],
+            ),
+            (2_009, recorded(), vec!["schedule t2 #2"]),
+        ]);
+        run(&mut c, &cib, steps);
+    }
+
+    #[test]
+    fn client_changes_abort_and_reschedule_and_recurring_failures_abort() {
+        let cib = cib(&["n1"]);
+        let mut c = controller();
+        let mut steps = in_office(2, &["n1"]);
+        steps[1].2 = vec!["ask_lrm n1", "propose t2: joined n1, quorum"];
+        steps.extend([
+            (2_002, recorded(), vec!["schedule t2 #1"]),
+            (
+                2_004,
+                scheduled(2, 1, failover_plan()),
+                vec!["started 100", "fence reboot n3 t2"],
+            ),
+            (2_005, Event::ClientChange, vec![]),
+            (
+                2_006,
+                Event::ActionFailed {
+                    transition: 100,
+                    action: 1,
+                    reason: "fence agent failed".into(),
+                },
+                vec![
+                    "recorded 1 failed: fence agent failed",
+                    "finished 100 aborted: configuration changed",
+                    "schedule t2 #2",
+                ],
+            ),
+            (
+                2_007,
+                Event::ExecResult {
+                    transition: 0,
+                    action: 0,
+                    node: "n1".into(),
+                    op: op("monitor", "r1"),
+                    outcome: outcome(7),
+                },
+                vec!["propose t2: op monitor r1@n1 rc 7"],
+            ),
+        ]);
+        run(&mut c, &cib, steps);
+        let kinds = effect_kinds(&[Effect::AskLrm { node: "n1".into() }]);
+        assert_eq!(kinds["ask_lrm"], 1);
+    }
+}
