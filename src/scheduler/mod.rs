@@ -358,6 +358,12 @@ pub fn debug_actions(
 pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
     let mut fence = vec![false; w.nodes.len()];
     let mut reason = vec![String::new(); w.nodes.len()];
+    // Fencing protects managed resources: with none (maintenance mode, or
+    // everything unmanaged) Pacemaker fences no one.
+    let any_managed = !w.maintenance_mode && w.top.iter().any(|&r| w.rscs[r].managed);
+    if !any_managed {
+        return (fence, reason);
+    }
     // Without quorum only nodes still in our membership may be fenced. Guest
     // nodes are "fenced" by recovering their container instead.
     for (i, n) in w.nodes.iter().enumerate() {
