@@ -360,7 +360,7 @@ pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
     let mut reason = vec![String::new(); w.nodes.len()];
     // Fencing protects managed resources: with none (maintenance mode, or
     // everything unmanaged) Pacemaker fences no one.
-    let any_managed = !w.maintenance_mode && w.top.iter().any(|&r| w.rscs[r].managed);
+    let any_managed = !w.maintenance_mode && w.rscs.iter().any(|r| r.parent.is_none() && r.managed);
     if !any_managed {
         return (fence, reason);
     }

@@ -426,10 +426,9 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
 /// that failed while running one. Nodes are not fenced either
 /// (`remote::can_fence`).
 fn unmanage_without_fencing(w: &mut Working) {
+    // A fence device only left in the status section (an orphan) counts too.
     let device = w.rscs.iter().any(|r| {
-        r.variant == Variant::Primitive
-            && !r.orphan
-            && r.agent.as_ref().is_some_and(|a| a.class == "stonith")
+        r.variant == Variant::Primitive && r.agent.as_ref().is_some_and(|a| a.class == "stonith")
     });
     w.have_fencing = device || w.cib.bool_property("have-watchdog", false);
     if w.fencing_enabled && !w.have_fencing {
@@ -1180,6 +1179,15 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool, remote_conn: bool) -> String
     "restart".into()
 }
 
+/// The rc the controller expected of an operation: the third field of its
+/// transition key ("action:transition:expected-rc:uuid").
+fn expected_rc_of(op: &crate::model::cib::LrmOp) -> Option<i32> {
+    op.transition_key
+        .as_deref()
+        .and_then(|k| k.split(':').nth(2))
+        .and_then(|v| v.parse::<i32>().ok())
+}
+
 fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bool) -> Replay {
     let mut ops: Vec<&LrmOp> = lrm.ops.iter().collect();
     ops.sort_by_key(|o| (o.call_id < 0, o.call_id));
@@ -1204,6 +1212,12 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bo
         // 3 not supported, 4 error (rc says more), 5 hard error, 6 fatal,
         // 7 not installed.
         if op.op_status == -1 || op.call_id == -1 {
+            // An operation past failure-timeout that has not got the result
+            // expected of it counts as an expired failure: ignored, even in
+            // flight.
+            if expired && op.rc != expected_rc_of(op).unwrap_or(0) {
+                continue;
+            }
             // In flight: a start or promote in progress means active.
             match op.operation.as_str() {
                 "start" | "migrate_from" => st.role = Role::Started,
@@ -1234,11 +1248,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bo
         // decides. Other statuses (timeout, not supported...) are failures.
         // The transition key "action:transition:expected-rc:uuid" says what
         // the controller expected; a recurring monitor is fine when it got it.
-        let expected_rc = op
-            .transition_key
-            .as_deref()
-            .and_then(|k| k.split(':').nth(2))
-            .and_then(|v| v.parse::<i32>().ok());
+        let expected_rc = expected_rc_of(op);
         let success = match op.operation.as_str() {
             "monitor" if is_probe => rc == 0 || rc == 7 || rc == 8,
             "monitor" => match expected_rc {
@@ -1586,6 +1596,11 @@ fn unpack_lrm_entry(
     lrm: &LrmResource,
     now: i64,
 ) {
+    // An entry without operations says nothing (Pacemaker skips it: no
+    // orphan is made of it, the resource is not known there).
+    if lrm.ops.is_empty() && !w.cib.bool_property("shutdown-lock", false) {
+        return;
+    }
     let (base, number) = match lrm.id.rsplit_once(':') {
         Some((b, n)) if n.parse::<u32>().is_ok() => (b.to_string(), n.parse::<u32>().ok()),
         _ => (lrm.id.clone(), None),
