@@ -579,6 +579,18 @@ pub fn node_attr<'w>(a: &Assigner<'w>, n: usize, attr: &str, rsc: usize) -> Opti
     node.attrs.get(attr).map(String::as_str)
 }
 
+/// Whether two nodes' values of a colocation's node attribute count as the
+/// same place: compared without regard to case, and two nodes that both lack
+/// the attribute are alike (the reference keeps an anti-colocation on
+/// `site` apart on nodes with no `site` at all).
+pub fn same_attr(x: Option<&str>, y: Option<&str>) -> bool {
+    match (x, y) {
+        (Some(x), Some(y)) => x.eq_ignore_ascii_case(y),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// Pacemaker's `pcmk__apply_coloc_to_scores`.
 pub fn apply_to_scores(a: &mut Assigner, dependent: usize, primary: usize, ci: usize) {
     let c = a.colocs[ci].clone();
@@ -594,7 +606,7 @@ pub fn apply_to_scores(a: &mut Assigner, dependent: usize, primary: usize, ci: u
             work[n] = Some(score::add(-c.score, s));
             continue;
         }
-        if node_attr(a, n, &c.node_attribute, dependent) == value && value.is_some() {
+        if same_attr(node_attr(a, n, &c.node_attribute, dependent), value) {
             if c.score < INFINITY {
                 work[n] = Some(score::add(c.score, s));
             }
@@ -618,7 +630,7 @@ pub fn apply_to_priority(a: &mut Assigner, dependent: usize, primary: usize, ci:
     };
     let dv = node_attr(a, dn, &c.node_attribute, dependent);
     let pv = node_attr(a, pn, &c.node_attribute, primary);
-    if dv != pv || dv.is_none() {
+    if !same_attr(dv, pv) {
         if c.score >= INFINITY && c.dependent_role == Some(Role::Promoted) {
             a.priority[dependent] = -INFINITY;
         }
@@ -842,8 +854,7 @@ fn best_node_score_matching_attr(a: &Assigner, ci: usize, rsc: usize, value: Opt
         let Some(s) = table[n] else { continue };
         if s > best
             && a.node_available(n)
-            && value.is_some()
-            && node_attr(a, n, &c.node_attribute, rsc) == value
+            && same_attr(node_attr(a, n, &c.node_attribute, rsc), value)
         {
             best = s;
         }

@@ -554,9 +554,10 @@ fn update_dependent_with_promotable(a: &mut Assigner, clone: usize, dependent: u
                 let Some(s) = a.allowed[dependent][n] else {
                     continue;
                 };
-                if value.is_some()
-                    && colocation::node_attr(a, n, &c.node_attribute, dependent) == value
-                {
+                if colocation::same_attr(
+                    colocation::node_attr(a, n, &c.node_attribute, dependent),
+                    value,
+                ) {
                     a.allowed[dependent][n] = Some(score::add(s, c.score));
                 }
             }
