@@ -824,6 +824,11 @@ class Generator:
             "exec-time": str(self.r.randrange(0, 200)),
             "queue-time": "0",
         }
+        # One entry per id, as in a real history: a later last_0 (a promote
+        # after the start) replaces the earlier one.
+        for child in list(lrm):
+            if child.get("id") == a["id"]:
+                lrm.remove(child)
         if digest and p is not None:
             dtask = "start" if (task in ("monitor", "promote", "demote", "migrate_from", "migrate_to") and interval == 0) else task
             a["op-digest"] = p.digest(dtask, interval, self.op_defaults_timeout)
