@@ -952,14 +952,23 @@ fn decide_lost_guests(w: &mut Working) {
         let Some(container) = guest_container(w, n) else {
             continue;
         };
-        let conn_failed = w.nodes[n]
+        let conn = w.nodes[n]
             .connection
             .as_ref()
             .and_then(|c| w.by_id.get(c))
-            .is_some_and(|&c| w.rscs[c].failed());
+            .map(|&c| &w.rscs[c]);
+        let conn_failed = conn.is_some_and(|c| c.failed());
+        let conn_active = conn.is_some_and(|c| {
+            c.current
+                .iter()
+                .any(|cur| w.nodes[cur.node].online || w.nodes[cur.node].unclean)
+        });
         let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
         let down = w.rscs[container].failed() || conn_failed || !w.nodes[n].online;
-        if down && has_resources && w.rscs[container].managed {
+        // A guest that was up (its connection active) when its container
+        // failed is unclean even with nothing on it.
+        let was_up_when_failed = conn_active && (w.rscs[container].failed() || conn_failed);
+        if down && (has_resources || was_up_when_failed) && w.rscs[container].managed {
             w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
             for r in &mut w.rscs {
                 for c in &mut r.current {
