@@ -78,6 +78,36 @@ pub fn internal(m: &mut Model) {
     for r in tops {
         internal_for(m, r);
     }
+    guest_resource_orderings(m);
+}
+
+/// A resource on a guest node starts (or is promoted) after the guest's
+/// container starts, and a required container start (the container moves
+/// or recovers) makes it required: what runs inside restarts with it.
+fn guest_resource_orderings(m: &mut Model) {
+    let w = m.w;
+    let mut pairs = Vec::new();
+    for (a, act) in m.acts.iter().enumerate() {
+        if !matches!(act.task, Tk::Start | Tk::Promote) {
+            continue;
+        }
+        let (Some(r), Some(n)) = (act.rsc, act.node) else {
+            continue;
+        };
+        let Some(container) = super::unpack::guest_container(w, n) else {
+            continue;
+        };
+        if r != container && w.rscs[r].variant == Variant::Primitive {
+            pairs.push((container, a));
+        }
+    }
+    for (container, a) in pairs {
+        m.order_mixed(
+            (Some(container), Some(Tk::Start), None),
+            (None, None, Some(a)),
+            rel::FIRST_IMPLIES_THEN,
+        );
+    }
 }
 
 fn internal_for(m: &mut Model, r: usize) {
