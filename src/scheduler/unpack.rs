@@ -854,6 +854,9 @@ fn add_resource(
                     };
                     let cfg = primitive(format!("{}-{}", r.id, n), agent, BTreeMap::new());
                     let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
+                    // Like a guest's, it follows its container; it never
+                    // migrates on its own.
+                    w.rscs[ci].allow_migrate = false;
                     w.rscs[idx].children.push(ci);
                     parts.remotes.push(ci);
                 }
