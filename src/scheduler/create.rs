@@ -558,8 +558,17 @@ fn schedule_restart(
         run_step(m, r, step, current, !need_stop);
         role = next;
     }
-    while st.role <= st.next_role && role != st.role && !st.blocked {
-        let next = next_step(role, st.role);
+    // Back up to the role it had, or to a lower next role (a failed
+    // promoted instance that will stay unpromoted is recovered as such).
+    let up_to = if st.role <= st.next_role {
+        Some(st.role)
+    } else if need_stop && st.next.is_some() && st.next_role > Role::Stopped {
+        Some(st.next_role)
+    } else {
+        None
+    };
+    while let Some(target) = up_to.filter(|&t| role != t && !st.blocked) {
+        let next = next_step(role, target);
         let required = need_stop || (next == Role::Promoted && need_promote);
         let step = step_action(role, next);
         if step == Step::Nothing {
