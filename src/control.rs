@@ -796,6 +796,36 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_caller_that_stops_mid_request_is_answered_and_dropped_after_the_idle_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        start_server(&socket, Access::Admin).await;
+        let s = socket.clone();
+        let (answer, after) = tokio::task::spawn_blocking(move || {
+            let mut stream = UnixStream::connect(&s).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_millis(CONTROL_IDLE_MS_MAX * 3)))
+                .unwrap();
+            // A length and half the body, then nothing.
+            stream.write_all(&100u32.to_be_bytes()).unwrap();
+            stream.write_all(&[0u8; 50]).unwrap();
+            let body = read_frame(&mut stream).unwrap();
+            let answer: ControlResponse = decode_body(&body).unwrap();
+            // The daemon has closed its end: the next read sees the end.
+            let mut rest = Vec::new();
+            let after = std::io::Read::read_to_end(&mut stream, &mut rest).map(|_| rest.len());
+            (answer, after)
+        })
+        .await
+        .unwrap();
+        assert!(
+            matches!(&answer, ControlResponse::Error(e) if e.contains("CONTROL_IDLE_MS_MAX")),
+            "{answer:?}"
+        );
+        assert_eq!(after.unwrap(), 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn idle_connections_are_bounded_and_the_listener_lives_on() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("s.sock");

@@ -568,15 +568,16 @@ pub const SHUTDOWN_DRAIN_TIMEOUT_MS: u64 = 20_000;
 /// fenced. Gives up after `timeout_ms` (no DC, no quorum, a stop that hangs).
 pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
     let me = node.shared.node.clone();
-    if node.shared.dc_info().dc.is_none()
-        || !crate::actors::dc::runs_anything_on(&node.shared.cib(), &me)
-    {
+    // Announced even when nothing runs here: a node gone without a word
+    // is recorded as lost, and fenced.
+    if node.shared.dc_info().dc.is_none() {
         return;
     }
+    let announced = crate::actors::shared::now_epoch_s().to_string();
     let change = crate::actors::message::CibChange::SetTransientAttribute {
         node: me.clone(),
         name: "shutdown".into(),
-        value: Some(crate::actors::shared::now_epoch_s().to_string()),
+        value: Some(announced.clone()),
     };
     let answer = node
         .router
@@ -590,6 +591,11 @@ pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
     if let Err(error) = answer {
         tracing::warn!(%error, "could not announce the shutdown; leaving anyway");
         return;
+    }
+    // For the next incarnation: this goodbye is not a request to it.
+    let file = node.shared.state_dir.join(SHUTDOWN_ANNOUNCED_FILE);
+    if let Err(error) = std::fs::write(&file, &announced) {
+        tracing::warn!(%error, file = %file.display(), "could not remember the announced shutdown");
     }
     tracing::info!("waiting for the cluster to move this node's resources away");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
@@ -1215,6 +1221,10 @@ pub fn agent_config_with(
     }
 }
 
+/// In the state dir: the `shutdown` value this node's last clean leave
+/// announced.
+const SHUTDOWN_ANNOUNCED_FILE: &str = "shutdown-announced";
+
 /// How often a node looks for a `shutdown` request made for it elsewhere
 /// (`systole cluster stop --node N` from another node).
 pub const SHUTDOWN_REQUEST_POLL_MS: u64 = 500;
@@ -1225,13 +1235,29 @@ pub const SHUTDOWN_REQUEST_POLL_MS: u64 = 500;
 fn watch_for_shutdown_requests(node: &NodeHandle) {
     let node = node.clone();
     let started_epoch_s = crate::actors::shared::now_epoch_s();
+    // The attribute is in seconds: a daemon restarted within the second it
+    // left in would take its own goodbye (still in the CIB until the DC
+    // records the leave) for a request. The last incarnation noted it.
+    let announced_file = node.shared.state_dir.join(SHUTDOWN_ANNOUNCED_FILE);
+    let mut left_over = std::fs::read_to_string(&announced_file).ok();
     tokio::task::spawn_local(async move {
         loop {
             tokio::time::sleep(std::time::Duration::from_millis(SHUTDOWN_REQUEST_POLL_MS)).await;
             let cib = node.shared.cib();
-            let requested = crate::attrd::transient_value(&cib, &node.shared.node, "shutdown")
-                .and_then(|v| v.parse::<i64>().ok())
-                .is_some_and(|at| at >= started_epoch_s);
+            let value = crate::attrd::transient_value(&cib, &node.shared.node, "shutdown");
+            if value.is_some() && value == left_over {
+                // Until it is gone the scheduler keeps everything off
+                // this node (a DC that left records no leave for itself).
+                if withdraw_left_over_shutdown(&node).await {
+                    left_over = None;
+                    let _ = std::fs::remove_file(&announced_file);
+                }
+                continue;
+            }
+            let requested = value != left_over
+                && value
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .is_some_and(|at| at >= started_epoch_s);
             if requested {
                 tracing::info!("the cluster asks this node to stop");
                 node.shutdown.notify_one();
@@ -1239,6 +1265,39 @@ fn watch_for_shutdown_requests(node: &NodeHandle) {
             }
         }
     });
+}
+
+/// Removes the `shutdown` attribute the previous incarnation of this node
+/// left in the CIB; false while there is no quorum to write it.
+async fn withdraw_left_over_shutdown(node: &NodeHandle) -> bool {
+    let change = crate::actors::message::CibChange::SetTransientAttribute {
+        node: node.shared.node.clone(),
+        name: "shutdown".into(),
+        value: None,
+    };
+    let answer = node
+        .router
+        .request(
+            node.router.local_ref("control"),
+            node.router.local_ref("cib"),
+            Message::CibModify { change },
+            CONTROL_REQUEST_TIMEOUT_MS,
+        )
+        .await;
+    match answer {
+        Ok(Message::Error(error)) => {
+            tracing::debug!(%error, "the last incarnation's shutdown stays for now");
+            false
+        }
+        Err(error) => {
+            tracing::debug!(%error, "the last incarnation's shutdown stays for now");
+            false
+        }
+        Ok(_) => {
+            tracing::info!("withdrew the shutdown the last incarnation announced");
+            true
+        }
+    }
 }
 
 /// Feeds systemd's watchdog (`WatchdogSec=` in the unit) from the runtime

@@ -38,6 +38,13 @@ pub const BUSY_PAUSE_MS: u64 = 1_000;
 /// Scheduler failures are retried after this, doubling up to the maximum.
 pub const SCHEDULE_RETRY_MS_MIN: u64 = 1_000;
 pub const SCHEDULE_RETRY_MS_MAX: u64 = 30_000;
+/// Failed fencing of one target in a row before it is no longer retried at
+/// once (Pacemaker's `stonith-max-attempts` default).
+pub const FENCE_ATTEMPTS_MAX_DEFAULT: u32 = 10;
+/// Past that, the next try waits this long unless something else happens:
+/// a node no device can fence would otherwise be retried forever, each
+/// failure a replicated write.
+pub const FENCE_RETRY_PAUSE_MS: u64 = 60_000;
 
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
@@ -179,6 +186,11 @@ struct Office {
     last_schedule_ms: u64,
     retry_ms: u64,
     retry_at_ms: u64,
+    /// Failed fencing attempts in a row, by target.
+    fence_failures: BTreeMap<String, u32>,
+    /// Set once a target's failures reach `stonith-max-attempts`: until
+    /// then, a finished transition does not by itself bring another.
+    fence_retry_at_ms: Option<u64>,
 }
 
 pub struct Controller {
@@ -266,7 +278,7 @@ impl Controller {
                     detail,
                     at_epoch_s,
                 };
-                self.on_fence_result(transition, action, record);
+                self.on_fence_result(transition, action, record, cib, now_ms);
             }
             Event::ActionFailed {
                 transition,
@@ -315,6 +327,8 @@ impl Controller {
             last_schedule_ms: 0,
             retry_ms: SCHEDULE_RETRY_MS_MIN,
             retry_at_ms: 0,
+            fence_failures: BTreeMap::new(),
+            fence_retry_at_ms: None,
         };
         // Members are up as the membership says; what they run follows
         // when they answer (until then the scheduler would probe them).
@@ -406,6 +420,13 @@ impl Controller {
             .lrm_pending
             .retain(|_, asked_ms| now_ms.saturating_sub(*asked_ms) < wait_ms);
         self.declare_absent(cib, now_ms);
+        if let Some(office) = self.office.as_mut() {
+            if office.fence_retry_at_ms.is_some_and(|at| now_ms >= at) {
+                office.fence_retry_at_ms = None;
+                office.fence_failures.clear();
+                self.want_schedule("fencing retried after its pause");
+            }
+        }
     }
 
     fn want_schedule(&mut self, cause: &str) {
@@ -549,6 +570,11 @@ impl Controller {
             outcome,
         });
         office.run = None;
+        if office.fence_retry_at_ms.is_some() && office.causes.is_empty() {
+            // Fencing failed too often: the next try waits for its pause
+            // (or for anything else that calls for a transition).
+            return;
+        }
         office.need_schedule = true;
         if office.causes.is_empty() {
             office.causes.push("previous transition finished".into());
@@ -624,13 +650,29 @@ impl Controller {
         }
     }
 
-    fn on_fence_result(&mut self, transition: u64, action: u32, record: FenceRecord) {
-        if self.office.is_none() {
+    fn on_fence_result(
+        &mut self,
+        transition: u64,
+        action: u32,
+        record: FenceRecord,
+        cib: &Element,
+        now_ms: u64,
+    ) {
+        let Some(office) = self.office.as_mut() else {
             return;
-        }
+        };
         let (ok, target, detail) = (record.ok, record.target.clone(), record.detail.clone());
         // Unfencing lets a node in; it does not take it down.
         let down = ok && record.action != "on";
+        if down {
+            office.fence_failures.remove(&target);
+        } else if !ok && record.action != "on" {
+            let failures = office.fence_failures.entry(target.clone()).or_insert(0);
+            *failures += 1;
+            if *failures >= fence_attempts_max(cib) {
+                office.fence_retry_at_ms = Some(now_ms + FENCE_RETRY_PAUSE_MS);
+            }
+        }
         self.status.push(StatusChange::FenceEvent { record });
         if down {
             self.status.push(StatusChange::NodeFenced {
@@ -658,6 +700,20 @@ impl Controller {
             changes: std::mem::take(&mut self.status),
         });
     }
+}
+
+/// `stonith-max-attempts` from the cluster properties (rules are not
+/// evaluated here: the controller has no clock of its own to judge them).
+fn fence_attempts_max(cib: &Element) -> u32 {
+    cib.child("configuration")
+        .and_then(|c| c.child("crm_config"))
+        .into_iter()
+        .flat_map(|crm| crm.children_named("cluster_property_set"))
+        .flat_map(|set| set.children_named("nvpair"))
+        .find(|nv| nv.attr("name") == Some("stonith-max-attempts"))
+        .and_then(|nv| nv.attr("value"))
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .map_or(FENCE_ATTEMPTS_MAX_DEFAULT, |n| n.max(1))
 }
 
 /// Whether a node in `local_term`, following `local_leader`, carries out a
@@ -1065,6 +1121,51 @@ mod tests {
         ];
         steps.push((2_601, recorded(), vec!["schedule t7 #2"]));
         run(&mut c, &cib, steps);
+    }
+
+    #[test]
+    fn fencing_that_keeps_failing_is_retried_after_a_pause_not_at_once() {
+        let cib = cib(&["n1", "n2", "n3"]);
+        let mut c = controller();
+        let mut now_ms = 0;
+        let mut step = |c: &mut Controller, event: Event, at_ms: u64| -> Vec<String> {
+            now_ms = now_ms.max(at_ms);
+            c.handle(event, &cib, now_ms).iter().map(describe).collect()
+        };
+        step(&mut c, view(&["n1", "n2", "n3"]), 0);
+        step(&mut c, dc(7), 2_000);
+        step(&mut c, recorded(), 2_001);
+        step(&mut c, lrm("n1", None), 2_002);
+        step(&mut c, lrm("n2", None), 2_003);
+        step(&mut c, view(&["n1", "n2"]), 2_010);
+        let mut got = step(&mut c, recorded(), 2_011);
+        let failed = |transition: u64| Event::FenceResult {
+            transition,
+            action: 1,
+            target: "n3".into(),
+            fence_action: "reboot".into(),
+            ok: false,
+            detail: "no device".into(),
+            at_epoch_s: 1,
+        };
+        for attempt in 1..=FENCE_ATTEMPTS_MAX_DEFAULT as u64 {
+            assert_eq!(
+                got,
+                [format!("schedule t7 #{attempt}")],
+                "attempt {attempt}"
+            );
+            let at_ms = 2_100 + attempt * 10;
+            step(&mut c, scheduled(7, attempt, failover_plan()), at_ms);
+            let after_failure = step(&mut c, failed(99 + attempt), at_ms + 1);
+            assert!(after_failure.iter().any(|e| e.starts_with("finished")));
+            got = step(&mut c, recorded(), at_ms + 2);
+        }
+        // The tenth failure in a row: no transition follows by itself.
+        assert!(got.is_empty(), "{got:?}");
+        assert!(step(&mut c, Event::Tick, 30_000).is_empty());
+        // After the pause it is tried again.
+        let retried = step(&mut c, Event::Tick, 2_300 + FENCE_RETRY_PAUSE_MS);
+        assert_eq!(retried, ["schedule t7 #11"]);
     }
 
     #[test]

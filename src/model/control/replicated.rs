@@ -206,6 +206,28 @@ fn add_cib_node(cib: &mut Element, name: &str) {
         );
         cib_store::bump_epoch(cib);
     }
+    // A node that has never been seen is "unclean" to the scheduler (as
+    // Pacemaker's startup-fencing has it) and would be fenced before the
+    // DC records its join: a node just added is known to be down instead.
+    let has_state = cib.child("status").is_some_and(|s| {
+        s.children
+            .iter()
+            .any(|c| c.name == "node_state" && c.attr("uname") == Some(name))
+    });
+    if !has_state {
+        let mut state = Element::new("node_state")
+            .with_attr("id", name)
+            .with_attr("uname", name);
+        for (key, value) in [
+            ("in_ccm", "false"),
+            ("crmd", "offline"),
+            ("join", "down"),
+            ("expected", "down"),
+        ] {
+            state.set_attr(key, value);
+        }
+        cib.child_or_insert("status").children.push(state);
+    }
 }
 
 fn remove_cib_node(cib: &mut Element, name: &str) {
@@ -325,6 +347,26 @@ mod tests {
             role: MemberRole::Voter,
         }));
         assert_eq!(nodes(&state), ["n1", "n2", "n3"]);
+        // Known down until it joins: never "unclean", so never fenced for
+        // having been added (n1 and n2 are up, n3 not yet).
+        let mut cib = (*state.cib).clone();
+        for node in ["n1", "n2"] {
+            cib_store::apply_status(&mut cib, &StatusChange::NodeJoined { node: node.into() });
+        }
+        let quorate = StatusChange::Quorum {
+            quorate: true,
+            dc: "n1".into(),
+        };
+        cib_store::apply_status(&mut cib, &quorate);
+        let plan = crate::scheduler::plan::plan(&cib, 0).unwrap();
+        assert!(
+            !plan
+                .actions
+                .iter()
+                .any(|a| matches!(&a.kind, crate::model::plan::PlannedKind::Fence { .. })),
+            "{:?}",
+            plan.summary
+        );
         state.apply_member_change(&MemberChange::Remove { name: "n1".into() });
         assert_eq!(nodes(&state), ["n2", "n3"]);
     }
