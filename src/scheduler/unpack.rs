@@ -369,6 +369,27 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
     }
     // Fencing a node releases what was blocked there: it will be stopped.
     let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
+    // A copy on a node about to be fenced goes away with the node; what runs
+    // elsewhere is what counts.
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        let doomed = |c: &Current| {
+            let n = &w.nodes[c.node];
+            n.unclean && w.fencing_enabled && (quorate || n.online)
+        };
+        let survivors = w.rscs[r].current.iter().filter(|c| !doomed(c)).count();
+        if survivors == 1 {
+            let kept: Vec<Current> = w.rscs[r]
+                .current
+                .iter()
+                .filter(|c| !doomed(c))
+                .cloned()
+                .collect();
+            w.rscs[r].current = kept;
+        }
+    }
     for r in 0..w.rscs.len() {
         if !w.rscs[r].blocked {
             continue;
