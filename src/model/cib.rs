@@ -681,6 +681,9 @@ impl Cib {
                 }
             }
         }
+        if let Some(issue) = start_up_disabled(&cib, config) {
+            cib.config_errors.push(issue);
+        }
         if let Some(status) = root.child("status") {
             for ns in status.children_named("node_state") {
                 match read_node_state(root, ns, &ctx, &mut cib.config_errors) {
@@ -1506,4 +1509,26 @@ pub fn location_rule_score(rule: &Element, ctx: &RuleContext) -> Option<i64> {
         return score::parse(value);
     }
     Some(rule.attr("score").and_then(score::parse).unwrap_or(0))
+}
+
+/// Fencing is enabled with nothing to fence with: as in Pacemaker, no
+/// resource is started, stopped or recovered (probes still run). Said as a
+/// warning so that removing the last fence device stays possible.
+fn start_up_disabled(cib: &Cib, config: &Element) -> Option<ConfigIssue> {
+    if !cib.bool_property("fencing-enabled", true) || cib.bool_property("have-watchdog", false) {
+        return None;
+    }
+    let mut device = false;
+    if let Some(resources) = config.child("resources") {
+        resources.walk(&mut |e| device |= e.attr("class") == Some("stonith"));
+    }
+    (!device).then(|| {
+        ConfigIssue::warning(
+            "",
+            "",
+            "resource start-up disabled: fencing is enabled (stonith-enabled) but no fence \
+             device is configured; add one (`resource create NAME stonith:AGENT ...`) or set \
+             stonith-enabled=false",
+        )
+    })
 }

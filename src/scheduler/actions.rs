@@ -39,6 +39,9 @@ pub struct Decision {
     pub demote: bool,
     pub migrate: bool,
     pub managed: bool,
+    /// Probes may run: managed, or held only because start-up is disabled
+    /// for want of fencing (probes read the state and change nothing).
+    pub probe: bool,
     pub failed: bool,
     /// Failed with on-fail=block: frozen where it is, never started again.
     pub blocked_stop: bool,
@@ -1190,6 +1193,7 @@ impl<'a> Model<'a> {
             current: super::unpack::current_node(w, r),
             next: st.next,
             managed: st.managed,
+            probe: st.managed || (rsc.managed && !w.maintenance_mode),
             failed: st.failed,
             blocked_stop: rsc.blocked,
             reload: st.reload,

@@ -749,10 +749,7 @@ impl<'a> Assigner<'a> {
         {
             self.next_role[r] = w.rscs[r].current_role();
         }
-        if w.fencing_enabled && !w.have_fencing {
-            self.managed[r] = false;
-        }
-        if !self.managed[r] {
+        if !self.managed[r] || w.start_up_disabled() {
             // Unmanaged resources stay where they are.
             self.next_role[r] = w.rscs[r].current_role();
             let here = super::unpack::current_node(w, r);

@@ -40,9 +40,7 @@ pub fn initial_state(w: &Working, plan: &Plan, r: usize) -> RscState {
         .current
         .iter()
         .any(|c| c.failed && !matches!(c.on_fail.as_deref(), Some("block") | Some("demote")));
-    let managed = rsc.managed
-        && !w.maintenance_mode
-        && !(w.fencing_enabled && !w.have_fencing && rsc.variant == Variant::Primitive);
+    let managed = rsc.managed && !w.maintenance_mode && !w.start_up_disabled();
     RscState {
         role,
         next_role,
@@ -217,7 +215,10 @@ fn probe_on(m: &mut Model, r: usize, n: usize) {
         }
         Variant::Primitive => {}
     }
-    if !m.state[r].managed || rsc.orphan || !m.plan.allowed[r][n] {
+    // Probes run while start-up is disabled for want of fencing: they only
+    // read the state.
+    let probe_managed = m.state[r].managed || (rsc.managed && !w.maintenance_mode);
+    if !probe_managed || rsc.orphan || !m.plan.allowed[r][n] {
         return;
     }
     let in_container = rsc.meta.get("container").is_some_and(|c| *c != rsc.base);

@@ -10,7 +10,9 @@
 //!
 //! ```
 //! let cib = systole::model::xml::Element::parse(r#"<cib have-quorum="1"><configuration>
-//!   <crm_config/><nodes><node id="n1" uname="n1"/></nodes>
+//!   <crm_config><cluster_property_set id="opts">
+//!     <nvpair id="opts-fencing" name="stonith-enabled" value="false"/>
+//!   </cluster_property_set></crm_config><nodes><node id="n1" uname="n1"/></nodes>
 //!   <resources><primitive id="ip" class="ocf" provider="heartbeat" type="IPaddr2"/></resources>
 //!   <constraints/></configuration>
 //!   <status><node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/></status></cib>"#).unwrap();

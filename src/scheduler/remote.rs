@@ -121,7 +121,7 @@ pub fn connection_state(w: &Working, plan: &Plan, n: usize) -> Option<Connection
 /// (resource discovery), and its state there unknown.
 fn needs_probe(w: &Working, plan: &Plan, decisions: &[Decision], r: usize, n: usize) -> bool {
     let rsc = &w.rscs[r];
-    decisions[r].managed
+    decisions[r].probe
         && plan.allowed[r][n]
         && !rsc.known_on[n]
         && !rsc.current.iter().any(|c| c.node == n)

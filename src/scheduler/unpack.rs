@@ -249,6 +249,12 @@ fn meta_bool(meta: &BTreeMap<String, String>, key: &str, default: bool) -> bool 
 }
 
 impl Working {
+    /// Fencing is enabled with nothing to fence with: resources are held
+    /// where they are (probes still run), see `unpack_have_fencing`.
+    pub fn start_up_disabled(&self) -> bool {
+        self.fencing_enabled && !self.have_fencing
+    }
+
     pub fn node_named(&self, name: &str) -> Option<usize> {
         self.node_index.get(name).copied()
     }
@@ -417,27 +423,22 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
         }
     }
     unpack_ticket_fencing(&mut w);
-    unmanage_without_fencing(&mut w);
+    unpack_have_fencing(&mut w);
     w
 }
 
 /// With fencing enabled but nothing to fence with (no fence device, no
-/// watchdog), Pacemaker manages no resource: it could not recover a node
-/// that failed while running one. Nodes are not fenced either
-/// (`remote::can_fence`).
-fn unmanage_without_fencing(w: &mut Working) {
+/// watchdog), Pacemaker starts, stops and recovers nothing ("resource
+/// start-up disabled"): it could not recover a node that failed while
+/// running a resource. It still probes, so the status stays true, and
+/// nodes are not fenced (`remote::can_fence`). `Working::start_up_disabled`
+/// holds resources where they are without showing them as unmanaged.
+fn unpack_have_fencing(w: &mut Working) {
     // A fence device only left in the status section (an orphan) counts too.
     let device = w.rscs.iter().any(|r| {
         r.variant == Variant::Primitive && r.agent.as_ref().is_some_and(|a| a.class == "stonith")
     });
     w.have_fencing = device || w.cib.bool_property("have-watchdog", false);
-    if w.fencing_enabled && !w.have_fencing {
-        for r in &mut w.rscs {
-            if r.variant == Variant::Primitive {
-                r.managed = false;
-            }
-        }
-    }
 }
 
 /// `loss-policy=fence`: a node running a resource whose ticket was revoked
