@@ -173,6 +173,10 @@ pub struct ConsensusReport {
     pub disk_error: Option<String>,
     /// The DC's last scheduler error, until scheduling works again.
     pub scheduler_error: Option<String>,
+    /// Why this two-node survivor does not go on alone (fencing disabled
+    /// or failing), while its peer is lost.
+    #[serde(default)]
+    pub two_node_warning: Option<String>,
     /// Messages refused because their sender is not a member.
     pub refused_non_members: u64,
 }
@@ -559,17 +563,25 @@ async fn serve_connection<H, F, M>(
         pid: cred.pid(),
     };
     let idle = Duration::from_millis(CONTROL_IDLE_MS_MAX);
-    let Some(_uid_slot) = counts.enter(caller.uid) else {
-        let refused = ControlResponse::Error(format!(
-            "refused: uid {} already holds CONTROL_CONNECTIONS_PER_UID_MAX = {CONTROL_CONNECTIONS_PER_UID_MAX} connections",
-            caller.uid
-        ));
-        if let Ok(frame) = encode_frame(&refused) {
-            let _ = tokio::time::timeout(idle, stream.write_all(&frame)).await;
-        }
-        return;
-    };
     let allowed = access(&caller);
+    // Administrators (root, the daemon's user, the admin group) are bound
+    // only by the overall limit: agents run as root and may call
+    // `crm_attribute` or `attrd_updater` many at a time.
+    let _uid_slot = if matches!(allowed, Access::Admin) {
+        None
+    } else {
+        let Some(slot) = counts.enter(caller.uid) else {
+            let refused = ControlResponse::Error(format!(
+                "refused: uid {} already holds CONTROL_CONNECTIONS_PER_UID_MAX = {CONTROL_CONNECTIONS_PER_UID_MAX} connections",
+                caller.uid
+            ));
+            if let Ok(frame) = encode_frame(&refused) {
+                let _ = tokio::time::timeout(idle, stream.write_all(&frame)).await;
+            }
+            return;
+        };
+        Some(slot)
+    };
     let response = match tokio::time::timeout(idle, read_request(&mut stream, allowed)).await {
         Err(_) => ControlResponse::Error(format!(
             "no complete request within CONTROL_IDLE_MS_MAX = {CONTROL_IDLE_MS_MAX} ms"
@@ -826,10 +838,33 @@ mod tests {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn idle_connections_are_bounded_and_the_listener_lives_on() {
+    async fn administrators_are_bound_only_by_the_overall_limit() {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("s.sock");
         start_server(&socket, Access::Admin).await;
+        let s = socket.clone();
+        tokio::task::spawn_blocking(move || {
+            // Many agents calling crm_attribute at once, all as root.
+            let held: Vec<UnixStream> = (0..CONTROL_CONNECTIONS_PER_UID_MAX * 3)
+                .map(|_| UnixStream::connect(&s).unwrap())
+                .collect();
+            let answer = call(&s, &ControlRequest::Ping, 2_000);
+            assert!(
+                matches!(answer, Ok(ControlResponse::Pong { .. })),
+                "{answer:?}"
+            );
+            drop(held);
+        })
+        .await
+        .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn idle_connections_are_bounded_and_the_listener_lives_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        // The per-uid bound holds for callers who are not administrators.
+        start_server(&socket, Access::ReadOnly).await;
         let s = socket.clone();
         tokio::task::spawn_blocking(move || {
             // Many idle connections from one uid: past the per-uid bound

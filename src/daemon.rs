@@ -169,17 +169,9 @@ async fn write_attribute(shared: &NodeShared, router: &Arc<Router>, write: crate
         name: write.name,
         value: write.value,
     };
-    let answer = router
-        .request(
-            router.local_ref("attrd"),
-            router.local_ref("cib"),
-            Message::CibModify { change },
-            CONTROL_REQUEST_TIMEOUT_MS,
-        )
-        .await;
-    match answer {
-        Ok(Message::CibStored { .. }) => {}
-        other => tracing::warn!(node = %shared.node, answer = ?other, "attribute write failed"),
+    match modify_local_cib(router, "attrd", change, CONTROL_REQUEST_TIMEOUT_MS).await {
+        Ok(_) => {}
+        Err(error) => tracing::warn!(node = %shared.node, %error, "attribute write failed"),
     }
 }
 
@@ -235,6 +227,7 @@ pub fn start_node(
         witness: false,
         election_timeout_ms: config.election_timeout_ms,
         heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+        two_node: config.two_node,
     };
     start_node_with(config, agent_config, settings, bus, events, give_up)
 }
@@ -552,6 +545,7 @@ fn consensus_report(shared: &NodeShared) -> crate::control::ConsensusReport {
         reachable_voters: shared.quorum().reachable,
         disk_error: info.disk_error,
         scheduler_error: info.scheduler_error,
+        two_node_warning: info.two_node_warning,
         refused_non_members: shared
             .refused_non_members
             .load(std::sync::atomic::Ordering::Relaxed),
@@ -574,28 +568,28 @@ pub async fn leave_cleanly(node: &NodeHandle, timeout_ms: u64) {
         return;
     }
     let announced = crate::actors::shared::now_epoch_s().to_string();
+    // Noted before it is sent, for the next incarnation: the change may be
+    // committed even when its answer does not reach us (the DC left first),
+    // and a goodbye of this second must not read as a request to it.
+    let file = node.shared.state_dir.join(SHUTDOWN_ANNOUNCED_FILE);
+    if let Err(error) = std::fs::write(&file, &announced) {
+        tracing::warn!(%error, file = %file.display(), "could not remember the announced shutdown");
+    }
     let change = crate::actors::message::CibChange::SetTransientAttribute {
         node: me.clone(),
         name: "shutdown".into(),
         value: Some(announced.clone()),
     };
-    let answer = node
-        .router
-        .request(
-            node.router.local_ref("control"),
-            node.router.local_ref("cib"),
-            Message::CibModify { change },
-            CONTROL_REQUEST_TIMEOUT_MS.min(timeout_ms),
-        )
-        .await;
+    let answer = modify_local_cib(
+        &node.router,
+        "control",
+        change,
+        CONTROL_REQUEST_TIMEOUT_MS.min(timeout_ms),
+    )
+    .await;
     if let Err(error) = answer {
         tracing::warn!(%error, "could not announce the shutdown; leaving anyway");
         return;
-    }
-    // For the next incarnation: this goodbye is not a request to it.
-    let file = node.shared.state_dir.join(SHUTDOWN_ANNOUNCED_FILE);
-    if let Err(error) = std::fs::write(&file, &announced) {
-        tracing::warn!(%error, file = %file.display(), "could not remember the announced shutdown");
     }
     tracing::info!("waiting for the cluster to move this node's resources away");
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(timeout_ms);
@@ -681,22 +675,13 @@ pub async fn handle_control(
             ) {
                 return ControlResponse::Error(error);
             }
-            let answer = node
-                .router
-                .request(
-                    me,
-                    node.router.local_ref("cib"),
-                    Message::CibModify { change },
-                    CONTROL_REQUEST_TIMEOUT_MS,
-                )
-                .await;
-            match answer {
-                Ok(Message::CibStored { version, index }) => ControlResponse::Done(format!(
+            match modify_local_cib(&node.router, "control", change, CONTROL_REQUEST_TIMEOUT_MS)
+                .await
+            {
+                Ok((version, index)) => ControlResponse::Done(format!(
                     "CIB updated to version {version} (log index {index}, committed on a majority of the voters)"
                 )),
-                Ok(Message::Error(e)) => ControlResponse::Error(e),
-                Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
-                Err(error) => ControlResponse::Error(error.to_string()),
+                Err(e) => ControlResponse::Error(e),
             }
         }
         ControlRequest::CibGetConsistent => {
@@ -846,22 +831,36 @@ async fn fence_confirm(node: &NodeHandle, target: String, caller: &Caller) -> Co
         at_epoch_s: crate::actors::shared::now_epoch_s(),
         by: format!("{user} on {}", node.shared.node),
     };
-    let answer = node
-        .router
+    match modify_local_cib(&node.router, "control", change, CONTROL_REQUEST_TIMEOUT_MS).await {
+        Ok(_) => ControlResponse::Done(format!(
+            "{target} recorded as off (confirmed by hand): its resources may start elsewhere"
+        )),
+        Err(e) => ControlResponse::Error(e),
+    }
+}
+
+/// Sends `change` to this node's CIB actor on behalf of the local actor
+/// `from`; `Ok((version, log index))` once it is committed and applied,
+/// `Err` with the reason otherwise (no quorum, refused, timed out).
+async fn modify_local_cib(
+    router: &Router,
+    from: &str,
+    change: crate::actors::message::CibChange,
+    timeout_ms: u64,
+) -> Result<(crate::model::cib_store::CibVersion, u64), String> {
+    let answer = router
         .request(
-            node.router.local_ref("control"),
-            node.router.local_ref("cib"),
+            router.local_ref(from),
+            router.local_ref("cib"),
             Message::CibModify { change },
-            CONTROL_REQUEST_TIMEOUT_MS,
+            timeout_ms,
         )
         .await;
     match answer {
-        Ok(Message::CibStored { .. }) => ControlResponse::Done(format!(
-            "{target} recorded as off (confirmed by hand): its resources may start elsewhere"
-        )),
-        Ok(Message::Error(e)) => ControlResponse::Error(e),
-        Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
-        Err(error) => ControlResponse::Error(error.to_string()),
+        Ok(Message::CibStored { version, index }) => Ok((version, index)),
+        Ok(Message::Error(e)) => Err(e),
+        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Err(error) => Err(error.to_string()),
     }
 }
 
@@ -1275,20 +1274,7 @@ async fn withdraw_left_over_shutdown(node: &NodeHandle) -> bool {
         name: "shutdown".into(),
         value: None,
     };
-    let answer = node
-        .router
-        .request(
-            node.router.local_ref("control"),
-            node.router.local_ref("cib"),
-            Message::CibModify { change },
-            CONTROL_REQUEST_TIMEOUT_MS,
-        )
-        .await;
-    match answer {
-        Ok(Message::Error(error)) => {
-            tracing::debug!(%error, "the last incarnation's shutdown stays for now");
-            false
-        }
+    match modify_local_cib(&node.router, "control", change, CONTROL_REQUEST_TIMEOUT_MS).await {
         Err(error) => {
             tracing::debug!(%error, "the last incarnation's shutdown stays for now");
             false
@@ -1423,6 +1409,7 @@ pub fn run(
             witness,
             election_timeout_ms: config.election_timeout_ms,
             heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+            two_node: config.two_node,
         };
         let node = start_node_with(
             &config,

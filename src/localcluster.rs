@@ -473,6 +473,39 @@ impl LocalCluster {
     }
 
     /// Sends a change through `node`; Ok once a majority stored it.
+    /// Writes the configuration of a node `name` that is not yet a member
+    /// (for `node add`): node1's settings, a free loopback port, every
+    /// member as a peer, the given `initial_voters` (empty for a joiner).
+    /// Returns its bus address.
+    pub fn prepare_joiner(&self, name: &str, initial_voters: &[&str]) -> anyhow::Result<String> {
+        let first = node_dir(&self.dir, "node1").join("systole.toml");
+        let (mut config, mut agents) = NodeConfig::load_with_agents(&first)?;
+        let home = node_dir(&self.dir, name);
+        std::fs::create_dir_all(home.join("state"))?;
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let mut peers = config.peers.clone();
+        peers.push(PeerConfig {
+            name: config.node_name.clone(),
+            addr: config.bind,
+        });
+        config.node_name = name.into();
+        config.bind = format!("127.0.0.1:{port}").parse()?;
+        config.peers = peers;
+        config.state_dir = home.join("state");
+        config.socket = home.join("systole.sock");
+        config.pid_file = Some(home.join("systole.pid"));
+        config.initial_voters = initial_voters.iter().map(|v| v.to_string()).collect();
+        config.two_node = false;
+        agents.rsctmp_dir = home.join("rsctmp");
+        std::fs::write(
+            home.join("systole.toml"),
+            config.to_toml_with_agents(&agents),
+        )?;
+        Ok(config.bind.to_string())
+    }
+
     pub fn modify(&self, node: &str, change: CibChange) -> anyhow::Result<String> {
         modify(&self.socket(node), change)
     }

@@ -54,6 +54,17 @@ pub fn render(report: &StatusReport) -> String {
             let _ = writeln!(out, "  * Current DC: NONE");
         }
     }
+    if let Some(consensus) = &report.consensus {
+        if let Some(error) = &consensus.disk_error {
+            let _ = writeln!(
+                out,
+                "  * WARNING: this node's disk fails ({error}): it neither votes nor acknowledges"
+            );
+        }
+        if let Some(warning) = &consensus.two_node_warning {
+            let _ = writeln!(out, "  * WARNING: {warning}");
+        }
+    }
     if report.updated_epoch_s > 0 {
         let _ = writeln!(
             out,
@@ -321,5 +332,25 @@ mod tests {
         assert!(text.contains(
             "* reboot of node2 successful: fence-local: ok, completed='Sun Dec  6 02:50:00 2026'"
         ));
+        assert!(!text.contains("WARNING"), "{text}");
+    }
+
+    #[test]
+    fn shows_why_a_two_node_survivor_does_not_go_on() {
+        let warning = "two-node peer node2 lost and fencing disabled (stonith-enabled=false): \
+                       not going on alone without quorum";
+        let report = StatusReport {
+            cluster: "demo".into(),
+            consensus: Some(crate::control::ConsensusReport {
+                two_node_warning: Some(warning.into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let text = render(&report);
+        assert!(
+            text.contains(&format!("  * WARNING: {warning}\n")),
+            "{text}"
+        );
     }
 }

@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use systole::actors::message::CibChange;
-use systole::config::{NodeConfig, PeerConfig};
 use systole::control::StatusReport;
 use systole::localcluster::{node_dir, pid_path, read_pid, socket_path, LocalCluster};
 use systole::model::xml::Element;
@@ -173,35 +172,9 @@ impl Cluster {
     /// given (none for a node that joins: it must not found a cluster of
     /// its own).
     fn prepare_joiner(&self, name: &str, initial_voters: &[&str]) -> String {
-        let first = node_dir(self.path(), "node1").join("systole.toml");
-        let (mut config, mut agents) = NodeConfig::load_with_agents(&first).unwrap();
-        let home = node_dir(self.path(), name);
-        std::fs::create_dir_all(home.join("state")).unwrap();
-        let port = std::net::UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut peers = config.peers.clone();
-        peers.push(PeerConfig {
-            name: config.node_name.clone(),
-            addr: config.bind,
-        });
-        config.node_name = name.into();
-        config.bind = format!("127.0.0.1:{port}").parse().unwrap();
-        config.peers = peers;
-        config.state_dir = home.join("state");
-        config.socket = home.join("systole.sock");
-        config.pid_file = Some(home.join("systole.pid"));
-        config.initial_voters = initial_voters.iter().map(|v| v.to_string()).collect();
-        config.two_node = false;
-        agents.rsctmp_dir = home.join("rsctmp");
-        std::fs::write(
-            home.join("systole.toml"),
-            config.to_toml_with_agents(&agents),
-        )
-        .unwrap();
-        config.bind.to_string()
+        self.cluster
+            .prepare_joiner(name, initial_voters)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     fn voters(&self, node: &str) -> Vec<String> {

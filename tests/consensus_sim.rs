@@ -32,3 +32,26 @@ fn a_thousand_seeds_keep_every_invariant() {
     );
     assert!(sum(|r| r.disk_failures) > 100, "disks failed");
 }
+
+/// Two-node clusters with `two_node` on: the survivor of a crash or a
+/// partition fences its peer and goes on alone as the only voter; the peer
+/// is re-added when it returns. The same invariants hold, with an
+/// acknowledgement counted against the acknowledging leader's voters.
+#[test]
+fn two_node_seeds_keep_every_invariant() {
+    let reports = systole::sim::run_seeds_with(0, 300, 2, systole::sim::run_two_node_seed);
+    let failed: Vec<String> = reports
+        .iter()
+        .filter(|r| !r.violations.is_empty())
+        .map(|r| format!("seed {}: {:?}", r.seed, r.violations))
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "{} seeds failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
+    let sum = |f: fn(&systole::sim::SimReport) -> usize| reports.iter().map(f).sum::<usize>();
+    assert!(sum(|r| r.solos) > 50, "survivors went on alone");
+    assert!(sum(|r| r.acknowledged) > 3_000);
+}

@@ -25,6 +25,9 @@ use crate::model::control::consensus::{
 };
 use crate::model::control::members::MemberChange;
 use crate::model::control::replicated::Applied;
+use crate::model::control::two_node::{
+    force_solo, AfterFencing, Arbiter, ArbiterConfig, Decision, Observation,
+};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -38,6 +41,11 @@ pub const LEADER_WAIT_MS: u64 = 3_000;
 pub const DISK_RETRY_MS: u64 = 1_000;
 /// Clients waiting on entries, at most.
 pub const WAITERS_MAX: usize = 10_000;
+/// The two-node survivor that did not lead last waits this much longer
+/// before fencing, so after a broken link the last leader wins the race.
+pub const TWO_NODE_RACE_DELAY_MS: u64 = 2_000;
+/// How long the fencer gets for a two-node fencing.
+pub const TWO_NODE_FENCE_TIMEOUT_MS: u64 = 120_000;
 
 /// Someone waiting for an entry to be applied.
 struct Waiter {
@@ -71,11 +79,19 @@ pub struct CibActor {
     flush_queued: bool,
     published: Option<(u64, Option<String>, bool)>,
     last_disk_try_ms: u64,
+    arbiter: Arbiter,
 }
 
 impl CibActor {
     pub fn new(shared: Arc<NodeShared>) -> Self {
         let incarnation = shared.next_call_id();
+        let settings = &shared.consensus_settings;
+        let arbiter = Arbiter::new(ArbiterConfig {
+            node: shared.node.clone(),
+            two_node: settings.two_node && !settings.witness,
+            election_timeout_ms: settings.election_timeout_ms,
+            race_delay_ms: TWO_NODE_RACE_DELAY_MS,
+        });
         let mut actor = CibActor {
             shared,
             consensus: None,
@@ -92,6 +108,7 @@ impl CibActor {
             flush_queued: false,
             published: None,
             last_disk_try_ms: 0,
+            arbiter,
         };
         actor.start_consensus();
         actor
@@ -729,6 +746,7 @@ impl CibActor {
             Some(consensus) => {
                 consensus.tick();
                 self.flush(ctx);
+                self.arbitrate(ctx);
             }
             None => {
                 let now_ms = self.now_ms();
@@ -756,6 +774,148 @@ impl CibActor {
         let forwarded = &self.forwarded;
         self.forwarded_answers
             .retain(|token, _| forwarded.contains_key(token));
+    }
+}
+
+/// Two-node clusters: the survivor fences its lost peer and goes on alone
+/// (see `model::control::two_node`).
+impl CibActor {
+    fn arbitrate(&mut self, ctx: &mut CellCtx<'_>) {
+        let Some(consensus) = self.consensus.as_ref().filter(|c| c.is_initialized()) else {
+            return;
+        };
+        let view = self.shared.view();
+        let members = &consensus.state().members;
+        let peer = self.arbiter.peer_of(members);
+        let peer_in_view = peer.as_ref().is_some_and(|p| view.members.contains(p));
+        let leader = consensus.leader();
+        let leader_in_view =
+            consensus.is_leader() || leader.as_ref().is_some_and(|l| view.members.contains(l));
+        // Read only when it may matter: parsing the CIB is not free.
+        let fencing_enabled = peer_in_view
+            || leader_in_view
+            || crate::model::control::two_node::fencing_enabled(
+                &consensus.state().cib,
+                crate::actors::shared::now_epoch_s(),
+            );
+        let seen = Observation {
+            now_ms: self.shared.uptime_ms(),
+            members,
+            peer_in_view,
+            leader: leader.as_deref(),
+            leader_in_view,
+            fencing_enabled,
+            in_sync: consensus.in_sync(),
+            member_change_pending: consensus.member_change_pending(),
+        };
+        if peer_in_view || leader_in_view {
+            self.set_two_node_warning(None);
+        }
+        match self.arbiter.observe(&seen) {
+            Decision::Wait => {}
+            Decision::NoFencing { peer } => {
+                tracing::warn!(
+                    %peer,
+                    "two-node cluster: the peer is lost, but fencing is disabled (stonith-enabled=false): \
+                     this node stays without quorum, since going on alone without fencing could let \
+                     both nodes run the resources (split brain)"
+                );
+                self.set_two_node_warning(Some(format!(
+                    "two-node peer {peer} lost and fencing disabled (stonith-enabled=false): \
+                     not going on alone without quorum"
+                )));
+            }
+            Decision::Fence { peer } => self.fence_peer(peer, ctx),
+        }
+    }
+
+    /// Asks this node's own fence actor (there is no DC) to fence `peer`.
+    fn fence_peer(&self, peer: String, ctx: &mut CellCtx<'_>) {
+        let target = peer.clone();
+        ctx.request_then(
+            ActorRef::new(&self.shared.node, "fence"),
+            Message::TwoNodeFence {
+                target: peer,
+                action: "reboot".into(),
+            },
+            TWO_NODE_FENCE_TIMEOUT_MS,
+            move |answer| match answer {
+                Ok(Message::FenceDone { target, ok, detail }) => {
+                    Message::TwoNodeFenced { target, ok, detail }
+                }
+                other => Message::TwoNodeFenced {
+                    target,
+                    ok: false,
+                    detail: format!("{other:?}"),
+                },
+            },
+        );
+    }
+
+    fn on_two_node_fenced(&mut self, peer: &str, ok: bool, detail: String, ctx: &mut CellCtx<'_>) {
+        match self.arbiter.fenced(peer, ok, self.shared.uptime_ms()) {
+            AfterFencing::Retry { retry_at_ms } => {
+                tracing::error!(
+                    %peer,
+                    %detail,
+                    retry_in_ms = retry_at_ms.saturating_sub(self.shared.uptime_ms()),
+                    "two-node cluster: fencing the lost peer failed; this node stays without quorum"
+                );
+                self.set_two_node_warning(Some(format!(
+                    "two-node peer {peer} lost and fencing it failed ({detail}): \
+                     without quorum, retrying"
+                )));
+            }
+            AfterFencing::GoSolo { peer } => {
+                self.set_two_node_warning(None);
+                self.go_solo(&peer, detail, ctx);
+            }
+        }
+    }
+
+    /// Shown in `status` while the survivor cannot go on alone.
+    fn set_two_node_warning(&self, warning: Option<String>) {
+        let consensus = &self.shared.consensus;
+        if consensus.read().expect("consensus lock").two_node_warning != warning {
+            consensus.write().expect("consensus lock").two_node_warning = warning;
+        }
+    }
+
+    /// The peer is fenced: rewrite our own log into a one-voter
+    /// configuration, durably, then restart the consensus from it.
+    fn go_solo(&mut self, peer: &str, detail: String, ctx: &mut CellCtx<'_>) {
+        let Some(disk) = self.shared.disk.get() else {
+            return;
+        };
+        let store = match disk.reset() {
+            Ok(store) => store,
+            Err(error) => return self.disk_failed(error.to_string()),
+        };
+        let record = crate::model::cib_store::FenceRecord {
+            target: peer.to_string(),
+            action: "reboot".into(),
+            ok: true,
+            detail: format!("by two-node survivor {}: {detail}", self.shared.node),
+            at_epoch_s: crate::actors::shared::now_epoch_s(),
+        };
+        let solo = match force_solo(&store, &self.shared.node, peer, record) {
+            Ok(solo) => solo,
+            Err(error) => {
+                tracing::error!(%peer, %error, "two-node cluster: cannot go on alone");
+                return;
+            }
+        };
+        if let Err(error) = disk.found(solo) {
+            return self.disk_failed(error.to_string());
+        }
+        tracing::warn!(%peer, "two-node cluster: the peer is fenced; this node goes on alone as the only voter until it returns");
+        self.fail_all("the cluster changed to one voter after fencing the peer; try again");
+        self.incarnation = self.shared.next_call_id();
+        self.start_consensus();
+        if let Some(consensus) = self.consensus.as_mut() {
+            consensus.campaign();
+        }
+        self.queue_flush(ctx);
     }
 }
 
@@ -797,6 +957,10 @@ impl Behaviour for CibActor {
             } => {
                 let (incarnation, number, error) = (*incarnation, *number, error.clone());
                 self.on_disk(incarnation, number, error, ctx)
+            }
+            Message::TwoNodeFenced { target, ok, detail } => {
+                let (target, ok, detail) = (target.clone(), *ok, detail.clone());
+                self.on_two_node_fenced(&target, ok, detail, ctx)
             }
             Message::CibQuery => {
                 let cib = (*self.shared.cib()).clone();

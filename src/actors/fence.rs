@@ -275,8 +275,34 @@ async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool
     (false, attempts.join("; "))
 }
 
+impl FenceActor {
+    /// Only this node's CIB actor asks this (its arbiter decided the peer
+    /// is lost; see `model::control::two_node`).
+    fn two_node_fence(&self, envelope: &Envelope, target: &str, action: &str, ctx: &CellCtx<'_>) {
+        let from_local_cib = envelope.from.node == self.shared.node && envelope.from.name == "cib";
+        if !from_local_cib || target == self.shared.node {
+            ctx.reply(
+                envelope,
+                Message::Error("refused: two-node fencing is asked by the local CIB only".into()),
+            );
+            return;
+        }
+        let (target, action) = (target.to_string(), action.to_string());
+        let shared = Arc::clone(&self.shared);
+        tracing::warn!(%target, %action, "two-node cluster: fencing the lost peer before going on alone");
+        ctx.spawn_reply(envelope, async move {
+            let (ok, detail) = fence(shared, target.clone(), action).await;
+            Message::FenceDone { target, ok, detail }
+        });
+    }
+}
+
 impl Behaviour for FenceActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
+        if let Message::TwoNodeFence { target, action } = &envelope.body {
+            self.two_node_fence(&envelope, target, action, ctx);
+            return;
+        }
         if let Message::Fence {
             term,
             target,

@@ -178,6 +178,18 @@ pub enum Message {
         ok: bool,
         detail: String,
     },
+    /// The CIB actor of a two-node survivor asks its own fencer to fence
+    /// the lost peer: there is no DC to ask (answered with `FenceDone`).
+    TwoNodeFence {
+        target: String,
+        action: String,
+    },
+    /// CIB-internal: the answer to `TwoNodeFence`.
+    TwoNodeFenced {
+        target: String,
+        ok: bool,
+        detail: String,
+    },
     /// An administrator asks the DC to fence a node (`systole fence`).
     AdminFence {
         target: String,

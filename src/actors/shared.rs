@@ -37,6 +37,9 @@ pub struct ConsensusInfo {
     pub disk_error: Option<String>,
     /// The last scheduler error the DC met, until it works again.
     pub scheduler_error: Option<String>,
+    /// Why a two-node survivor does not go on alone (fencing disabled or
+    /// failing), while its peer is lost.
+    pub two_node_warning: Option<String>,
 }
 
 /// Reachable voters against all voters.
@@ -68,6 +71,9 @@ pub struct ConsensusSettings {
     pub witness: bool,
     pub election_timeout_ms: u64,
     pub heartbeat_timeout_ms: u64,
+    /// Pacemaker's `two_node`: the survivor of a two-voter cluster fences
+    /// its lost peer and goes on alone ([`crate::model::control::two_node`]).
+    pub two_node: bool,
 }
 
 pub struct NodeShared {

@@ -163,6 +163,7 @@ impl RaftFiles {
         for record in records {
             store.apply_batch(&record);
         }
+        store.raise_hard_state_to_snapshot();
         if good_len < bytes.len() {
             tracing::warn!(path = %path.display(), kept = good_len, dropped = bytes.len() - good_len, "cutting off a torn WAL record (a crash mid-write)");
             let file = OpenOptions::new()

@@ -1,8 +1,9 @@
 //! Runs the deterministic simulation over many seeds (more than CI does),
 //! or replays one: `sim_seeds --from 0 --to 10000 [--threads 2]`,
-//! `sim_seeds --seed 1234 [--verbose]`.
+//! `sim_seeds --seed 1234 [--verbose]`; `--two-node` runs two-node
+//! clusters with `two_node` on instead.
 
-use systole::sim::{run_seed, run_seeds};
+use systole::sim::{run_seed, run_seeds_with, run_two_node_seed};
 
 fn arg(args: &[String], name: &str) -> Option<u64> {
     args.iter()
@@ -13,8 +14,13 @@ fn arg(args: &[String], name: &str) -> Option<u64> {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let run = if args.iter().any(|a| a == "--two-node") {
+        run_two_node_seed
+    } else {
+        run_seed
+    };
     if let Some(seed) = arg(&args, "--seed") {
-        let report = run_seed(seed);
+        let report = run(seed);
         println!("{report:#?}");
         std::process::exit(if report.violations.is_empty() { 0 } else { 1 });
     }
@@ -22,7 +28,7 @@ fn main() {
     let to = arg(&args, "--to").unwrap_or(1_000);
     let threads = arg(&args, "--threads").unwrap_or(2) as usize;
     let started = std::time::Instant::now();
-    let reports = run_seeds(from, to, threads);
+    let reports = run_seeds_with(from, to, threads, run);
     let failed: Vec<_> = reports
         .iter()
         .filter(|r| !r.violations.is_empty())
@@ -32,7 +38,7 @@ fn main() {
     }
     let total = |f: fn(&systole::sim::SimReport) -> usize| reports.iter().map(f).sum::<usize>();
     println!(
-        "{} seeds ({from}..{to}) in {:.1} s: {} failed; {} changes acknowledged, {} refused, {} terms, {} fencings, {} transitions, {} events",
+        "{} seeds ({from}..{to}) in {:.1} s: {} failed; {} changes acknowledged, {} refused, {} terms, {} fencings, {} went on alone (two-node), {} transitions, {} events",
         reports.len(),
         started.elapsed().as_secs_f64(),
         failed.len(),
@@ -40,6 +46,7 @@ fn main() {
         total(|r| r.refused),
         total(|r| r.terms),
         total(|r| r.fenced),
+        total(|r| r.solos),
         total(|r| r.transitions),
         reports.iter().map(|r| r.events).sum::<u64>(),
     );

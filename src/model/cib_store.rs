@@ -358,6 +358,33 @@ fn set_nvpair(set: &mut Element, set_id: &str, name: &str, value: Option<&str>) 
     }
 }
 
+/// Marks a node_state cleanly down: not in the membership, controller
+/// offline, expected down (what a fencing or a clean leave records).
+fn set_down(state: &mut Element) {
+    for (key, value) in [
+        ("in_ccm", "false"),
+        ("crmd", "offline"),
+        ("join", "down"),
+        ("expected", "down"),
+    ] {
+        state.set_attr(key, value);
+    }
+}
+
+/// Gives `node` a cleanly-down node_state when it has none: a node never
+/// seen is "unclean" to the scheduler (Pacemaker's startup-fencing) and
+/// would be fenced before it could join.
+pub fn record_down_if_unknown(cib: &mut Element, node: &str) {
+    let known = cib.child("status").is_some_and(|s| {
+        s.children
+            .iter()
+            .any(|c| c.name == "node_state" && c.attr("uname") == Some(node))
+    });
+    if !known {
+        set_down(node_state_mut(cib, node));
+    }
+}
+
 fn node_state_mut<'a>(cib: &'a mut Element, node: &str) -> &'a mut Element {
     let status = cib.child_or_insert("status");
     let index = match status
@@ -635,14 +662,7 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
         }
         StatusChange::NodeFenced { node } | StatusChange::NodeLeft { node } => {
             let state = node_state_mut(cib, node);
-            for (key, value) in [
-                ("in_ccm", "false"),
-                ("crmd", "offline"),
-                ("join", "down"),
-                ("expected", "down"),
-            ] {
-                state.set_attr(key, value);
-            }
+            set_down(state);
             state
                 .children
                 .retain(|c| c.name != "lrm" && c.name != "transient_attributes");

@@ -255,7 +255,11 @@ fn check_integers(e: &Element, names: &[&str], issues: &mut Vec<ConfigIssue>) {
     for name in names {
         if let Some(value) = e.attr(name) {
             let bound = super::rules::DURATION_FIELD_MAX;
-            if !value.trim().parse::<i64>().is_ok_and(|v| v.abs() <= bound) {
+            if !value
+                .trim()
+                .parse::<i64>()
+                .is_ok_and(|v| v.unsigned_abs() <= bound.unsigned_abs())
+            {
                 issues.push(ConfigIssue::about(
                     e,
                     format!("invalid {name} {value:?}: expected an integer of at most {bound}"),
@@ -395,3 +399,19 @@ fn check_change_names(change: &CibChange) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod integer_tests {
+    use super::*;
+
+    #[test]
+    fn the_smallest_i64_is_out_of_range_not_an_overflow() {
+        // Found by cargo-fuzz (cib_xml): `i64::MIN.abs()` overflowed.
+        let e = Element::new("date_spec")
+            .with_attr("id", "d")
+            .with_attr("years", i64::MIN.to_string());
+        let mut issues = Vec::new();
+        check_integers(&e, &["years"], &mut issues);
+        assert_eq!(issues.len(), 1);
+    }
+}

@@ -40,6 +40,10 @@ pub enum Observation {
         term: u64,
         proposed_ms: u64,
         acked_ms: u64,
+        /// Voters of the acknowledging leader's configuration when it may
+        /// differ from every simulated node (one, for a two-node survivor
+        /// that fenced its peer); `None`: every node votes.
+        voters: Option<usize>,
     },
     Executed {
         node: String,
@@ -136,6 +140,7 @@ impl Checker {
                 term,
                 proposed_ms,
                 acked_ms,
+                voters,
             } => {
                 let durable = nodes
                     .iter()
@@ -143,10 +148,10 @@ impl Checker {
                         n.disk.term_at(index) == Some(term) || n.disk.snapshot_index() > index
                     })
                     .count();
-                if durable * 2 <= nodes.len() {
+                let voters = voters.unwrap_or(nodes.len());
+                if durable * 2 <= voters {
                     let what = format!(
-                        "change at index {index} acknowledged while durable on {durable} of {} voters",
-                        nodes.len()
+                        "change at index {index} acknowledged while durable on {durable} of {voters} voters"
                     );
                     self.violation(now_ms, what);
                 }
@@ -200,6 +205,14 @@ impl Checker {
     /// The end of the calm: one leader, one state, every acknowledged
     /// change in it in order, every resource running once.
     pub fn check_end(&mut self, nodes: &[SimNode], now_ms: u64) {
+        if std::env::var_os("SIM_TRACE").is_some() {
+            for node in nodes {
+                let status = node
+                    .consensus()
+                    .map(|c| (c.status(), c.state().members.clone()));
+                eprintln!("{now_ms:>6} END {} up={} {status:?}", node.name, node.up);
+            }
+        }
         let leaders: Vec<&SimNode> = nodes
             .iter()
             .filter(|n| n.up && n.consensus().is_some_and(|c| c.leader_ready()))
@@ -333,6 +346,7 @@ mod tests {
             term: 1,
             proposed_ms: 0,
             acked_ms: 5,
+            voters: None,
         };
         checker.check_step(vec![acked(1)], &nodes, 5);
         assert!(checker.violations.is_empty());

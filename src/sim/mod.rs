@@ -56,6 +56,8 @@ pub struct SimConfig {
     pub disk_faults: bool,
     /// Mean time between client writes.
     pub client_interval_ms: u64,
+    /// Pacemaker's `two_node`: the survivor fences its peer and goes on.
+    pub two_node: bool,
 }
 
 impl SimConfig {
@@ -74,6 +76,16 @@ impl SimConfig {
             crashes: true,
             disk_faults: true,
             client_interval_ms: 150,
+            two_node: false,
+        }
+    }
+
+    /// [`Self::chaos`] on a two-node cluster with `two_node` on.
+    pub fn two_node(seed: u64) -> SimConfig {
+        SimConfig {
+            nodes: 2,
+            two_node: true,
+            ..SimConfig::chaos(seed)
         }
     }
 }
@@ -90,6 +102,8 @@ pub struct SimReport {
     /// Times a node dropped out of the consensus on a failed write.
     pub disk_failures: usize,
     pub transitions: usize,
+    /// Two-node survivors that went on alone.
+    pub solos: usize,
     pub events: u64,
     pub violations: Vec<Violation>,
 }
@@ -119,6 +133,12 @@ enum EventKind {
         action: u32,
         target: String,
         fence_action: String,
+    },
+    /// A two-node fencing by `node` in its boot `boot` ended.
+    TwoNodeFenced {
+        node: usize,
+        boot: u64,
+        target: String,
     },
     ExecTimeout {
         dc: usize,
@@ -183,7 +203,11 @@ impl Sim {
         let nodes = names
             .iter()
             .enumerate()
-            .map(|(i, name)| SimNode::new(i, name, founding.clone(), config.seed))
+            .map(|(i, name)| {
+                let mut node = SimNode::new(i, name, founding.clone(), config.seed);
+                node.two_node = config.two_node;
+                node
+            })
             .collect();
         let mut sim = Sim {
             rng: Rng::new(config.seed),
@@ -296,6 +320,7 @@ impl Sim {
             fenced: self.checker.fenced,
             disk_failures: self.checker.disk_failures,
             transitions: self.nodes.iter().map(|n| n.transitions).sum(),
+            solos: self.nodes.iter().map(|n| n.solos).sum(),
             events: self.events,
             violations: self.checker.violations.clone(),
         }
@@ -339,6 +364,12 @@ impl Sim {
                     self.now_ms,
                 );
                 self.carry_out(dc, effects);
+            }
+            EventKind::TwoNodeFenced { node, boot, target } => {
+                if self.nodes[node].boot == boot {
+                    let effects = self.nodes[node].two_node_fenced(&target, self.now_ms);
+                    self.carry_out(node, effects);
+                }
             }
             EventKind::ExecTimeout {
                 dc,
@@ -479,6 +510,7 @@ impl Sim {
                     target,
                     fence_action,
                 } => self.fence(i, term, transition, action, target, fence_action),
+                node::Outbound::TwoNodeFence { target } => self.two_node_fence(i, target),
                 node::Outbound::Timeout {
                     transition,
                     action,
@@ -528,6 +560,32 @@ impl Sim {
                 action,
                 target,
                 fence_action,
+            },
+        );
+    }
+
+    /// A two-node survivor's fencing: the same device, no DC.
+    fn two_node_fence(&mut self, by: usize, target: String) {
+        if std::env::var_os("SIM_TRACE").is_some() {
+            eprintln!(
+                "{:>6} TWO-NODE FENCE {} -> {target}",
+                self.now_ms, self.nodes[by].name
+            );
+        }
+        if let Some(t) = self.index_of(&target) {
+            let answering = self.answering_ms(by, t);
+            self.checker
+                .fenced(&self.nodes[by].name, &target, answering, self.now_ms);
+            self.crash(t);
+            self.at(REBOOT_MS, EventKind::Boot(t));
+        }
+        let boot = self.nodes[by].boot;
+        self.at(
+            20,
+            EventKind::TwoNodeFenced {
+                node: by,
+                boot,
+                target,
             },
         );
     }
@@ -591,6 +649,9 @@ impl Sim {
     }
 
     fn crash(&mut self, i: usize) {
+        if std::env::var_os("SIM_TRACE").is_some() {
+            eprintln!("{:>6} CRASH {}", self.now_ms, self.nodes[i].name);
+        }
         self.nodes[i].crash(self.now_ms);
         for j in 0..self.nodes.len() {
             let key = (i.min(j), i.max(j));
@@ -601,6 +662,9 @@ impl Sim {
     fn boot(&mut self, i: usize) {
         if self.nodes[i].up {
             return;
+        }
+        if std::env::var_os("SIM_TRACE").is_some() {
+            eprintln!("{:>6} BOOT {}", self.now_ms, self.nodes[i].name);
         }
         self.nodes[i].boot(self.now_ms);
         let first_tick_ms = 1 + self.rng.below(TICK_MS);
@@ -704,8 +768,23 @@ pub fn run_seed(seed: u64) -> SimReport {
     Sim::new(SimConfig::chaos(seed)).run()
 }
 
+/// Runs one seed with [`SimConfig::two_node`].
+pub fn run_two_node_seed(seed: u64) -> SimReport {
+    Sim::new(SimConfig::two_node(seed)).run()
+}
+
 /// Runs seeds `from..to` on `threads` threads; returns every report.
 pub fn run_seeds(from: u64, to: u64, threads: usize) -> Vec<SimReport> {
+    run_seeds_with(from, to, threads, run_seed)
+}
+
+/// [`run_seeds`] with another kind of run.
+pub fn run_seeds_with(
+    from: u64,
+    to: u64,
+    threads: usize,
+    run: fn(u64) -> SimReport,
+) -> Vec<SimReport> {
     let seeds: Vec<u64> = (from..to).collect();
     let chunks: Vec<Vec<u64>> = seeds
         .chunks(seeds.len().div_ceil(threads.max(1)).max(1))
@@ -713,9 +792,7 @@ pub fn run_seeds(from: u64, to: u64, threads: usize) -> Vec<SimReport> {
         .collect();
     let handles: Vec<_> = chunks
         .into_iter()
-        .map(|chunk| {
-            std::thread::spawn(move || chunk.into_iter().map(run_seed).collect::<Vec<_>>())
-        })
+        .map(|chunk| std::thread::spawn(move || chunk.into_iter().map(run).collect::<Vec<_>>()))
         .collect();
     let mut reports: Vec<SimReport> = handles
         .into_iter()

@@ -11,6 +11,10 @@ use crate::model::control::controller::{
 };
 use crate::model::control::log_store::{LogStore, PersistBatch};
 use crate::model::control::replicated::Applied;
+use crate::model::control::two_node::{
+    fencing_enabled, force_solo, AfterFencing, Arbiter, ArbiterConfig, Decision,
+    Observation as Seen,
+};
 use crate::model::operation::{OpOutcome, OpSpec, OpStatus};
 use crate::model::xml::Element;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -23,6 +27,8 @@ fn short(text: &str) -> &str {
 
 /// A failed disk is tried again this often.
 const DISK_RETRY_MS: u64 = 1_000;
+/// As the actor shell's `TWO_NODE_RACE_DELAY_MS`.
+const TWO_NODE_RACE_DELAY_MS: u64 = 2_000;
 
 /// What travels between simulated nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +84,10 @@ pub enum Outbound {
         action: u32,
         after_ms: u64,
     },
+    /// A two-node survivor fences its lost peer (no DC involved).
+    TwoNodeFence {
+        target: String,
+    },
 }
 
 /// A client write this node proposed.
@@ -129,6 +139,11 @@ pub struct SimNode {
     next_raft_tick_ms: u64,
     next_controller_tick_ms: u64,
     call_id: u64,
+    /// `two_node`: a new arbiter each boot (`wait_for_all`).
+    pub two_node: bool,
+    arbiter: Option<Arbiter>,
+    /// Times this node went on alone after fencing its peer.
+    pub solos: usize,
 }
 
 impl SimNode {
@@ -167,6 +182,9 @@ impl SimNode {
             next_raft_tick_ms: 0,
             next_controller_tick_ms: 0,
             call_id: 1,
+            two_node: false,
+            arbiter: None,
+            solos: 0,
         }
     }
 
@@ -215,6 +233,14 @@ impl SimNode {
         self.role = (0, None, false);
         self.next_raft_tick_ms = now_ms;
         self.next_controller_tick_ms = now_ms;
+        self.arbiter = self.two_node.then(|| {
+            Arbiter::new(ArbiterConfig {
+                node: self.name.clone(),
+                two_node: true,
+                election_timeout_ms: 10 * RAFT_TICK_MS,
+                race_delay_ms: TWO_NODE_RACE_DELAY_MS,
+            })
+        });
         self.start_consensus();
     }
 
@@ -268,7 +294,76 @@ impl SimNode {
             self.next_controller_tick_ms = now_ms + CONTROLLER_TICK_MS;
             self.controller_events.push_back(Event::Tick);
         }
-        self.flush(now_ms, checker)
+        let mut out = self.arbitrate(now_ms);
+        out.extend(self.flush(now_ms, checker));
+        out
+    }
+
+    /// The two-node arbiter, as the CIB actor runs it.
+    fn arbitrate(&mut self, now_ms: u64) -> Vec<Outbound> {
+        let (Some(arbiter), Some(consensus)) = (self.arbiter.as_mut(), self.consensus.as_ref())
+        else {
+            return Vec::new();
+        };
+        let members = &consensus.state().members;
+        let peer = arbiter.peer_of(members);
+        let peer_in_view = peer.as_ref().is_some_and(|p| self.view.contains(p));
+        let leader = consensus.leader();
+        let leader_in_view =
+            consensus.is_leader() || leader.as_ref().is_some_and(|l| self.view.contains(l));
+        let now_epoch_s = EPOCH_S + (now_ms / 1000) as i64;
+        let seen = Seen {
+            now_ms,
+            members,
+            peer_in_view,
+            leader: leader.as_deref(),
+            leader_in_view,
+            fencing_enabled: peer_in_view
+                || leader_in_view
+                || fencing_enabled(&consensus.state().cib, now_epoch_s),
+            in_sync: consensus.in_sync(),
+            member_change_pending: consensus.member_change_pending(),
+        };
+        match arbiter.observe(&seen) {
+            Decision::Fence { peer } => vec![Outbound::TwoNodeFence { target: peer }],
+            Decision::Wait | Decision::NoFencing { .. } => Vec::new(),
+        }
+    }
+
+    /// The peer is off: go on alone from a rewritten log, as the CIB actor
+    /// does (the disk write fails on a failed disk: nothing changes).
+    pub fn two_node_fenced(&mut self, peer: &str, now_ms: u64) -> Vec<Outbound> {
+        let Some(arbiter) = self.arbiter.as_mut().filter(|_| self.up) else {
+            return Vec::new();
+        };
+        if arbiter.fenced(peer, true, now_ms) != (AfterFencing::GoSolo { peer: peer.into() })
+            || !self.disk_ok
+        {
+            return Vec::new();
+        }
+        let record = cib_store::FenceRecord {
+            target: peer.to_string(),
+            action: "reboot".into(),
+            ok: true,
+            detail: "simulated two-node fencing".into(),
+            at_epoch_s: EPOCH_S + (now_ms / 1000) as i64,
+        };
+        let Ok(solo) = force_solo(&self.disk, &self.name, peer, record) else {
+            return Vec::new();
+        };
+        if std::env::var_os("SIM_TRACE").is_some() {
+            eprintln!("{now_ms:>6} {} SOLO (peer {peer})", self.name);
+        }
+        self.disk = solo;
+        self.solos += 1;
+        self.clients.clear();
+        self.statuses.clear();
+        self.start_consensus();
+        if let Some(consensus) = self.consensus.as_mut() {
+            consensus.campaign();
+        }
+        let mut unused = Checker::new(0);
+        self.flush(now_ms, &mut unused)
     }
 
     fn update_view(&mut self, now_ms: u64) {
@@ -641,12 +736,18 @@ impl SimNode {
                 if origin == self.name {
                     if let Some(pending) = self.clients.remove(&seq) {
                         if result.is_ok() {
+                            let voters = self
+                                .consensus
+                                .as_ref()
+                                .filter(|_| self.two_node)
+                                .map(|c| c.state().members.voter_names().len());
                             self.observed.push(Observation::Acked {
                                 change: pending.change,
                                 index,
                                 term: pending.term,
                                 proposed_ms: pending.proposed_ms,
                                 acked_ms: now_ms,
+                                voters,
                             });
                         }
                     }

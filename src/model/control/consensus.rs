@@ -40,12 +40,15 @@ use raft::eraftpb::{
     ConfChangeSingle, ConfChangeType, ConfChangeV2, Entry, EntryType, Message as RaftMessage,
     Snapshot,
 };
-use raft::{RawNode, StateRole};
+use raft::{ProgressState, RawNode, SnapshotStatus, StateRole};
 use std::collections::{BTreeMap, VecDeque};
 
 /// Largest number of names learned from messages of non-members (a
 /// joining node learns its peers before it has the member table).
 const LEARNED_NAMES_MAX: usize = 256;
+/// Election timeouts a leader waits for a snapshot's receipt before it
+/// sends the snapshot again.
+const SNAPSHOT_WAIT_ELECTIONS: usize = 4;
 
 #[derive(Debug, Clone)]
 pub struct ConsensusConfig {
@@ -182,6 +185,8 @@ pub struct Consensus {
     /// reach their index: (index, token).
     pending_reads: Vec<(u64, u64)>,
     learned_names: BTreeMap<u64, String>,
+    /// Ticks each follower has been waiting for a snapshot we sent.
+    snapshot_wait_ticks: BTreeMap<u64, usize>,
     out: Progress,
 }
 
@@ -240,6 +245,7 @@ impl Consensus {
             unpersisted: VecDeque::new(),
             pending_reads: Vec::new(),
             learned_names: BTreeMap::new(),
+            snapshot_wait_ticks: BTreeMap::new(),
             out: Progress::default(),
         };
         consensus.randomize_election_timeout(true);
@@ -266,6 +272,26 @@ impl Consensus {
     /// everything committed before it was elected, so it may act as DC.
     pub fn leader_ready(&self) -> bool {
         self.is_leader() && self.applied_term == self.term()
+    }
+
+    /// This node knows the current term's leader (or is it) and has
+    /// applied an entry of that term: entries of a term come only from its
+    /// leader, so this node's state is the leader's.
+    pub fn in_sync(&self) -> bool {
+        self.raw.raft.leader_id != 0 && self.applied_term == self.term()
+    }
+
+    /// Whether the stored log holds a configuration change this node has
+    /// not applied yet (its configuration may be about to change).
+    pub fn member_change_pending(&self) -> bool {
+        let first_unapplied = self.applied_index + 1;
+        self.raw
+            .store()
+            .entries_after_snapshot()
+            .iter()
+            .rev()
+            .take_while(|e| e.index >= first_unapplied)
+            .any(|e| e.get_entry_type() != EntryType::EntryNormal)
     }
 
     pub fn leader(&self) -> Option<String> {
@@ -327,7 +353,40 @@ impl Consensus {
         if self.leader_ready() {
             self.promote_caught_up_learner();
         }
+        self.resend_lost_snapshots();
         self.randomize_election_timeout(false);
+    }
+
+    /// raft-rs waits for a snapshot's receipt before it sends that node
+    /// anything more; a snapshot lost on the way (the node crashed or was
+    /// cut off meanwhile, as a fenced two-node peer is) would stall it for
+    /// good. After `SNAPSHOT_WAIT_ELECTIONS` election timeouts it is
+    /// reported failed, and raft-rs sends it again.
+    fn resend_lost_snapshots(&mut self) {
+        if !self.is_leader() {
+            self.snapshot_wait_ticks.clear();
+            return;
+        }
+        let waiting: Vec<u64> = self
+            .raw
+            .raft
+            .prs()
+            .iter()
+            .filter(|(_, p)| p.state == ProgressState::Snapshot)
+            .map(|(id, _)| *id)
+            .collect();
+        self.snapshot_wait_ticks
+            .retain(|id, _| waiting.contains(id));
+        let limit = SNAPSHOT_WAIT_ELECTIONS * self.election_ticks;
+        for id in waiting {
+            let ticks = self.snapshot_wait_ticks.entry(id).or_insert(0);
+            *ticks += 1;
+            if *ticks >= limit {
+                self.snapshot_wait_ticks.remove(&id);
+                tracing::info!(to = id, "no receipt for a snapshot; sending it again");
+                self.raw.report_snapshot(id, SnapshotStatus::Failure);
+            }
+        }
     }
 
     /// A Raft message from `from` (authenticated by the bus).
@@ -453,6 +512,14 @@ impl Consensus {
     /// leader's commit index at the time of asking.
     pub fn read_index(&mut self, token: u64) {
         self.raw.read_index(token.to_be_bytes().to_vec());
+    }
+
+    /// Stands for election now (a node that has just become the only
+    /// voter wins at once).
+    pub fn campaign(&mut self) {
+        if let Err(error) = self.raw.campaign() {
+            tracing::debug!(%error, "campaign refused");
+        }
     }
 
     /// Asks the leadership to move to `to` (removing the leader, a witness
@@ -874,6 +941,35 @@ mod tests {
             a,
             Applied::Client { origin, seq: 1, result: Ok(_), .. } if *origin == leader
         )));
+    }
+
+    #[test]
+    fn a_node_is_in_sync_once_it_applied_an_entry_of_its_leaders_term() {
+        let mut net = Net::new(&["n1", "n2"]);
+        net.run_ticks(40);
+        let leader = net.leaders()[0].clone();
+        let follower = if leader == "n1" { "n2" } else { "n1" };
+        assert!(net.nodes.values().all(Consensus::in_sync));
+        // A restarted node knows no leader until it hears from one.
+        net.restart(follower);
+        assert!(!net.nodes[follower].in_sync());
+        net.run_ticks(5);
+        assert!(net.nodes[follower].in_sync());
+        // A node that learns a newer term but holds no entry of it (its
+        // log is stale) is not in sync.
+        let node = net.nodes.get_mut(follower).unwrap();
+        let term = node.term() + 5;
+        let heartbeat = RaftMessage {
+            msg_type: raft::eraftpb::MessageType::MsgHeartbeat,
+            to: raft_id(follower),
+            from: raft_id(&leader),
+            term,
+            ..Default::default()
+        };
+        node.step(&leader, heartbeat).unwrap();
+        assert_eq!(node.term(), term);
+        assert_eq!(node.leader().as_deref(), Some(leader.as_str()));
+        assert!(!node.in_sync());
     }
 
     #[test]

@@ -86,6 +86,32 @@ impl LogStore {
         }
     }
 
+    /// A log that is only `snapshot`, with `hard_state` (a node going on
+    /// alone: [`crate::model::control::two_node::force_solo`]).
+    pub fn from_snapshot(snapshot: Snapshot, hard_state: HardState) -> LogStore {
+        let conf_state = snapshot.get_metadata().get_conf_state().clone();
+        LogStore {
+            snapshot_wanted: Default::default(),
+            hard_state,
+            conf_state,
+            snapshot,
+            entries: Vec::new(),
+        }
+    }
+
+    /// After a replay from disk: a snapshot file written just before a
+    /// crash may be newer than the hard state in the WAL beside it. A
+    /// snapshot holds only committed entries of its term or older, so the
+    /// hard state is raised to it (a new term has no vote yet).
+    pub fn raise_hard_state_to_snapshot(&mut self) {
+        let metadata = self.snapshot.get_metadata();
+        if metadata.term > self.hard_state.term {
+            self.hard_state.term = metadata.term;
+            self.hard_state.vote = 0;
+        }
+        self.hard_state.commit = self.hard_state.commit.max(metadata.index);
+    }
+
     /// Whether the store has ever held a configuration (a blank node has
     /// not: it waits for a leader to send it a snapshot).
     pub fn is_initialized(&self) -> bool {

@@ -10,3 +10,4 @@ pub mod log_store;
 pub mod members;
 pub mod raft_logger;
 pub mod replicated;
+pub mod two_node;

@@ -209,25 +209,7 @@ fn add_cib_node(cib: &mut Element, name: &str) {
     // A node that has never been seen is "unclean" to the scheduler (as
     // Pacemaker's startup-fencing has it) and would be fenced before the
     // DC records its join: a node just added is known to be down instead.
-    let has_state = cib.child("status").is_some_and(|s| {
-        s.children
-            .iter()
-            .any(|c| c.name == "node_state" && c.attr("uname") == Some(name))
-    });
-    if !has_state {
-        let mut state = Element::new("node_state")
-            .with_attr("id", name)
-            .with_attr("uname", name);
-        for (key, value) in [
-            ("in_ccm", "false"),
-            ("crmd", "offline"),
-            ("join", "down"),
-            ("expected", "down"),
-        ] {
-            state.set_attr(key, value);
-        }
-        cib.child_or_insert("status").children.push(state);
-    }
+    cib_store::record_down_if_unknown(cib, name);
 }
 
 fn remove_cib_node(cib: &mut Element, name: &str) {
