@@ -68,7 +68,13 @@ impl Cluster {
     /// it. Retried while the first election settles.
     fn add_fence_device(&self) {
         let pid_dir = format!("pid_dir={}", self.dir().display());
-        let args = ["resource", "create", "fence-local", "stonith:fence_systole_local", &pid_dir];
+        let args = [
+            "resource",
+            "create",
+            "fence-local",
+            "stonith:fence_systole_local",
+            &pid_dir,
+        ];
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let out = self.run_in(&args);

@@ -556,6 +556,27 @@ fn unpack_nodes(w: &mut Working) {
     }
 }
 
+/// A remote or guest node whose state is never read (its connection is not
+/// known to run, and fencing is off so no last pass reads it) keeps only
+/// its configured attributes: its transient ones (fail counts, standby) are
+/// as unknown as its resources, as in Pacemaker.
+fn forget_transient_attrs(w: &mut Working, node: usize) {
+    let name = w.nodes[node].name.clone();
+    let configured = w
+        .cib
+        .nodes
+        .iter()
+        .find(|n| n.uname == name)
+        .map(|n| n.attrs.clone())
+        .unwrap_or_default();
+    let info = &mut w.nodes[node];
+    info.standby = false;
+    info.shutdown = false;
+    let mut attrs = configured;
+    attrs.insert("#is_dc".into(), "false".into());
+    finish_attrs(info, attrs);
+}
+
 fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
     info.standby |= attrs.get("standby").is_some_and(|v| parse_bool(v));
     info.maintenance = attrs.get("maintenance").is_some_and(|v| parse_bool(v));
@@ -1464,6 +1485,11 @@ fn unpack_history(w: &mut Working) {
                 break;
             }
             last_pass = true;
+        }
+    }
+    for (k, &(node, _)) in ordered.iter().enumerate() {
+        if !done[k] && w.nodes[node].kind != NodeKind::Member {
+            forget_transient_attrs(w, node);
         }
     }
     decide_remote_nodes(w);

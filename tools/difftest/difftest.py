@@ -28,6 +28,7 @@ Python 3 standard library only.
 """
 
 import argparse
+import atexit
 import concurrent.futures as cf
 import hashlib
 import json
@@ -45,6 +46,16 @@ import randcib  # noqa: E402
 
 DEFAULT_REF = os.path.abspath(os.path.join(ROOT, "..", "shared", "pacemaker-ref", "crm_simulate.sh"))
 DEFAULT_BIN = os.path.join(ROOT, "target", "release", "systole")
+# Every scratch directory lives under one per-run directory removed at exit.
+_SCRATCH = tempfile.TemporaryDirectory(prefix="difftest-")
+atexit.register(_SCRATCH.cleanup)
+
+
+def scratch(prefix):
+    """A fresh scratch directory, removed when the run ends."""
+    return tempfile.mkdtemp(prefix=prefix, dir=_SCRATCH.name)
+
+
 REASON = re.compile(r"\s+(due to .*|blocked|'[^']*')$")
 
 
@@ -157,7 +168,7 @@ def cmd_run(a):
     ref_dir = os.path.join(work, f"gen-{generator_hash()}", "ref")
     os.makedirs(xml_dir, exist_ok=True)
     os.makedirs(ref_dir, exist_ok=True)
-    shadow = tempfile.mkdtemp(prefix="difftest-shadow-")
+    shadow = scratch("shadow-")
     with cf.ThreadPoolExecutor(a.jobs) as ex:
         results = list(ex.map(lambda s: judge_seed(s, a, xml_dir, ref_dir, shadow), seeds))
     judged = [r for r in results if r["status"] == "ok" or r["status"].startswith("systole")]
@@ -189,7 +200,7 @@ def cmd_run(a):
 
 
 def cmd_compare(a):
-    shadow = tempfile.mkdtemp(prefix="difftest-shadow-")
+    shadow = scratch("shadow-")
     want, status = run_reference(a.ref, a.file, shadow)
     got, gstatus = run_systole(a.bin, a.file)
     print(f"reference ({status}):")
@@ -265,8 +276,8 @@ def shrink(text, predicate, log=print):
 
 
 def make_predicate(a):
-    shadow = tempfile.mkdtemp(prefix="difftest-shadow-")
-    tmp = tempfile.mkdtemp(prefix="difftest-shrink-")
+    shadow = scratch("shadow-")
+    tmp = scratch("shrink-")
     path = os.path.join(tmp, "cib.xml")
 
     def predicate(text):
@@ -307,7 +318,7 @@ def cmd_shrink(a):
 def cmd_testcase(a):
     with open(a.file) as f:
         text = f.read()
-    shadow = tempfile.mkdtemp(prefix="difftest-shadow-")
+    shadow = scratch("shadow-")
     want, status = run_reference(a.ref, a.file, shadow)
     if status != "ok":
         sys.exit(f"testcase: the reference did not judge {a.file} ({status})")
