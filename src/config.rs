@@ -62,6 +62,9 @@ fn default_heartbeat_interval_ms() -> u64 {
 fn default_heartbeat_timeout_ms() -> u64 {
     600
 }
+fn default_realtime() -> bool {
+    true
+}
 fn default_election_timeout_ms() -> u64 {
     500
 }
@@ -156,6 +159,11 @@ pub struct NodeConfig {
     pub heartbeat_interval_ms: u64,
     #[serde(default = "default_heartbeat_timeout_ms")]
     pub heartbeat_timeout_ms: u64,
+    /// Run the transport's thread (heartbeats and their judgement) SCHED_RR
+    /// and lock the daemon's memory, as Corosync does; best effort (a
+    /// refusal is logged and the node runs on). Default true.
+    #[serde(default = "default_realtime")]
+    pub realtime: bool,
     /// Members of this group may change the cluster (besides root and the
     /// daemon's own user).
     #[serde(default)]
@@ -447,6 +455,7 @@ mod tests {
             two_node: false,
             heartbeat_interval_ms: 100,
             heartbeat_timeout_ms: 600,
+            realtime: true,
             admin_group: None,
             readonly_group: None,
         }

@@ -79,7 +79,30 @@ pub enum ControlRequest {
     },
 }
 
+/// Which path a request takes through the daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// Answered from the node's shared state on the control socket's own
+    /// thread: never waits behind a transition, a write or an agent.
+    Read,
+    /// Waits for actors, the cluster or an agent: admitted up to
+    /// [`CONTROL_WORK_REQUESTS_MAX`] at once, else "busy, retry".
+    Work,
+}
+
 impl ControlRequest {
+    pub fn lane(&self) -> Lane {
+        match self {
+            ControlRequest::Ping
+            | ControlRequest::Status
+            | ControlRequest::Actors
+            | ControlRequest::CibGet
+            | ControlRequest::History
+            | ControlRequest::BusStats => Lane::Read,
+            _ => Lane::Work,
+        }
+    }
+
     /// Whether the request changes anything (and so needs an admin).
     pub fn mutates(&self) -> bool {
         matches!(
@@ -205,8 +228,21 @@ pub enum ControlResponse {
     Attributes(Vec<(String, Option<String>)>),
     Agents(Vec<String>),
     AgentMetadata(crate::agent::metadata::AgentMetadata),
+    /// `systole bus`: the transport's counters on `node`.
+    Bus {
+        node: String,
+        stats: crate::transport::TransportStats,
+        /// Datagrams from hosts that hold the key but are not members.
+        refused_non_members: u64,
+    },
     Done(String),
     Error(String),
+    /// Too many requests wait for this node's actors: nothing was done;
+    /// retry after `retry_after_ms` ([`call`] does, a few times).
+    Busy {
+        node: String,
+        retry_after_ms: u64,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +258,10 @@ pub enum ControlError {
     TooLarge(usize),
     #[error("undecodable frame: {0}")]
     Decode(String),
+    #[error("the daemon at {path} gave no answer within {timeout_ms} ms (busy or stuck); retry, or see its log")]
+    NoAnswer { path: String, timeout_ms: u64 },
+    #[error("node {node} is busy ({CONTROL_WORK_REQUESTS_MAX} requests already wait for it; asked {attempts} times): nothing was done, retry shortly")]
+    Busy { node: String, attempts: usize },
 }
 
 pub fn encode_frame<T: Serialize>(value: &T) -> Result<Vec<u8>, ControlError> {
@@ -251,8 +291,37 @@ fn read_frame(stream: &mut impl Read) -> Result<Vec<u8>, ControlError> {
     Ok(body)
 }
 
-/// The CLI's side: one request, one answer.
+/// Waits before the retries of a request refused as busy: a few, growing.
+pub const CONTROL_BUSY_BACKOFF_MS: [u64; 4] = [100, 250, 500, 1000];
+
+/// The CLI's side: one request, one answer. A busy node is asked again
+/// after each of [`CONTROL_BUSY_BACKOFF_MS`] (nothing was done), then
+/// [`ControlError::Busy`].
 pub fn call(
+    socket: &Path,
+    request: &ControlRequest,
+    timeout_ms: u64,
+) -> Result<ControlResponse, ControlError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match call_once(socket, request, timeout_ms)? {
+            ControlResponse::Busy {
+                node,
+                retry_after_ms,
+            } => match CONTROL_BUSY_BACKOFF_MS.get(attempts - 1) {
+                Some(backoff_ms) => {
+                    let wait_ms = (*backoff_ms).max(retry_after_ms.min(5_000));
+                    std::thread::sleep(Duration::from_millis(wait_ms));
+                }
+                None => return Err(ControlError::Busy { node, attempts }),
+            },
+            answer => return Ok(answer),
+        }
+    }
+}
+
+fn call_once(
     socket: &Path,
     request: &ControlRequest,
     timeout_ms: u64,
@@ -263,8 +332,26 @@ pub fn call(
     })?;
     stream.set_read_timeout(Some(Duration::from_millis(timeout_ms)))?;
     stream.set_write_timeout(Some(Duration::from_millis(timeout_ms)))?;
-    stream.write_all(&encode_frame(request)?)?;
-    let body = read_frame(&mut stream)?;
+    // A timeout is EAGAIN from the kernel ("Resource temporarily
+    // unavailable"): say what happened instead.
+    let timed_out = |error: ControlError| match error {
+        ControlError::Io(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            ControlError::NoAnswer {
+                path: socket.display().to_string(),
+                timeout_ms,
+            }
+        }
+        other => other,
+    };
+    stream
+        .write_all(&encode_frame(request)?)
+        .map_err(|e| timed_out(e.into()))?;
+    let body = read_frame(&mut stream).map_err(timed_out)?;
     decode_body(&body)
 }
 
@@ -307,6 +394,11 @@ pub fn refusal(request: &ControlRequest, caller: &Caller, access: Access) -> Opt
 
 /// Control connections served at once (each holds a file descriptor).
 pub const CONTROL_CONNECTIONS_MAX: usize = 256;
+/// Work-lane requests (writes, consistent reads, agents) admitted at once on
+/// one node; beyond, the caller is told "busy, retry" at once.
+pub const CONTROL_WORK_REQUESTS_MAX: usize = 64;
+/// What a busy node suggests as the wait before a retry.
+pub const CONTROL_BUSY_RETRY_MS: u64 = 200;
 /// Control connections one uid may hold at once.
 pub const CONTROL_CONNECTIONS_PER_UID_MAX: usize = 16;
 /// How long a caller may take to send its whole request, in milliseconds.
@@ -495,7 +587,7 @@ impl Drop for UidSlot {
 /// before `handle` when `access(caller)` does not allow them (see
 /// [`refusal`]). Connections are bounded in number (per uid and in all) and
 /// in time; a failing `accept` (out of file descriptors) is waited out,
-/// never the end of the listener.
+/// never the end of the listener. Requests take their [`Lane`].
 pub async fn serve<H, F, M>(
     socket: &Path,
     ownership: SocketOwnership,
@@ -508,13 +600,150 @@ where
     M: Fn(&Caller) -> Access + Send + Sync + Clone + 'static,
 {
     let listener = bind_socket(socket, ownership)?;
-    serve_listener(listener, handle, access).await;
+    let lanes = Lanes::new("this node", tokio::runtime::Handle::current());
+    serve_listener(listener, lanes, handle, access).await;
+    Ok(())
+}
+
+/// At most `limit` holders at once; entering never waits.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    limit: usize,
+    admitted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+/// A place taken in an [`Admission`], given back when dropped.
+#[derive(Debug)]
+pub struct Admitted {
+    admitted: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Admission {
+    pub fn new(limit: usize) -> Self {
+        Admission {
+            limit,
+            admitted: Default::default(),
+        }
+    }
+
+    /// A place, or `None` when all `limit` are taken (the caller answers
+    /// "busy, retry" rather than queueing without bound).
+    pub fn try_enter(&self) -> Option<Admitted> {
+        use std::sync::atomic::Ordering;
+        let limit = self.limit;
+        self.admitted
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            })
+            .ok()?;
+        Some(Admitted {
+            admitted: std::sync::Arc::clone(&self.admitted),
+        })
+    }
+
+    pub fn admitted(&self) -> usize {
+        self.admitted.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.admitted
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Where requests are answered: reads where the socket is served, work on
+/// `work` (the daemon's runtime), bounded by `admission`.
+#[derive(Debug, Clone)]
+pub struct Lanes {
+    node: String,
+    work: tokio::runtime::Handle,
+    admission: Admission,
+}
+
+impl Lanes {
+    pub fn new(node: &str, work: tokio::runtime::Handle) -> Self {
+        Lanes::with_limit(node, work, CONTROL_WORK_REQUESTS_MAX)
+    }
+
+    pub fn with_limit(node: &str, work: tokio::runtime::Handle, work_max: usize) -> Self {
+        Lanes {
+            node: node.to_owned(),
+            work,
+            admission: Admission::new(work_max),
+        }
+    }
+
+    async fn answer<H, F>(
+        &self,
+        request: ControlRequest,
+        caller: Caller,
+        handle: &H,
+    ) -> ControlResponse
+    where
+        H: Fn(ControlRequest, Caller) -> F,
+        F: std::future::Future<Output = ControlResponse> + Send + 'static,
+    {
+        if request.lane() == Lane::Read {
+            return handle(request, caller).await;
+        }
+        let Some(admitted) = self.admission.try_enter() else {
+            return ControlResponse::Busy {
+                node: self.node.clone(),
+                retry_after_ms: CONTROL_BUSY_RETRY_MS,
+            };
+        };
+        let work = handle(request, caller);
+        // The place is held until the work is done, even if the caller left.
+        let done = self.work.spawn(async move {
+            let _admitted = admitted;
+            work.await
+        });
+        done.await
+            .unwrap_or_else(|error| ControlResponse::Error(format!("request failed: {error}")))
+    }
+}
+
+/// Serves `listener` on an OS thread of its own (with its own runtime), so
+/// `status` and other reads are answered however busy the daemon's runtime
+/// and actors are; work-lane requests run on the calling runtime.
+pub fn serve_on_thread<H, F, M>(
+    listener: tokio::net::UnixListener,
+    node: &str,
+    handle: H,
+    access: M,
+) -> std::io::Result<()>
+where
+    H: Fn(ControlRequest, Caller) -> F + Send + Sync + Clone + 'static,
+    F: std::future::Future<Output = ControlResponse> + Send + 'static,
+    M: Fn(&Caller) -> Access + Send + Sync + Clone + 'static,
+{
+    let lanes = Lanes::new(node, tokio::runtime::Handle::current());
+    let listener = listener.into_std()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name("systole-control".into())
+        .spawn(move || {
+            runtime.block_on(async move {
+                match tokio::net::UnixListener::from_std(listener) {
+                    Ok(listener) => serve_listener(listener, lanes, handle, access).await,
+                    Err(error) => tracing::error!(%error, "control socket: cannot serve"),
+                }
+            })
+        })?;
     Ok(())
 }
 
 /// [`serve`] on a socket already bound with [`bind_socket`]; never returns.
-pub async fn serve_listener<H, F, M>(listener: tokio::net::UnixListener, handle: H, access: M)
-where
+pub async fn serve_listener<H, F, M>(
+    listener: tokio::net::UnixListener,
+    lanes: Lanes,
+    handle: H,
+    access: M,
+) where
     H: Fn(ControlRequest, Caller) -> F + Send + Sync + Clone + 'static,
     F: std::future::Future<Output = ControlResponse> + Send + 'static,
     M: Fn(&Caller) -> Access + Send + Sync + Clone + 'static,
@@ -536,9 +765,10 @@ where
             }
         };
         let (handle, access, counts) = (handle.clone(), access.clone(), counts.clone());
+        let lanes = lanes.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            serve_connection(stream, &counts, handle, access).await;
+            serve_connection(stream, &counts, &lanes, handle, access).await;
         });
     }
 }
@@ -546,11 +776,12 @@ where
 async fn serve_connection<H, F, M>(
     mut stream: tokio::net::UnixStream,
     counts: &std::sync::Arc<ConnectionCounts>,
+    lanes: &Lanes,
     handle: H,
     access: M,
 ) where
     H: Fn(ControlRequest, Caller) -> F,
-    F: std::future::Future<Output = ControlResponse>,
+    F: std::future::Future<Output = ControlResponse> + Send + 'static,
     M: Fn(&Caller) -> Access,
 {
     use tokio::io::AsyncWriteExt;
@@ -590,7 +821,7 @@ async fn serve_connection<H, F, M>(
         Ok(Err(Some(error))) => ControlResponse::Error(error),
         Ok(Ok(request)) => match refusal(&request, &caller, allowed) {
             Some(error) => ControlResponse::Error(error),
-            None => handle(request, caller).await,
+            None => lanes.answer(request, caller, &handle).await,
         },
     };
     if let Ok(frame) = encode_frame(&response) {
@@ -901,5 +1132,103 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    #[test]
+    fn admission_is_bounded_and_places_come_back() {
+        let admission = Admission::new(2);
+        let first = admission.try_enter().unwrap();
+        let second = admission.try_enter().unwrap();
+        assert!(admission.try_enter().is_none(), "full: refused, not queued");
+        assert_eq!(admission.admitted(), 2);
+        drop(first);
+        let third = admission.try_enter().unwrap();
+        assert!(admission.try_enter().is_none());
+        drop((second, third));
+        assert_eq!(admission.admitted(), 0);
+        assert!(Admission::new(0).try_enter().is_none());
+    }
+
+    #[test]
+    fn reads_and_work_take_their_lanes() {
+        assert_eq!(ControlRequest::Status.lane(), Lane::Read);
+        assert_eq!(ControlRequest::CibGet.lane(), Lane::Read);
+        assert_eq!(ControlRequest::CibGetConsistent.lane(), Lane::Work);
+        assert_eq!(ControlRequest::Shutdown.lane(), Lane::Work);
+        let agents = ControlRequest::Agents { filter: None };
+        assert_eq!(agents.lane(), Lane::Work, "may run an agent");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn work_beyond_the_limit_is_told_busy_and_reads_still_answer() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let listener = bind_socket(&socket, SocketOwnership::default()).unwrap();
+        let lanes = Lanes::with_limit("n1", tokio::runtime::Handle::current(), 2);
+        let release = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+        let held_release = release.clone();
+        tokio::spawn(serve_listener(
+            listener,
+            lanes.clone(),
+            move |request: ControlRequest, _caller| {
+                let release = held_release.clone();
+                async move {
+                    if request.lane() == Lane::Work {
+                        release.acquire().await.unwrap().forget();
+                    }
+                    ControlResponse::Done(format!("{request:?}"))
+                }
+            },
+            |_caller| Access::Admin,
+        ));
+        let ask = |request: ControlRequest| {
+            let socket = socket.clone();
+            tokio::task::spawn_blocking(move || call(&socket, &request, 10_000))
+        };
+        let held = [ask(ControlRequest::Shutdown), ask(ControlRequest::Shutdown)];
+        while lanes.admission.admitted() < 2 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let socket_path = socket.clone();
+        let once = tokio::task::spawn_blocking(move || {
+            call_once(&socket_path, &ControlRequest::Shutdown, 10_000)
+        });
+        assert!(matches!(
+            once.await.unwrap(),
+            Ok(ControlResponse::Busy { node, .. }) if node == "n1"
+        ));
+        // The CLI's call retries with backoff, then says so.
+        let refused = ask(ControlRequest::Shutdown).await.unwrap().unwrap_err();
+        assert!(matches!(refused, ControlError::Busy { attempts: 5, .. }));
+        assert!(refused.to_string().contains("busy"), "{refused}");
+        // Reads do not wait behind the held work.
+        let status = ask(ControlRequest::Status).await.unwrap().unwrap();
+        assert!(matches!(status, ControlResponse::Done(text) if text == "Status"));
+        release.add_permits(2);
+        for answer in held {
+            let answer = answer.await.unwrap().unwrap();
+            assert!(matches!(answer, ControlResponse::Done(text) if text == "Shutdown"));
+        }
+        assert_eq!(lanes.admission.admitted(), 0);
+    }
+
+    #[test]
+    fn a_daemon_that_does_not_answer_is_named_not_eagain() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        // Accepted by the kernel (backlog), never answered.
+        let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let error = call(&socket, &ControlRequest::Status, 100).unwrap_err();
+        assert!(
+            matches!(
+                error,
+                ControlError::NoAnswer {
+                    timeout_ms: 100,
+                    ..
+                }
+            ),
+            "{error}"
+        );
+        assert!(!error.to_string().contains("temporarily"), "{error}");
     }
 }

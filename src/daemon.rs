@@ -747,13 +747,14 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
-        ControlRequest::BusStats => ControlResponse::Done(format!(
-            "{:#?}\nrefused_non_members: {}",
-            node.bus.stats(),
-            node.shared
+        ControlRequest::BusStats => ControlResponse::Bus {
+            node: node.shared.node.clone(),
+            stats: node.bus.stats(),
+            refused_non_members: node
+                .shared
                 .refused_non_members
-                .load(std::sync::atomic::Ordering::Relaxed)
-        )),
+                .load(std::sync::atomic::Ordering::Relaxed),
+        },
         ControlRequest::ChaosBlock { nodes } => {
             let described = if nodes.is_empty() {
                 "healed: no peers blocked".to_string()
@@ -1334,6 +1335,10 @@ pub fn run(
     if let Some(pid_file) = &config.pid_file {
         crate::persist::write_atomic(pid_file, std::process::id().to_string().as_bytes())?;
     }
+    if config.realtime {
+        // Before the runtime's threads exist: their stacks too stay in RAM.
+        crate::transport::realtime::lock_memory();
+    }
     let system = actix_rt::System::with_tokio_rt(|| {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -1398,6 +1403,7 @@ pub fn run(
             // itself quorate before it has seen its peer once (corosync's
             // wait_for_all), or both halves of a split start could run.
             wait_for_all: config.two_node,
+            realtime_priority: config.realtime,
             limits: crate::transport::TransportLimits::default(),
         };
         let (bus, events) = crate::transport::start_udp(transport_config)
@@ -1427,14 +1433,17 @@ pub fn run(
         );
         tracing::info!(node = %config.node_name, bind = %config.bind, witness, "node started");
         let control_node = node.clone();
-        tokio::task::spawn_local(crate::control::serve_listener(
+        // Its own thread: status and reads never wait behind the actors.
+        crate::control::serve_on_thread(
             listener,
+            &config.node_name,
             move |request, caller| {
                 let node = control_node.clone();
                 async move { handle_control(node, request, caller).await }
             },
             move |caller| access(&policy, caller, &caller_groups(caller)),
-        ));
+        )
+        .context("starting the control socket's thread")?;
         let mut terminate =
             tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
         watch_for_shutdown_requests(&node);

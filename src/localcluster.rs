@@ -130,6 +130,7 @@ pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
             two_node: nodes == 2,
             heartbeat_interval_ms: 100,
             heartbeat_timeout_ms: 600,
+            realtime: true,
             admin_group: None,
             readonly_group: None,
         };

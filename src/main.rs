@@ -120,8 +120,12 @@ enum Command {
     /// Fence a node now, through the DC and the configured fence devices;
     /// `fence confirm NODE`, `fence level add|remove|list`.
     Fence(FenceArgs),
-    /// The bus's counters on this node: messages, retransmits, drops and why.
-    Bus,
+    /// The bus's counters on this node: messages, retransmits, drops and
+    /// why, membership views installed since start (`view_changes`).
+    Bus {
+        #[arg(long)]
+        json: bool,
+    },
     /// Fault injection for chaos tests: cut this node off from others.
     Chaos {
         #[command(subcommand)]
@@ -691,12 +695,39 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 other => bail!("unexpected answer {other:?}"),
             }
         }
-        Command::Bus => match ask(target, ControlRequest::BusStats)? {
-            ControlResponse::Done(text) => println!("{text}"),
+        Command::Bus { json } => match ask(target, ControlRequest::BusStats)? {
+            ControlResponse::Bus {
+                node,
+                stats,
+                refused_non_members,
+            } => print_bus(&node, &stats, refused_non_members, json)?,
             other => bail!("unexpected answer {other:?}"),
         },
     }
     Ok(0)
+}
+
+/// `systole bus [--json]`: one counter a line, or one JSON object.
+fn print_bus(
+    node: &str,
+    stats: &systole::transport::TransportStats,
+    refused_non_members: u64,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut object = serde_json::to_value(stats)?;
+    object["node"] = node.into();
+    object["refused_non_members"] = refused_non_members.into();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&object)?);
+        return Ok(());
+    }
+    println!("node: {node}");
+    for (name, value) in object.as_object().into_iter().flatten() {
+        if name != "node" {
+            println!("{name}: {value}");
+        }
+    }
+    Ok(())
 }
 
 /// `systole history`: asks the DC (the node that ran the transitions).

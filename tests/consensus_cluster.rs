@@ -414,6 +414,12 @@ fn a_host_with_the_key_but_not_in_the_configuration_gets_no_vote() {
     );
     let bus = cluster.cli_ok("node1", &["bus"]);
     assert!(bus.contains("refused_non_members"), "{bus}");
+    let bus: serde_json::Value =
+        serde_json::from_str(&cluster.cli_ok("node1", &["bus", "--json"])).unwrap();
+    assert_eq!(bus["node"], "node1");
+    assert!(bus["refused_non_members"].as_u64() > Some(0), "{bus}");
+    // node2 and node3 joined node1's view at least once each.
+    assert!(bus["view_changes"].as_u64() >= Some(2), "{bus}");
     assert_eq!(cluster.voters("node1"), ["node1", "node2", "node3"]);
     // The intruder writes nothing and runs nothing.
     let refused = cluster.cli("intruder", &["property", "set", "x=1", "--force"]);

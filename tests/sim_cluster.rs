@@ -79,6 +79,7 @@ impl Sim {
                 two_node: false,
                 heartbeat_interval_ms: 100,
                 heartbeat_timeout_ms: 600,
+                realtime: false,
                 admin_group: None,
                 readonly_group: None,
             };

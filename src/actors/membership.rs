@@ -1,6 +1,6 @@
 //! MembershipActor and BusActor: the actor faces of the transport.
 //!
-//! The transport's own tasks send and receive heartbeats and datagrams off
+//! The transport's own thread sends and receives heartbeats and datagrams off
 //! the actor threads, so a busy actor is never mistaken for a dead node.
 //! The membership actor turns its view changes into cluster events (to the
 //! DC actor); the bus actor answers questions about the bus (counters).

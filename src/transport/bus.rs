@@ -8,9 +8,17 @@
 //! its events from a bounded channel; events the layer above has not yet
 //! taken wait inside the node, within `event_backlog_max`.
 //!
+//! Over UDP the task runs on a dedicated OS thread with a runtime of its own
+//! ([`spawn_thread`], SCHED_RR where permitted): a saturated actor runtime,
+//! a slow disk or a thousand agents starting cannot delay a heartbeat or its
+//! judgement. Each tick reads what waits in the socket before judging
+//! timeouts, so after the thread itself was held up, peers whose heartbeats
+//! arrived meanwhile are not taken for dead.
+//!
 //! The task is generic over [`Io`], the datagram layer: UDP sockets or the
 //! simulated network. It uses `biased` selects and no randomness of its own,
-//! so over the simulated network a run depends only on the seed.
+//! so over the simulated network (spawned on the test's runtime, [`spawn`])
+//! a run depends only on the seed.
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -32,6 +40,9 @@ const COMMANDS_MAX: usize = 1024;
 const EVENTS_MAX: usize = 1024;
 /// Datagrams taken from the socket before acks and data are flushed.
 const RECV_BATCH_MAX: usize = 64;
+/// Datagrams read at most before a tick judges timeouts (bounds the work a
+/// flood can add to one tick).
+const DRAIN_BEFORE_JUDGE_MAX: usize = 1024;
 /// Shortest interval between two warnings about refused datagrams.
 const DROP_REPORT_INTERVAL: Duration = Duration::from_secs(10);
 
@@ -228,15 +239,16 @@ impl Bus {
     }
 }
 
-/// Starts the task of `node` over `io`.
-pub(crate) fn spawn<I: Io>(
-    node: Node,
-    io: I,
-    clock: Clock,
-    tick_interval_ms: u64,
-    stats: Arc<Counters>,
-    local_addr: Option<SocketAddr>,
-) -> (Bus, mpsc::Receiver<BusEvent>) {
+/// The channels between a [`Bus`] handle and its task.
+struct Wiring {
+    bus: Bus,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<BusEvent>,
+    event_rx: mpsc::Receiver<BusEvent>,
+    view_tx: watch::Sender<MembershipView>,
+}
+
+fn wire(node: &Node, stats: Arc<Counters>, local_addr: Option<SocketAddr>) -> Wiring {
     let (commands, command_rx) = mpsc::channel(COMMANDS_MAX);
     let (events, event_rx) = mpsc::channel(EVENTS_MAX);
     let (view_tx, view) = watch::channel(node.view().clone());
@@ -250,15 +262,108 @@ pub(crate) fn spawn<I: Io>(
             view,
         }),
     };
+    Wiring {
+        bus,
+        commands: command_rx,
+        events,
+        event_rx,
+        view_tx,
+    }
+}
+
+/// Starts the task of `node` over `io` on the current runtime (the
+/// simulated network: one runtime, paused time, a run decided by its seed).
+pub(crate) fn spawn<I: Io>(
+    node: Node,
+    io: I,
+    clock: Clock,
+    tick_interval_ms: u64,
+    stats: Arc<Counters>,
+    local_addr: Option<SocketAddr>,
+) -> (Bus, mpsc::Receiver<BusEvent>) {
+    let wiring = wire(&node, stats, local_addr);
     let task = Task {
         node,
         io,
         clock,
-        view_tx,
-        stats: bus.shared.stats.clone(),
+        view_tx: wiring.view_tx,
+        stats: wiring.bus.shared.stats.clone(),
     };
-    tokio::spawn(task.run(command_rx, events, tick_interval_ms));
-    (bus, event_rx)
+    tokio::spawn(task.run(wiring.commands, wiring.events, tick_interval_ms));
+    (wiring.bus, wiring.event_rx)
+}
+
+/// How the transport's own thread runs.
+pub(crate) struct ThreadSettings {
+    /// The clock `node` was made with.
+    pub clock: Clock,
+    pub tick_interval_ms: u64,
+    pub local_addr: Option<SocketAddr>,
+    /// Ask for SCHED_RR (best effort).
+    pub realtime_priority: bool,
+}
+
+/// Starts the task of `node` on a dedicated OS thread with a runtime of its
+/// own, so no actor, disk write or agent on the daemon's runtime can delay
+/// a heartbeat or its judgement. `make_io` runs on that thread (sockets
+/// register with its reactor); its error is returned here.
+pub(crate) fn spawn_thread<I, F>(
+    node: Node,
+    make_io: F,
+    stats: Arc<Counters>,
+    settings: ThreadSettings,
+) -> Result<(Bus, mpsc::Receiver<BusEvent>), TransportError>
+where
+    I: Io,
+    F: FnOnce() -> Result<I, TransportError> + Send + 'static,
+{
+    let wiring = wire(&node, stats.clone(), settings.local_addr);
+    let (ready_tx, ready) = std::sync::mpsc::sync_channel(1);
+    let (commands, events, view_tx) = (wiring.commands, wiring.events, wiring.view_tx);
+    let name = node.local_node().to_owned();
+    let thread = move || {
+        if settings.realtime_priority {
+            super::realtime::raise_thread_priority(&name);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build();
+        let runtime = match runtime {
+            Ok(runtime) => runtime,
+            Err(source) => {
+                let context = "transport runtime".to_owned();
+                let _ = ready_tx.send(Err(TransportError::Io { context, source }));
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let io = match make_io() {
+                Ok(io) => io,
+                Err(error) => {
+                    let _ = ready_tx.send(Err(error));
+                    return;
+                }
+            };
+            let _ = ready_tx.send(Ok(()));
+            let task = Task {
+                node,
+                io,
+                clock: settings.clock,
+                view_tx,
+                stats,
+            };
+            task.run(commands, events, settings.tick_interval_ms).await;
+        });
+    };
+    std::thread::Builder::new()
+        .name("systole-bus".into())
+        .spawn(thread)
+        .map_err(|source| TransportError::Io {
+            context: "starting the transport thread".into(),
+            source,
+        })?;
+    ready.recv().map_err(|_| TransportError::Shutdown)??;
+    Ok((wiring.bus, wiring.event_rx))
 }
 
 struct Task<I> {
@@ -291,7 +396,7 @@ impl<I: Io> Task<I> {
             tokio::select! {
                 biased;
                 _ = ticker.tick() => {
-                    self.node.tick(self.clock.now());
+                    self.judge();
                     self.report_drops(&mut last_report);
                 }
                 command = commands.recv() => match command {
@@ -316,6 +421,21 @@ impl<I: Io> Task<I> {
                 },
             }
         }
+    }
+
+    /// Reads what waits in the socket, then lets time pass: after this
+    /// thread was held up, peers' heartbeats queued meanwhile count before
+    /// anyone is judged silent (a busy node is not a dead node).
+    fn judge(&mut self) {
+        let mut drained = 0;
+        while drained < DRAIN_BEFORE_JUDGE_MAX {
+            let Some(inbound) = self.io.try_recv() else {
+                break;
+            };
+            self.receive(inbound);
+            drained += RECV_BATCH_MAX;
+        }
+        self.node.tick(self.clock.now());
     }
 
     /// Sends the node's datagrams and publishes a new view.
@@ -405,5 +525,97 @@ impl<I: Io> Task<I> {
     fn shutdown(&mut self) {
         self.node.goodbye(self.clock.now());
         self.emit();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transport::{AuthKey, TransportConfig};
+    use std::collections::VecDeque;
+
+    /// Datagrams that waited in the socket while the thread was held up.
+    #[derive(Default)]
+    struct Queued {
+        inbound: VecDeque<Inbound>,
+    }
+
+    impl Io for Queued {
+        async fn recv(&mut self) -> Option<Inbound> {
+            std::future::pending().await
+        }
+        fn try_recv(&mut self) -> Option<Inbound> {
+            self.inbound.pop_front()
+        }
+        fn send(&mut self, _output: Output) {}
+    }
+
+    fn node(name: &str, incarnation: u64, clock: &Clock, stats: &Arc<Counters>) -> Node {
+        let mut cfg = TransportConfig::new("c", name, AuthKey::from_bytes([3; 32]));
+        cfg.expected_votes = 2;
+        Node::new(&cfg, incarnation, clock.now(), stats.clone()).unwrap()
+    }
+
+    fn datagrams(node: &mut Node) -> Vec<Vec<u8>> {
+        let outputs = node.take_outputs().into_iter();
+        outputs
+            .map(|(Output::ToNode { datagram, .. } | Output::ToAll { datagram })| datagram)
+            .collect()
+    }
+
+    fn carry(from: &mut Node, to: &mut Node, now: Now) {
+        for mut datagram in datagrams(from) {
+            to.on_datagram(&mut datagram, now);
+        }
+        to.flush(now);
+    }
+
+    /// `a` and `b` joined; then `a`'s thread is held up for 1 s (past the
+    /// 600 ms timeout) while `b` heartbeats every 100 ms into `a`'s socket.
+    async fn held_up() -> (Node, Queued, Clock, Arc<Counters>) {
+        let clock = Clock::simulated(1_800_000_000_000, Instant::now());
+        let stats = Arc::new(Counters::default());
+        let mut a = node("a", 10, &clock, &stats);
+        let mut b = node("b", 20, &clock, &Arc::default());
+        a.tick(clock.now());
+        carry(&mut a, &mut b, clock.now());
+        carry(&mut b, &mut a, clock.now());
+        carry(&mut a, &mut b, clock.now());
+        assert_eq!(a.view().members.len(), 2, "joined");
+        let mut socket = Queued::default();
+        for _ in 0..10 {
+            tokio::time::advance(Duration::from_millis(100)).await;
+            b.tick(clock.now());
+            for datagram in datagrams(&mut b) {
+                let from = None;
+                socket.inbound.push_back(Inbound { datagram, from });
+            }
+        }
+        (a, socket, clock, stats)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn heartbeats_that_waited_in_the_socket_count_before_judging() {
+        let (a, socket, clock, stats) = held_up().await;
+        let views_before = stats.snapshot().view_changes;
+        let (view_tx, _view) = watch::channel(a.view().clone());
+        let mut task = Task {
+            node: a,
+            io: socket,
+            clock,
+            view_tx,
+            stats: stats.clone(),
+        };
+        task.judge();
+        assert!(task.io.inbound.is_empty(), "the socket was read first");
+        assert_eq!(task.node.view().members.len(), 2, "b stays");
+        assert_eq!(stats.snapshot().view_changes, views_before);
+
+        // Judged before reading (as the task did): b would have been dropped.
+        let (mut a, _unread, clock, stats) = held_up().await;
+        let views_before = stats.snapshot().view_changes;
+        a.tick(clock.now());
+        assert_eq!(a.view().members.len(), 1);
+        assert_eq!(stats.snapshot().view_changes, views_before + 1);
     }
 }

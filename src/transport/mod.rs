@@ -9,9 +9,9 @@
 //! same API, so whole clusters can be tested in one process from a seed.
 //!
 //! Inside, one task per node owns everything: it receives datagrams, sends
-//! heartbeats on its own ticks (a busy actor never delays them), and runs the
-//! pure state machine in [`node`], which composes the pieces, one module per
-//! idea:
+//! heartbeats on its own ticks (a busy actor never delays them; over UDP the
+//! task has an OS thread of its own), and runs the pure state machine in
+//! [`node`], which composes the pieces, one module per idea:
 //!
 //! | module | idea |
 //! | --- | --- |
@@ -22,7 +22,8 @@
 //! | [`fragment`] | messages of several MB cut into datagrams and rebuilt |
 //! | [`membership`] | views and quorum from heartbeats and ticks |
 //! | [`node`] | all of the above as one state machine |
-//! | `bus` | the task and the [`Bus`] handle |
+//! | `bus` | the task (its own thread over UDP) and the [`Bus`] handle |
+//! | [`realtime`] | SCHED_RR for that thread, mlockall for the daemon |
 //! | `stats` | counters of what was sent, received and refused |
 //! | [`udp`] | sockets (socket2): unicast peers, IPv4/IPv6 multicast |
 //! | [`memory`] | the simulated network: drop, delay, duplicate, partition, kill |
@@ -54,6 +55,7 @@ pub mod frame;
 pub mod membership;
 pub mod memory;
 pub mod node;
+pub mod realtime;
 pub mod reliable;
 pub mod replay;
 mod stats;
@@ -164,6 +166,9 @@ pub struct TransportConfig {
     /// Not quorate until all `expected_votes` nodes were members at once
     /// (corosync's wait_for_all; advisable with `two_node`). Default false.
     pub wait_for_all: bool,
+    /// UDP only: run the transport's thread SCHED_RR (best effort; a
+    /// refusal is logged once). Default false; the daemon asks for it.
+    pub realtime_priority: bool,
     pub limits: TransportLimits,
 }
 
@@ -183,6 +188,7 @@ impl TransportConfig {
             expected_votes: 1,
             two_node: false,
             wait_for_all: false,
+            realtime_priority: false,
             limits: TransportLimits::default(),
         }
     }

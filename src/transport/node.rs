@@ -330,6 +330,7 @@ impl Node {
                 }
             }
             self.last_members = view.members.clone();
+            Counters::add(&self.stats.view_changes, 1);
             self.events.push_back(BusEvent::View(view));
         }
     }

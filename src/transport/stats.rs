@@ -16,7 +16,8 @@ macro_rules! counters {
         }
 
         /// A snapshot of the transport's counters.
-        #[derive(Debug, Clone, Default, PartialEq, Eq)]
+        #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        #[serde(default)]
         pub struct TransportStats {
             $($(#[doc = $doc])* pub $name: u64,)*
         }
@@ -71,6 +72,9 @@ counters! {
     abandoned,
     /// Dropped by a chaos test's partition (`systole chaos block`).
     dropped_blocked,
+    /// Membership views installed since start (each join, leave, restart
+    /// or bounce is one; a steady cluster adds none).
+    view_changes,
 }
 
 impl Counters {

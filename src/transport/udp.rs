@@ -74,19 +74,34 @@ pub async fn start_udp(
         .filter(|(name, _)| *name != cfg.node_name)
         .cloned()
         .collect();
-    let io = UdpIo {
-        socket,
-        group,
-        group_addr: cfg.multicast,
-        peers,
-        learned: BTreeMap::new(),
-        blocked: BTreeSet::new(),
-        buf: vec![0; RECV_BUFFER_BYTES],
-        group_buf: vec![0; RECV_BUFFER_BYTES],
-        stats: stats.clone(),
+    let io_stats = stats.clone();
+    let group_addr = cfg.multicast;
+    // Registered with the transport thread's own reactor, on that thread.
+    let make_io = move || {
+        let socket = UdpSocket::from_std(socket).map_err(io_error("register UDP socket"))?;
+        let group = group
+            .map(UdpSocket::from_std)
+            .transpose()
+            .map_err(io_error("register multicast socket"))?;
+        Ok(UdpIo {
+            socket,
+            group,
+            group_addr,
+            peers,
+            learned: BTreeMap::new(),
+            blocked: BTreeSet::new(),
+            buf: vec![0; RECV_BUFFER_BYTES],
+            group_buf: vec![0; RECV_BUFFER_BYTES],
+            stats: io_stats,
+        })
     };
-    let tick_interval_ms = cfg.limits.tick_interval_ms;
-    let (bus, events) = bus::spawn(node, io, clock, tick_interval_ms, stats, Some(local_addr));
+    let settings = bus::ThreadSettings {
+        clock,
+        tick_interval_ms: cfg.limits.tick_interval_ms,
+        local_addr: Some(local_addr),
+        realtime_priority: cfg.realtime_priority,
+    };
+    let (bus, events) = bus::spawn_thread(node, make_io, stats, settings)?;
     tracing::info!(node = %cfg.node_name, %local_addr, multicast = ?cfg.multicast, "transport started");
     Ok((bus, events))
 }
@@ -121,7 +136,7 @@ fn new_socket(addr: SocketAddr) -> io::Result<Socket> {
 fn unicast_socket(
     bind: SocketAddr,
     group: Option<SocketAddr>,
-) -> Result<UdpSocket, TransportError> {
+) -> Result<std::net::UdpSocket, TransportError> {
     let socket = new_socket(bind).map_err(io_error("create UDP socket"))?;
     match (group, bind.ip()) {
         (None, _) => {}
@@ -154,11 +169,14 @@ fn unicast_socket(
         context: format!("bind {bind}"),
         source: e,
     })?;
-    UdpSocket::from_std(socket.into()).map_err(io_error("register UDP socket"))
+    Ok(socket.into())
 }
 
 /// A socket bound to the multicast group, shared by every node on the host.
-fn multicast_socket(group: SocketAddr, bind: SocketAddr) -> Result<UdpSocket, TransportError> {
+fn multicast_socket(
+    group: SocketAddr,
+    bind: SocketAddr,
+) -> Result<std::net::UdpSocket, TransportError> {
     if !group.ip().is_multicast() {
         return Err(TransportError::Config(format!(
             "multicast address {group} is not a multicast group"
@@ -187,7 +205,7 @@ fn multicast_socket(group: SocketAddr, bind: SocketAddr) -> Result<UdpSocket, Tr
         context: format!("join multicast group {group}"),
         source: e,
     })?;
-    UdpSocket::from_std(socket.into()).map_err(io_error("register multicast socket"))
+    Ok(socket.into())
 }
 
 struct UdpIo {

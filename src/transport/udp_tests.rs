@@ -356,3 +356,62 @@ async fn heartbeats_go_on_while_nobody_reads_the_events() {
     .await
     .expect("test timed out");
 }
+
+/// A node whose runtime is blocked and whose CPUs are saturated (spinning
+/// threads at normal priority, a few seconds) is still heard and still
+/// hears: the transport's own thread sends and judges heartbeats.
+#[test]
+fn a_busy_node_sees_no_view_changes() {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let key = AuthKey::generate().unwrap();
+    let busy_config = |name: &str, peers: &[(&str, SocketAddr)]| {
+        let mut cfg = config(name, &key, loopback(), peers);
+        cfg.realtime_priority = true;
+        cfg
+    };
+    let (buses, _events) = runtime.block_on(async {
+        let (a, a_events) = start_udp(busy_config("a", &[])).await.unwrap();
+        let a_addr = a.local_addr().unwrap();
+        let (b, b_events) = start_udp(busy_config("b", &[("a", a_addr)])).await.unwrap();
+        let b_addr = b.local_addr().unwrap();
+        let (c, c_events) = start_udp(busy_config("c", &[("a", a_addr), ("b", b_addr)]))
+            .await
+            .unwrap();
+        timeout(TEST_TIMEOUT, wait_for_members(&[&a, &b, &c], 3))
+            .await
+            .unwrap();
+        ([a, b, c], [a_events, b_events, c_events])
+    });
+    let before: Vec<u64> = buses.iter().map(|b| b.stats().view_changes).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let spinners: Vec<_> = (0..cpus * 2)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut x = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    x = std::hint::black_box(x.wrapping_add(1));
+                }
+            })
+        })
+        .collect();
+    // The runtime that started the buses is blocked all along, as a busy
+    // actor thread would be; nobody reads their events either.
+    std::thread::sleep(Duration::from_secs(3));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for spinner in spinners {
+        spinner.join().unwrap();
+    }
+    let after: Vec<u64> = buses.iter().map(|b| b.stats().view_changes).collect();
+    assert_eq!(after, before, "view changes under load");
+    assert!(buses.iter().all(|b| b.view().members.len() == 3));
+    runtime.block_on(async {
+        for bus in &buses {
+            bus.shutdown().await;
+        }
+    });
+}

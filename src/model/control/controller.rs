@@ -26,7 +26,7 @@ use crate::model::change::StatusChange;
 use crate::model::cib_store::{self, FenceRecord};
 use crate::model::operation::{OpOutcome, OpSpec};
 use crate::model::plan::{Plan, PlannedKind};
-use crate::model::transition::TransitionRun;
+use crate::model::transition::{ActionLimits, TransitionRun};
 use crate::model::xml::Element;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,6 +35,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// spinning the DC.
 pub const BUSY_TRANSITIONS_MAX: u32 = 20;
 pub const BUSY_PAUSE_MS: u64 = 1_000;
+/// Status proposals (operation results, fencing records) on their way
+/// through the log at once (a short pipeline keeps a lone result quick);
+/// what arrives while it is full is batched into the next.
+pub const STATUS_PROPOSALS_IN_FLIGHT_MAX: usize = 4;
 /// Scheduler failures are retried after this, doubling up to the maximum.
 pub const SCHEDULE_RETRY_MS_MIN: u64 = 1_000;
 pub const SCHEDULE_RETRY_MS_MAX: u64 = 30_000;
@@ -254,7 +258,7 @@ impl Controller {
                 term,
                 request,
                 result,
-            } => self.on_scheduled(term, request, result, now_ms),
+            } => self.on_scheduled(term, request, result, cib, now_ms),
             Event::ExecResult {
                 transition,
                 action,
@@ -471,7 +475,14 @@ impl Controller {
         });
     }
 
-    fn on_scheduled(&mut self, term: u64, request: u64, result: Result<Plan, String>, now_ms: u64) {
+    fn on_scheduled(
+        &mut self,
+        term: u64,
+        request: u64,
+        result: Result<Plan, String>,
+        cib: &Element,
+        now_ms: u64,
+    ) {
         let Some(office) = self.office.as_mut() else {
             return;
         };
@@ -507,7 +518,7 @@ impl Controller {
         let id = self.next_transition;
         self.next_transition += 1;
         let cause = std::mem::take(&mut office.causes).join("; ");
-        office.run = Some(TransitionRun::new(id, &plan));
+        office.run = Some(TransitionRun::new(id, &plan).with_limits(ActionLimits::from_cib(cib)));
         self.out.push(Effect::TransitionStarted { id, cause, plan });
     }
 
@@ -694,6 +705,12 @@ impl Controller {
             self.status.clear();
             return;
         };
+        if office.unrecorded >= STATUS_PROPOSALS_IN_FLIGHT_MAX {
+            // Group commit: results arriving while a proposal is on its way
+            // wait here and go together, as one log entry, when it is
+            // recorded (each handled event would otherwise be an entry).
+            return;
+        }
         office.unrecorded += 1;
         self.out.push(Effect::Propose {
             term: office.term,
@@ -1415,5 +1432,112 @@ mod tests {
         run(&mut c, &cib, steps);
         let kinds = effect_kinds(&[Effect::AskLrm { node: "n1".into() }]);
         assert_eq!(kinds["ask_lrm"], 1);
+    }
+
+    #[test]
+    fn batch_limit_holds_actions_back_and_results_go_together_once_the_pipeline_is_full() {
+        let mut cib = cib(&["n1", "n2"]);
+        let configuration = cib.children.iter_mut().find(|c| c.name == "configuration");
+        let configuration = configuration.unwrap();
+        let crm_config = configuration
+            .children
+            .iter_mut()
+            .find(|c| c.name == "crm_config");
+        crm_config.unwrap().children.push(
+            Element::new("cluster_property_set")
+                .with_attr("id", "o")
+                .with_child(
+                    Element::new("nvpair")
+                        .with_attr("id", "b")
+                        .with_attr("name", "batch-limit")
+                        .with_attr("value", "6"),
+                ),
+        );
+        let mut c = controller();
+        let starts = Plan {
+            actions: (1..=8)
+                .map(|id| PlannedAction {
+                    id,
+                    after: vec![],
+                    kind: PlannedKind::Resource {
+                        node: "n2".into(),
+                        op: op("start", &format!("r{id}")),
+                    },
+                })
+                .collect(),
+            summary: vec![],
+        };
+        let result = |action: u32| Event::ExecResult {
+            transition: 100,
+            action,
+            node: "n2".into(),
+            op: op("start", &format!("r{action}")),
+            outcome: outcome(0),
+        };
+        let ok = |action: u32| format!("recorded {action} ok");
+        let start = |action: u32| format!("exec start r{action}@n2 t2");
+        let fact = |action: u32| format!("op start r{action}@n2 rc 0");
+        let mut steps = in_office(2, &["n1", "n2"]);
+        steps[1].2 = vec![
+            "ask_lrm n1",
+            "ask_lrm n2",
+            "propose t2: joined n1, joined n2, quorum",
+        ];
+        let mut expected: Vec<(u64, Event, Vec<String>)> = vec![
+            (2_002, recorded(), vec!["schedule t2 #1".into()]),
+            (
+                2_006,
+                scheduled(2, 1, starts),
+                std::iter::once("started 100".to_string())
+                    .chain((1..=6).map(start))
+                    .collect(),
+            ),
+        ];
+        // Four proposals on their way: the pipeline is full.
+        for action in 1..=4 {
+            let effects = vec![
+                ok(action),
+                start(action + 6),
+                format!("propose t2: {}", fact(action)),
+            ];
+            let effects = if action <= 2 {
+                effects
+            } else {
+                vec![ok(action), effects[2].clone()]
+            };
+            expected.push((2_010 + u64::from(action), result(action), effects));
+        }
+        // Results 5 to 8 wait, then go as one entry.
+        for action in 5..=8 {
+            let mut effects = vec![ok(action)];
+            if action == 8 {
+                effects.push("finished 100 complete".into());
+            }
+            expected.push((2_020 + u64::from(action), result(action), effects));
+        }
+        let together: Vec<String> = (5..=8).map(fact).collect();
+        expected.push((
+            2_030,
+            recorded(),
+            vec![format!("propose t2: {}", together.join(", "))],
+        ));
+        let owned: Vec<(u64, Event, Vec<String>)> = steps
+            .into_iter()
+            .map(|(at, event, effects)| {
+                (at, event, effects.into_iter().map(String::from).collect())
+            })
+            .chain(expected)
+            .collect();
+        let borrowed = owned
+            .iter()
+            .map(|(at, event, effects)| {
+                (
+                    *at,
+                    event.clone(),
+                    effects.iter().map(String::as_str).collect(),
+                )
+            })
+            .collect();
+        run(&mut c, &cib, borrowed);
     }
 }
