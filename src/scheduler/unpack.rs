@@ -1016,6 +1016,10 @@ fn decide_lost_guests(w: &mut Working) {
         let was_up_when_failed = conn_active && (w.rscs[container].failed() || conn_failed);
         if down && (has_resources || was_up_when_failed) && w.rscs[container].managed {
             w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
+            // A guest is fenced by recovering its container.
+            for c in &mut w.rscs[container].current {
+                c.failed = true;
+            }
             for r in &mut w.rscs {
                 for c in &mut r.current {
                     if c.node == n {
