@@ -1010,10 +1010,13 @@ fn decide_lost_guests(w: &mut Working) {
                 .any(|cur| w.nodes[cur.node].online || w.nodes[cur.node].unclean)
         });
         let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
-        let down = w.rscs[container].failed() || conn_failed || !w.nodes[n].online;
+        // Unclean: something failed to stop there (on-fail=fence).
+        let unclean = w.nodes[n].unclean;
+        let down = w.rscs[container].failed() || conn_failed || !w.nodes[n].online || unclean;
         // A guest that was up (its connection active) when its container
         // failed is unclean even with nothing on it.
-        let was_up_when_failed = conn_active && (w.rscs[container].failed() || conn_failed);
+        let was_up_when_failed =
+            conn_active && (w.rscs[container].failed() || conn_failed || unclean);
         if down && (has_resources || was_up_when_failed) && w.rscs[container].managed {
             w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
             // A guest is fenced by recovering its container.
