@@ -1699,7 +1699,16 @@ fn unpack_lrm_entry(
             .iter()
             .copied()
             .find(|&i| w.rscs[i].instance == Some(k as u32)),
-        None if anonymous => anonymous_instance(w, &instances, node),
+        None if anonymous => match number.filter(|_| several_per_node(w, first)) {
+            // With several copies allowed per node, which copy is which
+            // matters: the recorded number is kept, and a number beyond the
+            // clone's instances is an orphan, as the reference does.
+            Some(n) => instances
+                .iter()
+                .copied()
+                .find(|&i| w.rscs[i].instance == Some(n)),
+            None => anonymous_instance(w, &instances, node),
+        },
         None => pick_instance(w, &instances, number, node),
     };
     if let Some(t) = picked {
@@ -1718,7 +1727,10 @@ fn unpack_lrm_entry(
                 .iter()
                 .filter_map(|&i| w.rscs[i].instance)
                 .collect();
-            let n = (0..).find(|k| !used.contains(k)).unwrap_or(0);
+            let n = number
+                .filter(|k| !used.contains(k))
+                .or_else(|| (0..).find(|k| !used.contains(k)))
+                .unwrap_or(0);
             let id = format!("{base}:{n}");
             let agent = w.rscs[template].agent.clone();
             let orphan = add_orphan(w, &id, &base, agent, parent);
@@ -2090,6 +2102,12 @@ fn anonymous_instance(w: &Working, instances: &[usize], node: usize) -> Option<u
         }
     }
     found
+}
+
+/// Whether the anonymous clone holding `r` allows several copies per node
+/// (clone-node-max above 1).
+fn several_per_node(w: &Working, r: usize) -> bool {
+    anonymous_clone_of(w, r).is_some_and(|c| w.rscs[c].clone_node_max > 1)
 }
 
 /// Chooses which instance of a (possibly cloned) primitive a history entry
