@@ -1127,7 +1127,7 @@ impl<'a> Model<'a> {
         self.fenced = fence.to_vec();
         super::create::apply_fencing(self);
         super::constraints::apply(self);
-        for a in 0..self.acts.len() {
+        for a in (0..self.acts.len()).rev() {
             self.update_for_orderings(a);
         }
     }

@@ -313,7 +313,21 @@ impl<'a> Assigner<'a> {
     /// A symmetric cluster allows every resource on every node, at the
     /// node's own score (as Pacemaker does for each resource it unpacks,
     /// bundle replicas included).
+    ///
+    /// In an opt-in cluster the connection of a guest node (made from its
+    /// container's `remote-node`) is still allowed everywhere: it goes
+    /// where its container goes (seen in the reference on a shrunk case).
     fn apply_symmetric_default(&mut self) {
+        for r in 0..self.w.rscs.len() {
+            if self.w.symmetric || !self.w.guest_containers.contains_key(&self.w.rscs[r].id) {
+                continue;
+            }
+            for n in 0..self.n_nodes() {
+                if self.allowed[r][n].is_none() && self.w.nodes[n].kind == NodeKind::Member {
+                    self.allowed[r][n] = Some(self.w.nodes[n].node_score);
+                }
+            }
+        }
         if !self.w.symmetric {
             return;
         }

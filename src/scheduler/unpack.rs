@@ -1010,12 +1010,19 @@ fn decide_lost_guests(w: &mut Working) {
                 .any(|cur| w.nodes[cur.node].online || w.nodes[cur.node].unclean)
         });
         let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
-        let down = w.rscs[container].failed() || conn_failed || !w.nodes[n].online;
+        // Unclean: something failed to stop there (on-fail=fence).
+        let unclean = w.nodes[n].unclean;
+        let down = w.rscs[container].failed() || conn_failed || !w.nodes[n].online || unclean;
         // A guest that was up (its connection active) when its container
         // failed is unclean even with nothing on it.
-        let was_up_when_failed = conn_active && (w.rscs[container].failed() || conn_failed);
+        let was_up_when_failed =
+            conn_active && (w.rscs[container].failed() || conn_failed || unclean);
         if down && (has_resources || was_up_when_failed) && w.rscs[container].managed {
             w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
+            // A guest is fenced by recovering its container.
+            for c in &mut w.rscs[container].current {
+                c.failed = true;
+            }
             for r in &mut w.rscs {
                 for c in &mut r.current {
                     if c.node == n {
@@ -1692,7 +1699,16 @@ fn unpack_lrm_entry(
             .iter()
             .copied()
             .find(|&i| w.rscs[i].instance == Some(k as u32)),
-        None if anonymous => anonymous_instance(w, &instances, node),
+        None if anonymous => match number.filter(|_| several_per_node(w, first)) {
+            // With several copies allowed per node, which copy is which
+            // matters: the recorded number is kept, and a number beyond the
+            // clone's instances is an orphan, as the reference does.
+            Some(n) => instances
+                .iter()
+                .copied()
+                .find(|&i| w.rscs[i].instance == Some(n)),
+            None => anonymous_instance(w, &instances, node),
+        },
         None => pick_instance(w, &instances, number, node),
     };
     if let Some(t) = picked {
@@ -1711,7 +1727,10 @@ fn unpack_lrm_entry(
                 .iter()
                 .filter_map(|&i| w.rscs[i].instance)
                 .collect();
-            let n = (0..).find(|k| !used.contains(k)).unwrap_or(0);
+            let n = number
+                .filter(|k| !used.contains(k))
+                .or_else(|| (0..).find(|k| !used.contains(k)))
+                .unwrap_or(0);
             let id = format!("{base}:{n}");
             let agent = w.rscs[template].agent.clone();
             let orphan = add_orphan(w, &id, &base, agent, parent);
@@ -2083,6 +2102,12 @@ fn anonymous_instance(w: &Working, instances: &[usize], node: usize) -> Option<u
         }
     }
     found
+}
+
+/// Whether the anonymous clone holding `r` allows several copies per node
+/// (clone-node-max above 1).
+fn several_per_node(w: &Working, r: usize) -> bool {
+    anonymous_clone_of(w, r).is_some_and(|c| w.rscs[c].clone_node_max > 1)
 }
 
 /// Chooses which instance of a (possibly cloned) primitive a history entry
