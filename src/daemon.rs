@@ -165,12 +165,21 @@ fn attrd_command(
 async fn write_attribute(shared: &NodeShared, router: &Arc<Router>, write: crate::attrd::Write) {
     tracing::debug!(node = %write.node, name = %write.name, value = ?write.value, "attribute written");
     let change = crate::actors::message::CibChange::SetTransientAttribute {
-        node: write.node,
-        name: write.name,
-        value: write.value,
+        node: write.node.clone(),
+        name: write.name.clone(),
+        value: write.value.clone(),
     };
     match modify_local_cib(router, "attrd", change, CONTROL_REQUEST_TIMEOUT_MS).await {
-        Ok(_) => {}
+        Ok(_) => {
+            // Attribute alerts come from the node whose manager wrote it.
+            let node_id = crate::model::alerts::node_id(&shared.cib(), &write.node);
+            shared.raise_alert(crate::model::alerts::AlertEvent::Attribute {
+                node: write.node,
+                node_id,
+                name: write.name,
+                value: write.value,
+            });
+        }
         Err(error) => tracing::warn!(node = %shared.node, %error, "attribute write failed"),
     }
 }

@@ -117,6 +117,12 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
+    /// Alert agents called on cluster events, as `pcs alert`:
+    /// create, update, delete, list, recipient add|remove.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
     /// Fence a node now, through the DC and the configured fence devices;
     /// `fence confirm NODE`, `fence level add|remove|list`.
     Fence(FenceArgs),
@@ -173,6 +179,64 @@ struct FenceArgs {
     /// Power it off instead of rebooting it.
     #[arg(long)]
     off: bool,
+}
+
+#[derive(Subcommand)]
+enum AlertAction {
+    /// `create path=PATH [id=ID] [description=TEXT] [options k=v...] [meta k=v...]
+    /// [select nodes|fencing|resources|attributes|attribute=NAME...]`
+    Create {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// `update ID [path=PATH] [description=TEXT] [options k=v...] [meta k=v...] [select ...]`; `k=` removes.
+    Update {
+        id: String,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// Delete alerts (with their recipients).
+    #[command(alias = "remove")]
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// The configured alerts and recipients.
+    #[command(alias = "config")]
+    List,
+    /// `recipient add ALERT value=V [id=ID] [options k=v...] [meta k=v...]`, `recipient remove ID...`.
+    Recipient {
+        #[command(subcommand)]
+        action: RecipientAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecipientAction {
+    Add {
+        alert: String,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    #[command(alias = "delete")]
+    Remove {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -681,6 +745,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::CrmNode { args } => return crm_node(target, &args),
         Command::CrmResource { args } => return crm_resource(target, &args),
         Command::Fence(args) => return fence_command(target, args),
+        Command::Alert { action } => return alert_command(target, action),
         Command::Chaos { action } => {
             let nodes = match action {
                 ChaosAction::Block { nodes } => nodes,
@@ -1405,6 +1470,27 @@ fn fence_command(target: &Target, args: FenceArgs) -> anyhow::Result<i32> {
         other => bail!("unexpected answer {other:?}"),
     }
     Ok(0)
+}
+
+fn alert_command(target: &Target, action: AlertAction) -> anyhow::Result<i32> {
+    use admin::alerts;
+    let cib = current_cib(target)?;
+    let edit = match action {
+        AlertAction::List => {
+            print!("{}", alerts::alert_list(&cib));
+            return Ok(0);
+        }
+        AlertAction::Create { args } => alerts::alert_create(&cib, &args)?,
+        AlertAction::Update { id, args } => alerts::alert_update(&cib, &id, &args)?,
+        AlertAction::Delete { ids } => alerts::alert_delete(&cib, &ids)?,
+        AlertAction::Recipient {
+            action: RecipientAction::Add { alert, args },
+        } => alerts::recipient_add(&cib, &alert, &args)?,
+        AlertAction::Recipient {
+            action: RecipientAction::Remove { ids },
+        } => alerts::recipient_remove(&cib, &ids)?,
+    };
+    commit_edit(target, edit)
 }
 
 fn fence_level(target: &Target, action: LevelAction) -> anyhow::Result<i32> {

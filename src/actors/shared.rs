@@ -108,6 +108,8 @@ pub struct NodeShared {
     /// A status section holding only this node's executor history: what it
     /// ran and the results (kept in Pacemaker's format).
     pub lrm_history: Mutex<Element>,
+    /// Runs the alert agents the CIB asks for.
+    pub alerts: crate::actors::alert::AlertRunner,
     /// Transitions this node ran as DC.
     pub history: Mutex<crate::model::history::History>,
     next_call_id: AtomicU64,
@@ -145,6 +147,7 @@ impl NodeShared {
             view_since_ms: AtomicU64::new(0),
             cib: RwLock::new(Arc::new(crate::model::cib_store::empty_cib())),
             lrm_history: Mutex::new(crate::model::cib_store::empty_cib()),
+            alerts: Default::default(),
             history: Mutex::new(Default::default()),
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
