@@ -723,7 +723,7 @@ pub async fn handle_control(
         ControlRequest::MemberRemove { name, force } => member_remove(&node, me, name, force).await,
         ControlRequest::History => ControlResponse::History {
             node: node.shared.node.clone(),
-            transitions: node.shared.history.lock().expect("history lock").records(),
+            transitions: node.shared.transition_history(),
         },
         ControlRequest::Fence { target, action } => {
             if let Err(error) = check_fence_request(&node.shared.cib(), &target, &action) {

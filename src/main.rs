@@ -159,7 +159,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// The transitions the DC ran: why, from which CIB, with what results.
+    /// The transitions the DCs ran: why, from which CIB, with what results
+    /// (kept on every node, so any node answers, after any change of DC).
     History {
         #[command(subcommand)]
         action: Option<HistoryAction>,
@@ -764,7 +765,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// `systole history`: asks the DC (the node that ran the transitions).
+/// `systole history`: every node holds the same finished transitions; the
+/// DC also the running one's progress, so with `--dir` and no `--node` the
+/// DC is asked.
 fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow::Result<()> {
     let mut socket = resolve_socket(target)?;
     if target.node.is_none() {
@@ -785,13 +788,14 @@ fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow
     match action {
         None if json => println!("{}", serde_json::to_string_pretty(&transitions)?),
         None => {
-            println!("Transitions run by {node} (newest last):");
+            println!("Transitions as {node} knows them (newest last):");
             for t in &transitions {
                 println!(
-                    "  {:>16}  input {}  {} actions  {}  cause: {}",
+                    "  {:>16}  dc {}  input {}  {} actions  {}  cause: {}",
                     t.id,
+                    t.dc,
                     t.input_version,
-                    t.actions.len(),
+                    t.actions.len() + t.actions_left_out,
                     t.outcome.as_deref().unwrap_or("running"),
                     t.cause
                 );
@@ -818,16 +822,46 @@ fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow
             }
             println!("Actions:");
             for a in &t.actions {
-                println!(
-                    "  [{:>3}] {:<40} {}",
-                    a.id,
-                    a.description,
-                    a.result.as_deref().unwrap_or("not run")
-                );
+                println!("  {}", history_action_line(a));
+            }
+            if t.actions_left_out > 0 {
+                println!("  ... and {} more actions not kept", t.actions_left_out);
             }
         }
     }
     Ok(())
+}
+
+/// `[  3] start web on node2  ok  rc=0  on node2  13:05:09.120 +0.512s`.
+fn history_action_line(a: &systole::model::history::ActionRecord) -> String {
+    let mut line = format!(
+        "[{:>3}] {:<40} {}",
+        a.id,
+        a.description,
+        a.result.as_deref().unwrap_or("not run")
+    );
+    if let Some(rc) = a.rc {
+        line.push_str(&format!("  rc={rc}"));
+    }
+    if let Some(node) = &a.node {
+        line.push_str(&format!("  on {node}"));
+    }
+    if let Some(started) = a.started_epoch_ms {
+        let clock = systole::model::time::ctime(started.div_euclid(1000));
+        let time_of_day = clock
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or_default()
+            .to_string();
+        line.push_str(&format!(
+            "  started {time_of_day}.{:03} UTC",
+            started.rem_euclid(1000)
+        ));
+        if let Some(ended) = a.ended_epoch_ms {
+            line.push_str(&format!("  took {} ms", ended - started));
+        }
+    }
+    line
 }
 
 // ------------------------------------------------------------ administration
@@ -1472,8 +1506,19 @@ fn fence_command(target: &Target, args: FenceArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn alert_command(target: &Target, action: AlertAction) -> anyhow::Result<i32> {
+fn alert_command(target: &Target, mut action: AlertAction) -> anyhow::Result<i32> {
     use admin::alerts;
+    // `--dir DIR` typed after the free-form words belongs to the target.
+    let mut target = target.clone();
+    if let AlertAction::Create { args }
+    | AlertAction::Update { args, .. }
+    | AlertAction::Recipient {
+        action: RecipientAction::Add { args, .. },
+    } = &mut action
+    {
+        take_globals(args, &mut target)?;
+    }
+    let target = &target;
     let cib = current_cib(target)?;
     let edit = match action {
         AlertAction::List => {

@@ -110,8 +110,10 @@ pub struct NodeShared {
     pub lrm_history: Mutex<Element>,
     /// Runs the alert agents the CIB asks for.
     pub alerts: crate::actors::alert::AlertRunner,
-    /// Transitions this node ran as DC.
+    /// Transitions this node ran as DC, as they go (the live copy).
     pub history: Mutex<crate::model::history::History>,
+    /// Every DC's transitions, as the replicated state holds them.
+    pub transitions: RwLock<Arc<crate::model::history::History>>,
     next_call_id: AtomicU64,
     pub started: Instant,
 }
@@ -149,9 +151,18 @@ impl NodeShared {
             lrm_history: Mutex::new(crate::model::cib_store::empty_cib()),
             alerts: Default::default(),
             history: Mutex::new(Default::default()),
+            transitions: RwLock::new(Arc::default()),
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
         }
+    }
+
+    /// `systole history` on this node: the replicated transitions, with
+    /// the live state of one this node runs as DC.
+    pub fn transition_history(&self) -> Vec<crate::model::history::TransitionRecord> {
+        let replicated = Arc::clone(&self.transitions.read().expect("transitions lock"));
+        let live = self.history.lock().expect("history lock");
+        crate::model::history::History::merged(&replicated, &live)
     }
 
     pub fn view(&self) -> View {
