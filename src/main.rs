@@ -117,6 +117,20 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
+    /// crm_report's job: CIB, history, status, every node's settings (not
+    /// the authkey) and log lines of a window, in one .tar.gz.
+    Report {
+        /// Start of the window: a date-time (`2026-12-07 14:00`, UTC unless
+        /// a zone is given), epoch seconds, or `-DURATION` before now (`-2h`).
+        #[arg(long, allow_hyphen_values = true)]
+        from: String,
+        /// End of the window (same forms); default now.
+        #[arg(long, allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Where to write it (default ./systole-report-DATE-TIME.tar.gz).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Alert agents called on cluster events, as `pcs alert`:
     /// create, update, delete, list, recipient add|remove.
     Alert {
@@ -747,6 +761,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::CrmResource { args } => return crm_resource(target, &args),
         Command::Fence(args) => return fence_command(target, args),
         Command::Alert { action } => return alert_command(target, action),
+        Command::Report { from, to, out } => {
+            return report_command(target, &from, to.as_deref(), out)
+        }
         Command::Chaos { action } => {
             let nodes = match action {
                 ChaosAction::Block { nodes } => nodes,
@@ -1502,6 +1519,57 @@ fn fence_command(target: &Target, args: FenceArgs) -> anyhow::Result<i32> {
     match ask(target, request)? {
         ControlResponse::Done(text) => println!("{text}"),
         other => bail!("unexpected answer {other:?}"),
+    }
+    Ok(0)
+}
+
+/// A report window's end: a date-time, epoch seconds or `-DURATION` ago.
+fn report_time(text: &str, now_epoch_s: i64) -> anyhow::Result<i64> {
+    if let Some(ago) = text.strip_prefix('-') {
+        let ms = systole::model::time::read_duration_ms(ago)?;
+        return Ok(now_epoch_s - (ms / 1000) as i64);
+    }
+    Ok(systole::model::time::read_datetime(text)?)
+}
+
+fn report_command(
+    target: &Target,
+    from: &str,
+    to: Option<&str>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let now = now_epoch_s();
+    let from_epoch_s = report_time(from, now).context("--from")?;
+    let to_epoch_s = match to {
+        Some(to) => report_time(to, now).context("--to")?,
+        None => now,
+    };
+    if from_epoch_s > to_epoch_s {
+        bail!("--from is after --to: the window is empty");
+    }
+    let socket = resolve_socket(target)?;
+    let request = ControlRequest::Report {
+        from_epoch_s,
+        to_epoch_s,
+    };
+    let report = match control::call(&socket, &request, 90_000)? {
+        ControlResponse::Report(report) => report,
+        ControlResponse::Error(error) => bail!("{error}"),
+        other => bail!("unexpected answer {other:?}"),
+    };
+    let stamp = systole::admin::iso8601(now).replace([':', '-'], "");
+    let name = format!("systole-report-{}", stamp.trim_end_matches('Z'));
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.tar.gz")));
+    let bytes = systole::report::tarball(&report, &name)?;
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "wrote {}: CIB, {} transitions, {} nodes' settings and logs",
+        path.display(),
+        report.history.len(),
+        report.parts.len()
+    );
+    for (node, why) in &report.missing {
+        println!("  {node} did not answer: {why}");
     }
     Ok(0)
 }

@@ -710,3 +710,76 @@ fn the_history_is_on_every_node_and_survives_the_dc() {
         "{text}"
     );
 }
+
+#[test]
+fn report_gathers_cib_history_settings_and_every_nodes_log_without_the_key() {
+    let cluster = TestCluster::up(3);
+    cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let out = cluster.path().join("report.tar.gz");
+    let run = Command::new(BIN)
+        .args(["report", "--from", "-10m", "--out"])
+        .arg(&out)
+        .arg("--dir")
+        .arg(cluster.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let file = std::fs::File::open(&out).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut members = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        let name = path.split_once('/').unwrap().1.to_string();
+        members.insert(name, bytes);
+    }
+    let mut expected = vec!["README.txt", "cib.xml", "history.json", "status.txt"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    for node in ["node1", "node2", "node3"] {
+        expected.push(format!("{node}/systole.log"));
+        expected.push(format!("{node}/systole.toml"));
+    }
+    expected.sort();
+    assert_eq!(members.keys().cloned().collect::<Vec<_>>(), expected);
+    let text = |name: &str| String::from_utf8_lossy(&members[name]).into_owned();
+    assert!(text("cib.xml").contains("<primitive id=\"vip\""));
+    let history: Vec<systole::model::history::TransitionRecord> =
+        serde_json::from_slice(&members["history.json"]).unwrap();
+    assert!(history.iter().any(|t| t
+        .actions
+        .iter()
+        .any(|a| a.description.starts_with("start vip"))));
+    for node in ["node1", "node2", "node3"] {
+        let log = text(&format!("{node}/systole.log"));
+        assert!(log.contains("membership view"), "{node}'s log: {log}");
+        assert!(text(&format!("{node}/systole.toml")).contains(&format!("node_name = \"{node}\"")));
+    }
+    assert!(
+        text("README.txt").contains("node2: log from file"),
+        "{}",
+        text("README.txt")
+    );
+    // The cluster's key is in no member, in any form.
+    let key = std::fs::read(cluster.path().join("authkey")).unwrap();
+    let key_text = String::from_utf8_lossy(&key).trim().to_string();
+    for (name, bytes) in &members {
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_slice()),
+            "the key is in {name}"
+        );
+        if key_text.len() >= 16 {
+            assert!(
+                !String::from_utf8_lossy(bytes).contains(&key_text),
+                "the key is in {name}"
+            );
+        }
+    }
+}

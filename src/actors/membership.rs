@@ -15,6 +15,20 @@ pub struct MembershipActor {
 
 impl Behaviour for MembershipActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
+        if let Message::ReportQuery {
+            from_epoch_s,
+            to_epoch_s,
+        } = envelope.body
+        {
+            // Only a member's daemon asks (the router checks the sender).
+            let shared = std::sync::Arc::clone(&self.shared);
+            ctx.spawn_reply(&envelope, async move {
+                Message::ReportPart(
+                    crate::report::local_part(&shared, from_epoch_s, to_epoch_s).await,
+                )
+            });
+            return;
+        }
         if let Message::ViewChanged(view) = envelope.body {
             tracing::info!(view = view.id, members = ?view.members, "membership view");
             let before = std::mem::replace(

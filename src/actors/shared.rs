@@ -114,6 +114,10 @@ pub struct NodeShared {
     pub history: Mutex<crate::model::history::History>,
     /// Every DC's transitions, as the replicated state holds them.
     pub transitions: RwLock<Arc<crate::model::history::History>>,
+    /// The node's configuration file's settings (TOML), for `report`.
+    pub config_toml: std::sync::OnceLock<String>,
+    /// The node's `log_file`, when it has one.
+    pub log_file: std::sync::OnceLock<Option<PathBuf>>,
     next_call_id: AtomicU64,
     pub started: Instant,
 }
@@ -152,6 +156,8 @@ impl NodeShared {
             alerts: Default::default(),
             history: Mutex::new(Default::default()),
             transitions: RwLock::new(Arc::default()),
+            config_toml: std::sync::OnceLock::new(),
+            log_file: std::sync::OnceLock::new(),
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
         }
