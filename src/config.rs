@@ -163,6 +163,10 @@ pub struct NodeConfig {
     /// Members of this group may read status.
     #[serde(default)]
     pub readonly_group: Option<String>,
+    /// Where the daemon writes its log; without it, standard error (the
+    /// journal under systemd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -449,6 +453,7 @@ mod tests {
             heartbeat_timeout_ms: 600,
             admin_group: None,
             readonly_group: None,
+            log_file: None,
         }
     }
 

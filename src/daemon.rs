@@ -261,6 +261,7 @@ pub fn start_node_with(
     let router = Router::new(&config.node_name);
     let _ = shared.router.set(Arc::clone(&router));
     let _ = shared.config_toml.set(config.to_toml());
+    let _ = shared.log_file.set(config.log_file.clone());
     let _ = shared.bus.set(bus.clone());
     {
         let router = Arc::clone(&router);

@@ -117,6 +117,14 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
+    /// Shell completion script on standard output:
+    /// `source <(systole completions bash)`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Man pages (systole.1 and systole-COMMAND.1 for each command) into DIR.
+    Man { dir: PathBuf },
     /// crm_report's job: CIB, history, status, every node's settings (not
     /// the authkey) and log lines of a window, in one .tar.gz.
     Report {
@@ -662,12 +670,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Daemon { config } => {
             let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
-            init_logging();
+            init_logging(config.log_file.as_deref())?;
             systole::daemon::run(config, agents, false)?;
         }
         Command::Witness { config } => {
             let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
-            init_logging();
+            init_logging(config.log_file.as_deref())?;
             systole::daemon::run(config, agents, true)?;
         }
         Command::Keygen { out } => {
@@ -761,6 +769,22 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::CrmResource { args } => return crm_resource(target, &args),
         Command::Fence(args) => return fence_command(target, args),
         Command::Alert { action } => return alert_command(target, action),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "systole", &mut script);
+            // A closed pipe (`| head`) is no error worth a message.
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    bail!("writing the completion script: {error}")
+                }
+                _ => {}
+            }
+        }
+        Command::Man { dir } => {
+            let written = write_man_pages(&dir)?;
+            println!("wrote {written} man pages into {}", dir.display());
+        }
         Command::Report { from, to, out } => {
             return report_command(target, &from, to.as_deref(), out)
         }
@@ -1523,6 +1547,29 @@ fn fence_command(target: &Target, args: FenceArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// `systole man DIR`: the top page and one per visible command, rendered
+/// from the same definition the parser uses.
+fn write_man_pages(dir: &Path) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let command = <Cli as clap::CommandFactory>::command().version(env!("CARGO_PKG_VERSION"));
+    let mut pages = vec![("systole".to_string(), command.clone())];
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("systole-{}", sub.get_name());
+        let page = sub
+            .clone()
+            .display_name(name.clone())
+            .bin_name(name.clone());
+        pages.push((name, page));
+    }
+    for (name, page) in &pages {
+        let mut bytes = Vec::new();
+        clap_mangen::Man::new(page.clone()).render(&mut bytes)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(pages.len())
+}
+
 /// A report window's end: a date-time, epoch seconds or `-DURATION` ago.
 fn report_time(text: &str, now_epoch_s: i64) -> anyhow::Result<i64> {
     if let Some(ago) = text.strip_prefix('-') {
@@ -1820,16 +1867,37 @@ fn crm_resource(target: &Target, args: &[String]) -> anyhow::Result<i32> {
     }
 }
 
-fn init_logging() {
+/// Logs to the node's `log_file` when it has one (appended), else to
+/// standard error (the journal under systemd).
+fn init_logging(log_file: Option<&Path>) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SYSTOLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_target(false);
+    match log_file {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(path)
+                .with_context(|| format!("opening log_file {}", path.display()))?;
+            subscriber
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+        None => {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            subscriber
+                .with_ansi(ansi)
+                .with_writer(std::io::stderr)
+                .init();
+        }
+    }
+    Ok(())
 }
 
 fn main() {

@@ -81,6 +81,7 @@ impl Sim {
                 heartbeat_timeout_ms: 600,
                 admin_group: None,
                 readonly_group: None,
+                log_file: None,
             };
             std::fs::create_dir_all(&config.state_dir).unwrap();
             let mut transport = TransportConfig::new("sim", name, key.clone());
