@@ -80,6 +80,9 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<i32> {
     let options = scheduler::Options {
         secrets_masked: true,
     };
+    if std::env::var_os("SYSTOLE_DEBUG_ACTIONS").is_some() {
+        eprint!("{}", scheduler::debug_actions(&cib, now, options)?);
+    }
     let outcome = scheduler::run_with(&cib, now, options)?;
     // As crm_simulate: what was left out goes to stderr, the rest is scheduled.
     for issue in &outcome.transition.config_errors {
@@ -358,10 +361,10 @@ fn print_scores(out: &mut String, o: &Outcome) {
             Variant::Bundle => "pcmk__bundle_assign",
         };
         for (n, node) in w.nodes.iter().enumerate() {
-            let mut s = o.plan.final_scores[r].get(n).copied().unwrap_or(0);
-            if !o.plan.allowed[r][n] || !node.can_host() {
-                s = -crate::model::score::INFINITY;
-            }
+            let s = o.plan.final_scores[r]
+                .get(n)
+                .copied()
+                .unwrap_or(-crate::model::score::INFINITY);
             let _ = writeln!(
                 out,
                 "{fname}: {} allocation score on {}: {}",

@@ -47,6 +47,7 @@ impl Cluster {
     fn start(&self) {
         let out = self.run_in(&["cluster", "up", "--nodes", "3", "--empty"]);
         assert!(out.ok, "cluster up failed: {}", out.stderr);
+        self.add_fence_device();
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let out = self.run_in(&["node", "attribute", "node1", "settle="]);
@@ -58,6 +59,29 @@ impl Cluster {
                 "no write succeeded: {}",
                 out.stderr
             );
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// With fencing enabled and no fence device nothing would start (as in
+    /// Pacemaker): the local cluster's fence agent, as an operator would add
+    /// it. Retried while the first election settles.
+    fn add_fence_device(&self) {
+        let pid_dir = format!("pid_dir={}", self.dir().display());
+        let args = [
+            "resource",
+            "create",
+            "fence-local",
+            "stonith:fence_systole_local",
+            &pid_dir,
+        ];
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let out = self.run_in(&args);
+            if out.ok || out.stderr.contains("already exists") {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no fence device: {}", out.stderr);
             std::thread::sleep(Duration::from_millis(300));
         }
     }

@@ -1,18 +1,30 @@
 //! A floor under the scheduler's conformance: runs `../shared/tools/score-
 //! scheduler` (Pacemaker's own regression cases, beside the checkout; never
 //! copied into the repository) against this build's `systole simulate`, and
-//! fails if fewer cases match exactly than the floor. The floor only ever
-//! goes up: raise it when the figure does.
+//! fails naming every case listed in `tests/conformance_floor.txt` that no
+//! longer matches exactly. The list only ever grows: add the cases a change
+//! makes exact (`SYSTOLE_REWRITE=1` rewrites it from the current build, for
+//! review with `git diff`).
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// Exact matches (reasons included) the scheduler must keep, out of the
-/// 586 cases with a summary.
-const EXACT_FLOOR: usize = 532;
+fn floor_file() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/conformance_floor.txt")
+}
 
-#[test]
-fn conformance_does_not_fall_below_the_floor() {
+fn listed() -> BTreeSet<String> {
+    let text = std::fs::read_to_string(floor_file()).expect("reading tests/conformance_floor.txt");
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Runs the scorer; returns the cases that match exactly and its last line.
+fn exact_cases() -> (BTreeSet<String>, String) {
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
     let scorer = shared.join("tools/score-scheduler");
     assert!(
@@ -20,9 +32,12 @@ fn conformance_does_not_fall_below_the_floor() {
         "{} is missing: the scheduler regression cases live in ../shared beside the checkout",
         scorer.display()
     );
+    let json = tempfile::NamedTempFile::new().expect("a temporary file");
     let output = Command::new("python3")
         .arg(&scorer)
-        .args(["--jobs", "2", "--show", "0", "--"])
+        .args(["--jobs", "2", "--show", "0", "--json"])
+        .arg(json.path())
+        .arg("--")
         .arg(env!("CARGO_BIN_EXE_systole"))
         .args(["simulate", "--cib", "{cib}"])
         .output()
@@ -33,16 +48,41 @@ fn conformance_does_not_fall_below_the_floor() {
         "scorer failed: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let last = stdout.lines().last().unwrap_or_default();
-    // "scheduler conformance: E/N exact (P%), C/N core (Q%)"
-    let exact: usize = last
-        .strip_prefix("scheduler conformance: ")
-        .and_then(|rest| rest.split('/').next())
-        .and_then(|e| e.trim().parse().ok())
-        .unwrap_or_else(|| panic!("unexpected scorer output: {last}"));
+    let results: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(json.path()).expect("reading the scorer's JSON"))
+            .expect("the scorer's JSON parses");
+    let exact = results
+        .iter()
+        .filter(|r| r["exact"].as_bool() == Some(true))
+        .filter_map(|r| r["name"].as_str().map(str::to_string))
+        .collect();
+    (exact, stdout.lines().last().unwrap_or_default().to_string())
+}
+
+#[test]
+fn conformance_does_not_fall_below_the_floor() {
+    let (exact, last) = exact_cases();
     println!("{last}");
+    if std::env::var("SYSTOLE_REWRITE").is_ok_and(|v| v == "1") {
+        let text = std::fs::read_to_string(floor_file()).unwrap_or_default();
+        let header: String = text
+            .lines()
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let body: String = exact.iter().map(|n| format!("{n}\n")).collect();
+        std::fs::write(floor_file(), header + &body).expect("rewriting the floor");
+        return;
+    }
+    let floor = listed();
+    let lost: Vec<&String> = floor.iter().filter(|n| !exact.contains(*n)).collect();
     assert!(
-        exact >= EXACT_FLOOR,
-        "conformance fell to {exact} exact, below the floor of {EXACT_FLOOR}: {last}"
+        lost.is_empty(),
+        "{} case(s) on the conformance floor no longer match exactly: {} ({last})",
+        lost.len(),
+        lost.iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
     );
 }

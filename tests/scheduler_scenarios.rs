@@ -265,9 +265,12 @@ fn a_revoked_ticket_stops_its_resource() {
 
 #[test]
 fn an_unclean_node_is_fenced_before_its_resources_move() {
+    // A fence device: with fencing enabled and nothing to fence with,
+    // Pacemaker manages nothing.
     let c = cib(
         "",
-        &dummy("web"),
+        &(r#"<primitive id="fence" class="stonith" type="fence_xvm"/>"#.to_string()
+            + &dummy("web")),
         "",
         &(node_state("n1", true, "")
             .replace(
@@ -303,7 +306,7 @@ fn an_unclean_node_is_fenced_before_its_resources_move() {
     let start = t
         .graph
         .node_indices()
-        .find(|&i| t.graph[i].task == Task::Start)
+        .find(|&i| t.graph[i].task == Task::Start && t.graph[i].resource.as_deref() == Some("web"))
         .unwrap();
     assert!(petgraph::algo::has_path_connecting(
         &t.graph, fence, start, None
@@ -1089,7 +1092,8 @@ fn a_clone_instance_whose_stop_failed_leaves_its_number_to_a_healthy_one() {
         r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
         <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
         <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
-        <resources><clone id="clvm-clone"><primitive id="clvm" class="lsb" type="clvmd"/></clone></resources>
+        <resources><primitive id="fence" class="stonith" type="fence_xvm"/>
+        <clone id="clvm-clone"><primitive id="clvm" class="lsb" type="clvmd"/></clone></resources>
         <constraints/></configuration>
         <status>
           <node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/>
@@ -1485,4 +1489,49 @@ fn maintenance_cancels_monitors_and_touches_nothing_else() {
     assert_eq!(actions_on(&t, Task::Cancel, "n1"), vec![10_000]);
     assert!(actions_on(&t, Task::Stop, "n1").is_empty());
     assert!(actions_on(&t, Task::Start, "n1").is_empty());
+}
+
+/// Fencing enabled and no fence device: nothing starts, stops or recovers
+/// (a failed node could not be fenced), but every node is still probed so
+/// the status stays true; the CIB carries a warning saying why.
+#[test]
+fn without_a_fence_device_resources_are_probed_but_not_started_or_stopped() {
+    let lrm = running("held", "n1");
+    let text = format!(
+        r#"<cib have-quorum="1"><configuration><crm_config><cluster_property_set id="p">
+        <nvpair id="p1" name="stonith-enabled" value="true"/></cluster_property_set></crm_config>
+        <nodes><node id="n1" uname="n1"/><node id="n2" uname="n2"/></nodes>
+        <resources>{}{}</resources><constraints/></configuration>
+        <status>{}{}</status></cib>"#,
+        dummy("fresh"),
+        dummy("held").replace(
+            "<operations>",
+            r#"<meta_attributes id="held-meta"><nvpair id="held-tr" name="target-role" value="Stopped"/></meta_attributes><operations>"#
+        ),
+        node_state("n1", true, &lrm),
+        node_state("n2", true, ""),
+    );
+    let t = schedule(&Element::parse(&text).unwrap(), 0).unwrap();
+    assert!(t.summary.is_empty(), "{:?}", t.summary);
+    let probes: Vec<(String, String)> = t
+        .graph
+        .node_weights()
+        .filter(|a| a.task == Task::Monitor && a.interval_ms == 0)
+        .map(|a| {
+            (
+                a.resource.clone().unwrap_or_default(),
+                a.node.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    for want in [("fresh", "n1"), ("fresh", "n2"), ("held", "n2")] {
+        assert!(
+            probes.contains(&(want.0.to_string(), want.1.to_string())),
+            "no probe of {want:?} in {probes:?}"
+        );
+    }
+    assert!(t
+        .config_errors
+        .iter()
+        .any(|e| e.message.contains("start-up disabled")));
 }

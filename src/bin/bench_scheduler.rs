@@ -13,10 +13,13 @@
 //! * print: rendering what `systole simulate` prints (not part of total).
 //!
 //! With `--pacemaker` it also runs `crm_simulate -R -x FILE` on the same file,
-//! with a timeout (`--timeout`, 60 s), and prints the speed ratio.
+//! with a timeout (`--timeout`, 60 s), and prints the speed ratio;
+//! `--crm-simulate PATH` names the crm_simulate to run (default
+//! /usr/sbin/crm_simulate; a wrapper script such as a reference build's works).
 //!
 //! Options: `--sizes 16x1000,32x2000` `--runs N` `--cib FILE` (repeatable)
-//! `--pacemaker` `--timeout SECONDS` `--gen PATH` `--keep DIR` `--stages`;
+//! `--pacemaker` `--crm-simulate PATH` `--timeout SECONDS` `--gen PATH`
+//! `--keep DIR` `--stages`;
 //! the short form `bench_scheduler FILE [RUNS]` measures one file, stages
 //! included.
 //!
@@ -42,6 +45,7 @@ struct Opts {
     cibs: Vec<PathBuf>,
     runs: usize,
     pacemaker: bool,
+    crm_simulate: PathBuf,
     timeout: Duration,
     gen: PathBuf,
     keep: Option<PathBuf>,
@@ -53,7 +57,7 @@ fn usage(msg: &str) -> ! {
     eprintln!("bench_scheduler: {msg}");
     eprintln!(
         "usage: bench_scheduler [--sizes NxR,...] [--runs N] [--cib FILE]... [--pacemaker] \
-         [--timeout S] [--gen PATH] [--keep DIR] [--stages] | bench_scheduler FILE [RUNS]"
+         [--crm-simulate PATH] [--timeout S] [--gen PATH] [--keep DIR] [--stages] | bench_scheduler FILE [RUNS]"
     );
     std::process::exit(2)
 }
@@ -69,6 +73,7 @@ fn parse_opts(args: &[String]) -> Opts {
         cibs: Vec::new(),
         runs: 5,
         pacemaker: false,
+        crm_simulate: PathBuf::from(CRM_SIMULATE),
         timeout: Duration::from_secs(60),
         gen: PathBuf::from(GEN),
         keep: None,
@@ -91,6 +96,7 @@ fn parse_opts(args: &[String]) -> Opts {
             "--runs" => o.runs = val().parse().unwrap_or_else(|_| usage("bad --runs")),
             "--cib" => o.cibs.push(PathBuf::from(val())),
             "--pacemaker" => o.pacemaker = true,
+            "--crm-simulate" => o.crm_simulate = PathBuf::from(val()),
             "--timeout" => {
                 o.timeout = Duration::from_secs_f64(
                     val().parse().unwrap_or_else(|_| usage("bad --timeout")),
@@ -184,16 +190,22 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
             systole::scheduler::remote::settle(&mut working, &plan);
             next(3, &mut t);
             let (mut fence, mut reason) = systole::scheduler::fencing(&working);
-            let decisions = actions::decide(&working, &plan, &fence);
-            systole::scheduler::remote::fence_unrecoverable(
-                &mut working,
-                &plan,
-                &decisions,
-                &mut fence,
-                &mut reason,
-            );
+            if working.nodes.iter().any(|n| n.connection.is_some()) {
+                let prelim = actions::Model::build(&working, &plan, &fence).decisions();
+                systole::scheduler::remote::fence_unrecoverable(
+                    &mut working,
+                    &plan,
+                    &prelim,
+                    &mut fence,
+                    &mut reason,
+                );
+            }
+            let mut model = actions::Model::build(&working, &plan, &fence);
+            model.finish(&fence);
+            let decisions = model.decisions();
             next(4, &mut t);
-            let summary = actions::summary(&working, &decisions, &fence, &reason);
+            let summary = systole::scheduler::summary::summary(&model, &decisions, &fence, &reason);
+            drop(model);
             next(5, &mut t);
             let g = graph::build(&working, &plan, &decisions, &fence);
             next(6, &mut t);
@@ -302,7 +314,7 @@ fn measure(label: String, file: &Path, o: &Opts, pacemaker: bool) -> Result<Row,
             .unwrap_or(f64::NAN)
     };
     let process = simulate_process(file, o.runs);
-    let pacemaker = pacemaker.then(|| crm_simulate(file, o.timeout));
+    let pacemaker = pacemaker.then(|| crm_simulate(&o.crm_simulate, file, o.timeout));
     Ok(Row {
         label,
         parse: get("parse"),
@@ -395,14 +407,11 @@ fn simulate_process(file: &Path, runs: usize) -> Option<Timed> {
 }
 
 /// `crm_simulate -R -x FILE` (one run), or why there is no time for it.
-fn crm_simulate(file: &Path, timeout: Duration) -> Result<Timed, String> {
-    if !Path::new(CRM_SIMULATE).exists() {
-        return Err("crm_simulate not installed".into());
+fn crm_simulate(program: &Path, file: &Path, timeout: Duration) -> Result<Timed, String> {
+    if !program.exists() {
+        return Err(format!("{} not installed", program.display()));
     }
-    run_timed(
-        Command::new(CRM_SIMULATE).arg("-R").arg("-x").arg(file),
-        timeout,
-    )
+    run_timed(Command::new(program).arg("-R").arg("-x").arg(file), timeout)
 }
 
 fn fmt_s(t: f64) -> String {

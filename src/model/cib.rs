@@ -410,7 +410,9 @@ pub struct Colocation {
     pub dependent_role: Option<Role>,
     pub primary_role: Option<Role>,
     pub node_attribute: String,
-    pub influence: bool,
+    /// `influence` as configured; when absent the dependent's `critical`
+    /// meta-attribute decides.
+    pub influence: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -484,6 +486,9 @@ pub struct NodeState {
     pub id: String,
     pub uname: String,
     pub in_ccm: bool,
+    /// `in_ccm` was recorded (as a boolean or a time): a node the cluster
+    /// layer has seen at least once.
+    pub in_ccm_recorded: bool,
     pub crmd_online: bool,
     pub join: String,
     pub expected: String,
@@ -525,6 +530,9 @@ pub struct Cib {
     pub locations: Vec<Location>,
     pub colocations: Vec<Colocation>,
     pub orders: Vec<Order>,
+    /// The `rsc_order` elements as written: the scheduler reads resource
+    /// sets from them the way Pacemaker does.
+    pub order_xml: Vec<Element>,
     pub tickets: Vec<Ticket>,
     pub tags: HashMap<String, Vec<String>>,
     /// Ids of resource templates (they also appear in `tags`).
@@ -679,6 +687,9 @@ impl Cib {
             crate::model::alerts::read_alerts(root, config, now_epoch_s);
         cib.alerts = alerts;
         cib.config_errors.append(&mut alert_issues);
+        if let Some(issue) = start_up_disabled(&cib, config) {
+            cib.config_errors.push(issue);
+        }
         if let Some(status) = root.child("status") {
             for ns in status.children_named("node_state") {
                 match read_node_state(root, ns, &ctx, &mut cib.config_errors) {
@@ -1131,7 +1142,7 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
         "rsc_colocation" => {
             let score = parse_score_attr(c)?.unwrap_or(0);
             let node_attribute = c.attr("node-attribute").unwrap_or("#uname").to_string();
-            let influence = c.attr("influence").map(parse_bool).unwrap_or(true);
+            let influence = c.attr("influence").map(parse_bool);
             if let (Some(rsc), Some(with)) = (c.attr("rsc"), c.attr("with-rsc")) {
                 // Pacemaker ignores a colocation between two templates.
                 if cib.templates.contains(rsc) && cib.templates.contains(with) {
@@ -1157,49 +1168,73 @@ fn read_constraint(cib: &mut Cib, c: &Element) -> Result<(), ModelError> {
             if all.is_empty() {
                 return Err(missing(c, "rsc"));
             }
-            // Within a sequential set each member follows the one before it;
-            // between sets, every member of a set follows the previous set's
-            // last member... Pacemaker colocates set N with set N+1: the later
-            // set is placed first.
-            let mut previous: Option<(String, Option<Role>)> = None;
-            for (set, members) in all.iter().rev() {
+            // As Pacemaker reads sets: within a sequential set each member is
+            // colocated with the one before it (a negative score
+            // anti-colocates each member with every earlier one); between
+            // consecutive sets, the first member of the earlier set (each
+            // member, if not sequential) with the last member of the later
+            // set (each member, if not sequential), at the constraint's
+            // score. Sets ignore node-attribute.
+            let pair = |dependent: &str, primary: &str, score: i64, dr, pr| Colocation {
+                id: id.clone(),
+                dependent: dependent.to_string(),
+                primary: primary.to_string(),
+                score,
+                dependent_role: dr,
+                primary_role: pr,
+                node_attribute: "#uname".to_string(),
+                influence,
+            };
+            let mut parsed = Vec::new();
+            for (set, members) in &all {
                 let role = role_attr(set, "role")?;
                 let sequential = set.attr("sequential").map(parse_bool).unwrap_or(true);
                 let set_score = set.attr("score").and_then(score::parse).unwrap_or(score);
-                if let Some((p, prole)) = &previous {
-                    for m in members {
-                        cib.colocations.push(Colocation {
-                            id: id.clone(),
-                            dependent: m.clone(),
-                            primary: p.clone(),
-                            score,
-                            dependent_role: role,
-                            primary_role: *prole,
-                            node_attribute: node_attribute.clone(),
-                            influence,
-                        });
+                parsed.push((members, role, sequential, set_score));
+            }
+            for &(members, role, sequential, set_score) in &parsed {
+                if !sequential || set_score == 0 {
+                    continue;
+                }
+                if set_score > 0 {
+                    for w in members.windows(2) {
+                        cib.colocations
+                            .push(pair(&w[1], &w[0], set_score, role, role));
+                    }
+                } else {
+                    for (i, later) in members.iter().enumerate() {
+                        for earlier in &members[..i] {
+                            cib.colocations
+                                .push(pair(later, earlier, set_score, role, role));
+                        }
                     }
                 }
-                if sequential {
-                    for pair in members.windows(2) {
-                        cib.colocations.push(Colocation {
-                            id: id.clone(),
-                            dependent: pair[0].clone(),
-                            primary: pair[1].clone(),
-                            score: set_score,
-                            dependent_role: role,
-                            primary_role: role,
-                            node_attribute: node_attribute.clone(),
-                            influence,
-                        });
-                    }
+            }
+            for w in parsed.windows(2) {
+                let (set1, role1, seq1, _) = w[0];
+                let (set2, role2, seq2, _) = w[1];
+                if score == 0 {
+                    continue;
                 }
-                if let Some(first) = members.first() {
-                    previous = Some((first.clone(), role));
+                let dependents: Vec<&String> = if seq1 {
+                    set1.first().into_iter().collect()
+                } else {
+                    set1.iter().collect()
+                };
+                let primaries: Vec<&String> = if seq2 {
+                    set2.last().into_iter().collect()
+                } else {
+                    set2.iter().collect()
+                };
+                for d in &dependents {
+                    for p in &primaries {
+                        cib.colocations.push(pair(d, p, score, role1, role2));
+                    }
                 }
             }
         }
         "rsc_order" => {
+            cib.order_xml.push(c.clone());
             let kind_text = c.attr("kind");
             let score = parse_score_attr(c)?;
             let kind = match kind_text {
@@ -1439,10 +1474,18 @@ fn read_node_state_attrs(
         .attr("crmd")
         .map(|v| v == "online" || v.parse::<i64>().is_ok_and(|n| n > 0))
         .unwrap_or(false);
+    let in_ccm_recorded = ns.attr("in_ccm").is_some_and(|v| {
+        let v = v.trim().to_ascii_lowercase();
+        matches!(
+            v.as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "y" | "n"
+        ) || v.parse::<i64>().is_ok_and(|n| n >= 0)
+    });
     Ok(NodeState {
         id,
         uname,
         in_ccm,
+        in_ccm_recorded,
         crmd_online,
         // Empty when never recorded (a node that has not joined yet).
         join: ns.attr("join").unwrap_or("").to_string(),
@@ -1472,4 +1515,26 @@ pub fn location_rule_score(rule: &Element, ctx: &RuleContext) -> Option<i64> {
         return score::parse(value);
     }
     Some(rule.attr("score").and_then(score::parse).unwrap_or(0))
+}
+
+/// Fencing is enabled with nothing to fence with: as in Pacemaker, no
+/// resource is started, stopped or recovered (probes still run). Said as a
+/// warning so that removing the last fence device stays possible.
+fn start_up_disabled(cib: &Cib, config: &Element) -> Option<ConfigIssue> {
+    if !cib.bool_property("fencing-enabled", true) || cib.bool_property("have-watchdog", false) {
+        return None;
+    }
+    let mut device = false;
+    if let Some(resources) = config.child("resources") {
+        resources.walk(&mut |e| device |= e.attr("class") == Some("stonith"));
+    }
+    (!device).then(|| {
+        ConfigIssue::warning(
+            "",
+            "",
+            "resource start-up disabled: fencing is enabled (stonith-enabled) but no fence \
+             device is configured; add one (`resource create NAME stonith:AGENT ...`) or set \
+             stonith-enabled=false",
+        )
+    })
 }

@@ -1,13 +1,26 @@
-//! Stage 3, create actions: what each primitive must do to go from where it
-//! runs to where it was assigned, and the Transition Summary lines that
-//! describe it the way crm_simulate does.
+//! Stage 3, actions: what every resource must do, as Pacemaker works it out.
+//!
+//! Each primitive gets the actions that take it from its current role and
+//! node to its next ones (stops, starts, demotes, promotes, migrations),
+//! each *optional* (only needed if something else requires it) or required,
+//! *runnable* or not, sometimes a *pseudo-action* (implied by fencing, or a
+//! group's, clone's or bundle's synchronisation point). Orderings relate
+//! actions with Pacemaker's relation flags ([`rel`]): "first implies then"
+//! (a required first makes the then required), "then implies first",
+//! "unrunnable first blocks then", the restart relation between a stop and
+//! its start, one-or-more and so on. The flags are propagated along the
+//! orderings until nothing changes ([`Model::update_for_orderings`]); the
+//! Transition Summary is then read off the actions ([`super::summary`]),
+//! and each primitive's [`Decision`] (what the graph stage builds from) too.
+//!
+//! Creating actions lives in [`super::create`], the orderings themselves in
+//! [`super::constraints`].
 
 use super::assign::Plan;
 use super::unpack::{Variant, Working};
-use crate::model::cib::{OrderKind, Role};
-use crate::model::score::INFINITY;
+use crate::model::cib::Role;
 
-/// What one primitive will do in this transition.
+/// What one primitive will do in this transition (read off its actions).
 #[derive(Debug, Clone, Default)]
 pub struct Decision {
     pub role: Option<Role>,
@@ -26,6 +39,9 @@ pub struct Decision {
     pub demote: bool,
     pub migrate: bool,
     pub managed: bool,
+    /// Probes may run: managed, or held only because start-up is disabled
+    /// for want of fencing (probes read the state and change nothing).
+    pub probe: bool,
     pub failed: bool,
     /// Failed with on-fail=block: frozen where it is, never started again.
     pub blocked_stop: bool,
@@ -35,1011 +51,1196 @@ pub struct Decision {
     pub reload: bool,
 }
 
-pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
-    let mut out = vec![Decision::default(); w.rscs.len()];
-    // Without quorum, "suicide" (when not fencing itself) acts like "stop".
-    let quorum_demote = !w.have_quorum && w.no_quorum_policy == "demote";
-    let quorum_stop = !w.have_quorum
-        && (w.no_quorum_policy == "stop" || w.no_quorum_policy == "suicide" || quorum_demote);
-    let quorum_freeze = !w.have_quorum && w.no_quorum_policy == "freeze";
-    for (r, rsc) in w.rscs.iter().enumerate() {
-        if rsc.variant != Variant::Primitive {
-            continue;
-        }
-        let d = &mut out[r];
-        d.managed = rsc.managed && !w.maintenance_mode;
-        // Failed with on-fail=block: frozen, and never started again.
-        d.blocked_stop = rsc.blocked;
-        d.failed = rsc.failed();
-        d.current = rsc.current.first().map(|c| c.node);
-        d.next = plan.assigned[r];
-        let role = if rsc.current.is_empty() {
-            Role::Stopped
-        } else {
-            rsc.current_role()
-        };
-        d.role = Some(role);
-        let mut next_role = plan.next_role[r];
-        if d.next.is_none() {
-            next_role = Role::Stopped;
-        }
-        d.next_role = Some(next_role);
-        // A blocked resource stranded on a node that cannot be fenced: its
-        // stop is needed but can never run.
-        if rsc.blocked
-            && !d.managed
-            && rsc
-                .current
-                .iter()
-                .any(|c| w.nodes[c.node].unclean && !fence[c.node])
-        {
-            d.managed = true;
-            d.next = None;
-            d.next_role = Some(Role::Stopped);
-            d.stop_on = rsc.current.iter().map(|c| c.node).collect();
-            d.stop_runnable = false;
-            if quorum_stop {
-                d.stop_reason = Some("no quorum".into());
-            }
-            continue;
-        }
-        if !d.managed {
-            continue;
-        }
-        let mut needs_quorum = rsc.meta.get("requires").is_none_or(|v| v != "nothing");
-        d.stop_runnable = true;
-        // no-quorum-policy=demote: promotable instances are only demoted.
-        let in_promotable = {
-            let mut a = rsc.parent;
-            while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
-                a = w.rscs[p].parent;
-            }
-            a.is_some_and(|c| w.rscs[c].promotable)
-        };
-        if quorum_demote && in_promotable {
-            needs_quorum = false;
-            if next_role == Role::Promoted {
-                next_role = Role::Unpromoted;
-                d.next_role = Some(next_role);
-            }
-        }
-        for c in &rsc.current {
-            let stays = d.next == Some(c.node) && rsc.current.len() == 1;
-            if !stays || c.failed {
-                d.stop_on.push(c.node);
-            }
-        }
-        if rsc.current.len() > 1 {
-            d.stop_on = rsc.current.iter().map(|c| c.node).collect();
-        }
-        if let Some(n) = d.next {
-            let running_there = rsc.current.iter().any(|c| c.node == n);
-            d.start = !running_there || d.stop_on.contains(&n);
-            d.start_runnable = true;
-            if needs_quorum && quorum_stop {
-                d.start_runnable = false;
-                d.start_reason = Some("no quorum".into());
-            } else if needs_quorum && quorum_freeze && d.start && rsc.current.is_empty() {
-                d.start_runnable = false;
-                d.start_reason = Some("quorum freeze".into());
-            }
-            // A node that is in the membership but cannot be probed yet might
-            // already run it: no start until that is known.
-            if d.start
-                && d.start_runnable
-                && w.nodes
-                    .iter()
-                    .enumerate()
-                    .any(|(n, node)| node.unprobeable && !rsc.known_on[n])
-            {
-                d.start_runnable = false;
-            }
-            if role == Role::Promoted && next_role != Role::Promoted {
-                d.demote = true;
-            }
-            if next_role == Role::Promoted && (role != Role::Promoted || d.start) {
-                d.promote = true;
-            }
-            if role == Role::Promoted && d.start {
-                d.demote = true;
-            }
-            // on-fail=demote: demote in place, promote again if still chosen.
-            if rsc.current.iter().any(|c| c.needs_demote && c.node == n) && role == Role::Promoted {
-                d.demote = true;
-                d.promote = next_role == Role::Promoted;
-            }
-        } else if role == Role::Promoted && !d.stop_on.is_empty() {
-            d.demote = true;
-        }
-        if quorum_stop && needs_quorum && !rsc.current.is_empty() {
-            d.stop_on = rsc.current.iter().map(|c| c.node).collect();
-            // Stops implied by fencing are about the node, not quorum; so
-            // are those of a resource that has no node to go to anyway.
-            if !rsc.current.iter().any(|c| fence[c.node]) && d.next.is_some() {
-                d.stop_reason = Some("no quorum".into());
-            }
-        }
-        if rsc.current.len() > 1
-            && rsc
-                .meta
-                .get("multiple-active")
-                .is_some_and(|v| v == "stop_unexpected")
-            && d.stop_reason.is_none()
-            && d.next.is_some()
-            && !rsc.current.iter().any(|c| c.pending_op)
-        {
-            d.stop_reason = Some("being multiply active".into());
-        }
-        // A stop on a node that is gone but cannot be fenced never completes.
-        if d.stop_on
-            .iter()
-            .any(|&n| w.nodes[n].unclean && !w.nodes[n].online && !fence[n])
-        {
-            // ...and the resource cannot start anywhere else meanwhile.
-            d.stop_runnable = false;
-            if d.start && d.next.is_some() {
-                d.start_runnable = false;
-            }
-        }
-        // Live migration: a healthy, movable primitive that allows it.
-        if rsc.allow_migrate
-            && !d.failed
-            && d.start
-            && rsc.current.len() == 1
-            && d.next.is_some_and(|n| Some(n) != d.current)
-            && d.current.is_some_and(|c| w.nodes[c].online && !fence[c])
-            && role == Role::Started
-        {
-            d.migrate = true;
+/// Action flags (Pacemaker's `pe_action_flags`).
+pub mod flag {
+    pub const OPTIONAL: u32 = 1;
+    pub const RUNNABLE: u32 = 1 << 1;
+    pub const PSEUDO: u32 = 1 << 2;
+    pub const MIGRATABLE: u32 = 1 << 3;
+    pub const MIN_RUNNABLE: u32 = 1 << 4;
+    pub const MIGRATION_ABORT: u32 = 1 << 5;
+}
+
+/// Relation flags between two ordered actions (Pacemaker's
+/// `pcmk__action_relation_flags`).
+pub mod rel {
+    pub const ORDERED: u32 = 1;
+    pub const THEN_IMPLIES_FIRST: u32 = 1 << 1;
+    pub const FIRST_IMPLIES_THEN: u32 = 1 << 2;
+    pub const UNRUNNABLE_FIRST_BLOCKS: u32 = 1 << 3;
+    pub const INTERMEDIATE_STOP: u32 = 1 << 4;
+    pub const PROMOTED_THEN_IMPLIES_FIRST: u32 = 1 << 5;
+    pub const MIN_RUNNABLE: u32 = 1 << 6;
+    pub const UNMIGRATABLE_THEN_BLOCKS: u32 = 1 << 7;
+    pub const FIRST_ELSE_THEN: u32 = 1 << 8;
+    pub const ASYMMETRIC: u32 = 1 << 9;
+    pub const SERIALIZE: u32 = 1 << 10;
+    pub const IF_ON_SAME_NODE: u32 = 1 << 11;
+    pub const FIRST_IMPLIES_THEN_GRAPHED: u32 = 1 << 12;
+    pub const THEN_IMPLIES_FIRST_GRAPHED: u32 = 1 << 13;
+    pub const GUEST_ALLOWED: u32 = 1 << 14;
+}
+
+/// An action's task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tk {
+    Start,
+    Stop,
+    Promote,
+    Demote,
+    Running,
+    Stopped,
+    Promoted,
+    Demoted,
+    MigrateTo,
+    MigrateFrom,
+    /// A probe.
+    Monitor,
+    /// `one-or-more:` / `clone-one-or-more:` pseudo-actions.
+    OneOrMore,
+    Fence,
+}
+
+impl Tk {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tk::Start => "start",
+            Tk::Stop => "stop",
+            Tk::Promote => "promote",
+            Tk::Demote => "demote",
+            Tk::Running => "running",
+            Tk::Stopped => "stopped",
+            Tk::Promoted => "promoted",
+            Tk::Demoted => "demoted",
+            Tk::MigrateTo => "migrate_to",
+            Tk::MigrateFrom => "migrate_from",
+            Tk::Monitor => "monitor",
+            Tk::OneOrMore => "one-or-more",
+            Tk::Fence => "stonith",
         }
     }
-    // A bundle replica whose container cannot run takes its guest
-    // connection and resource down with it, and says so.
-    for (&bundle, parts) in &w.bundles {
-        // A bundle bound to another bundle follows that bundle's replicas.
-        let bound_to: Vec<usize> = w
-            .cib
-            .colocations
-            .iter()
-            .filter(|c| c.score >= INFINITY && c.dependent == w.rscs[bundle].id)
-            .filter_map(|c| w.by_id.get(&c.primary).copied())
-            .filter(|p| w.bundles.contains_key(p))
+
+    pub fn parse(text: &str) -> Option<Tk> {
+        Some(match text {
+            "start" => Tk::Start,
+            "stop" => Tk::Stop,
+            "promote" => Tk::Promote,
+            "demote" => Tk::Demote,
+            "running" => Tk::Running,
+            "stopped" => Tk::Stopped,
+            "promoted" => Tk::Promoted,
+            "demoted" => Tk::Demoted,
+            "migrate_to" => Tk::MigrateTo,
+            "migrate_from" => Tk::MigrateFrom,
+            "monitor" => Tk::Monitor,
+            _ => return None,
+        })
+    }
+
+    /// The opposite action, for the inverse of a symmetrical ordering.
+    pub fn invert(self) -> Option<Tk> {
+        Some(match self {
+            Tk::Start => Tk::Stop,
+            Tk::Stop => Tk::Start,
+            Tk::Promote => Tk::Demote,
+            Tk::Demote => Tk::Promote,
+            Tk::Promoted => Tk::Demoted,
+            Tk::Demoted => Tk::Promoted,
+            Tk::Running => Tk::Stopped,
+            Tk::Stopped => Tk::Running,
+            _ => return None,
+        })
+    }
+
+    /// The "done" pseudo-action of a collective's task (start -> running).
+    pub fn completed(self) -> Tk {
+        match self {
+            Tk::Start => Tk::Running,
+            Tk::Stop => Tk::Stopped,
+            Tk::Promote => Tk::Promoted,
+            Tk::Demote => Tk::Demoted,
+            other => other,
+        }
+    }
+
+    /// A primitive's own task for a collective's "done" task.
+    pub fn atomic(self) -> Tk {
+        match self {
+            Tk::Running => Tk::Start,
+            Tk::Stopped => Tk::Stop,
+            Tk::Promoted => Tk::Promote,
+            Tk::Demoted => Tk::Demote,
+            other => other,
+        }
+    }
+}
+
+/// What an action needs before it can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    Nothing,
+    Quorum,
+    Fencing,
+}
+
+#[derive(Debug, Clone)]
+pub struct Act {
+    pub rsc: Option<usize>,
+    pub task: Tk,
+    pub node: Option<usize>,
+    pub flags: u32,
+    pub reason: Option<String>,
+    pub needs: Needs,
+    /// Relations where this action is the "then", oldest first.
+    pub before: Vec<usize>,
+    /// Relations where this action is the "first", oldest first.
+    pub after: Vec<usize>,
+    pub required_before: usize,
+    pub runnable_before: usize,
+    /// The name of a pseudo-action that belongs to no resource.
+    pub name: String,
+}
+
+impl Act {
+    pub fn is(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Relation {
+    pub first: usize,
+    pub then: usize,
+    pub flags: u32,
+}
+
+/// The resource-level facts actions are created from.
+#[derive(Debug, Clone)]
+pub struct RscState {
+    pub role: Role,
+    pub next_role: Role,
+    pub next: Option<usize>,
+    pub running_on: Vec<usize>,
+    pub managed: bool,
+    pub failed: bool,
+    /// A failure is recovered by stopping (not only by demoting).
+    pub stop_if_failed: bool,
+    pub blocked: bool,
+    pub reload: bool,
+    pub stop_unexpected: bool,
+    pub restarting: bool,
+}
+
+/// The transition's actions and their relations.
+pub struct Model<'a> {
+    pub w: &'a Working,
+    pub plan: &'a Plan,
+    pub acts: Vec<Act>,
+    pub rels: Vec<Relation>,
+    /// Each resource's actions, in creation order.
+    pub by_rsc: Vec<Vec<usize>>,
+    pub state: Vec<RscState>,
+    /// Nodes being fenced (set once fencing is decided).
+    pub fenced: Vec<bool>,
+    /// Ordering constraints, resolved to relations once all actions exist.
+    pub orderings: Vec<super::constraints::Ordering>,
+    /// Guard against runaway propagation on pathological input.
+    budget: u64,
+}
+
+/// Relation updates that changed something (Pacemaker's
+/// `pcmk__updated_first` / `pcmk__updated_then`).
+const CHANGED_FIRST: u32 = 1;
+const CHANGED_THEN: u32 = 2;
+
+impl<'a> Model<'a> {
+    pub fn new(w: &'a Working, plan: &'a Plan) -> Model<'a> {
+        let state = (0..w.rscs.len())
+            .map(|r| super::create::initial_state(w, plan, r))
             .collect();
-        for (i, &container) in parts.containers.iter().enumerate() {
-            if out[container].next.is_some() {
-                continue;
-            }
-            let colocated_reason = bound_to.iter().find_map(|p| {
-                let other = *w.bundles[p].containers.get(i)?;
-                out[other]
-                    .next
-                    .is_none()
-                    .then(|| format!("colocation with {}", w.rscs[other].id))
-            });
-            // A disabled bundle stops its connection for its own sake; the
-            // resource inside then waits on the connection.
-            let remote = parts.remotes.get(i).copied();
-            // (Likewise when the connection's own node cannot host it.)
-            let remote_disabled = remote.is_some_and(|r| {
-                w.rscs[r].target_role == Role::Stopped
-                    || out[r].current.is_some_and(|n| !w.nodes[n].can_host())
-            });
-            let mut followers: Vec<usize> = Vec::new();
-            if let Some(r) = remote.filter(|_| !remote_disabled) {
-                followers.push(r);
-            }
-            if let Some(inner) = parts.inner {
-                if let Some(&inst) = w.rscs[inner].children.get(i) {
-                    w.primitives_of(inst, &mut followers);
-                }
-            }
-            let leader = match remote {
-                Some(r) if remote_disabled => r,
-                _ => container,
-            };
-            let reason = format!("unrunnable {} start", w.rscs[leader].id);
-            let inner_members: Vec<usize> = parts
-                .inner
-                .and_then(|inner| w.rscs[inner].children.get(i).copied())
-                .map(|inst| {
-                    let mut v = Vec::new();
-                    w.primitives_of(inst, &mut v);
-                    v
-                })
-                .unwrap_or_default();
-            for f in followers {
-                if out[f].current.is_some() && out[f].stop_reason.is_none() && out[f].managed {
-                    let why = match &colocated_reason {
-                        Some(c) if inner_members.contains(&f) => c.clone(),
-                        _ => reason.clone(),
-                    };
-                    out[f].stop_reason = Some(why);
-                }
-            }
+        Model {
+            w,
+            plan,
+            acts: Vec::new(),
+            rels: Vec::new(),
+            by_rsc: vec![Vec::new(); w.rscs.len()],
+            state,
+            fenced: vec![false; w.nodes.len()],
+            orderings: Vec::new(),
+            budget: 50_000_000,
         }
     }
-    // A failed resource inside a container restarts the container.
-    let mut restarts: Vec<usize> = (0..w.rscs.len())
-        .filter(|&c| w.rscs[c].restart_requested)
-        .collect();
-    for (r, rsc) in w.rscs.iter().enumerate() {
-        let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) else {
-            continue;
-        };
-        if rsc.variant == Variant::Primitive && out[r].failed && c != r {
-            restarts.push(c);
-        }
-    }
-    apply_definition_changes(w, &mut out);
-    for c in restarts {
-        if !out[c].managed {
-            continue;
-        }
-        if let (Some(cur), Some(next)) = (out[c].current, out[c].next) {
-            if cur == next && !out[c].start {
-                out[c].start = true;
-                out[c].start_runnable = true;
-                if !out[c].stop_on.contains(&cur) {
-                    out[c].stop_on.push(cur);
-                }
-            }
-        }
-    }
-    block_migration(w, &mut out);
-    propagate_orders(w, &mut out);
-    super::unfence::restart_for_unfencing(w, &mut out);
-    out
-}
 
-/// Changed definitions: a resource staying where it runs restarts there, or
-/// reloads when only reloadable parameters changed.
-fn apply_definition_changes(w: &Working, out: &mut [Decision]) {
-    use super::definition::ChangeKind;
-    for change in &w.changes {
-        let d = &mut out[change.rsc];
-        let staying = d.current == Some(change.node) && d.next == Some(change.node);
-        if !staying || !d.managed || d.start {
-            continue;
-        }
-        match change.kind {
-            ChangeKind::Restart { reason } => {
-                d.reload = false;
-                d.start = true;
-                d.start_runnable = true;
-                if !d.stop_on.contains(&change.node) {
-                    d.stop_on.push(change.node);
-                }
-                if d.start_reason.is_none() {
-                    d.start_reason = reason.map(str::to_string);
-                }
-            }
-            ChangeKind::Reload if !d.failed => d.reload = true,
-            _ => {}
-        }
+    /// The first action of a resource with a task, on a node (any node when
+    /// `None`; an action without a node matches any node).
+    pub fn find(&self, r: usize, task: Tk, node: Option<usize>) -> Option<usize> {
+        self.by_rsc[r].iter().copied().find(|&a| {
+            let act = &self.acts[a];
+            act.task == task && (node.is_none() || act.node.is_none() || act.node == node)
+        })
     }
-}
 
-/// A resource that must wait for another's real stop cannot migrate: group
-/// members after a moving, unmigratable member, and the "then" side of a
-/// mandatory order whose "first" moves without migrating.
-fn block_migration(w: &Working, out: &mut [Decision]) {
-    let moves_hard = |d: &Decision| !d.migrate && d.current.is_some() && !d.stop_on.is_empty();
-    for rsc in &w.rscs {
-        if rsc.variant != Variant::Group {
-            continue;
-        }
-        let mut blocker: Option<usize> = None;
-        for &c in &rsc.children {
-            if let Some(b) = blocker {
-                if out[c].migrate {
-                    out[c].migrate = false;
-                    out[c].start_reason = Some(format!("unmigrateable {} stop", w.rscs[b].id));
-                }
-            } else if moves_hard(&out[c]) {
-                blocker = Some(c);
-            }
-        }
+    /// Every action of a resource with a task (any node).
+    pub fn find_all(&self, r: usize, task: Tk) -> Vec<usize> {
+        self.by_rsc[r]
+            .iter()
+            .copied()
+            .filter(|&a| self.acts[a].task == task)
+            .collect()
     }
-    for o in &w.cib.orders {
-        if o.kind != OrderKind::Mandatory {
-            continue;
-        }
-        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
-            continue;
-        };
-        if w.rscs[f].variant == Variant::Primitive
-            && w.rscs[t].variant == Variant::Primitive
-            && out[t].migrate
-            && moves_hard(&out[f])
-        {
-            out[t].migrate = false;
-            out[t].start_reason = Some(format!("unmigrateable {} stop", w.rscs[f].id));
-        }
-    }
-}
 
-/// A mandatory start-to-start ordering between primitives.
-struct OrderPair {
-    firsts: Vec<usize>,
-    thens: Vec<usize>,
-    /// One of the firsts is enough (a clone, or a set with require-all=false).
-    any: bool,
-    /// How many firsts must run (clone-min).
-    min: usize,
-    /// How the first is named in reasons (empty: the primitive itself).
-    name: String,
-    symmetrical: bool,
-}
-
-/// The mandatory orders from `first_action` to `then_action` between
-/// configured resources: (order, first, then, first's primitives, then's
-/// primitives).
-fn mandatory_orders<'a>(
-    w: &'a Working,
-    first_action: &'a str,
-    then_action: &'a str,
-) -> impl Iterator<
-    Item = (
-        &'a crate::model::cib::Order,
-        usize,
-        usize,
-        Vec<usize>,
-        Vec<usize>,
-    ),
-> + 'a {
-    w.cib.orders.iter().filter_map(move |o| {
-        if o.kind != OrderKind::Mandatory
-            || o.first_action != first_action
-            || o.then_action != then_action
-        {
-            return None;
-        }
-        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
-            return None;
-        };
-        let mut firsts = Vec::new();
-        w.primitives_of(f, &mut firsts);
-        let mut thens = Vec::new();
-        w.primitives_of(t, &mut thens);
-        Some((o, f, t, firsts, thens))
-    })
-}
-
-/// Mandatory orderings: an unrunnable first makes the then unrunnable; a
-/// required first start or stop forces the then to restart.
-fn propagate_orders(w: &Working, out: &mut [Decision]) {
-    let mut pairs: Vec<OrderPair> = Vec::new();
-    for (o, f, t, firsts, mut thens) in mandatory_orders(w, "start", "start") {
-        // Into a group: its first member (the rest follow it).
-        if w.rscs[t].variant == Variant::Group {
-            thens.truncate(1);
-        }
-        let clone_min = match w.rscs[f].variant {
-            Variant::Clone => w.rscs[f]
-                .meta
-                .get("clone-min")
-                .and_then(|v| v.parse::<usize>().ok())
-                .filter(|&m| m > 0),
-            _ => None,
-        };
-        let any = o.first_any || w.rscs[f].variant == Variant::Clone;
-        let name = match (clone_min, w.rscs[f].variant, &o.first_set) {
-            (_, _, Some(set)) if o.first_any => format!("one-or-more:{set}"),
-            (Some(_), _, _) => format!("clone-one-or-more:{}", o.id),
-            (None, Variant::Clone, _) if o.first_any => format!("clone-one-or-more:{}", o.id),
-            (None, Variant::Primitive, _) => String::new(),
-            _ => o.first.clone(),
-        };
-        // Members of a require-all=false set count together.
-        if o.first_any && o.first_set.is_some() {
-            if let Some(existing) = pairs
-                .iter_mut()
-                .find(|p| p.name == name && p.thens == thens)
-            {
-                existing.firsts.extend(firsts);
-                continue;
-            }
-        }
-        // Interleaved clones: each instance waits only for the instance of
-        // the first clone on its own node.
-        let interleave = w.rscs[f].variant == Variant::Clone
-            && w.rscs[t].variant == Variant::Clone
-            && w.rscs[t].interleave
-            && clone_min.is_none()
-            && !o.first_any;
-        if interleave {
-            for &then in &thens {
-                let Some(node) = out[then].next else { continue };
-                let mine: Vec<usize> = firsts
-                    .iter()
-                    .copied()
-                    .filter(|&x| {
-                        out[x].next == Some(node)
-                            || (out[x].next.is_none() && out[x].current == Some(node))
-                    })
-                    .collect();
-                // No instance of the first will run on this node: this
-                // instance cannot start here (nor stay), and Pacemaker names
-                // no reason for it.
-                if !mine.iter().any(|&x| out[x].next == Some(node)) && out[then].managed {
-                    out[then].start_runnable = false;
-                    match out[then].current {
-                        Some(c) => {
-                            if !out[then].stop_on.contains(&c) {
-                                out[then].stop_on.push(c);
-                            }
-                        }
-                        // Not running: it simply has nowhere to go.
-                        None => out[then].next = None,
-                    }
-                    continue;
-                }
-                pairs.push(OrderPair {
-                    firsts: mine,
-                    thens: vec![then],
-                    any: false,
-                    min: 1,
-                    name: String::new(),
-                    symmetrical: o.symmetrical,
-                });
-            }
-            continue;
-        }
-        pairs.push(OrderPair {
-            firsts,
-            thens,
-            any,
-            min: clone_min.unwrap_or(1),
-            name,
-            symmetrical: o.symmetrical,
+    /// Pacemaker's `custom_action`: finds or creates the action; a required
+    /// request makes an existing optional action required (unless the
+    /// resource is unmanaged); runnability follows the node and quorum.
+    pub fn custom(&mut self, r: usize, task: Tk, node: Option<usize>, optional: bool) -> usize {
+        let existing = self.by_rsc[r].iter().copied().find(|&a| {
+            let act = &self.acts[a];
+            act.task == task && act.node == node
         });
+        let a = match existing {
+            Some(a) => a,
+            None => {
+                let needs = super::create::needs(self.w, r, task);
+                let mut flags = flag::RUNNABLE;
+                if optional {
+                    flags |= flag::OPTIONAL;
+                }
+                self.push(Act {
+                    rsc: Some(r),
+                    task,
+                    node,
+                    flags,
+                    reason: None,
+                    needs,
+                    before: Vec::new(),
+                    after: Vec::new(),
+                    required_before: 0,
+                    runnable_before: 0,
+                    name: String::new(),
+                })
+            }
+        };
+        if self.acts[a].node.is_some() && !self.acts[a].is(flag::PSEUDO) && !self.state[r].managed {
+            self.acts[a].flags |= flag::OPTIONAL;
+        } else if !optional {
+            self.acts[a].flags &= !flag::OPTIONAL;
+        }
+        super::create::update_runnable(self, a);
+        a
     }
-    // A guest's connection starts after its container.
-    for n in 0..w.nodes.len() {
-        let conn = w.nodes[n]
-            .connection
-            .as_ref()
-            .and_then(|c| w.by_id.get(c))
-            .copied();
-        if let (Some(conn), Some(container)) =
-            (conn, crate::scheduler::unpack::guest_container(w, n))
+
+    /// A pseudo-action of a collective (or of nothing, when `r` is None).
+    pub fn pseudo(
+        &mut self,
+        r: Option<usize>,
+        task: Tk,
+        optional: bool,
+        runnable: bool,
+        name: &str,
+    ) -> usize {
+        if let Some(r) = r {
+            if let Some(a) = self.find(r, task, None) {
+                return a;
+            }
+        } else if let Some(a) = self
+            .acts
+            .iter()
+            .position(|x| x.rsc.is_none() && x.name == name)
         {
-            pairs.push(OrderPair {
-                firsts: vec![container],
-                thens: vec![conn],
-                any: false,
-                min: 1,
-                name: String::new(),
-                symmetrical: true,
-            });
+            return a;
+        }
+        let mut flags = flag::PSEUDO;
+        if optional {
+            flags |= flag::OPTIONAL;
+        }
+        if runnable {
+            flags |= flag::RUNNABLE;
+        }
+        self.push(Act {
+            rsc: r,
+            task,
+            node: None,
+            flags,
+            reason: None,
+            needs: Needs::Nothing,
+            before: Vec::new(),
+            after: Vec::new(),
+            required_before: 0,
+            runnable_before: 0,
+            name: name.to_string(),
+        })
+    }
+
+    fn push(&mut self, act: Act) -> usize {
+        let i = self.acts.len();
+        if let Some(r) = act.rsc {
+            self.by_rsc[r].push(i);
+        }
+        self.acts.push(act);
+        i
+    }
+
+    /// Sets an action's reason unless it has one (or `overwrite`).
+    pub fn set_reason(&mut self, a: usize, reason: &str, overwrite: bool) {
+        if self.acts[a].reason.is_none() || overwrite {
+            self.acts[a].reason = Some(reason.to_string());
         }
     }
-    // Group members are ordered one after the other.
-    for rsc in &w.rscs {
-        if rsc.variant == Variant::Group {
-            for pair in rsc.children.windows(2) {
-                pairs.push(OrderPair {
-                    firsts: vec![pair[0]],
-                    thens: vec![pair[1]],
-                    any: false,
-                    min: 1,
-                    name: String::new(),
-                    symmetrical: true,
-                });
+
+    /// Pacemaker's `order_actions`: relates two actions (once per pair and
+    /// flags); returns whether a new relation was made.
+    pub fn order(&mut self, first: usize, then: usize, flags: u32) -> bool {
+        if flags == 0 || first == then {
+            return false;
+        }
+        for &ri in &self.acts[first].after {
+            let r = &self.rels[ri];
+            if r.then == then && r.flags & flags != 0 {
+                return false;
             }
         }
+        let ri = self.rels.len();
+        self.rels.push(Relation { first, then, flags });
+        self.acts[first].after.push(ri);
+        self.acts[then].before.push(ri);
+        true
     }
-    // Resources inside a container start after it.
-    for (r, rsc) in w.rscs.iter().enumerate() {
-        if let Some(&c) = rsc.meta.get("container").and_then(|c| w.by_id.get(c)) {
-            if rsc.variant == Variant::Primitive && c != r {
-                pairs.push(OrderPair {
-                    firsts: vec![c],
-                    thens: vec![r],
-                    any: false,
-                    min: 1,
-                    name: String::new(),
-                    symmetrical: true,
-                });
-            }
+
+    /// Clears a flag on an action because of another action, recording the
+    /// reason ("unrunnable X start", "required X stop", "unmigrateable X
+    /// stop") when they belong to different resources.
+    fn clear_because(&mut self, a: usize, f: u32, because: usize) {
+        if !self.acts[a].is(f) {
+            return;
+        }
+        self.acts[a].flags &= !f;
+        if self.acts[a].rsc != self.acts[because].rsc {
+            let change = match f {
+                flag::RUNNABLE => "unrunnable",
+                flag::MIGRATABLE => "unmigrateable",
+                _ => "required",
+            };
+            let b = &self.acts[because];
+            let text = match b.rsc {
+                Some(r) => format!("{change} {} {}", self.w.rscs[r].id, self.task_text(because)),
+                None => format!("{change} {}", self.task_text(because)),
+            };
+            self.set_reason(a, &text, false);
         }
     }
-    // A first that is not running and cannot start blocks the then.
-    let cannot_start = |d: &Decision| {
-        (d.current.is_none() && d.next.is_none())
-            || (d.start && !d.start_runnable)
-            // Running, but forced down because its own start cannot happen.
-            || (!d.start_runnable && d.next.is_some() && !d.stop_on.is_empty())
-            // A failed resource that is blocked will not be started again.
-            || d.blocked_stop
-    };
-    // (A resource stopped because its own start cannot happen will not run.)
-    let will_run =
-        |d: &Decision| d.next.is_some() && (d.start_runnable || (!d.start && d.stop_on.is_empty()));
-    for _round in 0..8 {
-        let mut changed = false;
-        for pair in &pairs {
-            let (unrunnable, culprit) = if pair.any {
-                let running = pair.firsts.iter().filter(|&&f| will_run(&out[f])).count();
-                // Firsts that are merely being stopped have no start to
-                // block anything with (as for primitives).
-                let stopping = !pair.symmetrical
-                    && pair.min == 1
-                    && pair.firsts.iter().any(|&f| {
-                        out[f].current.is_some() && out[f].next.is_none() && !out[f].start
-                    });
-                (running < pair.min && !stopping, None)
+
+    /// The task as Pacemaker names it in reasons (a pseudo-action without a
+    /// resource by its full name).
+    fn task_text(&self, a: usize) -> String {
+        let act = &self.acts[a];
+        if act.rsc.is_none() && !act.name.is_empty() {
+            return act.name.clone();
+        }
+        act.task.name().to_string()
+    }
+
+    /// Where a resource will be: its assigned node (a collective's single
+    /// node, if all its members go to one).
+    pub fn location(&self, r: usize) -> Option<usize> {
+        let w = self.w;
+        if w.rscs[r].variant == Variant::Primitive {
+            return self.state[r].next;
+        }
+        let mut prims = Vec::new();
+        w.primitives_of(r, &mut prims);
+        let mut nodes: Vec<usize> = prims.iter().filter_map(|&p| self.state[p].next).collect();
+        nodes.dedup();
+        match nodes.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        }
+    }
+
+    fn is_collective(&self, r: usize) -> bool {
+        self.w.rscs[r].variant != Variant::Primitive
+    }
+
+    /// The action a collective's action stands for in orderings with other
+    /// resources: its "done" pseudo-action (start -> running).
+    fn action_for_ordering(&self, a: usize) -> usize {
+        let act = &self.acts[a];
+        let Some(r) = act.rsc else { return a };
+        if !self.is_collective(r) {
+            return a;
+        }
+        let target = act.task.completed();
+        if target == act.task {
+            return a;
+        }
+        self.find(r, target, None).unwrap_or(a)
+    }
+
+    /// The flags of an action as orderings see them: a collective's are
+    /// worked out from its members' (Pacemaker's `action_flags` methods).
+    fn action_flags(&mut self, a: usize, node: Option<usize>) -> u32 {
+        let Some(r) = self.acts[a].rsc else {
+            return self.acts[a].flags;
+        };
+        match self.w.rscs[r].variant {
+            Variant::Primitive => self.acts[a].flags,
+            Variant::Group => self.group_action_flags(a, r, node),
+            Variant::Clone | Variant::Bundle => self.collective_action_flags(a, r, node),
+        }
+    }
+
+    fn group_action_flags(&mut self, a: usize, g: usize, node: Option<usize>) -> u32 {
+        let mut flags = flag::OPTIONAL | flag::RUNNABLE | flag::PSEUDO;
+        let task = self.acts[a].task;
+        for m in self.w.rscs[g].children.clone() {
+            let member_task = if self.is_collective(m) {
+                task
             } else {
-                let c = pair.firsts.iter().copied().find(|&f| cannot_start(&out[f]));
-                (c.is_some(), c)
+                task.atomic()
             };
-            let stopping = if pair.symmetrical && !pair.any {
-                pair.firsts
-                    .iter()
-                    .copied()
-                    .find(|&f| out[f].managed && out[f].current.is_some() && out[f].next.is_none())
-            } else {
-                None
-            };
-            let restarting = if pair.any {
-                None
-            } else {
-                pair.firsts
-                    .iter()
-                    .copied()
-                    .find(|&f| out[f].start && out[f].start_runnable && !out[f].migrate)
-            };
-            for &t in &pair.thens {
-                if !out[t].managed || out[t].next.is_none() {
-                    continue;
+            match self.find(m, member_task, node) {
+                Some(ma) => {
+                    let mf = self.action_flags(ma, node);
+                    if flags & flag::OPTIONAL != 0 && mf & flag::OPTIONAL == 0 {
+                        flags &= !flag::OPTIONAL;
+                        self.acts[a].flags &= !flag::OPTIONAL;
+                    }
+                    if member_task != task
+                        && flags & flag::RUNNABLE != 0
+                        && mf & flag::RUNNABLE == 0
+                    {
+                        flags &= !flag::RUNNABLE;
+                        self.acts[a].flags &= !flag::RUNNABLE;
+                    }
                 }
-                if unrunnable && out[t].start_runnable {
-                    out[t].start_runnable = false;
-                    if out[t].start_reason.is_none() {
-                        let reason = match culprit {
-                            // A first forced down from where it runs.
-                            Some(f)
-                                if pair.name.is_empty()
-                                    && out[f].managed
-                                    && out[f].current.is_some()
-                                    && out[f].next.is_some() =>
-                            {
-                                format!("required {} start", w.rscs[f].id)
-                            }
-                            Some(f) if pair.name.is_empty() => {
-                                format!("unrunnable {} start", w.rscs[f].id)
-                            }
-                            _ if pair.name.contains("one-or-more:") => {
-                                format!("unrunnable {}", pair.name)
-                            }
-                            // A clone whose running instances are all being
-                            // taken down by orders of their own: their stops
-                            // are required, and so is this one.
-                            _ if pair.firsts.iter().any(|&f| out[f].current.is_some())
-                                && pair.firsts.iter().all(|&f| {
-                                    out[f].current.is_none()
-                                        || (out[f].stop_reason.is_none()
-                                            && out[f].start_reason.as_deref().is_some_and(|r| {
-                                                r.starts_with("unrunnable ")
-                                                    || r.starts_with("required ")
-                                            }))
-                                }) =>
-                            {
-                                format!("required {} running", pair.name)
-                            }
-                            _ => format!("unrunnable {} running", pair.name),
-                        };
-                        out[t].start_reason = Some(reason);
-                    }
-                    // A running then must stop.
-                    if let Some(c) = out[t].current {
-                        if !out[t].stop_on.contains(&c) {
-                            out[t].stop_on.push(c);
-                        }
-                    }
-                    changed = true;
-                } else if let (Some(f), false) = (stopping, unrunnable) {
-                    if out[t].current.is_some() && out[t].start_runnable {
-                        out[t].start_runnable = false;
-                        out[t].start = true;
-                        if out[t].start_reason.is_none() {
-                            out[t].start_reason = Some(format!("required {} stop", w.rscs[f].id));
-                        }
-                        if let Some(c) = out[t].current {
-                            if !out[t].stop_on.contains(&c) {
-                                out[t].stop_on.push(c);
-                            }
-                        }
-                        changed = true;
-                    }
-                } else if let (Some(f), false) = (restarting, unrunnable) {
-                    if !out[t].start {
-                        out[t].start = true;
-                        if let Some(c) = out[t].current {
-                            if !out[t].stop_on.contains(&c) {
-                                out[t].stop_on.push(c);
-                            }
-                        }
-                        if out[t].start_reason.is_none() {
-                            out[t].start_reason = Some(if pair.name.is_empty() {
-                                format!("required {} start", w.rscs[f].id)
-                            } else {
-                                format!("required {} running", pair.name)
-                            });
-                        }
-                        changed = true;
-                    }
+                None if member_task != Tk::Stop && member_task != Tk::Demote => {
+                    flags &= !flag::RUNNABLE;
                 }
+                None => {}
             }
         }
-        if !changed {
-            break;
-        }
+        flags
     }
-    // Later group members share the first member's unrunnable reason.
-    for rsc in &w.rscs {
-        if rsc.variant != Variant::Group {
-            continue;
-        }
-        let Some(&lead) = rsc.children.first() else {
-            continue;
-        };
-        let Some(reason) = out[lead]
-            .start_reason
-            .clone()
-            .filter(|r| r.starts_with("unrunnable"))
-        else {
-            continue;
-        };
-        for (k, &m) in rsc.children.iter().enumerate().skip(1) {
-            let stopping =
-                !out[m].stop_on.is_empty() && (out[m].next.is_none() || !out[m].start_runnable);
-            let prev = &w.rscs[rsc.children[k - 1]].id;
-            let chained = out[m].start_reason.as_deref().is_some_and(|r| {
-                r == format!("unrunnable {prev} start") || r == format!("required {prev} start")
-            });
-            if stopping
-                && out[m].stop_reason.is_none()
-                && (out[m].start_reason.is_none() || chained)
-            {
-                out[m].start_reason = Some(reason.clone());
+
+    fn collective_action_flags(&mut self, a: usize, c: usize, node: Option<usize>) -> u32 {
+        let mut flags = flag::OPTIONAL | flag::RUNNABLE | flag::PSEUDO;
+        let task = self.acts[a].task;
+        let mut any_runnable = false;
+        for i in self.instances(c) {
+            let primitive = !self.is_collective(i);
+            let instance_task = if primitive { task.atomic() } else { task };
+            let instance_node = if primitive { node } else { None };
+            let Some(ia) = self.find(i, instance_task, instance_node) else {
+                continue;
+            };
+            let f = self.action_flags(ia, node);
+            if flags & flag::OPTIONAL != 0 && f & flag::OPTIONAL == 0 {
+                flags &= !flag::OPTIONAL;
+                self.acts[a].flags &= !flag::OPTIONAL;
+            }
+            if f & flag::RUNNABLE != 0 {
+                any_runnable = true;
             }
         }
-    }
-    // A group taken down because what it needs is required to stop: its
-    // second member stops for the first's stop, the later ones for the
-    // previous one's start (as Pacemaker words it).
-    for rsc in &w.rscs {
-        if rsc.variant != Variant::Group || rsc.children.len() < 2 {
-            continue;
+        if !any_runnable {
+            flags &= !flag::RUNNABLE;
+            if node.is_none() {
+                self.acts[a].flags &= !flag::RUNNABLE;
+            }
         }
-        let lead = rsc.children[0];
-        let Some(reason) = out[lead]
-            .start_reason
-            .clone()
-            .filter(|r| r.starts_with("required ") && r.ends_with(" running"))
-        else {
-            continue;
+        flags
+    }
+
+    /// A clone's instances, or a bundle's containers.
+    pub fn instances(&self, c: usize) -> Vec<usize> {
+        match self.w.bundles.get(&c) {
+            Some(parts) => parts.containers.clone(),
+            None => self.w.rscs[c].children.clone(),
+        }
+    }
+
+    /// Pacemaker's `action_flags_for_ordering`: for a clone on a given
+    /// node, runnable anywhere counts as runnable.
+    fn flags_for_ordering(&mut self, a: usize, node: Option<usize>) -> u32 {
+        let Some(r) = self.acts[a].rsc else {
+            return self.acts[a].flags;
         };
-        for (k, &m) in rsc.children.iter().enumerate().skip(1) {
-            if out[m].start_reason.as_deref() != Some(reason.as_str()) {
+        let flags = self.action_flags(a, None);
+        let is_clone = self.w.rscs[r].variant == Variant::Clone;
+        if node.is_none() || !is_clone {
+            return flags;
+        }
+        let runnable = flags & flag::RUNNABLE != 0;
+        let mut flags = self.action_flags(a, node);
+        if runnable {
+            flags |= flag::RUNNABLE;
+        }
+        flags
+    }
+
+    fn is_parent(&self, child: usize, maybe_parent: usize) -> bool {
+        let mut a = self.w.rscs[child].parent;
+        while let Some(p) = a {
+            if p == maybe_parent {
+                return true;
+            }
+            a = self.w.rscs[p].parent;
+        }
+        false
+    }
+
+    /// Pacemaker's `pcmk__update_action_for_orderings`: brings `then`'s
+    /// flags in line with everything ordered before it, and re-examines
+    /// whatever its changes affect.
+    pub fn update_for_orderings(&mut self, then: usize) {
+        if self.budget == 0 {
+            return;
+        }
+        self.budget -= 1;
+        let mut changed = 0u32;
+        let last_flags = self.acts[then].flags;
+        if self.acts[then].is(flag::MIN_RUNNABLE) {
+            self.acts[then].runnable_before = 0;
+            if self.acts[then].required_before == 0 {
+                self.acts[then].required_before = 1;
+            }
+            self.acts[then].flags &= !flag::RUNNABLE;
+        }
+        let befores: Vec<usize> = self.acts[then].before.iter().rev().copied().collect();
+        for ri in befores {
+            let rel_flags = self.rels[ri].flags;
+            if rel_flags == 0 {
                 continue;
             }
-            let prev = &w.rscs[rsc.children[k - 1]].id;
-            out[m].start_reason = Some(if k == 1 {
-                format!("required {prev} stop")
-            } else {
-                format!("required {prev} start")
-            });
-        }
-    }
-    // An explicit "first stop, then stop" waits for a first that is frozen.
-    for (_, _, _, firsts, thens) in mandatory_orders(w, "stop", "stop") {
-        if firsts
-            .iter()
-            .any(|&x| !out[x].managed && out[x].current.is_some())
-        {
-            for x in thens {
-                if !out[x].stop_on.is_empty() {
-                    out[x].stop_runnable = false;
+            let original_first = self.rels[ri].first;
+            let mut first = original_first;
+            let mut then_node = self.acts[then].node;
+            let mut first_node = self.acts[first].node;
+            if let Some(fr) = self.acts[first].rsc {
+                if self.w.rscs[fr].variant == Variant::Group && self.acts[first].task == Tk::Start {
+                    first_node = self.location(fr);
                 }
             }
-        }
-    }
-    // A stop that must wait for an unmanaged dependent's stop never happens.
-    for pair in pairs.iter().filter(|p| p.symmetrical) {
-        let blocked = pair
-            .thens
-            .iter()
-            .any(|&t| !out[t].managed && out[t].current.is_some());
-        if blocked {
-            for &f in &pair.firsts {
-                if !out[f].stop_on.is_empty() {
-                    out[f].stop_runnable = false;
+            if let Some(tr) = self.acts[then].rsc {
+                if self.w.rscs[tr].variant == Variant::Group && self.acts[then].task == Tk::Start {
+                    then_node = self.location(tr);
                 }
             }
-        }
-    }
-}
-
-fn details(w: &Working, d: &Decision, origin: Option<usize>, destination: Option<usize>) -> String {
-    let role = d.role.unwrap_or(Role::Stopped);
-    let next_role = d.next_role.unwrap_or(Role::Stopped);
-    let need_role = role > Role::Started || next_role > Role::Unpromoted;
-    let name = |n: Option<usize>| n.map(|n| w.nodes[n].name.clone()).unwrap_or_default();
-    let same_host = origin.is_some() && origin == destination;
-    let same_role = role == next_role;
-    match (origin, destination) {
-        (None, _) if need_role => format!(
-            "{} -> {} {}",
-            role.name(),
-            next_role.name(),
-            name(destination)
-        ),
-        (None, _) => name(destination),
-        (_, None) if need_role => format!("{} {}", role.name(), name(origin)),
-        (_, None) => name(origin),
-        _ if need_role && same_role && same_host => format!("{} {}", role.name(), name(origin)),
-        _ if same_role && same_host => name(origin),
-        _ if need_role && same_role => {
-            format!("{} -> {} {}", name(origin), name(destination), role.name())
-        }
-        _ if same_role => format!("{} -> {}", name(origin), name(destination)),
-        _ if same_host => format!("{} -> {} {}", role.name(), next_role.name(), name(origin)),
-        _ => format!(
-            "{} {} -> {} {}",
-            role.name(),
-            name(origin),
-            next_role.name(),
-            name(destination)
-        ),
-    }
-}
-
-fn line(change: &str, id: &str, details: &str, reason: Option<&str>, runnable: bool) -> String {
-    let suffix = match (reason, runnable) {
-        (Some(r), false) => format!(" due to {r} (blocked)"),
-        (Some(r), true) => format!(" due to {r}"),
-        (None, false) => " blocked".to_string(),
-        (None, true) => String::new(),
-    };
-    format!("* {change:<8}   {id:<12}   ( {details} ){suffix}")
-}
-
-/// The Transition Summary lines, following crm_simulate's choice of verb.
-pub fn summary(
-    w: &Working,
-    decisions: &[Decision],
-    fence: &[bool],
-    fence_reason: &[String],
-) -> Vec<String> {
-    let mut lines = Vec::new();
-    for (n, &f) in fence.iter().enumerate() {
-        if f {
-            let action = if w.fence_action == "poweroff" {
-                "off"
-            } else {
-                w.fence_action.as_str()
-            };
-            lines.push(format!(
-                "* Fence ({}) {} '{}'",
-                action, w.nodes[n].name, fence_reason[n]
-            ));
-        }
-    }
-    for (n, why) in super::unfence::reasons(w, decisions).iter().enumerate() {
-        if let Some(why) = why {
-            lines.push(format!("* Fence (on) {} '{}'", w.nodes[n].name, why));
-        }
-    }
-    for node in &w.nodes {
-        // A guest is "fenced" by stopping its container: only possible
-        // where the container runs on nodes that are up or being fenced.
-        let reachable = |c: &String| {
-            w.by_id.get(c).is_some_and(|&c| {
-                w.rscs[c]
-                    .current
+            if rel_flags & rel::IF_ON_SAME_NODE != 0 {
+                if let (Some(f), Some(t)) = (first_node, then_node) {
+                    if f != t {
+                        self.rels[ri].flags = 0;
+                        continue;
+                    }
+                }
+            }
+            changed &= !CHANGED_FIRST;
+            if let (Some(fr), Some(tr)) = (self.acts[first].rsc, self.acts[then].rsc) {
+                if fr != tr && !self.is_parent(tr, fr) {
+                    first = self.action_for_ordering(first);
+                }
+            }
+            if first == original_first {
+                let first_flags = self.flags_for_ordering(first, then_node);
+                let then_flags = self.flags_for_ordering(then, first_node);
+                changed |= self.update_for_ordering_flags(first, then, first_flags, then_flags, ri);
+            } else if self.order(first, then, rel_flags) {
+                changed |= CHANGED_THEN;
+                self.rels[ri].flags = 0;
+            }
+            if changed & CHANGED_FIRST != 0 {
+                let afters: Vec<usize> = self.acts[first]
+                    .after
                     .iter()
-                    .all(|cur| w.nodes[cur.node].online || fence[cur.node])
-            })
+                    .rev()
+                    .map(|&r| self.rels[r].then)
+                    .collect();
+                for t in afters {
+                    self.update_for_orderings(t);
+                }
+                self.update_for_orderings(first);
+            }
+        }
+        if self.acts[then].is(flag::MIN_RUNNABLE) {
+            if last_flags == self.acts[then].flags {
+                changed &= !CHANGED_THEN;
+            } else {
+                changed |= CHANGED_THEN;
+            }
+        }
+        if changed & CHANGED_THEN != 0 {
+            let lost_runnable =
+                last_flags & flag::RUNNABLE != 0 && !self.acts[then].is(flag::RUNNABLE);
+            if lost_runnable {
+                super::constraints::block_colocation_dependents(self, then);
+            }
+            self.update_for_orderings(then);
+            let afters: Vec<usize> = self.acts[then]
+                .after
+                .iter()
+                .rev()
+                .map(|&r| self.rels[r].then)
+                .collect();
+            for t in afters {
+                self.update_for_orderings(t);
+            }
+        }
+    }
+
+    /// Pacemaker's `update_action_for_ordering_flags`.
+    fn update_for_ordering_flags(
+        &mut self,
+        first: usize,
+        then: usize,
+        first_flags: u32,
+        then_flags: u32,
+        ri: usize,
+    ) -> u32 {
+        let mut changed = 0;
+        let node = self.acts[then].node;
+        let type_ = self.rels[ri].flags;
+        let then_rsc = self.acts[then].rsc;
+        if type_ & rel::FIRST_IMPLIES_THEN != 0 {
+            if then_rsc.is_some() {
+                changed |= self.update_ordered(
+                    first,
+                    then,
+                    node,
+                    first_flags & flag::OPTIONAL,
+                    flag::OPTIONAL,
+                    rel::FIRST_IMPLIES_THEN,
+                );
+            } else if first_flags & flag::OPTIONAL == 0 && self.acts[then].is(flag::OPTIONAL) {
+                self.acts[then].flags &= !flag::OPTIONAL;
+                changed |= CHANGED_THEN;
+            }
+        }
+        if type_ & rel::INTERMEDIATE_STOP != 0 && then_rsc.is_some() {
+            changed |= self.update_ordered(
+                first,
+                then,
+                node,
+                first_flags,
+                flag::OPTIONAL | flag::RUNNABLE,
+                rel::INTERMEDIATE_STOP,
+            );
+        }
+        if type_ & rel::THEN_IMPLIES_FIRST != 0 {
+            if let Some(fr) = self.acts[first].rsc {
+                changed |= self.update_ordered_by(
+                    fr,
+                    first,
+                    then,
+                    node,
+                    first_flags,
+                    flag::OPTIONAL,
+                    rel::THEN_IMPLIES_FIRST,
+                );
+            } else if first_flags & flag::OPTIONAL == 0 && self.acts[first].is(flag::RUNNABLE) {
+                self.acts[first].flags &= !flag::RUNNABLE;
+                changed |= CHANGED_FIRST;
+            }
+        }
+        if type_ & rel::PROMOTED_THEN_IMPLIES_FIRST != 0 && then_rsc.is_some() {
+            changed |= self.update_ordered(
+                first,
+                then,
+                node,
+                first_flags & flag::OPTIONAL,
+                flag::OPTIONAL,
+                rel::PROMOTED_THEN_IMPLIES_FIRST,
+            );
+        }
+        if type_ & rel::MIN_RUNNABLE != 0 {
+            if then_rsc.is_some() {
+                changed |= self.update_ordered(
+                    first,
+                    then,
+                    node,
+                    first_flags,
+                    flag::RUNNABLE,
+                    rel::MIN_RUNNABLE,
+                );
+            } else if first_flags & flag::RUNNABLE != 0 {
+                self.acts[then].runnable_before += 1;
+                if self.acts[then].runnable_before >= self.acts[then].required_before
+                    && !self.acts[then].is(flag::RUNNABLE)
+                {
+                    self.acts[then].flags |= flag::RUNNABLE;
+                    changed |= CHANGED_THEN;
+                }
+            }
+        }
+        if type_ & rel::UNRUNNABLE_FIRST_BLOCKS != 0 {
+            if then_rsc.is_some() {
+                changed |= self.update_ordered(
+                    first,
+                    then,
+                    node,
+                    first_flags,
+                    flag::RUNNABLE,
+                    rel::UNRUNNABLE_FIRST_BLOCKS,
+                );
+            } else if first_flags & flag::RUNNABLE == 0 && self.acts[then].is(flag::RUNNABLE) {
+                self.acts[then].flags &= !flag::RUNNABLE;
+                changed |= CHANGED_THEN;
+            }
+        }
+        if type_ & rel::UNMIGRATABLE_THEN_BLOCKS != 0 && then_rsc.is_some() {
+            changed |= self.update_ordered(
+                first,
+                then,
+                node,
+                first_flags,
+                flag::OPTIONAL,
+                rel::UNMIGRATABLE_THEN_BLOCKS,
+            );
+        }
+        if type_ & rel::FIRST_ELSE_THEN != 0 && then_rsc.is_some() {
+            changed |= self.update_ordered(
+                first,
+                then,
+                node,
+                first_flags,
+                flag::OPTIONAL,
+                rel::FIRST_ELSE_THEN,
+            );
+        }
+        if type_ & rel::ORDERED != 0 && then_rsc.is_some() {
+            changed |=
+                self.update_ordered(first, then, node, first_flags, flag::RUNNABLE, rel::ORDERED);
+        }
+        if type_ & rel::ASYMMETRIC != 0 && then_rsc.is_some() {
+            changed |= self.update_ordered(
+                first,
+                then,
+                node,
+                first_flags,
+                flag::RUNNABLE,
+                rel::ASYMMETRIC,
+            );
+        }
+        let _ = then_flags;
+        // An unmanaged, blocked first whose stop cannot run blocks the then.
+        if type_ & (rel::FIRST_IMPLIES_THEN | rel::THEN_IMPLIES_FIRST | rel::INTERMEDIATE_STOP) != 0
+        {
+            if let Some(fr) = self.acts[first].rsc {
+                let st = &self.state[fr];
+                if !st.managed
+                    && st.blocked
+                    && !self.acts[first].is(flag::RUNNABLE)
+                    && self.acts[first].task == Tk::Stop
+                    && self.acts[then].is(flag::RUNNABLE)
+                {
+                    self.acts[then].flags &= !flag::RUNNABLE;
+                    changed |= CHANGED_THEN;
+                }
+            }
+        }
+        changed
+    }
+
+    /// The "then" resource's `update_ordered_actions` method.
+    fn update_ordered(
+        &mut self,
+        first: usize,
+        then: usize,
+        node: Option<usize>,
+        flags: u32,
+        filter: u32,
+        type_: u32,
+    ) -> u32 {
+        let Some(tr) = self.acts[then].rsc else {
+            return 0;
         };
-        if let Some(container) = node.guest_lost.as_ref().filter(|c| reachable(c)) {
-            // Only a label: "reboot" when the container starts again, "off"
-            // when it stays down.
-            let restarts = w
-                .by_id
-                .get(container)
-                .is_some_and(|&c| decisions[c].next.is_some());
-            let action = if restarts { "reboot" } else { "off" };
-            lines.push(format!(
-                "* Fence ({action}) {} (resource: {}) 'guest is unclean'",
-                node.name, container
-            ));
+        self.update_ordered_by(tr, first, then, node, flags, filter, type_)
+    }
+
+    /// The `update_ordered_actions` method of resource `by`'s variant (the
+    /// "then" resource's, except for then-implies-first: the "first"'s).
+    #[allow(clippy::too_many_arguments)]
+    fn update_ordered_by(
+        &mut self,
+        by: usize,
+        first: usize,
+        then: usize,
+        node: Option<usize>,
+        flags: u32,
+        filter: u32,
+        type_: u32,
+    ) -> u32 {
+        let Some(tr) = self.acts[then].rsc else {
+            return 0;
+        };
+        match self.w.rscs[by].variant {
+            Variant::Primitive => self.update_ordered_primitive(first, then, flags, filter, type_),
+            Variant::Group => {
+                let mut changed = self.update_ordered_primitive(first, then, flags, filter, type_);
+                let task = self.acts[then].task;
+                for m in self.w.rscs[tr].children.clone() {
+                    if let Some(ma) = self.find(m, task, node) {
+                        changed |= self.update_ordered(first, ma, node, flags, filter, type_);
+                    }
+                }
+                changed
+            }
+            Variant::Clone | Variant::Bundle => {
+                self.update_ordered_collective(first, then, node, flags, filter, type_)
+            }
         }
     }
-    for (r, rsc) in w.rscs.iter().enumerate() {
+
+    fn update_ordered_collective(
+        &mut self,
+        first: usize,
+        then: usize,
+        node: Option<usize>,
+        flags: u32,
+        filter: u32,
+        type_: u32,
+    ) -> u32 {
+        let tr = self.acts[then].rsc.expect("collective action");
+        if !self.is_collective(tr) {
+            return self.update_ordered_primitive(first, then, flags, filter, type_);
+        }
+        if self.can_interleave(first, then) {
+            return super::constraints::update_interleaved(self, first, then, node, filter, type_);
+        }
+        let mut changed = self.update_ordered_primitive(first, then, flags, filter, type_);
+        let task = self.acts[then].task;
+        for i in self.instances(tr) {
+            let primitive = !self.is_collective(i);
+            let instance_task = if primitive { task.atomic() } else { task };
+            let Some(ia) = self.find(i, instance_task, node) else {
+                continue;
+            };
+            let f = self.action_flags(ia, node);
+            if f & flag::RUNNABLE == 0 {
+                continue;
+            }
+            let c = self.update_ordered(first, ia, node, flags, filter, type_);
+            changed |= c;
+            if c & CHANGED_THEN != 0 {
+                let afters: Vec<usize> = self.acts[ia]
+                    .after
+                    .iter()
+                    .rev()
+                    .map(|&r| self.rels[r].then)
+                    .collect();
+                for t in afters {
+                    self.update_for_orderings(t);
+                }
+            }
+        }
+        changed
+    }
+
+    /// Whether an ordering between two clones (or bundles) is applied
+    /// instance by instance: the "then" clone interleaves (the "first" one,
+    /// for stops and demotes).
+    pub fn can_interleave(&self, first: usize, then: usize) -> bool {
+        let (Some(fr), Some(tr)) = (self.acts[first].rsc, self.acts[then].rsc) else {
+            return false;
+        };
+        let collective =
+            |r: usize| matches!(self.w.rscs[r].variant, Variant::Clone | Variant::Bundle);
+        if fr == tr || !collective(fr) || !collective(tr) {
+            return false;
+        }
+        let then_task = self.acts[then].task;
+        let r = if matches!(then_task, Tk::Stop | Tk::Demote) {
+            fr
+        } else {
+            tr
+        };
+        self.w.rscs[r].interleave
+    }
+
+    /// Pacemaker's `pcmk__update_ordered_actions` for one primitive (or a
+    /// collective's own pseudo-action).
+    pub fn update_ordered_primitive(
+        &mut self,
+        first: usize,
+        then: usize,
+        flags: u32,
+        filter: u32,
+        type_: u32,
+    ) -> u32 {
+        let then_flags = self.acts[then].flags;
+        let first_flags = self.acts[first].flags;
+        if type_ & rel::ASYMMETRIC != 0 {
+            self.handle_asymmetric(first, then);
+        }
+        if type_ & rel::THEN_IMPLIES_FIRST != 0 && then_flags & flag::OPTIONAL == 0 {
+            if filter & flag::OPTIONAL != 0
+                && flags & flag::OPTIONAL == 0
+                && first_flags & flag::OPTIONAL != 0
+            {
+                self.clear_because(first, flag::OPTIONAL, then);
+            }
+            if flags & flag::MIGRATABLE != 0 && !self.acts[then].is(flag::MIGRATABLE) {
+                self.clear_because(first, flag::MIGRATABLE, then);
+            }
+        }
+        if type_ & rel::PROMOTED_THEN_IMPLIES_FIRST != 0 {
+            let then_promoted = self.acts[then]
+                .rsc
+                .is_some_and(|r| self.state[r].role == Role::Promoted);
+            if then_promoted && filter & flag::OPTIONAL != 0 && !self.acts[then].is(flag::OPTIONAL)
+            {
+                self.clear_because(first, flag::OPTIONAL, then);
+                if self.acts[first].is(flag::MIGRATABLE) && !self.acts[then].is(flag::MIGRATABLE) {
+                    self.clear_because(first, flag::MIGRATABLE, then);
+                }
+            }
+        }
+        if type_ & rel::UNMIGRATABLE_THEN_BLOCKS != 0 && filter & flag::OPTIONAL != 0 {
+            if !(self.acts[then].is(flag::MIGRATABLE) && self.acts[then].is(flag::RUNNABLE)) {
+                self.clear_because(first, flag::RUNNABLE, then);
+            }
+            if !self.acts[then].is(flag::OPTIONAL) {
+                self.clear_because(first, flag::OPTIONAL, then);
+            }
+        }
+        if type_ & rel::FIRST_ELSE_THEN != 0
+            && filter & flag::OPTIONAL != 0
+            && !self.acts[first].is(flag::RUNNABLE)
+        {
+            self.clear_because(then, flag::MIGRATABLE, first);
+            self.acts[then].flags &= !flag::PSEUDO;
+        }
+        if type_ & rel::UNRUNNABLE_FIRST_BLOCKS != 0
+            && filter & flag::RUNNABLE != 0
+            && self.acts[then].is(flag::RUNNABLE)
+            && flags & flag::RUNNABLE == 0
+        {
+            self.clear_because(then, flag::RUNNABLE, first);
+            self.clear_because(then, flag::MIGRATABLE, first);
+        }
+        if type_ & rel::FIRST_IMPLIES_THEN != 0
+            && filter & flag::OPTIONAL != 0
+            && self.acts[then].is(flag::OPTIONAL)
+            && flags & flag::OPTIONAL == 0
+            && !self.acts[first].is(flag::MIGRATABLE)
+        {
+            self.clear_because(then, flag::OPTIONAL, first);
+        }
+        if type_ & rel::INTERMEDIATE_STOP != 0 {
+            self.handle_restart(first, then, filter);
+        }
+        let mut changed = 0;
+        if then_flags != self.acts[then].flags {
+            changed |= CHANGED_THEN;
+            let in_collective = self.acts[then]
+                .rsc
+                .is_some_and(|r| self.w.rscs[r].parent.is_some());
+            if in_collective {
+                self.update_for_orderings(then);
+            }
+        }
+        if first_flags != self.acts[first].flags {
+            changed |= CHANGED_FIRST;
+        }
+        changed
+    }
+
+    /// An asymmetrical mandatory ordering: an unrunnable first blocks the
+    /// then, unless the then is optional and already where it would be (a
+    /// stop of something stopped, a start of something running on that
+    /// node alone).
+    fn handle_asymmetric(&mut self, first: usize, then: usize) {
+        let Some(tr) = self.acts[then].rsc else {
+            return;
+        };
+        if self.acts[first].is(flag::RUNNABLE) {
+            return;
+        }
+        if self.acts[then].is(flag::OPTIONAL) {
+            let mut prims = Vec::new();
+            self.w.primitives_of(tr, &mut prims);
+            let role = prims
+                .iter()
+                .map(|&p| self.state[p].role)
+                .max()
+                .unwrap_or(Role::Stopped);
+            let task = self.acts[then].task;
+            if role == Role::Stopped && task == Tk::Stop {
+                return;
+            }
+            let node = self.acts[then].node;
+            let only_there = prims
+                .iter()
+                .all(|&p| self.state[p].running_on.iter().all(|&n| Some(n) == node))
+                && prims.iter().any(|&p| !self.state[p].running_on.is_empty());
+            if role >= Role::Started && task == Tk::Start && only_there {
+                return;
+            }
+        }
+        self.clear_because(then, flag::RUNNABLE, first);
+    }
+
+    /// The restart relation between a stop and a start of one resource
+    /// (Pacemaker's `handle_restart_ordering`).
+    fn handle_restart(&mut self, first: usize, then: usize, filter: u32) {
+        let mut reason = false;
+        if filter & flag::OPTIONAL != 0 && !self.acts[then].is(flag::OPTIONAL) {
+            reason = true;
+        }
+        let same = self.acts[first].rsc == self.acts[then].rsc;
+        let then_managed = self.acts[then].rsc.is_some_and(|r| self.state[r].managed);
+        if filter & flag::RUNNABLE != 0
+            && !self.acts[then].is(flag::RUNNABLE)
+            && then_managed
+            && same
+        {
+            reason = true;
+        }
+        if !reason {
+            return;
+        }
+        if self.acts[first].is(flag::RUNNABLE) {
+            self.clear_because(first, flag::OPTIONAL, then);
+        }
+        if !self.acts[then].is(flag::OPTIONAL) {
+            self.clear_because(first, flag::OPTIONAL, then);
+        }
+        if !self.acts[then].is(flag::MIGRATABLE) {
+            self.clear_because(first, flag::MIGRATABLE, then);
+        }
+        if !self.acts[first].is(flag::OPTIONAL) && !self.acts[first].is(flag::RUNNABLE) {
+            self.clear_because(then, flag::RUNNABLE, first);
+        }
+    }
+
+    /// Runs every stage and propagates the flags.
+    pub fn build(w: &'a Working, plan: &'a Plan, fence: &[bool]) -> Model<'a> {
+        let mut m = Model::new(w, plan);
+        super::create::create_all(&mut m);
+        super::constraints::internal(&mut m);
+        super::constraints::user_orders(&mut m);
+        m.fenced = fence.to_vec();
+        m
+    }
+
+    /// Applies fencing (stops on fenced nodes are implied), resolves the
+    /// orderings and propagates their flags.
+    pub fn finish(&mut self, fence: &[bool]) {
+        self.fenced = fence.to_vec();
+        super::create::apply_fencing(self);
+        super::constraints::apply(self);
+        for a in 0..self.acts.len() {
+            self.update_for_orderings(a);
+        }
+    }
+
+    /// Every action and relation, one per line (for debugging).
+    pub fn dump(&self) -> String {
+        let w = self.w;
+        let mut out = String::new();
+        let name = |a: usize| {
+            let act = &self.acts[a];
+            let rsc = act
+                .rsc
+                .map(|r| w.rscs[r].id.as_str())
+                .unwrap_or(act.name.as_str());
+            let node = act.node.map(|n| w.nodes[n].name.as_str()).unwrap_or("-");
+            format!("{rsc}_{}@{node}", act.task.name())
+        };
+        for (a, act) in self.acts.iter().enumerate() {
+            let mut f = String::new();
+            for (bit, c) in [
+                (flag::OPTIONAL, 'o'),
+                (flag::RUNNABLE, 'r'),
+                (flag::PSEUDO, 'p'),
+                (flag::MIGRATABLE, 'm'),
+                (flag::MIN_RUNNABLE, 'n'),
+            ] {
+                if act.flags & bit != 0 {
+                    f.push(c);
+                }
+            }
+            out.push_str(&format!("{a:4} {} [{f}] {:?}\n", name(a), act.reason));
+            for &ri in &act.before {
+                let r = &self.rels[ri];
+                out.push_str(&format!(
+                    "       after {} ({:#x})\n",
+                    name(r.first),
+                    r.flags
+                ));
+            }
+        }
+        out
+    }
+
+    /// Each primitive's decision, read off its actions (for the graph).
+    pub fn decisions(&self) -> Vec<Decision> {
+        (0..self.w.rscs.len()).map(|r| self.decision(r)).collect()
+    }
+
+    fn decision(&self, r: usize) -> Decision {
+        let w = self.w;
+        let rsc = &w.rscs[r];
         if rsc.variant != Variant::Primitive {
-            continue;
+            return Decision::default();
         }
-        let d = &decisions[r];
-        lines.extend(summary_line(w, &rsc.id, d));
+        let st = &self.state[r];
+        let mut d = Decision {
+            role: Some(st.role),
+            next_role: Some(if st.next.is_none() {
+                Role::Stopped
+            } else {
+                st.next_role
+            }),
+            current: super::unpack::current_node(w, r),
+            next: st.next,
+            managed: st.managed,
+            probe: st.managed || (rsc.managed && !w.maintenance_mode),
+            failed: st.failed,
+            blocked_stop: rsc.blocked,
+            reload: st.reload,
+            stop_runnable: true,
+            ..Decision::default()
+        };
+        for a in self.find_all(r, Tk::Stop) {
+            let act = &self.acts[a];
+            if act.is(flag::OPTIONAL) {
+                continue;
+            }
+            if let Some(n) = act.node {
+                d.stop_on.push(n);
+            }
+            if !act.is(flag::RUNNABLE) && !act.is(flag::PSEUDO) {
+                d.stop_runnable = false;
+            }
+            if d.stop_reason.is_none() {
+                d.stop_reason = act.reason.clone();
+            }
+        }
+        if let Some(a) = st.next.and_then(|n| self.find(r, Tk::Start, Some(n))) {
+            let act = &self.acts[a];
+            d.start = !act.is(flag::OPTIONAL);
+            d.start_runnable = act.is(flag::RUNNABLE);
+            d.start_reason = act.reason.clone();
+        }
+        d.promote = self
+            .find_all(r, Tk::Promote)
+            .iter()
+            .any(|&a| !self.acts[a].is(flag::OPTIONAL));
+        d.demote = self
+            .find_all(r, Tk::Demote)
+            .iter()
+            .any(|&a| !self.acts[a].is(flag::OPTIONAL));
+        d.migrate = self
+            .find_all(r, Tk::MigrateFrom)
+            .iter()
+            .any(|&a| self.acts[a].is(flag::RUNNABLE));
+        d
     }
-    lines
 }
 
-fn summary_line(w: &Working, id: &str, d: &Decision) -> Vec<String> {
-    let current = d.current;
-    let next = d.next;
-    if !d.managed || (current.is_none() && next.is_none()) {
-        return vec![];
-    }
-    let role = d.role.unwrap_or(Role::Stopped);
-    let next_role = d.next_role.unwrap_or(Role::Stopped);
-    let moving = current.is_some() && next.is_some() && current != next;
-    let stop_reason = d.stop_reason.as_deref().or(d.start_reason.as_deref());
-    if role == next_role {
-        if next.is_none() {
-            return vec![];
-        }
-        if d.migrate && current.is_some() {
-            return vec![line(
-                "Migrate",
-                id,
-                &details(w, d, current, next),
-                None,
-                true,
-            )];
-        }
-        if !d.start {
-            if d.reload && d.stop_on.is_empty() {
-                return vec![line(
-                    "Reload",
-                    id,
-                    &details(w, d, current, next),
-                    None,
-                    true,
-                )];
-            }
-            if d.demote && d.promote {
-                return vec![line(
-                    "Re-promote",
-                    id,
-                    &details(w, d, current, next),
-                    None,
-                    true,
-                )];
-            }
-            if !d.stop_on.is_empty() {
-                // Stopping extra copies of a multiply-active resource.
-                return vec![line(
-                    "Stop",
-                    id,
-                    &details(w, d, current, None),
-                    Some(
-                        d.stop_reason
-                            .as_deref()
-                            .or(d.start_reason.as_deref())
-                            .unwrap_or("node availability"),
-                    ),
-                    true,
-                )];
-            }
-            return vec![];
-        }
-        if !d.start_runnable {
-            let frozen = !w.have_quorum && w.no_quorum_policy == "freeze";
-            let reason = if d.stop_runnable || !frozen {
-                stop_reason
-            } else {
-                None
-            };
-            return vec![line(
-                "Stop",
-                id,
-                &details(w, d, current, None),
-                reason,
-                d.stop_runnable,
-            )];
-        }
-        if moving {
-            let verb = if d.failed { "Recover" } else { "Move" };
-            let reason = d
-                .start_reason
-                .as_deref()
-                .filter(|r| r.starts_with("unmigrateable"));
-            return vec![line(verb, id, &details(w, d, current, next), reason, true)];
-        }
-        if d.failed {
-            return vec![line(
-                "Recover",
-                id,
-                &details(w, d, current, None),
-                d.stop_reason
-                    .as_deref()
-                    .filter(|r| *r == "being multiply active"),
-                true,
-            )];
-        }
-        return vec![line(
-            "Restart",
-            id,
-            &details(w, d, current, next),
-            d.start_reason.as_deref(),
-            true,
-        )];
-    }
-    if !d.stop_on.is_empty() && (next_role == Role::Stopped || (d.start && !d.start_runnable)) {
-        let reason = d.stop_reason.as_deref().or(d.start_reason.as_deref());
-        // A stop that can never run (unfenceable node) gives no reason.
-        let frozen = !w.have_quorum && w.no_quorum_policy == "freeze";
-        let reason = if d.stop_runnable || !frozen {
-            reason.or(Some("node availability"))
-        } else {
-            reason
-        };
-        let mut out = Vec::new();
-        for &n in &d.stop_on {
-            out.push(line(
-                "Stop",
-                id,
-                &details(w, d, Some(n), None),
-                reason,
-                d.stop_runnable,
-            ));
-        }
-        return out;
-    }
-    if d.failed && !d.stop_on.is_empty() {
-        return vec![line(
-            "Recover",
-            id,
-            &details(w, d, current, next),
-            None,
-            true,
-        )];
-    }
-    if moving {
-        return vec![line("Move", id, &details(w, d, current, next), None, true)];
-    }
-    if d.start {
-        let verb = if next_role == Role::Promoted {
-            "Promote"
-        } else {
-            "Start"
-        };
-        // A blocked promotion names no reason of its own (the start's
-        // reason belongs to the start).
-        let reason = if verb == "Promote" && d.start_reason.as_deref() == Some("no quorum") {
-            None
-        } else {
-            d.start_reason.as_deref()
-        };
-
-        return vec![line(
-            verb,
-            id,
-            &details(w, d, current, next),
-            reason,
-            d.start_runnable,
-        )];
-    }
-    if d.demote {
-        return vec![line(
-            "Demote",
-            id,
-            &details(w, d, current, next),
-            None,
-            true,
-        )];
-    }
-    if d.promote {
-        return vec![line(
-            "Promote",
-            id,
-            &details(w, d, current, next),
-            None,
-            true,
-        )];
-    }
-    vec![]
+/// The actions stage: builds the model up to fencing, for the callers that
+/// decide fencing from it (remote nodes), then finishes it.
+pub fn decide(w: &Working, plan: &Plan, fence: &[bool]) -> Vec<Decision> {
+    let mut m = Model::build(w, plan, fence);
+    m.finish(fence);
+    m.decisions()
 }

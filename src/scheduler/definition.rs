@@ -201,9 +201,10 @@ pub fn check(w: &Working, states: &[std::sync::Arc<NodeState>]) -> Vec<Change> {
             continue;
         };
         let info = &w.nodes[node];
-        // A node that cannot run anything has nothing to restart, except
-        // that maintenance still cancels monitors.
-        let usable = info.online && !info.unclean;
+        // A node that cannot run anything (down, unclean, in standby,
+        // shutting down) is not checked, except that maintenance still
+        // cancels monitors.
+        let usable = info.online && !info.unclean && !info.standby && !info.shutdown;
         if !usable && !info.maintenance {
             continue;
         }

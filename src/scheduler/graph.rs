@@ -283,7 +283,7 @@ pub fn build(
         let d = &decisions[r];
         let base_meta = clone_meta(w, r);
         // Probes where nothing is known.
-        if d.managed {
+        if d.probe {
             for (n, node) in w.nodes.iter().enumerate() {
                 if !node.online
                     || node.unclean

@@ -16,15 +16,16 @@
 //! Checked against Pacemaker's own regression cases (`systemhealth*`,
 //! `allow-unhealthy-nodes`).
 
-use super::unpack::{Variant, Working};
+use super::unpack::{Rsc, Working};
 use crate::model::score::{self, INFINITY};
 
-/// node-health-strategy: `#health-*` node attributes (red, yellow, green
-/// or a number) turned into a score for every resource on that node.
-pub fn apply_node_health(w: &Working, base: &mut [Vec<i64>]) {
+/// Each node's health under node-health-strategy (`None` when health is
+/// not tracked): the sum of its `#health*` attributes (red, yellow, green
+/// or a number), plus `node-health-base` for progressive and custom.
+pub fn node_health(w: &Working) -> Option<Vec<i64>> {
     let strategy = w.cib.property("node-health-strategy").unwrap_or("none");
     if strategy == "none" {
-        return;
+        return None;
     }
     let colour = |name: &str, default: i64| {
         w.cib
@@ -49,33 +50,30 @@ pub fn apply_node_health(w: &Working, base: &mut [Vec<i64>]) {
     } else {
         0
     };
-    for n in 0..w.nodes.len() {
-        let mut health = base_health;
-        for (k, v) in &w.nodes[n].attrs {
-            if !k.starts_with("#health") {
-                continue;
-            }
-            let value = match v.as_str() {
-                "red" => red,
-                "yellow" => yellow,
-                "green" => green,
-                other => score::parse(other).unwrap_or(0),
-            };
-            health = score::add(health, value);
-        }
-        if health == 0 {
-            continue;
-        }
-        for (r, rsc) in w.rscs.iter().enumerate() {
-            let exempt = rsc
-                .meta
-                .get("allow-unhealthy-nodes")
-                .is_some_and(|v| crate::model::cib::parse_bool(v));
-            if !exempt && matches!(rsc.variant, Variant::Primitive | Variant::Clone) {
-                base[r][n] = score::add(base[r][n], health);
-            }
-        }
-    }
+    let health = w
+        .nodes
+        .iter()
+        .map(|node| {
+            node.attrs
+                .iter()
+                .filter(|(k, _)| k.starts_with("#health"))
+                .map(|(_, v)| match v.as_str() {
+                    "red" => red,
+                    "yellow" => yellow,
+                    "green" => green,
+                    other => score::parse(other).unwrap_or(0),
+                })
+                .fold(base_health, score::add)
+        })
+        .collect();
+    Some(health)
+}
+
+/// `allow-unhealthy-nodes=true`: the resource ignores node health.
+pub fn exempt(rsc: &Rsc) -> bool {
+    rsc.meta
+        .get("allow-unhealthy-nodes")
+        .is_some_and(|v| crate::model::cib::parse_bool(v))
 }
 
 #[cfg(test)]

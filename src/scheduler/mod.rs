@@ -10,7 +10,9 @@
 //!
 //! ```
 //! let cib = systole::model::xml::Element::parse(r#"<cib have-quorum="1"><configuration>
-//!   <crm_config/><nodes><node id="n1" uname="n1"/></nodes>
+//!   <crm_config><cluster_property_set id="opts">
+//!     <nvpair id="opts-fencing" name="stonith-enabled" value="false"/>
+//!   </cluster_property_set></crm_config><nodes><node id="n1" uname="n1"/></nodes>
 //!   <resources><primitive id="ip" class="ocf" provider="heartbeat" type="IPaddr2"/></resources>
 //!   <constraints/></configuration>
 //!   <status><node_state id="n1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member"/></status></cib>"#).unwrap();
@@ -24,14 +26,20 @@
 pub mod actions;
 pub mod assign;
 pub mod collective;
+pub mod colocation;
+pub mod constraints;
+pub mod create;
 pub mod definition;
 pub mod graph;
 pub mod health;
+pub mod instances;
 pub mod order;
 pub mod plan;
 pub mod remote;
+pub mod summary;
 pub mod unfence;
 pub mod unpack;
+pub mod utilization;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -304,15 +312,18 @@ pub fn run_with(
     let plan = assign::assign(&working);
     remote::settle(&mut working, &plan);
     let (mut fence, mut fence_reason) = fencing(&working);
-    let decisions = actions::decide(&working, &plan, &fence);
-    remote::fence_unrecoverable(
-        &mut working,
-        &plan,
-        &decisions,
-        &mut fence,
-        &mut fence_reason,
-    );
-    let summary = actions::summary(&working, &decisions, &fence, &fence_reason);
+    // Remote nodes whose connection cannot be recovered are fenced when
+    // they still have something to stop or probe: decided from the actions
+    // before fencing is applied to them.
+    if working.nodes.iter().any(|n| n.connection.is_some()) {
+        let prelim = actions::Model::build(&working, &plan, &fence).decisions();
+        remote::fence_unrecoverable(&mut working, &plan, &prelim, &mut fence, &mut fence_reason);
+    }
+    let mut model = actions::Model::build(&working, &plan, &fence);
+    model.finish(&fence);
+    let decisions = model.decisions();
+    let summary = summary::summary(&model, &decisions, &fence, &fence_reason);
+    drop(model);
     let graph = graph::build(&working, &plan, &decisions, &fence);
     let config_errors = working.cib.config_errors.clone();
     Ok(Outcome {
@@ -328,10 +339,33 @@ pub fn run_with(
     })
 }
 
+/// The action model of a CIB, dumped for debugging (`systole simulate`
+/// prints it with SYSTOLE_DEBUG_ACTIONS set).
+pub fn debug_actions(
+    cib: &Element,
+    now_epoch_s: i64,
+    options: Options,
+) -> Result<String, SchedulerError> {
+    let typed = Cib::from_xml(cib, now_epoch_s)?;
+    let mut working = unpack::unpack(typed, now_epoch_s, options);
+    let plan = assign::assign(&working);
+    remote::settle(&mut working, &plan);
+    let (fence, _) = fencing(&working);
+    let mut model = actions::Model::build(&working, &plan, &fence);
+    model.finish(&fence);
+    Ok(model.dump())
+}
+
 /// Which nodes get fenced, and why.
 pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
     let mut fence = vec![false; w.nodes.len()];
     let mut reason = vec![String::new(); w.nodes.len()];
+    // Fencing protects managed resources: with none (maintenance mode, or
+    // everything unmanaged) Pacemaker fences no one.
+    let any_managed = !w.maintenance_mode && w.rscs.iter().any(|r| r.parent.is_none() && r.managed);
+    if !any_managed {
+        return (fence, reason);
+    }
     // Without quorum only nodes still in our membership may be fenced. Guest
     // nodes are "fenced" by recovering their container instead.
     for (i, n) in w.nodes.iter().enumerate() {

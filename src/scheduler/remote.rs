@@ -51,6 +51,23 @@ fn connection_runs(w: &Working, plan: &Plan, c: usize) -> bool {
 /// (a fencing that was only needed should it not run is called off), shut
 /// down otherwise, so that nothing stays there.
 pub fn settle(w: &mut Working, plan: &Plan) {
+    // A guest node too comes up once its connection is placed (its
+    // container will run): actions there can be scheduled.
+    for n in 0..w.nodes.len() {
+        if w.nodes[n].kind != NodeKind::Guest {
+            continue;
+        }
+        let conn = w.nodes[n]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .copied();
+        if let Some(c) = conn {
+            if plan.assigned[c].is_some() && plan.next_role[c] != Role::Stopped {
+                w.nodes[n].online = true;
+            }
+        }
+    }
     for n in 0..w.nodes.len() {
         let Some(c) = connection_of(w, n) else {
             continue;
@@ -104,7 +121,7 @@ pub fn connection_state(w: &Working, plan: &Plan, n: usize) -> Option<Connection
 /// (resource discovery), and its state there unknown.
 fn needs_probe(w: &Working, plan: &Plan, decisions: &[Decision], r: usize, n: usize) -> bool {
     let rsc = &w.rscs[r];
-    decisions[r].managed
+    decisions[r].probe
         && plan.allowed[r][n]
         && !rsc.known_on[n]
         && !rsc.current.iter().any(|c| c.node == n)
@@ -153,9 +170,10 @@ pub fn fence_unrecoverable(
     }
 }
 
-/// Whether a node may be fenced now: fencing is enabled, and the partition
-/// has quorum (or ignores its loss) or the node is still in the membership.
+/// Whether a node may be fenced now: fencing is enabled, something can
+/// fence, and the partition has quorum (or ignores its loss) or the node is
+/// still in the membership.
 pub fn can_fence(w: &Working, n: usize) -> bool {
     let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
-    w.fencing_enabled && (quorate || w.nodes[n].online)
+    w.fencing_enabled && w.have_fencing && (quorate || w.nodes[n].online)
 }

@@ -22,13 +22,13 @@ fn is_fence_device(w: &Working, r: usize) -> bool {
         .is_some_and(|a| a.class == "stonith")
 }
 
-/// Whether any fence device unfences (`provides=unfencing`).
+/// Whether any fence device unfences: the meta-attribute
+/// `provides=unfencing` (an instance attribute of that name is not read).
 pub fn in_use(w: &Working) -> bool {
     w.fencing_enabled
         && w.rscs.iter().enumerate().any(|(r, rsc)| {
             is_fence_device(w, r)
-                && (rsc.meta.get("provides").map(String::as_str) == Some("unfencing")
-                    || rsc.params.get("provides").map(String::as_str) == Some("unfencing"))
+                && rsc.meta.get("provides").map(String::as_str) == Some("unfencing")
         })
 }
 
@@ -58,10 +58,10 @@ fn parse_bool_or_time(v: &str) -> bool {
         .unwrap_or_else(|_| parse_bool(v))
 }
 
-/// Whether a node can be unfenced now.
+/// Whether a node can be unfenced now (a pending node runs nothing yet).
 fn eligible(w: &Working, n: usize) -> bool {
     let node = &w.nodes[n];
-    node.online && !node.unclean && !node.shutdown && node.kind == NodeKind::Member
+    node.online && !node.pending && !node.unclean && !node.shutdown && node.kind == NodeKind::Member
 }
 
 /// Which nodes are unfenced, and why.

@@ -35,9 +35,6 @@ pub struct NodeInfo {
     pub connection: Option<String>,
     pub has_state: bool,
     pub connection_stopping: bool,
-    /// In the membership but not (yet) a full member: it cannot be probed,
-    /// so nothing may start until its state is known.
-    pub unprobeable: bool,
     /// A guest node whose container (or connection) failed: its resources
     /// are lost and it is "fenced" by restarting the container.
     pub guest_lost: Option<String>,
@@ -71,7 +68,6 @@ impl NodeInfo {
             connection: None,
             has_state,
             connection_stopping: false,
-            unprobeable: false,
             guest_lost: None,
             fence_revocable: false,
             was_fenced: false,
@@ -159,6 +155,10 @@ pub struct Rsc {
     pub current: Vec<Current>,
     /// Nodes whose history says anything about this primitive (no probe needed).
     pub known_on: Vec<bool>,
+    /// Nodes whose history was attributed to this very instance (for an
+    /// anonymous clone, Pacemaker gives each node's history to one
+    /// instance): what its promotion scores may count.
+    pub instance_known_on: Vec<bool>,
     /// Last failure bans: fail count reached migration-threshold.
     pub banned_by_failures: Vec<bool>,
     pub orphan: bool,
@@ -220,6 +220,9 @@ pub struct Working {
     pub top: Vec<usize>,
     pub by_id: HashMap<String, usize>,
     pub fencing_enabled: bool,
+    /// Something can fence: a fence device is configured, or the nodes
+    /// fence themselves by watchdog (`have-watchdog`).
+    pub have_fencing: bool,
     pub symmetric: bool,
     pub have_quorum: bool,
     pub no_quorum_policy: String,
@@ -246,6 +249,12 @@ fn meta_bool(meta: &BTreeMap<String, String>, key: &str, default: bool) -> bool 
 }
 
 impl Working {
+    /// Fencing is enabled with nothing to fence with: resources are held
+    /// where they are (probes still run), see `unpack_have_fencing`.
+    pub fn start_up_disabled(&self) -> bool {
+        self.fencing_enabled && !self.have_fencing
+    }
+
     pub fn node_named(&self, name: &str) -> Option<usize> {
         self.node_index.get(name).copied()
     }
@@ -298,6 +307,7 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
         top: Vec::new(),
         by_id: HashMap::new(),
         fencing_enabled,
+        have_fencing: false,
         symmetric,
         have_quorum,
         no_quorum_policy,
@@ -345,7 +355,20 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
             continue;
         }
         match w.rscs[r].meta.get("multiple-active").map(String::as_str) {
-            Some("block") => w.rscs[r].managed = false,
+            Some("block") => {
+                // Frozen; in a group configured so, the whole group.
+                let mut frozen = vec![r];
+                if let Some(g) = w.rscs[r]
+                    .parent
+                    .filter(|&g| matches!(w.rscs[g].variant, Variant::Group | Variant::Bundle))
+                {
+                    frozen.extend(w.rscs[g].children.iter().copied());
+                }
+                for x in frozen {
+                    w.rscs[x].managed = false;
+                    w.rscs[x].blocked = true;
+                }
+            }
             Some("stop_only") => w.rscs[r].target_role = Role::Stopped,
             _ => {}
         }
@@ -400,7 +423,22 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: super::Options) -> Working {
         }
     }
     unpack_ticket_fencing(&mut w);
+    unpack_have_fencing(&mut w);
     w
+}
+
+/// With fencing enabled but nothing to fence with (no fence device, no
+/// watchdog), Pacemaker starts, stops and recovers nothing ("resource
+/// start-up disabled"): it could not recover a node that failed while
+/// running a resource. It still probes, so the status stays true, and
+/// nodes are not fenced (`remote::can_fence`). `Working::start_up_disabled`
+/// holds resources where they are without showing them as unmanaged.
+fn unpack_have_fencing(w: &mut Working) {
+    // A fence device only left in the status section (an orphan) counts too.
+    let device = w.rscs.iter().any(|r| {
+        r.variant == Variant::Primitive && r.agent.as_ref().is_some_and(|a| a.class == "stonith")
+    });
+    w.have_fencing = device || w.cib.bool_property("have-watchdog", false);
 }
 
 /// `loss-policy=fence`: a node running a resource whose ticket was revoked
@@ -488,7 +526,18 @@ fn unpack_nodes(w: &mut Working) {
                     for (k, v) in &s.transient_utilization {
                         info.utilization.insert(k.clone(), v.clone());
                     }
-                    decide_member_state(&mut info, s, w.fencing_enabled, pending_too_long(s));
+                    // The "terminate" attribute asks for the node to be fenced.
+                    let terminate = attrs
+                        .get("terminate")
+                        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0));
+                    info.shutdown = s.shutdown || attrs.get("shutdown").is_some_and(|v| v != "0");
+                    decide_member_state(
+                        &mut info,
+                        s,
+                        w.fencing_enabled,
+                        pending_too_long(s),
+                        terminate,
+                    );
                 }
                 None => {
                     // A node never seen: unclean if startup fencing applies.
@@ -507,18 +556,29 @@ fn unpack_nodes(w: &mut Working) {
     }
 }
 
+/// A remote or guest node whose state is never read (its connection is not
+/// known to run, and fencing is off so no last pass reads it) keeps only
+/// its configured attributes: its transient ones (fail counts, standby) are
+/// as unknown as its resources, as in Pacemaker.
+fn forget_transient_attrs(w: &mut Working, node: usize) {
+    let name = w.nodes[node].name.clone();
+    let configured = w
+        .cib
+        .nodes
+        .iter()
+        .find(|n| n.uname == name)
+        .map(|n| n.attrs.clone())
+        .unwrap_or_default();
+    let info = &mut w.nodes[node];
+    info.standby = false;
+    info.shutdown = false;
+    let mut attrs = configured;
+    attrs.insert("#is_dc".into(), "false".into());
+    finish_attrs(info, attrs);
+}
+
 fn finish_attrs(info: &mut NodeInfo, mut attrs: BTreeMap<String, String>) {
-    // The "terminate" attribute asks for the node to be fenced.
-    if attrs
-        .get("terminate")
-        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0))
-        && !info.unclean
-        && info.kind == NodeKind::Member
-    {
-        info.unclean = true;
-        info.unclean_reason = "fencing was requested".into();
-    }
-    info.standby = attrs.get("standby").is_some_and(|v| parse_bool(v));
+    info.standby |= attrs.get("standby").is_some_and(|v| parse_bool(v));
     info.maintenance = attrs.get("maintenance").is_some_and(|v| parse_bool(v));
     if attrs.get("shutdown").is_some_and(|v| v != "0") {
         info.shutdown = true;
@@ -545,43 +605,64 @@ fn pending_timed_out(s: &crate::model::cib::NodeState, timeout_ms: u64, now: i64
     timeout_ms > 0 && !s.crmd_online && now >= since.saturating_add(timeout_s)
 }
 
+/// How a cluster node's membership, controller and join states decide
+/// whether it is online, pending (up but not ready: treated as in standby
+/// and unable to run actions) or to be fenced. With fencing enabled, a node
+/// the cluster layer reports as a member counts as online even while it is
+/// still joining; without fencing, only a full member is online.
 fn decide_member_state(
     info: &mut NodeInfo,
     s: &crate::model::cib::NodeState,
     fencing: bool,
     pending_timed_out: bool,
+    terminate: bool,
 ) {
-    // Expected down (or never said): a node that joined the membership but
-    // whose controller never came up is fenced once it has been pending
-    // too long.
-    if fencing && s.expected != "member" && pending_timed_out {
-        info.unclean = true;
-        info.unclean_reason = "peer pending timed out on joining the process group".into();
+    let member = s.in_ccm;
+    let controller = s.crmd_online;
+    if !fencing {
+        if member && controller && s.join == "member" {
+            info.online = true;
+        } else if member && !controller && s.expected == "member" {
+            info.mark_unclean("peer is unexpectedly down".into());
+        }
         return;
     }
-    let joined = s.join == "member";
-    let expected_up = s.expected == "member";
-    let never_joined = s.join.is_empty() && s.expected == "down";
-    if s.in_ccm && (s.crmd_online || never_joined) && !joined && !info.unclean {
-        info.unprobeable = true;
+    if info.shutdown {
+        // A node shutting down cannot be fenced for being down.
+        info.online = controller;
+        return;
     }
-    if s.in_ccm && s.crmd_online && joined {
-        info.online = true;
-    } else if s.in_ccm && s.crmd_online {
-        // Joining: seen but not yet a member.
-        info.pending = s.join == "pending";
-    } else if fencing {
-        if !s.in_ccm && expected_up {
-            info.unclean = true;
-            info.unclean_reason = "peer is no longer part of the cluster".into();
-        } else if s.in_ccm && !s.crmd_online && expected_up {
-            info.unclean = true;
-            info.unclean_reason = "peer process is no longer available".into();
+    if !s.in_ccm_recorded {
+        info.mark_unclean("peer has not been seen by the cluster".into());
+        return;
+    }
+    if s.join == "banned" {
+        info.mark_unclean("peer failed Pacemaker membership criteria".into());
+    } else if terminate {
+        if !member && !controller && s.join == "down" {
+            // Fenced as requested.
+            return;
         }
+        info.mark_unclean("fencing was requested".into());
+    } else if s.expected != "member" {
+        if pending_timed_out {
+            info.mark_unclean("peer pending timed out on joining the process group".into());
+        } else if member || controller {
+            info.pending = true;
+            info.standby = true;
+        }
+    } else if !member {
+        info.mark_unclean("peer is no longer part of the cluster".into());
+    } else if !controller {
+        info.mark_unclean("peer process is no longer available".into());
+    } else if s.join == "member" {
+    } else if s.join == "pending" || s.join == "down" {
+        info.pending = true;
+        info.standby = true;
+    } else {
+        info.mark_unclean("peer was in an unknown state".into());
     }
-    if s.shutdown {
-        info.shutdown = true;
-    }
+    info.online = member;
 }
 
 fn add_resource(
@@ -705,6 +786,7 @@ fn add_resource(
         requires_fencing,
         current: Vec::new(),
         known_on: vec![false; w.nodes.len()],
+        instance_known_on: vec![false; w.nodes.len()],
         banned_by_failures: vec![false; w.nodes.len()],
         orphan: false,
         blocked: false,
@@ -815,6 +897,9 @@ fn add_resource(
                     };
                     let cfg = primitive(format!("{}-{}", r.id, n), agent, BTreeMap::new());
                     let ci = add_resource(w, &cfg, Some(idx), &child_meta, None);
+                    // Like a guest's, it follows its container; it never
+                    // migrates on its own.
+                    w.rscs[ci].allow_migrate = false;
                     w.rscs[idx].children.push(ci);
                     parts.remotes.push(ci);
                 }
@@ -854,6 +939,43 @@ fn add_resource(
     idx
 }
 
+/// The node a resource is active on, as Pacemaker picks it among several:
+/// the first one it was found on, unless the resource does not need
+/// fencing, in which case the first node that is online and clean.
+pub fn current_node(w: &Working, r: usize) -> Option<usize> {
+    let rsc = &w.rscs[r];
+    if rsc.variant != Variant::Primitive {
+        let mut prims = Vec::new();
+        w.primitives_of(r, &mut prims);
+        return prims.iter().find_map(|&p| current_node(w, p));
+    }
+    let first = rsc.current.first().map(|c| c.node)?;
+    if rsc.requires_fencing {
+        return Some(first);
+    }
+    rsc.current
+        .iter()
+        .map(|c| c.node)
+        .find(|&n| w.nodes[n].online && !w.nodes[n].unclean)
+        .or(Some(first))
+}
+
+/// The node a remote connection was left migrating to: its last operation
+/// on its only node was a successful migrate_to, not yet completed there.
+pub fn partial_migration_target(w: &Working, r: usize) -> Option<usize> {
+    let is_connection = w.nodes.iter().any(|n| {
+        n.kind == NodeKind::Remote && n.connection.as_deref() == Some(w.rscs[r].id.as_str())
+    });
+    let [only] = w.rscs[r].current.as_slice() else {
+        return None;
+    };
+    if !is_connection {
+        return None;
+    }
+    w.node_named(only.migrated_to.as_deref()?)
+        .filter(|&t| t != only.node && w.nodes[t].can_host())
+}
+
 /// The container behind a guest node (implicit guest or bundle replica).
 pub fn guest_container(w: &Working, node: usize) -> Option<usize> {
     let conn = w.nodes[node].connection.as_ref()?;
@@ -876,14 +998,23 @@ fn decide_lost_guests(w: &mut Working) {
         let Some(container) = guest_container(w, n) else {
             continue;
         };
-        let conn_failed = w.nodes[n]
+        let conn = w.nodes[n]
             .connection
             .as_ref()
             .and_then(|c| w.by_id.get(c))
-            .is_some_and(|&c| w.rscs[c].failed());
+            .map(|&c| &w.rscs[c]);
+        let conn_failed = conn.is_some_and(|c| c.failed());
+        let conn_active = conn.is_some_and(|c| {
+            c.current
+                .iter()
+                .any(|cur| w.nodes[cur.node].online || w.nodes[cur.node].unclean)
+        });
         let has_resources = w.rscs.iter().any(|r| r.current.iter().any(|c| c.node == n));
         let down = w.rscs[container].failed() || conn_failed || !w.nodes[n].online;
-        if down && has_resources && w.rscs[container].managed {
+        // A guest that was up (its connection active) when its container
+        // failed is unclean even with nothing on it.
+        let was_up_when_failed = conn_active && (w.rscs[container].failed() || conn_failed);
+        if down && (has_resources || was_up_when_failed) && w.rscs[container].managed {
             w.nodes[n].guest_lost = Some(w.rscs[container].id.clone());
             for r in &mut w.rscs {
                 for c in &mut r.current {
@@ -1004,6 +1135,11 @@ fn unpack_remote_nodes(w: &mut Working) {
                 w.nodes.len() - 1
             }
         };
+        // A bundle replica's node runs only the bundle's resource: every
+        // other resource starts from -INFINITY there.
+        if kind == NodeKind::Guest && !w.guest_containers.contains_key(&name) {
+            w.nodes[idx].node_score = -INFINITY;
+        }
         w.nodes[idx].kind = kind;
         w.nodes[idx].connection = Some(connection);
         w.nodes[idx].was_fenced = was_fenced;
@@ -1011,6 +1147,7 @@ fn unpack_remote_nodes(w: &mut Working) {
     let n = w.nodes.len();
     for r in &mut w.rscs {
         r.known_on.resize(n, false);
+        r.instance_known_on.resize(n, false);
         r.banned_by_failures.resize(n, false);
     }
 }
@@ -1030,24 +1167,41 @@ struct Replay {
     migrated_to: Option<String>,
 }
 
+/// What a failed operation asks for (Pacemaker's on-fail): the configured
+/// value where valid, else the default: restarting the container for a
+/// resource inside one, resetting the remote node for a connection that
+/// was up (anything but a probe or a start), fencing (or blocking, without
+/// fencing) for a stop, restarting for anything else.
 fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool, remote_conn: bool) -> String {
     let configured = rsc
         .ops
         .iter()
         .find(|o| o.name == op.operation && o.interval_ms == op.interval_ms)
         .and_then(|o| o.on_fail.clone());
-    if let Some(c) = configured {
+    let in_container = rsc.meta.get("container").is_some_and(|c| *c != rsc.base);
+    let explicit = configured.and_then(|c| match c.to_ascii_lowercase().as_str() {
+        "block" | "standby" | "stop" | "restart" | "demote" => Some(c.to_ascii_lowercase()),
+        "ignore" | "nothing" => Some("ignore".to_string()),
+        "migrate" => Some("ban".to_string()),
+        "fence" if fencing => Some("fence".to_string()),
+        "restart-container" if in_container => Some("restart-container".to_string()),
+        _ => None,
+    });
+    let is_probe = op.operation == "monitor" && op.interval_ms == 0;
+    let needs_remote_reset = remote_conn && !is_probe && op.operation != "start";
+    let explicit = explicit.filter(|_| !needs_remote_reset || rsc.managed);
+    if let Some(c) = explicit {
         return c;
     }
-    // Inside a container, any failure is repaired by restarting the container.
-    if rsc.meta.get("container").is_some_and(|c| *c != rsc.base) {
+    if in_container {
         return "restart-container".into();
     }
-    // A Pacemaker Remote connection that fails once up (anything but a probe
-    // or a start) leaves the remote node in an unknown state: it is reset.
-    let is_probe = op.operation == "monitor" && op.interval_ms == 0;
-    if remote_conn && rsc.managed && !is_probe && op.operation != "start" {
-        return "reset-remote".into();
+    if needs_remote_reset {
+        return if rsc.managed {
+            "reset-remote".into()
+        } else {
+            "stop".into()
+        };
     }
     if op.operation == "stop" {
         return if fencing {
@@ -1056,10 +1210,16 @@ fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool, remote_conn: bool) -> String
             "block".into()
         };
     }
-    if op.operation == "demote" {
-        return "demote".into();
-    }
     "restart".into()
+}
+
+/// The rc the controller expected of an operation: the third field of its
+/// transition key ("action:transition:expected-rc:uuid").
+fn expected_rc_of(op: &crate::model::cib::LrmOp) -> Option<i32> {
+    op.transition_key
+        .as_deref()
+        .and_then(|k| k.split(':').nth(2))
+        .and_then(|v| v.parse::<i32>().ok())
 }
 
 fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bool) -> Replay {
@@ -1086,6 +1246,12 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bo
         // 3 not supported, 4 error (rc says more), 5 hard error, 6 fatal,
         // 7 not installed.
         if op.op_status == -1 || op.call_id == -1 {
+            // An operation past failure-timeout that has not got the result
+            // expected of it counts as an expired failure: ignored, even in
+            // flight.
+            if expired && op.rc != expected_rc_of(op).unwrap_or(0) {
+                continue;
+            }
             // In flight: a start or promote in progress means active.
             match op.operation.as_str() {
                 "start" | "migrate_from" => st.role = Role::Started,
@@ -1116,11 +1282,7 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bo
         // decides. Other statuses (timeout, not supported...) are failures.
         // The transition key "action:transition:expected-rc:uuid" says what
         // the controller expected; a recurring monitor is fine when it got it.
-        let expected_rc = op
-            .transition_key
-            .as_deref()
-            .and_then(|k| k.split(':').nth(2))
-            .and_then(|v| v.parse::<i32>().ok());
+        let expected_rc = expected_rc_of(op);
         let success = match op.operation.as_str() {
             "monitor" if is_probe => rc == 0 || rc == 7 || rc == 8,
             "monitor" => match expected_rc {
@@ -1211,9 +1373,13 @@ fn replay(rsc: &Rsc, lrm: &LrmResource, now: i64, fencing: bool, remote_conn: bo
         }
         // Hard errors cannot be ignored: the agent will not work there.
         let hard = matches!(op.op_status, 5..=7) || matches!(rc, 2 | 4..=6);
-        let on_fail = op_on_fail(rsc, op, fencing, remote_conn);
+        let mut on_fail = op_on_fail(rsc, op, fencing, remote_conn);
         if on_fail == "ignore" && !hard {
             continue;
+        }
+        if on_fail == "ignore" {
+            // A hard error cannot be ignored: the resource is banned there.
+            on_fail = "ban".to_string();
         }
         if on_fail == "demote"
             && op.operation == "monitor"
@@ -1285,228 +1451,48 @@ fn unpack_history(w: &mut Working) {
             ordered.push((node, state));
         }
     }
-    ordered.sort_by_key(|(n, _)| w.nodes[*n].kind != NodeKind::Member);
-    let mut remotes_decided = false;
-    for (node, state) in ordered {
-        if w.nodes[node].kind != NodeKind::Member && !remotes_decided {
-            remotes_decided = true;
-            decide_remote_nodes(w);
-        }
-        // History on a node that is down (and need not be fenced) says
-        // nothing about now. A remote node whose connection is down is read
-        // when fencing is enabled: what is still active there gets it fenced.
-        let node_info = &w.nodes[node];
-        let skip = match node_info.kind {
-            NodeKind::Remote => {
-                !node_info.online && (!w.fencing_enabled || node_info.connection.is_none())
-            }
-            // A guest's history counts while its container and connection
-            // are thought to run, even failed: what ran there is lost.
-            // With fencing enabled, so does a stopped guest's: what is still
-            // recorded active there is lost.
-            NodeKind::Guest if !node_info.online => {
-                let active = |r: Option<usize>| r.is_some_and(|r| w.rscs[r].is_active());
-                let conn = node_info.connection.as_ref().and_then(|c| w.by_id.get(c));
-                let running = active(conn.copied()) && active(guest_container(w, node));
-                !(w.fencing_enabled || running)
-            }
-            // With fencing enabled, a member that left cleanly is read too:
-            // anything still recorded active there gets it fenced.
-            // (Not one that is still joining: it is up, only not ready.)
-            _ => {
-                let joining = node_info.pending || node_info.unprobeable;
-                !node_info.online && !node_info.unclean && (!w.fencing_enabled || joining)
-            }
-        };
-        if skip {
-            continue;
-        }
-        for lrm in &state.lrm {
-            let (base, number) = match lrm.id.rsplit_once(':') {
-                Some((b, n)) if n.parse::<u32>().is_ok() => (b.to_string(), n.parse::<u32>().ok()),
-                _ => (lrm.id.clone(), None),
-            };
-            let instances = match by_base.get(&base) {
-                Some(i) => i.clone(),
-                None => {
-                    // An orphan: no longer configured. It must stop if active.
-                    // Bundle-generated resources are not modelled one by one.
-                    let from_bundle = w.rscs.iter().any(|r| {
-                        r.variant == Variant::Bundle && lrm.id.starts_with(&format!("{}-", r.id))
-                    });
-                    if !w.stop_orphans || from_bundle {
-                        continue;
-                    }
-                    let orphan = add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None);
-                    w.rscs[orphan].instance = number;
-                    by_base.insert(base.clone(), vec![orphan]);
-                    vec![orphan]
-                }
-            };
-            let first = instances[0];
-            let remote_conn = w
-                .node_named(&w.rscs[first].id)
-                .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
-            let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled, remote_conn);
-            for &i in &instances {
-                w.rscs[i].known_on[node] = true;
-                if st.ban_here || st.ban_everywhere {
-                    w.rscs[i].banned_by_failures[node] = true;
-                }
-                if st.ban_everywhere {
-                    w.rscs[i]
-                        .banned_by_failures
-                        .iter_mut()
-                        .for_each(|b| *b = true);
-                }
-            }
-            let active = st.role.is_active() || st.failed || st.stop_failed;
-            if !active {
+    // Pacemaker reads node histories in status order, in passes: cluster
+    // nodes (offline ones only with fencing enabled), then remote nodes
+    // once their connection is known to run and guest nodes once their
+    // container and connection are; a last pass, with fencing enabled,
+    // reads the rest. Clone instance numbers follow this order.
+    let mut done = vec![false; ordered.len()];
+    let mut last_pass = false;
+    loop {
+        let mut progress = false;
+        for k in 0..ordered.len() {
+            if done[k] {
                 continue;
             }
-            // Inside a bundle, the instance is the replica's own.
-            let replica = w.nodes[node].connection.as_ref().and_then(|c| {
-                w.bundles
-                    .values()
-                    .find_map(|b| b.remotes.iter().position(|&r| &w.rscs[r].id == c))
-            });
-            let picked = match replica {
-                Some(k) => instances
-                    .iter()
-                    .copied()
-                    .find(|&i| w.rscs[i].instance == Some(k as u32)),
-                None => pick_instance(w, &instances, number, node),
-            };
-            let target = match picked {
-                Some(t) => t,
-                None => {
-                    // More active copies than configured instances.
-                    let template = instances[0];
-                    let parent = w.rscs[template].parent;
-                    let used: Vec<u32> = instances
-                        .iter()
-                        .filter_map(|&i| w.rscs[i].instance)
-                        .collect();
-                    let n = (0..).find(|k| !used.contains(k)).unwrap_or(0);
-                    let id = format!("{base}:{n}");
-                    let agent = w.rscs[template].agent.clone();
-                    let orphan = add_orphan(w, &id, &base, agent, parent);
-                    w.rscs[orphan].instance = Some(n);
-                    if let Some(v) = by_base.get_mut(&base) {
-                        v.push(orphan);
-                    }
-                    orphan
-                }
-            };
-            let mut role = if st.role == Role::Unknown || st.role == Role::Stopped {
-                Role::Started
-            } else {
-                st.role
-            };
-            // A started instance of a promotable clone is unpromoted.
-            let promotable = {
-                let mut a = w.rscs[target].parent;
-                while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
-                    a = w.rscs[p].parent;
-                }
-                a.is_some_and(|c| w.rscs[c].promotable)
-            };
-            if role == Role::Started && promotable {
-                role = Role::Unpromoted;
-            }
-            // A monitor of something that cannot be promoted failing with
-            // "running promoted" (rc 8): it runs, in no role it can have; it
-            // is recovered by a stop and a start, never by a demote that its
-            // agent cannot do (which would fail and loop). A probe finding
-            // it promoted is still demoted first, as Pacemaker does.
-            if role == Role::Promoted && !promotable && st.failed && !w.rscs[target].orphan {
-                role = Role::Started;
-            }
-            match st.on_fail.as_deref() {
-                Some("fence") if w.fencing_enabled && st.failed => {
-                    let n = &mut w.nodes[node];
-                    if !n.unclean {
-                        n.unclean = true;
-                        n.unclean_reason = format!("{} failed there", w.rscs[target].id);
-                    }
-                }
-                Some("standby") if st.failed => w.nodes[node].standby = true,
-                Some("block") if st.failed => {
-                    w.rscs[target].managed = false;
-                    w.rscs[target].blocked = true;
-                }
-                Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
-                Some("reset-remote") if st.failed || st.stop_failed => {
-                    reset_remote(w, target);
-                }
-                _ => {}
-            }
-            // Active on a member that is down: it must be fenced.
-            if w.nodes[node].kind == NodeKind::Member
-                && !w.nodes[node].online
-                && w.rscs[target].managed
-                && !w.maintenance_mode
-                && !w.nodes[node].maintenance
-            {
-                let id = w.rscs[target].id.clone();
-                w.nodes[node].mark_unclean(format!("{id} is thought to be active there"));
-            }
-            // Active on a remote node whose connection is down: the node
-            // must be fenced, unless the connection comes back elsewhere.
-            if w.nodes[node].kind == NodeKind::Remote
-                && !w.nodes[node].online
-                && w.rscs[target].managed
-                && !w.maintenance_mode
-                && !w.nodes[node].maintenance
-            {
-                let conn_failed = w.nodes[node]
-                    .connection
-                    .as_ref()
-                    .and_then(|c| w.by_id.get(c))
-                    .is_some_and(|&c| w.rscs[c].failed());
-                let id = w.rscs[target].id.clone();
-                let n = &mut w.nodes[node];
-                if conn_failed {
-                    n.mark_unclean(format!("{id} is thought to be active there"));
-                } else {
-                    n.fence_revocable = true;
-                    n.mark_unclean(format!(
-                        "{id} is active there (fencing will be revoked if remote \
-                         connection can be re-established elsewhere)"
-                    ));
-                }
-            }
-            if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
-                let n = &mut w.nodes[node];
-                if !n.unclean {
-                    n.unclean = true;
-                    n.unclean_reason = format!("{} failed there", w.rscs[target].id);
-                }
-            }
-            // A resource whose stop failed inside a container goes down with
-            // the container's restart.
-            if st.stop_failed && st.on_fail.as_deref() == Some("restart-container") {
-                if let Some(&c) = w.rscs[target]
-                    .meta
-                    .get("container")
-                    .and_then(|c| w.by_id.get(c))
-                {
-                    w.rscs[c].restart_requested = true;
-                }
+            let (node, state) = ordered[k];
+            if !last_pass && !history_readable(w, node) {
                 continue;
             }
-            w.rscs[target].current.push(Current {
-                node,
-                role,
-                failed: st.failed || st.stop_failed,
-                on_fail: st.on_fail.clone(),
-                pending_op: st.pending,
-                needs_demote: st.needs_demote,
-                history_id: lrm.id.clone(),
-                migrated_to: st.migrated_to.clone(),
-            });
+            done[k] = true;
+            progress = true;
+            if w.nodes[node].kind != NodeKind::Member {
+                decide_remote_nodes(w);
+            }
+            if skip_history(w, node) {
+                continue;
+            }
+            for lrm in &state.lrm {
+                unpack_lrm_entry(w, &mut by_base, node, lrm, now);
+            }
+        }
+        if !progress {
+            if last_pass || !w.fencing_enabled {
+                break;
+            }
+            last_pass = true;
         }
     }
+    for (k, &(node, _)) in ordered.iter().enumerate() {
+        if !done[k] && w.nodes[node].kind != NodeKind::Member {
+            forget_transient_attrs(w, node);
+        }
+    }
+    decide_remote_nodes(w);
     // A completed migration leaves the source behind: not active, but in
     // need of a stop.
     for r in 0..w.rscs.len() {
@@ -1595,6 +1581,264 @@ fn unpack_history(w: &mut Working) {
         }
     }
     w.cib.node_states = states;
+}
+
+/// Whether a node's history can be read in an ordinary pass: a cluster
+/// node that is online (any, with fencing enabled); a remote node whose
+/// connection runs; a guest node whose container and connection run.
+fn history_readable(w: &Working, node: usize) -> bool {
+    let info = &w.nodes[node];
+    let active = |r: Option<usize>| r.is_some_and(|r| w.rscs[r].is_active());
+    let conn = info
+        .connection
+        .as_ref()
+        .and_then(|c| w.by_id.get(c))
+        .copied();
+    match info.kind {
+        NodeKind::Member => w.fencing_enabled || info.online,
+        NodeKind::Remote => active(conn),
+        NodeKind::Guest => active(conn) && active(guest_container(w, node)),
+    }
+}
+
+/// Whether a node's history says nothing about now and is left unread.
+fn skip_history(w: &Working, node: usize) -> bool {
+    // History on a node that is down (and need not be fenced) says
+    // nothing about now. A remote node whose connection is down is read
+    // when fencing is enabled: what is still active there gets it fenced.
+    let node_info = &w.nodes[node];
+    match node_info.kind {
+        NodeKind::Remote => {
+            !node_info.online && (!w.fencing_enabled || node_info.connection.is_none())
+        }
+        // A guest's history counts while its container and connection
+        // are thought to run, even failed: what ran there is lost.
+        // With fencing enabled, so does a stopped guest's: what is still
+        // recorded active there is lost.
+        NodeKind::Guest if !node_info.online => {
+            let active = |r: Option<usize>| r.is_some_and(|r| w.rscs[r].is_active());
+            let conn = node_info.connection.as_ref().and_then(|c| w.by_id.get(c));
+            let running = active(conn.copied()) && active(guest_container(w, node));
+            !(w.fencing_enabled || running)
+        }
+        // With fencing enabled, an offline member is read too: anything
+        // still recorded active there gets it fenced.
+        _ => !node_info.online && !w.fencing_enabled,
+    }
+}
+
+/// Replays one resource's history on one node and records what it says.
+fn unpack_lrm_entry(
+    w: &mut Working,
+    by_base: &mut HashMap<String, Vec<usize>>,
+    node: usize,
+    lrm: &LrmResource,
+    now: i64,
+) {
+    // An entry without operations says nothing (Pacemaker skips it: no
+    // orphan is made of it, the resource is not known there).
+    if lrm.ops.is_empty() && !w.cib.bool_property("shutdown-lock", false) {
+        return;
+    }
+    let (base, number) = match lrm.id.rsplit_once(':') {
+        Some((b, n)) if n.parse::<u32>().is_ok() => (b.to_string(), n.parse::<u32>().ok()),
+        _ => (lrm.id.clone(), None),
+    };
+    let instances = match by_base.get(&base) {
+        Some(i) => i.clone(),
+        None => {
+            // An orphan: no longer configured. It must stop if active.
+            // Bundle-generated resources are not modelled one by one.
+            let from_bundle = w
+                .rscs
+                .iter()
+                .any(|r| r.variant == Variant::Bundle && lrm.id.starts_with(&format!("{}-", r.id)));
+            if !w.stop_orphans || from_bundle {
+                return;
+            }
+            let orphan = add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None);
+            w.rscs[orphan].instance = number;
+            by_base.insert(base.clone(), vec![orphan]);
+            vec![orphan]
+        }
+    };
+    let first = instances[0];
+    let remote_conn = w
+        .node_named(&w.rscs[first].id)
+        .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
+    let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled, remote_conn);
+    for &i in &instances {
+        w.rscs[i].known_on[node] = true;
+        if st.ban_here || st.ban_everywhere {
+            w.rscs[i].banned_by_failures[node] = true;
+        }
+        if st.ban_everywhere {
+            w.rscs[i]
+                .banned_by_failures
+                .iter_mut()
+                .for_each(|b| *b = true);
+        }
+    }
+    let active = st.role.is_active() || st.failed || st.stop_failed;
+    // Inside a bundle, the instance is the replica's own.
+    let replica = w.nodes[node].connection.as_ref().and_then(|c| {
+        w.bundles
+            .values()
+            .find_map(|b| b.remotes.iter().position(|&r| &w.rscs[r].id == c))
+    });
+    let anonymous = replica.is_none() && anonymous_clone_of(w, first).is_some();
+    let picked = match replica {
+        Some(k) => instances
+            .iter()
+            .copied()
+            .find(|&i| w.rscs[i].instance == Some(k as u32)),
+        None if anonymous => anonymous_instance(w, &instances, node),
+        None => pick_instance(w, &instances, number, node),
+    };
+    if let Some(t) = picked {
+        mark_instance_known(w, t, node);
+    }
+    if !active {
+        return;
+    }
+    let target = match picked {
+        Some(t) => t,
+        None => {
+            // More active copies than configured instances.
+            let template = instances[0];
+            let parent = w.rscs[template].parent;
+            let used: Vec<u32> = instances
+                .iter()
+                .filter_map(|&i| w.rscs[i].instance)
+                .collect();
+            let n = (0..).find(|k| !used.contains(k)).unwrap_or(0);
+            let id = format!("{base}:{n}");
+            let agent = w.rscs[template].agent.clone();
+            let orphan = add_orphan(w, &id, &base, agent, parent);
+            w.rscs[orphan].instance = Some(n);
+            if let Some(v) = by_base.get_mut(&base) {
+                v.push(orphan);
+            }
+            orphan
+        }
+    };
+    let mut role = if st.role == Role::Unknown || st.role == Role::Stopped {
+        Role::Started
+    } else {
+        st.role
+    };
+    // A started instance of a promotable clone is unpromoted.
+    let promotable = {
+        let mut a = w.rscs[target].parent;
+        while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+            a = w.rscs[p].parent;
+        }
+        a.is_some_and(|c| w.rscs[c].promotable)
+    };
+    if role == Role::Started && promotable {
+        role = Role::Unpromoted;
+    }
+    // A monitor of something that cannot be promoted failing with
+    // "running promoted" (rc 8): it runs, in no role it can have; it
+    // is recovered by a stop and a start, never by a demote that its
+    // agent cannot do (which would fail and loop). A probe finding
+    // it promoted is still demoted first, as Pacemaker does.
+    if role == Role::Promoted && !promotable && st.failed && !w.rscs[target].orphan {
+        role = Role::Started;
+    }
+    // Active on a member that is down: it must be fenced.
+    if w.nodes[node].kind == NodeKind::Member
+        && !w.nodes[node].online
+        && w.rscs[target].managed
+        && !w.maintenance_mode
+        && !w.nodes[node].maintenance
+    {
+        let id = w.rscs[target].id.clone();
+        w.nodes[node].mark_unclean(format!("{id} is thought to be active there"));
+    }
+    // Active on a remote node whose connection is down: the node
+    // must be fenced, unless the connection comes back elsewhere.
+    if w.nodes[node].kind == NodeKind::Remote
+        && !w.nodes[node].online
+        && w.rscs[target].managed
+        && !w.maintenance_mode
+        && !w.nodes[node].maintenance
+    {
+        let conn_failed = w.nodes[node]
+            .connection
+            .as_ref()
+            .and_then(|c| w.by_id.get(c))
+            .is_some_and(|&c| w.rscs[c].failed());
+        let id = w.rscs[target].id.clone();
+        let n = &mut w.nodes[node];
+        if conn_failed {
+            n.mark_unclean(format!("{id} is thought to be active there"));
+        } else {
+            n.fence_revocable = true;
+            n.mark_unclean(format!(
+                "{id} is active there (fencing will be revoked if remote \
+                         connection can be re-established elsewhere)"
+            ));
+        }
+    }
+    // On a node that is unclean (it will be fenced, or cannot be and is
+    // lost) a failure asks for nothing more.
+    let on_fail = if w.nodes[node].unclean {
+        None
+    } else {
+        st.on_fail.as_deref()
+    };
+    match on_fail {
+        Some("fence") if w.fencing_enabled && st.failed => {
+            let n = &mut w.nodes[node];
+            if !n.unclean {
+                n.unclean = true;
+                n.unclean_reason = format!("{} failed there", w.rscs[target].id);
+            }
+        }
+        Some("standby") if st.failed => w.nodes[node].standby = true,
+        Some("block") if st.failed => {
+            w.rscs[target].managed = false;
+            w.rscs[target].blocked = true;
+        }
+        Some("stop") if st.failed => w.rscs[target].target_role = Role::Stopped,
+        Some("reset-remote") if st.failed || st.stop_failed => {
+            reset_remote(w, target);
+        }
+        _ => {}
+    }
+    if st.stop_failed && w.fencing_enabled && st.on_fail.as_deref() == Some("fence") {
+        let n = &mut w.nodes[node];
+        if !n.unclean {
+            n.unclean = true;
+            n.unclean_reason = format!("{} failed there", w.rscs[target].id);
+        }
+    }
+    // A resource whose stop failed inside a container goes down with
+    // the container's restart.
+    if st.stop_failed && st.on_fail.as_deref() == Some("restart-container") {
+        if let Some(&c) = w.rscs[target]
+            .meta
+            .get("container")
+            .and_then(|c| w.by_id.get(c))
+        {
+            w.rscs[c].restart_requested = true;
+        }
+        return;
+    }
+    // A failure on a node that is unclean asks for nothing (the node will
+    // be fenced, or is lost); any other marks the resource failed.
+    let failed = (st.failed || st.stop_failed) && on_fail.is_some_and(|f| f != "ignore");
+    w.rscs[target].current.push(Current {
+        node,
+        role,
+        failed,
+        on_fail: st.on_fail.clone(),
+        pending_op: st.pending,
+        needs_demote: st.needs_demote,
+        history_id: lrm.id.clone(),
+        migrated_to: st.migrated_to.clone(),
+    });
 }
 
 /// A remote connection failed in a way that leaves its node in an unknown
@@ -1736,6 +1980,7 @@ fn add_orphan(
         requires_fencing: true,
         current: Vec::new(),
         known_on: vec![false; n],
+        instance_known_on: vec![false; n],
         banned_by_failures: vec![false; n],
         orphan: true,
         blocked: false,
@@ -1745,7 +1990,99 @@ fn add_orphan(
     w.rscs.push(template);
     let idx = w.rscs.len() - 1;
     w.by_id.entry(id.to_string()).or_insert(idx);
+    // An orphan instance of a clone is one of its instances (Pacemaker
+    // numbers it after the configured ones), never to run again.
+    if let Some(p) = parent.filter(|&p| w.rscs[p].variant == Variant::Clone) {
+        w.rscs[p].children.push(idx);
+    }
     idx
+}
+
+/// The anonymous (not globally unique) clone a primitive is an instance of.
+fn anonymous_clone_of(w: &Working, r: usize) -> Option<usize> {
+    let mut a = w.rscs[r].parent;
+    while let Some(p) = a {
+        if w.rscs[p].variant == Variant::Clone {
+            return (!w.rscs[p].globally_unique).then_some(p);
+        }
+        a = w.rscs[p].parent;
+    }
+    None
+}
+
+/// Records that an instance's (and its group's and clone's) state on a
+/// node is known from its history.
+fn mark_instance_known(w: &mut Working, r: usize, node: usize) {
+    let mut at = Some(r);
+    while let Some(x) = at {
+        w.rscs[x].instance_known_on[node] = true;
+        if x != r && w.rscs[x].variant == Variant::Clone {
+            break;
+        }
+        at = w.rscs[x].parent;
+    }
+}
+
+/// Pacemaker's choice of anonymous clone instance for a node's history of
+/// it: the instance already active on that node (a cloned group's member
+/// through its group), else the first instance not active anywhere yet; a
+/// member already active there makes this history an orphan. An instance
+/// that does not need fencing is not given to a node that is down (unless
+/// the clone runs everywhere), so that it can start elsewhere.
+fn anonymous_instance(w: &Working, instances: &[usize], node: usize) -> Option<usize> {
+    let mut found = None;
+    let mut inactive = None;
+    let mut skip_inactive = false;
+    for &i in instances {
+        if found.is_some() {
+            break;
+        }
+        let holder = w.rscs[i]
+            .parent
+            .filter(|&p| w.rscs[p].variant == Variant::Group)
+            .unwrap_or(i);
+        let mut prims = Vec::new();
+        w.primitives_of(holder, &mut prims);
+        let mut nodes: Vec<usize> = Vec::new();
+        for p in prims {
+            for c in &w.rscs[p].current {
+                if !nodes.contains(&c.node) {
+                    nodes.push(c.node);
+                }
+            }
+        }
+        match nodes.first() {
+            Some(&n) if n == node => {
+                if w.rscs[i].current.is_empty() {
+                    found = Some(i);
+                } else {
+                    skip_inactive = true;
+                }
+            }
+            Some(_) => {}
+            None => {
+                if !skip_inactive && inactive.is_none() && !w.rscs[i].blocked {
+                    inactive = Some(i);
+                }
+            }
+        }
+    }
+    if found.is_none() && !skip_inactive {
+        found = inactive;
+    }
+    let down = !w.nodes[node].online || w.nodes[node].unclean;
+    if let Some(t) = found {
+        let universal =
+            anonymous_clone_of(w, t).is_some_and(|c| w.rscs[c].clone_max == w.nodes.len());
+        if !w.rscs[t].requires_fencing
+            && down
+            && w.nodes[node].kind != NodeKind::Guest
+            && !universal
+        {
+            return None;
+        }
+    }
+    found
 }
 
 /// Chooses which instance of a (possibly cloned) primitive a history entry
