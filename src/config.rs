@@ -171,6 +171,10 @@ pub struct NodeConfig {
     /// Members of this group may read status.
     #[serde(default)]
     pub readonly_group: Option<String>,
+    /// Where the daemon writes its log; without it, standard error (the
+    /// journal under systemd).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_file: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -458,6 +462,7 @@ mod tests {
             realtime: true,
             admin_group: None,
             readonly_group: None,
+            log_file: None,
         }
     }
 

@@ -39,8 +39,14 @@ pub enum ControlRequest {
         name: String,
         force: bool,
     },
-    /// The transitions this node ran as DC.
+    /// The transitions the DCs ran, as this node knows them.
     History,
+    /// `systole report`: CIB, history, status, and every member's settings
+    /// and log lines from `from_epoch_s` to `to_epoch_s`.
+    Report {
+        from_epoch_s: i64,
+        to_epoch_s: i64,
+    },
     /// The bus's counters (sent, received, dropped and why).
     BusStats,
     /// Fence a node now (`systole fence NODE`), through the DC.
@@ -116,6 +122,8 @@ impl ControlRequest {
                 | ControlRequest::ChaosBlock { .. }
                 | ControlRequest::Shutdown
                 | ControlRequest::AttrUpdate { .. }
+                // Logs and settings: for administrators only.
+                | ControlRequest::Report { .. }
         )
     }
 }
@@ -224,6 +232,7 @@ pub enum ControlResponse {
         node: String,
         transitions: Vec<crate::model::history::TransitionRecord>,
     },
+    Report(Box<crate::report::Report>),
     /// `attrd_updater -Q`: (node, value) pairs.
     Attributes(Vec<(String, Option<String>)>),
     Agents(Vec<String>),

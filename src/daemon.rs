@@ -165,12 +165,21 @@ fn attrd_command(
 async fn write_attribute(shared: &NodeShared, router: &Arc<Router>, write: crate::attrd::Write) {
     tracing::debug!(node = %write.node, name = %write.name, value = ?write.value, "attribute written");
     let change = crate::actors::message::CibChange::SetTransientAttribute {
-        node: write.node,
-        name: write.name,
-        value: write.value,
+        node: write.node.clone(),
+        name: write.name.clone(),
+        value: write.value.clone(),
     };
     match modify_local_cib(router, "attrd", change, CONTROL_REQUEST_TIMEOUT_MS).await {
-        Ok(_) => {}
+        Ok(_) => {
+            // Attribute alerts come from the node whose manager wrote it.
+            let node_id = crate::model::alerts::node_id(&shared.cib(), &write.node);
+            shared.raise_alert(crate::model::alerts::AlertEvent::Attribute {
+                node: write.node,
+                node_id,
+                name: write.name,
+                value: write.value,
+            });
+        }
         Err(error) => tracing::warn!(node = %shared.node, %error, "attribute write failed"),
     }
 }
@@ -251,6 +260,8 @@ pub fn start_node_with(
     ));
     let router = Router::new(&config.node_name);
     let _ = shared.router.set(Arc::clone(&router));
+    let _ = shared.config_toml.set(config.to_toml());
+    let _ = shared.log_file.set(config.log_file.clone());
     let _ = shared.bus.set(bus.clone());
     {
         let router = Arc::clone(&router);
@@ -712,9 +723,15 @@ pub async fn handle_control(
             witness,
         } => member_add(&node, me, name, addr, witness).await,
         ControlRequest::MemberRemove { name, force } => member_remove(&node, me, name, force).await,
+        ControlRequest::Report {
+            from_epoch_s,
+            to_epoch_s,
+        } => ControlResponse::Report(Box::new(
+            gather_report(&node, me, from_epoch_s, to_epoch_s).await,
+        )),
         ControlRequest::History => ControlResponse::History {
             node: node.shared.node.clone(),
-            transitions: node.shared.history.lock().expect("history lock").records(),
+            transitions: node.shared.transition_history(),
         },
         ControlRequest::Fence { target, action } => {
             if let Err(error) = check_fence_request(&node.shared.cib(), &target, &action) {
@@ -815,6 +832,56 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error),
             }
         }
+    }
+}
+
+/// Answers of members to a report's question, at most this long.
+pub const REPORT_PART_TIMEOUT_MS: u64 = 30_000;
+
+/// `systole report`: this node's view (CIB, history, status) and every
+/// member's part, asked in parallel; who did not answer is named.
+async fn gather_report(
+    node: &NodeHandle,
+    me: crate::actors::message::ActorRef,
+    from_epoch_s: i64,
+    to_epoch_s: i64,
+) -> crate::report::Report {
+    let members = node.shared.view().members;
+    let asks = members.iter().map(|member| {
+        let (router, me) = (Arc::clone(&node.router), me.clone());
+        let to = crate::actors::message::ActorRef::new(member, "membership");
+        async move {
+            let question = Message::ReportQuery {
+                from_epoch_s,
+                to_epoch_s,
+            };
+            (
+                to.node.clone(),
+                router
+                    .request(me, to, question, REPORT_PART_TIMEOUT_MS)
+                    .await,
+            )
+        }
+    });
+    let mut parts = Vec::new();
+    let mut missing = Vec::new();
+    for (member, answer) in futures::future::join_all(asks).await {
+        match answer {
+            Ok(Message::ReportPart(part)) => parts.push(part),
+            Ok(other) => missing.push((member, format!("unexpected answer {other:?}"))),
+            Err(error) => missing.push((member, error.to_string())),
+        }
+    }
+    let cib = node.shared.cib();
+    crate::report::Report {
+        from_epoch_s,
+        to_epoch_s,
+        asked: node.shared.node.clone(),
+        cib_xml: cib.to_xml_pretty(),
+        history: node.shared.transition_history(),
+        status: status_report(node),
+        parts,
+        missing,
     }
 }
 

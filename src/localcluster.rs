@@ -133,6 +133,7 @@ pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
             realtime: true,
             admin_group: None,
             readonly_group: None,
+            log_file: None,
         };
         // Each node its own agents' state (HA_RSCTMP), as on separate
         // machines; emptied when the machine has rebooted.

@@ -117,6 +117,34 @@ enum Command {
         #[command(subcommand)]
         action: NodeAction,
     },
+    /// Shell completion script on standard output:
+    /// `source <(systole completions bash)`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Man pages (systole.1 and systole-COMMAND.1 for each command) into DIR.
+    Man { dir: PathBuf },
+    /// crm_report's job: CIB, history, status, every node's settings (not
+    /// the authkey) and log lines of a window, in one .tar.gz.
+    Report {
+        /// Start of the window: a date-time (`2026-12-07 14:00`, UTC unless
+        /// a zone is given), epoch seconds, or `-DURATION` before now (`-2h`).
+        #[arg(long, allow_hyphen_values = true)]
+        from: String,
+        /// End of the window (same forms); default now.
+        #[arg(long, allow_hyphen_values = true)]
+        to: Option<String>,
+        /// Where to write it (default ./systole-report-DATE-TIME.tar.gz).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Alert agents called on cluster events, as `pcs alert`:
+    /// create, update, delete, list, recipient add|remove.
+    Alert {
+        #[command(subcommand)]
+        action: AlertAction,
+    },
     /// Fence a node now, through the DC and the configured fence devices;
     /// `fence confirm NODE`, `fence level add|remove|list`.
     Fence(FenceArgs),
@@ -157,7 +185,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// The transitions the DC ran: why, from which CIB, with what results.
+    /// The transitions the DCs ran: why, from which CIB, with what results
+    /// (kept on every node, so any node answers, after any change of DC).
     History {
         #[command(subcommand)]
         action: Option<HistoryAction>,
@@ -177,6 +206,64 @@ struct FenceArgs {
     /// Power it off instead of rebooting it.
     #[arg(long)]
     off: bool,
+}
+
+#[derive(Subcommand)]
+enum AlertAction {
+    /// `create path=PATH [id=ID] [description=TEXT] [options k=v...] [meta k=v...]
+    /// [select nodes|fencing|resources|attributes|attribute=NAME...]`
+    Create {
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// `update ID [path=PATH] [description=TEXT] [options k=v...] [meta k=v...] [select ...]`; `k=` removes.
+    Update {
+        id: String,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    /// Delete alerts (with their recipients).
+    #[command(alias = "remove")]
+    Delete {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+    /// The configured alerts and recipients.
+    #[command(alias = "config")]
+    List,
+    /// `recipient add ALERT value=V [id=ID] [options k=v...] [meta k=v...]`, `recipient remove ID...`.
+    Recipient {
+        #[command(subcommand)]
+        action: RecipientAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum RecipientAction {
+    Add {
+        alert: String,
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            required = true,
+            value_name = "ARGS"
+        )]
+        args: Vec<String>,
+    },
+    #[command(alias = "delete")]
+    Remove {
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -587,12 +674,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     match cli.command {
         Command::Daemon { config } => {
             let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
-            init_logging();
+            init_logging(config.log_file.as_deref())?;
             systole::daemon::run(config, agents, false)?;
         }
         Command::Witness { config } => {
             let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
-            init_logging();
+            init_logging(config.log_file.as_deref())?;
             systole::daemon::run(config, agents, true)?;
         }
         Command::Keygen { out } => {
@@ -685,6 +772,26 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::CrmNode { args } => return crm_node(target, &args),
         Command::CrmResource { args } => return crm_resource(target, &args),
         Command::Fence(args) => return fence_command(target, args),
+        Command::Alert { action } => return alert_command(target, action),
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "systole", &mut script);
+            // A closed pipe (`| head`) is no error worth a message.
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => {
+                    bail!("writing the completion script: {error}")
+                }
+                _ => {}
+            }
+        }
+        Command::Man { dir } => {
+            let written = write_man_pages(&dir)?;
+            println!("wrote {written} man pages into {}", dir.display());
+        }
+        Command::Report { from, to, out } => {
+            return report_command(target, &from, to.as_deref(), out)
+        }
         Command::Chaos { action } => {
             let nodes = match action {
                 ChaosAction::Block { nodes } => nodes,
@@ -730,7 +837,9 @@ fn print_bus(
     Ok(())
 }
 
-/// `systole history`: asks the DC (the node that ran the transitions).
+/// `systole history`: every node holds the same finished transitions; the
+/// DC also the running one's progress, so with `--dir` and no `--node` the
+/// DC is asked.
 fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow::Result<()> {
     let mut socket = resolve_socket(target)?;
     if target.node.is_none() {
@@ -751,13 +860,14 @@ fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow
     match action {
         None if json => println!("{}", serde_json::to_string_pretty(&transitions)?),
         None => {
-            println!("Transitions run by {node} (newest last):");
+            println!("Transitions as {node} knows them (newest last):");
             for t in &transitions {
                 println!(
-                    "  {:>16}  input {}  {} actions  {}  cause: {}",
+                    "  {:>16}  dc {}  input {}  {} actions  {}  cause: {}",
                     t.id,
+                    t.dc,
                     t.input_version,
-                    t.actions.len(),
+                    t.actions.len() + t.actions_left_out,
                     t.outcome.as_deref().unwrap_or("running"),
                     t.cause
                 );
@@ -784,16 +894,46 @@ fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow
             }
             println!("Actions:");
             for a in &t.actions {
-                println!(
-                    "  [{:>3}] {:<40} {}",
-                    a.id,
-                    a.description,
-                    a.result.as_deref().unwrap_or("not run")
-                );
+                println!("  {}", history_action_line(a));
+            }
+            if t.actions_left_out > 0 {
+                println!("  ... and {} more actions not kept", t.actions_left_out);
             }
         }
     }
     Ok(())
+}
+
+/// `[  3] start web on node2  ok  rc=0  on node2  13:05:09.120 +0.512s`.
+fn history_action_line(a: &systole::model::history::ActionRecord) -> String {
+    let mut line = format!(
+        "[{:>3}] {:<40} {}",
+        a.id,
+        a.description,
+        a.result.as_deref().unwrap_or("not run")
+    );
+    if let Some(rc) = a.rc {
+        line.push_str(&format!("  rc={rc}"));
+    }
+    if let Some(node) = &a.node {
+        line.push_str(&format!("  on {node}"));
+    }
+    if let Some(started) = a.started_epoch_ms {
+        let clock = systole::model::time::ctime(started.div_euclid(1000));
+        let time_of_day = clock
+            .split_whitespace()
+            .nth(3)
+            .unwrap_or_default()
+            .to_string();
+        line.push_str(&format!(
+            "  started {time_of_day}.{:03} UTC",
+            started.rem_euclid(1000)
+        ));
+        if let Some(ended) = a.ended_epoch_ms {
+            line.push_str(&format!("  took {} ms", ended - started));
+        }
+    }
+    line
 }
 
 // ------------------------------------------------------------ administration
@@ -1438,6 +1578,112 @@ fn fence_command(target: &Target, args: FenceArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
+/// `systole man DIR`: the top page and one per visible command, rendered
+/// from the same definition the parser uses.
+fn write_man_pages(dir: &Path) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let command = <Cli as clap::CommandFactory>::command().version(env!("CARGO_PKG_VERSION"));
+    let mut pages = vec![("systole".to_string(), command.clone())];
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("systole-{}", sub.get_name());
+        let page = sub
+            .clone()
+            .display_name(name.clone())
+            .bin_name(name.clone());
+        pages.push((name, page));
+    }
+    for (name, page) in &pages {
+        let mut bytes = Vec::new();
+        clap_mangen::Man::new(page.clone()).render(&mut bytes)?;
+        let path = dir.join(format!("{name}.1"));
+        std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(pages.len())
+}
+
+/// A report window's end: a date-time, epoch seconds or `-DURATION` ago.
+fn report_time(text: &str, now_epoch_s: i64) -> anyhow::Result<i64> {
+    if let Some(ago) = text.strip_prefix('-') {
+        let ms = systole::model::time::read_duration_ms(ago)?;
+        return Ok(now_epoch_s - (ms / 1000) as i64);
+    }
+    Ok(systole::model::time::read_datetime(text)?)
+}
+
+fn report_command(
+    target: &Target,
+    from: &str,
+    to: Option<&str>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let now = now_epoch_s();
+    let from_epoch_s = report_time(from, now).context("--from")?;
+    let to_epoch_s = match to {
+        Some(to) => report_time(to, now).context("--to")?,
+        None => now,
+    };
+    if from_epoch_s > to_epoch_s {
+        bail!("--from is after --to: the window is empty");
+    }
+    let socket = resolve_socket(target)?;
+    let request = ControlRequest::Report {
+        from_epoch_s,
+        to_epoch_s,
+    };
+    let report = match control::call(&socket, &request, 90_000)? {
+        ControlResponse::Report(report) => report,
+        ControlResponse::Error(error) => bail!("{error}"),
+        other => bail!("unexpected answer {other:?}"),
+    };
+    let stamp = systole::admin::iso8601(now).replace([':', '-'], "");
+    let name = format!("systole-report-{}", stamp.trim_end_matches('Z'));
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.tar.gz")));
+    let bytes = systole::report::tarball(&report, &name)?;
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "wrote {}: CIB, {} transitions, {} nodes' settings and logs",
+        path.display(),
+        report.history.len(),
+        report.parts.len()
+    );
+    for (node, why) in &report.missing {
+        println!("  {node} did not answer: {why}");
+    }
+    Ok(0)
+}
+
+fn alert_command(target: &Target, mut action: AlertAction) -> anyhow::Result<i32> {
+    use admin::alerts;
+    // `--dir DIR` typed after the free-form words belongs to the target.
+    let mut target = target.clone();
+    if let AlertAction::Create { args }
+    | AlertAction::Update { args, .. }
+    | AlertAction::Recipient {
+        action: RecipientAction::Add { args, .. },
+    } = &mut action
+    {
+        take_globals(args, &mut target)?;
+    }
+    let target = &target;
+    let cib = current_cib(target)?;
+    let edit = match action {
+        AlertAction::List => {
+            print!("{}", alerts::alert_list(&cib));
+            return Ok(0);
+        }
+        AlertAction::Create { args } => alerts::alert_create(&cib, &args)?,
+        AlertAction::Update { id, args } => alerts::alert_update(&cib, &id, &args)?,
+        AlertAction::Delete { ids } => alerts::alert_delete(&cib, &ids)?,
+        AlertAction::Recipient {
+            action: RecipientAction::Add { alert, args },
+        } => alerts::recipient_add(&cib, &alert, &args)?,
+        AlertAction::Recipient {
+            action: RecipientAction::Remove { ids },
+        } => alerts::recipient_remove(&cib, &ids)?,
+    };
+    commit_edit(target, edit)
+}
+
 fn fence_level(target: &Target, action: LevelAction) -> anyhow::Result<i32> {
     let cib = current_cib(target)?;
     let edit = match action {
@@ -1652,16 +1898,37 @@ fn crm_resource(target: &Target, args: &[String]) -> anyhow::Result<i32> {
     }
 }
 
-fn init_logging() {
+/// Logs to the node's `log_file` when it has one (appended), else to
+/// standard error (the journal under systemd).
+fn init_logging(log_file: Option<&Path>) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SYSTOLE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    tracing_subscriber::fmt()
+    let subscriber = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_target(false);
+    match log_file {
+        Some(path) => {
+            use std::os::unix::fs::OpenOptionsExt;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .mode(0o640)
+                .open(path)
+                .with_context(|| format!("opening log_file {}", path.display()))?;
+            subscriber
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .init();
+        }
+        None => {
+            let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            subscriber
+                .with_ansi(ansi)
+                .with_writer(std::io::stderr)
+                .init();
+        }
+    }
+    Ok(())
 }
 
 fn main() {

@@ -574,3 +574,212 @@ fn changed_definitions_restart_or_reschedule_once_and_then_settle() {
     assert!(details.contains("monitor vip every 7000 ms"), "{details}");
     assert!(!details.contains("stop vip"), "{details}");
 }
+
+/// The transitions `node` knows, by the control socket.
+fn history_of(cluster: &TestCluster, node: &str) -> Vec<systole::model::history::TransitionRecord> {
+    match control::call(&cluster.socket(node), &ControlRequest::History, 5_000) {
+        Ok(ControlResponse::History { transitions, .. }) => transitions,
+        other => panic!("history on {node}: {other:?}"),
+    }
+}
+
+fn finished(
+    history: &[systole::model::history::TransitionRecord],
+) -> Vec<systole::model::history::TransitionRecord> {
+    history
+        .iter()
+        .filter(|t| t.outcome.is_some())
+        .cloned()
+        .collect()
+}
+
+#[test]
+fn the_history_is_on_every_node_and_survives_the_dc() {
+    let cluster = TestCluster::up(3);
+    let before = cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let dc = before.dc.clone().unwrap();
+    // A failover: vip's state goes behind the cluster's back; its monitor
+    // fails and the DC recovers it.
+    let vip_node = before
+        .resources
+        .iter()
+        .find(|r| r.id == "vip")
+        .unwrap()
+        .nodes[0]
+        .clone();
+    std::fs::remove_file(
+        cluster
+            .path()
+            .join(&vip_node)
+            .join("rsctmp/Dummy-vip.state"),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let recovery = loop {
+        let history = history_of(&cluster, &dc);
+        let found = history.iter().find(|t| {
+            t.cause.contains("vip")
+                && t.outcome.as_deref() == Some("complete")
+                && t.actions
+                    .iter()
+                    .any(|a| a.description.starts_with("start vip"))
+        });
+        if let Some(t) = found {
+            break t.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no vip recovery in {history:#?}\n{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let start = recovery
+        .actions
+        .iter()
+        .find(|a| a.description.starts_with("start vip"))
+        .unwrap();
+    assert_eq!(start.rc, Some(0));
+    assert!(start.node.is_some());
+    let (begun, ended) = (
+        start.started_epoch_ms.unwrap(),
+        start.ended_epoch_ms.unwrap(),
+    );
+    assert!(begun <= ended, "{start:?}");
+    // Every node answers the same finished transitions.
+    let others: Vec<String> = ["node1", "node2", "node3"]
+        .iter()
+        .map(|n| n.to_string())
+        .filter(|n| *n != dc)
+        .collect();
+    let upto = |h: Vec<systole::model::history::TransitionRecord>| -> Vec<_> {
+        finished(&h)
+            .into_iter()
+            .filter(|t| t.id <= recovery.id)
+            .collect()
+    };
+    let known = upto(history_of(&cluster, &dc));
+    assert!(known.len() >= 2, "{known:#?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for node in &others {
+        loop {
+            let theirs = upto(history_of(&cluster, node));
+            if theirs == known {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{node} has {theirs:#?}\nthe DC {known:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // The DC dies; a survivor, and the new DC, still know what it did.
+    cluster.kill9(&dc);
+    let survivor = others[0].clone();
+    let after = cluster.wait(&survivor, 30_000, "a new DC", |r| {
+        r.dc.as_ref().is_some_and(|d| *d != dc)
+    });
+    let new_dc = after.dc.clone().unwrap();
+    for node in [&survivor, &new_dc] {
+        let history = history_of(&cluster, node);
+        for old in &known {
+            let kept = history.iter().find(|t| t.id == old.id);
+            assert_eq!(
+                kept,
+                Some(old),
+                "{node} lost or changed transition {}",
+                old.id
+            );
+        }
+        assert!(
+            history.iter().any(|t| t.dc == dc),
+            "{node}: no transition by {dc}"
+        );
+    }
+    // The CLI answers on any node, with the earlier DC's transitions.
+    let out = Command::new(BIN)
+        .args(["history", "--dir"])
+        .arg(cluster.path())
+        .args(["--node", &survivor])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(&format!("dc {dc}")) && text.contains(&recovery.id.to_string()),
+        "{text}"
+    );
+}
+
+#[test]
+fn report_gathers_cib_history_settings_and_every_nodes_log_without_the_key() {
+    let cluster = TestCluster::up(3);
+    cluster.wait("node1", 30_000, "all demo resources started", all_started);
+    let out = cluster.path().join("report.tar.gz");
+    let run = Command::new(BIN)
+        .args(["report", "--from", "-10m", "--out"])
+        .arg(&out)
+        .arg("--dir")
+        .arg(cluster.path())
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let file = std::fs::File::open(&out).unwrap();
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let mut members = std::collections::BTreeMap::new();
+    for entry in archive.entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let path = entry.path().unwrap().display().to_string();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        let name = path.split_once('/').unwrap().1.to_string();
+        members.insert(name, bytes);
+    }
+    let mut expected = vec!["README.txt", "cib.xml", "history.json", "status.txt"]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+    for node in ["node1", "node2", "node3"] {
+        expected.push(format!("{node}/systole.log"));
+        expected.push(format!("{node}/systole.toml"));
+    }
+    expected.sort();
+    assert_eq!(members.keys().cloned().collect::<Vec<_>>(), expected);
+    let text = |name: &str| String::from_utf8_lossy(&members[name]).into_owned();
+    assert!(text("cib.xml").contains("<primitive id=\"vip\""));
+    let history: Vec<systole::model::history::TransitionRecord> =
+        serde_json::from_slice(&members["history.json"]).unwrap();
+    assert!(history.iter().any(|t| t
+        .actions
+        .iter()
+        .any(|a| a.description.starts_with("start vip"))));
+    for node in ["node1", "node2", "node3"] {
+        let log = text(&format!("{node}/systole.log"));
+        assert!(log.contains("membership view"), "{node}'s log: {log}");
+        assert!(text(&format!("{node}/systole.toml")).contains(&format!("node_name = \"{node}\"")));
+    }
+    assert!(
+        text("README.txt").contains("node2: log from file"),
+        "{}",
+        text("README.txt")
+    );
+    // The cluster's key is in no member, in any form.
+    let key = std::fs::read(cluster.path().join("authkey")).unwrap();
+    let key_text = String::from_utf8_lossy(&key).trim().to_string();
+    for (name, bytes) in &members {
+        assert!(
+            !bytes.windows(key.len()).any(|w| w == key.as_slice()),
+            "the key is in {name}"
+        );
+        if key_text.len() >= 16 {
+            assert!(
+                !String::from_utf8_lossy(bytes).contains(&key_text),
+                "the key is in {name}"
+            );
+        }
+    }
+}

@@ -82,6 +82,7 @@ impl Sim {
                 realtime: false,
                 admin_group: None,
                 readonly_group: None,
+                log_file: None,
             };
             std::fs::create_dir_all(&config.state_dir).unwrap();
             let mut transport = TransportConfig::new("sim", name, key.clone());

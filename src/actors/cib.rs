@@ -252,6 +252,8 @@ impl CibActor {
         if !progress.applied.is_empty() || progress.snapshot_installed {
             if let Some(consensus) = &self.consensus {
                 *self.shared.cib.write().expect("cib lock") = Arc::clone(&consensus.state().cib);
+                *self.shared.transitions.write().expect("transitions lock") =
+                    Arc::clone(&consensus.state().history);
             }
             self.answer_forwarded(ctx);
         }

@@ -12,8 +12,16 @@ use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{ActorRef, Envelope, Message, View};
 use crate::actors::router::ActorError;
 use crate::actors::shared::{now_epoch_s, NodeShared};
+use crate::model::change::StatusChange;
 use crate::model::control::controller::{Controller, ControllerConfig, Effect, Event};
 use crate::model::history::TransitionRecord;
+
+fn now_epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -111,6 +119,7 @@ impl DcActor {
                 node,
                 op,
             } => {
+                self.action_started(transition, action);
                 let timeout_ms = op.timeout_ms + EXEC_ANSWER_MARGIN_MS;
                 ctx.request_then(
                     ActorRef::new(&node, "exec"),
@@ -134,6 +143,7 @@ impl DcActor {
                 target,
                 fence_action,
             } => {
+                self.action_started(transition, action);
                 let asked = fence_action.clone();
                 ctx.request_then(
                     ActorRef::new(&self.shared.node, "fence"),
@@ -178,6 +188,7 @@ impl DcActor {
                     now_epoch_s(),
                     &plan,
                 );
+                self.replicate_transition(record.clone(), ctx);
                 self.shared
                     .history
                     .lock()
@@ -188,19 +199,23 @@ impl DcActor {
                 transition,
                 action,
                 result,
+                rc,
             } => self
                 .shared
                 .history
                 .lock()
                 .expect("history lock")
-                .record_action(transition, action, &result),
+                .record_action(transition, action, &result, rc, now_epoch_ms()),
             Effect::TransitionFinished { id, outcome } => {
                 tracing::info!(transition = id, %outcome, "transition finished");
-                self.shared
-                    .history
-                    .lock()
-                    .expect("history lock")
-                    .finish(id, &outcome);
+                let record = {
+                    let mut history = self.shared.history.lock().expect("history lock");
+                    history.finish(id, &outcome);
+                    history.get(id).cloned()
+                };
+                if let Some(record) = record {
+                    self.replicate_transition(record, ctx);
+                }
             }
             Effect::SchedulerError(error) => {
                 match &error {
@@ -216,6 +231,57 @@ impl DcActor {
                     .scheduler_error = error;
             }
         }
+    }
+
+    /// Ids after every one in the replicated history (and at least this
+    /// millisecond's), so two DCs never share a transition id.
+    fn continue_transition_ids(&mut self) {
+        let last = self
+            .shared
+            .transitions
+            .read()
+            .expect("transitions lock")
+            .last_id()
+            .unwrap_or(0);
+        let now_ms = now_epoch_ms().max(0) as u64;
+        self.controller
+            .number_transitions_from(now_ms.max(last + 1));
+    }
+
+    fn action_started(&self, transition: u64, action: u32) {
+        self.shared
+            .history
+            .lock()
+            .expect("history lock")
+            .action_started(transition, action, now_epoch_ms());
+    }
+
+    /// Records a transition in the replicated state, for every node's
+    /// history (at its start and at its end). Best effort: a record lost
+    /// in a change of DC leaves the history a transition short, nothing else.
+    fn replicate_transition(&self, record: TransitionRecord, ctx: &mut CellCtx<'_>) {
+        let Some(term) = self.controller.term() else {
+            return;
+        };
+        let id = record.id;
+        ctx.request_then(
+            ActorRef::new(&self.shared.node, "cib"),
+            Message::CibPropose {
+                term,
+                changes: vec![StatusChange::Transition { record }],
+            },
+            RECORD_TIMEOUT_MS,
+            move |answer| {
+                if !matches!(answer, Ok(Message::CibProposed { .. })) {
+                    tracing::debug!(
+                        transition = id,
+                        ?answer,
+                        "transition not recorded for the history"
+                    );
+                }
+                Message::Ok
+            },
+        );
     }
 
     fn on_view(&mut self, view: View, ctx: &mut CellCtx<'_>) {
@@ -320,6 +386,7 @@ impl Behaviour for DcActor {
             let info = self.shared.dc_info();
             info.ready.then_some(info.term)
         };
+        self.continue_transition_ids();
         self.feed(Event::Leadership { dc_term }, ctx);
     }
 
@@ -336,7 +403,10 @@ impl Behaviour for DcActor {
                 self.on_view(view, ctx);
                 return;
             }
-            Message::Leadership { dc_term } => Event::Leadership { dc_term },
+            Message::Leadership { dc_term } => {
+                self.continue_transition_ids();
+                Event::Leadership { dc_term }
+            }
             Message::CibClientChange => Event::ClientChange,
             Message::DcRecorded { ok } => Event::StatusRecorded { ok },
             Message::DcLrm { node, lrm } => Event::LrmReport { node, lrm },

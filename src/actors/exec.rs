@@ -12,6 +12,7 @@ use crate::actors::message::{ActorRef, Envelope, Message};
 use crate::actors::shared::{now_epoch_s, NodeShared};
 use crate::agent::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest};
 use crate::agent::run_resource;
+use crate::model::alerts::AlertEvent;
 use crate::model::cib_store;
 use crate::model::operation::{OpOutcome, OpSpec, OpStatus};
 use std::sync::Arc;
@@ -315,8 +316,26 @@ impl Behaviour for ExecActor {
 impl NodeShared {
     /// Writes a result into this node's own operation history.
     pub fn record_local(&self, op: &OpSpec, outcome: &OpOutcome, transition_key: &str) {
-        let mut history = self.lrm_history.lock().expect("lrm lock");
-        cib_store::record_op(&mut history, &self.node, op, outcome, transition_key);
+        {
+            let mut history = self.lrm_history.lock().expect("lrm lock");
+            cib_store::record_op(&mut history, &self.node, op, outcome, transition_key);
+        }
+        // The executor's own bookkeeping is no resource event.
+        if !matches!(
+            op.operation.as_str(),
+            "cancel" | "delete" | "clear_failcount"
+        ) {
+            self.raise_alert(AlertEvent::Resource {
+                node: self.node.clone(),
+                resource: op.resource.clone(),
+                task: op.operation.clone(),
+                interval_ms: op.interval_ms,
+                target_rc: op.expected_rc(),
+                status: outcome.status.code(),
+                rc: outcome.rc,
+                exec_ms: outcome.exec_ms,
+            });
+        }
     }
 }
 

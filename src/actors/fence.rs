@@ -217,6 +217,31 @@ async fn plan_for(shared: &NodeShared, target: &str) -> (Vec<Vec<FenceDevice>>, 
     (levels, skipped)
 }
 
+/// Fences `target` and tells this node's alert agents how it went (the
+/// fencer raises fencing alerts).
+async fn fence_and_alert(
+    shared: Arc<NodeShared>,
+    target: String,
+    action: String,
+) -> (bool, String) {
+    let (ok, detail) = fence(Arc::clone(&shared), target.clone(), action.clone()).await;
+    let desc = crate::model::alerts::fencing_desc(
+        &action,
+        &target,
+        &shared.node,
+        &shared.node,
+        ok,
+        if ok { "" } else { &detail },
+    );
+    shared.raise_alert(crate::model::alerts::AlertEvent::Fencing {
+        target,
+        action,
+        rc: if ok { 0 } else { 1 },
+        desc,
+    });
+    (ok, detail)
+}
+
 async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool, String) {
     let Some(fence_action) = FenceAction::parse(&action) else {
         return (false, format!("unknown fence action {action}"));
@@ -291,7 +316,7 @@ impl FenceActor {
         let shared = Arc::clone(&self.shared);
         tracing::warn!(%target, %action, "two-node cluster: fencing the lost peer before going on alone");
         ctx.spawn_reply(envelope, async move {
-            let (ok, detail) = fence(shared, target.clone(), action).await;
+            let (ok, detail) = fence_and_alert(shared, target.clone(), action).await;
             Message::FenceDone { target, ok, detail }
         });
     }
@@ -323,7 +348,8 @@ impl Behaviour for FenceActor {
             let shared = Arc::clone(&self.shared);
             tracing::warn!(%target, %action, "fencing");
             ctx.spawn_reply(&envelope, async move {
-                let (ok, detail) = fence(Arc::clone(&shared), target.clone(), action.clone()).await;
+                let (ok, detail) =
+                    fence_and_alert(Arc::clone(&shared), target.clone(), action.clone()).await;
                 Message::FenceDone { target, ok, detail }
             });
         }

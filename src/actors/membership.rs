@@ -15,10 +15,54 @@ pub struct MembershipActor {
 
 impl Behaviour for MembershipActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
+        if let Message::ReportQuery {
+            from_epoch_s,
+            to_epoch_s,
+        } = envelope.body
+        {
+            // Only a member's daemon asks (the router checks the sender).
+            let shared = std::sync::Arc::clone(&self.shared);
+            ctx.spawn_reply(&envelope, async move {
+                Message::ReportPart(
+                    crate::report::local_part(&shared, from_epoch_s, to_epoch_s).await,
+                )
+            });
+            return;
+        }
         if let Message::ViewChanged(view) = envelope.body {
             tracing::info!(view = view.id, members = ?view.members, "membership view");
-            *self.shared.view.write().expect("view lock") = view.clone();
+            let before = std::mem::replace(
+                &mut *self.shared.view.write().expect("view lock"),
+                view.clone(),
+            );
+            self.raise_node_alerts(&before.members, &view.members);
             ctx.send_local("dc", Message::ViewChanged(view));
+        }
+    }
+}
+
+impl MembershipActor {
+    /// Every node tells its alert agents who joined (`member`) and who was
+    /// lost (`lost`), as each Pacemaker controller does.
+    fn raise_node_alerts(&self, before: &[String], after: &[String]) {
+        let cib = self.shared.cib();
+        let changes = after
+            .iter()
+            .filter(|n| !before.contains(n))
+            .map(|n| (n, "member"))
+            .chain(
+                before
+                    .iter()
+                    .filter(|n| !after.contains(n))
+                    .map(|n| (n, "lost")),
+            );
+        for (node, state) in changes {
+            self.shared
+                .raise_alert(crate::model::alerts::AlertEvent::Node {
+                    node: node.clone(),
+                    node_id: crate::model::alerts::node_id(&cib, node),
+                    state: state.to_string(),
+                });
         }
     }
 }

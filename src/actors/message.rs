@@ -162,6 +162,12 @@ pub enum Message {
         op: OpSpec,
         outcome: OpOutcome,
     },
+    /// `systole report`: a node's settings and log lines of a window.
+    ReportQuery {
+        from_epoch_s: i64,
+        to_epoch_s: i64,
+    },
+    ReportPart(crate::report::ReportPart),
     LrmQuery,
     LrmContent {
         lrm: Element,

@@ -1,6 +1,7 @@
 //! The actor shell: supervised cells, location-transparent addressing, and
 //! the node's actors (CIB, DC, policy, executor, fencing, bus, membership).
 
+pub mod alert;
 pub mod cell;
 pub mod cib;
 pub mod dc;

@@ -108,8 +108,16 @@ pub struct NodeShared {
     /// A status section holding only this node's executor history: what it
     /// ran and the results (kept in Pacemaker's format).
     pub lrm_history: Mutex<Element>,
-    /// Transitions this node ran as DC.
+    /// Runs the alert agents the CIB asks for.
+    pub alerts: crate::actors::alert::AlertRunner,
+    /// Transitions this node ran as DC, as they go (the live copy).
     pub history: Mutex<crate::model::history::History>,
+    /// Every DC's transitions, as the replicated state holds them.
+    pub transitions: RwLock<Arc<crate::model::history::History>>,
+    /// The node's configuration file's settings (TOML), for `report`.
+    pub config_toml: std::sync::OnceLock<String>,
+    /// The node's `log_file`, when it has one.
+    pub log_file: std::sync::OnceLock<Option<PathBuf>>,
     next_call_id: AtomicU64,
     pub started: Instant,
 }
@@ -145,10 +153,22 @@ impl NodeShared {
             view_since_ms: AtomicU64::new(0),
             cib: RwLock::new(Arc::new(crate::model::cib_store::empty_cib())),
             lrm_history: Mutex::new(crate::model::cib_store::empty_cib()),
+            alerts: Default::default(),
             history: Mutex::new(Default::default()),
+            transitions: RwLock::new(Arc::default()),
+            config_toml: std::sync::OnceLock::new(),
+            log_file: std::sync::OnceLock::new(),
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
         }
+    }
+
+    /// `systole history` on this node: the replicated transitions, with
+    /// the live state of one this node runs as DC.
+    pub fn transition_history(&self) -> Vec<crate::model::history::TransitionRecord> {
+        let replicated = Arc::clone(&self.transitions.read().expect("transitions lock"));
+        let live = self.history.lock().expect("history lock");
+        crate::model::history::History::merged(&replicated, &live)
     }
 
     pub fn view(&self) -> View {

@@ -74,6 +74,7 @@ macro_rules! refuse {
     ($($arg:tt)*) => { return Err(AdminError(format!($($arg)*))) };
 }
 
+pub mod alerts;
 pub mod fencing;
 
 fn configuration(cib: &Element) -> Option<&Element> {

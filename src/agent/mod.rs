@@ -43,7 +43,7 @@ pub mod fence;
 pub mod lsb;
 pub mod metadata;
 pub mod ocf;
-mod process;
+pub(crate) mod process;
 pub mod recurring;
 pub mod systemd;
 

@@ -115,4 +115,9 @@ pub enum StatusChange {
         quorate: bool,
         dc: String,
     },
+    /// A transition as the DC ran it, for every node's history (kept in the
+    /// replicated state beside the CIB, not in it).
+    Transition {
+        record: crate::model::history::TransitionRecord,
+    },
 }

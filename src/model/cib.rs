@@ -538,6 +538,8 @@ pub struct Cib {
     /// Ids of resource templates (they also appear in `tags`).
     pub templates: std::collections::HashSet<String>,
     pub fencing_levels: Vec<FencingLevel>,
+    /// The `alerts` section: which agents to call on which events.
+    pub alerts: Vec<crate::model::alerts::Alert>,
     /// Shared, so that the scheduler's passes over the status section can
     /// hold it without copying every resource's history.
     pub node_states: Vec<std::sync::Arc<NodeState>>,
@@ -681,6 +683,10 @@ impl Cib {
                 }
             }
         }
+        let (alerts, mut alert_issues) =
+            crate::model::alerts::read_alerts(root, config, now_epoch_s);
+        cib.alerts = alerts;
+        cib.config_errors.append(&mut alert_issues);
         if let Some(issue) = start_up_disabled(&cib, config) {
             cib.config_errors.push(issue);
         }

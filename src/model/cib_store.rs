@@ -612,6 +612,8 @@ pub fn record_op(
 /// Applies a status fact; bumps num_updates.
 pub fn apply_status(cib: &mut Element, change: &StatusChange) {
     match change {
+        // Not the CIB's: the replicated state keeps it (`ReplicatedState::history`).
+        StatusChange::Transition { .. } => {}
         StatusChange::OpResult {
             node,
             op,

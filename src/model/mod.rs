@@ -2,6 +2,7 @@
 //! edits, scores and rules, and the state machines the daemon runs.
 
 pub mod acl;
+pub mod alerts;
 pub mod change;
 pub mod cib;
 pub mod cib_store;

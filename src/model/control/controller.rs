@@ -161,6 +161,8 @@ pub enum Effect {
         transition: u64,
         action: u32,
         result: String,
+        /// The agent's rc (0 or 1 for a fencing), when one answered.
+        rc: Option<i32>,
     },
     TransitionFinished {
         id: u64,
@@ -221,6 +223,13 @@ impl Controller {
             out: Vec::new(),
             status: Vec::new(),
         }
+    }
+
+    /// Transition ids from here on are at least `id`: a DC taking office
+    /// continues after every id its predecessors used, so ids stay unique
+    /// in the cluster's history.
+    pub fn number_transitions_from(&mut self, id: u64) {
+        self.next_transition = self.next_transition.max(id);
     }
 
     pub fn is_dc(&self) -> bool {
@@ -288,7 +297,7 @@ impl Controller {
                 transition,
                 action,
                 reason,
-            } => self.complete(transition, action, false, &reason),
+            } => self.complete(transition, action, false, &reason, None),
             Event::Tick => self.on_tick(cib, now_ms),
         }
         self.dispatch();
@@ -592,7 +601,7 @@ impl Controller {
         }
     }
 
-    fn complete(&mut self, transition: u64, action: u32, ok: bool, reason: &str) {
+    fn complete(&mut self, transition: u64, action: u32, ok: bool, reason: &str, rc: Option<i32>) {
         let Some(run) = self
             .office
             .as_mut()
@@ -611,6 +620,7 @@ impl Controller {
             transition,
             action,
             result,
+            rc,
         });
     }
 
@@ -632,10 +642,11 @@ impl Controller {
         // resource's state, and a failed one does not abort.
         if op.operation == "notify" {
             if in_graph {
-                self.complete(transition, action, true, "");
+                self.complete(transition, action, true, "", Some(outcome.rc));
             }
             return;
         }
+        let rc = outcome.rc;
         let key = format!("{action}:{transition}:{expected}:systole");
         let cause = format!("{} on {node}: rc {}", op.key(), outcome.rc);
         let reason = format!(
@@ -651,7 +662,7 @@ impl Controller {
             transition_key: key,
         });
         if in_graph {
-            self.complete(transition, action, !unexpected, &reason);
+            self.complete(transition, action, !unexpected, &reason, Some(rc));
         } else {
             // A recurring monitor's report, or a late answer.
             if unexpected {
@@ -694,7 +705,13 @@ impl Controller {
         if transition == 0 {
             self.want_schedule(&format!("fencing of {target}"));
         }
-        self.complete(transition, action, ok, &detail);
+        self.complete(
+            transition,
+            action,
+            ok,
+            &detail,
+            Some(if ok { 0 } else { 1 }),
+        );
     }
 
     fn flush_status(&mut self) {
@@ -918,6 +935,7 @@ mod tests {
                     .iter()
                     .map(|c| match c {
                         StatusChange::Quorum { .. } => "quorum".to_string(),
+                        StatusChange::Transition { record } => format!("transition {}", record.id),
                         StatusChange::NodeJoined { node } => format!("joined {node}"),
                         StatusChange::NodeLrm { node, .. } => format!("lrm {node}"),
                         StatusChange::NodeLost { node } => format!("lost {node}"),

@@ -12,6 +12,7 @@
 use crate::model::change::{CibChange, StatusChange};
 use crate::model::cib_store::{self, CibVersion};
 use crate::model::control::members::{Member, MemberChange, MemberRole, Members};
+use crate::model::history::History;
 use crate::model::xml::Element;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -72,13 +73,18 @@ pub enum Applied {
 pub struct ReplicatedState {
     pub cib: Arc<Element>,
     pub members: Members,
+    /// The transitions the DCs ran (bounded; see `model::history`).
+    pub history: Arc<History>,
 }
 
-/// The snapshot form: members plus the CIB as XML text.
+/// The snapshot form: members plus the CIB as XML text, and the history
+/// (absent from snapshots written before it was kept).
 #[derive(Serialize, Deserialize)]
 struct SnapshotData {
     members: Members,
     cib_xml: String,
+    #[serde(default)]
+    history: History,
 }
 
 impl ReplicatedState {
@@ -97,6 +103,7 @@ impl ReplicatedState {
         let mut state = ReplicatedState {
             cib: Arc::new(cib),
             members: Members::default(),
+            history: Arc::default(),
         };
         let mut names: Vec<(&String, MemberRole)> = voters
             .iter()
@@ -122,6 +129,7 @@ impl ReplicatedState {
         rmp_serde::to_vec(&SnapshotData {
             members: self.members.clone(),
             cib_xml: self.cib.to_xml_compact(),
+            history: (*self.history).clone(),
         })
         .expect("snapshot serialises")
     }
@@ -134,6 +142,7 @@ impl ReplicatedState {
         Ok(ReplicatedState {
             cib: Arc::new(cib),
             members: data.members,
+            history: Arc::new(data.history),
         })
     }
 
@@ -158,9 +167,13 @@ impl ReplicatedState {
                 }
             }
             Ok(Command::Status { changes, .. }) => {
-                let cib = Arc::make_mut(&mut self.cib);
-                for change in &changes {
-                    cib_store::apply_status(cib, change);
+                for change in changes {
+                    match change {
+                        StatusChange::Transition { record } => {
+                            Arc::make_mut(&mut self.history).upsert(record)
+                        }
+                        other => cib_store::apply_status(Arc::make_mut(&mut self.cib), &other),
+                    }
                 }
                 Applied::Status { index }
             }
@@ -253,6 +266,50 @@ mod tests {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    #[test]
+    fn transitions_go_to_the_history_beside_the_cib_and_survive_a_snapshot() {
+        let mut state = founded();
+        let cib_before = state.cib.clone();
+        let plan = crate::model::plan::Plan {
+            actions: vec![],
+            summary: vec!["* Start web".into()],
+        };
+        let mut record = crate::model::history::TransitionRecord::new(
+            7,
+            "n1",
+            "node n2 joined",
+            state.version(),
+            1_700_000_000,
+            &plan,
+        );
+        record.outcome = Some("complete".into());
+        let entry = Command::Status {
+            term: 3,
+            changes: vec![StatusChange::Transition {
+                record: record.clone(),
+            }],
+        };
+        state.apply_entry(9, &entry.encode());
+        assert_eq!(state.history.records(), vec![record.clone()]);
+        assert_eq!(state.cib, cib_before, "the CIB is untouched");
+        let restored = ReplicatedState::decode(&state.encode()).unwrap();
+        assert_eq!(restored.history.records(), vec![record]);
+        // A snapshot written before the history was kept still reads.
+        #[derive(Serialize)]
+        struct Older {
+            members: Members,
+            cib_xml: String,
+        }
+        let older = rmp_serde::to_vec(&Older {
+            members: state.members.clone(),
+            cib_xml: state.cib.to_xml_compact(),
+        })
+        .unwrap();
+        let read = ReplicatedState::decode(&older).unwrap();
+        assert!(read.history.records().is_empty());
+        assert_eq!(read.cib, state.cib);
     }
 
     #[test]
