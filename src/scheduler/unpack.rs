@@ -1119,6 +1119,21 @@ fn unpack_remote_nodes(w: &mut Working) {
             new_nodes.push((r.id.clone(), NodeKind::Remote, r.id.clone()));
         }
     }
+    // A remote connection only left in the history (an orphan) still names
+    // a remote node: what runs there is read and stopped, as the reference
+    // does. (Orphaned guest connections, with a container, are not.)
+    for state in &w.cib.node_states {
+        for lrm in &state.lrm {
+            let is_remote = lrm.agent.as_ref().is_some_and(|a| {
+                a.class == "ocf" && a.provider.as_deref() == Some("pacemaker") && a.kind == "remote"
+            });
+            let known = w.by_id.contains_key(&lrm.id)
+                || new_nodes.iter().any(|(name, _, _)| *name == lrm.id);
+            if is_remote && lrm.container.is_none() && !known && !lrm.ops.is_empty() {
+                new_nodes.push((lrm.id.clone(), NodeKind::Remote, lrm.id.clone()));
+            }
+        }
+    }
     for (name, kind, connection) in new_nodes {
         let was_fenced = w
             .cib
