@@ -1670,12 +1670,17 @@ fn unpack_lrm_entry(
         Some(i) => i.clone(),
         None => {
             // An orphan: no longer configured. It must stop if active.
-            // Bundle-generated resources are not modelled one by one.
+            // Bundle-generated resources are not modelled one by one, except
+            // the connection of a replica beyond the bundle's count: it names
+            // a node whose resources stop with it.
             let from_bundle = w
                 .rscs
                 .iter()
                 .any(|r| r.variant == Variant::Bundle && lrm.id.starts_with(&format!("{}-", r.id)));
-            if !w.stop_orphans || from_bundle {
+            let names_node = w
+                .node_named(&lrm.id)
+                .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
+            if !w.stop_orphans || (from_bundle && !names_node && !on_orphan_replica(w, node)) {
                 return;
             }
             let orphan = add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None);
@@ -1709,7 +1714,11 @@ fn unpack_lrm_entry(
             .find_map(|b| b.remotes.iter().position(|&r| &w.rscs[r].id == c))
     });
     let anonymous = replica.is_none() && anonymous_clone_of(w, first).is_some();
+    // On the node of a bundle replica beyond the bundle's count, what ran
+    // there is an orphan of its own, stopped with the replica.
+    let orphan_replica = replica.is_none() && on_orphan_replica(w, node);
     let picked = match replica {
+        None if orphan_replica => None,
         Some(k) => instances
             .iter()
             .copied()
@@ -1734,6 +1743,7 @@ fn unpack_lrm_entry(
     }
     let target = match picked {
         Some(t) => t,
+        None if orphan_replica => add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None),
         None => {
             // More active copies than configured instances.
             let template = instances[0];
@@ -2117,6 +2127,19 @@ fn anonymous_instance(w: &Working, instances: &[usize], node: usize) -> Option<u
         }
     }
     found
+}
+
+/// Whether `node` is the node of a bundle replica beyond the bundle's
+/// count: its connection is an orphan named after a bundle.
+fn on_orphan_replica(w: &Working, node: usize) -> bool {
+    let Some(conn) = w.nodes[node].connection.as_ref() else {
+        return false;
+    };
+    let orphan = w.by_id.get(conn).is_some_and(|&c| w.rscs[c].orphan);
+    orphan
+        && w.rscs
+            .iter()
+            .any(|r| r.variant == Variant::Bundle && conn.starts_with(&format!("{}-", r.id)))
 }
 
 /// Whether the anonymous clone holding `r` allows several copies per node
