@@ -1127,6 +1127,8 @@ impl<'a> Model<'a> {
         self.fenced = fence.to_vec();
         super::create::apply_fencing(self);
         super::constraints::apply(self);
+        // Newest action first, as the reference walks its action list: which
+        // ordering makes an action required first decides the reason shown.
         for a in (0..self.acts.len()).rev() {
             self.update_for_orderings(a);
         }
