@@ -327,6 +327,13 @@ pub struct AgentSpec {
 }
 
 impl AgentSpec {
+    /// `ocf:pacemaker:remote`: the connection to a Pacemaker Remote node.
+    pub fn is_remote_connection(&self) -> bool {
+        self.class == "ocf"
+            && self.provider.as_deref() == Some("pacemaker")
+            && self.kind == "remote"
+    }
+
     pub fn display(&self) -> String {
         match &self.provider {
             Some(p) => format!("{}:{}:{}", self.class, p, self.kind),

@@ -1106,9 +1106,10 @@ fn unpack_remote_nodes(w: &mut Working) {
         if r.variant != Variant::Primitive {
             continue;
         }
-        let is_remote = r.agent.as_ref().is_some_and(|a| {
-            a.class == "ocf" && a.provider.as_deref() == Some("pacemaker") && a.kind == "remote"
-        });
+        let is_remote = r
+            .agent
+            .as_ref()
+            .is_some_and(AgentSpec::is_remote_connection);
         let in_bundle = r
             .parent
             .is_some_and(|p| matches!(w.rscs[p].variant, Variant::Bundle))
@@ -1124,9 +1125,10 @@ fn unpack_remote_nodes(w: &mut Working) {
     // does. (Orphaned guest connections, with a container, are not.)
     for state in &w.cib.node_states {
         for lrm in &state.lrm {
-            let is_remote = lrm.agent.as_ref().is_some_and(|a| {
-                a.class == "ocf" && a.provider.as_deref() == Some("pacemaker") && a.kind == "remote"
-            });
+            let is_remote = lrm
+                .agent
+                .as_ref()
+                .is_some_and(AgentSpec::is_remote_connection);
             let known = w.by_id.contains_key(&lrm.id)
                 || new_nodes.iter().any(|(name, _, _)| *name == lrm.id);
             if is_remote && lrm.container.is_none() && !known && !lrm.ops.is_empty() {
@@ -1673,10 +1675,7 @@ fn unpack_lrm_entry(
             // Bundle-generated resources are not modelled one by one, except
             // the connection of a replica beyond the bundle's count: it names
             // a node whose resources stop with it.
-            let from_bundle = w
-                .rscs
-                .iter()
-                .any(|r| r.variant == Variant::Bundle && lrm.id.starts_with(&format!("{}-", r.id)));
+            let from_bundle = bundle_generated(w, &lrm.id);
             let names_node = w
                 .node_named(&lrm.id)
                 .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
@@ -2136,10 +2135,14 @@ fn on_orphan_replica(w: &Working, node: usize) -> bool {
         return false;
     };
     let orphan = w.by_id.get(conn).is_some_and(|&c| w.rscs[c].orphan);
-    orphan
-        && w.rscs
-            .iter()
-            .any(|r| r.variant == Variant::Bundle && conn.starts_with(&format!("{}-", r.id)))
+    orphan && bundle_generated(w, conn)
+}
+
+/// Whether `id` names something a bundle generates (`BUNDLE-...`).
+fn bundle_generated(w: &Working, id: &str) -> bool {
+    w.rscs
+        .iter()
+        .any(|r| r.variant == Variant::Bundle && id.starts_with(&format!("{}-", r.id)))
 }
 
 /// Whether the anonymous clone holding `r` allows several copies per node
