@@ -188,8 +188,14 @@ pub fn svg(record: &TransitionRecord) -> String {
     for a in &record.actions {
         let (c, r) = layout.place[&a.id];
         let (x, y) = box_origin(c, r);
-        let state = ActionState::of(a);
         let pseudo = a.node.is_none();
+        // A pseudo-action runs nothing: done once its transition completed.
+        let state = match ActionState::of(a) {
+            ActionState::Pending if pseudo && record.outcome.as_deref() == Some("complete") => {
+                ActionState::Done
+            }
+            state => state,
+        };
         let mut tooltip = format!("[{}] {} ({})", a.id, a.description, state.name());
         if let Some(result) = &a.result {
             let _ = write!(tooltip, ": {result}");

@@ -224,7 +224,10 @@ mod tests {
         // Nothing known yet: the resource is probed on both nodes first.
         for node in ["node1", "node2"] {
             let probe = format!("probe web on {node}");
-            assert!(calm.actions.iter().any(|a| a.description == probe), "{probe}");
+            assert!(
+                calm.actions.iter().any(|a| a.description == probe),
+                "{probe}"
+            );
         }
         let what = WhatIf {
             node_down: "node1".into(),
@@ -234,9 +237,15 @@ mod tests {
         let (cib, said) = what.apply(&live, 0).unwrap();
         assert_eq!(said.len(), 2, "{said:?}");
         let record = would_follow(&cib, 0).unwrap();
-        assert!(record.actions.iter().any(|a| a.description == "probe web on node2"));
+        assert!(record
+            .actions
+            .iter()
+            .any(|a| a.description == "probe web on node2"));
         assert!(
-            !record.actions.iter().any(|a| a.description.contains("node1")),
+            !record
+                .actions
+                .iter()
+                .any(|a| a.description.contains("node1")),
             "a node that is down runs nothing"
         );
         assert!(what.configuration_edit(&live).unwrap().changes.len() == 1);

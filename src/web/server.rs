@@ -487,8 +487,14 @@ async fn events(
     let events = futures::stream::unfold(
         (receiver, s, stream),
         |(mut receiver, s, stream)| async move {
-            receiver.changed().await.ok()?;
-            let snapshot = receiver.borrow_and_update().clone();
+            // The first snapshot (nothing asked yet) would blank the page.
+            let snapshot = loop {
+                receiver.changed().await.ok()?;
+                let snapshot = receiver.borrow_and_update().clone();
+                if snapshot != Snapshot::default() {
+                    break snapshot;
+                }
+            };
             let fragment = render_live(&snapshot, &s, &stream);
             let event = Event::default()
                 .event("update")
@@ -724,7 +730,7 @@ async fn basic_auth_ok(app: &Shared, headers: &HeaderMap) -> bool {
     else {
         return false;
     };
-    let Some((user, password)) = decode_base64(encoded.trim())
+    let Some((user, password)) = auth::decode_base64(encoded.trim())
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|t| {
             t.split_once(':')
@@ -737,28 +743,6 @@ async fn basic_auth_ok(app: &Shared, headers: &HeaderMap) -> bool {
     tokio::task::spawn_blocking(move || check_login(&app, &user, &password).is_ok())
         .await
         .unwrap_or(false)
-}
-
-fn decode_base64(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in text.bytes().take_while(|c| *c != b'=') {
-        buffer = (buffer << 6) | u32::from(value(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((buffer >> bits) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// The user's access if the password is right and they may read at least.
@@ -964,13 +948,6 @@ impl axum::serve::Listener for TlsListener {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_decodes_basic_auth() {
-        assert_eq!(decode_base64("YWxpY2U6czNjcmV0").unwrap(), b"alice:s3cret");
-        assert_eq!(decode_base64("YQ==").unwrap(), b"a");
-        assert!(decode_base64("!!").is_none());
-    }
 
     #[test]
     fn the_session_cookie_is_found_among_others() {
