@@ -160,14 +160,16 @@ pub fn node_names(cib: &Element) -> Vec<String> {
 /// (every action pending), for the same drawing as a real transition.
 pub fn would_follow(cib: &Element, now_epoch_s: i64) -> Result<TransitionRecord, String> {
     let plan: Plan = crate::scheduler::plan::plan(cib, now_epoch_s)?;
-    Ok(TransitionRecord::new(
+    let mut record = TransitionRecord::new(
         0,
         "sandbox",
         "what-if",
         crate::model::cib_store::version(cib),
         now_epoch_s,
         &plan,
-    ))
+    );
+    record.outcome = Some("would follow (not run)".into());
+    Ok(record)
 }
 
 /// Parses `admin_epoch:epoch`.
