@@ -49,6 +49,8 @@ pub enum ControlRequest {
     },
     /// The bus's counters (sent, received, dropped and why).
     BusStats,
+    /// This node's scheduler and transition durations (`/metrics`).
+    Timings,
     /// Fence a node now (`systole fence NODE`), through the DC.
     Fence {
         target: String,
@@ -104,7 +106,8 @@ impl ControlRequest {
             | ControlRequest::Actors
             | ControlRequest::CibGet
             | ControlRequest::History
-            | ControlRequest::BusStats => Lane::Read,
+            | ControlRequest::BusStats
+            | ControlRequest::Timings => Lane::Read,
             _ => Lane::Work,
         }
     }
@@ -243,6 +246,11 @@ pub enum ControlResponse {
         stats: crate::transport::TransportStats,
         /// Datagrams from hosts that hold the key but are not members.
         refused_non_members: u64,
+    },
+    /// Scheduler and transition durations on `node`.
+    Timings {
+        node: String,
+        timings: crate::model::histogram::Timings,
     },
     Done(String),
     Error(String),

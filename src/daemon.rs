@@ -764,6 +764,10 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
+        ControlRequest::Timings => ControlResponse::Timings {
+            node: node.shared.node.clone(),
+            timings: node.shared.timings.lock().expect("timings lock").clone(),
+        },
         ControlRequest::BusStats => ControlResponse::Bus {
             node: node.shared.node.clone(),
             stats: node.bus.stats(),
@@ -1233,7 +1237,7 @@ fn group_name(gid: u32) -> Option<String> {
     Some(name.to_string_lossy().into_owned())
 }
 
-fn group_gid(name: &str) -> Option<u32> {
+pub fn group_gid(name: &str) -> Option<u32> {
     let c_name = std::ffi::CString::new(name).ok()?;
     let group = unsafe { libc::getgrnam(c_name.as_ptr()) };
     if group.is_null() {

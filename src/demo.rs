@@ -43,6 +43,12 @@ pub fn run(dir: Option<PathBuf>, keep: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let outcome = tour(&dir);
     if keep {
+        match localcluster::start_web(&dir) {
+            Ok(url) => println!(
+                "\n== Web console: {url} (live status, transition graphs, sandbox, /metrics)"
+            ),
+            Err(error) => println!("\n== The web console did not start: {error:#}"),
+        }
         println!(
             "\n== Cluster left running (--keep). Try:\n   systole status --dir {0}\n   systole actors --dir {0} --node node1\n   systole cluster down --dir {0}",
             dir.display()

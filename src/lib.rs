@@ -29,3 +29,4 @@ pub mod sim;
 pub mod simulate;
 pub mod status_text;
 pub mod transport;
+pub mod web;

@@ -183,6 +183,40 @@ pub fn start_daemon(config_path: &Path) -> anyhow::Result<u32> {
     Ok(child.id())
 }
 
+/// The web console started for a local cluster (`demo --keep`).
+pub fn web_pid_path(dir: &Path) -> PathBuf {
+    dir.join("web.pid")
+}
+
+/// Starts `systole web` on a free loopback port for the local cluster in
+/// `dir`, detached like its daemons (`cluster down` stops it); answers
+/// its URL.
+pub fn start_web(dir: &Path) -> anyhow::Result<String> {
+    use std::os::unix::process::CommandExt;
+    let out_path = dir.join("web.log");
+    let out = std::fs::File::create(&out_path)?;
+    let exe = std::env::current_exe().context("locating the systole binary")?;
+    let child = std::process::Command::new(exe)
+        .args(["web", "--bind", "127.0.0.1:0", "--dir"])
+        .arg(dir)
+        .stdin(std::process::Stdio::null())
+        .stdout(out.try_clone()?)
+        .stderr(out)
+        .process_group(0)
+        .spawn()
+        .context("starting the web console")?;
+    crate::persist::write_atomic(&web_pid_path(dir), child.id().to_string().as_bytes())?;
+    let mut url = None;
+    wait_for(10_000, "the web console to print its URL", || {
+        url = std::fs::read_to_string(&out_path).ok().and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("web console on ").map(String::from))
+        });
+        url.is_some()
+    })?;
+    url.context("no URL")
+}
+
 pub fn ping(socket: &Path) -> bool {
     matches!(
         control::call(socket, &ControlRequest::Ping, 1_000),
@@ -282,6 +316,10 @@ pub fn down(dir: &Path) -> anyhow::Result<usize> {
     let names = nodes_in(dir);
     if names.is_empty() {
         bail!("{} holds no local cluster", dir.display());
+    }
+    if let Some(pid) = read_pid(&web_pid_path(dir)).filter(|&pid| alive(pid)) {
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        let _ = std::fs::remove_file(web_pid_path(dir));
     }
     let mut pids = Vec::new();
     for node in &names {

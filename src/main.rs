@@ -74,6 +74,9 @@ enum Command {
         #[arg(long)]
         keep: bool,
     },
+    /// The web console: live status, transition graphs, a sandbox and
+    /// /metrics, talking to the cluster through the control socket.
+    Web(WebArgs),
     /// Cluster status, like `crm_mon -1 --show-detail`.
     Status {
         #[arg(long)]
@@ -206,6 +209,49 @@ struct FenceArgs {
     /// Power it off instead of rebooting it.
     #[arg(long)]
     off: bool,
+}
+
+#[derive(Args)]
+struct WebArgs {
+    #[command(subcommand)]
+    action: Option<WebAction>,
+    /// Address to serve on (port 0: any free port; the URL is printed).
+    /// Any address but loopback needs --tls-cert, --tls-key and --users.
+    #[arg(long, default_value = "127.0.0.1:7630")]
+    bind: std::net::SocketAddr,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Users file (`systole web passwd` writes it): every page then needs a login.
+    #[arg(long)]
+    users: Option<PathBuf>,
+    /// A node's configuration: its admin_group and readonly_group decide
+    /// what each user may do (as on the control socket).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// The admin group (overrides the configuration's).
+    #[arg(long)]
+    admin_group: Option<String>,
+    /// The read-only group (overrides the configuration's).
+    #[arg(long)]
+    readonly_group: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum WebAction {
+    /// Add or replace a user in a users file; the password is read from
+    /// standard input (its first line).
+    Passwd {
+        #[arg(long)]
+        users: PathBuf,
+        name: String,
+        /// The user's groups (the admin or read-only group of the cluster).
+        #[arg(long = "group", required = true)]
+        groups: Vec<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -709,6 +755,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
         }
         Command::Demo { keep } => systole::demo::run(target.dir.clone(), keep)?,
+        Command::Web(args) => return web(target, args),
         Command::Status { .. } if target.shadow.is_some() => bail!(
             "status shows the running cluster; for a shadow see `systole simulate --shadow NAME`"
         ),
@@ -1432,24 +1479,7 @@ fn shadow_command(target: &Target, action: ShadowAction) -> anyhow::Result<i32> 
             }
         }
         ShadowAction::Commit { name, force } => {
-            let shadow_cib = shadow::load(&dir, &name)?;
-            let configuration = admin::configuration_of(&shadow_cib);
-            if let Err(errors) = admin::validate::check(&configuration) {
-                bail!(
-                    "shadow {name} is not a valid configuration; nothing committed:\n  {}",
-                    errors.join("\n  ")
-                );
-            }
-            let (admin_epoch, epoch) = shadow::origin(&dir, &name)?;
-            let change = if force {
-                CibChange::ReplaceConfiguration(configuration)
-            } else {
-                CibChange::ReplaceConfigurationIf {
-                    admin_epoch,
-                    epoch,
-                    configuration,
-                }
-            };
+            let change = shadow::commit_change(&dir, &name, force)?;
             match ask(target, ControlRequest::CibModify { change }) {
                 Ok(ControlResponse::Done(text)) => {
                     println!("committed shadow {name}: its configuration is live ({text})")
@@ -1473,6 +1503,82 @@ fn shadow_command(target: &Target, action: ShadowAction) -> anyhow::Result<i32> 
             }
         }
     }
+    Ok(0)
+}
+
+fn web(target: &Target, args: WebArgs) -> anyhow::Result<i32> {
+    if let Some(WebAction::Passwd {
+        users,
+        name,
+        groups,
+    }) = args.action
+    {
+        return web_passwd(&users, &name, &groups);
+    }
+    let endpoint = match (&target.socket, &target.dir) {
+        (None, Some(dir)) if target.node.is_none() => systole::web::Endpoint::Dir(dir.clone()),
+        _ => systole::web::Endpoint::Socket(resolve_socket(target)?),
+    };
+    let mut groups = systole::web::auth::GroupPolicy::default();
+    if let Some(path) = &args.config {
+        let config = systole::config::NodeConfig::load(path)?;
+        groups.admin_group = config.admin_group;
+        groups.readonly_group = config.readonly_group;
+    }
+    groups.admin_group = args.admin_group.or(groups.admin_group);
+    groups.readonly_group = args.readonly_group.or(groups.readonly_group);
+    let options = systole::web::WebOptions {
+        bind: args.bind,
+        endpoint,
+        tls: args.tls_cert.zip(args.tls_key),
+        users: args.users,
+        groups,
+        shadow_dir: shadow_dir(target),
+    };
+    // Refused before anything starts, with the reason.
+    systole::web::check_options(&options)?;
+    init_logging(None)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the web console's runtime")?;
+    runtime.block_on(systole::web::serve(options))?;
+    Ok(0)
+}
+
+fn web_passwd(users: &Path, name: &str, groups: &[String]) -> anyhow::Result<i32> {
+    let mut password = String::new();
+    std::io::stdin()
+        .read_line(&mut password)
+        .context("reading the password from standard input")?;
+    let password = password.trim_end_matches(['\n', '\r']);
+    if password.is_empty() {
+        bail!("empty password on standard input; nothing written");
+    }
+    let line = systole::web::auth::user_line(
+        name,
+        groups,
+        password,
+        systole::web::auth::PBKDF2_ITERATIONS,
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
+    let old = match std::fs::read_to_string(users) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", users.display())),
+    };
+    let prefix = format!("{name}:");
+    let mut lines: Vec<&str> = old.lines().filter(|l| !l.starts_with(&prefix)).collect();
+    lines.push(&line);
+    let text = lines.join("\n") + "\n";
+    systole::persist::write_atomic(users, text.as_bytes())?;
+    std::fs::set_permissions(users, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    println!(
+        "{name} written to {} (groups {})",
+        users.display(),
+        groups.join(",")
+    );
     Ok(0)
 }
 

@@ -145,7 +145,8 @@ fn state_for<'a>(cib: &'a mut Element, node: &str) -> &'a mut Element {
     }
 }
 
-fn set_node(cib: &mut Element, node: &str, up: bool) {
+/// Marks `node` up (in the cluster, its daemon running) or down in the status.
+pub fn set_node(cib: &mut Element, node: &str, up: bool) {
     let ns = state_for(cib, node);
     if up {
         ns.set_attr("in_ccm", "true");
@@ -160,7 +161,8 @@ fn set_node(cib: &mut Element, node: &str, up: bool) {
     }
 }
 
-fn inject_failure(cib: &mut Element, spec: &str, now: i64) -> anyhow::Result<()> {
+/// Records a failed operation `RSC_OP_INTERVAL@NODE=RC` at `now`.
+pub fn inject_failure(cib: &mut Element, spec: &str, now: i64) -> anyhow::Result<()> {
     let (key, rest) = spec
         .split_once('@')
         .context("--op-fail wants RSC_OP_INTERVAL@NODE=RC")?;

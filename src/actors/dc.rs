@@ -42,6 +42,18 @@ pub struct DcActor {
     controller: Controller,
     /// The membership as this actor last saw it.
     view: BTreeSet<String>,
+    /// The running transition and when it started (for its duration).
+    running_since: Option<(u64, std::time::Instant)>,
+}
+
+/// Adds the time since `since` to one of the node's duration histograms.
+fn record_duration(
+    shared: &NodeShared,
+    since: std::time::Instant,
+    which: fn(&mut crate::model::histogram::Timings) -> &mut crate::model::histogram::Histogram,
+) {
+    let elapsed_ms = since.elapsed().as_millis() as u64;
+    which(&mut shared.timings.lock().expect("timings lock")).observe(elapsed_ms);
 }
 
 impl DcActor {
@@ -62,6 +74,7 @@ impl DcActor {
             view: view.members.iter().cloned().collect(),
             shared,
             controller,
+            running_since: None,
         }
     }
 
@@ -89,6 +102,8 @@ impl DcActor {
             ),
             Effect::Schedule { term, request } => {
                 let cib = (*self.shared.cib()).clone();
+                let shared = Arc::clone(&self.shared);
+                let asked = std::time::Instant::now();
                 ctx.request_then(
                     ActorRef::new(&self.shared.node, "policy"),
                     Message::Schedule {
@@ -97,6 +112,7 @@ impl DcActor {
                     },
                     SCHEDULE_TIMEOUT_MS,
                     move |answer| {
+                        record_duration(&shared, asked, |t| &mut t.scheduler_ms);
                         let (plan, error) = match answer {
                             Ok(Message::Scheduled { plan }) => (Some(plan), None),
                             Ok(Message::Error(error)) => (None, Some(error)),
@@ -189,6 +205,7 @@ impl DcActor {
                     &plan,
                 );
                 self.replicate_transition(record.clone(), ctx);
+                self.running_since = Some((id, std::time::Instant::now()));
                 self.shared
                     .history
                     .lock()
@@ -208,6 +225,9 @@ impl DcActor {
                 .record_action(transition, action, &result, rc, now_epoch_ms()),
             Effect::TransitionFinished { id, outcome } => {
                 tracing::info!(transition = id, %outcome, "transition finished");
+                if let Some((_, since)) = self.running_since.take().filter(|(t, _)| *t == id) {
+                    record_duration(&self.shared, since, |t| &mut t.transition_ms);
+                }
                 let record = {
                     let mut history = self.shared.history.lock().expect("history lock");
                     history.finish(id, &outcome);

@@ -120,6 +120,8 @@ pub struct NodeShared {
     pub log_file: std::sync::OnceLock<Option<PathBuf>>,
     next_call_id: AtomicU64,
     pub started: Instant,
+    /// Scheduler and transition durations, for `/metrics`.
+    pub timings: Mutex<crate::model::histogram::Timings>,
 }
 
 impl NodeShared {
@@ -160,6 +162,7 @@ impl NodeShared {
             log_file: std::sync::OnceLock::new(),
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
+            timings: Mutex::new(Default::default()),
         }
     }
 

@@ -9,6 +9,7 @@
 //! The directory: `$SYSTOLE_SHADOW_DIR`, else `DIR/shadow` for a local
 //! cluster (`--dir DIR`), else `/var/lib/systole/shadow`.
 
+use crate::actors::message::CibChange;
 use crate::model::cib_store;
 use crate::model::xml::Element;
 use crate::persist::write_atomic;
@@ -84,6 +85,48 @@ pub fn save(dir: &Path, name: &str, cib: &Element) -> anyhow::Result<()> {
     check_name(name)?;
     write_atomic(&path(dir, name), cib.to_xml_pretty().as_bytes())?;
     Ok(())
+}
+
+/// Writes `cib` as shadow `name`, taken from the live version `origin`
+/// (`(admin_epoch, epoch)`): its commit expects the live CIB still there.
+pub fn save_with_origin(
+    dir: &Path,
+    name: &str,
+    cib: &Element,
+    origin: (u64, u64),
+) -> anyhow::Result<PathBuf> {
+    check_name(name)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let file = path(dir, name);
+    write_atomic(&file, cib.to_xml_pretty().as_bytes())?;
+    write_atomic(
+        &origin_path(dir, name),
+        format!("{} {}\n", origin.0, origin.1).as_bytes(),
+    )?;
+    Ok(file)
+}
+
+/// The change that makes shadow `name`'s configuration live: refused
+/// unless valid; unless `force`, a compare-and-swap on the live version
+/// the shadow was taken from (the DC refuses it if the CIB moved since).
+pub fn commit_change(dir: &Path, name: &str, force: bool) -> anyhow::Result<CibChange> {
+    let shadow_cib = load(dir, name)?;
+    let configuration = crate::admin::configuration_of(&shadow_cib);
+    if let Err(errors) = crate::admin::validate::check(&configuration) {
+        bail!(
+            "shadow {name} is not a valid configuration; nothing committed:\n  {}",
+            errors.join("\n  ")
+        );
+    }
+    if force {
+        return Ok(CibChange::ReplaceConfiguration(configuration));
+    }
+    let (admin_epoch, epoch) = origin(dir, name)?;
+    Ok(CibChange::ReplaceConfigurationIf {
+        admin_epoch,
+        epoch,
+        configuration,
+    })
 }
 
 /// The live `(admin_epoch, epoch)` the shadow was taken from.

@@ -42,6 +42,9 @@ pub struct ActionRecord {
     /// The agent's rc, when one answered.
     #[serde(default)]
     pub rc: Option<i32>,
+    /// The actions this one waited for (the transition graph's orderings).
+    #[serde(default)]
+    pub after: Vec<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +111,7 @@ impl TransitionRecord {
                     started_epoch_ms: None,
                     ended_epoch_ms: None,
                     rc: None,
+                    after: a.after.clone(),
                 })
                 .collect(),
             outcome: None,

@@ -10,6 +10,7 @@ pub mod control;
 pub mod diff;
 pub mod digest;
 pub mod fencing;
+pub mod histogram;
 pub mod history;
 pub mod names;
 pub mod operation;
