@@ -1007,11 +1007,30 @@ fn initial_next_role(w: &Working, r: usize) -> Role {
     let rsc = &w.rscs[r];
     match rsc.target_role {
         Role::Stopped => Role::Stopped,
-        Role::Unpromoted if !rsc.current.is_empty() || rsc.variant != Variant::Primitive => {
+        // Inside a promotable clone, Unpromoted bars promotion whether the
+        // instance runs or not (checked against the reference on a stopped
+        // promotable clone: both instances start, none is promoted).
+        Role::Unpromoted
+            if !rsc.current.is_empty()
+                || rsc.variant != Variant::Primitive
+                || in_promotable_clone(w, r) =>
+        {
             Role::Unpromoted
         }
         _ => Role::Unknown,
     }
+}
+
+/// Whether a resource sits (at any depth) in a promotable clone.
+fn in_promotable_clone(w: &Working, r: usize) -> bool {
+    let mut ancestor = w.rscs[r].parent;
+    while let Some(p) = ancestor {
+        if w.rscs[p].variant == Variant::Clone {
+            return w.rscs[p].promotable;
+        }
+        ancestor = w.rscs[p].parent;
+    }
+    false
 }
 
 /// What a lost ticket does: the configured loss-policy, or by default

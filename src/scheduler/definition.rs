@@ -259,7 +259,7 @@ fn check_resource(
     // own to compare with.
     let generated =
         w.rscs[w.top_of(r)].variant == Variant::Bundle || w.guest_containers.contains_key(&rsc.id);
-    if generated || rsc.params.values().any(|v| v.contains("#uname")) {
+    if generated {
         return;
     }
     if agent_changed(rsc, lrm) {
