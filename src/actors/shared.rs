@@ -120,6 +120,11 @@ pub struct NodeShared {
     pub log_file: std::sync::OnceLock<Option<PathBuf>>,
     next_call_id: AtomicU64,
     pub started: Instant,
+    /// The cluster key, for connections to remote daemons; set at start.
+    pub cluster_key: std::sync::OnceLock<crate::transport::AuthKey>,
+    /// This node's connections to remote daemons (connection resources
+    /// it hosts).
+    pub remote_links: crate::remote::link::RemoteLinks,
 }
 
 impl NodeShared {
@@ -160,6 +165,8 @@ impl NodeShared {
             log_file: std::sync::OnceLock::new(),
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
+            cluster_key: std::sync::OnceLock::new(),
+            remote_links: Default::default(),
         }
     }
 

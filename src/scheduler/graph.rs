@@ -295,6 +295,10 @@ pub fn build(
                 if rsc.instance.is_some() && !probed.insert((rsc.parent.unwrap_or(r), n)) {
                     continue;
                 }
+                // A remote node cannot run a connection to a remote node.
+                if node.kind != crate::model::cib::NodeKind::Member && is_connection(w, r) {
+                    continue;
+                }
                 let mut meta = base_meta.clone();
                 meta.insert("op_target_rc".into(), "7".into());
                 b.add(r, Task::Monitor, n, 0, meta);
@@ -548,6 +552,7 @@ pub fn build(
             }
         }
     }
+    extra.extend(remote_connection_orderings(&b));
     // Starts wait for fencing of any node (resources may come from there).
     let fences: Vec<NodeIndex> = fence_nodes.values().copied().collect();
     // Fencing the DC comes last; without concurrent-fencing the others go
@@ -726,4 +731,61 @@ fn add_definition_actions(
             _ => {}
         }
     }
+}
+
+/// Whether resource `r` is the connection of a remote or guest node.
+fn is_connection(w: &Working, r: usize) -> bool {
+    let id = w.rscs[r].id.as_str();
+    w.nodes.iter().any(|n| n.connection.as_deref() == Some(id))
+}
+
+/// Actions on a remote or guest node travel over its connection, so they
+/// run while it does (Pacemaker's remote ordering): what brings something
+/// up there after the connection's start (or migration to its new host);
+/// stops and demotes before the connection's stop when it stops, else after
+/// its start.
+fn remote_connection_orderings(b: &Builder<'_>) -> Vec<(NodeIndex, NodeIndex)> {
+    let w = b.w;
+    let mut out = Vec::new();
+    let mut conn_of_node: std::collections::HashMap<&str, (Vec<NodeIndex>, Vec<NodeIndex>)> =
+        std::collections::HashMap::new();
+    for node in &w.nodes {
+        if node.kind == crate::model::cib::NodeKind::Member {
+            continue;
+        }
+        let Some(&c) = node.connection.as_ref().and_then(|c| w.by_id.get(c)) else {
+            continue;
+        };
+        let real = |task: Task| -> Vec<NodeIndex> {
+            b.of(c, task)
+                .into_iter()
+                .filter(|&i| b.graph[i].task == task)
+                .collect()
+        };
+        let mut ups = real(Task::Start);
+        ups.extend(real(Task::MigrateFrom));
+        let downs = real(Task::Stop);
+        if !ups.is_empty() || !downs.is_empty() {
+            conn_of_node.insert(node.name.as_str(), (ups, downs));
+        }
+    }
+    if conn_of_node.is_empty() {
+        return out;
+    }
+    for i in b.graph.node_indices() {
+        let action = &b.graph[i];
+        if matches!(action.task, Task::Pseudo | Task::Fence) {
+            continue;
+        }
+        let Some((ups, downs)) = action.node.as_deref().and_then(|n| conn_of_node.get(n)) else {
+            continue;
+        };
+        let down = matches!(action.task, Task::Stop | Task::Demote | Task::MigrateTo);
+        if down && !downs.is_empty() {
+            out.extend(downs.iter().map(|&d| (i, d)));
+        } else {
+            out.extend(ups.iter().map(|&u| (u, i)));
+        }
+    }
+    out
 }
