@@ -23,6 +23,10 @@ const OUTBOX_FRAMES_MAX: usize = 4096;
 /// Longest a connect and handshake may take when the operation's timeout
 /// is longer.
 const CONNECT_TIMEOUT_MS_MAX: u64 = 30_000;
+/// A refused connect is tried again this often...
+const CONNECT_RETRY_MS: u64 = 500;
+/// ...while more than this is left of the start's timeout.
+const CONNECT_RETRY_MARGIN_MS: u64 = 3_000;
 /// Added to an operation's own timeout while waiting for its result.
 const RESULT_MARGIN_MS: u64 = 5_000;
 
@@ -213,9 +217,23 @@ async fn connect(shared: &Arc<NodeShared>, op: &OpSpec) -> Result<(), String> {
     let timeout_ms = op.timeout_ms.clamp(1_000, CONNECT_TIMEOUT_MS_MAX);
     let node = op.resource.clone();
     let attempt = async {
-        let stream = tokio::net::TcpStream::connect((server.as_str(), port))
-            .await
-            .map_err(|e| format!("cannot connect to {server}:{port}: {e}"))?;
+        // As Pacemaker's remote connection does: a refused connect is tried
+        // again (a container's executor may not listen yet) until the
+        // start's timeout is close.
+        let started = std::time::Instant::now();
+        let stream = loop {
+            match tokio::net::TcpStream::connect((server.as_str(), port)).await {
+                Ok(stream) => break stream,
+                Err(e)
+                    if started.elapsed().as_millis() as u64 + CONNECT_RETRY_MARGIN_MS
+                        < timeout_ms =>
+                {
+                    tracing::debug!(%node, error = %e, "remote: connect failed, retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(CONNECT_RETRY_MS)).await;
+                }
+                Err(e) => return Err(format!("cannot connect to {server}:{port}: {e}")),
+            }
+        };
         let _ = stream.set_nodelay(true);
         let (mut reader, writer) = stream.into_split();
         let session = Arc::new(Mutex::new(Session::new(

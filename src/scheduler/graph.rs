@@ -274,6 +274,8 @@ pub fn build(
             unfence_nodes.insert(n, idx);
         }
     }
+    // Stops implied by a lost guest's container stop: (container, stop).
+    let mut guest_stops: Vec<(usize, NodeIndex)> = Vec::new();
     // Anonymous clone instances share one probe per node: (clone, node).
     let mut probed: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     for (r, rsc) in w.rscs.iter().enumerate() {
@@ -295,8 +297,11 @@ pub fn build(
                 if rsc.instance.is_some() && !probed.insert((rsc.parent.unwrap_or(r), n)) {
                     continue;
                 }
-                // A remote node cannot run a connection to a remote node.
-                if node.kind != crate::model::cib::NodeKind::Member && is_connection(w, r) {
+                // A remote node cannot run a connection to a remote node,
+                // nor a guest node a container of a guest.
+                if node.kind != crate::model::cib::NodeKind::Member
+                    && (is_connection(w, r) || w.guest_containers.values().any(|&c| c == r))
+                {
                     continue;
                 }
                 let mut meta = base_meta.clone();
@@ -343,6 +348,16 @@ pub fn build(
                 let device = rsc.agent.as_ref().is_some_and(|a| a.class == "stonith");
                 if !device {
                     b.edge(f, s);
+                }
+            } else if w.nodes[n].guest_lost.is_some() {
+                // A lost guest is "fenced" by its container's recovery: what
+                // ran there is stopped by the container's stop.
+                let mut meta = base_meta.clone();
+                meta.insert("name".into(), "stop".into());
+                let s = b.add(r, Task::Pseudo, n, 0, meta);
+                b.name_as_history(s, r, n);
+                if let Some(container) = super::unpack::guest_container(w, n) {
+                    guest_stops.push((container, s));
                 }
             } else if d.migrate {
                 let to = d.next.unwrap_or(n);
@@ -553,6 +568,11 @@ pub fn build(
         }
     }
     extra.extend(remote_connection_orderings(&b));
+    for (container, stop) in guest_stops {
+        for first in b.of(container, Task::Stop) {
+            extra.push((first, stop));
+        }
+    }
     // Starts wait for fencing of any node (resources may come from there).
     let fences: Vec<NodeIndex> = fence_nodes.values().copied().collect();
     // Fencing the DC comes last; without concurrent-fencing the others go
@@ -749,7 +769,7 @@ fn remote_connection_orderings(b: &Builder<'_>) -> Vec<(NodeIndex, NodeIndex)> {
     let mut out = Vec::new();
     let mut conn_of_node: std::collections::HashMap<&str, (Vec<NodeIndex>, Vec<NodeIndex>)> =
         std::collections::HashMap::new();
-    for node in &w.nodes {
+    for (n, node) in w.nodes.iter().enumerate() {
         if node.kind == crate::model::cib::NodeKind::Member {
             continue;
         }
@@ -765,6 +785,16 @@ fn remote_connection_orderings(b: &Builder<'_>) -> Vec<(NodeIndex, NodeIndex)> {
         let mut ups = real(Task::Start);
         ups.extend(real(Task::MigrateFrom));
         let downs = real(Task::Stop);
+        // A guest's connection runs inside its container: after its start,
+        // before its stop.
+        if let Some(container) = super::unpack::guest_container(w, n) {
+            for start in b.of(container, Task::Start) {
+                out.extend(ups.iter().map(|&u| (start, u)));
+            }
+            for stop in b.of(container, Task::Stop) {
+                out.extend(downs.iter().map(|&d| (d, stop)));
+            }
+        }
         if !ups.is_empty() || !downs.is_empty() {
             conn_of_node.insert(node.name.as_str(), (ups, downs));
         }
