@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 
 /// Without a finished handshake this long, a connection is dropped.
 pub const HANDSHAKE_TIMEOUT_MS: u64 = 10_000;
+/// Threads for blocking work (file system calls of agent runs).
+const REMOTE_BLOCKING_THREADS_MAX: usize = 4;
 /// Frames queued to send on one connection.
 const OUTBOX_FRAMES_MAX: usize = 1024;
 
@@ -243,8 +245,13 @@ pub fn run(
 ) -> anyhow::Result<()> {
     use anyhow::Context;
     // One thread is plenty (agents are child processes), and keeps a
-    // machine with hundreds of remote daemons light.
+    // machine with hundreds of remote daemons light. The blocking pool
+    // (tokio::fs, each agent run) is bounded too: unbounded, a burst of
+    // probes made 51 threads per daemon, and 200 daemons hit the machine's
+    // task limit.
     let runtime = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(REMOTE_BLOCKING_THREADS_MAX)
+        .thread_keep_alive(std::time::Duration::from_secs(2))
         .enable_all()
         .build()
         .context("starting the runtime")?;
