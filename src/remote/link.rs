@@ -261,7 +261,7 @@ async fn connect(shared: &Arc<NodeShared>, op: &OpSpec) -> Result<(), String> {
                 .to_string();
             match handshake.receive(&shared.node, &peer, &msg) {
                 Ok(Step::Send(reply)) => {
-                    let _ = outbox.send(reply).await;
+                    let _ = outbox.send(*reply).await;
                 }
                 Ok(Step::Up) => break,
                 Err(e) => {

@@ -24,10 +24,10 @@ impl ConnectionHosts {
             "start" | "migrate_from" | "monitor" if ok => {
                 self.hosts.insert(op.resource.clone(), node.to_string());
             }
-            "start" | "migrate_from" | "monitor" | "stop" | "migrate_to" => {
-                if self.hosts.get(&op.resource).is_some_and(|h| h == node) {
-                    self.hosts.remove(&op.resource);
-                }
+            "start" | "migrate_from" | "monitor" | "stop" | "migrate_to"
+                if self.hosts.get(&op.resource).is_some_and(|h| h == node) =>
+            {
+                self.hosts.remove(&op.resource);
             }
             _ => {}
         }

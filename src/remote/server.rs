@@ -176,7 +176,7 @@ impl RemoteExecutor {
         let Step::Send(welcome) = handshake.receive(&self.shared.node, &peer, &msg)? else {
             return Err(WireError::Closed);
         };
-        let _ = outbox.send(welcome).await;
+        let _ = outbox.send(*welcome).await;
         let number = self.connections.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::info!(cluster_node = %peer, "remote: joined by the cluster");
         *self.current.lock().expect("current lock") = Some((number, outbox.clone()));

@@ -148,7 +148,8 @@ impl Session {
             return Err(SessionError::NotData);
         };
         let bound = data.to_incarnation == self.incarnation;
-        if !bound && !(unbound_ok && data.to_incarnation == 0) {
+        let unbound_allowed = unbound_ok && data.to_incarnation == 0;
+        if !(bound || unbound_allowed) {
             return Err(SessionError::StaleIncarnation {
                 got: data.to_incarnation,
                 mine: self.incarnation,
@@ -201,7 +202,7 @@ pub enum Handshake {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
     /// Send this and keep reading.
-    Send(RemoteMsg),
+    Send(Box<RemoteMsg>),
     /// The connection is up.
     Up,
 }
@@ -219,9 +220,9 @@ impl Handshake {
                     });
                 }
                 *self = Handshake::AwaitWelcome;
-                Ok(Step::Send(RemoteMsg::Join {
+                Ok(Step::Send(Box::new(RemoteMsg::Join {
                     cluster_node: me.to_string(),
-                }))
+                })))
             }
             (Handshake::AwaitWelcome, RemoteMsg::Welcome) => {
                 *self = Handshake::Up;
@@ -229,7 +230,7 @@ impl Handshake {
             }
             (Handshake::AwaitJoin, RemoteMsg::Join { .. }) => {
                 *self = Handshake::Up;
-                Ok(Step::Send(RemoteMsg::Welcome))
+                Ok(Step::Send(Box::new(RemoteMsg::Welcome)))
             }
             (Handshake::Up, _) => Err(SessionError::Handshake("handshake message after it")),
             (_, other) => Err(SessionError::Handshake(msg_name(other))),
