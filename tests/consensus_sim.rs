@@ -4,7 +4,8 @@
 //! seed must keep every invariant (`systole::sim::check`); a failing seed
 //! replays with `cargo run --release --bin sim_seeds -- --seed N`.
 //!
-//! CI runs 1,000 seeds; `sim_seeds --from A --to B` runs more.
+//! CI runs 1,000 seeds (and 300 two-node, 2 of 64 voters); `sim_seeds
+//! --from A --to B` runs more.
 
 #[test]
 fn a_thousand_seeds_keep_every_invariant() {
@@ -54,4 +55,22 @@ fn two_node_seeds_keep_every_invariant() {
     let sum = |f: fn(&systole::sim::SimReport) -> usize| reports.iter().map(f).sum::<usize>();
     assert!(sum(|r| r.solos) > 50, "survivors went on alone");
     assert!(sum(|r| r.acknowledged) > 3_000);
+}
+
+/// 64 voters (a quorum of 33) under the same faults: elections among many,
+/// partitions that leave no side a majority. Two seeds (each is some 30 CPU
+/// seconds); `sim_seeds --many-voters --from A --to B` runs more.
+#[test]
+fn sixty_four_voters_keep_every_invariant() {
+    let reports = systole::sim::run_seeds_with(0, 2, 2, systole::sim::run_many_voters_seed);
+    let failed: Vec<String> = reports
+        .iter()
+        .filter(|r| !r.violations.is_empty())
+        .map(|r| format!("seed {}: {:?}", r.seed, r.violations))
+        .collect();
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+    assert!(reports.iter().all(|r| r.nodes == systole::sim::MANY_VOTERS));
+    let sum = |f: fn(&systole::sim::SimReport) -> usize| reports.iter().map(f).sum::<usize>();
+    assert!(sum(|r| r.acknowledged) > 50, "writes were acknowledged");
+    assert!(sum(|r| r.terms) >= 2, "a leader was elected");
 }

@@ -3,8 +3,12 @@
 //! elsewhere), DC re-election (kill -9 of the DC until another node is DC),
 //! and actor restart after `actors kill` (until the restart is visible).
 //!
-//! `cargo run --release --bin bench_cluster -- [TRIALS]`; needs the
-//! `systole` binary built beside this one (`cargo build --release`).
+//! With `--nodes N` (default 3) every figure is taken on an N-node
+//! cluster, and the time to bring it up (every daemon started until a
+//! quorate DC sees all N online) is reported as well.
+//!
+//! `cargo run --release --bin bench_cluster -- [TRIALS] [--nodes N]`; needs
+//! the `systole` binary built beside this one (`cargo build --release`).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -44,17 +48,21 @@ fn all_started(report: &StatusReport) -> bool {
 /// stopped and removed on drop; returns once every resource runs.
 struct Cluster {
     cluster: LocalCluster,
+    /// From `cluster up` until a quorate DC saw every node online.
+    up_ms: f64,
 }
 
 impl Cluster {
-    fn up() -> Cluster {
+    fn up(nodes: usize) -> Cluster {
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("systole-bench-{}-{n}", std::process::id()));
-        let cluster =
-            LocalCluster::up(&systole_bin(), &dir, 3, false).unwrap_or_else(|e| panic!("{e:#}"));
-        let cluster = Cluster { cluster };
-        wait(Duration::from_secs(30), || {
+        let started = Instant::now();
+        let cluster = LocalCluster::up(&systole_bin(), &dir, nodes, false)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let up_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let cluster = Cluster { cluster, up_ms };
+        wait(Duration::from_secs(120), || {
             status(cluster.path(), "node1").is_some_and(|r| all_started(&r))
         })
         .expect("resources did not start");
@@ -73,8 +81,7 @@ impl Drop for Cluster {
     }
 }
 
-fn failover_ms() -> Option<f64> {
-    let cluster = Cluster::up();
+fn failover_ms(cluster: &Cluster) -> Option<f64> {
     let dir = cluster.path();
     let report = status(dir, "node1")?;
     let dc = report.dc.clone()?;
@@ -100,8 +107,7 @@ fn failover_ms() -> Option<f64> {
     Some(killed.elapsed().as_secs_f64() * 1000.0)
 }
 
-fn reelection_ms() -> Option<f64> {
-    let cluster = Cluster::up();
+fn reelection_ms(cluster: &Cluster) -> Option<f64> {
     let dir = cluster.path();
     let dc = status(dir, "node1")?.dc?;
     let observer = nodes_in(dir).into_iter().find(|n| *n != dc)?;
@@ -157,35 +163,73 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+struct Options {
+    trials: usize,
+    nodes: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        trials: 10,
+        nodes: 3,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let number = |value: Option<String>| {
+            value
+                .and_then(|v| v.parse::<usize>().ok())
+                .unwrap_or_else(|| panic!("{arg} needs a number"))
+        };
+        match arg.as_str() {
+            "--nodes" => options.nodes = number(args.next()),
+            _ => options.trials = number(Some(arg.clone())),
+        }
+    }
+    options
+}
+
+fn summary(values: &[f64]) -> String {
+    format!(
+        "median {:.0} ms, all {:?}",
+        median(values.to_vec()),
+        values.iter().map(|v| v.round()).collect::<Vec<_>>()
+    )
+}
+
 fn main() {
-    let trials: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(10);
-    let mut failover = Vec::new();
-    let mut reelection = Vec::new();
+    let Options { trials, nodes } = options();
+    let (mut up, mut failover, mut reelection) = (Vec::new(), Vec::new(), Vec::new());
     for trial in 0..trials {
-        match failover_ms() {
+        // A fresh cluster for each measurement: the failover leaves a node
+        // down, and the re-election must start from a settled DC.
+        let cluster = Cluster::up(nodes);
+        up.push(cluster.up_ms);
+        match failover_ms(&cluster) {
             Some(ms) => failover.push(ms),
             None => eprintln!("trial {trial}: failover did not complete"),
         }
-        match reelection_ms() {
+        drop(cluster);
+        let cluster = Cluster::up(nodes);
+        up.push(cluster.up_ms);
+        match reelection_ms(&cluster) {
             Some(ms) => reelection.push(ms),
             None => eprintln!("trial {trial}: re-election did not complete"),
         }
     }
-    println!("trials: {trials}");
+    println!("nodes: {nodes}, trials: {trials}");
     println!(
-        "failover (kill -9 non-DC until its primitive runs elsewhere): median {:.0} ms, all {:?}",
-        median(failover.clone()),
-        failover.iter().map(|v| v.round()).collect::<Vec<_>>()
+        "cluster up (start every daemon until a quorate DC sees all online): {}",
+        summary(&up)
     );
     println!(
-        "DC re-election (kill -9 DC until a new DC is seen): median {:.0} ms, all {:?}",
-        median(reelection.clone()),
-        reelection.iter().map(|v| v.round()).collect::<Vec<_>>()
+        "failover (kill -9 non-DC until its primitive runs elsewhere): {}",
+        summary(&failover)
     );
-    let cluster = Cluster::up();
+    println!(
+        "DC re-election (kill -9 DC until a new DC is seen): {}",
+        summary(&reelection)
+    );
+    let cluster = Cluster::up(nodes);
     let mut restart = Vec::new();
     for trial in 0..trials {
         for actor in ["cib", "dc", "exec", "policy", "fence", "membership", "bus"] {

@@ -1,12 +1,14 @@
 //! The consensus core's figures on loopback (issue 8's benchmark; timings
 //! stay out of the tests):
 //! - update latency (p50, p99) and acknowledged updates per second with 1,
-//!   8 and 64 concurrent clients on 3 and 5 nodes, clients spread over the
+//!   8 and 64 concurrent clients on 3 and 5 nodes (or the sizes given with
+//!   `--nodes`, e.g. `--nodes 5,64`), clients spread over the
 //!   nodes (so most writes are forwarded to the leader);
 //! - time to add a node to a running 5-node cluster, from `node add` until
 //!   it is a voter.
 //!
-//! `cargo run --release --bin bench_consensus -- [SECONDS_PER_RUN]`; needs
+//! `cargo run --release --bin bench_consensus -- [SECONDS_PER_RUN] [--nodes
+//! 3,5]`; needs
 //! the `systole` binary built beside this one (`cargo build --release`).
 
 use std::path::{Path, PathBuf};
@@ -156,14 +158,35 @@ fn node_add_ms(bench: &mut Bench) -> Option<f64> {
     None
 }
 
+/// `[SECONDS] [--nodes 3,5,64]`: seconds per run, and the cluster sizes.
+fn options() -> (f64, Vec<usize>) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut seconds = 5.0;
+    let mut sizes = vec![3, 5];
+    let mut index = 0;
+    while index < args.len() {
+        if args[index] == "--nodes" {
+            let list = args
+                .get(index + 1)
+                .expect("--nodes needs a list, e.g. 3,5,64");
+            sizes = list
+                .split(',')
+                .map(|n| n.parse().expect("--nodes takes numbers"))
+                .collect();
+            index += 2;
+        } else {
+            seconds = args[index].parse().expect("SECONDS is a number");
+            index += 1;
+        }
+    }
+    (seconds, sizes)
+}
+
 fn main() {
-    let seconds: f64 = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(5.0);
+    let (seconds, sizes) = options();
     println!("| nodes | clients | acknowledged/s | p50 ms | p99 ms | refused |");
     println!("| --- | --- | --- | --- | --- | --- |");
-    for nodes in [3, 5] {
+    for nodes in sizes {
         let bench = Bench::up(nodes);
         for clients in [1, 8, 64] {
             let (latencies, refused, elapsed) = updates(&bench, clients, seconds);

@@ -6,9 +6,10 @@
 //! agents') and resident size.
 //!
 //! `cargo run --release --bin bench_scale -- [--resources N] [--busy K]
-//! [--timeout-s S] [--monitor-s S]`; needs the `systole` binary built beside
-//! this one. `--busy K` spins K threads (normal priority) in this process for
-//! the whole run, as four `yes > /dev/null` would.
+//! [--timeout-s S] [--monitor-s S] [--node-action-limit K]`; needs the
+//! `systole` binary built beside this one. `--busy K` spins K threads
+//! (normal priority) in this process for the whole run, as four
+//! `yes > /dev/null` would.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -24,6 +25,8 @@ struct Options {
     busy: usize,
     timeout: Duration,
     monitor_s: Option<u64>,
+    /// Sets the `node-action-limit` property before the import.
+    node_action_limit: Option<u64>,
 }
 
 fn options() -> Options {
@@ -32,6 +35,7 @@ fn options() -> Options {
         busy: 0,
         timeout: Duration::from_secs(300),
         monitor_s: None,
+        node_action_limit: None,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     for pair in args.chunks(2) {
@@ -42,6 +46,7 @@ fn options() -> Options {
             "--busy" => options.busy = value as usize,
             "--timeout-s" => options.timeout = Duration::from_secs(value),
             "--monitor-s" => options.monitor_s = Some(value),
+            "--node-action-limit" => options.node_action_limit = Some(value),
             other => panic!("unknown option {other}"),
         }
     }
@@ -246,6 +251,15 @@ fn main() -> anyhow::Result<()> {
             value: Some("false".into()),
         },
     )?;
+    if let Some(limit) = options.node_action_limit {
+        cluster.modify(
+            "node1",
+            CibChange::SetProperty {
+                name: "node-action-limit".into(),
+                value: Some(limit.to_string()),
+            },
+        )?;
+    }
     let before: Vec<u64> = nodes.iter().map(|n| view_changes(&dir, n)).collect();
     let stop_spinning = Arc::new(AtomicBool::new(false));
     let spinners = spin(options.busy, &stop_spinning);

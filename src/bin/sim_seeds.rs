@@ -1,9 +1,9 @@
 //! Runs the deterministic simulation over many seeds (more than CI does),
 //! or replays one: `sim_seeds --from 0 --to 10000 [--threads 2]`,
 //! `sim_seeds --seed 1234 [--verbose]`; `--two-node` runs two-node
-//! clusters with `two_node` on instead.
+//! clusters with `two_node` on instead, `--many-voters` 64-voter clusters.
 
-use systole::sim::{run_seed, run_seeds_with, run_two_node_seed};
+use systole::sim::{run_many_voters_seed, run_seed, run_seeds_with, run_two_node_seed};
 
 fn arg(args: &[String], name: &str) -> Option<u64> {
     args.iter()
@@ -16,6 +16,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let run = if args.iter().any(|a| a == "--two-node") {
         run_two_node_seed
+    } else if args.iter().any(|a| a == "--many-voters") {
+        run_many_voters_seed
     } else {
         run_seed
     };

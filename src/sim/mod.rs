@@ -80,6 +80,15 @@ impl SimConfig {
         }
     }
 
+    /// [`Self::chaos`] on a cluster of `nodes` voters (64 for the large
+    /// cluster runs): elections among many, quorum of 33, the same faults.
+    pub fn many_voters(seed: u64, nodes: usize) -> SimConfig {
+        SimConfig {
+            nodes,
+            ..SimConfig::chaos(seed)
+        }
+    }
+
     /// [`Self::chaos`] on a two-node cluster with `two_node` on.
     pub fn two_node(seed: u64) -> SimConfig {
         SimConfig {
@@ -771,6 +780,14 @@ pub fn run_seed(seed: u64) -> SimReport {
 /// Runs one seed with [`SimConfig::two_node`].
 pub fn run_two_node_seed(seed: u64) -> SimReport {
     Sim::new(SimConfig::two_node(seed)).run()
+}
+
+/// Voters in [`run_many_voters_seed`]'s clusters.
+pub const MANY_VOTERS: usize = 64;
+
+/// Runs one seed with [`SimConfig::many_voters`] and [`MANY_VOTERS`] nodes.
+pub fn run_many_voters_seed(seed: u64) -> SimReport {
+    Sim::new(SimConfig::many_voters(seed, MANY_VOTERS)).run()
 }
 
 /// Runs seeds `from..to` on `threads` threads; returns every report.

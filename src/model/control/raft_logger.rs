@@ -1,6 +1,10 @@
 //! raft-rs logs through `slog`; the rest of Systole through `tracing`. This
 //! drain forwards one to the other, so the consensus library's words land
-//! in the node's log with everything else (raft's debug chatter at trace).
+//! in the node's log with everything else. raft's info is per message
+//! (every vote asked, granted or ignored): with 64 voters one election
+//! wrote thousands of lines per node, and the writing slowed the next
+//! election. It goes to debug; the roles and terms that matter are logged
+//! by the consensus itself. raft's debug chatter goes to trace.
 
 use slog::{Drain, Level, OwnedKVList, Record, KV};
 use std::fmt::Write;
@@ -25,7 +29,7 @@ impl Drain for TracingDrain {
         let enabled = match record.level() {
             Level::Critical | Level::Error => tracing::enabled!(tracing::Level::ERROR),
             Level::Warning => tracing::enabled!(tracing::Level::WARN),
-            Level::Info => tracing::enabled!(tracing::Level::INFO),
+            Level::Info => tracing::enabled!(tracing::Level::DEBUG),
             Level::Debug | Level::Trace => tracing::enabled!(tracing::Level::TRACE),
         };
         if !enabled {
@@ -39,7 +43,7 @@ impl Drain for TracingDrain {
         match record.level() {
             Level::Critical | Level::Error => tracing::error!(target: "raft", "{message}{fields}"),
             Level::Warning => tracing::warn!(target: "raft", "{message}{fields}"),
-            Level::Info => tracing::info!(target: "raft", "{message}{fields}"),
+            Level::Info => tracing::debug!(target: "raft", "{message}{fields}"),
             Level::Debug | Level::Trace => tracing::trace!(target: "raft", "{message}{fields}"),
         }
         Ok(())
