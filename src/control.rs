@@ -134,6 +134,10 @@ impl ControlRequest {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct NodeReport {
     pub name: String,
+    /// A remote or guest node: online while the cluster's connection to
+    /// it runs, not a member of the membership.
+    #[serde(default)]
+    pub remote: bool,
     pub online: bool,
     pub standby: bool,
     pub maintenance: bool,

@@ -263,6 +263,12 @@ pub fn start_node_with(
     let _ = shared.config_toml.set(config.to_toml());
     let _ = shared.log_file.set(config.log_file.clone());
     let _ = shared.bus.set(bus.clone());
+    match crate::transport::load_authkey(&config.authkey) {
+        Ok(key) => {
+            let _ = shared.cluster_key.set(key);
+        }
+        Err(error) => tracing::debug!(%error, "no cluster key for remote connections"),
+    }
     {
         let router = Arc::clone(&router);
         let writer = DiskWriter::start(
@@ -469,7 +475,12 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
         Ok(nodes) => nodes
             .into_iter()
             .map(|n| NodeReport {
-                online: view.members.contains(&n.name),
+                online: if n.remote {
+                    n.online
+                } else {
+                    view.members.contains(&n.name)
+                },
+                remote: n.remote,
                 attributes: crate::model::status::node_attributes(&cib, &n.name),
                 name: n.name,
                 standby: n.standby,

@@ -21,6 +21,7 @@ pub mod fuzz;
 pub mod localcluster;
 pub mod model;
 pub mod persist;
+pub mod remote;
 pub mod report;
 pub mod rsctmp;
 pub mod scheduler;

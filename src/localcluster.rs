@@ -217,6 +217,67 @@ pub fn start_web(dir: &Path) -> anyhow::Result<String> {
     url.context("no URL")
 }
 
+/// Free TCP ports on 127.0.0.1, held open together so they differ.
+pub fn free_tcp_ports(count: usize) -> anyhow::Result<Vec<u16>> {
+    let listeners: Vec<std::net::TcpListener> = (0..count)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()
+        .context("finding free TCP ports on 127.0.0.1")?;
+    Ok(listeners
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.port()))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Writes DIR/NAME/remote.toml for a `systole remote` serving remote node
+/// NAME on 127.0.0.1:PORT with DIR's authkey and agents. Its pid file is
+/// DIR/NAME/systole.pid, where `fence_systole_local` finds it.
+pub fn prepare_remote(dir: &Path, name: &str, port: u16) -> anyhow::Result<PathBuf> {
+    let dir = dir.canonicalize()?;
+    let home = node_dir(&dir, name);
+    std::fs::create_dir_all(home.join("state"))?;
+    let config = crate::remote::config::RemoteConfig {
+        cluster_name: "demo".into(),
+        node_name: name.to_string(),
+        listen: format!("127.0.0.1:{port}").parse()?,
+        authkey: dir.join("authkey"),
+        state_dir: home.join("state"),
+        pid_file: Some(home.join("systole.pid")),
+        agents_dir: Some(dir.join("agents")),
+        ocf_root: PathBuf::from("/usr/lib/ocf"),
+        log_file: None,
+    };
+    let mut text = toml::to_string(&config)?;
+    text.push_str(&format!(
+        "\n[agents]\nrsctmp_dir = {:?}\n",
+        home.join("rsctmp").display().to_string()
+    ));
+    let path = home.join("remote.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
+/// Starts `BIN remote --config CONFIG` in its own process group, its log
+/// beside the configuration (`remote.log`).
+pub fn start_remote(bin: &Path, config: &Path) -> anyhow::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    let home = config.parent().context("config has no directory")?;
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join("remote.log"))?;
+    std::process::Command::new(bin)
+        .arg("remote")
+        .arg("--config")
+        .arg(config)
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .process_group(0)
+        .spawn()
+        .context("starting systole remote")
+}
+
 pub fn ping(socket: &Path) -> bool {
     matches!(
         control::call(socket, &ControlRequest::Ping, 1_000),

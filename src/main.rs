@@ -58,6 +58,13 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Run a remote node's executor (as pacemaker_remote): no vote, no CIB;
+    /// the cluster drives it over TCP (port 3121 by default) through an
+    /// ocf:pacemaker:remote connection resource, or a guest node's container.
+    Remote {
+        #[arg(long)]
+        config: PathBuf,
+    },
     /// Write a new random authkey (mode 0600).
     Keygen {
         #[arg(long)]
@@ -727,6 +734,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
             init_logging(config.log_file.as_deref())?;
             systole::daemon::run(config, agents, true)?;
+        }
+        Command::Remote { config } => {
+            let (config, agents) = systole::remote::config::RemoteConfig::load(&config)?;
+            init_logging(config.log_file.as_deref())?;
+            systole::remote::server::run(config, agents)?;
         }
         Command::Keygen { out } => {
             systole::transport::keygen(&out)

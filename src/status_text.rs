@@ -15,7 +15,19 @@ pub fn render(report: &StatusReport) -> String {
     let online: Vec<&str> = report
         .nodes
         .iter()
-        .filter(|n| n.online && !n.standby && !n.maintenance)
+        .filter(|n| !n.remote && n.online && !n.standby && !n.maintenance)
+        .map(|n| n.name.as_str())
+        .collect();
+    let remote_online: Vec<&str> = report
+        .nodes
+        .iter()
+        .filter(|n| n.remote && n.online && !n.standby && !n.maintenance)
+        .map(|n| n.name.as_str())
+        .collect();
+    let remote_offline: Vec<&str> = report
+        .nodes
+        .iter()
+        .filter(|n| n.remote && !n.online)
         .map(|n| n.name.as_str())
         .collect();
     let standby: Vec<&str> = report
@@ -33,7 +45,7 @@ pub fn render(report: &StatusReport) -> String {
     let offline: Vec<&str> = report
         .nodes
         .iter()
-        .filter(|n| !n.online)
+        .filter(|n| !n.remote && !n.online)
         .map(|n| n.name.as_str())
         .collect();
     let _ = writeln!(out, "Cluster Summary:");
@@ -95,6 +107,8 @@ pub fn render(report: &StatusReport) -> String {
         ("Standby", &standby),
         ("Maintenance", &maintenance),
         ("OFFLINE", &offline),
+        ("RemoteOnline", &remote_online),
+        ("RemoteOFFLINE", &remote_offline),
     ] {
         if !list.is_empty() {
             let _ = writeln!(out, "  * {label}: [ {} ]", list.join(" "));

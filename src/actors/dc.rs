@@ -44,6 +44,8 @@ pub struct DcActor {
     view: BTreeSet<String>,
     /// The running transition and when it started (for its duration).
     running_since: Option<(u64, std::time::Instant)>,
+    /// Which cluster node hosts each remote node's connection.
+    remote_hosts: crate::remote::route::ConnectionHosts,
 }
 
 /// Adds the time since `since` to one of the node's duration histograms.
@@ -75,6 +77,7 @@ impl DcActor {
             shared,
             controller,
             running_since: None,
+            remote_hosts: Default::default(),
         }
     }
 
@@ -137,13 +140,15 @@ impl DcActor {
             } => {
                 self.action_started(transition, action);
                 let timeout_ms = op.timeout_ms + EXEC_ANSWER_MARGIN_MS;
+                let (executor, remote_node) = self.route(node);
                 ctx.request_then(
-                    ActorRef::new(&node, "exec"),
+                    ActorRef::new(&executor, "exec"),
                     Message::ExecOp {
                         term,
                         transition,
                         action,
                         op,
+                        remote_node,
                     },
                     timeout_ms,
                     move |answer| match answer {
@@ -304,10 +309,24 @@ impl DcActor {
         );
     }
 
+    /// The executor an operation on `node` goes to: the node itself, or for
+    /// a remote node the cluster node hosting its connection (an unknown
+    /// host: the remote node's name, which fails as unreachable).
+    fn route(&mut self, node: String) -> (String, Option<String>) {
+        if self.view.contains(&node) {
+            return (node, None);
+        }
+        match self.remote_hosts.host(&node, &self.shared.cib()) {
+            Some(host) => (host, Some(node)),
+            None => (node, None),
+        }
+    }
+
     fn on_view(&mut self, view: View, ctx: &mut CellCtx<'_>) {
         for node in &self.view {
             if !view.members.contains(node) {
                 ctx.router().fail_pending_to(node);
+                self.remote_hosts.forget_host(node);
             }
         }
         self.view = view.members.iter().cloned().collect();
@@ -446,13 +465,16 @@ impl Behaviour for DcActor {
                 node,
                 op,
                 outcome,
-            } => Event::ExecResult {
-                transition,
-                action,
-                node,
-                op,
-                outcome,
-            },
+            } => {
+                self.remote_hosts.learn(&node, &op, &outcome);
+                Event::ExecResult {
+                    transition,
+                    action,
+                    node,
+                    op,
+                    outcome,
+                }
+            }
             Message::FenceResult {
                 transition,
                 action,

@@ -116,8 +116,19 @@ async fn stop_monitors(shared: &NodeShared, resource: &str) {
 }
 
 /// Runs one operation to its end (the recurring part is started here too).
-async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
+pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     let call_id = shared.next_call_id();
+    if op.agent.is_remote_connection() {
+        if matches!(op.operation.as_str(), "cancel" | "delete") {
+            shared.remote_links.forget_monitor(&op.resource);
+        }
+        if !matches!(
+            op.operation.as_str(),
+            "cancel" | "delete" | "clear_failcount"
+        ) {
+            return crate::remote::link::connection_op(&shared, &op, call_id).await;
+        }
+    }
     // Operations on the executor's bookkeeping, not the agent's.
     let bookkeeping = match op.operation.as_str() {
         "cancel" => {
@@ -266,6 +277,7 @@ impl Behaviour for ExecActor {
                 transition,
                 action,
                 op,
+                remote_node,
             } => {
                 if let Err(refusal) = self.shared.check_dc_command(&envelope.from.node, *term) {
                     tracing::warn!(from = %envelope.from, term, "{refusal}");
@@ -273,6 +285,23 @@ impl Behaviour for ExecActor {
                     return;
                 }
                 let (transition, action, op) = (*transition, *action, op.clone());
+                if let Some(remote) = remote_node.clone().filter(|n| *n != self.shared.node) {
+                    // Hosted here: over the link, recorded as the remote node's.
+                    let shared = Arc::clone(&self.shared);
+                    ctx.spawn_reply(&envelope, async move {
+                        match crate::remote::link::exec_on(&shared, &remote, op.clone()).await {
+                            Ok(outcome) => Message::ExecResult {
+                                transition,
+                                action,
+                                node: remote,
+                                op,
+                                outcome,
+                            },
+                            Err(error) => Message::Error(error),
+                        }
+                    });
+                    return;
+                }
                 let shared = Arc::clone(&self.shared);
                 let key = format!("{action}:{transition}:{}:systole", op.expected_rc());
                 ctx.spawn_reply(&envelope, async move {

@@ -154,6 +154,9 @@ pub enum Message {
         transition: u64,
         action: u32,
         op: OpSpec,
+        /// The remote node the operation is for, when this node hosts its
+        /// connection (None: this node itself).
+        remote_node: Option<String>,
     },
     ExecResult {
         transition: u64,

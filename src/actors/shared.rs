@@ -122,6 +122,11 @@ pub struct NodeShared {
     pub started: Instant,
     /// Scheduler and transition durations, for `/metrics`.
     pub timings: Mutex<crate::model::histogram::Timings>,
+    /// The cluster key, for connections to remote daemons; set at start.
+    pub cluster_key: std::sync::OnceLock<crate::transport::AuthKey>,
+    /// This node's connections to remote daemons (connection resources
+    /// it hosts).
+    pub remote_links: crate::remote::link::RemoteLinks,
 }
 
 impl NodeShared {
@@ -163,6 +168,8 @@ impl NodeShared {
             next_call_id: AtomicU64::new(1),
             started: Instant::now(),
             timings: Mutex::new(Default::default()),
+            cluster_key: std::sync::OnceLock::new(),
+            remote_links: Default::default(),
         }
     }
 

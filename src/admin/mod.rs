@@ -791,7 +791,7 @@ pub fn resource_unmanage(cib: &Element, id: &str) -> Result<Edit> {
 }
 
 fn known_node(cib: &Element, node: &str) -> Result<()> {
-    let known: Vec<&str> = configuration(cib)
+    let mut known: Vec<&str> = configuration(cib)
         .and_then(|c| c.child("nodes"))
         .map(|n| {
             n.children_named("node")
@@ -799,6 +799,9 @@ fn known_node(cib: &Element, node: &str) -> Result<()> {
                 .collect()
         })
         .unwrap_or_default();
+    if let Some(resources) = configuration(cib).and_then(|c| c.child("resources")) {
+        known.extend(remote_node_names(resources));
+    }
     if !known.contains(&node) {
         refuse!(
             "no node {node:?} in the configuration (known: {})",
@@ -810,6 +813,31 @@ fn known_node(cib: &Element, node: &str) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Remote nodes (an `ocf:pacemaker:remote` primitive's id) and guest nodes
+/// (a primitive's `remote-node` meta attribute) the resources define.
+fn remote_node_names(resources: &Element) -> Vec<&str> {
+    let mut names = Vec::new();
+    resources.walk(&mut |e| {
+        if e.name != "primitive" {
+            return;
+        }
+        if e.attr("class") == Some("ocf")
+            && e.attr("provider") == Some("pacemaker")
+            && e.attr("type") == Some("remote")
+        {
+            names.extend(e.id());
+        }
+        for meta in e.children_named("meta_attributes") {
+            for pair in meta.children_named("nvpair") {
+                if pair.attr("name") == Some("remote-node") {
+                    names.extend(pair.attr("value"));
+                }
+            }
+        }
+    });
+    names
 }
 
 /// A location constraint from a CLI move/ban, with an expiring rule when a

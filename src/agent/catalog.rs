@@ -186,10 +186,40 @@ async fn systemd_services(config: &AgentConfig) -> Vec<String> {
     names
 }
 
+/// `ocf:pacemaker:remote`, as Pacemaker describes it (the parameters this
+/// executor reads; `reconnect_interval` is the scheduler's).
+const REMOTE_CONNECTION_METADATA: &str = r#"<?xml version="1.0"?>
+<resource-agent name="remote" version="1.0">
+<version>1.1</version>
+<longdesc lang="en">The connection to a remote node running systole remote (pacemaker_remote's role): the cluster node that runs this resource connects to it and carries out the operations placed on the remote node.</longdesc>
+<shortdesc lang="en">Remote node connection</shortdesc>
+<parameters>
+<parameter name="server"><longdesc lang="en">Host name or address of the remote node (default: the resource's id).</longdesc><shortdesc lang="en">Server location</shortdesc><content type="string"/></parameter>
+<parameter name="port"><longdesc lang="en">TCP port of the remote node's executor.</longdesc><shortdesc lang="en">Remote port</shortdesc><content type="integer" default="3121"/></parameter>
+<parameter name="reconnect_interval"><longdesc lang="en">After the connection failed and the node was fenced, try to connect again this often.</longdesc><shortdesc lang="en">Reconnect interval</shortdesc><content type="string" default="0"/></parameter>
+</parameters>
+<actions>
+<action name="start" timeout="60s"/>
+<action name="stop" timeout="60s"/>
+<action name="monitor" timeout="30s" interval="60s"/>
+<action name="migrate_to" timeout="60s"/>
+<action name="migrate_from" timeout="60s"/>
+<action name="reload" timeout="60s"/>
+<action name="meta-data" timeout="5s"/>
+</actions>
+</resource-agent>
+"#;
+
 /// Runs the agent's meta-data action and reads it.
 pub async fn describe(config: Arc<AgentConfig>, spec: &str) -> Result<AgentMetadata, String> {
     let agent = AgentName::parse(spec)?;
-    let xml = if agent.class == "stonith" {
+    let xml = if agent.class == "ocf"
+        && agent.provider.as_deref() == Some("pacemaker")
+        && agent.kind == "remote"
+    {
+        // Built in: the executor itself carries out a connection's actions.
+        REMOTE_CONNECTION_METADATA.to_string()
+    } else if agent.class == "stonith" {
         let request = FenceRequest::new(config, &agent.kind, FenceAction::Metadata)
             .with_timeout_ms(METADATA_TIMEOUT_MS);
         let outcome = run_fence(&request).await;

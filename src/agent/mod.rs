@@ -183,9 +183,13 @@ pub(crate) fn is_safe_name(name: &str) -> bool {
         && name.len() <= 255
 }
 
-static EMBEDDED_AGENTS: [(&str, &str); 8] = [
+static EMBEDDED_AGENTS: [(&str, &str); 9] = [
     ("ocf/Dummy", include_str!("../../agents/ocf/Dummy")),
     ("ocf/Stateful", include_str!("../../agents/ocf/Stateful")),
+    (
+        "ocf/FakeContainer",
+        include_str!("../../agents/ocf/FakeContainer"),
+    ),
     (
         "fence/fence_systole_local",
         include_str!("../../agents/fence/fence_systole_local"),

@@ -84,7 +84,7 @@ fn installed_agents_are_executable_copies() {
     let dir = tempfile::tempdir().unwrap();
     install_agents(dir.path()).unwrap();
     install_agents(dir.path()).unwrap(); // idempotent
-    assert_eq!(embedded_agents().len(), 8);
+    assert_eq!(embedded_agents().len(), 9);
     for (relative, script) in embedded_agents() {
         let path = dir.path().join(relative);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), *script);

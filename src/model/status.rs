@@ -26,6 +26,8 @@ pub struct ResourceStatus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeStatus {
     pub name: String,
+    /// A remote or guest node (online when its connection runs).
+    pub remote: bool,
     pub online: bool,
     pub standby: bool,
     pub maintenance: bool,
@@ -78,6 +80,7 @@ pub fn node_status(cib: &Element) -> Result<Vec<NodeStatus>, ModelError> {
         .iter()
         .map(|n| NodeStatus {
             name: n.name.clone(),
+            remote: n.kind != crate::model::cib::NodeKind::Member,
             online: n.online,
             standby: n.standby,
             maintenance: n.maintenance,

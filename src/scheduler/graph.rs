@@ -274,6 +274,8 @@ pub fn build(
             unfence_nodes.insert(n, idx);
         }
     }
+    // Stops implied by a lost guest's container stop: (container, stop).
+    let mut guest_stops: Vec<(usize, NodeIndex)> = Vec::new();
     // Anonymous clone instances share one probe per node: (clone, node).
     let mut probed: std::collections::HashSet<(usize, usize)> = std::collections::HashSet::new();
     for (r, rsc) in w.rscs.iter().enumerate() {
@@ -293,6 +295,13 @@ pub fn build(
                     continue;
                 }
                 if rsc.instance.is_some() && !probed.insert((rsc.parent.unwrap_or(r), n)) {
+                    continue;
+                }
+                // A remote node cannot run a connection to a remote node,
+                // nor a guest node a container of a guest.
+                if node.kind != crate::model::cib::NodeKind::Member
+                    && (is_connection(w, r) || w.guest_containers.values().any(|&c| c == r))
+                {
                     continue;
                 }
                 let mut meta = base_meta.clone();
@@ -339,6 +348,16 @@ pub fn build(
                 let device = rsc.agent.as_ref().is_some_and(|a| a.class == "stonith");
                 if !device {
                     b.edge(f, s);
+                }
+            } else if w.nodes[n].guest_lost.is_some() {
+                // A lost guest is "fenced" by its container's recovery: what
+                // ran there is stopped by the container's stop.
+                let mut meta = base_meta.clone();
+                meta.insert("name".into(), "stop".into());
+                let s = b.add(r, Task::Pseudo, n, 0, meta);
+                b.name_as_history(s, r, n);
+                if let Some(container) = super::unpack::guest_container(w, n) {
+                    guest_stops.push((container, s));
                 }
             } else if d.migrate {
                 let to = d.next.unwrap_or(n);
@@ -548,6 +567,12 @@ pub fn build(
             }
         }
     }
+    extra.extend(remote_connection_orderings(&b));
+    for (container, stop) in guest_stops {
+        for first in b.of(container, Task::Stop) {
+            extra.push((first, stop));
+        }
+    }
     // Starts wait for fencing of any node (resources may come from there).
     let fences: Vec<NodeIndex> = fence_nodes.values().copied().collect();
     // Fencing the DC comes last; without concurrent-fencing the others go
@@ -726,4 +751,71 @@ fn add_definition_actions(
             _ => {}
         }
     }
+}
+
+/// Whether resource `r` is the connection of a remote or guest node.
+fn is_connection(w: &Working, r: usize) -> bool {
+    let id = w.rscs[r].id.as_str();
+    w.nodes.iter().any(|n| n.connection.as_deref() == Some(id))
+}
+
+/// Actions on a remote or guest node travel over its connection, so they
+/// run while it does (Pacemaker's remote ordering): what brings something
+/// up there after the connection's start (or migration to its new host);
+/// stops and demotes before the connection's stop when it stops, else after
+/// its start.
+fn remote_connection_orderings(b: &Builder<'_>) -> Vec<(NodeIndex, NodeIndex)> {
+    let w = b.w;
+    let mut out = Vec::new();
+    let mut conn_of_node: std::collections::HashMap<&str, (Vec<NodeIndex>, Vec<NodeIndex>)> =
+        std::collections::HashMap::new();
+    for (n, node) in w.nodes.iter().enumerate() {
+        if node.kind == crate::model::cib::NodeKind::Member {
+            continue;
+        }
+        let Some(&c) = node.connection.as_ref().and_then(|c| w.by_id.get(c)) else {
+            continue;
+        };
+        let real = |task: Task| -> Vec<NodeIndex> {
+            b.of(c, task)
+                .into_iter()
+                .filter(|&i| b.graph[i].task == task)
+                .collect()
+        };
+        let mut ups = real(Task::Start);
+        ups.extend(real(Task::MigrateFrom));
+        let downs = real(Task::Stop);
+        // A guest's connection runs inside its container: after its start,
+        // before its stop.
+        if let Some(container) = super::unpack::guest_container(w, n) {
+            for start in b.of(container, Task::Start) {
+                out.extend(ups.iter().map(|&u| (start, u)));
+            }
+            for stop in b.of(container, Task::Stop) {
+                out.extend(downs.iter().map(|&d| (d, stop)));
+            }
+        }
+        if !ups.is_empty() || !downs.is_empty() {
+            conn_of_node.insert(node.name.as_str(), (ups, downs));
+        }
+    }
+    if conn_of_node.is_empty() {
+        return out;
+    }
+    for i in b.graph.node_indices() {
+        let action = &b.graph[i];
+        if matches!(action.task, Task::Pseudo | Task::Fence) {
+            continue;
+        }
+        let Some((ups, downs)) = action.node.as_deref().and_then(|n| conn_of_node.get(n)) else {
+            continue;
+        };
+        let down = matches!(action.task, Task::Stop | Task::Demote | Task::MigrateTo);
+        if down && !downs.is_empty() {
+            out.extend(downs.iter().map(|&d| (i, d)));
+        } else {
+            out.extend(ups.iter().map(|&u| (u, i)));
+        }
+    }
+    out
 }

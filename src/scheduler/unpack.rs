@@ -1085,7 +1085,7 @@ fn add_guest_connections(w: &mut Working, defaults: &BTreeMap<String, String>) {
                 ops: Vec::new(),
             },
             meta: BTreeMap::new(),
-            params: BTreeMap::new(),
+            params: guest_connection_params(&w.rscs[container].meta),
             utilization: BTreeMap::new(),
         };
         let conn = add_resource(w, &cfg, None, defaults, None);
@@ -1095,6 +1095,16 @@ fn add_guest_connections(w: &mut Working, defaults: &BTreeMap<String, String>) {
         w.top.push(conn);
         w.guest_containers.insert(name, container);
     }
+}
+
+/// A guest's implicit connection points where its container's meta
+/// attributes say, as Pacemaker maps them: `remote-addr` to `server`,
+/// `remote-port` to `port` (without them: the guest's name, port 3121).
+fn guest_connection_params(meta: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    [("remote-addr", "server"), ("remote-port", "port")]
+        .into_iter()
+        .filter_map(|(from, to)| meta.get(from).map(|v| (to.to_string(), v.clone())))
+        .collect()
 }
 
 /// Remote nodes (ocf:pacemaker:remote primitives) and guest nodes
