@@ -94,13 +94,9 @@ fn planned_kind(action: &Action) -> PlannedKind {
                     .collect(),
             },
         },
-        _ => PlannedKind::Pseudo {
-            name: format!(
-                "{:?} {}",
-                action.task,
-                action.resource.clone().unwrap_or_default()
-            ),
-        },
+        // Named by Pacemaker's operation key (`vip_stop_0`,
+        // `web_running_0`), which says what the pseudo-action stands for.
+        _ => PlannedKind::Pseudo { name: action.key() },
     }
 }
 
