@@ -22,6 +22,10 @@ struct RemoteCluster {
 
 impl Drop for RemoteCluster {
     fn drop(&mut self) {
+        // The cluster first: while it runs, a guest executor killed here
+        // is a failed container it recovers, starting a new one that
+        // would outlive the test.
+        self.cluster.down();
         for (_, child) in &mut self.remotes {
             let _ = child.kill();
             let _ = child.wait();
