@@ -439,6 +439,31 @@ pub fn alive(pid: i32) -> bool {
         .unwrap_or(false)
 }
 
+/// CPU seconds of a process from `/proc/PID/stat`: its own, and its
+/// waited-for children's (a daemon's agents). Zero for a process gone.
+pub fn process_cpu_seconds(pid: i32) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<f64> = after_name
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0.0))
+        .collect();
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let field = |i: usize| fields.get(i).copied().unwrap_or(0.0) / ticks;
+    // After the name: state is 0, utime 11, stime 12, cutime 13, cstime 14.
+    (field(11) + field(12), field(13) + field(14))
+}
+
+/// A kB figure of `/proc/PID/status` (`key` as "VmRSS:"); 0 when absent.
+pub fn process_memory_kb(pid: i32, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
 fn nvpairs(tag: &str, id: &str, pairs: &[(&str, &str)]) -> Element {
     let mut set = Element::new(tag).with_attr("id", id);
     for (name, value) in pairs {

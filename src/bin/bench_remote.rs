@@ -18,7 +18,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use systole::actors::message::CibChange;
 use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::{self, pid_path, read_pid, LocalCluster};
+use systole::localcluster::{
+    self, pid_path, process_cpu_seconds, process_memory_kb, read_pid, LocalCluster,
+};
 use systole::model::xml::Element;
 
 struct Options {
@@ -122,28 +124,6 @@ fn view_changes(dir: &Path, node: &str) -> u64 {
     }
 }
 
-/// CPU seconds of a process (own, and its waited-for children's).
-fn cpu_seconds(pid: i32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<f64> = after_name
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0.0))
-        .collect();
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let field = |i: usize| fields.get(i).copied().unwrap_or(0.0) / ticks;
-    (field(11) + field(12), field(13) + field(14))
-}
-
-fn memory_kb(pid: i32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
-
 /// The real CLI's `status`, every 500 ms: calls and failures.
 struct Poller {
     calls: AtomicU64,
@@ -245,21 +225,21 @@ fn start_remotes(
 fn report_nodes(dir: &Path, before: &[u64], children: &[std::process::Child]) {
     for (index, node) in ["node1", "node2", "node3"].iter().enumerate() {
         let pid = read_pid(&pid_path(dir, node)).unwrap_or(0);
-        let (own, agents) = cpu_seconds(pid);
+        let (own, agents) = process_cpu_seconds(pid);
         println!(
             "{node}: view changes {}, cpu {own:.1} s (agents {agents:.1} s), rss {} MB (peak {} MB)",
             view_changes(dir, node).saturating_sub(before[index]),
-            memory_kb(pid, "VmRSS:") / 1024,
-            memory_kb(pid, "VmHWM:") / 1024,
+            process_memory_kb(pid, "VmRSS:") / 1024,
+            process_memory_kb(pid, "VmHWM:") / 1024,
         );
     }
     let (mut cpu, mut agents, mut rss, mut max_rss) = (0.0, 0.0, 0u64, 0u64);
     for child in children {
         let pid = child.id() as i32;
-        let (own, theirs) = cpu_seconds(pid);
+        let (own, theirs) = process_cpu_seconds(pid);
         cpu += own;
         agents += theirs;
-        let kb = memory_kb(pid, "VmRSS:");
+        let kb = process_memory_kb(pid, "VmRSS:");
         rss += kb;
         max_rss = max_rss.max(kb);
     }

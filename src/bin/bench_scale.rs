@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use systole::actors::message::CibChange;
 use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::{node_dir, nodes_in, pid_path, read_pid, LocalCluster};
+use systole::localcluster::{
+    node_dir, nodes_in, pid_path, process_cpu_seconds, process_memory_kb, read_pid, LocalCluster,
+};
 use systole::model::xml::Element;
 
 struct Options {
@@ -99,29 +101,6 @@ fn view_changes(dir: &Path, node: &str) -> u64 {
         .lines()
         .filter(|line| line.contains("membership view") && line.contains("view_id"))
         .count() as u64
-}
-
-/// CPU seconds of a daemon (own, and its agents': waited-for children).
-fn cpu_seconds(pid: i32) -> (f64, f64) {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<f64> = after_name
-        .split_whitespace()
-        .map(|f| f.parse().unwrap_or(0.0))
-        .collect();
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let field = |i: usize| fields.get(i).copied().unwrap_or(0.0) / ticks;
-    // After the name: state is 0, utime 11, stime 12, cutime 13, cstime 14.
-    (field(11) + field(12), field(13) + field(14))
-}
-
-fn memory_kb(pid: i32, key: &str) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Polls `systole status --json` every 200 ms, round robin over the nodes.
@@ -220,7 +199,7 @@ fn report(dir: &Path, options: &Options, before: &[u64], poller: &Poller, took: 
     }
     for (index, node) in nodes_in(dir).iter().enumerate() {
         let pid = read_pid(&pid_path(dir, node)).unwrap_or(0);
-        let (own, agents) = cpu_seconds(pid);
+        let (own, agents) = process_cpu_seconds(pid);
         let log = std::fs::read_to_string(node_dir(dir, node).join("systole.log"));
         let log = log.unwrap_or_default();
         let priority = if log.contains("transport thread runs SCHED_RR") {
@@ -233,8 +212,8 @@ fn report(dir: &Path, options: &Options, before: &[u64], poller: &Poller, took: 
         println!(
             "{node}: view changes {}, cpu {own:.1} s (agents {agents:.1} s), rss {} MB (peak {} MB), transport thread {priority}",
             view_changes(dir, node) - before[index],
-            memory_kb(pid, "VmRSS:") / 1024,
-            memory_kb(pid, "VmHWM:") / 1024,
+            process_memory_kb(pid, "VmRSS:") / 1024,
+            process_memory_kb(pid, "VmHWM:") / 1024,
         );
     }
 }

@@ -1013,24 +1013,12 @@ fn initial_next_role(w: &Working, r: usize) -> Role {
         Role::Unpromoted
             if !rsc.current.is_empty()
                 || rsc.variant != Variant::Primitive
-                || in_promotable_clone(w, r) =>
+                || w.in_promotable_clone(r) =>
         {
             Role::Unpromoted
         }
         _ => Role::Unknown,
     }
-}
-
-/// Whether a resource sits (at any depth) in a promotable clone.
-fn in_promotable_clone(w: &Working, r: usize) -> bool {
-    let mut ancestor = w.rscs[r].parent;
-    while let Some(p) = ancestor {
-        if w.rscs[p].variant == Variant::Clone {
-            return w.rscs[p].promotable;
-        }
-        ancestor = w.rscs[p].parent;
-    }
-    false
 }
 
 /// What a lost ticket does: the configured loss-policy, or by default

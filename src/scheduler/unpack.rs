@@ -267,6 +267,16 @@ impl Working {
         r
     }
 
+    /// Whether a resource sits (at any depth) in a promotable clone: its
+    /// nearest clone ancestor is promotable.
+    pub fn in_promotable_clone(&self, r: usize) -> bool {
+        let mut ancestor = self.rscs[r].parent;
+        while let Some(p) = ancestor.filter(|&p| self.rscs[p].variant != Variant::Clone) {
+            ancestor = self.rscs[p].parent;
+        }
+        ancestor.is_some_and(|c| self.rscs[c].promotable)
+    }
+
     /// Every primitive below (or equal to) a resource.
     pub fn primitives_of(&self, r: usize, out: &mut Vec<usize>) {
         if self.rscs[r].variant == Variant::Primitive {
@@ -1781,13 +1791,7 @@ fn unpack_lrm_entry(
         st.role
     };
     // A started instance of a promotable clone is unpromoted.
-    let promotable = {
-        let mut a = w.rscs[target].parent;
-        while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
-            a = w.rscs[p].parent;
-        }
-        a.is_some_and(|c| w.rscs[c].promotable)
-    };
+    let promotable = w.in_promotable_clone(target);
     if role == Role::Started && promotable {
         role = Role::Unpromoted;
     }
