@@ -26,7 +26,6 @@ use crate::control::{
 use crate::model::acl;
 use crate::model::xml::Element;
 use crate::transport::{Bus, BusEvent};
-use dashmap::DashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -184,41 +183,24 @@ async fn write_attribute(shared: &NodeShared, router: &Arc<Router>, write: crate
     }
 }
 
-/// Sends envelopes for other nodes through the bus, one ordered queue per
-/// destination so a slow node never holds up the others.
+/// Sends envelopes for other nodes through the bus: queued at once, in
+/// order, and sent by the transport's thread with whatever else is queued
+/// (no task or thread hop of its own: with many nodes every hop is a wait
+/// in the run queue). A slow node never holds up the others: its stream's
+/// limit refuses what does not fit.
 struct BusLink {
     bus: Bus,
     shared: Arc<NodeShared>,
-    queues: DashMap<String, mpsc::Sender<Vec<u8>>>,
 }
-
-/// Envelopes queued for one destination before sends to it are refused.
-pub const LINK_QUEUE_DEPTH_MAX: usize = 10_000;
 
 impl Link for BusLink {
     fn send(&self, node: &str, bytes: Vec<u8>) -> Result<(), String> {
         if !self.shared.view().members.iter().any(|m| m == node) {
             return Err(format!("{node} is not a member"));
         }
-        let queue = self.queues.entry(node.to_string()).or_insert_with(|| {
-            let (sender, mut receiver) = mpsc::channel::<Vec<u8>>(LINK_QUEUE_DEPTH_MAX);
-            let bus = self.bus.clone();
-            let to = node.to_string();
-            tokio::spawn(async move {
-                while let Some(bytes) = receiver.recv().await {
-                    if let Err(error) = bus.send(&to, bytes).await {
-                        tracing::debug!(%to, %error, "bus send failed");
-                    }
-                }
-            });
-            sender
-        });
-        queue.try_send(bytes).map_err(|error| match error {
-            mpsc::error::TrySendError::Full(_) => {
-                format!("queue to {node} is full (LINK_QUEUE_DEPTH_MAX = {LINK_QUEUE_DEPTH_MAX})")
-            }
-            mpsc::error::TrySendError::Closed(_) => format!("queue to {node} closed"),
-        })
+        self.bus
+            .send_now(node, bytes)
+            .map_err(|error| error.to_string())
     }
 }
 
@@ -299,7 +281,6 @@ pub fn start_node_with(
     router.set_link(Arc::new(BusLink {
         bus: bus.clone(),
         shared: Arc::clone(&shared),
-        queues: DashMap::new(),
     }));
     let spec = if witness {
         witness_supervision_spec()
@@ -343,7 +324,20 @@ pub fn start_node_with(
         start_deciding_actors(&shared, &router, &tree);
     }
 
-    // Bus events into the actors.
+    {
+        // Once the actors are registered, messages go to their actors from the transport's thread: the
+        // router only decodes and queues them in a mailbox.
+        let router = Arc::clone(&router);
+        let shared = Arc::clone(&shared);
+        bus.set_message_sink(Arc::new(move |from: &str, payload: Vec<u8>| {
+            if shared.admits(from) {
+                router.receive_remote(from, &payload)
+            } else {
+                refuse_non_member(&shared, from);
+            }
+        }));
+    }
+    // Bus events into the actors (messages before the sink was set).
     {
         let router = Arc::clone(&router);
         let shared_for_events = Arc::clone(&shared);

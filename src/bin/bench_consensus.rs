@@ -7,8 +7,11 @@
 //! - time to add a node to a running 5-node cluster, from `node add` until
 //!   it is a voter.
 //!
+//! Beside each run: the CPU seconds all daemons spent per acknowledged
+//! write (what a write costs the machine, whatever its latency).
+//!
 //! `cargo run --release --bin bench_consensus -- [SECONDS_PER_RUN] [--nodes
-//! 3,5]`; needs
+//! 3,5] [--clients 1,8,64] [--no-node-add]`; needs
 //! the `systole` binary built beside this one (`cargo build --release`).
 
 use std::path::{Path, PathBuf};
@@ -89,7 +92,13 @@ fn updates(bench: &Bench, clients: usize, seconds: f64) -> (Vec<f64>, usize, f64
                             .lock()
                             .unwrap()
                             .push(start.elapsed().as_secs_f64() * 1000.0),
-                        Err(_) => *refused.lock().unwrap() += 1,
+                        Err(error) => {
+                            let mut refused = refused.lock().unwrap();
+                            if *refused < 3 {
+                                eprintln!("refused: {error:#}");
+                            }
+                            *refused += 1;
+                        }
                     }
                     i += 1;
                 }
@@ -158,45 +167,98 @@ fn node_add_ms(bench: &mut Bench) -> Option<f64> {
     None
 }
 
-/// `[SECONDS] [--nodes 3,5,64]`: seconds per run, and the cluster sizes.
-fn options() -> (f64, Vec<usize>) {
+/// Total CPU seconds of the cluster's daemons so far.
+fn daemons_cpu_seconds(bench: &Bench) -> f64 {
+    let dir = bench.cluster.dir();
+    bench
+        .cluster
+        .nodes()
+        .iter()
+        .filter_map(|node| {
+            systole::localcluster::read_pid(&systole::localcluster::pid_path(dir, node))
+        })
+        .map(|pid| systole::localcluster::process_cpu_seconds(pid).0)
+        .sum()
+}
+
+struct Options {
+    seconds: f64,
+    sizes: Vec<usize>,
+    clients: Vec<usize>,
+    node_add: bool,
+}
+
+/// `[SECONDS] [--nodes 3,5,64] [--clients 1,8,64] [--no-node-add]`.
+fn options() -> Options {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let mut seconds = 5.0;
-    let mut sizes = vec![3, 5];
+    let mut options = Options {
+        seconds: 5.0,
+        sizes: vec![3, 5],
+        clients: vec![1, 8, 64],
+        node_add: true,
+    };
+    let list = |index: usize| -> Vec<usize> {
+        args.get(index + 1)
+            .expect("--nodes and --clients need a list, e.g. 3,5,64")
+            .split(',')
+            .map(|n| n.parse().expect("a list of numbers"))
+            .collect()
+    };
     let mut index = 0;
     while index < args.len() {
-        if args[index] == "--nodes" {
-            let list = args
-                .get(index + 1)
-                .expect("--nodes needs a list, e.g. 3,5,64");
-            sizes = list
-                .split(',')
-                .map(|n| n.parse().expect("--nodes takes numbers"))
-                .collect();
-            index += 2;
-        } else {
-            seconds = args[index].parse().expect("SECONDS is a number");
-            index += 1;
-        }
+        index += match args[index].as_str() {
+            "--nodes" => {
+                options.sizes = list(index);
+                2
+            }
+            "--clients" => {
+                options.clients = list(index);
+                2
+            }
+            "--no-node-add" => {
+                options.node_add = false;
+                1
+            }
+            seconds => {
+                options.seconds = seconds.parse().expect("SECONDS is a number");
+                1
+            }
+        };
     }
-    (seconds, sizes)
+    options
 }
 
 fn main() {
-    let (seconds, sizes) = options();
-    println!("| nodes | clients | acknowledged/s | p50 ms | p99 ms | refused |");
-    println!("| --- | --- | --- | --- | --- | --- |");
-    for nodes in sizes {
+    let options = options();
+    let seconds = options.seconds;
+    println!("| nodes | clients | acknowledged/s | p50 ms | p99 ms | refused | daemons' cpu ms per write |");
+    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    let mut idle = Vec::new();
+    for nodes in options.sizes {
         let bench = Bench::up(nodes);
-        for clients in [1, 8, 64] {
+        // Settled, then idle: what the cluster costs with nothing to do.
+        std::thread::sleep(Duration::from_secs(3));
+        let cpu_before = daemons_cpu_seconds(&bench);
+        std::thread::sleep(Duration::from_secs(5));
+        idle.push((nodes, (daemons_cpu_seconds(&bench) - cpu_before) / 5.0));
+        for &clients in &options.clients {
+            let cpu_before = daemons_cpu_seconds(&bench);
             let (latencies, refused, elapsed) = updates(&bench, clients, seconds);
+            let cpu_ms = (daemons_cpu_seconds(&bench) - cpu_before) * 1000.0;
             println!(
-                "| {nodes} | {clients} | {:.0} | {:.1} | {:.1} | {refused} |",
+                "| {nodes} | {clients} | {:.0} | {:.1} | {:.1} | {refused} | {:.1} |",
                 latencies.len() as f64 / elapsed,
                 percentile(&latencies, 0.50),
-                percentile(&latencies, 0.99)
+                percentile(&latencies, 0.99),
+                cpu_ms / latencies.len().max(1) as f64
             );
         }
+    }
+    for (nodes, cpu) in idle {
+        println!("{nodes} nodes idle: {cpu:.2} CPU seconds per second (all daemons)");
+    }
+    if !options.node_add {
+        return;
     }
     let mut adds = Vec::new();
     for _ in 0..5 {

@@ -15,6 +15,15 @@
 //! timeouts, so after the thread itself was held up, peers whose heartbeats
 //! arrived meanwhile are not taken for dead.
 //!
+//! Messages take a short way through (a node of a large cluster handles
+//! hundreds a second, and each extra thread hop is a wait in the run queue
+//! of a busy machine): [`Bus::send_now`] queues without waiting for an
+//! answer, and the task takes everything queued and sends it in one flush;
+//! with a [`MessageSink`] set, messages are handed to it on the transport's
+//! thread instead of through the event channel. The timer wakes the task
+//! only when something is due (a heartbeat, a peer's timeout, a
+//! retransmission), not on a fixed period.
+//!
 //! The task is generic over [`Io`], the datagram layer: UDP sockets or the
 //! simulated network. It uses `biased` selects and no randomness of its own,
 //! so over the simulated network (spawned on the test's runtime, [`spawn`])
@@ -23,11 +32,12 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 
 use super::membership::MembershipView;
 use super::node::{Node, Now, Output};
@@ -38,6 +48,10 @@ use super::{BusEvent, TransportError, TransportStats};
 const COMMANDS_MAX: usize = 1024;
 /// Events queued in the channel to the layer above (more wait in the node).
 const EVENTS_MAX: usize = 1024;
+/// Messages queued by [`Bus::send_now`] before it refuses more.
+pub const OUTBOX_MESSAGES_MAX: usize = 65_536;
+/// Messages taken from the outbox before one flush sends them.
+const OUTBOX_BATCH_MAX: usize = 256;
 /// Datagrams taken from the socket before acks and data are flushed.
 const RECV_BATCH_MAX: usize = 64;
 /// Datagrams read at most before a tick judges timeouts (bounds the work a
@@ -133,11 +147,19 @@ enum Command {
     },
 }
 
+/// Takes the messages the bus delivers, on the transport's own thread: it
+/// must not block (hand them on to a queue or a mailbox).
+pub type MessageSink = Arc<dyn Fn(&str, Vec<u8>) + Send + Sync>;
+
 struct Shared {
     local_node: String,
     incarnation: u64,
     local_addr: Option<SocketAddr>,
     commands: mpsc::Sender<Command>,
+    /// Messages from `send_now`, and how many wait.
+    outbox: mpsc::UnboundedSender<(String, Vec<u8>)>,
+    outbox_len: Arc<AtomicUsize>,
+    sink: Arc<OnceLock<MessageSink>>,
     stats: Arc<Counters>,
     view: watch::Receiver<MembershipView>,
 }
@@ -192,6 +214,33 @@ impl Bus {
         .await
     }
 
+    /// Queues a reliable, ordered message to `to` without waiting: the
+    /// transport's task sends it with whatever else was queued meanwhile.
+    /// Messages queued here keep their order; a message that turns out not
+    /// to fit (not a member, its peer's queue full) is dropped and logged.
+    /// `Err` only when [`OUTBOX_MESSAGES_MAX`] wait or the task is gone.
+    pub fn send_now(&self, to: &str, payload: Vec<u8>) -> Result<(), TransportError> {
+        let shared = &self.shared;
+        if shared.outbox_len.load(Ordering::Relaxed) >= OUTBOX_MESSAGES_MAX {
+            return Err(TransportError::QueueFull {
+                node: to.to_owned(),
+                limit: "OUTBOX_MESSAGES_MAX",
+            });
+        }
+        shared.outbox_len.fetch_add(1, Ordering::Relaxed);
+        shared
+            .outbox
+            .send((to.to_owned(), payload))
+            .map_err(|_| TransportError::Shutdown)
+    }
+
+    /// From now on, delivered messages go to `sink` (called on the
+    /// transport's thread) rather than to the event channel; views still
+    /// come as events. Set once; later calls are ignored.
+    pub fn set_message_sink(&self, sink: MessageSink) {
+        let _ = self.shared.sink.set(sink);
+    }
+
     /// Reliable to every member of the current view, this node included.
     pub async fn broadcast(&self, payload: Vec<u8>) -> Result<(), TransportError> {
         self.request(|reply| Command::Broadcast { payload, reply })
@@ -243,6 +292,7 @@ impl Bus {
 struct Wiring {
     bus: Bus,
     commands: mpsc::Receiver<Command>,
+    outbox: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
     events: mpsc::Sender<BusEvent>,
     event_rx: mpsc::Receiver<BusEvent>,
     view_tx: watch::Sender<MembershipView>,
@@ -250,6 +300,7 @@ struct Wiring {
 
 fn wire(node: &Node, stats: Arc<Counters>, local_addr: Option<SocketAddr>) -> Wiring {
     let (commands, command_rx) = mpsc::channel(COMMANDS_MAX);
+    let (outbox, outbox_rx) = mpsc::unbounded_channel();
     let (events, event_rx) = mpsc::channel(EVENTS_MAX);
     let (view_tx, view) = watch::channel(node.view().clone());
     let bus = Bus {
@@ -258,6 +309,9 @@ fn wire(node: &Node, stats: Arc<Counters>, local_addr: Option<SocketAddr>) -> Wi
             incarnation: node.incarnation(),
             local_addr,
             commands,
+            outbox,
+            outbox_len: Arc::default(),
+            sink: Arc::default(),
             stats,
             view,
         }),
@@ -265,6 +319,7 @@ fn wire(node: &Node, stats: Arc<Counters>, local_addr: Option<SocketAddr>) -> Wi
     Wiring {
         bus,
         commands: command_rx,
+        outbox: outbox_rx,
         events,
         event_rx,
         view_tx,
@@ -288,8 +343,16 @@ pub(crate) fn spawn<I: Io>(
         clock,
         view_tx: wiring.view_tx,
         stats: wiring.bus.shared.stats.clone(),
+        outbox_len: wiring.bus.shared.outbox_len.clone(),
+        sink: wiring.bus.shared.sink.clone(),
+        last_tick_ms: 0,
     };
-    tokio::spawn(task.run(wiring.commands, wiring.events, tick_interval_ms));
+    let inputs = Inputs {
+        commands: wiring.commands,
+        outbox: wiring.outbox,
+        events: wiring.events,
+    };
+    tokio::spawn(task.run(inputs, tick_interval_ms));
     (wiring.bus, wiring.event_rx)
 }
 
@@ -319,7 +382,14 @@ where
 {
     let wiring = wire(&node, stats.clone(), settings.local_addr);
     let (ready_tx, ready) = std::sync::mpsc::sync_channel(1);
-    let (commands, events, view_tx) = (wiring.commands, wiring.events, wiring.view_tx);
+    let inputs = Inputs {
+        commands: wiring.commands,
+        outbox: wiring.outbox,
+        events: wiring.events,
+    };
+    let view_tx = wiring.view_tx;
+    let outbox_len = wiring.bus.shared.outbox_len.clone();
+    let sink = wiring.bus.shared.sink.clone();
     let name = node.local_node().to_owned();
     let thread = move || {
         if settings.realtime_priority {
@@ -351,8 +421,11 @@ where
                 clock: settings.clock,
                 view_tx,
                 stats,
+                outbox_len,
+                sink,
+                last_tick_ms: 0,
             };
-            task.run(commands, events, settings.tick_interval_ms).await;
+            task.run(inputs, settings.tick_interval_ms).await;
         });
     };
     std::thread::Builder::new()
@@ -366,40 +439,59 @@ where
     Ok((wiring.bus, wiring.event_rx))
 }
 
+/// What the task takes in from its `Bus` handles, and hands up.
+struct Inputs {
+    commands: mpsc::Receiver<Command>,
+    outbox: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    events: mpsc::Sender<BusEvent>,
+}
+
 struct Task<I> {
     node: Node,
     io: I,
     clock: Clock,
     view_tx: watch::Sender<MembershipView>,
     stats: Arc<Counters>,
+    outbox_len: Arc<AtomicUsize>,
+    sink: Arc<OnceLock<MessageSink>>,
+    /// When `judge` last let time pass (the clock's ms).
+    last_tick_ms: u64,
 }
 
 impl<I: Io> Task<I> {
-    async fn run(
-        mut self,
-        mut commands: mpsc::Receiver<Command>,
-        events: mpsc::Sender<BusEvent>,
-        tick_interval_ms: u64,
-    ) {
-        let mut ticker = tokio::time::interval(Duration::from_millis(tick_interval_ms));
-        ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    async fn run(mut self, inputs: Inputs, tick_interval_ms: u64) {
+        let Inputs {
+            mut commands,
+            mut outbox,
+            events,
+        } = inputs;
+        let timer = tokio::time::sleep(Duration::from_millis(tick_interval_ms));
+        tokio::pin!(timer);
         let mut events_open = true;
+        let mut outbox_open = true;
         let mut last_report = (Instant::now(), self.stats.snapshot());
         loop {
             if self.io.is_killed() {
                 return;
             }
             self.emit();
+            self.deliver_to_sink();
             if !events_open {
                 while self.node.pop_event().is_some() {}
             }
+            let deadline = self.next_deadline(tick_interval_ms);
+            if timer.deadline() != deadline {
+                timer.as_mut().reset(deadline);
+            }
             tokio::select! {
                 biased;
-                _ = ticker.tick() => {
+                _ = &mut timer => {
                     self.judge();
                     self.report_drops(&mut last_report);
                 }
                 command = commands.recv() => match command {
+                    // Killed while the timer slept: answer nothing more.
+                    _ if self.io.is_killed() => return,
                     Some(Command::Shutdown { reply }) => {
                         self.shutdown();
                         let _ = reply.send(());
@@ -411,6 +503,10 @@ impl<I: Io> Task<I> {
                         return;
                     }
                 },
+                outgoing = outbox.recv(), if outbox_open => match outgoing {
+                    Some(first) => self.send_queued(first, &mut outbox),
+                    None => outbox_open = false,
+                },
                 permit = events.reserve(), if events_open && self.node.has_events() => match permit {
                     Ok(permit) => permit.send(self.node.pop_event().expect("has events")),
                     Err(_) => events_open = false,
@@ -419,6 +515,56 @@ impl<I: Io> Task<I> {
                     Some(inbound) => self.receive(inbound),
                     None => return,
                 },
+            }
+        }
+    }
+
+    /// When the timer must fire next: when the node has something due (a
+    /// heartbeat, a peer's timeout, a retransmission), but at least
+    /// `tick_interval_ms` after the last tick (work due meanwhile shares a
+    /// wakeup) and at most a second after it. Fixed points in time, so
+    /// traffic arriving meanwhile never postpones what is due.
+    fn next_deadline(&self, tick_interval_ms: u64) -> Instant {
+        let earliest_ms = self.last_tick_ms + tick_interval_ms;
+        let latest_ms = self.last_tick_ms + tick_interval_ms.max(1000);
+        let due_ms = self.node.next_due_ms().clamp(earliest_ms, latest_ms);
+        self.clock.start + Duration::from_millis(due_ms)
+    }
+
+    /// Sends `first` and whatever else waits in the outbox, in one flush.
+    fn send_queued(
+        &mut self,
+        first: (String, Vec<u8>),
+        outbox: &mut mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    ) {
+        let mut next = Some(first);
+        let mut taken = 0;
+        while let Some((to, payload)) = next {
+            self.outbox_len.fetch_sub(1, Ordering::Relaxed);
+            if let Err(error) = self.node.send(&to, payload) {
+                tracing::debug!(%to, %error, "bus send failed");
+            }
+            taken += 1;
+            next = if taken < OUTBOX_BATCH_MAX {
+                outbox.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        self.node.flush(self.clock.now());
+    }
+
+    /// Hands delivered messages to the sink, if one is set, in order; a
+    /// view waiting in front of them goes through the channel first. A
+    /// panicking sink loses that message, never the transport's thread.
+    fn deliver_to_sink(&mut self) {
+        let Some(sink) = self.sink.get().cloned() else {
+            return;
+        };
+        while let Some((from, payload)) = self.node.pop_message() {
+            let call = std::panic::AssertUnwindSafe(|| sink(&from, payload));
+            if std::panic::catch_unwind(call).is_err() {
+                tracing::error!(%from, "the message sink panicked; message dropped");
             }
         }
     }
@@ -435,7 +581,9 @@ impl<I: Io> Task<I> {
             self.receive(inbound);
             drained += RECV_BATCH_MAX;
         }
-        self.node.tick(self.clock.now());
+        let now = self.clock.now();
+        self.last_tick_ms = now.mono_ms;
+        self.node.tick(now);
     }
 
     /// Sends the node's datagrams and publishes a new view.
@@ -605,6 +753,9 @@ mod tests {
             clock,
             view_tx,
             stats: stats.clone(),
+            outbox_len: Arc::default(),
+            sink: Arc::default(),
+            last_tick_ms: 0,
         };
         task.judge();
         assert!(task.io.inbound.is_empty(), "the socket was read first");

@@ -180,6 +180,12 @@ impl Membership {
         vec![leave, self.next_view()]
     }
 
+    /// When the first peer times out unless heard again (ms).
+    pub fn next_expiry_ms(&self) -> Option<u64> {
+        let last_seen_ms = self.peers.values().map(|p| p.last_seen_ms).min()?;
+        Some(last_seen_ms + self.heartbeat_timeout_ms)
+    }
+
     /// Time passes: peers not heard for `heartbeat_timeout_ms` leave.
     pub fn tick(&mut self, now_ms: u64) -> Vec<MembershipView> {
         let timeout_ms = self.heartbeat_timeout_ms;

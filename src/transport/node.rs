@@ -168,6 +168,32 @@ impl Node {
         Some(event)
     }
 
+    /// The next event if it is a message (not a view): its sender and payload.
+    pub fn pop_message(&mut self) -> Option<(String, Vec<u8>)> {
+        if !matches!(self.events.front(), Some(BusEvent::Message { .. })) {
+            return None;
+        }
+        match self.pop_event() {
+            Some(BusEvent::Message { from, payload }) => Some((from, payload)),
+            _ => None,
+        }
+    }
+
+    /// When [`Node::tick`] next has something to do (monotonic ms): a
+    /// heartbeat, a peer's timeout, a retransmission.
+    pub fn next_due_ms(&self) -> u64 {
+        let timeout_ms = self.heartbeat_timeout_ms;
+        let heard = self
+            .heard
+            .values()
+            .map(|(_, heard_ms)| heard_ms + timeout_ms);
+        let links = self.send_links.values().map(SendLink::next_deadline_ms);
+        heard
+            .chain(links)
+            .chain(self.membership.next_expiry_ms())
+            .fold(self.next_heartbeat_ms, u64::min)
+    }
+
     /// Handles one received datagram (decrypted in place). Returns the
     /// authenticated sender, so the caller may learn its address.
     pub fn on_datagram(&mut self, datagram: &mut [u8], now: Now) -> Option<String> {

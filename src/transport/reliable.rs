@@ -121,6 +121,11 @@ impl SendLink {
         self.queued_bytes
     }
 
+    /// No retransmission is due before this (ms; `u64::MAX`: none).
+    pub fn next_deadline_ms(&self) -> u64 {
+        self.next_deadline_ms
+    }
+
     /// Nothing queued, nothing unacknowledged.
     pub fn is_idle(&self) -> bool {
         self.queue.is_empty() && self.in_flight.is_empty()
