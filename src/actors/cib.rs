@@ -783,6 +783,10 @@ impl CibActor {
 /// (see `model::control::two_node`).
 impl CibActor {
     fn arbitrate(&mut self, ctx: &mut CellCtx<'_>) {
+        // Every tick: skip the view's copy where nothing is arbitrated.
+        if !self.arbiter.is_two_node() {
+            return;
+        }
         let Some(consensus) = self.consensus.as_ref().filter(|c| c.is_initialized()) else {
             return;
         };

@@ -511,7 +511,11 @@ impl Node {
         self.outputs.push(Output::ToAll { datagram });
         Counters::add(&self.stats.heartbeats_sent, 1);
         self.heartbeat_soon = false;
-        self.next_heartbeat_ms = now.mono_ms + self.heartbeat_interval_ms;
+        // The next one on the wall clock's grid of intervals: the nodes of
+        // a cluster heartbeat at about the same instants, so each reads its
+        // peers' heartbeats in a few bursts rather than waking for each.
+        let interval_ms = self.heartbeat_interval_ms;
+        self.next_heartbeat_ms = now.mono_ms + interval_ms - now.wall_ms % interval_ms;
     }
 
     /// Tells every peer we are leaving, so they need not wait for a timeout.

@@ -127,6 +127,12 @@ impl Arbiter {
         }
     }
 
+    /// Whether this node arbitrates at all (a two-node cluster without a
+    /// witness); otherwise [`Arbiter::observe`] always answers `Wait`.
+    pub fn is_two_node(&self) -> bool {
+        self.config.two_node
+    }
+
     /// The peer of a configuration of exactly two voters, this node and
     /// one other (no witness, no other voter).
     pub fn peer_of(&self, members: &Members) -> Option<String> {
