@@ -4,7 +4,7 @@
 //! and under a bounded proptest harness with a kept corpus in CI
 //! (`tests/fuzz.rs`).
 
-use crate::model::xml::Element;
+use crate::model::cib::xml::Element;
 
 /// "Now" for the targets: fixed, so a crash replays.
 const NOW_EPOCH_S: i64 = 1_700_000_000;
@@ -20,22 +20,22 @@ pub fn cib_xml(data: &[u8]) {
     if let Err(error) = Element::parse(&written) {
         panic!("a parsed tree did not parse once written: {error}\n{written}");
     }
-    let issues = crate::model::verify::verify(&cib, NOW_EPOCH_S);
-    let _ = crate::model::verify::check_write(&crate::model::cib_store::empty_cib(), &cib, 0);
+    let issues = crate::model::cib::verify::verify(&cib, NOW_EPOCH_S);
+    let _ = crate::model::cib::verify::check_write(&crate::model::cib::store::empty_cib(), &cib, 0);
     if let Ok(outcome) = crate::scheduler::run(&cib, NOW_EPOCH_S) {
         // What the scheduler left out, verify reports too.
         for left_out in &outcome.transition.config_errors {
             assert!(issues.contains(left_out), "{left_out} not in verify's list");
         }
     }
-    let _ = crate::model::status::resource_status(&cib);
+    let _ = crate::scheduler::status::resource_status(&cib);
 }
 
 /// A date, a duration and a rule built from them, evaluated.
 pub fn rules_and_dates(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    let _ = crate::model::time::read_datetime(&text);
-    let _ = crate::model::time::read_duration_ms(&text);
+    let _ = crate::model::cib::time::read_datetime(&text);
+    let _ = crate::model::cib::time::read_duration_ms(&text);
     let now = i64::from_le_bytes(
         data.iter()
             .copied()
@@ -106,56 +106,60 @@ pub fn rules_and_dates(data: &[u8]) {
         );
     let mut attrs = std::collections::BTreeMap::new();
     attrs.insert("a".to_string(), part(5).to_string());
-    let ctx = crate::model::rules::RuleContext {
+    let ctx = crate::model::cib::rules::RuleContext {
         node_attrs: Some(&attrs),
         now_epoch_s: now,
         agent: Some(("ocf", "heartbeat", "Dummy")),
         op: Some(("monitor", 10_000)),
     };
-    let _ = crate::model::rules::eval_rule(&rule, &ctx);
+    let _ = crate::model::cib::rules::eval_rule(&rule, &ctx);
     let _ = crate::model::cib::location_rule_score(&rule, &ctx);
 }
 
 /// A duration alone (intervals, timeouts, lifetimes).
 pub fn durations(data: &[u8]) {
     let text = String::from_utf8_lossy(data);
-    if let Ok(ms) = crate::model::time::read_duration_ms(&text) {
-        assert!(ms <= crate::model::time::DURATION_MS_MAX);
+    if let Ok(ms) = crate::model::cib::time::read_duration_ms(&text) {
+        assert!(ms <= crate::model::cib::time::DURATION_MS_MAX);
     }
     let _ = crate::admin::parse_duration_ms(&text);
-    let _ = crate::model::time::read_datetime(&text);
+    let _ = crate::model::cib::time::read_datetime(&text);
 }
 
 /// A control-socket request body: decoded, access-checked, and a CIB
 /// change checked as the daemon checks it before the CIB actor sees it.
 pub fn control_frame(data: &[u8]) {
-    let _ = crate::control::decode_body::<crate::control::ControlResponse>(data);
-    let Ok(request) = crate::control::decode_body::<crate::control::ControlRequest>(data) else {
+    let _ = crate::actors::control_socket::decode_body::<
+        crate::actors::control_socket::ControlResponse,
+    >(data);
+    let Ok(request) = crate::actors::control_socket::decode_body::<
+        crate::actors::control_socket::ControlRequest,
+    >(data) else {
         return;
     };
-    let caller = crate::control::Caller {
+    let caller = crate::actors::control_socket::Caller {
         uid: 1000,
         gid: 1000,
         pid: None,
     };
     for access in [
-        crate::control::Access::Admin,
-        crate::control::Access::ReadOnly,
-        crate::control::Access::Denied,
+        crate::actors::control_socket::Access::Admin,
+        crate::actors::control_socket::Access::ReadOnly,
+        crate::actors::control_socket::Access::Denied,
     ] {
-        let _ = crate::control::refusal(&request, &caller, access);
+        let _ = crate::actors::control_socket::refusal(&request, &caller, access);
     }
-    let cib = crate::model::cib_store::empty_cib();
+    let cib = crate::model::cib::store::empty_cib();
     match request {
-        crate::control::ControlRequest::CibModify { change }
-            if crate::daemon::check_change(&cib, &change, NOW_EPOCH_S).is_ok() =>
+        crate::actors::control_socket::ControlRequest::CibModify { change }
+            if crate::actors::daemon::check_change(&cib, &change, NOW_EPOCH_S).is_ok() =>
         {
             let mut after = cib.clone();
-            let _ = crate::model::cib_store::apply_change(&mut after, &change);
+            let _ = crate::model::cib::store::apply_change(&mut after, &change);
             let _ = after.to_xml_compact();
         }
-        crate::control::ControlRequest::Fence { target, action } => {
-            let _ = crate::daemon::check_fence_request(&cib, &target, &action);
+        crate::actors::control_socket::ControlRequest::Fence { target, action } => {
+            let _ = crate::actors::daemon::check_fence_request(&cib, &target, &action);
         }
         _ => {}
     }
@@ -181,8 +185,8 @@ pub fn bus_frame(data: &[u8]) {
     if let Ok(envelope) = rmp_serde::from_slice::<crate::actors::message::Envelope>(data) {
         let _ = rmp_serde::to_vec_named(&envelope);
         if let crate::actors::message::Message::CibContent { cib } = &envelope.body {
-            let _ = crate::model::cib_store::validate_shape(cib);
-            let _ = crate::model::verify::verify(cib, NOW_EPOCH_S);
+            let _ = crate::model::cib::store::validate_shape(cib);
+            let _ = crate::model::cib::verify::verify(cib, NOW_EPOCH_S);
         }
     }
 }

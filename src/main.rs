@@ -1,12 +1,13 @@
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand};
 use std::path::{Path, PathBuf};
+use systole::actors::control_socket::{self, ControlRequest, ControlResponse};
 use systole::actors::message::CibChange;
-use systole::admin::{self, shadow};
-use systole::control::{self, ControlRequest, ControlResponse};
-use systole::localcluster;
-use systole::model::diff;
-use systole::model::xml::Element;
+use systole::admin;
+use systole::cli::localcluster;
+use systole::model::cib::diff;
+use systole::model::cib::xml::Element;
+use systole::os::shadow;
 
 // The scheduler allocates many small strings and maps; mimalloc frees and
 // reuses them several times faster than the system allocator.
@@ -106,7 +107,7 @@ enum Command {
     },
     /// Run the scheduler on a CIB file and print what crm_simulate prints
     /// (`--shadow NAME` simulates a shadow CIB).
-    Simulate(systole::simulate::SimulateArgs),
+    Simulate(systole::cli::simulate::SimulateArgs),
     /// Resources: create, update, delete, move, ban, enable, disable, ...
     Resource {
         #[command(subcommand)]
@@ -709,7 +710,7 @@ fn resolve_socket(target: &Target) -> anyhow::Result<PathBuf> {
 
 fn ask(target: &Target, request: ControlRequest) -> anyhow::Result<ControlResponse> {
     let socket = resolve_socket(target)?;
-    match control::call(&socket, &request, 20_000)? {
+    match control_socket::call(&socket, &request, 20_000)? {
         ControlResponse::Error(error) => bail!("{error}"),
         response => Ok(response),
     }
@@ -726,19 +727,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let target = &cli.target;
     match cli.command {
         Command::Daemon { config } => {
-            let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
+            let (config, agents) = systole::actors::config::NodeConfig::load_with_agents(&config)?;
             init_logging(config.log_file.as_deref())?;
-            systole::daemon::run(config, agents, false)?;
+            systole::actors::daemon::run(config, agents, false)?;
         }
         Command::Witness { config } => {
-            let (config, agents) = systole::config::NodeConfig::load_with_agents(&config)?;
+            let (config, agents) = systole::actors::config::NodeConfig::load_with_agents(&config)?;
             init_logging(config.log_file.as_deref())?;
-            systole::daemon::run(config, agents, true)?;
+            systole::actors::daemon::run(config, agents, true)?;
         }
         Command::Remote { config } => {
-            let (config, agents) = systole::remote::config::RemoteConfig::load(&config)?;
+            let (config, agents) = systole::actors::remote::config::RemoteConfig::load(&config)?;
             init_logging(config.log_file.as_deref())?;
-            systole::remote::server::run(config, agents)?;
+            systole::actors::remote::server::run(config, agents)?;
         }
         Command::Keygen { out } => {
             systole::transport::keygen(&out)
@@ -766,7 +767,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 ClusterAction::Stop { .. } => unreachable!("handled above"),
             }
         }
-        Command::Demo { keep } => systole::demo::run(target.dir.clone(), keep)?,
+        Command::Demo { keep } => systole::cli::demo::run(target.dir.clone(), keep)?,
         Command::Web(args) => return web(target, args),
         Command::Status { .. } if target.shadow.is_some() => bail!(
             "status shows the running cluster; for a shadow see `systole simulate --shadow NAME`"
@@ -776,7 +777,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             ControlResponse::Status(report) if json => {
                 println!("{}", serde_json::to_string_pretty(&report)?)
             }
-            ControlResponse::Status(report) => print!("{}", systole::status_text::render(&report)),
+            ControlResponse::Status(report) => {
+                print!("{}", systole::cli::status_text::render(&report))
+            }
             other => bail!("unexpected answer {other:?}"),
         },
         Command::Actors { json, action } => match action {
@@ -808,7 +811,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 shadow::load(&dir, name)?;
                 args.cib = shadow::path(&dir, name);
             }
-            return systole::simulate::run(&args);
+            return systole::cli::simulate::run(&args);
         }
         Command::Resource { action } => return resource_command(target, action),
         Command::Constraint { action } => return constraint_command(target, action),
@@ -817,12 +820,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::History { action, json } => history(target, action, json)?,
         Command::Explain { resource } => match ask(target, ControlRequest::CibGet)? {
             ControlResponse::Cib { xml } => {
-                let cib = systole::model::xml::Element::parse(&xml).context("the daemon's CIB")?;
+                let cib =
+                    systole::model::cib::xml::Element::parse(&xml).context("the daemon's CIB")?;
                 let now = std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_secs() as i64)
                     .unwrap_or(0);
-                print!("{}", systole::explain::explain(&cib, &resource, now)?);
+                print!("{}", systole::cli::explain::explain(&cib, &resource, now)?);
             }
             other => bail!("unexpected answer {other:?}"),
         },
@@ -904,14 +908,15 @@ fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow
     if target.node.is_none() {
         if let (Some(dir), Ok(ControlResponse::Status(status))) = (
             &target.dir,
-            control::call(&socket, &ControlRequest::Status, 5_000),
+            control_socket::call(&socket, &ControlRequest::Status, 5_000),
         ) {
             if let Some(dc) = status.dc {
                 socket = localcluster::socket_path(dir, &dc);
             }
         }
     }
-    let (node, transitions) = match control::call(&socket, &ControlRequest::History, 5_000)? {
+    let (node, transitions) = match control_socket::call(&socket, &ControlRequest::History, 5_000)?
+    {
         ControlResponse::History { node, transitions } => (node, transitions),
         ControlResponse::Error(e) => bail!("{e}"),
         other => bail!("unexpected answer {other:?}"),
@@ -964,7 +969,7 @@ fn history(target: &Target, action: Option<HistoryAction>, json: bool) -> anyhow
 }
 
 /// `[  3] start web on node2  ok  rc=0  on node2  13:05:09.120 +0.512s`.
-fn history_action_line(a: &systole::model::history::ActionRecord) -> String {
+fn history_action_line(a: &systole::model::control::history::ActionRecord) -> String {
     let mut line = format!(
         "[{:>3}] {:<40} {}",
         a.id,
@@ -978,7 +983,7 @@ fn history_action_line(a: &systole::model::history::ActionRecord) -> String {
         line.push_str(&format!("  on {node}"));
     }
     if let Some(started) = a.started_epoch_ms {
-        let clock = systole::model::time::ctime(started.div_euclid(1000));
+        let clock = systole::model::cib::time::ctime(started.div_euclid(1000));
         let time_of_day = clock
             .split_whitespace()
             .nth(3)
@@ -1085,7 +1090,7 @@ fn commit_edit(target: &Target, edit: admin::Edit) -> anyhow::Result<i32> {
             let mut cib = before.clone();
             edit.apply(&mut cib)?;
             // The same check as a live write: a shadow never takes an error.
-            systole::model::verify::check_write(&before, &cib, now_epoch_s())?;
+            systole::model::cib::verify::check_write(&before, &cib, now_epoch_s())?;
             shadow::save(&dir, name, &cib)?;
             for line in summary {
                 println!("{line}");
@@ -1251,7 +1256,7 @@ fn defaults(target: &Target, section: &str, assignments: &[String]) -> anyhow::R
 }
 
 /// Whether no instance of `id` (or of what it contains) runs anywhere.
-fn stopped(report: &control::StatusReport, cib: &Element, id: &str) -> bool {
+fn stopped(report: &control_socket::StatusReport, cib: &Element, id: &str) -> bool {
     let members: Vec<String> = admin::find_resource(cib, id)
         .map(|r| {
             let mut ids = Vec::new();
@@ -1420,7 +1425,7 @@ fn cib_command(target: &Target, action: CibAction) -> anyhow::Result<i32> {
                     .with_context(|| format!("parsing {}", file.display()))?,
                 None => current_cib(target)?,
             };
-            let issues = systole::model::verify::verify(&cib, now_epoch_s());
+            let issues = systole::model::cib::verify::verify(&cib, now_epoch_s());
             for issue in &issues {
                 println!("{issue}");
             }
@@ -1440,7 +1445,7 @@ fn cib_command(target: &Target, action: CibAction) -> anyhow::Result<i32> {
 /// (a 200 MB file must not cost gigabytes) or when it is not a regular file.
 fn read_cib_file(file: &Path) -> anyhow::Result<String> {
     use std::io::Read;
-    let limit = systole::model::verify::CIB_BYTES_MAX;
+    let limit = systole::model::cib::verify::CIB_BYTES_MAX;
     let meta = std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
     if !meta.is_file() {
         bail!("{} is not a regular file", file.display());
@@ -1471,7 +1476,7 @@ fn shadow_command(target: &Target, action: ShadowAction) -> anyhow::Result<i32> 
         ShadowAction::Create { name, force } => {
             let live = live_cib(target)?;
             let file = shadow::create(&dir, &name, &live, force)?;
-            let v = systole::model::cib_store::version(&live);
+            let v = systole::model::cib::store::version(&live);
             println!(
                 "created shadow {name} from the live CIB (version {v}) at {}; edit it with `--shadow {name}`",
                 file.display()
@@ -1533,7 +1538,7 @@ fn web(target: &Target, args: WebArgs) -> anyhow::Result<i32> {
     };
     let mut groups = systole::web::auth::GroupPolicy::default();
     if let Some(path) = &args.config {
-        let config = systole::config::NodeConfig::load(path)?;
+        let config = systole::actors::config::NodeConfig::load(path)?;
         groups.admin_group = config.admin_group;
         groups.readonly_group = config.readonly_group;
     }
@@ -1584,7 +1589,7 @@ fn web_passwd(users: &Path, name: &str, groups: &[String]) -> anyhow::Result<i32
     let mut lines: Vec<&str> = old.lines().filter(|l| !l.starts_with(&prefix)).collect();
     lines.push(&line);
     let text = lines.join("\n") + "\n";
-    systole::persist::write_atomic(users, text.as_bytes())?;
+    systole::os::persist::write_atomic(users, text.as_bytes())?;
     std::fs::set_permissions(users, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     println!(
         "{name} written to {} (groups {})",
@@ -1597,12 +1602,12 @@ fn web_passwd(users: &Path, name: &str, groups: &[String]) -> anyhow::Result<i32
 /// `crm_attribute`/`crm_master` on behalf of an agent: exit codes as
 /// Pacemaker's (0 done, 6 no such attribute on query, 1 other errors).
 fn crm_attribute(target: &Target, args: &[String]) -> anyhow::Result<i32> {
-    use systole::crm_attribute::{parse, query, Action};
+    use systole::cli::crm_attribute::{parse, query, Action};
     let request = parse(args, &|key| std::env::var(key).ok())
         .map_err(|e| anyhow::anyhow!("crm_attribute: {e}"))?;
     if request.action == Action::Query {
         let cib = match ask(target, ControlRequest::CibGet)? {
-            ControlResponse::Cib { xml } => systole::model::xml::Element::parse(&xml)?,
+            ControlResponse::Cib { xml } => systole::model::cib::xml::Element::parse(&xml)?,
             other => bail!("unexpected answer {other:?}"),
         };
         return Ok(match query(&cib, &request) {
@@ -1722,10 +1727,10 @@ fn write_man_pages(dir: &Path) -> anyhow::Result<usize> {
 /// A report window's end: a date-time, epoch seconds or `-DURATION` ago.
 fn report_time(text: &str, now_epoch_s: i64) -> anyhow::Result<i64> {
     if let Some(ago) = text.strip_prefix('-') {
-        let ms = systole::model::time::read_duration_ms(ago)?;
+        let ms = systole::model::cib::time::read_duration_ms(ago)?;
         return Ok(now_epoch_s - (ms / 1000) as i64);
     }
-    Ok(systole::model::time::read_datetime(text)?)
+    Ok(systole::model::cib::time::read_datetime(text)?)
 }
 
 fn report_command(
@@ -1748,7 +1753,7 @@ fn report_command(
         from_epoch_s,
         to_epoch_s,
     };
-    let report = match control::call(&socket, &request, 90_000)? {
+    let report = match control_socket::call(&socket, &request, 90_000)? {
         ControlResponse::Report(report) => report,
         ControlResponse::Error(error) => bail!("{error}"),
         other => bail!("unexpected answer {other:?}"),
@@ -1756,7 +1761,7 @@ fn report_command(
     let stamp = systole::admin::iso8601(now).replace([':', '-'], "");
     let name = format!("systole-report-{}", stamp.trim_end_matches('Z'));
     let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.tar.gz")));
-    let bytes = systole::report::tarball(&report, &name)?;
+    let bytes = systole::cli::report::tarball(&report, &name)?;
     std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
     println!(
         "wrote {}: CIB, {} transitions, {} nodes' settings and logs",
@@ -1833,7 +1838,7 @@ fn watch_status(target: &Target, json: bool) -> anyhow::Result<i32> {
                 if json {
                     serde_json::to_string(&report)? + "\n"
                 } else {
-                    systole::status_text::render(&report)
+                    systole::cli::status_text::render(&report)
                 }
             }
             Ok(other) => bail!("unexpected answer {other:?}"),
@@ -1906,7 +1911,7 @@ fn cluster_stop(target: &Target, all: bool) -> anyhow::Result<i32> {
 
 /// `attrd_updater` on behalf of an agent.
 fn attrd_updater(target: &Target, args: &[String]) -> anyhow::Result<i32> {
-    use systole::agent_tools::{
+    use systole::cli::agent_tools::{
         parse_attrd_updater, render_attrd_query, AttrdAction, EXIT_NO_SUCH, EXIT_USAGE,
     };
     let request = match parse_attrd_updater(args, &|key| std::env::var(key).ok()) {
@@ -1956,7 +1961,7 @@ fn attrd_updater(target: &Target, args: &[String]) -> anyhow::Result<i32> {
     }
 }
 
-fn status_for_tools(target: &Target) -> anyhow::Result<control::StatusReport> {
+fn status_for_tools(target: &Target) -> anyhow::Result<control_socket::StatusReport> {
     match ask(target, ControlRequest::Status)? {
         ControlResponse::Status(report) => Ok(report),
         other => bail!("unexpected answer {other:?}"),
@@ -1965,7 +1970,7 @@ fn status_for_tools(target: &Target) -> anyhow::Result<control::StatusReport> {
 
 /// `crm_node` on behalf of an agent.
 fn crm_node(target: &Target, args: &[String]) -> anyhow::Result<i32> {
-    use systole::agent_tools::{answer_crm_node, parse_crm_node, CrmNodeQuery, EXIT_USAGE};
+    use systole::cli::agent_tools::{answer_crm_node, parse_crm_node, CrmNodeQuery, EXIT_USAGE};
     let query = match parse_crm_node(args) {
         Ok(query) => query,
         Err(error) => {
@@ -1989,14 +1994,14 @@ fn crm_node(target: &Target, args: &[String]) -> anyhow::Result<i32> {
         }
         Err(error) => {
             eprintln!("{error}");
-            Ok(systole::agent_tools::EXIT_NO_SUCH)
+            Ok(systole::cli::agent_tools::EXIT_NO_SUCH)
         }
     }
 }
 
 /// `crm_resource --locate` on behalf of an agent.
 fn crm_resource(target: &Target, args: &[String]) -> anyhow::Result<i32> {
-    use systole::agent_tools::{answer_locate, parse_crm_resource, EXIT_NO_SUCH, EXIT_USAGE};
+    use systole::cli::agent_tools::{answer_locate, parse_crm_resource, EXIT_NO_SUCH, EXIT_USAGE};
     let request = match parse_crm_resource(args) {
         Ok(request) => request,
         Err(error) => {

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use systole::model::xml::Element;
+use systole::model::cib::xml::Element;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -587,7 +587,7 @@ fn access_control_with_real_credentials() {
     let c = Cluster::up();
     // Reconfigure: admins are group users, readers group nogroup.
     c.ok("cluster down");
-    for node in systole::localcluster::nodes_in(c.dir()) {
+    for node in systole::cli::localcluster::nodes_in(c.dir()) {
         let path = c.dir().join(&node).join("systole.toml");
         let text = std::fs::read_to_string(&path).unwrap();
         std::fs::write(
@@ -715,7 +715,7 @@ fn bad_input_never_takes_the_cluster_down() {
     let said = c.fails("fence no-such-node");
     assert!(said.contains("no node named \"no-such-node\""), "{said}");
     // A raw frame skips the CLI's checks, not the daemon's.
-    let socket = systole::localcluster::socket_path(c.dir(), "node2");
+    let socket = systole::cli::localcluster::socket_path(c.dir(), "node2");
     let op = Element::parse(
         r#"<primitive id="raw" class="ocf" provider="systole" type="Dummy"><operations><op id="raw-m" name="monitor" interval="NaN"/></operations></primitive>"#,
     )
@@ -724,14 +724,14 @@ fn bad_input_never_takes_the_cluster_down() {
         section: "resources".into(),
         element: op,
     };
-    let answer = systole::control::call(
+    let answer = systole::actors::control_socket::call(
         &socket,
-        &systole::control::ControlRequest::CibModify { change },
+        &systole::actors::control_socket::ControlRequest::CibModify { change },
         20_000,
     )
     .unwrap();
     assert!(
-        matches!(&answer, systole::control::ControlResponse::Error(e) if e.contains(r#"<op id="raw-m">: invalid interval "NaN""#)),
+        matches!(&answer, systole::actors::control_socket::ControlResponse::Error(e) if e.contains(r#"<op id="raw-m">: invalid interval "NaN""#)),
         "{answer:?}"
     );
     assert!(!c.has("raw") && !c.has("bad"));

@@ -7,8 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use systole::control::StatusReport;
-use systole::localcluster::LocalCluster;
+use systole::actors::control_socket::StatusReport;
+use systole::cli::localcluster::LocalCluster;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 const SAMPLES: &str = "/usr/share/pacemaker/alerts";

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use systole::actors::message::CibChange;
-use systole::localcluster::{nodes_in, pid_path, read_pid, LocalCluster};
-use systole::model::xml::Element;
+use systole::cli::localcluster::{nodes_in, pid_path, read_pid, LocalCluster};
+use systole::model::cib::xml::Element;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 
@@ -121,7 +121,7 @@ fn acknowledged_updates_survive_the_dc_being_killed_mid_stream() {
     // survivors agree on one version.
     let versions: Vec<_> = survivors
         .iter()
-        .map(|n| systole::model::cib_store::version(&cluster.cib(n).unwrap()))
+        .map(|n| systole::model::cib::store::version(&cluster.cib(n).unwrap()))
         .collect();
     assert!(versions
         .windows(2)

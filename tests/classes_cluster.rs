@@ -8,10 +8,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use systole::actors::control_socket::{self, ControlRequest, ControlResponse, StatusReport};
 use systole::actors::message::CibChange;
-use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::LocalCluster;
-use systole::model::xml::Element;
+use systole::cli::localcluster::LocalCluster;
+use systole::model::cib::xml::Element;
 
 #[path = "support/private_systemd.rs"]
 mod private_systemd;
@@ -46,7 +46,7 @@ impl TestCluster {
     /// each node's `[agents]` table before the daemons start.
     fn up(nodes: usize, agents: impl Fn(&Path) -> Vec<(&'static str, String)>) -> TestCluster {
         let dir = tempfile::tempdir().expect("tempdir");
-        let configs = systole::localcluster::prepare(dir.path(), nodes).unwrap();
+        let configs = systole::cli::localcluster::prepare(dir.path(), nodes).unwrap();
         for config in configs {
             let home = config.parent().unwrap();
             let mut table: toml::Table =
@@ -681,16 +681,18 @@ fn cluster_stop_moves_a_nodes_resources_away_without_fencing() {
         .unwrap()
         .filter_map(|e| e.ok())
         .map(|e| e.file_name())
-        .filter(|n| n != systole::rsctmp::BOOT_STAMP)
+        .filter(|n| n != systole::os::rsctmp::BOOT_STAMP)
         .collect();
     assert!(left.is_empty(), "left running on {leaving}: {left:?}");
-    let pid =
-        systole::localcluster::read_pid(&systole::localcluster::pid_path(cluster.path(), leaving));
+    let pid = systole::cli::localcluster::read_pid(&systole::cli::localcluster::pid_path(
+        cluster.path(),
+        leaving,
+    ));
     assert!(
-        pid.is_none_or(|p| !systole::localcluster::alive(p)),
+        pid.is_none_or(|p| !systole::cli::localcluster::alive(p)),
         "the daemon exited"
     );
-    let _ = control::call(&cluster.socket("node1"), &ControlRequest::Ping, 1_000)
+    let _ = control_socket::call(&cluster.socket("node1"), &ControlRequest::Ping, 1_000)
         .map(|r| matches!(r, ControlResponse::Pong { .. }));
 }
 

@@ -63,7 +63,7 @@ fn man_pages_are_written_for_the_tool_and_each_command() {
 #[test]
 fn a_daemon_with_a_log_file_logs_there_and_not_to_stderr() {
     let dir = tempfile::tempdir().unwrap();
-    let configs = systole::localcluster::prepare(dir.path(), 1).unwrap();
+    let configs = systole::cli::localcluster::prepare(dir.path(), 1).unwrap();
     let log_file = dir.path().join("own.log");
     let text = std::fs::read_to_string(&configs[0]).unwrap();
     // A top-level key: before the first table.
@@ -72,7 +72,7 @@ fn a_daemon_with_a_log_file_logs_there_and_not_to_stderr() {
         format!("log_file = {:?}\n{text}", log_file.display().to_string()),
     )
     .unwrap();
-    let cluster = systole::localcluster::LocalCluster::up(Path::new(BIN), dir.path(), 1, true)
+    let cluster = systole::cli::localcluster::LocalCluster::up(Path::new(BIN), dir.path(), 1, true)
         .unwrap_or_else(|e| panic!("{e:#}"));
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -89,7 +89,7 @@ fn a_daemon_with_a_log_file_logs_there_and_not_to_stderr() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let stderr = std::fs::read_to_string(
-        systole::localcluster::node_dir(cluster.dir(), "node1").join("systole.log"),
+        systole::cli::localcluster::node_dir(cluster.dir(), "node1").join("systole.log"),
     )
     .unwrap_or_default();
     assert!(

@@ -20,10 +20,10 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use systole::actors::control_socket::StatusReport;
 use systole::actors::message::CibChange;
-use systole::control::StatusReport;
-use systole::localcluster::{node_dir, pid_path, read_pid, socket_path, LocalCluster};
-use systole::model::xml::Element;
+use systole::cli::localcluster::{node_dir, pid_path, read_pid, socket_path, LocalCluster};
+use systole::model::cib::xml::Element;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 
@@ -118,7 +118,7 @@ impl Cluster {
         let pid = read_pid(&pid_path(self.path(), node)).expect("pid file");
         unsafe { libc::kill(pid, libc::SIGTERM) };
         assert!(
-            wait(30_000, || !systole::localcluster::alive(pid)),
+            wait(30_000, || !systole::cli::localcluster::alive(pid)),
             "{node} did not stop on SIGTERM\n{}",
             self.logs()
         );
@@ -144,7 +144,7 @@ impl Cluster {
         self.spawned.lock().unwrap().push(child);
         let socket = socket_path(self.path(), node);
         assert!(
-            wait(15_000, || systole::localcluster::ping(&socket)),
+            wait(15_000, || systole::cli::localcluster::ping(&socket)),
             "{node} never answered\n{}",
             self.logs()
         );
@@ -322,7 +322,7 @@ fn writes_need_a_majority_of_the_configured_voters_and_acknowledged_ones_survive
         .iter()
         .map(|n| {
             let cib = cluster.cib(n).unwrap();
-            let v = systole::model::cib_store::version(&cib);
+            let v = systole::model::cib::store::version(&cib);
             (v.admin_epoch, v.epoch, property(&cib, "minority"))
         })
         .collect();
@@ -606,7 +606,7 @@ fn nodes_are_added_and_removed_under_a_stream_of_writes() {
                     name: format!("load-{i:05}"),
                     value: Some(i.to_string()),
                 };
-                match systole::localcluster::modify(&socket, change) {
+                match systole::cli::localcluster::modify(&socket, change) {
                     Ok(_) => acknowledged.lock().unwrap().push(i),
                     Err(e) => refused.lock().unwrap().push(format!("{i}: {e:#}")),
                 }

@@ -309,8 +309,8 @@ fn fuzz_cib_xml() {
 
 /// Control frames: real requests encoded, then mutated byte-wise.
 fn control_bytes() -> BoxedStrategy<Vec<u8>> {
+    use systole::actors::control_socket::ControlRequest;
     use systole::actors::message::CibChange;
-    use systole::control::ControlRequest;
     let text = "[a-z#=<> é\"0-9:-]{0,12}";
     let request = prop_oneof![
         Just(ControlRequest::Ping),
@@ -324,14 +324,14 @@ fn control_bytes() -> BoxedStrategy<Vec<u8>> {
         (text, text).prop_map(|(id, interval)| ControlRequest::CibModify {
             change: CibChange::Upsert {
                 section: "resources".into(),
-                element: systole::model::xml::Element::new("primitive")
+                element: systole::model::cib::xml::Element::new("primitive")
                     .with_attr("id", id.clone())
                     .with_attr("class", "ocf")
                     .with_attr("provider", "heartbeat")
                     .with_attr("type", "Dummy")
                     .with_child(
-                        systole::model::xml::Element::new("operations").with_child(
-                            systole::model::xml::Element::new("op")
+                        systole::model::cib::xml::Element::new("operations").with_child(
+                            systole::model::cib::xml::Element::new("op")
                                 .with_attr("id", format!("{id}-m"))
                                 .with_attr("name", "monitor")
                                 .with_attr("interval", interval),

@@ -5,8 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::LocalCluster;
+use systole::actors::control_socket::{self, ControlRequest, ControlResponse, StatusReport};
+use systole::cli::localcluster::LocalCluster;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 
@@ -68,7 +68,7 @@ impl TestCluster {
     }
 
     fn actors(&self, node: &str) -> serde_json::Value {
-        match control::call(&self.socket(node), &ControlRequest::Actors, 3_000) {
+        match control_socket::call(&self.socket(node), &ControlRequest::Actors, 3_000) {
             Ok(ControlResponse::Actors { tree, .. }) => serde_json::to_value(tree).unwrap(),
             other => panic!("actors: {other:?}"),
         }
@@ -287,7 +287,7 @@ fn debians_unmodified_heartbeat_dummy_runs_in_the_cluster() {
     );
     let cluster = TestCluster::up(3);
     cluster.wait("node1", 30_000, "all demo resources started", all_started);
-    let element = systole::model::xml::Element::parse(
+    let element = systole::model::cib::xml::Element::parse(
         r#"<primitive id="debian-dummy" class="ocf" provider="heartbeat" type="Dummy">
              <operations><op id="debian-dummy-monitor" name="monitor" interval="2s" timeout="20s"/></operations>
            </primitive>"#,
@@ -297,7 +297,7 @@ fn debians_unmodified_heartbeat_dummy_runs_in_the_cluster() {
         section: "resources".into(),
         element,
     };
-    match control::call(
+    match control_socket::call(
         &cluster.socket("node2"),
         &ControlRequest::CibModify { change },
         10_000,
@@ -330,7 +330,7 @@ fn debians_unmodified_heartbeat_dummy_runs_in_the_cluster() {
 fn a_promotable_clone_of_our_stateful_agent_gets_one_promoted_instance() {
     let cluster = TestCluster::up(3);
     cluster.wait("node1", 30_000, "all demo resources started", all_started);
-    let element = systole::model::xml::Element::parse(
+    let element = systole::model::cib::xml::Element::parse(
         r#"<clone id="db-clone">
              <meta_attributes id="db-clone-meta">
                <nvpair id="db-clone-promotable" name="promotable" value="true"/>
@@ -349,7 +349,7 @@ fn a_promotable_clone_of_our_stateful_agent_gets_one_promoted_instance() {
         section: "resources".into(),
         element,
     };
-    match control::call(
+    match control_socket::call(
         &cluster.socket("node1"),
         &ControlRequest::CibModify { change },
         10_000,
@@ -402,9 +402,11 @@ fn a_node_stopped_with_sigterm_hands_its_resources_over_without_being_fenced() {
         .filter(|r| r.nodes.contains(&leaving) && r.parent.as_deref() != Some("ping-clone"))
         .map(|r| r.id.clone())
         .collect();
-    let pid =
-        systole::localcluster::read_pid(&systole::localcluster::pid_path(cluster.path(), &leaving))
-            .unwrap();
+    let pid = systole::cli::localcluster::read_pid(&systole::cli::localcluster::pid_path(
+        cluster.path(),
+        &leaving,
+    ))
+    .unwrap();
     unsafe { libc::kill(pid, libc::SIGTERM) };
     let after = cluster.wait(
         &dc,
@@ -430,7 +432,7 @@ fn a_node_stopped_with_sigterm_hands_its_resources_over_without_being_fenced() {
     let left_behind: Vec<_> = std::fs::read_dir(&run)
         .unwrap()
         .filter_map(|e| e.ok())
-        .filter(|e| e.file_name() != systole::rsctmp::BOOT_STAMP)
+        .filter(|e| e.file_name() != systole::os::rsctmp::BOOT_STAMP)
         .collect();
     assert!(
         left_behind.is_empty(),
@@ -576,16 +578,19 @@ fn changed_definitions_restart_or_reschedule_once_and_then_settle() {
 }
 
 /// The transitions `node` knows, by the control socket.
-fn history_of(cluster: &TestCluster, node: &str) -> Vec<systole::model::history::TransitionRecord> {
-    match control::call(&cluster.socket(node), &ControlRequest::History, 5_000) {
+fn history_of(
+    cluster: &TestCluster,
+    node: &str,
+) -> Vec<systole::model::control::history::TransitionRecord> {
+    match control_socket::call(&cluster.socket(node), &ControlRequest::History, 5_000) {
         Ok(ControlResponse::History { transitions, .. }) => transitions,
         other => panic!("history on {node}: {other:?}"),
     }
 }
 
 fn finished(
-    history: &[systole::model::history::TransitionRecord],
-) -> Vec<systole::model::history::TransitionRecord> {
+    history: &[systole::model::control::history::TransitionRecord],
+) -> Vec<systole::model::control::history::TransitionRecord> {
     history
         .iter()
         .filter(|t| t.outcome.is_some())
@@ -652,7 +657,7 @@ fn the_history_is_on_every_node_and_survives_the_dc() {
         .map(|n| n.to_string())
         .filter(|n| *n != dc)
         .collect();
-    let upto = |h: Vec<systole::model::history::TransitionRecord>| -> Vec<_> {
+    let upto = |h: Vec<systole::model::control::history::TransitionRecord>| -> Vec<_> {
         finished(&h)
             .into_iter()
             .filter(|t| t.id <= recovery.id)
@@ -751,7 +756,7 @@ fn report_gathers_cib_history_settings_and_every_nodes_log_without_the_key() {
     assert_eq!(members.keys().cloned().collect::<Vec<_>>(), expected);
     let text = |name: &str| String::from_utf8_lossy(&members[name]).into_owned();
     assert!(text("cib.xml").contains("<primitive id=\"vip\""));
-    let history: Vec<systole::model::history::TransitionRecord> =
+    let history: Vec<systole::model::control::history::TransitionRecord> =
         serde_json::from_slice(&members["history.json"]).unwrap();
     assert!(history.iter().any(|t| t
         .actions

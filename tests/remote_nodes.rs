@@ -6,10 +6,10 @@
 use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
+use systole::actors::control_socket::StatusReport;
 use systole::actors::message::CibChange;
-use systole::control::StatusReport;
-use systole::localcluster::{self, LocalCluster};
-use systole::model::xml::Element;
+use systole::cli::localcluster::{self, LocalCluster};
+use systole::model::cib::xml::Element;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 
@@ -265,9 +265,9 @@ fn forged_and_malformed_frames_to_the_remote_port_are_refused_without_harm() {
     ];
     // A well-formed frame sealed with another key.
     let stranger = systole::transport::AuthKey::from_bytes([3; 32]);
-    let mut session = systole::remote::session::Session::new(&stranger, "demo", "node1", 7);
+    let mut session = systole::actors::remote::session::Session::new(&stranger, "demo", "node1", 7);
     attacks.push(session.seal(
-        &systole::remote::session::RemoteMsg::Join {
+        &systole::actors::remote::session::RemoteMsg::Join {
             cluster_node: "node1".into(),
         },
         1,

@@ -3,9 +3,9 @@
 
 use std::collections::BTreeMap;
 use systole::actors::policy::plan;
-use systole::model::cib_store;
-use systole::model::operation::{AgentSpec, OpOutcome, OpSpec, OpStatus};
-use systole::model::xml::Element;
+use systole::model::cib::operation::{AgentSpec, OpOutcome, OpSpec, OpStatus};
+use systole::model::cib::store;
+use systole::model::cib::xml::Element;
 use systole::scheduler::{schedule, Task};
 
 /// Three online nodes and `resources`, with histories written afterwards
@@ -88,7 +88,7 @@ fn record(
         call_id: CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
     };
     let key = format!("1:1:{}:systole", op.expected_rc());
-    cib_store::record_op(cib, node, &op, &outcome, &key);
+    store::record_op(cib, node, &op, &outcome, &key);
 }
 
 /// The fence device runs on n1 and was probed elsewhere.

@@ -25,7 +25,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use systole::model::xml::Element;
+use systole::model::cib::xml::Element;
 use systole::scheduler::schedule;
 
 struct Case {

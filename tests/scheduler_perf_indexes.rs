@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use systole::model::xml::Element;
+use systole::model::cib::xml::Element;
 use systole::scheduler::{schedule, Meta, Task};
 
 #[derive(Debug, Clone)]

@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
-use systole::model::digest::{op_digest, params_digest};
-use systole::model::status::resource_status;
-use systole::model::xml::Element;
+use systole::model::cib::digest::{op_digest, params_digest};
+use systole::model::cib::xml::Element;
+use systole::scheduler::status::resource_status;
 use systole::scheduler::{schedule, Task};
 
 fn node_state(name: &str, up: bool, lrm: &str) -> String {

@@ -10,11 +10,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use systole::actors::config::NodeConfig;
+use systole::actors::control_socket::StatusReport;
+use systole::actors::daemon::{agent_config_for, start_node, status_report, NodeHandle};
 use systole::actors::message::CibChange;
-use systole::config::NodeConfig;
-use systole::control::StatusReport;
-use systole::daemon::{agent_config_for, start_node, status_report, NodeHandle};
-use systole::model::xml::Element;
+use systole::model::cib::xml::Element;
 use systole::transport::{AuthKey, Faults, MemoryNetwork, TransportConfig};
 
 /// A fence agent for the simulation: "powers off" the target by removing

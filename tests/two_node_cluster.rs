@@ -5,8 +5,8 @@
 
 use std::path::Path;
 use std::time::{Duration, Instant};
-use systole::control::StatusReport;
-use systole::localcluster::LocalCluster;
+use systole::actors::control_socket::StatusReport;
+use systole::cli::localcluster::LocalCluster;
 
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 
@@ -66,7 +66,7 @@ impl TestCluster {
             .dir()
             .join(node)
             .join("rsctmp")
-            .join(systole::rsctmp::BOOT_STAMP);
+            .join(systole::os::rsctmp::BOOT_STAMP);
         std::fs::write(stamp, "an earlier boot").expect("write the boot stamp");
     }
 }
@@ -74,8 +74,9 @@ impl TestCluster {
 /// `node` is DC and runs everything: every primitive, and one instance of
 /// each clone (a clone's other instance has nowhere else to run).
 fn all_started_on(report: &StatusReport, node: &str) -> bool {
-    let on_node = |r: &systole::control::ResourceReport| r.nodes == [node.to_string()];
-    let clone_instance = |r: &systole::control::ResourceReport| r.id.contains(':');
+    let on_node =
+        |r: &systole::actors::control_socket::ResourceReport| r.nodes == [node.to_string()];
+    let clone_instance = |r: &systole::actors::control_socket::ResourceReport| r.id.contains(':');
     report.dc.as_deref() == Some(node)
         && !report.resources.is_empty()
         && report
@@ -229,7 +230,7 @@ fn without_fencing_the_survivor_waits_and_says_why() {
         "no one fenced: {:?}",
         still.fencing
     );
-    assert!(systole::status_text::render(&still).contains("WARNING: two-node peer"));
+    assert!(systole::cli::status_text::render(&still).contains("WARNING: two-node peer"));
     cluster
         .cluster
         .start(2, false)

@@ -1,5 +1,5 @@
 //! The alert runner: calls the alert agents the CIB's `alerts` section asks
-//! for (`model::alerts` decides which, with what environment), off every
+//! for (`model::cib::alerts` decides which, with what environment), off every
 //! actor thread, at most `ALERTS_RUNNING_MAX` at a time, each killed (with
 //! its process group) at its timeout. An agent never holds anything up:
 //! when `ALERTS_WAITING_MAX` calls already wait, a new one is dropped and
@@ -12,9 +12,9 @@
 
 use crate::actors::shared::NodeShared;
 use crate::agent::process::{self, Exit, RunSpec};
-use crate::model::alerts::{self, Alert, AlertEvent, AlertTime, Invocation};
-use crate::model::cib_store::CibVersion;
-use crate::model::xml::Element;
+use crate::model::cib::alerts::{self, Alert, AlertEvent, AlertTime, Invocation};
+use crate::model::cib::store::CibVersion;
+use crate::model::cib::xml::Element;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -65,7 +65,7 @@ impl AlertRunner {
         // Only the configuration matters: status updates keep the cache.
         let version = CibVersion {
             num_updates: 0,
-            ..crate::model::cib_store::version(cib)
+            ..crate::model::cib::store::version(cib)
         };
         let mut cached = self.alerts.lock().expect("alerts lock");
         if let Some((seen, alerts)) = cached.as_ref() {

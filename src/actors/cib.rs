@@ -897,7 +897,7 @@ impl CibActor {
             Ok(store) => store,
             Err(error) => return self.disk_failed(error.to_string()),
         };
-        let record = crate::model::cib_store::FenceRecord {
+        let record = crate::model::cib::store::FenceRecord {
             target: peer.to_string(),
             action: "reboot".into(),
             ok: true,
@@ -937,7 +937,7 @@ fn applied_index(applied: &Applied) -> u64 {
 /// Whether a small file can be written and synced in the raft directory.
 fn disk_writes(files: &RaftFiles) -> bool {
     let probe = files.dir().join("probe");
-    let ok = crate::persist::write_atomic(&probe, b"probe").is_ok();
+    let ok = crate::os::persist::write_atomic(&probe, b"probe").is_ok();
     let _ = std::fs::remove_file(&probe);
     ok
 }

@@ -12,9 +12,9 @@ use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{ActorRef, Envelope, Message, View};
 use crate::actors::router::ActorError;
 use crate::actors::shared::{now_epoch_s, NodeShared};
-use crate::model::change::StatusChange;
+use crate::model::cib::change::StatusChange;
 use crate::model::control::controller::{Controller, ControllerConfig, Effect, Event};
-use crate::model::history::TransitionRecord;
+use crate::model::control::history::TransitionRecord;
 
 fn now_epoch_ms() -> i64 {
     std::time::SystemTime::now()
@@ -35,8 +35,6 @@ pub const SCHEDULE_TIMEOUT_MS: u64 = 60_000;
 pub const LRM_ANSWER_TIMEOUT_MS: u64 = 3_000;
 pub const RECORD_TIMEOUT_MS: u64 = 10_000;
 
-pub use crate::model::control::controller::runs_anything_on;
-
 pub struct DcActor {
     shared: Arc<NodeShared>,
     controller: Controller,
@@ -45,14 +43,16 @@ pub struct DcActor {
     /// The running transition and when it started (for its duration).
     running_since: Option<(u64, std::time::Instant)>,
     /// Which cluster node hosts each remote node's connection.
-    remote_hosts: crate::remote::route::ConnectionHosts,
+    remote_hosts: crate::actors::remote::route::ConnectionHosts,
 }
 
 /// Adds the time since `since` to one of the node's duration histograms.
 fn record_duration(
     shared: &NodeShared,
     since: std::time::Instant,
-    which: fn(&mut crate::model::histogram::Timings) -> &mut crate::model::histogram::Histogram,
+    which: fn(
+        &mut crate::model::control::histogram::Timings,
+    ) -> &mut crate::model::control::histogram::Histogram,
 ) {
     let elapsed_ms = since.elapsed().as_millis() as u64;
     which(&mut shared.timings.lock().expect("timings lock")).observe(elapsed_ms);
@@ -60,8 +60,11 @@ fn record_duration(
 
 impl DcActor {
     pub fn new(shared: Arc<NodeShared>) -> Self {
-        let config =
-            ControllerConfig::new(&shared.node, shared.consensus_settings.heartbeat_timeout_ms);
+        let config = ControllerConfig::new(
+            &shared.node,
+            shared.consensus_settings.heartbeat_timeout_ms,
+            crate::scheduler::status::runs_anything_on,
+        );
         let since_ms = shared
             .view_since_ms
             .load(std::sync::atomic::Ordering::Relaxed);

@@ -12,9 +12,9 @@ use crate::actors::message::{ActorRef, Envelope, Message};
 use crate::actors::shared::{now_epoch_s, NodeShared};
 use crate::agent::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest};
 use crate::agent::run_resource;
-use crate::model::alerts::AlertEvent;
-use crate::model::cib_store;
-use crate::model::operation::{OpOutcome, OpSpec, OpStatus};
+use crate::model::cib::alerts::AlertEvent;
+use crate::model::cib::operation::{OpOutcome, OpSpec, OpStatus};
+use crate::model::cib::store;
 use std::sync::Arc;
 
 pub struct ExecActor {
@@ -126,7 +126,7 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
             op.operation.as_str(),
             "cancel" | "delete" | "clear_failcount"
         ) {
-            return crate::remote::link::connection_op(&shared, &op, call_id).await;
+            return crate::actors::remote::link::connection_op(&shared, &op, call_id).await;
         }
     }
     // Operations on the executor's bookkeeping, not the agent's.
@@ -289,7 +289,9 @@ impl Behaviour for ExecActor {
                     // Hosted here: over the link, recorded as the remote node's.
                     let shared = Arc::clone(&self.shared);
                     ctx.spawn_reply(&envelope, async move {
-                        match crate::remote::link::exec_on(&shared, &remote, op.clone()).await {
+                        match crate::actors::remote::link::exec_on(&shared, &remote, op.clone())
+                            .await
+                        {
                             Ok(outcome) => Message::ExecResult {
                                 transition,
                                 action,
@@ -347,7 +349,7 @@ impl NodeShared {
     pub fn record_local(&self, op: &OpSpec, outcome: &OpOutcome, transition_key: &str) {
         {
             let mut history = self.lrm_history.lock().expect("lrm lock");
-            cib_store::record_op(&mut history, &self.node, op, outcome, transition_key);
+            store::record_op(&mut history, &self.node, op, outcome, transition_key);
         }
         // The executor's own bookkeeping is no resource event.
         if !matches!(
@@ -380,7 +382,7 @@ mod tests {
         meta.insert("CRM_meta_clone_max".to_string(), "2".to_string());
         let op = OpSpec {
             resource: "db".into(),
-            agent: crate::model::operation::AgentSpec {
+            agent: crate::model::cib::operation::AgentSpec {
                 class: "ocf".into(),
                 provider: Some("heartbeat".into()),
                 kind: "Dummy".into(),
@@ -402,7 +404,7 @@ mod tests {
     fn an_agent_that_cannot_run_is_not_installed_and_its_stop_harmless() {
         let mut op = OpSpec {
             resource: "s1".into(),
-            agent: crate::model::operation::AgentSpec {
+            agent: crate::model::cib::operation::AgentSpec {
                 class: "systemd".into(),
                 provider: None,
                 kind: "nginx".into(),
@@ -417,7 +419,7 @@ mod tests {
         assert_eq!((probe.rc, probe.status.code()), (5, 7));
         assert!(probe.output.contains("not installed"));
         // The scheduler reads it as "stopped, kept off this node".
-        assert!(crate::model::cib_store::is_failure(&op, &probe));
+        assert!(crate::model::cib::store::is_failure(&op, &probe));
         op.operation = "stop".into();
         let stop = not_installed(&op, 2, String::new());
         assert!(stop.succeeded_as(0), "{stop:?}");

@@ -6,7 +6,7 @@
 //! Without topology every device that can fence the target is tried in
 //! turn, in configuration order: which can is decided by its
 //! `pcmk_host_list`, `pcmk_host_map` and `pcmk_host_check`
-//! ([`crate::model::fencing`]), running the agent's `list` or `status` when
+//! ([`crate::model::cib::fencing`]), running the agent's `list` or `status` when
 //! the check is dynamic. The agent gets the target's port from
 //! `pcmk_host_map` and never the fencer's own `pcmk_*` parameters. Only the
 //! DC of the current term may ask, and every attempt goes into the fencing
@@ -17,9 +17,9 @@ use crate::actors::message::{Envelope, Message};
 use crate::actors::shared::NodeShared;
 use crate::agent::fence::{is_fencer_parameter, run_fence, FenceAction, FenceRequest};
 use crate::agent::AgentConfig;
-use crate::model::fencing::{DeviceTargets, HostCheck};
-use crate::model::xml::Element;
-use std::collections::BTreeMap;
+use crate::model::cib::fencing::{
+    devices, has_topology_for, levels_for, DeviceTargets, FenceDevice, HostCheck,
+};
 use std::sync::Arc;
 
 /// Default time one fence device gets.
@@ -33,84 +33,6 @@ impl FenceActor {
     pub fn new(shared: Arc<NodeShared>) -> Self {
         FenceActor { shared }
     }
-}
-
-/// A configured fence device: its agent and parameters.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FenceDevice {
-    pub id: String,
-    pub agent: String,
-    pub params: BTreeMap<String, String>,
-}
-
-/// The fence devices of a CIB.
-pub fn devices(cib: &Element) -> Vec<FenceDevice> {
-    let mut out = Vec::new();
-    if let Some(resources) = cib
-        .child("configuration")
-        .and_then(|c| c.child("resources"))
-    {
-        resources.walk(&mut |e| {
-            if e.name == "primitive" && e.attr("class") == Some("stonith") {
-                let params = e
-                    .children_named("instance_attributes")
-                    .flat_map(|set| set.children_named("nvpair"))
-                    .filter_map(|nv| {
-                        Some((nv.attr("name")?.to_string(), nv.attr("value")?.to_string()))
-                    })
-                    .collect();
-                out.push(FenceDevice {
-                    id: e.id().unwrap_or_default().to_string(),
-                    agent: e.attr("type").unwrap_or_default().to_string(),
-                    params,
-                });
-            }
-        });
-    }
-    out
-}
-
-/// Whether `fencing-topology` has levels for `target`.
-pub fn has_topology_for(cib: &Element, target: &str) -> bool {
-    cib.child("configuration")
-        .and_then(|c| c.child("fencing-topology"))
-        .is_some_and(|t| {
-            t.children_named("fencing-level")
-                .any(|l| l.attr("target") == Some(target))
-        })
-}
-
-/// The device lists to try for `target`, in order.
-pub fn levels_for(cib: &Element, target: &str) -> Vec<Vec<FenceDevice>> {
-    let all = devices(cib);
-    let mut levels: Vec<(u32, Vec<FenceDevice>)> = cib
-        .child("configuration")
-        .and_then(|c| c.child("fencing-topology"))
-        .map(|topology| {
-            topology
-                .children_named("fencing-level")
-                .filter(|level| level.attr("target") == Some(target))
-                .map(|level| {
-                    let index = level
-                        .attr("index")
-                        .and_then(|i| i.parse().ok())
-                        .unwrap_or(0);
-                    let devices = level
-                        .attr("devices")
-                        .unwrap_or_default()
-                        .split(',')
-                        .filter_map(|id| all.iter().find(|d| d.id == id.trim()).cloned())
-                        .collect();
-                    (index, devices)
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if levels.is_empty() {
-        return all.into_iter().map(|d| vec![d]).collect();
-    }
-    levels.sort_by_key(|(index, _)| *index);
-    levels.into_iter().map(|(_, devices)| devices).collect()
 }
 
 /// A request to run `action` of `device` against `target`.
@@ -225,7 +147,7 @@ async fn fence_and_alert(
     action: String,
 ) -> (bool, String) {
     let (ok, detail) = fence(Arc::clone(&shared), target.clone(), action.clone()).await;
-    let desc = crate::model::alerts::fencing_desc(
+    let desc = crate::model::cib::alerts::fencing_desc(
         &action,
         &target,
         &shared.node,
@@ -233,7 +155,7 @@ async fn fence_and_alert(
         ok,
         if ok { "" } else { &detail },
     );
-    shared.raise_alert(crate::model::alerts::AlertEvent::Fencing {
+    shared.raise_alert(crate::model::cib::alerts::AlertEvent::Fencing {
         target,
         action,
         rc: if ok { 0 } else { 1 },
@@ -353,37 +275,5 @@ impl Behaviour for FenceActor {
                 Message::FenceDone { target, ok, detail }
             });
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn topology_orders_levels_and_falls_back_to_all_devices() {
-        let cib = Element::parse(
-            r#"<cib><configuration><resources>
-                 <primitive id="ipmi" class="stonith" type="fence_ipmilan">
-                   <instance_attributes id="p"><nvpair id="p1" name="ip" value="10.0.0.1"/></instance_attributes>
-                 </primitive>
-                 <primitive id="pdu" class="stonith" type="fence_apc"/>
-                 <primitive id="web" class="ocf" provider="heartbeat" type="Dummy"/>
-               </resources>
-               <fencing-topology>
-                 <fencing-level id="l2" target="n1" index="2" devices="pdu"/>
-                 <fencing-level id="l1" target="n1" index="1" devices="ipmi"/>
-               </fencing-topology></configuration></cib>"#,
-        )
-        .unwrap();
-        let all = devices(&cib);
-        assert_eq!(all.len(), 2);
-        assert_eq!(all[0].params["ip"], "10.0.0.1");
-        let n1: Vec<Vec<String>> = levels_for(&cib, "n1")
-            .into_iter()
-            .map(|l| l.into_iter().map(|d| d.id).collect())
-            .collect();
-        assert_eq!(n1, vec![vec!["ipmi".to_string()], vec!["pdu".to_string()]]);
-        assert_eq!(levels_for(&cib, "n2").len(), 2);
     }
 }

@@ -24,7 +24,7 @@ impl Behaviour for MembershipActor {
             let shared = std::sync::Arc::clone(&self.shared);
             ctx.spawn_reply(&envelope, async move {
                 Message::ReportPart(
-                    crate::report::local_part(&shared, from_epoch_s, to_epoch_s).await,
+                    crate::actors::report::local_part(&shared, from_epoch_s, to_epoch_s).await,
                 )
             });
             return;
@@ -58,9 +58,9 @@ impl MembershipActor {
             );
         for (node, state) in changes {
             self.shared
-                .raise_alert(crate::model::alerts::AlertEvent::Node {
+                .raise_alert(crate::model::cib::alerts::AlertEvent::Node {
                     node: node.clone(),
-                    node_id: crate::model::alerts::node_id(&cib, node),
+                    node_id: crate::model::cib::alerts::node_id(&cib, node),
                     state: state.to_string(),
                 });
         }

@@ -1,12 +1,12 @@
 //! What actors say to each other. One serialisable vocabulary, so any
 //! message can cross the bus to another node unchanged.
 
-pub use crate::model::change::{ChangeStamp, CibChange, StatusChange};
-use crate::model::cib_store::CibVersion;
+pub use crate::model::cib::change::{ChangeStamp, CibChange, StatusChange};
+use crate::model::cib::operation::{OpOutcome, OpSpec};
+use crate::model::cib::store::CibVersion;
+use crate::model::cib::xml::Element;
 use crate::model::control::members::MemberChange;
-use crate::model::operation::{OpOutcome, OpSpec};
-pub use crate::model::plan::{Plan, PlannedAction, PlannedKind};
-use crate::model::xml::Element;
+pub use crate::model::control::plan::{Plan, PlannedAction, PlannedKind};
 use serde::{Deserialize, Serialize};
 
 /// Names an actor anywhere in the cluster.
@@ -170,7 +170,7 @@ pub enum Message {
         from_epoch_s: i64,
         to_epoch_s: i64,
     },
-    ReportPart(crate::report::ReportPart),
+    ReportPart(crate::actors::report::ReportPart),
     LrmQuery,
     LrmContent {
         lrm: Element,

@@ -3,7 +3,7 @@
 
 use crate::actors::cell::{Behaviour, CellCtx};
 use crate::actors::message::{Envelope, Message};
-use crate::model::xml::Element;
+use crate::model::cib::xml::Element;
 pub use crate::scheduler::plan::plan;
 
 /// The scheduler's actor; `running` is set while a run is in progress on

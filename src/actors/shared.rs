@@ -6,10 +6,10 @@ use crate::actors::message::View;
 use crate::actors::storage::DiskWriter;
 use crate::agent::recurring::{MonitorReport, RecurringManager};
 use crate::agent::AgentConfig;
+use crate::model::cib::operation::OpSpec;
+use crate::model::cib::xml::Element;
 use crate::model::control::consensus::ConsensusStatus;
 use crate::model::control::members::Members;
-use crate::model::operation::OpSpec;
-use crate::model::xml::Element;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -92,7 +92,7 @@ pub struct NodeShared {
     pub consensus: RwLock<ConsensusInfo>,
     pub consensus_settings: ConsensusSettings,
     /// `verify`'s findings for a CIB version, and when they were made.
-    config_errors: Mutex<Option<(crate::model::cib_store::CibVersion, Instant, Vec<String>)>>,
+    config_errors: Mutex<Option<(crate::model::cib::store::CibVersion, Instant, Vec<String>)>>,
     /// The node's bus; set once at start.
     pub bus: std::sync::OnceLock<crate::transport::Bus>,
     /// The node's router; set once at start.
@@ -111,9 +111,9 @@ pub struct NodeShared {
     /// Runs the alert agents the CIB asks for.
     pub alerts: crate::actors::alert::AlertRunner,
     /// Transitions this node ran as DC, as they go (the live copy).
-    pub history: Mutex<crate::model::history::History>,
+    pub history: Mutex<crate::model::control::history::History>,
     /// Every DC's transitions, as the replicated state holds them.
-    pub transitions: RwLock<Arc<crate::model::history::History>>,
+    pub transitions: RwLock<Arc<crate::model::control::history::History>>,
     /// The node's configuration file's settings (TOML), for `report`.
     pub config_toml: std::sync::OnceLock<String>,
     /// The node's `log_file`, when it has one.
@@ -121,12 +121,12 @@ pub struct NodeShared {
     next_call_id: AtomicU64,
     pub started: Instant,
     /// Scheduler and transition durations, for `/metrics`.
-    pub timings: Mutex<crate::model::histogram::Timings>,
+    pub timings: Mutex<crate::model::control::histogram::Timings>,
     /// The cluster key, for connections to remote daemons; set at start.
     pub cluster_key: std::sync::OnceLock<crate::transport::AuthKey>,
     /// This node's connections to remote daemons (connection resources
     /// it hosts).
-    pub remote_links: crate::remote::link::RemoteLinks,
+    pub remote_links: crate::actors::remote::link::RemoteLinks,
 }
 
 impl NodeShared {
@@ -158,8 +158,8 @@ impl NodeShared {
             bus: std::sync::OnceLock::new(),
             refused_non_members: AtomicU64::new(0),
             view_since_ms: AtomicU64::new(0),
-            cib: RwLock::new(Arc::new(crate::model::cib_store::empty_cib())),
-            lrm_history: Mutex::new(crate::model::cib_store::empty_cib()),
+            cib: RwLock::new(Arc::new(crate::model::cib::store::empty_cib())),
+            lrm_history: Mutex::new(crate::model::cib::store::empty_cib()),
             alerts: Default::default(),
             history: Mutex::new(Default::default()),
             transitions: RwLock::new(Arc::default()),
@@ -175,10 +175,10 @@ impl NodeShared {
 
     /// `systole history` on this node: the replicated transitions, with
     /// the live state of one this node runs as DC.
-    pub fn transition_history(&self) -> Vec<crate::model::history::TransitionRecord> {
+    pub fn transition_history(&self) -> Vec<crate::model::control::history::TransitionRecord> {
         let replicated = Arc::clone(&self.transitions.read().expect("transitions lock"));
         let live = self.history.lock().expect("history lock");
-        crate::model::history::History::merged(&replicated, &live)
+        crate::model::control::history::History::merged(&replicated, &live)
     }
 
     pub fn view(&self) -> View {
@@ -209,7 +209,7 @@ impl NodeShared {
     /// configuration is unchanged, for a few seconds of status changes.
     pub fn config_errors(&self, cib: &Element) -> Vec<String> {
         const STATUS_CHANGES_CACHED_MS: u128 = 5_000;
-        let version = crate::model::cib_store::version(cib);
+        let version = crate::model::cib::store::version(cib);
         let mut cached = self.config_errors.lock().expect("config errors lock");
         if let Some((seen, at, errors)) = cached.as_ref() {
             let same_configuration =
@@ -220,7 +220,7 @@ impl NodeShared {
                 return errors.clone();
             }
         }
-        let errors: Vec<String> = crate::model::verify::verify(cib, now_epoch_s())
+        let errors: Vec<String> = crate::model::cib::verify::verify(cib, now_epoch_s())
             .iter()
             .map(ToString::to_string)
             .collect();
@@ -262,14 +262,14 @@ impl NodeShared {
         Arc::clone(&self.cib.read().expect("cib lock"))
     }
 
-    pub fn cib_version(&self) -> crate::model::cib_store::CibVersion {
-        crate::model::cib_store::version(&self.cib())
+    pub fn cib_version(&self) -> crate::model::cib::store::CibVersion {
+        crate::model::cib::store::version(&self.cib())
     }
 
     /// This node's `<lrm>` element, as a DC join collects it.
     pub fn lrm(&self) -> Element {
         let history = self.lrm_history.lock().expect("lrm lock");
-        crate::model::cib_store::node_lrm(&history, &self.node)
+        crate::model::cib::store::node_lrm(&history, &self.node)
     }
 
     /// The recurring monitor reports; taken once, by the task that feeds

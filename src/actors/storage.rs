@@ -213,7 +213,7 @@ impl RaftFiles {
         content.extend_from_slice(SNAPSHOT_MAGIC);
         content.extend_from_slice(&sha256(&body));
         content.extend_from_slice(&body);
-        crate::persist::write_atomic(&self.snapshot_path(), &content).map_err(|e| {
+        crate::os::persist::write_atomic(&self.snapshot_path(), &content).map_err(|e| {
             StorageError::Io {
                 path: self.snapshot_path(),
                 reason: e.to_string(),
@@ -229,7 +229,7 @@ impl RaftFiles {
             hard_state: Some(store.hard_state().clone()),
             ..Default::default()
         };
-        crate::persist::write_atomic(&self.wal_path(), &encode_record(&record)).map_err(|e| {
+        crate::os::persist::write_atomic(&self.wal_path(), &encode_record(&record)).map_err(|e| {
             StorageError::Io {
                 path: self.wal_path(),
                 reason: e.to_string(),

@@ -9,8 +9,8 @@
 use super::{
     check_new_id, configuration, find, fresh_id, set_nv, split_pair, AdminError, Edit, Result,
 };
-use crate::actors::message::CibChange;
-use crate::model::xml::Element;
+use crate::model::cib::change::CibChange;
+use crate::model::cib::xml::Element;
 
 /// `name=value` words, then `options`, `meta` and `select` sections.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -357,7 +357,7 @@ pub fn alert_list(cib: &Element) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cib_store;
+    use crate::model::cib::store;
 
     fn words(text: &str) -> Vec<String> {
         text.split_whitespace().map(String::from).collect()
@@ -367,12 +367,12 @@ mod tests {
         let before = cib.clone();
         let edit = make(&before).unwrap();
         edit.apply(cib).unwrap();
-        crate::model::verify::check_write(&before, cib, 0).unwrap();
+        crate::model::cib::verify::check_write(&before, cib, 0).unwrap();
     }
 
     #[test]
     fn create_recipients_update_and_delete_as_pcs() {
-        let mut cib = cib_store::empty_cib();
+        let mut cib = store::empty_cib();
         let edit = |c: &Element| {
             alert_create(
             c,
@@ -391,7 +391,7 @@ mod tests {
             panic!("{:?}", typed.alerts)
         };
         assert_eq!(alert.id, "alert");
-        use crate::model::alerts::AlertKind;
+        use crate::model::cib::alerts::AlertKind;
         assert_eq!(alert.kinds, vec![AlertKind::Resource, AlertKind::Attribute]);
         assert_eq!(alert.attribute_names, vec!["pingd"]);
         assert_eq!(alert.meta["timeout"], "15s");
@@ -432,7 +432,7 @@ mod tests {
 
     #[test]
     fn bad_alerts_are_refused_with_a_reason() {
-        let cib = cib_store::empty_cib();
+        let cib = store::empty_cib();
         let err = |r: Result<Edit>| r.unwrap_err().to_string();
         assert!(err(alert_create(&cib, &words("id=x"))).contains("usage"));
         assert!(err(alert_create(&cib, &words("path=/x colour=red")))
@@ -446,6 +446,6 @@ mod tests {
             .unwrap()
             .apply(&mut after)
             .unwrap();
-        assert!(crate::model::verify::check_write(&cib, &after, 0).is_err());
+        assert!(crate::model::cib::verify::check_write(&cib, &after, 0).is_err());
     }
 }

@@ -3,8 +3,8 @@
 //! `fencing-level` elements of `fencing-topology`, id `fl-TARGET-INDEX`.
 
 use super::{configuration, AdminError, Edit, Result};
-use crate::actors::message::CibChange;
-use crate::model::xml::Element;
+use crate::model::cib::change::CibChange;
+use crate::model::cib::xml::Element;
 
 /// Levels are tried from 1 up; Pacemaker allows 1-9.
 pub const LEVEL_INDEX_MAX: u32 = 9;
@@ -170,7 +170,7 @@ mod tests {
             "Target: n1\n  Level 1 - ipmi\n  Level 2 - pdu ipmi\nTarget: n2\n  Level 1 - pdu\n"
         );
         // The fencer reads them as it reads any topology.
-        let order: Vec<Vec<String>> = crate::actors::fence::levels_for(&cib, "n1")
+        let order: Vec<Vec<String>> = crate::model::cib::fencing::levels_for(&cib, "n1")
             .into_iter()
             .map(|l| l.into_iter().map(|d| d.id).collect())
             .collect();

@@ -9,8 +9,8 @@
 //!
 //! ```
 //! use systole::admin;
-//! use systole::model::cib_store;
-//! let mut cib = cib_store::empty_cib();
+//! use systole::model::cib::store;
+//! let mut cib = store::empty_cib();
 //! let args: Vec<String> = "web ocf:heartbeat:Dummy fake=1 op monitor interval=10s"
 //!     .split(' ').map(String::from).collect();
 //! let edit = admin::resource_create(&cib, &args).unwrap();
@@ -18,12 +18,9 @@
 //! assert!(cib.find_by_id(Some("op"), "web-monitor-interval-10s").is_some());
 //! ```
 
-pub mod shadow;
-pub mod validate;
-
-use crate::actors::message::CibChange;
-use crate::model::cib_store::{self, CibEditError};
-use crate::model::xml::Element;
+use crate::model::cib::change::CibChange;
+use crate::model::cib::store::{self, CibEditError};
+use crate::model::cib::xml::Element;
 
 /// What a command changes and how to say so.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -58,7 +55,7 @@ impl Edit {
     /// Applies the edit to a CIB (a shadow, or a preview).
     pub fn apply(&self, cib: &mut Element) -> std::result::Result<(), CibEditError> {
         match self.clone().into_change() {
-            Some(change) => cib_store::apply_change(cib, &change),
+            Some(change) => store::apply_change(cib, &change),
             None => Ok(()),
         }
     }
@@ -120,7 +117,7 @@ fn check_new_id(cib: &Element, id: &str) -> Result<()> {
 /// XML ids as Pacemaker accepts them: a letter or `_` first, then letters,
 /// digits, `_`, `-`, `.`.
 pub fn check_id_syntax(id: &str) -> Result<()> {
-    crate::model::names::check_id(id).map_err(AdminError)
+    crate::model::cib::names::check_id(id).map_err(AdminError)
 }
 
 /// Makes a string usable inside an id, as pcs does.
@@ -138,13 +135,7 @@ fn id_part(text: &str) -> String {
 
 /// A score: an integer, or `INFINITY` with an optional sign.
 pub fn check_score(score: &str) -> Result<()> {
-    let s = score.trim_start_matches(['+', '-']);
-    let signs = score.len() - s.len();
-    let ok = signs <= 1
-        && (s.eq_ignore_ascii_case("INFINITY")
-            || s.eq_ignore_ascii_case("inf")
-            || (!s.is_empty() && s.chars().all(|c| c.is_ascii_digit())));
-    if !ok {
+    if !crate::model::cib::score::is_well_formed(score) {
         refuse!("invalid score {score:?}: use an integer, INFINITY or -INFINITY");
     }
     Ok(())
@@ -336,10 +327,10 @@ pub fn parse_resource_args(tokens: &[String]) -> Result<ResourceArgs> {
 
 /// A duration in Pacemaker's forms (`10`, `10s`, `500ms`, `5min`, `2h`, ISO
 /// 8601 `PT1H30M`, `P1D`), in milliseconds: the scheduler's own reader
-/// ([`crate::model::time::read_duration_ms`]), so what is accepted here the
+/// ([`crate::model::cib::time::read_duration_ms`]), so what is accepted here the
 /// scheduler understands.
 pub fn parse_duration_ms(text: &str) -> Result<u64> {
-    crate::model::time::read_duration_ms(text).map_err(|e| AdminError(e.to_string()))
+    crate::model::cib::time::read_duration_ms(text).map_err(|e| AdminError(e.to_string()))
 }
 
 /// Seconds since the epoch as ISO 8601 UTC (`2026-11-24T10:00:00Z`).
@@ -920,7 +911,7 @@ pub fn resource_move(
 pub fn active_nodes(cib: &Element, id: &str) -> Result<Vec<String>> {
     let resource = need_resource(cib, id)?;
     let members = resource_ids(resource);
-    let statuses = crate::model::status::resource_status(cib)
+    let statuses = crate::scheduler::status::resource_status(cib)
         .map_err(|e| AdminError(format!("cannot read where {id} runs: {e}")))?;
     let mut nodes: Vec<String> = statuses
         .iter()
@@ -1281,7 +1272,7 @@ fn indent_of(depth: usize) -> String {
 /// Where each primitive runs, from the status section: id -> "Started node1".
 fn placements(cib: &Element) -> std::collections::BTreeMap<String, Vec<String>> {
     let mut map: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for r in crate::model::status::resource_status(cib).unwrap_or_default() {
+    for r in crate::scheduler::status::resource_status(cib).unwrap_or_default() {
         let base = r.id.split(':').next().unwrap_or(&r.id).to_string();
         let entry = map.entry(base).or_default();
         for node in &r.nodes {
@@ -1541,7 +1532,7 @@ fn location_rule(cib: &Element, rsc: &str, args: &[String]) -> Result<Edit> {
                 .iter()
                 .filter(|w| !matches!(**w, "gt" | "lt" | "in_range" | "to"))
             {
-                crate::model::time::read_datetime(date)
+                crate::model::cib::time::read_datetime(date)
                     .map_err(|e| AdminError(format!("rule: {e}")))?;
             }
         }
@@ -2112,7 +2103,7 @@ fn node_attr(
     what: String,
 ) -> Result<Edit> {
     known_node(cib, node)?;
-    crate::model::names::check_attribute_name(name).map_err(AdminError)?;
+    crate::model::cib::names::check_attribute_name(name).map_err(AdminError)?;
     let mut edit = Edit::new();
     edit.push(
         CibChange::SetNodeAttribute {
@@ -2256,7 +2247,7 @@ pub fn cib_import(cib: &Element, text: &str, merge: bool) -> Result<Edit> {
                 count += 1;
             }
         }
-        validate::check(&merged).map_err(|errors| {
+        crate::model::cib::validate::check(&merged).map_err(|errors| {
             AdminError(format!(
                 "import refused, the merged configuration would be invalid:\n  {}",
                 errors.join("\n  ")
@@ -2267,7 +2258,7 @@ pub fn cib_import(cib: &Element, text: &str, merge: bool) -> Result<Edit> {
             format!("merged {count} elements into the configuration"),
         );
     } else {
-        validate::check(&configuration).map_err(|errors| {
+        crate::model::cib::validate::check(&configuration).map_err(|errors| {
             AdminError(format!(
                 "import refused, the configuration is invalid:\n  {}",
                 errors.join("\n  ")
@@ -2289,7 +2280,7 @@ pub fn cib_import(cib: &Element, text: &str, merge: bool) -> Result<Edit> {
 /// The element that defines `id` (references like `<role id=..>` skipped).
 fn find_definition<'a>(root: &'a Element, id: &str) -> Option<&'a Element> {
     root.children.iter().find_map(|child| {
-        if child.id() == Some(id) && !validate::is_reference(&child.name) {
+        if child.id() == Some(id) && !crate::model::cib::validate::is_reference(&child.name) {
             Some(child)
         } else {
             find_definition(child, id)

@@ -1,5 +1,5 @@
 use super::*;
-use crate::model::cib_store::{apply_change, empty_cib, version};
+use crate::model::cib::store::{apply_change, empty_cib, version};
 
 fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(String::from).collect()
@@ -8,9 +8,9 @@ fn words(text: &str) -> Vec<String> {
 fn cluster() -> Element {
     let mut cib = empty_cib();
     for node in ["node1", "node2", "node3"] {
-        crate::model::cib_store::apply_status(
+        crate::model::cib::store::apply_status(
             &mut cib,
-            &crate::actors::message::StatusChange::NodeJoined { node: node.into() },
+            &crate::model::cib::change::StatusChange::NodeJoined { node: node.into() },
         );
     }
     cib
@@ -607,7 +607,7 @@ fn avoids_scores_and_old_master_resources() {
 
 #[test]
 fn move_without_a_node_bans_the_current_one() {
-    use crate::model::operation::{AgentSpec, OpOutcome, OpSpec, OpStatus};
+    use crate::model::cib::operation::{AgentSpec, OpOutcome, OpSpec, OpStatus};
     let mut cib = with_web();
     let error = resource_move_away(&cib, "web", None, 0).unwrap_err();
     assert!(error.0.contains("not running anywhere"), "{error}");
@@ -633,7 +633,7 @@ fn move_without_a_node_bans_the_current_one() {
         call_id: 1,
         exit_reason: String::new(),
     };
-    crate::model::cib_store::record_op(&mut cib, "node1", &start, &done, "0:0:0:x");
+    crate::model::cib::store::record_op(&mut cib, "node1", &start, &done, "0:0:0:x");
     assert_eq!(active_nodes(&cib, "web").unwrap(), ["node1"]);
     let list = resource_list(&cib);
     assert!(
@@ -766,7 +766,10 @@ fn location_rules() {
             "accepted {bad}"
         );
     }
-    assert_eq!(validate::check(&configuration_of(&cib)), Ok(()));
+    assert_eq!(
+        crate::model::cib::validate::check(&configuration_of(&cib)),
+        Ok(())
+    );
 }
 
 #[test]
@@ -813,5 +816,8 @@ fn moving_every_member_out_of_a_group_deletes_it() {
         "{said:?}"
     );
     assert!(find(&cib, "old").is_none() && find(&cib, "location-old-node1-INFINITY").is_none());
-    assert_eq!(validate::check(&configuration_of(&cib)), Ok(()));
+    assert_eq!(
+        crate::model::cib::validate::check(&configuration_of(&cib)),
+        Ok(())
+    );
 }

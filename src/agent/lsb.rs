@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use super::ocf::{log_outcome, outcome_of_run, OcfAction, OcfOutcome, OcfRc, OcfRequest, OpStatus};
 use super::process::{self, RunSpec};
 use super::{is_safe_name, CapturedOutput};
-use crate::model::xml::Element;
+use crate::model::cib::xml::Element;
 
 /// LSB `status` codes with a meaning of their own.
 pub const LSB_STATUS_OK: i32 = 0;

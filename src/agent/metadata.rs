@@ -3,7 +3,7 @@
 //! read from the OCF meta-data XML every class answers with, and the check
 //! of a resource's parameters against it.
 
-use crate::model::xml::Element;
+use crate::model::cib::xml::Element;
 use serde::{Deserialize, Serialize};
 
 /// One parameter an agent takes.

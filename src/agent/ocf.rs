@@ -124,76 +124,7 @@ impl fmt::Display for OcfAction {
     }
 }
 
-/// An OCF exit code (OCF 1.1, 0-9).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum OcfRc {
-    Success,
-    GenericError,
-    InvalidArgs,
-    Unimplemented,
-    InsufficientPrivileges,
-    NotInstalled,
-    NotConfigured,
-    NotRunning,
-    RunningPromoted,
-    FailedPromoted,
-}
-
-impl OcfRc {
-    pub fn code(self) -> i32 {
-        match self {
-            OcfRc::Success => 0,
-            OcfRc::GenericError => 1,
-            OcfRc::InvalidArgs => 2,
-            OcfRc::Unimplemented => 3,
-            OcfRc::InsufficientPrivileges => 4,
-            OcfRc::NotInstalled => 5,
-            OcfRc::NotConfigured => 6,
-            OcfRc::NotRunning => 7,
-            OcfRc::RunningPromoted => 8,
-            OcfRc::FailedPromoted => 9,
-        }
-    }
-
-    /// The rc for an exit code, `None` outside 0-9.
-    pub fn from_code(code: i32) -> Option<OcfRc> {
-        Some(match code {
-            0 => OcfRc::Success,
-            1 => OcfRc::GenericError,
-            2 => OcfRc::InvalidArgs,
-            3 => OcfRc::Unimplemented,
-            4 => OcfRc::InsufficientPrivileges,
-            5 => OcfRc::NotInstalled,
-            6 => OcfRc::NotConfigured,
-            7 => OcfRc::NotRunning,
-            8 => OcfRc::RunningPromoted,
-            9 => OcfRc::FailedPromoted,
-            _ => return None,
-        })
-    }
-
-    /// The name Pacemaker prints (crm_mon, crm_simulate).
-    pub fn description(self) -> &'static str {
-        match self {
-            OcfRc::Success => "ok",
-            OcfRc::GenericError => "error",
-            OcfRc::InvalidArgs => "invalid parameter",
-            OcfRc::Unimplemented => "unimplemented feature",
-            OcfRc::InsufficientPrivileges => "insufficient privileges",
-            OcfRc::NotInstalled => "not installed",
-            OcfRc::NotConfigured => "not configured",
-            OcfRc::NotRunning => "not running",
-            OcfRc::RunningPromoted => "promoted",
-            OcfRc::FailedPromoted => "promoted (failed)",
-        }
-    }
-}
-
-impl fmt::Display for OcfRc {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.code(), self.description())
-    }
-}
+pub use crate::model::cib::operation::OcfRc;
 
 /// Whether the action ran to completion (Pacemaker's op-status).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -272,7 +272,7 @@ fn write_dropin(config: &AgentConfig, unit: &str) -> std::io::Result<bool> {
         return Ok(false);
     }
     std::fs::create_dir_all(&dir)?;
-    crate::persist::write_atomic(&path, text.as_bytes()).map_err(std::io::Error::other)?;
+    crate::os::persist::write_atomic(&path, text.as_bytes()).map_err(std::io::Error::other)?;
     Ok(true)
 }
 

@@ -8,10 +8,10 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use systole::actors::control_socket::{self, ControlRequest, ControlResponse};
 use systole::actors::message::CibChange;
-use systole::control::{self, ControlRequest, ControlResponse};
-use systole::localcluster::{socket_path, LocalCluster};
-use systole::model::xml::Element;
+use systole::cli::localcluster::{socket_path, LocalCluster};
+use systole::model::cib::xml::Element;
 
 fn systole_bin() -> PathBuf {
     std::env::current_exe()
@@ -48,7 +48,7 @@ impl Drop for Cluster {
 
 fn update(socket: &Path, change: CibChange) -> Duration {
     let start = Instant::now();
-    match control::call(socket, &ControlRequest::CibModify { change }, 30_000) {
+    match control_socket::call(socket, &ControlRequest::CibModify { change }, 30_000) {
         Ok(ControlResponse::Done(_)) => start.elapsed(),
         other => panic!("update failed: {other:?}"),
     }

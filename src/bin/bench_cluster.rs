@@ -12,8 +12,8 @@
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::{nodes_in, socket_path, LocalCluster};
+use systole::actors::control_socket::{self, ControlRequest, ControlResponse, StatusReport};
+use systole::cli::localcluster::{nodes_in, socket_path, LocalCluster};
 
 fn systole_bin() -> PathBuf {
     let me = std::env::current_exe().expect("current exe");
@@ -21,7 +21,7 @@ fn systole_bin() -> PathBuf {
 }
 
 fn status(dir: &Path, node: &str) -> Option<StatusReport> {
-    match control::call(&socket_path(dir, node), &ControlRequest::Status, 2_000) {
+    match control_socket::call(&socket_path(dir, node), &ControlRequest::Status, 2_000) {
         Ok(ControlResponse::Status(report)) => Some(report),
         _ => None,
     }
@@ -129,7 +129,7 @@ fn restarts(dir: &Path, node: &str, actor: &str) -> u64 {
             .iter()
             .find_map(|c| find(c, name))
     }
-    match control::call(&socket_path(dir, node), &ControlRequest::Actors, 2_000) {
+    match control_socket::call(&socket_path(dir, node), &ControlRequest::Actors, 2_000) {
         Ok(ControlResponse::Actors { tree, .. }) => {
             find(&serde_json::to_value(tree).unwrap(), actor).unwrap_or(0)
         }
@@ -141,7 +141,7 @@ fn restart_ms(cluster: &Cluster, actor: &str) -> Option<f64> {
     let dir = cluster.path();
     let before = restarts(dir, "node1", actor);
     let start = Instant::now();
-    match control::call(
+    match control_socket::call(
         &socket_path(dir, "node1"),
         &ControlRequest::ActorsKill { name: actor.into() },
         2_000,

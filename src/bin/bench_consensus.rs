@@ -19,7 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use systole::actors::message::CibChange;
-use systole::localcluster::{node_dir, socket_path, LocalCluster};
+use systole::cli::localcluster::{node_dir, socket_path, LocalCluster};
 
 fn systole_bin() -> PathBuf {
     std::env::current_exe()
@@ -87,7 +87,7 @@ fn updates(bench: &Bench, clients: usize, seconds: f64) -> (Vec<f64>, usize, f64
                         value: Some(i.to_string()),
                     };
                     let start = Instant::now();
-                    match systole::localcluster::modify(&socket, change) {
+                    match systole::cli::localcluster::modify(&socket, change) {
                         Ok(_) => latencies
                             .lock()
                             .unwrap()
@@ -116,12 +116,12 @@ fn updates(bench: &Bench, clients: usize, seconds: f64) -> (Vec<f64>, usize, f64
 }
 
 fn voters(dir: &Path, node: &str) -> Vec<String> {
-    match systole::control::call(
+    match systole::actors::control_socket::call(
         &socket_path(dir, node),
-        &systole::control::ControlRequest::Status,
+        &systole::actors::control_socket::ControlRequest::Status,
         2_000,
     ) {
-        Ok(systole::control::ControlResponse::Status(report)) => {
+        Ok(systole::actors::control_socket::ControlResponse::Status(report)) => {
             report.consensus.map(|c| c.voters).unwrap_or_default()
         }
         _ => Vec::new(),
@@ -144,7 +144,9 @@ fn node_add_ms(bench: &mut Bench) -> Option<f64> {
         .ok()?;
     bench.children.push(child);
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !systole::localcluster::ping(&socket_path(&dir, "node6")) && Instant::now() < deadline {
+    while !systole::cli::localcluster::ping(&socket_path(&dir, "node6"))
+        && Instant::now() < deadline
+    {
         std::thread::sleep(Duration::from_millis(20));
     }
     let start = Instant::now();

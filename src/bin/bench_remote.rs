@@ -16,12 +16,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use systole::actors::control_socket::{self, ControlRequest, ControlResponse, StatusReport};
 use systole::actors::message::CibChange;
-use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::{
+use systole::cli::localcluster::{
     self, pid_path, process_cpu_seconds, process_memory_kb, read_pid, LocalCluster,
 };
-use systole::model::xml::Element;
+use systole::model::cib::xml::Element;
 
 struct Options {
     remotes: usize,
@@ -108,7 +108,7 @@ fn status(dir: &Path) -> Option<StatusReport> {
     for node in ["node1", "node2", "node3"] {
         let socket = localcluster::socket_path(dir, node);
         if let Ok(ControlResponse::Status(report)) =
-            control::call(&socket, &ControlRequest::Status, 20_000)
+            control_socket::call(&socket, &ControlRequest::Status, 20_000)
         {
             return Some(report);
         }
@@ -118,7 +118,7 @@ fn status(dir: &Path) -> Option<StatusReport> {
 
 fn view_changes(dir: &Path, node: &str) -> u64 {
     let socket = localcluster::socket_path(dir, node);
-    match control::call(&socket, &ControlRequest::BusStats, 5_000) {
+    match control_socket::call(&socket, &ControlRequest::BusStats, 5_000) {
         Ok(ControlResponse::Bus { stats, .. }) => stats.view_changes,
         _ => 0,
     }

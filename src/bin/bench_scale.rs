@@ -15,12 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use systole::actors::control_socket::{self, ControlRequest, ControlResponse, StatusReport};
 use systole::actors::message::CibChange;
-use systole::control::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::localcluster::{
+use systole::cli::localcluster::{
     node_dir, nodes_in, pid_path, process_cpu_seconds, process_memory_kb, read_pid, LocalCluster,
 };
-use systole::model::xml::Element;
+use systole::model::cib::xml::Element;
 
 struct Options {
     resources: usize,
@@ -90,9 +90,9 @@ fn dummy(index: usize, monitor_s: Option<u64>) -> CibChange {
 /// figures), its log's `membership view` lines (a leave and join handled at
 /// once log one line: a lower bound).
 fn view_changes(dir: &Path, node: &str) -> u64 {
-    let socket = systole::localcluster::socket_path(dir, node);
+    let socket = systole::cli::localcluster::socket_path(dir, node);
     if let Ok(ControlResponse::Bus { stats, .. }) =
-        control::call(&socket, &ControlRequest::BusStats, 5_000)
+        control_socket::call(&socket, &ControlRequest::BusStats, 5_000)
     {
         return stats.view_changes;
     }

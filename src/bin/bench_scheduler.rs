@@ -160,7 +160,7 @@ fn proc_status_kb(field: &str) -> u64 {
 
 /// The child: measures one CIB and prints one `key=value` line.
 fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
-    use systole::model::xml::Element;
+    use systole::model::cib::xml::Element;
     let text = std::fs::read_to_string(file)?;
     if stages {
         // The stages of `scheduler::run`, one by one (median over the runs),
@@ -239,7 +239,7 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
             .unwrap_or(1_700_000_000);
         let outcome = systole::scheduler::run(&cib, now)?;
         let (t2, c2) = (Instant::now(), cpu_seconds());
-        let out = systole::simulate::render(&outcome, false);
+        let out = systole::cli::simulate::render(&outcome, false);
         let (t3, c3) = (Instant::now(), cpu_seconds());
         actions = outcome.transition.graph.node_count();
         bytes = out.len();

@@ -1,24 +1,13 @@
-//! The pure model: the CIB as an XML tree and its typed view, versions and
-//! edits, scores and rules, and the state machines the daemon runs.
+//! The pure model: no I/O, no clocks, no randomness.
+//!
+//! - [`cib`]: the Cluster Information Base: the XML tree and its typed view,
+//!   the change vocabulary and its pure edits, versions, status facts, the
+//!   one reader of durations, dates, rules and scores, digests, diffs, ACLs.
+//! - [`control`]: the control plane's state machines: consensus on the CIB,
+//!   the member table, the DC controller, transitions as they run, their
+//!   history.
+//!
+//! The scheduler (`crate::scheduler`) is pure too, and builds on this.
 
-pub mod acl;
-pub mod alerts;
-pub mod change;
 pub mod cib;
-pub mod cib_store;
 pub mod control;
-pub mod diff;
-pub mod digest;
-pub mod fencing;
-pub mod histogram;
-pub mod history;
-pub mod names;
-pub mod operation;
-pub mod plan;
-pub mod rules;
-pub mod score;
-pub mod status;
-pub mod time;
-pub mod transition;
-pub mod verify;
-pub mod xml;

@@ -18,9 +18,9 @@
 use std::collections::BTreeMap;
 
 use super::unpack::{Variant, Working};
+use crate::model::cib::rules::RuleContext;
+use crate::model::cib::score::{self, INFINITY};
 use crate::model::cib::{location_rule_score, LocationTarget, NodeKind, Role};
-use crate::model::rules::RuleContext;
-use crate::model::score::{self, INFINITY};
 
 /// A node table: a resource's score per node; `None` where the node is not
 /// allowed at all (an opt-in cluster allows only what a constraint names).

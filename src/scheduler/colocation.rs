@@ -17,8 +17,8 @@
 
 use super::assign::{Assigner, Table};
 use super::unpack::Variant;
+use crate::model::cib::score::{self, INFINITY};
 use crate::model::cib::Role;
-use crate::model::score::{self, INFINITY};
 
 /// `INFINITY * -100`: a marker Pacemaker uses while folding in only
 /// positive preferences.

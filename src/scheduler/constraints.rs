@@ -17,8 +17,8 @@
 
 use super::actions::{flag, rel, Model, Tk};
 use super::unpack::Variant;
+use crate::model::cib::xml::Element;
 use crate::model::cib::{parse_bool, Role};
-use crate::model::xml::Element;
 
 /// An ordering between a first and a then, each a resource's task or a
 /// given action.
@@ -509,7 +509,7 @@ fn kind_of(e: &Element, default: Kind) -> Kind {
         Some(k) if k.eq_ignore_ascii_case("serialize") => Kind::Serialize,
         Some(_) => Kind::Mandatory,
         None => match e.attr("score") {
-            Some(s) => match crate::model::score::parse(s) {
+            Some(s) => match crate::model::cib::score::parse(s) {
                 Some(0) => Kind::Optional,
                 _ => Kind::Mandatory,
             },
@@ -1089,7 +1089,7 @@ pub fn block_colocation_dependents(m: &mut Model, a: usize) {
         }
     }
     for c in &w.cib.colocations {
-        if c.score < crate::model::score::INFINITY {
+        if c.score < crate::model::cib::score::INFINITY {
             continue;
         }
         let (Some(d), Some(p)) = (resolve(m, &c.dependent), resolve(m, &c.primary)) else {

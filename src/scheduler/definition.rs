@@ -2,7 +2,7 @@
 //! whose configuration changed since it last ran.
 //!
 //! Each operation in the history records a digest of the parameters it ran
-//! with (`model::digest`). Where the resource is active, the operations since
+//! with (`model::cib::digest`). Where the resource is active, the operations since
 //! its last start are compared with the configuration: changed parameters
 //! restart the resource (or reload it, when the agent can and only reloadable
 //! parameters changed), a recurring monitor whose parameters or timeout
@@ -13,9 +13,9 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::unpack::{node_failures, Rsc, Variant, Working};
+use crate::model::cib::digest;
+use crate::model::cib::time::parse_interval_ms;
 use crate::model::cib::{LrmOp, LrmResource, NodeState, Role};
-use crate::model::digest;
-use crate::model::time::parse_interval_ms;
 
 /// Pacemaker's default operation timeout.
 pub const DEFAULT_TIMEOUT_MS: u64 = 20_000;

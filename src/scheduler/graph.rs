@@ -11,8 +11,8 @@ use super::definition::{Change, ChangeKind};
 use super::order::orderings;
 use super::unpack::{Variant, Working};
 use super::{Action, AgentSpec, Meta, Task};
+use crate::model::cib::time::parse_interval_ms;
 use crate::model::cib::Role;
-use crate::model::time::parse_interval_ms;
 
 use super::definition::DEFAULT_TIMEOUT_MS;
 

@@ -17,7 +17,7 @@
 //! `allow-unhealthy-nodes`).
 
 use super::unpack::{Rsc, Working};
-use crate::model::score::{self, INFINITY};
+use crate::model::cib::score::{self, INFINITY};
 
 /// Each node's health under node-health-strategy (`None` when health is
 /// not tracked): the sum of its `#health*` attributes (red, yellow, green
@@ -78,13 +78,17 @@ pub fn exempt(rsc: &Rsc) -> bool {
 
 #[cfg(test)]
 mod tests {
-    fn cib(strategy: &str, n1_health: &str, allow_unhealthy: bool) -> crate::model::xml::Element {
+    fn cib(
+        strategy: &str,
+        n1_health: &str,
+        allow_unhealthy: bool,
+    ) -> crate::model::cib::xml::Element {
         let meta = if allow_unhealthy {
             r#"<meta_attributes id="web-meta"><nvpair id="web-au" name="allow-unhealthy-nodes" value="true"/></meta_attributes>"#
         } else {
             ""
         };
-        crate::model::xml::Element::parse(&format!(
+        crate::model::cib::xml::Element::parse(&format!(
             r##"<cib have-quorum="1"><configuration>
   <crm_config><cluster_property_set id="o">
     <nvpair id="o-s" name="stonith-enabled" value="false"/>
@@ -105,7 +109,7 @@ mod tests {
         .unwrap()
     }
 
-    fn starts_on(cib: &crate::model::xml::Element) -> String {
+    fn starts_on(cib: &crate::model::cib::xml::Element) -> String {
         let t = crate::scheduler::schedule(cib, 0).unwrap();
         t.summary
             .iter()

@@ -18,8 +18,8 @@
 use super::assign::Assigner;
 use super::colocation::{self, Select};
 use super::unpack::Variant;
+use crate::model::cib::score::{self, INFINITY};
 use crate::model::cib::Role;
-use crate::model::score::{self, INFINITY};
 
 /// Pacemaker's `pcmk__clone_assign`.
 pub fn assign_clone(a: &mut Assigner, c: usize, prefer: Option<usize>, stop_if_fail: bool) {

@@ -9,7 +9,7 @@
 //! [`health`] turns node health attributes into scores for [`assign`].
 //!
 //! ```
-//! let cib = systole::model::xml::Element::parse(r#"<cib have-quorum="1"><configuration>
+//! let cib = systole::model::cib::xml::Element::parse(r#"<cib have-quorum="1"><configuration>
 //!   <crm_config><cluster_property_set id="opts">
 //!     <nvpair id="opts-fencing" name="stonith-enabled" value="false"/>
 //!   </cluster_property_set></crm_config><nodes><node id="n1" uname="n1"/></nodes>
@@ -27,6 +27,8 @@ pub mod actions;
 pub mod assign;
 pub mod collective;
 pub mod colocation;
+#[cfg(test)]
+mod config_error_tests;
 pub mod constraints;
 pub mod create;
 pub mod definition;
@@ -36,6 +38,7 @@ pub mod instances;
 pub mod order;
 pub mod plan;
 pub mod remote;
+pub mod status;
 pub mod summary;
 pub mod unfence;
 pub mod unpack;
@@ -44,9 +47,9 @@ pub mod utilization;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::model::cib::xml::Element;
 pub use crate::model::cib::AgentSpec;
 use crate::model::cib::{Cib, ModelError};
-use crate::model::xml::Element;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -256,7 +259,7 @@ pub struct Transition {
     pub summary: Vec<String>,
     /// What the scheduler left out of the CIB because it could not use it
     /// (and warnings); everything else was scheduled.
-    pub config_errors: Vec<crate::model::verify::ConfigIssue>,
+    pub config_errors: Vec<crate::model::cib::verify::ConfigIssue>,
 }
 
 impl Transition {

@@ -1,16 +1,16 @@
 //! The scheduler's transition as the DC carries it out: a [`Plan`] of
 //! actions, each with the actions it waits for.
 
-use crate::model::operation::{AgentSpec, OpSpec};
-use crate::model::plan::{Plan, PlannedAction, PlannedKind};
-use crate::model::xml::Element;
+use crate::model::cib::operation::{AgentSpec, OpSpec};
+use crate::model::cib::xml::Element;
+use crate::model::control::plan::{Plan, PlannedAction, PlannedKind};
 use crate::scheduler::{self, Action, Task};
 use petgraph::visit::EdgeRef;
 
 /// The DC's plan for a CIB: the scheduler's graph as steps to carry out.
 /// Never panics: a scheduler panic (a bug, or an input nothing else caught)
 /// is an `Err` naming it, as is a CIB it cannot read at all; parts of a CIB
-/// it cannot use are left out (`model::verify::verify` lists them, and
+/// it cannot use are left out (`model::cib::verify::verify` lists them, and
 /// `status` shows them). A plan of pseudo-actions only has no actions: it
 /// would run nothing.
 pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
@@ -123,6 +123,40 @@ fn operation_name(task: &Task) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cib::change::StatusChange;
+    use crate::model::cib::store;
+    use crate::model::control::members::{Member, MemberChange, MemberRole};
+
+    #[test]
+    fn a_voter_added_but_not_yet_joined_is_down_and_never_fenced() {
+        let mut state = crate::model::control::replicated::tests::founded();
+        state.apply_member_change(&MemberChange::Set(Member {
+            name: "n3".into(),
+            addr: Some("127.0.0.1:7403".into()),
+            role: MemberRole::Voter,
+        }));
+        // n1 and n2 are up, n3 not yet: known down until it joins, never
+        // "unclean", so never fenced for having been added.
+        let mut cib = (*state.cib).clone();
+        for node in ["n1", "n2"] {
+            store::apply_status(&mut cib, &StatusChange::NodeJoined { node: node.into() });
+        }
+        let quorate = StatusChange::Quorum {
+            quorate: true,
+            dc: "n1".into(),
+        };
+        store::apply_status(&mut cib, &quorate);
+        let plan = plan(&cib, 0).unwrap();
+        assert!(
+            !plan
+                .actions
+                .iter()
+                .any(|a| matches!(&a.kind, PlannedKind::Fence { .. })),
+            "{:?}",
+            plan.summary
+        );
+        assert!(cib.find_by_id(None, "n3").is_some(), "n3 is a CIB node");
+    }
 
     #[test]
     fn notifications_are_agent_calls_and_collective_steps_are_pseudo() {
@@ -167,7 +201,7 @@ mod tests {
         // start, running and the four notification steps.
         assert_eq!(pseudo, 6, "{:?}", plan.actions);
         // The transition runs to its end: pseudo-actions complete at once.
-        let mut run = crate::model::transition::TransitionRun::new(1, &plan);
+        let mut run = crate::model::control::transition::TransitionRun::new(1, &plan);
         for _ in 0..plan.actions.len() {
             for a in run.take_ready() {
                 run.complete(a.id, true, "");

@@ -7,13 +7,13 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::model::cib::score::{self, INFINITY};
+use crate::model::cib::time::parse_interval_ms;
+use crate::model::cib::xml::Element;
 use crate::model::cib::{
     parse_bool, AgentSpec, Cib, LrmOp, LrmResource, NodeKind, OpConfig, ResourceConfig,
     ResourceKind, Role,
 };
-use crate::model::score::{self, INFINITY};
-use crate::model::time::parse_interval_ms;
-use crate::model::xml::Element;
 
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
@@ -692,7 +692,7 @@ fn add_resource(
                 .is_some_and(|rule| rule.children_named("rsc_expression").next().is_some())
         });
         if has_rsc_rules {
-            let ctx = crate::model::rules::RuleContext {
+            let ctx = crate::model::cib::rules::RuleContext {
                 node_attrs: None,
                 now_epoch_s: w.now_epoch_s,
                 agent: Some((

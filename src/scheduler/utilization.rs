@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use super::assign::Assigner;
 use super::colocation::{self, Affects, Select};
 use super::unpack::Variant;
-use crate::model::score::INFINITY;
+use crate::model::cib::score::INFINITY;
 
 fn value(text: &str) -> i64 {
     text.trim().parse::<i64>().unwrap_or(0)

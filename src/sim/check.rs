@@ -14,7 +14,7 @@
 
 use super::node::SimNode;
 use super::RESOURCES;
-use crate::model::change::CibChange;
+use crate::model::cib::change::CibChange;
 use std::collections::BTreeMap;
 
 /// A node that was up and linked with the DC this long was answering: if
@@ -250,7 +250,7 @@ impl Checker {
         }
     }
 
-    fn check_acknowledged_in(&mut self, cib: &crate::model::xml::Element, now_ms: u64) {
+    fn check_acknowledged_in(&mut self, cib: &crate::model::cib::xml::Element, now_ms: u64) {
         let missing: Vec<String> = self
             .acks
             .iter()
@@ -288,7 +288,7 @@ impl Checker {
     }
 }
 
-fn property(cib: &crate::model::xml::Element, name: &str) -> Option<String> {
+fn property(cib: &crate::model::cib::xml::Element, name: &str) -> Option<String> {
     cib.child("configuration")?
         .child("crm_config")?
         .children
@@ -389,7 +389,7 @@ mod tests {
             acked_ms,
         };
         checker.acks = vec![ack("a", 5, 0, 10), ack("b", 4, 20, 30)];
-        let cib = crate::model::cib_store::empty_cib();
+        let cib = crate::model::cib::store::empty_cib();
         checker.check_acknowledged_in(&cib, 100);
         checker.check_ack_order(100);
         let found: Vec<&str> = checker.violations.iter().map(|v| v.what.as_str()).collect();

@@ -19,9 +19,9 @@ pub mod check;
 mod node;
 mod rng;
 
-use crate::model::change::CibChange;
-use crate::model::cib_store;
-use crate::model::xml::Element;
+use crate::model::cib::change::CibChange;
+use crate::model::cib::store;
+use crate::model::cib::xml::Element;
 use check::{Checker, Violation};
 use node::{Payload, SimNode};
 pub use rng::Rng;
@@ -739,7 +739,7 @@ fn location(resource: &str, node: &str) -> CibChange {
 
 /// The simulated cluster's first CIB: fencing on, a fence device, Dummies.
 fn initial_cib(names: &[String]) -> Element {
-    let mut cib = cib_store::empty_cib();
+    let mut cib = store::empty_cib();
     let configuration = cib.child_or_insert("configuration");
     let crm_config = configuration.child_or_insert("crm_config");
     let mut options = Element::new("cluster_property_set").with_attr("id", "cib-bootstrap-options");

@@ -3,8 +3,10 @@
 
 use super::check::{Checker, Observation};
 use super::{CONTROLLER_TICK_MS, EPOCH_S, HEARTBEAT_TIMEOUT_MS, RAFT_TICK_MS};
-use crate::model::change::CibChange;
-use crate::model::cib_store;
+use crate::model::cib::change::CibChange;
+use crate::model::cib::operation::{OpOutcome, OpSpec, OpStatus};
+use crate::model::cib::store;
+use crate::model::cib::xml::Element;
 use crate::model::control::consensus::{decode_message, Consensus, ConsensusConfig};
 use crate::model::control::controller::{
     admit_command, Controller, ControllerConfig, Effect, Event,
@@ -15,8 +17,6 @@ use crate::model::control::two_node::{
     fencing_enabled, force_solo, AfterFencing, Arbiter, ArbiterConfig, Decision,
     Observation as Seen,
 };
-use crate::model::operation::{OpOutcome, OpSpec, OpStatus};
-use crate::model::xml::Element;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 /// The first characters of a debug line.
@@ -167,13 +167,21 @@ impl SimNode {
             writes: VecDeque::new(),
             disk_busy_until_ms: 0,
             disk_failed_at_ms: 0,
-            controller: Controller::new(ControllerConfig::new(name, HEARTBEAT_TIMEOUT_MS), 0, 1),
+            controller: Controller::new(
+                ControllerConfig::new(
+                    name,
+                    HEARTBEAT_TIMEOUT_MS,
+                    crate::scheduler::status::runs_anything_on,
+                ),
+                0,
+                1,
+            ),
             controller_events: VecDeque::new(),
             last_heard: BTreeMap::new(),
             peer_boots: BTreeMap::new(),
             view: BTreeSet::new(),
             members: Vec::new(),
-            lrm: cib_store::empty_cib(),
+            lrm: store::empty_cib(),
             next_seq: 1,
             clients: BTreeMap::new(),
             statuses: BTreeSet::new(),
@@ -220,7 +228,11 @@ impl SimNode {
         self.boot += 1;
         self.incarnation += 1;
         self.controller = Controller::new(
-            ControllerConfig::new(&self.name, HEARTBEAT_TIMEOUT_MS),
+            ControllerConfig::new(
+                &self.name,
+                HEARTBEAT_TIMEOUT_MS,
+                crate::scheduler::status::runs_anything_on,
+            ),
             now_ms,
             self.incarnation * 1_000_000 + 1,
         );
@@ -264,7 +276,7 @@ impl SimNode {
         self.consensus = None;
         self.writes.clear();
         self.running.clear();
-        self.lrm = cib_store::empty_cib();
+        self.lrm = store::empty_cib();
         self.clients.clear();
         self.statuses.clear();
         self.pending_exec.clear();
@@ -341,7 +353,7 @@ impl SimNode {
         {
             return Vec::new();
         }
-        let record = cib_store::FenceRecord {
+        let record = store::FenceRecord {
             target: peer.to_string(),
             action: "reboot".into(),
             ok: true,
@@ -456,7 +468,7 @@ impl SimNode {
             Payload::LrmQuery => out.push(Outbound::Send {
                 to: from.to_string(),
                 payload: Payload::LrmReply {
-                    lrm: cib_store::node_lrm(&self.lrm, &self.name),
+                    lrm: store::node_lrm(&self.lrm, &self.name),
                 },
             }),
             Payload::LrmReply { lrm } => self.controller_events.push_back(Event::LrmReport {
@@ -523,7 +535,7 @@ impl SimNode {
             call_id: self.call_id,
         };
         let key = format!("{action}:{transition}:{}:systole", op.expected_rc());
-        cib_store::record_op(&mut self.lrm, &self.name, &op, &outcome, &key);
+        store::record_op(&mut self.lrm, &self.name, &op, &outcome, &key);
         Outbound::Send {
             to: from.to_string(),
             payload: Payload::ExecReply {
@@ -652,7 +664,7 @@ impl SimNode {
                 .consensus
                 .as_ref()
                 .map(|c| std::sync::Arc::clone(&c.state().cib))
-                .unwrap_or_else(|| std::sync::Arc::new(cib_store::empty_cib()));
+                .unwrap_or_else(|| std::sync::Arc::new(store::empty_cib()));
             let trace = std::env::var_os("SIM_TRACE").is_some();
             if trace && !matches!(event, Event::Tick) {
                 eprintln!(

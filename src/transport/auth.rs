@@ -148,7 +148,7 @@ pub fn load_authkey(path: impl AsRef<Path>) -> Result<AuthKey, TransportError> {
     if !metadata.is_file() {
         return Err(error(format!(
             "is a {}, not a regular file (make one with `systole keygen`)",
-            crate::config::file_kind(&metadata)
+            crate::os::file_kind(&metadata)
         )));
     }
     let mode = metadata.permissions().mode() & 0o777;

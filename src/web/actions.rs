@@ -4,7 +4,7 @@
 //! out.
 
 use crate::admin::{self, Edit};
-use crate::model::xml::Element;
+use crate::model::cib::xml::Element;
 use serde::Deserialize;
 
 /// A submitted action form (every field a string: a bad value is refused
@@ -66,10 +66,10 @@ pub fn edit_for(cib: &Element, form: &ActionForm, now_epoch_s: i64) -> Result<Ed
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cib_store;
+    use crate::model::cib::store;
 
     fn cib() -> Element {
-        let mut cib = cib_store::empty_cib();
+        let mut cib = store::empty_cib();
         let args: Vec<String> = "web ocf:heartbeat:Dummy"
             .split(' ')
             .map(String::from)

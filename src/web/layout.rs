@@ -4,7 +4,7 @@
 //! ordered by the mean row of what they wait for (one barycentre pass), so
 //! arrows mostly run straight. Pure: the same record gives the same picture.
 
-use crate::model::history::{ActionRecord, TransitionRecord};
+use crate::model::control::history::{ActionRecord, TransitionRecord};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 

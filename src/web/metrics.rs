@@ -4,11 +4,11 @@
 //! (`systole_*`: actor restarts, bus counters, consensus, durations). Pure:
 //! what the daemon answered in, the text out.
 
+use crate::actors::control_socket::StatusReport;
 use crate::actors::tree::TreeNode;
-use crate::control::StatusReport;
-use crate::model::histogram::Histogram;
-use crate::model::histogram::Timings;
-use crate::model::xml::Element;
+use crate::model::cib::xml::Element;
+use crate::model::control::histogram::Histogram;
+use crate::model::control::histogram::Timings;
 use std::fmt::Write as _;
 
 /// Pacemaker's INFINITY, as fail counts and thresholds carry it.
@@ -406,7 +406,7 @@ pub fn counters<T: serde::Serialize>(stats: &T) -> Vec<(String, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{ConsensusReport, NodeReport, ResourceReport};
+    use crate::actors::control_socket::{ConsensusReport, NodeReport, ResourceReport};
 
     fn scrape_text() -> String {
         let cib = Element::parse(

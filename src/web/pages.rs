@@ -2,8 +2,8 @@
 //! JavaScript; the script only swaps in the live parts the server pushes).
 //! Pure: reports in, markup out; every value from the cluster is escaped.
 
-use crate::control::{Access, StatusReport};
-use crate::model::history::TransitionRecord;
+use crate::actors::control_socket::{Access, StatusReport};
+use crate::model::control::history::TransitionRecord;
 use crate::web::auth::Session;
 use crate::web::layout::{escape, svg};
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 pub const TRANSITIONS_DRAWN: usize = 5;
 
 fn utc(epoch_s: i64) -> String {
-    crate::model::time::ctime(epoch_s)
+    crate::model::cib::time::ctime(epoch_s)
 }
 
 /// The frame of every page: navigation, who is signed in, the body.
@@ -248,7 +248,7 @@ fn resources(out: &mut String, r: &StatusReport, s: &Session) {
     };
     // Grouped as `systole status` groups them: by parent, in first-seen order.
     let mut order: Vec<Option<&str>> = Vec::new();
-    let mut by_parent: BTreeMap<Option<&str>, Vec<&crate::control::ResourceReport>> =
+    let mut by_parent: BTreeMap<Option<&str>, Vec<&crate::actors::control_socket::ResourceReport>> =
         BTreeMap::new();
     for res in &r.resources {
         let parent = res.parent.as_deref();
@@ -538,7 +538,7 @@ pub fn sandbox_result(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::control::{NodeReport, ResourceReport};
+    use crate::actors::control_socket::{NodeReport, ResourceReport};
 
     fn session(access: Access) -> Session {
         Session {

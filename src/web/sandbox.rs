@@ -4,9 +4,9 @@
 //! CIB, the form and "now" in; the changed CIB and the plan out.
 
 use crate::admin;
-use crate::model::history::TransitionRecord;
-use crate::model::plan::Plan;
-use crate::model::xml::Element;
+use crate::model::cib::xml::Element;
+use crate::model::control::history::TransitionRecord;
+use crate::model::control::plan::Plan;
 use serde::Deserialize;
 
 /// The sandbox form; every field free text, checked here.
@@ -126,7 +126,7 @@ impl WhatIf {
                 if !known.iter().any(|k| k == node) {
                     return Err(format!("no node {node:?} (nodes: {})", known.join(", ")));
                 }
-                crate::simulate::set_node(&mut cib, node, up);
+                crate::cli::simulate::set_node(&mut cib, node, up);
                 said.push(format!(
                     "{node} {}",
                     if up { "comes up" } else { "goes down" }
@@ -134,7 +134,7 @@ impl WhatIf {
             }
         }
         for spec in words(&self.op_fail) {
-            crate::simulate::inject_failure(&mut cib, spec, now_epoch_s)
+            crate::cli::simulate::inject_failure(&mut cib, spec, now_epoch_s)
                 .map_err(|e| format!("operation failure {spec:?}: {e:#}"))?;
             said.push(format!("operation {spec} fails"));
         }
@@ -164,7 +164,7 @@ pub fn would_follow(cib: &Element, now_epoch_s: i64) -> Result<TransitionRecord,
         0,
         "sandbox",
         "what-if",
-        crate::model::cib_store::version(cib),
+        crate::model::cib::store::version(cib),
         now_epoch_s,
         &plan,
     );
@@ -187,10 +187,10 @@ pub fn parse_base(text: &str) -> Result<(u64, u64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cib_store;
+    use crate::model::cib::store;
 
     fn live() -> Element {
-        let mut cib = cib_store::empty_cib();
+        let mut cib = store::empty_cib();
         let nodes = cib
             .child_or_insert("configuration")
             .child_or_insert("nodes");
@@ -214,7 +214,7 @@ mod tests {
             .apply(&mut cib)
             .unwrap();
         for n in ["node1", "node2"] {
-            crate::simulate::set_node(&mut cib, n, true);
+            crate::cli::simulate::set_node(&mut cib, n, true);
         }
         cib
     }

@@ -5,9 +5,9 @@
 
 use super::auth::{self, Session, Sessions, WebUser};
 use super::{actions, metrics, pages, sandbox, Endpoint, WebOptions};
-use crate::control::{self, Access, ControlRequest, ControlResponse, StatusReport};
-use crate::model::history::TransitionRecord;
-use crate::model::xml::Element;
+use crate::actors::control_socket::{self, Access, ControlRequest, ControlResponse, StatusReport};
+use crate::model::cib::xml::Element;
+use crate::model::control::history::TransitionRecord;
 use axum::extract::{Form, Path as UrlPath, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -189,12 +189,12 @@ impl App {
             Endpoint::Dir(dir) => dir,
         };
         let last = self.last_socket.lock().ok().and_then(|l| l.clone());
-        if let Some(socket) = last.filter(|s| crate::localcluster::ping(s)) {
+        if let Some(socket) = last.filter(|s| crate::cli::localcluster::ping(s)) {
             return Ok(socket);
         }
-        for node in crate::localcluster::nodes_in(dir) {
-            let socket = crate::localcluster::socket_path(dir, &node);
-            if crate::localcluster::ping(&socket) {
+        for node in crate::cli::localcluster::nodes_in(dir) {
+            let socket = crate::cli::localcluster::socket_path(dir, &node);
+            if crate::cli::localcluster::ping(&socket) {
                 if let Ok(mut last) = self.last_socket.lock() {
                     *last = Some(socket.clone());
                 }
@@ -213,7 +213,7 @@ impl App {
         if let (Endpoint::Dir(dir), Some(dc)) =
             (&self.options.endpoint, status.and_then(|s| s.dc.as_ref()))
         {
-            let socket = crate::localcluster::socket_path(dir, dc);
+            let socket = crate::cli::localcluster::socket_path(dir, dc);
             if socket.exists() {
                 return Ok(socket);
             }
@@ -224,10 +224,11 @@ impl App {
 
 /// One control request on a blocking thread, as the CLI sends it.
 async fn ask_at(socket: PathBuf, request: ControlRequest) -> Result<ControlResponse, String> {
-    let answer =
-        tokio::task::spawn_blocking(move || control::call(&socket, &request, CALL_TIMEOUT_MS))
-            .await
-            .map_err(|e| format!("control call: {e}"))?;
+    let answer = tokio::task::spawn_blocking(move || {
+        control_socket::call(&socket, &request, CALL_TIMEOUT_MS)
+    })
+    .await
+    .map_err(|e| format!("control call: {e}"))?;
     match answer {
         Ok(ControlResponse::Error(error)) => Err(error),
         Ok(answer) => Ok(answer),
@@ -595,7 +596,7 @@ async fn sandbox_run(
             let result = tokio::task::spawn_blocking(move || {
                 let (cib, said) = what2.apply(&live, now)?;
                 let record = sandbox::would_follow(&cib, now)?;
-                let v = crate::model::cib_store::version(&live);
+                let v = crate::model::cib::store::version(&live);
                 Ok::<_, String>((said, record, (v.admin_epoch, v.epoch)))
             })
             .await
@@ -639,8 +640,8 @@ async fn sandbox_commit(
         let name = what.shadow.trim().to_string();
         let dir2 = dir.clone();
         let change = tokio::task::spawn_blocking(move || {
-            crate::admin::shadow::save_with_origin(&dir2, &name, &shadow_cib, base)?;
-            crate::admin::shadow::commit_change(&dir2, &name, false)
+            crate::os::shadow::save_with_origin(&dir2, &name, &shadow_cib, base)?;
+            crate::os::shadow::commit_change(&dir2, &name, false)
         })
         .await
         .map_err(|e| e.to_string())?
@@ -690,7 +691,7 @@ async fn metrics_text(State(app): State<Shared>, headers: HeaderMap) -> Response
     };
     let cib = live_cib(&app)
         .await
-        .unwrap_or_else(|_| crate::model::cib_store::empty_cib());
+        .unwrap_or_else(|_| crate::model::cib::store::empty_cib());
     let bus = match ask(&app, ControlRequest::BusStats).await {
         Ok(ControlResponse::Bus { stats, .. }) => metrics::counters(&stats),
         _ => Vec::new(),

@@ -31,7 +31,7 @@
 //! assert!(node.is_leader());
 //! ```
 
-use crate::model::change::{CibChange, StatusChange};
+use crate::model::cib::change::{CibChange, StatusChange};
 use crate::model::control::log_store::{LogStore, PersistBatch};
 use crate::model::control::members::{raft_id, MemberChange, MemberRole};
 use crate::model::control::replicated::{Applied, Command, ReplicatedState};
@@ -782,12 +782,12 @@ impl Consensus {
 }
 
 fn bootstrap_store(voters: &[String], witnesses: &[String]) -> LogStore {
-    founding_log_with(crate::model::cib_store::empty_cib(), voters, witnesses)
+    founding_log_with(crate::model::cib::store::empty_cib(), voters, witnesses)
 }
 
 /// A founding log whose first CIB is `cib` (simulations, tests).
 pub fn founding_log_with(
-    cib: crate::model::xml::Element,
+    cib: crate::model::cib::xml::Element,
     voters: &[String],
     witnesses: &[String],
 ) -> LogStore {

@@ -22,12 +22,12 @@
 //! The shell (`actors::dc`) turns effects into messages and feeds back the
 //! answers; a simulation does the same without actors.
 
-use crate::model::change::StatusChange;
-use crate::model::cib_store::{self, FenceRecord};
-use crate::model::operation::{OpOutcome, OpSpec};
-use crate::model::plan::{Plan, PlannedKind};
-use crate::model::transition::{ActionLimits, TransitionRun};
-use crate::model::xml::Element;
+use crate::model::cib::change::StatusChange;
+use crate::model::cib::operation::{OpOutcome, OpSpec};
+use crate::model::cib::store::{self, FenceRecord};
+use crate::model::cib::xml::Element;
+use crate::model::control::plan::{Plan, PlannedKind};
+use crate::model::control::transition::{ActionLimits, TransitionRun};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// After this many transitions in a row that changed something, the loop
@@ -58,14 +58,23 @@ pub struct ControllerConfig {
     pub lost_after_ms: u64,
     /// How long a new DC waits for members to report what they run.
     pub lrm_wait_ms: u64,
+    /// Whether the CIB shows any resource active on a node: the scheduler's
+    /// status view (`scheduler::status::runs_anything_on`), passed in
+    /// because the scheduler is a layer above this one.
+    pub runs_anything_on: fn(&Element, &str) -> bool,
 }
 
 impl ControllerConfig {
-    pub fn new(node: &str, heartbeat_timeout_ms: u64) -> Self {
+    pub fn new(
+        node: &str,
+        heartbeat_timeout_ms: u64,
+        runs_anything_on: fn(&Element, &str) -> bool,
+    ) -> Self {
         ControllerConfig {
             node: node.to_string(),
             lost_after_ms: heartbeat_timeout_ms + heartbeat_timeout_ms / 2,
             lrm_wait_ms: 1_000,
+            runs_anything_on,
         }
     }
 }
@@ -373,7 +382,7 @@ impl Controller {
             return;
         };
         for node in std::mem::take(&mut office.absent) {
-            let change = gone_status(cib, &node);
+            let change = gone_status(cib, &node, self.config.runs_anything_on);
             let cause = match change {
                 StatusChange::NodeLeft { .. } => format!("node {node} left"),
                 _ => format!("node {node} lost"),
@@ -775,19 +784,15 @@ pub fn admit_command(
     Ok(())
 }
 
-/// Whether the CIB shows any resource active on `node` (an unreadable CIB
-/// counts as yes: the cautious answer).
-pub fn runs_anything_on(cib: &Element, node: &str) -> bool {
-    crate::model::status::resource_status(cib)
-        .map(|resources| resources.iter().any(|r| r.nodes.iter().any(|n| n == node)))
-        .unwrap_or(true)
-}
-
 /// How a node that left the membership is recorded: down, if it announced
 /// its shutdown and runs nothing (a clean leave, no fencing); lost (unclean)
 /// otherwise.
-pub fn gone_status(cib: &Element, node: &str) -> StatusChange {
-    if cib_store::announced_shutdown(cib, node) && !runs_anything_on(cib, node) {
+pub fn gone_status(
+    cib: &Element,
+    node: &str,
+    runs_anything_on: fn(&Element, &str) -> bool,
+) -> StatusChange {
+    if store::announced_shutdown(cib, node) && !runs_anything_on(cib, node) {
         StatusChange::NodeLeft {
             node: node.to_string(),
         }
@@ -836,8 +841,8 @@ mod tests {
     //! Table-driven: each step is a time, an event and the effects it must
     //! give, written as short lines.
     use super::*;
-    use crate::model::operation::{AgentSpec, OpStatus};
-    use crate::model::plan::PlannedAction;
+    use crate::model::cib::operation::{AgentSpec, OpStatus};
+    use crate::model::control::plan::PlannedAction;
 
     fn cib(up: &[&str]) -> Element {
         let states: String = up
@@ -982,7 +987,9 @@ mod tests {
     }
 
     fn controller() -> Controller {
-        Controller::new(ControllerConfig::new("n1", 600), 0, 100)
+        // What runs where is the scheduler's to say; these cases record a
+        // lost node either way, so the cautious answer (yes) serves.
+        Controller::new(ControllerConfig::new("n1", 600, |_, _| true), 0, 100)
     }
 
     fn exec_ok(transition: u64, action: u32, node: &str, operation: &str) -> Event {

@@ -6,8 +6,12 @@
 
 pub mod consensus;
 pub mod controller;
+pub mod histogram;
+pub mod history;
 pub mod log_store;
 pub mod members;
+pub mod plan;
 pub mod raft_logger;
 pub mod replicated;
+pub mod transition;
 pub mod two_node;

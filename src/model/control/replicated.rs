@@ -9,11 +9,11 @@
 //! compare-and-swap lost, it would add configuration errors) is refused the
 //! same way on every node and leaves the state as it was.
 
-use crate::model::change::{CibChange, StatusChange};
-use crate::model::cib_store::{self, CibVersion};
+use crate::model::cib::change::{CibChange, StatusChange};
+use crate::model::cib::store::{self, CibVersion};
+use crate::model::cib::xml::Element;
+use crate::model::control::history::History;
 use crate::model::control::members::{Member, MemberChange, MemberRole, Members};
-use crate::model::history::History;
-use crate::model::xml::Element;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -73,7 +73,7 @@ pub enum Applied {
 pub struct ReplicatedState {
     pub cib: Arc<Element>,
     pub members: Members,
-    /// The transitions the DCs ran (bounded; see `model::history`).
+    /// The transitions the DCs ran (bounded; see `model::control::history`).
     pub history: Arc<History>,
 }
 
@@ -91,7 +91,7 @@ impl ReplicatedState {
     /// The first state of a new cluster: an empty CIB listing the voters as
     /// nodes. Every founding node computes the same one from the same names.
     pub fn bootstrap(voters: &[String], witnesses: &[String]) -> ReplicatedState {
-        Self::bootstrap_with(cib_store::empty_cib(), voters, witnesses)
+        Self::bootstrap_with(store::empty_cib(), voters, witnesses)
     }
 
     /// [`Self::bootstrap`] from a given first CIB (simulations, tests).
@@ -122,7 +122,7 @@ impl ReplicatedState {
     }
 
     pub fn version(&self) -> CibVersion {
-        cib_store::version(&self.cib)
+        store::version(&self.cib)
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -138,7 +138,7 @@ impl ReplicatedState {
         let data: SnapshotData =
             rmp_serde::from_slice(bytes).map_err(|e| format!("undecodable snapshot: {e}"))?;
         let cib = Element::parse(&data.cib_xml).map_err(|e| format!("snapshot CIB: {e}"))?;
-        cib_store::validate_shape(&cib).map_err(|e| format!("snapshot CIB: {e}"))?;
+        store::validate_shape(&cib).map_err(|e| format!("snapshot CIB: {e}"))?;
         Ok(ReplicatedState {
             cib: Arc::new(cib),
             members: data.members,
@@ -172,7 +172,7 @@ impl ReplicatedState {
                         StatusChange::Transition { record } => {
                             Arc::make_mut(&mut self.history).upsert(record)
                         }
-                        other => cib_store::apply_status(Arc::make_mut(&mut self.cib), &other),
+                        other => store::apply_status(Arc::make_mut(&mut self.cib), &other),
                     }
                 }
                 Applied::Status { index }
@@ -183,11 +183,11 @@ impl ReplicatedState {
     }
 
     /// Applies a client's change after the check every write passes
-    /// ([`crate::model::verify::check_applied`]): the same on every node.
+    /// ([`crate::model::cib::verify::check_applied`]): the same on every node.
     fn apply_client(&mut self, change: &CibChange, now_epoch_s: i64) -> Result<CibVersion, String> {
         let mut next = (*self.cib).clone();
-        cib_store::apply_change(&mut next, change).map_err(|e| e.to_string())?;
-        crate::model::verify::check_applied(&self.cib, change, &next, now_epoch_s)?;
+        store::apply_change(&mut next, change).map_err(|e| e.to_string())?;
+        crate::model::cib::verify::check_applied(&self.cib, change, &next, now_epoch_s)?;
         self.cib = Arc::new(next);
         Ok(self.version())
     }
@@ -217,12 +217,12 @@ fn add_cib_node(cib: &mut Element, name: &str) {
                 .with_attr("id", name)
                 .with_attr("uname", name),
         );
-        cib_store::bump_epoch(cib);
+        store::bump_epoch(cib);
     }
     // A node that has never been seen is "unclean" to the scheduler (as
     // Pacemaker's startup-fencing has it) and would be fenced before the
     // DC records its join: a node just added is known to be down instead.
-    cib_store::record_down_if_unknown(cib, name);
+    store::record_down_if_unknown(cib, name);
 }
 
 fn remove_cib_node(cib: &mut Element, name: &str) {
@@ -238,7 +238,7 @@ fn remove_cib_node(cib: &mut Element, name: &str) {
             .retain(|s| !(s.name == "node_state" && s.attr("uname") == Some(name)));
     }
     if removed {
-        cib_store::bump_epoch(cib);
+        store::bump_epoch(cib);
     }
 }
 
@@ -247,10 +247,10 @@ fn is_node(element: &Element, name: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn founded() -> ReplicatedState {
+    pub(crate) fn founded() -> ReplicatedState {
         ReplicatedState::bootstrap(&["n2".into(), "n1".into()], &["w".into()])
     }
 
@@ -272,11 +272,11 @@ mod tests {
     fn transitions_go_to_the_history_beside_the_cib_and_survive_a_snapshot() {
         let mut state = founded();
         let cib_before = state.cib.clone();
-        let plan = crate::model::plan::Plan {
+        let plan = crate::model::control::plan::Plan {
             actions: vec![],
             summary: vec!["* Start web".into()],
         };
-        let mut record = crate::model::history::TransitionRecord::new(
+        let mut record = crate::model::control::history::TransitionRecord::new(
             7,
             "n1",
             "node n2 joined",
@@ -386,26 +386,6 @@ mod tests {
             role: MemberRole::Voter,
         }));
         assert_eq!(nodes(&state), ["n1", "n2", "n3"]);
-        // Known down until it joins: never "unclean", so never fenced for
-        // having been added (n1 and n2 are up, n3 not yet).
-        let mut cib = (*state.cib).clone();
-        for node in ["n1", "n2"] {
-            cib_store::apply_status(&mut cib, &StatusChange::NodeJoined { node: node.into() });
-        }
-        let quorate = StatusChange::Quorum {
-            quorate: true,
-            dc: "n1".into(),
-        };
-        cib_store::apply_status(&mut cib, &quorate);
-        let plan = crate::scheduler::plan::plan(&cib, 0).unwrap();
-        assert!(
-            !plan
-                .actions
-                .iter()
-                .any(|a| matches!(&a.kind, crate::model::plan::PlannedKind::Fence { .. })),
-            "{:?}",
-            plan.summary
-        );
         state.apply_member_change(&MemberChange::Remove { name: "n1".into() });
         assert_eq!(nodes(&state), ["n2", "n3"]);
     }

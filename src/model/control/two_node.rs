@@ -29,8 +29,8 @@
 //! With fencing disabled the survivor does not go on alone: without fencing
 //! a broken link would let both nodes run the resources (split brain).
 
-use crate::model::change::StatusChange;
-use crate::model::cib_store::{self, FenceRecord};
+use crate::model::cib::change::StatusChange;
+use crate::model::cib::store::{self, FenceRecord};
 use crate::model::control::log_store::LogStore;
 use crate::model::control::members::{raft_id, Member, MemberChange, MemberRole, Members};
 use crate::model::control::replicated::ReplicatedState;
@@ -261,8 +261,8 @@ pub fn force_solo(
         });
     }
     let cib = std::sync::Arc::make_mut(&mut state.cib);
-    cib_store::apply_status(cib, &StatusChange::FenceEvent { record: fencing });
-    cib_store::apply_status(
+    store::apply_status(cib, &StatusChange::FenceEvent { record: fencing });
+    store::apply_status(
         cib,
         &StatusChange::NodeFenced {
             node: peer.to_string(),
@@ -313,7 +313,7 @@ pub fn force_solo(
 
 /// Whether `cib` enables fencing (`stonith-enabled`, default true); an
 /// unreadable CIB counts as enabled, the cautious answer.
-pub fn fencing_enabled(cib: &crate::model::xml::Element, now_epoch_s: i64) -> bool {
+pub fn fencing_enabled(cib: &crate::model::cib::xml::Element, now_epoch_s: i64) -> bool {
     crate::model::cib::Cib::from_xml(cib, now_epoch_s)
         .map(|c| c.bool_property("fencing-enabled", true))
         .unwrap_or(true)
@@ -351,7 +351,7 @@ fn state_at_end(store: &LogStore) -> Result<ReplicatedState, SoloError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::change::CibChange;
+    use crate::model::cib::change::CibChange;
     use crate::model::control::consensus::{founding_log, Consensus, ConsensusConfig};
     use crate::model::control::log_store::PersistBatch;
     use crate::model::control::replicated::Command;
@@ -636,7 +636,7 @@ mod tests {
             .child("nodes")
             .unwrap();
         assert!(nodes.children.iter().any(|n| n.attr("uname") == Some("n2")));
-        let history = cib_store::fence_history(&state.cib);
+        let history = store::fence_history(&state.cib);
         assert_eq!(history, vec![fencing_record()]);
         assert!(!crate::model::control::controller::nodes_recorded_up(&state.cib).contains("n2"));
         // The rebuilt node elects itself at once.

@@ -1,0 +1,416 @@
+//! Carrying out a transition, as a pure state machine: which actions may be
+//! sent now, what a result means, when the transition is over.
+//!
+//! An action is ready when every action it comes after has succeeded. A
+//! result that is not the expected one aborts the transition: nothing new is
+//! sent, the actions in flight are waited for, and the DC computes a new
+//! transition from the CIB that now records what happened.
+//!
+//! Pacemaker's throttles bound what is in flight at once ([`ActionLimits`]):
+//! `batch-limit` across the cluster, `node-action-limit` per node and
+//! `migration-limit` (migrate_to/migrate_from) per node. Ready actions
+//! beyond them wait, in action order, until results free a place.
+
+use crate::model::cib::xml::Element;
+use crate::model::control::plan::{Plan, PlannedAction, PlannedKind};
+use std::collections::BTreeMap;
+
+/// Bounds on actions in flight at once; `None`: no bound.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ActionLimits {
+    /// `batch-limit`: resource and fencing actions, cluster-wide.
+    pub batch: Option<usize>,
+    /// `node-action-limit`: resource actions per node.
+    pub per_node: Option<usize>,
+    /// `migration-limit`: migrate_to/migrate_from per node.
+    pub migrations_per_node: Option<usize>,
+}
+
+impl ActionLimits {
+    /// From the cluster properties. Pacemaker's "0" for `batch-limit` and
+    /// `node-action-limit` (derive a bound from the machines' load and
+    /// cores) and its "-1" for `migration-limit` are "no bound" here: the
+    /// DC does not know its peers' cores. Rules are not evaluated (the
+    /// controller has no clock); a value that is no number is ignored.
+    pub fn from_cib(cib: &Element) -> ActionLimits {
+        let property = |name: &str| {
+            cib.child("configuration")
+                .and_then(|c| c.child("crm_config"))
+                .into_iter()
+                .flat_map(|crm| crm.children_named("cluster_property_set"))
+                .flat_map(|set| set.children_named("nvpair"))
+                .find(|nv| nv.attr("name") == Some(name))
+                .and_then(|nv| nv.attr("value"))
+                .and_then(|v| v.trim().parse::<i64>().ok())
+        };
+        let positive = |value: Option<i64>| value.filter(|v| *v > 0).map(|v| v as usize);
+        ActionLimits {
+            batch: positive(property("batch-limit")),
+            per_node: positive(property("node-action-limit")),
+            // 0 is a bound here: no migration at all at once (Pacemaker
+            // then stops and starts instead, which the scheduler decides).
+            migrations_per_node: property("migration-limit")
+                .filter(|v| *v >= 0)
+                .map(|v| v as usize),
+        }
+    }
+}
+
+/// Where an action takes a place: the cluster-wide batch, its node, and
+/// (for migrations) its node's migration slots.
+fn places(action: &PlannedAction) -> Option<(Option<&str>, bool)> {
+    match &action.kind {
+        PlannedKind::Pseudo { .. } => None,
+        PlannedKind::Fence { .. } => Some((None, false)),
+        PlannedKind::Resource { node, op } => Some((
+            Some(node.as_str()),
+            matches!(op.operation.as_str(), "migrate_to" | "migrate_from"),
+        )),
+    }
+}
+
+/// Actions in flight, counted against [`ActionLimits`].
+#[derive(Debug, Default)]
+struct InFlightCounts<'a> {
+    total: usize,
+    per_node: BTreeMap<&'a str, usize>,
+    migrations: BTreeMap<&'a str, usize>,
+}
+
+impl<'a> InFlightCounts<'a> {
+    /// Takes the places of `action`, if `limits` leave room for it.
+    fn admit(&mut self, action: &'a PlannedAction, limits: &ActionLimits) -> bool {
+        let Some((node, migration)) = places(action) else {
+            return true;
+        };
+        let full = |count: usize, limit: Option<usize>| limit.is_some_and(|l| count >= l);
+        if full(self.total, limits.batch) {
+            return false;
+        }
+        if let Some(node) = node {
+            let on_node = self.per_node.get(node).copied().unwrap_or(0);
+            let migrating = self.migrations.get(node).copied().unwrap_or(0);
+            if full(on_node, limits.per_node)
+                || (migration && full(migrating, limits.migrations_per_node))
+            {
+                return false;
+            }
+            *self.per_node.entry(node).or_default() += 1;
+            if migration {
+                *self.migrations.entry(node).or_default() += 1;
+            }
+        }
+        self.total += 1;
+        true
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionState {
+    Waiting,
+    InFlight,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct TransitionRun {
+    pub id: u64,
+    actions: BTreeMap<u32, PlannedAction>,
+    states: BTreeMap<u32, ActionState>,
+    aborted: Option<String>,
+    limits: ActionLimits,
+}
+
+impl TransitionRun {
+    pub fn new(id: u64, plan: &Plan) -> Self {
+        let actions: BTreeMap<u32, PlannedAction> =
+            plan.actions.iter().map(|a| (a.id, a.clone())).collect();
+        let states = actions
+            .keys()
+            .map(|&id| (id, ActionState::Waiting))
+            .collect();
+        TransitionRun {
+            id,
+            actions,
+            states,
+            aborted: None,
+            limits: ActionLimits::default(),
+        }
+    }
+
+    /// Bounds what is in flight at once (none by default).
+    pub fn with_limits(mut self, limits: ActionLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    pub fn action(&self, id: u32) -> Option<&PlannedAction> {
+        self.actions.get(&id)
+    }
+
+    pub fn state(&self, id: u32) -> Option<ActionState> {
+        self.states.get(&id).copied()
+    }
+
+    /// Actions to send now, within the limits; they are marked in flight.
+    pub fn take_ready(&mut self) -> Vec<PlannedAction> {
+        if self.aborted.is_some() {
+            return Vec::new();
+        }
+        let mut counts = InFlightCounts::default();
+        for action in self.actions.values() {
+            if self.states[&action.id] == ActionState::InFlight {
+                counts.admit(action, &ActionLimits::default());
+            }
+        }
+        let mut ready = Vec::new();
+        for action in self.actions.values() {
+            let waiting = self.states[&action.id] == ActionState::Waiting;
+            let unblocked = || {
+                action.after.iter().all(|dep| {
+                    self.states
+                        .get(dep)
+                        .is_none_or(|s| *s == ActionState::Succeeded)
+                })
+            };
+            if waiting && unblocked() && counts.admit(action, &self.limits) {
+                ready.push(action.id);
+            }
+        }
+        ready
+            .into_iter()
+            .map(|id| {
+                self.states.insert(id, ActionState::InFlight);
+                self.actions[&id].clone()
+            })
+            .collect()
+    }
+
+    /// Records a result; an unexpected one aborts with `reason`.
+    pub fn complete(&mut self, id: u32, ok: bool, reason: &str) {
+        let Some(state) = self.states.get_mut(&id) else {
+            return;
+        };
+        if *state != ActionState::InFlight {
+            return;
+        }
+        *state = if ok {
+            ActionState::Succeeded
+        } else {
+            ActionState::Failed
+        };
+        if !ok && self.aborted.is_none() {
+            self.aborted = Some(reason.to_string());
+        }
+    }
+
+    pub fn abort(&mut self, reason: &str) {
+        if self.aborted.is_none() {
+            self.aborted = Some(reason.to_string());
+        }
+    }
+
+    pub fn aborted(&self) -> Option<&str> {
+        self.aborted.as_deref()
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.states
+            .values()
+            .filter(|s| **s == ActionState::InFlight)
+            .count()
+    }
+
+    /// Over: everything done, or aborted with nothing left in flight. An
+    /// action that can never become ready (a predecessor failed) does not
+    /// hold the transition open.
+    pub fn is_finished(&self) -> bool {
+        if self.in_flight() > 0 {
+            return false;
+        }
+        if self.aborted.is_some() {
+            return true;
+        }
+        !self.states.values().any(|s| *s == ActionState::Waiting)
+    }
+
+    pub fn counts(&self) -> (usize, usize, usize) {
+        let count = |wanted| self.states.values().filter(|s| **s == wanted).count();
+        (
+            count(ActionState::Succeeded),
+            count(ActionState::Failed),
+            self.states.len(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::control::plan::PlannedKind;
+
+    fn plan(edges: &[(u32, &[u32])]) -> Plan {
+        Plan {
+            actions: edges
+                .iter()
+                .map(|(id, after)| PlannedAction {
+                    id: *id,
+                    after: after.to_vec(),
+                    kind: PlannedKind::Pseudo {
+                        name: format!("a{id}"),
+                    },
+                })
+                .collect(),
+            summary: vec![],
+        }
+    }
+
+    fn ids(actions: Vec<PlannedAction>) -> Vec<u32> {
+        actions.into_iter().map(|a| a.id).collect()
+    }
+
+    #[test]
+    fn runs_in_dependency_order() {
+        let mut run = TransitionRun::new(1, &plan(&[(1, &[]), (2, &[1]), (3, &[1, 2]), (4, &[])]));
+        assert_eq!(ids(run.take_ready()), vec![1, 4]);
+        assert!(run.take_ready().is_empty());
+        run.complete(1, true, "");
+        assert_eq!(ids(run.take_ready()), vec![2]);
+        run.complete(2, true, "");
+        run.complete(4, true, "");
+        assert_eq!(ids(run.take_ready()), vec![3]);
+        assert!(!run.is_finished());
+        run.complete(3, true, "");
+        assert!(run.is_finished());
+        assert_eq!(run.counts(), (4, 0, 4));
+    }
+
+    #[test]
+    fn failure_aborts_after_in_flight_actions_finish() {
+        let mut run = TransitionRun::new(1, &plan(&[(1, &[]), (2, &[]), (3, &[1])]));
+        assert_eq!(ids(run.take_ready()), vec![1, 2]);
+        run.complete(1, false, "rc 1");
+        assert_eq!(run.aborted(), Some("rc 1"));
+        assert!(run.take_ready().is_empty());
+        assert!(!run.is_finished());
+        run.complete(2, true, "");
+        assert!(run.is_finished());
+    }
+
+    #[test]
+    fn results_for_unknown_or_finished_actions_are_ignored() {
+        let mut run = TransitionRun::new(1, &plan(&[(1, &[])]));
+        run.complete(9, false, "x");
+        run.complete(1, true, "");
+        assert!(run.aborted().is_none());
+        run.take_ready();
+        run.complete(1, true, "");
+        run.complete(1, false, "late duplicate");
+        assert!(run.aborted().is_none());
+        assert!(run.is_finished());
+    }
+
+    fn resource(id: u32, node: &str, operation: &str) -> PlannedAction {
+        let op = crate::model::cib::operation::OpSpec {
+            resource: format!("r{id}"),
+            agent: crate::model::cib::AgentSpec {
+                class: "ocf".into(),
+                provider: Some("heartbeat".into()),
+                kind: "Dummy".into(),
+            },
+            operation: operation.into(),
+            interval_ms: 0,
+            timeout_ms: 20_000,
+            params: Default::default(),
+            meta: Default::default(),
+        };
+        PlannedAction {
+            id,
+            after: vec![],
+            kind: PlannedKind::Resource {
+                node: node.into(),
+                op,
+            },
+        }
+    }
+
+    #[test]
+    fn limits_bound_what_is_in_flight() {
+        let mut actions: Vec<PlannedAction> = (1..=6)
+            .map(|id| resource(id, if id % 2 == 1 { "n1" } else { "n2" }, "start"))
+            .collect();
+        actions.push(PlannedAction {
+            id: 7,
+            after: vec![],
+            kind: PlannedKind::Pseudo {
+                name: "done".into(),
+            },
+        });
+        let plan = Plan {
+            actions,
+            summary: vec![],
+        };
+        let limits = ActionLimits {
+            batch: Some(3),
+            per_node: Some(2),
+            migrations_per_node: None,
+        };
+        let mut run = TransitionRun::new(1, &plan).with_limits(limits);
+        // n1 takes two places (its limit), n2 the last of the batch; the
+        // pseudo-action takes none.
+        assert_eq!(ids(run.take_ready()), vec![1, 2, 3, 7]);
+        assert!(run.take_ready().is_empty(), "full");
+        run.complete(1, true, "");
+        assert_eq!(ids(run.take_ready()), vec![4], "one place: the first ready");
+        run.complete(2, true, "");
+        run.complete(3, true, "");
+        assert_eq!(ids(run.take_ready()), vec![5, 6], "n2 now holds 4 and 6");
+        let unlimited = TransitionRun::new(1, &plan).take_ready();
+        assert_eq!(unlimited.len(), 7);
+    }
+
+    #[test]
+    fn migrations_have_their_own_limit_per_node() {
+        let plan = Plan {
+            actions: vec![
+                resource(1, "n1", "migrate_to"),
+                resource(2, "n1", "migrate_to"),
+                resource(3, "n1", "start"),
+                resource(4, "n2", "migrate_from"),
+            ],
+            summary: vec![],
+        };
+        let limits = ActionLimits {
+            migrations_per_node: Some(1),
+            ..Default::default()
+        };
+        let mut run = TransitionRun::new(1, &plan).with_limits(limits);
+        assert_eq!(ids(run.take_ready()), vec![1, 3, 4]);
+        run.complete(1, true, "");
+        assert_eq!(ids(run.take_ready()), vec![2]);
+    }
+
+    #[test]
+    fn limits_come_from_the_cluster_properties() {
+        let cib = Element::parse(
+            r#"<cib><configuration><crm_config><cluster_property_set id="o">
+                <nvpair id="a" name="batch-limit" value="30"/>
+                <nvpair id="b" name="node-action-limit" value="0"/>
+                <nvpair id="c" name="migration-limit" value="-1"/>
+            </cluster_property_set></crm_config></configuration></cib>"#,
+        )
+        .unwrap();
+        let limits = ActionLimits::from_cib(&cib);
+        assert_eq!(
+            limits,
+            ActionLimits {
+                batch: Some(30),
+                per_node: None,
+                migrations_per_node: None
+            }
+        );
+        let empty = Element::parse("<cib/>").unwrap();
+        assert_eq!(ActionLimits::from_cib(&empty), ActionLimits::default());
+    }
+}
