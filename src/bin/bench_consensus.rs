@@ -177,9 +177,9 @@ fn daemons_cpu_seconds(bench: &Bench) -> f64 {
         .nodes()
         .iter()
         .filter_map(|node| {
-            systole::localcluster::read_pid(&systole::localcluster::pid_path(dir, node))
+            systole::cli::localcluster::read_pid(&systole::cli::localcluster::pid_path(dir, node))
         })
-        .map(|pid| systole::localcluster::process_cpu_seconds(pid).0)
+        .map(|pid| systole::cli::localcluster::process_cpu_seconds(pid).0)
         .sum()
 }
 
