@@ -37,8 +37,8 @@ use crate::model::control::members::{raft_id, MemberChange, MemberRole};
 use crate::model::control::replicated::{Applied, Command, ReplicatedState};
 use protobuf::Message as _;
 use raft::eraftpb::{
-    ConfChangeSingle, ConfChangeType, ConfChangeV2, Entry, EntryType, Message as RaftMessage,
-    Snapshot,
+    ConfChangeSingle, ConfChangeType, ConfChangeV2, Entry, EntryType, HardState,
+    Message as RaftMessage, Snapshot,
 };
 use raft::{ProgressState, RawNode, SnapshotStatus, StateRole};
 use std::collections::{BTreeMap, VecDeque};
@@ -584,12 +584,21 @@ impl Consensus {
             }
         }
         let waiting = ready.take_persisted_messages();
+        let stored = self.raw.store().hard_state().clone();
         // raft-rs reads the entries from the store before they are durable.
         self.raw.mut_store().apply_batch(&PersistBatch {
             snapshot: None,
             ..batch.clone()
         });
         self.raw.advance_append_async(ready);
+        if only_commit_moved(&batch, &stored) {
+            // The commit index is volatile in Raft: a restarted node learns
+            // it again from the leader (and never below its snapshot, see
+            // `LogStore::raise_hard_state_to_snapshot`). Not writing it saves
+            // every node a write, an fsync and the wait for them per commit;
+            // it goes to disk with the next entries or vote.
+            batch.hard_state = None;
+        }
         let needs_disk = !batch.is_empty();
         if !needs_disk && self.unpersisted.is_empty() {
             self.raw.on_persist_ready(number);
@@ -779,6 +788,18 @@ impl Consensus {
             }
         }
     }
+}
+
+/// Whether `batch` changes nothing durable but the commit index of the
+/// hard state `stored` (no entries, no snapshot, same term and vote).
+fn only_commit_moved(batch: &PersistBatch, stored: &HardState) -> bool {
+    batch.entries.is_empty()
+        && batch.snapshot.is_none()
+        && batch.compaction.is_none()
+        && batch
+            .hard_state
+            .as_ref()
+            .is_some_and(|hs| hs.term == stored.term && hs.vote == stored.vote)
 }
 
 fn bootstrap_store(voters: &[String], witnesses: &[String]) -> LogStore {
@@ -1037,9 +1058,14 @@ mod tests {
             net.nodes[&leader].state().members.voter_names(),
             ["n1", "n2", "n3", "n4"]
         );
-        // The new node's disk alone brings it back.
+        // The new node's disk alone brings its log back; the commit index
+        // (not written on its own) comes with the leader's next heartbeat.
         net.restart("n4");
-        net.settle();
+        assert_eq!(
+            net.nodes["n4"].status().last_index,
+            net.nodes[&leader].status().last_index
+        );
+        net.run_ticks(5);
         assert_eq!(net.nodes["n4"].state(), net.nodes[&leader].state());
     }
 
