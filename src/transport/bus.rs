@@ -493,6 +493,10 @@ impl<I: Io> Task<I> {
                     // Killed while the timer slept: answer nothing more.
                     _ if self.io.is_killed() => return,
                     Some(Command::Shutdown { reply }) => {
+                        // What was queued before goes out before the goodbye.
+                        while let Ok(first) = outbox.try_recv() {
+                            self.send_queued(first, &mut outbox);
+                        }
                         self.shutdown();
                         let _ = reply.send(());
                         return;
