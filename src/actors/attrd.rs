@@ -116,15 +116,7 @@ pub fn transient_value(
     node: &str,
     name: &str,
 ) -> Option<String> {
-    cib.child("status")?
-        .children_named("node_state")
-        .find(|n| n.attr("uname") == Some(node))?
-        .child("transient_attributes")?
-        .children_named("instance_attributes")
-        .flat_map(|set| set.children_named("nvpair"))
-        .find(|nv| nv.attr("name") == Some(name))
-        .and_then(|nv| nv.attr("value"))
-        .map(str::to_string)
+    crate::model::cib::status::transient_attribute(cib, node, name)
 }
 
 #[cfg(test)]

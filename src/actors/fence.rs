@@ -125,12 +125,13 @@ async fn can_fence(
 /// can fence it; plus a note on the devices that cannot.
 async fn plan_for(shared: &NodeShared, target: &str) -> (Vec<Vec<FenceDevice>>, Vec<String>) {
     let cib = shared.cib();
-    if has_topology_for(&cib, target) {
-        return (levels_for(&cib, target), Vec::new());
+    let now_epoch_s = crate::actors::shared::now_epoch_s();
+    if has_topology_for(&cib, target, now_epoch_s) {
+        return (levels_for(&cib, target, now_epoch_s), Vec::new());
     }
     let mut levels = Vec::new();
     let mut skipped = Vec::new();
-    for device in devices(&cib) {
+    for device in devices(&cib, now_epoch_s) {
         match can_fence(&shared.agent_config, &device, target).await {
             Ok(()) => levels.push(vec![device]),
             Err(why) => skipped.push(format!("{} cannot fence {target}: {why}", device.id)),

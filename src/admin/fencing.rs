@@ -4,20 +4,36 @@
 
 use super::{configuration, AdminError, Edit, Result};
 use crate::model::cib::change::CibChange;
+use crate::model::cib::fencing::{topology, FencingLevel, LevelTarget};
 use crate::model::cib::xml::Element;
 
 /// Levels are tried from 1 up; Pacemaker allows 1-9.
-pub const LEVEL_INDEX_MAX: u32 = 9;
+pub use crate::model::cib::fencing::LEVEL_INDEX_MAX;
 
 fn level_id(target: &str, index: u32) -> String {
     format!("fl-{target}-{index}")
 }
 
-fn levels(cib: &Element) -> impl Iterator<Item = &Element> {
-    configuration(cib)
-        .and_then(|c| c.child("fencing-topology"))
-        .into_iter()
-        .flat_map(|t| t.children_named("fencing-level"))
+/// The levels as the fencer reads them (the model's one reader).
+fn levels(cib: &Element) -> Vec<FencingLevel> {
+    topology(cib).0
+}
+
+/// The node a level names, if it names one (not a pattern or attribute).
+fn node_target(level: &FencingLevel) -> Option<&str> {
+    match &level.target {
+        LevelTarget::Node(node) => Some(node),
+        LevelTarget::Pattern(_) | LevelTarget::Attribute { .. } => None,
+    }
+}
+
+/// How `fence level list` names a level's target.
+fn target_text(level: &FencingLevel) -> String {
+    match &level.target {
+        LevelTarget::Node(node) => node.clone(),
+        LevelTarget::Pattern(pattern) => format!("regexp {}", pattern.as_str()),
+        LevelTarget::Attribute { name, value } => format!("{name}={value}"),
+    }
 }
 
 fn is_fence_device(cib: &Element, id: &str) -> bool {
@@ -51,7 +67,8 @@ pub fn level_add(cib: &Element, index: u32, target: &str, devices: &[String]) ->
         }
     }
     if levels(cib)
-        .any(|l| l.attr("target") == Some(target) && l.attr("index") == Some(&index.to_string()))
+        .iter()
+        .any(|l| node_target(l) == Some(target) && l.index == index)
     {
         refuse!("{target} already has a level {index}; remove it first");
     }
@@ -78,18 +95,17 @@ pub fn level_add(cib: &Element, index: u32, target: &str, devices: &[String]) ->
 /// `fence level remove INDEX [TARGET]`: that level (of every target when
 /// none is given).
 pub fn level_remove(cib: &Element, index: u32, target: Option<&str>) -> Result<Edit> {
-    let index_text = index.to_string();
     let mut edit = Edit::new();
     for level in levels(cib) {
-        let same_index = level.attr("index") == Some(index_text.as_str());
-        let same_target = target.is_none_or(|t| level.attr("target") == Some(t));
+        let same_index = level.index == index;
+        let same_target = target.is_none_or(|t| node_target(&level) == Some(t));
         if same_index && same_target {
-            let id = level.id().unwrap_or_default().to_string();
+            let id = level.id.clone();
             edit.push(
                 CibChange::Delete { id: id.clone() },
                 format!(
                     "removed fencing level {index} for {} ({id})",
-                    level.attr("target").unwrap_or_default()
+                    target_text(&level)
                 ),
             );
         }
@@ -106,13 +122,8 @@ pub fn level_remove(cib: &Element, index: u32, target: Option<&str>) -> Result<E
 /// `fence level list`: by target, levels in order.
 pub fn level_list(cib: &Element) -> String {
     let mut rows: Vec<(String, u32, String)> = levels(cib)
-        .map(|l| {
-            (
-                l.attr("target").unwrap_or_default().to_string(),
-                l.attr("index").and_then(|i| i.parse().ok()).unwrap_or(0),
-                l.attr("devices").unwrap_or_default().replace(',', " "),
-            )
-        })
+        .iter()
+        .map(|l| (target_text(l), l.index, l.devices.join(" ")))
         .collect();
     rows.sort();
     if rows.is_empty() {
@@ -170,7 +181,7 @@ mod tests {
             "Target: n1\n  Level 1 - ipmi\n  Level 2 - pdu ipmi\nTarget: n2\n  Level 1 - pdu\n"
         );
         // The fencer reads them as it reads any topology.
-        let order: Vec<Vec<String>> = crate::model::cib::fencing::levels_for(&cib, "n1")
+        let order: Vec<Vec<String>> = crate::model::cib::fencing::levels_for(&cib, "n1", 0)
             .into_iter()
             .map(|l| l.into_iter().map(|d| d.id).collect())
             .collect();

@@ -141,49 +141,12 @@ pub fn check_score(score: &str) -> Result<()> {
     Ok(())
 }
 
-/// `class:provider:type`, `class:type`: an agent as Pacemaker names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentSpec {
-    pub class: String,
-    pub provider: Option<String>,
-    pub kind: String,
-}
+pub use crate::model::cib::AgentSpec;
 
+/// `class:provider:type`, `class:type`: the model's one reader of agent
+/// names, so a class the scheduler leaves out is refused here.
 pub fn parse_agent(spec: &str) -> Result<AgentSpec> {
-    let parts: Vec<&str> = spec.split(':').collect();
-    let part_ok = |p: &str| {
-        !p.is_empty()
-            && p.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c))
-    };
-    let classes = [
-        "ocf", "stonith", "systemd", "lsb", "service", "upstart", "nagios",
-    ];
-    let agent = match parts.as_slice() {
-        ["ocf", provider, kind] => AgentSpec {
-            class: "ocf".into(),
-            provider: Some(provider.to_string()),
-            kind: kind.to_string(),
-        },
-        [class, kind] if *class != "ocf" => AgentSpec {
-            class: class.to_string(),
-            provider: None,
-            kind: kind.to_string(),
-        },
-        ["ocf", _] => refuse!("bad agent {spec:?}: ocf agents need a provider, e.g. ocf:heartbeat:Dummy"),
-        _ => refuse!("bad agent {spec:?}: expected class:provider:type (ocf:heartbeat:IPaddr2) or class:type (systemd:nginx, stonith:fence_xvm)"),
-    };
-    if !classes.contains(&agent.class.as_str()) {
-        refuse!(
-            "bad agent {spec:?}: unknown class {:?} (one of {})",
-            agent.class,
-            classes.join(", ")
-        );
-    }
-    if !part_ok(&agent.kind) || agent.provider.as_deref().is_some_and(|p| !part_ok(p)) {
-        refuse!("bad agent {spec:?}: empty or odd characters in a part");
-    }
-    Ok(agent)
+    AgentSpec::parse(spec).map_err(|e| AdminError(e.to_string()))
 }
 
 fn nvpair(set_id: &str, name: &str, value: &str) -> Element {
@@ -333,28 +296,9 @@ pub fn parse_duration_ms(text: &str) -> Result<u64> {
     crate::model::cib::time::read_duration_ms(text).map_err(|e| AdminError(e.to_string()))
 }
 
-/// Seconds since the epoch as ISO 8601 UTC (`2026-11-24T10:00:00Z`).
-pub fn iso8601(epoch_s: i64) -> String {
-    let days = epoch_s.div_euclid(86_400);
-    let secs = epoch_s.rem_euclid(86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
+/// Seconds since the epoch as ISO 8601 UTC: the model's date writer, paired
+/// with its reader.
+pub use crate::model::cib::time::iso8601;
 
 fn op_element(resource: &str, op: &OpArgs) -> Result<Element> {
     let interval = op
@@ -1030,14 +974,6 @@ fn lifetime_end(constraint: &Element) -> Option<&str> {
         .and_then(|d| d.attr("end"))
 }
 
-/// ISO 8601 dates compared as text once written alike (`T`, no zone).
-fn normal_date(date: &str) -> String {
-    date.trim()
-        .replace(' ', "T")
-        .trim_end_matches('Z')
-        .to_string()
-}
-
 /// `resource clear --expired [ID]`: only the move/ban constraints (of ID,
 /// or of every resource) whose lifetime has ended.
 pub fn resource_clear_expired(cib: &Element, id: Option<&str>, now_epoch_s: i64) -> Result<Edit> {
@@ -1045,7 +981,6 @@ pub fn resource_clear_expired(cib: &Element, id: Option<&str>, now_epoch_s: i64)
         Some(id) => Some(need_resource(cib, id)?.id().unwrap_or(id).to_string()),
         None => None,
     };
-    let now = normal_date(&iso8601(now_epoch_s));
     let mut edit = Edit::new();
     let constraints = configuration(cib).and_then(|c| c.child("constraints"));
     for constraint in constraints
@@ -1058,12 +993,21 @@ pub fn resource_clear_expired(cib: &Element, id: Option<&str>, now_epoch_s: i64)
             .as_deref()
             .is_none_or(|r| constraint.attr("rsc") == Some(r));
         match lifetime_end(constraint) {
-            Some(end) if ours && of_rsc && normal_date(end) <= now => edit.push(
-                CibChange::Delete {
-                    id: cid.to_string(),
-                },
-                format!("removed constraint {cid} (expired {end})"),
-            ),
+            // The scheduler's date reader: a lifetime it cannot read never
+            // ends for it either.
+            Some(end)
+                if ours
+                    && of_rsc
+                    && crate::model::cib::time::read_datetime(end)
+                        .is_ok_and(|end_s| end_s <= now_epoch_s) =>
+            {
+                edit.push(
+                    CibChange::Delete {
+                        id: cid.to_string(),
+                    },
+                    format!("removed constraint {cid} (expired {end})"),
+                );
+            }
             _ => {}
         }
     }

@@ -821,3 +821,84 @@ fn moving_every_member_out_of_a_group_deletes_it() {
         Ok(())
     );
 }
+
+/// The command line and the scheduler read durations, agent names and
+/// lifetimes with one reader: what one refuses, the other leaves out, for
+/// the same reason, and a lifetime ends for both at the same moment.
+#[test]
+fn the_command_line_and_the_scheduler_read_alike() {
+    use crate::model::cib::Cib;
+    let base = crate::model::cib::store::empty_cib();
+    for (interval, accepted) in [("10s", true), ("P1D", true), ("1d", false), ("PT5", false)] {
+        let args: Vec<String> = format!("web ocf:heartbeat:Dummy op monitor interval={interval}")
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        let typed = resource_create(&base, &args);
+        assert_eq!(
+            typed.is_ok(),
+            accepted,
+            "resource create, interval={interval}"
+        );
+        // The same op written into the CIB by hand: the scheduler keeps it
+        // or leaves it out alike.
+        let cib = Element::parse(&format!(
+            r#"<cib epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/><nodes/>
+              <resources><primitive id="web" class="ocf" provider="heartbeat" type="Dummy">
+                <operations><op id="web-m" name="monitor" interval="{interval}"/></operations>
+              </primitive></resources><constraints/></configuration><status/></cib>"#
+        ))
+        .unwrap();
+        let read = Cib::from_xml(&cib, 0).unwrap();
+        assert_eq!(
+            ops_of(&read) == 1,
+            accepted,
+            "scheduler, interval={interval}"
+        );
+        if let Err(refused) = typed {
+            let left_out = read.config_errors[0].to_string();
+            let why = refused.to_string();
+            let reason = why.split(": ").last().unwrap();
+            assert!(left_out.contains(reason), "{why} / {left_out}");
+        }
+    }
+    for agent in ["nagios:check_http", "upstart:web"] {
+        let error = parse_agent(agent).unwrap_err().to_string();
+        assert!(error.contains("no longer supported"), "{error}");
+    }
+    // A lifetime written with a zone offset: 10:00+01:00 is 09:00 UTC.
+    let now = crate::model::cib::time::read_datetime("2026-12-07T09:30:00Z").unwrap();
+    let cib = Element::parse(
+        r#"<cib epoch="1" num_updates="0" admin_epoch="0"><configuration><crm_config/>
+          <nodes><node id="n1" uname="n1"/></nodes>
+          <resources><primitive id="web" class="ocf" provider="heartbeat" type="Dummy"/></resources>
+          <constraints><rsc_location id="cli-ban-web-on-n1" rsc="web">
+            <rule id="cli-ban-web-on-n1-rule" score="-INFINITY">
+              <date_expression id="cli-ban-web-on-n1-lifetime" operation="lt" end="2026-12-07 10:00:00 +01:00"/>
+            </rule></rsc_location></constraints></configuration><status/></cib>"#,
+    )
+    .unwrap();
+    let rule = cib
+        .find_by_id(Some("rule"), "cli-ban-web-on-n1-rule")
+        .unwrap();
+    let ctx = crate::model::cib::rules::RuleContext {
+        node_attrs: None,
+        now_epoch_s: now,
+        agent: None,
+        op: None,
+    };
+    assert!(
+        !crate::model::cib::rules::eval_rule(rule, &ctx),
+        "the scheduler: over"
+    );
+    let expired = resource_clear_expired(&cib, Some("web"), now).unwrap();
+    assert_eq!(expired.changes.len(), 1, "the command line: over too");
+}
+
+/// How many operations the only primitive of a typed CIB kept.
+fn ops_of(cib: &crate::model::cib::Cib) -> usize {
+    match &cib.resources[0].kind {
+        crate::model::cib::ResourceKind::Primitive { ops, .. } => ops.len(),
+        other => panic!("not a primitive: {other:?}"),
+    }
+}

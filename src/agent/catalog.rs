@@ -28,47 +28,8 @@ pub const FENCER_PARAMETERS: [&str; 12] = [
     "pcmk_status_action",
 ];
 
-/// An agent named as the CIB names it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentName {
-    pub class: String,
-    pub provider: Option<String>,
-    pub kind: String,
-}
-
-impl AgentName {
-    /// `ocf:PROVIDER:TYPE` or `CLASS:TYPE`.
-    pub fn parse(spec: &str) -> Result<AgentName, String> {
-        let parts: Vec<&str> = spec.split(':').collect();
-        let bad = || {
-            format!("'{spec}' is not an agent: use ocf:PROVIDER:TYPE or CLASS:TYPE (lsb, systemd, service, stonith)")
-        };
-        match parts.as_slice() {
-            ["ocf", provider, kind] if !provider.is_empty() && !kind.is_empty() => Ok(AgentName {
-                class: "ocf".into(),
-                provider: Some(provider.to_string()),
-                kind: kind.to_string(),
-            }),
-            [class, kind] if *class != "ocf" && !class.is_empty() && !kind.is_empty() => {
-                Ok(AgentName {
-                    class: class.to_string(),
-                    provider: None,
-                    kind: kind.to_string(),
-                })
-            }
-            _ => Err(bad()),
-        }
-    }
-}
-
-impl std::fmt::Display for AgentName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.provider {
-            Some(provider) => write!(f, "{}:{provider}:{}", self.class, self.kind),
-            None => write!(f, "{}:{}", self.class, self.kind),
-        }
-    }
-}
+/// An agent named as the CIB names it: the model's one reader.
+pub use crate::model::cib::AgentSpec as AgentName;
 
 fn executables(dir: &std::path::Path) -> Vec<String> {
     use std::os::unix::fs::PermissionsExt;
@@ -212,7 +173,7 @@ const REMOTE_CONNECTION_METADATA: &str = r#"<?xml version="1.0"?>
 
 /// Runs the agent's meta-data action and reads it.
 pub async fn describe(config: Arc<AgentConfig>, spec: &str) -> Result<AgentMetadata, String> {
-    let agent = AgentName::parse(spec)?;
+    let agent = AgentName::parse(spec).map_err(|e| e.to_string())?;
     let xml = if agent.class == "ocf"
         && agent.provider.as_deref() == Some("pacemaker")
         && agent.kind == "remote"

@@ -12,7 +12,7 @@
 
 use crate::model::cib::nvpairs;
 use crate::model::cib::rules::RuleContext;
-use crate::model::cib::time::{broken_down, read_duration_ms};
+use crate::model::cib::time::{broken_down, read_duration_ms, Broken};
 use crate::model::cib::verify::ConfigIssue;
 use crate::model::cib::xml::Element;
 use serde::{Deserialize, Serialize};
@@ -528,12 +528,6 @@ const MONTHS: [&str; 12] = [
 /// microseconds, `%N` nanoseconds), in local time.
 pub fn format_timestamp(format: &str, at: &AlertTime) -> String {
     let b = broken_down(at.epoch_s + at.utc_offset_s);
-    let weekday = WEEKDAYS[(b.weekday as usize + 6) % 7];
-    let month = MONTHS[(b.month as usize).saturating_sub(1) % 12];
-    let hour12 = match b.hour % 12 {
-        0 => 12,
-        h => h,
-    };
     let mut out = String::new();
     let mut chars = format.chars().peekable();
     while let Some(c) = chars.next() {
@@ -555,56 +549,7 @@ pub fn format_timestamp(format: &str, at: &AlertTime) -> String {
             out.push_str(&width);
             break;
         };
-        let text = match conversion {
-            'N' => fraction(at.usec, width.parse().unwrap_or(9)),
-            'Y' => b.year.to_string(),
-            'y' => format!("{:02}", b.year.rem_euclid(100)),
-            'C' => format!("{:02}", b.year.div_euclid(100)),
-            'm' => format!("{:02}", b.month),
-            'd' => format!("{:02}", b.monthday),
-            'e' => format!("{:>2}", b.monthday),
-            'j' => format!("{:03}", b.yearday),
-            'H' => format!("{:02}", b.hour),
-            'k' => format!("{:>2}", b.hour),
-            'I' => format!("{hour12:02}"),
-            'l' => format!("{hour12:>2}"),
-            'M' => format!("{:02}", b.minute),
-            'S' => format!("{:02}", b.second),
-            'p' => (if b.hour < 12 { "AM" } else { "PM" }).to_string(),
-            'a' => weekday[..3].to_string(),
-            'A' => weekday.to_string(),
-            'b' | 'h' => month[..3].to_string(),
-            'B' => month.to_string(),
-            'u' => b.weekday.to_string(),
-            'w' => (b.weekday % 7).to_string(),
-            's' => at.epoch_s.to_string(),
-            'z' => utc_offset(at.utc_offset_s),
-            'Z' => at.zone.clone(),
-            'D' => format!(
-                "{:02}/{:02}/{:02}",
-                b.month,
-                b.monthday,
-                b.year.rem_euclid(100)
-            ),
-            'F' => format!("{}-{:02}-{:02}", b.year, b.month, b.monthday),
-            'T' => format!("{:02}:{:02}:{:02}", b.hour, b.minute, b.second),
-            'R' => format!("{:02}:{:02}", b.hour, b.minute),
-            'c' => format!(
-                "{} {} {:>2} {:02}:{:02}:{:02} {}",
-                &weekday[..3],
-                &month[..3],
-                b.monthday,
-                b.hour,
-                b.minute,
-                b.second,
-                b.year
-            ),
-            'n' => "\n".to_string(),
-            't' => "\t".to_string(),
-            '%' => "%".to_string(),
-            other => format!("%{width}{other}"),
-        };
-        out.push_str(&text);
+        out.push_str(&convert(conversion, &width, &b, at));
     }
     if out.len() > TIMESTAMP_BYTES_MAX {
         let mut cut = TIMESTAMP_BYTES_MAX;
@@ -614,6 +559,66 @@ pub fn format_timestamp(format: &str, at: &AlertTime) -> String {
         out.truncate(cut);
     }
     out
+}
+
+/// One strftime conversion (`%` and `width` already read); an unknown one
+/// is written as it was.
+fn convert(conversion: char, width: &str, b: &Broken, at: &AlertTime) -> String {
+    let weekday = WEEKDAYS[(b.weekday as usize + 6) % 7];
+    let month = MONTHS[(b.month as usize).saturating_sub(1) % 12];
+    let hour12 = match b.hour % 12 {
+        0 => 12,
+        h => h,
+    };
+    match conversion {
+        'N' => fraction(at.usec, width.parse().unwrap_or(9)),
+        'Y' => b.year.to_string(),
+        'y' => format!("{:02}", b.year.rem_euclid(100)),
+        'C' => format!("{:02}", b.year.div_euclid(100)),
+        'm' => format!("{:02}", b.month),
+        'd' => format!("{:02}", b.monthday),
+        'e' => format!("{:>2}", b.monthday),
+        'j' => format!("{:03}", b.yearday),
+        'H' => format!("{:02}", b.hour),
+        'k' => format!("{:>2}", b.hour),
+        'I' => format!("{hour12:02}"),
+        'l' => format!("{hour12:>2}"),
+        'M' => format!("{:02}", b.minute),
+        'S' => format!("{:02}", b.second),
+        'p' => (if b.hour < 12 { "AM" } else { "PM" }).to_string(),
+        'a' => weekday[..3].to_string(),
+        'A' => weekday.to_string(),
+        'b' | 'h' => month[..3].to_string(),
+        'B' => month.to_string(),
+        'u' => b.weekday.to_string(),
+        'w' => (b.weekday % 7).to_string(),
+        's' => at.epoch_s.to_string(),
+        'z' => utc_offset(at.utc_offset_s),
+        'Z' => at.zone.clone(),
+        'D' => format!(
+            "{:02}/{:02}/{:02}",
+            b.month,
+            b.monthday,
+            b.year.rem_euclid(100)
+        ),
+        'F' => format!("{}-{:02}-{:02}", b.year, b.month, b.monthday),
+        'T' => format!("{:02}:{:02}:{:02}", b.hour, b.minute, b.second),
+        'R' => format!("{:02}:{:02}", b.hour, b.minute),
+        'c' => format!(
+            "{} {} {:>2} {:02}:{:02}:{:02} {}",
+            &weekday[..3],
+            &month[..3],
+            b.monthday,
+            b.hour,
+            b.minute,
+            b.second,
+            b.year
+        ),
+        'n' => "\n".to_string(),
+        't' => "\t".to_string(),
+        '%' => "%".to_string(),
+        other => format!("%{width}{other}"),
+    }
 }
 
 /// The first `digits` digits of the fraction of the second (nanoseconds

@@ -17,7 +17,13 @@
 //! The decisions are pure; the fencer runs the agent's `list` and `status`
 //! when they are needed.
 
+use crate::model::cib::constraints::rsc_pattern;
+use crate::model::cib::error::{invalid_because, missing, req, ModelError};
+use crate::model::cib::nvpairs::nvpairs;
+use crate::model::cib::rules::RuleContext;
+use crate::model::cib::verify::ConfigIssue;
 use crate::model::cib::xml::Element;
+use crate::model::cib::Cib;
 use std::collections::BTreeMap;
 
 /// How the fencer finds out whether a device can fence a node.
@@ -164,8 +170,21 @@ pub struct FenceDevice {
     pub params: BTreeMap<String, String>,
 }
 
-/// The fence devices of a CIB.
-pub fn devices(cib: &Element) -> Vec<FenceDevice> {
+/// A rule context with only a clock: fence devices and nodes are read
+/// outside the scheduler.
+fn clock_only(now_epoch_s: i64) -> RuleContext<'static> {
+    RuleContext {
+        node_attrs: None,
+        now_epoch_s,
+        agent: None,
+        op: None,
+    }
+}
+
+/// The fence devices of a CIB, their parameters read as the scheduler
+/// reads a resource's (rules at `now_epoch_s`, the first value wins).
+pub fn devices(cib: &Element, now_epoch_s: i64) -> Vec<FenceDevice> {
+    let ctx = clock_only(now_epoch_s);
     let mut out = Vec::new();
     if let Some(resources) = cib
         .child("configuration")
@@ -173,17 +192,10 @@ pub fn devices(cib: &Element) -> Vec<FenceDevice> {
     {
         resources.walk(&mut |e| {
             if e.name == "primitive" && e.attr("class") == Some("stonith") {
-                let params = e
-                    .children_named("instance_attributes")
-                    .flat_map(|set| set.children_named("nvpair"))
-                    .filter_map(|nv| {
-                        Some((nv.attr("name")?.to_string(), nv.attr("value")?.to_string()))
-                    })
-                    .collect();
                 out.push(FenceDevice {
                     id: e.id().unwrap_or_default().to_string(),
                     agent: e.attr("type").unwrap_or_default().to_string(),
-                    params,
+                    params: nvpairs(cib, e, "instance_attributes", &ctx),
                 });
             }
         });
@@ -191,47 +203,168 @@ pub fn devices(cib: &Element) -> Vec<FenceDevice> {
     out
 }
 
-/// Whether `fencing-topology` has levels for `target`.
-pub fn has_topology_for(cib: &Element, target: &str) -> bool {
-    cib.child("configuration")
-        .and_then(|c| c.child("fencing-topology"))
-        .is_some_and(|t| {
-            t.children_named("fencing-level")
-                .any(|l| l.attr("target") == Some(target))
-        })
+/// Which nodes a fencing level is for.
+#[derive(Debug, Clone)]
+pub enum LevelTarget {
+    /// `target`: the node of that name.
+    Node(String),
+    /// `target-pattern`: nodes whose name the regular expression matches.
+    Pattern(regex::Regex),
+    /// `target-attribute` and `target-value`: nodes with that attribute.
+    Attribute { name: String, value: String },
 }
 
-/// The device lists to try for `target`, in order.
-pub fn levels_for(cib: &Element, target: &str) -> Vec<Vec<FenceDevice>> {
-    let all = devices(cib);
-    let mut levels: Vec<(u32, Vec<FenceDevice>)> = cib
+/// One `fencing-level`: to fence its targets at this level, every device
+/// must succeed; levels are tried from the lowest index up.
+#[derive(Debug, Clone)]
+pub struct FencingLevel {
+    pub id: String,
+    pub target: LevelTarget,
+    pub index: u32,
+    pub devices: Vec<String>,
+}
+
+/// Levels are numbered 1 to 9 (Pacemaker's schema and fencer).
+pub const LEVEL_INDEX_MAX: u32 = 9;
+
+impl FencingLevel {
+    /// Whether this level is for `node`, whose configured attributes are
+    /// `node_attrs`.
+    pub fn applies_to(&self, node: &str, node_attrs: &BTreeMap<String, String>) -> bool {
+        match &self.target {
+            LevelTarget::Node(name) => name == node,
+            LevelTarget::Pattern(pattern) => pattern.is_match(node),
+            LevelTarget::Attribute { name, value } => node_attrs.get(name) == Some(value),
+        }
+    }
+}
+
+/// The one reader of a `fencing-level`: the typed view, the fencer and
+/// `fence level list` all read levels here.
+pub fn read_fencing_level(level: &Element) -> Result<FencingLevel, ModelError> {
+    let target = match (
+        level.attr("target"),
+        level.attr("target-pattern"),
+        level.attr("target-attribute"),
+    ) {
+        (Some(node), _, _) => LevelTarget::Node(node.to_string()),
+        (None, Some(pattern), _) => LevelTarget::Pattern(
+            rsc_pattern(pattern)
+                .map_err(|e| invalid_because(level, "target-pattern", pattern, e))?,
+        ),
+        (None, None, Some(name)) => LevelTarget::Attribute {
+            name: name.to_string(),
+            value: req(level, "target-value")?.to_string(),
+        },
+        (None, None, None) => return Err(missing(level, "target")),
+    };
+    let index_text = req(level, "index")?;
+    let index = index_text
+        .trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|i| (1..=LEVEL_INDEX_MAX).contains(i))
+        .ok_or_else(|| invalid_because(level, "index", index_text, "levels are numbered 1 to 9"))?;
+    let devices: Vec<String> = req(level, "devices")?
+        .split(',')
+        .map(|d| d.trim().to_string())
+        .collect();
+    if devices.iter().any(String::is_empty) {
+        let text = level.attr("devices").unwrap_or_default();
+        return Err(invalid_because(
+            level,
+            "devices",
+            text,
+            "an empty device id",
+        ));
+    }
+    Ok(FencingLevel {
+        id: level.id().unwrap_or_default().to_string(),
+        target,
+        index,
+        devices,
+    })
+}
+
+/// Every level of `fencing-topology` that can be read, and why the others
+/// were left out.
+pub fn topology(cib: &Element) -> (Vec<FencingLevel>, Vec<ModelError>) {
+    let mut levels = Vec::new();
+    let mut errors = Vec::new();
+    let elements = cib
         .child("configuration")
         .and_then(|c| c.child("fencing-topology"))
-        .map(|topology| {
-            topology
-                .children_named("fencing-level")
-                .filter(|level| level.attr("target") == Some(target))
-                .map(|level| {
-                    let index = level
-                        .attr("index")
-                        .and_then(|i| i.parse().ok())
-                        .unwrap_or(0);
-                    let devices = level
-                        .attr("devices")
-                        .unwrap_or_default()
-                        .split(',')
-                        .filter_map(|id| all.iter().find(|d| d.id == id.trim()).cloned())
-                        .collect();
-                    (index, devices)
-                })
-                .collect()
+        .into_iter()
+        .flat_map(|t| t.children_named("fencing-level"));
+    for level in elements {
+        match read_fencing_level(level) {
+            Ok(level) => levels.push(level),
+            Err(error) => errors.push(error),
+        }
+    }
+    (levels, errors)
+}
+
+/// The levels for `node`, lowest index first: those naming it, else those
+/// whose pattern or attribute matches it (as Pacemaker's fencer prefers
+/// the topology registered under the node's own name).
+fn levels_of(cib: &Element, node: &str, now_epoch_s: i64) -> Vec<FencingLevel> {
+    let (levels, _) = topology(cib);
+    let ctx = clock_only(now_epoch_s);
+    let node_attrs = cib
+        .child("configuration")
+        .and_then(|c| c.child("nodes"))
+        .and_then(|n| {
+            n.children_named("node")
+                .find(|n| n.attr("uname").or(n.id()) == Some(node))
         })
+        .map(|n| nvpairs(cib, n, "instance_attributes", &ctx))
         .unwrap_or_default();
+    let (by_name, by_match): (Vec<FencingLevel>, Vec<FencingLevel>) = levels
+        .into_iter()
+        .filter(|l| l.applies_to(node, &node_attrs))
+        .partition(|l| matches!(l.target, LevelTarget::Node(_)));
+    let mut chosen = if by_name.is_empty() {
+        by_match
+    } else {
+        by_name
+    };
+    chosen.sort_by_key(|l| l.index);
+    chosen
+}
+
+/// Whether `fencing-topology` has levels for `target`.
+pub fn has_topology_for(cib: &Element, target: &str, now_epoch_s: i64) -> bool {
+    !levels_of(cib, target, now_epoch_s).is_empty()
+}
+
+/// The device lists to try for `target`, in order: its topology's levels,
+/// or else each device on its own.
+pub fn levels_for(cib: &Element, target: &str, now_epoch_s: i64) -> Vec<Vec<FenceDevice>> {
+    let all = devices(cib, now_epoch_s);
+    let levels = levels_of(cib, target, now_epoch_s);
     if levels.is_empty() {
         return all.into_iter().map(|d| vec![d]).collect();
     }
-    levels.sort_by_key(|(index, _)| *index);
-    levels.into_iter().map(|(_, devices)| devices).collect()
+    levels
+        .into_iter()
+        .map(|level| {
+            level
+                .devices
+                .iter()
+                .filter_map(|id| all.iter().find(|d| &d.id == id).cloned())
+                .collect()
+        })
+        .collect()
+}
+
+/// Reads `fencing-topology` into the typed view; a level that cannot be
+/// read is left out.
+pub(super) fn read_topology(cib: &mut Cib, root: &Element) {
+    let (levels, errors) = topology(root);
+    cib.fencing_levels = levels;
+    cib.config_errors
+        .extend(errors.into_iter().map(ConfigIssue::from));
 }
 
 #[cfg(test)]
@@ -254,15 +387,64 @@ mod tests {
                </fencing-topology></configuration></cib>"#,
         )
         .unwrap();
-        let all = devices(&cib);
+        let all = devices(&cib, 0);
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].params["ip"], "10.0.0.1");
-        let n1: Vec<Vec<String>> = levels_for(&cib, "n1")
+        let n1: Vec<Vec<String>> = levels_for(&cib, "n1", 0)
             .into_iter()
             .map(|l| l.into_iter().map(|d| d.id).collect())
             .collect();
         assert_eq!(n1, vec![vec!["ipmi".to_string()], vec!["pdu".to_string()]]);
-        assert_eq!(levels_for(&cib, "n2").len(), 2);
+        assert_eq!(levels_for(&cib, "n2", 0).len(), 2);
+    }
+
+    fn level_ids(cib: &Element, node: &str) -> Vec<Vec<String>> {
+        levels_for(cib, node, 0)
+            .into_iter()
+            .map(|l| l.into_iter().map(|d| d.id).collect())
+            .collect()
+    }
+
+    /// Patterns and attributes name targets too; a level named after the
+    /// node wins over them; a level that cannot be read is left out, by the
+    /// fencer and the typed view alike.
+    #[test]
+    fn levels_target_names_patterns_and_attributes() {
+        let cib = Element::parse(
+            r#"<cib><configuration><nodes>
+                 <node id="1" uname="web1"><instance_attributes id="a">
+                   <nvpair id="a1" name="rack" value="r7"/></instance_attributes></node>
+                 <node id="2" uname="db1"/><node id="3" uname="app1"/>
+               </nodes><resources>
+                 <primitive id="ipmi" class="stonith" type="fence_ipmilan">
+                   <instance_attributes id="p" score="1"><nvpair id="p1" name="ip" value="first"/></instance_attributes>
+                   <instance_attributes id="q"><nvpair id="q1" name="ip" value="second"/></instance_attributes>
+                 </primitive>
+                 <primitive id="pdu" class="stonith" type="fence_apc"/>
+               </resources>
+               <fencing-topology>
+                 <fencing-level id="l1" target-pattern="^web" index="2" devices="pdu"/>
+                 <fencing-level id="l2" target-attribute="rack" target-value="r7" index="1" devices="ipmi"/>
+                 <fencing-level id="l3" target="db1" index="1" devices="pdu"/>
+                 <fencing-level id="l4" target-pattern="^db" index="2" devices="ipmi"/>
+                 <fencing-level id="bad-index" target="app1" index="0" devices="ipmi"/>
+                 <fencing-level id="bad-pattern" target-pattern="(" index="1" devices="ipmi"/>
+               </fencing-topology></configuration></cib>"#,
+        )
+        .unwrap();
+        assert_eq!(level_ids(&cib, "web1"), [["ipmi"], ["pdu"]]);
+        assert_eq!(level_ids(&cib, "db1"), [["pdu"]]);
+        // app1's only level is unreadable: every device on its own.
+        assert!(!has_topology_for(&cib, "app1", 0));
+        assert_eq!(level_ids(&cib, "app1"), [["ipmi"], ["pdu"]]);
+        // The same reader of name/value sets as the scheduler's.
+        assert_eq!(devices(&cib, 0)[0].params["ip"], "first");
+        let (levels, errors) = topology(&cib);
+        assert_eq!(levels.len(), 4);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        let typed = Cib::from_xml(&cib, 0).unwrap();
+        assert_eq!(typed.fencing_levels.len(), 4);
+        assert_eq!(typed.config_errors.len(), 2, "{:?}", typed.config_errors);
     }
 
     fn params(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

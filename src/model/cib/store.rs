@@ -104,7 +104,8 @@ fn set_version(cib: &mut Element, v: CibVersion) {
 /// A configuration change: epoch up, num_updates back to 0.
 pub fn bump_epoch(cib: &mut Element) {
     let mut v = version(cib);
-    v.epoch += 1;
+    // Saturating: a document may be written with any number.
+    v.epoch = v.epoch.saturating_add(1);
     v.num_updates = 0;
     set_version(cib, v);
 }
@@ -112,8 +113,19 @@ pub fn bump_epoch(cib: &mut Element) {
 /// A status change: num_updates up.
 pub fn bump_num_updates(cib: &mut Element) {
     let mut v = version(cib);
-    v.num_updates += 1;
+    v.num_updates = v.num_updates.saturating_add(1);
     set_version(cib, v);
+}
+
+/// Versions only grow when a change is applied: every node and client
+/// orders CIBs by them. (A document written with a counter at its maximum
+/// stays there; no change can be told apart after that.)
+fn assert_version_grew(before: CibVersion, after: CibVersion) {
+    let saturated = before.epoch == u64::MAX || before.num_updates == u64::MAX;
+    assert!(
+        after > before || saturated,
+        "a change moved the CIB version from {before} to {after}"
+    );
 }
 
 /// An empty CIB with the sections Pacemaker always has.
@@ -149,46 +161,46 @@ fn configuration_mut(cib: &mut Element) -> &mut Element {
     cib.child_or_insert("configuration")
 }
 
-/// Applies a client change to the configuration; bumps epoch.
+/// Applies a client change to the configuration; bumps epoch (a change of
+/// the status section, num_updates). A refused change leaves `cib` as it
+/// was.
 pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEditError> {
+    let before = version(cib);
+    apply_change_once(cib, change)?;
+    assert_version_grew(before, version(cib));
+    Ok(())
+}
+
+fn apply_change_once(cib: &mut Element, change: &CibChange) -> Result<(), CibEditError> {
     validate_shape(cib)?;
-    if let CibChange::Stamped { change, stamp } = change {
-        apply_change(cib, change)?;
-        cib.set_attr(
-            LAST_WRITTEN_ATTR,
-            crate::model::cib::time::ctime(stamp.at_epoch_s),
-        );
-        cib.set_attr("update-user", stamp.user.clone());
-        cib.set_attr("update-client", stamp.client.clone());
-        cib.set_attr("update-origin", stamp.origin.clone());
-        return Ok(());
-    }
-    if let CibChange::ConfirmFenced {
-        node,
-        at_epoch_s,
-        by,
-    } = change
-    {
-        return confirm_fenced(cib, node, *at_epoch_s, by);
-    }
-    if let CibChange::SetTransientAttribute { node, name, value } = change {
-        // Status, not configuration: num_updates moves, epoch stays.
-        let set_id = format!("status-{node}");
-        let set = transient_set_mut(node_state_mut(cib, node), node);
-        set_nvpair(set, &set_id, name, value.as_deref());
-        bump_num_updates(cib);
-        return Ok(());
-    }
     match change {
-        CibChange::Batch(changes) => {
-            // All or nothing, one epoch step for the whole batch.
-            let before = version(cib);
-            let mut next = cib.clone();
-            for change in changes {
-                apply_change(&mut next, change)?;
-            }
-            set_version(&mut next, before);
-            *cib = next;
+        CibChange::Stamped { change, stamp } => {
+            apply_change(cib, change)?;
+            cib.set_attr(
+                LAST_WRITTEN_ATTR,
+                crate::model::cib::time::ctime(stamp.at_epoch_s),
+            );
+            cib.set_attr("update-user", stamp.user.clone());
+            cib.set_attr("update-client", stamp.client.clone());
+            cib.set_attr("update-origin", stamp.origin.clone());
+            Ok(())
+        }
+        CibChange::ConfirmFenced {
+            node,
+            at_epoch_s,
+            by,
+        } => confirm_fenced(cib, node, *at_epoch_s, by),
+        CibChange::SetTransientAttribute { node, name, value } => {
+            // Status, not configuration: num_updates moves, epoch stays.
+            let set_id = format!("status-{node}");
+            let set = transient_set_mut(node_state_mut(cib, node), node);
+            set_nvpair(set, &set_id, name, value.as_deref());
+            bump_num_updates(cib);
+            Ok(())
+        }
+        CibChange::CleanupResource { resource, node } => {
+            clear_history(cib, resource.as_deref(), node.as_deref());
+            Ok(())
         }
         CibChange::ReplaceConfigurationIf {
             admin_epoch,
@@ -204,12 +216,35 @@ pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEdit
                     live_epoch: live.epoch,
                 });
             }
-            return apply_change(cib, &CibChange::ReplaceConfiguration(configuration.clone()));
+            apply_change(cib, &CibChange::ReplaceConfiguration(configuration.clone()))
         }
-        CibChange::CleanupResource { resource, node } => {
-            clear_history(cib, resource.as_deref(), node.as_deref());
-            return Ok(());
+        CibChange::Batch(changes) => {
+            // All or nothing, one epoch step for the whole batch.
+            let before = version(cib);
+            let mut next = cib.clone();
+            for change in changes {
+                apply_change(&mut next, change)?;
+            }
+            set_version(&mut next, before);
+            *cib = next;
+            bump_epoch(cib);
+            Ok(())
         }
+        CibChange::ReplaceConfiguration(_)
+        | CibChange::Upsert { .. }
+        | CibChange::Delete { .. }
+        | CibChange::SetProperty { .. }
+        | CibChange::SetNodeAttribute { .. } => {
+            edit_configuration(cib, change)?;
+            bump_epoch(cib);
+            Ok(())
+        }
+    }
+}
+
+/// One edit of the configuration section (the caller bumps the epoch).
+fn edit_configuration(cib: &mut Element, change: &CibChange) -> Result<(), CibEditError> {
+    match change {
         CibChange::ReplaceConfiguration(configuration) => {
             if configuration.name != "configuration" {
                 return Err(CibEditError::Invalid(format!(
@@ -244,33 +279,40 @@ pub fn apply_change(cib: &mut Element, change: &CibChange) -> Result<(), CibEdit
             let set = nvset(crm_config, "cluster_property_set", "cib-bootstrap-options");
             set_nvpair(set, "cib-bootstrap-options", name, value.as_deref());
         }
-        CibChange::SetTransientAttribute { .. }
-        | CibChange::Stamped { .. }
-        | CibChange::ConfirmFenced { .. } => unreachable!("handled above"),
         CibChange::SetNodeAttribute { node, name, value } => {
-            let nodes = configuration_mut(cib).child_or_insert("nodes");
-            let node_element = match nodes
-                .children
-                .iter()
-                .position(|n| n.name == "node" && n.attr("uname") == Some(node.as_str()))
-            {
-                Some(index) => &mut nodes.children[index],
-                None => {
-                    nodes.children.push(
-                        Element::new("node")
-                            .with_attr("id", node.clone())
-                            .with_attr("uname", node.clone()),
-                    );
-                    nodes.children.last_mut().expect("just pushed")
-                }
-            };
-            let set_id = format!("nodes-{node}");
-            let set = nvset(node_element, "instance_attributes", &set_id);
-            set_nvpair(set, &set_id, name, value.as_deref());
+            set_node_attribute(cib, node, name, value.as_deref())
         }
+        CibChange::Stamped { .. }
+        | CibChange::ConfirmFenced { .. }
+        | CibChange::SetTransientAttribute { .. }
+        | CibChange::CleanupResource { .. }
+        | CibChange::ReplaceConfigurationIf { .. }
+        | CibChange::Batch(_) => unreachable!("apply_change_once handles it"),
     }
-    bump_epoch(cib);
     Ok(())
+}
+
+/// A node's configured attribute; the node is configured if it was not.
+fn set_node_attribute(cib: &mut Element, node: &str, name: &str, value: Option<&str>) {
+    let nodes = configuration_mut(cib).child_or_insert("nodes");
+    let node_element = match nodes
+        .children
+        .iter()
+        .position(|n| n.name == "node" && n.attr("uname") == Some(node))
+    {
+        Some(index) => &mut nodes.children[index],
+        None => {
+            nodes.children.push(
+                Element::new("node")
+                    .with_attr("id", node)
+                    .with_attr("uname", node),
+            );
+            nodes.children.last_mut().expect("just pushed")
+        }
+    };
+    let set_id = format!("nodes-{node}");
+    let set = nvset(node_element, "instance_attributes", &set_id);
+    set_nvpair(set, &set_id, name, value);
 }
 
 /// Records an operator's word that `node` is off: a successful manual
@@ -466,26 +508,8 @@ pub fn record_op(
     match op.operation.as_str() {
         "delete" => return delete_lrm_history(cib, Some(&op.resource), Some(node)),
         "clear_failcount" => return clear_fail_counts(cib, Some(&op.resource), Some(node)),
-        "cancel" => {
-            // A cancelled recurring operation leaves the history.
-            let task = op
-                .meta
-                .get("operation")
-                .map(String::as_str)
-                .unwrap_or("monitor");
-            let id = format!("{}_{}_{}", op.resource, task, op.interval_ms);
-            for state in node_states_mut(cib, Some(node)) {
-                if let Some(resources) = state
-                    .child_mut("lrm")
-                    .and_then(|lrm| lrm.child_mut("lrm_resources"))
-                {
-                    for r in &mut resources.children {
-                        r.children.retain(|o| o.id() != Some(id.as_str()));
-                    }
-                }
-            }
-            return;
-        }
+        "cancel" => return forget_cancelled(cib, node, op),
+        // Every other operation ran on the resource: it goes on record.
         _ => {}
     }
     // A reload that worked is the start of the new definition, as far as
@@ -503,8 +527,55 @@ pub fn record_op(
         op
     };
     let failed = is_failure(op, outcome);
+    let entry = history_entry(node, op, outcome, transition_key);
     let node_state = node_state_mut(cib, node);
-    let operation_key = op.key();
+    let resource = lrm_resource_mut(node_state, node, op);
+    let entry_id = if op.interval_ms > 0 {
+        format!("{}_{}_{}", op.resource, op.operation, op.interval_ms)
+    } else {
+        format!("{}_last_0", op.resource)
+    };
+    upsert_entry(resource, entry.clone().with_attr("id", entry_id));
+    let last_failure = format!("{}_last_failure_0", op.resource);
+    if failed {
+        upsert_entry(resource, entry.with_attr("id", last_failure.clone()));
+    }
+    // A resource that stopped has no recurring operations any more; its
+    // last failure stays on record (until a cleanup), as in Pacemaker, for
+    // status to show.
+    if op.operation == "stop" && !failed {
+        resource.children.retain(|c| {
+            c.attr("interval").is_none_or(|i| i == "0") || c.id() == Some(last_failure.as_str())
+        });
+    }
+    if failed {
+        count_failure(node_state, node, op, outcome);
+    }
+}
+
+/// A cancelled recurring operation leaves the history.
+fn forget_cancelled(cib: &mut Element, node: &str, op: &OpSpec) {
+    let task = op
+        .meta
+        .get("operation")
+        .map(String::as_str)
+        .unwrap_or("monitor");
+    let id = format!("{}_{}_{}", op.resource, task, op.interval_ms);
+    for state in node_states_mut(cib, Some(node)) {
+        if let Some(resources) = state
+            .child_mut("lrm")
+            .and_then(|lrm| lrm.child_mut("lrm_resources"))
+        {
+            for r in &mut resources.children {
+                r.children.retain(|o| o.id() != Some(id.as_str()));
+            }
+        }
+    }
+}
+
+/// An `lrm_rsc_op` for one result, its id left empty (in first place, as
+/// Pacemaker writes it) for the caller to name.
+fn history_entry(node: &str, op: &OpSpec, outcome: &OpOutcome, transition_key: &str) -> Element {
     let magic = format!(
         "{}:{};{}",
         outcome.status.code(),
@@ -524,94 +595,74 @@ pub fn record_op(
         .chars()
         .take(EXIT_REASON_CHARS_MAX)
         .collect();
-    let make = |id: String| {
-        let element = Element::new("lrm_rsc_op")
-            .with_attr("id", id)
-            .with_attr("operation_key", operation_key.clone())
-            .with_attr("operation", op.operation.clone())
-            .with_attr("crm-debug-origin", "systole")
-            .with_attr("crm_feature_set", "3.19.0")
-            .with_attr("transition-key", transition_key)
-            .with_attr("transition-magic", magic.clone())
-            .with_attr("on_node", node)
-            .with_attr("call-id", outcome.call_id.to_string())
-            .with_attr("rc-code", outcome.rc.to_string())
-            .with_attr("op-status", outcome.status.code().to_string())
-            .with_attr("interval", op.interval_ms.to_string())
-            .with_attr("last-rc-change", outcome.ended_epoch_s.to_string())
-            .with_attr("exec-time", outcome.exec_ms.to_string())
-            .with_attr("queue-time", "0")
-            .with_attr("op-digest", digest.clone());
-        if exit_reason.is_empty() {
-            element
-        } else {
-            element.with_attr("exit-reason", exit_reason.clone())
-        }
-    };
+    let element = Element::new("lrm_rsc_op")
+        .with_attr("id", "")
+        .with_attr("operation_key", op.key())
+        .with_attr("operation", op.operation.clone())
+        .with_attr("crm-debug-origin", "systole")
+        .with_attr("crm_feature_set", "3.19.0")
+        .with_attr("transition-key", transition_key)
+        .with_attr("transition-magic", magic)
+        .with_attr("on_node", node)
+        .with_attr("call-id", outcome.call_id.to_string())
+        .with_attr("rc-code", outcome.rc.to_string())
+        .with_attr("op-status", outcome.status.code().to_string())
+        .with_attr("interval", op.interval_ms.to_string())
+        .with_attr("last-rc-change", outcome.ended_epoch_s.to_string())
+        .with_attr("exec-time", outcome.exec_ms.to_string())
+        .with_attr("queue-time", "0")
+        .with_attr("op-digest", digest);
+    if exit_reason.is_empty() {
+        element
+    } else {
+        element.with_attr("exit-reason", exit_reason)
+    }
+}
+
+/// Replaces the history entry with the same id, or adds it.
+fn upsert_entry(resource: &mut Element, entry: Element) {
+    let id = entry.id().unwrap_or_default().to_string();
+    match resource
+        .children
+        .iter()
+        .position(|c| c.id() == Some(id.as_str()))
     {
-        let resource = lrm_resource_mut(node_state, node, op);
-        let mut upsert = |element: Element| {
-            let id = element.id().unwrap_or_default().to_string();
-            match resource
-                .children
-                .iter()
-                .position(|c| c.id() == Some(id.as_str()))
-            {
-                Some(index) => resource.children[index] = element,
-                None => resource.children.push(element),
-            }
-        };
-        if op.interval_ms > 0 {
-            upsert(make(format!(
-                "{}_{}_{}",
-                op.resource, op.operation, op.interval_ms
-            )));
-        } else {
-            upsert(make(format!("{}_last_0", op.resource)));
-        }
-        if failed {
-            upsert(make(format!("{}_last_failure_0", op.resource)));
-        }
-        // A resource that stopped has no recurring operations any more;
-        // its last failure stays on record (until a cleanup), as in
-        // Pacemaker, for status to show.
-        if op.operation == "stop" && !failed {
-            let last_failure = format!("{}_last_failure_0", op.resource);
-            resource.children.retain(|c| {
-                c.attr("interval").is_none_or(|i| i == "0") || c.id() == Some(last_failure.as_str())
-            });
-        }
+        Some(index) => resource.children[index] = entry,
+        None => resource.children.push(entry),
     }
-    if failed {
-        let attribute = format!("{}#{}_{}", op.resource, op.operation, op.interval_ms);
-        let set = transient_set_mut(node_state, node);
-        let set_id = format!("status-{node}");
-        let count_name = format!("fail-count-{attribute}");
-        // A start that fails makes the node ineligible (start-failure-is-fatal).
-        let count = if op.operation == "start" {
-            "INFINITY".to_string()
-        } else {
-            let previous: u64 = set
-                .children
-                .iter()
-                .find(|c| c.attr("name") == Some(count_name.as_str()))
-                .and_then(|c| c.attr("value"))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            (previous + 1).to_string()
-        };
-        set_nvpair(set, &set_id, &count_name, Some(&count));
-        set_nvpair(
-            set,
-            &set_id,
-            &format!("last-failure-{attribute}"),
-            Some(&outcome.ended_epoch_s.to_string()),
-        );
-    }
+}
+
+/// The fail count and last-failure time of a failed operation.
+fn count_failure(node_state: &mut Element, node: &str, op: &OpSpec, outcome: &OpOutcome) {
+    let attribute = format!("{}#{}_{}", op.resource, op.operation, op.interval_ms);
+    let set = transient_set_mut(node_state, node);
+    let set_id = format!("status-{node}");
+    let count_name = format!("fail-count-{attribute}");
+    // A start that fails makes the node ineligible (start-failure-is-fatal).
+    let count = if op.operation == "start" {
+        "INFINITY".to_string()
+    } else {
+        let previous: u64 = set
+            .children
+            .iter()
+            .find(|c| c.attr("name") == Some(count_name.as_str()))
+            .and_then(|c| c.attr("value"))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        previous.saturating_add(1).to_string()
+    };
+    set_nvpair(set, &set_id, &count_name, Some(&count));
+    set_nvpair(
+        set,
+        &set_id,
+        &format!("last-failure-{attribute}"),
+        Some(&outcome.ended_epoch_s.to_string()),
+    );
 }
 
 /// Applies a status fact; bumps num_updates.
 pub fn apply_status(cib: &mut Element, change: &StatusChange) {
+    let before = version(cib);
     match change {
         // Not the CIB's: the replicated state keeps it (`ReplicatedState::history`).
         StatusChange::Transition { .. } => {}
@@ -621,43 +672,7 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
             outcome,
             transition_key,
         } => record_op(cib, node, op, outcome, transition_key),
-        StatusChange::NodeJoined { node } => {
-            // A node is configured the first time it joins, as Pacemaker's
-            // controller does; that is a configuration change.
-            let nodes = configuration_mut(cib).child_or_insert("nodes");
-            if !nodes
-                .children
-                .iter()
-                .any(|n| n.name == "node" && n.attr("uname") == Some(node.as_str()))
-            {
-                nodes.children.push(
-                    Element::new("node")
-                        .with_attr("id", node.clone())
-                        .with_attr("uname", node.clone()),
-                );
-                bump_epoch(cib);
-            }
-            let state = node_state_mut(cib, node);
-            // A node (re)joining starts with no transient attributes, as
-            // Pacemaker's attribute manager forgets a node's on its loss: a
-            // `shutdown` left from before a restart must not keep it from
-            // resources. One already recorded as a member (a new DC taking
-            // office) keeps its own (promotion scores, a shutdown underway).
-            let was_member = state.attr("in_ccm") == Some("true")
-                && state.attr("crmd") == Some("online")
-                && state.attr("join") == Some("member");
-            if !was_member {
-                state.children.retain(|c| c.name != "transient_attributes");
-            }
-            for (key, value) in [
-                ("in_ccm", "true"),
-                ("crmd", "online"),
-                ("join", "member"),
-                ("expected", "member"),
-            ] {
-                state.set_attr(key, value);
-            }
-        }
+        StatusChange::NodeJoined { node } => node_joined(cib, node),
         StatusChange::NodeLost { node } => {
             // in_ccm false with the controller still "online": the node left
             // without saying goodbye, so the scheduler treats it as unclean.
@@ -677,49 +692,91 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
             lrm.set_attr("id", node.clone());
             state.children.push(lrm);
         }
-        StatusChange::FenceEvent { record } => {
-            // Kept in the CIB so every node, and the next DC, sees it.
-            let history = cib
-                .child_or_insert("status")
-                .child_or_insert("fencing_history");
-            let next_id = history
-                .children
-                .last()
-                .and_then(|e| e.attr("id"))
-                .and_then(|id| id.strip_prefix("fence-event-"))
-                .and_then(|n| n.parse::<u64>().ok())
-                .map_or(1, |n| n + 1);
-            history.children.push(
-                Element::new("fence_event")
-                    .with_attr("id", format!("fence-event-{next_id}"))
-                    .with_attr("target", record.target.clone())
-                    .with_attr("action", record.action.clone())
-                    .with_attr("result", if record.ok { "ok" } else { "failed" })
-                    .with_attr("detail", record.detail.clone())
-                    .with_attr("at", record.at_epoch_s.to_string()),
-            );
-            let excess = history.children.len().saturating_sub(FENCE_EVENTS_KEPT);
-            history.children.drain(..excess);
-            // A node unfenced is marked so, for the scheduler (Pacemaker's
-            // "#node-unfenced" attribute).
-            if record.ok && record.action == "on" {
-                let node_state = node_state_mut(cib, &record.target);
-                let set = transient_set_mut(node_state, &record.target);
-                let set_id = format!("status-{}", record.target);
-                set_nvpair(
-                    set,
-                    &set_id,
-                    "#node-unfenced",
-                    Some(&record.at_epoch_s.to_string()),
-                );
-            }
-        }
+        StatusChange::FenceEvent { record } => record_fence_event(cib, record),
         StatusChange::Quorum { quorate, dc } => {
             cib.set_attr("have-quorum", if *quorate { "1" } else { "0" });
             cib.set_attr("dc-uuid", dc.clone());
         }
     }
     bump_num_updates(cib);
+    assert_version_grew(before, version(cib));
+}
+
+/// A node joined: configured the first time, as Pacemaker's controller
+/// does (a configuration change), and recorded a member.
+fn node_joined(cib: &mut Element, node: &str) {
+    let nodes = configuration_mut(cib).child_or_insert("nodes");
+    if !nodes
+        .children
+        .iter()
+        .any(|n| n.name == "node" && n.attr("uname") == Some(node))
+    {
+        nodes.children.push(
+            Element::new("node")
+                .with_attr("id", node)
+                .with_attr("uname", node),
+        );
+        bump_epoch(cib);
+    }
+    let state = node_state_mut(cib, node);
+    // A node (re)joining starts with no transient attributes, as
+    // Pacemaker's attribute manager forgets a node's on its loss: a
+    // `shutdown` left from before a restart must not keep it from
+    // resources. One already recorded as a member (a new DC taking
+    // office) keeps its own (promotion scores, a shutdown underway).
+    let was_member = state.attr("in_ccm") == Some("true")
+        && state.attr("crmd") == Some("online")
+        && state.attr("join") == Some("member");
+    if !was_member {
+        state.children.retain(|c| c.name != "transient_attributes");
+    }
+    for (key, value) in [
+        ("in_ccm", "true"),
+        ("crmd", "online"),
+        ("join", "member"),
+        ("expected", "member"),
+    ] {
+        state.set_attr(key, value);
+    }
+}
+
+/// Keeps a fencing attempt in the CIB, so every node, and the next DC,
+/// sees it (the last [`FENCE_EVENTS_KEPT`]).
+fn record_fence_event(cib: &mut Element, record: &FenceRecord) {
+    let history = cib
+        .child_or_insert("status")
+        .child_or_insert("fencing_history");
+    let next_id = history
+        .children
+        .last()
+        .and_then(|e| e.attr("id"))
+        .and_then(|id| id.strip_prefix("fence-event-"))
+        .and_then(|n| n.parse::<u64>().ok())
+        .map_or(1, |n| n.saturating_add(1));
+    history.children.push(
+        Element::new("fence_event")
+            .with_attr("id", format!("fence-event-{next_id}"))
+            .with_attr("target", record.target.clone())
+            .with_attr("action", record.action.clone())
+            .with_attr("result", if record.ok { "ok" } else { "failed" })
+            .with_attr("detail", record.detail.clone())
+            .with_attr("at", record.at_epoch_s.to_string()),
+    );
+    let excess = history.children.len().saturating_sub(FENCE_EVENTS_KEPT);
+    history.children.drain(..excess);
+    // A node unfenced is marked so, for the scheduler (Pacemaker's
+    // "#node-unfenced" attribute).
+    if record.ok && record.action == "on" {
+        let node_state = node_state_mut(cib, &record.target);
+        let set = transient_set_mut(node_state, &record.target);
+        let set_id = format!("status-{}", record.target);
+        set_nvpair(
+            set,
+            &set_id,
+            "#node-unfenced",
+            Some(&record.at_epoch_s.to_string()),
+        );
+    }
 }
 
 /// A node's `<lrm>` from an operation history kept in CIB form (what an
@@ -736,18 +793,7 @@ pub fn node_lrm(history: &Element, node: &str) -> Element {
 /// Whether `node` announced a clean shutdown (the transient `shutdown`
 /// attribute, as Pacemaker's controller sets it).
 pub fn announced_shutdown(cib: &Element, node: &str) -> bool {
-    cib.child("status")
-        .and_then(|s| {
-            s.children_named("node_state")
-                .find(|n| n.attr("uname") == Some(node))
-        })
-        .and_then(|n| n.child("transient_attributes"))
-        .and_then(|t| t.child("instance_attributes"))
-        .is_some_and(|set| {
-            set.children_named("nvpair").any(|nv| {
-                nv.attr("name") == Some("shutdown") && nv.attr("value").is_some_and(|v| v != "0")
-            })
-        })
+    crate::model::cib::status::transient_attribute(cib, node, "shutdown").is_some_and(|v| v != "0")
 }
 
 /// Removes a resource's operation history and fail counts (cleanup).

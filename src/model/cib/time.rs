@@ -105,6 +105,24 @@ pub fn ctime(epoch_s: i64) -> String {
     )
 }
 
+/// A time as ISO 8601 UTC (`2026-11-24T10:00:00Z`), as lifetimes and
+/// report stamps are written; [`read_datetime`] reads it back.
+pub fn iso8601(epoch_s: i64) -> String {
+    let b = broken_down(epoch_s);
+    let text = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
+        b.year, b.month, b.monthday, b.hour, b.minute, b.second
+    );
+    // Written to be read back: the pair must agree (cheap, called rarely;
+    // a disagreement would make a lifetime end at another time). Years
+    // past 9999 are beyond the reader, by design.
+    assert!(
+        !(0..=9999).contains(&b.year) || read_datetime(&text) == Ok(epoch_s),
+        "{text} does not read back as {epoch_s}"
+    );
+    text
+}
+
 /// Reads a [`ctime`] string back (UTC).
 pub fn parse_ctime(text: &str) -> Option<i64> {
     let parts: Vec<&str> = text.split_whitespace().collect();
@@ -502,6 +520,15 @@ mod tests {
         assert_eq!(read_duration_ms("P1DT1H"), Ok(90_000_000));
         assert_eq!(read_duration_ms(" 2 min "), Ok(120_000));
         assert_eq!(read_duration_ms("0"), Ok(0));
+    }
+
+    #[test]
+    fn iso8601_round_trips() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso8601(951_782_400), "2000-02-29T00:00:00Z");
+        for t in [0, 86_399, 951_782_400, 1_796_525_400, 253_402_300_799] {
+            assert_eq!(read_datetime(&iso8601(t)), Ok(t));
+        }
     }
 
     #[test]

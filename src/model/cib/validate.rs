@@ -178,18 +178,47 @@ fn check_constraint(c: &Element, resources: &BTreeSet<String>, errors: &mut Vec<
             }
         }
     };
-    let score = |errors: &mut Vec<String>, e: &Element| {
-        if let Some(s) = e.attr("score") {
-            if !crate::model::cib::score::is_well_formed(s) {
+    let has_sets = c.child("resource_set").is_some();
+    check_set_members(c, resources, errors);
+    match c.name.as_str() {
+        "rsc_location" => check_location(c, has_sets, &exists, errors),
+        "rsc_colocation" => {
+            if !has_sets && (c.attr("rsc").is_none() || c.attr("with-rsc").is_none()) {
                 errors.push(format!(
-                    "{} {}: invalid score {s:?}",
-                    e.name,
-                    e.id().unwrap_or("?")
+                    "rsc_colocation {id}: needs rsc and with-rsc, or resource sets"
                 ));
             }
+            exists("rsc", errors);
+            exists("with-rsc", errors);
+            check_score(c, errors);
         }
-    };
-    let has_sets = c.child("resource_set").is_some();
+        "rsc_order" => {
+            if !has_sets && (c.attr("first").is_none() || c.attr("then").is_none()) {
+                errors.push(format!(
+                    "rsc_order {id}: needs first and then, or resource sets"
+                ));
+            }
+            exists("first", errors);
+            exists("then", errors);
+            check_score(c, errors);
+            if let Some(kind) = c.attr("kind") {
+                if !["Mandatory", "Optional", "Serialize"].contains(&kind) {
+                    errors.push(format!(
+                        "rsc_order {id}: kind {kind:?} is not Mandatory, Optional or Serialize"
+                    ));
+                }
+            }
+        }
+        "rsc_ticket" => exists("rsc", errors),
+        // Pacemaker's schema has no other constraint: nothing names a
+        // resource to check.
+        _ => {}
+    }
+}
+
+/// Every member of a constraint's resource sets names a resource.
+fn check_set_members(c: &Element, resources: &BTreeSet<String>, errors: &mut Vec<String>) {
+    let id = c.id().unwrap_or("?");
     for set in c.children_named("resource_set") {
         for r in set.children_named("resource_ref") {
             let rid = r.id().unwrap_or("?");
@@ -201,62 +230,49 @@ fn check_constraint(c: &Element, resources: &BTreeSet<String>, errors: &mut Vec<
             }
         }
     }
-    match c.name.as_str() {
-        "rsc_location" => {
-            if c.attr("rsc").is_none() && c.attr("rsc-pattern").is_none() && !has_sets {
-                errors.push(format!(
-                    "rsc_location {id}: needs rsc, rsc-pattern or a resource set"
-                ));
-            }
-            exists("rsc", errors);
-            score(errors, c);
-            if c.attr("node").is_none() && c.child("rule").is_none() {
-                errors.push(format!(
-                    "rsc_location {id}: needs node and score, or a rule"
-                ));
-            }
-            if c.attr("node").is_some()
-                && c.attr("score").is_none()
-                && c.attr("score-attribute").is_none()
-            {
-                errors.push(format!("rsc_location {id}: node without a score"));
-            }
-            c.walk(&mut |e| {
-                if e.name == "rule" {
-                    score(errors, e);
-                }
-            });
+}
+
+/// A well-formed `score`, if `e` has one.
+fn check_score(e: &Element, errors: &mut Vec<String>) {
+    if let Some(s) = e.attr("score") {
+        if !crate::model::cib::score::is_well_formed(s) {
+            errors.push(format!(
+                "{} {}: invalid score {s:?}",
+                e.name,
+                e.id().unwrap_or("?")
+            ));
         }
-        "rsc_colocation" => {
-            if !has_sets && (c.attr("rsc").is_none() || c.attr("with-rsc").is_none()) {
-                errors.push(format!(
-                    "rsc_colocation {id}: needs rsc and with-rsc, or resource sets"
-                ));
-            }
-            exists("rsc", errors);
-            exists("with-rsc", errors);
-            score(errors, c);
-        }
-        "rsc_order" => {
-            if !has_sets && (c.attr("first").is_none() || c.attr("then").is_none()) {
-                errors.push(format!(
-                    "rsc_order {id}: needs first and then, or resource sets"
-                ));
-            }
-            exists("first", errors);
-            exists("then", errors);
-            score(errors, c);
-            if let Some(kind) = c.attr("kind") {
-                if !["Mandatory", "Optional", "Serialize"].contains(&kind) {
-                    errors.push(format!(
-                        "rsc_order {id}: kind {kind:?} is not Mandatory, Optional or Serialize"
-                    ));
-                }
-            }
-        }
-        "rsc_ticket" => exists("rsc", errors),
-        _ => {}
     }
+}
+
+fn check_location(
+    c: &Element,
+    has_sets: bool,
+    exists: &dyn Fn(&str, &mut Vec<String>),
+    errors: &mut Vec<String>,
+) {
+    let id = c.id().unwrap_or("?");
+    if c.attr("rsc").is_none() && c.attr("rsc-pattern").is_none() && !has_sets {
+        errors.push(format!(
+            "rsc_location {id}: needs rsc, rsc-pattern or a resource set"
+        ));
+    }
+    exists("rsc", errors);
+    check_score(c, errors);
+    if c.attr("node").is_none() && c.child("rule").is_none() {
+        errors.push(format!(
+            "rsc_location {id}: needs node and score, or a rule"
+        ));
+    }
+    if c.attr("node").is_some() && c.attr("score").is_none() && c.attr("score-attribute").is_none()
+    {
+        errors.push(format!("rsc_location {id}: node without a score"));
+    }
+    c.walk(&mut |e| {
+        if e.name == "rule" {
+            check_score(e, errors);
+        }
+    });
 }
 
 #[cfg(test)]

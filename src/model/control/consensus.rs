@@ -629,8 +629,15 @@ impl Consensus {
     fn install_snapshot(&mut self, snapshot: &Snapshot) {
         match ReplicatedState::decode(&snapshot.data) {
             Ok(state) => {
-                self.state = state;
                 let metadata = snapshot.get_metadata();
+                // raft-rs restores only a snapshot newer than our commit.
+                assert!(
+                    metadata.index > self.applied_index,
+                    "snapshot at {} over applied {}",
+                    metadata.index,
+                    self.applied_index
+                );
+                self.state = state;
                 self.applied_index = metadata.index;
                 self.applied_term = metadata.term;
                 self.raw.mut_store().apply_batch(&PersistBatch {
@@ -650,6 +657,16 @@ impl Consensus {
             if entry.index <= self.applied_index {
                 continue;
             }
+            // Committed entries are applied in log order, once, and their
+            // terms never go down.
+            assert!(
+                entry.index == self.applied_index + 1 && entry.term >= self.applied_term,
+                "entry {} of term {} applied after {} of term {}",
+                entry.index,
+                entry.term,
+                self.applied_index,
+                self.applied_term
+            );
             match entry.get_entry_type() {
                 EntryType::EntryNormal => {
                     let applied = self.state.apply_entry(entry.index, &entry.data);

@@ -24,6 +24,7 @@
 
 use crate::model::cib::change::StatusChange;
 use crate::model::cib::operation::{OpOutcome, OpSpec};
+use crate::model::cib::properties::cluster_property;
 use crate::model::cib::store::{self, FenceRecord};
 use crate::model::cib::xml::Element;
 use crate::model::control::plan::{Plan, PlannedKind};
@@ -745,16 +746,10 @@ impl Controller {
     }
 }
 
-/// `stonith-max-attempts` from the cluster properties (rules are not
-/// evaluated here: the controller has no clock of its own to judge them).
+/// `stonith-max-attempts` from the cluster properties (the model's one
+/// reader; the controller has no clock, so a rule-guarded set is left out).
 fn fence_attempts_max(cib: &Element) -> u32 {
-    cib.child("configuration")
-        .and_then(|c| c.child("crm_config"))
-        .into_iter()
-        .flat_map(|crm| crm.children_named("cluster_property_set"))
-        .flat_map(|set| set.children_named("nvpair"))
-        .find(|nv| nv.attr("name") == Some("stonith-max-attempts"))
-        .and_then(|nv| nv.attr("value"))
+    cluster_property(cib, "stonith-max-attempts")
         .and_then(|v| v.trim().parse::<u32>().ok())
         .map_or(FENCE_ATTEMPTS_MAX_DEFAULT, |n| n.max(1))
 }

@@ -165,6 +165,17 @@ impl LogStore {
         }
         self.append(&batch.entries);
         if let Some(hard_state) = &batch.hard_state {
+            // Raft's terms and commit index only grow (a vote changes only
+            // with a new term): a batch that lowers them is a bug of ours.
+            assert!(
+                hard_state.term >= self.hard_state.term
+                    && hard_state.commit >= self.hard_state.commit,
+                "hard state went back from term {} commit {} to term {} commit {}",
+                self.hard_state.term,
+                self.hard_state.commit,
+                hard_state.term,
+                hard_state.commit
+            );
             self.hard_state = hard_state.clone();
         }
         if let Some(snapshot) = &batch.compaction {
@@ -198,6 +209,20 @@ impl LogStore {
         let keep = first.index.saturating_sub(self.first()) as usize;
         debug_assert!(keep <= self.entries.len(), "a gap in the log");
         self.entries.truncate(keep.min(self.entries.len()));
+        // The log stays a run of consecutive indexes whose terms never go
+        // down (checked where the new entries join the old, and among them).
+        let previous = self
+            .entries
+            .last()
+            .map(|e| (e.index, e.term))
+            .unwrap_or((self.snapshot_index(), self.snapshot.get_metadata().term));
+        let joined =
+            std::iter::once(previous).chain(entries[skip..].iter().map(|e| (e.index, e.term)));
+        let mut pairs = joined.clone().zip(joined.skip(1));
+        assert!(
+            pairs.all(|((i, t), (next_i, next_t))| next_i == i + 1 && next_t >= t),
+            "entries appended out of order or with a falling term"
+        );
         self.entries.extend_from_slice(&entries[skip..]);
     }
 

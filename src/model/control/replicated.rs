@@ -38,7 +38,15 @@ pub enum Command {
 
 impl Command {
     pub fn encode(&self) -> Vec<u8> {
-        rmp_serde::to_vec(self).expect("commands serialise")
+        let bytes = rmp_serde::to_vec(self).expect("commands serialise");
+        // Every node applies what it decodes: what we write must read back
+        // as itself (commands are small; a whole configuration is a few
+        // hundred kilobytes at most, decoded once more).
+        assert!(
+            Command::decode(&bytes).as_ref() == Ok(self),
+            "a command does not read back as written"
+        );
+        bytes
     }
 
     pub fn decode(bytes: &[u8]) -> Result<Command, String> {

@@ -30,17 +30,12 @@ impl ActionLimits {
     /// From the cluster properties. Pacemaker's "0" for `batch-limit` and
     /// `node-action-limit` (derive a bound from the machines' load and
     /// cores) and its "-1" for `migration-limit` are "no bound" here: the
-    /// DC does not know its peers' cores. Rules are not evaluated (the
-    /// controller has no clock); a value that is no number is ignored.
+    /// DC does not know its peers' cores. Read by the model's one reader of
+    /// properties; the controller has no clock, so a rule-guarded set is
+    /// left out; a value that is no number is ignored.
     pub fn from_cib(cib: &Element) -> ActionLimits {
         let property = |name: &str| {
-            cib.child("configuration")
-                .and_then(|c| c.child("crm_config"))
-                .into_iter()
-                .flat_map(|crm| crm.children_named("cluster_property_set"))
-                .flat_map(|set| set.children_named("nvpair"))
-                .find(|nv| nv.attr("name") == Some(name))
-                .and_then(|nv| nv.attr("value"))
+            crate::model::cib::properties::cluster_property(cib, name)
                 .and_then(|v| v.trim().parse::<i64>().ok())
         };
         let positive = |value: Option<i64>| value.filter(|v| *v > 0).map(|v| v as usize);
@@ -167,24 +162,41 @@ impl TransitionRun {
         let mut ready = Vec::new();
         for action in self.actions.values() {
             let waiting = self.states[&action.id] == ActionState::Waiting;
-            let unblocked = || {
-                action.after.iter().all(|dep| {
-                    self.states
-                        .get(dep)
-                        .is_none_or(|s| *s == ActionState::Succeeded)
-                })
-            };
-            if waiting && unblocked() && counts.admit(action, &self.limits) {
+            if waiting && self.unblocked(action) && counts.admit(action, &self.limits) {
                 ready.push(action.id);
             }
         }
         ready
             .into_iter()
             .map(|id| {
+                let action = &self.actions[&id];
+                // An action is sent once, and only after its predecessors
+                // succeeded: the order the scheduler drew is what keeps a
+                // start after the stop and the fencing it depends on.
+                assert_eq!(
+                    self.states[&id],
+                    ActionState::Waiting,
+                    "action {id} sent twice"
+                );
+                assert!(
+                    self.unblocked(action),
+                    "action {id} sent before its predecessors {:?} succeeded",
+                    action.after
+                );
                 self.states.insert(id, ActionState::InFlight);
-                self.actions[&id].clone()
+                action.clone()
             })
             .collect()
+    }
+
+    /// Every predecessor in this run succeeded (one the run does not hold
+    /// is another transition's, and no longer waited for).
+    fn unblocked(&self, action: &PlannedAction) -> bool {
+        action.after.iter().all(|dep| {
+            self.states
+                .get(dep)
+                .is_none_or(|s| *s == ActionState::Succeeded)
+        })
     }
 
     /// Records a result; an unexpected one aborts with `reason`.

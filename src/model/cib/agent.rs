@@ -1,0 +1,245 @@
+//! Resource agents as Pacemaker names them: `class:provider:type` on the
+//! command line, `class`/`provider`/`type` attributes in the CIB. The one
+//! reader of both, so what the administration commands accept the
+//! scheduler uses, and what it leaves out they refuse.
+
+use super::error::{req, ModelError};
+use super::xml::Element;
+
+/// The resource classes Systole runs. `nagios`, `upstart` and `heartbeat`
+/// are no longer supported (as in Pacemaker 3): refused when typed, left
+/// out with a warning when found in a CIB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResourceClass {
+    Ocf,
+    Lsb,
+    /// `service:NAME`: systemd if it has the unit, else LSB.
+    Service,
+    Systemd,
+    /// A fence device.
+    Stonith,
+}
+
+/// Why a class is not one Systole runs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClassError {
+    #[error("{0} resources are no longer supported")]
+    Dropped(String),
+    #[error("unknown resource class {0:?} (one of ocf, lsb, service, systemd, stonith)")]
+    Unknown(String),
+}
+
+impl ResourceClass {
+    pub const ALL: [ResourceClass; 5] = [
+        ResourceClass::Ocf,
+        ResourceClass::Lsb,
+        ResourceClass::Service,
+        ResourceClass::Systemd,
+        ResourceClass::Stonith,
+    ];
+
+    pub fn parse(text: &str) -> Result<ResourceClass, ClassError> {
+        match text {
+            "ocf" => Ok(ResourceClass::Ocf),
+            "lsb" => Ok(ResourceClass::Lsb),
+            "service" => Ok(ResourceClass::Service),
+            "systemd" => Ok(ResourceClass::Systemd),
+            "stonith" => Ok(ResourceClass::Stonith),
+            "nagios" | "upstart" | "heartbeat" => Err(ClassError::Dropped(text.to_string())),
+            other => Err(ClassError::Unknown(other.to_string())),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResourceClass::Ocf => "ocf",
+            ResourceClass::Lsb => "lsb",
+            ResourceClass::Service => "service",
+            ResourceClass::Systemd => "systemd",
+            ResourceClass::Stonith => "stonith",
+        }
+    }
+
+    /// Only OCF agents have a provider.
+    pub fn has_provider(self) -> bool {
+        self == ResourceClass::Ocf
+    }
+}
+
+impl std::fmt::Display for ResourceClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Resource classes the scheduler knows, as written.
+pub const RESOURCE_CLASSES: [&str; 5] = ["ocf", "lsb", "service", "systemd", "stonith"];
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AgentSpec {
+    pub class: String,
+    pub provider: Option<String>,
+    pub kind: String,
+}
+
+/// Why `class:provider:type` text names no agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AgentSpecError {
+    #[error("bad agent {0:?}: expected class:provider:type (ocf:heartbeat:IPaddr2) or class:type (systemd:nginx, stonith:fence_xvm)")]
+    Shape(String),
+    #[error("bad agent {0:?}: ocf agents need a provider, e.g. ocf:heartbeat:Dummy")]
+    NoProvider(String),
+    #[error("bad agent {0:?}: {1}")]
+    Class(String, ClassError),
+    #[error("bad agent {0:?}: empty or odd characters in a part")]
+    Part(String),
+}
+
+impl AgentSpec {
+    /// Reads `ocf:PROVIDER:TYPE` or `CLASS:TYPE` (lsb, service, systemd,
+    /// stonith); each part is letters, digits and `_-.@`.
+    pub fn parse(spec: &str) -> Result<AgentSpec, AgentSpecError> {
+        let parts: Vec<&str> = spec.split(':').collect();
+        let (class, provider, kind) = match parts.as_slice() {
+            [class, provider, kind] => (*class, Some(*provider), *kind),
+            [class, kind] => (*class, None, *kind),
+            _ => return Err(AgentSpecError::Shape(spec.to_string())),
+        };
+        let class =
+            ResourceClass::parse(class).map_err(|e| AgentSpecError::Class(spec.to_string(), e))?;
+        match (class.has_provider(), provider) {
+            (true, None) => return Err(AgentSpecError::NoProvider(spec.to_string())),
+            (false, Some(_)) => return Err(AgentSpecError::Shape(spec.to_string())),
+            _ => {}
+        }
+        let part_ok = |p: &str| {
+            !p.is_empty()
+                && p.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.@".contains(c))
+        };
+        if !part_ok(kind) || provider.is_some_and(|p| !part_ok(p)) {
+            return Err(AgentSpecError::Part(spec.to_string()));
+        }
+        Ok(AgentSpec {
+            class: class.as_str().to_string(),
+            provider: provider.map(str::to_string),
+            kind: kind.to_string(),
+        })
+    }
+
+    /// The class, when it is one Systole runs.
+    pub fn resource_class(&self) -> Result<ResourceClass, ClassError> {
+        ResourceClass::parse(&self.class)
+    }
+
+    /// `ocf:pacemaker:remote`: the connection to a Pacemaker Remote node.
+    pub fn is_remote_connection(&self) -> bool {
+        self.class == "ocf"
+            && self.provider.as_deref() == Some("pacemaker")
+            && self.kind == "remote"
+    }
+
+    pub fn display(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl std::fmt::Display for AgentSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.provider {
+            Some(p) => write!(f, "{}:{}:{}", self.class, p, self.kind),
+            None => write!(f, "{}:{}", self.class, self.kind),
+        }
+    }
+}
+
+/// An agent as the CIB writes it (history entries keep whatever class
+/// they recorded).
+pub(super) fn read_agent(e: &Element) -> Result<AgentSpec, ModelError> {
+    Ok(AgentSpec {
+        class: req(e, "class")?.to_string(),
+        provider: e.attr("provider").map(str::to_string),
+        kind: req(e, "type")?.to_string(),
+    })
+}
+
+/// A primitive's agent, if the scheduler knows its class: an unknown class
+/// is an error, a class Pacemaker dropped a warning; either way the
+/// primitive is left out.
+pub(super) fn read_known_agent(
+    e: &Element,
+    agent_element: &Element,
+) -> Result<AgentSpec, ModelError> {
+    let agent = read_agent(agent_element)?;
+    let element = e.name.clone();
+    let id = e.id().unwrap_or("").to_string();
+    match agent.resource_class() {
+        Ok(_) => Ok(agent),
+        Err(dropped @ ClassError::Dropped(_)) => Err(ModelError::Unsupported {
+            element,
+            id,
+            problem: format!("{dropped}; left out"),
+        }),
+        Err(unknown @ ClassError::Unknown(_)) => Err(ModelError::Invalid {
+            element,
+            id,
+            problem: format!("{unknown}; left out"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agents_are_read_as_pacemaker_names_them() {
+        let ocf = AgentSpec::parse("ocf:heartbeat:IPaddr2").unwrap();
+        assert_eq!(ocf.provider.as_deref(), Some("heartbeat"));
+        assert_eq!(ocf.to_string(), "ocf:heartbeat:IPaddr2");
+        let unit = AgentSpec::parse("systemd:getty@tty1").unwrap();
+        assert_eq!((unit.class.as_str(), unit.provider), ("systemd", None));
+        assert_eq!(
+            AgentSpec::parse("stonith:fence_xvm")
+                .unwrap()
+                .resource_class(),
+            Ok(ResourceClass::Stonith)
+        );
+        for bad in [
+            "ocf:Dummy",
+            "nginx",
+            "lsb:",
+            "ocf::Dummy",
+            "a:b:c:d",
+            "lsb:x y",
+        ] {
+            assert!(AgentSpec::parse(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            AgentSpec::parse("systemd:x:y"),
+            Err(AgentSpecError::Shape(_))
+        ));
+    }
+
+    /// What the scheduler leaves out, the command line refuses, with the
+    /// same reason.
+    #[test]
+    fn dropped_classes_are_refused_when_typed_and_left_out_when_read() {
+        for class in ["nagios", "upstart", "heartbeat"] {
+            let typed = AgentSpec::parse(&format!("{class}:check")).unwrap_err();
+            assert!(typed.to_string().contains("no longer supported"), "{typed}");
+            let e = Element::parse(&format!(
+                r#"<primitive id="p" class="{class}" type="check"/>"#
+            ))
+            .unwrap();
+            let read = read_known_agent(&e, &e).unwrap_err();
+            assert!(matches!(read, ModelError::Unsupported { .. }), "{read}");
+        }
+        let typed = AgentSpec::parse("bogus:x").unwrap_err().to_string();
+        assert!(typed.contains("unknown resource class"), "{typed}");
+        for class in ResourceClass::ALL {
+            assert_eq!(ResourceClass::parse(class.as_str()), Ok(class));
+            assert!(RESOURCE_CLASSES.contains(&class.as_str()));
+        }
+    }
+}
