@@ -10,6 +10,21 @@ use crate::model::cib::xml::Element;
 use crate::scheduler;
 use std::fmt::Write;
 
+/// `systole explain RESOURCE`, on the live CIB.
+pub fn command(target: &crate::cli::args::Target, resource: &str) -> anyhow::Result<i32> {
+    use crate::actors::control_socket::{ControlRequest, ControlResponse};
+    use anyhow::Context;
+    match crate::cli::target::ask(target, ControlRequest::CibGet)? {
+        ControlResponse::Cib { xml } => {
+            let cib = Element::parse(&xml).context("the daemon's CIB")?;
+            let now = crate::cli::target::now_epoch_s();
+            print!("{}", explain(&cib, resource, now)?);
+        }
+        other => anyhow::bail!("unexpected answer {other:?}"),
+    }
+    Ok(0)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExplainError {
     #[error("no resource {0} in the configuration")]

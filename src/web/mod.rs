@@ -11,6 +11,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod command;
 pub mod layout;
 pub mod metrics;
 pub mod pages;

@@ -126,7 +126,7 @@ impl WhatIf {
                 if !known.iter().any(|k| k == node) {
                     return Err(format!("no node {node:?} (nodes: {})", known.join(", ")));
                 }
-                crate::cli::simulate::set_node(&mut cib, node, up);
+                crate::admin::what_if::set_node(&mut cib, node, up);
                 said.push(format!(
                     "{node} {}",
                     if up { "comes up" } else { "goes down" }
@@ -134,7 +134,7 @@ impl WhatIf {
             }
         }
         for spec in words(&self.op_fail) {
-            crate::cli::simulate::inject_failure(&mut cib, spec, now_epoch_s)
+            crate::admin::what_if::inject_failure(&mut cib, spec, now_epoch_s)
                 .map_err(|e| format!("operation failure {spec:?}: {e:#}"))?;
             said.push(format!("operation {spec} fails"));
         }
@@ -214,7 +214,7 @@ mod tests {
             .apply(&mut cib)
             .unwrap();
         for n in ["node1", "node2"] {
-            crate::cli::simulate::set_node(&mut cib, n, true);
+            crate::admin::what_if::set_node(&mut cib, n, true);
         }
         cib
     }
