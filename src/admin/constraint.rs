@@ -131,8 +131,29 @@ pub fn constraint_order(cib: &Element, args: &[String]) -> Result<Edit> {
     if let Some(a) = &then_action {
         element.set_attr("then-action", a.clone());
     }
+    let kind = set_order_options(&mut element, &options)?;
+    let id = explicit_id.unwrap_or_else(|| format!("order-{first}-{then}-{kind}"));
+    element.set_attr("id", id.clone());
+    let describe = |a: &Option<String>, r: &str| match a {
+        Some(a) => format!("{a} {r}"),
+        None => format!("start {r}"),
+    };
+    constraint_upsert(
+        cib,
+        element,
+        format!(
+            "added order constraint {id}: {} then {} ({kind})",
+            describe(&first_action, &first),
+            describe(&then_action, &then)
+        ),
+    )
+}
+
+/// An order's `kind=`, `symmetrical=` and `score=` options set on it; its
+/// kind in lower case (for the id), `mandatory` when not given.
+fn set_order_options(element: &mut Element, options: &[(String, String)]) -> Result<String> {
     let mut kind = "mandatory".to_string();
-    for (k, v) in &options {
+    for (k, v) in options {
         match k.as_str() {
             "kind" => {
                 if !["Mandatory", "Optional", "Serialize"]
@@ -159,21 +180,7 @@ pub fn constraint_order(cib: &Element, args: &[String]) -> Result<Edit> {
             _ => refuse!("order: unknown option {k}"),
         }
     }
-    let id = explicit_id.unwrap_or_else(|| format!("order-{first}-{then}-{kind}"));
-    element.set_attr("id", id.clone());
-    let describe = |a: &Option<String>, r: &str| match a {
-        Some(a) => format!("{a} {r}"),
-        None => format!("start {r}"),
-    };
-    constraint_upsert(
-        cib,
-        element,
-        format!(
-            "added order constraint {id}: {} then {} ({kind})",
-            describe(&first_action, &first),
-            describe(&then_action, &then)
-        ),
-    )
+    Ok(kind)
 }
 
 /// `constraint remove ID...`

@@ -8,14 +8,7 @@ pub fn group_add(cib: &Element, group_id: &str, members: &[String]) -> Result<Ed
     if members.is_empty() {
         refuse!("usage: resource group add GROUP RSC...");
     }
-    let mut group = match find(cib, group_id) {
-        Some(g) if g.name == "group" => g.clone(),
-        Some(other) => refuse!("{group_id:?} is a <{}>, not a group", other.name),
-        None => {
-            check_new_id(cib, group_id)?;
-            Element::new("group").with_attr("id", group_id)
-        }
-    };
+    let mut group = group_or_new(cib, group_id)?;
     let mut edit = Edit::new();
     for member in members {
         let element = need_resource(cib, member)?;
@@ -42,7 +35,33 @@ pub fn group_add(cib: &Element, group_id: &str, members: &[String]) -> Result<Ed
         );
         group.children.push(element.clone());
     }
-    // A group the members all left goes, with the constraints naming it.
+    delete_emptied_groups(cib, group_id, members, &mut edit);
+    let created = find(cib, group_id).is_none();
+    edit.changes.push(CibChange::Upsert {
+        section: "resources".into(),
+        element: group,
+    });
+    if created {
+        edit.summary.insert(0, format!("created group {group_id}"));
+    }
+    Ok(edit)
+}
+
+/// The group `group_id` to add to: the existing one, or a new empty one.
+pub(super) fn group_or_new(cib: &Element, group_id: &str) -> Result<Element> {
+    Ok(match find(cib, group_id) {
+        Some(g) if g.name == "group" => g.clone(),
+        Some(other) => refuse!("{group_id:?} is a <{}>, not a group", other.name),
+        None => {
+            check_new_id(cib, group_id)?;
+            Element::new("group").with_attr("id", group_id)
+        }
+    })
+}
+
+/// A group all its primitives left for `group_id` goes, with the
+/// constraints naming it.
+fn delete_emptied_groups(cib: &Element, group_id: &str, members: &[String], edit: &mut Edit) {
     let mut emptied: Vec<String> = Vec::new();
     for member in members {
         let Some(source) = container_of(cib, member).filter(|c| c.name == "group") else {
@@ -70,15 +89,6 @@ pub fn group_add(cib: &Element, group_id: &str, members: &[String]) -> Result<Ed
             emptied.push(source_id);
         }
     }
-    let created = find(cib, group_id).is_none();
-    edit.changes.push(CibChange::Upsert {
-        section: "resources".into(),
-        element: group,
-    });
-    if created {
-        edit.summary.insert(0, format!("created group {group_id}"));
-    }
-    Ok(edit)
 }
 
 /// `resource group remove G RSC...`: members back to the top level; an

@@ -11,28 +11,37 @@ pub fn resource_create(cib: &Element, args: &[String]) -> Result<Edit> {
     check_new_id(cib, id)?;
     let agent = parse_agent(agent)?;
     let args = parse_resource_args(rest)?;
+    let (primitive, notes) = new_primitive(id, &agent, &args)?;
+    let agent_text = match &agent.provider {
+        Some(p) => format!("{}:{}:{}", agent.class, p, agent.kind),
+        None => format!("{}:{}", agent.class, agent.kind),
+    };
+    let what = format!("created resource {id} ({agent_text}){}", notes.concat());
+    place_new(cib, primitive, &args, what)
+}
+
+/// The `<primitive>` of `resource create`, with a default monitor when none
+/// is given (and a note saying so).
+fn new_primitive(
+    id: &str,
+    agent: &AgentSpec,
+    args: &ResourceArgs,
+) -> Result<(Element, Vec<String>)> {
     let mut primitive = Element::new("primitive")
-        .with_attr("id", id.clone())
+        .with_attr("id", id)
         .with_attr("class", agent.class.clone());
     if let Some(provider) = &agent.provider {
         primitive.set_attr("provider", provider.clone());
     }
     primitive.set_attr("type", agent.kind.clone());
-    for (k, v) in &args.params {
-        set_nv(
-            &mut primitive,
-            "instance_attributes",
-            k,
-            Some(v).filter(|v| !v.is_empty()).map(|v| v.as_str()),
-        );
-    }
-    for (k, v) in &args.meta {
-        set_nv(
-            &mut primitive,
-            "meta_attributes",
-            k,
-            Some(v).filter(|v| !v.is_empty()).map(|v| v.as_str()),
-        );
+    for (tag, pairs) in [
+        ("instance_attributes", &args.params),
+        ("meta_attributes", &args.meta),
+    ] {
+        for (k, v) in pairs {
+            let value = Some(v).filter(|v| !v.is_empty()).map(|v| v.as_str());
+            set_nv(&mut primitive, tag, k, value);
+        }
     }
     if args.disabled {
         set_nv(
@@ -60,56 +69,34 @@ pub fn resource_create(cib: &Element, args: &[String]) -> Result<Edit> {
         notes.push(format!(" with a default monitor every {interval}"));
     }
     set_ops(&mut primitive, &ops, false)?;
-    let agent_text = match &agent.provider {
-        Some(p) => format!("{}:{}:{}", agent.class, p, agent.kind),
-        None => format!("{}:{}", agent.class, agent.kind),
-    };
+    Ok((primitive, notes))
+}
+
+/// A new primitive into the resources: alone, in its `--group`, or
+/// wrapped in its clone.
+fn place_new(cib: &Element, primitive: Element, args: &ResourceArgs, what: String) -> Result<Edit> {
     let mut edit = Edit::new();
-    let what = format!("created resource {id} ({agent_text}){}", notes.concat());
+    let upsert = |element| CibChange::Upsert {
+        section: "resources".into(),
+        element,
+    };
     match (&args.group, &args.clone) {
         (Some(group_id), _) => {
-            let mut group = match find(cib, group_id) {
-                Some(g) if g.name == "group" => g.clone(),
-                Some(other) => refuse!("{group_id:?} is a <{}>, not a group", other.name),
-                None => {
-                    check_new_id(cib, group_id)?;
-                    Element::new("group").with_attr("id", group_id.clone())
-                }
-            };
+            let mut group = group_or_new(cib, group_id)?;
             group.children.push(primitive);
-            edit.push(
-                CibChange::Upsert {
-                    section: "resources".into(),
-                    element: group,
-                },
-                format!("{what} in group {group_id}"),
-            );
+            edit.push(upsert(group), format!("{what} in group {group_id}"));
         }
         (None, Some((promotable, meta))) => {
             let clone = make_clone(cib, primitive, *promotable, meta)?;
             let clone_id = clone.id().unwrap_or_default().to_string();
-            edit.push(
-                CibChange::Upsert {
-                    section: "resources".into(),
-                    element: clone,
-                },
-                format!(
-                    "{what} as {} {clone_id}",
-                    if *promotable {
-                        "promotable clone"
-                    } else {
-                        "clone"
-                    }
-                ),
-            );
+            let kind = if *promotable {
+                "promotable clone"
+            } else {
+                "clone"
+            };
+            edit.push(upsert(clone), format!("{what} as {kind} {clone_id}"));
         }
-        (None, None) => edit.push(
-            CibChange::Upsert {
-                section: "resources".into(),
-                element: primitive,
-            },
-            what,
-        ),
+        (None, None) => edit.push(upsert(primitive), what),
     }
     Ok(edit)
 }

@@ -187,28 +187,9 @@ pub fn parse_base(text: &str) -> Result<(u64, u64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cib::store;
 
     fn live() -> Element {
-        let mut cib = store::empty_cib();
-        let nodes = cib
-            .child_or_insert("configuration")
-            .child_or_insert("nodes");
-        for n in ["node1", "node2"] {
-            nodes.children.push(
-                Element::new("node")
-                    .with_attr("id", n)
-                    .with_attr("uname", n),
-            );
-        }
-        let args: Vec<String> = "web ocf:heartbeat:Dummy"
-            .split(' ')
-            .map(String::from)
-            .collect();
-        admin::resource_create(&cib, &args)
-            .unwrap()
-            .apply(&mut cib)
-            .unwrap();
+        let mut cib = crate::web::two_nodes_and_web();
         admin::property_set(&cib, &["stonith-enabled=false".into()], false)
             .unwrap()
             .apply(&mut cib)
