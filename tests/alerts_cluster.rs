@@ -5,67 +5,12 @@
 //! a fencing and a lost node.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
-use systole::actors::control_socket::StatusReport;
-use systole::cli::localcluster::LocalCluster;
 
-const BIN: &str = env!("CARGO_BIN_EXE_systole");
+mod common;
+use common::TestCluster;
+
 const SAMPLES: &str = "/usr/share/pacemaker/alerts";
-
-struct TestCluster {
-    cluster: LocalCluster,
-    _dir: tempfile::TempDir,
-}
-
-impl TestCluster {
-    fn up(nodes: usize) -> TestCluster {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cluster = LocalCluster::up(Path::new(BIN), dir.path(), nodes, false)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        TestCluster { cluster, _dir: dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.cluster.dir()
-    }
-
-    fn wait(
-        &self,
-        node: &str,
-        what: &str,
-        mut done: impl FnMut(&StatusReport) -> bool,
-    ) -> StatusReport {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        while Instant::now() < deadline {
-            if let Some(report) = self.cluster.status(node) {
-                if done(&report) {
-                    return report;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}\n{}", self.cluster.logs(40));
-    }
-
-    /// `systole --dir DIR [--node NODE] ARGS` (options first: ARGS may
-    /// end with a free-form tail), its standard output.
-    fn cli(&self, node: Option<&str>, args: &[&str]) -> String {
-        let mut command = Command::new(BIN);
-        command.arg("--dir").arg(self.path());
-        if let Some(node) = node {
-            command.args(["--node", node]);
-        }
-        command.args(args);
-        let out = command.output().expect("systole runs");
-        assert!(
-            out.status.success(),
-            "systole {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-}
 
 fn sample(name: &str) -> String {
     let path = PathBuf::from(SAMPLES).join(name);
@@ -127,7 +72,7 @@ fn debians_sample_alert_agents_hear_resources_attributes_fencing_and_nodes() {
     let file_agent = sample("alert_file.sh.sample");
     let snmp_agent = sample("alert_snmp.sh.sample");
     let cluster = TestCluster::up(3);
-    let report = cluster.wait("node1", "a DC and the demo resources", |r| {
+    let report = cluster.wait("node1", 40_000, "a DC and the demo resources", |r| {
         r.dc.is_some() && !r.resources.is_empty() && r.resources.iter().all(|x| x.nodes.len() == 1)
     });
     let dc = report.dc.clone().unwrap();
@@ -135,7 +80,7 @@ fn debians_sample_alert_agents_hear_resources_attributes_fencing_and_nodes() {
     let snmptrap = fake_snmptrap(cluster.path());
     let snmp_dir = cluster.path().join("snmp");
     let create_file = format!("path={file_agent}");
-    cluster.cli(
+    cluster.run_ok(
         None,
         &[
             "alert",
@@ -150,11 +95,11 @@ fn debians_sample_alert_agents_hear_resources_attributes_fencing_and_nodes() {
         ],
     );
     let recipient = format!("value={}", log.display());
-    cluster.cli(None, &["alert", "recipient", "add", "file", &recipient]);
+    cluster.run_ok(None, &["alert", "recipient", "add", "file", &recipient]);
     let create_snmp = format!("path={snmp_agent}");
     let binary = format!("trap_binary={}", snmptrap.display());
     let persistent = format!("trap_snmp_persistent_dir={}", snmp_dir.display());
-    cluster.cli(
+    cluster.run_ok(
         None,
         &[
             "alert",
@@ -169,11 +114,11 @@ fn debians_sample_alert_agents_hear_resources_attributes_fencing_and_nodes() {
             "timeout=10s",
         ],
     );
-    cluster.cli(
+    cluster.run_ok(
         None,
         &["alert", "recipient", "add", "snmp", "value=192.0.2.1"],
     );
-    let listed = cluster.cli(None, &["alert", "list"]);
+    let listed = cluster.run_ok(None, &["alert", "list"]);
     assert!(listed.contains("Alert: file"), "{listed}");
     assert!(
         listed.contains("Recipient: snmp-recipient (value=192.0.2.1)"),
@@ -181,7 +126,7 @@ fn debians_sample_alert_agents_hear_resources_attributes_fencing_and_nodes() {
     );
 
     // A resource starts: the node that ran it says so.
-    cluster.cli(
+    cluster.run_ok(
         None,
         &[
             "resource",
@@ -193,7 +138,7 @@ fn debians_sample_alert_agents_hear_resources_attributes_fencing_and_nodes() {
             "interval=1s",
         ],
     );
-    let report = cluster.wait("node1", "alerted started", |r| {
+    let report = cluster.wait("node1", 40_000, "alerted started", |r| {
         r.resources
             .iter()
             .any(|x| x.id == "alerted" && x.nodes.len() == 1)
@@ -242,7 +187,7 @@ fn debians_sample_alert_agents_hear_resources_attributes_fencing_and_nodes() {
     assert!(trap.contains("-c public 192.0.2.1"), "{trap}");
 
     // An attribute change, from the node whose manager wrote it.
-    cluster.cli(
+    cluster.run_ok(
         Some("node1"),
         &[
             "attrd-updater",
@@ -266,7 +211,7 @@ fn debians_sample_alert_agents_hear_resources_attributes_fencing_and_nodes() {
         .find(|n| *n != dc)
         .unwrap()
         .to_string();
-    let fenced = cluster.cli(Some(&dc), &["fence", &victim]);
+    let fenced = cluster.run_ok(Some(&dc), &["fence", &victim]);
     assert!(fenced.contains(&format!("fenced {victim}")), "{fenced}");
     wait_for_line(
         &cluster,

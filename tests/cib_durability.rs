@@ -5,12 +5,12 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 use systole::actors::message::CibChange;
 use systole::cli::localcluster::{nodes_in, pid_path, read_pid, LocalCluster};
 use systole::model::cib::xml::Element;
 
-const BIN: &str = env!("CARGO_BIN_EXE_systole");
+mod common;
+use common::{wait_until as wait, BIN};
 
 /// A cluster in its own temporary directory, stopped and removed on drop.
 struct Cluster {
@@ -65,17 +65,6 @@ fn property(cib: &Element, name: &str) -> Option<String> {
         }
     });
     found
-}
-
-fn wait(timeout_ms: u64, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 #[test]

@@ -5,7 +5,7 @@
 //! chosen by their host lists, manual fencing confirmation, and a clean stop.
 //! Each test has its own directory and cluster, stopped on drop.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 use systole::actors::control_socket::{self, ControlRequest, ControlResponse, StatusReport};
@@ -17,7 +17,8 @@ use systole::model::cib::xml::Element;
 mod private_systemd;
 use private_systemd::PrivateSystemd;
 
-const BIN: &str = env!("CARGO_BIN_EXE_systole");
+mod common;
+use common::{TestCluster, BIN};
 
 /// An init script whose state is its node's own (next to its init.d), so
 /// three "machines" on one host do not share it.
@@ -36,96 +37,26 @@ case "$1" in
 esac
 "#;
 
-struct TestCluster {
-    cluster: LocalCluster,
-    _dir: tempfile::TempDir,
-}
-
-impl TestCluster {
-    /// A cluster of `nodes` with no resources; `agents` gives settings of
-    /// each node's `[agents]` table before the daemons start.
-    fn up(nodes: usize, agents: impl Fn(&Path) -> Vec<(&'static str, String)>) -> TestCluster {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let configs = systole::cli::localcluster::prepare(dir.path(), nodes).unwrap();
-        for config in configs {
-            let home = config.parent().unwrap();
-            let mut table: toml::Table =
-                toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
-            let section = table
-                .entry("agents")
-                .or_insert_with(|| toml::Value::Table(Default::default()))
-                .as_table_mut()
-                .unwrap();
-            for (key, value) in agents(home) {
-                section.insert(key.to_string(), toml::Value::String(value));
-            }
-            std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
+/// A cluster of `nodes` with no resources; `agents` gives settings of
+/// each node's `[agents]` table before the daemons start.
+fn up(nodes: usize, agents: impl Fn(&Path) -> Vec<(&'static str, String)>) -> TestCluster {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let configs = systole::cli::localcluster::prepare(dir.path(), nodes).unwrap();
+    for config in configs {
+        let home = config.parent().unwrap();
+        let mut table: toml::Table =
+            toml::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+        let section = table
+            .entry("agents")
+            .or_insert_with(|| toml::Value::Table(Default::default()))
+            .as_table_mut()
+            .unwrap();
+        for (key, value) in agents(home) {
+            section.insert(key.to_string(), toml::Value::String(value));
         }
-        let cluster = LocalCluster::up(Path::new(BIN), dir.path(), nodes, true)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        TestCluster { cluster, _dir: dir }
+        std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
     }
-
-    fn path(&self) -> &Path {
-        self.cluster.dir()
-    }
-
-    fn socket(&self, node: &str) -> PathBuf {
-        self.cluster.socket(node)
-    }
-
-    fn wait(
-        &self,
-        node: &str,
-        timeout_ms: u64,
-        what: &str,
-        mut done: impl FnMut(&StatusReport) -> bool,
-    ) -> StatusReport {
-        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Some(report) = self.cluster.status(node) {
-                for r in &report.resources {
-                    assert!(r.nodes.len() <= 1, "SAFETY: {} on {:?}", r.id, r.nodes);
-                }
-                if done(&report) {
-                    return report;
-                }
-                last = Some(report);
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        panic!(
-            "timed out waiting for {what}; last status: {last:#?}\n{}",
-            self.cluster.logs(40)
-        );
-    }
-
-    fn modify(&self, change: CibChange) {
-        self.cluster
-            .modify("node1", change)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-    }
-
-    fn cli(&self, args: &[&str]) -> (bool, String, String) {
-        let out = Command::new(BIN)
-            .args(args)
-            .arg("--dir")
-            .arg(self.path())
-            .output()
-            .expect("systole runs");
-        (
-            out.status.success(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-
-    fn cli_ok(&self, args: &[&str]) -> String {
-        let (ok, out, err) = self.cli(args);
-        assert!(ok, "systole {args:?} failed: {err}\n{out}");
-        out
-    }
+    TestCluster::start(dir, nodes, true)
 }
 
 fn resource(xml: &str) -> CibChange {
@@ -172,7 +103,7 @@ fn every_class_runs_and_a_monitor_failure_shows_in_both_status_forms() {
     )
     .unwrap_or_else(|e| panic!("cannot start a private systemd: {e}"));
     let (bus, units) = (systemd.bus_address(), systemd.unit_dir());
-    let cluster = TestCluster::up(3, |home| {
+    let cluster = up(3, |home| {
         let init = home.join("init.d");
         std::fs::create_dir_all(&init).unwrap();
         let script = init.join("systole-test");
@@ -185,32 +116,41 @@ fn every_class_runs_and_a_monitor_failure_shows_in_both_status_forms() {
             ("systemd_dropin_dir", units.display().to_string()),
         ]
     });
-    cluster.modify(property("stonith-enabled", "false"));
+    cluster.modify("node1", property("stonith-enabled", "false"));
     let op = |id: &str| {
         format!(
             r#"<operations><op id="{id}-mon" name="monitor" interval="2s" timeout="20s"/></operations>"#
         )
     };
-    cluster.modify(resource(&format!(
+    cluster.modify("node1", resource(&format!(
         r#"<primitive id="ocf-dummy" class="ocf" provider="systole" type="Dummy">{}</primitive>"#,
         op("ocf-dummy")
     )));
-    cluster.modify(resource(&format!(
-        r#"<primitive id="lsb-test" class="lsb" type="systole-test">{}</primitive>"#,
-        op("lsb-test")
-    )));
+    cluster.modify(
+        "node1",
+        resource(&format!(
+            r#"<primitive id="lsb-test" class="lsb" type="systole-test">{}</primitive>"#,
+            op("lsb-test")
+        )),
+    );
     // One systemd serves all three "machines" here, so each unit is
     // looked for (probed) and run only where it is put.
-    cluster.modify(resource(&format!(
-        r#"<primitive id="unit-a" class="systemd" type="systole-test-a">{}</primitive>"#,
-        op("unit-a")
-    )));
-    cluster.modify(resource(&format!(
-        r#"<primitive id="unit-b" class="service" type="systole-test-b">{}</primitive>"#,
-        op("unit-b")
-    )));
+    cluster.modify(
+        "node1",
+        resource(&format!(
+            r#"<primitive id="unit-a" class="systemd" type="systole-test-a">{}</primitive>"#,
+            op("unit-a")
+        )),
+    );
+    cluster.modify(
+        "node1",
+        resource(&format!(
+            r#"<primitive id="unit-b" class="service" type="systole-test-b">{}</primitive>"#,
+            op("unit-b")
+        )),
+    );
     for (id, node) in [("unit-a", "node1"), ("unit-b", "node2")] {
-        cluster.modify(constraint(&format!(
+        cluster.modify("node1", constraint(&format!(
             r#"<rsc_location id="only-{id}" rsc="{id}" node="{node}" score="INFINITY" resource-discovery="exclusive"/>"#
         )));
     }
@@ -249,7 +189,7 @@ fn every_class_runs_and_a_monitor_failure_shows_in_both_status_forms() {
     assert_eq!(action.node, lsb_node);
     assert_eq!(action.interval_ms, 2_000);
     assert!(action.last_rc_change > 1_700_000_000);
-    let json = cluster.cli_ok(&["status", "--json"]);
+    let json = cluster.run_ok(None, &["status", "--json"]);
     let value: serde_json::Value = serde_json::from_str(&json).unwrap();
     let actions = value["failed_actions"].as_array().unwrap();
     assert!(actions.iter().any(|a| a["resource"] == "lsb-test"
@@ -267,7 +207,7 @@ fn every_class_runs_and_a_monitor_failure_shows_in_both_status_forms() {
         .unwrap();
     assert_eq!(lsb["fail_counts"][&lsb_node], 1, "{lsb}");
     assert_eq!(lsb["failed"], true);
-    let text = cluster.cli_ok(&["status"]);
+    let text = cluster.run_ok(None, &["status"]);
     assert!(text.contains("Failed Resource Actions:"), "{text}");
     assert!(
         text.contains(&format!(
@@ -283,17 +223,17 @@ fn every_class_runs_and_a_monitor_failure_shows_in_both_status_forms() {
             .iter()
             .any(|x| x.id == "lsb-test" && x.nodes.len() == 1)
     });
-    cluster.cli_ok(&["resource", "cleanup", "lsb-test"]);
+    cluster.run_ok(None, &["resource", "cleanup", "lsb-test"]);
     cluster.wait("node1", 30_000, "the failure cleaned up", |r| {
         !r.failed_actions.iter().any(|a| a.resource == "lsb-test")
     });
     // A deleted resource disappears from status once stopped.
-    cluster.cli_ok(&["resource", "delete", "ocf-dummy"]);
+    cluster.run_ok(None, &["resource", "delete", "ocf-dummy"]);
     cluster.wait("node1", 30_000, "ocf-dummy gone from status", |r| {
         !r.resources.iter().any(|x| x.id == "ocf-dummy")
     });
     // Stopping the systemd resources stops the units.
-    cluster.cli_ok(&["resource", "disable", "unit-a", "unit-b"]);
+    cluster.run_ok(None, &["resource", "disable", "unit-a", "unit-b"]);
     cluster.wait("node1", 30_000, "the units stopped", |r| {
         r.resources
             .iter()
@@ -322,9 +262,9 @@ fn debians_ping_ethmonitor_and_healthcpu_set_attributes_and_red_health_empties_a
             "{agent} is missing: apt-get install resource-agents pacemaker-resource-agents"
         );
     }
-    let cluster = TestCluster::up(3, |_| Vec::new());
-    cluster.modify(property("stonith-enabled", "false"));
-    cluster.modify(property("node-health-strategy", "migrate-on-red"));
+    let cluster = up(3, |_| Vec::new());
+    cluster.modify("node1", property("stonith-enabled", "false"));
+    cluster.modify("node1", property("node-health-strategy", "migrate-on-red"));
     // Health agents must keep running on an unhealthy node: that is where
     // they report from.
     let clone = |id: &str, agent: &str, params: &str, interval: &str| {
@@ -344,22 +284,28 @@ fn debians_ping_ethmonitor_and_healthcpu_set_attributes_and_red_health_empties_a
     ]
     .concat();
     let ping = clone("ping", r#"pacemaker" type="ping"#, &ping_params, "3s");
-    cluster.modify(resource(&ping));
+    cluster.modify("node1", resource(&ping));
     let health_params = [nv("cpu", "red_limit", "0"), nv("cpu", "yellow_limit", "0")].concat();
-    cluster.modify(resource(&clone(
-        "cpu",
-        r#"pacemaker" type="HealthCPU"#,
-        &health_params,
-        "2s",
-    )));
+    cluster.modify(
+        "node1",
+        resource(&clone(
+            "cpu",
+            r#"pacemaker" type="HealthCPU"#,
+            &health_params,
+            "2s",
+        )),
+    );
     let eth_params = nv("eth", "interface", "lo");
-    cluster.modify(resource(&clone(
-        "eth",
-        r#"heartbeat" type="ethmonitor"#,
-        &eth_params,
-        "3s",
-    )));
-    cluster.modify(resource(
+    cluster.modify(
+        "node1",
+        resource(&clone(
+            "eth",
+            r#"heartbeat" type="ethmonitor"#,
+            &eth_params,
+            "3s",
+        )),
+    );
+    cluster.modify("node1", resource(
         r#"<primitive id="web" class="ocf" provider="systole" type="Dummy"><operations><op id="web-mon" name="monitor" interval="2s" timeout="20s"/></operations></primitive>"#,
     ));
     // ping's score: 1000 per host reached, on every node.
@@ -382,7 +328,7 @@ fn debians_ping_ethmonitor_and_healthcpu_set_attributes_and_red_health_empties_a
             })
         },
     );
-    let text = cluster.cli_ok(&["status"]);
+    let text = cluster.run_ok(None, &["status"]);
     assert!(
         text.contains("Node Attributes:") && text.contains("pingd"),
         "{text}"
@@ -482,7 +428,7 @@ fn debians_ping_ethmonitor_and_healthcpu_set_attributes_and_red_health_empties_a
 
 #[test]
 fn host_lists_choose_the_device_and_a_manual_fence_is_confirmed() {
-    let cluster = TestCluster::up(5, |_| Vec::new());
+    let cluster = up(5, |_| Vec::new());
     // The DC (Raft's leader: any node) watches; two others are the victims.
     let dc = cluster
         .wait("node1", 30_000, "a DC", |r| r.dc.is_some())
@@ -494,7 +440,7 @@ fn host_lists_choose_the_device_and_a_manual_fence_is_confirmed() {
         .collect();
     let (home, a, b) = (dc.as_str(), others[0].as_str(), others[1].as_str());
     let dir = cluster.path().display().to_string();
-    cluster.modify(property("stonith-enabled", "true"));
+    cluster.modify("node1", property("stonith-enabled", "true"));
     let device = |id: &str, pid_dir: &str, hosts: &str| {
         resource(&format!(
             r#"<primitive id="{id}" class="stonith" type="fence_systole_local">
@@ -509,17 +455,23 @@ fn host_lists_choose_the_device_and_a_manual_fence_is_confirmed() {
     };
     // fence-2 can fence a; fence-3 is the only one for b, and broken (its
     // pid_dir does not exist), which its monitor shows.
-    cluster.modify(device("fence-2", &dir, a));
-    cluster.modify(device("fence-3", &format!("{dir}/nonexistent"), b));
-    cluster.modify(resource(
+    cluster.modify("node1", device("fence-2", &dir, a));
+    cluster.modify("node1", device("fence-3", &format!("{dir}/nonexistent"), b));
+    cluster.modify("node1", resource(
         r#"<primitive id="web" class="ocf" provider="systole" type="Dummy"><operations><op id="web-mon" name="monitor" interval="2s" timeout="20s"/></operations></primitive>"#,
     ));
-    cluster.modify(constraint(&format!(
-        r#"<rsc_location id="web-on-b" rsc="web" node="{b}" score="100"/>"#
-    )));
-    cluster.modify(constraint(&format!(
-        r#"<rsc_location id="web-then-home" rsc="web" node="{home}" score="50"/>"#
-    )));
+    cluster.modify(
+        "node1",
+        constraint(&format!(
+            r#"<rsc_location id="web-on-b" rsc="web" node="{b}" score="100"/>"#
+        )),
+    );
+    cluster.modify(
+        "node1",
+        constraint(&format!(
+            r#"<rsc_location id="web-then-home" rsc="web" node="{home}" score="50"/>"#
+        )),
+    );
     let report = cluster.wait(home, 30_000, "web on b, fence-3's monitor failed", |r| {
         runs(r, "web").as_deref() == Some(b)
             && r.failed_actions
@@ -555,12 +507,14 @@ fn host_lists_choose_the_device_and_a_manual_fence_is_confirmed() {
         "web must wait for fencing"
     );
     // ...until an operator who powered node3 off says so.
-    let (ok, _, err) = cluster.cli(&["fence", "confirm", home, "--node", home]);
+    let common::CliOutput {
+        ok, stderr: err, ..
+    } = cluster.run(None, &["fence", "confirm", home, "--node", home]);
     assert!(
         !ok && err.contains("member"),
         "confirming a member must be refused: {err}"
     );
-    let confirmed = cluster.cli_ok(&["fence", "confirm", b, "--node", home]);
+    let confirmed = cluster.run_ok(None, &["fence", "confirm", b, "--node", home]);
     assert!(
         confirmed.contains(&format!("{b} recorded as off")),
         "{confirmed}"
@@ -579,22 +533,25 @@ fn host_lists_choose_the_device_and_a_manual_fence_is_confirmed() {
         "{manual:?}"
     );
     // Fencing levels from the command line.
-    cluster.cli_ok(&["fence", "level", "add", "1", a, "fence-2", "--node", home]);
-    let levels = cluster.cli_ok(&["fence", "level", "list", "--node", home]);
+    cluster.run_ok(
+        None,
+        &["fence", "level", "add", "1", a, "fence-2", "--node", home],
+    );
+    let levels = cluster.run_ok(None, &["fence", "level", "list", "--node", home]);
     assert_eq!(levels, format!("Target: {a}\n  Level 1 - fence-2\n"));
-    cluster.cli_ok(&["fence", "level", "remove", "1", "--node", home]);
+    cluster.run_ok(None, &["fence", "level", "remove", "1", "--node", home]);
 }
 
 #[test]
 fn cluster_stop_moves_a_nodes_resources_away_without_fencing() {
-    let cluster = TestCluster::up(3, |_| Vec::new());
+    let cluster = up(3, |_| Vec::new());
     let dir = cluster.path().display().to_string();
-    cluster.modify(property("stonith-enabled", "true"));
-    cluster.modify(resource(&format!(
+    cluster.modify("node1", property("stonith-enabled", "true"));
+    cluster.modify("node1", resource(&format!(
         r#"<primitive id="fence" class="stonith" type="fence_systole_local"><instance_attributes id="fp"><nvpair id="fp-d" name="pid_dir" value="{dir}"/></instance_attributes></primitive>"#
     )));
     for id in ["a", "b", "c"] {
-        cluster.modify(resource(&format!(
+        cluster.modify("node1", resource(&format!(
             r#"<primitive id="{id}" class="ocf" provider="systole" type="Dummy"><operations><op id="{id}-mon" name="monitor" interval="2s" timeout="20s"/></operations></primitive>"#
         )));
     }
@@ -602,23 +559,31 @@ fn cluster_stop_moves_a_nodes_resources_away_without_fencing() {
         ["a", "b", "c"].iter().all(|id| runs(r, id).is_some())
     });
     // Which agents there are, what they take, and a create checked against it.
-    let listed = cluster.cli_ok(&["resource", "agents", "ocf:systole"]);
+    let listed = cluster.run_ok(None, &["resource", "agents", "ocf:systole"]);
     assert!(listed.lines().any(|l| l == "ocf:systole:Dummy"), "{listed}");
-    let stonith = cluster.cli_ok(&["resource", "agents", "stonith"]);
+    let stonith = cluster.run_ok(None, &["resource", "agents", "stonith"]);
     assert!(stonith.contains("stonith:fence_systole_local"), "{stonith}");
-    let described = cluster.cli_ok(&["resource", "describe", "stonith:fence_systole_local"]);
+    let described = cluster.run_ok(
+        None,
+        &["resource", "describe", "stonith:fence_systole_local"],
+    );
     assert!(
         described.contains("pid_dir (string, required)"),
         "{described}"
     );
     assert!(described.contains("pcmk_host_list"), "{described}");
-    let (ok, _, err) = cluster.cli(&[
-        "resource",
-        "create",
-        "f2",
-        "stonith:fence_systole_local",
-        "pid_dri=/x",
-    ]);
+    let common::CliOutput {
+        ok, stderr: err, ..
+    } = cluster.run(
+        None,
+        &[
+            "resource",
+            "create",
+            "f2",
+            "stonith:fence_systole_local",
+            "pid_dri=/x",
+        ],
+    );
     assert!(!ok, "an unknown parameter must be refused");
     assert!(err.contains("has no parameter 'pid_dri'"), "{err}");
     assert!(
@@ -627,17 +592,22 @@ fn cluster_stop_moves_a_nodes_resources_away_without_fencing() {
         ),
         "the agent's own words: {err}"
     );
-    let (ok, _, err) = cluster.cli(&["resource", "create", "x", "ocf:nobody:Nothing"]);
+    let common::CliOutput {
+        ok, stderr: err, ..
+    } = cluster.run(None, &["resource", "create", "x", "ocf:nobody:Nothing"]);
     assert!(!ok && err.contains("nothing created"), "{err}");
-    cluster.cli_ok(&[
-        "resource",
-        "create",
-        "f2",
-        "stonith:fence_systole_local",
-        "pid_dri=/x",
-        "--force",
-        "--disabled",
-    ]);
+    cluster.run_ok(
+        None,
+        &[
+            "resource",
+            "create",
+            "f2",
+            "stonith:fence_systole_local",
+            "pid_dri=/x",
+            "--force",
+            "--disabled",
+        ],
+    );
     let leaving = ["node2", "node3"]
         .into_iter()
         .find(|n| {

@@ -25,7 +25,8 @@ use systole::actors::message::CibChange;
 use systole::cli::localcluster::{node_dir, pid_path, read_pid, socket_path, LocalCluster};
 use systole::model::cib::xml::Element;
 
-const BIN: &str = env!("CARGO_BIN_EXE_systole");
+mod common;
+use common::{wait_until as wait, BIN};
 
 /// A cluster in its own temporary directory, stopped and removed on drop
 /// (extra daemons started here write pid files `cluster down` finds).
@@ -215,17 +216,6 @@ fn assert_single_placement(report: &StatusReport) {
             resource.nodes
         );
     }
-}
-
-fn wait(timeout_ms: u64, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
 }
 
 fn property(cib: &Element, name: &str) -> Option<String> {

@@ -2,88 +2,18 @@
 //! each test in its own directory, stopped and removed afterwards. At every
 //! poll no primitive may be active on two nodes.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 use systole::actors::control_socket::{self, ControlRequest, ControlResponse, StatusReport};
-use systole::cli::localcluster::LocalCluster;
 
-const BIN: &str = env!("CARGO_BIN_EXE_systole");
+mod common;
+use common::{TestCluster, BIN};
 
-/// A cluster in its own temporary directory, stopped and removed on drop.
-struct TestCluster {
-    cluster: LocalCluster,
-    _dir: tempfile::TempDir,
-}
-
-impl TestCluster {
-    fn up(nodes: usize) -> TestCluster {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cluster = LocalCluster::up(Path::new(BIN), dir.path(), nodes, false)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        TestCluster { cluster, _dir: dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.cluster.dir()
-    }
-
-    fn socket(&self, node: &str) -> PathBuf {
-        self.cluster.socket(node)
-    }
-
-    fn logs(&self) -> String {
-        self.cluster.logs(40)
-    }
-
-    /// Polls `node`'s status until `done` holds, checking the safety
-    /// invariant at every poll.
-    fn wait(
-        &self,
-        node: &str,
-        timeout_ms: u64,
-        what: &str,
-        mut done: impl FnMut(&StatusReport) -> bool,
-    ) -> StatusReport {
-        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Some(report) = self.cluster.status(node) {
-                assert_single_placement(&report, self);
-                if done(&report) {
-                    return report;
-                }
-                last = Some(report);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "timed out waiting for {what}; last status: {last:#?}\n{}",
-            self.logs()
-        );
-    }
-
-    fn kill9(&self, node: &str) {
-        self.cluster.kill9(node);
-    }
-
-    fn actors(&self, node: &str) -> serde_json::Value {
-        match control_socket::call(&self.socket(node), &ControlRequest::Actors, 3_000) {
-            Ok(ControlResponse::Actors { tree, .. }) => serde_json::to_value(tree).unwrap(),
-            other => panic!("actors: {other:?}"),
-        }
-    }
-}
-
-fn assert_single_placement(report: &StatusReport, cluster: &TestCluster) {
-    for resource in &report.resources {
-        assert!(
-            resource.nodes.len() <= 1,
-            "SAFETY: {} active on {:?}\n{}",
-            resource.id,
-            resource.nodes,
-            cluster.logs()
-        );
+/// A node's supervision tree, as JSON.
+fn actors(cluster: &TestCluster, node: &str) -> serde_json::Value {
+    match control_socket::call(&cluster.socket(node), &ControlRequest::Actors, 3_000) {
+        Ok(ControlResponse::Actors { tree, .. }) => serde_json::to_value(tree).unwrap(),
+        other => panic!("actors: {other:?}"),
     }
 }
 
@@ -221,7 +151,7 @@ fn every_actor_kind_restarts_after_an_injected_crash_and_resources_keep_running(
         );
         let deadline = Instant::now() + Duration::from_secs(5);
         loop {
-            let tree = cluster.actors(&node);
+            let tree = actors(&cluster, &node);
             let restarts = find_actor(&tree, actor)
                 .and_then(|a| a["restarts"].as_u64())
                 .unwrap_or(0);
@@ -246,7 +176,7 @@ fn every_actor_kind_restarts_after_an_injected_crash_and_resources_keep_running(
     // The node still works and nothing moved.
     let after = cluster.wait(&node, 10_000, "status after the crashes", all_started);
     assert_eq!(placement(&after), placement(&before));
-    let tree = cluster.actors(&node);
+    let tree = actors(&cluster, &node);
     assert_eq!(tree["state"], "running");
 }
 
@@ -425,7 +355,7 @@ fn a_node_stopped_with_sigterm_hands_its_resources_over_without_being_fenced() {
         !after.fencing.iter().any(|f| f.target == leaving),
         "a cleanly stopped node must not be fenced: {:?}\n{}",
         after.fencing,
-        cluster.logs()
+        cluster.logs(40)
     );
     // Its own resources were stopped before it left: nothing runs there.
     let run = cluster.path().join(&leaving).join("rsctmp");
@@ -537,7 +467,7 @@ fn settle_after(cluster: &TestCluster, seen: usize) -> String {
         assert!(
             Instant::now() < deadline,
             "no settled transition after {seen}:\n{history}\n{}",
-            cluster.logs()
+            cluster.logs(40)
         );
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -635,7 +565,7 @@ fn the_history_is_on_every_node_and_survives_the_dc() {
         assert!(
             Instant::now() < deadline,
             "no vip recovery in {history:#?}\n{}",
-            cluster.logs()
+            cluster.logs(40)
         );
         std::thread::sleep(Duration::from_millis(200));
     };

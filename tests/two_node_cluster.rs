@@ -3,72 +3,34 @@
 //! every resource; when the killed node comes back it is re-added as a
 //! voter. At every poll no primitive may be active on two nodes.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 use systole::actors::control_socket::StatusReport;
-use systole::cli::localcluster::LocalCluster;
 
-const BIN: &str = env!("CARGO_BIN_EXE_systole");
+mod common;
+use common::TestCluster;
 
-struct TestCluster {
-    cluster: LocalCluster,
-    _dir: tempfile::TempDir,
+/// Polls `node`'s status until `done` holds (no primitive active twice at
+/// any poll); the report and when it held.
+fn wait(
+    cluster: &TestCluster,
+    node: &str,
+    timeout_ms: u64,
+    what: &str,
+    done: impl FnMut(&StatusReport) -> bool,
+) -> (StatusReport, Instant) {
+    let report = cluster.wait(node, timeout_ms, what, done);
+    (report, Instant::now())
 }
 
-impl TestCluster {
-    fn up() -> TestCluster {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let cluster = LocalCluster::up(Path::new(BIN), dir.path(), 2, false)
-            .unwrap_or_else(|e| panic!("{e:#}"));
-        TestCluster { cluster, _dir: dir }
-    }
-
-    /// Polls `node`'s status until `done` holds, checking at every poll
-    /// that no primitive is active twice; returns the report and when.
-    fn wait(
-        &self,
-        node: &str,
-        timeout_ms: u64,
-        what: &str,
-        mut done: impl FnMut(&StatusReport) -> bool,
-    ) -> (StatusReport, Instant) {
-        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Some(report) = self.cluster.status(node) {
-                for resource in &report.resources {
-                    assert!(
-                        resource.nodes.len() <= 1,
-                        "SAFETY: {} active on {:?}\n{}",
-                        resource.id,
-                        resource.nodes,
-                        self.cluster.logs(60)
-                    );
-                }
-                if done(&report) {
-                    return (report, Instant::now());
-                }
-                last = Some(report);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!(
-            "timed out waiting for {what}; last status: {last:#?}\n{}",
-            self.cluster.logs(80)
-        );
-    }
-
-    /// A fenced node's machine reboots: the agents' state of its old boot
-    /// is gone (the local fence agent only kills the daemon).
-    fn reboot_state(&self, node: &str) {
-        let stamp = self
-            .cluster
-            .dir()
-            .join(node)
-            .join("rsctmp")
-            .join(systole::os::rsctmp::BOOT_STAMP);
-        std::fs::write(stamp, "an earlier boot").expect("write the boot stamp");
-    }
+/// A fenced node's machine reboots: the agents' state of its old boot
+/// is gone (the local fence agent only kills the daemon).
+fn reboot_state(cluster: &TestCluster, node: &str) {
+    let stamp = cluster
+        .path()
+        .join(node)
+        .join("rsctmp")
+        .join(systole::os::rsctmp::BOOT_STAMP);
+    std::fs::write(stamp, "an earlier boot").expect("write the boot stamp");
 }
 
 /// `node` is DC and runs everything: every primitive, and one instance of
@@ -106,10 +68,14 @@ fn voters(report: &StatusReport) -> Vec<String> {
 /// Kills `victim` (the DC or not), and checks the survivor takes over and
 /// the victim rejoins as a voter.
 fn survivor_takes_over_and_the_peer_rejoins(kill_the_dc: bool) {
-    let cluster = TestCluster::up();
-    let (before, _) = cluster.wait("node1", 30_000, "all demo resources started", |r| {
-        r.dc.is_some() && r.resources.iter().all(|x| x.nodes.len() == 1 && !x.failed)
-    });
+    let cluster = TestCluster::up(2);
+    let (before, _) = wait(
+        &cluster,
+        "node1",
+        30_000,
+        "all demo resources started",
+        |r| r.dc.is_some() && r.resources.iter().all(|x| x.nodes.len() == 1 && !x.failed),
+    );
     assert_eq!(voters(&before), ["node1", "node2"]);
     let dc = before.dc.clone().unwrap();
     let other = if dc == "node1" { "node2" } else { "node1" };
@@ -122,13 +88,20 @@ fn survivor_takes_over_and_the_peer_rejoins(kill_the_dc: bool) {
     cluster.cluster.kill9(&victim);
     // DC of the one-voter configuration (a DC that outlives its peer
     // steps down first: it has lost its majority).
-    let (_, dc_at) = cluster.wait(&survivor, 30_000, "the survivor as DC alone", |r| {
-        r.dc.as_deref() == Some(survivor.as_str()) && voters(r) == [survivor.as_str()]
-    });
-    let (after, started_at) =
-        cluster.wait(&survivor, 30_000, "every resource on the survivor", |r| {
-            all_started_on(r, &survivor)
-        });
+    let (_, dc_at) = wait(
+        &cluster,
+        &survivor,
+        30_000,
+        "the survivor as DC alone",
+        |r| r.dc.as_deref() == Some(survivor.as_str()) && voters(r) == [survivor.as_str()],
+    );
+    let (after, started_at) = wait(
+        &cluster,
+        &survivor,
+        30_000,
+        "every resource on the survivor",
+        |r| all_started_on(r, &survivor),
+    );
     eprintln!(
         "two-node failover (killed {}): survivor DC after {} ms, every resource started after {} ms",
         if kill_the_dc { "the DC" } else { "the other node" },
@@ -148,13 +121,13 @@ fn survivor_takes_over_and_the_peer_rejoins(kill_the_dc: bool) {
         after.nodes
     );
     // The fenced node's machine comes back (rebooted) and rejoins.
-    cluster.reboot_state(&victim);
+    reboot_state(&cluster, &victim);
     let restarted_at = Instant::now();
     cluster
         .cluster
         .start(2, false)
         .unwrap_or_else(|e| panic!("{e:#}"));
-    let (back, rejoined_at) = cluster.wait(&survivor, 30_000, "two voters again", |r| {
+    let (back, rejoined_at) = wait(&cluster, &survivor, 30_000, "two voters again", |r| {
         voters(r) == ["node1", "node2"]
             && r.nodes.iter().all(|n| n.online)
             && r.resources.iter().all(|x| x.nodes.len() == 1 && !x.failed)
@@ -165,14 +138,15 @@ fn survivor_takes_over_and_the_peer_rejoins(kill_the_dc: bool) {
     );
     assert!(back.quorate);
     // The rejoined node sees the same configuration.
-    cluster.wait(&victim, 10_000, "the rejoined node's view", |r| {
+    wait(&cluster, &victim, 10_000, "the rejoined node's view", |r| {
         voters(r) == ["node1", "node2"] && r.dc.is_some()
     });
     // And the pair is a real two-voter cluster: it survives a second loss.
     let dc = back.dc.clone().unwrap();
     let other = if dc == "node1" { "node2" } else { "node1" };
     cluster.cluster.kill9(other);
-    cluster.wait(
+    wait(
+        &cluster,
         &dc,
         30_000,
         "every resource on the DC after a second loss",
@@ -195,10 +169,14 @@ fn killing_the_dc_makes_the_survivor_fence_it_and_take_over() {
 /// says why in `status`; the warning goes once the peer is back.
 #[test]
 fn without_fencing_the_survivor_waits_and_says_why() {
-    let cluster = TestCluster::up();
-    let (before, _) = cluster.wait("node1", 30_000, "all demo resources started", |r| {
-        r.dc.is_some() && r.resources.iter().all(|x| x.nodes.len() == 1 && !x.failed)
-    });
+    let cluster = TestCluster::up(2);
+    let (before, _) = wait(
+        &cluster,
+        "node1",
+        30_000,
+        "all demo resources started",
+        |r| r.dc.is_some() && r.resources.iter().all(|x| x.nodes.len() == 1 && !x.failed),
+    );
     let dc = before.dc.clone().unwrap();
     let victim = if dc == "node1" { "node2" } else { "node1" };
     let change = systole::actors::message::CibChange::SetProperty {
@@ -215,7 +193,7 @@ fn without_fencing_the_survivor_waits_and_says_why() {
             .as_ref()
             .and_then(|c| c.two_node_warning.clone())
     };
-    let (waiting, _) = cluster.wait(&dc, 30_000, "the warning in status", |r| {
+    let (waiting, _) = wait(&cluster, &dc, 30_000, "the warning in status", |r| {
         warning(r).is_some_and(|w| w.contains("fencing disabled"))
     });
     assert_eq!(waiting.dc, None, "no DC without quorum");
@@ -235,7 +213,7 @@ fn without_fencing_the_survivor_waits_and_says_why() {
         .cluster
         .start(2, false)
         .unwrap_or_else(|e| panic!("{e:#}"));
-    cluster.wait(&dc, 30_000, "a DC again and no warning", |r| {
+    wait(&cluster, &dc, 30_000, "a DC again and no warning", |r| {
         r.dc.is_some() && r.quorate && warning(r).is_none()
     });
 }

@@ -154,19 +154,25 @@ fn upsert(alert: Element, summary: String) -> Edit {
     edit
 }
 
+/// The `id=` an element is given (it must be new), else a free id from
+/// `base`.
+fn take_new_id(cib: &Element, plain: &mut Vec<(String, String)>, base: &str) -> Result<String> {
+    match take(plain, "id") {
+        Some(id) => {
+            check_new_id(cib, &id)?;
+            Ok(id)
+        }
+        None => Ok(fresh_id(cib, base)),
+    }
+}
+
 /// `alert create path=P [id=ID] [description=D] [options ...] [meta ...] [select ...]`.
 pub fn alert_create(cib: &Element, tokens: &[String]) -> Result<Edit> {
     let mut args = parse_args(tokens)?;
     let Some(path) = take(&mut args.plain, "path") else {
         return Err(AdminError("usage: alert create path=PATH [id=ID] [description=TEXT] [options k=v...] [meta k=v...] [select nodes|fencing|resources|attributes|attribute=NAME...]".into()));
     };
-    let id = match take(&mut args.plain, "id") {
-        Some(id) => {
-            check_new_id(cib, &id)?;
-            id
-        }
-        None => fresh_id(cib, "alert"),
-    };
+    let id = take_new_id(cib, &mut args.plain, "alert")?;
     let description = take(&mut args.plain, "description");
     refuse_extra(&args.plain, "path=, id=, description=")?;
     let mut alert = Element::new("alert")
@@ -237,13 +243,7 @@ pub fn recipient_add(cib: &Element, alert_id: &str, tokens: &[String]) -> Result
             "alert {alert_id} already has recipient {value:?}"
         )));
     }
-    let id = match take(&mut args.plain, "id") {
-        Some(id) => {
-            check_new_id(cib, &id)?;
-            id
-        }
-        None => fresh_id(cib, &format!("{alert_id}-recipient")),
-    };
+    let id = take_new_id(cib, &mut args.plain, &format!("{alert_id}-recipient"))?;
     let description = take(&mut args.plain, "description");
     refuse_extra(&args.plain, "value=, id=, description=")?;
     let mut recipient = Element::new("recipient")

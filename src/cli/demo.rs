@@ -106,6 +106,32 @@ fn tour(dir: &std::path::Path) -> anyhow::Result<()> {
     let killed_at = Instant::now();
     unsafe { libc::kill(pid, libc::SIGKILL) };
 
+    report = watch_failover(&survivor_socket, &victim, killed_at)?;
+    // Let the rest of the resources settle before the final picture.
+    let _ = localcluster::wait_for(5_000, "the cluster to settle", || {
+        localcluster::status(&survivor_socket)
+            .map(|r| {
+                let settled = r
+                    .resources
+                    .iter()
+                    .filter(|r| r.parent.as_deref() != Some("ping-clone"))
+                    .all(|r| r.nodes.len() == 1 && !r.nodes.contains(&victim));
+                report = r;
+                settled
+            })
+            .unwrap_or(false)
+    });
+    print!("{}", crate::cli::status_text::render(&report));
+    Ok(())
+}
+
+/// Shows each change the survivor sees after `victim` was killed, until
+/// vip runs elsewhere; the status then.
+fn watch_failover(
+    survivor_socket: &std::path::Path,
+    victim: &str,
+    killed_at: Instant,
+) -> anyhow::Result<StatusReport> {
     let mut last_state = String::new();
     let deadline = killed_at + Duration::from_millis(FAILOVER_TIMEOUT_MS);
     loop {
@@ -113,7 +139,7 @@ fn tour(dir: &std::path::Path) -> anyhow::Result<()> {
             bail!("vip did not fail over within {FAILOVER_TIMEOUT_MS} ms");
         }
         std::thread::sleep(Duration::from_millis(100));
-        let Ok(now) = localcluster::status(&survivor_socket) else {
+        let Ok(now) = localcluster::status(survivor_socket) else {
             continue;
         };
         let victim_online = now.nodes.iter().any(|n| n.name == victim && n.online);
@@ -136,24 +162,7 @@ fn tour(dir: &std::path::Path) -> anyhow::Result<()> {
                 killed_at.elapsed().as_millis(),
                 vip_at[0]
             );
-            report = now;
-            break;
+            return Ok(now);
         }
     }
-    // Let the rest of the resources settle before the final picture.
-    let _ = localcluster::wait_for(5_000, "the cluster to settle", || {
-        localcluster::status(&survivor_socket)
-            .map(|r| {
-                let settled = r
-                    .resources
-                    .iter()
-                    .filter(|r| r.parent.as_deref() != Some("ping-clone"))
-                    .all(|r| r.nodes.len() == 1 && !r.nodes.contains(&victim));
-                report = r;
-                settled
-            })
-            .unwrap_or(false)
-    });
-    print!("{}", crate::cli::status_text::render(&report));
-    Ok(())
 }

@@ -10,6 +10,21 @@ use crate::model::cib::xml::Element;
 use crate::scheduler;
 use std::fmt::Write;
 
+/// `systole explain RESOURCE`, on the live CIB.
+pub fn command(target: &crate::cli::args::Target, resource: &str) -> anyhow::Result<i32> {
+    use crate::actors::control_socket::{ControlRequest, ControlResponse};
+    use anyhow::Context;
+    match crate::cli::target::ask(target, ControlRequest::CibGet)? {
+        ControlResponse::Cib { xml } => {
+            let cib = Element::parse(&xml).context("the daemon's CIB")?;
+            let now = crate::cli::target::now_epoch_s();
+            print!("{}", explain(&cib, resource, now)?);
+        }
+        other => anyhow::bail!("unexpected answer {other:?}"),
+    }
+    Ok(0)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ExplainError {
     #[error("no resource {0} in the configuration")]
@@ -147,70 +162,84 @@ pub fn explain(cib: &Element, id: &str, now_epoch_s: i64) -> Result<String, Expl
     let mut out = String::new();
     let _ = writeln!(out, "{id} ({})", element.name);
     for &r in &indices {
-        let rsc = &w.rscs[r];
-        let now: Vec<&str> = rsc
-            .current
-            .iter()
-            .map(|c| w.nodes[c.node].name.as_str())
-            .collect();
-        let next = outcome.plan.assigned[r].map(|n| w.nodes[n].name.as_str());
-        let label = if rsc.id == id {
-            String::new()
-        } else {
-            format!("{}: ", rsc.id)
-        };
-        let _ = writeln!(
-            out,
-            "  {label}runs on {}; the scheduler places it {}",
-            if now.is_empty() {
-                "no node".to_string()
-            } else {
-                now.join(", ")
-            },
-            match next {
-                Some(node) if now == [node] => format!("on {node} again (it stays)"),
-                Some(node) => format!("on {node}"),
-                None => "nowhere (it stays stopped)".to_string(),
-            }
-        );
-        let _ = writeln!(
-            out,
-            "  {label}scores by node (higher wins, -INFINITY = may not run there):"
-        );
-        for (n, node) in w.nodes.iter().enumerate() {
-            let score = outcome.plan.final_scores[r].get(n).copied().unwrap_or(0);
-            let mut why = Vec::new();
-            if !node.online {
-                why.push("node offline");
-            }
-            if node.standby {
-                why.push("node in standby");
-            }
-            if node.maintenance {
-                why.push("node in maintenance");
-            }
-            if node.unclean {
-                why.push("node unclean");
-            }
-            if !outcome.plan.allowed[r][n] {
-                why.push("not allowed by constraints or failures");
-            }
-            if rsc.banned_by_failures.get(n).copied().unwrap_or(false) {
-                why.push("migration-threshold reached");
-            }
-            let _ = writeln!(
-                out,
-                "    {:<16} {:>10}{}",
-                node.name,
-                score_words(score),
-                if why.is_empty() {
-                    String::new()
-                } else {
-                    format!("  ({})", why.join(", "))
-                }
-            );
-        }
+        explain_placement(&mut out, &outcome, r, id);
     }
+    explain_configuration(&mut out, cib, element, id);
+    Ok(out)
+}
+
+/// Where resource `r` runs, where the scheduler places it, and each node's
+/// score with what keeps it from running there.
+fn explain_placement(out: &mut String, outcome: &scheduler::Outcome, r: usize, id: &str) {
+    let w = &outcome.working;
+    let rsc = &w.rscs[r];
+    let now: Vec<&str> = rsc
+        .current
+        .iter()
+        .map(|c| w.nodes[c.node].name.as_str())
+        .collect();
+    let next = outcome.plan.assigned[r].map(|n| w.nodes[n].name.as_str());
+    let label = if rsc.id == id {
+        String::new()
+    } else {
+        format!("{}: ", rsc.id)
+    };
+    let _ = writeln!(
+        out,
+        "  {label}runs on {}; the scheduler places it {}",
+        if now.is_empty() {
+            "no node".to_string()
+        } else {
+            now.join(", ")
+        },
+        match next {
+            Some(node) if now == [node] => format!("on {node} again (it stays)"),
+            Some(node) => format!("on {node}"),
+            None => "nowhere (it stays stopped)".to_string(),
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  {label}scores by node (higher wins, -INFINITY = may not run there):"
+    );
+    for (n, node) in w.nodes.iter().enumerate() {
+        let score = outcome.plan.final_scores[r].get(n).copied().unwrap_or(0);
+        let mut why = Vec::new();
+        for (holds, reason) in [
+            (!node.online, "node offline"),
+            (node.standby, "node in standby"),
+            (node.maintenance, "node in maintenance"),
+            (node.unclean, "node unclean"),
+            (
+                !outcome.plan.allowed[r][n],
+                "not allowed by constraints or failures",
+            ),
+            (
+                rsc.banned_by_failures.get(n).copied().unwrap_or(false),
+                "migration-threshold reached",
+            ),
+        ] {
+            if holds {
+                why.push(reason);
+            }
+        }
+        let _ = writeln!(
+            out,
+            "    {:<16} {:>10}{}",
+            node.name,
+            score_words(score),
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", why.join(", "))
+            }
+        );
+    }
+}
+
+/// The configuration that pulls the resource: constraints naming it,
+/// stickiness, target-role, failures.
+fn explain_configuration(out: &mut String, cib: &Element, element: &Element, id: &str) {
     let constraint_lines = constraints(cib, id);
     let _ = writeln!(out, "  constraints:");
     if constraint_lines.is_empty() {
@@ -246,7 +275,6 @@ pub fn explain(cib: &Element, id: &str, now_epoch_s: i64) -> Result<String, Expl
             let _ = writeln!(out, "    {line}");
         }
     }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -110,44 +110,7 @@ pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
     for (index, name) in names.iter().enumerate() {
         let home = node_dir(&dir, name);
         std::fs::create_dir_all(home.join("state"))?;
-        let config = NodeConfig {
-            cluster_name: "demo".into(),
-            node_name: name.clone(),
-            bind: format!("127.0.0.1:{}", ports[index]).parse()?,
-            peers: names
-                .iter()
-                .enumerate()
-                .filter(|(j, _)| *j != index)
-                .map(|(j, peer)| PeerConfig {
-                    name: peer.clone(),
-                    addr: format!("127.0.0.1:{}", ports[j])
-                        .parse()
-                        .expect("loopback address"),
-                })
-                .collect(),
-            multicast: None,
-            authkey: authkey.clone(),
-            state_dir: home.join("state"),
-            socket: home.join("systole.sock"),
-            pid_file: Some(home.join("systole.pid")),
-            agents_dir: Some(agents_dir.clone()),
-            ocf_root: PathBuf::from("/usr/lib/ocf"),
-            expected_votes: None,
-            initial_voters: names.clone(),
-            initial_witnesses: Vec::new(),
-            election_timeout_ms: 500,
-            two_node: nodes == 2,
-            heartbeat_interval_ms: if nodes > LARGE_CLUSTER_NODES {
-                LARGE_CLUSTER_HEARTBEAT_INTERVAL_MS
-            } else {
-                100
-            },
-            heartbeat_timeout_ms: 600,
-            realtime: true,
-            admin_group: None,
-            readonly_group: None,
-            log_file: None,
-        };
+        let config = node_config(&dir, &names, &ports, index);
         // Each node its own agents' state (HA_RSCTMP), as on separate
         // machines; emptied when the machine has rebooted.
         let agents = crate::actors::config::AgentSettings {
@@ -159,6 +122,51 @@ pub fn prepare(dir: &Path, nodes: usize) -> anyhow::Result<Vec<PathBuf>> {
         paths.push(path);
     }
     Ok(paths)
+}
+
+/// Node `index` of the local cluster in `dir` of `names` on loopback `ports`.
+fn node_config(dir: &Path, names: &[String], ports: &[u16], index: usize) -> NodeConfig {
+    let home = node_dir(dir, &names[index]);
+    NodeConfig {
+        cluster_name: "demo".into(),
+        node_name: names[index].clone(),
+        bind: format!("127.0.0.1:{}", ports[index])
+            .parse()
+            .expect("loopback address"),
+        peers: names
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != index)
+            .map(|(j, peer)| PeerConfig {
+                name: peer.clone(),
+                addr: format!("127.0.0.1:{}", ports[j])
+                    .parse()
+                    .expect("loopback address"),
+            })
+            .collect(),
+        multicast: None,
+        authkey: dir.join("authkey"),
+        state_dir: home.join("state"),
+        socket: home.join("systole.sock"),
+        pid_file: Some(home.join("systole.pid")),
+        agents_dir: Some(dir.join("agents")),
+        ocf_root: PathBuf::from("/usr/lib/ocf"),
+        expected_votes: None,
+        initial_voters: names.to_vec(),
+        initial_witnesses: Vec::new(),
+        election_timeout_ms: 500,
+        two_node: names.len() == 2,
+        heartbeat_interval_ms: if names.len() > LARGE_CLUSTER_NODES {
+            LARGE_CLUSTER_HEARTBEAT_INTERVAL_MS
+        } else {
+            100
+        },
+        heartbeat_timeout_ms: 600,
+        realtime: true,
+        admin_group: None,
+        readonly_group: None,
+        log_file: None,
+    }
 }
 
 /// Starts one node's daemon in the background, detached from this process.

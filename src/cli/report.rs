@@ -2,8 +2,14 @@
 //! ([`crate::actors::report`]) written as one gzipped tarball, as crm_report
 //! writes one.
 
-use crate::actors::report::Report;
+use anyhow::{bail, Context};
 use std::io::Write;
+use std::path::PathBuf;
+
+use crate::actors::control_socket::{self, ControlRequest, ControlResponse};
+use crate::actors::report::Report;
+use crate::cli::args::Target;
+use crate::cli::target::{now_epoch_s, resolve_socket};
 
 fn append(
     builder: &mut tar::Builder<impl Write>,
@@ -77,4 +83,55 @@ fn readme(report: &Report) -> String {
         text.push_str(&format!("  {node}: no answer ({why})\n"));
     }
     text
+}
+
+/// A report window's end: a date-time, epoch seconds or `-DURATION` ago.
+fn report_time(text: &str, now_epoch_s: i64) -> anyhow::Result<i64> {
+    if let Some(ago) = text.strip_prefix('-') {
+        let ms = crate::model::cib::time::read_duration_ms(ago)?;
+        return Ok(now_epoch_s - (ms / 1000) as i64);
+    }
+    Ok(crate::model::cib::time::read_datetime(text)?)
+}
+
+pub fn command(
+    target: &Target,
+    from: &str,
+    to: Option<&str>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<i32> {
+    let now = now_epoch_s();
+    let from_epoch_s = report_time(from, now).context("--from")?;
+    let to_epoch_s = match to {
+        Some(to) => report_time(to, now).context("--to")?,
+        None => now,
+    };
+    if from_epoch_s > to_epoch_s {
+        bail!("--from is after --to: the window is empty");
+    }
+    let socket = resolve_socket(target)?;
+    let request = ControlRequest::Report {
+        from_epoch_s,
+        to_epoch_s,
+    };
+    let report = match control_socket::call(&socket, &request, 90_000)? {
+        ControlResponse::Report(report) => report,
+        ControlResponse::Error(error) => bail!("{error}"),
+        other => bail!("unexpected answer {other:?}"),
+    };
+    let stamp = crate::admin::iso8601(now).replace([':', '-'], "");
+    let name = format!("systole-report-{}", stamp.trim_end_matches('Z'));
+    let path = out.unwrap_or_else(|| PathBuf::from(format!("{name}.tar.gz")));
+    let bytes = tarball(&report, &name)?;
+    std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+    println!(
+        "wrote {}: CIB, {} transitions, {} nodes' settings and logs",
+        path.display(),
+        report.history.len(),
+        report.parts.len()
+    );
+    for (node, why) in &report.missing {
+        println!("  {node} did not answer: {why}");
+    }
+    Ok(0)
 }

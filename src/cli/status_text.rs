@@ -3,7 +3,7 @@
 //! attributes, fail counts, failed actions and the fencing history, times
 //! in UTC.
 
-use crate::actors::control_socket::StatusReport;
+use crate::actors::control_socket::{NodeReport, ResourceReport, StatusReport};
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -12,42 +12,19 @@ pub fn render(report: &StatusReport) -> String {
     let mut report = report.clone();
     report.nodes.sort_by(|a, b| a.name.cmp(&b.name));
     let report = &report;
-    let online: Vec<&str> = report
-        .nodes
-        .iter()
-        .filter(|n| !n.remote && n.online && !n.standby && !n.maintenance)
-        .map(|n| n.name.as_str())
-        .collect();
-    let remote_online: Vec<&str> = report
-        .nodes
-        .iter()
-        .filter(|n| n.remote && n.online && !n.standby && !n.maintenance)
-        .map(|n| n.name.as_str())
-        .collect();
-    let remote_offline: Vec<&str> = report
-        .nodes
-        .iter()
-        .filter(|n| n.remote && !n.online)
-        .map(|n| n.name.as_str())
-        .collect();
-    let standby: Vec<&str> = report
-        .nodes
-        .iter()
-        .filter(|n| n.online && n.standby)
-        .map(|n| n.name.as_str())
-        .collect();
-    let maintenance: Vec<&str> = report
-        .nodes
-        .iter()
-        .filter(|n| n.online && n.maintenance)
-        .map(|n| n.name.as_str())
-        .collect();
-    let offline: Vec<&str> = report
-        .nodes
-        .iter()
-        .filter(|n| !n.remote && !n.online)
-        .map(|n| n.name.as_str())
-        .collect();
+    render_summary(&mut out, report);
+    render_node_list(&mut out, report);
+    render_resources(&mut out, report);
+    render_node_attributes(&mut out, report);
+    render_fail_counts(&mut out, report);
+    render_failed_actions(&mut out, report);
+    render_config_errors(&mut out, report);
+    render_fencing(&mut out, report);
+    out
+}
+
+/// "Cluster Summary:": the DC, quorum, warnings, when and counts.
+fn render_summary(out: &mut String, report: &StatusReport) {
     let _ = writeln!(out, "Cluster Summary:");
     let _ = writeln!(out, "  * Cluster: {}", report.cluster);
     match &report.dc {
@@ -101,25 +78,46 @@ pub fn render(report: &StatusReport) -> String {
         "  * {} resource instances configured",
         report.resources.len()
     );
+}
+
+/// "Node List:": the nodes by state, as crm_mon groups them.
+fn render_node_list(out: &mut String, report: &StatusReport) {
+    let names = |keep: fn(&NodeReport) -> bool| -> Vec<&str> {
+        report
+            .nodes
+            .iter()
+            .filter(|n| keep(n))
+            .map(|n| n.name.as_str())
+            .collect()
+    };
     let _ = writeln!(out, "\nNode List:");
     for (label, list) in [
-        ("Online", &online),
-        ("Standby", &standby),
-        ("Maintenance", &maintenance),
-        ("OFFLINE", &offline),
-        ("RemoteOnline", &remote_online),
-        ("RemoteOFFLINE", &remote_offline),
+        (
+            "Online",
+            names(|n| !n.remote && n.online && !n.standby && !n.maintenance),
+        ),
+        ("Standby", names(|n| n.online && n.standby)),
+        ("Maintenance", names(|n| n.online && n.maintenance)),
+        ("OFFLINE", names(|n| !n.remote && !n.online)),
+        (
+            "RemoteOnline",
+            names(|n| n.remote && n.online && !n.standby && !n.maintenance),
+        ),
+        ("RemoteOFFLINE", names(|n| n.remote && !n.online)),
     ] {
         if !list.is_empty() {
             let _ = writeln!(out, "  * {label}: [ {} ]", list.join(" "));
         }
     }
+}
+
+/// "Full List of Resources:": each resource, members under their parent.
+fn render_resources(out: &mut String, report: &StatusReport) {
     let _ = writeln!(out, "\nFull List of Resources:");
     if report.resources.is_empty() {
         let _ = writeln!(out, "  * No resources");
     }
-    let mut by_parent: BTreeMap<Option<&str>, Vec<&crate::actors::control_socket::ResourceReport>> =
-        BTreeMap::new();
+    let mut by_parent: BTreeMap<Option<&str>, Vec<&ResourceReport>> = BTreeMap::new();
     let mut order: Vec<Option<&str>> = Vec::new();
     for resource in &report.resources {
         let parent = resource.parent.as_deref();
@@ -151,34 +149,38 @@ pub fn render(report: &StatusReport) -> String {
             );
         }
     }
-    render_node_attributes(&mut out, report);
-    render_fail_counts(&mut out, report);
-    render_failed_actions(&mut out, report);
-    if !report.config_errors.is_empty() {
+}
+
+fn render_config_errors(out: &mut String, report: &StatusReport) {
+    if report.config_errors.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nConfiguration Errors (left out of scheduling; `systole cib verify`):"
+    );
+    for line in &report.config_errors {
+        let _ = writeln!(out, "  * {line}");
+    }
+}
+
+fn render_fencing(out: &mut String, report: &StatusReport) {
+    if report.fencing.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nFencing History:");
+    // Newest first, as crm_mon shows it.
+    for record in report.fencing.iter().rev() {
         let _ = writeln!(
             out,
-            "\nConfiguration Errors (left out of scheduling; `systole cib verify`):"
+            "  * {} of {} {}: {}, completed='{}'",
+            record.action,
+            record.target,
+            if record.ok { "successful" } else { "FAILED" },
+            record.detail,
+            ctime(record.at_epoch_s)
         );
-        for line in &report.config_errors {
-            let _ = writeln!(out, "  * {line}");
-        }
     }
-    if !report.fencing.is_empty() {
-        let _ = writeln!(out, "\nFencing History:");
-        // Newest first, as crm_mon shows it.
-        for record in report.fencing.iter().rev() {
-            let _ = writeln!(
-                out,
-                "  * {} of {} {}: {}, completed='{}'",
-                record.action,
-                record.target,
-                if record.ok { "successful" } else { "FAILED" },
-                record.detail,
-                ctime(record.at_epoch_s)
-            );
-        }
-    }
-    out
 }
 
 fn ctime(epoch_s: i64) -> String {

@@ -66,29 +66,9 @@ pub fn edit_for(cib: &Element, form: &ActionForm, now_epoch_s: i64) -> Result<Ed
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cib::store;
 
     fn cib() -> Element {
-        let mut cib = store::empty_cib();
-        let args: Vec<String> = "web ocf:heartbeat:Dummy"
-            .split(' ')
-            .map(String::from)
-            .collect();
-        admin::resource_create(&cib, &args)
-            .unwrap()
-            .apply(&mut cib)
-            .unwrap();
-        let nodes = cib
-            .child_or_insert("configuration")
-            .child_or_insert("nodes");
-        for n in ["node1", "node2"] {
-            nodes.children.push(
-                Element::new("node")
-                    .with_attr("id", n)
-                    .with_attr("uname", n),
-            );
-        }
-        cib
+        crate::web::two_nodes_and_web()
     }
 
     fn form(action: &str, node: &str, resource: &str) -> ActionForm {

@@ -11,6 +11,7 @@
 
 pub mod actions;
 pub mod auth;
+pub mod command;
 pub mod layout;
 pub mod metrics;
 pub mod pages;
@@ -60,6 +61,32 @@ pub fn check_options(options: &WebOptions) -> Result<(), WebError> {
         });
     }
     Ok(())
+}
+
+/// The page tests' CIB: nodes node1 and node2, and a Dummy resource `web`.
+#[cfg(test)]
+fn two_nodes_and_web() -> crate::model::cib::xml::Element {
+    use crate::model::cib::xml::Element;
+    let mut cib = crate::model::cib::store::empty_cib();
+    let nodes = cib
+        .child_or_insert("configuration")
+        .child_or_insert("nodes");
+    for n in ["node1", "node2"] {
+        nodes.children.push(
+            Element::new("node")
+                .with_attr("id", n)
+                .with_attr("uname", n),
+        );
+    }
+    let args: Vec<String> = "web ocf:heartbeat:Dummy"
+        .split(' ')
+        .map(String::from)
+        .collect();
+    crate::admin::resource_create(&cib, &args)
+        .unwrap()
+        .apply(&mut cib)
+        .unwrap();
+    cib
 }
 
 #[cfg(test)]

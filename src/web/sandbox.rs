@@ -126,7 +126,7 @@ impl WhatIf {
                 if !known.iter().any(|k| k == node) {
                     return Err(format!("no node {node:?} (nodes: {})", known.join(", ")));
                 }
-                crate::cli::simulate::set_node(&mut cib, node, up);
+                crate::admin::what_if::set_node(&mut cib, node, up);
                 said.push(format!(
                     "{node} {}",
                     if up { "comes up" } else { "goes down" }
@@ -134,7 +134,7 @@ impl WhatIf {
             }
         }
         for spec in words(&self.op_fail) {
-            crate::cli::simulate::inject_failure(&mut cib, spec, now_epoch_s)
+            crate::admin::what_if::inject_failure(&mut cib, spec, now_epoch_s)
                 .map_err(|e| format!("operation failure {spec:?}: {e:#}"))?;
             said.push(format!("operation {spec} fails"));
         }
@@ -187,34 +187,15 @@ pub fn parse_base(text: &str) -> Result<(u64, u64), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::cib::store;
 
     fn live() -> Element {
-        let mut cib = store::empty_cib();
-        let nodes = cib
-            .child_or_insert("configuration")
-            .child_or_insert("nodes");
-        for n in ["node1", "node2"] {
-            nodes.children.push(
-                Element::new("node")
-                    .with_attr("id", n)
-                    .with_attr("uname", n),
-            );
-        }
-        let args: Vec<String> = "web ocf:heartbeat:Dummy"
-            .split(' ')
-            .map(String::from)
-            .collect();
-        admin::resource_create(&cib, &args)
-            .unwrap()
-            .apply(&mut cib)
-            .unwrap();
+        let mut cib = crate::web::two_nodes_and_web();
         admin::property_set(&cib, &["stonith-enabled=false".into()], false)
             .unwrap()
             .apply(&mut cib)
             .unwrap();
         for n in ["node1", "node2"] {
-            crate::cli::simulate::set_node(&mut cib, n, true);
+            crate::admin::what_if::set_node(&mut cib, n, true);
         }
         cib
     }
