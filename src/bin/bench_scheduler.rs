@@ -187,12 +187,12 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
             let mut working = unpack::unpack(typed, now, Default::default());
             next(2, &mut t);
             let plan = assign::assign(&working);
-            systole::scheduler::remote::settle(&mut working, &plan);
+            systole::scheduler::assign::remote::settle(&mut working, &plan);
             next(3, &mut t);
             let (mut fence, mut reason) = systole::scheduler::fencing(&working);
             if working.nodes.iter().any(|n| n.connection.is_some()) {
                 let prelim = actions::Model::build(&working, &plan, &fence).decisions();
-                systole::scheduler::remote::fence_unrecoverable(
+                systole::scheduler::assign::remote::fence_unrecoverable(
                     &mut working,
                     &plan,
                     &prelim,
@@ -204,7 +204,8 @@ fn child(file: &Path, runs: usize, stages: bool) -> anyhow::Result<()> {
             model.finish(&fence);
             let decisions = model.decisions();
             next(4, &mut t);
-            let summary = systole::scheduler::summary::summary(&model, &decisions, &fence, &reason);
+            let summary =
+                systole::scheduler::actions::summary::summary(&model, &decisions, &fence, &reason);
             drop(model);
             next(5, &mut t);
             let g = graph::build(&working, &plan, &decisions, &fence);

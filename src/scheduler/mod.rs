@@ -1,12 +1,19 @@
 //! The policy engine: a pure function from CIB and "now" to a transition graph.
 //!
-//! The stages follow Pacemaker's scheduler, one file each:
-//! [`unpack`] (CIB to working set, history replay), [`assign`] (nodes and
-//! roles), [`remote`] (Pacemaker Remote nodes follow their connection, and
-//! are fenced when it is unrecoverable), [`actions`] (what each resource
-//! must do, and the summary),
-//! [`order`] (which action waits for which), [`graph`] (the petgraph DAG);
-//! [`health`] turns node health attributes into scores for [`assign`].
+//! The stages follow Pacemaker's scheduler, a folder each, run in this order
+//! by [`run_with`]:
+//! 1. [`unpack`]: the typed CIB becomes the working set (nodes and their
+//!    state, resources flattened into an arena, operation histories
+//!    replayed, definition changes found);
+//! 2. [`assign`]: every resource gets a node and a role (locations,
+//!    colocations, utilization, clone instances, node health); remote nodes
+//!    follow their connection, and [`assign::fencing`] decides who is fenced;
+//! 3. [`actions`]: what each resource must do and how the actions are
+//!    ordered (Pacemaker's action model), read off as the summary;
+//! 4. [`graph`]: the transition graph, a petgraph DAG of actions with their
+//!    orderings, and the [`graph::plan`] the DC carries out.
+//!
+//! [`transition`] holds the types of the answer.
 //!
 //! ```
 //! let cib = systole::model::cib::xml::Element::parse(r#"<cib have-quorum="1"><configuration>
@@ -25,27 +32,17 @@
 
 pub mod actions;
 pub mod assign;
-pub mod collective;
-pub mod colocation;
 #[cfg(test)]
 mod config_error_tests;
-pub mod constraints;
-pub mod create;
-pub mod definition;
 pub mod graph;
-pub mod health;
-pub mod instances;
-pub mod order;
-pub mod plan;
-pub mod remote;
-pub mod status;
-pub mod summary;
-pub mod unfence;
+pub mod transition;
 pub mod unpack;
-pub mod utilization;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+// The status view and the DC's plan, at the paths their callers know.
+pub use assign::fencing::fencing;
+pub use graph::plan;
+pub use transition::{Action, Meta, Task, Transition};
+pub use unpack::status;
 
 use crate::model::cib::xml::Element;
 pub use crate::model::cib::AgentSpec;
@@ -55,224 +52,6 @@ use crate::model::cib::{Cib, ModelError};
 pub enum SchedulerError {
     #[error("invalid CIB: {0}")]
     Model(#[from] ModelError),
-}
-
-/// What an action does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Task {
-    Start,
-    Stop,
-    /// A recurring monitor, or a probe when `interval_ms` is 0.
-    Monitor,
-    Promote,
-    Demote,
-    MigrateTo,
-    MigrateFrom,
-    Notify,
-    /// Reload changed parameters in place (the agent supports it).
-    Reload,
-    /// Cancel a recurring operation (`interval_ms`; meta `operation`).
-    Cancel,
-    /// Forget the resource's history on the node (its agent changed).
-    Delete,
-    /// Clear the resource's fail count on the node.
-    ClearFailcount,
-    Fence,
-    /// A pseudo-action: a synchronisation point run by nobody (e.g. a stop
-    /// implied by fencing, a group's "running").
-    Pseudo,
-}
-
-impl Task {
-    pub fn name(self) -> &'static str {
-        match self {
-            Task::Start => "start",
-            Task::Stop => "stop",
-            Task::Monitor => "monitor",
-            Task::Promote => "promote",
-            Task::Demote => "demote",
-            Task::MigrateTo => "migrate_to",
-            Task::MigrateFrom => "migrate_from",
-            Task::Notify => "notify",
-            Task::Reload => "reload",
-            Task::Cancel => "cancel",
-            Task::Delete => "delete",
-            Task::ClearFailcount => "clear_failcount",
-            Task::Fence => "stonith",
-            Task::Pseudo => "pseudo",
-        }
-    }
-}
-
-/// One action of the transition graph.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Action {
-    pub task: Task,
-    /// The lrm resource id (`db:0` for anonymous clone instances).
-    pub resource: Option<String>,
-    /// The resource's agent, shared by all of its actions.
-    pub agent: Option<Arc<AgentSpec>>,
-    /// Node uname the action runs on (the fence target for Fence).
-    pub node: Option<String>,
-    pub interval_ms: u64,
-    pub timeout_ms: u64,
-    /// The resource's parameters, shared by all of its actions.
-    pub params: Arc<BTreeMap<String, String>>,
-    /// CRM_meta_* style extras: `op_target_rc` for probes, fence `action`,
-    /// pseudo-action name in `name`.
-    pub meta: Meta,
-}
-
-/// An action's few meta attributes, sorted by name: a map API over a vector,
-/// since a `BTreeMap` node costs half a kilobyte and a graph has an action
-/// per resource and node.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Meta(Vec<(String, String)>);
-
-impl Meta {
-    pub fn new() -> Self {
-        Meta(Vec::new())
-    }
-
-    pub fn get(&self, key: &str) -> Option<&String> {
-        self.0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key))
-            .ok()
-            .map(|i| &self.0[i].1)
-    }
-
-    pub fn contains_key(&self, key: &str) -> bool {
-        self.get(key).is_some()
-    }
-
-    /// Sets `key`, returning its previous value (as `BTreeMap::insert`).
-    pub fn insert(&mut self, key: String, value: String) -> Option<String> {
-        match self
-            .0
-            .binary_search_by(|(k, _)| k.as_str().cmp(key.as_str()))
-        {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
-            Err(i) => {
-                // Grown one entry at a time: most actions carry one or two
-                // entries, and a graph holds hundreds of thousands of them.
-                self.0.reserve_exact(1);
-                self.0.insert(i, (key, value));
-                None
-            }
-        }
-    }
-
-    pub fn remove(&mut self, key: &str) -> Option<String> {
-        let i = self.0.binary_search_by(|(k, _)| k.as_str().cmp(key)).ok()?;
-        Some(self.0.remove(i).1)
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The entries in key order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-}
-
-impl std::fmt::Debug for Meta {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map().entries(self.iter()).finish()
-    }
-}
-
-impl FromIterator<(String, String)> for Meta {
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> Self {
-        let mut m = Meta::new();
-        for (k, v) in iter {
-            m.insert(k, v);
-        }
-        m
-    }
-}
-
-impl<'a> IntoIterator for &'a Meta {
-    type Item = (&'a String, &'a String);
-    type IntoIter = std::iter::Map<
-        std::slice::Iter<'a, (String, String)>,
-        fn(&'a (String, String)) -> (&'a String, &'a String),
-    >;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
-    }
-}
-
-impl Action {
-    /// Pacemaker's operation key, `RSC_TASK_INTERVAL`.
-    pub fn key(&self) -> String {
-        match (&self.resource, self.task) {
-            (_, Task::Fence) => format!(
-                "stonith-{}-{}",
-                self.node.as_deref().unwrap_or(""),
-                self.meta
-                    .get("action")
-                    .map(String::as_str)
-                    .unwrap_or("reboot")
-            ),
-            (Some(r), Task::Pseudo) => format!(
-                "{}_{}_0",
-                r,
-                self.meta
-                    .get("name")
-                    .map(String::as_str)
-                    .unwrap_or("pseudo")
-            ),
-            (Some(r), Task::Notify) => format!(
-                "{}_{}_notify_{}_0",
-                r,
-                self.meta
-                    .get("notify_type")
-                    .map(String::as_str)
-                    .unwrap_or("pre"),
-                self.meta
-                    .get("notify_operation")
-                    .map(String::as_str)
-                    .unwrap_or("start")
-            ),
-            (Some(r), t) => format!("{}_{}_{}", r, t.name(), self.interval_ms),
-            (None, t) => self
-                .meta
-                .get("name")
-                .cloned()
-                .unwrap_or_else(|| t.name().to_string()),
-        }
-    }
-}
-
-/// The scheduler's answer.
-#[derive(Debug, Clone)]
-pub struct Transition {
-    /// Edge a -> b: b may run only after a completed.
-    pub graph: petgraph::graph::DiGraph<Action, ()>,
-    /// The "Transition Summary" bullet lines.
-    pub summary: Vec<String>,
-    /// What the scheduler left out of the CIB because it could not use it
-    /// (and warnings); everything else was scheduled.
-    pub config_errors: Vec<crate::model::cib::verify::ConfigIssue>,
-}
-
-impl Transition {
-    /// Whether carrying the transition out changes anything: a graph of
-    /// pseudo-actions only (the `load_stopped_NODE` steps every transition
-    /// has under a placement strategy) runs nothing, and must not count as
-    /// work, or a DC that schedules again after each transition would run
-    /// one every second forever.
-    pub fn has_work(&self) -> bool {
-        self.graph
-            .node_weights()
-            .any(|action| action.task != Task::Pseudo)
-    }
 }
 
 /// Everything the scheduler worked out, for `simulate` (scores, status).
@@ -313,19 +92,25 @@ pub fn run_with(
     let typed = Cib::from_xml(cib, now_epoch_s)?;
     let mut working = unpack::unpack(typed, now_epoch_s, options);
     let plan = assign::assign(&working);
-    remote::settle(&mut working, &plan);
+    assign::remote::settle(&mut working, &plan);
     let (mut fence, mut fence_reason) = fencing(&working);
     // Remote nodes whose connection cannot be recovered are fenced when
     // they still have something to stop or probe: decided from the actions
     // before fencing is applied to them.
     if working.nodes.iter().any(|n| n.connection.is_some()) {
         let prelim = actions::Model::build(&working, &plan, &fence).decisions();
-        remote::fence_unrecoverable(&mut working, &plan, &prelim, &mut fence, &mut fence_reason);
+        assign::remote::fence_unrecoverable(
+            &mut working,
+            &plan,
+            &prelim,
+            &mut fence,
+            &mut fence_reason,
+        );
     }
     let mut model = actions::Model::build(&working, &plan, &fence);
     model.finish(&fence);
     let decisions = model.decisions();
-    let summary = summary::summary(&model, &decisions, &fence, &fence_reason);
+    let summary = actions::summary::summary(&model, &decisions, &fence, &fence_reason);
     drop(model);
     let graph = graph::build(&working, &plan, &decisions, &fence);
     let config_errors = working.cib.config_errors.clone();
@@ -352,31 +137,9 @@ pub fn debug_actions(
     let typed = Cib::from_xml(cib, now_epoch_s)?;
     let mut working = unpack::unpack(typed, now_epoch_s, options);
     let plan = assign::assign(&working);
-    remote::settle(&mut working, &plan);
+    assign::remote::settle(&mut working, &plan);
     let (fence, _) = fencing(&working);
     let mut model = actions::Model::build(&working, &plan, &fence);
     model.finish(&fence);
     Ok(model.dump())
-}
-
-/// Which nodes get fenced, and why.
-pub fn fencing(w: &unpack::Working) -> (Vec<bool>, Vec<String>) {
-    let mut fence = vec![false; w.nodes.len()];
-    let mut reason = vec![String::new(); w.nodes.len()];
-    // Fencing protects managed resources: with none (maintenance mode, or
-    // everything unmanaged) Pacemaker fences no one.
-    let any_managed = !w.maintenance_mode && w.rscs.iter().any(|r| r.parent.is_none() && r.managed);
-    if !any_managed {
-        return (fence, reason);
-    }
-    // Without quorum only nodes still in our membership may be fenced. Guest
-    // nodes are "fenced" by recovering their container instead.
-    for (i, n) in w.nodes.iter().enumerate() {
-        if n.unclean && remote::can_fence(w, i) && n.kind != crate::model::cib::NodeKind::Guest {
-            fence[i] = true;
-            reason[i] = n.unclean_reason.clone();
-        }
-    }
-
-    (fence, reason)
 }

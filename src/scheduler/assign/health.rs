@@ -16,8 +16,8 @@
 //! Checked against Pacemaker's own regression cases (`systemhealth*`,
 //! `allow-unhealthy-nodes`).
 
-use super::unpack::{Rsc, Working};
 use crate::model::cib::score::{self, INFINITY};
+use crate::scheduler::unpack::{Rsc, Working};
 
 /// Each node's health under node-health-strategy (`None` when health is
 /// not tracked): the sum of its `#health*` attributes (red, yellow, green

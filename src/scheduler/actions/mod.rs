@@ -10,15 +10,20 @@
 //! "unrunnable first blocks then", the restart relation between a stop and
 //! its start, one-or-more and so on. The flags are propagated along the
 //! orderings until nothing changes ([`Model::update_for_orderings`]); the
-//! Transition Summary is then read off the actions ([`super::summary`]),
+//! Transition Summary is then read off the actions ([`summary`]),
 //! and each primitive's [`Decision`] (what the graph stage builds from) too.
 //!
-//! Creating actions lives in [`super::create`], the orderings themselves in
-//! [`super::constraints`].
+//! Creating actions lives in [`create`], the orderings themselves in
+//! [`orderings`].
 
-use super::assign::Plan;
-use super::unpack::{Variant, Working};
+pub mod create;
+pub mod orderings;
+pub mod summary;
+pub mod unfence;
+
 use crate::model::cib::Role;
+use crate::scheduler::assign::Plan;
+use crate::scheduler::unpack::{Variant, Working};
 
 /// What one primitive will do in this transition (read off its actions).
 #[derive(Debug, Clone, Default)]
@@ -243,7 +248,7 @@ pub struct Model<'a> {
     /// Nodes being fenced (set once fencing is decided).
     pub fenced: Vec<bool>,
     /// Ordering constraints, resolved to relations once all actions exist.
-    pub orderings: Vec<super::constraints::Ordering>,
+    pub orderings: Vec<orderings::Ordering>,
     /// Guard against runaway propagation on pathological input.
     budget: u64,
 }
@@ -256,7 +261,7 @@ const CHANGED_THEN: u32 = 2;
 impl<'a> Model<'a> {
     pub fn new(w: &'a Working, plan: &'a Plan) -> Model<'a> {
         let state = (0..w.rscs.len())
-            .map(|r| super::create::initial_state(w, plan, r))
+            .map(|r| create::initial_state(w, plan, r))
             .collect();
         Model {
             w,
@@ -300,7 +305,7 @@ impl<'a> Model<'a> {
         let a = match existing {
             Some(a) => a,
             None => {
-                let needs = super::create::needs(self.w, r, task);
+                let needs = create::needs(self.w, r, task);
                 let mut flags = flag::RUNNABLE;
                 if optional {
                     flags |= flag::OPTIONAL;
@@ -325,7 +330,7 @@ impl<'a> Model<'a> {
         } else if !optional {
             self.acts[a].flags &= !flag::OPTIONAL;
         }
-        super::create::update_runnable(self, a);
+        create::update_runnable(self, a);
         a
     }
 
@@ -671,7 +676,7 @@ impl<'a> Model<'a> {
             let lost_runnable =
                 last_flags & flag::RUNNABLE != 0 && !self.acts[then].is(flag::RUNNABLE);
             if lost_runnable {
-                super::constraints::block_colocation_dependents(self, then);
+                orderings::block_colocation_dependents(self, then);
             }
             self.update_for_orderings(then);
             let afters: Vec<usize> = self.acts[then]
@@ -903,7 +908,7 @@ impl<'a> Model<'a> {
             return self.update_ordered_primitive(first, then, flags, filter, type_);
         }
         if self.can_interleave(first, then) {
-            return super::constraints::update_interleaved(self, first, then, node, filter, type_);
+            return orderings::update_interleaved(self, first, then, node, filter, type_);
         }
         let mut changed = self.update_ordered_primitive(first, then, flags, filter, type_);
         let task = self.acts[then].task;
@@ -1114,9 +1119,9 @@ impl<'a> Model<'a> {
     /// Runs every stage and propagates the flags.
     pub fn build(w: &'a Working, plan: &'a Plan, fence: &[bool]) -> Model<'a> {
         let mut m = Model::new(w, plan);
-        super::create::create_all(&mut m);
-        super::constraints::internal(&mut m);
-        super::constraints::user_orders(&mut m);
+        create::create_all(&mut m);
+        orderings::internal(&mut m);
+        orderings::user_orders(&mut m);
         m.fenced = fence.to_vec();
         m
     }
@@ -1125,8 +1130,8 @@ impl<'a> Model<'a> {
     /// orderings and propagates their flags.
     pub fn finish(&mut self, fence: &[bool]) {
         self.fenced = fence.to_vec();
-        super::create::apply_fencing(self);
-        super::constraints::apply(self);
+        create::apply_fencing(self);
+        orderings::apply(self);
         // Newest action first, as the reference walks its action list: which
         // ordering makes an action required first decides the reason shown.
         for a in (0..self.acts.len()).rev() {
@@ -1192,7 +1197,7 @@ impl<'a> Model<'a> {
             } else {
                 st.next_role
             }),
-            current: super::unpack::current_node(w, r),
+            current: crate::scheduler::unpack::current_node(w, r),
             next: st.next,
             managed: st.managed,
             probe: st.managed || (rsc.managed && !w.maintenance_mode),

@@ -15,11 +15,11 @@
 //! locations and colocations, the clone's own node scores) and promotes the
 //! first `promoted-max`, at most `promoted-node-max` per node.
 
-use super::assign::Assigner;
 use super::colocation::{self, Select};
-use super::unpack::Variant;
+use super::Assigner;
 use crate::model::cib::score::{self, INFINITY};
 use crate::model::cib::Role;
+use crate::scheduler::unpack::Variant;
 
 /// Pacemaker's `pcmk__clone_assign`.
 pub fn assign_clone(a: &mut Assigner, c: usize, prefer: Option<usize>, stop_if_fail: bool) {
@@ -146,7 +146,7 @@ fn active(a: &Assigner, i: usize) -> (Option<usize>, usize) {
         }
     }
     let first = if a.w.rscs[i].variant == Variant::Primitive {
-        super::unpack::current_node(a.w, i)
+        crate::scheduler::unpack::current_node(a.w, i)
     } else {
         nodes.first().copied()
     };
@@ -228,7 +228,7 @@ fn score_on_current(a: &mut Assigner, i: usize) -> i64 {
     let (Some(node), _) = active(a, i) else {
         return 0;
     };
-    let mut table: super::assign::Table = vec![None; a.n_nodes()];
+    let mut table: super::Table = vec![None; a.n_nodes()];
     table[node] = Some(a.w.nodes[node].node_score);
     let mut nodes = Some(table);
     for ci in colocation::this_with_list(a, i) {
@@ -704,7 +704,7 @@ fn promotion_attr<'w>(a: &Assigner<'w>, i: usize, n: usize, name: &str) -> Optio
 /// The cluster node a guest node runs on (assigned, or current).
 fn guest_host(a: &Assigner, n: usize, current: bool) -> Option<usize> {
     let w = a.w;
-    let container = super::unpack::guest_container(w, n)?;
+    let container = crate::scheduler::unpack::guest_container(w, n)?;
     if current {
         w.rscs[container].current.first().map(|c| c.node)
     } else {
@@ -891,7 +891,7 @@ fn require_promotion_tickets(a: &mut Assigner, c: usize) {
         if t.role != Some(Role::Promoted) || a.resolve(&t.resource) != Some(c) {
             continue;
         }
-        let (granted, standby) = super::assign::ticket_ok(w, &t.ticket);
+        let (granted, standby) = super::ticket_ok(w, &t.ticket);
         if !granted || standby {
             for n in 0..a.n_nodes() {
                 if a.allowed[c][n].is_some() {
@@ -971,5 +971,5 @@ fn guest_will_run(a: &Assigner, n: usize) -> bool {
     if !a.is_guest(n) {
         return true;
     }
-    super::unpack::guest_container(a.w, n).is_some_and(|c| a.assigned[c].is_some())
+    crate::scheduler::unpack::guest_container(a.w, n).is_some_and(|c| a.assigned[c].is_some())
 }

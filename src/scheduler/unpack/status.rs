@@ -3,8 +3,8 @@
 //! CIB's Pacemaker-format status section by the scheduler's unpack stage, so
 //! the daemon and the scheduler agree on what runs where.
 
+use super::{unpack, Variant};
 use crate::model::cib::xml::Element;
-use crate::scheduler::unpack::{unpack, Variant};
 
 use crate::model::cib::{Cib, ModelError, Role};
 
@@ -68,7 +68,7 @@ pub fn resource_status(cib: &Element) -> Result<Vec<ResourceStatus>, ModelError>
     Ok(out)
 }
 
-fn is_promotable(w: &crate::scheduler::unpack::Working, i: usize) -> bool {
+fn is_promotable(w: &super::Working, i: usize) -> bool {
     let top = w.top_of(i);
     w.rscs[top].promotable
 }

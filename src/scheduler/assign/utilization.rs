@@ -10,10 +10,10 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
-use super::assign::Assigner;
 use super::colocation::{self, Affects, Select};
-use super::unpack::Variant;
+use super::Assigner;
 use crate::model::cib::score::INFINITY;
+use crate::scheduler::unpack::Variant;
 
 fn value(text: &str) -> i64 {
     text.trim().parse::<i64>().unwrap_or(0)
@@ -240,7 +240,7 @@ pub fn sort_resources(a: &mut Assigner, order: &mut [usize]) {
         w.primitives_of(r, &mut prims);
         prims
             .iter()
-            .find_map(|&p| super::unpack::current_node(w, p))
+            .find_map(|&p| crate::scheduler::unpack::current_node(w, p))
     };
     order.sort_by(|&x, &y| {
         w.rscs[y]

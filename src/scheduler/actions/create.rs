@@ -10,10 +10,10 @@
 //! demote/demoted. Whether an action can run follows its node (online, not
 //! joining) and, for starts and promotions, quorum.
 
-use super::actions::{flag, Model, Needs, RscState, Tk};
-use super::assign::Plan;
-use super::unpack::{Variant, Working};
+use super::{flag, Model, Needs, RscState, Tk};
 use crate::model::cib::{NodeKind, Role};
+use crate::scheduler::assign::Plan;
+use crate::scheduler::unpack::{Variant, Working};
 
 /// The facts a resource's actions start from.
 pub fn initial_state(w: &Working, plan: &Plan, r: usize) -> RscState {
@@ -168,7 +168,7 @@ fn schedule_probes(m: &mut Model, tops: &[usize]) {
 }
 
 fn probe_on(m: &mut Model, r: usize, n: usize) {
-    use super::actions::rel;
+    use super::rel;
     let w = m.w;
     let rsc = &w.rscs[r];
     match rsc.variant {
@@ -225,7 +225,8 @@ fn probe_on(m: &mut Model, r: usize, n: usize) {
     if in_container {
         return;
     }
-    let anonymous = super::collective::clone_of(w, r).is_some_and(|c| !w.rscs[c].globally_unique);
+    let anonymous = crate::scheduler::graph::collective::clone_of(w, r)
+        .is_some_and(|c| !w.rscs[c].globally_unique);
     let known = if anonymous {
         rsc.known_on[n]
     } else {
@@ -235,7 +236,7 @@ fn probe_on(m: &mut Model, r: usize, n: usize) {
         return;
     }
     if w.nodes[n].kind == NodeKind::Guest {
-        if let Some(container) = super::unpack::guest_container(w, n) {
+        if let Some(container) = crate::scheduler::unpack::guest_container(w, n) {
             if w.rscs[container].current.is_empty() || m.plan.assigned[container].is_none() {
                 return;
             }
@@ -250,7 +251,7 @@ fn probe_on(m: &mut Model, r: usize, n: usize) {
         return;
     }
     let probe = m.custom(r, Tk::Monitor, Some(n), false);
-    let top = super::collective::clone_of(w, r).unwrap_or(r);
+    let top = crate::scheduler::graph::collective::clone_of(w, r).unwrap_or(r);
     let mut prims = Vec::new();
     w.primitives_of(top, &mut prims);
     let top_running = prims.iter().any(|&p| !w.rscs[p].current.is_empty());
@@ -481,7 +482,7 @@ fn run_step(m: &mut Model, r: usize, step: Step, node: Option<usize>, optional: 
 fn create_primitive(m: &mut Model, r: usize) {
     let w = m.w;
     let rsc = &w.rscs[r];
-    let current = super::unpack::current_node(w, r);
+    let current = crate::scheduler::unpack::current_node(w, r);
     let st = m.state[r].clone();
     let mut need_stop = false;
     let mut need_promote = false;
@@ -653,7 +654,7 @@ fn can_migrate(m: &Model, r: usize, current: usize) -> bool {
     let w = m.w;
     let rsc = &w.rscs[r];
     let st = &m.state[r];
-    let in_clone = super::collective::clone_of(w, r).is_some();
+    let in_clone = crate::scheduler::graph::collective::clone_of(w, r).is_some();
     rsc.allow_migrate
         && !in_clone
         && st.managed
@@ -667,7 +668,7 @@ fn can_migrate(m: &Model, r: usize, current: usize) -> bool {
 /// next, the start a pseudo-action (Pacemaker's
 /// `pcmk__create_migration_actions`).
 fn create_migration(m: &mut Model, r: usize, current: Option<usize>) {
-    use super::actions::rel;
+    use super::rel;
     let (Some(c), Some(n)) = (current, m.state[r].next) else {
         return;
     };
@@ -712,7 +713,7 @@ fn create_migration(m: &mut Model, r: usize, current: Option<usize>) {
 /// restarts there (its start required, "due to resource definition
 /// change"), or reloads when only reloadable parameters changed.
 fn definition_restarts(m: &mut Model) {
-    use super::definition::ChangeKind;
+    use crate::scheduler::unpack::definition::ChangeKind;
     let w = m.w;
     for change in &w.changes {
         let r = change.rsc;

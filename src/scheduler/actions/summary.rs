@@ -8,9 +8,9 @@
 //! deciding action carries ("due to node availability", "due to unrunnable X
 //! start", ...) and "(blocked)" when that action cannot run.
 
-use super::actions::{flag, Decision, Model, Tk};
-use super::unpack::{Variant, Working};
+use super::{flag, Decision, Model, Tk};
 use crate::model::cib::Role;
+use crate::scheduler::unpack::{Variant, Working};
 
 /// The summary lines.
 pub fn summary(
@@ -112,7 +112,7 @@ fn resource_lines(m: &Model, r: usize, out: &mut Vec<String>) {
         if role == Role::Stopped {
             role = Role::Started;
         }
-        super::unpack::current_node(w, r)
+        crate::scheduler::unpack::current_node(w, r)
     };
     let next = st.next;
     let next_role = if next.is_none() && st.managed {

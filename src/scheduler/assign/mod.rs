@@ -13,14 +13,21 @@
 //! already has, then the node it runs on, then the name). Clones and bundles
 //! place their instances (keeping current nodes where they are as good as
 //! any), then promotable clones choose which instances to promote
-//! ([`super::instances`]). Colocations live in [`super::colocation`].
+//! ([`instances`]). Colocations live in [`colocation`].
+
+pub mod colocation;
+pub mod fencing;
+pub mod health;
+pub mod instances;
+pub mod remote;
+pub mod utilization;
 
 use std::collections::BTreeMap;
 
-use super::unpack::{Variant, Working};
 use crate::model::cib::rules::RuleContext;
 use crate::model::cib::score::{self, INFINITY};
 use crate::model::cib::{location_rule_score, LocationTarget, NodeKind, Role};
+use crate::scheduler::unpack::{Variant, Working};
 
 /// A node table: a resource's score per node; `None` where the node is not
 /// allowed at all (an opt-in cluster allows only what a constraint names).
@@ -89,7 +96,7 @@ pub struct Assigner<'a> {
     pub children: Vec<Vec<usize>>,
     pub locs: Vec<Loc>,
     pub rsc_locs: Vec<Vec<usize>>,
-    pub colocs: Vec<super::colocation::Coloc>,
+    pub colocs: Vec<colocation::Coloc>,
     /// Colocations where the resource is the dependent ("this with"), and
     /// where it is the primary ("with this"), each sorted as Pacemaker keeps
     /// them.
@@ -113,13 +120,13 @@ pub fn assign(w: &Working) -> Plan {
     a.apply_symmetric_default();
     a.apply_tickets();
     a.apply_node_health();
-    super::colocation::build(&mut a);
+    colocation::build(&mut a);
     a.build_locations();
     a.apply_locations();
     a.apply_stickiness();
     a.apply_failure_thresholds();
     a.apply_exclusive_discovery();
-    super::colocation::internal_bans(&mut a);
+    colocation::internal_bans(&mut a);
     a.assign_all();
     a.into_plan()
 }
@@ -402,7 +409,7 @@ impl<'a> Assigner<'a> {
     /// resource's score there, like a location constraint (see `health`).
     fn apply_node_health(&mut self) {
         let w = self.w;
-        let Some(health) = super::health::node_health(w) else {
+        let Some(health) = health::node_health(w) else {
             return;
         };
         for (n, &h) in health.iter().enumerate() {
@@ -410,7 +417,7 @@ impl<'a> Assigner<'a> {
                 continue;
             }
             for r in w.top.clone() {
-                if !super::health::exempt(&w.rscs[r]) {
+                if !health::exempt(&w.rscs[r]) {
                     self.resource_location(r, Some(n), h);
                 }
             }
@@ -653,7 +660,7 @@ impl<'a> Assigner<'a> {
         }
         order.sort_by_key(|&r| std::cmp::Reverse(w.rscs[r].priority));
         if w.placement_strategy != "default" {
-            super::utilization::sort_resources(self, &mut order);
+            utilization::sort_resources(self, &mut order);
         }
         let is_connection = |r: usize| {
             w.nodes
@@ -662,7 +669,7 @@ impl<'a> Assigner<'a> {
         };
         for &r in &order {
             if is_connection(r) {
-                let prefer = super::unpack::partial_migration_target(w, r);
+                let prefer = crate::scheduler::unpack::partial_migration_target(w, r);
                 self.assign(r, prefer, true);
             }
         }
@@ -679,11 +686,11 @@ impl<'a> Assigner<'a> {
             Variant::Primitive => self.assign_primitive(r, prefer, stop_if_fail),
             Variant::Group => self.assign_group(r, prefer, stop_if_fail),
             Variant::Clone => {
-                super::instances::assign_clone(self, r, prefer, stop_if_fail);
+                instances::assign_clone(self, r, prefer, stop_if_fail);
                 None
             }
             Variant::Bundle => {
-                super::instances::assign_bundle(self, r, prefer, stop_if_fail);
+                instances::assign_bundle(self, r, prefer, stop_if_fail);
                 None
             }
         }
@@ -741,17 +748,17 @@ impl<'a> Assigner<'a> {
             return None;
         }
         self.assigning[r] = true;
-        let this_with = super::colocation::this_with_list(self, r);
-        let with_this = super::colocation::with_this_list(self, r);
+        let this_with = colocation::this_with_list(self, r);
+        let with_this = colocation::with_this_list(self, r);
         for pass_mandatory in [true, false] {
             for &ci in &this_with {
                 if (self.colocs[ci].score.abs() >= INFINITY) == pass_mandatory {
-                    super::colocation::apply_this_with(self, ci, r);
+                    colocation::apply_this_with(self, ci, r);
                 }
             }
             for &ci in &with_this {
                 if (self.colocs[ci].score.abs() >= INFINITY) == pass_mandatory {
-                    super::colocation::add_dependent_scores(self, ci, r);
+                    colocation::add_dependent_scores(self, ci, r);
                 }
             }
         }
@@ -766,7 +773,7 @@ impl<'a> Assigner<'a> {
         if !self.managed[r] || w.start_up_disabled() {
             // Unmanaged resources stay where they are.
             self.next_role[r] = w.rscs[r].current_role();
-            let here = super::unpack::current_node(w, r);
+            let here = crate::scheduler::unpack::current_node(w, r);
             self.record_scores(r);
             self.assign_resource(r, here, true, stop_if_fail);
         } else if w.cib.bool_property("stop-all-resources", false) {
@@ -824,7 +831,7 @@ impl<'a> Assigner<'a> {
                         return std::cmp::Ordering::Equal;
                     }
                     let by_capacity = if w.placement_strategy == "balanced" {
-                        super::utilization::compare_capacity(self, a, b)
+                        utilization::compare_capacity(self, a, b)
                     } else {
                         std::cmp::Ordering::Equal
                     };
@@ -844,9 +851,9 @@ impl<'a> Assigner<'a> {
     /// Pacemaker's `assign_best_node`.
     fn assign_best_node(&mut self, r: usize, prefer: Option<usize>, stop_if_fail: bool) {
         let w = self.w;
-        let most_free = super::utilization::ban_insufficient_capacity(self, r);
+        let most_free = utilization::ban_insufficient_capacity(self, r);
         let prefer = prefer.or(most_free);
-        let current = super::unpack::current_node(w, r);
+        let current = crate::scheduler::unpack::current_node(w, r);
         let nodes = self.sorted_nodes(&self.allowed[r], current);
         let best = nodes.first().copied();
         let score_of = |a: &Self, n: usize| a.allowed[r][n].unwrap_or(-INFINITY);
@@ -924,14 +931,14 @@ impl<'a> Assigner<'a> {
         self.assigned[r] = Some(n);
         self.assigned_score[r] = self.allowed[r][n].unwrap_or(w.nodes[n].node_score);
         self.num_resources[n] += 1;
-        super::utilization::consume(self, r, n);
+        utilization::consume(self, r, n);
     }
 
     /// Undoes an assignment (instances whose early assignment failed).
     pub fn unassign(&mut self, r: usize) {
         if let Some(old) = self.assigned[r].take() {
             self.num_resources[old] = self.num_resources[old].saturating_sub(1);
-            super::utilization::release(self, r, old);
+            utilization::release(self, r, old);
         }
         self.unassigned[r] = true;
     }

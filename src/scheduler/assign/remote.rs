@@ -8,10 +8,10 @@
 //! that still have work to do (a stop, a probe) but no connection left to do
 //! it over: Pacemaker's "connection is unrecoverable" fencing.
 
-use super::actions::Decision;
-use super::assign::Plan;
-use super::unpack::Working;
+use super::Plan;
 use crate::model::cib::{NodeKind, Role};
+use crate::scheduler::actions::Decision;
+use crate::scheduler::unpack::Working;
 
 /// Where a remote node's connection stands for this transition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +149,7 @@ pub fn fence_unrecoverable(
         } else {
             let primitives = || {
                 (0..w.rscs.len())
-                    .filter(|&r| w.rscs[r].variant == super::unpack::Variant::Primitive)
+                    .filter(|&r| w.rscs[r].variant == crate::scheduler::unpack::Variant::Primitive)
             };
             if primitives().any(|r| needs_probe(w, plan, decisions, r, n)) {
                 Some("resources are in unknown state and connection is unrecoverable")

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::unpack::{node_failures, Rsc, Variant, Working};
+use super::{node_failures, Rsc, Variant, Working};
 use crate::model::cib::digest;
 use crate::model::cib::time::parse_interval_ms;
 use crate::model::cib::{LrmOp, LrmResource, NodeState, Role};

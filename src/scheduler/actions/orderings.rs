@@ -15,10 +15,10 @@
 //! colocation whose primary cannot start keeps its dependents from starting
 //! ("due to colocation with ...", [`block_colocation_dependents`]).
 
-use super::actions::{flag, rel, Model, Tk};
-use super::unpack::Variant;
+use super::{flag, rel, Model, Tk};
 use crate::model::cib::xml::Element;
 use crate::model::cib::{parse_bool, Role};
+use crate::scheduler::unpack::Variant;
 
 /// An ordering between a first and a then, each a resource's task or a
 /// given action.
@@ -94,7 +94,7 @@ fn guest_resource_orderings(m: &mut Model) {
         let (Some(r), Some(n)) = (act.rsc, act.node) else {
             continue;
         };
-        let Some(container) = super::unpack::guest_container(w, n) else {
+        let Some(container) = crate::scheduler::unpack::guest_container(w, n) else {
             continue;
         };
         if r != container && w.rscs[r].variant == Variant::Primitive {

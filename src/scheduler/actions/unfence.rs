@@ -9,10 +9,10 @@
 //! device, runs there. A fence device whose definition changed unfences the
 //! nodes it ran on again, and what needs unfencing there restarts after it.
 
-use super::actions::Decision;
-use super::definition::ChangeKind;
-use super::unpack::{Variant, Working};
+use super::Decision;
 use crate::model::cib::{parse_bool, NodeKind};
+use crate::scheduler::unpack::definition::ChangeKind;
+use crate::scheduler::unpack::{Variant, Working};
 
 /// Whether a primitive is a fence device.
 fn is_fence_device(w: &Working, r: usize) -> bool {

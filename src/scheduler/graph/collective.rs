@@ -21,11 +21,11 @@ use std::collections::HashMap;
 
 use petgraph::graph::NodeIndex;
 
-use super::actions::Decision;
-use super::graph::{clone_meta, Builder};
-use super::unpack::{Variant, Working};
-use super::Task;
+use super::{clone_meta, Builder};
 use crate::model::cib::Role;
+use crate::scheduler::actions::Decision;
+use crate::scheduler::unpack::{Variant, Working};
+use crate::scheduler::Task;
 
 /// The collective operations, in the order a transition runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -210,7 +210,7 @@ impl Builder<'_> {
             Step::ConfirmedPost => format!("confirmed-post_notify_{}", phase.done()),
         };
         let timeout_ms = self.timeout_ms(r, phase.name(), 0);
-        let idx = self.graph.add_node(super::graph::pseudo_action(
+        let idx = self.graph.add_node(super::pseudo_action(
             Some(self.w.rscs[r].id.clone()),
             name,
             timeout_ms,

@@ -15,10 +15,10 @@
 //! member (as dependent) or its last (as primary of a mandatory one); a
 //! clone's through its instances; a bundle's through its containers.
 
-use super::assign::{Assigner, Table};
-use super::unpack::Variant;
+use super::{Assigner, Table};
 use crate::model::cib::score::{self, INFINITY};
 use crate::model::cib::Role;
+use crate::scheduler::unpack::Variant;
 
 /// `INFINITY * -100`: a marker Pacemaker uses while folding in only
 /// positive preferences.
@@ -567,7 +567,7 @@ pub fn node_attr<'w>(a: &Assigner<'w>, n: usize, attr: &str, rsc: usize) -> Opti
         .get("container-attribute-target")
         .is_some_and(|v| v.eq_ignore_ascii_case("host"));
     let node = if on_host && a.is_guest(n) {
-        let container = super::unpack::guest_container(w, n)?;
+        let container = crate::scheduler::unpack::guest_container(w, n)?;
         a.assigned[container]?
     } else {
         n
