@@ -184,7 +184,8 @@ pub fn bus_frame(data: &[u8]) {
     }
     if let Ok(envelope) = rmp_serde::from_slice::<crate::actors::message::Envelope>(data) {
         let _ = rmp_serde::to_vec_named(&envelope);
-        if let crate::actors::message::Message::CibContent { cib } = &envelope.body {
+        use crate::actors::message::{Message, Reply};
+        if let Message::Reply(Ok(Reply::Cib(cib))) = &envelope.body {
             let _ = crate::model::cib::store::validate_shape(cib);
             let _ = crate::model::cib::verify::verify(cib, NOW_EPOCH_S);
         }

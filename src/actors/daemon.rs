@@ -15,13 +15,17 @@ use crate::actors::dc::DcActor;
 use crate::actors::exec::ExecActor;
 use crate::actors::fence::FenceActor;
 use crate::actors::membership::{BusActor, MembershipActor};
-use crate::actors::message::{Message, View};
+use crate::actors::message::{
+    AdminFence, CibModify, CibNote, CibReadConsistent, ExecNote, Fenced, MembersChange, Message,
+    ReportQuery, Stored, View,
+};
 use crate::actors::policy::PolicyActor;
 use crate::actors::router::{Link, Router};
 use crate::actors::shared::{ConsensusSettings, NodeShared};
 use crate::actors::storage::{DiskReport, DiskWriter, RaftFiles};
 use crate::actors::supervision::{Strategy, SupervisorSpec};
 use crate::actors::tree::Tree;
+use crate::agent::fence::FenceAction;
 use crate::agent::AgentConfig;
 use crate::model::cib::acl;
 use crate::model::cib::xml::Element;
@@ -289,11 +293,11 @@ pub fn start_node_with(
                 let _ = router.send(
                     me.clone(),
                     me,
-                    Message::CibDisk {
+                    Message::CibNote(CibNote::Disk {
                         incarnation,
                         number,
                         error,
-                    },
+                    }),
                 );
             }),
             disk_failure_injector(&config.state_dir),
@@ -393,7 +397,11 @@ pub fn start_node_with(
                 let outcome =
                     crate::actors::exec::outcome_from_agent(&report.outcome, shared.next_call_id());
                 let me = router.local_ref("exec");
-                let _ = router.send(me.clone(), me, Message::RecurringResult { op, outcome });
+                let _ = router.send(
+                    me.clone(),
+                    me,
+                    Message::ExecNote(ExecNote::RecurringResult { op, outcome }),
+                );
             }
         });
     }
@@ -713,22 +721,21 @@ pub async fn handle_control(
         ControlRequest::CibGetConsistent => {
             let answer = node
                 .router
-                .request(
+                .ask(
                     me,
                     node.router.local_ref("cib"),
-                    Message::CibReadConsistent,
+                    CibReadConsistent,
                     CONTROL_REQUEST_TIMEOUT_MS,
                 )
                 .await;
             match answer {
-                Ok(Message::CibContent { cib }) => {
+                Ok(cib) => {
                     let xml = match caller_acl() {
                         Some((_, acl)) => acl.filter(&cib).to_xml_pretty(),
                         None => cib.to_xml_pretty(),
                     };
                     ControlResponse::Cib { xml }
                 }
-                Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
@@ -749,33 +756,32 @@ pub async fn handle_control(
             transitions: node.shared.transition_history(),
         },
         ControlRequest::Fence { target, action } => {
-            if let Err(error) = check_fence_request(&node.shared.cib(), &target, &action) {
-                return ControlResponse::Error(error);
-            }
+            let action = match check_fence_request(&node.shared.cib(), &target, &action) {
+                Ok(action) => action,
+                Err(error) => return ControlResponse::Error(error),
+            };
             let Some(dc) = node.shared.dc_info().dc else {
                 return ControlResponse::Error("no DC at the moment; try again shortly".into());
             };
             let answer = node
                 .router
-                .request(
+                .ask(
                     me,
                     crate::actors::message::ActorRef::new(&dc, "dc"),
-                    Message::AdminFence {
+                    AdminFence {
                         target: target.clone(),
-                        action: action.clone(),
+                        action,
                     },
                     crate::actors::dc::FENCE_ANSWER_TIMEOUT_MS + 5_000,
                 )
                 .await;
             match answer {
-                Ok(Message::FenceDone {
+                Ok(Fenced {
                     ok: true, detail, ..
                 }) => ControlResponse::Done(format!("fenced {target} ({action}): {detail}")),
-                Ok(Message::FenceDone { detail, .. }) => {
+                Ok(Fenced { detail, .. }) => {
                     ControlResponse::Error(format!("fencing {target} failed: {detail}"))
                 }
-                Ok(Message::Error(e)) => ControlResponse::Error(e),
-                Ok(other) => ControlResponse::Error(format!("unexpected answer {other:?}")),
                 Err(error) => ControlResponse::Error(error.to_string()),
             }
         }
@@ -870,15 +876,13 @@ async fn gather_report(
         let (router, me) = (Arc::clone(&node.router), me.clone());
         let to = crate::actors::message::ActorRef::new(member, "membership");
         async move {
-            let question = Message::ReportQuery {
+            let question = ReportQuery {
                 from_epoch_s,
                 to_epoch_s,
             };
             (
                 to.node.clone(),
-                router
-                    .request(me, to, question, REPORT_PART_TIMEOUT_MS)
-                    .await,
+                router.ask(me, to, question, REPORT_PART_TIMEOUT_MS).await,
             )
         }
     });
@@ -886,8 +890,7 @@ async fn gather_report(
     let mut missing = Vec::new();
     for (member, answer) in futures::future::join_all(asks).await {
         match answer {
-            Ok(Message::ReportPart(part)) => parts.push(part),
-            Ok(other) => missing.push((member, format!("unexpected answer {other:?}"))),
+            Ok(part) => parts.push(part),
             Err(error) => missing.push((member, error.to_string())),
         }
     }
@@ -936,17 +939,15 @@ async fn modify_local_cib(
     timeout_ms: u64,
 ) -> Result<(crate::model::cib::store::CibVersion, u64), String> {
     let answer = router
-        .request(
+        .ask(
             router.local_ref(from),
             router.local_ref("cib"),
-            Message::CibModify { change },
+            CibModify { change },
             timeout_ms,
         )
         .await;
     match answer {
-        Ok(Message::CibStored { version, index }) => Ok((version, index)),
-        Ok(Message::Error(e)) => Err(e),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
+        Ok(Stored { version, index }) => Ok((version, index)),
         Err(error) => Err(error.to_string()),
     }
 }
@@ -983,13 +984,20 @@ fn stamped(
 pub use crate::model::cib::verify::check_change;
 
 /// `systole fence NODE`: the target must be a node the cluster knows, and
-/// the action one a fence agent takes.
-pub fn check_fence_request(cib: &Element, target: &str, action: &str) -> Result<(), String> {
-    if !["reboot", "off", "on"].contains(&action) {
-        return Err(format!(
-            "unknown fence action {action:?} (reboot, off or on)"
-        ));
-    }
+/// the action one a fence agent takes (parsed here, once).
+pub fn check_fence_request(
+    cib: &Element,
+    target: &str,
+    action: &str,
+) -> Result<FenceAction, String> {
+    let action = match FenceAction::parse(action) {
+        Some(action @ (FenceAction::Reboot | FenceAction::Off | FenceAction::On)) => action,
+        _ => {
+            return Err(format!(
+                "unknown fence action {action:?} (reboot, off or on)"
+            ))
+        }
+    };
     let known = crate::model::cib::names::known_nodes(cib);
     if !known.iter().any(|n| n == target) {
         return Err(format!(
@@ -997,7 +1005,7 @@ pub fn check_fence_request(cib: &Element, target: &str, action: &str) -> Result<
             known.join(", ")
         ));
     }
-    Ok(())
+    Ok(action)
 }
 
 async fn member_change(
@@ -1005,20 +1013,15 @@ async fn member_change(
     me: crate::actors::message::ActorRef,
     change: crate::model::control::members::MemberChange,
 ) -> Result<(), String> {
-    let answer = node
-        .router
-        .request(
+    node.router
+        .ask(
             me,
             node.router.local_ref("cib"),
-            Message::CibMembers { change },
+            MembersChange { change },
             CONTROL_REQUEST_TIMEOUT_MS,
         )
-        .await;
-    match answer {
-        Ok(Message::Ok) => Ok(()),
-        Ok(other) => Err(format!("unexpected answer {other:?}")),
-        Err(error) => Err(error.to_string()),
-    }
+        .await
+        .map_err(|error| error.to_string())
 }
 
 async fn member_add(

@@ -8,7 +8,10 @@
 //! touches a running resource.
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{ActorRef, Envelope, Message};
+use crate::actors::message::{
+    ActorRef, DcNote, Envelope, ExecError, ExecNote, ExecOp, ExecRequest, ExecResult, LrmQuery,
+    Message,
+};
 use crate::actors::shared::{now_epoch_s, NodeShared};
 use crate::agent::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest};
 use crate::agent::run_resource;
@@ -269,77 +272,86 @@ fn fence_device_bookkeeping(shared: &NodeShared, op: &OpSpec) -> Option<OcfRc> {
     }
 }
 
+impl ExecActor {
+    /// Runs a DC's operation here, or over the link for a remote node this
+    /// node hosts; answers with its result.
+    fn run(&self, envelope: &Envelope, request: &ExecOp, ctx: &CellCtx<'_>) {
+        if let Err(refusal) = self
+            .shared
+            .check_dc_command(&envelope.from.node, request.term)
+        {
+            tracing::warn!(from = %envelope.from, term = request.term, "{refusal}");
+            ctx.refuse(envelope, ExecError::NotFromDc(refusal));
+            return;
+        }
+        let ExecOp {
+            transition,
+            action,
+            op,
+            remote_node,
+            ..
+        } = request.clone();
+        let shared = Arc::clone(&self.shared);
+        if let Some(remote) = remote_node.filter(|n| *n != self.shared.node) {
+            // Hosted here: over the link, recorded as the remote node's.
+            ctx.spawn_answer::<ExecOp, _>(envelope, async move {
+                let outcome = crate::actors::remote::link::exec_on(&shared, &remote, op.clone())
+                    .await
+                    .map_err(ExecError::Remote)?;
+                Ok(ExecResult {
+                    transition,
+                    action,
+                    node: remote,
+                    op,
+                    outcome,
+                })
+            });
+            return;
+        }
+        let key = format!("{action}:{transition}:{}:systole", op.expected_rc());
+        ctx.spawn_answer::<ExecOp, _>(envelope, async move {
+            let outcome = execute(Arc::clone(&shared), op.clone()).await;
+            shared.record_local(&op, &outcome, &key);
+            Ok(ExecResult {
+                transition,
+                action,
+                node: shared.node.clone(),
+                op,
+                outcome,
+            })
+        });
+    }
+
+    /// A recurring monitor's result changed: recorded here, and the DC told.
+    fn recurring_result(&self, op: &OpSpec, outcome: &OpOutcome, ctx: &CellCtx<'_>) {
+        self.shared.record_local(op, outcome, "0:0:0:systole");
+        if let Some(dc) = self.shared.dc_info().dc {
+            ctx.send(
+                ActorRef::new(&dc, "dc"),
+                Message::DcNote(DcNote::ExecResult(ExecResult {
+                    transition: 0,
+                    action: 0,
+                    node: self.shared.node.clone(),
+                    op: op.clone(),
+                    outcome: outcome.clone(),
+                })),
+            );
+        }
+    }
+}
+
 impl Behaviour for ExecActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
         match &envelope.body {
-            Message::ExecOp {
-                term,
-                transition,
-                action,
-                op,
-                remote_node,
-            } => {
-                if let Err(refusal) = self.shared.check_dc_command(&envelope.from.node, *term) {
-                    tracing::warn!(from = %envelope.from, term, "{refusal}");
-                    ctx.reply(&envelope, Message::Error(refusal));
-                    return;
-                }
-                let (transition, action, op) = (*transition, *action, op.clone());
-                if let Some(remote) = remote_node.clone().filter(|n| *n != self.shared.node) {
-                    // Hosted here: over the link, recorded as the remote node's.
-                    let shared = Arc::clone(&self.shared);
-                    ctx.spawn_reply(&envelope, async move {
-                        match crate::actors::remote::link::exec_on(&shared, &remote, op.clone())
-                            .await
-                        {
-                            Ok(outcome) => Message::ExecResult {
-                                transition,
-                                action,
-                                node: remote,
-                                op,
-                                outcome,
-                            },
-                            Err(error) => Message::Error(error),
-                        }
-                    });
-                    return;
-                }
-                let shared = Arc::clone(&self.shared);
-                let key = format!("{action}:{transition}:{}:systole", op.expected_rc());
-                ctx.spawn_reply(&envelope, async move {
-                    let outcome = execute(Arc::clone(&shared), op.clone()).await;
-                    shared.record_local(&op, &outcome, &key);
-                    Message::ExecResult {
-                        transition,
-                        action,
-                        node: shared.node.clone(),
-                        op,
-                        outcome,
-                    }
-                });
+            Message::Exec(ExecRequest::Op(request)) => self.run(&envelope, request, ctx),
+            Message::ExecNote(ExecNote::RecurringResult { op, outcome }) => {
+                self.recurring_result(op, outcome, ctx)
             }
-            Message::RecurringResult { op, outcome } => {
-                self.shared.record_local(op, outcome, "0:0:0:systole");
-                if let Some(dc) = self.shared.dc_info().dc {
-                    ctx.send(
-                        ActorRef::new(&dc, "dc"),
-                        Message::ExecResult {
-                            transition: 0,
-                            action: 0,
-                            node: self.shared.node.clone(),
-                            op: op.clone(),
-                            outcome: outcome.clone(),
-                        },
-                    );
-                }
+            Message::Exec(ExecRequest::Lrm(LrmQuery)) => {
+                ctx.answer::<LrmQuery>(&envelope, Ok(self.shared.lrm()))
             }
-            Message::LrmQuery => ctx.reply(
-                &envelope,
-                Message::LrmContent {
-                    lrm: self.shared.lrm(),
-                },
-            ),
-            _ => {}
+            // No clock of its own: recurring monitors run in the manager.
+            other => tracing::debug!(?other, "exec: ignored"),
         }
     }
 }
