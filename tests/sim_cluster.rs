@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use systole::actors::config::NodeConfig;
 use systole::actors::control_socket::StatusReport;
-use systole::actors::daemon::{agent_config_for, start_node, status_report, NodeHandle};
+use systole::actors::daemon::{agent_config_for, start_node, NodeHandle};
 use systole::actors::message::CibChange;
+use systole::actors::node_status::status_report;
 use systole::model::cib::xml::Element;
 use systole::transport::{AuthKey, Faults, MemoryNetwork, TransportConfig};
 
