@@ -23,7 +23,7 @@
 //! not supported either.
 //!
 //! ```
-//! use systole::model::{acl, xml::Element};
+//! use systole::model::cib::{acl, xml::Element};
 //! let cib = Element::parse(r#"<cib><configuration><acls>
 //!   <acl_target id="alice"><role id="ro"/></acl_target>
 //!   <acl_role id="ro"><acl_permission id="p" kind="read" xpath="/cib"/></acl_role>

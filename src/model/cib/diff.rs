@@ -7,7 +7,7 @@
 //! checks (every element touched must be writable).
 //!
 //! ```
-//! use systole::model::{diff, xml::Element};
+//! use systole::model::cib::{diff, xml::Element};
 //! let old = Element::parse(r#"<configuration><resources/></configuration>"#).unwrap();
 //! let new = Element::parse(r#"<configuration><resources><primitive id="web"/></resources></configuration>"#).unwrap();
 //! let changes = diff::diff(&old, &new);

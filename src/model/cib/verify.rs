@@ -7,8 +7,8 @@
 //! change is committed.
 //!
 //! ```
-//! use systole::model::{cib_store, verify};
-//! let before = cib_store::empty_cib();
+//! use systole::model::cib::{store, verify};
+//! let before = store::empty_cib();
 //! let mut after = before.clone();
 //! let op = systole::model::cib::xml::Element::parse(r#"<primitive id="a" class="ocf" provider="heartbeat" type="Dummy">
 //!   <operations><op id="a-mon" name="monitor" interval="1d"/></operations></primitive>"#).unwrap();
