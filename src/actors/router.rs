@@ -117,7 +117,7 @@ impl Router {
     ) -> Result<R::Reply, ActorError> {
         let target = to.to_string();
         let reply = self.request(from, to, request.into(), timeout_ms).await?;
-        R::take(reply).map_err(|_| ActorError::WrongReply(target))
+        R::take(reply).ok_or(ActorError::WrongReply(target))
     }
 
     /// Sends a request and waits for the reply, at most `timeout_ms`. The
