@@ -477,7 +477,7 @@ impl CibActor {
             Ok((index, _)) => {
                 self.next_seq += 1;
                 let since_ms = self.shared.uptime_ms();
-                self.clients.insert(
+                let earlier = self.clients.insert(
                     seq,
                     Waiter {
                         request,
@@ -485,6 +485,7 @@ impl CibActor {
                         since_ms,
                     },
                 );
+                assert!(earlier.is_none(), "client change seqs only grow");
                 self.queue_flush(ctx);
             }
             Err(ProposeError::NotLeader {
@@ -517,7 +518,7 @@ impl CibActor {
         let token = self.next_token;
         self.next_token += 1;
         let since_ms = self.now_ms();
-        self.forwarded.insert(
+        let earlier = self.forwarded.insert(
             token,
             Waiter {
                 request,
@@ -525,6 +526,7 @@ impl CibActor {
                 since_ms,
             },
         );
+        assert!(earlier.is_none(), "forwarding tokens only grow");
         ctx.ask_then(
             ActorRef::new(&leader, "cib"),
             CibModifyForwarded { change },

@@ -4,14 +4,16 @@
 
 use crate::actors::access::{acl_for, check_acl_write, identity};
 use crate::actors::attrd_task::AttrdCommand;
-use crate::actors::control_socket::{Caller, ControlRequest, ControlResponse};
+use crate::actors::control_socket::{Caller, ControlRequest, ControlResponse, StatusReport};
 use crate::actors::daemon::NodeHandle;
 use crate::actors::message::{
-    AdminFence, CibModify, CibReadConsistent, Fenced, MembersChange, Message, ReportQuery, Stored,
+    ActorRef, AdminFence, CibChange, CibModify, CibReadConsistent, Fenced, MembersChange, Message,
+    ReportQuery, Stored,
 };
 use crate::actors::node_status::{filter_status, status_report};
 use crate::actors::router::Router;
 use crate::agent::fence::FenceAction;
+use crate::model::cib::acl;
 use crate::model::cib::xml::Element;
 use std::sync::Arc;
 
@@ -25,98 +27,21 @@ pub async fn handle_control(
     caller: Caller,
 ) -> ControlResponse {
     let me = node.router.local_ref("control");
-    let own_uid = unsafe { libc::geteuid() };
-    let caller_acl = || {
-        let cib = node.shared.cib();
-        let (user, groups) = identity(&caller);
-        acl_for(&cib, caller.uid, own_uid, &user, &groups).map(|a| (user, a))
-    };
     match request {
         ControlRequest::Ping => ControlResponse::Pong {
             node: node.shared.node.clone(),
         },
-        ControlRequest::Status => {
-            let mut report = status_report(&node);
-            if let Some((_, acl)) = caller_acl() {
-                filter_status(&mut report, &acl.filter(&node.shared.cib()));
-            }
-            ControlResponse::Status(report)
-        }
+        ControlRequest::Status => ControlResponse::Status(visible_status(&node, &caller)),
         ControlRequest::Actors => ControlResponse::Actors {
             node: node.shared.node.clone(),
             tree: node.tree.snapshot(),
         },
-        ControlRequest::ActorsKill { name } => {
-            if !node.tree.has_actor(&name) {
-                return ControlResponse::Error(format!(
-                    "no actor {name}; actors are {}",
-                    node.tree.spec().actors().join(", ")
-                ));
-            }
-            match node
-                .router
-                .send(me, node.router.local_ref(&name), Message::InjectCrash)
-            {
-                Ok(()) => ControlResponse::Done(format!(
-                    "crash injected into {name} on {}",
-                    node.shared.node
-                )),
-                Err(error) => ControlResponse::Error(error.to_string()),
-            }
-        }
-        ControlRequest::CibGet => {
-            let cib = node.shared.cib();
-            let xml = match caller_acl() {
-                Some((_, acl)) => acl.filter(&cib).to_xml_pretty(),
-                None => cib.to_xml_pretty(),
-            };
-            ControlResponse::Cib { xml }
-        }
-        ControlRequest::CibModify { change } => {
-            let change = stamped(change, &caller, &node.shared.node);
-            if let Some((user, acl)) = caller_acl() {
-                if let Err(error) = check_acl_write(&node.shared.cib(), &change, &acl) {
-                    return ControlResponse::Error(format!("{user}: {error}"));
-                }
-            }
-            // Refused here, before the CIB actor sees it, if it adds errors.
-            if let Err(error) = check_change(
-                &node.shared.cib(),
-                &change,
-                crate::actors::shared::now_epoch_s(),
-            ) {
-                return ControlResponse::Error(error);
-            }
-            match modify_local_cib(&node.router, "control", change, CONTROL_REQUEST_TIMEOUT_MS)
-                .await
-            {
-                Ok((version, index)) => ControlResponse::Done(format!(
-                    "CIB updated to version {version} (log index {index}, committed on a majority of the voters)"
-                )),
-                Err(e) => ControlResponse::Error(e),
-            }
-        }
-        ControlRequest::CibGetConsistent => {
-            let answer = node
-                .router
-                .ask(
-                    me,
-                    node.router.local_ref("cib"),
-                    CibReadConsistent,
-                    CONTROL_REQUEST_TIMEOUT_MS,
-                )
-                .await;
-            match answer {
-                Ok(cib) => {
-                    let xml = match caller_acl() {
-                        Some((_, acl)) => acl.filter(&cib).to_xml_pretty(),
-                        None => cib.to_xml_pretty(),
-                    };
-                    ControlResponse::Cib { xml }
-                }
-                Err(error) => ControlResponse::Error(error.to_string()),
-            }
-        }
+        ControlRequest::ActorsKill { name } => actors_kill(&node, me, &name),
+        ControlRequest::CibGet => ControlResponse::Cib {
+            xml: visible_xml(&node, &caller, &node.shared.cib()),
+        },
+        ControlRequest::CibModify { change } => cib_modify(&node, change, &caller).await,
+        ControlRequest::CibGetConsistent => cib_get_consistent(&node, me, &caller).await,
         ControlRequest::MemberAdd {
             name,
             addr,
@@ -133,36 +58,7 @@ pub async fn handle_control(
             node: node.shared.node.clone(),
             transitions: node.shared.transition_history(),
         },
-        ControlRequest::Fence { target, action } => {
-            let action = match check_fence_request(&node.shared.cib(), &target, &action) {
-                Ok(action) => action,
-                Err(error) => return ControlResponse::Error(error),
-            };
-            let Some(dc) = node.shared.dc_info().dc else {
-                return ControlResponse::Error("no DC at the moment; try again shortly".into());
-            };
-            let answer = node
-                .router
-                .ask(
-                    me,
-                    crate::actors::message::ActorRef::new(&dc, "dc"),
-                    AdminFence {
-                        target: target.clone(),
-                        action,
-                    },
-                    crate::actors::dc::FENCE_ANSWER_TIMEOUT_MS + 5_000,
-                )
-                .await;
-            match answer {
-                Ok(Fenced {
-                    ok: true, detail, ..
-                }) => ControlResponse::Done(format!("fenced {target} ({action}): {detail}")),
-                Ok(Fenced { detail, .. }) => {
-                    ControlResponse::Error(format!("fencing {target} failed: {detail}"))
-                }
-                Err(error) => ControlResponse::Error(error.to_string()),
-            }
-        }
+        ControlRequest::Fence { target, action } => fence(&node, me, target, &action).await,
         ControlRequest::Timings => ControlResponse::Timings {
             node: node.shared.node.clone(),
             timings: node.shared.timings.lock().expect("timings lock").clone(),
@@ -175,15 +71,7 @@ pub async fn handle_control(
                 .refused_non_members
                 .load(std::sync::atomic::Ordering::Relaxed),
         },
-        ControlRequest::ChaosBlock { nodes } => {
-            let described = if nodes.is_empty() {
-                "healed: no peers blocked".to_string()
-            } else {
-                format!("blocking all traffic with {}", nodes.join(", "))
-            };
-            node.bus.block(nodes.into_iter().collect());
-            ControlResponse::Done(format!("{}: {described}", node.shared.node))
-        }
+        ControlRequest::ChaosBlock { nodes } => chaos_block(&node, nodes),
         ControlRequest::Shutdown => {
             node.shutdown.notify_one();
             ControlResponse::Done(format!("{} shutting down", node.shared.node))
@@ -194,33 +82,8 @@ pub async fn handle_control(
             name,
             value,
             dampen_ms,
-        } => {
-            let command = AttrdCommand::Update {
-                node: target,
-                name,
-                value,
-                dampen_ms,
-            };
-            match node.attrd.try_send(command) {
-                Ok(()) => ControlResponse::Done("attribute update accepted".into()),
-                Err(error) => ControlResponse::Error(format!("attribute manager: {error}")),
-            }
-        }
-        ControlRequest::AttrQuery { node: target, name } => {
-            let (reply, answer) = tokio::sync::oneshot::channel();
-            let command = AttrdCommand::Query {
-                node: target,
-                name,
-                reply,
-            };
-            if let Err(error) = node.attrd.try_send(command) {
-                return ControlResponse::Error(format!("attribute manager: {error}"));
-            }
-            match answer.await {
-                Ok(values) => ControlResponse::Attributes(values),
-                Err(_) => ControlResponse::Error("the attribute manager did not answer".into()),
-            }
-        }
+        } => attr_update(&node, target, name, value, dampen_ms),
+        ControlRequest::AttrQuery { node: target, name } => attr_query(&node, target, name).await,
         ControlRequest::Agents { filter } => {
             let config = Arc::clone(&node.shared.agent_config);
             match crate::agent::catalog::list_agents(&config, filter.as_deref()).await {
@@ -235,6 +98,160 @@ pub async fn handle_control(
                 Err(error) => ControlResponse::Error(error),
             }
         }
+    }
+}
+
+/// The status report, less what the caller's ACL hides.
+fn visible_status(node: &NodeHandle, caller: &Caller) -> StatusReport {
+    let mut report = status_report(node);
+    if let Some((_, acl)) = caller_acl(node, caller) {
+        filter_status(&mut report, &acl.filter(&node.shared.cib()));
+    }
+    report
+}
+
+/// `cib export --consistent`: a read through the leader.
+async fn cib_get_consistent(node: &NodeHandle, me: ActorRef, caller: &Caller) -> ControlResponse {
+    let cib = node.router.local_ref("cib");
+    let answer = node
+        .router
+        .ask(me, cib, CibReadConsistent, CONTROL_REQUEST_TIMEOUT_MS)
+        .await;
+    match answer {
+        Ok(cib) => ControlResponse::Cib {
+            xml: visible_xml(node, caller, &cib),
+        },
+        Err(error) => ControlResponse::Error(error.to_string()),
+    }
+}
+
+/// The CIB ACLs that bind the caller (None: not bound), with their name.
+fn caller_acl(node: &NodeHandle, caller: &Caller) -> Option<(String, acl::UserAcl)> {
+    let own_uid = unsafe { libc::geteuid() };
+    let cib = node.shared.cib();
+    let (user, groups) = identity(caller);
+    acl_for(&cib, caller.uid, own_uid, &user, &groups).map(|a| (user, a))
+}
+
+/// `cib` as XML, as much of it as the caller may read.
+fn visible_xml(node: &NodeHandle, caller: &Caller, cib: &Element) -> String {
+    match caller_acl(node, caller) {
+        Some((_, acl)) => acl.filter(cib).to_xml_pretty(),
+        None => cib.to_xml_pretty(),
+    }
+}
+
+/// `systole actors kill NAME`: the same path as a real bug.
+fn actors_kill(node: &NodeHandle, me: ActorRef, name: &str) -> ControlResponse {
+    if !node.tree.has_actor(name) {
+        return ControlResponse::Error(format!(
+            "no actor {name}; actors are {}",
+            node.tree.spec().actors().join(", ")
+        ));
+    }
+    match node
+        .router
+        .send(me, node.router.local_ref(name), Message::InjectCrash)
+    {
+        Ok(()) => ControlResponse::Done(format!(
+            "crash injected into {name} on {}",
+            node.shared.node
+        )),
+        Err(error) => ControlResponse::Error(error.to_string()),
+    }
+}
+
+/// A client's change: stamped, checked against the caller's ACL and for
+/// new configuration errors here, at the edge, then committed.
+async fn cib_modify(node: &NodeHandle, change: CibChange, caller: &Caller) -> ControlResponse {
+    let change = stamped(change, caller, &node.shared.node);
+    if let Some((user, acl)) = caller_acl(node, caller) {
+        if let Err(error) = check_acl_write(&node.shared.cib(), &change, &acl) {
+            return ControlResponse::Error(format!("{user}: {error}"));
+        }
+    }
+    // Refused here, before the CIB actor sees it, if it adds errors.
+    let now_epoch_s = crate::actors::shared::now_epoch_s();
+    if let Err(error) = check_change(&node.shared.cib(), &change, now_epoch_s) {
+        return ControlResponse::Error(error);
+    }
+    match modify_local_cib(&node.router, "control", change, CONTROL_REQUEST_TIMEOUT_MS).await {
+        Ok((version, index)) => ControlResponse::Done(format!(
+            "CIB updated to version {version} (log index {index}, committed on a majority of the voters)"
+        )),
+        Err(e) => ControlResponse::Error(e),
+    }
+}
+
+/// `systole fence NODE`: checked and parsed here, carried out by the DC.
+async fn fence(node: &NodeHandle, me: ActorRef, target: String, action: &str) -> ControlResponse {
+    let action = match check_fence_request(&node.shared.cib(), &target, action) {
+        Ok(action) => action,
+        Err(error) => return ControlResponse::Error(error),
+    };
+    let Some(dc) = node.shared.dc_info().dc else {
+        return ControlResponse::Error("no DC at the moment; try again shortly".into());
+    };
+    let request = AdminFence {
+        target: target.clone(),
+        action,
+    };
+    let timeout_ms = crate::actors::dc::FENCE_ANSWER_TIMEOUT_MS + 5_000;
+    let dc = ActorRef::new(&dc, "dc");
+    match node.router.ask(me, dc, request, timeout_ms).await {
+        Ok(Fenced {
+            ok: true, detail, ..
+        }) => ControlResponse::Done(format!("fenced {target} ({action}): {detail}")),
+        Ok(Fenced { detail, .. }) => {
+            ControlResponse::Error(format!("fencing {target} failed: {detail}"))
+        }
+        Err(error) => ControlResponse::Error(error.to_string()),
+    }
+}
+
+/// Chaos testing: drop all traffic with `nodes` (none: heal).
+fn chaos_block(node: &NodeHandle, nodes: Vec<String>) -> ControlResponse {
+    let described = if nodes.is_empty() {
+        "healed: no peers blocked".to_string()
+    } else {
+        format!("blocking all traffic with {}", nodes.join(", "))
+    };
+    node.bus.block(nodes.into_iter().collect());
+    ControlResponse::Done(format!("{}: {described}", node.shared.node))
+}
+
+fn attr_update(
+    node: &NodeHandle,
+    target: String,
+    name: String,
+    value: Option<String>,
+    dampen_ms: u64,
+) -> ControlResponse {
+    let command = AttrdCommand::Update {
+        node: target,
+        name,
+        value,
+        dampen_ms,
+    };
+    match node.attrd.try_send(command) {
+        Ok(()) => ControlResponse::Done("attribute update accepted".into()),
+        Err(error) => ControlResponse::Error(format!("attribute manager: {error}")),
+    }
+}
+
+async fn attr_query(node: &NodeHandle, target: Option<String>, name: String) -> ControlResponse {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let command = AttrdCommand::Query {
+        node: target,
+        name,
+        reply,
+    };
+    if let Err(error) = node.attrd.try_send(command) {
+        return ControlResponse::Error(format!("attribute manager: {error}"));
+    }
+    match answer.await {
+        Ok(values) => ControlResponse::Attributes(values),
+        Err(_) => ControlResponse::Error("the attribute manager did not answer".into()),
     }
 }
 

@@ -130,7 +130,7 @@ pub fn start_node_with(
     agent_config: AgentConfig,
     settings: ConsensusSettings,
     bus: Bus,
-    mut events: mpsc::Receiver<BusEvent>,
+    events: mpsc::Receiver<BusEvent>,
     give_up: Box<dyn Fn(&str) + Send + Sync>,
 ) -> NodeHandle {
     let witness = settings.witness;
@@ -152,33 +152,7 @@ pub fn start_node_with(
         }
         Err(error) => tracing::debug!(%error, "no cluster key for remote connections"),
     }
-    {
-        let router = Arc::clone(&router);
-        let writer = DiskWriter::start(
-            RaftFiles::new(&config.state_dir),
-            Box::new(move |report| {
-                let (incarnation, number, error) = match report {
-                    DiskReport::Persisted {
-                        incarnation,
-                        number,
-                    } => (incarnation, number, None),
-                    DiskReport::Failed { incarnation, error } => (incarnation, 0, Some(error)),
-                };
-                let me = router.local_ref("cib");
-                let _ = router.send(
-                    me.clone(),
-                    me,
-                    Message::CibNote(CibNote::Disk {
-                        incarnation,
-                        number,
-                        error,
-                    }),
-                );
-            }),
-            disk_failure_injector(&config.state_dir),
-        );
-        let _ = shared.disk.set(writer);
-    }
+    let _ = shared.disk.set(start_disk_writer(config, &router));
     router.set_link(Arc::new(BusLink {
         bus: bus.clone(),
         shared: Arc::clone(&shared),
@@ -190,96 +164,12 @@ pub fn start_node_with(
         supervision_spec()
     };
     let tree = Tree::new(spec, give_up);
-    {
-        let bus = bus.clone();
-        Cell::start(
-            "bus",
-            Box::new(move || Box::new(BusActor { bus: bus.clone() })),
-            &router,
-            &tree,
-        );
-    }
-    {
-        let shared = Arc::clone(&shared);
-        Cell::start(
-            "membership",
-            Box::new(move || {
-                Box::new(MembershipActor {
-                    shared: Arc::clone(&shared),
-                })
-            }),
-            &router,
-            &tree,
-        );
-    }
-    let with_shared = |make: fn(Arc<NodeShared>) -> Box<dyn crate::actors::cell::Behaviour>| {
-        let shared = Arc::clone(&shared);
-        Box::new(move || make(Arc::clone(&shared))) as crate::actors::cell::Factory
-    };
-    Cell::start(
-        "cib",
-        with_shared(|s| Box::new(CibActor::new(s))),
-        &router,
-        &tree,
-    );
+    start_consensus_actors(&shared, &router, &tree, &bus);
     if !witness {
         start_deciding_actors(&shared, &router, &tree);
     }
-
-    // Bus events into the actors.
-    {
-        let router = Arc::clone(&router);
-        let shared_for_events = Arc::clone(&shared);
-        tokio::spawn(async move {
-            while let Some(event) = events.recv().await {
-                tracing::trace!(event = ?std::mem::discriminant(&event), "bus event");
-                match event {
-                    BusEvent::Message { from, payload } => {
-                        if shared_for_events.admits(&from) {
-                            router.receive_remote(&from, &payload)
-                        } else {
-                            refuse_non_member(&shared_for_events, &from);
-                        }
-                    }
-                    BusEvent::View(view) => {
-                        let view = View {
-                            id: view.id,
-                            members: view.members.iter().cloned().collect(),
-                            quorate: view.quorate,
-                        };
-                        let me = router.local_ref("bus");
-                        let _ = router.send(
-                            me,
-                            router.local_ref("membership"),
-                            Message::ViewChanged(view),
-                        );
-                    }
-                }
-            }
-        });
-    }
-    // Recurring monitor reports into the executor.
-    {
-        let shared = Arc::clone(&shared);
-        let router = Arc::clone(&router);
-        let mut reports = shared.take_monitor_reports();
-        tokio::spawn(async move {
-            while let Some(report) = reports.recv().await {
-                let Some(op) = shared.recurring_op(&report.key.resource_id, report.key.interval_ms)
-                else {
-                    continue;
-                };
-                let outcome =
-                    crate::actors::exec::outcome_from_agent(&report.outcome, shared.next_call_id());
-                let me = router.local_ref("exec");
-                let _ = router.send(
-                    me.clone(),
-                    me,
-                    Message::ExecNote(ExecNote::RecurringResult { op, outcome }),
-                );
-            }
-        });
-    }
+    forward_bus_events(&shared, &router, events);
+    forward_monitor_reports(&shared, &router);
     let attrd = spawn_attribute_manager(Arc::clone(&shared), Arc::clone(&router));
     NodeHandle {
         shared,
@@ -289,6 +179,120 @@ pub fn start_node_with(
         shutdown: Arc::new(tokio::sync::Notify::new()),
         attrd,
     }
+}
+
+/// The Raft log's disk writer thread; what it reports goes to the CIB actor.
+fn start_disk_writer(config: &NodeConfig, router: &Arc<Router>) -> DiskWriter {
+    let router = Arc::clone(router);
+    DiskWriter::start(
+        RaftFiles::new(&config.state_dir),
+        Box::new(move |report| {
+            let (incarnation, number, error) = match report {
+                DiskReport::Persisted {
+                    incarnation,
+                    number,
+                } => (incarnation, number, None),
+                DiskReport::Failed { incarnation, error } => (incarnation, 0, Some(error)),
+            };
+            let me = router.local_ref("cib");
+            let note = CibNote::Disk {
+                incarnation,
+                number,
+                error,
+            };
+            let _ = router.send(me.clone(), me, Message::CibNote(note));
+        }),
+        disk_failure_injector(&config.state_dir),
+    )
+}
+
+/// The actors every node runs, a witness too: bus, membership, CIB.
+fn start_consensus_actors(
+    shared: &Arc<NodeShared>,
+    router: &Arc<Router>,
+    tree: &Arc<Tree>,
+    bus: &Bus,
+) {
+    let bus = bus.clone();
+    Cell::start(
+        "bus",
+        Box::new(move || Box::new(BusActor { bus: bus.clone() })),
+        router,
+        tree,
+    );
+    let for_membership = Arc::clone(shared);
+    Cell::start(
+        "membership",
+        Box::new(move || {
+            Box::new(MembershipActor {
+                shared: Arc::clone(&for_membership),
+            })
+        }),
+        router,
+        tree,
+    );
+    let for_cib = Arc::clone(shared);
+    Cell::start(
+        "cib",
+        Box::new(move || Box::new(CibActor::new(Arc::clone(&for_cib)))),
+        router,
+        tree,
+    );
+}
+
+/// Bus events into the actors: members' envelopes to the router, views to
+/// the membership actor.
+fn forward_bus_events(
+    shared: &Arc<NodeShared>,
+    router: &Arc<Router>,
+    mut events: mpsc::Receiver<BusEvent>,
+) {
+    let router = Arc::clone(router);
+    let shared = Arc::clone(shared);
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            tracing::trace!(event = ?std::mem::discriminant(&event), "bus event");
+            match event {
+                BusEvent::Message { from, payload } => {
+                    if shared.admits(&from) {
+                        router.receive_remote(&from, &payload)
+                    } else {
+                        refuse_non_member(&shared, &from);
+                    }
+                }
+                BusEvent::View(view) => {
+                    let view = View {
+                        id: view.id,
+                        members: view.members.iter().cloned().collect(),
+                        quorate: view.quorate,
+                    };
+                    let me = router.local_ref("bus");
+                    let membership = router.local_ref("membership");
+                    let _ = router.send(me, membership, Message::ViewChanged(view));
+                }
+            }
+        }
+    });
+}
+
+/// Recurring monitor reports into the executor.
+fn forward_monitor_reports(shared: &Arc<NodeShared>, router: &Arc<Router>) {
+    let shared = Arc::clone(shared);
+    let router = Arc::clone(router);
+    let mut reports = shared.take_monitor_reports();
+    tokio::spawn(async move {
+        while let Some(report) = reports.recv().await {
+            let Some(op) = shared.recurring_op(&report.key.resource_id, report.key.interval_ms)
+            else {
+                continue;
+            };
+            let outcome =
+                crate::actors::exec::outcome_from_agent(&report.outcome, shared.next_call_id());
+            let me = router.local_ref("exec");
+            let note = ExecNote::RecurringResult { op, outcome };
+            let _ = router.send(me.clone(), me, Message::ExecNote(note));
+        }
+    });
 }
 
 /// The actors a witness does not run: policy, executor, fencer, DC.
@@ -426,20 +430,7 @@ pub fn run(
     crate::actors::tree::install_quiet_panic_hook();
     std::fs::create_dir_all(&config.state_dir)
         .with_context(|| format!("creating state_dir {}", config.state_dir.display()))?;
-    let agent_config = agent_config_with(&config, &settings);
-    let rsctmp = crate::os::rsctmp::prepare(&agent_config.state_dir).with_context(|| {
-        format!(
-            "preparing the agents' state dir {}",
-            agent_config.state_dir.display()
-        )
-    })?;
-    tracing::info!(dir = %agent_config.state_dir.display(), ?rsctmp, "agents' state dir (HA_RSCTMP)");
-    crate::agent::install_agents(&agent_config.agents_dir).with_context(|| {
-        format!(
-            "installing agents into {}",
-            agent_config.agents_dir.display()
-        )
-    })?;
+    let agent_config = prepare_agents(&config, &settings)?;
     let authkey = crate::transport::load_authkey(&config.authkey)
         .with_context(|| format!("reading authkey {}", config.authkey.display()))?;
     if let Some(pid_file) = &config.pid_file {
@@ -456,6 +447,40 @@ pub fn run(
             .build()
             .expect("tokio runtime")
     });
+    let policy = access_policy(&config);
+    let pid_file = config.pid_file.clone();
+    let result = system.block_on(serve(config, agent_config, authkey, policy, witness));
+    if let Some(pid_file) = &pid_file {
+        let _ = std::fs::remove_file(pid_file);
+    }
+    result
+}
+
+/// The agents' state dir emptied after a reboot, our own agents installed.
+fn prepare_agents(
+    config: &NodeConfig,
+    settings: &crate::actors::config::AgentSettings,
+) -> anyhow::Result<AgentConfig> {
+    use anyhow::Context;
+    let agent_config = agent_config_with(config, settings);
+    let rsctmp = crate::os::rsctmp::prepare(&agent_config.state_dir).with_context(|| {
+        format!(
+            "preparing the agents' state dir {}",
+            agent_config.state_dir.display()
+        )
+    })?;
+    tracing::info!(dir = %agent_config.state_dir.display(), ?rsctmp, "agents' state dir (HA_RSCTMP)");
+    crate::agent::install_agents(&agent_config.agents_dir).with_context(|| {
+        format!(
+            "installing agents into {}",
+            agent_config.agents_dir.display()
+        )
+    })?;
+    Ok(agent_config)
+}
+
+/// Who may use the control socket, from the configured groups.
+fn access_policy(config: &NodeConfig) -> AccessPolicy {
     let policy = AccessPolicy {
         own_uid: unsafe { libc::geteuid() },
         // A group that does not exist still counts as configured: nobody
@@ -481,99 +506,105 @@ pub fn run(
             tracing::warn!(%name, "{what} names no group on this system; nobody is in it");
         }
     }
-    let pid_file = config.pid_file.clone();
-    let result: anyhow::Result<()> = system.block_on(async move {
-        let known = |gid: Option<u32>| gid.filter(|g| *g != u32::MAX);
-        let ownership = crate::actors::control_socket::SocketOwnership {
-            group: known(policy.admin_gid).or(known(policy.readonly_gid)),
-            also_group: known(policy.readonly_gid),
-        };
-        // Bound before anything starts: a daemon that cannot have its
-        // control socket does not start (and deletes nothing but a stale
-        // socket of its own).
-        let listener = crate::actors::control_socket::bind_socket(&config.socket, ownership)?;
-        let transport_config = crate::transport::TransportConfig {
-            cluster_name: config.cluster_name.clone(),
-            node_name: config.node_name.clone(),
-            bind: config.bind,
-            peers: config
-                .peers
-                .iter()
-                .map(|p| (p.name.clone(), p.addr))
-                .collect(),
-            multicast: config.multicast,
-            authkey,
-            heartbeat_interval_ms: config.heartbeat_interval_ms,
-            heartbeat_timeout_ms: config.heartbeat_timeout_ms,
-            // The bus's own quorum flag is unused: quorum is a majority
-            // of the cluster's voters (the member table).
-            expected_votes: config.peers.len() as u32 + 1,
-            two_node: config.two_node,
-            // With two nodes, a node that starts alone must not declare
-            // itself quorate before it has seen its peer once (corosync's
-            // wait_for_all), or both halves of a split start could run.
-            wait_for_all: config.two_node,
-            realtime_priority: config.realtime,
-            limits: crate::transport::TransportLimits::default(),
-        };
-        let (bus, events) = crate::transport::start_udp(transport_config)
-            .await
-            .context("starting the transport")?;
-        let settings = ConsensusSettings {
-            initial_voters: config.initial_voters.clone(),
-            initial_witnesses: config.initial_witnesses.clone(),
-            witness,
-            election_timeout_ms: config.election_timeout_ms,
-            heartbeat_timeout_ms: config.heartbeat_timeout_ms,
-            two_node: config.two_node,
-        };
-        let node = start_node_with(
-            &config,
-            agent_config,
-            settings,
-            bus,
-            events,
-            Box::new(|supervisor| {
-                tracing::error!(
-                    supervisor,
-                    "root supervisor gave up; exiting for the init system to restart us"
-                );
-                std::process::exit(70);
-            }),
+    policy
+}
+
+/// Binds the control socket, starts the transport and the node, serves
+/// until a signal or a shutdown request, then leaves cleanly.
+async fn serve(
+    config: NodeConfig,
+    agent_config: AgentConfig,
+    authkey: crate::transport::AuthKey,
+    policy: AccessPolicy,
+    witness: bool,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let known = |gid: Option<u32>| gid.filter(|g| *g != u32::MAX);
+    let ownership = crate::actors::control_socket::SocketOwnership {
+        group: known(policy.admin_gid).or(known(policy.readonly_gid)),
+        also_group: known(policy.readonly_gid),
+    };
+    // Bound before anything starts: a daemon that cannot have its
+    // control socket does not start (and deletes nothing but a stale
+    // socket of its own).
+    let listener = crate::actors::control_socket::bind_socket(&config.socket, ownership)?;
+    let (bus, events) = crate::transport::start_udp(transport_config(&config, authkey))
+        .await
+        .context("starting the transport")?;
+    let settings = ConsensusSettings {
+        initial_voters: config.initial_voters.clone(),
+        initial_witnesses: config.initial_witnesses.clone(),
+        witness,
+        election_timeout_ms: config.election_timeout_ms,
+        heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+        two_node: config.two_node,
+    };
+    let give_up = Box::new(|supervisor: &str| {
+        tracing::error!(
+            supervisor,
+            "root supervisor gave up; exiting for the init system to restart us"
         );
-        tracing::info!(node = %config.node_name, bind = %config.bind, witness, "node started");
-        let control_node = node.clone();
-        // Its own thread: status and reads never wait behind the actors.
-        crate::actors::control_socket::serve_on_thread(
-            listener,
-            &config.node_name,
-            move |request, caller| {
-                let node = control_node.clone();
-                async move { handle_control(node, request, caller).await }
-            },
-            move |caller| access(&policy, caller, &caller_groups(caller)),
-        )
-        .context("starting the control socket's thread")?;
-        let mut terminate =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        watch_for_shutdown_requests(&node);
-        feed_watchdog();
-        crate::os::sd_notify::notify(&format!(
-            "READY=1\nSTATUS=node {} running",
-            config.node_name
-        ));
-        tokio::select! {
-            _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
-            _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-            _ = node.shutdown.notified() => tracing::info!("asked to shut down"),
-        }
-        crate::os::sd_notify::notify("STOPPING=1\nSTATUS=moving resources away before leaving");
-        leave_cleanly(&node, SHUTDOWN_DRAIN_TIMEOUT_MS).await;
-        node.bus.shutdown().await;
-        Ok(())
+        std::process::exit(70);
     });
-    if let Some(pid_file) = &pid_file {
-        let _ = std::fs::remove_file(pid_file);
+    let node = start_node_with(&config, agent_config, settings, bus, events, give_up);
+    tracing::info!(node = %config.node_name, bind = %config.bind, witness, "node started");
+    let control_node = node.clone();
+    // Its own thread: status and reads never wait behind the actors.
+    crate::actors::control_socket::serve_on_thread(
+        listener,
+        &config.node_name,
+        move |request, caller| {
+            let node = control_node.clone();
+            async move { handle_control(node, request, caller).await }
+        },
+        move |caller| access(&policy, caller, &caller_groups(caller)),
+    )
+    .context("starting the control socket's thread")?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    watch_for_shutdown_requests(&node);
+    feed_watchdog();
+    crate::os::sd_notify::notify(&format!(
+        "READY=1\nSTATUS=node {} running",
+        config.node_name
+    ));
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        _ = node.shutdown.notified() => tracing::info!("asked to shut down"),
     }
-    result
+    crate::os::sd_notify::notify("STOPPING=1\nSTATUS=moving resources away before leaving");
+    leave_cleanly(&node, SHUTDOWN_DRAIN_TIMEOUT_MS).await;
+    node.bus.shutdown().await;
+    Ok(())
+}
+
+/// The transport's settings from the node's configuration.
+fn transport_config(
+    config: &NodeConfig,
+    authkey: crate::transport::AuthKey,
+) -> crate::transport::TransportConfig {
+    crate::transport::TransportConfig {
+        cluster_name: config.cluster_name.clone(),
+        node_name: config.node_name.clone(),
+        bind: config.bind,
+        peers: config
+            .peers
+            .iter()
+            .map(|p| (p.name.clone(), p.addr))
+            .collect(),
+        multicast: config.multicast,
+        authkey,
+        heartbeat_interval_ms: config.heartbeat_interval_ms,
+        heartbeat_timeout_ms: config.heartbeat_timeout_ms,
+        // The bus's own quorum flag is unused: quorum is a majority
+        // of the cluster's voters (the member table).
+        expected_votes: config.peers.len() as u32 + 1,
+        two_node: config.two_node,
+        // With two nodes, a node that starts alone must not declare
+        // itself quorate before it has seen its peer once (corosync's
+        // wait_for_all), or both halves of a split start could run.
+        wait_for_all: config.two_node,
+        realtime_priority: config.realtime,
+        limits: crate::transport::TransportLimits::default(),
+    }
 }

@@ -121,36 +121,18 @@ async fn stop_monitors(shared: &NodeShared, resource: &str) {
 /// Runs one operation to its end (the recurring part is started here too).
 pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     let call_id = shared.next_call_id();
+    let kind = OpKind::parse(&op.operation);
     if op.agent.is_remote_connection() {
-        if matches!(op.operation.as_str(), "cancel" | "delete") {
+        if matches!(kind, Some(OpKind::Cancel | OpKind::Delete)) {
             shared.remote_links.forget_monitor(&op.resource);
         }
         if !matches!(
-            op.operation.as_str(),
-            "cancel" | "delete" | "clear_failcount"
+            kind,
+            Some(OpKind::Cancel | OpKind::Delete | OpKind::ClearFailcount)
         ) {
             return crate::actors::remote::link::connection_op(&shared, &op, call_id).await;
         }
     }
-    // Operations on the executor's bookkeeping, not the agent's.
-    let bookkeeping = match op.operation.as_str() {
-        "cancel" => {
-            shared
-                .recurring
-                .lock()
-                .await
-                .cancel(&op.resource, op.interval_ms)
-                .await;
-            shared.forget_recurring_one(&op.resource, op.interval_ms);
-            true
-        }
-        "delete" => {
-            stop_monitors(&shared, &op.resource).await;
-            true
-        }
-        "clear_failcount" => true,
-        _ => false,
-    };
     // An answer given without running anything.
     let at_once = |rc: OcfRc, status: OpStatus, output: String| OpOutcome {
         rc: rc.code(),
@@ -165,12 +147,13 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         ended_epoch_s: now_epoch_s(),
         call_id,
     };
-    if bookkeeping {
+    if executor_bookkeeping(&shared, &op, kind).await {
         return at_once(OcfRc::Success, OpStatus::Done, String::new());
     }
+    let action = kind.and_then(OpKind::agent_action);
     let is_device = op.agent.class == "stonith";
     if is_device {
-        if let Some(outcome) = fence_device_bookkeeping(&shared, &op) {
+        if let Some(outcome) = fence_device_bookkeeping(&shared, &op, action) {
             return at_once(outcome, OpStatus::Done, String::new());
         }
     }
@@ -188,20 +171,31 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
             ),
         );
     }
-    let Some(action) = OcfAction::parse(&op.operation) else {
+    let Some(action) = action else {
         return at_once(
             OcfRc::Unimplemented,
             OpStatus::NotSupported,
             format!("unknown operation {}", op.operation),
         );
     };
+    run_agent(&shared, &op, action, is_device, call_id).await
+}
+
+/// Runs the agent's `action`; keeps the monitors and fence devices in step.
+async fn run_agent(
+    shared: &Arc<NodeShared>,
+    op: &OpSpec,
+    action: OcfAction,
+    is_device: bool,
+    call_id: u64,
+) -> OpOutcome {
     if action == OcfAction::Stop || action == OcfAction::Demote || action == OcfAction::Promote {
-        stop_monitors(&shared, &op.resource).await;
+        stop_monitors(shared, &op.resource).await;
     }
-    let request = request_for(&shared, &op, action);
+    let request = request_for(shared, op, action);
     let ran = run_resource(&request).await;
     if ran.status == crate::agent::ocf::OpStatus::NotInstalled {
-        return not_installed(&op, call_id, ran.note.clone().unwrap_or_default());
+        return not_installed(op, call_id, ran.note.clone().unwrap_or_default());
     }
     let outcome = outcome_from_agent(&ran, call_id);
     if is_device && action == OcfAction::Start && !ran.is_success() {
@@ -210,15 +204,71 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     }
     if op.interval_ms > 0
         && action == OcfAction::Monitor
-        && outcome.rc == expected_monitor_rc(&op).code()
+        && outcome.rc == expected_monitor_rc(op).code()
     {
-        shared.remember_recurring(&op);
+        shared.remember_recurring(op);
         let mut manager = shared.recurring.lock().await;
-        if let Err(error) = manager.start(request, expected_monitor_rc(&op)) {
+        if let Err(error) = manager.start(request, expected_monitor_rc(op)) {
             tracing::error!(%error, resource = %op.resource, "recurring monitor not started");
         }
     }
     outcome
+}
+
+/// Operations on the executor's bookkeeping, not the agent's; true when
+/// `kind` was one (done, nothing to run).
+async fn executor_bookkeeping(shared: &NodeShared, op: &OpSpec, kind: Option<OpKind>) -> bool {
+    match kind {
+        Some(OpKind::Cancel) => {
+            shared
+                .recurring
+                .lock()
+                .await
+                .cancel(&op.resource, op.interval_ms)
+                .await;
+            shared.forget_recurring_one(&op.resource, op.interval_ms);
+            true
+        }
+        Some(OpKind::Delete) => {
+            stop_monitors(shared, &op.resource).await;
+            true
+        }
+        Some(OpKind::ClearFailcount) => true,
+        Some(OpKind::Agent(_)) | None => false,
+    }
+}
+
+/// What an operation asks of the executor, parsed once from its name (the
+/// scheduler's `operation`): an agent action, or the executor's own
+/// bookkeeping, which runs no agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// start, stop, monitor, promote, demote, notify, migrate_to, ...
+    Agent(OcfAction),
+    /// Stop a recurring monitor.
+    Cancel,
+    /// Forget a resource here (a cleanup): its monitors stop.
+    Delete,
+    /// Nothing to do on the node: the fail count lives in the CIB.
+    ClearFailcount,
+}
+
+impl OpKind {
+    pub fn parse(name: &str) -> Option<OpKind> {
+        Some(match name {
+            "cancel" => OpKind::Cancel,
+            "delete" => OpKind::Delete,
+            "clear_failcount" => OpKind::ClearFailcount,
+            _ => OpKind::Agent(OcfAction::parse(name)?),
+        })
+    }
+
+    pub fn agent_action(self) -> Option<OcfAction> {
+        match self {
+            OpKind::Agent(action) => Some(action),
+            OpKind::Cancel | OpKind::Delete | OpKind::ClearFailcount => None,
+        }
+    }
 }
 
 /// The answer for an agent this node cannot run, as Pacemaker's executor
@@ -227,7 +277,10 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
 /// succeeds: what cannot run here is not running here, and a failed stop
 /// would call for fencing a healthy node.
 pub fn not_installed(op: &OpSpec, call_id: u64, note: String) -> OpOutcome {
-    let harmless = matches!(op.operation.as_str(), "stop" | "demote" | "cancel");
+    let harmless = matches!(
+        OpKind::parse(&op.operation),
+        Some(OpKind::Agent(OcfAction::Stop | OcfAction::Demote) | OpKind::Cancel)
+    );
     let output = format!("not installed: {note}");
     OpOutcome {
         rc: if harmless {
@@ -256,18 +309,24 @@ pub fn not_installed(op: &OpSpec, call_id: u64, note: String) -> OpOutcome {
 /// fencer uses them from the CIB); their monitors run the agent's
 /// `monitor`. The answer, when no agent needs to run: a stop, or a probe
 /// of a device not registered here.
-fn fence_device_bookkeeping(shared: &NodeShared, op: &OpSpec) -> Option<OcfRc> {
+fn fence_device_bookkeeping(
+    shared: &NodeShared,
+    op: &OpSpec,
+    action: Option<OcfAction>,
+) -> Option<OcfRc> {
     let mut devices = shared.fence_devices.lock().expect("devices lock");
-    match op.operation.as_str() {
-        "start" => {
+    match action {
+        Some(OcfAction::Start) => {
             devices.insert(op.resource.clone());
             None
         }
-        "stop" => {
+        Some(OcfAction::Stop) => {
             devices.remove(&op.resource);
             Some(OcfRc::Success)
         }
-        "monitor" if !devices.contains(&op.resource) => Some(OcfRc::NotRunning),
+        Some(OcfAction::Monitor) if !devices.contains(&op.resource) => Some(OcfRc::NotRunning),
+        // Everything else runs the device's agent (a monitor of a
+        // registered device, meta-data, ...) or is refused below.
         _ => None,
     }
 }
