@@ -152,14 +152,14 @@ pub fn control_frame(data: &[u8]) {
     let cib = crate::model::cib::store::empty_cib();
     match request {
         crate::actors::control_socket::ControlRequest::CibModify { change }
-            if crate::actors::daemon::check_change(&cib, &change, NOW_EPOCH_S).is_ok() =>
+            if crate::actors::control::check_change(&cib, &change, NOW_EPOCH_S).is_ok() =>
         {
             let mut after = cib.clone();
             let _ = crate::model::cib::store::apply_change(&mut after, &change);
             let _ = after.to_xml_compact();
         }
         crate::actors::control_socket::ControlRequest::Fence { target, action } => {
-            let _ = crate::actors::daemon::check_fence_request(&cib, &target, &action);
+            let _ = crate::actors::control::check_fence_request(&cib, &target, &action);
         }
         _ => {}
     }
@@ -184,7 +184,8 @@ pub fn bus_frame(data: &[u8]) {
     }
     if let Ok(envelope) = rmp_serde::from_slice::<crate::actors::message::Envelope>(data) {
         let _ = rmp_serde::to_vec_named(&envelope);
-        if let crate::actors::message::Message::CibContent { cib } = &envelope.body {
+        use crate::actors::message::{Message, Reply};
+        if let Message::Reply(Ok(Reply::Cib(cib))) = &envelope.body {
             let _ = crate::model::cib::store::validate_shape(cib);
             let _ = crate::model::cib::verify::verify(cib, NOW_EPOCH_S);
         }

@@ -12,8 +12,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use systole::actors::config::NodeConfig;
 use systole::actors::control_socket::StatusReport;
-use systole::actors::daemon::{agent_config_for, start_node, status_report, NodeHandle};
+use systole::actors::daemon::{agent_config_for, start_node, NodeHandle};
 use systole::actors::message::CibChange;
+use systole::actors::node_status::status_report;
 use systole::model::cib::xml::Element;
 use systole::transport::{AuthKey, Faults, MemoryNetwork, TransportConfig};
 
@@ -198,20 +199,14 @@ impl Sim {
         let handle = &self.nodes[node];
         let answer = handle
             .router
-            .request(
+            .ask(
                 handle.router.local_ref("test"),
                 handle.router.local_ref("cib"),
-                systole::actors::message::Message::CibModify { change },
+                systole::actors::message::CibModify { change },
                 10_000,
             )
             .await;
-        assert!(
-            matches!(
-                answer,
-                Ok(systole::actors::message::Message::CibStored { .. })
-            ),
-            "{answer:?}"
-        );
+        assert!(answer.is_ok(), "{answer:?}");
     }
 
     fn dc_everywhere(&self) -> Option<String> {

@@ -9,7 +9,7 @@
 //! CIB on disk, a re-probe of what runs) and tells the supervision tree. The
 //! actix actor itself never stops, so its address and queued messages stay.
 
-use crate::actors::message::{ActorRef, Envelope, Message};
+use crate::actors::message::{ActorRef, Envelope, Failure, Message, Reply, Request};
 use crate::actors::router::{ActorError, Mailbox, Router};
 use crate::actors::tree::{ActorStats, Tree};
 use actix::prelude::*;
@@ -66,21 +66,37 @@ impl CellCtx<'_> {
         self.send(self.router.local_ref(name), body);
     }
 
-    pub fn reply(&self, request: &Envelope, body: Message) {
-        self.router.reply(request, body);
+    /// Answers `request` with an untyped reply (a waiter kept by kind, a
+    /// relayed answer); handlers that know their request use [`Self::answer`].
+    pub fn reply(&self, request: &Envelope, answer: Result<Reply, Failure>) {
+        self.router.reply(request, answer);
     }
 
-    /// Sends a request; when the answer (or error) comes, `then` turns it
-    /// into a message delivered to this actor.
-    pub fn request_then<F>(&self, to: ActorRef, body: Message, timeout_ms: u64, then: F)
+    /// Answers `request`, a `R`, with `R`'s own kind of reply.
+    pub fn answer<R: Request>(&self, request: &Envelope, answer: Result<R::Reply, Failure>) {
+        self.router.reply(request, answer.map(R::wrap));
+    }
+
+    /// Refuses `request` with `failure`.
+    pub fn refuse(&self, request: &Envelope, failure: impl Into<Failure>) {
+        self.router.reply(request, Err(failure.into()));
+    }
+
+    /// Sends a typed request; when the answer (or error) comes, `then` turns
+    /// it into a note to this actor (None: nothing to tell).
+    pub fn ask_then<R, F>(&self, to: ActorRef, request: R, timeout_ms: u64, then: F)
     where
-        F: FnOnce(Result<Message, ActorError>) -> Message + Send + 'static,
+        R: Request + Send + 'static,
+        R::Reply: Send,
+        F: FnOnce(Result<R::Reply, ActorError>) -> Option<Message> + Send + 'static,
     {
         let router = Arc::clone(self.router);
         let me = self.me.clone();
         tokio::spawn(async move {
-            let answer = router.request(me.clone(), to, body, timeout_ms).await;
-            let _ = router.send(me.clone(), me, then(answer));
+            let answer = router.ask(me.clone(), to, request, timeout_ms).await;
+            if let Some(note) = then(answer) {
+                let _ = router.send(me.clone(), me, note);
+            }
         });
     }
 
@@ -91,34 +107,31 @@ impl CellCtx<'_> {
         let router = Arc::clone(self.router);
         let me = self.me.clone();
         tokio::spawn(async move {
-            let answer = match router.request(me, to, body, timeout_ms).await {
-                Ok(body) => body,
-                Err(error) => Message::Error(error.to_string()),
-            };
+            let answer = router
+                .request(me, to, body, timeout_ms)
+                .await
+                .map_err(Failure::from);
             router.reply(&header, answer);
         });
     }
 
-    /// Runs `work` off the actor and answers `request` with its result. A
-    /// panic in `work` answers with an error and counts as a crash.
-    pub fn spawn_reply<F>(&self, request: &Envelope, work: F)
+    /// Runs `work` off the actor and answers `request` (a `R`) with its
+    /// result. A panic in `work` answers with an error and counts as a crash.
+    pub fn spawn_answer<R, F>(&self, request: &Envelope, work: F)
     where
-        F: std::future::Future<Output = Message> + Send + 'static,
+        R: Request,
+        F: std::future::Future<Output = Result<R::Reply, Failure>> + Send + 'static,
     {
         let header = request.header();
         let router = Arc::clone(self.router);
         let me = self.me.clone();
         tokio::spawn(async move {
             match AssertUnwindSafe(work).catch_unwind().await {
-                Ok(body) => router.reply(&header, body),
+                Ok(answer) => router.reply(&header, answer.map(R::wrap)),
                 Err(payload) => {
                     let reason = crate::actors::tree::panic_text(payload.as_ref());
-                    router.reply(&header, Message::Error(format!("actor crashed: {reason}")));
-                    let _ = router.send(
-                        me.clone(),
-                        me,
-                        Message::Error(format!("task panicked: {reason}")),
-                    );
+                    router.reply(&header, Err(Failure::Crashed(reason.clone())));
+                    let _ = router.send(me.clone(), me, Message::TaskPanicked(reason));
                 }
             }
         });
@@ -136,10 +149,9 @@ impl CellCtx<'_> {
         tokio::spawn(async move {
             let body = match AssertUnwindSafe(work).catch_unwind().await {
                 Ok(body) => body,
-                Err(payload) => Message::Error(format!(
-                    "task panicked: {}",
-                    crate::actors::tree::panic_text(payload.as_ref())
-                )),
+                Err(payload) => {
+                    Message::TaskPanicked(crate::actors::tree::panic_text(payload.as_ref()))
+                }
             };
             let _ = router.send(me.clone(), me, body);
         });
@@ -267,7 +279,7 @@ impl Cell {
             let reason = crate::actors::tree::panic_text(payload.as_ref());
             if let Some(request) = request {
                 self.router
-                    .reply(request, Message::Error(format!("actor crashed: {reason}")));
+                    .reply(request, Err(Failure::Crashed(reason.clone())));
             }
             self.restart(reason, true, actix);
         }
@@ -290,12 +302,13 @@ impl Handler<Deliver> for Cell {
         self.stats.depth.fetch_sub(1, Ordering::Relaxed);
         self.stats.processed.fetch_add(1, Ordering::Relaxed);
         let header = envelope.header();
-        if let Message::Error(reason) = &envelope.body {
-            // A spawned task of ours panicked: that is our crash.
-            if envelope.from == self.me && reason.starts_with("task panicked") {
-                self.restart(reason.clone(), true, actix);
-                return;
+        if let Message::TaskPanicked(reason) = &envelope.body {
+            // A spawned task of ours panicked: that is our crash. (Another
+            // node cannot make us restart by sending one.)
+            if envelope.from == self.me {
+                self.restart(format!("task panicked: {reason}"), true, actix);
             }
+            return;
         }
         self.run_guarded(actix, Some(&header), move |behaviour, ctx| {
             if matches!(envelope.body, Message::InjectCrash) {
@@ -334,6 +347,7 @@ impl Mailbox for CellMailbox {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actors::message::{CibError, DcNote};
     use crate::actors::supervision::{Strategy, SupervisorSpec};
 
     /// Counts messages; panics on request; its count survives only in the
@@ -348,9 +362,12 @@ mod tests {
             self.local += 1;
             self.seen.fetch_add(1, Ordering::Relaxed);
             match envelope.body {
-                Message::Tick => ctx.reply(&envelope, Message::Ok),
-                Message::Error(_) => panic!("asked to fail"),
-                _ => ctx.reply(&envelope, Message::Error(format!("local={}", self.local))),
+                Message::Tick => ctx.reply(&envelope, Ok(Reply::Done)),
+                Message::ViewChanged(_) => panic!("asked to fail"),
+                _ => ctx.refuse(
+                    &envelope,
+                    CibError::Refused(format!("local={}", self.local)),
+                ),
             }
         }
     }
@@ -388,27 +405,50 @@ mod tests {
         let ok = router
             .request(me.clone(), a.clone(), Message::Tick, 1_000)
             .await;
-        assert!(matches!(ok, Ok(Message::Ok)));
+        assert!(matches!(ok, Ok(Reply::Done)));
         let crashed = router
-            .request(me.clone(), a.clone(), Message::Error("boom".into()), 1_000)
+            .request(
+                me.clone(),
+                a.clone(),
+                Message::ViewChanged(Default::default()),
+                1_000,
+            )
             .await;
         assert!(
-            matches!(crashed, Err(ActorError::Failed(_, ref r)) if r.contains("asked to fail")),
+            matches!(crashed, Err(ActorError::Failed(_, Failure::Crashed(ref r))) if r.contains("asked to fail")),
             "{crashed:?}"
         );
         let injected = router
             .request(me.clone(), a.clone(), Message::InjectCrash, 1_000)
             .await;
         assert!(
-            matches!(injected, Err(ActorError::Failed(_, ref r)) if r.contains("injected crash"))
+            matches!(injected, Err(ActorError::Failed(_, Failure::Crashed(ref r))) if r.contains("injected crash"))
         );
         // Same address, fresh state: the local count restarted.
         let after = router
-            .request(me.clone(), a.clone(), Message::Ok, 1_000)
+            .request(
+                me.clone(),
+                a.clone(),
+                Message::DcNote(DcNote::ClientChange),
+                1_000,
+            )
             .await;
         assert!(
-            matches!(after, Err(ActorError::Failed(_, ref r)) if r == "local=1"),
+            matches!(after, Err(ActorError::Failed(_, Failure::Cib(CibError::Refused(ref r)))) if r == "local=1"),
             "{after:?}"
+        );
+        // Another's "task panicked" is not ours: no restart, no answer.
+        let foreign = router
+            .request(
+                me.clone(),
+                a.clone(),
+                Message::TaskPanicked("not a's".into()),
+                100,
+            )
+            .await;
+        assert!(
+            matches!(foreign, Err(ActorError::Timeout(..))),
+            "{foreign:?}"
         );
         let snapshot = tree.snapshot();
         let a_node = snapshot.children.iter().find(|c| c.name == "a").unwrap();
@@ -433,11 +473,11 @@ mod tests {
         let router = Router::new("n1");
         let me = router.local_ref("test");
         let missing = router
-            .request(me.clone(), router.local_ref("nope"), Message::Ok, 100)
+            .request(me.clone(), router.local_ref("nope"), Message::Tick, 100)
             .await;
         assert!(matches!(missing, Err(ActorError::NoSuchActor(n)) if n == "nope"));
         let remote = router
-            .request(me, ActorRef::new("n9", "cib"), Message::Ok, 100)
+            .request(me, ActorRef::new("n9", "cib"), Message::Tick, 100)
             .await;
         assert!(matches!(remote, Err(ActorError::Unreachable(n)) if n == "n9"));
     }

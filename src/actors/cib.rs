@@ -17,9 +17,16 @@
 //! what is really on disk once a test write succeeds.
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{ActorRef, CibChange, Envelope, Message, StatusChange};
+use crate::actors::message::DcNote;
+use crate::actors::message::{
+    ActorRef, CibChange, CibError, CibModifyForwarded, CibNote, CibPropose, CibQuery,
+    CibReadConsistent, CibRequest, Envelope, Failure, Fenced, MembersChange,
+    MembersChangeForwarded, Message, Reply, StatusChange, Stored, TwoNodeFence,
+};
+use crate::actors::router::ActorError;
 use crate::actors::shared::{DcInfo, NodeShared};
 use crate::actors::storage::RaftFiles;
+use crate::agent::fence::FenceAction;
 use crate::model::control::consensus::{
     decode_message, founding_log, Consensus, ConsensusConfig, Progress, ProposeError,
 };
@@ -74,7 +81,7 @@ pub struct CibActor {
     reads: BTreeMap<u64, Envelope>,
     /// Changes passed to the leader: the answer waits until applied here.
     forwarded: BTreeMap<u64, Waiter>,
-    forwarded_answers: BTreeMap<u64, Message>,
+    forwarded_answers: BTreeMap<u64, Result<Stored, Failure>>,
     parked: Vec<Parked>,
     flush_queued: bool,
     published: Option<(u64, Option<String>, bool)>,
@@ -178,14 +185,13 @@ impl CibActor {
             .write()
             .expect("consensus lock")
             .disk_error = Some(error.clone());
-        let why = format!("this node's disk failed ({error}); ask another node");
-        self.fail_all(&why);
+        self.fail_all(CibError::DiskFailed(error));
         self.publish(true);
     }
 
-    fn fail_all(&mut self, why: &str) {
+    fn fail_all(&mut self, why: CibError) {
         let router = Arc::clone(&self.shared_router());
-        let error = || Message::Error(why.to_string());
+        let error = || Err(why.clone().into());
         for (_, w) in std::mem::take(&mut self.clients) {
             router.reply(&w.request, error());
         }
@@ -216,7 +222,7 @@ impl CibActor {
     fn queue_flush(&mut self, ctx: &CellCtx<'_>) {
         if !self.flush_queued {
             self.flush_queued = true;
-            ctx.send(ctx.me().clone(), Message::CibFlush);
+            ctx.send(ctx.me().clone(), Message::CibNote(CibNote::Flush));
         }
     }
 
@@ -235,9 +241,9 @@ impl CibActor {
         for out in &progress.send {
             ctx.send(
                 ActorRef::new(&out.to, "cib"),
-                Message::Raft {
+                Message::CibNote(CibNote::Raft {
                     bytes: out.encode(),
-                },
+                }),
             );
         }
         if !progress.persist.is_empty() {
@@ -258,12 +264,12 @@ impl CibActor {
             self.answer_forwarded(ctx);
         }
         if client_change {
-            ctx.send_local("dc", Message::CibClientChange);
+            ctx.send_local("dc", Message::DcNote(DcNote::ClientChange));
         }
         for token in progress.reads {
             if let Some(request) = self.reads.remove(&token) {
                 let cib = (*self.shared.cib()).clone();
-                ctx.reply(&request, Message::CibContent { cib });
+                ctx.answer::<CibReadConsistent>(&request, Ok(cib));
             }
         }
     }
@@ -286,11 +292,11 @@ impl CibActor {
                 if *origin == me {
                     if let Some(waiter) = self.clients.remove(seq) {
                         let answer = match result {
-                            Ok(version) => Message::CibStored {
+                            Ok(version) => Ok(Reply::Stored(Stored {
                                 version: *version,
                                 index: *index,
-                            },
-                            Err(error) => Message::Error(error.clone()),
+                            })),
+                            Err(error) => Err(CibError::Refused(error.clone()).into()),
                         };
                         ctx.reply(&waiter.request, answer);
                     }
@@ -302,7 +308,7 @@ impl CibActor {
             }
             Applied::Status { index } => {
                 if let Some(waiter) = self.statuses.remove(index) {
-                    ctx.reply(&waiter.request, Message::CibProposed { index: *index });
+                    ctx.answer::<CibPropose>(&waiter.request, Ok(*index));
                 }
                 self.drop_lost_clients(lost, ctx);
                 false
@@ -315,7 +321,7 @@ impl CibActor {
                     .partition(|(c, _)| c == change);
                 self.members = waiting;
                 for (_, request) in done {
-                    ctx.reply(&request, Message::Ok);
+                    ctx.reply(&request, Ok(Reply::Done));
                 }
                 true
             }
@@ -336,22 +342,14 @@ impl CibActor {
             .collect();
         for seq in gone {
             if let Some(waiter) = self.clients.remove(&seq) {
-                ctx.reply(
-                    &waiter.request,
-                    Message::Error(
-                        "the change was lost in a change of DC and not applied; try again".into(),
-                    ),
-                );
+                ctx.refuse(&waiter.request, CibError::ChangeLost);
             }
         }
     }
 
     fn drop_lost_statuses(&mut self, index: u64, ctx: &CellCtx<'_>) {
         if let Some(waiter) = self.statuses.remove(&index) {
-            ctx.reply(
-                &waiter.request,
-                Message::Error("lost in a change of DC".into()),
-            );
+            ctx.refuse(&waiter.request, CibError::StatusLost);
         }
     }
 
@@ -369,7 +367,7 @@ impl CibActor {
                 self.forwarded.remove(&token),
                 self.forwarded_answers.remove(&token),
             ) {
-                ctx.reply(&waiter.request, answer);
+                ctx.reply(&waiter.request, answer.map(Reply::Stored));
             }
         }
     }
@@ -413,7 +411,8 @@ impl CibActor {
         if dc_term.is_some() || was_dc || force {
             let router = self.shared_router();
             let me = router.local_ref("cib");
-            let _ = router.send(me, router.local_ref("dc"), Message::Leadership { dc_term });
+            let note = Message::DcNote(DcNote::Leadership { dc_term });
+            let _ = router.send(me, router.local_ref("dc"), note);
         }
     }
 
@@ -433,32 +432,26 @@ impl CibActor {
 
     fn on_client_change(&mut self, request: Envelope, change: CibChange, ctx: &mut CellCtx<'_>) {
         if let Some(error) = self.refusal() {
-            ctx.reply(&request, Message::Error(error));
+            ctx.refuse(&request, error);
             return;
         }
         self.propose_or_pass_on(request, change, ctx);
     }
 
     /// Why a change cannot be taken here at all, if so.
-    fn refusal(&self) -> Option<String> {
+    fn refusal(&self) -> Option<CibError> {
         if let Some(error) = &self.shared.consensus_info().disk_error {
-            return Some(format!(
-                "this node's disk failed ({error}); ask another node"
-            ));
+            return Some(CibError::DiskFailed(error.clone()));
         }
         if self.consensus.as_ref().is_some_and(|c| !c.is_initialized()) {
-            return Some(
-                "this node is not in a cluster yet (systole node add it from a member)".into(),
-            );
+            return Some(CibError::NotInCluster);
         }
         let quorum = self.shared.quorum();
         if !quorum.quorate() {
-            return Some(format!("no quorum: {quorum}"));
+            return Some(CibError::NoQuorum(quorum.to_string()));
         }
         if self.clients.len() + self.forwarded.len() + self.parked.len() >= WAITERS_MAX {
-            return Some(format!(
-                "busy: {WAITERS_MAX} changes already waiting (WAITERS_MAX); retry"
-            ));
+            return Some(CibError::Busy);
         }
         None
     }
@@ -476,10 +469,7 @@ impl CibActor {
         ctx: &mut CellCtx<'_>,
     ) {
         let Some(consensus) = self.consensus.as_mut() else {
-            ctx.reply(
-                &request,
-                Message::Error("the consensus is not running here".into()),
-            );
+            ctx.refuse(&request, CibError::NotRunning);
             return;
         };
         let seq = self.next_seq;
@@ -487,7 +477,7 @@ impl CibActor {
             Ok((index, _)) => {
                 self.next_seq += 1;
                 let since_ms = self.shared.uptime_ms();
-                self.clients.insert(
+                let earlier = self.clients.insert(
                     seq,
                     Waiter {
                         request,
@@ -495,15 +485,14 @@ impl CibActor {
                         since_ms,
                     },
                 );
+                assert!(earlier.is_none(), "client change seqs only grow");
                 self.queue_flush(ctx);
             }
             Err(ProposeError::NotLeader {
                 leader: Some(leader),
-            }) if self.reachable(&leader) => {
-                self.pass_on(request, leader, Message::CibModifyForwarded { change }, ctx)
-            }
+            }) if self.reachable(&leader) => self.pass_on(request, leader, change, ctx),
             Err(ProposeError::NotLeader { .. }) => self.parked.push(Parked { request, since_ms }),
-            Err(error) => ctx.reply(&request, Message::Error(error.to_string())),
+            Err(error) => ctx.refuse(&request, CibError::Refused(error.to_string())),
         }
     }
 
@@ -519,11 +508,17 @@ impl CibActor {
 
     /// Sends a request to the leader's CIB actor; its answer is given to
     /// the client once this node has applied the entry too.
-    fn pass_on(&mut self, request: Envelope, leader: String, body: Message, ctx: &mut CellCtx<'_>) {
+    fn pass_on(
+        &mut self,
+        request: Envelope,
+        leader: String,
+        change: CibChange,
+        ctx: &mut CellCtx<'_>,
+    ) {
         let token = self.next_token;
         self.next_token += 1;
         let since_ms = self.now_ms();
-        self.forwarded.insert(
+        let earlier = self.forwarded.insert(
             token,
             Waiter {
                 request,
@@ -531,24 +526,27 @@ impl CibActor {
                 since_ms,
             },
         );
-        ctx.request_then(
+        assert!(earlier.is_none(), "forwarding tokens only grow");
+        ctx.ask_then(
             ActorRef::new(&leader, "cib"),
-            body,
+            CibModifyForwarded { change },
             FORWARD_TIMEOUT_MS,
-            move |answer| Message::CibForwarded {
-                token,
-                answer: Box::new(answer.unwrap_or_else(|e| Message::Error(e.to_string()))),
+            move |answer| {
+                let answer = answer.map_err(Failure::from);
+                Some(Message::CibNote(CibNote::Forwarded { token, answer }))
             },
         );
     }
 
-    fn on_forwarded(&mut self, token: u64, answer: Message, ctx: &mut CellCtx<'_>) {
-        let index = match &answer {
-            Message::CibStored { index, .. } => *index,
-            _ => 0,
-        };
+    fn on_forwarded(&mut self, token: u64, answer: Result<Stored, Failure>, ctx: &mut CellCtx<'_>) {
+        let index = answer.as_ref().map_or(0, |stored| stored.index);
+        let not_leader = matches!(
+            &answer,
+            Err(Failure::Relayed(error))
+                if matches!(**error, ActorError::Failed(_, Failure::Cib(CibError::NotLeader)))
+        );
         match self.forwarded.get_mut(&token) {
-            Some(_) if matches!(answer, Message::CibNotLeader) => {
+            Some(_) if not_leader => {
                 // Nothing was proposed: try again once a leader is known.
                 let waiter = self.forwarded.remove(&token).expect("present");
                 self.parked.push(Parked {
@@ -563,8 +561,10 @@ impl CibActor {
             }
             Some(_) => {
                 let waiter = self.forwarded.remove(&token).expect("present");
-                ctx.reply(&waiter.request, answer);
+                ctx.reply(&waiter.request, answer.map(Reply::Stored));
             }
+            // Expired meanwhile (`expire_waiters`): the client's own
+            // timeout has answered it.
             None => {}
         }
     }
@@ -585,21 +585,27 @@ impl CibActor {
             let body = parked.request.body.clone();
             if leader_known {
                 match body {
-                    Message::CibModify { change } => {
-                        self.propose_or_pass_on_since(parked.request, change, parked.since_ms, ctx)
+                    Message::Cib(CibRequest::Modify(modify)) => self.propose_or_pass_on_since(
+                        parked.request,
+                        modify.change,
+                        parked.since_ms,
+                        ctx,
+                    ),
+                    Message::Cib(CibRequest::Members(members)) => {
+                        self.members_or_pass_on(parked.request, members.change, ctx)
                     }
-                    Message::CibMembers { change } => {
-                        self.members_or_pass_on(parked.request, change, ctx)
+                    // Passed on to us as the leader, and we no longer are:
+                    // the node that passed it on asks the new leader.
+                    Message::Cib(CibRequest::ModifyForwarded(_)) => {
+                        ctx.refuse(&parked.request, CibError::NotLeader)
                     }
-                    _ => {}
+                    Message::Cib(CibRequest::MembersForwarded(_)) => {
+                        ctx.refuse(&parked.request, CibError::NoLongerDc)
+                    }
+                    other => unreachable!("only changes are parked, not {other:?}"),
                 }
             } else if now_ms.saturating_sub(parked.since_ms) > LEADER_WAIT_MS {
-                ctx.reply(
-                    &parked.request,
-                    Message::Error(
-                        "no DC elected yet (an election is under way); try again".into(),
-                    ),
-                );
+                ctx.refuse(&parked.request, CibError::NoLeader);
             } else {
                 self.parked.push(parked);
             }
@@ -613,10 +619,7 @@ impl CibActor {
         ctx: &mut CellCtx<'_>,
     ) {
         let Some(consensus) = self.consensus.as_mut() else {
-            ctx.reply(
-                &request,
-                Message::Error("the consensus is not running here".into()),
-            );
+            ctx.refuse(&request, CibError::NotRunning);
             return;
         };
         // A leader does not remove itself: it hands the leadership over
@@ -637,10 +640,7 @@ impl CibActor {
                     self.park(request);
                     self.queue_flush(ctx);
                 }
-                None => ctx.reply(
-                    &request,
-                    Message::Error("no other reachable voter to hand the leadership to".into()),
-                ),
+                None => ctx.refuse(&request, CibError::NoSuccessor),
             }
             return;
         }
@@ -652,21 +652,13 @@ impl CibActor {
             Err(ProposeError::NotLeader {
                 leader: Some(leader),
             }) if self.reachable(&leader) => {
-                let body = Message::CibMembersForwarded { change };
-                self.pass_on_members(request, leader, body, ctx)
+                let body = MembersChangeForwarded { change }.into();
+                let leader = ActorRef::new(&leader, "cib");
+                ctx.relay(&request, leader, body, FORWARD_TIMEOUT_MS);
             }
             Err(ProposeError::NotLeader { .. }) => self.park(request),
-            Err(error) => ctx.reply(&request, Message::Error(error.to_string())),
+            Err(error) => ctx.refuse(&request, CibError::Refused(error.to_string())),
         }
-    }
-
-    fn pass_on_members(&self, request: Envelope, leader: String, body: Message, ctx: &CellCtx<'_>) {
-        ctx.relay(
-            &request,
-            ActorRef::new(&leader, "cib"),
-            body,
-            FORWARD_TIMEOUT_MS,
-        );
     }
 
     fn on_status(
@@ -682,10 +674,7 @@ impl CibActor {
             .as_mut()
             .filter(|_| request.from.node == self.shared.node)
         else {
-            ctx.reply(
-                &request,
-                Message::Error("status is recorded by the local DC only".into()),
-            );
+            ctx.refuse(&request, CibError::StatusNotLocal);
             return;
         };
         match consensus.propose_status(term, changes) {
@@ -701,7 +690,7 @@ impl CibActor {
                 );
                 self.queue_flush(ctx);
             }
-            Err(error) => ctx.reply(&request, Message::Error(error.to_string())),
+            Err(error) => ctx.refuse(&request, CibError::Refused(error.to_string())),
         }
     }
 
@@ -838,22 +827,20 @@ impl CibActor {
     /// Asks this node's own fence actor (there is no DC) to fence `peer`.
     fn fence_peer(&self, peer: String, ctx: &mut CellCtx<'_>) {
         let target = peer.clone();
-        ctx.request_then(
+        ctx.ask_then(
             ActorRef::new(&self.shared.node, "fence"),
-            Message::TwoNodeFence {
+            TwoNodeFence {
                 target: peer,
-                action: "reboot".into(),
+                action: FenceAction::Reboot,
             },
             TWO_NODE_FENCE_TIMEOUT_MS,
-            move |answer| match answer {
-                Ok(Message::FenceDone { target, ok, detail }) => {
-                    Message::TwoNodeFenced { target, ok, detail }
-                }
-                other => Message::TwoNodeFenced {
+            move |answer| {
+                let fenced = answer.unwrap_or_else(|error| Fenced {
                     target,
                     ok: false,
-                    detail: format!("{other:?}"),
-                },
+                    detail: error.to_string(),
+                });
+                Some(Message::CibNote(CibNote::TwoNodeFenced(fenced)))
             },
         );
     }
@@ -899,7 +886,7 @@ impl CibActor {
         };
         let record = crate::model::cib::store::FenceRecord {
             target: peer.to_string(),
-            action: "reboot".into(),
+            action: FenceAction::Reboot.to_string(),
             ok: true,
             detail: format!("by two-node survivor {}: {detail}", self.shared.node),
             at_epoch_s: crate::actors::shared::now_epoch_s(),
@@ -915,7 +902,7 @@ impl CibActor {
             return self.disk_failed(error.to_string());
         }
         tracing::warn!(%peer, "two-node cluster: the peer is fenced; this node goes on alone as the only voter until it returns");
-        self.fail_all("the cluster changed to one voter after fencing the peer; try again");
+        self.fail_all(CibError::WentSolo);
         self.incarnation = self.shared.next_call_id();
         self.start_consensus();
         if let Some(consensus) = self.consensus.as_mut() {
@@ -948,31 +935,45 @@ impl Behaviour for CibActor {
     }
 
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
-        let from = envelope.from.node.clone();
-        match &envelope.body {
+        match envelope.body {
             Message::Tick => self.on_tick(ctx),
-            Message::CibFlush => self.flush(ctx),
-            Message::Raft { bytes } => {
-                let bytes = bytes.clone();
-                self.on_raft(&from, &bytes, ctx)
+            Message::CibNote(ref note) => {
+                let (from, note) = (envelope.from.node.clone(), note.clone());
+                self.on_note(&from, note, ctx)
             }
-            Message::CibDisk {
+            Message::Cib(ref request) => {
+                let request = request.clone();
+                self.on_request(envelope, request, ctx)
+            }
+            ref other => tracing::debug!(?other, "cib: ignored"),
+        }
+    }
+}
+
+impl CibActor {
+    fn on_note(&mut self, from: &str, note: CibNote, ctx: &mut CellCtx<'_>) {
+        match note {
+            CibNote::Flush => self.flush(ctx),
+            CibNote::Raft { bytes } => self.on_raft(from, &bytes, ctx),
+            CibNote::Disk {
                 incarnation,
                 number,
                 error,
-            } => {
-                let (incarnation, number, error) = (*incarnation, *number, error.clone());
-                self.on_disk(incarnation, number, error, ctx)
-            }
-            Message::TwoNodeFenced { target, ok, detail } => {
-                let (target, ok, detail) = (target.clone(), *ok, detail.clone());
+            } => self.on_disk(incarnation, number, error, ctx),
+            CibNote::TwoNodeFenced(Fenced { target, ok, detail }) => {
                 self.on_two_node_fenced(&target, ok, detail, ctx)
             }
-            Message::CibQuery => {
+            CibNote::Forwarded { token, answer } => self.on_forwarded(token, answer, ctx),
+        }
+    }
+
+    fn on_request(&mut self, envelope: Envelope, request: CibRequest, ctx: &mut CellCtx<'_>) {
+        match request {
+            CibRequest::Query(CibQuery) => {
                 let cib = (*self.shared.cib()).clone();
-                ctx.reply(&envelope, Message::CibContent { cib });
+                ctx.answer::<CibQuery>(&envelope, Ok(cib));
             }
-            Message::CibReadConsistent => match self.consensus.as_mut() {
+            CibRequest::ReadConsistent(CibReadConsistent) => match self.consensus.as_mut() {
                 Some(consensus) => {
                     let token = self.next_token;
                     self.next_token += 1;
@@ -980,49 +981,29 @@ impl Behaviour for CibActor {
                     self.reads.insert(token, envelope);
                     self.queue_flush(ctx);
                 }
-                None => ctx.reply(
-                    &envelope,
-                    Message::Error("the consensus is not running here".into()),
-                ),
+                None => ctx.refuse(&envelope, CibError::NotRunning),
             },
-            Message::CibModify { change } => {
-                let change = change.clone();
-                self.on_client_change(envelope, change, ctx)
-            }
-            Message::CibModifyForwarded { change } => {
+            CibRequest::Modify(modify) => self.on_client_change(envelope, modify.change, ctx),
+            CibRequest::ModifyForwarded(forwarded) => {
                 // Proposed here or refused: passed on once at most.
-                let change = change.clone();
                 match self.consensus.as_ref().map(|c| c.is_leader()) {
-                    Some(true) => self.propose_or_pass_on(envelope, change, ctx),
-                    _ => ctx.reply(&envelope, Message::CibNotLeader),
+                    Some(true) => self.propose_or_pass_on(envelope, forwarded.change, ctx),
+                    _ => ctx.refuse(&envelope, CibError::NotLeader),
                 }
             }
-            Message::CibMembers { change } => {
-                let change = change.clone();
-                match self.refusal() {
-                    Some(error) => ctx.reply(&envelope, Message::Error(error)),
-                    None => self.members_or_pass_on(envelope, change, ctx),
-                }
-            }
-            Message::CibMembersForwarded { change } => {
-                let change = change.clone();
+            CibRequest::Members(MembersChange { change }) => match self.refusal() {
+                Some(error) => ctx.refuse(&envelope, error),
+                None => self.members_or_pass_on(envelope, change, ctx),
+            },
+            CibRequest::MembersForwarded(MembersChangeForwarded { change }) => {
                 match self.consensus.as_ref().map(|c| c.is_leader()) {
                     Some(true) => self.members_or_pass_on(envelope, change, ctx),
-                    _ => ctx.reply(
-                        &envelope,
-                        Message::Error("not the DC any more; try again".into()),
-                    ),
+                    _ => ctx.refuse(&envelope, CibError::NoLongerDc),
                 }
             }
-            Message::CibForwarded { token, answer } => {
-                let (token, answer) = (*token, (**answer).clone());
-                self.on_forwarded(token, answer, ctx)
-            }
-            Message::CibPropose { term, changes } => {
-                let (term, changes) = (*term, changes.clone());
+            CibRequest::Propose(CibPropose { term, changes }) => {
                 self.on_status(envelope, term, changes, ctx)
             }
-            other => tracing::debug!(message = ?std::mem::discriminant(other), "cib: ignored"),
         }
     }
 }

@@ -9,9 +9,13 @@
 //! CIB actor says it leads does the controller hold office.
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{ActorRef, Envelope, Message, View};
+use crate::actors::message::{
+    ActorRef, AdminFence, CibPropose, DcError, DcNote, DcRequest, Envelope, ExecOp, Fence, Fenced,
+    LrmQuery, Message, Plan, Schedule, View,
+};
 use crate::actors::router::ActorError;
 use crate::actors::shared::{now_epoch_s, NodeShared};
+use crate::agent::fence::FenceAction;
 use crate::model::cib::change::StatusChange;
 use crate::model::control::controller::{Controller, ControllerConfig, Effect, Event};
 use crate::model::control::history::TransitionRecord;
@@ -94,131 +98,44 @@ impl DcActor {
 
     fn carry_out(&mut self, effect: Effect, ctx: &mut CellCtx<'_>) {
         match effect {
-            Effect::AskLrm { node } => ctx.request_then(
+            Effect::AskLrm { node } => ctx.ask_then(
                 ActorRef::new(&node, "exec"),
-                Message::LrmQuery,
+                LrmQuery,
                 LRM_ANSWER_TIMEOUT_MS,
-                move |answer| Message::DcLrm {
-                    node,
-                    lrm: match answer {
-                        Ok(Message::LrmContent { lrm }) => Some(lrm),
-                        _ => None,
-                    },
+                move |answer| {
+                    let lrm = answer.ok();
+                    Some(Message::DcNote(DcNote::Lrm { node, lrm }))
                 },
             ),
-            Effect::Schedule { term, request } => {
-                let cib = (*self.shared.cib()).clone();
-                let shared = Arc::clone(&self.shared);
-                let asked = std::time::Instant::now();
-                ctx.request_then(
-                    ActorRef::new(&self.shared.node, "policy"),
-                    Message::Schedule {
-                        cib,
-                        now_epoch_s: now_epoch_s(),
-                    },
-                    SCHEDULE_TIMEOUT_MS,
-                    move |answer| {
-                        record_duration(&shared, asked, |t| &mut t.scheduler_ms);
-                        let (plan, error) = match answer {
-                            Ok(Message::Scheduled { plan }) => (Some(plan), None),
-                            Ok(Message::Error(error)) => (None, Some(error)),
-                            Ok(other) => (None, Some(format!("unexpected answer {other:?}"))),
-                            Err(error) => (None, Some(format!("scheduling failed: {error}"))),
-                        };
-                        Message::DcScheduled {
-                            term,
-                            request,
-                            plan,
-                            error,
-                        }
-                    },
-                );
-            }
+            Effect::Schedule { term, request } => self.schedule(term, request, ctx),
             Effect::Exec {
                 term,
                 transition,
                 action,
                 node,
                 op,
-            } => {
-                self.action_started(transition, action);
-                let timeout_ms = op.timeout_ms + EXEC_ANSWER_MARGIN_MS;
-                let (executor, remote_node) = self.route(node);
-                ctx.request_then(
-                    ActorRef::new(&executor, "exec"),
-                    Message::ExecOp {
-                        term,
-                        transition,
-                        action,
-                        op,
-                        remote_node,
-                    },
-                    timeout_ms,
-                    move |answer| match answer {
-                        Ok(result @ Message::ExecResult { .. }) => result,
-                        other => action_failed(transition, action, other),
-                    },
-                );
-            }
+            } => self.exec(term, transition, action, node, op, ctx),
             Effect::Fence {
                 term,
                 transition,
                 action,
                 target,
                 fence_action,
-            } => {
-                self.action_started(transition, action);
-                let asked = fence_action.clone();
-                ctx.request_then(
-                    ActorRef::new(&self.shared.node, "fence"),
-                    Message::Fence {
-                        term,
-                        target,
-                        action: fence_action,
-                    },
-                    FENCE_ANSWER_TIMEOUT_MS,
-                    move |answer| match answer {
-                        Ok(Message::FenceDone { target, ok, detail }) => Message::FenceResult {
-                            transition,
-                            action,
-                            target,
-                            fence_action: asked,
-                            ok,
-                            detail,
-                        },
-                        other => action_failed(transition, action, other),
-                    },
-                );
-            }
-            Effect::Propose { term, changes } => ctx.request_then(
+            } => self.fence(term, transition, action, target, &fence_action, ctx),
+            Effect::Propose { term, changes } => ctx.ask_then(
                 ActorRef::new(&self.shared.node, "cib"),
-                Message::CibPropose { term, changes },
+                CibPropose { term, changes },
                 RECORD_TIMEOUT_MS,
                 |answer| {
-                    let ok = matches!(answer, Ok(Message::CibProposed { .. }));
-                    if !ok {
-                        tracing::warn!(?answer, "status facts not recorded");
+                    if let Err(error) = &answer {
+                        tracing::warn!(%error, "status facts not recorded");
                     }
-                    Message::DcRecorded { ok }
+                    let ok = answer.is_ok();
+                    Some(Message::DcNote(DcNote::Recorded { ok }))
                 },
             ),
             Effect::TransitionStarted { id, cause, plan } => {
-                tracing::info!(transition = id, actions = plan.actions.len(), summary = ?plan.summary, %cause, "transition started");
-                let record = TransitionRecord::new(
-                    id,
-                    &self.shared.node,
-                    &cause,
-                    self.shared.cib_version(),
-                    now_epoch_s(),
-                    &plan,
-                );
-                self.replicate_transition(record.clone(), ctx);
-                self.running_since = Some((id, std::time::Instant::now()));
-                self.shared
-                    .history
-                    .lock()
-                    .expect("history lock")
-                    .push(record);
+                self.transition_started(id, &cause, &plan, ctx)
             }
             Effect::ActionRecorded {
                 transition,
@@ -232,33 +149,158 @@ impl DcActor {
                 .expect("history lock")
                 .record_action(transition, action, &result, rc, now_epoch_ms()),
             Effect::TransitionFinished { id, outcome } => {
-                tracing::info!(transition = id, %outcome, "transition finished");
-                if let Some((_, since)) = self.running_since.take().filter(|(t, _)| *t == id) {
-                    record_duration(&self.shared, since, |t| &mut t.transition_ms);
-                }
-                let record = {
-                    let mut history = self.shared.history.lock().expect("history lock");
-                    history.finish(id, &outcome);
-                    history.get(id).cloned()
-                };
-                if let Some(record) = record {
-                    self.replicate_transition(record, ctx);
-                }
+                self.transition_finished(id, &outcome, ctx)
             }
-            Effect::SchedulerError(error) => {
-                match &error {
-                    Some(error) => {
-                        tracing::error!(%error, "the scheduler failed; keeping the last state and retrying")
-                    }
-                    None => tracing::info!("the scheduler works again"),
-                }
-                self.shared
-                    .consensus
-                    .write()
-                    .expect("consensus lock")
-                    .scheduler_error = error;
-            }
+            Effect::SchedulerError(error) => self.scheduler_error(error),
         }
+    }
+
+    /// Asks the policy actor for a transition of the CIB as it is now.
+    fn schedule(&mut self, term: u64, request: u64, ctx: &mut CellCtx<'_>) {
+        let cib = (*self.shared.cib()).clone();
+        let shared = Arc::clone(&self.shared);
+        let asked = std::time::Instant::now();
+        ctx.ask_then(
+            ActorRef::new(&self.shared.node, "policy"),
+            Schedule {
+                cib,
+                now_epoch_s: now_epoch_s(),
+            },
+            SCHEDULE_TIMEOUT_MS,
+            move |answer| {
+                record_duration(&shared, asked, |t| &mut t.scheduler_ms);
+                let result = answer.map_err(|error| match error {
+                    // The scheduler's own words, as the controller shows them.
+                    ActorError::Failed(_, failure) => failure.to_string(),
+                    error => format!("scheduling failed: {error}"),
+                });
+                Some(Message::DcNote(DcNote::Scheduled {
+                    term,
+                    request,
+                    result,
+                }))
+            },
+        );
+    }
+
+    /// Sends an operation to the executor that runs it.
+    fn exec(
+        &mut self,
+        term: u64,
+        transition: u64,
+        action: u32,
+        node: String,
+        op: crate::model::cib::operation::OpSpec,
+        ctx: &mut CellCtx<'_>,
+    ) {
+        self.action_started(transition, action);
+        let timeout_ms = op.timeout_ms + EXEC_ANSWER_MARGIN_MS;
+        let (executor, remote_node) = self.route(node);
+        ctx.ask_then(
+            ActorRef::new(&executor, "exec"),
+            ExecOp {
+                term,
+                transition,
+                action,
+                op,
+                remote_node,
+            },
+            timeout_ms,
+            move |answer| {
+                Some(match answer {
+                    Ok(result) => Message::DcNote(DcNote::ExecResult(result)),
+                    Err(error) => action_failed(transition, action, error.to_string()),
+                })
+            },
+        );
+    }
+
+    /// Asks this node's fencer to carry out a transition's fencing action.
+    fn fence(
+        &mut self,
+        term: u64,
+        transition: u64,
+        action: u32,
+        target: String,
+        fence_action: &str,
+        ctx: &mut CellCtx<'_>,
+    ) {
+        self.action_started(transition, action);
+        // The scheduler names only actions the fencer knows; anything else
+        // fails this action rather than fencing some other way.
+        let Some(fence_action) = FenceAction::parse(fence_action) else {
+            let reason = format!("unknown fence action {fence_action}");
+            ctx.send(ctx.me().clone(), action_failed(transition, action, reason));
+            return;
+        };
+        ctx.ask_then(
+            ActorRef::new(&self.shared.node, "fence"),
+            Fence {
+                term,
+                target,
+                action: fence_action,
+            },
+            FENCE_ANSWER_TIMEOUT_MS,
+            move |answer| {
+                Some(match answer {
+                    Ok(fenced) => Message::DcNote(DcNote::FenceResult {
+                        transition,
+                        action,
+                        fence_action,
+                        fenced,
+                    }),
+                    Err(error) => action_failed(transition, action, error.to_string()),
+                })
+            },
+        );
+    }
+
+    fn transition_started(&mut self, id: u64, cause: &str, plan: &Plan, ctx: &mut CellCtx<'_>) {
+        tracing::info!(transition = id, actions = plan.actions.len(), summary = ?plan.summary, %cause, "transition started");
+        let record = TransitionRecord::new(
+            id,
+            &self.shared.node,
+            cause,
+            self.shared.cib_version(),
+            now_epoch_s(),
+            plan,
+        );
+        self.replicate_transition(record.clone(), ctx);
+        self.running_since = Some((id, std::time::Instant::now()));
+        self.shared
+            .history
+            .lock()
+            .expect("history lock")
+            .push(record);
+    }
+
+    fn transition_finished(&mut self, id: u64, outcome: &str, ctx: &mut CellCtx<'_>) {
+        tracing::info!(transition = id, %outcome, "transition finished");
+        if let Some((_, since)) = self.running_since.take().filter(|(t, _)| *t == id) {
+            record_duration(&self.shared, since, |t| &mut t.transition_ms);
+        }
+        let record = {
+            let mut history = self.shared.history.lock().expect("history lock");
+            history.finish(id, outcome);
+            history.get(id).cloned()
+        };
+        if let Some(record) = record {
+            self.replicate_transition(record, ctx);
+        }
+    }
+
+    fn scheduler_error(&self, error: Option<String>) {
+        match &error {
+            Some(error) => {
+                tracing::error!(%error, "the scheduler failed; keeping the last state and retrying")
+            }
+            None => tracing::info!("the scheduler works again"),
+        }
+        self.shared
+            .consensus
+            .write()
+            .expect("consensus lock")
+            .scheduler_error = error;
     }
 
     /// Ids after every one in the replicated history (and at least this
@@ -292,22 +334,18 @@ impl DcActor {
             return;
         };
         let id = record.id;
-        ctx.request_then(
+        ctx.ask_then(
             ActorRef::new(&self.shared.node, "cib"),
-            Message::CibPropose {
+            CibPropose {
                 term,
                 changes: vec![StatusChange::Transition { record }],
             },
             RECORD_TIMEOUT_MS,
             move |answer| {
-                if !matches!(answer, Ok(Message::CibProposed { .. })) {
-                    tracing::debug!(
-                        transition = id,
-                        ?answer,
-                        "transition not recorded for the history"
-                    );
+                if let Err(error) = answer {
+                    tracing::debug!(transition = id, %error, "transition not recorded for the history");
                 }
-                Message::Ok
+                None
             },
         );
     }
@@ -337,62 +375,40 @@ impl DcActor {
         self.feed(Event::View { members }, ctx);
     }
 
-    fn admin_fence(
-        &mut self,
-        request: &Envelope,
-        target: String,
-        action: String,
-        ctx: &mut CellCtx<'_>,
-    ) {
+    /// `systole fence`: fences through this node's fencer, records the
+    /// result like any fencing, and answers the administrator.
+    fn admin_fence(&mut self, request: &Envelope, asked: AdminFence, ctx: &mut CellCtx<'_>) {
         let Some(term) = self.controller.term() else {
-            ctx.reply(request, Message::Error("this node is not the DC".into()));
+            ctx.refuse(request, DcError::NotDc);
             return;
         };
+        let AdminFence { target, action } = asked;
         if target == self.shared.node {
-            ctx.reply(
-                request,
-                Message::Error(format!("{target} is the DC and cannot fence itself; stop it or fence it once another node is DC")),
-            );
+            ctx.refuse(request, DcError::FenceSelf(target));
             return;
         }
         let router = Arc::clone(ctx.router());
         let me = ctx.me().clone();
         let fencer = ActorRef::new(&self.shared.node, "fence");
         tracing::warn!(%target, %action, from = %request.from, "fencing asked by an administrator");
-        ctx.spawn_reply(request, async move {
-            let asked = action.clone();
-            let answer = router
-                .request(
-                    me.clone(),
-                    fencer,
-                    Message::Fence {
-                        term,
-                        target: target.clone(),
-                        action,
-                    },
-                    FENCE_ANSWER_TIMEOUT_MS,
-                )
-                .await;
-            match answer {
-                Ok(Message::FenceDone { target, ok, detail }) => {
-                    // Recorded by the DC like any fencing result.
-                    let _ = router.send(
-                        me.clone(),
-                        me,
-                        Message::FenceResult {
-                            transition: 0,
-                            action: 0,
-                            target: target.clone(),
-                            fence_action: asked,
-                            ok,
-                            detail: detail.clone(),
-                        },
-                    );
-                    Message::FenceDone { target, ok, detail }
-                }
-                Ok(other) => Message::Error(format!("unexpected answer {other:?}")),
-                Err(error) => Message::Error(error.to_string()),
-            }
+        ctx.spawn_answer::<AdminFence, _>(request, async move {
+            let fence = Fence {
+                term,
+                target,
+                action,
+            };
+            let fenced = router
+                .ask(me.clone(), fencer, fence, FENCE_ANSWER_TIMEOUT_MS)
+                .await?;
+            // Recorded by the DC like any fencing result.
+            let note = DcNote::FenceResult {
+                transition: 0,
+                action: 0,
+                fence_action: action,
+                fenced: fenced.clone(),
+            };
+            let _ = router.send(me.clone(), me, Message::DcNote(note));
+            Ok(fenced)
         });
     }
 }
@@ -408,17 +424,13 @@ fn node_members(shared: &NodeShared, view: &View) -> BTreeSet<String> {
         .collect()
 }
 
-/// The DC's note to itself that an action's answer was not the one wanted.
-fn action_failed(transition: u64, action: u32, answer: Result<Message, ActorError>) -> Message {
-    let reason = match answer {
-        Ok(other) => format!("unexpected answer {other:?}"),
-        Err(error) => error.to_string(),
-    };
-    Message::ActionFailed {
+/// The DC's note to itself that an action could not be carried out.
+fn action_failed(transition: u64, action: u32, reason: String) -> Message {
+    Message::DcNote(DcNote::ActionFailed {
         transition,
         action,
         reason,
-    }
+    })
 }
 
 impl Behaviour for DcActor {
@@ -445,46 +457,56 @@ impl Behaviour for DcActor {
                 self.on_view(view, ctx);
                 return;
             }
-            Message::Leadership { dc_term } => {
+            Message::DcNote(note) => self.event_of(note),
+            Message::Dc(DcRequest::AdminFence(asked)) => {
+                self.admin_fence(&header, asked, ctx);
+                return;
+            }
+            other => {
+                tracing::debug!(?other, "dc: ignored");
+                return;
+            }
+        };
+        self.feed(event, ctx);
+    }
+}
+
+impl DcActor {
+    /// The controller's event for a note.
+    fn event_of(&mut self, note: DcNote) -> Event {
+        match note {
+            DcNote::Leadership { dc_term } => {
                 self.continue_transition_ids();
                 Event::Leadership { dc_term }
             }
-            Message::CibClientChange => Event::ClientChange,
-            Message::DcRecorded { ok } => Event::StatusRecorded { ok },
-            Message::DcLrm { node, lrm } => Event::LrmReport { node, lrm },
-            Message::DcScheduled {
+            DcNote::ClientChange => Event::ClientChange,
+            DcNote::Recorded { ok } => Event::StatusRecorded { ok },
+            DcNote::Lrm { node, lrm } => Event::LrmReport { node, lrm },
+            DcNote::Scheduled {
                 term,
                 request,
-                plan,
-                error,
+                result,
             } => Event::Scheduled {
                 term,
                 request,
-                result: plan.ok_or_else(|| error.unwrap_or_else(|| "no plan".into())),
+                result,
             },
-            Message::ExecResult {
-                transition,
-                action,
-                node,
-                op,
-                outcome,
-            } => {
-                self.remote_hosts.learn(&node, &op, &outcome);
+            DcNote::ExecResult(result) => {
+                self.remote_hosts
+                    .learn(&result.node, &result.op, &result.outcome);
                 Event::ExecResult {
-                    transition,
-                    action,
-                    node,
-                    op,
-                    outcome,
+                    transition: result.transition,
+                    action: result.action,
+                    node: result.node,
+                    op: result.op,
+                    outcome: result.outcome,
                 }
             }
-            Message::FenceResult {
+            DcNote::FenceResult {
                 transition,
                 action,
-                target,
                 fence_action,
-                ok,
-                detail,
+                fenced: Fenced { target, ok, detail },
             } => {
                 if ok {
                     tracing::info!(%target, %fence_action, "fencing done");
@@ -495,13 +517,13 @@ impl Behaviour for DcActor {
                     transition,
                     action,
                     target,
-                    fence_action,
+                    fence_action: fence_action.to_string(),
                     ok,
                     detail,
                     at_epoch_s: now_epoch_s(),
                 }
             }
-            Message::ActionFailed {
+            DcNote::ActionFailed {
                 transition,
                 action,
                 reason,
@@ -513,16 +535,6 @@ impl Behaviour for DcActor {
                     reason,
                 }
             }
-            Message::AdminFence { target, action } => {
-                self.admin_fence(&header, target, action, ctx);
-                return;
-            }
-            Message::Error(reason) if envelope.from == *ctx.me() => {
-                tracing::error!(%reason, "a DC task failed");
-                return;
-            }
-            _ => return,
-        };
-        self.feed(event, ctx);
+        }
     }
 }

@@ -8,7 +8,10 @@
 //! touches a running resource.
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{ActorRef, Envelope, Message};
+use crate::actors::message::{
+    ActorRef, DcNote, Envelope, ExecError, ExecNote, ExecOp, ExecRequest, ExecResult, LrmQuery,
+    Message,
+};
 use crate::actors::shared::{now_epoch_s, NodeShared};
 use crate::agent::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest};
 use crate::agent::run_resource;
@@ -118,36 +121,18 @@ async fn stop_monitors(shared: &NodeShared, resource: &str) {
 /// Runs one operation to its end (the recurring part is started here too).
 pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     let call_id = shared.next_call_id();
+    let kind = OpKind::parse(&op.operation);
     if op.agent.is_remote_connection() {
-        if matches!(op.operation.as_str(), "cancel" | "delete") {
+        if matches!(kind, Some(OpKind::Cancel | OpKind::Delete)) {
             shared.remote_links.forget_monitor(&op.resource);
         }
         if !matches!(
-            op.operation.as_str(),
-            "cancel" | "delete" | "clear_failcount"
+            kind,
+            Some(OpKind::Cancel | OpKind::Delete | OpKind::ClearFailcount)
         ) {
             return crate::actors::remote::link::connection_op(&shared, &op, call_id).await;
         }
     }
-    // Operations on the executor's bookkeeping, not the agent's.
-    let bookkeeping = match op.operation.as_str() {
-        "cancel" => {
-            shared
-                .recurring
-                .lock()
-                .await
-                .cancel(&op.resource, op.interval_ms)
-                .await;
-            shared.forget_recurring_one(&op.resource, op.interval_ms);
-            true
-        }
-        "delete" => {
-            stop_monitors(&shared, &op.resource).await;
-            true
-        }
-        "clear_failcount" => true,
-        _ => false,
-    };
     // An answer given without running anything.
     let at_once = |rc: OcfRc, status: OpStatus, output: String| OpOutcome {
         rc: rc.code(),
@@ -162,12 +147,13 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         ended_epoch_s: now_epoch_s(),
         call_id,
     };
-    if bookkeeping {
+    if executor_bookkeeping(&shared, &op, kind).await {
         return at_once(OcfRc::Success, OpStatus::Done, String::new());
     }
+    let action = kind.and_then(OpKind::agent_action);
     let is_device = op.agent.class == "stonith";
     if is_device {
-        if let Some(outcome) = fence_device_bookkeeping(&shared, &op) {
+        if let Some(outcome) = fence_device_bookkeeping(&shared, &op, action) {
             return at_once(outcome, OpStatus::Done, String::new());
         }
     }
@@ -185,20 +171,31 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
             ),
         );
     }
-    let Some(action) = OcfAction::parse(&op.operation) else {
+    let Some(action) = action else {
         return at_once(
             OcfRc::Unimplemented,
             OpStatus::NotSupported,
             format!("unknown operation {}", op.operation),
         );
     };
+    run_agent(&shared, &op, action, is_device, call_id).await
+}
+
+/// Runs the agent's `action`; keeps the monitors and fence devices in step.
+async fn run_agent(
+    shared: &Arc<NodeShared>,
+    op: &OpSpec,
+    action: OcfAction,
+    is_device: bool,
+    call_id: u64,
+) -> OpOutcome {
     if action == OcfAction::Stop || action == OcfAction::Demote || action == OcfAction::Promote {
-        stop_monitors(&shared, &op.resource).await;
+        stop_monitors(shared, &op.resource).await;
     }
-    let request = request_for(&shared, &op, action);
+    let request = request_for(shared, op, action);
     let ran = run_resource(&request).await;
     if ran.status == crate::agent::ocf::OpStatus::NotInstalled {
-        return not_installed(&op, call_id, ran.note.clone().unwrap_or_default());
+        return not_installed(op, call_id, ran.note.clone().unwrap_or_default());
     }
     let outcome = outcome_from_agent(&ran, call_id);
     if is_device && action == OcfAction::Start && !ran.is_success() {
@@ -207,15 +204,71 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     }
     if op.interval_ms > 0
         && action == OcfAction::Monitor
-        && outcome.rc == expected_monitor_rc(&op).code()
+        && outcome.rc == expected_monitor_rc(op).code()
     {
-        shared.remember_recurring(&op);
+        shared.remember_recurring(op);
         let mut manager = shared.recurring.lock().await;
-        if let Err(error) = manager.start(request, expected_monitor_rc(&op)) {
+        if let Err(error) = manager.start(request, expected_monitor_rc(op)) {
             tracing::error!(%error, resource = %op.resource, "recurring monitor not started");
         }
     }
     outcome
+}
+
+/// Operations on the executor's bookkeeping, not the agent's; true when
+/// `kind` was one (done, nothing to run).
+async fn executor_bookkeeping(shared: &NodeShared, op: &OpSpec, kind: Option<OpKind>) -> bool {
+    match kind {
+        Some(OpKind::Cancel) => {
+            shared
+                .recurring
+                .lock()
+                .await
+                .cancel(&op.resource, op.interval_ms)
+                .await;
+            shared.forget_recurring_one(&op.resource, op.interval_ms);
+            true
+        }
+        Some(OpKind::Delete) => {
+            stop_monitors(shared, &op.resource).await;
+            true
+        }
+        Some(OpKind::ClearFailcount) => true,
+        Some(OpKind::Agent(_)) | None => false,
+    }
+}
+
+/// What an operation asks of the executor, parsed once from its name (the
+/// scheduler's `operation`): an agent action, or the executor's own
+/// bookkeeping, which runs no agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// start, stop, monitor, promote, demote, notify, migrate_to, ...
+    Agent(OcfAction),
+    /// Stop a recurring monitor.
+    Cancel,
+    /// Forget a resource here (a cleanup): its monitors stop.
+    Delete,
+    /// Nothing to do on the node: the fail count lives in the CIB.
+    ClearFailcount,
+}
+
+impl OpKind {
+    pub fn parse(name: &str) -> Option<OpKind> {
+        Some(match name {
+            "cancel" => OpKind::Cancel,
+            "delete" => OpKind::Delete,
+            "clear_failcount" => OpKind::ClearFailcount,
+            _ => OpKind::Agent(OcfAction::parse(name)?),
+        })
+    }
+
+    pub fn agent_action(self) -> Option<OcfAction> {
+        match self {
+            OpKind::Agent(action) => Some(action),
+            OpKind::Cancel | OpKind::Delete | OpKind::ClearFailcount => None,
+        }
+    }
 }
 
 /// The answer for an agent this node cannot run, as Pacemaker's executor
@@ -224,7 +277,10 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
 /// succeeds: what cannot run here is not running here, and a failed stop
 /// would call for fencing a healthy node.
 pub fn not_installed(op: &OpSpec, call_id: u64, note: String) -> OpOutcome {
-    let harmless = matches!(op.operation.as_str(), "stop" | "demote" | "cancel");
+    let harmless = matches!(
+        OpKind::parse(&op.operation),
+        Some(OpKind::Agent(OcfAction::Stop | OcfAction::Demote) | OpKind::Cancel)
+    );
     let output = format!("not installed: {note}");
     OpOutcome {
         rc: if harmless {
@@ -253,93 +309,108 @@ pub fn not_installed(op: &OpSpec, call_id: u64, note: String) -> OpOutcome {
 /// fencer uses them from the CIB); their monitors run the agent's
 /// `monitor`. The answer, when no agent needs to run: a stop, or a probe
 /// of a device not registered here.
-fn fence_device_bookkeeping(shared: &NodeShared, op: &OpSpec) -> Option<OcfRc> {
+fn fence_device_bookkeeping(
+    shared: &NodeShared,
+    op: &OpSpec,
+    action: Option<OcfAction>,
+) -> Option<OcfRc> {
     let mut devices = shared.fence_devices.lock().expect("devices lock");
-    match op.operation.as_str() {
-        "start" => {
+    match action {
+        Some(OcfAction::Start) => {
             devices.insert(op.resource.clone());
             None
         }
-        "stop" => {
+        Some(OcfAction::Stop) => {
             devices.remove(&op.resource);
             Some(OcfRc::Success)
         }
-        "monitor" if !devices.contains(&op.resource) => Some(OcfRc::NotRunning),
+        Some(OcfAction::Monitor) if !devices.contains(&op.resource) => Some(OcfRc::NotRunning),
+        // Everything else runs the device's agent (a monitor of a
+        // registered device, meta-data, ...) or is refused below.
         _ => None,
+    }
+}
+
+impl ExecActor {
+    /// Runs a DC's operation here, or over the link for a remote node this
+    /// node hosts; answers with its result.
+    fn run(&self, envelope: &Envelope, request: &ExecOp, ctx: &CellCtx<'_>) {
+        if let Err(refusal) = self
+            .shared
+            .check_dc_command(&envelope.from.node, request.term)
+        {
+            tracing::warn!(from = %envelope.from, term = request.term, "{refusal}");
+            ctx.refuse(envelope, ExecError::NotFromDc(refusal));
+            return;
+        }
+        let ExecOp {
+            transition,
+            action,
+            op,
+            remote_node,
+            ..
+        } = request.clone();
+        let shared = Arc::clone(&self.shared);
+        if let Some(remote) = remote_node.filter(|n| *n != self.shared.node) {
+            // Hosted here: over the link, recorded as the remote node's.
+            ctx.spawn_answer::<ExecOp, _>(envelope, async move {
+                let outcome = crate::actors::remote::link::exec_on(&shared, &remote, op.clone())
+                    .await
+                    .map_err(ExecError::Remote)?;
+                Ok(ExecResult {
+                    transition,
+                    action,
+                    node: remote,
+                    op,
+                    outcome,
+                })
+            });
+            return;
+        }
+        let key = format!("{action}:{transition}:{}:systole", op.expected_rc());
+        ctx.spawn_answer::<ExecOp, _>(envelope, async move {
+            let outcome = execute(Arc::clone(&shared), op.clone()).await;
+            shared.record_local(&op, &outcome, &key);
+            Ok(ExecResult {
+                transition,
+                action,
+                node: shared.node.clone(),
+                op,
+                outcome,
+            })
+        });
+    }
+
+    /// A recurring monitor's result changed: recorded here, and the DC told.
+    fn recurring_result(&self, op: &OpSpec, outcome: &OpOutcome, ctx: &CellCtx<'_>) {
+        self.shared.record_local(op, outcome, "0:0:0:systole");
+        if let Some(dc) = self.shared.dc_info().dc {
+            ctx.send(
+                ActorRef::new(&dc, "dc"),
+                Message::DcNote(DcNote::ExecResult(ExecResult {
+                    transition: 0,
+                    action: 0,
+                    node: self.shared.node.clone(),
+                    op: op.clone(),
+                    outcome: outcome.clone(),
+                })),
+            );
+        }
     }
 }
 
 impl Behaviour for ExecActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
         match &envelope.body {
-            Message::ExecOp {
-                term,
-                transition,
-                action,
-                op,
-                remote_node,
-            } => {
-                if let Err(refusal) = self.shared.check_dc_command(&envelope.from.node, *term) {
-                    tracing::warn!(from = %envelope.from, term, "{refusal}");
-                    ctx.reply(&envelope, Message::Error(refusal));
-                    return;
-                }
-                let (transition, action, op) = (*transition, *action, op.clone());
-                if let Some(remote) = remote_node.clone().filter(|n| *n != self.shared.node) {
-                    // Hosted here: over the link, recorded as the remote node's.
-                    let shared = Arc::clone(&self.shared);
-                    ctx.spawn_reply(&envelope, async move {
-                        match crate::actors::remote::link::exec_on(&shared, &remote, op.clone())
-                            .await
-                        {
-                            Ok(outcome) => Message::ExecResult {
-                                transition,
-                                action,
-                                node: remote,
-                                op,
-                                outcome,
-                            },
-                            Err(error) => Message::Error(error),
-                        }
-                    });
-                    return;
-                }
-                let shared = Arc::clone(&self.shared);
-                let key = format!("{action}:{transition}:{}:systole", op.expected_rc());
-                ctx.spawn_reply(&envelope, async move {
-                    let outcome = execute(Arc::clone(&shared), op.clone()).await;
-                    shared.record_local(&op, &outcome, &key);
-                    Message::ExecResult {
-                        transition,
-                        action,
-                        node: shared.node.clone(),
-                        op,
-                        outcome,
-                    }
-                });
+            Message::Exec(ExecRequest::Op(request)) => self.run(&envelope, request, ctx),
+            Message::ExecNote(ExecNote::RecurringResult { op, outcome }) => {
+                self.recurring_result(op, outcome, ctx)
             }
-            Message::RecurringResult { op, outcome } => {
-                self.shared.record_local(op, outcome, "0:0:0:systole");
-                if let Some(dc) = self.shared.dc_info().dc {
-                    ctx.send(
-                        ActorRef::new(&dc, "dc"),
-                        Message::ExecResult {
-                            transition: 0,
-                            action: 0,
-                            node: self.shared.node.clone(),
-                            op: op.clone(),
-                            outcome: outcome.clone(),
-                        },
-                    );
-                }
+            Message::Exec(ExecRequest::Lrm(LrmQuery)) => {
+                ctx.answer::<LrmQuery>(&envelope, Ok(self.shared.lrm()))
             }
-            Message::LrmQuery => ctx.reply(
-                &envelope,
-                Message::LrmContent {
-                    lrm: self.shared.lrm(),
-                },
-            ),
-            _ => {}
+            // No clock of its own: recurring monitors run in the manager.
+            other => tracing::debug!(?other, "exec: ignored"),
         }
     }
 }

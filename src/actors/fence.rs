@@ -13,7 +13,7 @@
 //! history.
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{Envelope, Message};
+use crate::actors::message::{self, Envelope, Fence, FenceError, Fenced, Message, TwoNodeFence};
 use crate::actors::shared::NodeShared;
 use crate::agent::fence::{is_fencer_parameter, run_fence, FenceAction, FenceRequest};
 use crate::agent::AgentConfig;
@@ -142,14 +142,10 @@ async fn plan_for(shared: &NodeShared, target: &str) -> (Vec<Vec<FenceDevice>>, 
 
 /// Fences `target` and tells this node's alert agents how it went (the
 /// fencer raises fencing alerts).
-async fn fence_and_alert(
-    shared: Arc<NodeShared>,
-    target: String,
-    action: String,
-) -> (bool, String) {
-    let (ok, detail) = fence(Arc::clone(&shared), target.clone(), action.clone()).await;
+async fn fence_and_alert(shared: Arc<NodeShared>, target: String, action: FenceAction) -> Fenced {
+    let (ok, detail) = fence(Arc::clone(&shared), target.clone(), action).await;
     let desc = crate::model::cib::alerts::fencing_desc(
-        &action,
+        action.as_str(),
         &target,
         &shared.node,
         &shared.node,
@@ -157,18 +153,19 @@ async fn fence_and_alert(
         if ok { "" } else { &detail },
     );
     shared.raise_alert(crate::model::cib::alerts::AlertEvent::Fencing {
-        target,
-        action,
+        target: target.clone(),
+        action: action.to_string(),
         rc: if ok { 0 } else { 1 },
         desc,
     });
-    (ok, detail)
+    Fenced { target, ok, detail }
 }
 
-async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool, String) {
-    let Some(fence_action) = FenceAction::parse(&action) else {
-        return (false, format!("unknown fence action {action}"));
-    };
+async fn fence(
+    shared: Arc<NodeShared>,
+    target: String,
+    fence_action: FenceAction,
+) -> (bool, String) {
     let (levels, skipped) = plan_for(&shared, &target).await;
     if levels.is_empty() {
         let mut detail = format!("no fence device is configured that can fence {target}");
@@ -226,55 +223,47 @@ async fn fence(shared: Arc<NodeShared>, target: String, action: String) -> (bool
 impl FenceActor {
     /// Only this node's CIB actor asks this (its arbiter decided the peer
     /// is lost; see `model::control::two_node`).
-    fn two_node_fence(&self, envelope: &Envelope, target: &str, action: &str, ctx: &CellCtx<'_>) {
+    fn two_node_fence(&self, envelope: &Envelope, request: &TwoNodeFence, ctx: &CellCtx<'_>) {
         let from_local_cib = envelope.from.node == self.shared.node && envelope.from.name == "cib";
-        if !from_local_cib || target == self.shared.node {
-            ctx.reply(
-                envelope,
-                Message::Error("refused: two-node fencing is asked by the local CIB only".into()),
-            );
+        if !from_local_cib || request.target == self.shared.node {
+            ctx.refuse(envelope, FenceError::TwoNodeNotLocal);
             return;
         }
-        let (target, action) = (target.to_string(), action.to_string());
+        let TwoNodeFence { target, action } = request.clone();
         let shared = Arc::clone(&self.shared);
         tracing::warn!(%target, %action, "two-node cluster: fencing the lost peer before going on alone");
-        ctx.spawn_reply(envelope, async move {
-            let (ok, detail) = fence_and_alert(shared, target.clone(), action).await;
-            Message::FenceDone { target, ok, detail }
+        ctx.spawn_answer::<TwoNodeFence, _>(envelope, async move {
+            Ok(fence_and_alert(shared, target, action).await)
+        });
+    }
+
+    /// Only the DC of the current term fences.
+    fn dc_fence(&self, envelope: &Envelope, request: &Fence, ctx: &CellCtx<'_>) {
+        let from_local_dc = envelope.from.node == self.shared.node && self.shared.is_dc();
+        if !from_local_dc || self.shared.dc_info().term != request.term {
+            ctx.refuse(envelope, FenceError::NotFromDc(request.term));
+            return;
+        }
+        let Fence { target, action, .. } = request.clone();
+        let shared = Arc::clone(&self.shared);
+        tracing::warn!(%target, %action, "fencing");
+        ctx.spawn_answer::<Fence, _>(envelope, async move {
+            Ok(fence_and_alert(shared, target, action).await)
         });
     }
 }
 
 impl Behaviour for FenceActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
-        if let Message::TwoNodeFence { target, action } = &envelope.body {
-            self.two_node_fence(&envelope, target, action, ctx);
-            return;
-        }
-        if let Message::Fence {
-            term,
-            target,
-            action,
-        } = &envelope.body
-        {
-            let from_local_dc = envelope.from.node == self.shared.node && self.shared.is_dc();
-            if !from_local_dc || self.shared.dc_info().term != *term {
-                ctx.reply(
-                    &envelope,
-                    Message::Error(format!(
-                        "refused: fencing request of term {term} is not from the current DC"
-                    )),
-                );
-                return;
+        match &envelope.body {
+            Message::Fence(message::FenceRequest::TwoNodeFence(request)) => {
+                self.two_node_fence(&envelope, request, ctx)
             }
-            let (target, action) = (target.clone(), action.clone());
-            let shared = Arc::clone(&self.shared);
-            tracing::warn!(%target, %action, "fencing");
-            ctx.spawn_reply(&envelope, async move {
-                let (ok, detail) =
-                    fence_and_alert(Arc::clone(&shared), target.clone(), action.clone()).await;
-                Message::FenceDone { target, ok, detail }
-            });
+            Message::Fence(message::FenceRequest::Fence(request)) => {
+                self.dc_fence(&envelope, request, ctx)
+            }
+            // No clock, no notes: the fencer only answers.
+            other => tracing::debug!(?other, "fence: ignored"),
         }
     }
 }

@@ -6,7 +6,9 @@
 //! DC actor); the bus actor answers questions about the bus (counters).
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{Envelope, Message};
+use crate::actors::message::{
+    BusRequest, BusStatsQuery, Envelope, MembershipRequest, Message, ReportQuery,
+};
 use crate::transport::Bus;
 
 pub struct MembershipActor {
@@ -15,28 +17,27 @@ pub struct MembershipActor {
 
 impl Behaviour for MembershipActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
-        if let Message::ReportQuery {
-            from_epoch_s,
-            to_epoch_s,
-        } = envelope.body
-        {
-            // Only a member's daemon asks (the router checks the sender).
-            let shared = std::sync::Arc::clone(&self.shared);
-            ctx.spawn_reply(&envelope, async move {
-                Message::ReportPart(
-                    crate::actors::report::local_part(&shared, from_epoch_s, to_epoch_s).await,
-                )
-            });
-            return;
-        }
-        if let Message::ViewChanged(view) = envelope.body {
-            tracing::info!(view = view.id, members = ?view.members, "membership view");
-            let before = std::mem::replace(
-                &mut *self.shared.view.write().expect("view lock"),
-                view.clone(),
-            );
-            self.raise_node_alerts(&before.members, &view.members);
-            ctx.send_local("dc", Message::ViewChanged(view));
+        match envelope.body {
+            Message::Membership(MembershipRequest::Report(ReportQuery {
+                from_epoch_s,
+                to_epoch_s,
+            })) => {
+                // Only a member's daemon asks (the router checks the sender).
+                let shared = std::sync::Arc::clone(&self.shared);
+                ctx.spawn_answer::<ReportQuery, _>(&envelope, async move {
+                    Ok(crate::actors::report::local_part(&shared, from_epoch_s, to_epoch_s).await)
+                });
+            }
+            Message::ViewChanged(view) => {
+                tracing::info!(view = view.id, members = ?view.members, "membership view");
+                let before = std::mem::replace(
+                    &mut *self.shared.view.write().expect("view lock"),
+                    view.clone(),
+                );
+                self.raise_node_alerts(&before.members, &view.members);
+                ctx.send_local("dc", Message::ViewChanged(view));
+            }
+            other => tracing::debug!(?other, "membership: ignored"),
         }
     }
 }
@@ -73,9 +74,12 @@ pub struct BusActor {
 
 impl Behaviour for BusActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
-        if let Message::BusStatsQuery = envelope.body {
-            let stats = format!("{:?}", self.bus.stats());
-            ctx.reply(&envelope, Message::BusStats { text: stats });
+        match envelope.body {
+            Message::Bus(BusRequest::Stats(BusStatsQuery)) => {
+                let stats = format!("{:?}", self.bus.stats());
+                ctx.answer::<BusStatsQuery>(&envelope, Ok(stats));
+            }
+            other => tracing::debug!(?other, "bus: ignored"),
         }
     }
 }

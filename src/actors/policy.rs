@@ -2,7 +2,9 @@
 //! large cluster's transition never stalls the other actors.
 
 use crate::actors::cell::{Behaviour, CellCtx};
-use crate::actors::message::{Envelope, Message};
+use crate::actors::message::{
+    Envelope, Failure, Message, Plan, PolicyError, PolicyRequest, Schedule,
+};
 use crate::model::cib::xml::Element;
 pub use crate::scheduler::plan::plan;
 
@@ -26,13 +28,10 @@ async fn schedule_bounded(
     running: std::sync::Arc<std::sync::atomic::AtomicBool>,
     cib: Element,
     now_epoch_s: i64,
-) -> Message {
+) -> Result<Plan, Failure> {
     use std::sync::atomic::Ordering;
     if running.swap(true, Ordering::SeqCst) {
-        return Message::Error(
-            "scheduler: the previous run is still going (over SCHEDULER_TIME_MS_MAX); not starting another"
-                .into(),
-        );
+        return Err(PolicyError::StillRunning.into());
     }
     let done = std::sync::Arc::clone(&running);
     let task = tokio::task::spawn_blocking(move || {
@@ -42,26 +41,31 @@ async fn schedule_bounded(
     });
     let limit = std::time::Duration::from_millis(SCHEDULER_TIME_MS_MAX);
     match tokio::time::timeout(limit, task).await {
-        Ok(Ok(Ok(plan))) => Message::Scheduled { plan },
-        Ok(Ok(Err(error))) => Message::Error(format!("scheduler: {error}")),
+        Ok(Ok(Ok(plan))) => Ok(plan),
+        Ok(Ok(Err(error))) => Err(PolicyError::Scheduler(error.to_string()).into()),
         Ok(Err(join)) => {
             running.store(false, Ordering::SeqCst);
-            Message::Error(format!("scheduler task: {join}"))
+            Err(PolicyError::Task(join.to_string()).into())
         }
-        Err(_) => Message::Error(format!(
-            "scheduler: no answer within SCHEDULER_TIME_MS_MAX = {SCHEDULER_TIME_MS_MAX} ms"
-        )),
+        Err(_) => Err(PolicyError::TimedOut.into()),
     }
 }
 
 impl Behaviour for PolicyActor {
     fn handle(&mut self, envelope: Envelope, ctx: &mut CellCtx<'_>) {
-        if let Message::Schedule { cib, now_epoch_s } = &envelope.body {
-            let (cib, now) = (cib.clone(), *now_epoch_s);
-            let running = std::sync::Arc::clone(&self.running);
-            ctx.spawn_reply(&envelope, async move {
-                schedule_bounded(running, cib, now).await
-            });
+        match envelope.body {
+            Message::Policy(PolicyRequest::Schedule(Schedule {
+                ref cib,
+                now_epoch_s,
+            })) => {
+                let cib = cib.clone();
+                let running = std::sync::Arc::clone(&self.running);
+                ctx.spawn_answer::<Schedule, _>(&envelope, async move {
+                    schedule_bounded(running, cib, now_epoch_s).await
+                });
+            }
+            // No clock, no notes: a policy actor only answers.
+            other => tracing::debug!(?other, "policy: ignored"),
         }
     }
 }

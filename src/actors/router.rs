@@ -10,7 +10,7 @@
 //! fails at its timeout; requests pending on a node that leaves fail when the
 //! membership says so ([`Router::fail_pending_to`]).
 
-use crate::actors::message::{ActorRef, Envelope, Message};
+use crate::actors::message::{ActorRef, Envelope, Failure, Message, Reply, Request};
 use dashmap::DashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 /// cluster fits with room to spare.
 pub const ENVELOPE_BYTES_MAX: usize = 64 * 1024 * 1024;
 
-#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ActorError {
     #[error("no actor {0} on this node")]
     NoSuchActor(String),
@@ -30,7 +30,13 @@ pub enum ActorError {
     #[error("no reply from {0} within {1} ms")]
     Timeout(String, u64),
     #[error("{0} failed: {1}")]
-    Failed(String, String),
+    Failed(String, Failure),
+    /// An answer of another kind than the request gets (a bug, or a peer
+    /// that is not the same build).
+    #[error("{0} answered with the wrong kind of reply")]
+    WrongReply(String),
+    #[error("the message to {0} cannot be encoded: {1}")]
+    Unencodable(String, String),
     #[error("mailbox of {0} is full")]
     MailboxFull(String),
 }
@@ -49,7 +55,7 @@ pub trait Mailbox: Send + Sync + 'static {
 
 struct Pending {
     node: String,
-    reply: oneshot::Sender<Result<Message, ActorError>>,
+    reply: oneshot::Sender<Result<Reply, ActorError>>,
 }
 
 pub struct Router {
@@ -101,23 +107,38 @@ impl Router {
         })
     }
 
-    /// Sends and waits for the reply, at most `timeout_ms`.
+    /// Sends a typed request and waits for its answer, at most `timeout_ms`.
+    pub async fn ask<R: Request>(
+        &self,
+        from: ActorRef,
+        to: ActorRef,
+        request: R,
+        timeout_ms: u64,
+    ) -> Result<R::Reply, ActorError> {
+        let target = to.to_string();
+        let reply = self.request(from, to, request.into(), timeout_ms).await?;
+        R::take(reply).ok_or(ActorError::WrongReply(target))
+    }
+
+    /// Sends a request and waits for the reply, at most `timeout_ms`. The
+    /// reply's kind is not checked: for relaying; callers use [`Router::ask`].
     pub async fn request(
         &self,
         from: ActorRef,
         to: ActorRef,
         body: Message,
         timeout_ms: u64,
-    ) -> Result<Message, ActorError> {
+    ) -> Result<Reply, ActorError> {
         let id = self.next_request_id.fetch_add(1, Ordering::Relaxed);
         let (reply, answer) = oneshot::channel();
-        self.pending.insert(
+        let earlier = self.pending.insert(
             id,
             Pending {
                 node: to.node.clone(),
                 reply,
             },
         );
+        assert!(earlier.is_none(), "request ids are never reused");
         let target = to.to_string();
         if let Err(error) = self.route(Envelope {
             from,
@@ -131,7 +152,10 @@ impl Router {
         }
         match tokio::time::timeout(Duration::from_millis(timeout_ms), answer).await {
             Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(ActorError::Failed(target, "reply dropped".into())),
+            Ok(Err(_)) => Err(ActorError::Failed(
+                target,
+                Failure::Crashed("reply dropped".into()),
+            )),
             Err(_) => {
                 self.pending.remove(&id);
                 Err(ActorError::Timeout(target, timeout_ms))
@@ -139,11 +163,15 @@ impl Router {
         }
     }
 
-    /// Answers `request` (if it was one) with `body`.
-    pub fn reply(&self, request: &Envelope, body: Message) {
+    /// Answers `request` (if it was one) with `answer`.
+    pub fn reply(&self, request: &Envelope, answer: Result<Reply, Failure>) {
+        // Answers are completed by `deliver_local`, never handed to an
+        // actor, so an actor only ever answers a request.
+        assert!(request.reply_to.is_none(), "an answer is never answered");
         let Some(id) = request.request_id else {
             return;
         };
+        let body = Message::Reply(answer);
         let envelope = Envelope {
             from: request.to.clone(),
             to: request.from.clone(),
@@ -183,7 +211,7 @@ impl Router {
         };
         tracing::trace!(from = %envelope.from, to = %envelope.to, request = ?envelope.request_id, reply = ?envelope.reply_to, body = ?std::mem::discriminant(&envelope.body), "remote send");
         let bytes = rmp_serde::to_vec(&envelope)
-            .map_err(|e| ActorError::Failed(envelope.to.to_string(), e.to_string()))?;
+            .map_err(|e| ActorError::Unencodable(envelope.to.to_string(), e.to_string()))?;
         link.send(&envelope.to.node, bytes)
             .map_err(|_| ActorError::Unreachable(envelope.to.node.clone()))
     }
@@ -192,10 +220,13 @@ impl Router {
         if let Some(id) = envelope.reply_to {
             if let Some((_, pending)) = self.pending.remove(&id) {
                 let result = match envelope.body {
-                    Message::Error(reason) => {
-                        Err(ActorError::Failed(envelope.from.to_string(), reason))
+                    Message::Reply(Ok(reply)) => Ok(reply),
+                    Message::Reply(Err(failure)) => {
+                        Err(ActorError::Failed(envelope.from.to_string(), failure))
                     }
-                    body => Ok(body),
+                    // A request or note sent as an answer: refused like a
+                    // reply of the wrong kind.
+                    _ => Err(ActorError::WrongReply(envelope.from.to_string())),
                 };
                 let _ = pending.reply.send(result);
             }

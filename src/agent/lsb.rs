@@ -169,6 +169,8 @@ pub fn init_info(script: &str) -> Vec<(String, String)> {
             (_, _, Some((key, value))) if !key.contains(' ') => {
                 out.push((key.trim().to_string(), value.trim().to_string()));
             }
+            // A comment line that is neither a `Key: value` nor continues
+            // one (free text in the header block): not part of the LSB info.
             _ => {}
         }
     }

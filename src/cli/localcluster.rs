@@ -401,7 +401,7 @@ pub fn down(dir: &Path) -> anyhow::Result<usize> {
     }
     // Each node first lets the cluster stop or move its resources.
     let deadline = Instant::now()
-        + Duration::from_millis(crate::actors::daemon::SHUTDOWN_DRAIN_TIMEOUT_MS + 5_000);
+        + Duration::from_millis(crate::actors::shutdown::SHUTDOWN_DRAIN_TIMEOUT_MS + 5_000);
     for pid in pids {
         while alive(pid) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
@@ -425,7 +425,7 @@ pub fn stop_node(dir: &Path, node: &str) -> anyhow::Result<()> {
         bail!("{node} is not running");
     };
     unsafe { libc::kill(pid, libc::SIGTERM) };
-    let timeout_ms = crate::actors::daemon::SHUTDOWN_DRAIN_TIMEOUT_MS + 5_000;
+    let timeout_ms = crate::actors::shutdown::SHUTDOWN_DRAIN_TIMEOUT_MS + 5_000;
     wait_for(timeout_ms, &format!("{node} to leave"), || !alive(pid))
 }
 

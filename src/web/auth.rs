@@ -1,11 +1,11 @@
 //! Who may use the web console: the daemon's own users (a users file with
 //! PBKDF2-HMAC-SHA256 hashes), each in groups that map to admin or read-only
-//! exactly as the control socket decides ([`crate::actors::daemon::access`]);
+//! exactly as the control socket decides ([`crate::actors::access::access`]);
 //! sessions with random cookies, and a per-session token against cross-site
 //! requests on every action.
 
+use crate::actors::access::{access, AccessPolicy};
 use crate::actors::control_socket::{Access, Caller};
-use crate::actors::daemon::{access, AccessPolicy};
 use ring::rand::SecureRandom;
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -162,12 +162,12 @@ pub struct GroupPolicy {
 /// group need not exist on this host; the same name always maps the same,
 /// above any real gid).
 fn gid_of(name: &str) -> u32 {
-    crate::actors::daemon::group_gid(name)
+    crate::actors::access::group_gid(name)
         .unwrap_or_else(|| 0x8000_0000 | crc32fast::hash(name.as_bytes()))
 }
 
 /// What a web user in `groups` may do: the control socket's rule
-/// ([`crate::actors::daemon::access`]) applied to a caller who is neither root nor
+/// ([`crate::actors::access::access`]) applied to a caller who is neither root nor
 /// the daemon's user. A user in no configured group is refused; with no
 /// group configured at all, every user may read only.
 pub fn user_access(policy: &GroupPolicy, groups: &[String]) -> Access {

@@ -10,7 +10,7 @@
 use super::liveness::{Liveness, Tick, LINK_TIMEOUT_MS, PING_INTERVAL_MS};
 use super::session::{fresh_incarnation, Handshake, RemoteMsg, Session, Step};
 use super::wire::{now_ms, read_msg, spawn_writer, WireError};
-use crate::actors::message::{ActorRef, Message};
+use crate::actors::message::{ActorRef, DcNote, ExecNote, ExecResult, Message};
 use crate::actors::shared::{now_epoch_s, NodeShared};
 use crate::model::cib::operation::{OpOutcome, OpSpec, OpStatus};
 use std::collections::HashMap;
@@ -354,13 +354,13 @@ fn deliver(shared: &NodeShared, link: &Link, msg: RemoteMsg) {
             let _ = router.send(
                 router.local_ref("exec"),
                 ActorRef::new(&dc, "dc"),
-                Message::ExecResult {
+                Message::DcNote(DcNote::ExecResult(ExecResult {
                     transition: 0,
                     action: 0,
                     node: link.node.clone(),
                     op,
                     outcome,
-                },
+                })),
             );
         }
         RemoteMsg::Pong { .. } => {}
@@ -396,6 +396,10 @@ fn report_lost(shared: &NodeShared, link: &Link, reason: &str) {
     );
     if let Some(router) = shared.router.get() {
         let me = router.local_ref("exec");
-        let _ = router.send(me.clone(), me, Message::RecurringResult { op, outcome });
+        let _ = router.send(
+            me.clone(),
+            me,
+            Message::ExecNote(ExecNote::RecurringResult { op, outcome }),
+        );
     }
 }

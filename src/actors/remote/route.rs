@@ -29,6 +29,8 @@ impl ConnectionHosts {
             {
                 self.hosts.remove(&op.resource);
             }
+            // A failed start elsewhere, a probe, a reload: it says nothing
+            // about which node holds the connection now.
             _ => {}
         }
     }
