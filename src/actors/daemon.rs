@@ -228,12 +228,18 @@ fn set_message_sink(shared: &Arc<NodeShared>, router: &Arc<Router>, bus: &Bus) {
     let router = Arc::clone(router);
     let shared = Arc::clone(shared);
     bus.set_message_sink(Arc::new(move |from: &str, payload: Vec<u8>| {
-        if shared.admits(from) {
-            router.receive_remote(from, &payload)
-        } else {
-            refuse_non_member(&shared, from);
-        }
+        deliver_from_peer(&shared, &router, from, &payload)
     }));
+}
+
+/// A peer's envelope to the router if the member table admits the peer,
+/// else refused and counted.
+fn deliver_from_peer(shared: &NodeShared, router: &Router, from: &str, payload: &[u8]) {
+    if shared.admits(from) {
+        router.receive_remote(from, payload)
+    } else {
+        refuse_non_member(shared, from);
+    }
 }
 
 /// Bus events into the actors: members' envelopes to the router, views to
@@ -250,11 +256,7 @@ fn forward_bus_events(
             tracing::trace!(event = ?std::mem::discriminant(&event), "bus event");
             match event {
                 BusEvent::Message { from, payload } => {
-                    if shared.admits(&from) {
-                        router.receive_remote(&from, &payload)
-                    } else {
-                        refuse_non_member(&shared, &from);
-                    }
+                    deliver_from_peer(&shared, &router, &from, &payload)
                 }
                 BusEvent::View(view) => {
                     let view = View {
