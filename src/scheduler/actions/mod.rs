@@ -601,7 +601,6 @@ impl<'a> Model<'a> {
             return;
         }
         self.budget -= 1;
-        let mut changed = 0u32;
         let last_flags = self.acts[then].flags;
         if self.acts[then].is(flag::MIN_RUNNABLE) {
             self.acts[then].runnable_before = 0;
@@ -610,84 +609,88 @@ impl<'a> Model<'a> {
             }
             self.acts[then].flags &= !flag::RUNNABLE;
         }
+        let mut then_changed = false;
         let befores: Vec<usize> = self.acts[then].before.iter().rev().copied().collect();
         for ri in befores {
-            let rel_flags = self.rels[ri].flags;
-            if rel_flags == 0 {
-                continue;
-            }
-            let original_first = self.rels[ri].first;
-            let mut first = original_first;
-            let mut then_node = self.acts[then].node;
-            let mut first_node = self.acts[first].node;
-            if let Some(fr) = self.acts[first].rsc {
-                if self.w.rscs[fr].variant == Variant::Group && self.acts[first].task == Tk::Start {
-                    first_node = self.location(fr);
-                }
-            }
-            if let Some(tr) = self.acts[then].rsc {
-                if self.w.rscs[tr].variant == Variant::Group && self.acts[then].task == Tk::Start {
-                    then_node = self.location(tr);
-                }
-            }
-            if rel_flags & rel::IF_ON_SAME_NODE != 0 {
-                if let (Some(f), Some(t)) = (first_node, then_node) {
-                    if f != t {
-                        self.rels[ri].flags = 0;
-                        continue;
-                    }
-                }
-            }
-            changed &= !CHANGED_FIRST;
-            if let (Some(fr), Some(tr)) = (self.acts[first].rsc, self.acts[then].rsc) {
-                if fr != tr && !self.is_parent(tr, fr) {
-                    first = self.action_for_ordering(first);
-                }
-            }
-            if first == original_first {
-                let first_flags = self.flags_for_ordering(first, then_node);
-                let then_flags = self.flags_for_ordering(then, first_node);
-                changed |= self.update_for_ordering_flags(first, then, first_flags, then_flags, ri);
-            } else if self.order(first, then, rel_flags) {
-                changed |= CHANGED_THEN;
-                self.rels[ri].flags = 0;
-            }
-            if changed & CHANGED_FIRST != 0 {
-                let afters: Vec<usize> = self.acts[first]
-                    .after
-                    .iter()
-                    .rev()
-                    .map(|&r| self.rels[r].then)
-                    .collect();
-                for t in afters {
-                    self.update_for_orderings(t);
-                }
-                self.update_for_orderings(first);
-            }
+            then_changed |= self.apply_ordering_before(ri, then);
         }
         if self.acts[then].is(flag::MIN_RUNNABLE) {
-            if last_flags == self.acts[then].flags {
-                changed &= !CHANGED_THEN;
-            } else {
-                changed |= CHANGED_THEN;
-            }
+            then_changed = last_flags != self.acts[then].flags;
         }
-        if changed & CHANGED_THEN != 0 {
+        if then_changed {
             let lost_runnable =
                 last_flags & flag::RUNNABLE != 0 && !self.acts[then].is(flag::RUNNABLE);
             if lost_runnable {
                 orderings::block_colocation_dependents(self, then);
             }
             self.update_for_orderings(then);
-            let afters: Vec<usize> = self.acts[then]
-                .after
-                .iter()
-                .rev()
-                .map(|&r| self.rels[r].then)
-                .collect();
-            for t in afters {
-                self.update_for_orderings(t);
+            self.update_actions_after(then);
+        }
+    }
+
+    /// Applies ordering `ri` to its "then" action `then`, and re-examines
+    /// what follows the "first" action when that changed. True when `then`
+    /// changed.
+    fn apply_ordering_before(&mut self, ri: usize, then: usize) -> bool {
+        let rel_flags = self.rels[ri].flags;
+        if rel_flags == 0 {
+            return false;
+        }
+        let original_first = self.rels[ri].first;
+        let mut first = original_first;
+        let then_node = self.ordering_node(then);
+        let first_node = self.ordering_node(first);
+        if rel_flags & rel::IF_ON_SAME_NODE != 0 {
+            if let (Some(f), Some(t)) = (first_node, then_node) {
+                if f != t {
+                    self.rels[ri].flags = 0;
+                    return false;
+                }
             }
+        }
+        if let (Some(fr), Some(tr)) = (self.acts[first].rsc, self.acts[then].rsc) {
+            if fr != tr && !self.is_parent(tr, fr) {
+                first = self.action_for_ordering(first);
+            }
+        }
+        let mut changed = 0;
+        if first == original_first {
+            let first_flags = self.flags_for_ordering(first, then_node);
+            // For its effect: a group's or clone's flags follow its members'.
+            self.flags_for_ordering(then, first_node);
+            changed = self.update_for_ordering_flags(first, then, first_flags, ri);
+        } else if self.order(first, then, rel_flags) {
+            changed = CHANGED_THEN;
+            self.rels[ri].flags = 0;
+        }
+        if changed & CHANGED_FIRST != 0 {
+            self.update_actions_after(first);
+            self.update_for_orderings(first);
+        }
+        changed & CHANGED_THEN != 0
+    }
+
+    /// Where action `a` runs, for orderings limited to one node: a group's
+    /// start is where the group is placed.
+    fn ordering_node(&self, a: usize) -> Option<usize> {
+        if let Some(r) = self.acts[a].rsc {
+            if self.w.rscs[r].variant == Variant::Group && self.acts[a].task == Tk::Start {
+                return self.location(r);
+            }
+        }
+        self.acts[a].node
+    }
+
+    /// Re-examines every action ordered after `a`, last ordering first.
+    fn update_actions_after(&mut self, a: usize) {
+        let afters: Vec<usize> = self.acts[a]
+            .after
+            .iter()
+            .rev()
+            .map(|&r| self.rels[r].then)
+            .collect();
+        for t in afters {
+            self.update_for_orderings(t);
         }
     }
 
@@ -697,134 +700,29 @@ impl<'a> Model<'a> {
         first: usize,
         then: usize,
         first_flags: u32,
-        then_flags: u32,
         ri: usize,
     ) -> u32 {
-        let mut changed = 0;
-        let node = self.acts[then].node;
+        // Each kind of ordering, in Pacemaker's order: which of the first's
+        // flags it passes on, and which flags it may change.
+        const EFFECTS: [(u32, u32, u32); 10] = [
+            (rel::FIRST_IMPLIES_THEN, flag::OPTIONAL, flag::OPTIONAL),
+            (rel::INTERMEDIATE_STOP, u32::MAX, flag::OPTIONAL | flag::RUNNABLE),
+            (rel::THEN_IMPLIES_FIRST, u32::MAX, flag::OPTIONAL),
+            (rel::PROMOTED_THEN_IMPLIES_FIRST, flag::OPTIONAL, flag::OPTIONAL),
+            (rel::MIN_RUNNABLE, u32::MAX, flag::RUNNABLE),
+            (rel::UNRUNNABLE_FIRST_BLOCKS, u32::MAX, flag::RUNNABLE),
+            (rel::UNMIGRATABLE_THEN_BLOCKS, u32::MAX, flag::OPTIONAL),
+            (rel::FIRST_ELSE_THEN, u32::MAX, flag::OPTIONAL),
+            (rel::ORDERED, u32::MAX, flag::RUNNABLE),
+            (rel::ASYMMETRIC, u32::MAX, flag::RUNNABLE),
+        ];
         let type_ = self.rels[ri].flags;
-        let then_rsc = self.acts[then].rsc;
-        if type_ & rel::FIRST_IMPLIES_THEN != 0 {
-            if then_rsc.is_some() {
-                changed |= self.update_ordered(
-                    first,
-                    then,
-                    node,
-                    first_flags & flag::OPTIONAL,
-                    flag::OPTIONAL,
-                    rel::FIRST_IMPLIES_THEN,
-                );
-            } else if first_flags & flag::OPTIONAL == 0 && self.acts[then].is(flag::OPTIONAL) {
-                self.acts[then].flags &= !flag::OPTIONAL;
-                changed |= CHANGED_THEN;
+        let mut changed = 0;
+        for (kind, passed, filter) in EFFECTS {
+            if type_ & kind != 0 {
+                changed |= self.apply_ordering_kind(first, then, kind, first_flags & passed, filter);
             }
         }
-        if type_ & rel::INTERMEDIATE_STOP != 0 && then_rsc.is_some() {
-            changed |= self.update_ordered(
-                first,
-                then,
-                node,
-                first_flags,
-                flag::OPTIONAL | flag::RUNNABLE,
-                rel::INTERMEDIATE_STOP,
-            );
-        }
-        if type_ & rel::THEN_IMPLIES_FIRST != 0 {
-            if let Some(fr) = self.acts[first].rsc {
-                changed |= self.update_ordered_by(
-                    fr,
-                    first,
-                    then,
-                    node,
-                    first_flags,
-                    flag::OPTIONAL,
-                    rel::THEN_IMPLIES_FIRST,
-                );
-            } else if first_flags & flag::OPTIONAL == 0 && self.acts[first].is(flag::RUNNABLE) {
-                self.acts[first].flags &= !flag::RUNNABLE;
-                changed |= CHANGED_FIRST;
-            }
-        }
-        if type_ & rel::PROMOTED_THEN_IMPLIES_FIRST != 0 && then_rsc.is_some() {
-            changed |= self.update_ordered(
-                first,
-                then,
-                node,
-                first_flags & flag::OPTIONAL,
-                flag::OPTIONAL,
-                rel::PROMOTED_THEN_IMPLIES_FIRST,
-            );
-        }
-        if type_ & rel::MIN_RUNNABLE != 0 {
-            if then_rsc.is_some() {
-                changed |= self.update_ordered(
-                    first,
-                    then,
-                    node,
-                    first_flags,
-                    flag::RUNNABLE,
-                    rel::MIN_RUNNABLE,
-                );
-            } else if first_flags & flag::RUNNABLE != 0 {
-                self.acts[then].runnable_before += 1;
-                if self.acts[then].runnable_before >= self.acts[then].required_before
-                    && !self.acts[then].is(flag::RUNNABLE)
-                {
-                    self.acts[then].flags |= flag::RUNNABLE;
-                    changed |= CHANGED_THEN;
-                }
-            }
-        }
-        if type_ & rel::UNRUNNABLE_FIRST_BLOCKS != 0 {
-            if then_rsc.is_some() {
-                changed |= self.update_ordered(
-                    first,
-                    then,
-                    node,
-                    first_flags,
-                    flag::RUNNABLE,
-                    rel::UNRUNNABLE_FIRST_BLOCKS,
-                );
-            } else if first_flags & flag::RUNNABLE == 0 && self.acts[then].is(flag::RUNNABLE) {
-                self.acts[then].flags &= !flag::RUNNABLE;
-                changed |= CHANGED_THEN;
-            }
-        }
-        if type_ & rel::UNMIGRATABLE_THEN_BLOCKS != 0 && then_rsc.is_some() {
-            changed |= self.update_ordered(
-                first,
-                then,
-                node,
-                first_flags,
-                flag::OPTIONAL,
-                rel::UNMIGRATABLE_THEN_BLOCKS,
-            );
-        }
-        if type_ & rel::FIRST_ELSE_THEN != 0 && then_rsc.is_some() {
-            changed |= self.update_ordered(
-                first,
-                then,
-                node,
-                first_flags,
-                flag::OPTIONAL,
-                rel::FIRST_ELSE_THEN,
-            );
-        }
-        if type_ & rel::ORDERED != 0 && then_rsc.is_some() {
-            changed |=
-                self.update_ordered(first, then, node, first_flags, flag::RUNNABLE, rel::ORDERED);
-        }
-        if type_ & rel::ASYMMETRIC != 0 && then_rsc.is_some() {
-            changed |= self.update_ordered(
-                first,
-                then,
-                node,
-                first_flags,
-                flag::RUNNABLE,
-                rel::ASYMMETRIC,
-            );
-        }
-        let _ = then_flags;
         // An unmanaged, blocked first whose stop cannot run blocks the then.
         if type_ & (rel::FIRST_IMPLIES_THEN | rel::THEN_IMPLIES_FIRST | rel::INTERMEDIATE_STOP) != 0
         {
@@ -842,6 +740,61 @@ impl<'a> Model<'a> {
             }
         }
         changed
+    }
+
+    /// One kind of ordering between `first` and `then`: the resource's
+    /// `update_ordered_actions` method, or, for an action without a
+    /// resource, the flag it implies directly.
+    fn apply_ordering_kind(
+        &mut self,
+        first: usize,
+        then: usize,
+        kind: u32,
+        first_flags: u32,
+        filter: u32,
+    ) -> u32 {
+        let node = self.acts[then].node;
+        if kind == rel::THEN_IMPLIES_FIRST {
+            if let Some(fr) = self.acts[first].rsc {
+                return self.update_ordered_by(fr, first, then, node, first_flags, filter, kind);
+            }
+            if first_flags & flag::OPTIONAL == 0 && self.acts[first].is(flag::RUNNABLE) {
+                self.acts[first].flags &= !flag::RUNNABLE;
+                return CHANGED_FIRST;
+            }
+            return 0;
+        }
+        if self.acts[then].rsc.is_some() {
+            return self.update_ordered(first, then, node, first_flags, filter, kind);
+        }
+        let then_act = &mut self.acts[then];
+        match kind {
+            rel::FIRST_IMPLIES_THEN
+                if first_flags & flag::OPTIONAL == 0 && then_act.is(flag::OPTIONAL) =>
+            {
+                then_act.flags &= !flag::OPTIONAL;
+                CHANGED_THEN
+            }
+            rel::MIN_RUNNABLE if first_flags & flag::RUNNABLE != 0 => {
+                then_act.runnable_before += 1;
+                if then_act.runnable_before >= then_act.required_before
+                    && !then_act.is(flag::RUNNABLE)
+                {
+                    then_act.flags |= flag::RUNNABLE;
+                    CHANGED_THEN
+                } else {
+                    0
+                }
+            }
+            rel::UNRUNNABLE_FIRST_BLOCKS
+                if first_flags & flag::RUNNABLE == 0 && then_act.is(flag::RUNNABLE) =>
+            {
+                then_act.flags &= !flag::RUNNABLE;
+                CHANGED_THEN
+            }
+            // The other kinds act only through a resource.
+            _ => 0,
+        }
     }
 
     /// The "then" resource's `update_ordered_actions` method.
@@ -925,15 +878,7 @@ impl<'a> Model<'a> {
             let c = self.update_ordered(first, ia, node, flags, filter, type_);
             changed |= c;
             if c & CHANGED_THEN != 0 {
-                let afters: Vec<usize> = self.acts[ia]
-                    .after
-                    .iter()
-                    .rev()
-                    .map(|&r| self.rels[r].then)
-                    .collect();
-                for t in afters {
-                    self.update_for_orderings(t);
-                }
+                self.update_actions_after(ia);
             }
         }
         changed
@@ -975,6 +920,36 @@ impl<'a> Model<'a> {
         if type_ & rel::ASYMMETRIC != 0 {
             self.handle_asymmetric(first, then);
         }
+        self.apply_ordering_to_first(first, then, then_flags, flags, filter, type_);
+        self.apply_ordering_to_then(first, then, flags, filter, type_);
+        let mut changed = 0;
+        if then_flags != self.acts[then].flags {
+            changed |= CHANGED_THEN;
+            let in_collective = self.acts[then]
+                .rsc
+                .is_some_and(|r| self.w.rscs[r].parent.is_some());
+            if in_collective {
+                self.update_for_orderings(then);
+            }
+        }
+        if first_flags != self.acts[first].flags {
+            changed |= CHANGED_FIRST;
+        }
+        changed
+    }
+
+    /// The orderings by which the "then" action constrains the "first" one
+    /// (`then_flags`: the then's flags before this ordering was applied).
+    fn apply_ordering_to_first(
+        &mut self,
+        first: usize,
+        then: usize,
+        then_flags: u32,
+        flags: u32,
+        filter: u32,
+        type_: u32,
+    ) {
+        let first_flags = self.acts[first].flags;
         if type_ & rel::THEN_IMPLIES_FIRST != 0 && then_flags & flag::OPTIONAL == 0 {
             if filter & flag::OPTIONAL != 0
                 && flags & flag::OPTIONAL == 0
@@ -1006,6 +981,17 @@ impl<'a> Model<'a> {
                 self.clear_because(first, flag::OPTIONAL, then);
             }
         }
+    }
+
+    /// The orderings by which the "first" action constrains the "then" one.
+    fn apply_ordering_to_then(
+        &mut self,
+        first: usize,
+        then: usize,
+        flags: u32,
+        filter: u32,
+        type_: u32,
+    ) {
         if type_ & rel::FIRST_ELSE_THEN != 0
             && filter & flag::OPTIONAL != 0
             && !self.acts[first].is(flag::RUNNABLE)
@@ -1032,20 +1018,6 @@ impl<'a> Model<'a> {
         if type_ & rel::INTERMEDIATE_STOP != 0 {
             self.handle_restart(first, then, filter);
         }
-        let mut changed = 0;
-        if then_flags != self.acts[then].flags {
-            changed |= CHANGED_THEN;
-            let in_collective = self.acts[then]
-                .rsc
-                .is_some_and(|r| self.w.rscs[r].parent.is_some());
-            if in_collective {
-                self.update_for_orderings(then);
-            }
-        }
-        if first_flags != self.acts[first].flags {
-            changed |= CHANGED_FIRST;
-        }
-        changed
     }
 
     /// An asymmetrical mandatory ordering: an unrunnable first blocks the

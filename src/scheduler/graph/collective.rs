@@ -306,124 +306,213 @@ pub(super) fn add(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool]) {
             }
             continue;
         }
-        let members = members(w, r);
-        let group = rsc.variant == Variant::Group;
-        // Stop first, for a group's start follows from its stop.
-        for phase in [Phase::Demote, Phase::Stop, Phase::Promote, Phase::Start] {
-            let i = phase.index();
-            let any = |f: fn(&Part) -> bool| members.iter().any(|&m| f(&parts[m][i]));
-            let begins = any(|p| p.runnable)
-                || any(|p| p.late)
-                || (phase == Phase::Stop && any(|p| p.blocked))
-                || (group
-                    && phase == Phase::Start
-                    && parts[r][Phase::Stop.index()].runnable
-                    && members
-                        .iter()
-                        .any(|&m| restart_blocked_inside(w, &decisions[m], &members)));
-            // A group is done only when every member's action can run, and
-            // it is running only when every member will be.
-            let unplaced = group
-                && phase == Phase::Start
-                && members.iter().any(|&m| {
-                    let d = &decisions[m];
-                    w.rscs[m].variant == Variant::Primitive && d.managed && d.next.is_none()
-                });
-            let completes = begins && !(group && any(|p| p.blocked)) && !unplaced;
-            parts[r][i] = Part {
-                runnable: begins,
-                blocked: any(|p| p.blocked) && !completes,
-                late: any(|p| p.late),
-            };
-            if !begins {
-                continue;
-            }
-            let begin = b.pseudo(r, phase, Step::Begin);
-            if !completes {
-                for &m in &members {
-                    for x in b.entry(m, phase) {
-                        b.edge(begin, x);
-                    }
-                }
-                continue;
-            }
-            let done = b.pseudo(r, phase, Step::Done);
-            for &m in &members {
-                for x in b.entry(m, phase) {
-                    b.edge(begin, x);
-                }
-                for x in b.exit(m, phase) {
-                    b.edge(x, done);
-                }
-            }
-            if phase != Phase::Promote && rsc.variant != Variant::Bundle {
-                b.edge(begin, done);
-            }
-        }
-        // Between the phases, as for a primitive's own actions.
-        for (first, then) in [
-            (Phase::Demote, Phase::Stop),
-            (Phase::Demote, Phase::Start),
-            (Phase::Stop, Phase::Start),
-            (Phase::Demote, Phase::Promote),
-            (Phase::Stop, Phase::Promote),
-            (Phase::Start, Phase::Promote),
-        ] {
-            if let (Some(x), Some(y)) = (
-                b.coll.get(r, first, Step::Done),
-                b.coll.get(r, then, Step::Begin),
-            ) {
-                b.edge(x, y);
-            }
-        }
+        add_phase_pseudos(b, decisions, &mut parts, r);
+        order_phases(b, r);
         if notifies(w, r) {
             notifications(b, decisions, fence, r);
         }
-        // A clone stopping instances on a node being fenced waits for it.
         if rsc.variant == Variant::Clone && clone_of(w, r).is_none() {
-            if let Some(stop) = b.coll.get(r, Phase::Stop, Step::Begin) {
-                let mut prims = Vec::new();
-                w.primitives_of(r, &mut prims);
-                let mut fences: Vec<NodeIndex> = Vec::new();
-                for p in prims {
-                    for s in b.of(p, Task::Stop) {
-                        if b.graph[s].task != Task::Pseudo {
-                            continue;
-                        }
-                        for f in b.graph.neighbors_directed(s, petgraph::Direction::Incoming) {
-                            if b.graph[f].task == Task::Fence && !fences.contains(&f) {
-                                fences.push(f);
-                            }
-                        }
-                    }
-                }
-                for f in fences {
-                    b.edge(f, stop);
+            clone_stop_after_fencing(b, r);
+            probes_before_clone_actions(b, r);
+        }
+    }
+}
+
+/// The begin and done pseudo-actions of collective `r` for each phase its
+/// members take part in, wrapped around the members' own actions; records
+/// how `r` itself takes part (`parts[r]`).
+fn add_phase_pseudos(
+    b: &mut Builder<'_>,
+    decisions: &[Decision],
+    parts: &mut [[Part; 4]],
+    r: usize,
+) {
+    let members = members(b.w, r);
+    // Stop first, for a group's start follows from its stop.
+    for phase in [Phase::Demote, Phase::Stop, Phase::Promote, Phase::Start] {
+        let (part, completes) = collective_part(b.w, decisions, parts, r, &members, phase);
+        parts[r][phase.index()] = part;
+        if part.runnable {
+            wrap_members(b, r, &members, phase, completes);
+        }
+    }
+}
+
+/// How collective `r` takes part in `phase`, from its members' parts, and
+/// whether the phase completes (gets a done pseudo-action).
+fn collective_part(
+    w: &Working,
+    decisions: &[Decision],
+    parts: &[[Part; 4]],
+    r: usize,
+    members: &[usize],
+    phase: Phase,
+) -> (Part, bool) {
+    let group = w.rscs[r].variant == Variant::Group;
+    let i = phase.index();
+    let any = |f: fn(&Part) -> bool| members.iter().any(|&m| f(&parts[m][i]));
+    let begins = any(|p| p.runnable)
+        || any(|p| p.late)
+        || (phase == Phase::Stop && any(|p| p.blocked))
+        || (group
+            && phase == Phase::Start
+            && parts[r][Phase::Stop.index()].runnable
+            && members
+                .iter()
+                .any(|&m| restart_blocked_inside(w, &decisions[m], members)));
+    // A group is done only when every member's action can run, and
+    // it is running only when every member will be.
+    let unplaced = group
+        && phase == Phase::Start
+        && members.iter().any(|&m| {
+            let d = &decisions[m];
+            w.rscs[m].variant == Variant::Primitive && d.managed && d.next.is_none()
+        });
+    let completes = begins && !(group && any(|p| p.blocked)) && !unplaced;
+    let part = Part {
+        runnable: begins,
+        blocked: any(|p| p.blocked) && !completes,
+        late: any(|p| p.late),
+    };
+    (part, completes)
+}
+
+/// The begin pseudo-action of `r` for `phase` before its members' actions,
+/// and, when the phase completes, the done pseudo-action after them.
+fn wrap_members(b: &mut Builder<'_>, r: usize, members: &[usize], phase: Phase, completes: bool) {
+    let begin = b.pseudo(r, phase, Step::Begin);
+    if !completes {
+        for &m in members {
+            for x in b.entry(m, phase) {
+                b.edge(begin, x);
+            }
+        }
+        return;
+    }
+    let done = b.pseudo(r, phase, Step::Done);
+    for &m in members {
+        for x in b.entry(m, phase) {
+            b.edge(begin, x);
+        }
+        for x in b.exit(m, phase) {
+            b.edge(x, done);
+        }
+    }
+    if phase != Phase::Promote && b.w.rscs[r].variant != Variant::Bundle {
+        b.edge(begin, done);
+    }
+}
+
+/// Between the phases of collective `r`, as for a primitive's own actions.
+fn order_phases(b: &mut Builder<'_>, r: usize) {
+    for (first, then) in [
+        (Phase::Demote, Phase::Stop),
+        (Phase::Demote, Phase::Start),
+        (Phase::Stop, Phase::Start),
+        (Phase::Demote, Phase::Promote),
+        (Phase::Stop, Phase::Promote),
+        (Phase::Start, Phase::Promote),
+    ] {
+        if let (Some(x), Some(y)) = (
+            b.coll.get(r, first, Step::Done),
+            b.coll.get(r, then, Step::Begin),
+        ) {
+            b.edge(x, y);
+        }
+    }
+}
+
+/// A clone stopping instances on a node being fenced waits for the fencing.
+fn clone_stop_after_fencing(b: &mut Builder<'_>, r: usize) {
+    let Some(stop) = b.coll.get(r, Phase::Stop, Step::Begin) else {
+        return;
+    };
+    let mut prims = Vec::new();
+    b.w.primitives_of(r, &mut prims);
+    let mut fences: Vec<NodeIndex> = Vec::new();
+    for p in prims {
+        for s in b.of(p, Task::Stop) {
+            if b.graph[s].task != Task::Pseudo {
+                continue;
+            }
+            for f in b.graph.neighbors_directed(s, petgraph::Direction::Incoming) {
+                if b.graph[f].task == Task::Fence && !fences.contains(&f) {
+                    fences.push(f);
                 }
             }
         }
-        // The instances' probes: before the clone starts or stops anything.
-        if rsc.variant == Variant::Clone && clone_of(w, r).is_none() {
-            let targets: Vec<NodeIndex> = [
-                b.coll.get(r, Phase::Start, Step::Begin),
-                b.coll.get(r, Phase::Stop, Step::Done),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            if !targets.is_empty() {
-                let mut prims = Vec::new();
-                w.primitives_of(r, &mut prims);
-                for p in prims {
-                    for m in b.of(p, Task::Monitor) {
-                        if b.graph[m].interval_ms == 0 {
-                            for &t in &targets {
-                                b.edge(m, t);
-                            }
-                        }
-                    }
+    }
+    for f in fences {
+        b.edge(f, stop);
+    }
+}
+
+/// The instances' probes: before the clone starts or stops anything.
+fn probes_before_clone_actions(b: &mut Builder<'_>, r: usize) {
+    let targets: Vec<NodeIndex> = [
+        b.coll.get(r, Phase::Start, Step::Begin),
+        b.coll.get(r, Phase::Stop, Step::Done),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if targets.is_empty() {
+        return;
+    }
+    let mut prims = Vec::new();
+    b.w.primitives_of(r, &mut prims);
+    for p in prims {
+        for m in b.of(p, Task::Monitor) {
+            if b.graph[m].interval_ms == 0 {
+                for &t in &targets {
+                    b.edge(m, t);
                 }
             }
+        }
+    }
+}
+
+/// Who is active (rsc, node) before a clone's stops, after them, and after
+/// its starts: the nodes each notification goes to.
+struct Audience {
+    before: Vec<(usize, usize)>,
+    after_stop: Vec<(usize, usize)>,
+    after_start: Vec<(usize, usize)>,
+}
+
+impl Audience {
+    fn of(w: &Working, fence: &[bool], instances: &[Instance]) -> Audience {
+        let before: Vec<(usize, usize)> = instances
+            .iter()
+            .filter_map(|i| i.active.map(|n| (i.rsc, n)))
+            .collect();
+        let after_stop: Vec<(usize, usize)> = instances
+            .iter()
+            .filter(|i| !i.stops)
+            .filter_map(|i| i.active.map(|n| (i.rsc, n)))
+            .collect();
+        let mut after_start = after_stop.clone();
+        // Instances starting are told afterwards, on guest nodes too (they come
+        // up with their container).
+        after_start.extend(instances.iter().filter_map(|i| {
+            i.starts_on
+                .filter(|&n| !w.nodes[n].unclean && !fence[n])
+                .map(|n| (i.rsc, n))
+        }));
+        Audience {
+            before,
+            after_stop,
+            after_start,
+        }
+    }
+
+    /// Who is told before and after `phase`.
+    fn of_phase(&self, phase: Phase) -> (&[(usize, usize)], &[(usize, usize)]) {
+        match phase {
+            Phase::Demote => (&self.before, &self.before),
+            Phase::Stop => (&self.before, &self.after_stop),
+            Phase::Start => (&self.after_stop, &self.after_start),
+            Phase::Promote => (&self.after_start, &self.after_start),
         }
     }
 }
@@ -433,14 +522,67 @@ fn notifications(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool], r:
     let w = b.w;
     let mut prims = Vec::new();
     w.primitives_of(r, &mut prims);
+    let instances = notify_instances(b, decisions, fence, &prims);
+    let audience = Audience::of(w, fence, &instances);
+    let common = notify_variables(w, decisions, r, &instances);
+    let mut earlier: Vec<NodeIndex> = Vec::new();
+    for phase in PHASES {
+        let (Some(begin), Some(done)) = (
+            b.coll.get(r, phase, Step::Begin),
+            b.coll.get(r, phase, Step::Done),
+        ) else {
+            continue;
+        };
+        let pre = b.pseudo(r, phase, Step::Pre);
+        let cpre = b.pseudo(r, phase, Step::ConfirmedPre);
+        let post = b.pseudo(r, phase, Step::Post);
+        let cpost = b.pseudo(r, phase, Step::ConfirmedPost);
+        b.edge(pre, cpre);
+        b.edge(cpre, begin);
+        b.edge(done, post);
+        b.edge(cpre, post);
+        b.edge(post, cpost);
+        for &e in &earlier {
+            b.edge(e, pre);
+        }
+        earlier.push(cpost);
+        let doing = instances.iter().any(|i| match phase {
+            Phase::Demote => i.demotes,
+            Phase::Stop => i.stops,
+            Phase::Start => i.starts_on.is_some(),
+            Phase::Promote => i.promotes,
+        });
+        if !doing {
+            continue;
+        }
+        let (pre_told, post_told) = audience.of_phase(phase);
+        add_notify_actions(b, &common, phase, "pre", pre_told, (pre, cpre));
+        add_notify_actions(b, &common, phase, "post", post_told, (post, cpost));
+    }
+    // New recurring monitors wait for the instances' notifications.
+    if let Some(cpost) = b.coll.get(r, Phase::Start, Step::ConfirmedPost) {
+        for &p in &prims {
+            for m in b.of(p, Task::Monitor) {
+                if b.graph[m].interval_ms > 0 {
+                    b.edge(cpost, m);
+                }
+            }
+        }
+    }
+}
+
+/// What each instance of a clone (its primitives `prims`) does in this
+/// transition, as its notifications describe it.
+fn notify_instances(
+    b: &Builder<'_>,
+    decisions: &[Decision],
+    fence: &[bool],
+    prims: &[usize],
+) -> Vec<Instance> {
+    let w = b.w;
     let told = |n: usize| w.nodes[n].online && !w.nodes[n].unclean && !fence[n];
-    let real = |b: &Builder<'_>, p: usize, task: Task| {
-        b.of(p, task)
-            .into_iter()
-            .filter(|&i| b.graph[i].task == task)
-            .collect::<Vec<_>>()
-    };
-    let instances: Vec<Instance> = prims
+    let real = |p: usize, task: Task| b.of(p, task).into_iter().any(|i| b.graph[i].task == task);
+    prims
         .iter()
         .map(|&p| {
             let rsc = &w.rscs[p];
@@ -450,36 +592,27 @@ fn notifications(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool], r:
                 rsc: p,
                 active,
                 promoted: active.is_some() && rsc.current_role() == Role::Promoted,
-                stops: active.is_some() && !real(b, p, Task::Stop).is_empty(),
-                starts_on: d.next.filter(|_| !real(b, p, Task::Start).is_empty()),
-                promotes: !real(b, p, Task::Promote).is_empty(),
-                demotes: !real(b, p, Task::Demote).is_empty(),
+                stops: active.is_some() && real(p, Task::Stop),
+                starts_on: d.next.filter(|_| real(p, Task::Start)),
+                promotes: real(p, Task::Promote),
+                demotes: real(p, Task::Demote),
             }
         })
-        .collect();
-    // Who is active before and after each phase: (rsc, node).
-    let before: Vec<(usize, usize)> = instances
-        .iter()
-        .filter_map(|i| i.active.map(|n| (i.rsc, n)))
-        .collect();
-    let after_stop: Vec<(usize, usize)> = instances
-        .iter()
-        .filter(|i| !i.stops)
-        .filter_map(|i| i.active.map(|n| (i.rsc, n)))
-        .collect();
-    let mut after_start = after_stop.clone();
-    // Instances starting are told afterwards, on guest nodes too (they come
-    // up with their container).
-    after_start.extend(instances.iter().filter_map(|i| {
-        i.starts_on
-            .filter(|&n| !w.nodes[n].unclean && !fence[n])
-            .map(|n| (i.rsc, n))
-    }));
+        .collect()
+}
+
+/// The notification variables of clone `r`, the same for every phase.
+fn notify_variables(
+    w: &Working,
+    decisions: &[Decision],
+    r: usize,
+    instances: &[Instance],
+) -> Vec<(&'static str, String)> {
     let id = |p: usize| w.rscs[p].id.clone();
     let uname = |n: usize| w.nodes[n].name.clone();
     let list = |pick: &dyn Fn(&Instance) -> Option<usize>| -> (String, String) {
         let (mut rs, mut ns) = (Vec::new(), Vec::new());
-        for i in &instances {
+        for i in instances {
             if let Some(n) = pick(i) {
                 rs.push(id(i.rsc));
                 ns.push(uname(n));
@@ -487,8 +620,7 @@ fn notifications(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool], r:
         }
         (join_or_blank(&rs), join_or_blank(&ns))
     };
-    // The notification variables, the same for every phase.
-    let mut common: Vec<(&str, String)> = Vec::new();
+    let mut common: Vec<(&'static str, String)> = Vec::new();
     let (ar, an) = list(&|i| i.active);
     common.push(("notify_active_resource", ar));
     common.push(("notify_active_uname", an));
@@ -534,76 +666,36 @@ fn notifications(b: &mut Builder<'_>, decisions: &[Decision], fence: &[bool], r:
     ] {
         common.push((k, v.clone()));
     }
+    common
+}
 
-    let mut earlier: Vec<NodeIndex> = Vec::new();
-    for phase in PHASES {
-        let (Some(begin), Some(done)) = (
-            b.coll.get(r, phase, Step::Begin),
-            b.coll.get(r, phase, Step::Done),
-        ) else {
-            continue;
-        };
-        let pre = b.pseudo(r, phase, Step::Pre);
-        let cpre = b.pseudo(r, phase, Step::ConfirmedPre);
-        let post = b.pseudo(r, phase, Step::Post);
-        let cpost = b.pseudo(r, phase, Step::ConfirmedPost);
-        b.edge(pre, cpre);
-        b.edge(cpre, begin);
-        b.edge(done, post);
-        b.edge(cpre, post);
-        b.edge(post, cpost);
-        for &e in &earlier {
-            b.edge(e, pre);
+/// A `notify` action of `kind` ("pre" or "post") around `phase` for each
+/// instance told, between the pseudo-actions `from` and `to`.
+fn add_notify_actions(
+    b: &mut Builder<'_>,
+    common: &[(&'static str, String)],
+    phase: Phase,
+    kind: &str,
+    told: &[(usize, usize)],
+    (from, to): (NodeIndex, NodeIndex),
+) {
+    let key_op = if kind == "pre" {
+        phase.name()
+    } else {
+        phase.done()
+    };
+    for &(p, n) in told {
+        let mut meta = clone_meta(b.w, p);
+        meta.insert("notify".into(), "true".into());
+        meta.insert("notify_type".into(), kind.into());
+        meta.insert("notify_operation".into(), phase.name().into());
+        meta.insert("notify_key_type".into(), kind.into());
+        meta.insert("notify_key_operation".into(), key_op.into());
+        for (k, v) in common {
+            meta.insert((*k).to_string(), v.clone());
         }
-        earlier.push(cpost);
-        let doing = instances.iter().any(|i| match phase {
-            Phase::Demote => i.demotes,
-            Phase::Stop => i.stops,
-            Phase::Start => i.starts_on.is_some(),
-            Phase::Promote => i.promotes,
-        });
-        if !doing {
-            continue;
-        }
-        let (pre_told, post_told) = match phase {
-            Phase::Demote => (&before, &before),
-            Phase::Stop => (&before, &after_stop),
-            Phase::Start => (&after_stop, &after_start),
-            Phase::Promote => (&after_start, &after_start),
-        };
-        for (kind, told, from, to) in [
-            ("pre", pre_told, pre, cpre),
-            ("post", post_told, post, cpost),
-        ] {
-            for &(p, n) in told.iter() {
-                let mut meta = clone_meta(w, p);
-                meta.insert("notify".into(), "true".into());
-                meta.insert("notify_type".into(), kind.into());
-                meta.insert("notify_operation".into(), phase.name().into());
-                meta.insert("notify_key_type".into(), kind.into());
-                let key_op = if kind == "pre" {
-                    phase.name()
-                } else {
-                    phase.done()
-                };
-                meta.insert("notify_key_operation".into(), key_op.into());
-                for (k, v) in &common {
-                    meta.insert((*k).to_string(), v.clone());
-                }
-                let a = b.add(p, Task::Notify, n, 0, meta);
-                b.edge(from, a);
-                b.edge(a, to);
-            }
-        }
-    }
-    // New recurring monitors wait for the instances' notifications.
-    if let Some(cpost) = b.coll.get(r, Phase::Start, Step::ConfirmedPost) {
-        for &p in &prims {
-            for m in b.of(p, Task::Monitor) {
-                if b.graph[m].interval_ms > 0 {
-                    b.edge(cpost, m);
-                }
-            }
-        }
+        let a = b.add(p, Task::Notify, n, 0, meta);
+        b.edge(from, a);
+        b.edge(a, to);
     }
 }

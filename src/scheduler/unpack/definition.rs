@@ -263,17 +263,7 @@ fn check_resource(
         return;
     }
     if agent_changed(rsc, lrm) {
-        changes.push(Change {
-            rsc: r,
-            node,
-            kind: ChangeKind::Cleanup,
-        });
-        changes.push(Change {
-            rsc: r,
-            node,
-            kind: ChangeKind::Restart { reason: None },
-        });
-        clear_old_failures(w, r, node, changes, "resource parameters have changed");
+        restart_for_new_agent(w, r, node, changes);
         return;
     }
     check_last_failures(w, r, node, &ops, changes);
@@ -286,8 +276,64 @@ fn check_resource(
             .meta
             .get("maintenance")
             .is_some_and(|v| crate::model::cib::parse_bool(v));
-    let mut changed = false;
-    let mut restart_digest_failed = false;
+    let since_start = &ops[begin..];
+    let found = check_ops_since_start(w, r, node, since_start, maintenance, cancel_orphans, changes);
+    reschedule_missing_monitors(w, r, node, since_start, maintenance, changes);
+    if found.restart {
+        changes.push(Change {
+            rsc: r,
+            node,
+            kind: ChangeKind::Restart {
+                reason: Some("resource definition change"),
+            },
+        });
+    }
+    if found.changed {
+        clear_old_failures(w, r, node, changes, "action definition changed");
+    }
+}
+
+/// An active resource whose agent (class, provider or type) has changed:
+/// its history is cleaned up and it restarts.
+fn restart_for_new_agent(w: &Working, r: usize, node: usize, changes: &mut Vec<Change>) {
+    changes.push(Change {
+        rsc: r,
+        node,
+        kind: ChangeKind::Cleanup,
+    });
+    changes.push(Change {
+        rsc: r,
+        node,
+        kind: ChangeKind::Restart { reason: None },
+    });
+    clear_old_failures(w, r, node, changes, "resource parameters have changed");
+}
+
+/// What checking the operations since the last start found.
+struct OpsCheck {
+    /// An operation's definition changed (its failures are cleared).
+    changed: bool,
+    /// A change that only a restart applies.
+    restart: bool,
+}
+
+/// Compares each operation recorded on `node` since the last start with the
+/// configuration: recurring ones no longer configured (or in maintenance)
+/// are cancelled, changed ones rescheduled, reloaded or restarted.
+fn check_ops_since_start(
+    w: &Working,
+    r: usize,
+    node: usize,
+    ops: &[&LrmOp],
+    maintenance: bool,
+    cancel_orphans: bool,
+    changes: &mut Vec<Change>,
+) -> OpsCheck {
+    let rsc = &w.rscs[r];
+    let mut found = OpsCheck {
+        changed: false,
+        restart: false,
+    };
     let cancel = |op: &LrmOp, reason: &'static str| Change {
         rsc: r,
         node,
@@ -298,7 +344,7 @@ fn check_resource(
             reason,
         },
     };
-    for op in &ops[begin..] {
+    for op in ops {
         if op.interval_ms > 0 {
             if maintenance {
                 changes.push(cancel(op, "maintenance mode"));
@@ -312,7 +358,7 @@ fn check_resource(
                 if cancel_orphans {
                     changes.push(cancel(op, "orphan"));
                 }
-                changed = true;
+                found.changed = true;
                 continue;
             }
         } else if !matches!(
@@ -324,36 +370,69 @@ fn check_resource(
         match check_digest(w, rsc, op) {
             DigestCheck::Match => {}
             DigestCheck::Restart => {
-                changed = true;
-                restart_digest_failed = true;
+                found.changed = true;
+                found.restart = true;
             }
             DigestCheck::Unknown | DigestCheck::Mismatch => {
-                changed = true;
-                if op.interval_ms > 0 {
-                    changes.push(Change {
-                        rsc: r,
-                        node,
-                        kind: ChangeKind::Reschedule {
-                            task: op.operation.clone(),
-                            interval_ms: op.interval_ms,
-                        },
-                    });
-                } else if op.op_restart_digest.is_some() {
-                    let kind = if rsc.current.iter().any(|c| c.node == node && c.pending_op) {
-                        // A start still in flight cannot be reloaded: stop it.
-                        ChangeKind::Restart { reason: None }
-                    } else {
-                        ChangeKind::Reload
-                    };
-                    changes.push(Change { rsc: r, node, kind });
-                } else {
-                    restart_digest_failed = true;
+                found.changed = true;
+                if apply_changed_op(w, r, node, op, changes) {
+                    found.restart = true;
                 }
             }
         }
     }
-    // A configured monitor that never ran since the start (added to the
-    // configuration, or its interval changed) is issued now.
+    found
+}
+
+/// The change an operation whose digest differs asks for: a recurring one
+/// is rescheduled, a reloadable start reloaded. True when only a restart
+/// applies it.
+fn apply_changed_op(
+    w: &Working,
+    r: usize,
+    node: usize,
+    op: &LrmOp,
+    changes: &mut Vec<Change>,
+) -> bool {
+    if op.interval_ms > 0 {
+        changes.push(Change {
+            rsc: r,
+            node,
+            kind: ChangeKind::Reschedule {
+                task: op.operation.clone(),
+                interval_ms: op.interval_ms,
+            },
+        });
+        false
+    } else if op.op_restart_digest.is_some() {
+        let pending = w.rscs[r]
+            .current
+            .iter()
+            .any(|c| c.node == node && c.pending_op);
+        let kind = if pending {
+            // A start still in flight cannot be reloaded: stop it.
+            ChangeKind::Restart { reason: None }
+        } else {
+            ChangeKind::Reload
+        };
+        changes.push(Change { rsc: r, node, kind });
+        false
+    } else {
+        true
+    }
+}
+
+/// A configured monitor that never ran since the start (added to the
+/// configuration, or its interval changed) is issued now.
+fn reschedule_missing_monitors(
+    w: &Working,
+    r: usize,
+    node: usize,
+    since_start: &[&LrmOp],
+    maintenance: bool,
+    changes: &mut Vec<Change>,
+) {
+    let rsc = &w.rscs[r];
     let role = rsc
         .current
         .iter()
@@ -369,7 +448,7 @@ fn check_resource(
             Some(Role::Stopped) => false,
             _ => role != Role::Promoted,
         };
-        let ran = ops[begin..]
+        let ran = since_start
             .iter()
             .any(|o| o.operation == "monitor" && o.interval_ms == op.interval_ms);
         if wanted && !ran {
@@ -382,18 +461,6 @@ fn check_resource(
                 },
             });
         }
-    }
-    if restart_digest_failed {
-        changes.push(Change {
-            rsc: r,
-            node,
-            kind: ChangeKind::Restart {
-                reason: Some("resource definition change"),
-            },
-        });
-    }
-    if changed {
-        clear_old_failures(w, r, node, changes, "action definition changed");
     }
 }
 
