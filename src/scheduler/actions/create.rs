@@ -168,7 +168,6 @@ fn schedule_probes(m: &mut Model, tops: &[usize]) {
 }
 
 fn probe_on(m: &mut Model, r: usize, n: usize) {
-    use super::rel;
     let w = m.w;
     let rsc = &w.rscs[r];
     match rsc.variant {
@@ -176,30 +175,8 @@ fn probe_on(m: &mut Model, r: usize, n: usize) {
             for c in rsc.children.clone() {
                 probe_on(m, c, n);
             }
-            return;
         }
-        Variant::Clone => {
-            if !m.plan.allowed[r][n] && exclusive(w, r) {
-                return;
-            }
-            if rsc.globally_unique {
-                for c in rsc.children.clone() {
-                    probe_on(m, c, n);
-                }
-                return;
-            }
-            let assigned_here = rsc.children.iter().any(|&i| {
-                let mut prims = Vec::new();
-                w.primitives_of(i, &mut prims);
-                prims.iter().any(|&p| m.plan.assigned[p] == Some(n))
-            });
-            if !assigned_here {
-                if let Some(&first) = rsc.children.first() {
-                    probe_on(m, first, n);
-                }
-            }
-            return;
-        }
+        Variant::Clone => probe_clone_on(m, r, n),
         Variant::Bundle => {
             if let Some(parts) = w.bundles.get(&r).cloned() {
                 for &c in parts
@@ -211,36 +188,44 @@ fn probe_on(m: &mut Model, r: usize, n: usize) {
                     probe_on(m, c, n);
                 }
             }
-            return;
         }
-        Variant::Primitive => {}
+        Variant::Primitive => probe_primitive_on(m, r, n),
     }
-    // Probes run while start-up is disabled for want of fencing: they only
-    // read the state.
-    let probe_managed = m.state[r].managed || (rsc.managed && !w.maintenance_mode);
-    if !probe_managed || rsc.orphan || !m.plan.allowed[r][n] {
+}
+
+/// A unique clone's instances are each probed; an anonymous clone is probed
+/// through one instance, unless an instance is already assigned there.
+fn probe_clone_on(m: &mut Model, r: usize, n: usize) {
+    let w = m.w;
+    let rsc = &w.rscs[r];
+    if !m.plan.allowed[r][n] && exclusive(w, r) {
         return;
     }
-    let in_container = rsc.meta.get("container").is_some_and(|c| *c != rsc.base);
-    if in_container {
-        return;
-    }
-    let anonymous = crate::scheduler::graph::collective::clone_of(w, r)
-        .is_some_and(|c| !w.rscs[c].globally_unique);
-    let known = if anonymous {
-        rsc.known_on[n]
-    } else {
-        rsc.instance_known_on[n] || (rsc.instance.is_none() && rsc.known_on[n])
-    };
-    if known || rsc.current.iter().any(|c| c.node == n) {
-        return;
-    }
-    if w.nodes[n].kind == NodeKind::Guest {
-        if let Some(container) = crate::scheduler::unpack::guest_container(w, n) {
-            if w.rscs[container].current.is_empty() || m.plan.assigned[container].is_none() {
-                return;
-            }
+    if rsc.globally_unique {
+        for c in rsc.children.clone() {
+            probe_on(m, c, n);
         }
+        return;
+    }
+    let assigned_here = rsc.children.iter().any(|&i| {
+        let mut prims = Vec::new();
+        w.primitives_of(i, &mut prims);
+        prims.iter().any(|&p| m.plan.assigned[p] == Some(n))
+    });
+    if !assigned_here {
+        if let Some(&first) = rsc.children.first() {
+            probe_on(m, first, n);
+        }
+    }
+}
+
+/// The probe of primitive `r` on node `n`, when its state there is unknown,
+/// ordered before the start of its top resource.
+fn probe_primitive_on(m: &mut Model, r: usize, n: usize) {
+    use super::rel;
+    let w = m.w;
+    if !state_unknown(m, r, n) {
+        return;
     }
     // A probe that can run only orders the start after it, which changes
     // nothing the summary or the graph's decisions read: only probes that
@@ -264,6 +249,41 @@ fn probe_on(m: &mut Model, r: usize, n: usize) {
         (Some(top), Some(Tk::Start), None),
         flags,
     );
+}
+
+/// Whether primitive `r` may be probed on node `n` and its state there is
+/// not known yet.
+fn state_unknown(m: &Model, r: usize, n: usize) -> bool {
+    let w = m.w;
+    let rsc = &w.rscs[r];
+    // Probes run while start-up is disabled for want of fencing: they only
+    // read the state.
+    let probe_managed = m.state[r].managed || (rsc.managed && !w.maintenance_mode);
+    if !probe_managed || rsc.orphan || !m.plan.allowed[r][n] {
+        return false;
+    }
+    let in_container = rsc.meta.get("container").is_some_and(|c| *c != rsc.base);
+    if in_container {
+        return false;
+    }
+    let anonymous = crate::scheduler::graph::collective::clone_of(w, r)
+        .is_some_and(|c| !w.rscs[c].globally_unique);
+    let known = if anonymous {
+        rsc.known_on[n]
+    } else {
+        rsc.instance_known_on[n] || (rsc.instance.is_none() && rsc.known_on[n])
+    };
+    if known || rsc.current.iter().any(|c| c.node == n) {
+        return false;
+    }
+    if w.nodes[n].kind == NodeKind::Guest {
+        if let Some(container) = crate::scheduler::unpack::guest_container(w, n) {
+            if w.rscs[container].current.is_empty() || m.plan.assigned[container].is_none() {
+                return false;
+            }
+        }
+    }
+    true
 }
 
 /// Whether a resource (or its clone) is discovered only where a

@@ -706,9 +706,17 @@ impl<'a> Model<'a> {
         // flags it passes on, and which flags it may change.
         const EFFECTS: [(u32, u32, u32); 10] = [
             (rel::FIRST_IMPLIES_THEN, flag::OPTIONAL, flag::OPTIONAL),
-            (rel::INTERMEDIATE_STOP, u32::MAX, flag::OPTIONAL | flag::RUNNABLE),
+            (
+                rel::INTERMEDIATE_STOP,
+                u32::MAX,
+                flag::OPTIONAL | flag::RUNNABLE,
+            ),
             (rel::THEN_IMPLIES_FIRST, u32::MAX, flag::OPTIONAL),
-            (rel::PROMOTED_THEN_IMPLIES_FIRST, flag::OPTIONAL, flag::OPTIONAL),
+            (
+                rel::PROMOTED_THEN_IMPLIES_FIRST,
+                flag::OPTIONAL,
+                flag::OPTIONAL,
+            ),
             (rel::MIN_RUNNABLE, u32::MAX, flag::RUNNABLE),
             (rel::UNRUNNABLE_FIRST_BLOCKS, u32::MAX, flag::RUNNABLE),
             (rel::UNMIGRATABLE_THEN_BLOCKS, u32::MAX, flag::OPTIONAL),
@@ -720,7 +728,8 @@ impl<'a> Model<'a> {
         let mut changed = 0;
         for (kind, passed, filter) in EFFECTS {
             if type_ & kind != 0 {
-                changed |= self.apply_ordering_kind(first, then, kind, first_flags & passed, filter);
+                changed |=
+                    self.apply_ordering_kind(first, then, kind, first_flags & passed, filter);
             }
         }
         // An unmanaged, blocked first whose stop cannot run blocks the then.

@@ -18,7 +18,7 @@
 use super::{flag, rel, Model, Tk};
 use crate::model::cib::xml::Element;
 use crate::model::cib::{parse_bool, Role};
-use crate::scheduler::unpack::Variant;
+use crate::scheduler::unpack::{BundleParts, Variant};
 
 /// An ordering between a first and a then, each a resource's task or a
 /// given action.
@@ -182,92 +182,54 @@ fn group_internal(m: &mut Model, g: usize) {
     let mut previous: Option<usize> = None;
     for (k, &member) in w.rscs[g].children.clone().iter().enumerate() {
         internal_for(m, member);
-        let mut down_flags = rel::THEN_IMPLIES_FIRST_GRAPHED;
-        let mut post_down_flags = rel::FIRST_IMPLIES_THEN_GRAPHED;
-        if k == 0 && ordered {
-            down_flags |= rel::ORDERED;
-            post_down_flags = rel::FIRST_IMPLIES_THEN;
-        }
-        if promotable {
-            m.order_rsc(g, Tk::Demote, member, Tk::Demote, down_flags);
-            m.order_rsc(member, Tk::Demote, g, Tk::Demoted, post_down_flags);
-            m.order_rsc(
-                member,
-                Tk::Promote,
-                g,
-                Tk::Promoted,
-                rel::UNRUNNABLE_FIRST_BLOCKS
-                    | rel::FIRST_IMPLIES_THEN
-                    | rel::FIRST_IMPLIES_THEN_GRAPHED,
-            );
-            m.order_rsc(
-                g,
-                Tk::Promote,
-                member,
-                Tk::Promote,
-                rel::THEN_IMPLIES_FIRST_GRAPHED,
-            );
-        }
-        m.order_rsc(g, Tk::Stop, member, Tk::Stop, down_flags);
-        m.order_rsc(member, Tk::Stop, g, Tk::Stopped, post_down_flags);
-        m.order_rsc(
-            g,
-            Tk::Start,
-            member,
-            Tk::Start,
-            rel::THEN_IMPLIES_FIRST_GRAPHED,
-        );
-        m.order_rsc(
-            member,
-            Tk::Start,
-            g,
-            Tk::Running,
-            rel::UNRUNNABLE_FIRST_BLOCKS
-                | rel::FIRST_IMPLIES_THEN
-                | rel::FIRST_IMPLIES_THEN_GRAPHED,
-        );
-        if !ordered {
-            previous = Some(member);
-            continue;
-        }
-        let Some(prev) = previous else {
-            previous = Some(member);
-            continue;
-        };
-        m.order_rsc(
-            prev,
-            Tk::Start,
-            member,
-            Tk::Start,
-            rel::FIRST_IMPLIES_THEN | rel::UNRUNNABLE_FIRST_BLOCKS,
-        );
-        m.order_rsc(
-            member,
-            Tk::Stop,
-            prev,
-            Tk::Stop,
-            rel::ORDERED | rel::INTERMEDIATE_STOP,
-        );
-        if !m.state[member].running_on.is_empty() && m.state[prev].running_on.is_empty() {
-            m.order_rsc(
-                member,
-                Tk::Stop,
-                prev,
-                Tk::Start,
-                rel::THEN_IMPLIES_FIRST | rel::UNRUNNABLE_FIRST_BLOCKS,
-            );
-        }
-        if promotable {
-            m.order_rsc(
-                prev,
-                Tk::Promote,
-                member,
-                Tk::Promote,
-                rel::FIRST_IMPLIES_THEN | rel::UNRUNNABLE_FIRST_BLOCKS | rel::ORDERED,
-            );
-            m.order_rsc(member, Tk::Demote, prev, Tk::Demote, rel::ORDERED);
+        group_member_orderings(m, g, member, k == 0 && ordered, promotable);
+        if let (Some(prev), true) = (previous, ordered) {
+            group_member_after_previous(m, prev, member, promotable);
         }
         previous = Some(member);
+    }
+}
+
+/// A group's pseudo-actions around one member's actions (`leading`: the
+/// first member of an ordered group, whose stop the group's waits for).
+fn group_member_orderings(m: &mut Model, g: usize, member: usize, leading: bool, promotable: bool) {
+    let mut down_flags = rel::THEN_IMPLIES_FIRST_GRAPHED;
+    let mut post_down_flags = rel::FIRST_IMPLIES_THEN_GRAPHED;
+    if leading {
+        down_flags |= rel::ORDERED;
+        post_down_flags = rel::FIRST_IMPLIES_THEN;
+    }
+    let up_done_flags =
+        rel::UNRUNNABLE_FIRST_BLOCKS | rel::FIRST_IMPLIES_THEN | rel::FIRST_IMPLIES_THEN_GRAPHED;
+    if promotable {
+        m.order_rsc(g, Tk::Demote, member, Tk::Demote, down_flags);
+        m.order_rsc(member, Tk::Demote, g, Tk::Demoted, post_down_flags);
+        m.order_rsc(member, Tk::Promote, g, Tk::Promoted, up_done_flags);
+        let up_flags = rel::THEN_IMPLIES_FIRST_GRAPHED;
+        m.order_rsc(g, Tk::Promote, member, Tk::Promote, up_flags);
+    }
+    m.order_rsc(g, Tk::Stop, member, Tk::Stop, down_flags);
+    m.order_rsc(member, Tk::Stop, g, Tk::Stopped, post_down_flags);
+    let up_flags = rel::THEN_IMPLIES_FIRST_GRAPHED;
+    m.order_rsc(g, Tk::Start, member, Tk::Start, up_flags);
+    m.order_rsc(member, Tk::Start, g, Tk::Running, up_done_flags);
+}
+
+/// In an ordered group, a member starts (and promotes) after the previous
+/// one and stops (and demotes) before it.
+fn group_member_after_previous(m: &mut Model, prev: usize, member: usize, promotable: bool) {
+    let start_flags = rel::FIRST_IMPLIES_THEN | rel::UNRUNNABLE_FIRST_BLOCKS;
+    m.order_rsc(prev, Tk::Start, member, Tk::Start, start_flags);
+    let stop_flags = rel::ORDERED | rel::INTERMEDIATE_STOP;
+    m.order_rsc(member, Tk::Stop, prev, Tk::Stop, stop_flags);
+    if !m.state[member].running_on.is_empty() && m.state[prev].running_on.is_empty() {
+        let flags = rel::THEN_IMPLIES_FIRST | rel::UNRUNNABLE_FIRST_BLOCKS;
+        m.order_rsc(member, Tk::Stop, prev, Tk::Start, flags);
+    }
+    if promotable {
+        let flags = rel::FIRST_IMPLIES_THEN | rel::UNRUNNABLE_FIRST_BLOCKS | rel::ORDERED;
+        m.order_rsc(prev, Tk::Promote, member, Tk::Promote, flags);
+        m.order_rsc(member, Tk::Demote, prev, Tk::Demote, rel::ORDERED);
     }
 }
 
@@ -357,133 +319,69 @@ fn promotable_restart_ordering(m: &mut Model, c: usize) {
 }
 
 fn bundle_internal(m: &mut Model, b: usize) {
-    let w = m.w;
-    let Some(parts) = w.bundles.get(&b).cloned() else {
+    let Some(parts) = m.w.bundles.get(&b).cloned() else {
         return;
     };
     for (i, &container) in parts.containers.iter().enumerate() {
-        primitive_internal(m, container);
-        m.order_rsc(
-            b,
-            Tk::Start,
-            container,
-            Tk::Start,
-            rel::UNRUNNABLE_FIRST_BLOCKS | rel::THEN_IMPLIES_FIRST_GRAPHED,
-        );
-        let child = parts
-            .inner
-            .and_then(|inner| w.rscs[inner].children.get(i).copied());
-        if let Some(child) = child {
-            m.order_rsc(
-                b,
-                Tk::Stop,
-                child,
-                Tk::Stop,
-                rel::THEN_IMPLIES_FIRST_GRAPHED,
-            );
-        }
-        m.order_rsc(
-            b,
-            Tk::Stop,
-            container,
-            Tk::Stop,
-            rel::THEN_IMPLIES_FIRST_GRAPHED,
-        );
-        m.order_rsc(
-            container,
-            Tk::Start,
-            b,
-            Tk::Running,
-            rel::FIRST_IMPLIES_THEN_GRAPHED,
-        );
-        m.order_rsc(
-            container,
-            Tk::Stop,
-            b,
-            Tk::Stopped,
-            rel::FIRST_IMPLIES_THEN_GRAPHED,
-        );
-        if let Some(&ip) = parts.ips.get(i) {
-            primitive_internal(m, ip);
-            m.order_rsc(
-                ip,
-                Tk::Start,
-                container,
-                Tk::Start,
-                rel::UNRUNNABLE_FIRST_BLOCKS | rel::GUEST_ALLOWED,
-            );
-            m.order_rsc(
-                container,
-                Tk::Stop,
-                ip,
-                Tk::Stop,
-                rel::THEN_IMPLIES_FIRST | rel::GUEST_ALLOWED,
-            );
-        }
-        if let Some(&remote) = parts.remotes.get(i) {
-            primitive_internal(m, remote);
-        }
+        bundle_replica_internal(m, b, &parts, i, container);
     }
-    let Some(inner) = parts.inner else { return };
-    m.order_rsc(
-        b,
-        Tk::Start,
-        inner,
-        Tk::Start,
-        rel::THEN_IMPLIES_FIRST_GRAPHED,
-    );
-    m.order_rsc(
-        inner,
-        Tk::Running,
-        b,
-        Tk::Running,
-        rel::FIRST_IMPLIES_THEN_GRAPHED,
-    );
-    m.order_rsc(
-        b,
-        Tk::Stop,
-        inner,
-        Tk::Stop,
-        rel::THEN_IMPLIES_FIRST_GRAPHED,
-    );
-    m.order_rsc(
-        inner,
-        Tk::Stopped,
-        b,
-        Tk::Stopped,
-        rel::FIRST_IMPLIES_THEN_GRAPHED,
-    );
+    if let Some(inner) = parts.inner {
+        bundle_inner_internal(m, b, inner);
+    }
+}
+
+/// Replica `i` of bundle `b`: its container (and the instance inside) within
+/// the bundle's start and stop, its IP address before the container.
+fn bundle_replica_internal(
+    m: &mut Model,
+    b: usize,
+    parts: &BundleParts,
+    i: usize,
+    container: usize,
+) {
+    let w = m.w;
+    let implies_inner = rel::THEN_IMPLIES_FIRST_GRAPHED;
+    let implies_bundle = rel::FIRST_IMPLIES_THEN_GRAPHED;
+    primitive_internal(m, container);
+    let start_flags = rel::UNRUNNABLE_FIRST_BLOCKS | rel::THEN_IMPLIES_FIRST_GRAPHED;
+    m.order_rsc(b, Tk::Start, container, Tk::Start, start_flags);
+    let child = parts
+        .inner
+        .and_then(|inner| w.rscs[inner].children.get(i).copied());
+    if let Some(child) = child {
+        m.order_rsc(b, Tk::Stop, child, Tk::Stop, implies_inner);
+    }
+    m.order_rsc(b, Tk::Stop, container, Tk::Stop, implies_inner);
+    m.order_rsc(container, Tk::Start, b, Tk::Running, implies_bundle);
+    m.order_rsc(container, Tk::Stop, b, Tk::Stopped, implies_bundle);
+    if let Some(&ip) = parts.ips.get(i) {
+        primitive_internal(m, ip);
+        let start_flags = rel::UNRUNNABLE_FIRST_BLOCKS | rel::GUEST_ALLOWED;
+        m.order_rsc(ip, Tk::Start, container, Tk::Start, start_flags);
+        let stop_flags = rel::THEN_IMPLIES_FIRST | rel::GUEST_ALLOWED;
+        m.order_rsc(container, Tk::Stop, ip, Tk::Stop, stop_flags);
+    }
+    if let Some(&remote) = parts.remotes.get(i) {
+        primitive_internal(m, remote);
+    }
+}
+
+/// The clone inside bundle `b`: each of its operations within the
+/// bundle's.
+fn bundle_inner_internal(m: &mut Model, b: usize, inner: usize) {
+    let implies_inner = rel::THEN_IMPLIES_FIRST_GRAPHED;
+    let implies_bundle = rel::FIRST_IMPLIES_THEN_GRAPHED;
+    m.order_rsc(b, Tk::Start, inner, Tk::Start, implies_inner);
+    m.order_rsc(inner, Tk::Running, b, Tk::Running, implies_bundle);
+    m.order_rsc(b, Tk::Stop, inner, Tk::Stop, implies_inner);
+    m.order_rsc(inner, Tk::Stopped, b, Tk::Stopped, implies_bundle);
     clone_internal(m, inner);
-    if w.rscs[inner].promotable {
+    if m.w.rscs[inner].promotable {
         promotable_restart_ordering(m, b);
-        m.order_rsc(
-            b,
-            Tk::Demote,
-            inner,
-            Tk::Demote,
-            rel::THEN_IMPLIES_FIRST_GRAPHED,
-        );
-        m.order_rsc(
-            inner,
-            Tk::Demoted,
-            b,
-            Tk::Demoted,
-            rel::FIRST_IMPLIES_THEN_GRAPHED,
-        );
-        m.order_rsc(
-            b,
-            Tk::Promote,
-            inner,
-            Tk::Promote,
-            rel::THEN_IMPLIES_FIRST_GRAPHED,
-        );
-        m.order_rsc(
-            inner,
-            Tk::Promoted,
-            b,
-            Tk::Promoted,
-            rel::FIRST_IMPLIES_THEN_GRAPHED,
-        );
+        m.order_rsc(b, Tk::Demote, inner, Tk::Demote, implies_inner);
+        m.order_rsc(inner, Tk::Demoted, b, Tk::Demoted, implies_bundle);
+        m.order_rsc(b, Tk::Promote, inner, Tk::Promote, implies_inner);
+        m.order_rsc(inner, Tk::Promoted, b, Tk::Promoted, implies_bundle);
     }
 }
 
@@ -781,59 +679,65 @@ fn order_sets(
     let members2 = set_members(m, set2);
     if !require_all {
         let name = format!("one-or-more:{}", set1.id().unwrap_or(""));
-        let unordered = m.pseudo(None, Tk::OneOrMore, true, true, &name);
-        m.acts[unordered].flags |= flag::MIN_RUNNABLE;
-        for &r in &members1 {
-            m.order_mixed(
-                (Some(r), Some(a1), None),
-                (None, None, Some(unordered)),
-                rel::MIN_RUNNABLE | rel::FIRST_IMPLIES_THEN_GRAPHED,
-            );
-        }
-        for &r in &members2 {
-            m.order_mixed(
-                (None, None, Some(unordered)),
-                (Some(r), Some(a2), None),
-                flags | rel::UNRUNNABLE_FIRST_BLOCKS,
-            );
-        }
+        order_through_one_or_more(m, &name, (&members1, a1), (&members2, a2), flags);
         return;
     }
-    // Only an explicitly sequential set orders through one end member.
-    let seq1 = set1.attr("sequential").is_some_and(parse_bool);
-    let seq2 = set2.attr("sequential").is_some_and(parse_bool);
-    let r1 = if seq1 {
-        if symmetry == Symmetry::Inverse {
-            members1.first().copied()
-        } else {
-            members1.last().copied()
-        }
-    } else {
-        None
-    };
-    let r2 = if seq2 {
-        if symmetry == Symmetry::Inverse {
-            members2.last().copied()
-        } else {
-            members2.first().copied()
-        }
-    } else {
-        None
-    };
-    let firsts = match r1 {
-        Some(r) => vec![r],
-        None => members1,
-    };
-    let thens = match r2 {
-        Some(r) => vec![r],
-        None => members2,
-    };
+    // Only an explicitly sequential set orders through one end member:
+    // the first set's last (first, inverted), the second set's first (last).
+    let inverse = symmetry == Symmetry::Inverse;
+    let firsts = set_end(set1, members1, !inverse);
+    let thens = set_end(set2, members2, inverse);
     for &f in &firsts {
         for &t in &thens {
             if f != t {
                 m.order_rsc(f, a1, t, a2, flags);
             }
         }
+    }
+}
+
+/// The members of a set that an ordering with another set goes through:
+/// its last (`last`) or first member when it is explicitly sequential, else
+/// all of them.
+fn set_end(set: &Element, members: Vec<usize>, last: bool) -> Vec<usize> {
+    if !set.attr("sequential").is_some_and(parse_bool) {
+        return members;
+    }
+    let end = if last {
+        members.last().copied()
+    } else {
+        members.first().copied()
+    };
+    match end {
+        Some(r) => vec![r],
+        None => members,
+    }
+}
+
+/// A first set with require-all=false: the then set waits for a pseudo-action
+/// (`name`) that one runnable member of the first set is enough for.
+fn order_through_one_or_more(
+    m: &mut Model,
+    name: &str,
+    (members1, a1): (&[usize], Tk),
+    (members2, a2): (&[usize], Tk),
+    flags: u32,
+) {
+    let unordered = m.pseudo(None, Tk::OneOrMore, true, true, name);
+    m.acts[unordered].flags |= flag::MIN_RUNNABLE;
+    for &r in members1 {
+        m.order_mixed(
+            (Some(r), Some(a1), None),
+            (None, None, Some(unordered)),
+            rel::MIN_RUNNABLE | rel::FIRST_IMPLIES_THEN_GRAPHED,
+        );
+    }
+    for &r in members2 {
+        m.order_mixed(
+            (None, None, Some(unordered)),
+            (Some(r), Some(a2), None),
+            flags | rel::UNRUNNABLE_FIRST_BLOCKS,
+        );
     }
 }
 

@@ -132,75 +132,124 @@ fn resource_lines(m: &Model, r: usize, out: &mut Vec<String>) {
         role,
         next_role,
     };
-    let moving = current.is_some() && next.is_some() && current != next;
-    let start = next.and_then(|n| find(m, r, Tk::Start, Some(n)));
-    let start_node = start.filter(|s| s.runnable).and(current);
-    let mut stop = match start_node {
-        Some(n) => find(m, r, Tk::Stop, Some(n)),
-        None => find(m, r, Tk::Stop, None),
-    };
-    if stop.is_none() && st.stop_unexpected {
-        stop = find(m, r, Tk::Stop, None);
-    }
-    let promote = next.and_then(|n| find(m, r, Tk::Promote, Some(n)));
-    let demote = next.and_then(|n| find(m, r, Tk::Demote, Some(n)));
-    let reload = st.reload && stop.is_none_or(|s| s.optional);
+    let planned = Planned::of(m, r, current);
     if role == next_role {
-        let Some(next) = next else { return };
-        let migrate = find(m, r, Tk::MigrateFrom, Some(next));
-        if migrate.is_some_and(|x| x.runnable) && current.is_some() {
-            out.push(item.line(
-                "Migrate",
-                current,
-                Some(next),
-                start.or(migrate).map(|x| x.act),
-                None,
-            ));
-        } else if reload {
-            out.push(item.line("Reload", current, Some(next), start.map(|x| x.act), None));
-        } else if start.is_none_or(|s| s.optional) {
-            if let (Some(d), Some(p)) = (demote, promote) {
-                if !d.optional && !p.optional {
-                    out.push(item.line(
-                        "Re-promote",
-                        current,
-                        Some(next),
-                        Some(p.act),
-                        Some(d.act),
-                    ));
-                }
-            }
-        } else if let Some(s) = start.filter(|s| !s.runnable) {
-            let reason_op = match stop {
-                Some(x) if m.acts[x.act].reason.is_some() => x.act,
-                _ => s.act,
-            };
-            let action = stop.map(|x| x.act).unwrap_or(s.act);
-            out.push(item.line("Stop", current, None, Some(action), Some(reason_op)));
-        } else if moving && current.is_some() {
-            let verb = if st.failed { "Recover" } else { "Move" };
-            out.push(item.line(
-                verb,
-                current,
-                Some(next),
-                stop.or(start).map(|x| x.act),
-                None,
-            ));
-        } else if st.failed {
-            out.push(item.line(
-                "Recover",
-                current,
-                None,
-                stop.or(start).map(|x| x.act),
-                None,
-            ));
-        } else {
-            out.push(item.line("Restart", current, Some(next), start.map(|x| x.act), None));
+        if let Some(next) = next {
+            out.extend(same_role_line(&item, &planned, next));
         }
         return;
     }
+    out.extend(role_change_lines(&item, &planned));
+}
+
+/// A primitive's actions in this transition, as its summary line names
+/// them.
+struct Planned {
+    current: Option<usize>,
+    next: Option<usize>,
+    moving: bool,
+    start: Option<Found>,
+    stop: Option<Found>,
+    promote: Option<Found>,
+    demote: Option<Found>,
+    reload: bool,
+}
+
+impl Planned {
+    fn of(m: &Model, r: usize, current: Option<usize>) -> Planned {
+        let st = &m.state[r];
+        let next = st.next;
+        let moving = current.is_some() && next.is_some() && current != next;
+        let start = next.and_then(|n| find(m, r, Tk::Start, Some(n)));
+        let start_node = start.filter(|s| s.runnable).and(current);
+        let mut stop = match start_node {
+            Some(n) => find(m, r, Tk::Stop, Some(n)),
+            None => find(m, r, Tk::Stop, None),
+        };
+        if stop.is_none() && st.stop_unexpected {
+            stop = find(m, r, Tk::Stop, None);
+        }
+        let promote = next.and_then(|n| find(m, r, Tk::Promote, Some(n)));
+        let demote = next.and_then(|n| find(m, r, Tk::Demote, Some(n)));
+        let reload = st.reload && stop.is_none_or(|s| s.optional);
+        Planned {
+            current,
+            next,
+            moving,
+            start,
+            stop,
+            promote,
+            demote,
+            reload,
+        }
+    }
+}
+
+/// The line of a primitive that keeps its role (migrates, reloads,
+/// restarts, moves, recovers or stops because its start cannot run).
+fn same_role_line(item: &Item, p: &Planned, next: usize) -> Option<String> {
+    let m = item.m;
+    let st = &m.state[item.r];
+    let (current, start, stop) = (p.current, p.start, p.stop);
+    let migrate = find(m, item.r, Tk::MigrateFrom, Some(next));
+    let line = if migrate.is_some_and(|x| x.runnable) && current.is_some() {
+        item.line(
+            "Migrate",
+            current,
+            Some(next),
+            start.or(migrate).map(|x| x.act),
+            None,
+        )
+    } else if p.reload {
+        item.line("Reload", current, Some(next), start.map(|x| x.act), None)
+    } else if start.is_none_or(|s| s.optional) {
+        let (demote, promote) = (p.demote?, p.promote?);
+        if demote.optional || promote.optional {
+            return None;
+        }
+        let (promote, demote) = (Some(promote.act), Some(demote.act));
+        item.line("Re-promote", current, Some(next), promote, demote)
+    } else if let Some(s) = start.filter(|s| !s.runnable) {
+        let reason_op = match stop {
+            Some(x) if m.acts[x.act].reason.is_some() => x.act,
+            _ => s.act,
+        };
+        let action = stop.map(|x| x.act).unwrap_or(s.act);
+        item.line("Stop", current, None, Some(action), Some(reason_op))
+    } else if p.moving && current.is_some() {
+        let verb = if st.failed { "Recover" } else { "Move" };
+        item.line(
+            verb,
+            current,
+            Some(next),
+            stop.or(start).map(|x| x.act),
+            None,
+        )
+    } else if st.failed {
+        item.line(
+            "Recover",
+            current,
+            None,
+            stop.or(start).map(|x| x.act),
+            None,
+        )
+    } else {
+        item.line("Restart", current, Some(next), start.map(|x| x.act), None)
+    };
+    Some(line)
+}
+
+/// The lines of a primitive whose role changes (one stop line per node it
+/// stops on).
+fn role_change_lines(item: &Item, p: &Planned) -> Vec<String> {
+    let m = item.m;
+    let r = item.r;
+    let st = &m.state[r];
+    let (current, next, start, stop) = (p.current, p.next, p.start, p.stop);
+    let (role, next_role) = (item.role, item.next_role);
     let start_blocked = start.is_some_and(|s| !s.runnable);
-    if stop.is_some() && (next_role == Role::Stopped || start_blocked) {
+    let line = if stop.is_some() && (next_role == Role::Stopped || start_blocked) {
+        let mut lines = Vec::new();
         for &n in &st.running_on {
             let stop_here = find(m, r, Tk::Stop, Some(n));
             let mut reason_op = start.map(|s| s.act);
@@ -210,29 +259,28 @@ fn resource_lines(m: &Model, r: usize, out: &mut Vec<String>) {
                 }
             }
             let action = stop_here.map(|x| x.act).or(reason_op);
-            out.push(item.line("Stop", Some(n), None, action, reason_op));
+            lines.push(item.line("Stop", Some(n), None, action, reason_op));
         }
+        return lines;
     } else if stop.is_some() && st.failed && st.stop_if_failed {
-        out.push(item.line(
-            "Recover",
-            current,
-            next,
-            stop.map(|x| x.act),
-            start.map(|x| x.act),
-        ));
-    } else if moving {
-        out.push(item.line("Move", current, next, stop.map(|x| x.act), None));
-    } else if reload {
-        out.push(item.line("Reload", current, next, start.map(|x| x.act), None));
+        let (stop, start) = (stop.map(|x| x.act), start.map(|x| x.act));
+        item.line("Recover", current, next, stop, start)
+    } else if p.moving {
+        item.line("Move", current, next, stop.map(|x| x.act), None)
+    } else if p.reload {
+        item.line("Reload", current, next, start.map(|x| x.act), None)
     } else if stop.is_some_and(|s| !s.optional) {
-        out.push(item.line("Restart", current, next, start.map(|x| x.act), None));
+        item.line("Restart", current, next, start.map(|x| x.act), None)
     } else if role == Role::Promoted {
-        out.push(item.line("Demote", current, next, demote.map(|x| x.act), None));
+        item.line("Demote", current, next, p.demote.map(|x| x.act), None)
     } else if next_role == Role::Promoted {
-        out.push(item.line("Promote", current, next, promote.map(|x| x.act), None));
+        item.line("Promote", current, next, p.promote.map(|x| x.act), None)
     } else if role == Role::Stopped && next_role > Role::Stopped {
-        out.push(item.line("Start", current, next, start.map(|x| x.act), None));
-    }
+        item.line("Start", current, next, start.map(|x| x.act), None)
+    } else {
+        return Vec::new();
+    };
+    vec![line]
 }
 
 struct Item<'m, 'a> {

@@ -690,10 +690,10 @@ pub fn add_colocated_node_scores(
     factor: f64,
     select: Select,
 ) {
+    if a.updating_nodes[source] {
+        return;
+    }
     if a.w.rscs[source].variant == Variant::Group {
-        if a.updating_nodes[source] {
-            return;
-        }
         let members = a.children[source].clone();
         let member = if nodes.is_none() {
             members.last().copied()
@@ -706,9 +706,6 @@ pub fn add_colocated_node_scores(
         a.updating_nodes[source] = false;
         return;
     }
-    if a.updating_nodes[source] {
-        return;
-    }
     a.updating_nodes[source] = true;
     let (mut work, target) = match nodes.as_ref() {
         None => (a.allowed[source].clone(), source),
@@ -716,51 +713,14 @@ pub fn add_colocated_node_scores(
             let mut work = t.clone();
             let target = target.unwrap_or(source);
             if let Some(ci) = ci {
-                add_node_scores_matching_attr(
-                    a,
-                    &mut work,
-                    source,
-                    target,
-                    ci,
-                    factor,
-                    select.nonnegative,
-                );
+                let positive = select.nonnegative;
+                add_node_scores_matching_attr(a, &mut work, source, target, ci, factor, positive);
             }
             (work, target)
         }
     };
     if any_node_available(a, &work) {
-        let list = if select.this_with {
-            this_with_list(a, source)
-        } else {
-            with_this_list(a, source)
-        };
-        let select = Select {
-            active: true,
-            ..select
-        };
-        for cj in list {
-            let c = a.colocs[cj].clone();
-            let other_factor = factor * c.score as f64 / INFINITY as f64;
-            let other = if select.this_with {
-                c.primary
-            } else if !has_influence(a, cj, None) {
-                continue;
-            } else {
-                c.dependent
-            };
-            let mut inner = Some(work);
-            add_colocated_node_scores(
-                a,
-                other,
-                Some(target),
-                &mut inner,
-                Some(cj),
-                other_factor,
-                select,
-            );
-            work = inner.unwrap_or_default();
-        }
+        work = add_scores_of_colocated(a, source, target, work, factor, select);
     } else if select.active {
         a.updating_nodes[source] = false;
         return;
@@ -774,6 +734,51 @@ pub fn add_colocated_node_scores(
     }
     *nodes = Some(work);
     a.updating_nodes[source] = false;
+}
+
+/// Adds to `work` the scores of the resources `source` is colocated with
+/// (`select.this_with`) or that are colocated with it, each weighted by its
+/// colocation's score.
+fn add_scores_of_colocated(
+    a: &mut Assigner,
+    source: usize,
+    target: usize,
+    mut work: Table,
+    factor: f64,
+    select: Select,
+) -> Table {
+    let list = if select.this_with {
+        this_with_list(a, source)
+    } else {
+        with_this_list(a, source)
+    };
+    let select = Select {
+        active: true,
+        ..select
+    };
+    for cj in list {
+        let c = a.colocs[cj].clone();
+        let other_factor = factor * c.score as f64 / INFINITY as f64;
+        let other = if select.this_with {
+            c.primary
+        } else if !has_influence(a, cj, None) {
+            continue;
+        } else {
+            c.dependent
+        };
+        let mut inner = Some(work);
+        add_colocated_node_scores(
+            a,
+            other,
+            Some(target),
+            &mut inner,
+            Some(cj),
+            other_factor,
+            select,
+        );
+        work = inner.unwrap_or_default();
+    }
+    work
 }
 
 /// Pacemaker's `add_node_scores_matching_attr`.

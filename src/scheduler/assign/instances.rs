@@ -811,6 +811,32 @@ fn sort_promotable_instances(a: &mut Assigner, c: usize) {
             a.allowed[c][node] = Some(score::add(a.sort_index[i], s));
         }
     }
+    add_promoted_colocation_scores(a, c);
+    require_promotion_tickets(a, c);
+    for i in a.children[c].clone() {
+        let chosen = a.location(i);
+        if !a.managed[i] && a.state_next(i) == Role::Promoted {
+            a.sort_index[i] = INFINITY;
+        } else if let (Some(node), true) = (chosen, a.sort_index[i] >= 0) {
+            a.sort_index[i] = a.allowed[c][node].unwrap_or(-INFINITY);
+        }
+    }
+    let mut order = a.children[c].clone();
+    let current_role = |a: &Assigner, i: usize| a.state_current(i);
+    order.sort_by(|&x, &y| {
+        a.sort_index[y]
+            .cmp(&a.sort_index[x])
+            .then_with(|| current_role(a, y).cmp(&current_role(a, x)))
+    });
+    // Equal ones keep their instance order.
+    a.children[c] = order;
+    a.updating_nodes[c] = false;
+}
+
+/// Adds to clone `c`'s node scores those of the colocations that involve
+/// its promoted role: with the resources its promoted instance is colocated
+/// with, then those colocated with its promoted instance.
+fn add_promoted_colocation_scores(a: &mut Assigner, c: usize) {
     for ci in colocation::this_with_list(a, c) {
         let col = a.colocs[ci].clone();
         if col.dependent_role != Some(Role::Promoted) {
@@ -862,25 +888,6 @@ fn sort_promotable_instances(a: &mut Assigner, c: usize) {
             a.allowed[c] = t;
         }
     }
-    require_promotion_tickets(a, c);
-    for i in a.children[c].clone() {
-        let chosen = a.location(i);
-        if !a.managed[i] && a.state_next(i) == Role::Promoted {
-            a.sort_index[i] = INFINITY;
-        } else if let (Some(node), true) = (chosen, a.sort_index[i] >= 0) {
-            a.sort_index[i] = a.allowed[c][node].unwrap_or(-INFINITY);
-        }
-    }
-    let mut order = a.children[c].clone();
-    let current_role = |a: &Assigner, i: usize| a.state_current(i);
-    order.sort_by(|&x, &y| {
-        a.sort_index[y]
-            .cmp(&a.sort_index[x])
-            .then_with(|| current_role(a, y).cmp(&current_role(a, x)))
-    });
-    // Equal ones keep their instance order.
-    a.children[c] = order;
-    a.updating_nodes[c] = false;
 }
 
 /// A promoted-role ticket that is not granted (or in standby) forbids

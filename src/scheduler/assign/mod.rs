@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 
 use crate::model::cib::rules::RuleContext;
 use crate::model::cib::score::{self, INFINITY};
-use crate::model::cib::{location_rule_score, LocationTarget, NodeKind, Role};
+use crate::model::cib::{location_rule_score, Location, LocationTarget, NodeKind, Role};
 use crate::scheduler::unpack::{Variant, Working};
 
 /// A node table: a resource's score per node; `None` where the node is not
@@ -429,62 +429,13 @@ impl<'a> Assigner<'a> {
     fn build_locations(&mut self) {
         let w = self.w;
         for loc in &w.cib.locations {
-            let mut targets = Vec::new();
-            for name in &loc.resources {
-                if let Some(pattern) = name.strip_prefix('\u{1}') {
-                    // Checked when the CIB was read; linear-time matching.
-                    let Ok(pattern) = crate::model::cib::rsc_pattern(pattern) else {
-                        continue;
-                    };
-                    for &t in &w.top {
-                        if pattern.is_match(&w.rscs[t].id) {
-                            targets.push(t);
-                        }
-                    }
-                } else if let Some(r) = self.resolve(name) {
-                    targets.push(r);
-                }
-            }
+            let targets = self.location_targets(loc);
             let discovery = match loc.discovery.as_str() {
                 "never" => Discovery::Never,
                 "exclusive" => Discovery::Exclusive,
                 _ => Discovery::Always,
             };
-            // Started and Unpromoted mean any role (an instance is
-            // unpromoted before it can be promoted).
-            let role = loc.role.filter(|&r| r == Role::Promoted);
-            let mut entries: Vec<NodeScores> = Vec::new();
-            match &loc.target {
-                LocationTarget::Node { node, score } => {
-                    if let Some(n) = w.node_named(node) {
-                        entries.push((vec![(n, *score)], role));
-                    } else {
-                        entries.push((Vec::new(), role));
-                    }
-                }
-                LocationTarget::Rules(rules) => {
-                    for rule in rules {
-                        let rule_role = match rule.attr("role").and_then(Role::parse) {
-                            Some(Role::Promoted) => Some(Role::Promoted),
-                            Some(_) => None,
-                            None => role,
-                        };
-                        let mut nodes = Vec::new();
-                        for n in 0..w.nodes.len() {
-                            let ctx = RuleContext {
-                                node_attrs: Some(&w.nodes[n].attrs),
-                                now_epoch_s: w.now_epoch_s,
-                                agent: None,
-                                op: None,
-                            };
-                            if let Some(s) = location_rule_score(rule, &ctx) {
-                                nodes.push((n, s));
-                            }
-                        }
-                        entries.push((nodes, rule_role));
-                    }
-                }
-            }
+            let entries = location_entries(w, loc);
             for &rsc in &targets {
                 for (nodes, role) in &entries {
                     let i = self.locs.len();
@@ -498,6 +449,28 @@ impl<'a> Assigner<'a> {
                 }
             }
         }
+    }
+
+    /// The resources a location constraint names, by id or by pattern.
+    fn location_targets(&self, loc: &Location) -> Vec<usize> {
+        let w = self.w;
+        let mut targets = Vec::new();
+        for name in &loc.resources {
+            if let Some(pattern) = name.strip_prefix('\u{1}') {
+                // Checked when the CIB was read; linear-time matching.
+                let Ok(pattern) = crate::model::cib::rsc_pattern(pattern) else {
+                    continue;
+                };
+                for &t in &w.top {
+                    if pattern.is_match(&w.rscs[t].id) {
+                        targets.push(t);
+                    }
+                }
+            } else if let Some(r) = self.resolve(name) {
+                targets.push(r);
+            }
+        }
+        targets
     }
 
     fn apply_locations(&mut self) {
@@ -1005,6 +978,47 @@ impl<'a> Assigner<'a> {
     pub fn blocked_recursive(&self, r: usize) -> bool {
         self.blocked[r] || self.children[r].iter().any(|&c| self.blocked_recursive(c))
     }
+}
+
+/// The node scores of a location constraint: one entry for a node score,
+/// one per rule, each with the role it applies to.
+fn location_entries(w: &Working, loc: &Location) -> Vec<NodeScores> {
+    // Started and Unpromoted mean any role (an instance is
+    // unpromoted before it can be promoted).
+    let role = loc.role.filter(|&r| r == Role::Promoted);
+    let mut entries: Vec<NodeScores> = Vec::new();
+    match &loc.target {
+        LocationTarget::Node { node, score } => {
+            if let Some(n) = w.node_named(node) {
+                entries.push((vec![(n, *score)], role));
+            } else {
+                entries.push((Vec::new(), role));
+            }
+        }
+        LocationTarget::Rules(rules) => {
+            for rule in rules {
+                let rule_role = match rule.attr("role").and_then(Role::parse) {
+                    Some(Role::Promoted) => Some(Role::Promoted),
+                    Some(_) => None,
+                    None => role,
+                };
+                let mut nodes = Vec::new();
+                for n in 0..w.nodes.len() {
+                    let ctx = RuleContext {
+                        node_attrs: Some(&w.nodes[n].attrs),
+                        now_epoch_s: w.now_epoch_s,
+                        agent: None,
+                        op: None,
+                    };
+                    if let Some(s) = location_rule_score(rule, &ctx) {
+                        nodes.push((n, s));
+                    }
+                }
+                entries.push((nodes, rule_role));
+            }
+        }
+    }
+    entries
 }
 
 /// The next role a resource starts assignment with: what its target-role

@@ -98,65 +98,67 @@ pub fn orderings(w: &Working, plan: &Plan) -> Vec<Ordering> {
         }
     }
     for o in &w.cib.orders {
-        if o.kind == OrderKind::Serialize {
-            continue;
-        }
-        let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
-            continue;
-        };
-        let ft = task_of(&o.first_action);
-        let tt = task_of(&o.then_action);
-        // "One or more of the firsts" goes through its own pseudo-action
-        // (see `one_or_more`); the symmetrical stops are ordinary.
-        let forward = !(ft == Task::Start && one_or_more_name(w, o, f).is_some());
-        // a before b, and (symmetrical) b's inverse before a's.
-        let push_pair = |out: &mut Vec<Ordering>, a: usize, b: usize| {
-            if forward {
-                out.push(Ordering {
-                    first: a,
-                    first_task: ft,
-                    then: b,
-                    then_task: tt,
-                });
-            }
-            if o.symmetrical {
-                out.push(Ordering {
-                    first: b,
-                    first_task: inverse(tt),
-                    then: a,
-                    then_task: inverse(ft),
-                });
-            }
-        };
-        // A group, clone or bundle is ordered through its pseudo-actions
-        // (its "running" after, its "start" before); interleaved clones
-        // instance by instance.
-        let collective = |r: usize| w.rscs[r].variant != Variant::Primitive;
-        if (collective(f) || collective(t)) && ft != Task::Monitor && tt != Task::Monitor {
-            let pairs = if interleaved(w, f, t) {
-                instance_pairs(w, plan, f, t)
-            } else {
-                vec![(f, t)]
-            };
-            for (a, b) in pairs {
-                push_pair(&mut out, a, b);
-            }
-            continue;
-        }
-        let mut fp = Vec::new();
-        w.primitives_of(f, &mut fp);
-        let mut tp = Vec::new();
-        w.primitives_of(t, &mut tp);
-        for &a in &fp {
-            for &b in &tp {
-                if a == b {
-                    continue;
-                }
-                push_pair(&mut out, a, b);
-            }
+        if o.kind != OrderKind::Serialize {
+            orderings_of_constraint(w, plan, o, &mut out);
         }
     }
     out
+}
+
+/// The orderings of one order constraint: between its resources'
+/// pseudo-actions when either is a group, clone or bundle (interleaved
+/// clones instance by instance), else between their primitives.
+fn orderings_of_constraint(w: &Working, plan: &Plan, o: &Order, out: &mut Vec<Ordering>) {
+    let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
+        return;
+    };
+    let ft = task_of(&o.first_action);
+    let tt = task_of(&o.then_action);
+    // "One or more of the firsts" goes through its own pseudo-action
+    // (see `one_or_more`); the symmetrical stops are ordinary.
+    let forward = !(ft == Task::Start && one_or_more_name(w, o, f).is_some());
+    // a before b, and (symmetrical) b's inverse before a's.
+    let mut push_pair = |a: usize, b: usize| {
+        if forward {
+            out.push(Ordering {
+                first: a,
+                first_task: ft,
+                then: b,
+                then_task: tt,
+            });
+        }
+        if o.symmetrical {
+            out.push(Ordering {
+                first: b,
+                first_task: inverse(tt),
+                then: a,
+                then_task: inverse(ft),
+            });
+        }
+    };
+    let collective = |r: usize| w.rscs[r].variant != Variant::Primitive;
+    if (collective(f) || collective(t)) && ft != Task::Monitor && tt != Task::Monitor {
+        let pairs = if interleaved(w, f, t) {
+            instance_pairs(w, plan, f, t)
+        } else {
+            vec![(f, t)]
+        };
+        for (a, b) in pairs {
+            push_pair(a, b);
+        }
+        return;
+    }
+    let mut fp = Vec::new();
+    w.primitives_of(f, &mut fp);
+    let mut tp = Vec::new();
+    w.primitives_of(t, &mut tp);
+    for &a in &fp {
+        for &b in &tp {
+            if a != b {
+                push_pair(a, b);
+            }
+        }
+    }
 }
 
 /// The pseudo-action name and minimum count of an order whose "then" needs

@@ -254,6 +254,21 @@ fn check_resource(
         }
         return;
     };
+    check_active_resource(w, r, node, lrm, &ops, cancel_orphans, changes);
+}
+
+/// The history `lrm` of resource `r`, active on `node` (`ops`: its
+/// operations in call order), against the configuration: a changed agent
+/// restarts it, changed operations are rescheduled, reloaded or restarted.
+fn check_active_resource(
+    w: &Working,
+    r: usize,
+    node: usize,
+    lrm: &LrmResource,
+    ops: &[&LrmOp],
+    cancel_orphans: bool,
+    changes: &mut Vec<Change>,
+) {
     let rsc = &w.rscs[r];
     // What a bundle or a guest node generates has no configuration of its
     // own to compare with.
@@ -266,8 +281,8 @@ fn check_resource(
         restart_for_new_agent(w, r, node, changes);
         return;
     }
-    check_last_failures(w, r, node, &ops, changes);
-    let Some(begin) = active_stretch(&ops) else {
+    check_last_failures(w, r, node, ops, changes);
+    let Some(begin) = active_stretch(ops) else {
         return;
     };
     let maintenance = w.nodes[node].maintenance
@@ -277,7 +292,15 @@ fn check_resource(
             .get("maintenance")
             .is_some_and(|v| crate::model::cib::parse_bool(v));
     let since_start = &ops[begin..];
-    let found = check_ops_since_start(w, r, node, since_start, maintenance, cancel_orphans, changes);
+    let found = check_ops_since_start(
+        w,
+        r,
+        node,
+        since_start,
+        maintenance,
+        cancel_orphans,
+        changes,
+    );
     reschedule_missing_monitors(w, r, node, since_start, maintenance, changes);
     if found.restart {
         changes.push(Change {

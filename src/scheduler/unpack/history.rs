@@ -2,14 +2,20 @@
 //! they belong to and replayed, to learn where each resource runs, in which
 //! role, and how it failed.
 
+use std::collections::HashMap;
+
+use super::definition;
 use super::nodes::forget_transient_attrs;
+use super::nodes::{node_failures, NodeFailures};
 use super::orphans::{
     add_orphan, anonymous_clone_of, anonymous_instance, bundle_generated, mark_instance_known,
     on_orphan_replica, pick_instance, several_per_node,
 };
 use super::remote_nodes::{decide_remote_nodes, reset_remote};
 use super::replay::{replay, Replay};
-use super::*;
+use super::working::{guest_container, Current, Variant, Working};
+use crate::model::cib::score;
+use crate::model::cib::{LrmResource, NodeKind, Role};
 
 /// Replays every node's history, then settles what it says: migration
 /// sources left behind, definition changes, fail counts.
@@ -280,7 +286,13 @@ pub(super) fn unpack_lrm_entry(
         None if orphan_replica => add_orphan(w, &lrm.id, &base, lrm.agent.clone(), None),
         None => add_extra_copy(w, by_base, &instances, &base, number),
     };
-    let role = active_role(w, target, &st);
+    record_active(w, node, target, &lrm.id, &st);
+}
+
+/// Records `target` active on `node` as its history `history_id` replayed
+/// to `st` says, and what its failure there asks for.
+fn record_active(w: &mut Working, node: usize, target: usize, history_id: &str, st: &Replay) {
+    let role = active_role(w, target, st);
     mark_unclean_where_down(w, node, target);
     // On a node that is unclean (it will be fenced, or cannot be and is
     // lost) a failure asks for nothing more.
@@ -289,7 +301,7 @@ pub(super) fn unpack_lrm_entry(
     } else {
         st.on_fail.as_deref()
     };
-    apply_on_fail(w, node, target, &st, on_fail);
+    apply_on_fail(w, node, target, st, on_fail);
     // A resource whose stop failed inside a container goes down with
     // the container's restart.
     if st.stop_failed && st.on_fail.as_deref() == Some("restart-container") {
@@ -312,7 +324,7 @@ pub(super) fn unpack_lrm_entry(
         on_fail: st.on_fail.clone(),
         pending_op: st.pending,
         needs_demote: st.needs_demote,
-        history_id: lrm.id.clone(),
+        history_id: history_id.to_string(),
         migrated_to: st.migrated_to.clone(),
     });
 }

@@ -17,13 +17,7 @@ mod working;
 
 use std::collections::{BTreeMap, HashMap};
 
-use crate::model::cib::score::{self, INFINITY};
-use crate::model::cib::time::parse_interval_ms;
-use crate::model::cib::xml::Element;
-use crate::model::cib::{
-    parse_bool, AgentSpec, Cib, LrmOp, LrmResource, NodeKind, OpConfig, ResourceConfig,
-    ResourceKind, Role,
-};
+use crate::model::cib::{parse_bool, Cib, NodeKind, Role};
 
 pub use nodes::{node_failures, NodeFailures};
 pub use working::*;

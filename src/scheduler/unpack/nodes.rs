@@ -1,7 +1,12 @@
 //! Cluster nodes: membership, online/unclean/standby/maintenance state and
 //! attributes, from the configuration and each node's `node_state`.
 
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+
+use super::working::{NodeInfo, Working};
+use crate::model::cib::score;
+use crate::model::cib::time::parse_interval_ms;
+use crate::model::cib::{parse_bool, NodeKind, NodeState};
 
 pub(super) fn unpack_nodes(w: &mut Working) {
     let startup_fencing = w.cib.bool_property("startup-fencing", true);
@@ -18,9 +23,6 @@ pub(super) fn unpack_nodes(w: &mut Working) {
         .property("node-pending-timeout")
         .and_then(parse_interval_ms)
         .unwrap_or(0);
-    let now = w.now_epoch_s;
-    let pending_too_long =
-        |s: &crate::model::cib::NodeState| pending_timed_out(s, pending_timeout_ms, now);
     for n in configs {
         let state = states
             .get(&n.id)
@@ -32,44 +34,16 @@ pub(super) fn unpack_nodes(w: &mut Working) {
             node_score: n.score,
             ..NodeInfo::offline(&n.uname, &n.id, n.kind.clone(), state.is_some())
         };
-        if n.kind == NodeKind::Remote {
-            // Remote nodes are online when their connection runs; decided
-            // once the connection resource's history is known.
-            if let Some(s) = &state {
-                for (k, v) in &s.transient {
-                    attrs.insert(k.clone(), v.clone());
-                }
+        if let Some(s) = &state {
+            for (k, v) in &s.transient {
+                attrs.insert(k.clone(), v.clone());
             }
-        } else {
-            match &state {
-                Some(s) => {
-                    for (k, v) in &s.transient {
-                        attrs.insert(k.clone(), v.clone());
-                    }
-                    for (k, v) in &s.transient_utilization {
-                        info.utilization.insert(k.clone(), v.clone());
-                    }
-                    // The "terminate" attribute asks for the node to be fenced.
-                    let terminate = attrs
-                        .get("terminate")
-                        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0));
-                    info.shutdown = s.shutdown || attrs.get("shutdown").is_some_and(|v| v != "0");
-                    decide_member_state(
-                        &mut info,
-                        s,
-                        w.fencing_enabled,
-                        pending_too_long(s),
-                        terminate,
-                    );
-                }
-                None => {
-                    // A node never seen: unclean if startup fencing applies.
-                    if w.fencing_enabled && startup_fencing {
-                        info.unclean = true;
-                        info.unclean_reason = "node is unclean".into();
-                    }
-                }
-            }
+        }
+        // Remote nodes are online when their connection runs; decided once
+        // the connection resource's history is known.
+        if n.kind != NodeKind::Remote {
+            let fencing = (startup_fencing, pending_timeout_ms);
+            member_state(w, &mut info, &attrs, state.as_deref(), fencing);
         }
         let is_dc = w.cib.dc_uuid.as_deref() == Some(info.id.as_str());
         attrs.insert("#is_dc".into(), is_dc.to_string());
@@ -77,6 +51,37 @@ pub(super) fn unpack_nodes(w: &mut Working) {
         w.node_index.insert(info.name.clone(), w.nodes.len());
         w.nodes.push(info);
     }
+}
+
+/// A cluster member's state from its `node_state` (`attrs` with its
+/// transient attributes already in): online, unclean, shutting down.
+/// `startup_fencing`: a node never seen is unclean; `pending_timeout_ms`:
+/// how long a node may stay pending (0: for ever).
+fn member_state(
+    w: &Working,
+    info: &mut NodeInfo,
+    attrs: &BTreeMap<String, String>,
+    state: Option<&NodeState>,
+    (startup_fencing, pending_timeout_ms): (bool, u64),
+) {
+    let Some(s) = state else {
+        // A node never seen: unclean if startup fencing applies.
+        if w.fencing_enabled && startup_fencing {
+            info.unclean = true;
+            info.unclean_reason = "node is unclean".into();
+        }
+        return;
+    };
+    for (k, v) in &s.transient_utilization {
+        info.utilization.insert(k.clone(), v.clone());
+    }
+    // The "terminate" attribute asks for the node to be fenced.
+    let terminate = attrs
+        .get("terminate")
+        .is_some_and(|v| parse_bool(v) || v.parse::<i64>().is_ok_and(|n| n > 0));
+    info.shutdown = s.shutdown || attrs.get("shutdown").is_some_and(|v| v != "0");
+    let pending_too_long = pending_timed_out(s, pending_timeout_ms, w.now_epoch_s);
+    decide_member_state(info, s, w.fencing_enabled, pending_too_long, terminate);
 }
 
 /// A remote or guest node whose state is never read (its connection is not

@@ -2,7 +2,11 @@
 //! numbered instances, and orphans (history of resources no longer
 //! configured) added to the arena so they can be stopped.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use super::working::{Rsc, Variant, Working};
+use crate::model::cib::score::INFINITY;
+use crate::model::cib::{AgentSpec, NodeKind, Role};
 
 /// Adds a resource found only in the history: stopped wherever it runs.
 pub(super) fn add_orphan(
@@ -192,25 +196,8 @@ pub(super) fn pick_instance(
     let unique = instances
         .first()
         .is_some_and(|&i| w.rscs[i].globally_unique);
-    // An anonymous clone runs at most clone-node-max copies on a node; more
-    // active copies are orphans.
-    if !unique {
-        let clone = instances.first().and_then(|&i| {
-            let mut a = w.rscs[i].parent;
-            while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
-                a = w.rscs[p].parent;
-            }
-            a
-        });
-        if let Some(c) = clone {
-            let here = instances
-                .iter()
-                .filter(|&&i| w.rscs[i].current.iter().any(|x| x.node == node))
-                .count();
-            if here >= w.rscs[c].clone_node_max.max(1) {
-                return None;
-            }
-        }
+    if !unique && node_full(w, instances, node) {
+        return None;
     }
     // Anonymous clones ignore the recorded number: any free instance will do.
     if let Some(n) = number.filter(|_| unique) {
@@ -219,39 +206,56 @@ pub(super) fn pick_instance(
             .copied()
             .find(|&i| w.rscs[i].instance == Some(n));
     }
-    // Anonymous: a group instance with a sibling already here keeps together.
-    for &i in instances {
-        if let Some(p) = w.rscs[i].parent {
-            if w.rscs[p].variant == Variant::Group
-                && w.rscs[p]
-                    .children
-                    .iter()
-                    .any(|&s| w.rscs[s].current.iter().any(|c| c.node == node))
-                && w.rscs[i].current.is_empty()
-            {
-                return Some(i);
-            }
+    free_instance(w, instances, node)
+}
+
+/// An anonymous clone runs at most clone-node-max copies on a node; more
+/// active copies are orphans.
+fn node_full(w: &Working, instances: &[usize], node: usize) -> bool {
+    let clone = instances.first().and_then(|&i| {
+        let mut a = w.rscs[i].parent;
+        while let Some(p) = a.filter(|&p| w.rscs[p].variant != Variant::Clone) {
+            a = w.rscs[p].parent;
         }
+        a
+    });
+    let Some(c) = clone else {
+        return false;
+    };
+    let here = instances
+        .iter()
+        .filter(|&&i| w.rscs[i].current.iter().any(|x| x.node == node))
+        .count();
+    here >= w.rscs[c].clone_node_max.max(1)
+}
+
+/// The instance an anonymous history entry on `node` goes to: one in a
+/// group with a sibling already there, else the first not active anywhere
+/// (preferring one whose whole group is inactive).
+fn free_instance(w: &Working, instances: &[usize], node: usize) -> Option<usize> {
+    let inactive = |i: usize| w.rscs[i].current.is_empty();
+    let group_of = |i: usize| {
+        w.rscs[i]
+            .parent
+            .filter(|&p| w.rscs[p].variant == Variant::Group)
+    };
+    let sibling_here = |g: usize| {
+        w.rscs[g]
+            .children
+            .iter()
+            .any(|&s| w.rscs[s].current.iter().any(|c| c.node == node))
+    };
+    if let Some(i) = instances
+        .iter()
+        .copied()
+        .find(|&i| group_of(i).is_some_and(&sibling_here) && inactive(i))
+    {
+        return Some(i);
     }
+    let group_inactive = |g: usize| w.rscs[g].children.iter().all(|&s| inactive(s));
     instances
         .iter()
         .copied()
-        .find(|&i| {
-            w.rscs[i].current.is_empty()
-                && w.rscs[i]
-                    .parent
-                    .filter(|&p| w.rscs[p].variant == Variant::Group)
-                    .is_none_or(|p| {
-                        w.rscs[p]
-                            .children
-                            .iter()
-                            .all(|&s| w.rscs[s].current.is_empty())
-                    })
-        })
-        .or_else(|| {
-            instances
-                .iter()
-                .copied()
-                .find(|&i| w.rscs[i].current.is_empty())
-        })
+        .find(|&i| inactive(i) && group_of(i).is_none_or(&group_inactive))
+        .or_else(|| instances.iter().copied().find(|&i| inactive(i)))
 }

@@ -1,9 +1,14 @@
 //! Pacemaker Remote and guest nodes: the nodes their connections and
 //! containers imply, and whether they are up, lost or unclean.
 
+use std::collections::BTreeMap;
+
 use super::nodes::finish_attrs;
 use super::resources::add_resource;
-use super::*;
+use super::working::{guest_container, NodeInfo, Variant, Working};
+use crate::model::cib::score::INFINITY;
+use crate::model::cib::time::parse_interval_ms;
+use crate::model::cib::{AgentSpec, NodeKind, ResourceConfig, ResourceKind, Role};
 
 /// A primitive with `remote-node=NAME` hosts guest node NAME: Pacemaker
 /// adds an implicit connection resource NAME that runs with the container.
@@ -56,6 +61,37 @@ pub(super) fn guest_connection_params(meta: &BTreeMap<String, String>) -> BTreeM
 /// (`remote-node` meta) become nodes whose availability follows their
 /// connection resource.
 pub(super) fn unpack_remote_nodes(w: &mut Working) {
+    let mut new_nodes = configured_remote_nodes(w);
+    // A remote connection only left in the history (an orphan) still names
+    // a remote node: what runs there is read and stopped, as the reference
+    // does. (Orphaned guest connections, with a container, are not.)
+    for state in &w.cib.node_states {
+        for lrm in &state.lrm {
+            let is_remote = lrm
+                .agent
+                .as_ref()
+                .is_some_and(AgentSpec::is_remote_connection);
+            let known =
+                w.by_id.contains_key(&lrm.id) || new_nodes.iter().any(|(name, _)| *name == lrm.id);
+            if is_remote && lrm.container.is_none() && !known && !lrm.ops.is_empty() {
+                new_nodes.push((lrm.id.clone(), NodeKind::Remote));
+            }
+        }
+    }
+    for (name, kind) in new_nodes {
+        add_remote_node(w, name, kind);
+    }
+    let n = w.nodes.len();
+    for r in &mut w.rscs {
+        r.known_on.resize(n, false);
+        r.instance_known_on.resize(n, false);
+        r.banned_by_failures.resize(n, false);
+    }
+}
+
+/// The remote and guest nodes the configured connection resources name
+/// (each named after its connection).
+fn configured_remote_nodes(w: &Working) -> Vec<(String, NodeKind)> {
     let mut new_nodes = Vec::new();
     for r in &w.rscs {
         if r.variant != Variant::Primitive {
@@ -70,65 +106,47 @@ pub(super) fn unpack_remote_nodes(w: &mut Working) {
             .is_some_and(|p| matches!(w.rscs[p].variant, Variant::Bundle))
             || w.guest_containers.contains_key(&r.id);
         if is_remote && in_bundle {
-            new_nodes.push((r.id.clone(), NodeKind::Guest, r.id.clone()));
+            new_nodes.push((r.id.clone(), NodeKind::Guest));
         } else if is_remote {
-            new_nodes.push((r.id.clone(), NodeKind::Remote, r.id.clone()));
+            new_nodes.push((r.id.clone(), NodeKind::Remote));
         }
     }
-    // A remote connection only left in the history (an orphan) still names
-    // a remote node: what runs there is read and stopped, as the reference
-    // does. (Orphaned guest connections, with a container, are not.)
-    for state in &w.cib.node_states {
-        for lrm in &state.lrm {
-            let is_remote = lrm
-                .agent
-                .as_ref()
-                .is_some_and(AgentSpec::is_remote_connection);
-            let known = w.by_id.contains_key(&lrm.id)
-                || new_nodes.iter().any(|(name, _, _)| *name == lrm.id);
-            if is_remote && lrm.container.is_none() && !known && !lrm.ops.is_empty() {
-                new_nodes.push((lrm.id.clone(), NodeKind::Remote, lrm.id.clone()));
-            }
+    new_nodes
+}
+
+/// The node of connection `name` (added unless the status already named
+/// it), of `kind`.
+fn add_remote_node(w: &mut Working, name: String, kind: NodeKind) {
+    let was_fenced = w
+        .cib
+        .node_states
+        .iter()
+        .any(|s| (s.uname == name || s.id == name) && s.fenced);
+    let idx = match w.node_index.get(&name) {
+        Some(&i) => i,
+        None => {
+            let state = w
+                .cib
+                .node_states
+                .iter()
+                .find(|s| s.uname == name || s.id == name)
+                .cloned();
+            let mut info = NodeInfo::offline(&name, &name, kind.clone(), state.is_some());
+            let attrs = state.map(|s| s.transient.clone()).unwrap_or_default();
+            finish_attrs(&mut info, attrs);
+            w.node_index.insert(name.clone(), w.nodes.len());
+            w.nodes.push(info);
+            w.nodes.len() - 1
         }
+    };
+    // A bundle replica's node runs only the bundle's resource: every
+    // other resource starts from -INFINITY there.
+    if kind == NodeKind::Guest && !w.guest_containers.contains_key(&name) {
+        w.nodes[idx].node_score = -INFINITY;
     }
-    for (name, kind, connection) in new_nodes {
-        let was_fenced = w
-            .cib
-            .node_states
-            .iter()
-            .any(|s| (s.uname == name || s.id == name) && s.fenced);
-        let idx = match w.node_index.get(&name) {
-            Some(&i) => i,
-            None => {
-                let state = w
-                    .cib
-                    .node_states
-                    .iter()
-                    .find(|s| s.uname == name || s.id == name)
-                    .cloned();
-                let mut info = NodeInfo::offline(&name, &name, kind.clone(), state.is_some());
-                let attrs = state.map(|s| s.transient.clone()).unwrap_or_default();
-                finish_attrs(&mut info, attrs);
-                w.node_index.insert(name.clone(), w.nodes.len());
-                w.nodes.push(info);
-                w.nodes.len() - 1
-            }
-        };
-        // A bundle replica's node runs only the bundle's resource: every
-        // other resource starts from -INFINITY there.
-        if kind == NodeKind::Guest && !w.guest_containers.contains_key(&name) {
-            w.nodes[idx].node_score = -INFINITY;
-        }
-        w.nodes[idx].kind = kind;
-        w.nodes[idx].connection = Some(connection);
-        w.nodes[idx].was_fenced = was_fenced;
-    }
-    let n = w.nodes.len();
-    for r in &mut w.rscs {
-        r.known_on.resize(n, false);
-        r.instance_known_on.resize(n, false);
-        r.banned_by_failures.resize(n, false);
-    }
+    w.nodes[idx].kind = kind;
+    w.nodes[idx].connection = Some(name);
+    w.nodes[idx].was_fenced = was_fenced;
 }
 
 /// Remote and guest nodes are online while their connection resource runs

@@ -1,7 +1,8 @@
 //! Replaying one resource's operations on one node, oldest first: what its
 //! last state is, whether it failed, and what the failure asks for.
 
-use super::*;
+use super::working::Rsc;
+use crate::model::cib::{LrmOp, LrmResource, Role};
 
 /// The result of replaying one primitive's history on one node.
 pub(super) struct Replay {

@@ -1,7 +1,13 @@
 //! The resource arena: the configured resources flattened, clones expanded
 //! into numbered instances, bundles into their replicas' parts.
 
-use super::*;
+use std::collections::BTreeMap;
+
+use super::working::{BundleParts, Rsc, Variant, Working};
+use crate::model::cib::score::{self, INFINITY};
+use crate::model::cib::time::parse_interval_ms;
+use crate::model::cib::xml::Element;
+use crate::model::cib::{parse_bool, AgentSpec, ResourceConfig, ResourceKind, Role};
 
 /// Adds a configured resource (instance `instance` of a clone, when given)
 /// and, recursively, its children; returns its index in the arena.
@@ -105,12 +111,7 @@ fn new_rsc(
         Some(n) => format!("{}:{}", r.id, n),
         None => r.id.clone(),
     };
-    let variant = match r.kind {
-        ResourceKind::Primitive { .. } => Variant::Primitive,
-        ResourceKind::Group { .. } => Variant::Group,
-        ResourceKind::Clone { .. } => Variant::Clone,
-        ResourceKind::Bundle { .. } => Variant::Bundle,
-    };
+    let variant = variant_of(&r.kind);
     let node_count = w.default_clone_max.max(1) as i64;
     let (agent, ops) = match &r.kind {
         ResourceKind::Primitive { agent, ops } => (Some(agent.clone()), ops.clone()),
@@ -123,10 +124,7 @@ fn new_rsc(
     let is_clone = variant == Variant::Clone;
     let stickiness_default = if is_clone || instance.is_some() { 1 } else { 0 };
     let target_role = target_role(&meta, agent.is_some());
-    let requires_fencing = agent.as_ref().is_none_or(|a| a.class != "stonith")
-        && meta
-            .get("requires")
-            .is_none_or(|v| v == "fencing" || v == "unfencing");
+    let requires_fencing = requires_fencing(agent.as_ref(), &meta);
     // Remote connections migrate unless told otherwise.
     let is_connection = agent
         .as_ref()
@@ -147,11 +145,7 @@ fn new_rsc(
         managed: meta_bool(&meta, "is-managed", true) && !meta_bool(&meta, "maintenance", false),
         target_role,
         migration_threshold: meta_int(&meta, "migration-threshold", INFINITY),
-        failure_timeout_s: meta
-            .get("failure-timeout")
-            .and_then(|v| parse_interval_ms(v))
-            .map(|ms| (ms / 1000) as i64)
-            .unwrap_or(0),
+        failure_timeout_s: failure_timeout_s(&meta),
         allow_migrate: meta_bool(&meta, "allow-migrate", is_connection),
         globally_unique: meta_bool(&meta, "globally-unique", false),
         promotable,
@@ -172,6 +166,32 @@ fn new_rsc(
         dangling: Vec::new(),
         meta,
     }
+}
+
+fn variant_of(kind: &ResourceKind) -> Variant {
+    match kind {
+        ResourceKind::Primitive { .. } => Variant::Primitive,
+        ResourceKind::Group { .. } => Variant::Group,
+        ResourceKind::Clone { .. } => Variant::Clone,
+        ResourceKind::Bundle { .. } => Variant::Bundle,
+    }
+}
+
+/// Whether a resource starts only once fencing is possible: all but
+/// fencing devices, unless `requires` says otherwise.
+fn requires_fencing(agent: Option<&AgentSpec>, meta: &BTreeMap<String, String>) -> bool {
+    agent.is_none_or(|a| a.class != "stonith")
+        && meta
+            .get("requires")
+            .is_none_or(|v| v == "fencing" || v == "unfencing")
+}
+
+/// `failure-timeout` in whole seconds, 0 (never expire) when unset.
+fn failure_timeout_s(meta: &BTreeMap<String, String>) -> i64 {
+    meta.get("failure-timeout")
+        .and_then(|v| parse_interval_ms(v))
+        .map(|ms| (ms / 1000) as i64)
+        .unwrap_or(0)
 }
 
 /// `target-role`, `Unknown` when unset or unreadable. Old CIBs wrote

@@ -1,7 +1,10 @@
 //! The working set: nodes, the resource arena and the lookups every later
 //! stage uses.
 
-use super::*;
+use std::collections::{BTreeMap, HashMap};
+
+use super::definition;
+use crate::model::cib::{AgentSpec, Cib, NodeKind, OpConfig, Role};
 
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
