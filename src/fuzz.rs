@@ -46,6 +46,27 @@ pub fn rules_and_dates(data: &[u8]) {
             .unwrap_or([0; 8]),
     )
     .clamp(-1 << 40, 1 << 40);
+    let parts: Vec<&str> = text.split('|').collect();
+    let or = data.first().is_some_and(|b| b % 2 == 0);
+    let rule = fuzzed_rule(&parts, or);
+    let mut attrs = std::collections::BTreeMap::new();
+    attrs.insert(
+        "a".to_string(),
+        parts.get(5).copied().unwrap_or("").to_string(),
+    );
+    let ctx = crate::model::cib::rules::RuleContext {
+        node_attrs: Some(&attrs),
+        now_epoch_s: now,
+        agent: Some(("ocf", "heartbeat", "Dummy")),
+        op: Some(("monitor", 10_000)),
+    };
+    let _ = crate::model::cib::rules::eval_rule(&rule, &ctx);
+    let _ = crate::model::cib::location_rule_score(&rule, &ctx);
+}
+
+/// A rule of every kind of expression, its dates, durations and values
+/// taken from the fuzzer's `parts` in turn.
+fn fuzzed_rule(parts: &[&str], or: bool) -> Element {
     let fields = [
         "years",
         "months",
@@ -60,23 +81,15 @@ pub fn rules_and_dates(data: &[u8]) {
     ];
     let mut duration = Element::new("duration").with_attr("id", "d");
     let mut spec = Element::new("date_spec").with_attr("id", "s");
-    for (i, part) in text.split('|').enumerate() {
+    for (i, &part) in parts.iter().enumerate() {
         let field = fields[i % fields.len()];
         duration.set_attr(field, part);
         spec.set_attr(field, part);
     }
-    let parts: Vec<&str> = text.split('|').collect();
     let part = |i: usize| parts.get(i).copied().unwrap_or("");
-    let rule = Element::new("rule")
+    Element::new("rule")
         .with_attr("id", "r")
-        .with_attr(
-            "boolean-op",
-            if data.first().is_some_and(|b| b % 2 == 0) {
-                "or"
-            } else {
-                "and"
-            },
-        )
+        .with_attr("boolean-op", if or { "or" } else { "and" })
         .with_child(
             Element::new("date_expression")
                 .with_attr("id", "e1")
@@ -103,17 +116,7 @@ pub fn rules_and_dates(data: &[u8]) {
                 .with_attr("id", "e4")
                 .with_attr("name", "monitor")
                 .with_attr("interval", part(4)),
-        );
-    let mut attrs = std::collections::BTreeMap::new();
-    attrs.insert("a".to_string(), part(5).to_string());
-    let ctx = crate::model::cib::rules::RuleContext {
-        node_attrs: Some(&attrs),
-        now_epoch_s: now,
-        agent: Some(("ocf", "heartbeat", "Dummy")),
-        op: Some(("monitor", 10_000)),
-    };
-    let _ = crate::model::cib::rules::eval_rule(&rule, &ctx);
-    let _ = crate::model::cib::location_rule_score(&rule, &ctx);
+        )
 }
 
 /// A duration alone (intervals, timeouts, lifetimes).

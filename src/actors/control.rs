@@ -63,14 +63,7 @@ pub async fn handle_control(
             node: node.shared.node.clone(),
             timings: node.shared.timings.lock().expect("timings lock").clone(),
         },
-        ControlRequest::BusStats => ControlResponse::Bus {
-            node: node.shared.node.clone(),
-            stats: node.bus.stats(),
-            refused_non_members: node
-                .shared
-                .refused_non_members
-                .load(std::sync::atomic::Ordering::Relaxed),
-        },
+        ControlRequest::BusStats => bus_stats(&node),
         ControlRequest::ChaosBlock { nodes } => chaos_block(&node, nodes),
         ControlRequest::Shutdown => {
             node.shutdown.notify_one();
@@ -84,20 +77,39 @@ pub async fn handle_control(
             dampen_ms,
         } => attr_update(&node, target, name, value, dampen_ms),
         ControlRequest::AttrQuery { node: target, name } => attr_query(&node, target, name).await,
-        ControlRequest::Agents { filter } => {
-            let config = Arc::clone(&node.shared.agent_config);
-            match crate::agent::catalog::list_agents(&config, filter.as_deref()).await {
-                Ok(agents) => ControlResponse::Agents(agents),
-                Err(error) => ControlResponse::Error(error),
-            }
-        }
-        ControlRequest::DescribeAgent { agent } => {
-            let config = Arc::clone(&node.shared.agent_config);
-            match crate::agent::catalog::describe(config, &agent).await {
-                Ok(meta) => ControlResponse::AgentMetadata(meta),
-                Err(error) => ControlResponse::Error(error),
-            }
-        }
+        ControlRequest::Agents { filter } => list_agents(&node, filter.as_deref()).await,
+        ControlRequest::DescribeAgent { agent } => describe_agent(&node, &agent).await,
+    }
+}
+
+/// The message bus's counters on this node.
+fn bus_stats(node: &NodeHandle) -> ControlResponse {
+    ControlResponse::Bus {
+        node: node.shared.node.clone(),
+        stats: node.bus.stats(),
+        refused_non_members: node
+            .shared
+            .refused_non_members
+            .load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+/// The resource agents installed on this node (`filter`: a class, or
+/// class:provider).
+async fn list_agents(node: &NodeHandle, filter: Option<&str>) -> ControlResponse {
+    let config = Arc::clone(&node.shared.agent_config);
+    match crate::agent::catalog::list_agents(&config, filter).await {
+        Ok(agents) => ControlResponse::Agents(agents),
+        Err(error) => ControlResponse::Error(error),
+    }
+}
+
+/// One agent's meta-data, as this node's copy of it describes itself.
+async fn describe_agent(node: &NodeHandle, agent: &str) -> ControlResponse {
+    let config = Arc::clone(&node.shared.agent_config);
+    match crate::agent::catalog::describe(config, agent).await {
+        Ok(meta) => ControlResponse::AgentMetadata(meta),
+        Err(error) => ControlResponse::Error(error),
     }
 }
 

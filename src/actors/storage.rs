@@ -451,6 +451,7 @@ fn writer_loop(
     while let Ok(first) = jobs.recv() {
         let mut group = vec![first];
         group.extend(jobs.try_iter());
+        // The highest batch written (not yet synced) in this group.
         let mut written: Option<(u64, u64)> = None;
         for job in group {
             match job {
@@ -461,31 +462,14 @@ fn writer_loop(
                     if writer.failed {
                         continue;
                     }
-                    let injected = inject_failure.as_ref().and_then(|f| f());
-                    let result = match injected {
-                        Some(error) => Err(StorageError::Io {
-                            path: writer.files.wal_path(),
-                            reason: error,
-                        }),
-                        None => writer.append(&batches),
-                    };
-                    match result {
-                        Ok(()) => {
-                            let number = batches.iter().map(|b| b.number).max().unwrap_or(0);
+                    let inject = inject_failure.as_ref();
+                    match writer.write(incarnation, &batches, inject, &*report) {
+                        Some(number) => {
                             let best = written.map_or(number, |(_, n)| n.max(number));
                             written = Some((incarnation, best));
                         }
-                        Err(error) => {
-                            // Written but not synced: nothing of the group counts.
-                            written = None;
-                            writer.failed = true;
-                            writer.wal = None;
-                            tracing::error!(%error, "raft log write failed; this node stops voting and acknowledging until its disk works");
-                            report(DiskReport::Failed {
-                                incarnation,
-                                error: error.to_string(),
-                            });
-                        }
+                        // Written but not synced: nothing of the group counts.
+                        None => written = None,
                     }
                 }
                 Job::Reset { reply } => {
@@ -512,6 +496,38 @@ fn writer_loop(
 }
 
 impl Writer {
+    /// Appends `batches` to the WAL (unsynced): the highest batch number
+    /// written, or None when the write failed (reported, and the writer
+    /// stops until a reset).
+    fn write(
+        &mut self,
+        incarnation: u64,
+        batches: &[PersistBatch],
+        inject_failure: Option<&FailureInjector>,
+        report: &dyn Fn(DiskReport),
+    ) -> Option<u64> {
+        let result = match inject_failure.and_then(|f| f()) {
+            Some(error) => Err(StorageError::Io {
+                path: self.files.wal_path(),
+                reason: error,
+            }),
+            None => self.append(batches),
+        };
+        match result {
+            Ok(()) => Some(batches.iter().map(|b| b.number).max().unwrap_or(0)),
+            Err(error) => {
+                self.failed = true;
+                self.wal = None;
+                tracing::error!(%error, "raft log write failed; this node stops voting and acknowledging until its disk works");
+                report(DiskReport::Failed {
+                    incarnation,
+                    error: error.to_string(),
+                });
+                None
+            }
+        }
+    }
+
     fn reset(&mut self) -> Result<LogStore, StorageError> {
         self.wal = None;
         match self.files.load() {

@@ -255,28 +255,10 @@ pub async fn run_fence(req: &FenceRequest) -> FenceOutcome {
         Ok(stdin) => stdin,
         Err(note) => return FenceOutcome::without_run(OpStatus::Error, note),
     };
-    let mut program = None;
-    for candidate in req.agent_candidates() {
-        if let Ok(meta) = tokio::fs::metadata(&candidate).await {
-            if meta.is_file() {
-                program = Some(candidate);
-                break;
-            }
-        }
-    }
-    let Some(program) = program else {
-        let note = format!(
-            "fence agent {} not found in {}",
-            req.agent,
-            req.agent_candidates()
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
-        return FenceOutcome::without_run(OpStatus::NotInstalled, note);
+    let program = match find_agent(req).await {
+        Ok(program) => program,
+        Err(note) => return FenceOutcome::without_run(OpStatus::NotInstalled, note),
     };
-
     let timeout_ms = req.config.effective_timeout_ms(req.timeout_ms);
     let spec = RunSpec {
         program: program.clone(),
@@ -331,6 +313,27 @@ pub async fn run_fence(req: &FenceRequest) -> FenceOutcome {
         duration_ms = outcome.duration_ms, "fence agent {outcome}"
     );
     outcome
+}
+
+/// The fence agent's program: the first of its candidate paths that is a
+/// file, or a note naming where it was looked for.
+async fn find_agent(req: &FenceRequest) -> Result<PathBuf, String> {
+    for candidate in req.agent_candidates() {
+        if let Ok(meta) = tokio::fs::metadata(&candidate).await {
+            if meta.is_file() {
+                return Ok(candidate);
+            }
+        }
+    }
+    Err(format!(
+        "fence agent {} not found in {}",
+        req.agent,
+        req.agent_candidates()
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 /// Whether a fence device parameter is the fencer's own (`pcmk_*`), not

@@ -211,6 +211,32 @@ fn exit_of(status: ExitStatus) -> Exit {
     }
 }
 
+/// Ends a process group that ran out of time: SIGTERM, `grace_ms` to clean
+/// up, then SIGKILL to whatever is left of it, leader or not. The output
+/// (`io`) is read meanwhile: an agent cleaning up on SIGTERM must not block
+/// on a full pipe.
+async fn kill_timed_out<F: std::future::Future>(
+    child: &mut Child,
+    pgid: i32,
+    grace_ms: u64,
+    mut io: std::pin::Pin<&mut F>,
+    io_done: &mut bool,
+) {
+    kill_group(pgid, libc::SIGTERM);
+    let grace_deadline = tokio::time::Instant::now() + Duration::from_millis(grace_ms);
+    loop {
+        tokio::select! {
+            biased;
+            _ = child.wait() => break,
+            _ = &mut io, if !*io_done => *io_done = true,
+            _ = tokio::time::sleep_until(grace_deadline) => break,
+        }
+    }
+    kill_group(pgid, libc::SIGKILL);
+    let reap = Duration::from_millis(REAP_AFTER_KILL_MS_MAX);
+    let _ = tokio::time::timeout(reap, child.wait()).await;
+}
+
 /// Runs `spec` to completion, timeout or cancellation (drop).
 pub(crate) async fn run(spec: &RunSpec) -> RunResult {
     let started = Instant::now();
@@ -263,23 +289,8 @@ pub(crate) async fn run(spec: &RunSpec) -> RunResult {
             }
         };
         if let (Exit::TimedOut, Some(pgid)) = (&exit, pgid) {
-            kill_group(pgid, libc::SIGTERM);
-            // Keep reading meanwhile: an agent cleaning up on SIGTERM must
-            // not block on a full pipe.
-            let grace_deadline =
-                tokio::time::Instant::now() + Duration::from_millis(spec.kill_grace_ms);
-            loop {
-                tokio::select! {
-                    biased;
-                    _ = child.wait() => break,
-                    _ = &mut io, if !io_done => io_done = true,
-                    _ = tokio::time::sleep_until(grace_deadline) => break,
-                }
-            }
-            // Whatever is left of the group, leader or not, dies now.
-            kill_group(pgid, libc::SIGKILL);
-            let reap = Duration::from_millis(REAP_AFTER_KILL_MS_MAX);
-            let _ = tokio::time::timeout(reap, child.wait()).await;
+            let grace_ms = spec.kill_grace_ms;
+            kill_timed_out(&mut child, pgid, grace_ms, io.as_mut(), &mut io_done).await;
         }
         guard.disarm();
         if !io_done {

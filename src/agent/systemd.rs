@@ -366,24 +366,7 @@ async fn run_unit_action(req: &OcfRequest, unit: &str, started: std::time::Insta
             }
             Err(error) => failed(error),
         },
-        OcfAction::MetaData => {
-            let description = systemd.description(&path).await.unwrap_or_default();
-            let xml = super::metadata::parameterless_xml(
-                &req.agent_type,
-                &description,
-                &format!("systemd unit file for {}", req.agent_type),
-                "100s",
-                "60s",
-                None,
-            );
-            let mut outcome = answer(OpStatus::Done, OcfRc::Success, None, started);
-            outcome.stdout = CapturedOutput {
-                bytes_total: xml.len() as u64,
-                text: xml,
-                truncated: false,
-            };
-            outcome
-        }
+        OcfAction::MetaData => unit_metadata(&systemd, req, &path, started).await,
         OcfAction::Start | OcfAction::Stop => {
             start_or_stop(&systemd, req, unit, &path, started).await
         }
@@ -394,6 +377,31 @@ async fn run_unit_action(req: &OcfRequest, unit: &str, started: std::time::Insta
             started,
         ),
     }
+}
+
+/// The meta-data of a systemd unit: no parameters, its description.
+async fn unit_metadata(
+    systemd: &Systemd,
+    req: &OcfRequest,
+    path: &OwnedObjectPath,
+    started: std::time::Instant,
+) -> OcfOutcome {
+    let description = systemd.description(path).await.unwrap_or_default();
+    let xml = super::metadata::parameterless_xml(
+        &req.agent_type,
+        &description,
+        &format!("systemd unit file for {}", req.agent_type),
+        "100s",
+        "60s",
+        None,
+    );
+    let mut outcome = answer(OpStatus::Done, OcfRc::Success, None, started);
+    outcome.stdout = CapturedOutput {
+        bytes_total: xml.len() as u64,
+        text: xml,
+        truncated: false,
+    };
+    outcome
 }
 
 async fn start_or_stop(

@@ -55,20 +55,54 @@ pub fn parse(
     args: &[String],
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<AttributeRequest, String> {
-    let mut name = None;
-    let mut node = env("SYSTOLE_NODE");
-    let mut transient = None;
-    let mut action = None;
-    let mut quiet = false;
-    let mut promotion: Option<Option<String>> = None;
-    let mut i = 0;
-    let value_of = |i: &mut usize, flag: &str| -> Result<String, String> {
-        *i += 1;
-        args.get(*i)
-            .cloned()
-            .ok_or_else(|| format!("{flag} needs a value"))
+    let mut options = Options {
+        node: env("SYSTOLE_NODE"),
+        ..Options::default()
     };
+    let mut i = 0;
     while i < args.len() {
+        i = options.read(args, i)? + 1;
+    }
+    let mut name = options.name;
+    let mut transient = options.transient;
+    if let Some(resource) = options.promotion {
+        let resource = resource
+            .or_else(|| env("OCF_RESOURCE_INSTANCE"))
+            .ok_or("--promotion needs a resource (or OCF_RESOURCE_INSTANCE)")?;
+        // Anonymous clone instances share one score: db:0 -> db.
+        let base = resource.split(':').next().unwrap_or(&resource).to_string();
+        name = Some(format!("master-{base}"));
+        transient.get_or_insert(true);
+    }
+    Ok(AttributeRequest {
+        node: options
+            .node
+            .ok_or("no node: give -N NODE (or run under a Systole executor)")?,
+        name: name.ok_or("no attribute name: give -n NAME")?,
+        transient: transient.unwrap_or(false),
+        action: options
+            .action
+            .ok_or("nothing to do: give -v VALUE, -D or -G")?,
+        quiet: options.quiet,
+    })
+}
+
+/// crm_attribute's options as given, before defaults apply.
+#[derive(Default)]
+struct Options {
+    name: Option<String>,
+    node: Option<String>,
+    transient: Option<bool>,
+    action: Option<Action>,
+    quiet: bool,
+    /// `--promotion`, with its resource if one was named.
+    promotion: Option<Option<String>>,
+}
+
+impl Options {
+    /// Reads the option at `args[i]` (and its value): the index of the last
+    /// argument it took.
+    fn read(&mut self, args: &[String], mut i: usize) -> Result<usize, String> {
         let arg = args[i].as_str();
         let (flag, inline) = match arg.split_once('=') {
             Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
@@ -76,23 +110,28 @@ pub fn parse(
         };
         let take = |i: &mut usize| match &inline {
             Some(v) => Ok(v.clone()),
-            None => value_of(i, flag),
+            None => {
+                *i += 1;
+                args.get(*i)
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value"))
+            }
         };
         match flag {
-            "-n" | "--name" => name = Some(take(&mut i)?),
-            "-v" | "--update" | "--attr-value" => action = Some(Action::Set(take(&mut i)?)),
-            "-D" | "--delete" | "--delete-attr" => action = Some(Action::Delete),
-            "-G" | "--query" | "--get-value" => action = Some(Action::Query),
-            "-N" | "--node" => node = Some(take(&mut i)?),
+            "-n" | "--name" => self.name = Some(take(&mut i)?),
+            "-v" | "--update" | "--attr-value" => self.action = Some(Action::Set(take(&mut i)?)),
+            "-D" | "--delete" | "--delete-attr" => self.action = Some(Action::Delete),
+            "-G" | "--query" | "--get-value" => self.action = Some(Action::Query),
+            "-N" | "--node" => self.node = Some(take(&mut i)?),
             "-l" | "--lifetime" => {
-                transient = Some(match take(&mut i)?.as_str() {
+                self.transient = Some(match take(&mut i)?.as_str() {
                     "reboot" => true,
                     "forever" => false,
                     other => return Err(format!("unknown lifetime {other} (reboot or forever)")),
                 })
             }
             "-t" | "--type" => {
-                transient = Some(match take(&mut i)?.as_str() {
+                self.transient = Some(match take(&mut i)?.as_str() {
                     "status" => true,
                     "nodes" => false,
                     other => return Err(format!("unsupported --type {other} (status or nodes)")),
@@ -107,29 +146,13 @@ pub fn parse(
                     }
                     _ => None,
                 };
-                promotion = Some(resource);
+                self.promotion = Some(resource);
             }
-            "-q" | "-Q" | "--quiet" => quiet = true,
+            "-q" | "-Q" | "--quiet" => self.quiet = true,
             other => return Err(format!("unsupported option {other}")),
         }
-        i += 1;
+        Ok(i)
     }
-    if let Some(resource) = promotion {
-        let resource = resource
-            .or_else(|| env("OCF_RESOURCE_INSTANCE"))
-            .ok_or("--promotion needs a resource (or OCF_RESOURCE_INSTANCE)")?;
-        // Anonymous clone instances share one score: db:0 -> db.
-        let base = resource.split(':').next().unwrap_or(&resource).to_string();
-        name = Some(format!("master-{base}"));
-        transient.get_or_insert(true);
-    }
-    Ok(AttributeRequest {
-        node: node.ok_or("no node: give -N NODE (or run under a Systole executor)")?,
-        name: name.ok_or("no attribute name: give -n NAME")?,
-        transient: transient.unwrap_or(false),
-        action: action.ok_or("nothing to do: give -v VALUE, -D or -G")?,
-        quiet,
-    })
 }
 
 /// Reads an attribute from a CIB (for `-G`).

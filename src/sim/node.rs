@@ -3,7 +3,7 @@
 
 use super::check::{Checker, Observation};
 use super::{CONTROLLER_TICK_MS, EPOCH_S, HEARTBEAT_TIMEOUT_MS, RAFT_TICK_MS};
-use crate::model::cib::change::CibChange;
+use crate::model::cib::change::{CibChange, StatusChange};
 use crate::model::cib::operation::{OpOutcome, OpSpec, OpStatus};
 use crate::model::cib::store;
 use crate::model::cib::xml::Element;
@@ -406,6 +406,17 @@ impl SimNode {
         }
     }
 
+    /// A heartbeat from `from` (booted as `boot`): a peer that restarted
+    /// leaves and joins again, as the real membership reports it.
+    fn heard_from(&mut self, from: &str, boot: u64, now_ms: u64) {
+        let previous = self.peer_boots.insert(from.to_string(), boot);
+        if previous.is_some_and(|b| b != boot) && self.last_heard.remove(from).is_some() {
+            self.update_view(now_ms);
+        }
+        self.last_heard.insert(from.to_string(), now_ms);
+        self.update_view(now_ms);
+    }
+
     pub fn receive(
         &mut self,
         from: &str,
@@ -415,16 +426,7 @@ impl SimNode {
     ) -> Vec<Outbound> {
         let mut out = Vec::new();
         match payload {
-            Payload::Heartbeat { boot } => {
-                // A peer that restarted leaves and joins again, as the
-                // real membership reports it.
-                let previous = self.peer_boots.insert(from.to_string(), boot);
-                if previous.is_some_and(|b| b != boot) && self.last_heard.remove(from).is_some() {
-                    self.update_view(now_ms);
-                }
-                self.last_heard.insert(from.to_string(), now_ms);
-                self.update_view(now_ms);
-            }
+            Payload::Heartbeat { boot } => self.heard_from(from, boot, now_ms),
             Payload::Raft(bytes) => {
                 if let Some(consensus) = self.consensus.as_mut() {
                     if let Ok(message) = decode_message(&bytes) {
@@ -788,6 +790,63 @@ impl SimNode {
         }
     }
 
+    /// Sends an operation to `node`'s executor, with a timeout to notice
+    /// when no answer comes; a node not in the view fails it at once, as
+    /// the real router refuses a request to a non-member.
+    fn send_exec(
+        &mut self,
+        term: u64,
+        transition: u64,
+        action: u32,
+        node: String,
+        op: OpSpec,
+    ) -> Vec<Outbound> {
+        if !self.view.contains(&node) {
+            self.controller_events.push_back(Event::ActionFailed {
+                transition,
+                action,
+                reason: format!("node {node} is not reachable"),
+            });
+            return Vec::new();
+        }
+        let after_ms = op.timeout_ms.min(20_000) + 5_000;
+        self.pending_exec.insert((transition, action), node.clone());
+        let exec = Payload::Exec {
+            term,
+            transition,
+            action,
+            op,
+        };
+        vec![
+            Outbound::Send {
+                to: node,
+                payload: exec,
+            },
+            Outbound::Timeout {
+                transition,
+                action,
+                after_ms,
+            },
+        ]
+    }
+
+    /// Proposes status changes to the replicated log; a proposal refused
+    /// (not the leader, no consensus) is reported as not recorded.
+    fn propose_status(&mut self, term: u64, changes: Vec<StatusChange>) {
+        let proposed = self
+            .consensus
+            .as_mut()
+            .map(|c| c.propose_status(term, changes));
+        match proposed {
+            Some(Ok((index, _))) => {
+                self.statuses.insert(index);
+            }
+            _ => self
+                .controller_events
+                .push_back(Event::StatusRecorded { ok: false }),
+        }
+    }
+
     fn carry_out(&mut self, effect: Effect, cib: &Element, now_ms: u64, out: &mut Vec<Outbound>) {
         match effect {
             Effect::AskLrm { node } => out.push(Outbound::Send {
@@ -809,33 +868,7 @@ impl SimNode {
                 action,
                 node,
                 op,
-            } => {
-                if !self.view.contains(&node) {
-                    // The real router refuses a request to a non-member at once.
-                    self.controller_events.push_back(Event::ActionFailed {
-                        transition,
-                        action,
-                        reason: format!("node {node} is not reachable"),
-                    });
-                    return;
-                }
-                let after_ms = op.timeout_ms.min(20_000) + 5_000;
-                self.pending_exec.insert((transition, action), node.clone());
-                out.push(Outbound::Send {
-                    to: node,
-                    payload: Payload::Exec {
-                        term,
-                        transition,
-                        action,
-                        op,
-                    },
-                });
-                out.push(Outbound::Timeout {
-                    transition,
-                    action,
-                    after_ms,
-                });
-            }
+            } => out.extend(self.send_exec(term, transition, action, node, op)),
             Effect::Fence {
                 term,
                 transition,
@@ -849,20 +882,7 @@ impl SimNode {
                 target,
                 fence_action,
             }),
-            Effect::Propose { term, changes } => {
-                let proposed = self
-                    .consensus
-                    .as_mut()
-                    .map(|c| c.propose_status(term, changes));
-                match proposed {
-                    Some(Ok((index, _))) => {
-                        self.statuses.insert(index);
-                    }
-                    _ => self
-                        .controller_events
-                        .push_back(Event::StatusRecorded { ok: false }),
-                }
-            }
+            Effect::Propose { term, changes } => self.propose_status(term, changes),
             Effect::TransitionStarted { .. } => self.transitions += 1,
             Effect::SchedulerError(Some(error)) => {
                 self.observed.push(Observation::SchedulerError(error))

@@ -180,6 +180,12 @@ fn pacemaker_resources(out: &mut String, status: &StatusReport, cib: &Element) {
             );
         }
     }
+    fail_counts(out, status);
+    migration_thresholds(out, status, cib);
+}
+
+/// Each resource's fail count on each node.
+fn fail_counts(out: &mut String, status: &StatusReport) {
     header(
         out,
         "ha_cluster_pacemaker_fail_count",
@@ -196,6 +202,11 @@ fn pacemaker_resources(out: &mut String, status: &StatusReport, cib: &Element) {
             );
         }
     }
+}
+
+/// Each resource's migration threshold, on each node where it runs or
+/// has failed.
+fn migration_thresholds(out: &mut String, status: &StatusReport, cib: &Element) {
     header(
         out,
         "ha_cluster_pacemaker_migration_threshold",

@@ -2,7 +2,7 @@
 //! JavaScript; the script only swaps in the live parts the server pushes).
 //! Pure: reports in, markup out; every value from the cluster is escaped.
 
-use crate::actors::control_socket::{Access, StatusReport};
+use crate::actors::control_socket::{Access, ConsensusReport, StatusReport};
 use crate::model::control::history::TransitionRecord;
 use crate::web::auth::Session;
 use crate::web::layout::{escape, svg};
@@ -129,23 +129,7 @@ fn summary(out: &mut String, r: &StatusReport, s: &Session) {
         if r.quorate { "with quorum" } else { "WITHOUT quorum" },
     );
     if let Some(c) = &r.consensus {
-        let _ = write!(
-            out,
-            "<dt>Consensus</dt><dd>term {}, commit index {}, leader {}</dd>",
-            c.term,
-            c.commit_index,
-            escape(c.leader.as_deref().unwrap_or("none"))
-        );
-        for warning in [&c.disk_error, &c.scheduler_error, &c.two_node_warning]
-            .into_iter()
-            .flatten()
-        {
-            let _ = write!(
-                out,
-                "<dt>Warning</dt><dd class=\"bad\">{}</dd>",
-                escape(warning)
-            );
-        }
+        consensus_summary(out, c);
     }
     if r.updated_epoch_s > 0 {
         let _ = write!(
@@ -167,20 +151,10 @@ fn summary(out: &mut String, r: &StatusReport, s: &Session) {
     out.push_str("</dl>");
     if s.access == Access::Admin {
         out.push_str("<p class=\"acts\">Cluster: ");
-        out.push_str(&button(
-            s,
-            "cluster-maintenance-on",
-            "",
-            "",
-            "maintenance mode on",
-        ));
-        out.push_str(&button(
-            s,
-            "cluster-maintenance-off",
-            "",
-            "",
-            "maintenance mode off",
-        ));
+        let on = button(s, "cluster-maintenance-on", "", "", "maintenance mode on");
+        out.push_str(&on);
+        let off = button(s, "cluster-maintenance-off", "", "", "maintenance mode off");
+        out.push_str(&off);
         out.push_str("</p>");
     }
     if !r.config_errors.is_empty() {
@@ -191,6 +165,27 @@ fn summary(out: &mut String, r: &StatusReport, s: &Session) {
         out.push_str("</ul>");
     }
     out.push_str("</section>");
+}
+
+/// The consensus line of the summary, and any warning it carries.
+fn consensus_summary(out: &mut String, c: &ConsensusReport) {
+    let _ = write!(
+        out,
+        "<dt>Consensus</dt><dd>term {}, commit index {}, leader {}</dd>",
+        c.term,
+        c.commit_index,
+        escape(c.leader.as_deref().unwrap_or("none"))
+    );
+    for warning in [&c.disk_error, &c.scheduler_error, &c.two_node_warning]
+        .into_iter()
+        .flatten()
+    {
+        let _ = write!(
+            out,
+            "<dt>Warning</dt><dd class=\"bad\">{}</dd>",
+            escape(warning)
+        );
+    }
 }
 
 fn nodes(out: &mut String, r: &StatusReport, s: &Session) {

@@ -205,6 +205,30 @@ pub async fn exec_on(
     }
 }
 
+/// Connects to `server:port` for remote node `node`. As Pacemaker's remote
+/// connection does, a refused connect is tried again (a container's
+/// executor may not listen yet) until the start's timeout is close.
+async fn connect_retrying(
+    node: &str,
+    server: &str,
+    port: u16,
+    timeout_ms: u64,
+) -> Result<tokio::net::TcpStream, String> {
+    let started = std::time::Instant::now();
+    loop {
+        match tokio::net::TcpStream::connect((server, port)).await {
+            Ok(stream) => return Ok(stream),
+            Err(e)
+                if started.elapsed().as_millis() as u64 + CONNECT_RETRY_MARGIN_MS < timeout_ms =>
+            {
+                tracing::debug!(%node, error = %e, "remote: connect failed, retrying");
+                tokio::time::sleep(std::time::Duration::from_millis(CONNECT_RETRY_MS)).await;
+            }
+            Err(e) => return Err(format!("cannot connect to {server}:{port}: {e}")),
+        }
+    }
+}
+
 /// Connects to the daemon the connection resource names, completes the
 /// handshake, and keeps the link watched.
 async fn connect(shared: &Arc<NodeShared>, op: &OpSpec) -> Result<(), String> {
@@ -217,23 +241,7 @@ async fn connect(shared: &Arc<NodeShared>, op: &OpSpec) -> Result<(), String> {
     let timeout_ms = op.timeout_ms.clamp(1_000, CONNECT_TIMEOUT_MS_MAX);
     let node = op.resource.clone();
     let attempt = async {
-        // As Pacemaker's remote connection does: a refused connect is tried
-        // again (a container's executor may not listen yet) until the
-        // start's timeout is close.
-        let started = std::time::Instant::now();
-        let stream = loop {
-            match tokio::net::TcpStream::connect((server.as_str(), port)).await {
-                Ok(stream) => break stream,
-                Err(e)
-                    if started.elapsed().as_millis() as u64 + CONNECT_RETRY_MARGIN_MS
-                        < timeout_ms =>
-                {
-                    tracing::debug!(%node, error = %e, "remote: connect failed, retrying");
-                    tokio::time::sleep(std::time::Duration::from_millis(CONNECT_RETRY_MS)).await;
-                }
-                Err(e) => return Err(format!("cannot connect to {server}:{port}: {e}")),
-            }
-        };
+        let stream = connect_retrying(&node, &server, port, timeout_ms).await?;
         let _ = stream.set_nodelay(true);
         let (mut reader, writer) = stream.into_split();
         let session = Arc::new(Mutex::new(Session::new(

@@ -885,6 +885,19 @@ mod tests {
         }
     }
 
+    /// Records vip's `operation` (every `interval_ms`) on n1, ended with
+    /// `rc` as call `call_id`.
+    fn record_on_n1(
+        cib: &mut Element,
+        operation: &str,
+        interval_ms: u64,
+        (rc, call_id): (i32, u64),
+        transition_key: &str,
+    ) {
+        let (op, outcome) = (op(operation, interval_ms), outcome(rc, call_id));
+        record_op(cib, "n1", &op, &outcome, transition_key);
+    }
+
     fn outcome(rc: i32, call_id: u64) -> OpOutcome {
         OpOutcome {
             rc,
@@ -951,14 +964,8 @@ mod tests {
     #[test]
     fn op_results_land_in_pacemaker_format() {
         let mut cib = empty_cib();
-        record_op(&mut cib, "n1", &op("start", 0), &outcome(0, 1), "1:1:0:x");
-        record_op(
-            &mut cib,
-            "n1",
-            &op("monitor", 10_000),
-            &outcome(0, 2),
-            "2:1:0:x",
-        );
+        record_on_n1(&mut cib, "start", 0, (0, 1), "1:1:0:x");
+        record_on_n1(&mut cib, "monitor", 10_000, (0, 2), "2:1:0:x");
         let last = cib.find_by_id(Some("lrm_rsc_op"), "vip_last_0").unwrap();
         assert_eq!(last.attr("operation_key"), Some("vip_start_0"));
         assert_eq!(last.attr("transition-magic"), Some("0:0;1:1:0:x"));
@@ -966,13 +973,7 @@ mod tests {
             .find_by_id(Some("lrm_rsc_op"), "vip_monitor_10000")
             .is_some());
         // A failed monitor counts a failure.
-        record_op(
-            &mut cib,
-            "n1",
-            &op("monitor", 10_000),
-            &outcome(7, 3),
-            "2:1:0:x",
-        );
+        record_on_n1(&mut cib, "monitor", 10_000, (7, 3), "2:1:0:x");
         assert!(cib
             .find_by_id(Some("lrm_rsc_op"), "vip_last_failure_0")
             .is_some());
@@ -981,7 +982,7 @@ mod tests {
             .unwrap();
         assert_eq!(count.attr("value"), Some("1"));
         // A clean stop drops the recurring entry.
-        record_op(&mut cib, "n1", &op("stop", 0), &outcome(0, 4), "3:2:0:x");
+        record_on_n1(&mut cib, "stop", 0, (0, 4), "3:2:0:x");
         assert!(cib
             .find_by_id(Some("lrm_rsc_op"), "vip_monitor_10000")
             .is_none());
@@ -1011,13 +1012,7 @@ mod tests {
                     .as_str()
             )
         );
-        record_op(
-            &mut cib,
-            "n1",
-            &op("monitor", 10_000),
-            &outcome(0, 2),
-            "2:1:0:x",
-        );
+        record_on_n1(&mut cib, "monitor", 10_000, (0, 2), "2:1:0:x");
         // A reload is recorded as the start of the new definition.
         let mut reload = op("reload", 0);
         reload.params.insert("ip".into(), "192.0.2.9".into());
@@ -1034,28 +1029,16 @@ mod tests {
             .is_none());
         assert!(cib.find_by_id(Some("lrm_rsc_op"), "vip_last_0").is_some());
         // Fail counts are cleared; delete forgets the history.
-        record_op(
-            &mut cib,
-            "n1",
-            &op("monitor", 10_000),
-            &outcome(1, 5),
-            "5:2:0:x",
-        );
+        record_on_n1(&mut cib, "monitor", 10_000, (1, 5), "5:2:0:x");
         assert!(cib
             .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_some());
-        record_op(
-            &mut cib,
-            "n1",
-            &op("clear_failcount", 0),
-            &outcome(0, 6),
-            "6:3:0:x",
-        );
+        record_on_n1(&mut cib, "clear_failcount", 0, (0, 6), "6:3:0:x");
         assert!(cib
             .find_by_id(None, "status-n1-fail-count-vip.monitor_10000")
             .is_none());
         assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_some());
-        record_op(&mut cib, "n1", &op("delete", 0), &outcome(0, 7), "7:3:0:x");
+        record_on_n1(&mut cib, "delete", 0, (0, 7), "7:3:0:x");
         assert!(cib.find_by_id(Some("lrm_resource"), "vip").is_none());
     }
 
@@ -1138,7 +1121,7 @@ mod tests {
         let mut cib = empty_cib();
         apply_status(&mut cib, &StatusChange::NodeJoined { node: "n1".into() });
         apply_status(&mut cib, &StatusChange::NodeJoined { node: "n2".into() });
-        record_op(&mut cib, "n1", &op("monitor", 10_000), &outcome(1, 1), "k");
+        record_on_n1(&mut cib, "monitor", 10_000, (1, 1), "k");
         record_op(&mut cib, "n2", &op("monitor", 10_000), &outcome(1, 2), "k");
         let epoch = version(&cib).epoch;
         apply_change(
