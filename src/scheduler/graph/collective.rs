@@ -472,6 +472,9 @@ fn probes_before_clone_actions(b: &mut Builder<'_>, r: usize) {
     }
 }
 
+/// An instance told of a notification, and where: (rsc, node).
+type Told = (usize, usize);
+
 /// Who is active (rsc, node) before a clone's stops, after them, and after
 /// its starts: the nodes each notification goes to.
 struct Audience {
@@ -507,7 +510,7 @@ impl Audience {
     }
 
     /// Who is told before and after `phase`.
-    fn of_phase(&self, phase: Phase) -> (&[(usize, usize)], &[(usize, usize)]) {
+    fn of_phase(&self, phase: Phase) -> (&[Told], &[Told]) {
         match phase {
             Phase::Demote => (&self.before, &self.before),
             Phase::Stop => (&self.before, &self.after_stop),
