@@ -190,6 +190,64 @@ fn read_op(root: &Element, op: &Element, ctx: &RuleContext) -> Result<OpConfig, 
 /// The templates of the `resources` section, by id.
 type Templates<'a> = HashMap<&'a str, &'a Element>;
 
+/// A resource element's meta attributes as the scheduler reads them, for
+/// the tools that show one resource (admin, explain, metrics): its own and
+/// its template's sets (scores, rules at a given time, `id-ref`,
+/// `#default`, old names under their current ones), over the
+/// rsc_defaults. One reader, so a tool says what the scheduler does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceMeta {
+    pub own: BTreeMap<String, String>,
+    pub defaults: BTreeMap<String, String>,
+}
+
+impl ResourceMeta {
+    pub fn read(root: &Element, resource: &Element, now_epoch_s: i64) -> ResourceMeta {
+        let ctx = RuleContext::at(now_epoch_s);
+        let template = resource.attr("template").and_then(|t| {
+            root.child("configuration")?
+                .child("resources")?
+                .children_named("template")
+                .find(|e| e.id() == Some(t))
+        });
+        let mut own = meta_pairs(root, resource, &ctx);
+        for (k, v) in template
+            .map(|t| meta_pairs(root, t, &ctx))
+            .unwrap_or_default()
+        {
+            own.entry(k).or_insert(v);
+        }
+        let defaults = root
+            .child("configuration")
+            .and_then(|c| c.child("rsc_defaults"))
+            .map(|d| meta_pairs(root, d, &ctx))
+            .unwrap_or_default();
+        ResourceMeta { own, defaults }
+    }
+
+    /// The value, its own else the default.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.own
+            .get(name)
+            .or_else(|| self.defaults.get(name))
+            .map(String::as_str)
+    }
+
+    /// A boolean setting as the scheduler reads it (`no`, `off`, `0` are
+    /// false as much as `false`); `default` when unset.
+    pub fn flag(&self, name: &str, default: bool) -> bool {
+        self.get(name).map(parse_bool).unwrap_or(default)
+    }
+}
+
+/// An element's `meta_attributes`, under the current names.
+fn meta_pairs(root: &Element, e: &Element, ctx: &RuleContext) -> BTreeMap<String, String> {
+    nvpairs(root, e, "meta_attributes", ctx)
+        .into_iter()
+        .map(|(k, v)| (normalise_meta(&k), v))
+        .collect()
+}
+
 /// Reads one resource element; `None` for an element that is no resource.
 fn read_resource(
     root: &Element,
