@@ -360,6 +360,34 @@ fn read_group(
     ResourceKind::Group { children }
 }
 
+/// The first child of `e` named one of `names`; `problem` when none is.
+fn required_child<'a>(
+    e: &'a Element,
+    names: &[&str],
+    problem: &str,
+) -> Result<&'a Element, ModelError> {
+    e.children
+        .iter()
+        .find(|c| names.contains(&c.name.as_str()))
+        .ok_or_else(|| ModelError::Invalid {
+            element: e.name.clone(),
+            id: e.id().unwrap_or("").into(),
+            problem: problem.into(),
+        })
+}
+
+/// A clone's or bundle's meta attributes, and whether they make it
+/// promotable.
+fn collective_meta(
+    root: &Element,
+    e: &Element,
+    ctx: &RuleContext,
+) -> (BTreeMap<String, String>, bool) {
+    let meta = nvpairs(root, e, "meta_attributes", ctx);
+    let promotable = meta.get("promotable").is_some_and(|v| parse_bool(v));
+    (meta, promotable)
+}
+
 fn read_clone(
     root: &Element,
     e: &Element,
@@ -367,19 +395,15 @@ fn read_clone(
     ctx: &RuleContext,
     issues: &mut Vec<ConfigIssue>,
 ) -> Result<ResourceKind, ModelError> {
-    let child = e
-        .children
-        .iter()
-        .find(|c| matches!(c.name.as_str(), "primitive" | "group"))
-        .ok_or_else(|| ModelError::Invalid {
-            element: e.name.clone(),
-            id: e.id().unwrap_or("").into(),
-            problem: "has no primitive or group inside".into(),
-        })?;
+    let child = required_child(
+        e,
+        &["primitive", "group"],
+        "has no primitive or group inside",
+    )?;
     let child =
         read_resource(root, child, templates, ctx, issues)?.ok_or_else(|| missing(e, "child"))?;
-    let meta = nvpairs(root, e, "meta_attributes", ctx);
-    let promotable = e.name == "master" || meta.get("promotable").is_some_and(|v| parse_bool(v));
+    let (_, promotable) = collective_meta(root, e, ctx);
+    let promotable = e.name == "master" || promotable;
     Ok(ResourceKind::Clone {
         child: Box::new(child),
         promotable,
@@ -393,15 +417,7 @@ fn read_bundle(
     ctx: &RuleContext,
     issues: &mut Vec<ConfigIssue>,
 ) -> Result<ResourceKind, ModelError> {
-    let runtime = e
-        .children
-        .iter()
-        .find(|c| matches!(c.name.as_str(), "docker" | "podman" | "rkt"))
-        .ok_or_else(|| ModelError::Invalid {
-            element: e.name.clone(),
-            id: e.id().unwrap_or("").into(),
-            problem: "has no container runtime".into(),
-        })?;
+    let runtime = required_child(e, &["docker", "podman", "rkt"], "has no container runtime")?;
     let child = match e.child("primitive") {
         Some(p) => read_resource(root, p, templates, ctx, issues)?.map(Box::new),
         None => None,
@@ -412,8 +428,7 @@ fn read_bundle(
             .find_map(|n| el.attr(n))
             .and_then(|v| v.parse::<u32>().ok())
     };
-    let meta = nvpairs(root, e, "meta_attributes", ctx);
-    let promotable = meta.get("promotable").is_some_and(|v| parse_bool(v));
+    let (meta, promotable) = collective_meta(root, e, ctx);
     let promoted_max = num(runtime, &["promoted-max", "master-max"])
         .or_else(|| meta.get("promoted-max").and_then(|v| v.parse().ok()))
         .unwrap_or(if promotable { 1 } else { 0 });
