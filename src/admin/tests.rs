@@ -683,32 +683,13 @@ fn avoids_scores_and_old_master_resources() {
 
 #[test]
 fn move_without_a_node_bans_the_current_one() {
-    use crate::model::cib::operation::{AgentSpec, OpOutcome, OpSpec, OpStatus};
+    use crate::model::cib::operation::{AgentSpec, OpKind, OpOutcome, OpSpec};
     let mut cib = with_web();
     let error = resource_move_away(&cib, "web", None, 0).unwrap_err();
     assert!(error.0.contains("not running anywhere"), "{error}");
-    let start = OpSpec {
-        resource: "web".into(),
-        agent: AgentSpec {
-            class: "ocf".into(),
-            provider: Some("heartbeat".into()),
-            kind: "Dummy".into(),
-        },
-        operation: "start".into(),
-        interval_ms: 0,
-        timeout_ms: 20_000,
-        params: Default::default(),
-        meta: Default::default(),
-    };
-    let done = OpOutcome {
-        rc: 0,
-        status: OpStatus::Done,
-        output: String::new(),
-        exec_ms: 1,
-        ended_epoch_s: 1,
-        call_id: 1,
-        exit_reason: String::new(),
-    };
+    let dummy = AgentSpec::parse("ocf:heartbeat:Dummy").unwrap();
+    let start = OpSpec::new("web", dummy, OpKind::Start);
+    let done = OpOutcome::completed(0, 1, 1);
     crate::model::cib::store::record_op(&mut cib, "node1", &start, &done, "0:0:0:x");
     assert_eq!(active_nodes(&cib, "web").unwrap(), ["node1"]);
     let list = resource_list(&cib, 0);

@@ -24,7 +24,24 @@ pub struct OpSpec {
     pub meta: BTreeMap<String, String>,
 }
 
+/// Pacemaker's operation timeout when none is configured.
+pub const DEFAULT_OP_TIMEOUT_MS: u64 = 20_000;
+
 impl OpSpec {
+    /// A one-shot `operation` of `resource`: the default timeout, no
+    /// parameters, no meta attributes (set them on what it gives).
+    pub fn new(resource: &str, agent: AgentSpec, operation: OpKind) -> OpSpec {
+        OpSpec {
+            resource: resource.to_string(),
+            agent,
+            operation,
+            interval_ms: 0,
+            timeout_ms: DEFAULT_OP_TIMEOUT_MS,
+            params: BTreeMap::new(),
+            meta: BTreeMap::new(),
+        }
+    }
+
     /// A one-shot monitor: it asks whether the resource runs, and either
     /// answer is information, not failure.
     pub fn is_probe(&self) -> bool {
@@ -288,6 +305,20 @@ pub struct OpOutcome {
 }
 
 impl OpOutcome {
+    /// An operation that ran to its end with `rc`, as executor call
+    /// `call_id` at `ended_epoch_s`; nothing printed, no time taken.
+    pub fn completed(rc: i32, call_id: u64, ended_epoch_s: i64) -> OpOutcome {
+        OpOutcome {
+            rc,
+            status: OpStatus::Done,
+            output: String::new(),
+            exec_ms: 0,
+            ended_epoch_s,
+            call_id,
+            exit_reason: String::new(),
+        }
+    }
+
     pub fn succeeded_as(&self, expected_rc: i32) -> bool {
         self.status == OpStatus::Done && self.rc == expected_rc
     }
