@@ -147,7 +147,7 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         return at_once(OcfRc::Success, OpStatus::Done, String::new());
     }
     let action = OcfAction::for_operation(&op.operation);
-    let is_device = op.agent.class == "stonith";
+    let is_device = op.agent.is_fence_device();
     if is_device {
         if let Some(outcome) = fence_device_bookkeeping(&shared, &op, action) {
             return at_once(outcome, OpStatus::Done, String::new());

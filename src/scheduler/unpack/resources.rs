@@ -123,7 +123,7 @@ fn new_rsc(
     let is_clone = variant == Variant::Clone;
     let stickiness_default = if is_clone || instance.is_some() { 1 } else { 0 };
     let target_role = target_role(&meta, agent.is_some());
-    let requires_fencing = agent.as_ref().is_none_or(|a| a.class != "stonith")
+    let requires_fencing = agent.as_ref().is_none_or(|a| !a.is_fence_device())
         && meta
             .get("requires")
             .is_none_or(|v| v == "fencing" || v == "unfencing");
