@@ -203,9 +203,7 @@ impl Element {
                         position,
                         message: e.to_string(),
                     })?;
-                    // The reader trimmed the raw whitespace at either end
-                    // (indentation); what is left, including whitespace
-                    // written as character references, is the text.
+                    // Raw whitespace at either end (indentation) is gone.
                     match stack.last_mut() {
                         Some(top) => top.text.push_str(&text),
                         None if text.trim().is_empty() => {}
