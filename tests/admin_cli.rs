@@ -12,19 +12,11 @@ use systole::model::cib::xml::Element;
 const BIN: &str = env!("CARGO_BIN_EXE_systole");
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-struct Cluster {
-    dir: tempfile::TempDir,
-}
+mod common;
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new(BIN)
-            .args(["cluster", "down", "--dir"])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
+/// The cluster under test; `cluster down` when its directory goes.
+struct Cluster {
+    dir: common::ClusterDir,
 }
 
 struct Output {
@@ -36,7 +28,7 @@ struct Output {
 impl Cluster {
     fn up() -> Cluster {
         let cluster = Cluster {
-            dir: tempfile::tempdir().expect("tempdir"),
+            dir: common::ClusterDir::new(),
         };
         cluster.start();
         cluster

@@ -1,7 +1,6 @@
 //! One bad input must never take the cluster down: the pure core's answers
 //! to agents that cannot run, odd results and scheduler settings (issue 9).
 
-use std::collections::BTreeMap;
 use systole::actors::policy::plan;
 use systole::model::cib::operation::{AgentSpec, OpOutcome, OpSpec, OpStatus};
 use systole::model::cib::store;
@@ -55,37 +54,17 @@ fn record(
     rc: i32,
     status: OpStatus,
 ) {
-    let parts: Vec<&str> = agent.split(':').collect();
-    let (class, provider, kind) = match parts.as_slice() {
-        [c, p, t] => (c.to_string(), Some(p.to_string()), t.to_string()),
-        [c, t] => (c.to_string(), None, t.to_string()),
-        _ => panic!("agent {agent}"),
-    };
-    let mut meta = BTreeMap::new();
-    if operation == "monitor" && interval_ms == 0 {
-        meta.insert("op_target_rc".to_string(), "7".to_string());
+    let agent = AgentSpec::parse(agent).expect("agent");
+    let mut op = OpSpec::new(rsc, agent, operation.into());
+    op.interval_ms = interval_ms;
+    if op.is_probe() {
+        op.meta.insert("op_target_rc".to_string(), "7".to_string());
     }
-    let op = OpSpec {
-        resource: rsc.into(),
-        agent: AgentSpec {
-            class,
-            provider,
-            kind,
-        },
-        operation: operation.into(),
-        interval_ms,
-        timeout_ms: 20_000,
-        params: BTreeMap::new(),
-        meta,
-    };
+    let call_id = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let outcome = OpOutcome {
-        rc,
         status,
-        output: String::new(),
-        exit_reason: String::new(),
         exec_ms: 1,
-        ended_epoch_s: 1_600_000_000,
-        call_id: CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+        ..OpOutcome::completed(rc, call_id, 1_600_000_000)
     };
     let key = format!("1:1:{}:systole", op.expected_rc());
     store::record_op(cib, node, &op, &outcome, &key);

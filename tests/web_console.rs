@@ -47,25 +47,17 @@ fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-struct Cluster {
-    dir: tempfile::TempDir,
-}
+mod common;
 
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = Command::new(BIN)
-            .args(["cluster", "down", "--dir"])
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    }
+/// The cluster under test; `cluster down` when its directory goes.
+struct Cluster {
+    dir: common::ClusterDir,
 }
 
 impl Cluster {
     fn up() -> Cluster {
         let cluster = Cluster {
-            dir: tempfile::tempdir().expect("tempdir"),
+            dir: common::ClusterDir::new(),
         };
         let (ok, out) = systole(cluster.dir(), &["cluster", "up", "--nodes", "3"]);
         assert!(ok, "cluster up: {out}");

@@ -78,6 +78,63 @@ pub struct AgentSettings {
     pub systemd_dropin_dir: PathBuf,
 }
 
+/// Reads a daemon's TOML file (a node's or a remote daemon's): its
+/// `[agents]` table and the rest as `T`, refused with every one of
+/// `problems` in what was read.
+pub fn read_config_file<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    problems: impl FnOnce(&T) -> Vec<String>,
+) -> Result<(T, AgentSettings), ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let syntax = |message: String| ConfigError::Syntax {
+        path: path.to_path_buf(),
+        message,
+    };
+    let mut table: toml::Table = toml::from_str(&text).map_err(|e| syntax(e.to_string()))?;
+    let agents = match table.remove(AGENTS_TABLE) {
+        Some(value) => value
+            .try_into::<AgentSettings>()
+            .map_err(|e| syntax(format!("[{AGENTS_TABLE}]: {e}")))?,
+        None => AgentSettings::default(),
+    };
+    let config: T = toml::Value::Table(table)
+        .try_into()
+        .map_err(|e: toml::de::Error| syntax(e.to_string()))?;
+    let problems = problems(&config);
+    if !problems.is_empty() {
+        return Err(ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message: problems.join("\n"),
+        });
+    }
+    Ok((config, agents))
+}
+
+impl AgentSettings {
+    /// How a daemon runs agents: these settings, with its OCF root, its
+    /// own agents' directory and the environment it adds.
+    pub fn agent_config(
+        &self,
+        ocf_root: PathBuf,
+        agents_dir: PathBuf,
+        extra_env: std::collections::BTreeMap<String, String>,
+    ) -> crate::agent::AgentConfig {
+        crate::agent::AgentConfig {
+            ocf_root,
+            agents_dir,
+            state_dir: self.rsctmp_dir.clone(),
+            extra_env,
+            lsb_dir: self.lsb_dir.clone(),
+            systemd_bus: self.systemd_bus.clone(),
+            systemd_dropin_dir: self.systemd_dropin_dir.clone(),
+            ..crate::agent::AgentConfig::default()
+        }
+    }
+}
+
 impl Default for AgentSettings {
     fn default() -> AgentSettings {
         let agents = crate::agent::AgentConfig::default();
@@ -178,34 +235,11 @@ impl NodeConfig {
 
     /// The node's configuration and its `[agents]` table.
     pub fn load_with_agents(path: &Path) -> Result<(NodeConfig, AgentSettings), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let syntax = |e: toml::de::Error| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        };
-        let mut table: toml::Table = toml::from_str(&text).map_err(syntax)?;
-        let agents = match table.remove(AGENTS_TABLE) {
-            Some(value) => value
-                .try_into::<AgentSettings>()
-                .map_err(|e| ConfigError::Syntax {
-                    path: path.to_path_buf(),
-                    message: format!("[{AGENTS_TABLE}]: {e}"),
-                })?,
-            None => AgentSettings::default(),
-        };
-        let config: NodeConfig = toml::Value::Table(table).try_into().map_err(syntax)?;
-        let mut problems = config.problems();
-        problems.extend(config.file_problems());
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: problems.join("\n"),
-            });
-        }
-        Ok((config, agents))
+        read_config_file(path, |config: &NodeConfig| {
+            let mut problems = config.problems();
+            problems.extend(config.file_problems());
+            problems
+        })
     }
 
     /// Every problem of the configuration as written, one line each.

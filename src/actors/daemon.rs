@@ -369,7 +369,6 @@ pub fn agent_config_with(
     config: &NodeConfig,
     settings: &crate::actors::config::AgentSettings,
 ) -> AgentConfig {
-    let defaults = AgentConfig::default();
     let agents_dir = config
         .agents_dir
         .clone()
@@ -386,16 +385,10 @@ pub fn agent_config_with(
     if let Ok(exe) = std::env::current_exe() {
         extra_env.insert("SYSTOLE_BIN".into(), exe.display().to_string());
     }
+    let agents = settings.agent_config(config.ocf_root.clone(), agents_dir, extra_env);
     AgentConfig {
-        ocf_root: config.ocf_root.clone(),
-        path_env: format!("{}:{}", tools.display(), defaults.path_env),
-        agents_dir,
-        state_dir: settings.rsctmp_dir.clone(),
-        extra_env,
-        lsb_dir: settings.lsb_dir.clone(),
-        systemd_bus: settings.systemd_bus.clone(),
-        systemd_dropin_dir: settings.systemd_dropin_dir.clone(),
-        ..defaults
+        path_env: format!("{}:{}", tools.display(), agents.path_env),
+        ..agents
     }
 }
 

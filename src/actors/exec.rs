@@ -16,7 +16,7 @@ use crate::actors::shared::{now_epoch_s, NodeShared};
 use crate::agent::ocf::{OcfAction, OcfOutcome, OcfRc, OcfRequest};
 use crate::agent::run_resource;
 use crate::model::cib::alerts::AlertEvent;
-use crate::model::cib::operation::{OpOutcome, OpSpec, OpStatus};
+use crate::model::cib::operation::{OpKind, OpOutcome, OpSpec, OpStatus};
 use crate::model::cib::store;
 use std::sync::Arc;
 
@@ -121,15 +121,11 @@ async fn stop_monitors(shared: &NodeShared, resource: &str) {
 /// Runs one operation to its end (the recurring part is started here too).
 pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     let call_id = shared.next_call_id();
-    let kind = OpKind::parse(&op.operation);
     if op.agent.is_remote_connection() {
-        if matches!(kind, Some(OpKind::Cancel | OpKind::Delete)) {
+        if matches!(op.operation, OpKind::Cancel | OpKind::Delete) {
             shared.remote_links.forget_monitor(&op.resource);
         }
-        if !matches!(
-            kind,
-            Some(OpKind::Cancel | OpKind::Delete | OpKind::ClearFailcount)
-        ) {
+        if !op.operation.is_bookkeeping() {
             return crate::actors::remote::link::connection_op(&shared, &op, call_id).await;
         }
     }
@@ -147,11 +143,11 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
         ended_epoch_s: now_epoch_s(),
         call_id,
     };
-    if executor_bookkeeping(&shared, &op, kind).await {
+    if executor_bookkeeping(&shared, &op).await {
         return at_once(OcfRc::Success, OpStatus::Done, String::new());
     }
-    let action = kind.and_then(OpKind::agent_action);
-    let is_device = op.agent.class == "stonith";
+    let action = OcfAction::for_operation(&op.operation);
+    let is_device = op.agent.is_fence_device();
     if is_device {
         if let Some(outcome) = fence_device_bookkeeping(&shared, &op, action) {
             return at_once(outcome, OpStatus::Done, String::new());
@@ -216,10 +212,10 @@ async fn run_agent(
 }
 
 /// Operations on the executor's bookkeeping, not the agent's; true when
-/// `kind` was one (done, nothing to run).
-async fn executor_bookkeeping(shared: &NodeShared, op: &OpSpec, kind: Option<OpKind>) -> bool {
-    match kind {
-        Some(OpKind::Cancel) => {
+/// `op` was one (done, nothing to run).
+async fn executor_bookkeeping(shared: &NodeShared, op: &OpSpec) -> bool {
+    match op.operation {
+        OpKind::Cancel => {
             shared
                 .recurring
                 .lock()
@@ -229,45 +225,13 @@ async fn executor_bookkeeping(shared: &NodeShared, op: &OpSpec, kind: Option<OpK
             shared.forget_recurring_one(&op.resource, op.interval_ms);
             true
         }
-        Some(OpKind::Delete) => {
+        OpKind::Delete => {
             stop_monitors(shared, &op.resource).await;
             true
         }
-        Some(OpKind::ClearFailcount) => true,
-        Some(OpKind::Agent(_)) | None => false,
-    }
-}
-
-/// What an operation asks of the executor, parsed once from its name (the
-/// scheduler's `operation`): an agent action, or the executor's own
-/// bookkeeping, which runs no agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpKind {
-    /// start, stop, monitor, promote, demote, notify, migrate_to, ...
-    Agent(OcfAction),
-    /// Stop a recurring monitor.
-    Cancel,
-    /// Forget a resource here (a cleanup): its monitors stop.
-    Delete,
-    /// Nothing to do on the node: the fail count lives in the CIB.
-    ClearFailcount,
-}
-
-impl OpKind {
-    pub fn parse(name: &str) -> Option<OpKind> {
-        Some(match name {
-            "cancel" => OpKind::Cancel,
-            "delete" => OpKind::Delete,
-            "clear_failcount" => OpKind::ClearFailcount,
-            _ => OpKind::Agent(OcfAction::parse(name)?),
-        })
-    }
-
-    pub fn agent_action(self) -> Option<OcfAction> {
-        match self {
-            OpKind::Agent(action) => Some(action),
-            OpKind::Cancel | OpKind::Delete | OpKind::ClearFailcount => None,
-        }
+        OpKind::ClearFailcount => true,
+        // Everything else is for an agent to run (or refuse).
+        _ => false,
     }
 }
 
@@ -277,10 +241,7 @@ impl OpKind {
 /// succeeds: what cannot run here is not running here, and a failed stop
 /// would call for fencing a healthy node.
 pub fn not_installed(op: &OpSpec, call_id: u64, note: String) -> OpOutcome {
-    let harmless = matches!(
-        OpKind::parse(&op.operation),
-        Some(OpKind::Agent(OcfAction::Stop | OcfAction::Demote) | OpKind::Cancel)
-    );
+    let harmless = matches!(op.operation, OpKind::Stop | OpKind::Demote | OpKind::Cancel);
     let output = format!("not installed: {note}");
     OpOutcome {
         rc: if harmless {
@@ -423,14 +384,11 @@ impl NodeShared {
             store::record_op(&mut history, &self.node, op, outcome, transition_key);
         }
         // The executor's own bookkeeping is no resource event.
-        if !matches!(
-            op.operation.as_str(),
-            "cancel" | "delete" | "clear_failcount"
-        ) {
+        if !op.operation.is_bookkeeping() {
             self.raise_alert(AlertEvent::Resource {
                 node: self.node.clone(),
                 resource: op.resource.clone(),
-                task: op.operation.clone(),
+                task: op.operation.to_string(),
                 interval_ms: op.interval_ms,
                 target_rc: op.expected_rc(),
                 status: outcome.status.code(),

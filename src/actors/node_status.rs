@@ -22,7 +22,11 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
                     view.members.contains(&n.name)
                 },
                 remote: n.remote,
-                attributes: crate::scheduler::status::node_attributes(&cib, &n.name),
+                attributes: crate::scheduler::status::node_attributes(
+                    &cib,
+                    &n.name,
+                    crate::actors::shared::now_epoch_s(),
+                ),
                 name: n.name,
                 standby: n.standby,
                 maintenance: n.maintenance,

@@ -212,14 +212,6 @@ fn set_nv(element: &mut Element, tag: &str, name: &str, value: Option<&str>) {
     }
 }
 
-fn get_nv<'a>(element: &'a Element, tag: &'a str, name: &str) -> Option<&'a str> {
-    element
-        .children_named(tag)
-        .flat_map(|s| s.children_named("nvpair"))
-        .find(|nv| nv.attr("name") == Some(name))
-        .and_then(|nv| nv.attr("value"))
-}
-
 /// `key=value` (an empty value means "remove").
 fn split_pair(token: &str) -> Result<(String, String)> {
     match token.split_once('=') {

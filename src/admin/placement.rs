@@ -57,26 +57,55 @@ pub fn resource_move(
     lifetime: Option<&str>,
     now_epoch_s: i64,
 ) -> Result<Edit> {
-    let resource = need_resource(cib, id)?;
-    let rsc = resource.id().unwrap_or(id).to_string();
-    known_node(cib, node)?;
-    let until = until(lifetime, now_epoch_s)?;
-    let cid = format!("cli-prefer-{rsc}");
-    let mut edit = Edit::new();
-    let note = match &until {
-        Some(end) => format!("; it expires at {end}"),
-        None => format!("; it stays until `systole resource clear {rsc}`"),
-    };
-    edit.push(
-        CibChange::Upsert {
-            section: "constraints".into(),
-            element: cli_location(&cid, &rsc, node, "INFINITY", until.as_deref()),
-        },
-        format!(
-            "moving {rsc} to {node}: added location constraint {cid} (INFINITY on {node}){note}"
-        ),
-    );
-    Ok(edit)
+    let placed = CliLocation::new(cib, id, node, lifetime, now_epoch_s)?;
+    let (rsc, cid) = (&placed.rsc, format!("cli-prefer-{}", placed.rsc));
+    let said =
+        format!("moving {rsc} to {node}: added location constraint {cid} (INFINITY on {node})");
+    Ok(placed.edit(&cid, "INFINITY", said))
+}
+
+/// What `resource move` and `resource ban` write: a `cli-` location
+/// constraint on a known resource and node, expiring after `lifetime`.
+struct CliLocation {
+    rsc: String,
+    node: String,
+    until: Option<String>,
+}
+
+impl CliLocation {
+    fn new(
+        cib: &Element,
+        id: &str,
+        node: &str,
+        lifetime: Option<&str>,
+        now_epoch_s: i64,
+    ) -> Result<CliLocation> {
+        let resource = need_resource(cib, id)?;
+        known_node(cib, node)?;
+        Ok(CliLocation {
+            rsc: resource.id().unwrap_or(id).to_string(),
+            node: node.to_string(),
+            until: until(lifetime, now_epoch_s)?,
+        })
+    }
+
+    /// The constraint `cid` with `score`; `said` and when it ends, for the
+    /// operator.
+    fn edit(&self, cid: &str, score: &str, said: String) -> Edit {
+        let note = match &self.until {
+            Some(end) => format!("; it expires at {end}"),
+            None => format!("; it stays until `systole resource clear {}`", self.rsc),
+        };
+        let mut edit = Edit::new();
+        edit.push(
+            CibChange::Upsert {
+                section: "constraints".into(),
+                element: cli_location(cid, &self.rsc, &self.node, score, self.until.as_deref()),
+            },
+            format!("{said}{note}"),
+        );
+        edit
+    }
 }
 
 /// Where resource `id` (or anything inside it) is active, from the CIB's
@@ -138,24 +167,11 @@ pub fn resource_ban(
     lifetime: Option<&str>,
     now_epoch_s: i64,
 ) -> Result<Edit> {
-    let resource = need_resource(cib, id)?;
-    let rsc = resource.id().unwrap_or(id).to_string();
-    known_node(cib, node)?;
-    let until = until(lifetime, now_epoch_s)?;
+    let placed = CliLocation::new(cib, id, node, lifetime, now_epoch_s)?;
+    let rsc = &placed.rsc;
     let cid = format!("cli-ban-{rsc}-on-{node}");
-    let note = match &until {
-        Some(end) => format!("; it expires at {end}"),
-        None => format!("; it stays until `systole resource clear {rsc}`"),
-    };
-    let mut edit = Edit::new();
-    edit.push(
-        CibChange::Upsert {
-            section: "constraints".into(),
-            element: cli_location(&cid, &rsc, node, "-INFINITY", until.as_deref()),
-        },
-        format!("banned {rsc} from {node}: added location constraint {cid} (-INFINITY){note}"),
-    );
-    Ok(edit)
+    let said = format!("banned {rsc} from {node}: added location constraint {cid} (-INFINITY)");
+    Ok(placed.edit(&cid, "-INFINITY", said))
 }
 
 /// `resource clear ID [NODE]`: removes the cli-prefer/cli-ban constraints

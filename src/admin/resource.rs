@@ -54,7 +54,7 @@ fn new_primitive(
     let mut ops = args.ops.clone();
     let mut notes = Vec::new();
     if !ops.iter().any(|o| o.name == "monitor") {
-        let interval = if agent.class == "stonith" {
+        let interval = if agent.is_fence_device() {
             "60s"
         } else {
             "10s"

@@ -19,28 +19,39 @@ fn placements(cib: &Element) -> std::collections::BTreeMap<String, Vec<String>> 
     map
 }
 
-fn describe_resource(
-    e: &Element,
-    depth: usize,
-    out: &mut String,
-    placed: &std::collections::BTreeMap<String, Vec<String>>,
-) {
-    let meta = |name| get_nv(e, "meta_attributes", name);
+/// What `resource list` shows of the CIB besides the tree.
+struct Listing<'a> {
+    cib: &'a Element,
+    now_epoch_s: i64,
+    placed: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+/// A resource's flags as the scheduler reads its meta attributes (rules,
+/// `no`/`off` as false, the rsc_defaults under its own).
+fn flags_of(e: &Element, listing: &Listing<'_>) -> String {
+    let meta = crate::model::cib::ResourceMeta::read(listing.cib, e, listing.now_epoch_s);
     let mut flags = Vec::new();
-    if meta("target-role").is_some_and(|v| v.eq_ignore_ascii_case("Stopped")) {
+    if meta
+        .get("target-role")
+        .is_some_and(|v| v.eq_ignore_ascii_case("Stopped"))
+    {
         flags.push("disabled");
     }
-    if meta("is-managed").is_some_and(|v| v == "false") {
+    if !meta.flag("is-managed", true) {
         flags.push("unmanaged");
     }
-    if e.name == "master" || e.name == "clone" && meta("promotable").is_some_and(|v| v == "true") {
+    if e.name == "master" || e.name == "clone" && meta.flag("promotable", false) {
         flags.push("promotable");
     }
-    let flags = if flags.is_empty() {
+    if flags.is_empty() {
         String::new()
     } else {
         format!(" [{}]", flags.join(", "))
-    };
+    }
+}
+
+fn describe_resource(e: &Element, depth: usize, out: &mut String, listing: &Listing<'_>) {
+    let flags = flags_of(e, listing);
     let id = e.id().unwrap_or("?");
     match e.name.as_str() {
         "primitive" => {
@@ -57,7 +68,7 @@ fn describe_resource(
                     e.attr("type").unwrap_or("?")
                 ),
             };
-            let running = match placed.get(id) {
+            let running = match listing.placed.get(id) {
                 Some(on) if !on.is_empty() => format!(": {}", on.join(", ")),
                 Some(_) => ": Stopped".to_string(),
                 None => String::new(),
@@ -74,24 +85,29 @@ fn describe_resource(
                 .iter()
                 .filter(|c| RESOURCE_TAGS.contains(&c.name.as_str()))
             {
-                describe_resource(child, depth + 1, out, placed);
+                describe_resource(child, depth + 1, out, listing);
             }
         }
     }
 }
 
 /// `resource list`: the configured resources as a tree, each primitive
-/// with where it runs when the CIB has status.
-pub fn resource_list(cib: &Element) -> String {
+/// with where it runs when the CIB has status; rules in meta attributes
+/// are read at `now_epoch_s`.
+pub fn resource_list(cib: &Element, now_epoch_s: i64) -> String {
     let mut out = String::new();
-    let placed = placements(cib);
+    let listing = Listing {
+        cib,
+        now_epoch_s,
+        placed: placements(cib),
+    };
     if let Some(resources) = configuration(cib).and_then(|c| c.child("resources")) {
         for e in resources
             .children
             .iter()
             .filter(|c| RESOURCE_TAGS.contains(&c.name.as_str()))
         {
-            describe_resource(e, 0, &mut out, &placed);
+            describe_resource(e, 0, &mut out, &listing);
         }
     }
     if out.is_empty() {

@@ -5,6 +5,16 @@ fn words(text: &str) -> Vec<String> {
     text.split_whitespace().map(String::from).collect()
 }
 
+/// The raw value written in a set (what an edit put there), not what the
+/// scheduler reads from it.
+fn get_nv<'a>(element: &'a Element, tag: &'a str, name: &str) -> Option<&'a str> {
+    element
+        .children_named(tag)
+        .flat_map(|s| s.children_named("nvpair"))
+        .find(|nv| nv.attr("name") == Some(name))
+        .and_then(|nv| nv.attr("value"))
+}
+
 fn cluster() -> Element {
     let mut cib = empty_cib();
     for node in ["node1", "node2", "node3"] {
@@ -141,7 +151,7 @@ fn create_into_group_clone_promotable_and_disabled() {
         Some("Stopped")
     );
     assert!(resource_create(&cib, &words("z ocf:heartbeat:Dummy --group web clone")).is_err());
-    let list = resource_list(&cib);
+    let list = resource_list(&cib, 0);
     assert!(
         list.contains("* group g1:\n  * fs\t(ocf:heartbeat:Dummy)"),
         "{list}"
@@ -237,10 +247,76 @@ fn enable_disable_manage_unmanage() {
         Some("100")
     );
     run!(cib, resource_unmanage(&cib, "web"));
-    assert!(resource_list(&cib).contains("web\t(ocf:heartbeat:Dummy) [unmanaged]"));
+    assert!(resource_list(&cib, 0).contains("web\t(ocf:heartbeat:Dummy) [unmanaged]"));
     run!(cib, resource_manage(&cib, "web"));
-    assert!(!resource_list(&cib).contains("unmanaged"));
+    assert!(!resource_list(&cib, 0).contains("unmanaged"));
     assert!(resource_disable(&cib, "nope").is_err());
+}
+
+/// `resource list` reads meta attributes as the scheduler does: it used to
+/// compare the text with "false", so `is-managed=no` (which the scheduler
+/// reads as unmanaged) showed as managed, and a set whose rule had expired
+/// still counted.
+#[test]
+fn the_resource_list_reads_meta_attributes_as_the_scheduler_does() {
+    let mut cib = with_web();
+    let pair = |id: &str, name: &str, value: &str| {
+        Element::new("nvpair")
+            .with_attr("id", id)
+            .with_attr("name", name)
+            .with_attr("value", value)
+    };
+    let web = cib.find_by_id_mut(Some("primitive"), "web").unwrap();
+    web.children.push(
+        Element::new("meta_attributes")
+            .with_attr("id", "web-unmanaged")
+            .with_child(pair("web-im", "is-managed", "no")),
+    );
+    let mut expired = Element::new("meta_attributes")
+        .with_attr("id", "web-old")
+        .with_attr("score", "10")
+        .with_child(pair("web-old-tr", "target-role", "Stopped"));
+    expired.children.insert(
+        0,
+        Element::new("rule")
+            .with_attr("id", "web-old-rule")
+            .with_child(
+                Element::new("date_expression")
+                    .with_attr("id", "web-old-date")
+                    .with_attr("operation", "lt")
+                    .with_attr("end", "2001-01-01"),
+            ),
+    );
+    web.children.push(expired);
+    let now_epoch_s = 1_800_000_000;
+    let list = resource_list(&cib, now_epoch_s);
+    assert!(
+        list.contains("web\t(ocf:heartbeat:Dummy) [unmanaged]"),
+        "{list}"
+    );
+    let model = crate::model::cib::Cib::from_xml(&cib, now_epoch_s).unwrap();
+    let web = model.resources.iter().find(|r| r.id == "web").unwrap();
+    assert_eq!(web.meta.get("is-managed").map(String::as_str), Some("no"));
+    assert_eq!(
+        web.meta.get("target-role"),
+        None,
+        "the expired set is skipped"
+    );
+    // The resource defaults count too, as for the scheduler.
+    let mut cib = with_web();
+    let configuration = cib.child_mut("configuration").unwrap();
+    configuration.children.push(
+        Element::new("rsc_defaults").with_child(
+            Element::new("meta_attributes")
+                .with_attr("id", "rd")
+                .with_child(pair("rd-im", "is-managed", "off")),
+        ),
+    );
+    let list = resource_list(&cib, now_epoch_s);
+    assert!(
+        list.contains("db\t(ocf:heartbeat:Dummy) [unmanaged]"),
+        "{list}"
+    );
 }
 
 #[test]
@@ -335,7 +411,7 @@ fn groups_and_clones_restructure() {
     );
     assert!(cib.find_by_id(Some("clone"), "web-clone").is_some());
     run!(cib, resource_clone(&cib, "db", true, &[]));
-    assert!(resource_list(&cib).contains("clone db-clone [promotable]"));
+    assert!(resource_list(&cib, 0).contains("clone db-clone [promotable]"));
     assert!(resource_clone(&cib, "web", false, &[]).is_err());
     assert!(group_add(&cib, "g", &words("web")).is_err());
 }
@@ -599,7 +675,7 @@ fn avoids_scores_and_old_master_resources() {
             summary: vec![],
         })
     );
-    assert!(resource_list(&cib).contains("* master ms [promotable]:"));
+    assert!(resource_list(&cib, 0).contains("* master ms [promotable]:"));
     run!(cib, resource_disable(&cib, "ms"));
     let said = run!(cib, resource_delete(&cib, "m"));
     assert!(said[0].contains("empty master ms"), "{said:?}");
@@ -607,35 +683,16 @@ fn avoids_scores_and_old_master_resources() {
 
 #[test]
 fn move_without_a_node_bans_the_current_one() {
-    use crate::model::cib::operation::{AgentSpec, OpOutcome, OpSpec, OpStatus};
+    use crate::model::cib::operation::{AgentSpec, OpKind, OpOutcome, OpSpec};
     let mut cib = with_web();
     let error = resource_move_away(&cib, "web", None, 0).unwrap_err();
     assert!(error.0.contains("not running anywhere"), "{error}");
-    let start = OpSpec {
-        resource: "web".into(),
-        agent: AgentSpec {
-            class: "ocf".into(),
-            provider: Some("heartbeat".into()),
-            kind: "Dummy".into(),
-        },
-        operation: "start".into(),
-        interval_ms: 0,
-        timeout_ms: 20_000,
-        params: Default::default(),
-        meta: Default::default(),
-    };
-    let done = OpOutcome {
-        rc: 0,
-        status: OpStatus::Done,
-        output: String::new(),
-        exec_ms: 1,
-        ended_epoch_s: 1,
-        call_id: 1,
-        exit_reason: String::new(),
-    };
+    let dummy = AgentSpec::parse("ocf:heartbeat:Dummy").unwrap();
+    let start = OpSpec::new("web", dummy, OpKind::Start);
+    let done = OpOutcome::completed(0, 1, 1);
     crate::model::cib::store::record_op(&mut cib, "node1", &start, &done, "0:0:0:x");
     assert_eq!(active_nodes(&cib, "web").unwrap(), ["node1"]);
-    let list = resource_list(&cib);
+    let list = resource_list(&cib, 0);
     assert!(
         list.contains("* web\t(ocf:heartbeat:Dummy): Started node1\n"),
         "{list}"

@@ -180,7 +180,7 @@ pub async fn describe(config: Arc<AgentConfig>, spec: &str) -> Result<AgentMetad
     {
         // Built in: the executor itself carries out a connection's actions.
         REMOTE_CONNECTION_METADATA.to_string()
-    } else if agent.class == "stonith" {
+    } else if agent.is_fence_device() {
         let request = FenceRequest::new(config, &agent.kind, FenceAction::Metadata)
             .with_timeout_ms(METADATA_TIMEOUT_MS);
         let outcome = run_fence(&request).await;
@@ -205,7 +205,7 @@ pub async fn describe(config: Arc<AgentConfig>, spec: &str) -> Result<AgentMetad
         outcome.stdout.text
     };
     let mut meta = metadata::parse(spec, &xml)?;
-    if agent.class == "stonith" {
+    if agent.is_fence_device() {
         add_fencer_parameters(&mut meta);
     }
     Ok(meta)

@@ -116,6 +116,13 @@ impl OcfAction {
     pub fn parse(name: &str) -> Option<OcfAction> {
         OcfAction::ALL.into_iter().find(|a| a.as_str() == name)
     }
+
+    /// The agent action an operation runs: none for the executor's
+    /// bookkeeping (cancel, delete, clear_failcount) nor for an action this
+    /// executor does not run (`reload-agent`, an agent's own).
+    pub fn for_operation(kind: &crate::model::cib::operation::OpKind) -> Option<OcfAction> {
+        OcfAction::parse(kind.as_str())
+    }
 }
 
 impl fmt::Display for OcfAction {

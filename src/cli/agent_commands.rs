@@ -16,27 +16,29 @@ pub fn crm_attribute(target: &Target, args: &[String]) -> anyhow::Result<i32> {
         .map_err(|e| anyhow::anyhow!("crm_attribute: {e}"))?;
     if request.action == Action::Query {
         let cib = live_cib(target)?;
-        return Ok(match query(&cib, &request) {
-            Some(value) if request.quiet => {
-                println!("{value}");
-                0
-            }
-            Some(value) => {
-                println!(
-                    "scope={} name={} value={value}",
-                    if request.transient { "status" } else { "nodes" },
-                    request.name
-                );
-                0
-            }
-            None => {
-                eprintln!(
-                    "crm_attribute: no attribute {} on {}",
-                    request.name, request.node
-                );
-                6
-            }
-        });
+        return Ok(
+            match query(&cib, &request, crate::cli::target::now_epoch_s()) {
+                Some(value) if request.quiet => {
+                    println!("{value}");
+                    0
+                }
+                Some(value) => {
+                    println!(
+                        "scope={} name={} value={value}",
+                        if request.transient { "status" } else { "nodes" },
+                        request.name
+                    );
+                    0
+                }
+                None => {
+                    eprintln!(
+                        "crm_attribute: no attribute {} on {}",
+                        request.name, request.node
+                    );
+                    6
+                }
+            },
+        );
     }
     let change = request.change().expect("not a query");
     ask_done(target, ControlRequest::CibModify { change })?;

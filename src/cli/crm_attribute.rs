@@ -155,8 +155,13 @@ impl Options {
     }
 }
 
-/// Reads an attribute from a CIB (for `-G`).
-pub fn query(cib: &crate::model::cib::xml::Element, request: &AttributeRequest) -> Option<String> {
+/// Reads an attribute from a CIB (for `-G`), as the scheduler reads it:
+/// rule-guarded sets at `now_epoch_s`.
+pub fn query(
+    cib: &crate::model::cib::xml::Element,
+    request: &AttributeRequest,
+    now_epoch_s: i64,
+) -> Option<String> {
     let holder = if request.transient {
         cib.child("status")?
             .children_named("node_state")
@@ -168,12 +173,7 @@ pub fn query(cib: &crate::model::cib::xml::Element, request: &AttributeRequest) 
             .children_named("node")
             .find(|n| n.attr("uname") == Some(request.node.as_str()))?
     };
-    holder
-        .children_named("instance_attributes")
-        .flat_map(|set| set.children_named("nvpair"))
-        .find(|nv| nv.attr("name") == Some(request.name.as_str()))
-        .and_then(|nv| nv.attr("value"))
-        .map(str::to_string)
+    crate::model::cib::nvpairs::instance_attributes(cib, holder, now_epoch_s).remove(&request.name)
 }
 
 #[cfg(test)]
@@ -236,6 +236,6 @@ mod tests {
         let request = parse(&args("-p -l reboot -v 7"), &env).unwrap();
         crate::model::cib::store::apply_change(&mut cib, &request.change().unwrap()).unwrap();
         let query_request = parse(&args("-p -l reboot -G"), &env).unwrap();
-        assert_eq!(query(&cib, &query_request), Some("7".into()));
+        assert_eq!(query(&cib, &query_request, 0), Some("7".into()));
     }
 }

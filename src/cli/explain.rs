@@ -7,6 +7,7 @@
 //! constraints, stickiness, failures).
 
 use crate::model::cib::xml::Element;
+use crate::model::cib::ResourceMeta;
 use crate::scheduler;
 use std::fmt::Write;
 
@@ -37,20 +38,14 @@ fn score_words(score: i64) -> String {
     crate::model::cib::score::format(score)
 }
 
-/// Meta attribute `name` of the resource, else from rsc_defaults.
-fn meta(cib: &Element, resource: &Element, name: &str) -> Option<(String, &'static str)> {
-    let from_set = |e: &Element| {
-        e.children_named("meta_attributes")
-            .flat_map(|set| set.children_named("nvpair"))
-            .find(|nv| nv.attr("name") == Some(name))
-            .and_then(|nv| nv.attr("value"))
-            .map(str::to_string)
-    };
-    if let Some(value) = from_set(resource) {
-        return Some((value, "its own meta attribute"));
+/// Meta attribute `name` of the resource as the scheduler reads it, and
+/// whence: its own sets, else the rsc_defaults.
+fn meta(meta: &ResourceMeta, name: &str) -> Option<(String, &'static str)> {
+    match (meta.own.get(name), meta.defaults.get(name)) {
+        (Some(value), _) => Some((value.clone(), "its own meta attribute")),
+        (None, Some(value)) => Some((value.clone(), "rsc_defaults")),
+        (None, None) => None,
     }
-    let defaults = cib.child("configuration")?.child("rsc_defaults")?;
-    from_set(defaults).map(|v| (v, "rsc_defaults"))
 }
 
 /// Constraints naming `id` (directly or in a resource set), in words.
@@ -164,7 +159,8 @@ pub fn explain(cib: &Element, id: &str, now_epoch_s: i64) -> Result<String, Expl
     for &r in &indices {
         explain_placement(&mut out, &outcome, r, id);
     }
-    explain_configuration(&mut out, cib, element, id);
+    let resource_meta = ResourceMeta::read(cib, element, now_epoch_s);
+    explain_configuration(&mut out, cib, &resource_meta, id);
     Ok(out)
 }
 
@@ -239,7 +235,7 @@ fn explain_placement(out: &mut String, outcome: &scheduler::Outcome, r: usize, i
 
 /// The configuration that pulls the resource: constraints naming it,
 /// stickiness, target-role, failures.
-fn explain_configuration(out: &mut String, cib: &Element, element: &Element, id: &str) {
+fn explain_configuration(out: &mut String, cib: &Element, resource_meta: &ResourceMeta, id: &str) {
     let constraint_lines = constraints(cib, id);
     let _ = writeln!(out, "  constraints:");
     if constraint_lines.is_empty() {
@@ -248,7 +244,7 @@ fn explain_configuration(out: &mut String, cib: &Element, element: &Element, id:
     for line in constraint_lines {
         let _ = writeln!(out, "    {line}");
     }
-    match meta(cib, element, "resource-stickiness") {
+    match meta(resource_meta, "resource-stickiness") {
         Some((value, from)) => {
             let _ = writeln!(
                 out,
@@ -262,12 +258,12 @@ fn explain_configuration(out: &mut String, cib: &Element, element: &Element, id:
             );
         }
     }
-    if let Some((value, from)) = meta(cib, element, "target-role") {
+    if let Some((value, from)) = meta(resource_meta, "target-role") {
         let _ = writeln!(out, "  target-role: {value} (from {from})");
     }
     let failure_lines = failures(cib, id);
     if !failure_lines.is_empty() {
-        let threshold = meta(cib, element, "migration-threshold")
+        let threshold = meta(resource_meta, "migration-threshold")
             .map(|(v, _)| v)
             .unwrap_or_else(|| "INFINITY".into());
         let _ = writeln!(out, "  failures (migration-threshold {threshold}):");

@@ -24,7 +24,10 @@ pub fn command(target: &Target, action: ResourceAction) -> anyhow::Result<i32> {
         ResourceAction::Agents { filter } => agents(target, filter),
         ResourceAction::Describe { agent } => describe(target, agent),
         ResourceAction::List => {
-            print!("{}", admin::resource_list(&current_cib(target)?));
+            print!(
+                "{}",
+                admin::resource_list(&current_cib(target)?, now_epoch_s())
+            );
             Ok(0)
         }
         ResourceAction::Show { id } => {

@@ -4,7 +4,7 @@
 use super::check::{Checker, Observation};
 use super::{CONTROLLER_TICK_MS, EPOCH_S, HEARTBEAT_TIMEOUT_MS, RAFT_TICK_MS};
 use crate::model::cib::change::{CibChange, StatusChange};
-use crate::model::cib::operation::{OpOutcome, OpSpec, OpStatus};
+use crate::model::cib::operation::{OpKind, OpOutcome, OpSpec, OpStatus};
 use crate::model::cib::store;
 use crate::model::cib::xml::Element;
 use crate::model::control::consensus::{decode_message, Consensus, ConsensusConfig};
@@ -513,17 +513,18 @@ impl SimNode {
             local_term,
         });
         let running = self.running.contains(&op.resource);
-        let rc = match op.operation.as_str() {
-            "start" => {
+        let rc = match op.operation {
+            OpKind::Start => {
                 self.running.insert(op.resource.clone());
                 0
             }
-            "stop" => {
+            OpKind::Stop => {
                 self.running.remove(&op.resource);
                 0
             }
-            "monitor" if running => 0,
-            "monitor" => 7,
+            OpKind::Monitor if running => 0,
+            OpKind::Monitor => 7,
+            // The simulated agent does what it is asked and says so.
             _ => 0,
         };
         self.call_id += 1;

@@ -7,6 +7,7 @@
 use crate::actors::control_socket::StatusReport;
 use crate::actors::tree::TreeNode;
 use crate::model::cib::xml::Element;
+use crate::model::cib::ResourceMeta;
 use crate::model::control::histogram::Histogram;
 use crate::model::control::histogram::Timings;
 use std::fmt::Write as _;
@@ -36,11 +37,12 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
-fn nvpair<'a>(set: Option<&'a Element>, name: &str) -> Option<&'a str> {
-    set?.children
-        .iter()
-        .find(|p| p.attr("name") == Some(name))
-        .and_then(|p| p.attr("value"))
+/// A resource's meta attributes as the scheduler reads them (rules at the
+/// time of the report).
+fn resource_meta(cib: &Element, resource: &str, now_epoch_s: i64) -> ResourceMeta {
+    crate::admin::find_resource(cib, resource)
+        .map(|r| ResourceMeta::read(cib, r, now_epoch_s))
+        .unwrap_or_default()
 }
 
 fn configuration<'a>(cib: &'a Element, section: &str) -> Option<&'a Element> {
@@ -49,25 +51,13 @@ fn configuration<'a>(cib: &'a Element, section: &str) -> Option<&'a Element> {
 
 /// A resource's migration-threshold: its meta attribute, else the
 /// resource defaults, else INFINITY (Pacemaker's default).
-fn migration_threshold(cib: &Element, resource: &str) -> i64 {
-    let own = crate::admin::find_resource(cib, resource)
-        .and_then(|r| nvpair(r.child("meta_attributes"), "migration-threshold"));
-    let default = configuration(cib, "rsc_defaults")
-        .and_then(|d| nvpair(d.child("meta_attributes"), "migration-threshold"));
-    own.or(default)
+fn migration_threshold(meta: &ResourceMeta) -> i64 {
+    meta.get("migration-threshold")
         .map(|v| match v.trim().to_ascii_uppercase().as_str() {
             "INFINITY" | "+INFINITY" => INFINITY,
             other => other.parse().unwrap_or(INFINITY),
         })
         .unwrap_or(INFINITY)
-}
-
-fn cluster_property(cib: &Element, name: &str) -> Option<String> {
-    nvpair(
-        configuration(cib, "crm_config")?.child("cluster_property_set"),
-        name,
-    )
-    .map(String::from)
 }
 
 fn score(text: &str) -> i64 {
@@ -159,9 +149,8 @@ fn pacemaker_resources(out: &mut String, status: &StatusReport, cib: &Element) {
             (Some(_), Some(p)) => (p, ""),
             _ => ("", ""),
         };
-        let managed = crate::admin::find_resource(cib, &r.id)
-            .and_then(|e| nvpair(e.child("meta_attributes"), "is-managed"))
-            .is_none_or(|v| v != "false");
+        let meta = resource_meta(cib, &r.id, status.updated_epoch_s);
+        let managed = meta.flag("is-managed", true);
         let nodes: Vec<&str> = match r.nodes.is_empty() {
             true => vec![""],
             false => r.nodes.iter().map(String::as_str).collect(),
@@ -214,7 +203,7 @@ fn migration_thresholds(out: &mut String, status: &StatusReport, cib: &Element) 
         "Migration threshold per node and resource (INFINITY is 1000000).",
     );
     for r in &status.resources {
-        let threshold = migration_threshold(cib, &r.id);
+        let threshold = migration_threshold(&resource_meta(cib, &r.id, status.updated_epoch_s));
         let mut nodes: Vec<&String> = r.nodes.iter().chain(r.fail_counts.keys()).collect();
         nodes.sort();
         nodes.dedup();
@@ -271,12 +260,9 @@ fn pacemaker_config(out: &mut String, status: &StatusReport, cib: &Element) {
         "gauge",
         "Whether fencing is enabled.",
     );
-    let stonith = cluster_property(cib, "stonith-enabled").is_none_or(|v| {
-        !matches!(
-            v.to_ascii_lowercase().as_str(),
-            "false" | "0" | "no" | "off"
-        )
-    });
+    // Read as the scheduler reads it: `stonith-enabled` is the old name.
+    let stonith = crate::model::cib::properties::cluster_property(cib, "fencing-enabled")
+        .is_none_or(|v| crate::model::cib::parse_bool(&v));
     let _ = writeln!(
         out,
         "ha_cluster_pacemaker_stonith_enabled {}",
@@ -420,12 +406,15 @@ mod tests {
     use crate::actors::control_socket::{ConsensusReport, NodeReport, ResourceReport};
 
     fn scrape_text() -> String {
-        let cib = Element::parse(
+        scrape_of(
             r#"<cib><configuration><crm_config/><nodes/><resources>
             <primitive id="web" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="m"><nvpair id="m1" name="migration-threshold" value="3"/></meta_attributes></primitive>
             </resources><constraints><rsc_location id="loc-web" rsc="web" node="node2" score="INFINITY"/><rsc_order id="o" first="a" then="b"/></constraints></configuration><status/></cib>"#,
         )
-        .unwrap();
+    }
+
+    fn scrape_of(cib_xml: &str) -> String {
+        let cib = Element::parse(cib_xml).unwrap();
         let status = StatusReport {
             cluster: "c".into(),
             dc: Some("node1".into()),
@@ -460,6 +449,25 @@ mod tests {
             actors: None,
             timings: &timings,
         })
+    }
+
+    /// The exporter reads settings as the scheduler does: it used to take
+    /// the first nvpair named `is-managed` and compare it with "false",
+    /// and `stonith-enabled` only under that old name.
+    #[test]
+    fn settings_read_as_the_scheduler_reads_them() {
+        let text = scrape_of(
+            r#"<cib><configuration><crm_config><cluster_property_set id="p"><nvpair id="p1" name="fencing-enabled" value="false"/></cluster_property_set></crm_config><nodes/><resources>
+            <primitive id="web" class="ocf" provider="heartbeat" type="Dummy"><meta_attributes id="m"><nvpair id="m1" name="is-managed" value="no"/></meta_attributes></primitive>
+            </resources><rsc_defaults><meta_attributes id="rd"><nvpair id="rd1" name="migration-threshold" value="5"/></meta_attributes></rsc_defaults><constraints/></configuration><status/></cib>"#,
+        );
+        for line in [
+            "managed=\"false\"",
+            "ha_cluster_pacemaker_stonith_enabled 0",
+            "ha_cluster_pacemaker_migration_threshold{node=\"node1\",resource=\"web\"} 5",
+        ] {
+            assert!(text.contains(line), "{line} not in:\n{text}");
+        }
     }
 
     #[test]

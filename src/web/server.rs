@@ -338,6 +338,21 @@ fn need_session(app: &App, headers: &HeaderMap) -> Result<Session, Response> {
     session(app, headers).ok_or_else(|| Redirect::to("/login").into_response())
 }
 
+/// The session of a page's request, as an extractor: a request without
+/// one is sent to the login page.
+struct LoggedIn(Session);
+
+impl axum::extract::FromRequestParts<Shared> for LoggedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Shared,
+    ) -> Result<LoggedIn, Response> {
+        need_session(app, &parts.headers).map(LoggedIn)
+    }
+}
+
 /// An admin session with the right token, or the refusal.
 fn need_admin(app: &App, headers: &HeaderMap, csrf: &str) -> Result<Session, Response> {
     let s = need_session(app, headers)?;
@@ -396,13 +411,9 @@ fn back(to: &str, message: &str, ok: bool) -> Response {
 
 async fn status_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    LoggedIn(s): LoggedIn,
     Query(n): Query<Notice>,
 ) -> Response {
-    let s = match need_session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let content = match status(&app).await {
         Ok(report) => pages::status_fragment(&report, &s),
         Err(error) => pages::notice(&format!("cannot reach the cluster: {error}"), false),
@@ -415,11 +426,7 @@ async fn status_page(
     html(pages::page("Status", "Status", Some(&s), &body))
 }
 
-async fn transitions_page(State(app): State<Shared>, headers: HeaderMap) -> Response {
-    let s = match need_session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+async fn transitions_page(State(app): State<Shared>, LoggedIn(s): LoggedIn) -> Response {
     let report = status(&app).await.ok();
     let content = match history(&app, report.as_ref()).await {
         Ok((node, transitions)) => pages::transitions_fragment(&transitions, &node),
@@ -434,13 +441,9 @@ async fn transitions_page(State(app): State<Shared>, headers: HeaderMap) -> Resp
 
 async fn transition_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    LoggedIn(s): LoggedIn,
     UrlPath(id): UrlPath<String>,
 ) -> Response {
-    let s = match need_session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let Ok(id) = id.parse::<u64>() else {
         return refusal(
             &s,
@@ -552,13 +555,9 @@ async fn action(
 
 async fn sandbox_page(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    LoggedIn(s): LoggedIn,
     Query(n): Query<Notice>,
 ) -> Response {
-    let s = match need_session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let nodes = live_cib(&app)
         .await
         .map(|c| sandbox::node_names(&c))
@@ -573,13 +572,9 @@ async fn sandbox_page(
 
 async fn sandbox_run(
     State(app): State<Shared>,
-    headers: HeaderMap,
+    LoggedIn(s): LoggedIn,
     Form(what): Form<sandbox::WhatIf>,
 ) -> Response {
-    let s = match need_session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     if !auth::same_token(&s.csrf, &what.csrf) {
         return refusal(
             &s,

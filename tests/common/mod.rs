@@ -7,13 +7,43 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use systole::actors::control_socket::StatusReport;
 use systole::actors::message::CibChange;
 use systole::cli::localcluster::LocalCluster;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_systole");
+
+/// The temporary directory of a cluster the `systole` binary runs
+/// (`systole cluster up --dir DIR`): `cluster down` on drop, before the
+/// directory is removed.
+pub struct ClusterDir {
+    dir: tempfile::TempDir,
+}
+
+impl ClusterDir {
+    pub fn new() -> ClusterDir {
+        ClusterDir {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for ClusterDir {
+    fn drop(&mut self) {
+        let _ = Command::new(BIN)
+            .args(["cluster", "down", "--dir"])
+            .arg(self.dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
 
 /// A local cluster in its own temporary directory, stopped (by
 /// `LocalCluster`'s drop) before the directory is removed.

@@ -9,7 +9,7 @@
 //! # pid_file, agents_dir, ocf_root, log_file as for a cluster node; [agents] too
 //! ```
 
-use crate::actors::config::{AgentSettings, ConfigError, AGENTS_TABLE};
+use crate::actors::config::{read_config_file, AgentSettings, ConfigError};
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -44,65 +44,36 @@ fn default_ocf_root() -> PathBuf {
 impl RemoteConfig {
     /// Reads the file and its `[agents]` table; names and the authkey checked.
     pub fn load(path: &Path) -> Result<(RemoteConfig, AgentSettings), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let syntax = |message: String| ConfigError::Syntax {
-            path: path.to_path_buf(),
-            message,
-        };
-        let mut table: toml::Table = toml::from_str(&text).map_err(|e| syntax(e.to_string()))?;
-        let agents = match table.remove(AGENTS_TABLE) {
-            Some(value) => value
-                .try_into::<AgentSettings>()
-                .map_err(|e| syntax(format!("[{AGENTS_TABLE}]: {e}")))?,
-            None => AgentSettings::default(),
-        };
-        let config: RemoteConfig = toml::Value::Table(table)
-            .try_into()
-            .map_err(|e: toml::de::Error| syntax(e.to_string()))?;
+        read_config_file(path, RemoteConfig::problems)
+    }
+
+    /// Names and the authkey, one line a problem.
+    fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         for (field, name) in [
-            ("node_name", &config.node_name),
-            ("cluster_name", &config.cluster_name),
+            ("node_name", &self.node_name),
+            ("cluster_name", &self.cluster_name),
         ] {
             if let Err(e) = crate::model::cib::names::check_node_name(name) {
                 problems.push(format!("{field}: {e}"));
             }
         }
-        if let Err(e) = crate::transport::load_authkey(&config.authkey) {
+        if let Err(e) = crate::transport::load_authkey(&self.authkey) {
             problems.push(e.to_string());
         }
-        if !problems.is_empty() {
-            return Err(ConfigError::Invalid {
-                path: path.to_path_buf(),
-                message: problems.join("\n"),
-            });
-        }
-        Ok((config, agents))
+        problems
     }
 
     /// How this daemon runs agents (as a cluster node would, minus the
     /// control socket: a remote node has none).
     pub fn agent_config(&self, settings: &AgentSettings) -> crate::agent::AgentConfig {
-        let defaults = crate::agent::AgentConfig::default();
         let agents_dir = self
             .agents_dir
             .clone()
             .unwrap_or_else(|| self.state_dir.join("agents"));
         let mut extra_env = std::collections::BTreeMap::new();
         extra_env.insert("SYSTOLE_NODE".into(), self.node_name.clone());
-        crate::agent::AgentConfig {
-            ocf_root: self.ocf_root.clone(),
-            agents_dir,
-            state_dir: settings.rsctmp_dir.clone(),
-            extra_env,
-            lsb_dir: settings.lsb_dir.clone(),
-            systemd_bus: settings.systemd_bus.clone(),
-            systemd_dropin_dir: settings.systemd_dropin_dir.clone(),
-            ..defaults
-        }
+        settings.agent_config(self.ocf_root.clone(), agents_dir, extra_env)
     }
 }
 

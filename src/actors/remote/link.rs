@@ -12,7 +12,7 @@ use super::session::{fresh_incarnation, Handshake, RemoteMsg, Session, Step};
 use super::wire::{now_ms, read_msg, spawn_writer, WireError};
 use crate::actors::message::{ActorRef, DcNote, ExecNote, ExecResult, Message};
 use crate::actors::shared::{now_epoch_s, NodeShared};
-use crate::model::cib::operation::{OpOutcome, OpSpec, OpStatus};
+use crate::model::cib::operation::{OpKind, OpOutcome, OpSpec, OpStatus};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -136,26 +136,26 @@ pub fn local_outcome(rc: i32, status: OpStatus, reason: &str, call_id: u64) -> O
 pub async fn connection_op(shared: &Arc<NodeShared>, op: &OpSpec, call_id: u64) -> OpOutcome {
     let node = op.resource.clone();
     let ok = |reason: &str| local_outcome(0, OpStatus::Done, reason, call_id);
-    match op.operation.as_str() {
-        "start" | "migrate_from" => match connect(shared, op).await {
+    match &op.operation {
+        OpKind::Start | OpKind::MigrateFrom => match connect(shared, op).await {
             Ok(()) => ok(""),
             Err(reason) => {
                 tracing::warn!(%node, %reason, "remote: connection failed");
                 local_outcome(1, OpStatus::Error, &reason, call_id)
             }
         },
-        "stop" => {
+        OpKind::Stop => {
             shared.remote_links.disconnect(&node);
             ok("")
         }
         // The link stays until the stop that follows the migration (what
         // is in flight finishes over it), but its end is no failure now:
         // the remote daemon is about to serve the new host instead.
-        "migrate_to" => {
+        OpKind::MigrateTo => {
             shared.remote_links.hand_over(&node);
             ok("")
         }
-        "monitor" => {
+        OpKind::Monitor => {
             let Some(link) = shared.remote_links.get(&node).filter(|l| l.is_alive()) else {
                 return local_outcome(7, OpStatus::Done, "", call_id);
             };
@@ -164,7 +164,7 @@ pub async fn connection_op(shared: &Arc<NodeShared>, op: &OpSpec, call_id: u64) 
             }
             ok("")
         }
-        "reload" | "reload-agent" | "meta-data" | "validate-all" => ok(""),
+        OpKind::Reload | OpKind::ReloadAgent | OpKind::MetaData | OpKind::ValidateAll => ok(""),
         other => local_outcome(
             3,
             OpStatus::NotSupported,

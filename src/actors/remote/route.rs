@@ -3,7 +3,7 @@
 //! Pure: learned from the connection's results, or read from the CIB when
 //! nothing was learned yet (a DC that just took office).
 
-use crate::model::cib::operation::{OpOutcome, OpSpec};
+use crate::model::cib::operation::{OpKind, OpOutcome, OpSpec};
 use crate::model::cib::xml::Element;
 use std::collections::HashMap;
 
@@ -20,11 +20,15 @@ impl ConnectionHosts {
             return;
         }
         let ok = outcome.succeeded_as(0);
-        match op.operation.as_str() {
-            "start" | "migrate_from" | "monitor" if ok => {
+        match op.operation {
+            OpKind::Start | OpKind::MigrateFrom | OpKind::Monitor if ok => {
                 self.hosts.insert(op.resource.clone(), node.to_string());
             }
-            "start" | "migrate_from" | "monitor" | "stop" | "migrate_to"
+            OpKind::Start
+            | OpKind::MigrateFrom
+            | OpKind::Monitor
+            | OpKind::Stop
+            | OpKind::MigrateTo
                 if self.hosts.get(&op.resource).is_some_and(|h| h == node) =>
             {
                 self.hosts.remove(&op.resource);

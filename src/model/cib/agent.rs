@@ -132,6 +132,11 @@ impl AgentSpec {
         ResourceClass::parse(&self.class)
     }
 
+    /// A fence device (class `stonith`).
+    pub fn is_fence_device(&self) -> bool {
+        self.resource_class() == Ok(ResourceClass::Stonith)
+    }
+
     /// `ocf:pacemaker:remote`: the connection to a Pacemaker Remote node.
     pub fn is_remote_connection(&self) -> bool {
         self.class == "ocf"

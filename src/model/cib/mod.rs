@@ -41,7 +41,7 @@ pub use error::ModelError;
 pub use fencing::FencingLevel;
 pub use nodes::{NodeConfig, NodeKind};
 pub use nvpairs::{nvpairs, parse_bool};
-pub use resources::{OpConfig, ResourceConfig, ResourceKind, CLONE_INSTANCES_MAX};
+pub use resources::{OpConfig, ResourceConfig, ResourceKind, ResourceMeta, CLONE_INSTANCES_MAX};
 pub use role::Role;
 pub use status::{LrmOp, LrmResource, NodeState};
 

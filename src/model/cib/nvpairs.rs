@@ -68,6 +68,22 @@ pub(super) fn nvpairs_where(
     out
 }
 
+/// The `instance_attributes` of a `node` or of a node_state's
+/// `transient_attributes`, as the model reads a node's attributes (sets by
+/// score, rules at `now_epoch_s`, `id-ref`, `#default`).
+pub fn instance_attributes(
+    root: &Element,
+    holder: &Element,
+    now_epoch_s: i64,
+) -> BTreeMap<String, String> {
+    nvpairs(
+        root,
+        holder,
+        "instance_attributes",
+        &RuleContext::at(now_epoch_s),
+    )
+}
+
 pub fn parse_bool(text: &str) -> bool {
     matches!(
         text.trim().to_ascii_lowercase().as_str(),

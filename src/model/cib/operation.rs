@@ -14,8 +14,7 @@ pub struct OpSpec {
     /// clone instances where Pacemaker uses that).
     pub resource: String,
     pub agent: AgentSpec,
-    /// start, stop, monitor, promote, demote, notify, migrate_to, ...
-    pub operation: String,
+    pub operation: OpKind,
     pub interval_ms: u64,
     pub timeout_ms: u64,
     pub params: BTreeMap<String, String>,
@@ -25,7 +24,30 @@ pub struct OpSpec {
     pub meta: BTreeMap<String, String>,
 }
 
+/// Pacemaker's operation timeout when none is configured.
+pub const DEFAULT_OP_TIMEOUT_MS: u64 = 20_000;
+
 impl OpSpec {
+    /// A one-shot `operation` of `resource`: the default timeout, no
+    /// parameters, no meta attributes (set them on what it gives).
+    pub fn new(resource: &str, agent: AgentSpec, operation: OpKind) -> OpSpec {
+        OpSpec {
+            resource: resource.to_string(),
+            agent,
+            operation,
+            interval_ms: 0,
+            timeout_ms: DEFAULT_OP_TIMEOUT_MS,
+            params: BTreeMap::new(),
+            meta: BTreeMap::new(),
+        }
+    }
+
+    /// A one-shot monitor: it asks whether the resource runs, and either
+    /// answer is information, not failure.
+    pub fn is_probe(&self) -> bool {
+        self.operation == OpKind::Monitor && self.interval_ms == 0
+    }
+
     /// Pacemaker's operation key: `RSC_OP_INTERVAL`.
     pub fn key(&self) -> String {
         format!("{}_{}_{}", self.resource, self.operation, self.interval_ms)
@@ -37,6 +59,111 @@ impl OpSpec {
             .get("op_target_rc")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0)
+    }
+}
+
+/// What an operation asks of a node: an agent action, or the executor's
+/// own bookkeeping (which runs no agent). Parsed once from the name
+/// Pacemaker gives it and written back as that name, in the CIB and on the
+/// wire alike; a name an agent defines for itself is kept as written.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OpKind {
+    Start,
+    Stop,
+    /// A recurring monitor, or a probe when the interval is 0.
+    Monitor,
+    Promote,
+    Demote,
+    Notify,
+    MigrateTo,
+    MigrateFrom,
+    Reload,
+    ReloadAgent,
+    MetaData,
+    ValidateAll,
+    /// Stop a recurring operation (the executor's bookkeeping).
+    Cancel,
+    /// Forget a resource on the node (a cleanup): its monitors stop.
+    Delete,
+    /// Nothing to run: the fail count lives in the CIB.
+    ClearFailcount,
+    /// An action only some agents advertise, by its name (never one of the
+    /// names above: [`OpKind::parse`] gives those their own variant).
+    Other(String),
+}
+
+impl OpKind {
+    /// Every named kind with the name Pacemaker writes for it.
+    const NAMED: [(OpKind, &'static str); 15] = [
+        (OpKind::Start, "start"),
+        (OpKind::Stop, "stop"),
+        (OpKind::Monitor, "monitor"),
+        (OpKind::Promote, "promote"),
+        (OpKind::Demote, "demote"),
+        (OpKind::Notify, "notify"),
+        (OpKind::MigrateTo, "migrate_to"),
+        (OpKind::MigrateFrom, "migrate_from"),
+        (OpKind::Reload, "reload"),
+        (OpKind::ReloadAgent, "reload-agent"),
+        (OpKind::MetaData, "meta-data"),
+        (OpKind::ValidateAll, "validate-all"),
+        (OpKind::Cancel, "cancel"),
+        (OpKind::Delete, "delete"),
+        (OpKind::ClearFailcount, "clear_failcount"),
+    ];
+
+    pub fn parse(name: &str) -> OpKind {
+        Self::NAMED
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(kind, _)| kind.clone())
+            .unwrap_or_else(|| OpKind::Other(name.to_string()))
+    }
+
+    /// The name as Pacemaker writes it (`migrate_to`, `meta-data`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            OpKind::Other(name) => name,
+            named => Self::NAMED
+                .iter()
+                .find(|(kind, _)| kind == named)
+                .map(|(_, name)| *name)
+                .unwrap_or_default(),
+        }
+    }
+
+    /// The executor's bookkeeping: no agent runs.
+    pub fn is_bookkeeping(&self) -> bool {
+        matches!(
+            self,
+            OpKind::Cancel | OpKind::Delete | OpKind::ClearFailcount
+        )
+    }
+}
+
+impl From<&str> for OpKind {
+    fn from(name: &str) -> OpKind {
+        OpKind::parse(name)
+    }
+}
+
+impl std::fmt::Display for OpKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// As its name: the replicated log and the wire carry the same bytes as
+/// when the operation was a string.
+impl Serialize for OpKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for OpKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<OpKind, D::Error> {
+        String::deserialize(deserializer).map(|name| OpKind::parse(&name))
     }
 }
 
@@ -178,7 +305,49 @@ pub struct OpOutcome {
 }
 
 impl OpOutcome {
+    /// An operation that ran to its end with `rc`, as executor call
+    /// `call_id` at `ended_epoch_s`; nothing printed, no time taken.
+    pub fn completed(rc: i32, call_id: u64, ended_epoch_s: i64) -> OpOutcome {
+        OpOutcome {
+            rc,
+            status: OpStatus::Done,
+            output: String::new(),
+            exec_ms: 0,
+            ended_epoch_s,
+            call_id,
+            exit_reason: String::new(),
+        }
+    }
+
     pub fn succeeded_as(&self, expected_rc: i32) -> bool {
         self.status == OpStatus::Done && self.rc == expected_rc
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operation_kinds_read_and_write_pacemakers_names() {
+        for (kind, name) in OpKind::NAMED {
+            assert_eq!(OpKind::parse(name), kind);
+            assert_eq!(kind.as_str(), name);
+            assert_eq!(kind.to_string(), name);
+        }
+        let custom = OpKind::parse("rotate-keys");
+        assert_eq!(custom, OpKind::Other("rotate-keys".into()));
+        assert_eq!(custom.to_string(), "rotate-keys");
+        assert!(OpKind::Cancel.is_bookkeeping() && !OpKind::Stop.is_bookkeeping());
+    }
+
+    #[test]
+    fn an_operation_kind_travels_as_its_name() {
+        for name in ["migrate_to", "meta-data", "reload-agent", "rotate-keys"] {
+            let kind = OpKind::parse(name);
+            let bytes = rmp_serde::to_vec(&kind).unwrap();
+            assert_eq!(bytes, rmp_serde::to_vec(name).unwrap());
+            assert_eq!(rmp_serde::from_slice::<OpKind>(&bytes).unwrap(), kind);
+        }
     }
 }

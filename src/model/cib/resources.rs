@@ -190,6 +190,64 @@ fn read_op(root: &Element, op: &Element, ctx: &RuleContext) -> Result<OpConfig, 
 /// The templates of the `resources` section, by id.
 type Templates<'a> = HashMap<&'a str, &'a Element>;
 
+/// A resource element's meta attributes as the scheduler reads them, for
+/// the tools that show one resource (admin, explain, metrics): its own and
+/// its template's sets (scores, rules at a given time, `id-ref`,
+/// `#default`, old names under their current ones), over the
+/// rsc_defaults. One reader, so a tool says what the scheduler does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ResourceMeta {
+    pub own: BTreeMap<String, String>,
+    pub defaults: BTreeMap<String, String>,
+}
+
+impl ResourceMeta {
+    pub fn read(root: &Element, resource: &Element, now_epoch_s: i64) -> ResourceMeta {
+        let ctx = RuleContext::at(now_epoch_s);
+        let template = resource.attr("template").and_then(|t| {
+            root.child("configuration")?
+                .child("resources")?
+                .children_named("template")
+                .find(|e| e.id() == Some(t))
+        });
+        let mut own = meta_pairs(root, resource, &ctx);
+        for (k, v) in template
+            .map(|t| meta_pairs(root, t, &ctx))
+            .unwrap_or_default()
+        {
+            own.entry(k).or_insert(v);
+        }
+        let defaults = root
+            .child("configuration")
+            .and_then(|c| c.child("rsc_defaults"))
+            .map(|d| meta_pairs(root, d, &ctx))
+            .unwrap_or_default();
+        ResourceMeta { own, defaults }
+    }
+
+    /// The value, its own else the default.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.own
+            .get(name)
+            .or_else(|| self.defaults.get(name))
+            .map(String::as_str)
+    }
+
+    /// A boolean setting as the scheduler reads it (`no`, `off`, `0` are
+    /// false as much as `false`); `default` when unset.
+    pub fn flag(&self, name: &str, default: bool) -> bool {
+        self.get(name).map(parse_bool).unwrap_or(default)
+    }
+}
+
+/// An element's `meta_attributes`, under the current names.
+fn meta_pairs(root: &Element, e: &Element, ctx: &RuleContext) -> BTreeMap<String, String> {
+    nvpairs(root, e, "meta_attributes", ctx)
+        .into_iter()
+        .map(|(k, v)| (normalise_meta(&k), v))
+        .collect()
+}
+
 /// Reads one resource element; `None` for an element that is no resource.
 fn read_resource(
     root: &Element,
@@ -302,6 +360,34 @@ fn read_group(
     ResourceKind::Group { children }
 }
 
+/// The first child of `e` named one of `names`; `problem` when none is.
+fn required_child<'a>(
+    e: &'a Element,
+    names: &[&str],
+    problem: &str,
+) -> Result<&'a Element, ModelError> {
+    e.children
+        .iter()
+        .find(|c| names.contains(&c.name.as_str()))
+        .ok_or_else(|| ModelError::Invalid {
+            element: e.name.clone(),
+            id: e.id().unwrap_or("").into(),
+            problem: problem.into(),
+        })
+}
+
+/// A clone's or bundle's meta attributes, and whether they make it
+/// promotable.
+fn collective_meta(
+    root: &Element,
+    e: &Element,
+    ctx: &RuleContext,
+) -> (BTreeMap<String, String>, bool) {
+    let meta = nvpairs(root, e, "meta_attributes", ctx);
+    let promotable = meta.get("promotable").is_some_and(|v| parse_bool(v));
+    (meta, promotable)
+}
+
 fn read_clone(
     root: &Element,
     e: &Element,
@@ -309,19 +395,15 @@ fn read_clone(
     ctx: &RuleContext,
     issues: &mut Vec<ConfigIssue>,
 ) -> Result<ResourceKind, ModelError> {
-    let child = e
-        .children
-        .iter()
-        .find(|c| matches!(c.name.as_str(), "primitive" | "group"))
-        .ok_or_else(|| ModelError::Invalid {
-            element: e.name.clone(),
-            id: e.id().unwrap_or("").into(),
-            problem: "has no primitive or group inside".into(),
-        })?;
+    let child = required_child(
+        e,
+        &["primitive", "group"],
+        "has no primitive or group inside",
+    )?;
     let child =
         read_resource(root, child, templates, ctx, issues)?.ok_or_else(|| missing(e, "child"))?;
-    let meta = nvpairs(root, e, "meta_attributes", ctx);
-    let promotable = e.name == "master" || meta.get("promotable").is_some_and(|v| parse_bool(v));
+    let (_, promotable) = collective_meta(root, e, ctx);
+    let promotable = e.name == "master" || promotable;
     Ok(ResourceKind::Clone {
         child: Box::new(child),
         promotable,
@@ -335,15 +417,7 @@ fn read_bundle(
     ctx: &RuleContext,
     issues: &mut Vec<ConfigIssue>,
 ) -> Result<ResourceKind, ModelError> {
-    let runtime = e
-        .children
-        .iter()
-        .find(|c| matches!(c.name.as_str(), "docker" | "podman" | "rkt"))
-        .ok_or_else(|| ModelError::Invalid {
-            element: e.name.clone(),
-            id: e.id().unwrap_or("").into(),
-            problem: "has no container runtime".into(),
-        })?;
+    let runtime = required_child(e, &["docker", "podman", "rkt"], "has no container runtime")?;
     let child = match e.child("primitive") {
         Some(p) => read_resource(root, p, templates, ctx, issues)?.map(Box::new),
         None => None,
@@ -354,8 +428,7 @@ fn read_bundle(
             .find_map(|n| el.attr(n))
             .and_then(|v| v.parse::<u32>().ok())
     };
-    let meta = nvpairs(root, e, "meta_attributes", ctx);
-    let promotable = meta.get("promotable").is_some_and(|v| parse_bool(v));
+    let (meta, promotable) = collective_meta(root, e, ctx);
     let promoted_max = num(runtime, &["promoted-max", "master-max"])
         .or_else(|| meta.get("promoted-max").and_then(|v| v.parse().ok()))
         .unwrap_or(if promotable { 1 } else { 0 });

@@ -19,6 +19,19 @@ pub struct RuleContext<'a> {
     pub op: Option<(&'a str, u64)>,
 }
 
+impl RuleContext<'static> {
+    /// Rules evaluated at a time, outside any node, resource or operation
+    /// (what the model reads configuration sets with).
+    pub fn at(now_epoch_s: i64) -> RuleContext<'static> {
+        RuleContext {
+            node_attrs: None,
+            now_epoch_s,
+            agent: None,
+            op: None,
+        }
+    }
+}
+
 /// Evaluates a `<rule>`: its expressions combined with `boolean-op` (and by
 /// default). An empty rule is true.
 pub fn eval_rule(rule: &Element, ctx: &RuleContext) -> bool {

@@ -4,7 +4,7 @@
 //! as it reads one of Pacemaker's.
 
 use crate::model::cib::change::{CibChange, StatusChange};
-use crate::model::cib::operation::{OpOutcome, OpSpec};
+use crate::model::cib::operation::{OpKind, OpOutcome, OpSpec};
 use crate::model::cib::xml::Element;
 use serde::{Deserialize, Serialize};
 
@@ -477,8 +477,7 @@ fn lrm_resource_mut<'a>(node_state: &'a mut Element, node: &str, op: &OpSpec) ->
 /// Whether an outcome is a failure the scheduler must count: a probe that
 /// finds the resource stopped or running is information, not failure.
 pub fn is_failure(op: &OpSpec, outcome: &OpOutcome) -> bool {
-    let probe = op.operation == "monitor" && op.interval_ms == 0;
-    if probe {
+    if op.is_probe() {
         return !(outcome.status == crate::model::cib::operation::OpStatus::Done
             && matches!(outcome.rc, 0 | 7 | 8));
     }
@@ -505,21 +504,21 @@ pub fn record_op(
     transition_key: &str,
 ) {
     // Operations on the record itself rather than on the resource.
-    match op.operation.as_str() {
-        "delete" => return delete_lrm_history(cib, Some(&op.resource), Some(node)),
-        "clear_failcount" => return clear_fail_counts(cib, Some(&op.resource), Some(node)),
-        "cancel" => return forget_cancelled(cib, node, op),
+    match op.operation {
+        OpKind::Delete => return delete_lrm_history(cib, Some(&op.resource), Some(node)),
+        OpKind::ClearFailcount => return clear_fail_counts(cib, Some(&op.resource), Some(node)),
+        OpKind::Cancel => return forget_cancelled(cib, node, op),
         // Every other operation ran on the resource: it goes on record.
         _ => {}
     }
     // A reload that worked is the start of the new definition, as far as
     // the history goes; one that did not, a monitor that found it failed.
     let reloaded;
-    let op = if op.operation == "reload" {
+    let op = if op.operation == OpKind::Reload {
         let done =
             outcome.status == crate::model::cib::operation::OpStatus::Done && outcome.rc == 0;
         reloaded = OpSpec {
-            operation: if done { "start" } else { "monitor" }.into(),
+            operation: if done { OpKind::Start } else { OpKind::Monitor },
             ..op.clone()
         };
         &reloaded
@@ -543,7 +542,7 @@ pub fn record_op(
     // A resource that stopped has no recurring operations any more; its
     // last failure stays on record (until a cleanup), as in Pacemaker, for
     // status to show.
-    if op.operation == "stop" && !failed {
+    if op.operation == OpKind::Stop && !failed {
         resource.children.retain(|c| {
             c.attr("interval").is_none_or(|i| i == "0") || c.id() == Some(last_failure.as_str())
         });
@@ -598,7 +597,7 @@ fn history_entry(node: &str, op: &OpSpec, outcome: &OpOutcome, transition_key: &
     let element = Element::new("lrm_rsc_op")
         .with_attr("id", "")
         .with_attr("operation_key", op.key())
-        .with_attr("operation", op.operation.clone())
+        .with_attr("operation", op.operation.as_str())
         .with_attr("crm-debug-origin", "systole")
         .with_attr("crm_feature_set", "3.19.0")
         .with_attr("transition-key", transition_key)
@@ -639,7 +638,7 @@ fn count_failure(node_state: &mut Element, node: &str, op: &OpSpec, outcome: &Op
     let set_id = format!("status-{node}");
     let count_name = format!("fail-count-{attribute}");
     // A start that fails makes the node ineligible (start-failure-is-fatal).
-    let count = if op.operation == "start" {
+    let count = if op.operation == OpKind::Start {
         "INFINITY".to_string()
     } else {
         let previous: u64 = set

@@ -45,8 +45,9 @@ pub enum XmlError {
 }
 
 /// One element: its tag, attributes in document order, and child elements.
-/// Text content is kept (trimmed) because a few CIB parts carry it (ACL
-/// descriptions); Pacemaker's own schema is attribute-only.
+/// Text content is kept because a few CIB parts carry it (ACL descriptions);
+/// Pacemaker's own schema is attribute-only. Whitespace at either end of
+/// parsed text is indentation and is dropped; written text keeps its own.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Element {
     pub name: String,
@@ -202,8 +203,9 @@ impl Element {
                         position,
                         message: e.to_string(),
                     })?;
+                    // Raw whitespace at either end (indentation) is gone.
                     match stack.last_mut() {
-                        Some(top) => top.text.push_str(text.trim()),
+                        Some(top) => top.text.push_str(&text),
                         None if text.trim().is_empty() => {}
                         None => return Err(XmlError::TrailingContent),
                     }
@@ -267,7 +269,7 @@ impl Element {
         }
         out.push('>');
         if !self.text.is_empty() {
-            escape_into(out, &self.text);
+            escape_text_into(out, &self.text);
         }
         if !self.children.is_empty() {
             if indent.is_some() {
@@ -365,14 +367,42 @@ fn element_from_start(start: &BytesStart<'_>, position: u64) -> Result<Element, 
 
 fn escape_into(out: &mut String, value: &str) {
     for ch in value.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            '\n' => out.push_str("&#10;"),
-            _ => out.push(ch),
+        escape_char_into(out, ch);
+    }
+}
+
+/// Line ends and tabs go as character references: a reader (ours or
+/// another) may normalise them when raw.
+fn escape_char_into(out: &mut String, ch: char) {
+    match ch {
+        '&' => out.push_str("&amp;"),
+        '<' => out.push_str("&lt;"),
+        '>' => out.push_str("&gt;"),
+        '"' => out.push_str("&quot;"),
+        '\'' => out.push_str("&apos;"),
+        '\n' => out.push_str("&#10;"),
+        '\r' => out.push_str("&#13;"),
+        '\t' => out.push_str("&#9;"),
+        _ => out.push(ch),
+    }
+}
+
+fn is_xml_space(ch: char) -> bool {
+    matches!(ch, ' ' | '\t' | '\r' | '\n')
+}
+
+/// Element text, its whitespace at either end as character references:
+/// [`Element::parse`] trims raw whitespace there (indentation), so this is
+/// the one way its text reads back as written. A CIB written to a snapshot
+/// and read back must equal the one it was written from, to the byte.
+fn escape_text_into(out: &mut String, text: &str) {
+    let body_start = text.len() - text.trim_start_matches(is_xml_space).len();
+    let body_end = text.trim_end_matches(is_xml_space).len().max(body_start);
+    for (at, ch) in text.char_indices() {
+        if ch == ' ' && (at < body_start || at >= body_end) {
+            out.push_str("&#32;");
+        } else {
+            escape_char_into(out, ch);
         }
     }
 }
@@ -397,6 +427,32 @@ mod tests {
             parsed.find_by_id(Some("node"), "1").unwrap().attr("uname"),
             Some("n1")
         );
+    }
+
+    #[test]
+    fn text_and_values_read_back_as_written_whatever_their_whitespace() {
+        for text in [
+            " padded ",
+            "\t\r\n mixed \r\n\t",
+            "   ",
+            "inner  \t\r\n  space",
+            "\u{a0}no-break\u{a0}",
+            "a &amp; <b>",
+        ] {
+            let mut element = Element::new("description").with_attr("value", text);
+            element.text = text.to_string();
+            let tree = Element::new("cib").with_child(element);
+            for written in [tree.to_xml_compact(), tree.to_xml_pretty()] {
+                assert_eq!(Element::parse(&written).unwrap(), tree, "{written}");
+            }
+        }
+        // CDATA keeps its spaces; written back as text, they stay.
+        let cdata = Element::parse("<a>\n  <![CDATA[ kept ]]>\n</a>").unwrap();
+        assert_eq!(cdata.text, " kept ");
+        assert_eq!(Element::parse(&cdata.to_xml_compact()).unwrap(), cdata);
+        // Indentation is no text.
+        let indented = Element::parse("<a>\n  <b/>\n</a>").unwrap();
+        assert_eq!(indented.text, "");
     }
 
     #[test]

@@ -23,7 +23,7 @@
 //! answers; a simulation does the same without actors.
 
 use crate::model::cib::change::StatusChange;
-use crate::model::cib::operation::{OpOutcome, OpSpec};
+use crate::model::cib::operation::{OpKind, OpOutcome, OpSpec};
 use crate::model::cib::properties::cluster_property;
 use crate::model::cib::store::{self, FenceRecord};
 use crate::model::cib::xml::Element;
@@ -650,7 +650,7 @@ impl Controller {
         let in_graph = self.running() == Some(transition);
         // Notifications are not recorded (as in Pacemaker): they change no
         // resource's state, and a failed one does not abort.
-        if op.operation == "notify" {
+        if op.operation == OpKind::Notify {
             if in_graph {
                 self.complete(transition, action, true, "", Some(outcome.rc));
             }

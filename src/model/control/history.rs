@@ -71,7 +71,7 @@ pub fn describe(kind: &PlannedKind) -> String {
                 op.operation, op.resource, op.interval_ms
             )
         }
-        PlannedKind::Resource { node, op } if op.operation == "monitor" => {
+        PlannedKind::Resource { node, op } if op.is_probe() => {
             format!("probe {} on {node}", op.resource)
         }
         PlannedKind::Resource { node, op } => format!("{} {} on {node}", op.operation, op.resource),

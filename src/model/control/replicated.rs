@@ -379,6 +379,41 @@ pub(crate) mod tests {
         );
     }
 
+    /// A learner restored from a snapshot holds the leader's CIB to the
+    /// byte: element text and attribute values with spaces, tabs, carriage
+    /// returns or line feeds at either end read back as written (the
+    /// snapshot carries the CIB as XML).
+    #[test]
+    fn a_snapshot_restores_text_and_values_with_outer_whitespace_exactly() {
+        let mut leader = founded();
+        let mut primitive = Element::new("primitive")
+            .with_attr("id", "p")
+            .with_attr("class", "ocf")
+            .with_attr("provider", "heartbeat")
+            .with_attr("type", "Dummy")
+            .with_attr("description", " \tpadded\r\n ");
+        let mut note = Element::new("description");
+        note.text = " \t spaced text\r\n ".into();
+        primitive.children.push(note);
+        let upsert = Command::Client {
+            origin: "n1".into(),
+            seq: 1,
+            change: CibChange::Upsert {
+                section: "resources".into(),
+                element: primitive,
+            },
+            now_epoch_s: 0,
+        };
+        let Applied::Client { result, .. } = leader.apply_entry(2, &upsert.encode()) else {
+            panic!()
+        };
+        result.unwrap();
+        let learner = ReplicatedState::decode(&leader.encode()).unwrap();
+        assert_eq!(learner, leader);
+        assert_eq!(learner.cib.to_xml_compact(), leader.cib.to_xml_compact());
+        assert_eq!(learner.encode(), leader.encode());
+    }
+
     #[test]
     fn members_that_run_resources_are_cib_nodes() {
         let mut state = founded();

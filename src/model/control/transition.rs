@@ -11,6 +11,7 @@
 //! `migration-limit` (migrate_to/migrate_from) per node. Ready actions
 //! beyond them wait, in action order, until results free a place.
 
+use crate::model::cib::operation::OpKind;
 use crate::model::cib::xml::Element;
 use crate::model::control::plan::{Plan, PlannedAction, PlannedKind};
 use std::collections::BTreeMap;
@@ -59,7 +60,7 @@ fn places(action: &PlannedAction) -> Option<(Option<&str>, bool)> {
         PlannedKind::Fence { .. } => Some((None, false)),
         PlannedKind::Resource { node, op } => Some((
             Some(node.as_str()),
-            matches!(op.operation.as_str(), "migrate_to" | "migrate_from"),
+            matches!(op.operation, OpKind::MigrateTo | OpKind::MigrateFrom),
         )),
     }
 }

@@ -63,7 +63,7 @@ pub fn needs(w: &Working, r: usize, task: Tk) -> Needs {
         return Needs::Nothing;
     }
     let rsc = &w.rscs[r];
-    let fence_device = rsc.agent.as_ref().is_some_and(|a| a.class == "stonith");
+    let fence_device = rsc.agent.as_ref().is_some_and(|a| a.is_fence_device());
     match rsc.meta.get("requires").map(String::as_str) {
         Some("nothing") => Needs::Nothing,
         Some("quorum") => Needs::Quorum,

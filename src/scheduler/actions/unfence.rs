@@ -19,7 +19,7 @@ fn is_fence_device(w: &Working, r: usize) -> bool {
     w.rscs[r]
         .agent
         .as_ref()
-        .is_some_and(|a| a.class == "stonith")
+        .is_some_and(|a| a.is_fence_device())
 }
 
 /// Whether any fence device unfences: the meta-attribute

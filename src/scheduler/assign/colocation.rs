@@ -243,7 +243,7 @@ pub fn internal_bans(a: &mut Assigner) {
             .nodes
             .iter()
             .any(|n| n.connection.as_deref() == Some(rsc.id.as_str()));
-        let fence_device = rsc.agent.as_ref().is_some_and(|x| x.class == "stonith");
+        let fence_device = rsc.agent.as_ref().is_some_and(|x| x.is_fence_device());
         if is_connection || fence_device {
             avoiders.push(r);
         }

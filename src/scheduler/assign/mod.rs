@@ -247,7 +247,7 @@ impl<'a> Assigner<'a> {
             return true;
         }
         let rsc = &w.rscs[r];
-        let fence_device = rsc.agent.as_ref().is_some_and(|a| a.class == "stonith");
+        let fence_device = rsc.agent.as_ref().is_some_and(|a| a.is_fence_device());
         let is_connection = w
             .nodes
             .iter()

@@ -133,7 +133,7 @@ pub(super) fn fencing_before_starts(
 /// Whether an action brings a resource up and so waits for all fencing.
 pub(super) fn waits_for_fencing(action: &Action) -> bool {
     matches!(action.task, Task::Start | Task::Promote | Task::MigrateTo)
-        && action.agent.as_ref().is_none_or(|a| a.class != "stonith")
+        && action.agent.as_ref().is_none_or(|a| !a.is_fence_device())
 }
 
 /// Fencing `action` (reboot, off, on) of node `n`.

@@ -51,7 +51,7 @@ fn node_of(b: &Builder<'_>, i: NodeIndex) -> Option<usize> {
 /// fenced node it ran on. A fence device's own do not wait for fencing.
 fn check_fencing_first(b: &Builder<'_>, fence_nodes: &BTreeMap<usize, NodeIndex>, r: usize) {
     let rsc = &b.w.rscs[r];
-    if fence_nodes.is_empty() || rsc.agent.as_ref().is_some_and(|a| a.class == "stonith") {
+    if fence_nodes.is_empty() || rsc.agent.as_ref().is_some_and(|a| a.is_fence_device()) {
         return;
     }
     for c in &rsc.current {

@@ -1,7 +1,7 @@
 //! The scheduler's transition as the DC carries it out: a [`Plan`] of
 //! actions, each with the actions it waits for.
 
-use crate::model::cib::operation::{AgentSpec, OpSpec};
+use crate::model::cib::operation::{AgentSpec, OpKind, OpSpec};
 use crate::model::cib::xml::Element;
 use crate::model::control::plan::{Plan, PlannedAction, PlannedKind};
 use crate::scheduler::{self, Action, Task};
@@ -83,7 +83,7 @@ fn planned_kind(action: &Action) -> PlannedKind {
                     action.meta.get("globally_unique").map(String::as_str),
                 ),
                 agent: AgentSpec::clone(agent),
-                operation: operation.to_string(),
+                operation,
                 interval_ms: action.interval_ms,
                 timeout_ms: action.timeout_ms,
                 params: (*action.params).clone(),
@@ -112,12 +112,23 @@ fn lrm_id(resource: &str, globally_unique: Option<&str>) -> String {
     }
 }
 
-/// The agent action a task runs; fencing and pseudo-actions run none.
-fn operation_name(task: &Task) -> Option<&'static str> {
-    match task {
-        Task::Fence | Task::Pseudo => None,
-        other => Some(other.name()),
-    }
+/// The operation a task asks of a node; fencing and pseudo-actions ask none.
+fn operation_name(task: &Task) -> Option<OpKind> {
+    Some(match task {
+        Task::Start => OpKind::Start,
+        Task::Stop => OpKind::Stop,
+        Task::Monitor => OpKind::Monitor,
+        Task::Promote => OpKind::Promote,
+        Task::Demote => OpKind::Demote,
+        Task::MigrateTo => OpKind::MigrateTo,
+        Task::MigrateFrom => OpKind::MigrateFrom,
+        Task::Notify => OpKind::Notify,
+        Task::Reload => OpKind::Reload,
+        Task::Cancel => OpKind::Cancel,
+        Task::Delete => OpKind::Delete,
+        Task::ClearFailcount => OpKind::ClearFailcount,
+        Task::Fence | Task::Pseudo => return None,
+    })
 }
 
 #[cfg(test)]
@@ -179,7 +190,7 @@ mod tests {
             .actions
             .iter()
             .filter_map(|a| match &a.kind {
-                PlannedKind::Resource { op, .. } if op.operation == "notify" => Some(op),
+                PlannedKind::Resource { op, .. } if op.operation == OpKind::Notify => Some(op),
                 _ => None,
             })
             .collect();

@@ -161,7 +161,7 @@ fn add_stop(
         let device = w.rscs[r]
             .agent
             .as_ref()
-            .is_some_and(|a| a.class == "stonith");
+            .is_some_and(|a| a.is_fence_device());
         if !device {
             b.edge(f, s);
         }

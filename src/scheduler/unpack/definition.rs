@@ -116,7 +116,7 @@ fn check_digest(w: &Working, rsc: &Rsc, op: &LrmOp) -> DigestCheck {
     // other parameters can be compared.
     if w.secrets_masked {
         if let (Some(list), Some(recorded)) = (&op.op_secure_params, &op.op_secure_digest) {
-            let fence_device = rsc.agent.as_ref().is_some_and(|a| a.class == "stonith");
+            let fence_device = rsc.agent.as_ref().is_some_and(|a| a.is_fence_device());
             let secure = digest::secure_digest(
                 &rsc.params,
                 &all,

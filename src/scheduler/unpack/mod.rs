@@ -209,7 +209,7 @@ fn leave_alone_on_maintenance_nodes(w: &mut Working) {
 fn unpack_have_fencing(w: &mut Working) {
     // A fence device only left in the status section (an orphan) counts too.
     let device = w.rscs.iter().any(|r| {
-        r.variant == Variant::Primitive && r.agent.as_ref().is_some_and(|a| a.class == "stonith")
+        r.variant == Variant::Primitive && r.agent.as_ref().is_some_and(|a| a.is_fence_device())
     });
     w.have_fencing = device || w.cib.bool_property("have-watchdog", false);
 }

@@ -180,7 +180,7 @@ fn variant_of(kind: &ResourceKind) -> Variant {
 /// Whether a resource starts only once fencing is possible: all but
 /// fencing devices, unless `requires` says otherwise.
 fn requires_fencing(agent: Option<&AgentSpec>, meta: &BTreeMap<String, String>) -> bool {
-    agent.is_none_or(|a| a.class != "stonith")
+    agent.is_none_or(|a| !a.is_fence_device())
         && meta
             .get("requires")
             .is_none_or(|v| v == "fencing" || v == "unfencing")

@@ -211,6 +211,8 @@ pub fn fail_counts(
     out
 }
 
+/// Every pair of a node_state's transient attributes, as recorded (the
+/// fail counts, one pair per operation).
 fn transient_pairs(state: &Element) -> impl Iterator<Item = (&str, &str)> {
     state
         .child("transient_attributes")
@@ -221,29 +223,30 @@ fn transient_pairs(state: &Element) -> impl Iterator<Item = (&str, &str)> {
 }
 
 /// A node's attributes as crm_mon's "Node Attributes" shows them: its
-/// permanent ones and its transient ones (the newer wins), without fail
-/// counts and last-failure times (shown with the failures).
-pub fn node_attributes(cib: &Element, node: &str) -> std::collections::BTreeMap<String, String> {
-    let mut out = std::collections::BTreeMap::new();
+/// permanent ones and its transient ones (the newer wins), read as the
+/// scheduler reads them (rules at `now_epoch_s`), without fail counts and
+/// last-failure times (shown with the failures).
+pub fn node_attributes(
+    cib: &Element,
+    node: &str,
+    now_epoch_s: i64,
+) -> std::collections::BTreeMap<String, String> {
+    use crate::model::cib::nvpairs::instance_attributes;
     let permanent = cib
         .child("configuration")
         .and_then(|c| c.child("nodes"))
         .into_iter()
         .flat_map(|n| n.children_named("node"))
         .filter(|n| n.attr("uname") == Some(node))
-        .flat_map(|n| n.children_named("instance_attributes"))
-        .flat_map(|set| set.children_named("nvpair"))
-        .filter_map(|nv| Some((nv.attr("name")?, nv.attr("value")?)));
+        .flat_map(|n| instance_attributes(cib, n, now_epoch_s));
     let transient = node_states(cib)
         .filter(|s| s.attr("uname") == Some(node))
-        .flat_map(transient_pairs);
-    for (name, value) in permanent.chain(transient) {
-        if name.starts_with("fail-count-") || name.starts_with("last-failure-") {
-            continue;
-        }
-        out.insert(name.to_string(), value.to_string());
-    }
-    out
+        .filter_map(|s| s.child("transient_attributes"))
+        .flat_map(|t| instance_attributes(cib, t, now_epoch_s));
+    permanent
+        .chain(transient)
+        .filter(|(name, _)| !name.starts_with("fail-count-") && !name.starts_with("last-failure-"))
+        .collect()
 }
 
 /// The last configuration change: when, by whom, through what, where.
