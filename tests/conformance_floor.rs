@@ -1,10 +1,14 @@
-//! A floor under the scheduler's conformance: runs `../shared/tools/score-
-//! scheduler` (Pacemaker's own regression cases, beside the checkout; never
+//! A floor under the scheduler's conformance: runs the regression scorer
+//! (`tools/score-scheduler` over Pacemaker's own scheduler regression cases,
+//! kept in a `shared/` folder beside the checkout by the project's CI and never
 //! copied into the repository) against this build's `systole simulate`, and
 //! fails naming every case listed in `tests/conformance_floor.txt` that no
 //! longer matches exactly. The list only ever grows: add the cases a change
 //! makes exact (`SYSTOLE_REWRITE=1` rewrites it from the current build, for
 //! review with `git diff`).
+//!
+//! Without the cases (a user's checkout) the test says so and passes; CI sets
+//! `SYSTOLE_REQUIRE_CONFORMANCE_CASES=1`, which makes their absence a failure.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -23,18 +27,26 @@ fn listed() -> BTreeSet<String> {
         .collect()
 }
 
-/// Runs the scorer; returns the cases that match exactly and its last line.
-fn exact_cases() -> (BTreeSet<String>, String) {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
-    let scorer = shared.join("tools/score-scheduler");
+/// Where the scorer is, if this checkout has the regression cases beside it.
+fn scorer() -> Option<PathBuf> {
+    let scorer = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/score-scheduler");
+    if scorer.exists() {
+        return Some(scorer);
+    }
+    let required = std::env::var("SYSTOLE_REQUIRE_CONFORMANCE_CASES").is_ok_and(|v| v == "1");
     assert!(
-        scorer.exists(),
-        "{} is missing: the scheduler regression cases live in ../shared beside the checkout",
+        !required,
+        "{} is missing, and SYSTOLE_REQUIRE_CONFORMANCE_CASES=1 says this run must have it",
         scorer.display()
     );
+    None
+}
+
+/// Runs the scorer; returns the cases that match exactly and its last line.
+fn exact_cases(scorer: &std::path::Path) -> (BTreeSet<String>, String) {
     let json = tempfile::NamedTempFile::new().expect("a temporary file");
     let output = Command::new("python3")
-        .arg(&scorer)
+        .arg(scorer)
         .args(["--jobs", "2", "--show", "0", "--json"])
         .arg(json.path())
         .arg("--")
@@ -61,7 +73,14 @@ fn exact_cases() -> (BTreeSet<String>, String) {
 
 #[test]
 fn conformance_does_not_fall_below_the_floor() {
-    let (exact, last) = exact_cases();
+    let Some(scorer) = scorer() else {
+        eprintln!(
+            "conformance floor not measured: Pacemaker's scheduler regression cases are not \
+             beside this checkout (CI has them)"
+        );
+        return;
+    };
+    let (exact, last) = exact_cases(&scorer);
     println!("{last}");
     if std::env::var("SYSTOLE_REWRITE").is_ok_and(|v| v == "1") {
         let text = std::fs::read_to_string(floor_file()).unwrap_or_default();

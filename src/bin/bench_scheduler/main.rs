@@ -1,8 +1,10 @@
 //! Scheduler benchmark: `cargo run --release --bin bench_scheduler [-- OPTIONS]`.
 //!
-//! For each size (nodes x resources) it writes a CIB with
-//! `/work/shared/tools/gen-scale-cib NODES RESOURCES --running --fail-node node2`
-//! (or uses the files given with `--cib FILE`), then runs every measurement in
+//! For each size (nodes x resources) it writes a CIB (`scale_cib.rs` says
+//! what is in it: groups, location preferences, colocation and order chains,
+//! everything running, node2 lost), or uses the files given with `--cib FILE`,
+//! or runs the generator given with `--gen PATH` as
+//! `PATH NODES RESOURCES --running --fail-node node2`; then it runs every measurement in
 //! a child process of itself so that the peak memory (VmHWM) is that size's
 //! alone. Timings are medians over `--runs` runs:
 //!
@@ -35,7 +37,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const GEN: &str = "/work/shared/tools/gen-scale-cib";
+mod scale_cib;
+use scale_cib::ScaleCib;
+
 const CRM_SIMULATE: &str = "/usr/sbin/crm_simulate";
 const DEFAULT_SIZES: &[(usize, usize)] =
     &[(8, 500), (16, 1000), (32, 2000), (32, 5000), (32, 10000)];
@@ -47,7 +51,8 @@ struct Opts {
     pacemaker: bool,
     crm_simulate: PathBuf,
     timeout: Duration,
-    gen: PathBuf,
+    /// An external generator to run instead of `scale_cib`.
+    gen: Option<PathBuf>,
     keep: Option<PathBuf>,
     /// Also print each stage's time (the child's `--stages`).
     stages: bool,
@@ -75,7 +80,7 @@ fn parse_opts(args: &[String]) -> Opts {
         pacemaker: false,
         crm_simulate: PathBuf::from(CRM_SIMULATE),
         timeout: Duration::from_secs(60),
-        gen: PathBuf::from(GEN),
+        gen: None,
         keep: None,
         stages: false,
     };
@@ -102,7 +107,7 @@ fn parse_opts(args: &[String]) -> Opts {
                     val().parse().unwrap_or_else(|_| usage("bad --timeout")),
                 )
             }
-            "--gen" => o.gen = PathBuf::from(val()),
+            "--gen" => o.gen = Some(PathBuf::from(val())),
             "--keep" => o.keep = Some(PathBuf::from(val())),
             "-h" | "--help" => usage("help"),
             "--stages" => o.stages = true,
@@ -415,6 +420,23 @@ fn crm_simulate(program: &Path, file: &Path, timeout: Duration) -> Result<Timed,
     run_timed(Command::new(program).arg("-R").arg("-x").arg(file), timeout)
 }
 
+/// Runs an external CIB generator (`--gen`) for one size; its output is the CIB.
+fn run_generator(gen: &Path, nodes: usize, resources: usize) -> Vec<u8> {
+    let out = Command::new(gen)
+        .args([nodes.to_string(), resources.to_string()])
+        .args(["--running", "--fail-node", "node2"])
+        .output();
+    match out {
+        Ok(out) if out.status.success() => out.stdout,
+        Ok(out) => usage(&format!(
+            "{} {nodes} {resources} failed: {}",
+            gen.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) => usage(&format!("running {}: {e}", gen.display())),
+    }
+}
+
 fn fmt_s(t: f64) -> String {
     if t < 1.0 {
         format!("{:.1} ms", t * 1e3)
@@ -449,22 +471,21 @@ fn main() {
         })
         .collect();
     if o.cibs.is_empty() {
-        if !o.gen.exists() {
-            usage(&format!("{} not found: give --cib FILE", o.gen.display()));
-        }
         for &(n, r) in &o.sizes {
             let file = tmp.join(format!("scale-{n}x{r}.xml"));
-            let out = Command::new(&o.gen)
-                .args([n.to_string(), r.to_string()])
-                .args(["--running", "--fail-node", "node2"])
-                .output();
-            match out {
-                Ok(out) if out.status.success() => {
-                    if let Err(e) = std::fs::write(&file, &out.stdout) {
-                        usage(&format!("writing {}: {e}", file.display()));
-                    }
+            let xml = match &o.gen {
+                None => ScaleCib {
+                    nodes: n,
+                    resources: r,
+                    running: true,
+                    failed_node: Some("node2"),
                 }
-                _ => usage(&format!("{} {n} {r} failed", o.gen.display())),
+                .xml()
+                .into_bytes(),
+                Some(gen) => run_generator(gen, n, r),
+            };
+            if let Err(e) = std::fs::write(&file, xml) {
+                usage(&format!("writing {}: {e}", file.display()));
             }
             inputs.push((format!("{n} x {r}"), file));
         }
