@@ -653,6 +653,10 @@ impl CibActor {
     }
 
     fn on_tick(&mut self, ctx: &mut CellCtx<'_>) {
+        // Also here, not only when woken: a wake-up lost on the way (before
+        // this actor was registered, a full mailbox) must not leave a
+        // client waiting for good.
+        self.on_committed(ctx);
         let running = self.raft.core().consensus.is_some();
         if running {
             self.arbitrate(ctx);

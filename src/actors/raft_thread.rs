@@ -229,8 +229,10 @@ fn run(
         match outcome {
             Ok((send, wake)) => {
                 send_all(shared, send);
-                if wake {
-                    wake_actor(shared);
+                if wake && !wake_actor(shared) {
+                    // Not delivered (the actor not registered yet, or its
+                    // mailbox full): the next round tries again.
+                    lock(core).actor_woken = false;
                 }
             }
             Err(panic) => {
@@ -342,12 +344,16 @@ fn send_all(shared: &NodeShared, send: Vec<Outgoing>) {
     }
 }
 
-fn wake_actor(shared: &NodeShared) {
-    if let Some(router) = shared.router.get() {
-        let cib = router.local_ref("cib");
-        let note = Message::CibNote(CibNote::Committed);
-        let _ = router.send(router.local_ref(RAFT_MAILBOX), cib, note);
-    }
+/// Tells the CIB actor to take what was committed; whether it was handed on.
+fn wake_actor(shared: &NodeShared) -> bool {
+    let Some(router) = shared.router.get() else {
+        return false;
+    };
+    let cib = router.local_ref("cib");
+    let note = Message::CibNote(CibNote::Committed);
+    router
+        .send(router.local_ref(RAFT_MAILBOX), cib, note)
+        .is_ok()
 }
 
 /// Shares the role, term and member table; tells the DC actor when this
