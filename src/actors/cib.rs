@@ -1,10 +1,12 @@
 //! CibActor: this node's share of the replicated CIB.
 //!
-//! It hosts the consensus core ([`Consensus`]): feeds it ticks, the Raft
-//! messages other CIB actors send, and proposals; hands durable batches to
-//! the disk writer thread; sends what the core says to send; and answers
-//! whoever waits on an entry once it is applied. The DC is the Raft leader:
-//! this actor tells the local DC actor when that role starts or ends.
+//! The consensus core ([`Consensus`]) runs on its own thread
+//! (`actors::raft_thread`): ticks, peers' Raft messages, the disk writer's
+//! reports and what to send never wait on this actor. The actor (re)starts
+//! the core from disk, proposes changes to it under a short lock, and
+//! answers whoever waits on an entry once the thread reports it applied.
+//! The DC is the Raft leader: the thread tells the local DC actor when that
+//! role starts or ends.
 //!
 //! A client's change reaching any node is refused at once without quorum
 //! (`no quorum: 1 of 5 voters reachable`), proposed here if this node leads,
@@ -23,13 +25,12 @@ use crate::actors::message::{
     CibReadConsistent, CibRequest, Envelope, Failure, Fenced, MembersChange,
     MembersChangeForwarded, Message, Reply, StatusChange, Stored, TwoNodeFence,
 };
+use crate::actors::raft_thread::{publish, Committed, RaftThread};
 use crate::actors::router::ActorError;
-use crate::actors::shared::{DcInfo, NodeShared};
+use crate::actors::shared::NodeShared;
 use crate::actors::storage::RaftFiles;
 use crate::agent::fence::FenceAction;
-use crate::model::control::consensus::{
-    decode_message, founding_log, Consensus, ConsensusConfig, Progress, ProposeError,
-};
+use crate::model::control::consensus::{founding_log, Consensus, ConsensusConfig, ProposeError};
 use crate::model::control::members::MemberChange;
 use crate::model::control::replicated::Applied;
 use crate::model::control::two_node::{
@@ -69,8 +70,8 @@ struct Parked {
 
 pub struct CibActor {
     shared: Arc<NodeShared>,
-    consensus: Option<Consensus>,
-    incarnation: u64,
+    /// The consensus thread and its core.
+    raft: RaftThread,
     next_seq: u64,
     next_token: u64,
     /// Client changes proposed here, by seq.
@@ -83,15 +84,12 @@ pub struct CibActor {
     forwarded: BTreeMap<u64, Waiter>,
     forwarded_answers: BTreeMap<u64, Result<Stored, Failure>>,
     parked: Vec<Parked>,
-    flush_queued: bool,
-    published: Option<(u64, Option<String>, bool)>,
     last_disk_try_ms: u64,
     arbiter: Arbiter,
 }
 
 impl CibActor {
-    pub fn new(shared: Arc<NodeShared>) -> Self {
-        let incarnation = shared.next_call_id();
+    pub fn new(shared: Arc<NodeShared>, raft: RaftThread) -> Self {
         let settings = &shared.consensus_settings;
         let arbiter = Arbiter::new(ArbiterConfig {
             node: shared.node.clone(),
@@ -101,8 +99,7 @@ impl CibActor {
         });
         let mut actor = CibActor {
             shared,
-            consensus: None,
-            incarnation,
+            raft,
             next_seq: 1,
             next_token: 1,
             clients: BTreeMap::new(),
@@ -112,8 +109,6 @@ impl CibActor {
             forwarded: BTreeMap::new(),
             forwarded_answers: BTreeMap::new(),
             parked: Vec::new(),
-            flush_queued: false,
-            published: None,
             last_disk_try_ms: 0,
             arbiter,
         };
@@ -128,6 +123,10 @@ impl CibActor {
     /// (Re)starts the consensus from what is on disk; a node with no log
     /// founds one when it is a founding member.
     fn start_consensus(&mut self) {
+        // The running core retires first: nothing of it is written to
+        // disk after the reset below, nor reported to this actor.
+        let incarnation = self.shared.next_call_id();
+        self.raft.core().install(None, incarnation);
         let Some(disk) = self.shared.disk.get() else {
             self.disk_failed("no disk writer".into());
             return;
@@ -152,7 +151,7 @@ impl CibActor {
                 return;
             }
         };
-        let mut config = ConsensusConfig::new(&self.shared.node, self.incarnation);
+        let mut config = ConsensusConfig::new(&self.shared.node, incarnation);
         config.election_ticks = (settings.election_timeout_ms / CIB_TICK_MS).max(2) as usize;
         config.heartbeat_ticks = (config.election_ticks / 5).max(1);
         config.witness = settings.witness;
@@ -163,22 +162,24 @@ impl CibActor {
                         "no cluster log yet: waiting to be added (systole node add) by a member"
                     );
                 }
-                self.consensus = Some(consensus);
+                let mut core = self.raft.core();
+                core.install(Some(consensus), incarnation);
                 self.shared
                     .consensus
                     .write()
                     .expect("consensus lock")
                     .disk_error = None;
-                self.publish(true);
+                publish(&mut core, &self.shared, true);
             }
             Err(error) => self.disk_failed(error.to_string()),
         }
+        self.raft.poke();
     }
 
     fn disk_failed(&mut self, error: String) {
         tracing::error!(%error, "this node leaves the consensus until its disk works");
-        self.consensus = None;
-        self.incarnation = self.shared.next_call_id();
+        let incarnation = self.shared.next_call_id();
+        self.raft.core().install(None, incarnation);
         self.last_disk_try_ms = self.now_ms();
         self.shared
             .consensus
@@ -217,61 +218,56 @@ impl CibActor {
             .expect("the router is set before actors start")
     }
 
-    /// Queues one flush after the messages already in the mailbox, so a
-    /// burst of them shares one poll and one fsync.
-    fn queue_flush(&mut self, ctx: &CellCtx<'_>) {
-        if !self.flush_queued {
-            self.flush_queued = true;
-            ctx.send(ctx.me().clone(), Message::CibNote(CibNote::Flush));
-        }
+    /// Shares the role, term and member table (see `raft_thread::publish`).
+    fn publish(&self, force: bool) {
+        publish(&mut self.raft.core(), &self.shared, force);
     }
 
-    fn flush(&mut self, ctx: &mut CellCtx<'_>) {
-        self.flush_queued = false;
-        let Some(consensus) = self.consensus.as_mut() else {
-            return;
-        };
-        let progress = consensus.poll();
-        self.carry_out(progress, ctx);
-        self.publish(false);
-        self.unpark(ctx);
+    fn applied_index(&self) -> u64 {
+        let core = self.raft.core();
+        core.consensus.as_ref().map_or(0, |c| c.applied_index())
     }
 
-    fn carry_out(&mut self, progress: Progress, ctx: &mut CellCtx<'_>) {
-        for out in &progress.send {
-            ctx.send(
-                ActorRef::new(&out.to, "cib"),
-                Message::CibNote(CibNote::Raft {
-                    bytes: out.encode(),
-                }),
-            );
-        }
-        if !progress.persist.is_empty() {
-            if let Some(disk) = self.shared.disk.get() {
-                disk.write(self.incarnation, progress.persist);
-            }
+    fn is_leader(&self) -> Option<bool> {
+        let core = self.raft.core();
+        core.consensus.as_ref().map(|c| c.is_leader())
+    }
+
+    /// What the consensus thread committed: answers its waiters.
+    fn on_committed(&mut self, ctx: &mut CellCtx<'_>) {
+        let Committed {
+            applied,
+            reads,
+            state_changed,
+            applied_index,
+            disk_error,
+            crashed,
+        } = self.raft.core().take_committed();
+        if let Some(why) = crashed {
+            // The supervisor rebuilds this actor, which restarts the core
+            // from what is on disk.
+            panic!("the consensus core panicked: {why}");
         }
         let mut client_change = false;
-        for applied in &progress.applied {
+        for applied in &applied {
             client_change |= self.answer_applied(applied, ctx);
         }
-        if !progress.applied.is_empty() || progress.snapshot_installed {
-            if let Some(consensus) = &self.consensus {
-                *self.shared.cib.write().expect("cib lock") = Arc::clone(&consensus.state().cib);
-                *self.shared.transitions.write().expect("transitions lock") =
-                    Arc::clone(&consensus.state().history);
-            }
-            self.answer_forwarded(ctx);
+        if state_changed {
+            self.answer_forwarded(applied_index, ctx);
         }
         if client_change {
             ctx.send_local("dc", Message::DcNote(DcNote::ClientChange));
         }
-        for token in progress.reads {
+        for token in reads {
             if let Some(request) = self.reads.remove(&token) {
                 let cib = (*self.shared.cib()).clone();
                 ctx.answer::<CibReadConsistent>(&request, Ok(cib));
             }
         }
+        if let Some(error) = disk_error {
+            self.disk_failed(error);
+        }
+        self.unpark(ctx);
     }
 
     /// Answers whoever waits on this entry; returns whether it was a
@@ -354,8 +350,7 @@ impl CibActor {
     }
 
     /// Answers changes passed to the leader once they apply here too.
-    fn answer_forwarded(&mut self, ctx: &CellCtx<'_>) {
-        let applied = self.consensus.as_ref().map_or(0, |c| c.applied_index());
+    fn answer_forwarded(&mut self, applied: u64, ctx: &CellCtx<'_>) {
         let ready: Vec<u64> = self
             .forwarded
             .iter()
@@ -368,64 +363,6 @@ impl CibActor {
                 self.forwarded_answers.remove(&token),
             ) {
                 ctx.reply(&waiter.request, answer.map(Reply::Stored));
-            }
-        }
-    }
-
-    /// Shares the role, term and member table; tells the DC actor when
-    /// this node starts or stops acting as DC.
-    fn publish(&mut self, force: bool) {
-        let (info, status, members) = match &self.consensus {
-            Some(c) => (
-                DcInfo {
-                    dc: c.leader(),
-                    term: c.term(),
-                    ready: c.leader_ready(),
-                },
-                Some(c.status()),
-                Some(c.state().members.clone()),
-            ),
-            None => (DcInfo::default(), None, None),
-        };
-        {
-            let mut consensus = self.shared.consensus.write().expect("consensus lock");
-            consensus.status = status;
-            if let Some(members) = members {
-                if members != consensus.members {
-                    self.tell_bus_addresses(&members);
-                }
-                consensus.members = members;
-            }
-        }
-        let key = (info.term, info.dc.clone(), info.ready);
-        if !force && self.published.as_ref() == Some(&key) {
-            return;
-        }
-        if self.published.as_ref().map(|p| (&p.1, p.2)) != Some((&key.1, key.2)) {
-            tracing::info!(term = info.term, leader = ?info.dc, dc = info.ready, "consensus role");
-        }
-        let dc_term = info.ready.then_some(info.term);
-        let was_dc = self.published.as_ref().is_some_and(|p| p.2);
-        self.published = Some(key);
-        self.shared.set_dc(info);
-        if dc_term.is_some() || was_dc || force {
-            let router = self.shared_router();
-            let me = router.local_ref("cib");
-            let note = Message::DcNote(DcNote::Leadership { dc_term });
-            let _ = router.send(me, router.local_ref("dc"), note);
-        }
-    }
-
-    /// The bus learns members' addresses from the member table, so a node
-    /// added with `--addr` is reached even where no config lists it.
-    fn tell_bus_addresses(&self, members: &crate::model::control::members::Members) {
-        let Some(bus) = self.shared.bus.get() else {
-            return;
-        };
-        for (_, member) in members.iter() {
-            let addr = member.addr.as_deref().and_then(|a| a.parse().ok());
-            if let (Some(addr), true) = (addr, member.name != self.shared.node) {
-                bus.add_peer(&member.name, addr);
             }
         }
     }
@@ -443,7 +380,11 @@ impl CibActor {
         if let Some(error) = &self.shared.consensus_info().disk_error {
             return Some(CibError::DiskFailed(error.clone()));
         }
-        if self.consensus.as_ref().is_some_and(|c| !c.is_initialized()) {
+        let joining = {
+            let core = self.raft.core();
+            core.consensus.as_ref().is_some_and(|c| !c.is_initialized())
+        };
+        if joining {
             return Some(CibError::NotInCluster);
         }
         let quorum = self.shared.quorum();
@@ -468,12 +409,18 @@ impl CibActor {
         since_ms: u64,
         ctx: &mut CellCtx<'_>,
     ) {
-        let Some(consensus) = self.consensus.as_mut() else {
+        let seq = self.next_seq;
+        let now_epoch_s = crate::actors::shared::now_epoch_s();
+        let proposed = {
+            let mut core = self.raft.core();
+            let consensus = core.consensus.as_mut();
+            consensus.map(|c| c.propose_client(seq, change.clone(), now_epoch_s))
+        };
+        let Some(proposed) = proposed else {
             ctx.refuse(&request, CibError::NotRunning);
             return;
         };
-        let seq = self.next_seq;
-        match consensus.propose_client(seq, change.clone(), crate::actors::shared::now_epoch_s()) {
+        match proposed {
             Ok((index, _)) => {
                 self.next_seq += 1;
                 let since_ms = self.shared.uptime_ms();
@@ -486,7 +433,7 @@ impl CibActor {
                     },
                 );
                 assert!(earlier.is_none(), "client change seqs only grow");
-                self.queue_flush(ctx);
+                self.raft.poke();
             }
             Err(ProposeError::NotLeader {
                 leader: Some(leader),
@@ -557,7 +504,8 @@ impl CibActor {
             Some(waiter) if index > 0 => {
                 waiter.index = index;
                 self.forwarded_answers.insert(token, answer);
-                self.answer_forwarded(ctx);
+                let applied = self.applied_index();
+                self.answer_forwarded(applied, ctx);
             }
             Some(_) => {
                 let waiter = self.forwarded.remove(&token).expect("present");
@@ -575,11 +523,11 @@ impl CibActor {
         if self.parked.is_empty() {
             return;
         }
-        let leader_known = self
-            .consensus
-            .as_ref()
-            .and_then(|c| c.leader())
-            .is_some_and(|l| l == self.shared.node || self.reachable(&l));
+        let leader = {
+            let core = self.raft.core();
+            core.consensus.as_ref().and_then(|c| c.leader())
+        };
+        let leader_known = leader.is_some_and(|l| l == self.shared.node || self.reachable(&l));
         let now_ms = self.now_ms();
         for parked in std::mem::take(&mut self.parked) {
             let body = parked.request.body.clone();
@@ -618,46 +566,53 @@ impl CibActor {
         change: MemberChange,
         ctx: &mut CellCtx<'_>,
     ) {
-        let Some(consensus) = self.consensus.as_mut() else {
-            ctx.refuse(&request, CibError::NotRunning);
-            return;
-        };
         // A leader does not remove itself: it hands the leadership over
         // first, and the new leader removes it.
         let removes_me =
             matches!(&change, MemberChange::Remove { name } if *name == self.shared.node);
-        if removes_me && consensus.is_leader() {
-            let successor = consensus
-                .state()
-                .members
-                .node_names()
-                .into_iter()
-                .find(|n| *n != self.shared.node && self.shared.view().members.contains(n));
-            match successor {
-                Some(successor) => {
+        let view = self.shared.view();
+        let proposed = {
+            let mut core = self.raft.core();
+            let Some(consensus) = core.consensus.as_mut() else {
+                drop(core);
+                ctx.refuse(&request, CibError::NotRunning);
+                return;
+            };
+            if removes_me && consensus.is_leader() {
+                let successor = consensus
+                    .state()
+                    .members
+                    .node_names()
+                    .into_iter()
+                    .find(|n| *n != self.shared.node && view.members.contains(n));
+                if let Some(successor) = &successor {
                     tracing::info!(%successor, "handing over leadership before leaving the cluster");
-                    consensus.transfer_leadership(&successor);
-                    self.park(request);
-                    self.queue_flush(ctx);
+                    consensus.transfer_leadership(successor);
                 }
-                None => ctx.refuse(&request, CibError::NoSuccessor),
+                Err(successor)
+            } else {
+                Ok(consensus.propose_member(change.clone()))
             }
-            return;
-        }
-        match consensus.propose_member(change.clone()) {
-            Ok(()) => {
+        };
+        match proposed {
+            Err(Some(_successor)) => {
+                self.park(request);
+                self.raft.poke();
+            }
+            Err(None) => ctx.refuse(&request, CibError::NoSuccessor),
+            Ok(Ok(())) => {
                 self.members.push((change, request));
-                self.queue_flush(ctx);
+                self.raft.poke();
             }
-            Err(ProposeError::NotLeader {
+            Ok(Err(ProposeError::NotLeader {
                 leader: Some(leader),
-            }) if self.reachable(&leader) => {
+            })) if self.reachable(&leader) => {
                 let body = MembersChangeForwarded { change }.into();
                 let leader = ActorRef::new(&leader, "cib");
                 ctx.relay(&request, leader, body, FORWARD_TIMEOUT_MS);
             }
-            Err(ProposeError::NotLeader { .. }) => self.park(request),
-            Err(error) => ctx.refuse(&request, CibError::Refused(error.to_string())),
+            Ok(Err(ProposeError::NotLeader { .. })) => self.park(request),
+            Ok(Err(error)) => ctx.refuse(&request, CibError::Refused(error.to_string())),
         }
     }
 
@@ -669,15 +624,18 @@ impl CibActor {
         ctx: &mut CellCtx<'_>,
     ) {
         // Only the local DC records status, in its own term.
-        let Some(consensus) = self
-            .consensus
-            .as_mut()
-            .filter(|_| request.from.node == self.shared.node)
-        else {
+        let proposed = {
+            let mut core = self.raft.core();
+            core.consensus
+                .as_mut()
+                .filter(|_| request.from.node == self.shared.node)
+                .map(|c| c.propose_status(term, changes))
+        };
+        let Some(proposed) = proposed else {
             ctx.refuse(&request, CibError::StatusNotLocal);
             return;
         };
-        match consensus.propose_status(term, changes) {
+        match proposed {
             Ok((index, _)) => {
                 let since_ms = self.shared.uptime_ms();
                 self.statuses.insert(
@@ -688,68 +646,31 @@ impl CibActor {
                         since_ms,
                     },
                 );
-                self.queue_flush(ctx);
+                self.raft.poke();
             }
             Err(error) => ctx.refuse(&request, CibError::Refused(error.to_string())),
         }
     }
 
-    fn on_raft(&mut self, from: &str, bytes: &[u8], ctx: &mut CellCtx<'_>) {
-        let Some(consensus) = self.consensus.as_mut() else {
-            return;
-        };
-        if !self.shared.admits(from) {
-            self.shared
-                .refused_non_members
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return;
-        }
-        let stepped = decode_message(bytes).and_then(|message| consensus.step(from, message));
-        if let Err(error) = stepped {
-            tracing::debug!(%from, %error, "raft message refused");
-        }
-        self.queue_flush(ctx);
-    }
-
-    fn on_disk(
-        &mut self,
-        incarnation: u64,
-        number: u64,
-        error: Option<String>,
-        ctx: &mut CellCtx<'_>,
-    ) {
-        if incarnation != self.incarnation {
-            return;
-        }
-        match error {
-            Some(error) => self.disk_failed(error),
-            None => {
-                if let Some(consensus) = self.consensus.as_mut() {
-                    consensus.persisted(number);
-                }
-                self.flush(ctx);
-            }
-        }
-    }
-
     fn on_tick(&mut self, ctx: &mut CellCtx<'_>) {
-        match self.consensus.as_mut() {
-            Some(consensus) => {
-                consensus.tick();
-                self.flush(ctx);
-                self.arbitrate(ctx);
-            }
-            None => {
-                let now_ms = self.now_ms();
-                if now_ms.saturating_sub(self.last_disk_try_ms) >= DISK_RETRY_MS {
-                    self.last_disk_try_ms = now_ms;
-                    if disk_writes(&RaftFiles::new(&self.shared.state_dir)) {
-                        tracing::info!("the disk works again; rejoining the consensus");
-                        self.start_consensus();
-                    }
+        // Also here, not only when woken: a wake-up lost on the way (before
+        // this actor was registered, a full mailbox) must not leave a
+        // client waiting for good.
+        self.on_committed(ctx);
+        let running = self.raft.core().consensus.is_some();
+        if running {
+            self.arbitrate(ctx);
+        } else {
+            let now_ms = self.now_ms();
+            if now_ms.saturating_sub(self.last_disk_try_ms) >= DISK_RETRY_MS {
+                self.last_disk_try_ms = now_ms;
+                if disk_writes(&RaftFiles::new(&self.shared.state_dir)) {
+                    tracing::info!("the disk works again; rejoining the consensus");
+                    self.start_consensus();
                 }
             }
         }
+        self.unpark(ctx);
         self.expire_waiters(ctx);
     }
 
@@ -776,21 +697,21 @@ impl CibActor {
         if !self.arbiter.is_two_node() {
             return;
         }
-        let Some(consensus) = self.consensus.as_ref().filter(|c| c.is_initialized()) else {
+        let Some(core) = self.two_node_facts() else {
             return;
         };
         let view = self.shared.view();
-        let members = &consensus.state().members;
+        let members = &core.members;
         let peer = self.arbiter.peer_of(members);
         let peer_in_view = peer.as_ref().is_some_and(|p| view.members.contains(p));
-        let leader = consensus.leader();
+        let leader = core.leader;
         let leader_in_view =
-            consensus.is_leader() || leader.as_ref().is_some_and(|l| view.members.contains(l));
+            core.is_leader || leader.as_ref().is_some_and(|l| view.members.contains(l));
         // Read only when it may matter: parsing the CIB is not free.
         let fencing_enabled = peer_in_view
             || leader_in_view
             || crate::model::control::two_node::fencing_enabled(
-                &consensus.state().cib,
+                &core.cib,
                 crate::actors::shared::now_epoch_s(),
             );
         let seen = Observation {
@@ -800,8 +721,8 @@ impl CibActor {
             leader: leader.as_deref(),
             leader_in_view,
             fencing_enabled,
-            in_sync: consensus.in_sync(),
-            member_change_pending: consensus.member_change_pending(),
+            in_sync: core.in_sync,
+            member_change_pending: core.member_change_pending,
         };
         if peer_in_view || leader_in_view {
             self.set_two_node_warning(None);
@@ -822,6 +743,20 @@ impl CibActor {
             }
             Decision::Fence { peer } => self.fence_peer(peer, ctx),
         }
+    }
+
+    /// What the arbiter reads of the core, copied out of the lock.
+    fn two_node_facts(&self) -> Option<TwoNodeFacts> {
+        let core = self.raft.core();
+        let consensus = core.consensus.as_ref().filter(|c| c.is_initialized())?;
+        Some(TwoNodeFacts {
+            members: consensus.state().members.clone(),
+            leader: consensus.leader(),
+            is_leader: consensus.is_leader(),
+            cib: Arc::clone(&consensus.state().cib),
+            in_sync: consensus.in_sync(),
+            member_change_pending: consensus.member_change_pending(),
+        })
     }
 
     /// Asks this node's own fence actor (there is no DC) to fence `peer`.
@@ -845,7 +780,7 @@ impl CibActor {
         );
     }
 
-    fn on_two_node_fenced(&mut self, peer: &str, ok: bool, detail: String, ctx: &mut CellCtx<'_>) {
+    fn on_two_node_fenced(&mut self, peer: &str, ok: bool, detail: String) {
         match self.arbiter.fenced(peer, ok, self.shared.uptime_ms()) {
             AfterFencing::Retry { retry_at_ms } => {
                 tracing::error!(
@@ -861,7 +796,7 @@ impl CibActor {
             }
             AfterFencing::GoSolo { peer } => {
                 self.set_two_node_warning(None);
-                self.go_solo(&peer, detail, ctx);
+                self.go_solo(&peer, detail);
             }
         }
     }
@@ -876,7 +811,7 @@ impl CibActor {
 
     /// The peer is fenced: rewrite our own log into a one-voter
     /// configuration, durably, then restart the consensus from it.
-    fn go_solo(&mut self, peer: &str, detail: String, ctx: &mut CellCtx<'_>) {
+    fn go_solo(&mut self, peer: &str, detail: String) {
         let Some(disk) = self.shared.disk.get() else {
             return;
         };
@@ -903,13 +838,22 @@ impl CibActor {
         }
         tracing::warn!(%peer, "two-node cluster: the peer is fenced; this node goes on alone as the only voter until it returns");
         self.fail_all(CibError::WentSolo);
-        self.incarnation = self.shared.next_call_id();
         self.start_consensus();
-        if let Some(consensus) = self.consensus.as_mut() {
+        if let Some(consensus) = self.raft.core().consensus.as_mut() {
             consensus.campaign();
         }
-        self.queue_flush(ctx);
+        self.raft.poke();
     }
+}
+
+/// The core's facts the two-node arbiter reads.
+struct TwoNodeFacts {
+    members: crate::model::control::members::Members,
+    leader: Option<String>,
+    is_leader: bool,
+    cib: Arc<crate::model::cib::xml::Element>,
+    in_sync: bool,
+    member_change_pending: bool,
 }
 
 fn applied_index(applied: &Applied) -> u64 {
@@ -953,15 +897,14 @@ impl Behaviour for CibActor {
 impl CibActor {
     fn on_note(&mut self, from: &str, note: CibNote, ctx: &mut CellCtx<'_>) {
         match note {
-            CibNote::Flush => self.flush(ctx),
-            CibNote::Raft { bytes } => self.on_raft(from, &bytes, ctx),
-            CibNote::Disk {
-                incarnation,
-                number,
-                error,
-            } => self.on_disk(incarnation, number, error, ctx),
+            CibNote::Committed => self.on_committed(ctx),
+            // From a node of an older build, which sends to this actor:
+            // to the consensus thread, as the `raft` mailbox would.
+            CibNote::Raft { bytes } => {
+                let _ = self.raft.peer_message(from, bytes);
+            }
             CibNote::TwoNodeFenced(Fenced { target, ok, detail }) => {
-                self.on_two_node_fenced(&target, ok, detail, ctx)
+                self.on_two_node_fenced(&target, ok, detail)
             }
             CibNote::Forwarded { token, answer } => self.on_forwarded(token, answer, ctx),
         }
@@ -973,20 +916,25 @@ impl CibActor {
                 let cib = (*self.shared.cib()).clone();
                 ctx.answer::<CibQuery>(&envelope, Ok(cib));
             }
-            CibRequest::ReadConsistent(CibReadConsistent) => match self.consensus.as_mut() {
-                Some(consensus) => {
-                    let token = self.next_token;
-                    self.next_token += 1;
-                    consensus.read_index(token);
-                    self.reads.insert(token, envelope);
-                    self.queue_flush(ctx);
+            CibRequest::ReadConsistent(CibReadConsistent) => {
+                let token = self.next_token;
+                let asked = {
+                    let mut core = self.raft.core();
+                    core.consensus.as_mut().map(|c| c.read_index(token))
+                };
+                match asked {
+                    Some(()) => {
+                        self.next_token += 1;
+                        self.reads.insert(token, envelope);
+                        self.raft.poke();
+                    }
+                    None => ctx.refuse(&envelope, CibError::NotRunning),
                 }
-                None => ctx.refuse(&envelope, CibError::NotRunning),
-            },
+            }
             CibRequest::Modify(modify) => self.on_client_change(envelope, modify.change, ctx),
             CibRequest::ModifyForwarded(forwarded) => {
                 // Proposed here or refused: passed on once at most.
-                match self.consensus.as_ref().map(|c| c.is_leader()) {
+                match self.is_leader() {
                     Some(true) => self.propose_or_pass_on(envelope, forwarded.change, ctx),
                     _ => ctx.refuse(&envelope, CibError::NotLeader),
                 }
@@ -996,7 +944,7 @@ impl CibActor {
                 None => self.members_or_pass_on(envelope, change, ctx),
             },
             CibRequest::MembersForwarded(MembersChangeForwarded { change }) => {
-                match self.consensus.as_ref().map(|c| c.is_leader()) {
+                match self.is_leader() {
                     Some(true) => self.members_or_pass_on(envelope, change, ctx),
                     _ => ctx.refuse(&envelope, CibError::NoLongerDc),
                 }

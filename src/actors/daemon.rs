@@ -15,14 +15,15 @@ use crate::actors::dc::DcActor;
 use crate::actors::exec::ExecActor;
 use crate::actors::fence::FenceActor;
 use crate::actors::membership::{BusActor, MembershipActor};
-use crate::actors::message::{CibNote, ExecNote, Message, View};
+use crate::actors::message::{ExecNote, Message, View};
 use crate::actors::policy::PolicyActor;
+use crate::actors::raft_thread::{RaftThread, RAFT_MAILBOX};
 use crate::actors::router::{Link, Router};
 use crate::actors::shared::{ConsensusSettings, NodeShared};
 use crate::actors::shutdown::{
     leave_cleanly, watch_for_shutdown_requests, SHUTDOWN_DRAIN_TIMEOUT_MS,
 };
-use crate::actors::storage::{DiskReport, DiskWriter, RaftFiles};
+use crate::actors::storage::{DiskWriter, RaftFiles};
 use crate::actors::supervision::{Strategy, SupervisorSpec};
 use crate::actors::tree::Tree;
 use crate::agent::AgentConfig;
@@ -134,7 +135,9 @@ pub fn start_node_with(
         }
         Err(error) => tracing::debug!(%error, "no cluster key for remote connections"),
     }
-    let _ = shared.disk.set(start_disk_writer(config, &router));
+    let raft = RaftThread::start(Arc::clone(&shared), config.realtime);
+    router.register(RAFT_MAILBOX, Arc::new(raft.clone()));
+    let _ = shared.disk.set(start_disk_writer(config, &raft));
     router.set_link(Arc::new(BusLink {
         bus: bus.clone(),
         shared: Arc::clone(&shared),
@@ -145,7 +148,7 @@ pub fn start_node_with(
         supervision_spec()
     };
     let tree = Tree::new(spec, give_up);
-    start_consensus_actors(&shared, &router, &tree, &bus);
+    start_consensus_actors(&shared, &router, &tree, &bus, &raft);
     if !witness {
         start_deciding_actors(&shared, &router, &tree);
     }
@@ -163,27 +166,13 @@ pub fn start_node_with(
     }
 }
 
-/// The Raft log's disk writer thread; what it reports goes to the CIB actor.
-fn start_disk_writer(config: &NodeConfig, router: &Arc<Router>) -> DiskWriter {
-    let router = Arc::clone(router);
+/// The Raft log's disk writer thread; what it reports goes to the
+/// consensus thread.
+fn start_disk_writer(config: &NodeConfig, raft: &RaftThread) -> DiskWriter {
+    let raft = raft.clone();
     DiskWriter::start(
         RaftFiles::new(&config.state_dir),
-        Box::new(move |report| {
-            let (incarnation, number, error) = match report {
-                DiskReport::Persisted {
-                    incarnation,
-                    number,
-                } => (incarnation, number, None),
-                DiskReport::Failed { incarnation, error } => (incarnation, 0, Some(error)),
-            };
-            let me = router.local_ref("cib");
-            let note = CibNote::Disk {
-                incarnation,
-                number,
-                error,
-            };
-            let _ = router.send(me.clone(), me, Message::CibNote(note));
-        }),
+        Box::new(move |report| raft.disk_report(report)),
         disk_failure_injector(&config.state_dir),
     )
 }
@@ -194,6 +183,7 @@ fn start_consensus_actors(
     router: &Arc<Router>,
     tree: &Arc<Tree>,
     bus: &Bus,
+    raft: &RaftThread,
 ) {
     let bus = bus.clone();
     Cell::start(
@@ -214,9 +204,10 @@ fn start_consensus_actors(
         tree,
     );
     let for_cib = Arc::clone(shared);
+    let raft = raft.clone();
     Cell::start(
         "cib",
-        Box::new(move || Box::new(CibActor::new(Arc::clone(&for_cib)))),
+        Box::new(move || Box::new(CibActor::new(Arc::clone(&for_cib), raft.clone()))),
         router,
         tree,
     );

@@ -21,6 +21,7 @@ pub mod membership;
 pub mod message;
 pub mod node_status;
 pub mod policy;
+pub mod raft_thread;
 pub mod remote;
 pub mod report;
 pub mod router;

@@ -8,9 +8,16 @@
 //! `systole status` calls (the real CLI, every 500 ms), CPU seconds and
 //! resident size per cluster node, and over the remote daemons.
 //!
+//! Every resource is probed on every node first, as Pacemaker does: the
+//! R x K primitives on each of the R remote nodes too, so probes grow with
+//! R squared (printed with the figures). `--discovery exclusive` gives each
+//! primitive `resource-discovery="exclusive"` location constraints naming
+//! its remote node and the 3 cluster nodes (Pacemaker's way to keep probes
+//! linear in large remote deployments), so it is probed on those 4 only.
+//!
 //! `cargo run --release --bin bench_remote -- [--remotes R] [--per-remote K]
-//! [--monitor-s S] [--timeout-s T]`; needs the `systole` binary built
-//! beside this one.
+//! [--monitor-s S] [--timeout-s T] [--discovery always|exclusive]`; needs
+//! the `systole` binary built beside this one.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,7 +35,12 @@ struct Options {
     per_remote: usize,
     monitor_s: u64,
     timeout: Duration,
+    /// Probe each primitive only on its remote node and the cluster nodes.
+    exclusive: bool,
 }
+
+const USAGE: &str = "bench_remote [--remotes R] [--per-remote K] [--monitor-s S] \
+[--timeout-s T] [--discovery always|exclusive]";
 
 fn options() -> Options {
     let mut options = Options {
@@ -36,9 +48,22 @@ fn options() -> Options {
         per_remote: 2,
         monitor_s: 10,
         timeout: Duration::from_secs(600),
+        exclusive: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        println!("{USAGE}");
+        std::process::exit(0);
+    }
     for pair in args.chunks(2) {
+        if pair[0] == "--discovery" {
+            options.exclusive = match pair.get(1).map(String::as_str) {
+                Some("exclusive") => true,
+                Some("always") => false,
+                _ => panic!("--discovery takes always or exclusive\n{USAGE}"),
+            };
+            continue;
+        }
         let value = pair.get(1).and_then(|v| v.parse::<u64>().ok());
         let value = value.unwrap_or_else(|| panic!("{} needs a number", pair[0]));
         match pair[0].as_str() {
@@ -46,7 +71,7 @@ fn options() -> Options {
             "--per-remote" => options.per_remote = value as usize,
             "--monitor-s" => options.monitor_s = value,
             "--timeout-s" => options.timeout = Duration::from_secs(value),
-            other => panic!("unknown option {other}"),
+            other => panic!("unknown option {other}\n{USAGE}"),
         }
     }
     options
@@ -93,15 +118,40 @@ fn configuration(dir: &Path, options: &Options, ports: &[u16]) -> Vec<CibChange>
             changes.push(upsert("resources", parse(format!(
                 r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="{id}-monitor" name="monitor" interval="{monitor}s" timeout="20s"/></operations></primitive>"#
             ))));
+            let discovery = if options.exclusive {
+                r#" resource-discovery="exclusive""#
+            } else {
+                ""
+            };
             changes.push(upsert(
                 "constraints",
                 parse(format!(
-                    r#"<rsc_location id="{id}-prefers" rsc="{id}" node="{name}" score="100"/>"#
+                    r#"<rsc_location id="{id}-prefers" rsc="{id}" node="{name}" score="100"{discovery}/>"#
                 )),
             ));
+            if options.exclusive {
+                for node in ["node1", "node2", "node3"] {
+                    changes.push(upsert("constraints", parse(format!(
+                        r#"<rsc_location id="{id}-may-{node}" rsc="{id}" node="{node}" score="0"{discovery}/>"#
+                    ))));
+                }
+            }
         }
     }
     changes
+}
+
+/// Probes the scheduler asks for before anything starts: every resource
+/// on each cluster node (the fence device, connections, primitives), and
+/// the primitives on each remote node (connections are never probed there).
+fn probes(options: &Options) -> usize {
+    let (remotes, primitives) = (options.remotes, options.remotes * options.per_remote);
+    let on_remotes = if options.exclusive {
+        primitives
+    } else {
+        remotes * primitives
+    };
+    3 * (1 + remotes + primitives) + on_remotes
 }
 
 fn status(dir: &Path) -> Option<StatusReport> {
@@ -273,6 +323,7 @@ fn main() -> anyhow::Result<()> {
         stop: AtomicBool::new(false),
     };
     let total = options.remotes * options.per_remote;
+    println!("probes to run: {}", probes(&options));
     std::thread::scope(|scope| {
         scope.spawn(|| poller.run(&dir));
         let start = Instant::now();

@@ -202,7 +202,7 @@ fn report(dir: &Path, options: &Options, before: &[u64], poller: &Poller, took: 
         let (own, agents) = process_cpu_seconds(pid);
         let log = std::fs::read_to_string(node_dir(dir, node).join("systole.log"));
         let log = log.unwrap_or_default();
-        let priority = if log.contains("transport thread runs SCHED_RR") {
+        let priority = if log.contains("thread runs SCHED_RR") {
             "SCHED_RR"
         } else if log.contains("raised nice priority") {
             "nice -10"

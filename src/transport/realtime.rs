@@ -21,17 +21,32 @@ const TRANSPORT_FALLBACK_NICE: libc::c_int = -10;
 /// Puts the calling thread in SCHED_RR at [`TRANSPORT_RR_PRIORITY`], else
 /// at nice [`TRANSPORT_FALLBACK_NICE`]. Returns whether SCHED_RR was granted.
 pub fn raise_thread_priority(node: &str) -> bool {
+    raise_priority(node, "transport", TRANSPORT_RR_PRIORITY)
+}
+
+/// Real-time priority of the consensus thread: below the transport's, so
+/// a long apply never holds up a heartbeat.
+const CONSENSUS_RR_PRIORITY: libc::c_int = 40;
+
+/// The consensus thread (`actors::raft_thread`) at [`CONSENSUS_RR_PRIORITY`],
+/// as [`raise_thread_priority`] does for the transport's.
+pub fn raise_consensus_thread_priority(node: &str) -> bool {
+    raise_priority(node, "consensus", CONSENSUS_RR_PRIORITY)
+}
+
+fn raise_priority(node: &str, thread: &str, rr_priority: libc::c_int) -> bool {
     let max = unsafe { libc::sched_get_priority_max(libc::SCHED_RR) };
     let param = libc::sched_param {
-        sched_priority: TRANSPORT_RR_PRIORITY.min(max.max(1)),
+        sched_priority: rr_priority.min(max.max(1)),
     };
     // pid 0: the calling thread (Linux schedules threads, not processes).
     let result = unsafe { libc::sched_setscheduler(0, libc::SCHED_RR, &param) };
     if result == 0 {
         tracing::info!(
             node,
+            thread,
             priority = param.sched_priority,
-            "transport thread runs SCHED_RR"
+            "thread runs SCHED_RR"
         );
         true
     } else {
@@ -41,9 +56,9 @@ pub fn raise_thread_priority(node: &str) -> bool {
         let niced =
             unsafe { libc::setpriority(libc::PRIO_PROCESS, tid, TRANSPORT_FALLBACK_NICE) } == 0;
         if niced {
-            tracing::warn!(node, %error, nice = TRANSPORT_FALLBACK_NICE, "SCHED_RR refused; transport thread runs at raised nice priority");
+            tracing::warn!(node, thread, %error, nice = TRANSPORT_FALLBACK_NICE, "SCHED_RR refused; thread runs at raised nice priority");
         } else {
-            tracing::warn!(node, %error, "transport thread stays at normal priority: SCHED_RR refused");
+            tracing::warn!(node, thread, %error, "thread stays at normal priority: SCHED_RR refused");
         }
         false
     }

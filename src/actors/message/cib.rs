@@ -78,17 +78,12 @@ pub struct Stored {
 /// What the CIB actor hears that nobody waits an answer for.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub enum CibNote {
-    /// A Raft message between CIB actors (protobuf bytes).
+    /// A Raft message between consensus threads (protobuf bytes), sent to
+    /// the `raft` mailbox (`actors::raft_thread`).
     Raft { bytes: Vec<u8> },
-    /// The disk writer: batches up to `number` are durable, or the write
-    /// failed (`error`).
-    Disk {
-        incarnation: u64,
-        number: u64,
-        error: Option<String>,
-    },
-    /// Process what the consensus has ready.
-    Flush,
+    /// The consensus thread has committed entries, reads or a disk failure
+    /// for the CIB actor to take (`RaftCore::take_committed`).
+    Committed,
     /// The leader's answer to a passed-on change.
     Forwarded {
         token: u64,

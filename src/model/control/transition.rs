@@ -10,11 +10,17 @@
 //! `batch-limit` across the cluster, `node-action-limit` per node and
 //! `migration-limit` (migrate_to/migrate_from) per node. Ready actions
 //! beyond them wait, in action order, until results free a place.
+//!
+//! Readiness is kept up to date as results come in (each action counts its
+//! predecessors still to succeed; a success counts down its successors), so
+//! a result costs the edges it frees, not a scan of the whole graph: with
+//! thousands of probes a scan per result made a transition quadratic
+//! (measured: 75 % of the DC's CPU with 100 remote nodes).
 
 use crate::model::cib::operation::OpKind;
 use crate::model::cib::xml::Element;
 use crate::model::control::plan::{Plan, PlannedAction, PlannedKind};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Bounds on actions in flight at once; `None`: no bound.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,16 +72,32 @@ fn places(action: &PlannedAction) -> Option<(Option<&str>, bool)> {
 }
 
 /// Actions in flight, counted against [`ActionLimits`].
-#[derive(Debug, Default)]
-struct InFlightCounts<'a> {
+#[derive(Debug, Default, Clone)]
+struct InFlightCounts {
     total: usize,
-    per_node: BTreeMap<&'a str, usize>,
-    migrations: BTreeMap<&'a str, usize>,
+    per_node: BTreeMap<String, usize>,
+    migrations: BTreeMap<String, usize>,
 }
 
-impl<'a> InFlightCounts<'a> {
+impl InFlightCounts {
+    /// Gives back the places `action` took.
+    fn release(&mut self, action: &PlannedAction) {
+        let Some((node, migration)) = places(action) else {
+            return;
+        };
+        self.total = self.total.saturating_sub(1);
+        if let Some(node) = node {
+            if let Some(count) = self.per_node.get_mut(node) {
+                *count = count.saturating_sub(1);
+            }
+            if let (true, Some(count)) = (migration, self.migrations.get_mut(node)) {
+                *count = count.saturating_sub(1);
+            }
+        }
+    }
+
     /// Takes the places of `action`, if `limits` leave room for it.
-    fn admit(&mut self, action: &'a PlannedAction, limits: &ActionLimits) -> bool {
+    fn admit(&mut self, action: &PlannedAction, limits: &ActionLimits) -> bool {
         let Some((node, migration)) = places(action) else {
             return true;
         };
@@ -91,9 +113,9 @@ impl<'a> InFlightCounts<'a> {
             {
                 return false;
             }
-            *self.per_node.entry(node).or_default() += 1;
+            *self.per_node.entry(node.to_string()).or_default() += 1;
             if migration {
-                *self.migrations.entry(node).or_default() += 1;
+                *self.migrations.entry(node.to_string()).or_default() += 1;
             }
         }
         self.total += 1;
@@ -116,6 +138,16 @@ pub struct TransitionRun {
     states: BTreeMap<u32, ActionState>,
     aborted: Option<String>,
     limits: ActionLimits,
+    /// Per action: its predecessors in this run that have not succeeded.
+    blocking: BTreeMap<u32, usize>,
+    /// Per action: the actions that come after it.
+    successors: BTreeMap<u32, Vec<u32>>,
+    /// Waiting actions with nothing blocking them, in action order.
+    ready: BTreeSet<u32>,
+    in_flight: InFlightCounts,
+    /// Actions in flight (pseudo-actions too) and still waiting.
+    in_flight_actions: usize,
+    waiting_actions: usize,
 }
 
 impl TransitionRun {
@@ -126,12 +158,39 @@ impl TransitionRun {
             .keys()
             .map(|&id| (id, ActionState::Waiting))
             .collect();
+        let mut blocking = BTreeMap::new();
+        let mut successors: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
+        for action in actions.values() {
+            // A predecessor the run does not hold is another transition's,
+            // and no longer waited for.
+            let held: Vec<u32> = action
+                .after
+                .iter()
+                .copied()
+                .filter(|dep| actions.contains_key(dep))
+                .collect();
+            for dep in &held {
+                successors.entry(*dep).or_default().push(action.id);
+            }
+            blocking.insert(action.id, held.len());
+        }
+        let ready = blocking
+            .iter()
+            .filter(|(_, count)| **count == 0)
+            .map(|(id, _)| *id)
+            .collect();
         TransitionRun {
             id,
+            waiting_actions: actions.len(),
             actions,
             states,
             aborted: None,
             limits: ActionLimits::default(),
+            blocking,
+            successors,
+            ready,
+            in_flight: InFlightCounts::default(),
+            in_flight_actions: 0,
         }
     }
 
@@ -154,20 +213,13 @@ impl TransitionRun {
         if self.aborted.is_some() {
             return Vec::new();
         }
-        let mut counts = InFlightCounts::default();
-        for action in self.actions.values() {
-            if self.states[&action.id] == ActionState::InFlight {
-                counts.admit(action, &ActionLimits::default());
+        let mut taken = Vec::new();
+        for &id in &self.ready {
+            if self.in_flight.admit(&self.actions[&id], &self.limits) {
+                taken.push(id);
             }
         }
-        let mut ready = Vec::new();
-        for action in self.actions.values() {
-            let waiting = self.states[&action.id] == ActionState::Waiting;
-            if waiting && self.unblocked(action) && counts.admit(action, &self.limits) {
-                ready.push(action.id);
-            }
-        }
-        ready
+        taken
             .into_iter()
             .map(|id| {
                 let action = &self.actions[&id];
@@ -185,6 +237,9 @@ impl TransitionRun {
                     action.after
                 );
                 self.states.insert(id, ActionState::InFlight);
+                self.ready.remove(&id);
+                self.in_flight_actions += 1;
+                self.waiting_actions -= 1;
                 action.clone()
             })
             .collect()
@@ -213,6 +268,17 @@ impl TransitionRun {
         } else {
             ActionState::Failed
         };
+        self.in_flight_actions -= 1;
+        self.in_flight.release(&self.actions[&id]);
+        if ok {
+            for next in self.successors.get(&id).into_iter().flatten() {
+                let count = self.blocking.get_mut(next).expect("every action counted");
+                *count -= 1;
+                if *count == 0 && self.states[next] == ActionState::Waiting {
+                    self.ready.insert(*next);
+                }
+            }
+        }
         if !ok && self.aborted.is_none() {
             self.aborted = Some(reason.to_string());
         }
@@ -229,10 +295,7 @@ impl TransitionRun {
     }
 
     pub fn in_flight(&self) -> usize {
-        self.states
-            .values()
-            .filter(|s| **s == ActionState::InFlight)
-            .count()
+        self.in_flight_actions
     }
 
     /// Over: everything done, or aborted with nothing left in flight. An
@@ -245,7 +308,7 @@ impl TransitionRun {
         if self.aborted.is_some() {
             return true;
         }
-        !self.states.values().any(|s| *s == ActionState::Waiting)
+        self.waiting_actions == 0
     }
 
     pub fn counts(&self) -> (usize, usize, usize) {
@@ -345,6 +408,61 @@ mod tests {
                 node: node.into(),
                 op,
             },
+        }
+    }
+
+    /// The incremental readiness agrees with the definition on random
+    /// graphs and limits: what is sent has every predecessor succeeded, and
+    /// without a bound everything that may go is sent at once.
+    #[test]
+    fn readiness_kept_as_results_arrive_matches_the_definition() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut next = |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        for round in 0..40 {
+            let count = 2 + next(60) as u32;
+            let mut actions = Vec::new();
+            for id in 1..=count {
+                let mut action = resource(id, &format!("n{}", next(4)), "start");
+                action.after = (1..id).filter(|_| next(5) == 0).collect();
+                actions.push(action);
+            }
+            let plan = Plan {
+                actions: actions.clone(),
+                summary: vec![],
+            };
+            let limited = round % 2 == 1;
+            let limits = ActionLimits {
+                batch: limited.then_some(3),
+                per_node: limited.then_some(1),
+                migrations_per_node: None,
+            };
+            let mut run = TransitionRun::new(1, &plan).with_limits(limits);
+            let mut done = BTreeMap::new();
+            let mut in_flight = Vec::new();
+            while !run.is_finished() {
+                let sent = run.take_ready();
+                for action in &sent {
+                    assert!(action.after.iter().all(|d| done.contains_key(d)));
+                }
+                in_flight.extend(sent.iter().map(|a| a.id));
+                if !limited {
+                    let may_go = actions.iter().filter(|a| {
+                        run.state(a.id) == Some(ActionState::Waiting)
+                            && a.after.iter().all(|d| done.contains_key(d))
+                    });
+                    assert_eq!(may_go.count(), 0, "a ready action was held back");
+                }
+                assert!(!in_flight.is_empty(), "stuck with nothing in flight");
+                let id = in_flight.remove(next(in_flight.len() as u64) as usize);
+                run.complete(id, true, "");
+                done.insert(id, ());
+            }
+            assert_eq!(done.len(), count as usize);
         }
     }
 
