@@ -16,43 +16,11 @@ seconds and resident size.
 
 Brings the rig up itself and takes it down at the end.
 """
-import argparse, os, re, subprocess, time, xml.etree.ElementTree as ET
+import argparse, subprocess, time, xml.etree.ElementTree as ET
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-RIG = os.path.join(HERE, "rig.sh")
+from rig_common import cpu_and_rss, memberships, netns_pids, rig
+
 NODES = 3
-
-
-def rig(*args, **kw):
-    return subprocess.run(["bash", RIG, *args], capture_output=True, text=True, **kw)
-
-
-def netns_pids(ns):
-    out = subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-
-def cpu_and_rss(node):
-    tick = os.sysconf("SC_CLK_TCK")
-    cpu, rss = 0.0, 0
-    for pid in netns_pids(f"pcmk{node}"):
-        try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            cpu += sum(int(x) for x in fields[11:15]) / tick
-            for line in open(f"/proc/{pid}/status"):
-                if line.startswith("VmRSS:"):
-                    rss += int(line.split()[1])
-        except OSError:
-            pass
-    return cpu, rss // 1024
-
-
-def memberships(node):
-    try:
-        log = open(f"/tmp/pcmk-rig/node{node}/log/corosync/corosync.log").read()
-    except OSError:
-        return 0
-    return len(re.findall(r"\[QUORUM\] Members\[", log))
 
 
 def crm_mon(node):

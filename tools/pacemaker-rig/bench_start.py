@@ -9,39 +9,14 @@ for).
 
   bench_start.py [--resources N] [--timeout-s S]
 """
-import argparse, os, re, subprocess, time, xml.etree.ElementTree as ET
+import argparse, subprocess, time, xml.etree.ElementTree as ET
 
-RIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rig.sh")
+from rig_common import cpu_and_rss, memberships, rig
+
 NODES = 3
 
 def run(node, *cmd, **kw):
-    return subprocess.run(["bash", RIG, "exec", str(node), *cmd], capture_output=True, text=True, **kw)
-
-def node_pids(node):
-    out = subprocess.run(["ip", "netns", "pids", f"pcmk{node}"], capture_output=True, text=True).stdout
-    return [int(p) for p in out.split()]
-
-def cpu_and_rss(node):
-    """CPU seconds (own and waited-for children) and RSS (MB) of the node's processes."""
-    tick = os.sysconf("SC_CLK_TCK")
-    cpu, rss = 0.0, 0
-    for pid in node_pids(node):
-        try:
-            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-            cpu += sum(int(x) for x in fields[11:15]) / tick
-            for line in open(f"/proc/{pid}/status"):
-                if line.startswith("VmRSS:"):
-                    rss += int(line.split()[1])
-        except OSError:
-            pass
-    return cpu, rss // 1024
-
-def memberships(node):
-    try:
-        log = open(f"/tmp/pcmk-rig/node{node}/log/corosync/corosync.log").read()
-    except OSError:
-        return 0
-    return len(re.findall(r"\[QUORUM\] Members\[", log))
+    return rig("exec", str(node), *cmd, **kw)
 
 def started(node):
     out = run(node, "crm_mon", "-1", "--output-as=xml", timeout=60)

@@ -12,13 +12,9 @@ wait for a fence; Corosync's timeouts are its defaults (token 3000 ms plus
 
 Brings the rig up itself and takes it down at the end.
 """
-import argparse, os, subprocess, time, xml.etree.ElementTree as ET
+import argparse, subprocess, time, xml.etree.ElementTree as ET
 
-RIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rig.sh")
-
-
-def rig(*args, **kw):
-    return subprocess.run(["bash", RIG, *args], capture_output=True, text=True, **kw)
+from rig_common import netns_pids, rig
 
 
 def crm_mon(node):
@@ -56,8 +52,7 @@ def wait(timeout_s, check):
 
 
 def kill_node(k):
-    pids = subprocess.run(["ip", "netns", "pids", f"pcmk{k}"], capture_output=True, text=True).stdout.split()
-    subprocess.run(["kill", "-9", *pids], capture_output=True)
+    subprocess.run(["kill", "-9", *map(str, netns_pids(f"pcmk{k}"))], capture_output=True)
 
 
 def index(name):
@@ -109,8 +104,7 @@ def main():
           + (f"{took:.2f} s" if took else "(not within the timeout)"))
     rss = 0
     for k in range(1, n + 1):
-        for pid in subprocess.run(["ip", "netns", "pids", f"pcmk{k}"], capture_output=True,
-                                  text=True).stdout.split():
+        for pid in netns_pids(f"pcmk{k}"):
             try:
                 for line in open(f"/proc/{pid}/status"):
                     if line.startswith("VmRSS:"):
