@@ -43,6 +43,13 @@ pub struct Link {
     /// The connection resource's recurring monitor, reported failed if the
     /// link is lost.
     monitor: Mutex<Option<OpSpec>>,
+    /// How long the link may stay silent before it is lost: the connection
+    /// resource's configured timeout (its recurring monitor's once known,
+    /// its start's before), never under `LINK_TIMEOUT_MS`. A busy remote
+    /// daemon or a busy cluster node answers late; only the timeout the
+    /// user configured may call that a failure, as Pacemaker's connection
+    /// monitor does.
+    silence_limit_ms: AtomicU64,
     tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
@@ -160,6 +167,8 @@ pub async fn connection_op(shared: &Arc<NodeShared>, op: &OpSpec, call_id: u64) 
                 return local_outcome(7, OpStatus::Done, "", call_id);
             };
             if op.interval_ms > 0 {
+                link.silence_limit_ms
+                    .store(silence_limit_ms(op), Ordering::Relaxed);
                 *link.monitor.lock().expect("monitor lock") = Some(op.clone());
             }
             ok("")
@@ -293,6 +302,7 @@ async fn connect(shared: &Arc<NodeShared>, op: &OpSpec) -> Result<(), String> {
         stopping: AtomicBool::new(false),
         alive: AtomicBool::new(true),
         monitor: Mutex::new(None),
+        silence_limit_ms: AtomicU64::new(silence_limit_ms(op)),
         tasks: Mutex::new(vec![writer]),
     });
     let watcher = tokio::spawn(watch(Arc::clone(shared), Arc::clone(&link), reader));
@@ -302,6 +312,11 @@ async fn connect(shared: &Arc<NodeShared>, op: &OpSpec) -> Result<(), String> {
     Ok(())
 }
 
+/// The silence a link to the connection resource of `op` may keep.
+fn silence_limit_ms(op: &OpSpec) -> u64 {
+    op.timeout_ms.max(LINK_TIMEOUT_MS)
+}
+
 /// Reads the link until it ends, pinging a quiet one; a link that ends
 /// without being stopped is reported as a failed connection monitor.
 async fn watch(
@@ -309,10 +324,16 @@ async fn watch(
     link: Arc<Link>,
     mut reader: tokio::net::tcp::OwnedReadHalf,
 ) {
-    let mut liveness = Liveness::new(now_ms(), PING_INTERVAL_MS, LINK_TIMEOUT_MS);
+    let limit_ms = || link.silence_limit_ms.load(Ordering::Relaxed);
+    let mut liveness = Liveness::new(now_ms(), PING_INTERVAL_MS, limit_ms());
     let mut ticker = tokio::time::interval(std::time::Duration::from_millis(PING_INTERVAL_MS / 4));
     let ended = loop {
+        liveness.set_timeout_ms(limit_ms());
         tokio::select! {
+            // What the peer sent is read before the clock is judged: after
+            // this task waited for a busy runtime, a frame that arrived in
+            // time must count, not the time this node took to look.
+            biased;
             msg = read_link(&link, &mut reader) => match msg {
                 Ok(msg) => {
                     liveness.heard(now_ms());
@@ -325,7 +346,7 @@ async fn watch(
                 Tick::Ping => {
                     let _ = link.outbox.try_send(RemoteMsg::Ping { id: 0 });
                 }
-                Tick::Lost => break format!("nothing heard for {LINK_TIMEOUT_MS} ms"),
+                Tick::Lost => break format!("nothing heard for {} ms", limit_ms()),
             },
         }
     };

@@ -1,13 +1,15 @@
 //! Whether a connection to a remote daemon still works, without I/O: the
 //! cluster node pings it every `ping_interval_ms` and calls the link lost
-//! when nothing has been heard for `timeout_ms` (a closed socket is lost at
-//! once, without waiting for this).
+//! when nothing has been heard for `timeout_ms` (the connection resource's
+//! configured timeout; a closed socket is lost at once, without waiting for
+//! this).
 
 use crate::model::cib::operation::OpSpec;
 
 /// Ping a quiet link this often.
 pub const PING_INTERVAL_MS: u64 = 1_000;
-/// Nothing heard for this long: the link is lost.
+/// The least silence that loses a link, whatever the connection's
+/// configured timeout.
 pub const LINK_TIMEOUT_MS: u64 = 5_000;
 
 /// What the link's watcher must do now.
@@ -34,6 +36,12 @@ impl Liveness {
             last_heard_ms: now_ms,
             last_ping_ms: now_ms,
         }
+    }
+
+    /// The configured timeout changed (the connection's monitor became
+    /// known).
+    pub fn set_timeout_ms(&mut self, timeout_ms: u64) {
+        self.timeout_ms = timeout_ms;
     }
 
     /// Any frame from the peer proves it alive.
@@ -99,6 +107,15 @@ mod tests {
         // Heard late but out of order: the newest time counts.
         l.heard(10);
         assert_eq!(l.tick(20_500), Tick::Idle);
+    }
+
+    #[test]
+    fn a_longer_configured_timeout_keeps_a_slow_link() {
+        let mut l = Liveness::new(0, 1_000, 5_000);
+        l.set_timeout_ms(20_000);
+        assert_ne!(l.tick(5_000), Tick::Lost);
+        assert_ne!(l.tick(19_999), Tick::Lost);
+        assert_eq!(l.tick(20_000), Tick::Lost);
     }
 
     fn op(params: &[(&str, &str)]) -> OpSpec {
