@@ -18,30 +18,9 @@ Brings the rig up itself and takes it down at the end.
 """
 import argparse, subprocess, time, xml.etree.ElementTree as ET
 
-from rig_common import cpu_and_rss, memberships, netns_pids, rig
+from rig_common import cpu_and_rss, crm_mon, memberships, netns_pids, rig
 
 NODES = 3
-
-
-def crm_mon(node):
-    """({online node names}, {resource: node it is started on}), or None."""
-    try:
-        out = rig("exec", str(node), "crm_mon", "-1", "--output-as=xml", timeout=60)
-    except subprocess.TimeoutExpired:
-        return None
-    if out.returncode != 0:
-        return None
-    try:
-        root = ET.fromstring(out.stdout)
-    except ET.ParseError:
-        return None
-    online = {n.get("name") for n in root.iter("node") if n.get("online") == "true"}
-    running = {}
-    for r in root.iter("resource"):
-        placed = r.find("node")
-        if r.get("role") == "Started" and r.get("active") == "true" and placed is not None:
-            running[r.get("id")] = placed.get("name")
-    return online, running
 
 
 def configuration(remotes, per_remote):
@@ -84,7 +63,7 @@ def main():
     start = time.monotonic()
     while time.monotonic() - start < 300:
         state = crm_mon(1)
-        if state and len(state[0]) == NODES:
+        if state and len(state.online) == NODES:
             break
         time.sleep(1)
     assert rig("remotes", str(args.remotes)).returncode == 0
@@ -114,8 +93,8 @@ def main():
         if state is None:
             failed += 1
         else:
-            online = sum(1 for k in range(1, args.remotes + 1) if f"rnode{k}" in state[0])
-            placed = sum(1 for r, n in wanted.items() if state[1].get(r) == n)
+            online = sum(1 for k in range(1, args.remotes + 1) if f"rnode{k}" in state.online)
+            placed = sum(1 for r, n in wanted.items() if state.running.get(r) == n)
             best = max(best, (online, placed))
             if online == args.remotes and placed == len(wanted):
                 took = time.monotonic() - start
@@ -138,7 +117,7 @@ def main():
             state = crm_mon(1)
             if state is None:
                 failed += 1
-            elif all(state[1].get(r) not in (None, "rnode1") for r in mine):
+            elif all(state.running.get(r) not in (None, "rnode1") for r in mine):
                 moved = time.monotonic() - killed
                 break
             time.sleep(0.2)

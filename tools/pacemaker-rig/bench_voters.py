@@ -12,33 +12,9 @@ wait for a fence; Corosync's timeouts are its defaults (token 3000 ms plus
 
 Brings the rig up itself and takes it down at the end.
 """
-import argparse, subprocess, time, xml.etree.ElementTree as ET
+import argparse, subprocess, time
 
-from rig_common import netns_pids, rig
-
-
-def crm_mon(node):
-    """(dc, online node names, {resource: node it is started on}) or None."""
-    try:
-        out = rig("exec", str(node), "crm_mon", "-1", "--output-as=xml", timeout=30)
-    except subprocess.TimeoutExpired:
-        return None
-    if out.returncode != 0:
-        return None
-    try:
-        root = ET.fromstring(out.stdout)
-    except ET.ParseError:
-        return None
-    dc = root.find("./summary/current_dc")
-    dc_name = dc.get("name") if dc is not None and dc.get("present") == "true" else None
-    online = {n.get("name") for n in root.iter("node") if n.get("online") == "true"}
-    running = {}
-    for r in root.iter("resource"):
-        if r.get("role") == "Started" and r.get("active") == "true":
-            placed = r.find("node")
-            if placed is not None:
-                running[r.get("id")] = placed.get("name")
-    return dc_name, online, running
+from rig_common import crm_mon, netns_pids, rig
 
 
 def wait(timeout_s, check):
@@ -71,15 +47,15 @@ def main():
     assert up.returncode == 0, up.stderr
 
     def all_online():
-        state = crm_mon(1)
-        return state if state and state[0] and len(state[1]) == n else None
+        state = crm_mon(1, timeout_s=30)
+        return state if state and state.dc and len(state.online) == n else None
 
     _, state = wait(args.timeout_s, all_online)
     if state is None:
         print(f"{n} nodes: not all online with a DC within {args.timeout_s:.0f} s")
         return
     print(f"{n} nodes: all online with a DC (pnode1's view) {time.monotonic() - start:.1f} s after rig up")
-    dc = state[0]
+    dc = state.dc
     assert rig("exec", "1", "crm_attribute", "--type", "crm_config", "--name", "stonith-enabled",
                "--update", "false").returncode == 0
     # A primitive kept off the DC, so that killing its node is a failover only.
@@ -89,18 +65,18 @@ def main():
     avoid = f'<rsc_location id="d-not-dc" rsc="d" node="{dc}" score="-INFINITY"/>'
     assert rig("exec", "1", "cibadmin", "--create", "-o", "constraints", "--xml-text", avoid).returncode == 0
     dc_k = index(dc)
-    _, state = wait(args.timeout_s, lambda: (s := crm_mon(dc_k)) and "d" in s[2] and s)
-    victim = state[2]["d"]
+    _, state = wait(args.timeout_s, lambda: (s := crm_mon(dc_k, timeout_s=30)) and "d" in s.running and s)
+    victim = state.running["d"]
     kill_node(index(victim))
     took, _ = wait(args.timeout_s,
-                   lambda: (s := crm_mon(dc_k)) and s[2].get("d") not in (None, victim) and s)
+                   lambda: (s := crm_mon(dc_k, timeout_s=30)) and s.running.get("d") not in (None, victim) and s)
     print(f"failover: d on {victim} killed, started elsewhere after "
           + (f"{took:.2f} s" if took else "(not within the timeout)"))
     witness = next(k for k in range(1, n + 1) if k not in (dc_k, index(victim)))
     kill_node(dc_k)
     took, state = wait(args.timeout_s,
-                       lambda: (s := crm_mon(witness)) and s[0] not in (None, dc) and s)
-    print(f"re-election: DC {dc} killed, {state[0] if state else '-'} is DC after "
+                       lambda: (s := crm_mon(witness, timeout_s=30)) and s.dc not in (None, dc) and s)
+    print(f"re-election: DC {dc} killed, {state.dc if state else '-'} is DC after "
           + (f"{took:.2f} s" if took else "(not within the timeout)"))
     rss = 0
     for k in range(1, n + 1):

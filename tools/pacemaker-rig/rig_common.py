@@ -1,6 +1,8 @@
-"""What the rig's benchmarks share: running rig.sh, and reading a node's
-processes (CPU seconds, resident size) and Corosync's membership changes."""
-import os, re, subprocess
+"""What the rig's benchmarks share: running rig.sh, a node's view of the
+cluster (crm_mon), and reading a node's processes (CPU seconds, resident
+size) and Corosync's membership changes."""
+import os, re, subprocess, xml.etree.ElementTree as ET
+from collections import namedtuple
 
 RIG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "rig.sh")
 
@@ -39,3 +41,31 @@ def memberships(node):
     except OSError:
         return 0
     return len(re.findall(r"\[QUORUM\] Members\[", log))
+
+
+# What one node's crm_mon shows: the DC's name (None without one), the
+# names of the online nodes, and {resource: the node it is started on}.
+ClusterView = namedtuple("ClusterView", "dc online running")
+
+
+def crm_mon(node, timeout_s=60):
+    """Cluster node NODE's view of the cluster, or None if crm_mon failed."""
+    try:
+        out = rig("exec", str(node), "crm_mon", "-1", "--output-as=xml", timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return None
+    if out.returncode != 0:
+        return None
+    try:
+        root = ET.fromstring(out.stdout)
+    except ET.ParseError:
+        return None
+    dc = root.find("./summary/current_dc")
+    dc_name = dc.get("name") if dc is not None and dc.get("present") == "true" else None
+    online = {n.get("name") for n in root.iter("node") if n.get("online") == "true"}
+    running = {}
+    for r in root.iter("resource"):
+        placed = r.find("node")
+        if r.get("role") == "Started" and r.get("active") == "true" and placed is not None:
+            running[r.get("id")] = placed.get("name")
+    return ClusterView(dc_name, online, running)
