@@ -17,7 +17,7 @@ use private_systemd::PrivateSystemd;
 fn request(config: &Arc<AgentConfig>, class: &str, name: &str, action: OcfAction) -> OcfRequest {
     let mut request =
         OcfRequest::new(Arc::clone(config), "", name, name, action).with_timeout_ms(20_000);
-    request.class = class.to_string();
+    request.class = systole::model::cib::ResourceClass::parse(class);
     request
 }
 

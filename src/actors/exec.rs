@@ -153,7 +153,7 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
             return at_once(outcome, OpStatus::Done, String::new());
         }
     }
-    if !is_device && !crate::agent::RESOURCE_CLASSES.contains(&op.agent.class.as_str()) {
+    if !is_device && !crate::agent::RESOURCE_CLASSES.contains(&op.agent.class) {
         // Not "unsupported": a probe of a class this node cannot run must
         // say "not installed" (kept off this node), never a failure that
         // calls for a stop and then fencing.
@@ -163,7 +163,7 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
             format!(
                 "agent class {} cannot run on this node (classes here: {}, stonith)",
                 op.agent.class,
-                crate::agent::RESOURCE_CLASSES.join(", ")
+                crate::agent::resource_classes_text()
             ),
         );
     }
@@ -412,7 +412,7 @@ mod tests {
         let op = OpSpec {
             resource: "db".into(),
             agent: crate::model::cib::operation::AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some("heartbeat".into()),
                 kind: "Dummy".into(),
             },
@@ -434,7 +434,7 @@ mod tests {
         let mut op = OpSpec {
             resource: "s1".into(),
             agent: crate::model::cib::operation::AgentSpec {
-                class: "systemd".into(),
+                class: crate::model::cib::ResourceClass::Systemd,
                 provider: None,
                 kind: "nginx".into(),
             },

@@ -3,6 +3,7 @@
 //! `fencing-level` elements of `fencing-topology`, id `fl-TARGET-INDEX`.
 
 use super::{configuration, AdminError, Edit, Result};
+use crate::model::cib::agent::{class_of, ResourceClass};
 use crate::model::cib::change::CibChange;
 use crate::model::cib::fencing::{topology, FencingLevel, LevelTarget};
 use crate::model::cib::xml::Element;
@@ -40,7 +41,7 @@ fn is_fence_device(cib: &Element, id: &str) -> bool {
     configuration(cib)
         .and_then(|c| c.child("resources"))
         .and_then(|r| r.find_by_id(Some("primitive"), id))
-        .is_some_and(|p| p.attr("class") == Some("stonith"))
+        .is_some_and(|p| class_of(p) == Some(ResourceClass::Stonith))
 }
 
 /// `fence level add INDEX TARGET DEVICE...`: at level INDEX, fencing TARGET

@@ -18,6 +18,7 @@
 //! assert!(cib.find_by_id(Some("op"), "web-monitor-interval-10s").is_some());
 //! ```
 
+use crate::model::cib::agent::read_agent;
 use crate::model::cib::change::CibChange;
 use crate::model::cib::store::{self, CibEditError};
 use crate::model::cib::xml::Element;
@@ -265,10 +266,7 @@ fn remote_node_names(resources: &Element) -> Vec<&str> {
         if e.name != "primitive" {
             return;
         }
-        if e.attr("class") == Some("ocf")
-            && e.attr("provider") == Some("pacemaker")
-            && e.attr("type") == Some("remote")
-        {
+        if read_agent(e).is_ok_and(|agent| agent.is_remote_connection()) {
             names.extend(e.id());
         }
         for meta in e.children_named("meta_attributes") {

@@ -12,11 +12,7 @@ pub fn resource_create(cib: &Element, args: &[String]) -> Result<Edit> {
     let agent = parse_agent(agent)?;
     let args = parse_resource_args(rest)?;
     let (primitive, notes) = new_primitive(id, &agent, &args)?;
-    let agent_text = match &agent.provider {
-        Some(p) => format!("{}:{}:{}", agent.class, p, agent.kind),
-        None => format!("{}:{}", agent.class, agent.kind),
-    };
-    let what = format!("created resource {id} ({agent_text}){}", notes.concat());
+    let what = format!("created resource {id} ({agent}){}", notes.concat());
     place_new(cib, primitive, &args, what)
 }
 
@@ -29,7 +25,7 @@ fn new_primitive(
 ) -> Result<(Element, Vec<String>)> {
     let mut primitive = Element::new("primitive")
         .with_attr("id", id)
-        .with_attr("class", agent.class.clone());
+        .with_attr("class", agent.class.as_str());
     if let Some(provider) = &agent.provider {
         primitive.set_attr("provider", provider.clone());
     }

@@ -9,6 +9,7 @@ use super::fence::{run_fence, FenceAction, FenceRequest, FENCE_AGENT_PREFIX};
 use super::metadata::{self, AgentMetadata};
 use super::ocf::{OcfAction, OcfRequest, SYSTOLE_PROVIDER};
 use super::{run_resource, AgentConfig};
+use crate::model::cib::ResourceClass;
 
 /// Time an agent gets to print its meta-data.
 pub const METADATA_TIMEOUT_MS: u64 = 10_000;
@@ -78,18 +79,13 @@ pub async fn list_agents(
         Some((class, "")) => (Some(class), None),
         Some((class, provider)) => (Some(class), Some(provider)),
     };
-    let known = ["ocf", "lsb", "systemd", "service", "stonith"];
-    if let Some(class) = class {
-        if !known.contains(&class) {
-            return Err(format!(
-                "unknown class '{class}' (classes: {})",
-                known.join(", ")
-            ));
-        }
+    let class = class.map(ResourceClass::parse);
+    if let Some(Err(refused)) = class.as_ref().map(ResourceClass::supported) {
+        return Err(refused.to_string());
     }
-    let wants = |c: &str| class.is_none_or(|x| x == c);
+    let wants = |c: ResourceClass| class.as_ref().is_none_or(|x| *x == c);
     let mut out = Vec::new();
-    if wants("ocf") {
+    if wants(ResourceClass::Ocf) {
         for (name, dir) in ocf_providers(config) {
             if provider.is_none_or(|p| p == name) {
                 out.extend(
@@ -102,17 +98,17 @@ pub async fn list_agents(
     }
     let lsb = executables(&config.lsb_dir);
     let units = systemd_services(config).await;
-    if wants("lsb") {
+    if wants(ResourceClass::Lsb) {
         out.extend(lsb.iter().map(|t| format!("lsb:{t}")));
     }
-    if wants("systemd") {
+    if wants(ResourceClass::Systemd) {
         out.extend(units.iter().map(|t| format!("systemd:{t}")));
     }
-    if wants("service") {
+    if wants(ResourceClass::Service) {
         let all: BTreeSet<&String> = lsb.iter().chain(units.iter()).collect();
         out.extend(all.into_iter().map(|t| format!("service:{t}")));
     }
-    if wants("stonith") {
+    if wants(ResourceClass::Stonith) {
         let mut fence: BTreeSet<String> = BTreeSet::new();
         let dirs = std::iter::once(config.agents_dir.join("fence"))
             .chain(config.fence_system_dirs.iter().cloned());
@@ -174,10 +170,7 @@ const REMOTE_CONNECTION_METADATA: &str = r#"<?xml version="1.0"?>
 /// Runs the agent's meta-data action and reads it.
 pub async fn describe(config: Arc<AgentConfig>, spec: &str) -> Result<AgentMetadata, String> {
     let agent = AgentName::parse(spec).map_err(|e| e.to_string())?;
-    let xml = if agent.class == "ocf"
-        && agent.provider.as_deref() == Some("pacemaker")
-        && agent.kind == "remote"
-    {
+    let xml = if agent.is_remote_connection() {
         // Built in: the executor itself carries out a connection's actions.
         REMOTE_CONNECTION_METADATA.to_string()
     } else if agent.is_fence_device() {

@@ -33,6 +33,7 @@
 //! # }
 //! ```
 
+use crate::model::cib::ResourceClass;
 use serde::{Deserialize, Serialize};
 use std::io::{self, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -129,21 +130,33 @@ impl AgentConfig {
 
 /// The resource classes the executor runs (`stonith` devices are the
 /// fencer's).
-pub const RESOURCE_CLASSES: [&str; 4] = ["ocf", "lsb", "systemd", "service"];
+pub const RESOURCE_CLASSES: [ResourceClass; 4] = [
+    ResourceClass::Ocf,
+    ResourceClass::Lsb,
+    ResourceClass::Systemd,
+    ResourceClass::Service,
+];
+
+/// [`RESOURCE_CLASSES`] as a list to print.
+pub fn resource_classes_text() -> String {
+    RESOURCE_CLASSES
+        .map(|class| class.as_str().to_string())
+        .join(", ")
+}
 
 /// Runs one action of a resource of any class: `ocf`, `lsb`, `systemd`, or
 /// `service` (systemd when it runs here and knows the unit, else lsb).
 pub async fn run_resource(req: &ocf::OcfRequest) -> ocf::OcfOutcome {
-    match req.class.as_str() {
-        "ocf" => ocf::run_ocf(req).await,
-        "lsb" => lsb::run_lsb(req).await,
-        "systemd" => systemd::run_systemd(req).await,
+    match &req.class {
+        ResourceClass::Ocf => ocf::run_ocf(req).await,
+        ResourceClass::Lsb => lsb::run_lsb(req).await,
+        ResourceClass::Systemd => systemd::run_systemd(req).await,
         // A fence device's own actions (start, monitor), as the executor
         // runs them; fencing itself is the fencer's.
-        "stonith" => fence::run_device(req).await,
-        "service" => {
+        ResourceClass::Stonith => fence::run_device(req).await,
+        ResourceClass::Service => {
             let mut resolved = req.clone();
-            resolved.class = service_class(req).await.to_string();
+            resolved.class = service_class(req).await;
             let mut outcome = Box::pin(run_resource(&resolved)).await;
             if outcome.rc != ocf::OcfRc::Success && outcome.note.is_some() {
                 outcome.note = outcome
@@ -152,12 +165,12 @@ pub async fn run_resource(req: &ocf::OcfRequest) -> ocf::OcfOutcome {
             }
             outcome
         }
-        other => ocf::OcfOutcome::without_run(
+        other @ ResourceClass::Other(_) => ocf::OcfOutcome::without_run(
             ocf::OpStatus::NotInstalled,
             ocf::OcfRc::NotInstalled,
             format!(
                 "resource class '{other}' is not supported (supported: {})",
-                RESOURCE_CLASSES.join(", ")
+                resource_classes_text()
             ),
         ),
     }
@@ -165,11 +178,11 @@ pub async fn run_resource(req: &ocf::OcfRequest) -> ocf::OcfOutcome {
 
 /// What a `service` resource is here: `systemd` where systemd runs and
 /// knows the unit, else `lsb`.
-pub async fn service_class(req: &ocf::OcfRequest) -> &'static str {
+pub async fn service_class(req: &ocf::OcfRequest) -> ResourceClass {
     if systemd::knows_unit(&req.config, &req.agent_type).await {
-        "systemd"
+        ResourceClass::Systemd
     } else {
-        "lsb"
+        ResourceClass::Lsb
     }
 }
 

@@ -43,6 +43,7 @@ use std::sync::Arc;
 
 use super::process::{self, Exit, RunSpec};
 use super::{is_safe_name, AgentConfig, CapturedOutput};
+use crate::model::cib::ResourceClass;
 
 /// The OCF API version announced to agents.
 pub const OCF_RA_VERSION_MAJOR: u32 = 1;
@@ -161,8 +162,9 @@ impl fmt::Display for OpStatus {
 #[derive(Debug, Clone)]
 pub struct OcfRequest {
     pub config: Arc<AgentConfig>,
-    /// Only `ocf` is supported.
-    pub class: String,
+    /// What runs it: [`run_ocf`] runs only `ocf`, [`super::run_resource`]
+    /// every class the executor runs.
+    pub class: ResourceClass,
     /// `systole`, `heartbeat`, `pacemaker`, ...
     pub provider: String,
     /// The agent's type, e.g. `Dummy`.
@@ -191,7 +193,7 @@ impl OcfRequest {
     ) -> OcfRequest {
         OcfRequest {
             config,
-            class: "ocf".to_string(),
+            class: ResourceClass::Ocf,
             provider: provider.to_string(),
             agent_type: agent_type.to_string(),
             resource_id: resource_id.to_string(),
@@ -231,7 +233,7 @@ impl OcfRequest {
     /// `class:provider:type` (`class:type` for classes without providers),
     /// as the CIB and crm_mon spell it.
     pub fn agent_spec(&self) -> String {
-        if self.class == "ocf" {
+        if self.class.has_provider() {
             format!("{}:{}:{}", self.class, self.provider, self.agent_type)
         } else {
             format!("{}:{}", self.class, self.agent_type)
@@ -309,7 +311,7 @@ impl fmt::Display for OcfOutcome {
 
 /// Why a request cannot be run at all.
 fn check_request(req: &OcfRequest) -> Result<(), (OpStatus, OcfRc, String)> {
-    if req.class != "ocf" {
+    if req.class != ResourceClass::Ocf {
         return Err((
             OpStatus::NotInstalled,
             OcfRc::NotInstalled,

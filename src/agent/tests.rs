@@ -442,7 +442,7 @@ async fn missing_agent_is_not_installed() {
         "{note}"
     );
     let mut lsb = OcfRequest::new(config, "systole", "Dummy", "m", OcfAction::Start);
-    lsb.class = "lsb".into();
+    lsb.class = crate::model::cib::ResourceClass::Lsb;
     assert_eq!(run_ocf(&lsb).await.rc, OcfRc::NotInstalled);
 }
 

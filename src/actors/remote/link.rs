@@ -407,7 +407,7 @@ fn report_lost(shared: &NodeShared, link: &Link, reason: &str) {
         .unwrap_or_else(|| OpSpec {
             resource: link.node.clone(),
             agent: crate::model::cib::operation::AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some("pacemaker".into()),
                 kind: "remote".into(),
             },

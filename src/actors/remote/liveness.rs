@@ -122,7 +122,7 @@ mod tests {
         OpSpec {
             resource: "r1".into(),
             agent: crate::model::cib::operation::AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some("pacemaker".into()),
                 kind: "remote".into(),
             },

@@ -73,7 +73,7 @@ mod tests {
         OpSpec {
             resource: resource.into(),
             agent: crate::model::cib::operation::AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some(
                     if kind == "remote" {
                         "pacemaker"

@@ -131,7 +131,7 @@ fn the_handshake_refuses_the_wrong_node_and_out_of_order_messages() {
                 op: crate::model::cib::operation::OpSpec {
                     resource: "d".into(),
                     agent: crate::model::cib::operation::AgentSpec {
-                        class: "ocf".into(),
+                        class: crate::model::cib::ResourceClass::Ocf,
                         provider: Some("heartbeat".into()),
                         kind: "Dummy".into(),
                     },

@@ -6,10 +6,18 @@
 use super::error::{req, ModelError};
 use super::xml::Element;
 
-/// The resource classes Systole runs. `nagios`, `upstart` and `heartbeat`
-/// are no longer supported (as in Pacemaker 3): refused when typed, left
-/// out with a warning when found in a CIB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A resource class, as the CIB's `class` attribute names it.
+///
+/// Systole runs the first five. A class it does not run is `Other`, with
+/// its text as written: `nagios`, `upstart` and `heartbeat` (no longer
+/// supported, as in Pacemaker 3) or any unknown text. Reading never fails
+/// on a class, so a Pacemaker CIB or a history entry that names one still
+/// loads and is written back unchanged; [`ResourceClass::supported`] says
+/// why such a class is refused when typed and left out of scheduling when
+/// configured. On the wire and in the replicated log a class is its text,
+/// the same bytes as when it was a string, so an old entry (or one naming
+/// a class this build does not know) always decodes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ResourceClass {
     Ocf,
     Lsb,
@@ -18,6 +26,9 @@ pub enum ResourceClass {
     Systemd,
     /// A fence device.
     Stonith,
+    /// A class Systole does not run, by its text (never one of the names
+    /// above: [`ResourceClass::parse`] gives those their own variant).
+    Other(String),
 }
 
 /// Why a class is not one Systole runs.
@@ -30,6 +41,7 @@ pub enum ClassError {
 }
 
 impl ResourceClass {
+    /// Every class Systole runs.
     pub const ALL: [ResourceClass; 5] = [
         ResourceClass::Ocf,
         ResourceClass::Lsb,
@@ -38,31 +50,43 @@ impl ResourceClass {
         ResourceClass::Stonith,
     ];
 
-    pub fn parse(text: &str) -> Result<ResourceClass, ClassError> {
+    pub fn parse(text: &str) -> ResourceClass {
         match text {
-            "ocf" => Ok(ResourceClass::Ocf),
-            "lsb" => Ok(ResourceClass::Lsb),
-            "service" => Ok(ResourceClass::Service),
-            "systemd" => Ok(ResourceClass::Systemd),
-            "stonith" => Ok(ResourceClass::Stonith),
-            "nagios" | "upstart" | "heartbeat" => Err(ClassError::Dropped(text.to_string())),
-            other => Err(ClassError::Unknown(other.to_string())),
+            "ocf" => ResourceClass::Ocf,
+            "lsb" => ResourceClass::Lsb,
+            "service" => ResourceClass::Service,
+            "systemd" => ResourceClass::Systemd,
+            "stonith" => ResourceClass::Stonith,
+            other => ResourceClass::Other(other.to_string()),
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// The class as the CIB writes it.
+    pub fn as_str(&self) -> &str {
         match self {
             ResourceClass::Ocf => "ocf",
             ResourceClass::Lsb => "lsb",
             ResourceClass::Service => "service",
             ResourceClass::Systemd => "systemd",
             ResourceClass::Stonith => "stonith",
+            ResourceClass::Other(text) => text,
+        }
+    }
+
+    /// Whether Systole runs this class; if not, why.
+    pub fn supported(&self) -> Result<(), ClassError> {
+        match self {
+            ResourceClass::Other(text) => match text.as_str() {
+                "nagios" | "upstart" | "heartbeat" => Err(ClassError::Dropped(text.clone())),
+                _ => Err(ClassError::Unknown(text.clone())),
+            },
+            _ => Ok(()),
         }
     }
 
     /// Only OCF agents have a provider.
-    pub fn has_provider(self) -> bool {
-        self == ResourceClass::Ocf
+    pub fn has_provider(&self) -> bool {
+        *self == ResourceClass::Ocf
     }
 }
 
@@ -72,12 +96,25 @@ impl std::fmt::Display for ResourceClass {
     }
 }
 
-/// Resource classes the scheduler knows, as written.
-pub const RESOURCE_CLASSES: [&str; 5] = ["ocf", "lsb", "service", "systemd", "stonith"];
+/// As its text: the replicated log and the wire carry the same bytes as
+/// when the class was a string.
+impl serde::Serialize for ResourceClass {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ResourceClass {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<ResourceClass, D::Error> {
+        String::deserialize(deserializer).map(|text| ResourceClass::parse(&text))
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AgentSpec {
-    pub class: String,
+    pub class: ResourceClass,
     pub provider: Option<String>,
     pub kind: String,
 }
@@ -105,8 +142,10 @@ impl AgentSpec {
             [class, kind] => (*class, None, *kind),
             _ => return Err(AgentSpecError::Shape(spec.to_string())),
         };
-        let class =
-            ResourceClass::parse(class).map_err(|e| AgentSpecError::Class(spec.to_string(), e))?;
+        let class = ResourceClass::parse(class);
+        class
+            .supported()
+            .map_err(|e| AgentSpecError::Class(spec.to_string(), e))?;
         match (class.has_provider(), provider) {
             (true, None) => return Err(AgentSpecError::NoProvider(spec.to_string())),
             (false, Some(_)) => return Err(AgentSpecError::Shape(spec.to_string())),
@@ -121,25 +160,20 @@ impl AgentSpec {
             return Err(AgentSpecError::Part(spec.to_string()));
         }
         Ok(AgentSpec {
-            class: class.as_str().to_string(),
+            class,
             provider: provider.map(str::to_string),
             kind: kind.to_string(),
         })
     }
 
-    /// The class, when it is one Systole runs.
-    pub fn resource_class(&self) -> Result<ResourceClass, ClassError> {
-        ResourceClass::parse(&self.class)
-    }
-
     /// A fence device (class `stonith`).
     pub fn is_fence_device(&self) -> bool {
-        self.resource_class() == Ok(ResourceClass::Stonith)
+        self.class == ResourceClass::Stonith
     }
 
     /// `ocf:pacemaker:remote`: the connection to a Pacemaker Remote node.
     pub fn is_remote_connection(&self) -> bool {
-        self.class == "ocf"
+        self.class == ResourceClass::Ocf
             && self.provider.as_deref() == Some("pacemaker")
             && self.kind == "remote"
     }
@@ -158,11 +192,17 @@ impl std::fmt::Display for AgentSpec {
     }
 }
 
+/// The class an element's `class` attribute names (a primitive, a
+/// template, a history entry), if it has one.
+pub fn class_of(e: &Element) -> Option<ResourceClass> {
+    e.attr("class").map(ResourceClass::parse)
+}
+
 /// An agent as the CIB writes it (history entries keep whatever class
 /// they recorded).
-pub(super) fn read_agent(e: &Element) -> Result<AgentSpec, ModelError> {
+pub fn read_agent(e: &Element) -> Result<AgentSpec, ModelError> {
     Ok(AgentSpec {
-        class: req(e, "class")?.to_string(),
+        class: ResourceClass::parse(req(e, "class")?),
         provider: e.attr("provider").map(str::to_string),
         kind: req(e, "type")?.to_string(),
     })
@@ -178,7 +218,7 @@ pub(super) fn read_known_agent(
     let agent = read_agent(agent_element)?;
     let element = e.name.clone();
     let id = e.id().unwrap_or("").to_string();
-    match agent.resource_class() {
+    match agent.class.supported() {
         Ok(_) => Ok(agent),
         Err(dropped @ ClassError::Dropped(_)) => Err(ModelError::Unsupported {
             element,
@@ -205,10 +245,8 @@ mod tests {
         let unit = AgentSpec::parse("systemd:getty@tty1").unwrap();
         assert_eq!((unit.class.as_str(), unit.provider), ("systemd", None));
         assert_eq!(
-            AgentSpec::parse("stonith:fence_xvm")
-                .unwrap()
-                .resource_class(),
-            Ok(ResourceClass::Stonith)
+            AgentSpec::parse("stonith:fence_xvm").unwrap().class,
+            ResourceClass::Stonith
         );
         for bad in [
             "ocf:Dummy",
@@ -243,8 +281,66 @@ mod tests {
         let typed = AgentSpec::parse("bogus:x").unwrap_err().to_string();
         assert!(typed.contains("unknown resource class"), "{typed}");
         for class in ResourceClass::ALL {
-            assert_eq!(ResourceClass::parse(class.as_str()), Ok(class));
-            assert!(RESOURCE_CLASSES.contains(&class.as_str()));
+            assert_eq!(ResourceClass::parse(class.as_str()), class);
+            assert_eq!(class.supported(), Ok(()));
+        }
+    }
+
+    /// A class Systole does not run still loads, keeps its text, and is
+    /// written and sent as that text.
+    #[test]
+    fn a_class_not_run_here_is_kept_as_written() {
+        for text in ["nagios", "upstart", "bogus"] {
+            let e = Element::parse(&format!(
+                r#"<lrm_resource id="p" class="{text}" type="check"/>"#
+            ))
+            .unwrap();
+            let agent = read_agent(&e).unwrap();
+            assert_eq!(agent.class, ResourceClass::Other(text.to_string()));
+            assert_eq!(agent.to_string(), format!("{text}:check"));
+            assert!(agent.class.supported().is_err());
+        }
+    }
+
+    /// The shape `AgentSpec` had when its class was a string: the log and
+    /// the wire must carry the same bytes, both ways.
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct AgentSpecWithTextClass {
+        class: String,
+        provider: Option<String>,
+        kind: String,
+    }
+
+    #[test]
+    fn a_class_travels_as_its_text() {
+        for (class, provider) in [
+            ("ocf", Some("heartbeat")),
+            ("stonith", None),
+            ("service", None),
+            ("nagios", None),
+            ("something-new", None),
+        ] {
+            let as_text = AgentSpecWithTextClass {
+                class: class.to_string(),
+                provider: provider.map(str::to_string),
+                kind: "check".to_string(),
+            };
+            let typed = AgentSpec {
+                class: ResourceClass::parse(class),
+                provider: provider.map(str::to_string),
+                kind: "check".to_string(),
+            };
+            let bytes = rmp_serde::to_vec(&as_text).unwrap();
+            assert_eq!(rmp_serde::to_vec(&typed).unwrap(), bytes, "{class}");
+            assert_eq!(
+                rmp_serde::to_vec_named(&typed).unwrap(),
+                rmp_serde::to_vec_named(&as_text).unwrap(),
+                "{class}"
+            );
+            assert_eq!(rmp_serde::from_slice::<AgentSpec>(&bytes).unwrap(), typed);
+            let back: AgentSpecWithTextClass =
+                rmp_serde::from_slice(&rmp_serde::to_vec(&typed).unwrap()).unwrap();
+            assert_eq!(back.class, class);
         }
     }
 }

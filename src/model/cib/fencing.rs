@@ -17,6 +17,7 @@
 //! The decisions are pure; the fencer runs the agent's `list` and `status`
 //! when they are needed.
 
+use crate::model::cib::agent::{class_of, ResourceClass};
 use crate::model::cib::constraints::rsc_pattern;
 use crate::model::cib::error::{invalid_because, missing, req, ModelError};
 use crate::model::cib::nvpairs::nvpairs;
@@ -191,7 +192,7 @@ pub fn devices(cib: &Element, now_epoch_s: i64) -> Vec<FenceDevice> {
         .and_then(|c| c.child("resources"))
     {
         resources.walk(&mut |e| {
-            if e.name == "primitive" && e.attr("class") == Some("stonith") {
+            if e.name == "primitive" && class_of(e) == Some(ResourceClass::Stonith) {
                 out.push(FenceDevice {
                     id: e.id().unwrap_or_default().to_string(),
                     agent: e.attr("type").unwrap_or_default().to_string(),

@@ -32,7 +32,7 @@ pub mod validate;
 pub mod verify;
 pub mod xml;
 
-pub use agent::{AgentSpec, RESOURCE_CLASSES};
+pub use agent::{AgentSpec, ResourceClass};
 pub use constraints::{
     location_rule_score, rsc_pattern, Colocation, Location, LocationTarget, Order, OrderKind,
     Ticket, RSC_PATTERN_BYTES_MAX,
@@ -134,7 +134,7 @@ fn start_up_disabled(cib: &Cib, config: &Element) -> Option<ConfigIssue> {
     }
     let mut device = false;
     if let Some(resources) = config.child("resources") {
-        resources.walk(&mut |e| device |= e.attr("class") == Some("stonith"));
+        resources.walk(&mut |e| device |= agent::class_of(e) == Some(ResourceClass::Stonith));
     }
     (!device).then(|| {
         ConfigIssue::warning(

@@ -436,7 +436,7 @@ fn read_bundle(
         child,
         replicas: num(runtime, &["replicas"]).unwrap_or(promoted_max.max(1)),
         container: AgentSpec {
-            class: "ocf".into(),
+            class: crate::model::cib::ResourceClass::Ocf,
             provider: Some("heartbeat".into()),
             kind: runtime.name.clone(),
         },

@@ -462,7 +462,7 @@ fn lrm_resource_mut<'a>(node_state: &'a mut Element, node: &str, op: &OpSpec) ->
         None => {
             let mut resource = Element::new("lrm_resource")
                 .with_attr("id", op.resource.clone())
-                .with_attr("class", op.agent.class.clone())
+                .with_attr("class", op.agent.class.as_str())
                 .with_attr("type", op.agent.kind.clone());
             if let Some(provider) = &op.agent.provider {
                 resource.set_attr("provider", provider.clone());
@@ -872,7 +872,7 @@ mod tests {
         OpSpec {
             resource: "vip".into(),
             agent: AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some("systole".into()),
                 kind: "Dummy".into(),
             },

@@ -4,6 +4,7 @@
 //! listed on [`check`].
 
 use crate::model::cib::xml::Element;
+use crate::model::cib::ResourceClass;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Checks: the root is `<configuration>`; ids are unique and well formed;
@@ -107,7 +108,9 @@ fn check_resource(
             if e.attr("template").is_none() {
                 match (e.attr("class"), e.attr("type")) {
                     (Some(class), Some(_)) => {
-                        if class == "ocf" && e.attr("provider").is_none() {
+                        if ResourceClass::parse(class).has_provider()
+                            && e.attr("provider").is_none()
+                        {
                             errors.push(format!("primitive {id}: ocf agents need a provider"));
                         }
                     }

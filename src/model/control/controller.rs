@@ -858,7 +858,7 @@ mod tests {
         OpSpec {
             resource: resource.into(),
             agent: AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some("heartbeat".into()),
                 kind: "Dummy".into(),
             },

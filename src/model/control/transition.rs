@@ -391,7 +391,7 @@ mod tests {
         let op = crate::model::cib::operation::OpSpec {
             resource: format!("r{id}"),
             agent: crate::model::cib::AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some("heartbeat".into()),
                 kind: "Dummy".into(),
             },

@@ -28,7 +28,7 @@ pub(super) fn add_guest_connections(w: &mut Working, defaults: &BTreeMap<String,
             id: name.clone(),
             kind: ResourceKind::Primitive {
                 agent: AgentSpec {
-                    class: "ocf".into(),
+                    class: crate::model::cib::ResourceClass::Ocf,
                     provider: Some("pacemaker".into()),
                     kind: "remote".into(),
                 },

@@ -322,7 +322,7 @@ fn add_bundle(
             let mut params = BTreeMap::new();
             params.insert("ip".to_string(), ip.clone());
             let agent = AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some("heartbeat".into()),
                 kind: "IPaddr2".into(),
             };
@@ -333,7 +333,7 @@ fn add_bundle(
     if let Some(child) = b.child {
         for n in 0..b.replicas {
             let agent = AgentSpec {
-                class: "ocf".into(),
+                class: crate::model::cib::ResourceClass::Ocf,
                 provider: Some("pacemaker".into()),
                 kind: "remote".into(),
             };
