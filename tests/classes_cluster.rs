@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use systole::actors::control_socket::{self, ControlRequest, ControlResponse, StatusReport};
 use systole::actors::message::CibChange;
 use systole::cli::localcluster::LocalCluster;
+use systole::model::cib::operation::OpKind;
 use systole::model::cib::xml::Element;
 
 #[path = "support/private_systemd.rs"]
@@ -178,7 +179,7 @@ fn every_class_runs_and_a_monitor_failure_shows_in_both_status_forms() {
     let failed = cluster.wait("node1", 30_000, "the lsb monitor failure recorded", |r| {
         r.failed_actions
             .iter()
-            .any(|a| a.resource == "lsb-test" && a.operation == "monitor")
+            .any(|a| a.resource == "lsb-test" && a.operation == OpKind::Monitor)
     });
     let action = failed
         .failed_actions
@@ -476,7 +477,7 @@ fn host_lists_choose_the_device_and_a_manual_fence_is_confirmed() {
         runs(r, "web").as_deref() == Some(b)
             && r.failed_actions
                 .iter()
-                .any(|a| a.resource == "fence-3" && a.operation == "monitor")
+                .any(|a| a.resource == "fence-3" && a.operation == OpKind::Monitor)
     });
     let broken = report
         .failed_actions

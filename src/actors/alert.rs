@@ -207,6 +207,7 @@ impl NodeShared {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::cib::operation::OpKind;
     use std::os::unix::fs::PermissionsExt;
 
     fn script(dir: &std::path::Path, name: &str, body: &str) -> String {
@@ -264,7 +265,7 @@ mod tests {
             AlertEvent::Resource {
                 node: "n1".into(),
                 resource: "web".into(),
-                task: "start".into(),
+                task: OpKind::Start,
                 interval_ms: 0,
                 target_rc: 0,
                 status: 0,

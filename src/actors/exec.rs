@@ -388,7 +388,7 @@ impl NodeShared {
             self.raise_alert(AlertEvent::Resource {
                 node: self.node.clone(),
                 resource: op.resource.clone(),
-                task: op.operation.to_string(),
+                task: op.operation.clone(),
                 interval_ms: op.interval_ms,
                 target_rc: op.expected_rc(),
                 status: outcome.status.code(),

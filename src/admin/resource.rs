@@ -2,6 +2,7 @@
 //! that enable, disable, manage and unmanage them.
 
 use super::*;
+use crate::model::cib::operation::OpKind;
 
 /// `resource create ID AGENT [k=v...] [meta ...] [op ...] [clone|promotable] [--group G] [--disabled]`
 pub fn resource_create(cib: &Element, args: &[String]) -> Result<Edit> {
@@ -49,14 +50,14 @@ fn new_primitive(
     }
     let mut ops = args.ops.clone();
     let mut notes = Vec::new();
-    if !ops.iter().any(|o| o.name == "monitor") {
+    if !ops.iter().any(|o| o.name == OpKind::Monitor) {
         let interval = if agent.is_fence_device() {
             "60s"
         } else {
             "10s"
         };
         ops.push(OpArgs {
-            name: "monitor".into(),
+            name: OpKind::Monitor,
             options: vec![
                 ("interval".into(), interval.into()),
                 ("timeout".into(), "20s".into()),

@@ -4,6 +4,7 @@
 
 use super::*;
 
+use crate::model::cib::operation::OpKind;
 pub use crate::model::cib::AgentSpec;
 
 /// `class:provider:type`, `class:type`: the model's one reader of agent
@@ -15,7 +16,7 @@ pub fn parse_agent(spec: &str) -> Result<AgentSpec> {
 /// One `op NAME k=v...` of pcs syntax.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OpArgs {
-    pub name: String,
+    pub name: OpKind,
     pub options: Vec<(String, String)>,
 }
 
@@ -68,7 +69,7 @@ pub fn parse_resource_args(tokens: &[String]) -> Result<ResourceArgs> {
                     .1
                     .push(split_pair(t)?),
                 Section::Op if !t.contains('=') => args.ops.push(OpArgs {
-                    name: t.to_string(),
+                    name: OpKind::parse(t),
                     options: Vec::new(),
                 }),
                 Section::Op => match args.ops.last_mut() {
@@ -95,9 +96,10 @@ fn op_element(resource: &str, op: &OpArgs) -> Result<Element> {
         .unwrap_or_else(|| "0s".into());
     let interval_ms = parse_duration_ms(&interval)?;
     let _ = interval_ms;
-    let op_name_ok = !op.name.is_empty()
+    let op_name_ok = !op.name.as_str().is_empty()
         && op
             .name
+            .as_str()
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_-".contains(c));
     if !op_name_ok {
@@ -108,7 +110,7 @@ fn op_element(resource: &str, op: &OpArgs) -> Result<Element> {
             "id",
             format!("{resource}-{}-interval-{}", op.name, id_part(&interval)),
         )
-        .with_attr("name", op.name.clone())
+        .with_attr("name", op.name.as_str())
         .with_attr("interval", interval.clone());
     for (key, value) in &op.options {
         match key.as_str() {

@@ -347,7 +347,7 @@ fn failures(out: &mut String, r: &StatusReport) {
                 out,
                 "<tr class=\"failed\"><td>{}_{}_{}</td><td>{}</td><td>{} ({}): {}</td><td>{}</td><td>{}</td></tr>",
                 escape(&f.resource),
-                escape(&f.operation),
+                escape(f.operation.as_str()),
                 f.interval_ms,
                 escape(&f.node),
                 escape(&f.rc_text),

@@ -11,6 +11,7 @@
 //! reach the agent as plain environment variables.
 
 use crate::model::cib::nvpairs;
+use crate::model::cib::operation::OpKind;
 use crate::model::cib::rules::RuleContext;
 use crate::model::cib::time::{broken_down, read_duration_ms, Broken};
 use crate::model::cib::verify::ConfigIssue;
@@ -88,7 +89,7 @@ pub enum AlertEvent {
     Resource {
         node: String,
         resource: String,
-        task: String,
+        task: OpKind,
         interval_ms: u64,
         target_rc: i32,
         /// Pacemaker's op-status code (0 = the agent ran and answered `rc`).
@@ -436,7 +437,7 @@ fn event_keys(event: &AlertEvent) -> Vec<(&'static str, String)> {
         } => vec![
             ("node", node.clone()),
             ("rsc", resource.clone()),
-            ("task", task.clone()),
+            ("task", task.to_string()),
             ("interval", interval_ms.to_string()),
             ("target_rc", target_rc.to_string()),
             ("status", status.to_string()),

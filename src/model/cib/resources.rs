@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::agent::{read_known_agent, AgentSpec};
 use super::error::{invalid_because, missing, req, ModelError};
 use super::nvpairs::{nvpairs, parse_bool};
+use super::operation::OpKind;
 use super::role::Role;
 use super::rules::RuleContext;
 use super::score;
@@ -22,7 +23,7 @@ pub const CLONE_INSTANCES_MAX: i64 = 10_000;
 #[derive(Debug, Clone)]
 pub struct OpConfig {
     pub id: String,
-    pub name: String,
+    pub name: OpKind,
     pub interval_ms: u64,
     pub timeout_ms: Option<u64>,
     pub role: Option<Role>,
@@ -164,7 +165,7 @@ fn read_ops(
 
 fn read_op(root: &Element, op: &Element, ctx: &RuleContext) -> Result<OpConfig, ModelError> {
     let id = req(op, "id")?.to_string();
-    let name = req(op, "name")?.to_string();
+    let name = OpKind::parse(req(op, "name")?);
     let interval_text = op.attr("interval").unwrap_or("0");
     let interval_ms = read_duration_ms(interval_text)
         .map_err(|e| invalid_because(op, "interval", interval_text, e))?;

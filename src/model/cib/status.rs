@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use super::agent::{read_agent, AgentSpec};
 use super::error::{invalid, missing, req, ModelError};
 use super::nvpairs::{nvpairs, nvpairs_where, parse_bool};
+use super::operation::OpKind;
 use super::rules::RuleContext;
 use super::verify::ConfigIssue;
 use super::xml::Element;
@@ -14,7 +15,7 @@ use super::Cib;
 #[derive(Debug, Clone)]
 pub struct LrmOp {
     pub id: String,
-    pub operation: String,
+    pub operation: OpKind,
     pub interval_ms: u64,
     pub rc: i32,
     pub op_status: i32,
@@ -36,6 +37,14 @@ pub struct LrmOp {
     pub migrate_source: Option<String>,
     pub migrate_target: Option<String>,
     pub exit_reason: Option<String>,
+}
+
+impl LrmOp {
+    /// A one-shot monitor: whether the resource runs, either answer being
+    /// information rather than failure.
+    pub fn is_probe(&self) -> bool {
+        self.operation == OpKind::Monitor && self.interval_ms == 0
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -123,7 +132,7 @@ fn read_node_state(
 
 fn read_lrm_op(op: &Element) -> Result<LrmOp, ModelError> {
     {
-        let operation = req(op, "operation")?.to_string();
+        let operation = OpKind::parse(req(op, "operation")?);
         let interval_text = op.attr("interval").unwrap_or("0");
         let interval_ms = interval_text
             .parse()

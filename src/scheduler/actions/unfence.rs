@@ -9,7 +9,7 @@
 //! device, runs there. A fence device whose definition changed unfences the
 //! nodes it ran on again, and what needs unfencing there restarts after it.
 
-use super::Decision;
+use super::{Decision, Tk};
 use crate::model::cib::{parse_bool, NodeKind};
 use crate::scheduler::unpack::definition::ChangeKind;
 use crate::scheduler::unpack::{Variant, Working};
@@ -88,13 +88,13 @@ pub fn reasons(w: &Working, decisions: &[Decision]) -> Vec<Option<String>> {
         if reason[n].is_some() || !eligible(w, n) || unfenced(w, n) {
             continue;
         }
-        let needs = |task: &str| {
+        let needs = |task: Tk| {
             w.rscs.iter().enumerate().find(|&(r, rsc)| {
                 rsc.variant == Variant::Primitive
                     && waits_for_unfencing(w, r)
                     && decisions[r].managed
                     && match task {
-                        "monitor" => !rsc.known_on[n] && !rsc.current.iter().any(|c| c.node == n),
+                        Tk::Monitor => !rsc.known_on[n] && !rsc.current.iter().any(|c| c.node == n),
                         _ => {
                             decisions[r].next == Some(n)
                                 && decisions[r].start
@@ -103,11 +103,11 @@ pub fn reasons(w: &Working, decisions: &[Decision]) -> Vec<Option<String>> {
                     }
             })
         };
-        let first = needs("monitor")
-            .map(|(_, rsc)| (rsc, "monitor"))
-            .or_else(|| needs("start").map(|(_, rsc)| (rsc, "start")));
+        let first = needs(Tk::Monitor)
+            .map(|(_, rsc)| (rsc, Tk::Monitor))
+            .or_else(|| needs(Tk::Start).map(|(_, rsc)| (rsc, Tk::Start)));
         if let Some((rsc, task)) = first {
-            reason[n] = Some(format!("required by {} {}", rsc.id, task));
+            reason[n] = Some(format!("required by {} {}", rsc.id, task.name()));
         }
     }
     reason

@@ -22,6 +22,7 @@ use std::collections::HashMap;
 use petgraph::graph::NodeIndex;
 
 use super::{clone_meta, Builder};
+use crate::model::cib::operation::OpKind;
 use crate::model::cib::Role;
 use crate::scheduler::actions::Decision;
 use crate::scheduler::unpack::{Variant, Working};
@@ -64,6 +65,16 @@ impl Phase {
             Phase::Stop => "stop",
             Phase::Start => "start",
             Phase::Promote => "promote",
+        }
+    }
+
+    /// The members' operation.
+    pub fn operation(self) -> OpKind {
+        match self {
+            Phase::Demote => OpKind::Demote,
+            Phase::Stop => OpKind::Stop,
+            Phase::Start => OpKind::Start,
+            Phase::Promote => OpKind::Promote,
         }
     }
 
@@ -209,7 +220,7 @@ impl Builder<'_> {
             Step::Post => format!("post_notify_{}", phase.done()),
             Step::ConfirmedPost => format!("confirmed-post_notify_{}", phase.done()),
         };
-        let timeout_ms = self.timeout_ms(r, phase.name(), 0);
+        let timeout_ms = self.timeout_ms(r, &phase.operation(), 0);
         let idx = self.graph.add_node(super::pseudo_action(
             Some(self.w.rscs[r].id.clone()),
             name,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use petgraph::graph::{DiGraph, NodeIndex};
 
+use crate::model::cib::operation::OpKind;
 use crate::scheduler::actions::Decision;
 use crate::scheduler::assign::Plan;
 use crate::scheduler::unpack::{Variant, Working};
@@ -69,14 +70,14 @@ impl<'a> Builder<'a> {
     fn op_params(
         &mut self,
         r: usize,
-        task: &str,
+        task: &OpKind,
         interval_ms: u64,
     ) -> Arc<BTreeMap<String, String>> {
         let shared = self.params_of(r);
         let own = self.w.rscs[r]
             .ops
             .iter()
-            .find(|o| o.name == task && o.interval_ms == interval_ms)
+            .find(|o| o.name == *task && o.interval_ms == interval_ms)
             .map(|o| &o.params)
             .filter(|p| !p.is_empty());
         match own {
@@ -90,7 +91,7 @@ impl<'a> Builder<'a> {
     }
 
     /// The same timeout the history's digests are compared with.
-    pub(super) fn timeout_ms(&self, r: usize, task: &str, interval_ms: u64) -> u64 {
+    pub(super) fn timeout_ms(&self, r: usize, task: &OpKind, interval_ms: u64) -> u64 {
         crate::scheduler::unpack::definition::op_timeout_ms(
             self.w,
             &self.w.rscs[r],
@@ -108,10 +109,10 @@ impl<'a> Builder<'a> {
         meta: Meta,
     ) -> NodeIndex {
         let rsc = &self.w.rscs[r];
-        let op_name: std::borrow::Cow<'static, str> = if task == Task::Pseudo {
-            meta.get("name").cloned().unwrap_or_default().into()
+        let operation = if task == Task::Pseudo {
+            OpKind::parse(meta.get("name").map(String::as_str).unwrap_or_default())
         } else {
-            task.name().into()
+            OpKind::parse(task.name())
         };
         let action = Action {
             task,
@@ -119,16 +120,16 @@ impl<'a> Builder<'a> {
             agent: self.agents[r].clone(),
             node: Some(self.w.nodes[node].name.clone()),
             interval_ms,
-            timeout_ms: self.timeout_ms(r, &op_name, interval_ms),
-            params: self.op_params(r, &op_name, interval_ms),
+            timeout_ms: self.timeout_ms(r, &operation, interval_ms),
+            params: self.op_params(r, &operation, interval_ms),
             meta,
         };
         let idx = self.graph.add_node(action);
         let key_task = if task == Task::Pseudo {
-            match &*op_name {
-                "stop" => Task::Stop,
-                "start" => Task::Start,
-                "demote" => Task::Demote,
+            match operation {
+                OpKind::Stop => Task::Stop,
+                OpKind::Start => Task::Start,
+                OpKind::Demote => Task::Demote,
                 _ => Task::Pseudo,
             }
         } else {

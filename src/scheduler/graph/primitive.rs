@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use petgraph::graph::NodeIndex;
 
 use super::{clone_meta, Builder};
+use crate::model::cib::operation::OpKind;
 use crate::model::cib::{NodeKind, Role};
 use crate::scheduler::actions::Decision;
 use crate::scheduler::unpack::definition::{Change, ChangeKind};
@@ -208,7 +209,7 @@ fn add_way_up(b: &mut Builder<'_>, r: usize, d: &Decision, n: usize, base_meta: 
     }
     let next_role = d.next_role.unwrap_or(Role::Started);
     for op in &b.w.rscs[r].ops {
-        if op.name != "monitor" || op.interval_ms == 0 || !op.enabled {
+        if op.name != OpKind::Monitor || op.interval_ms == 0 || !op.enabled {
             continue;
         }
         let op_role = op.role.unwrap_or(Role::Started);
@@ -288,7 +289,7 @@ fn add_definition_actions(
                     b.edge(reload, m);
                 }
             }
-            ChangeKind::Reschedule { task, interval_ms } if staying && task == "monitor" => {
+            ChangeKind::Reschedule { task, interval_ms } if staying && *task == OpKind::Monitor => {
                 let exists = on_node(b, Task::Monitor)
                     .iter()
                     .any(|&i| b.graph[i].interval_ms == *interval_ms);
@@ -306,7 +307,7 @@ fn add_definition_actions(
                 ..
             } if !d.stop_on.contains(&n) => {
                 let mut meta = base_meta.clone();
-                meta.insert("operation".into(), task.clone());
+                meta.insert("operation".into(), task.to_string());
                 meta.insert("call_id".into(), call_id.to_string());
                 b.add(r, Task::Cancel, n, *interval_ms, meta);
             }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use super::{node_failures, Rsc, Variant, Working};
 use crate::model::cib::digest;
+use crate::model::cib::operation::OpKind;
 use crate::model::cib::time::parse_interval_ms;
 use crate::model::cib::{LrmOp, LrmResource, NodeState, Role};
 
@@ -27,10 +28,10 @@ pub enum ChangeKind {
     /// Only reloadable parameters changed: the agent reloads them in place.
     Reload,
     /// A recurring operation whose definition changed is issued again.
-    Reschedule { task: String, interval_ms: u64 },
+    Reschedule { task: OpKind, interval_ms: u64 },
     /// A recurring operation that is no longer wanted.
     Cancel {
-        task: String,
+        task: OpKind,
         interval_ms: u64,
         call_id: i64,
         reason: &'static str,
@@ -61,10 +62,10 @@ enum DigestCheck {
 }
 
 /// The configured timeout of `task` at `interval_ms`.
-pub fn op_timeout_ms(w: &Working, rsc: &Rsc, task: &str, interval_ms: u64) -> u64 {
+pub fn op_timeout_ms(w: &Working, rsc: &Rsc, task: &OpKind, interval_ms: u64) -> u64 {
     rsc.ops
         .iter()
-        .find(|o| o.name == task && o.interval_ms == interval_ms)
+        .find(|o| o.name == *task && o.interval_ms == interval_ms)
         .and_then(|o| o.timeout_ms)
         .or_else(|| {
             w.cib
@@ -78,21 +79,23 @@ pub fn op_timeout_ms(w: &Working, rsc: &Rsc, task: &str, interval_ms: u64) -> u6
 /// The instance attributes of the configured `task` at `interval_ms`.
 fn op_params<'a>(
     rsc: &'a Rsc,
-    task: &str,
+    task: &OpKind,
     interval_ms: u64,
 ) -> Option<&'a BTreeMap<String, String>> {
     rsc.ops
         .iter()
-        .find(|o| o.name == task && o.interval_ms == interval_ms)
+        .find(|o| o.name == *task && o.interval_ms == interval_ms)
         .map(|o| &o.params)
 }
 
 /// Compares one history entry's digests with what the configuration gives.
 fn check_digest(w: &Working, rsc: &Rsc, op: &LrmOp) -> DigestCheck {
     // One-off operations that mean "it runs" are compared with the start.
-    let task = match op.operation.as_str() {
-        "monitor" | "migrate_from" | "promote" if op.interval_ms == 0 => "start",
-        other => other,
+    let task = match op.operation {
+        OpKind::Monitor | OpKind::MigrateFrom | OpKind::Promote if op.interval_ms == 0 => {
+            &OpKind::Start
+        }
+        ref other => other,
     };
     let empty = BTreeMap::new();
     let own = op_params(rsc, task, op.interval_ms).unwrap_or(&empty);
@@ -149,11 +152,11 @@ fn active_stretch(ops: &[&LrmOp]) -> Option<usize> {
     let mut promoted = None;
     let mut found_running = None;
     for (i, op) in ops.iter().enumerate() {
-        match op.operation.as_str() {
-            "stop" if op.op_status == 0 => stop = Some(i),
-            "start" | "migrate_from" => start = Some(i),
-            "promote" => promoted = Some(i),
-            "monitor"
+        match op.operation {
+            OpKind::Stop if op.op_status == 0 => stop = Some(i),
+            OpKind::Start | OpKind::MigrateFrom => start = Some(i),
+            OpKind::Promote => promoted = Some(i),
+            OpKind::Monitor
                 if op.interval_ms == 0
                     && (op.rc == 0 || op.rc == 8)
                     && start.map(|s| Some(s) <= stop).unwrap_or(true) =>
@@ -385,8 +388,8 @@ fn check_ops_since_start(
                 continue;
             }
         } else if !matches!(
-            op.operation.as_str(),
-            "monitor" | "start" | "promote" | "migrate_from"
+            op.operation,
+            OpKind::Monitor | OpKind::Start | OpKind::Promote | OpKind::MigrateFrom
         ) {
             continue;
         }
@@ -463,7 +466,7 @@ fn reschedule_missing_monitors(
         .map(|c| c.role)
         .unwrap_or(Role::Started);
     for op in &rsc.ops {
-        if op.name != "monitor" || op.interval_ms == 0 || !op.enabled || maintenance {
+        if op.name != OpKind::Monitor || op.interval_ms == 0 || !op.enabled || maintenance {
             continue;
         }
         let wanted = match op.role {
@@ -473,13 +476,13 @@ fn reschedule_missing_monitors(
         };
         let ran = since_start
             .iter()
-            .any(|o| o.operation == "monitor" && o.interval_ms == op.interval_ms);
+            .any(|o| o.operation == OpKind::Monitor && o.interval_ms == op.interval_ms);
         if wanted && !ran {
             changes.push(Change {
                 rsc: r,
                 node,
                 kind: ChangeKind::Reschedule {
-                    task: "monitor".into(),
+                    task: OpKind::Monitor,
                     interval_ms: op.interval_ms,
                 },
             });
@@ -498,7 +501,8 @@ fn check_last_failures(
 ) {
     let rsc = &w.rscs[r];
     for op in ops {
-        if !op.id.contains("last_failure") || !matches!(op.operation.as_str(), "start" | "monitor")
+        if !op.id.contains("last_failure")
+            || !matches!(op.operation, OpKind::Start | OpKind::Monitor)
         {
             continue;
         }

@@ -2,6 +2,7 @@
 //! last state is, whether it failed, and what the failure asks for.
 
 use super::working::Rsc;
+use crate::model::cib::operation::OpKind;
 use crate::model::cib::{LrmOp, LrmResource, Role};
 
 /// The result of replaying one primitive's history on one node.
@@ -39,8 +40,8 @@ pub(super) fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool, remote_conn: bool
         "restart-container" if in_container => Some("restart-container".to_string()),
         _ => None,
     });
-    let is_probe = op.operation == "monitor" && op.interval_ms == 0;
-    let needs_remote_reset = remote_conn && !is_probe && op.operation != "start";
+    let is_probe = op.is_probe();
+    let needs_remote_reset = remote_conn && !is_probe && op.operation != OpKind::Start;
     let explicit = explicit.filter(|_| !needs_remote_reset || rsc.managed);
     if let Some(c) = explicit {
         return c;
@@ -55,7 +56,7 @@ pub(super) fn op_on_fail(rsc: &Rsc, op: &LrmOp, fencing: bool, remote_conn: bool
             "stop".into()
         };
     }
-    if op.operation == "stop" {
+    if op.operation == OpKind::Stop {
         return if fencing {
             "fence".into()
         } else {
@@ -136,9 +137,9 @@ fn healthy_rc(rc: i32) -> i32 {
 /// statuses (timeout, not supported...) are failures. A recurring monitor is
 /// fine when it got the rc the controller expected.
 fn succeeded(op: &LrmOp, rc: i32, expected_rc: Option<i32>, is_probe: bool) -> bool {
-    let rc_ok = match op.operation.as_str() {
-        "monitor" if is_probe => rc == 0 || rc == 7 || rc == 8,
-        "monitor" => match expected_rc {
+    let rc_ok = match op.operation {
+        OpKind::Monitor if is_probe => rc == 0 || rc == 7 || rc == 8,
+        OpKind::Monitor => match expected_rc {
             Some(e) if rc == 0 || rc == 7 || rc == 8 => e == rc,
             _ => rc == 0 || rc == 8 || rc == 7,
         },
@@ -154,7 +155,7 @@ impl Replay {
             && op
                 .last_rc_change
                 .is_some_and(|t| t + ctx.rsc.failure_timeout_s <= ctx.now);
-        let is_probe = op.operation == "monitor" && op.interval_ms == 0;
+        let is_probe = op.is_probe();
         // Execution status: -1 pending, 0 done, 1 cancelled, 2 timed out,
         // 3 not supported, 4 error (rc says more), 5 hard error, 6 fatal,
         // 7 not installed.
@@ -178,7 +179,7 @@ impl Replay {
         let success = succeeded(op, rc, expected_rc, is_probe);
         // Any operation that found it stopped when the controller expected
         // exactly that (the transition key says so) is no failure.
-        if op.operation != "monitor"
+        if op.operation != OpKind::Monitor
             && rc == 7
             && expected_rc == Some(7)
             && (op.op_status == 0 || op.op_status == 4)
@@ -187,14 +188,19 @@ impl Replay {
             clear(self);
             return;
         }
-        if success && op.operation == "monitor" && !is_probe && rc == 7 && expected_rc == Some(7) {
+        if success
+            && op.operation == OpKind::Monitor
+            && !is_probe
+            && rc == 7
+            && expected_rc == Some(7)
+        {
             // A role=Stopped monitor confirming it is stopped.
             self.role = Role::Stopped;
             return;
         }
         if success {
             self.success(ctx, op, rc, is_probe, expired);
-        } else if !expired || op.operation == "stop" {
+        } else if !expired || op.operation == OpKind::Stop {
             // An expired failure is forgotten, but a failed stop stays.
             self.failure(ctx, op, rc, is_probe);
         }
@@ -209,9 +215,9 @@ impl Replay {
         if expired && op.rc != expected_rc_of(op).unwrap_or(0) {
             return;
         }
-        match op.operation.as_str() {
-            "start" | "migrate_from" => self.role = Role::Started,
-            "promote" => self.role = Role::Promoted,
+        match op.operation {
+            OpKind::Start | OpKind::MigrateFrom => self.role = Role::Started,
+            OpKind::Promote => self.role = Role::Promoted,
             // A stop, demote, monitor or migrate_to in flight does not
             // change what the last completed operation said.
             _ => {}
@@ -228,23 +234,23 @@ impl Replay {
         is_probe: bool,
         expired: bool,
     ) {
-        match op.operation.as_str() {
-            "start" | "migrate_from" => {
+        match op.operation {
+            OpKind::Start | OpKind::MigrateFrom => {
                 self.role = Role::Started;
                 self.migrated_to = None;
                 clear(self);
             }
-            "stop" => {
+            OpKind::Stop => {
                 self.role = Role::Stopped;
                 self.migrated_to = None;
                 self.stop_failed = false;
                 clear(self);
             }
-            "promote" => {
+            OpKind::Promote => {
                 self.role = Role::Promoted;
                 clear(self);
             }
-            "demote" => {
+            OpKind::Demote => {
                 self.role = Role::Unpromoted;
                 // A demote settles only a failure that asked for it.
                 self.needs_demote = false;
@@ -252,11 +258,11 @@ impl Replay {
                     clear(self);
                 }
             }
-            "migrate_to" => {
+            OpKind::MigrateTo => {
                 self.role = Role::Started;
                 self.migrated_to = op.migrate_target.clone();
             }
-            "monitor" => self.monitored(ctx, op, rc, is_probe, expired),
+            OpKind::Monitor => self.monitored(ctx, op, rc, is_probe, expired),
             // Other operations (notify, reload, meta-data...) say nothing
             // about the role.
             _ => {}
@@ -313,7 +319,7 @@ impl Replay {
             on_fail = "ban".to_string();
         }
         if on_fail == "demote"
-            && op.operation == "monitor"
+            && op.operation == OpKind::Monitor
             && !is_probe
             && self.role == Role::Promoted
         {
@@ -322,7 +328,7 @@ impl Replay {
             return;
         }
         self.role = self.role_after_failure(op, rc, &on_fail);
-        if op.operation == "stop" {
+        if op.operation == OpKind::Stop {
             self.stop_failed = true;
             // Where a stop failed, the resource may not run again (unless
             // restarting its container settles the failure).
@@ -334,16 +340,16 @@ impl Replay {
 
     /// The role a failed operation leaves the resource in.
     fn role_after_failure(&self, op: &LrmOp, rc: i32, on_fail: &str) -> Role {
-        match op.operation.as_str() {
-            "stop" => Role::Started,
-            "promote" => Role::Promoted,
+        match op.operation {
+            OpKind::Stop => Role::Started,
+            OpKind::Promote => Role::Promoted,
             // A failed demote leaves it unpromoted (or stopped).
-            "demote" if rc == 7 => Role::Stopped,
+            OpKind::Demote if rc == 7 => Role::Stopped,
             // ...unless it is blocked, and so still promoted.
-            "demote" if on_fail == "block" => Role::Promoted,
-            "demote" => Role::Unpromoted,
-            "monitor" if rc == 9 || rc == 8 => Role::Promoted,
-            "start" | "migrate_to" | "migrate_from" => Role::Started,
+            OpKind::Demote if on_fail == "block" => Role::Promoted,
+            OpKind::Demote => Role::Unpromoted,
+            OpKind::Monitor if rc == 9 || rc == 8 => Role::Promoted,
+            OpKind::Start | OpKind::MigrateTo | OpKind::MigrateFrom => Role::Started,
             _ if self.role == Role::Unknown || self.role == Role::Stopped => Role::Started,
             _ => self.role,
         }

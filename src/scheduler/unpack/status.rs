@@ -4,6 +4,7 @@
 //! the daemon and the scheduler agree on what runs where.
 
 use super::{unpack, Variant};
+use crate::model::cib::operation::OpKind;
 use crate::model::cib::xml::Element;
 
 use crate::model::cib::{Cib, ModelError, Role};
@@ -94,7 +95,7 @@ pub fn node_status(cib: &Element) -> Result<Vec<NodeStatus>, ModelError> {
 pub struct FailedAction {
     pub resource: String,
     pub node: String,
-    pub operation: String,
+    pub operation: OpKind,
     pub interval_ms: u64,
     pub rc: i32,
     /// The rc as crm_mon words it (`not running`, `error`, ...).
@@ -157,7 +158,7 @@ pub fn failed_actions(cib: &Element) -> Vec<FailedAction> {
                 out.push(FailedAction {
                     resource: id.to_string(),
                     node: node.to_string(),
-                    operation: op.attr("operation").unwrap_or_default().to_string(),
+                    operation: OpKind::parse(op.attr("operation").unwrap_or_default()),
                     interval_ms: number("interval").max(0) as u64,
                     rc,
                     rc_text: rc_text(rc),

@@ -36,7 +36,7 @@ fn resource_event(rc: i32, status: i32) -> AlertEvent {
     AlertEvent::Resource {
         node: "n1".into(),
         resource: "web".into(),
-        task: "monitor".into(),
+        task: OpKind::Monitor,
         interval_ms: 10_000,
         target_rc: 0,
         status,
