@@ -95,6 +95,19 @@ fn needs_id(tag: &str) -> bool {
     )
 }
 
+/// A primitive's agent, where no template gives it: class and type, and a
+/// provider for the classes that have one.
+fn check_agent(e: &Element, id: &str, errors: &mut Vec<String>) {
+    match (e.attr("class").map(ResourceClass::parse), e.attr("type")) {
+        (Some(class), Some(_)) => {
+            if class.has_provider() && e.attr("provider").is_none() {
+                errors.push(format!("primitive {id}: ocf agents need a provider"));
+            }
+        }
+        _ => errors.push(format!("primitive {id}: needs class and type")),
+    }
+}
+
 fn check_resource(
     e: &Element,
     parent: Option<&str>,
@@ -106,16 +119,7 @@ fn check_resource(
         "primitive" => {
             seen.insert(id.clone());
             if e.attr("template").is_none() {
-                match (e.attr("class"), e.attr("type")) {
-                    (Some(class), Some(_)) => {
-                        if ResourceClass::parse(class).has_provider()
-                            && e.attr("provider").is_none()
-                        {
-                            errors.push(format!("primitive {id}: ocf agents need a provider"));
-                        }
-                    }
-                    _ => errors.push(format!("primitive {id}: needs class and type")),
-                }
+                check_agent(e, &id, errors);
             }
             if let Some(ops) = e.child("operations") {
                 for op in ops.children_named("op") {
