@@ -37,7 +37,8 @@ pub fn status_report(node: &NodeHandle) -> StatusReport {
             Vec::new()
         }
     };
-    let fail_counts = crate::scheduler::status::fail_counts(&cib);
+    let fail_counts =
+        crate::scheduler::status::fail_counts(&cib, crate::actors::shared::now_epoch_s());
     let resources = match crate::scheduler::status::resource_status(&cib) {
         Ok(resources) => resources
             .into_iter()

@@ -183,15 +183,23 @@ pub fn failed_actions(cib: &Element) -> Vec<FailedAction> {
 }
 
 /// Fail counts by resource (base id) and node, summed over operations;
-/// INFINITY counts as 1000000, as crm_mon shows it.
+/// INFINITY counts as 1000000, as crm_mon shows it. A node's transient
+/// attributes are read as the scheduler reads them (rules at
+/// `now_epoch_s`).
 pub fn fail_counts(
     cib: &Element,
+    now_epoch_s: i64,
 ) -> std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>> {
+    use crate::model::cib::nvpairs::instance_attributes;
     let mut out: std::collections::BTreeMap<String, std::collections::BTreeMap<String, i64>> =
         Default::default();
     for state in node_states(cib) {
         let node = state.attr("uname").unwrap_or_default();
-        for (name, value) in transient_pairs(state) {
+        let transient = state
+            .child("transient_attributes")
+            .map(|t| instance_attributes(cib, t, now_epoch_s))
+            .unwrap_or_default();
+        for (name, value) in &transient {
             let Some(rest) = name.strip_prefix("fail-count-") else {
                 continue;
             };
@@ -210,17 +218,6 @@ pub fn fail_counts(
         }
     }
     out
-}
-
-/// Every pair of a node_state's transient attributes, as recorded (the
-/// fail counts, one pair per operation).
-fn transient_pairs(state: &Element) -> impl Iterator<Item = (&str, &str)> {
-    state
-        .child("transient_attributes")
-        .into_iter()
-        .flat_map(|t| t.children_named("instance_attributes"))
-        .flat_map(|set| set.children_named("nvpair"))
-        .filter_map(|nv| Some((nv.attr("name")?, nv.attr("value")?)))
 }
 
 /// A node's attributes as crm_mon's "Node Attributes" shows them: its
@@ -310,5 +307,41 @@ mod tests {
         let n1 = outcome.working.node_named("n1").unwrap();
         assert!(!outcome.working.nodes[n1].shutdown);
         assert!(outcome.working.nodes[n1].online);
+    }
+
+    /// Fail counts are summed per resource over its operations (INFINITY
+    /// caps the sum), read as every node attribute is: a set whose rule
+    /// does not hold, or a `#default`, counts nothing.
+    #[test]
+    fn fail_counts_are_read_like_every_transient_attribute() {
+        let cib = crate::model::cib::xml::Element::parse(
+            r##"<cib><configuration/><status>
+              <node_state id="1" uname="n1"><transient_attributes id="t1">
+                <instance_attributes id="t1-a">
+                  <nvpair id="a1" name="fail-count-web#start_0" value="2"/>
+                  <nvpair id="a2" name="fail-count-web#monitor_10000" value="3"/>
+                  <nvpair id="a3" name="fail-count-db:1#start_0" value="INFINITY"/>
+                  <nvpair id="a4" name="fail-count-db:1#monitor_10000" value="1"/>
+                  <nvpair id="a5" name="fail-count-old#start_0" value="#default"/>
+                </instance_attributes>
+                <instance_attributes id="t1-b"><rule id="r" boolean-op="and" score="0">
+                  <date_expression id="d" operation="lt" end="2000-01-01"/></rule>
+                  <nvpair id="b1" name="fail-count-gone#start_0" value="5"/>
+                </instance_attributes>
+              </transient_attributes></node_state>
+            </status></cib>"##,
+        )
+        .unwrap();
+        let counts = super::fail_counts(&cib, 1_700_000_000);
+        let on_n1 = |rsc: &str| {
+            counts
+                .get(rsc)
+                .and_then(|by_node| by_node.get("n1"))
+                .copied()
+        };
+        assert_eq!(on_n1("web"), Some(5));
+        assert_eq!(on_n1("db"), Some(crate::model::cib::score::INFINITY));
+        assert_eq!(on_n1("old"), None);
+        assert_eq!(on_n1("gone"), None);
     }
 }
