@@ -135,7 +135,8 @@ fn primitive_internal(m: &mut Model, r: usize) {
         m.order_rsc(r, Tk::Demote, r, Tk::Stop, rel::PROMOTED_THEN_IMPLIES_FIRST);
         m.order_rsc(r, Tk::Start, r, Tk::Promote, rel::UNRUNNABLE_FIRST_BLOCKS);
     }
-    if let Some(container) = container_of(m, r) {
+    // A `container` meta attribute naming a remote connection orders nothing.
+    if let Some(container) = w.container_of(r, |c| !w.is_connection(c)) {
         m.order_rsc(
             container,
             Tk::Start,
@@ -145,31 +146,6 @@ fn primitive_internal(m: &mut Model, r: usize) {
         );
         m.order_rsc(r, Tk::Stop, container, Tk::Stop, rel::THEN_IMPLIES_FIRST);
     }
-}
-
-/// The container a primitive runs inside (its `container` meta, a guest's
-/// connection's container, a bundle replica's connection's container).
-fn container_of(m: &Model, r: usize) -> Option<usize> {
-    let w = m.w;
-    let rsc = &w.rscs[r];
-    if let Some(&c) = w.guest_containers.get(&rsc.id) {
-        return Some(c);
-    }
-    for parts in w.bundles.values() {
-        if let Some(i) = parts.remotes.iter().position(|&x| x == r) {
-            return parts.containers.get(i).copied();
-        }
-    }
-    let c = rsc.meta.get("container")?;
-    let &c = w.by_id.get(c)?;
-    (c != r && w.rscs[c].variant == Variant::Primitive && !is_connection(m, c)).then_some(c)
-}
-
-fn is_connection(m: &Model, r: usize) -> bool {
-    let id = m.w.rscs[r].id.as_str();
-    m.w.nodes
-        .iter()
-        .any(|n| n.connection.as_deref() == Some(id))
 }
 
 fn group_internal(m: &mut Model, g: usize) {

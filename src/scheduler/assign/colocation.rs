@@ -112,7 +112,7 @@ pub fn build(a: &mut Assigner) {
         // A resource inside a container runs with it (a guest's implicit
         // connection is one); a bundle's connection only prefers its
         // container strongly, so the container may run on a remote node.
-        if let Some(container) = container_of(a, r) {
+        if let Some(container) = a.w.container_of(r, |_| true) {
             let nested = in_bundle(a, r);
             let score = if nested { 10_000 } else { INFINITY };
             new_colocation(
@@ -142,24 +142,6 @@ fn implied(id: &str, dependent: usize, primary: usize, score: i64, influence: bo
         influence,
         explicit: false,
     }
-}
-
-/// The container a primitive runs inside: its `container` meta, a guest
-/// connection's container, a bundle replica's container.
-pub fn container_of(a: &Assigner, r: usize) -> Option<usize> {
-    let w = a.w;
-    let rsc = &w.rscs[r];
-    if let Some(&c) = w.guest_containers.get(&rsc.id) {
-        return Some(c);
-    }
-    for parts in w.bundles.values() {
-        if let Some(i) = parts.remotes.iter().position(|&x| x == r) {
-            return parts.containers.get(i).copied();
-        }
-    }
-    let c = rsc.meta.get("container")?;
-    let &c = w.by_id.get(c)?;
-    (c != r && w.rscs[c].variant == Variant::Primitive).then_some(c)
 }
 
 fn in_bundle(a: &Assigner, r: usize) -> bool {
@@ -239,12 +221,8 @@ pub fn internal_bans(a: &mut Assigner) {
         if rsc.variant != Variant::Primitive {
             continue;
         }
-        let is_connection = w
-            .nodes
-            .iter()
-            .any(|n| n.connection.as_deref() == Some(rsc.id.as_str()));
         let fence_device = rsc.agent.as_ref().is_some_and(|x| x.is_fence_device());
-        if is_connection || fence_device {
+        if w.is_connection(r) || fence_device {
             avoiders.push(r);
         }
     }

@@ -248,11 +248,7 @@ impl<'a> Assigner<'a> {
         }
         let rsc = &w.rscs[r];
         let fence_device = rsc.agent.as_ref().is_some_and(|a| a.is_fence_device());
-        let is_connection = w
-            .nodes
-            .iter()
-            .any(|x| x.connection.as_deref() == Some(rsc.id.as_str()));
-        if fence_device || is_connection {
+        if fence_device || w.is_connection(r) {
             return false;
         }
         if node.kind == NodeKind::Guest {
@@ -635,19 +631,14 @@ impl<'a> Assigner<'a> {
         if w.placement_strategy != "default" {
             utilization::sort_resources(self, &mut order);
         }
-        let is_connection = |r: usize| {
-            w.nodes
-                .iter()
-                .any(|n| n.connection.as_deref() == Some(w.rscs[r].id.as_str()))
-        };
         for &r in &order {
-            if is_connection(r) {
+            if w.is_connection(r) {
                 let prefer = crate::scheduler::unpack::partial_migration_target(w, r);
                 self.assign(r, prefer, true);
             }
         }
         for &r in &order {
-            if !is_connection(r) {
+            if !w.is_connection(r) {
                 self.assign(r, None, true);
             }
         }

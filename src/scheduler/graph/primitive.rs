@@ -12,7 +12,7 @@ use crate::model::cib::operation::OpKind;
 use crate::model::cib::{NodeKind, Role};
 use crate::scheduler::actions::Decision;
 use crate::scheduler::unpack::definition::{Change, ChangeKind};
-use crate::scheduler::unpack::{guest_container, Variant, Working};
+use crate::scheduler::unpack::{guest_container, Variant};
 use crate::scheduler::{Meta, Task};
 
 /// What the primitives' actions share while they are added.
@@ -115,7 +115,7 @@ fn add_probes(b: &mut Builder<'_>, shared: &mut Shared<'_>, r: usize, base_meta:
         // A remote node cannot run a connection to a remote node, nor a
         // guest node a container of a guest.
         if node.kind != NodeKind::Member
-            && (is_connection(w, r) || w.guest_containers.values().any(|&c| c == r))
+            && (w.is_connection(r) || w.guest_containers.values().any(|&c| c == r))
         {
             continue;
         }
@@ -326,10 +326,4 @@ fn add_definition_actions(
             _ => {}
         }
     }
-}
-
-/// Whether resource `r` is the connection of a remote or guest node.
-fn is_connection(w: &Working, r: usize) -> bool {
-    let id = w.rscs[r].id.as_str();
-    w.nodes.iter().any(|n| n.connection.as_deref() == Some(id))
 }

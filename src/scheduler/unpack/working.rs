@@ -234,6 +234,33 @@ impl Working {
         self.node_index.get(name).copied()
     }
 
+    /// Whether resource `r` is the connection of a remote or guest node.
+    pub fn is_connection(&self, r: usize) -> bool {
+        let id = self.rscs[r].id.as_str();
+        self.nodes
+            .iter()
+            .any(|n| n.connection.as_deref() == Some(id))
+    }
+
+    /// The container a primitive runs inside: a guest connection's
+    /// container, a bundle replica's connection's container, else the
+    /// primitive (not itself) its `container` meta attribute names, when
+    /// `named_ok` accepts that one.
+    pub fn container_of(&self, r: usize, named_ok: impl Fn(usize) -> bool) -> Option<usize> {
+        let rsc = &self.rscs[r];
+        if let Some(&c) = self.guest_containers.get(&rsc.id) {
+            return Some(c);
+        }
+        for parts in self.bundles.values() {
+            if let Some(i) = parts.remotes.iter().position(|&x| x == r) {
+                return parts.containers.get(i).copied();
+            }
+        }
+        let c = rsc.meta.get("container")?;
+        let &c = self.by_id.get(c)?;
+        (c != r && self.rscs[c].variant == Variant::Primitive && named_ok(c)).then_some(c)
+    }
+
     /// The top-level ancestor of a resource.
     pub fn top_of(&self, mut r: usize) -> usize {
         while let Some(p) = self.rscs[r].parent {
