@@ -22,7 +22,7 @@ fn request(config: &Arc<AgentConfig>, class: &str, name: &str, action: OcfAction
 }
 
 async fn rc(config: &Arc<AgentConfig>, class: &str, name: &str, action: OcfAction) -> OcfRc {
-    let outcome = run_resource(&request(config, class, name, action)).await;
+    let outcome = run_resource(&request(config, class, name, action.clone())).await;
     assert_eq!(
         outcome.status,
         OpStatus::Done,

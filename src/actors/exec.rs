@@ -146,10 +146,12 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
     if executor_bookkeeping(&shared, &op).await {
         return at_once(OcfRc::Success, OpStatus::Done, String::new());
     }
-    let action = OcfAction::for_operation(&op.operation);
+    // What is not bookkeeping is the agent's to run, whatever its name: an
+    // agent that does not implement it answers 3 (unimplemented).
+    let action = op.operation.clone();
     let is_device = op.agent.is_fence_device();
     if is_device {
-        if let Some(outcome) = fence_device_bookkeeping(&shared, &op, action) {
+        if let Some(outcome) = fence_device_bookkeeping(&shared, &op, &action) {
             return at_once(outcome, OpStatus::Done, String::new());
         }
     }
@@ -167,13 +169,6 @@ pub async fn execute(shared: Arc<NodeShared>, op: OpSpec) -> OpOutcome {
             ),
         );
     }
-    let Some(action) = action else {
-        return at_once(
-            OcfRc::Unimplemented,
-            OpStatus::NotSupported,
-            format!("unknown operation {}", op.operation),
-        );
-    };
     run_agent(&shared, &op, action, is_device, call_id).await
 }
 
@@ -188,7 +183,7 @@ async fn run_agent(
     if action == OcfAction::Stop || action == OcfAction::Demote || action == OcfAction::Promote {
         stop_monitors(shared, &op.resource).await;
     }
-    let request = request_for(shared, op, action);
+    let request = request_for(shared, op, action.clone());
     let ran = run_resource(&request).await;
     if ran.status == crate::agent::ocf::OpStatus::NotInstalled {
         return not_installed(op, call_id, ran.note.clone().unwrap_or_default());
@@ -270,22 +265,18 @@ pub fn not_installed(op: &OpSpec, call_id: u64, note: String) -> OpOutcome {
 /// fencer uses them from the CIB); their monitors run the agent's
 /// `monitor`. The answer, when no agent needs to run: a stop, or a probe
 /// of a device not registered here.
-fn fence_device_bookkeeping(
-    shared: &NodeShared,
-    op: &OpSpec,
-    action: Option<OcfAction>,
-) -> Option<OcfRc> {
+fn fence_device_bookkeeping(shared: &NodeShared, op: &OpSpec, action: &OcfAction) -> Option<OcfRc> {
     let mut devices = shared.fence_devices.lock().expect("devices lock");
     match action {
-        Some(OcfAction::Start) => {
+        OcfAction::Start => {
             devices.insert(op.resource.clone());
             None
         }
-        Some(OcfAction::Stop) => {
+        OcfAction::Stop => {
             devices.remove(&op.resource);
             Some(OcfRc::Success)
         }
-        Some(OcfAction::Monitor) if !devices.contains(&op.resource) => Some(OcfRc::NotRunning),
+        OcfAction::Monitor if !devices.contains(&op.resource) => Some(OcfRc::NotRunning),
         // Everything else runs the device's agent (a monitor of a
         // registered device, meta-data, ...) or is refused below.
         _ => None,
@@ -454,5 +445,49 @@ mod tests {
         assert!(stop.succeeded_as(0), "{stop:?}");
         op.operation = "start".into();
         assert_eq!(not_installed(&op, 3, String::new()).rc, 5);
+    }
+
+    /// `reload-agent` and actions an agent defines for itself are the
+    /// agent's to run: Systole's Dummy reloads, heartbeat's Dummy (which
+    /// has no reload-agent) and an action no agent here knows answer 3,
+    /// "unimplemented", as the agent's own answer.
+    #[tokio::test]
+    async fn any_action_but_bookkeeping_runs_through_the_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let agents_dir = dir.path().join("agents");
+        crate::agent::install_agents(&agents_dir).unwrap();
+        let config = crate::agent::AgentConfig {
+            agents_dir,
+            state_dir: dir.path().join("agent-state"),
+            ..Default::default()
+        };
+        let shared = Arc::new(NodeShared::new(
+            "n1",
+            "c1",
+            dir.path().join("node"),
+            config,
+            Default::default(),
+        ));
+        let run = |provider: &str, operation: &str| {
+            let agent = crate::model::cib::AgentSpec::parse(&format!("ocf:{provider}:Dummy"));
+            let op = OpSpec::new("d1", agent.unwrap(), OpKind::parse(operation));
+            execute(Arc::clone(&shared), op)
+        };
+        let answer = |outcome: OpOutcome| (outcome.rc, outcome.status);
+        let done = |rc: OcfRc| (rc.code(), OpStatus::Done);
+        assert_eq!(answer(run("systole", "start").await), done(OcfRc::Success));
+        assert_eq!(
+            answer(run("systole", "reload-agent").await),
+            done(OcfRc::Success)
+        );
+        assert_eq!(
+            answer(run("systole", "rotate-keys").await),
+            done(OcfRc::Unimplemented)
+        );
+        assert_eq!(
+            answer(run("heartbeat", "reload-agent").await),
+            done(OcfRc::Unimplemented)
+        );
+        assert_eq!(answer(run("systole", "stop").await), done(OcfRc::Success));
     }
 }

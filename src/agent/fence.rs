@@ -348,7 +348,7 @@ pub fn is_fencer_parameter(name: &str) -> bool {
 /// run.
 pub async fn run_device(req: &super::ocf::OcfRequest) -> super::ocf::OcfOutcome {
     use super::ocf::{OcfAction, OcfOutcome, OcfRc};
-    let action = match req.action {
+    let action = match &req.action {
         OcfAction::Monitor => FenceAction::Monitor,
         OcfAction::MetaData => FenceAction::Metadata,
         OcfAction::Start => {

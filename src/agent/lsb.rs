@@ -30,7 +30,7 @@ pub const LSB_NOT_RUNNING: i32 = 7;
 const SCRIPT_HEADER_BYTES_MAX: usize = 64 * 1024;
 
 /// The script argument for an action, `None` where LSB has none.
-pub fn lsb_action(action: OcfAction) -> Option<&'static str> {
+pub fn lsb_action(action: &OcfAction) -> Option<&'static str> {
     match action {
         OcfAction::Start => Some("start"),
         OcfAction::Stop => Some("stop"),
@@ -41,8 +41,8 @@ pub fn lsb_action(action: OcfAction) -> Option<&'static str> {
 
 /// What an init script's exit code means for `action` (Pacemaker's
 /// `services__lsb2ocf`).
-pub fn lsb_rc(action: OcfAction, code: i32) -> Result<OcfRc, String> {
-    if action != OcfAction::Monitor {
+pub fn lsb_rc(action: &OcfAction, code: i32) -> Result<OcfRc, String> {
+    if *action != OcfAction::Monitor {
         return match OcfRc::from_code(code) {
             Some(rc) if code <= LSB_NOT_RUNNING => Ok(rc),
             _ => Err(format!(
@@ -89,7 +89,7 @@ pub async fn run_lsb(req: &OcfRequest) -> OcfOutcome {
     if req.action == OcfAction::MetaData {
         return metadata_outcome(req, &script).await;
     }
-    let Some(argument) = lsb_action(req.action) else {
+    let Some(argument) = lsb_action(&req.action) else {
         let note = format!("init scripts have no {} action", req.action);
         return OcfOutcome::without_run(OpStatus::Error, OcfRc::Unimplemented, note);
     };
@@ -109,9 +109,8 @@ pub async fn run_lsb(req: &OcfRequest) -> OcfOutcome {
     };
     let result = process::run(&spec).await;
     let what = format!("{} {argument}", req.agent_spec());
-    let action = req.action;
     let outcome = outcome_of_run(result, &script, &what, timeout_ms, &|code| {
-        lsb_rc(action, code)
+        lsb_rc(&req.action, code)
     });
     log_outcome(req, &outcome);
     outcome
@@ -210,37 +209,37 @@ mod tests {
     #[test]
     fn status_codes_map_as_pacemaker_maps_them() {
         let monitor = OcfAction::Monitor;
-        assert_eq!(lsb_rc(monitor, 0), Ok(OcfRc::Success));
+        assert_eq!(lsb_rc(&monitor, 0), Ok(OcfRc::Success));
         for dead in [1, 2, 3] {
-            assert_eq!(lsb_rc(monitor, dead), Ok(OcfRc::NotRunning), "{dead}");
+            assert_eq!(lsb_rc(&monitor, dead), Ok(OcfRc::NotRunning), "{dead}");
         }
-        assert!(lsb_rc(monitor, 4).unwrap_err().contains("unknown"));
-        assert_eq!(lsb_rc(monitor, 150), Ok(OcfRc::NotInstalled));
-        assert_eq!(lsb_rc(monitor, 151), Ok(OcfRc::InsufficientPrivileges));
-        assert!(lsb_rc(monitor, 7).is_err());
+        assert!(lsb_rc(&monitor, 4).unwrap_err().contains("unknown"));
+        assert_eq!(lsb_rc(&monitor, 150), Ok(OcfRc::NotInstalled));
+        assert_eq!(lsb_rc(&monitor, 151), Ok(OcfRc::InsufficientPrivileges));
+        assert!(lsb_rc(&monitor, 7).is_err());
     }
 
     #[test]
     fn other_actions_share_ocf_codes_up_to_seven() {
         for code in 0..=7 {
             assert_eq!(
-                lsb_rc(OcfAction::Start, code).unwrap().code(),
+                lsb_rc(&OcfAction::Start, code).unwrap().code(),
                 code,
                 "start {code}"
             );
         }
-        assert_eq!(lsb_rc(OcfAction::Stop, 1), Ok(OcfRc::GenericError));
-        assert!(lsb_rc(OcfAction::Stop, 8).is_err());
-        assert!(lsb_rc(OcfAction::Start, 150).is_err());
-        assert!(lsb_rc(OcfAction::Start, -1).is_err());
+        assert_eq!(lsb_rc(&OcfAction::Stop, 1), Ok(OcfRc::GenericError));
+        assert!(lsb_rc(&OcfAction::Stop, 8).is_err());
+        assert!(lsb_rc(&OcfAction::Start, 150).is_err());
+        assert!(lsb_rc(&OcfAction::Start, -1).is_err());
     }
 
     #[test]
     fn actions_map_to_script_arguments() {
-        assert_eq!(lsb_action(OcfAction::Monitor), Some("status"));
-        assert_eq!(lsb_action(OcfAction::Start), Some("start"));
-        assert_eq!(lsb_action(OcfAction::Promote), None);
-        assert_eq!(lsb_action(OcfAction::Reload), None);
+        assert_eq!(lsb_action(&OcfAction::Monitor), Some("status"));
+        assert_eq!(lsb_action(&OcfAction::Start), Some("start"));
+        assert_eq!(lsb_action(&OcfAction::Promote), None);
+        assert_eq!(lsb_action(&OcfAction::Reload), None);
     }
 
     #[test]

@@ -54,83 +54,12 @@ pub const SYSTOLE_PROVIDER: &str = "systole";
 pub const PARAMS_COUNT_MAX: usize = 1_024;
 pub const PARAM_VALUE_BYTES_MAX: usize = 64 * 1024;
 
-/// An OCF action.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum OcfAction {
-    #[serde(rename = "start")]
-    Start,
-    #[serde(rename = "stop")]
-    Stop,
-    #[serde(rename = "monitor")]
-    Monitor,
-    #[serde(rename = "promote")]
-    Promote,
-    #[serde(rename = "demote")]
-    Demote,
-    #[serde(rename = "notify")]
-    Notify,
-    #[serde(rename = "reload")]
-    Reload,
-    #[serde(rename = "migrate_to")]
-    MigrateTo,
-    #[serde(rename = "migrate_from")]
-    MigrateFrom,
-    #[serde(rename = "meta-data")]
-    MetaData,
-    #[serde(rename = "validate-all")]
-    ValidateAll,
-}
-
-impl OcfAction {
-    pub const ALL: [OcfAction; 11] = [
-        OcfAction::Start,
-        OcfAction::Stop,
-        OcfAction::Monitor,
-        OcfAction::Promote,
-        OcfAction::Demote,
-        OcfAction::Notify,
-        OcfAction::Reload,
-        OcfAction::MigrateTo,
-        OcfAction::MigrateFrom,
-        OcfAction::MetaData,
-        OcfAction::ValidateAll,
-    ];
-
-    /// The name passed to the agent as its argument.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OcfAction::Start => "start",
-            OcfAction::Stop => "stop",
-            OcfAction::Monitor => "monitor",
-            OcfAction::Promote => "promote",
-            OcfAction::Demote => "demote",
-            OcfAction::Notify => "notify",
-            OcfAction::Reload => "reload",
-            OcfAction::MigrateTo => "migrate_to",
-            OcfAction::MigrateFrom => "migrate_from",
-            OcfAction::MetaData => "meta-data",
-            OcfAction::ValidateAll => "validate-all",
-        }
-    }
-
-    /// Parses an action name as the CIB spells it.
-    pub fn parse(name: &str) -> Option<OcfAction> {
-        OcfAction::ALL.into_iter().find(|a| a.as_str() == name)
-    }
-
-    /// The agent action an operation runs: none for the executor's
-    /// bookkeeping (cancel, delete, clear_failcount) nor for an action this
-    /// executor does not run (`reload-agent`, an agent's own).
-    pub fn for_operation(kind: &crate::model::cib::operation::OpKind) -> Option<OcfAction> {
-        OcfAction::parse(kind.as_str())
-    }
-}
-
-impl fmt::Display for OcfAction {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// An agent action is an operation's kind, named as the agent takes it:
+/// the executor's bookkeeping kinds (cancel, delete, clear_failcount) never
+/// reach an agent, and a kind Systole has no name for (`Other`) is passed
+/// as written (an OCF agent takes any action; one it does not implement
+/// exits 3, "unimplemented").
+pub use crate::model::cib::operation::OpKind as OcfAction;
 
 pub use crate::model::cib::operation::OcfRc;
 
@@ -549,16 +478,6 @@ pub async fn run_ocf(req: &OcfRequest) -> OcfOutcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn action_names_round_trip() {
-        for action in OcfAction::ALL {
-            assert_eq!(OcfAction::parse(action.as_str()), Some(action));
-        }
-        assert_eq!(OcfAction::parse("bogus"), None);
-        assert_eq!(OcfAction::MigrateTo.as_str(), "migrate_to");
-        assert_eq!(OcfAction::MetaData.as_str(), "meta-data");
-    }
 
     #[test]
     fn rc_codes_round_trip() {

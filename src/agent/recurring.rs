@@ -107,7 +107,7 @@ impl RecurringManager {
         expected_rc: OcfRc,
     ) -> Result<MonitorKey, RecurringError> {
         if req.action != OcfAction::Monitor {
-            return Err(RecurringError::NotAMonitor(req.action));
+            return Err(RecurringError::NotAMonitor(req.action.clone()));
         }
         if req.interval_ms == 0 {
             return Err(RecurringError::ZeroInterval);

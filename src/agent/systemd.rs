@@ -105,7 +105,7 @@ pub fn monitor_rc(active_state: &str) -> OcfRc {
 }
 
 /// Where a started job has got to: `None` while it is not settled.
-pub fn settled(action: OcfAction, job_pending: bool, active_state: &str) -> Option<OcfRc> {
+pub fn settled(action: &OcfAction, job_pending: bool, active_state: &str) -> Option<OcfRc> {
     if job_pending {
         return None;
     }
@@ -249,8 +249,8 @@ impl Systemd {
             .await
     }
 
-    async fn start_or_stop(&self, action: OcfAction, unit: &str) -> Result<(), SystemdError> {
-        let method = if action == OcfAction::Start {
+    async fn start_or_stop(&self, action: &OcfAction, unit: &str) -> Result<(), SystemdError> {
+        let method = if *action == OcfAction::Start {
             "StartUnit"
         } else {
             "StopUnit"
@@ -345,7 +345,7 @@ async fn run_unit_action(req: &OcfRequest, unit: &str, started: std::time::Insta
         Err(error) => return failed(error),
     };
     if load_state != "loaded" {
-        return match req.action {
+        return match &req.action {
             // Nothing systemd does not know can be running.
             OcfAction::Stop => answer(OpStatus::Done, OcfRc::Success, None, started),
             _ => answer(
@@ -356,7 +356,7 @@ async fn run_unit_action(req: &OcfRequest, unit: &str, started: std::time::Insta
             ),
         };
     }
-    match req.action {
+    match &req.action {
         OcfAction::Monitor => match systemd.active_state(&path).await {
             Ok(state) => {
                 let rc = monitor_rc(&state);
@@ -428,7 +428,7 @@ async fn start_or_stop(
             }
         }
     }
-    if let Err(error) = systemd.start_or_stop(req.action, unit).await {
+    if let Err(error) = systemd.start_or_stop(&req.action, unit).await {
         return failed(error.to_string());
     }
     // The caller's timeout bounds this loop.
@@ -441,7 +441,7 @@ async fn start_or_stop(
             Ok(state) => state,
             Err(error) => return failed(error.to_string()),
         };
-        match settled(req.action, pending, &state) {
+        match settled(&req.action, pending, &state) {
             Some(OcfRc::Success) => return answer(OpStatus::Done, OcfRc::Success, None, started),
             Some(rc) => {
                 let note = format!("systemd unit {unit} is {state} after {}", req.action);
@@ -492,14 +492,14 @@ mod tests {
     fn jobs_settle_on_the_states_they_aim_for() {
         let start = OcfAction::Start;
         let stop = OcfAction::Stop;
-        assert_eq!(settled(start, true, "active"), None);
-        assert_eq!(settled(start, false, "active"), Some(OcfRc::Success));
-        assert_eq!(settled(start, false, "activating"), None);
-        assert_eq!(settled(start, false, "failed"), Some(OcfRc::GenericError));
-        assert_eq!(settled(stop, false, "inactive"), Some(OcfRc::Success));
-        assert_eq!(settled(stop, false, "failed"), Some(OcfRc::Success));
-        assert_eq!(settled(stop, false, "deactivating"), None);
-        assert_eq!(settled(stop, false, "active"), Some(OcfRc::GenericError));
+        assert_eq!(settled(&start, true, "active"), None);
+        assert_eq!(settled(&start, false, "active"), Some(OcfRc::Success));
+        assert_eq!(settled(&start, false, "activating"), None);
+        assert_eq!(settled(&start, false, "failed"), Some(OcfRc::GenericError));
+        assert_eq!(settled(&stop, false, "inactive"), Some(OcfRc::Success));
+        assert_eq!(settled(&stop, false, "failed"), Some(OcfRc::Success));
+        assert_eq!(settled(&stop, false, "deactivating"), None);
+        assert_eq!(settled(&stop, false, "active"), Some(OcfRc::GenericError));
     }
 
     #[test]

@@ -74,7 +74,7 @@ fn read_pid(path: &Path) -> i32 {
 }
 
 async fn run(req: &OcfRequest, action: OcfAction) -> OcfRc {
-    let outcome = run_ocf(&req.clone().with_action(action)).await;
+    let outcome = run_ocf(&req.clone().with_action(action.clone())).await;
     assert_eq!(outcome.status, OpStatus::Done, "{action}: {outcome:?}");
     outcome.rc
 }
