@@ -11,7 +11,8 @@ use systole::actors::message::CibChange;
 use systole::cli::localcluster::{self, LocalCluster};
 use systole::model::cib::xml::Element;
 
-const BIN: &str = env!("CARGO_BIN_EXE_systole");
+mod common;
+use common::{Polling, BIN};
 
 /// A three-node cluster with fencing (fence_systole_local) and no resources.
 struct RemoteCluster {
@@ -152,24 +153,24 @@ impl RemoteCluster {
         );
     }
 
+    /// Polls node1's status (the common polling, every 100 ms).
     fn wait(
         &self,
         timeout_ms: u64,
         what: &str,
-        mut done: impl FnMut(&StatusReport) -> bool,
+        done: impl FnMut(&StatusReport) -> bool,
     ) -> StatusReport {
-        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Some(report) = self.cluster.status("node1") {
-                assert_single_placement(&report);
-                if done(&report) {
-                    return report;
-                }
-                last = Some(report);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let polling = Polling {
+            node: "node1",
+            timeout_ms,
+            poll_ms: 100,
+            what,
+        };
+        polling.wait(&self.cluster, done, || self.logs())
+    }
+
+    /// The cluster's logs and each remote executor's.
+    fn logs(&self) -> String {
         let mut logs = self.cluster.logs(40);
         for (name, _) in &self.remotes {
             let log = self.cluster.dir().join(name).join("remote.log");
@@ -178,7 +179,7 @@ impl RemoteCluster {
                 std::fs::read_to_string(log).unwrap_or_default()
             ));
         }
-        panic!("timed out waiting for {what}; last status: {last:#?}\n{logs}");
+        logs
     }
 }
 
@@ -187,17 +188,6 @@ fn wait_listening(port: u16) {
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "systole remote not listening");
         std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn assert_single_placement(report: &StatusReport) {
-    for resource in &report.resources {
-        assert!(
-            resource.nodes.len() <= 1 || resource.parent.is_some(),
-            "{} active on {:?}",
-            resource.id,
-            resource.nodes
-        );
     }
 }
 

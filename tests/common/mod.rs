@@ -104,24 +104,15 @@ impl TestCluster {
         timeout_ms: u64,
         poll_ms: u64,
         what: &str,
-        mut done: impl FnMut(&StatusReport) -> bool,
+        done: impl FnMut(&StatusReport) -> bool,
     ) -> StatusReport {
-        let deadline = Instant::now() + Duration::from_millis(timeout_ms);
-        let mut last = None;
-        while Instant::now() < deadline {
-            if let Some(report) = self.cluster.status(node) {
-                assert_single_placement(&report, || self.logs(60));
-                if done(&report) {
-                    return report;
-                }
-                last = Some(report);
-            }
-            std::thread::sleep(Duration::from_millis(poll_ms));
-        }
-        panic!(
-            "timed out waiting for {what}; last status: {last:#?}\n{}",
-            self.logs(80)
-        );
+        let polling = Polling {
+            node,
+            timeout_ms,
+            poll_ms,
+            what,
+        };
+        polling.wait(&self.cluster, done, || self.logs(80))
     }
 
     /// [`TestCluster::wait_polling`] every 100 ms.
@@ -165,6 +156,45 @@ impl TestCluster {
 
 /// The safety invariant: no primitive is active on two nodes (`logs` says
 /// what the daemons did, for the failure message).
+/// How a test polls a cluster's status: which node it asks, how long and
+/// how often, for what (named in the failure message).
+pub struct Polling<'a> {
+    pub node: &'a str,
+    pub timeout_ms: u64,
+    pub poll_ms: u64,
+    pub what: &'a str,
+}
+
+impl Polling<'_> {
+    /// Polls `cluster` until `done` holds, checking at every poll that no
+    /// primitive is active on two nodes; `logs` says what the daemons
+    /// logged, for a failure.
+    pub fn wait(
+        &self,
+        cluster: &LocalCluster,
+        mut done: impl FnMut(&StatusReport) -> bool,
+        logs: impl Fn() -> String,
+    ) -> StatusReport {
+        let deadline = Instant::now() + Duration::from_millis(self.timeout_ms);
+        let mut last = None;
+        while Instant::now() < deadline {
+            if let Some(report) = cluster.status(self.node) {
+                assert_single_placement(&report, &logs);
+                if done(&report) {
+                    return report;
+                }
+                last = Some(report);
+            }
+            std::thread::sleep(Duration::from_millis(self.poll_ms));
+        }
+        panic!(
+            "timed out waiting for {}; last status: {last:#?}\n{}",
+            self.what,
+            logs()
+        );
+    }
+}
+
 pub fn assert_single_placement(report: &StatusReport, logs: impl Fn() -> String) {
     for resource in &report.resources {
         assert!(
