@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use super::error::{invalid, invalid_because, missing, req, ModelError};
 use super::nvpairs::parse_bool;
+use super::operation::OpKind;
 use super::role::Role;
 use super::rules::{eval_rule, RuleContext};
 use super::score;
@@ -71,9 +72,9 @@ pub enum OrderKind {
 pub struct Order {
     pub id: String,
     pub first: String,
-    pub first_action: String,
+    pub first_action: OpKind,
     pub then: String,
-    pub then_action: String,
+    pub then_action: OpKind,
     pub kind: OrderKind,
     pub symmetrical: bool,
     /// Only one of the firsts needs to run (`require-all=false`).
@@ -316,12 +317,12 @@ fn read_order(cib: &mut Cib, c: &Element, id: String) -> Result<(), ModelError> 
         .attr("symmetrical")
         .map(parse_bool)
         .unwrap_or(kind != OrderKind::Serialize);
-    let order = |first: &str, first_action: &str, then: &str, then_action: &str| Order {
+    let order = |first: &str, first_action: &OpKind, then: &str, then_action: &OpKind| Order {
         id: id.clone(),
         first: first.to_string(),
-        first_action: first_action.to_string(),
+        first_action: first_action.clone(),
         then: then.to_string(),
-        then_action: then_action.to_string(),
+        then_action: then_action.clone(),
         kind,
         symmetrical,
         first_any: false,
@@ -331,13 +332,15 @@ fn read_order(cib: &mut Cib, c: &Element, id: String) -> Result<(), ModelError> 
         return read_order_sets(cib, c, order);
     };
     let require_all = c.attr("require-all").map(parse_bool).unwrap_or(true);
-    let first_action = c.attr("first-action").unwrap_or("start");
-    let then_action = c.attr("then-action").unwrap_or(first_action);
+    let first_action = OpKind::parse(c.attr("first-action").unwrap_or("start"));
+    let then_action = c
+        .attr("then-action")
+        .map_or(first_action.clone(), OpKind::parse);
     for f in expand_tag(&cib.tags, first) {
         for t in expand_tag(&cib.tags, then) {
             cib.orders.push(Order {
                 first_any: !require_all,
-                ..order(&f, first_action, &t, then_action)
+                ..order(&f, &first_action, &t, &then_action)
             });
         }
     }
@@ -350,16 +353,16 @@ fn read_order(cib: &mut Cib, c: &Element, id: String) -> Result<(), ModelError> 
 fn read_order_sets(
     cib: &mut Cib,
     c: &Element,
-    order: impl Fn(&str, &str, &str, &str) -> Order,
+    order: impl Fn(&str, &OpKind, &str, &OpKind) -> Order,
 ) -> Result<(), ModelError> {
     let all = sets(c, &cib.tags);
     if all.is_empty() {
         return Err(missing(c, "first"));
     }
     // The previous set's exits, action, whether one of them is enough, id.
-    let mut previous: Option<(Vec<String>, String, bool, Option<String>)> = None;
+    let mut previous: Option<(Vec<String>, OpKind, bool, Option<String>)> = None;
     for (set, members) in &all {
-        let action = set.attr("action").unwrap_or("start").to_string();
+        let action = OpKind::parse(set.attr("action").unwrap_or("start"));
         let sequential = set.attr("sequential").map(parse_bool).unwrap_or(true);
         let require_all = set.attr("require-all").map(parse_bool).unwrap_or(true);
         if sequential {

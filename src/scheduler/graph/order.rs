@@ -12,6 +12,7 @@ use petgraph::graph::NodeIndex;
 
 use super::collective::Phase;
 use super::{pseudo_action, Builder};
+use crate::model::cib::operation::OpKind;
 use crate::model::cib::{Order, OrderKind};
 
 /// "`then_task` of `then` waits for `first_task` of `first`", on primitives.
@@ -23,12 +24,12 @@ pub struct Ordering {
     pub then_task: Task,
 }
 
-fn task_of(name: &str) -> Task {
-    match name {
-        "stop" => Task::Stop,
-        "promote" => Task::Promote,
-        "demote" => Task::Demote,
-        "monitor" => Task::Monitor,
+fn task_of(action: &OpKind) -> Task {
+    match action {
+        OpKind::Stop => Task::Stop,
+        OpKind::Promote => Task::Promote,
+        OpKind::Demote => Task::Demote,
+        OpKind::Monitor => Task::Monitor,
         _ => Task::Start,
     }
 }
@@ -372,7 +373,10 @@ pub(super) fn probes_before_dependent_stops(b: &Builder<'_>) -> Vec<(NodeIndex, 
     let w = b.w;
     let mut extra = Vec::new();
     for o in &w.cib.orders {
-        if o.kind != OrderKind::Mandatory || o.first_action != "start" || o.then_action != "start" {
+        if o.kind != OrderKind::Mandatory
+            || o.first_action != OpKind::Start
+            || o.then_action != OpKind::Start
+        {
             continue;
         }
         let (Some(&f), Some(&t)) = (w.by_id.get(&o.first), w.by_id.get(&o.then)) else {
