@@ -674,9 +674,7 @@ fn can_migrate(m: &Model, r: usize, current: usize) -> bool {
     let w = m.w;
     let rsc = &w.rscs[r];
     let st = &m.state[r];
-    let in_clone = crate::scheduler::graph::collective::clone_of(w, r).is_some();
     rsc.allow_migrate
-        && !in_clone
         && st.managed
         && !st.failed
         && !rsc.current.iter().any(|c| c.pending_op)
