@@ -222,13 +222,13 @@ pub(super) fn history_readable(w: &Working, node: usize) -> bool {
 /// Whether a node's history says nothing about now and is left unread.
 pub(super) fn skip_history(w: &Working, node: usize) -> bool {
     // History on a node that is down (and need not be fenced) says
-    // nothing about now. A remote node whose connection is down is read
-    // when fencing is enabled: what is still active there gets it fenced.
+    // nothing about now. A remote node's history is read once it is
+    // chosen (its connection is known to run, or, with fencing enabled,
+    // in the last pass), whether or not the node is up, as Pacemaker's
+    // `unpack_node_history` does: what is recorded active there must stop.
     let node_info = &w.nodes[node];
     match node_info.kind {
-        NodeKind::Remote => {
-            !node_info.online && (!w.fencing_enabled || node_info.connection.is_none())
-        }
+        NodeKind::Remote => false,
         // A guest's history counts while its container and connection
         // are thought to run, even failed: what ran there is lost.
         // With fencing enabled, so does a stopped guest's: what is still
