@@ -269,7 +269,20 @@ pub(super) fn unpack_lrm_entry(
     let remote_conn = w
         .node_named(&w.rscs[first].id)
         .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
-    let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled, remote_conn);
+    // As configured (a failure's on-fail=block elsewhere unmanages only
+    // the instance it happened to).
+    let meta = &w.rscs[first].meta;
+    let managed = super::resources::meta_bool(meta, "is-managed", true)
+        && !super::resources::meta_bool(meta, "maintenance", false)
+        && !w.maintenance_mode;
+    let st = replay(
+        &w.rscs[first],
+        lrm,
+        now,
+        w.fencing_enabled,
+        remote_conn,
+        managed,
+    );
     mark_known(w, &instances, node, &st);
     let active = st.role.is_active() || st.failed || st.stop_failed;
     // On the node of a bundle replica beyond the bundle's count, what ran
