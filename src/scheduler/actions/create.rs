@@ -669,14 +669,15 @@ fn demote_resource(m: &mut Model, r: usize, optional: bool) {
 }
 
 /// Whether a move may be a live migration: allowed, managed, healthy, no
-/// start pending, between clean nodes.
+/// start pending, no earlier migration left dangling (its source is stopped
+/// first, Pacemaker's `pcmk__abort_dangling_migration`), between clean
+/// nodes.
 fn can_migrate(m: &Model, r: usize, current: usize) -> bool {
     let w = m.w;
     let rsc = &w.rscs[r];
     let st = &m.state[r];
-    let in_clone = crate::scheduler::graph::collective::clone_of(w, r).is_some();
     rsc.allow_migrate
-        && !in_clone
+        && rsc.dangling.is_empty()
         && st.managed
         && !st.failed
         && !rsc.current.iter().any(|c| c.pending_op)

@@ -78,15 +78,19 @@ pub fn internal(m: &mut Model) {
     for r in tops {
         internal_for(m, r);
     }
-    guest_resource_orderings(m);
+    remote_node_orderings(m);
 }
 
-/// A resource on a guest node starts (or is promoted) after the guest's
-/// container starts, and a required container start (the container moves
-/// or recovers) makes it required: what runs inside restarts with it.
-fn guest_resource_orderings(m: &mut Model) {
+/// Starts and promotions on a remote or guest node wait for the node's
+/// connection to start, and on a guest node for its container too
+/// (Pacemaker's `apply_remote_ordering` and `apply_container_ordering`):
+/// either start being unrunnable blocks them, and a required container start
+/// (the container moves or recovers) makes them required, so what runs
+/// inside restarts with it.
+fn remote_node_orderings(m: &mut Model) {
     let w = m.w;
-    let mut pairs = Vec::new();
+    let mut after_container = Vec::new();
+    let mut after_connection = Vec::new();
     for (a, act) in m.acts.iter().enumerate() {
         if !matches!(act.task, Tk::Start | Tk::Promote) {
             continue;
@@ -94,19 +98,29 @@ fn guest_resource_orderings(m: &mut Model) {
         let (Some(r), Some(n)) = (act.rsc, act.node) else {
             continue;
         };
+        let connection = w.nodes[n].connection.as_ref().and_then(|c| w.by_id.get(c));
+        if let Some(&c) = connection.filter(|&&c| c != r && !act.is(super::flag::PSEUDO)) {
+            after_connection.push((c, a));
+        }
         let Some(container) = crate::scheduler::unpack::guest_container(w, n) else {
             continue;
         };
         if r != container && w.rscs[r].variant == Variant::Primitive {
-            pairs.push((container, a));
+            after_container.push((container, a));
         }
     }
-    for (container, a) in pairs {
+    let blocks = rel::UNRUNNABLE_FIRST_BLOCKS;
+    for (container, a) in after_container {
+        let first = (Some(container), Some(Tk::Start), None);
         m.order_mixed(
-            (Some(container), Some(Tk::Start), None),
+            first,
             (None, None, Some(a)),
-            rel::FIRST_IMPLIES_THEN,
+            rel::FIRST_IMPLIES_THEN | blocks,
         );
+    }
+    for (connection, a) in after_connection {
+        let first = (Some(connection), Some(Tk::Start), None);
+        m.order_mixed(first, (None, None, Some(a)), blocks);
     }
 }
 

@@ -222,13 +222,13 @@ pub(super) fn history_readable(w: &Working, node: usize) -> bool {
 /// Whether a node's history says nothing about now and is left unread.
 pub(super) fn skip_history(w: &Working, node: usize) -> bool {
     // History on a node that is down (and need not be fenced) says
-    // nothing about now. A remote node whose connection is down is read
-    // when fencing is enabled: what is still active there gets it fenced.
+    // nothing about now. A remote node's history is read once it is
+    // chosen (its connection is known to run, or, with fencing enabled,
+    // in the last pass), whether or not the node is up, as Pacemaker's
+    // `unpack_node_history` does: what is recorded active there must stop.
     let node_info = &w.nodes[node];
     match node_info.kind {
-        NodeKind::Remote => {
-            !node_info.online && (!w.fencing_enabled || node_info.connection.is_none())
-        }
+        NodeKind::Remote => false,
         // A guest's history counts while its container and connection
         // are thought to run, even failed: what ran there is lost.
         // With fencing enabled, so does a stopped guest's: what is still
@@ -269,7 +269,20 @@ pub(super) fn unpack_lrm_entry(
     let remote_conn = w
         .node_named(&w.rscs[first].id)
         .is_some_and(|n| w.nodes[n].kind == NodeKind::Remote);
-    let st = replay(&w.rscs[first], lrm, now, w.fencing_enabled, remote_conn);
+    // As configured (a failure's on-fail=block elsewhere unmanages only
+    // the instance it happened to).
+    let meta = &w.rscs[first].meta;
+    let managed = super::resources::meta_bool(meta, "is-managed", true)
+        && !super::resources::meta_bool(meta, "maintenance", false)
+        && !w.maintenance_mode;
+    let st = replay(
+        &w.rscs[first],
+        lrm,
+        now,
+        w.fencing_enabled,
+        remote_conn,
+        managed,
+    );
     mark_known(w, &instances, node, &st);
     let active = st.role.is_active() || st.failed || st.stop_failed;
     // On the node of a bundle replica beyond the bundle's count, what ran

@@ -83,6 +83,7 @@ pub(super) fn replay(
     now: i64,
     fencing: bool,
     remote_conn: bool,
+    managed: bool,
 ) -> Replay {
     let mut ops: Vec<&LrmOp> = lrm.ops.iter().collect();
     ops.sort_by_key(|o| (o.call_id < 0, o.call_id));
@@ -91,6 +92,7 @@ pub(super) fn replay(
         now,
         fencing,
         remote_conn,
+        managed,
     };
     let mut st = Replay {
         ban_here: false,
@@ -115,6 +117,9 @@ struct ReplayContext<'a> {
     now: i64,
     fencing: bool,
     remote_conn: bool,
+    /// Managed (not unmanaged, nor in maintenance, nor the cluster in
+    /// maintenance mode).
+    managed: bool,
 }
 
 impl ReplayContext<'_> {
@@ -178,11 +183,13 @@ impl Replay {
         let expected_rc = expected_rc_of(op);
         let success = succeeded(op, rc, expected_rc, is_probe);
         // Any operation that found it stopped when the controller expected
-        // exactly that (the transition key says so) is no failure.
-        if op.operation != OpKind::Monitor
-            && rc == 7
-            && expected_rc == Some(7)
-            && (op.op_status == 0 || op.op_status == 4)
+        // exactly that (the transition key says so) is no failure; nor is
+        // one on an unmanaged resource, which the cluster does not recover
+        // (Pacemaker's `determine_op_status`: not running is then simply
+        // stopped).
+        let found_stopped = rc == 7 && (op.op_status == 0 || op.op_status == 4);
+        if found_stopped
+            && (!ctx.managed || (op.operation != OpKind::Monitor && expected_rc == Some(7)))
         {
             self.role = Role::Stopped;
             clear(self);
