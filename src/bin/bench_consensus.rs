@@ -183,6 +183,46 @@ fn daemons_cpu_seconds(bench: &Bench) -> f64 {
         .sum()
 }
 
+/// The transports' counters so far, summed over the cluster's nodes
+/// (`view_changes`: membership views installed; a flap shows on many).
+fn bus_counters(bench: &Bench) -> std::collections::BTreeMap<String, u64> {
+    use systole::actors::control_socket::{self, ControlRequest, ControlResponse};
+    let dir = bench.cluster.dir();
+    let mut sums = std::collections::BTreeMap::new();
+    for node in bench.cluster.nodes() {
+        let socket = systole::cli::localcluster::socket_path(dir, &node);
+        let Ok(ControlResponse::Bus { stats, .. }) =
+            control_socket::call(&socket, &ControlRequest::BusStats, 5_000)
+        else {
+            continue;
+        };
+        let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(stats) else {
+            continue;
+        };
+        for (name, value) in fields {
+            *sums.entry(name).or_insert(0) += value.as_u64().unwrap_or(0);
+        }
+    }
+    sums
+}
+
+/// What grew between two readings of [`bus_counters`].
+fn grown(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+) -> std::collections::BTreeMap<String, u64> {
+    after
+        .iter()
+        .map(|(name, value)| {
+            (
+                name.clone(),
+                value.saturating_sub(*before.get(name).unwrap_or(&0)),
+            )
+        })
+        .filter(|(_, value)| *value > 0)
+        .collect()
+}
+
 struct Options {
     seconds: f64,
     sizes: Vec<usize>,
@@ -233,8 +273,8 @@ fn options() -> Options {
 fn main() {
     let options = options();
     let seconds = options.seconds;
-    println!("| nodes | clients | acknowledged/s | p50 ms | p99 ms | refused | daemons' cpu ms per write |");
-    println!("| --- | --- | --- | --- | --- | --- | --- |");
+    println!("| nodes | clients | acknowledged/s | p50 ms | p99 ms | refused | daemons' cpu ms per write | view changes (all nodes) |");
+    println!("| --- | --- | --- | --- | --- | --- | --- | --- |");
     let mut idle = Vec::new();
     for nodes in options.sizes {
         let bench = Bench::up(nodes);
@@ -244,16 +284,22 @@ fn main() {
         std::thread::sleep(Duration::from_secs(5));
         idle.push((nodes, (daemons_cpu_seconds(&bench) - cpu_before) / 5.0));
         for &clients in &options.clients {
+            let counters_before = bus_counters(&bench);
             let cpu_before = daemons_cpu_seconds(&bench);
             let (latencies, refused, elapsed) = updates(&bench, clients, seconds);
             let cpu_ms = (daemons_cpu_seconds(&bench) - cpu_before) * 1000.0;
+            let counters = grown(&counters_before, &bus_counters(&bench));
+            let views = counters.get("view_changes").copied().unwrap_or(0);
             println!(
-                "| {nodes} | {clients} | {:.0} | {:.1} | {:.1} | {refused} | {:.1} |",
+                "| {nodes} | {clients} | {:.0} | {:.1} | {:.1} | {refused} | {:.1} | {views} |",
                 latencies.len() as f64 / elapsed,
                 percentile(&latencies, 0.50),
                 percentile(&latencies, 0.99),
-                cpu_ms / latencies.len().max(1) as f64
+                cpu_ms / latencies.len().max(1) as f64,
             );
+            if views > 0 {
+                eprintln!("transport counters during that run, all nodes: {counters:?}");
+            }
         }
     }
     for (nodes, cpu) in idle {

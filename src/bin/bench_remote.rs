@@ -37,10 +37,13 @@ struct Options {
     timeout: Duration,
     /// Probe each primitive only on its remote node and the cluster nodes.
     exclusive: bool,
+    /// The recurring monitors' timeout: the connection's is also how long
+    /// its link may stay silent (5 s is the least).
+    op_timeout_s: u64,
 }
 
 const USAGE: &str = "bench_remote [--remotes R] [--per-remote K] [--monitor-s S] \
-[--timeout-s T] [--discovery always|exclusive]";
+[--timeout-s T] [--op-timeout-s S] [--discovery always|exclusive]";
 
 fn options() -> Options {
     let mut options = Options {
@@ -49,6 +52,7 @@ fn options() -> Options {
         monitor_s: 10,
         timeout: Duration::from_secs(600),
         exclusive: false,
+        op_timeout_s: 20,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
@@ -71,6 +75,7 @@ fn options() -> Options {
             "--per-remote" => options.per_remote = value as usize,
             "--monitor-s" => options.monitor_s = value,
             "--timeout-s" => options.timeout = Duration::from_secs(value),
+            "--op-timeout-s" => options.op_timeout_s = value,
             other => panic!("unknown option {other}\n{USAGE}"),
         }
     }
@@ -107,16 +112,16 @@ fn configuration(dir: &Path, options: &Options, ports: &[u16]) -> Vec<CibChange>
             )),
         ),
     ];
-    let monitor = options.monitor_s;
+    let (monitor, timeout) = (options.monitor_s, options.op_timeout_s);
     for (i, port) in ports.iter().enumerate() {
         let name = remote_name(i);
         changes.push(upsert("resources", parse(format!(
-            r#"<primitive id="{name}" class="ocf" provider="pacemaker" type="remote"><instance_attributes id="{name}-params"><nvpair id="{name}-server" name="server" value="127.0.0.1"/><nvpair id="{name}-port" name="port" value="{port}"/></instance_attributes><operations><op id="{name}-monitor" name="monitor" interval="{monitor}s" timeout="20s"/></operations></primitive>"#
+            r#"<primitive id="{name}" class="ocf" provider="pacemaker" type="remote"><instance_attributes id="{name}-params"><nvpair id="{name}-server" name="server" value="127.0.0.1"/><nvpair id="{name}-port" name="port" value="{port}"/></instance_attributes><operations><op id="{name}-monitor" name="monitor" interval="{monitor}s" timeout="{timeout}s"/></operations></primitive>"#
         ))));
         for k in 0..options.per_remote {
             let id = format!("d{i}-{k}");
             changes.push(upsert("resources", parse(format!(
-                r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="{id}-monitor" name="monitor" interval="{monitor}s" timeout="20s"/></operations></primitive>"#
+                r#"<primitive id="{id}" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="{id}-monitor" name="monitor" interval="{monitor}s" timeout="{timeout}s"/></operations></primitive>"#
             ))));
             let discovery = if options.exclusive {
                 r#" resource-discovery="exclusive""#
@@ -232,24 +237,60 @@ fn all_in_place(report: &StatusReport, options: &Options) -> (usize, usize) {
     (online, placed_ok)
 }
 
+/// What must hold at every poll: no primitive active on two nodes, and,
+/// with exclusive discovery, none active outside its remote node and the
+/// cluster nodes. A node where the resource failed (a probe that timed out,
+/// say) holds it in an unknown state, not running: the cluster stops it
+/// there, as Pacemaker does, and it is not counted.
+fn safety_violation(report: &StatusReport, options: &Options) -> Option<String> {
+    for r in &report.resources {
+        let running: Vec<&String> = r
+            .nodes
+            .iter()
+            .filter(|n| !r.fail_counts.contains_key(*n))
+            .collect();
+        if running.len() > 1 {
+            return Some(format!("{} active on {running:?}", r.id));
+        }
+        let remote =
+            r.id.strip_prefix('d')
+                .and_then(|rest| rest.split_once('-'))
+                .map(|(i, _)| format!("remote{i}"));
+        let allowed = |node: &str| {
+            remote.as_deref() == Some(node) || ["node1", "node2", "node3"].contains(&node)
+        };
+        if let Some(node) = running.first().filter(|n| options.exclusive && !allowed(n)) {
+            return Some(format!(
+                "{} active on {node}, which it may not run on",
+                r.id
+            ));
+        }
+    }
+    None
+}
+
+/// Polls status until `done`; a safety violation ends the wait with the
+/// violation, the report kept in `dir/violation.json` for study.
 fn wait_until(
     dir: &Path,
-    timeout: Duration,
+    options: &Options,
     mut done: impl FnMut(&StatusReport) -> bool,
-) -> Option<Duration> {
+) -> Result<Option<Duration>, String> {
     let start = Instant::now();
-    while start.elapsed() < timeout {
+    while start.elapsed() < options.timeout {
         if let Some(report) = status(dir) {
-            for r in &report.resources {
-                assert!(r.nodes.len() <= 1, "{} active on {:?}", r.id, r.nodes);
+            if let Some(violation) = safety_violation(&report, options) {
+                let json = serde_json::to_string_pretty(&report).unwrap_or_default();
+                let _ = std::fs::write(dir.join("violation.json"), json);
+                return Err(violation);
             }
             if done(&report) {
-                return Some(start.elapsed());
+                return Ok(Some(start.elapsed()));
             }
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    None
+    Ok(None)
 }
 
 fn start_remotes(
@@ -324,7 +365,7 @@ fn main() -> anyhow::Result<()> {
     };
     let total = options.remotes * options.per_remote;
     println!("probes to run: {}", probes(&options));
-    std::thread::scope(|scope| {
+    let violation = std::thread::scope(|scope| {
         scope.spawn(|| poller.run(&dir));
         let start = Instant::now();
         if let Err(error) = cluster.modify(
@@ -334,11 +375,52 @@ fn main() -> anyhow::Result<()> {
             println!("import failed: {error:#}");
         }
         let mut best = (0, 0);
-        let took = wait_until(&dir, options.timeout, |r| {
+        let took = wait_until(&dir, &options, |r| {
             best = all_in_place(r, &options);
             best == (options.remotes, total)
         });
-        match took {
+        let outcome = took.and_then(|took| {
+            report_start(took, start, &options, best);
+            match took {
+                Some(_) => kill_one(&dir, &options, &mut children),
+                None => Ok(()),
+            }
+        });
+        poller.stop.store(true, Ordering::Relaxed);
+        outcome.err()
+    });
+    println!(
+        "status calls: {} failed of {}",
+        poller.failed.load(Ordering::Relaxed),
+        poller.calls.load(Ordering::Relaxed)
+    );
+    let mut errors = poller.errors.lock().unwrap().clone();
+    errors.sort();
+    errors.dedup();
+    for error in errors.iter().take(5) {
+        println!("  error: {error}");
+    }
+    report_fencing(&dir, &options);
+    report_nodes(&dir, &before, &children);
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    drop(cluster);
+    if let Some(violation) = violation {
+        println!(
+            "SAFETY VIOLATION: {violation}; the cluster's directory is kept: {}",
+            dir.display()
+        );
+        std::process::exit(2);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+fn report_start(took: Option<Duration>, start: Instant, options: &Options, best: (usize, usize)) {
+    let total = options.remotes * options.per_remote;
+    match took {
             Some(_) => println!(
                 "all {} remote nodes online and {total} resources started on them in {:.1} s",
                 options.remotes,
@@ -352,35 +434,15 @@ fn main() -> anyhow::Result<()> {
                 best.1
             ),
         }
-        if took.is_some() {
-            kill_one(&dir, &options, &mut children);
-        }
-        poller.stop.store(true, Ordering::Relaxed);
-    });
-    println!(
-        "status calls: {} failed of {}",
-        poller.failed.load(Ordering::Relaxed),
-        poller.calls.load(Ordering::Relaxed)
-    );
-    let mut errors = poller.errors.lock().unwrap().clone();
-    errors.sort();
-    errors.dedup();
-    for error in errors.iter().take(5) {
-        println!("  error: {error}");
-    }
-    report_nodes(&dir, &before, &children);
-    for child in &mut children {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    drop(cluster);
-    let _ = std::fs::remove_dir_all(&dir);
-    Ok(())
 }
 
 /// Kills the last remote daemon; times its fencing and its resources'
 /// recovery elsewhere.
-fn kill_one(dir: &Path, options: &Options, children: &mut [std::process::Child]) {
+fn kill_one(
+    dir: &Path,
+    options: &Options,
+    children: &mut [std::process::Child],
+) -> Result<(), String> {
     let victim = options.remotes - 1;
     let name = remote_name(victim);
     let ids: Vec<String> = (0..options.per_remote)
@@ -391,7 +453,7 @@ fn kill_one(dir: &Path, options: &Options, children: &mut [std::process::Child])
     let _ = child.kill();
     let _ = child.wait();
     let mut fenced_at = None;
-    let took = wait_until(dir, options.timeout, |r| {
+    let took = wait_until(dir, options, |r| {
         if fenced_at.is_none() && r.fencing.iter().any(|f| f.target == name && f.ok) {
             fenced_at = Some(killed.elapsed());
         }
@@ -399,7 +461,7 @@ fn kill_one(dir: &Path, options: &Options, children: &mut [std::process::Child])
             && ids
                 .iter()
                 .all(|id| placed(r, id).is_some_and(|n| n != name))
-    });
+    })?;
     match took {
         Some(_) => println!(
             "killed {name}: fenced after {:.2} s, its {} resources running elsewhere after {:.2} s",
@@ -409,4 +471,23 @@ fn kill_one(dir: &Path, options: &Options, children: &mut [std::process::Child])
         ),
         None => println!("killed {name}: its resources NOT elsewhere within the timeout"),
     }
+    Ok(())
+}
+
+/// Fencing of any remote node but the one killed is of a healthy node.
+fn report_fencing(dir: &Path, options: &Options) {
+    let Some(report) = status(dir) else {
+        println!("fencing: no status");
+        return;
+    };
+    let victim = remote_name(options.remotes.saturating_sub(1));
+    let mut healthy: Vec<&str> = report
+        .fencing
+        .iter()
+        .filter(|f| f.ok && f.target != victim)
+        .map(|f| f.target.as_str())
+        .collect();
+    healthy.sort();
+    healthy.dedup();
+    println!("healthy nodes fenced: {} {healthy:?}", healthy.len());
 }

@@ -114,6 +114,7 @@ pub fn run_with(
     drop(model);
     let graph = graph::build(&working, &plan, &decisions, &fence);
     let config_errors = working.cib.config_errors.clone();
+    let recheck_at_epoch_s = working.recheck_at_epoch_s;
     Ok(Outcome {
         working,
         plan,
@@ -123,6 +124,7 @@ pub fn run_with(
             graph,
             summary,
             config_errors,
+            recheck_at_epoch_s,
         },
     })
 }

@@ -209,6 +209,8 @@ pub struct Transition {
     /// What the scheduler left out of the CIB because it could not use it
     /// (and warnings); everything else was scheduled.
     pub config_errors: Vec<crate::model::cib::verify::ConfigIssue>,
+    /// When to schedule again though nothing happens: a failure expires.
+    pub recheck_at_epoch_s: Option<i64>,
 }
 
 impl Transition {

@@ -245,7 +245,7 @@ impl Node {
             Frame::Heartbeat { seen } => self.on_heartbeat(&sender, incarnation, &seen, now),
             Frame::Goodbye => self.on_goodbye(&sender, incarnation),
             Frame::Data(data) => self.on_data(&sender, incarnation, data),
-            Frame::Ack(ack) => self.on_ack(&sender, incarnation, &ack),
+            Frame::Ack(ack) => self.on_ack(&sender, incarnation, &ack, now.mono_ms),
         }
         Some(sender)
     }
@@ -325,14 +325,14 @@ impl Node {
         }
     }
 
-    fn on_ack(&mut self, sender: &str, incarnation: u64, ack: &Ack) {
+    fn on_ack(&mut self, sender: &str, incarnation: u64, ack: &Ack, now_ms: u64) {
         if ack.to_incarnation != self.incarnation {
             Counters::add(&self.stats.dropped_misaddressed, 1);
             return;
         }
         if let Some(link) = self.send_links.get_mut(sender) {
             if link.to_incarnation == incarnation && link.epoch == ack.epoch {
-                link.on_ack(ack);
+                link.on_ack(ack, now_ms);
             }
         }
     }

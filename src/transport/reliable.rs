@@ -9,7 +9,11 @@
 //! A [`SendLink`] numbers fragments from 1 within an *epoch*, keeps at most
 //! `window_packets` unacknowledged, retransmits each after a timeout that
 //! doubles up to `rto_max_ms`, and gives up after `retransmits_max` (the
-//! caller then drops the peer from the view). A [`RecvLink`] buffers what
+//! caller then drops the peer from the view). The first timeout follows the
+//! round trips measured on the link (RFC 6298's smoothed estimate, never
+//! below `rto_initial_ms`): a peer that answers slowly, because its machine
+//! is busy, is not sent every packet again and again, which would only add
+//! to the load that slows it. A [`RecvLink`] buffers what
 //! arrives out of order within the window, delivers in order, reassembles
 //! fragments, and answers with a cumulative ack plus a 64-bit selective map.
 //!
@@ -28,7 +32,7 @@
 //! let mut delivered = Vec::new();
 //! rx.on_data(wire.pop().unwrap(), &limits, &mut delivered);
 //! assert_eq!(delivered, [b"hello".to_vec()]);
-//! tx.on_ack(&rx.take_ack().unwrap());
+//! tx.on_ack(&rx.take_ack().unwrap(), 1);
 //! assert!(tx.is_idle());
 //! ```
 
@@ -90,6 +94,54 @@ struct InFlight {
     retransmits: u32,
 }
 
+/// The round-trip time of a link as RFC 6298 estimates it, from acks of
+/// packets sent once (Karn: a retransmitted packet's ack could answer
+/// either copy, so it is no sample; the backed-off timeout is kept for new
+/// packets until a packet sent once is acknowledged).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct RoundTrip {
+    /// Smoothed round trip, once a sample was taken.
+    smoothed_ms: Option<u64>,
+    /// Its mean deviation.
+    variation_ms: u64,
+    /// The timeout a retransmission backed off to, since the last sample.
+    backed_off_ms: u64,
+}
+
+impl RoundTrip {
+    /// A packet timed out and its timeout doubled to `rto_ms`.
+    fn back_off(&mut self, rto_ms: u64) {
+        self.backed_off_ms = self.backed_off_ms.max(rto_ms);
+    }
+
+    fn sample(&mut self, rtt_ms: u64) {
+        self.backed_off_ms = 0;
+        match self.smoothed_ms {
+            None => {
+                self.smoothed_ms = Some(rtt_ms);
+                self.variation_ms = rtt_ms / 2;
+            }
+            Some(smoothed) => {
+                // RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|; SRTT = 7/8 SRTT + 1/8 R.
+                self.variation_ms = (3 * self.variation_ms + smoothed.abs_diff(rtt_ms)) / 4;
+                self.smoothed_ms = Some((7 * smoothed + rtt_ms) / 8);
+            }
+        }
+    }
+
+    /// The first retransmission timeout of a new packet.
+    fn timeout_ms(&self, limits: &ReliableLimits) -> u64 {
+        let estimate = match self.smoothed_ms {
+            None => limits.rto_initial_ms,
+            Some(smoothed) => smoothed + (4 * self.variation_ms).max(1),
+        };
+        estimate.max(self.backed_off_ms).clamp(
+            limits.rto_initial_ms,
+            limits.rto_max_ms.max(limits.rto_initial_ms),
+        )
+    }
+}
+
 /// The sending half of a stream to one peer incarnation.
 #[derive(Debug)]
 pub struct SendLink {
@@ -101,6 +153,7 @@ pub struct SendLink {
     queued_bytes: usize,
     /// No retransmission is due before this.
     next_deadline_ms: u64,
+    round_trip: RoundTrip,
 }
 
 impl SendLink {
@@ -113,6 +166,7 @@ impl SendLink {
             in_flight: BTreeMap::new(),
             queued_bytes: 0,
             next_deadline_ms: u64::MAX,
+            round_trip: RoundTrip::default(),
         }
     }
 
@@ -162,8 +216,9 @@ impl SendLink {
         Ok(())
     }
 
-    /// The receiver acknowledged; the caller checked incarnation and epoch.
-    pub fn on_ack(&mut self, ack: &Ack) {
+    /// The receiver acknowledged at `now_ms`; the caller checked
+    /// incarnation and epoch.
+    pub fn on_ack(&mut self, ack: &Ack, now_ms: u64) {
         let mut acked: Vec<u64> = self
             .in_flight
             .range(..ack.cumulative)
@@ -177,6 +232,10 @@ impl SendLink {
         for seq in acked {
             if let Some(done) = self.in_flight.remove(&seq) {
                 self.queued_bytes -= done.packet.bytes.len();
+                if done.retransmits == 0 {
+                    self.round_trip
+                        .sample(now_ms.saturating_sub(done.sent_at_ms));
+                }
             }
         }
     }
@@ -200,6 +259,7 @@ impl SendLink {
                     }
                     flight.retransmits += 1;
                     flight.rto_ms = (flight.rto_ms * 2).min(limits.rto_max_ms);
+                    self.round_trip.back_off(flight.rto_ms);
                     flight.sent_at_ms = now_ms;
                     retransmits += 1;
                     out.push(data(to_incarnation, epoch, &flight.packet));
@@ -216,7 +276,7 @@ impl SendLink {
             let flight = InFlight {
                 packet,
                 sent_at_ms: now_ms,
-                rto_ms: limits.rto_initial_ms,
+                rto_ms: self.round_trip.timeout_ms(limits),
                 retransmits: 0,
             };
             self.next_deadline_ms = self.next_deadline_ms.min(now_ms + flight.rto_ms);
@@ -399,7 +459,7 @@ mod tests {
         let ack = rx.take_ack().unwrap();
         assert_eq!((ack.cumulative, ack.selective), (1, 0b11));
         assert!(rx.take_ack().is_none());
-        tx.on_ack(&ack);
+        tx.on_ack(&ack, 0);
         wire.clear();
         assert_eq!(tx.poll(5, &limits, &mut wire), Ok(0));
         assert_eq!(wire.iter().map(|d| d.seq).collect::<Vec<_>>(), [5, 6]);
@@ -416,7 +476,7 @@ mod tests {
         assert_eq!(got, [[0; 3], [1; 3], [2; 3], [3; 3]]);
         let ack = rx.take_ack().unwrap();
         assert_eq!(ack.cumulative, 5);
-        tx.on_ack(&ack);
+        tx.on_ack(&ack, 10);
         assert_eq!(tx.queued_bytes(), 6, "5 and 6 still in flight");
     }
 
@@ -507,6 +567,79 @@ mod tests {
         assert_eq!(rx.on_data(data, &limits, &mut got), Received::Accepted);
     }
 
+    /// One message over a link whose ack comes back `rtt_ms` later (the
+    /// sender polling every 10 ms meanwhile): the retransmissions it took.
+    fn round_trip(tx: &mut SendLink, rx: &mut RecvLink, now: &mut u64, rtt_ms: u64) -> u64 {
+        let limits = ReliableLimits::default();
+        tx.push(b"x", 100, &limits).unwrap();
+        let mut wire = Vec::new();
+        let mut retransmits = tx.poll(*now, &limits, &mut wire).unwrap();
+        for _ in 0..rtt_ms / 10 {
+            *now += 10;
+            let mut again = Vec::new();
+            retransmits += tx.poll(*now, &limits, &mut again).unwrap();
+        }
+        let mut got = Vec::new();
+        for data in wire {
+            rx.on_data(data, &limits, &mut got);
+        }
+        tx.on_ack(&rx.take_ack().unwrap(), *now);
+        assert!(tx.is_idle());
+        retransmits
+    }
+
+    /// A peer whose acks take 200 ms (a busy machine) is not sent each
+    /// packet again at the first timeout once round trips are measured;
+    /// the timeout comes back down when the peer answers quickly again.
+    #[test]
+    fn the_first_timeout_follows_the_measured_round_trip() {
+        let limits = ReliableLimits::default();
+        assert_eq!(limits.rto_initial_ms, 50);
+        let (mut tx, mut rx, mut now) = (SendLink::new(2, 1), RecvLink::new(1, 1, 1 << 20), 0);
+        assert!(
+            round_trip(&mut tx, &mut rx, &mut now, 200) > 0,
+            "before any sample, a 200 ms round trip times out"
+        );
+        // Karn: that packet was retransmitted, so its ack is no sample.
+        assert_eq!(tx.round_trip.smoothed_ms, None);
+        for _ in 0..4 {
+            assert_eq!(round_trip(&mut tx, &mut rx, &mut now, 40), 0);
+        }
+        let slow: u64 = (0..8)
+            .map(|_| round_trip(&mut tx, &mut rx, &mut now, 200))
+            .sum();
+        assert!(
+            slow <= 2,
+            "after a slow sample or two the timeout exceeds 200 ms ({slow})"
+        );
+        assert!(tx.round_trip.timeout_ms(&limits) > 200);
+        for _ in 0..30 {
+            round_trip(&mut tx, &mut rx, &mut now, 10);
+        }
+        assert_eq!(
+            tx.round_trip.timeout_ms(&limits),
+            50,
+            "never below rto_initial_ms"
+        );
+    }
+
+    #[test]
+    fn round_trip_estimate_as_rfc_6298() {
+        let limits = ReliableLimits::default();
+        let mut rt = RoundTrip::default();
+        assert_eq!(rt.timeout_ms(&limits), limits.rto_initial_ms);
+        rt.sample(100);
+        // SRTT = R, RTTVAR = R/2: RTO = 100 + 4 * 50.
+        assert_eq!(rt.timeout_ms(&limits), 300);
+        rt.sample(100);
+        // RTTVAR = 3/4 * 50 + 1/4 * 0 = 37 (integer), SRTT = 100.
+        assert_eq!(rt.timeout_ms(&limits), 100 + 4 * 37);
+        for _ in 0..100 {
+            rt.sample(5_000);
+        }
+        assert_eq!(rt.timeout_ms(&limits), limits.rto_max_ms, "capped");
+    }
+
     proptest! {
         /// Whatever the network does to packets and acks (loss, duplication,
         /// reordering), what is delivered is exactly the messages sent, in order.
@@ -558,7 +691,7 @@ mod tests {
                 in_transit = held;
                 if let Some(ack) = rx.take_ack() {
                     if fates.next().unwrap() != 1 {
-                        tx.on_ack(&ack);
+                        tx.on_ack(&ack, now);
                     }
                 }
             }

@@ -511,6 +511,7 @@ pub fn record_op(
         // Every other operation ran on the resource: it goes on record.
         _ => {}
     }
+    remote_node_reconnected(cib, op, outcome);
     // A reload that worked is the start of the new definition, as far as
     // the history goes; one that did not, a monitor that found it failed.
     let reloaded;
@@ -678,11 +679,16 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
             node_state_mut(cib, node).set_attr("in_ccm", "false");
         }
         StatusChange::NodeFenced { node } | StatusChange::NodeLeft { node } => {
+            let fenced_remote =
+                matches!(change, StatusChange::NodeFenced { .. }) && is_remote_node(cib, node);
             let state = node_state_mut(cib, node);
             set_down(state);
             state
                 .children
                 .retain(|c| c.name != "lrm" && c.name != "transient_attributes");
+            if fenced_remote {
+                state.set_attr("node_fenced", "1");
+            }
         }
         StatusChange::NodeLrm { node, lrm } => {
             let state = node_state_mut(cib, node);
@@ -699,6 +705,37 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
     }
     bump_num_updates(cib);
     assert_version_grew(before, version(cib));
+}
+
+/// Whether `node` is a Pacemaker Remote node: a connection resource
+/// (`ocf:pacemaker:remote`) of that id is configured.
+fn is_remote_node(cib: &Element, node: &str) -> bool {
+    cib.find_by_id(Some("primitive"), node).is_some_and(|p| {
+        p.attr("class") == Some("ocf")
+            && p.attr("provider") == Some("pacemaker")
+            && p.attr("type") == Some("remote")
+    })
+}
+
+/// A remote node fenced since its connection was lost is marked so
+/// (`node_fenced`, as Pacemaker's controller does): its connection's
+/// failures may then expire after `reconnect_interval`. The mark goes once
+/// its connection starts again, so a later loss is fenced anew.
+fn remote_node_reconnected(cib: &mut Element, op: &OpSpec, outcome: &OpOutcome) {
+    let started = matches!(op.operation, OpKind::Start | OpKind::MigrateFrom)
+        && outcome.status == crate::model::cib::operation::OpStatus::Done
+        && outcome.rc == 0;
+    if !started || !op.agent.is_remote_connection() {
+        return;
+    }
+    let state = cib.child_mut("status").and_then(|s| {
+        s.children
+            .iter_mut()
+            .find(|n| n.name == "node_state" && n.attr("id") == Some(op.resource.as_str()))
+    });
+    if let Some(state) = state {
+        state.remove_attr("node_fenced");
+    }
 }
 
 /// A node joined: configured the first time, as Pacemaker's controller

@@ -207,6 +207,8 @@ struct Office {
     /// Set once a target's failures reach `stonith-max-attempts`: until
     /// then, a finished transition does not by itself bring another.
     fence_retry_at_ms: Option<u64>,
+    /// The last plan asked to schedule again then (a failure expires).
+    recheck_at_ms: Option<u64>,
 }
 
 pub struct Controller {
@@ -352,6 +354,7 @@ impl Controller {
             retry_at_ms: 0,
             fence_failures: BTreeMap::new(),
             fence_retry_at_ms: None,
+            recheck_at_ms: None,
         };
         // Members are up as the membership says; what they run follows
         // when they answer (until then the scheduler would probe them).
@@ -450,6 +453,12 @@ impl Controller {
                 self.want_schedule("fencing retried after its pause");
             }
         }
+        if let Some(office) = self.office.as_mut() {
+            if office.recheck_at_ms.is_some_and(|at| now_ms >= at) {
+                office.recheck_at_ms = None;
+                self.want_schedule("a failure expired (failure-timeout)");
+            }
+        }
     }
 
     fn want_schedule(&mut self, cause: &str) {
@@ -528,6 +537,7 @@ impl Controller {
             office.retry_ms = SCHEDULE_RETRY_MS_MIN;
             self.out.push(Effect::SchedulerError(None));
         }
+        office.recheck_at_ms = plan.recheck_in_s.map(|s| now_ms + s * 1000);
         if plan.actions.is_empty() {
             office.busy_transitions = 0;
             office.causes.clear();
@@ -914,6 +924,7 @@ mod tests {
                 "* Fence (reboot) n3".into(),
                 "* Move r1 ( n3 -> n2 )".into(),
             ],
+            recheck_in_s: None,
         }
     }
 
@@ -1080,6 +1091,41 @@ mod tests {
                 (2_009, recorded(), vec!["schedule t5 #1"]),
                 (2_010, scheduled(5, 1, Plan::default()), vec![]),
                 (2_100, Event::Tick, vec![]),
+            ],
+        );
+    }
+
+    /// A plan that nothing needs doing for now, but whose failures expire
+    /// in 30 s (failure-timeout, a connection's reconnect interval): the
+    /// DC schedules again then, with nothing else happening.
+    #[test]
+    fn an_expiring_failure_schedules_again_when_it_expires() {
+        let cib = cib(&["n1"]);
+        let mut c = controller();
+        let empty = || Some(Element::new("lrm"));
+        let waiting = Plan {
+            recheck_in_s: Some(30),
+            ..Plan::default()
+        };
+        run(
+            &mut c,
+            &cib,
+            vec![
+                (0, view(&["n1"]), vec![]),
+                (
+                    2_000,
+                    dc(5),
+                    vec!["ask_lrm n1", "propose t5: joined n1, quorum"],
+                ),
+                (2_002, lrm("n1", empty()), vec!["propose t5: lrm n1"]),
+                (2_007, recorded(), vec![]),
+                (2_009, recorded(), vec!["schedule t5 #1"]),
+                (2_010, scheduled(5, 1, waiting), vec![]),
+                (31_000, Event::Tick, vec![]),
+                (32_010, Event::Tick, vec!["schedule t5 #2"]),
+                // A plan without a recheck asks for none.
+                (32_020, scheduled(5, 2, Plan::default()), vec![]),
+                (100_000, Event::Tick, vec![]),
             ],
         );
     }
@@ -1365,6 +1411,7 @@ mod tests {
                 action(3, vec![1], "n1", "monitor", "r1"),
             ],
             summary: vec![],
+            recheck_in_s: None,
         };
         let mut steps = in_office(2, &["n1", "n2"]);
         steps[1].2 = vec![
@@ -1486,6 +1533,7 @@ mod tests {
                 })
                 .collect(),
             summary: vec![],
+            recheck_in_s: None,
         };
         let result = |action: u32| Event::ExecResult {
             transition: 100,

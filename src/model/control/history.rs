@@ -264,6 +264,7 @@ mod tests {
                 },
             }],
             summary: vec!["* Fence (reboot) n2".into()],
+            recheck_in_s: None,
         };
         let mut history = History::default();
         for id in 0..(TRANSITIONS_KEPT as u64 + 5) {
@@ -308,6 +309,7 @@ mod tests {
                 })
                 .collect(),
             summary: vec![],
+            recheck_in_s: None,
         }
     }
 

@@ -33,4 +33,8 @@ pub enum PlannedKind {
 pub struct Plan {
     pub actions: Vec<PlannedAction>,
     pub summary: Vec<String>,
+    /// Schedule again after this many seconds though nothing happens (a
+    /// failure's `failure-timeout` expires then); none: only on events.
+    #[serde(default)]
+    pub recheck_in_s: Option<u64>,
 }

@@ -283,6 +283,7 @@ pub(crate) mod tests {
         let plan = crate::model::control::plan::Plan {
             actions: vec![],
             summary: vec!["* Start web".into()],
+            recheck_in_s: None,
         };
         let mut record = crate::model::control::history::TransitionRecord::new(
             7,

@@ -339,6 +339,7 @@ mod tests {
                 })
                 .collect(),
             summary: vec![],
+            recheck_in_s: None,
         }
     }
 
@@ -434,6 +435,7 @@ mod tests {
             let plan = Plan {
                 actions: actions.clone(),
                 summary: vec![],
+                recheck_in_s: None,
             };
             let limited = round % 2 == 1;
             let limits = ActionLimits {
@@ -481,6 +483,7 @@ mod tests {
         let plan = Plan {
             actions,
             summary: vec![],
+            recheck_in_s: None,
         };
         let limits = ActionLimits {
             batch: Some(3),
@@ -511,6 +514,7 @@ mod tests {
                 resource(4, "n2", "migrate_from"),
             ],
             summary: vec![],
+            recheck_in_s: None,
         };
         let limits = ActionLimits {
             migrations_per_node: Some(1),

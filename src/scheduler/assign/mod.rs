@@ -227,19 +227,18 @@ impl<'a> Assigner<'a> {
         }
     }
 
-    /// Whether `r` may be probed on node `n`, as Pacemaker decides: the
-    /// node is in its allowed nodes and resource-discovery allows it; fence
+    /// Whether `r` may be probed on node `n`, as Pacemaker decides:
+    /// resource-discovery allows it (a node outside its allowed nodes is
+    /// still probed, unless discovery is exclusive elsewhere); fence
     /// devices and connections are never probed on remote or guest nodes,
     /// nor containers of guests on guest nodes, nor anything but a bundle's
     /// own resource on the bundle's nodes.
     fn may_probe(&self, r: usize, n: usize) -> bool {
         let w = self.w;
         let top = w.top_of(r);
-        let exclusive = self.exclusive[r] || self.exclusive[top];
-        if self.allowed[r][n].is_none()
-            || self.discover[r][n] == Discovery::Never
-            || (exclusive && self.discover[r][n] != Discovery::Exclusive)
-        {
+        let exclusive = self.exclusive[r] || self.exclusive[self.discovery_top(r)];
+        let discovery = self.discovery_at(r, n);
+        if discovery == Discovery::Never || (exclusive && discovery != Discovery::Exclusive) {
             return false;
         }
         let node = &w.nodes[n];
@@ -265,6 +264,40 @@ impl<'a> Assigner<'a> {
             }
         }
         true
+    }
+
+    /// Where resource-discovery is decided for `r`: its topmost ancestor
+    /// below a bundle. A bundle's discovery constraints do not reach its
+    /// replicas' containers and connections, which Pacemaker probes on the
+    /// cluster nodes regardless.
+    fn discovery_top(&self, r: usize) -> usize {
+        let rscs = &self.w.rscs;
+        let mut top = r;
+        while let Some(p) = rscs[top]
+            .parent
+            .filter(|&p| rscs[p].variant != Variant::Bundle)
+        {
+            top = p;
+        }
+        top
+    }
+
+    /// The resource-discovery mode on node `n` for `r`: its own, or, where
+    /// no constraint on it names the node, its nearest ancestor's up to
+    /// `discovery_top` (a group's members and a clone's instances inherit
+    /// the node table of what encloses them).
+    fn discovery_at(&self, r: usize, n: usize) -> Discovery {
+        let top = self.discovery_top(r);
+        let mut at = r;
+        loop {
+            if self.discover[at][n] != Discovery::Always || at == top {
+                return self.discover[at][n];
+            }
+            match self.w.rscs[at].parent {
+                Some(p) => at = p,
+                None => return self.discover[at][n],
+            }
+        }
     }
 
     pub fn n_nodes(&self) -> usize {

@@ -217,7 +217,7 @@ pub fn build(
     let fence_nodes = fencing::add_fencing(&mut b, fence);
     let unfence_nodes = fencing::add_unfencing(&mut b, decisions);
     let mut guest_stops: Vec<(usize, NodeIndex)> = Vec::new();
-    primitive::add_primitives(&mut b, decisions, &fence_nodes, &mut guest_stops);
+    primitive::add_primitives(&mut b, plan, decisions, &fence_nodes, &mut guest_stops);
     fencing::order_after_unfencing(&mut b, &unfence_nodes);
     collective::add(&mut b, decisions, fence);
     let load_before_migrations = order::load_stopped(&mut b);

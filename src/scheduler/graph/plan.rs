@@ -31,10 +31,14 @@ pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
             ));
         }
     };
+    let recheck_in_s = transition
+        .recheck_at_epoch_s
+        .map(|at| at.saturating_sub(now_epoch_s).max(1) as u64);
     if !transition.has_work() {
         return Ok(Plan {
             actions: Vec::new(),
             summary: transition.summary.clone(),
+            recheck_in_s,
         });
     }
     let graph = &transition.graph;
@@ -55,6 +59,7 @@ pub fn plan(cib: &Element, now_epoch_s: i64) -> Result<Plan, String> {
     Ok(Plan {
         actions,
         summary: transition.summary.clone(),
+        recheck_in_s,
     })
 }
 

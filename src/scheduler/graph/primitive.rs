@@ -11,12 +11,16 @@ use super::{clone_meta, Builder};
 use crate::model::cib::operation::OpKind;
 use crate::model::cib::{NodeKind, Role};
 use crate::scheduler::actions::Decision;
+use crate::scheduler::assign::Plan;
 use crate::scheduler::unpack::definition::{Change, ChangeKind};
 use crate::scheduler::unpack::{guest_container, Variant};
 use crate::scheduler::{Meta, Task};
 
 /// What the primitives' actions share while they are added.
 struct Shared<'s> {
+    /// Where each resource may be probed (`Plan::allowed`):
+    /// resource-discovery, and what a remote or guest node never runs.
+    probe_allowed: &'s [Vec<bool>],
     /// Each fenced node's fencing action.
     fence_nodes: &'s BTreeMap<usize, NodeIndex>,
     /// The definition changes of each resource.
@@ -31,6 +35,7 @@ struct Shared<'s> {
 /// implies go to `guest_stops`.
 pub(super) fn add_primitives(
     b: &mut Builder<'_>,
+    plan: &Plan,
     decisions: &[Decision],
     fence_nodes: &BTreeMap<usize, NodeIndex>,
     guest_stops: &mut Vec<(usize, NodeIndex)>,
@@ -41,6 +46,7 @@ pub(super) fn add_primitives(
         changes_of.entry(change.rsc).or_default().push(change);
     }
     let mut shared = Shared {
+        probe_allowed: &plan.allowed,
         fence_nodes,
         changes_of,
         guest_stops,
@@ -104,6 +110,7 @@ fn add_probes(b: &mut Builder<'_>, shared: &mut Shared<'_>, r: usize, base_meta:
     for (n, node) in w.nodes.iter().enumerate() {
         if !node.online
             || node.unclean
+            || !shared.probe_allowed[r][n]
             || rsc.known_on[n]
             || rsc.current.iter().any(|c| c.node == n)
         {

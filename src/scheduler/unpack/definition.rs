@@ -179,7 +179,11 @@ pub fn fail_count(w: &Working, node: usize, rsc: &Rsc) -> i64 {
     let failures = node_failures(&w.nodes[node].attrs);
     let count = failures.counts.get(&rsc.base).copied().unwrap_or(0);
     let last = failures.last.get(&rsc.base).copied().unwrap_or(0);
-    if rsc.failure_timeout_s > 0 && last > 0 && last + rsc.failure_timeout_s <= w.now_epoch_s {
+    let failure_timeout_s = w
+        .by_id
+        .get(&rsc.id)
+        .map_or(rsc.failure_timeout_s, |&r| w.failure_timeout_s(r));
+    if failure_timeout_s > 0 && last > 0 && last + failure_timeout_s <= w.now_epoch_s {
         return 0;
     }
     count.max(0)

@@ -146,13 +146,23 @@ fn ban_for_failures(
             if count <= 0 || r.migration_threshold <= 0 {
                 continue;
             }
-            if r.failure_timeout_s > 0 {
+            let failure_timeout_s = w.failure_timeout_s(i);
+            if failure_timeout_s > 0 {
                 if let Some(t) = last.get(&base) {
-                    if t + r.failure_timeout_s <= w.now_epoch_s {
+                    let expires_epoch_s = t + failure_timeout_s;
+                    if expires_epoch_s <= w.now_epoch_s {
                         continue;
                     }
+                    w.recheck_at(expires_epoch_s);
                 }
             }
+            // A connection that failed stays down until its failure
+            // expires: the cluster reconnects after the interval, not at
+            // once (Pacemaker's reconnect_interval).
+            if w.is_remote_connection(i) && w.reconnect_interval_s(i) > 0 {
+                w.rscs[i].target_role = Role::Stopped;
+            }
+            let r = &w.rscs[i];
             if count >= r.migration_threshold {
                 w.rscs[i].banned_by_failures[n] = true;
             }
@@ -275,14 +285,26 @@ pub(super) fn unpack_lrm_entry(
     let managed = super::resources::meta_bool(meta, "is-managed", true)
         && !super::resources::meta_bool(meta, "maintenance", false)
         && !w.maintenance_mode;
+    let failure_timeout_s = if w.failure_kept_until_fenced(first) {
+        0
+    } else {
+        w.failure_timeout_s(first)
+    };
     let st = replay(
         &w.rscs[first],
         lrm,
         now,
+        failure_timeout_s,
         w.fencing_enabled,
         remote_conn,
         managed,
     );
+    if failure_timeout_s > 0 && st.failed {
+        // The failure is forgotten once it expires: schedule again then.
+        for t in lrm.ops.iter().filter_map(|op| op.last_rc_change) {
+            w.recheck_at(t + failure_timeout_s);
+        }
+    }
     mark_known(w, &instances, node, &st);
     let active = st.role.is_active() || st.failed || st.stop_failed;
     // On the node of a bundle replica beyond the bundle's count, what ran

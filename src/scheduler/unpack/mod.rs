@@ -72,6 +72,7 @@ fn new_working(cib: Cib, now_epoch_s: i64, options: crate::scheduler::Options) -
         placement_strategy: property("placement-strategy", "default"),
         fence_action: property("fencing-action", "reboot"),
         now_epoch_s,
+        recheck_at_epoch_s: None,
         changes: Vec::new(),
         secrets_masked: options.secrets_masked,
         cib,

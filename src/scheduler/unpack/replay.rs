@@ -81,6 +81,7 @@ pub(super) fn replay(
     rsc: &Rsc,
     lrm: &LrmResource,
     now: i64,
+    failure_timeout_s: i64,
     fencing: bool,
     remote_conn: bool,
     managed: bool,
@@ -90,6 +91,7 @@ pub(super) fn replay(
     let ctx = ReplayContext {
         rsc,
         now,
+        failure_timeout_s,
         fencing,
         remote_conn,
         managed,
@@ -115,6 +117,8 @@ pub(super) fn replay(
 struct ReplayContext<'a> {
     rsc: &'a Rsc,
     now: i64,
+    /// `Working::failure_timeout_s` of the resource.
+    failure_timeout_s: i64,
     fencing: bool,
     remote_conn: bool,
     /// Managed (not unmanaged, nor in maintenance, nor the cluster in
@@ -156,10 +160,10 @@ fn succeeded(op: &LrmOp, rc: i32, expected_rc: Option<i32>, is_probe: bool) -> b
 impl Replay {
     /// One operation, in call order.
     fn apply(&mut self, ctx: &ReplayContext<'_>, op: &LrmOp) {
-        let expired = ctx.rsc.failure_timeout_s > 0
+        let expired = ctx.failure_timeout_s > 0
             && op
                 .last_rc_change
-                .is_some_and(|t| t + ctx.rsc.failure_timeout_s <= ctx.now);
+                .is_some_and(|t| t + ctx.failure_timeout_s <= ctx.now);
         let is_probe = op.is_probe();
         // Execution status: -1 pending, 0 done, 1 cancelled, 2 timed out,
         // 3 not supported, 4 error (rc says more), 5 hard error, 6 fatal,

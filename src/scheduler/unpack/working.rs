@@ -198,6 +198,10 @@ pub struct Working {
     pub default_clone_max: usize,
     pub cib: Cib,
     pub now_epoch_s: i64,
+    /// The earliest moment after `now_epoch_s` when a failure expires
+    /// (`failure-timeout`): the decisions may change then with nothing
+    /// else happening, so the DC schedules again.
+    pub recheck_at_epoch_s: Option<i64>,
     pub nodes: Vec<NodeInfo>,
     pub node_index: HashMap<String, usize>,
     pub rscs: Vec<Rsc>,
@@ -262,6 +266,55 @@ impl Working {
     }
 
     /// The top-level ancestor of a resource.
+    /// After how many seconds resource `r`'s failures expire (0: never):
+    /// its `failure-timeout`, and for a remote connection its
+    /// `reconnect_interval` at the latest, so that the cluster connects
+    /// again after the interval (Pacemaker makes the interval a
+    /// connection's least failure-timeout).
+    pub fn failure_timeout_s(&self, r: usize) -> i64 {
+        let rsc = &self.rscs[r];
+        if self.is_remote_connection(r) {
+            return rsc.failure_timeout_s.max(self.reconnect_interval_s(r));
+        }
+        rsc.failure_timeout_s
+    }
+
+    /// Whether a failed operation of `r` is kept though it expired: a remote
+    /// connection with a reconnect interval keeps its failure until its
+    /// node has been fenced, so that the node is fenced before anything
+    /// connects to it again (as Pacemaker waits "to clear monitor failure
+    /// for remote node until fencing has occurred").
+    pub fn failure_kept_until_fenced(&self, r: usize) -> bool {
+        self.fencing_enabled
+            && self.reconnect_interval_s(r) > 0
+            && self.node_named(&self.rscs[r].id).is_some_and(|n| {
+                self.nodes[n].kind == NodeKind::Remote && !self.nodes[n].was_fenced
+            })
+    }
+
+    /// Whether `r` is the connection of a Pacemaker Remote node.
+    pub fn is_remote_connection(&self, r: usize) -> bool {
+        self.node_named(&self.rscs[r].id)
+            .is_some_and(|n| self.nodes[n].kind == NodeKind::Remote)
+    }
+
+    /// A remote connection's `reconnect_interval` in whole seconds (0: none).
+    pub fn reconnect_interval_s(&self, r: usize) -> i64 {
+        self.rscs[r]
+            .params
+            .get("reconnect_interval")
+            .and_then(|v| crate::model::cib::time::parse_interval_ms(v))
+            .map_or(0, |ms| ms.div_ceil(1000) as i64)
+    }
+
+    /// Takes note of a failure that expires at `epoch_s`.
+    pub fn recheck_at(&mut self, epoch_s: i64) {
+        if epoch_s > self.now_epoch_s {
+            self.recheck_at_epoch_s =
+                Some(self.recheck_at_epoch_s.map_or(epoch_s, |t| t.min(epoch_s)));
+        }
+    }
+
     pub fn top_of(&self, mut r: usize) -> usize {
         while let Some(p) = self.rscs[r].parent {
             r = p;
