@@ -41,6 +41,7 @@ pub fn unpack(cib: Cib, now_epoch_s: i64, options: crate::scheduler::Options) ->
     decide_remote_nodes(&mut w);
     decide_lost_guests(&mut w);
     apply_multiple_active(&mut w);
+    forget_copies_on_fenced_nodes(&mut w);
     release_blocked_on_fenced_nodes(&mut w);
     leave_alone_on_maintenance_nodes(&mut w);
     unpack_ticket_fencing(&mut w);
@@ -144,6 +145,30 @@ fn doomed(w: &Working, n: usize) -> bool {
     let quorate = w.have_quorum || w.no_quorum_policy == "ignore";
     let node = &w.nodes[n];
     node.unclean && w.fencing_enabled && (quorate || node.online)
+}
+
+/// A copy on a node about to be fenced goes away with the node; what runs
+/// elsewhere is what counts.
+fn forget_copies_on_fenced_nodes(w: &mut Working) {
+    for r in 0..w.rscs.len() {
+        if w.rscs[r].current.len() < 2 {
+            continue;
+        }
+        let survivors = w.rscs[r]
+            .current
+            .iter()
+            .filter(|c| !doomed(w, c.node))
+            .count();
+        if survivors == 1 {
+            let kept: Vec<Current> = w.rscs[r]
+                .current
+                .iter()
+                .filter(|c| !doomed(w, c.node))
+                .cloned()
+                .collect();
+            w.rscs[r].current = kept;
+        }
+    }
 }
 
 /// Fencing a node releases what was blocked there: it will be stopped.

@@ -17,8 +17,6 @@ pub(super) fn add_orphan(
     parent: Option<usize>,
 ) -> usize {
     let n = w.nodes.len();
-    let requires_fencing =
-        super::resources::requires_fencing(w.fencing_enabled, agent.as_ref(), &BTreeMap::new());
     let template = Rsc {
         id: id.to_string(),
         base: base.to_string(),
@@ -46,7 +44,7 @@ pub(super) fn add_orphan(
         clone_node_max: 0,
         promoted_max: 0,
         promoted_node_max: 0,
-        requires_fencing,
+        requires_fencing: true,
         current: Vec::new(),
         known_on: vec![false; n],
         instance_known_on: vec![false; n],

@@ -124,7 +124,7 @@ fn new_rsc(
     let is_clone = variant == Variant::Clone;
     let stickiness_default = if is_clone || instance.is_some() { 1 } else { 0 };
     let target_role = target_role(&meta, agent.is_some());
-    let requires_fencing = requires_fencing(w.fencing_enabled, agent.as_ref(), &meta);
+    let requires_fencing = requires_fencing(agent.as_ref(), &meta);
     // Remote connections migrate unless told otherwise.
     let is_connection = agent
         .as_ref()
@@ -177,29 +177,13 @@ fn variant_of(kind: &ResourceKind) -> Variant {
     }
 }
 
-/// Whether a resource needs fencing (Pacemaker's `requires`): then a copy
-/// on an unclean node counts as active until the node is fenced. Unset, it
-/// defaults to fencing when fencing is enabled, except for fencing devices
-/// and remote connections (quorum); an explicit value is taken as written.
-pub(super) fn requires_fencing(
-    fencing_enabled: bool,
-    agent: Option<&AgentSpec>,
-    meta: &BTreeMap<String, String>,
-) -> bool {
-    let fence_device = agent.is_some_and(|a| a.is_fence_device());
-    match meta
-        .get("requires")
-        .map(|v| v.to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("nothing") | Some("quorum") => false,
-        Some("fencing") => true,
-        Some("unfencing") => fencing_enabled && !fence_device,
-        _ => {
-            let connection = agent.is_some_and(|a| a.is_remote_connection());
-            fencing_enabled && !fence_device && !connection
-        }
-    }
+/// Whether a resource starts only once fencing is possible: all but
+/// fencing devices, unless `requires` says otherwise.
+fn requires_fencing(agent: Option<&AgentSpec>, meta: &BTreeMap<String, String>) -> bool {
+    agent.is_none_or(|a| !a.is_fence_device())
+        && meta
+            .get("requires")
+            .is_none_or(|v| v == "fencing" || v == "unfencing")
 }
 
 /// `failure-timeout` in whole seconds, 0 (never expire) when unset.
