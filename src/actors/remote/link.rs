@@ -283,12 +283,7 @@ async fn open(
             .await
             .map_err(|e| format!("handshake with {server}:{port}: {e}"))?;
         unbound_ok = false;
-        let peer = session
-            .lock()
-            .expect("session lock")
-            .peer()
-            .unwrap_or_default()
-            .to_string();
+        let peer = Session::peer_of(&session);
         match handshake.receive(&shared.node, &peer, &msg) {
             Ok(Step::Send(reply)) => {
                 let _ = outbox.send(*reply).await;
