@@ -238,6 +238,71 @@ async fn connect_retrying(
     }
 }
 
+/// A connection whose handshake completed: what reads it, its session,
+/// the queue of frames to send and the task writing them.
+struct Opened {
+    reader: tokio::net::tcp::OwnedReadHalf,
+    session: Arc<Mutex<Session>>,
+    outbox: mpsc::Sender<RemoteMsg>,
+    writer: tokio::task::JoinHandle<()>,
+}
+
+/// Where a link goes: the remote node and the daemon's address.
+struct Target<'a> {
+    node: &'a str,
+    server: &'a str,
+    port: u16,
+}
+
+/// Connects to the daemon and completes the handshake: the daemon must
+/// name itself as the remote node the connection resource is for.
+async fn open(
+    shared: &NodeShared,
+    target: &Target<'_>,
+    key: &crate::transport::AuthKey,
+    timeout_ms: u64,
+) -> Result<Opened, String> {
+    let Target { node, server, port } = *target;
+    let stream = connect_retrying(node, server, port, timeout_ms).await?;
+    let _ = stream.set_nodelay(true);
+    let (mut reader, writer) = stream.into_split();
+    let session = Arc::new(Mutex::new(Session::new(
+        key,
+        &shared.cluster_name,
+        &shared.node,
+        fresh_incarnation(),
+    )));
+    let mut handshake = Handshake::AwaitHello {
+        expected_node: node.to_string(),
+    };
+    let (outbox, queue) = mpsc::channel(OUTBOX_FRAMES_MAX);
+    let writer = spawn_writer(writer, Arc::clone(&session), queue);
+    let mut unbound_ok = true;
+    loop {
+        let msg = read_msg(&mut reader, &session, unbound_ok)
+            .await
+            .map_err(|e| format!("handshake with {server}:{port}: {e}"))?;
+        unbound_ok = false;
+        let peer = Session::peer_of(&session);
+        match handshake.receive(&shared.node, &peer, &msg) {
+            Ok(Step::Send(reply)) => {
+                let _ = outbox.send(*reply).await;
+            }
+            Ok(Step::Up) => break,
+            Err(e) => {
+                writer.abort();
+                return Err(format!("handshake with {server}:{port}: {e}"));
+            }
+        }
+    }
+    Ok(Opened {
+        reader,
+        session,
+        outbox,
+        writer,
+    })
+}
+
 /// Connects to the daemon the connection resource names, completes the
 /// handshake, and keeps the link watched.
 async fn connect(shared: &Arc<NodeShared>, op: &OpSpec) -> Result<(), String> {
@@ -249,63 +314,28 @@ async fn connect(shared: &Arc<NodeShared>, op: &OpSpec) -> Result<(), String> {
         .ok_or("this node has no cluster key")?;
     let timeout_ms = op.timeout_ms.clamp(1_000, CONNECT_TIMEOUT_MS_MAX);
     let node = op.resource.clone();
-    let attempt = async {
-        let stream = connect_retrying(&node, &server, port, timeout_ms).await?;
-        let _ = stream.set_nodelay(true);
-        let (mut reader, writer) = stream.into_split();
-        let session = Arc::new(Mutex::new(Session::new(
-            &key,
-            &shared.cluster_name,
-            &shared.node,
-            fresh_incarnation(),
-        )));
-        let mut handshake = Handshake::AwaitHello {
-            expected_node: node.clone(),
-        };
-        let (outbox, queue) = mpsc::channel(OUTBOX_FRAMES_MAX);
-        let writer = spawn_writer(writer, Arc::clone(&session), queue);
-        let mut unbound_ok = true;
-        loop {
-            let msg = read_msg(&mut reader, &session, unbound_ok)
-                .await
-                .map_err(|e| format!("handshake with {server}:{port}: {e}"))?;
-            unbound_ok = false;
-            let peer = session
-                .lock()
-                .expect("session lock")
-                .peer()
-                .unwrap_or_default()
-                .to_string();
-            match handshake.receive(&shared.node, &peer, &msg) {
-                Ok(Step::Send(reply)) => {
-                    let _ = outbox.send(*reply).await;
-                }
-                Ok(Step::Up) => break,
-                Err(e) => {
-                    writer.abort();
-                    return Err(format!("handshake with {server}:{port}: {e}"));
-                }
-            }
-        }
-        Ok::<_, String>((reader, session, outbox, writer))
+    let target = Target {
+        node: &node,
+        server: &server,
+        port,
     };
-    let (reader, session, outbox, writer) =
-        tokio::time::timeout(std::time::Duration::from_millis(timeout_ms), attempt)
-            .await
-            .map_err(|_| format!("no connection to {server}:{port} within {timeout_ms} ms"))??;
+    let attempt = open(shared, &target, &key, timeout_ms);
+    let opened = tokio::time::timeout(std::time::Duration::from_millis(timeout_ms), attempt)
+        .await
+        .map_err(|_| format!("no connection to {server}:{port} within {timeout_ms} ms"))??;
     let link = Arc::new(Link {
         node: node.clone(),
-        session,
-        outbox,
+        session: opened.session,
+        outbox: opened.outbox,
         pending: Mutex::new(HashMap::new()),
         next_id: AtomicU64::new(1),
         stopping: AtomicBool::new(false),
         alive: AtomicBool::new(true),
         monitor: Mutex::new(None),
         silence_limit_ms: AtomicU64::new(silence_limit_ms(op)),
-        tasks: Mutex::new(vec![writer]),
+        tasks: Mutex::new(vec![opened.writer]),
     });
-    let watcher = tokio::spawn(watch(Arc::clone(shared), Arc::clone(&link), reader));
+    let watcher = tokio::spawn(watch(Arc::clone(shared), Arc::clone(&link), opened.reader));
     link.tasks.lock().expect("tasks lock").push(watcher);
     shared.remote_links.insert(link);
     tracing::info!(%node, %server, port, "remote: connected");

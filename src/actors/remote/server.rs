@@ -167,12 +167,7 @@ impl RemoteExecutor {
     ) -> Result<u64, WireError> {
         let mut handshake = Handshake::AwaitJoin;
         let msg = read_msg(reader, session, false).await?;
-        let peer = session
-            .lock()
-            .expect("session lock")
-            .peer()
-            .unwrap_or_default()
-            .to_string();
+        let peer = Session::peer_of(session);
         let Step::Send(welcome) = handshake.receive(&self.shared.node, &peer, &msg)? else {
             return Err(WireError::Closed);
         };

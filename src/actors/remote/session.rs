@@ -118,6 +118,16 @@ impl Session {
         self.peer.as_ref().map(|(name, _)| name.as_str())
     }
 
+    /// The peer's name in a shared session ("" before it is known).
+    pub fn peer_of(session: &std::sync::Mutex<Session>) -> String {
+        session
+            .lock()
+            .expect("session lock")
+            .peer()
+            .unwrap_or_default()
+            .to_string()
+    }
+
     /// The frame for `msg`, length prefix included.
     pub fn seal(&mut self, msg: &RemoteMsg, now_ms: u64) -> Vec<u8> {
         let bytes = rmp_serde::to_vec(msg).expect("remote messages serialise");

@@ -1087,6 +1087,46 @@ mod tests {
         assert!(is_failure(&op("start", 0), &outcome(1, 1)));
     }
 
+    /// A fenced remote node is marked `node_fenced` (a cluster node is
+    /// not), and the mark goes when its connection starts again: its
+    /// connection's failures may expire meanwhile, and a later loss of
+    /// the reconnected node is fenced anew.
+    #[test]
+    fn a_fenced_remote_node_is_marked_until_it_reconnects() {
+        let mut cib = empty_cib();
+        let connection = Element::parse(
+            r#"<primitive id="remote1" class="ocf" provider="pacemaker" type="remote"/>"#,
+        )
+        .unwrap();
+        apply_change(
+            &mut cib,
+            &CibChange::Upsert {
+                section: "resources".into(),
+                element: connection,
+            },
+        )
+        .unwrap();
+        for node in ["remote1", "n2"] {
+            apply_status(&mut cib, &StatusChange::NodeFenced { node: node.into() });
+        }
+        let mark = |cib: &Element, node: &str| {
+            cib.find_by_id(Some("node_state"), node)
+                .and_then(|s| s.attr("node_fenced").map(str::to_string))
+        };
+        assert_eq!(mark(&cib, "remote1").as_deref(), Some("1"));
+        assert_eq!(mark(&cib, "n2"), None, "a cluster node is not marked");
+        let start = OpSpec::new(
+            "remote1",
+            AgentSpec::parse("ocf:pacemaker:remote").unwrap(),
+            OpKind::Start,
+        );
+        // A failed start leaves the mark; a successful one takes it away.
+        record_op(&mut cib, "n1", &start, &outcome(1, 1), "k");
+        assert_eq!(mark(&cib, "remote1").as_deref(), Some("1"));
+        record_op(&mut cib, "n1", &start, &outcome(0, 2), "k");
+        assert_eq!(mark(&cib, "remote1"), None);
+    }
+
     #[test]
     fn lost_then_fenced_node() {
         let mut cib = empty_cib();
