@@ -710,11 +710,9 @@ pub fn apply_status(cib: &mut Element, change: &StatusChange) {
 /// Whether `node` is a Pacemaker Remote node: a connection resource
 /// (`ocf:pacemaker:remote`) of that id is configured.
 fn is_remote_node(cib: &Element, node: &str) -> bool {
-    cib.find_by_id(Some("primitive"), node).is_some_and(|p| {
-        p.attr("class") == Some("ocf")
-            && p.attr("provider") == Some("pacemaker")
-            && p.attr("type") == Some("remote")
-    })
+    cib.find_by_id(Some("primitive"), node)
+        .and_then(|p| crate::model::cib::agent::read_agent(p).ok())
+        .is_some_and(|agent| agent.is_remote_connection())
 }
 
 /// A remote node fenced since its connection was lost is marked so

@@ -99,11 +99,7 @@ pub fn connection_state(w: &Working, plan: &Plan, n: usize) -> Option<Connection
         }
         // Failed, but waiting out a reconnect interval after the node was
         // fenced: whether it can be reached again is not known yet.
-        let reconnects = rsc
-            .params
-            .get("reconnect_interval")
-            .and_then(|v| crate::model::cib::time::parse_interval_ms(v))
-            .is_some_and(|ms| ms > 0);
+        let reconnects = w.reconnect_interval_s(c) > 0;
         let shutdown_requested = w.nodes[n].attrs.get("shutdown").is_some_and(|v| v != "0");
         if reconnects && w.nodes[n].was_fenced && !shutdown_requested {
             return Some(ConnectionState::Unknown);

@@ -7,7 +7,6 @@ use super::nodes::finish_attrs;
 use super::resources::add_resource;
 use super::working::{guest_container, NodeInfo, Variant, Working};
 use crate::model::cib::score::INFINITY;
-use crate::model::cib::time::parse_interval_ms;
 use crate::model::cib::{AgentSpec, NodeKind, ResourceConfig, ResourceKind, Role};
 
 /// A primitive with `remote-node=NAME` hosts guest node NAME: Pacemaker
@@ -204,12 +203,7 @@ pub(super) fn reset_remote(w: &mut Working, conn: usize) {
             w.nodes[n].fence_revocable = false;
         }
     }
-    let reconnect_ms = w.rscs[conn]
-        .params
-        .get("reconnect_interval")
-        .and_then(|v| parse_interval_ms(v))
-        .unwrap_or(0);
-    if reconnect_ms > 0 {
+    if w.reconnect_interval_s(conn) > 0 {
         w.rscs[conn].target_role = Role::Stopped;
     }
 }

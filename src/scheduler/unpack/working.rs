@@ -287,15 +287,20 @@ impl Working {
     pub fn failure_kept_until_fenced(&self, r: usize) -> bool {
         self.fencing_enabled
             && self.reconnect_interval_s(r) > 0
-            && self.node_named(&self.rscs[r].id).is_some_and(|n| {
-                self.nodes[n].kind == NodeKind::Remote && !self.nodes[n].was_fenced
-            })
+            && self
+                .remote_node_of(r)
+                .is_some_and(|n| !self.nodes[n].was_fenced)
     }
 
     /// Whether `r` is the connection of a Pacemaker Remote node.
     pub fn is_remote_connection(&self, r: usize) -> bool {
+        self.remote_node_of(r).is_some()
+    }
+
+    /// The Pacemaker Remote node whose connection `r` is.
+    fn remote_node_of(&self, r: usize) -> Option<usize> {
         self.node_named(&self.rscs[r].id)
-            .is_some_and(|n| self.nodes[n].kind == NodeKind::Remote)
+            .filter(|&n| self.nodes[n].kind == NodeKind::Remote)
     }
 
     /// A remote connection's `reconnect_interval` in whole seconds (0: none).
